@@ -1,0 +1,101 @@
+# memline — build, test, install.
+#   make              build build/memline
+#   make demo         install what it needs, build, record the bundled demo
+#   make check        install what the tests need, build, run every test (also under ASan/UBSan)
+#   make bench        benchmarks (not part of check)
+#   make install PREFIX=DIR
+# Sources are found by wildcard: adding a file under lib/, src/, tests/unit/ needs no edit here.
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+BUILD     ?= build
+CC        ?= cc
+PYTHON    ?= /usr/bin/python3
+PKGS      := jansson
+
+WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-sign-compare
+ifdef CI
+WARN      += -Werror
+endif
+ifdef SAN
+SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+OPT       ?= -O2 -g
+CFLAGS    ?=
+ALLCFLAGS := -std=gnu17 $(OPT) $(WARN) $(SANFLAGS) -D_GNU_SOURCE -DMEMLINE_VERSION='"$(VERSION)"' \
+             -Iinclude -Ilib $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
+LIBS      := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LDFLAGS   += $(SANFLAGS)
+
+LIB_SRC   := $(wildcard lib/*.c)
+SRC_SRC   := $(wildcard src/*.c)
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+SRC_OBJ   := $(SRC_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+CORE      := $(BUILD)/libmemline-core.a
+HELPERS   := $(BUILD)/memwork $(BUILD)/demo
+
+.PHONY: all deps demo check unit e2e check-san check-format bench install clean
+all: $(BUILD)/memline
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -MMD -MP -c $< -o $@
+
+$(CORE): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/memline: $(SRC_OBJ) $(CORE)
+	$(CC) $(LDFLAGS) -o $@ $(SRC_OBJ) $(CORE) $(LIBS)
+
+$(BUILD)/memwork: tests/workload/memwork.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -o $@ $< $(LDFLAGS)
+
+$(BUILD)/demo: examples/demo.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -o $@ $< $(LDFLAGS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(CORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -o $@ $< $(CORE) $(LDFLAGS) $(LIBS) -lcmocka
+
+deps:
+	@scripts/install-deps build
+
+demo:
+	@scripts/install-deps demo
+	@$(MAKE) --no-print-directory $(BUILD)/memline $(BUILD)/demo
+	@scripts/demo $(BUILD)
+
+# The whole test suite: plain build, then once more under AddressSanitizer and UBSan.
+check:
+	@scripts/install-deps test
+	@$(MAKE) --no-print-directory unit e2e
+	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 OPT='-O1 -g' unit e2e
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; MEMLINE_FIXTURES=tests/fixtures $$t; done
+
+e2e: $(BUILD)/memline $(HELPERS)
+	MEMLINE_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+check-format:
+	clang-format --dry-run --Werror $(LIB_SRC) $(SRC_SRC) $(wildcard lib/*.h include/*.h)
+
+bench:
+	@scripts/install-deps bench
+	@$(MAKE) --no-print-directory $(BUILD)/memline $(BUILD)/memwork
+	@bench/run $(BUILD)
+
+install: $(BUILD)/memline
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BUILD)/memline $(DESTDIR)$(PREFIX)/bin/memline
+	install -m 644 man/memline.1 $(DESTDIR)$(PREFIX)/share/man/man1/memline.1
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,374 @@
+/*
+ * log writer: encodes records as JSON lines into a buffer and writes the buffer out at least
+ * once a second (and syncs at most once a second), so a crash of memline loses at most a
+ * second of records and a crash of the machine a few seconds. The file is locked (flock
+ * LOCK_EX) while it is written: a second writer is refused before it truncates anything, and a
+ * reader can tell a running recording from a dead one.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#define FLUSH_BYTES (256 * 1024)
+#define FLUSH_SECS 0.5
+#define SYNC_SECS 1.0
+
+static const char header_prefix[] = "{\"type\":\"header\"";
+
+/* True if the file at fd is empty or starts like a memline log. */
+static bool looks_like_log(int fd)
+{
+	char buf[sizeof(header_prefix) - 1];
+	ssize_t n = pread(fd, buf, sizeof(buf), 0);
+	if (n <= 0)
+		return n == 0;
+	return (size_t)n == sizeof(buf) && !memcmp(buf, header_prefix, sizeof(buf));
+}
+
+int log_writer_open(struct log_writer *w, const char *path, bool exclusive, struct strbuf *err)
+{
+	memset(w, 0, sizeof(*w));
+	w->fd = -1;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : 0), 0644);
+	if (fd < 0) {
+		strbuf_addf(err, "cannot create log '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			strbuf_addf(err,
+				    "log '%s' is being written by another memline; choose another "
+				    "path with -o",
+				    path);
+		else
+			strbuf_addf(err, "cannot lock log '%s': %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!looks_like_log(fd)) {
+		strbuf_addf(err,
+			    "'%s' exists and is not a memline log; remove it or choose another "
+			    "path with -o",
+			    path);
+		close(fd);
+		return -1;
+	}
+	if (ftruncate(fd, 0) < 0) {
+		strbuf_addf(err, "cannot empty log '%s': %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	w->fd = fd;
+	w->path = strdup(path);
+	strbuf_init(&w->buf);
+	strbuf_init(&w->err_msg);
+	return 0;
+}
+
+static void add_key(struct strbuf *sb, const char *key)
+{
+	strbuf_addch(sb, ',');
+	strbuf_addch(sb, '"');
+	strbuf_addstr(sb, key);
+	strbuf_addstr(sb, "\":");
+}
+
+static void add_bool(struct strbuf *sb, bool v)
+{
+	strbuf_addstr(sb, v ? "true" : "false");
+}
+
+static void add_cmdline(struct strbuf *sb, const char *cmdline, size_t len)
+{
+	strbuf_addch(sb, '[');
+	for (size_t i = 0; cmdline && i < len;) {
+		const char *arg = cmdline + i;
+		const char *nul = memchr(arg, '\0', len - i);
+		size_t alen = nul ? (size_t)(nul - arg) : len - i;
+		if (i)
+			strbuf_addch(sb, ',');
+		strbuf_add_json_strn(sb, arg, alen);
+		i += alen + 1;
+	}
+	strbuf_addch(sb, ']');
+}
+
+static void add_pids(struct strbuf *sb, const pid_t *pids, size_t n)
+{
+	strbuf_addch(sb, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strbuf_addch(sb, ',');
+		strbuf_add_json_i64(sb, pids[i]);
+	}
+	strbuf_addch(sb, ']');
+}
+
+static void add_opt_int(struct strbuf *sb, const char *key, long long v)
+{
+	add_key(sb, key);
+	strbuf_add_json_opt(sb, v);
+}
+
+void log_write_header(struct log_writer *w, const struct header_info *h)
+{
+	struct strbuf *sb = &w->buf;
+	strbuf_addstr(sb, header_prefix);
+	add_key(sb, "format");
+	strbuf_add_json_i64(sb, LOG_FORMAT_VERSION);
+	add_key(sb, "memline");
+	strbuf_add_json_str(sb, h->memline_version);
+	add_key(sb, "mode");
+	strbuf_add_json_str(sb, h->mode);
+	add_key(sb, "host");
+	strbuf_add_json_str(sb, h->host);
+	add_key(sb, "start");
+	strbuf_add_json_str(sb, h->start_iso);
+	add_key(sb, "start_unix");
+	strbuf_add_json_secs(sb, h->start_unix);
+	add_key(sb, "command");
+	strbuf_addch(sb, '[');
+	for (size_t i = 0; h->command && h->command[i]; i++) {
+		if (i)
+			strbuf_addch(sb, ',');
+		strbuf_add_json_str(sb, h->command[i]);
+	}
+	strbuf_addch(sb, ']');
+	add_key(sb, "pid");
+	strbuf_add_json_i64(sb, h->pid);
+	add_key(sb, "pids");
+	add_pids(sb, h->pids, h->n_pids);
+	add_key(sb, "cwd");
+	strbuf_add_json_str(sb, h->cwd ? h->cwd : "");
+	add_key(sb, "job");
+	strbuf_addch(sb, '{');
+	for (size_t i = 0; i < h->n_job; i++) {
+		if (i)
+			strbuf_addch(sb, ',');
+		strbuf_add_json_str(sb, h->job_names[i]);
+		strbuf_addch(sb, ':');
+		strbuf_add_json_str(sb, h->job_values[i]);
+	}
+	strbuf_addch(sb, '}');
+	add_opt_int(sb, "page_size", h->page_size);
+	add_opt_int(sb, "clk_tck", h->clk_tck);
+	add_opt_int(sb, "mem_total", h->mem_total);
+	add_key(sb, "kernel");
+	strbuf_add_json_str(sb, h->kernel);
+	add_key(sb, "interval");
+	strbuf_addstr(sb, "{\"fixed\":");
+	if (h->interval_fixed > 0)
+		strbuf_add_json_secs(sb, h->interval_fixed);
+	else
+		strbuf_addstr(sb, "null");
+	strbuf_addstr(sb, ",\"min\":");
+	strbuf_add_json_secs(sb, h->interval_min);
+	strbuf_addstr(sb, ",\"max\":");
+	strbuf_add_json_secs(sb, h->interval_max);
+	strbuf_addch(sb, '}');
+	add_key(sb, "peak_reset");
+	add_bool(sb, h->peak_reset);
+	add_key(sb, "pss");
+	add_bool(sb, h->pss);
+	add_key(sb, "fields");
+	strbuf_addch(sb, '[');
+	for (int i = 0; i < PROC_NFIELDS; i++) {
+		strbuf_add_json_str(sb, proc_field_names[i]);
+		strbuf_addch(sb, ',');
+	}
+	strbuf_addstr(sb, "\"state\"]");
+	add_key(sb, "tree_fields");
+	strbuf_addch(sb, '[');
+	for (int i = 0; i < TREE_NFIELDS; i++) {
+		if (i)
+			strbuf_addch(sb, ',');
+		strbuf_add_json_str(sb, tree_field_names[i]);
+	}
+	strbuf_addstr(sb, "]}\n");
+}
+
+static void write_proc_info(struct log_writer *w, const char *type, const struct proc_info *p,
+			    bool full)
+{
+	struct strbuf *sb = &w->buf;
+	strbuf_addstr(sb, "{\"type\":\"");
+	strbuf_addstr(sb, type);
+	strbuf_addstr(sb, "\",\"t\":");
+	strbuf_add_json_secs(sb, p->t);
+	add_key(sb, "pid");
+	strbuf_add_json_i64(sb, p->pid);
+	if (full) {
+		add_key(sb, "ppid");
+		strbuf_add_json_i64(sb, p->ppid);
+		add_key(sb, "start");
+		strbuf_add_json_secs(sb, p->start);
+	}
+	add_key(sb, "comm");
+	strbuf_add_json_str(sb, p->comm);
+	add_key(sb, "argv");
+	add_cmdline(sb, p->cmdline, p->cmdline_len);
+	strbuf_addstr(sb, "}\n");
+}
+
+void log_write_proc(struct log_writer *w, const struct proc_info *p)
+{
+	write_proc_info(w, "proc", p, true);
+}
+
+void log_write_exec(struct log_writer *w, const struct proc_info *p)
+{
+	write_proc_info(w, "exec", p, false);
+}
+
+void log_write_sample(struct log_writer *w, double t, long long avail,
+		      const struct tree_values *tree, const struct proc_values *procs, size_t n)
+{
+	struct strbuf *sb = &w->buf;
+	strbuf_grow(sb, 64 + n * 96);
+	strbuf_addstr(sb, "{\"type\":\"sample\",\"t\":");
+	strbuf_add_json_secs(sb, t);
+	strbuf_addstr(sb, ",\"avail\":");
+	strbuf_add_json_opt(sb, avail);
+	strbuf_addstr(sb, ",\"tree\":[");
+	for (int i = 0; i < TREE_NFIELDS; i++) {
+		if (i)
+			strbuf_addch(sb, ',');
+		strbuf_add_json_opt(sb, tree->v[i]);
+	}
+	strbuf_addstr(sb, "],\"p\":[");
+	for (size_t k = 0; k < n; k++) {
+		strbuf_addstr(sb, k ? ",[" : "[");
+		for (int i = 0; i < PROC_NFIELDS; i++) {
+			strbuf_add_json_opt(sb, procs[k].v[i]);
+			strbuf_addch(sb, ',');
+		}
+		char st[4] = {'"', procs[k].state ? procs[k].state : '?', '"', ']'};
+		if (st[1] == '"' || st[1] == '\\' || (unsigned char)st[1] < 0x20 ||
+		    (unsigned char)st[1] >= 0x7f)
+			st[1] = '?';
+		strbuf_add(sb, st, 4);
+	}
+	strbuf_addstr(sb, "]}\n");
+	w->samples++;
+}
+
+void log_write_exit(struct log_writer *w, const struct exit_info *e)
+{
+	struct strbuf *sb = &w->buf;
+	strbuf_addstr(sb, "{\"type\":\"exit\",\"t\":");
+	strbuf_add_json_secs(sb, e->t);
+	add_key(sb, "pid");
+	strbuf_add_json_i64(sb, e->pid);
+	add_key(sb, "how");
+	strbuf_add_json_str(sb, exit_how_names[e->how]);
+	add_opt_int(sb, "code", e->code);
+	add_opt_int(sb, "signal", e->signal);
+	add_key(sb, "core");
+	add_bool(sb, e->core);
+	add_key(sb, "oom");
+	add_bool(sb, e->oom);
+	add_opt_int(sb, "peak", e->peak);
+	add_opt_int(sb, "utime", e->utime);
+	add_opt_int(sb, "stime", e->stime);
+	strbuf_addstr(sb, "}\n");
+}
+
+void log_write_end(struct log_writer *w, const struct end_info *e)
+{
+	struct strbuf *sb = &w->buf;
+	strbuf_addstr(sb, "{\"type\":\"end\",\"t\":");
+	strbuf_add_json_secs(sb, e->t);
+	add_key(sb, "status");
+	strbuf_add_json_str(sb, run_status_names[e->status]);
+	add_opt_int(sb, "exit_code", e->exit_code);
+	add_opt_int(sb, "signal", e->signal);
+	add_key(sb, "core");
+	add_bool(sb, e->core);
+	add_key(sb, "oom_killed");
+	add_pids(sb, e->oom_killed, e->n_oom_killed);
+	add_key(sb, "alive");
+	add_pids(sb, e->alive, e->n_alive);
+	add_key(sb, "samples");
+	strbuf_add_json_i64(sb, w->samples);
+	add_opt_int(sb, "self_utime", e->self_utime);
+	add_opt_int(sb, "self_stime", e->self_stime);
+	strbuf_addstr(sb, "}\n");
+}
+
+int log_writer_flush(struct log_writer *w, double now, bool force, struct strbuf *err)
+{
+	if (w->fd < 0)
+		return -1;
+	if (w->buf.oom && !w->failed) {
+		w->failed = true;
+		strbuf_addf(&w->err_msg, "out of memory buffering log '%s'", w->path);
+	}
+	if (w->failed) {
+		strbuf_reset(&w->buf);
+		w->buf.oom = false;
+		strbuf_addstr(err, w->err_msg.buf);
+		return -1;
+	}
+	bool due = force || w->buf.len >= FLUSH_BYTES || now - w->last_write >= FLUSH_SECS;
+	if (!due || !w->buf.len)
+		return 0;
+	size_t off = 0;
+	while (off < w->buf.len) {
+		ssize_t n = write(w->fd, w->buf.buf + off, w->buf.len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* Keep what was written; never leave half a record behind. */
+			w->failed = true;
+			strbuf_addf(&w->err_msg, "cannot write log '%s': %s", w->path,
+				    n < 0 ? strerror(errno) : "short write");
+			strbuf_addstr(err, w->err_msg.buf);
+			strbuf_reset(&w->buf);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	strbuf_reset(&w->buf);
+	w->last_write = now;
+	if (force || now - w->last_sync >= SYNC_SECS) {
+		fdatasync(w->fd);
+		w->last_sync = now;
+	}
+	return 0;
+}
+
+int log_writer_close(struct log_writer *w, struct strbuf *err)
+{
+	int ret = 0;
+	if (w->fd >= 0) {
+		ret = log_writer_flush(w, 0, true, err);
+		if (close(w->fd) < 0 && !ret) {
+			strbuf_addf(err, "cannot write log '%s': %s", w->path, strerror(errno));
+			ret = -1;
+		}
+		w->fd = -1;
+	}
+	free(w->path);
+	w->path = NULL;
+	strbuf_release(&w->buf);
+	strbuf_release(&w->err_msg);
+	return ret;
+}
+
+void log_writer_discard(struct log_writer *w)
+{
+	if (w->path)
+		unlink(w->path);
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+	free(w->path);
+	w->path = NULL;
+	strbuf_release(&w->buf);
+	strbuf_release(&w->err_msg);
+}

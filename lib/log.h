@@ -1,0 +1,108 @@
+/*
+ * log: the memline log (JSON Lines, docs/log-format.md), written and read. The writer encodes
+ * the structs of record.h, buffers them and writes them out at least once a second; it holds an
+ * exclusive flock on the file while recording. The reader decodes one record a line, skipping
+ * (with a warning) corrupt lines and accepting a cut-off last line.
+ * Neither ever prints or exits: errors come back as -1 with a one-line message in *err.
+ */
+#ifndef MEMLINE_LOG_H
+#define MEMLINE_LOG_H
+
+#include <stdio.h>
+
+#include "record.h"
+#include "strbuf.h"
+
+/* ---- writer ---- */
+
+struct log_writer {
+	int fd;
+	char *path;
+	struct strbuf buf;
+	double last_write; /* CLOCK_BOOTTIME seconds of the last write(2) */
+	double last_sync;
+	long samples;
+	bool failed; /* a write failed; further records are dropped, see err_msg */
+	struct strbuf err_msg;
+};
+
+/*
+ * Opens (creating if needed) and locks path for writing, then empties it. Fails without
+ * touching the file if another memline holds its lock. With exclusive, fails if path exists.
+ */
+int log_writer_open(struct log_writer *w, const char *path, bool exclusive, struct strbuf *err);
+void log_write_header(struct log_writer *w, const struct header_info *h);
+void log_write_proc(struct log_writer *w, const struct proc_info *p);
+void log_write_exec(struct log_writer *w, const struct proc_info *p);
+void log_write_sample(struct log_writer *w, double t, long long avail,
+		      const struct tree_values *tree, const struct proc_values *procs, size_t n);
+void log_write_exit(struct log_writer *w, const struct exit_info *e);
+void log_write_end(struct log_writer *w, const struct end_info *e);
+/*
+ * Writes buffered records if force, if a second has passed since the last write, or if the
+ * buffer is large; syncs at most once a second. now is CLOCK_BOOTTIME seconds.
+ */
+int log_writer_flush(struct log_writer *w, double now, bool force, struct strbuf *err);
+/* Flushes, syncs, unlocks and closes. */
+int log_writer_close(struct log_writer *w, struct strbuf *err);
+/* Closes and removes the file: for a recording that never started. */
+void log_writer_discard(struct log_writer *w);
+
+/* ---- reader ---- */
+
+enum record_type { REC_HEADER, REC_PROC, REC_EXEC, REC_SAMPLE, REC_EXIT, REC_END, REC_UNKNOWN };
+
+struct sample_record {
+	double t;
+	long long avail;
+	struct tree_values tree;
+	struct proc_values *procs; /* n entries, owned by the record */
+	size_t n;
+};
+
+struct log_record {
+	enum record_type type;
+	long line;
+	struct header_info header;
+	struct proc_info proc; /* REC_PROC and REC_EXEC */
+	struct sample_record sample;
+	struct exit_info exit;
+	struct end_info end;
+};
+
+typedef void log_warn_fn(void *data, const char *path, long line, const char *msg);
+
+struct log_reader {
+	FILE *f;
+	char *path;
+	long line;
+	char *linebuf;
+	size_t linecap;
+	int proc_pos[PROC_NFIELDS]; /* position of each field in this log's arrays, or -1 */
+	int state_pos;
+	int tree_pos[TREE_NFIELDS];
+	bool seen_header;
+	bool truncated; /* the last line was cut off */
+	long corrupt;	/* lines skipped as corrupt */
+	log_warn_fn *warn;
+	void *warn_data;
+};
+
+/* Opens path for reading; warn (may be NULL) is told of every skipped line. */
+int log_reader_open(struct log_reader *r, const char *path, log_warn_fn *warn, void *warn_data,
+		    struct strbuf *err);
+/*
+ * Reads the next record into rec (released first). Returns 1 with a record, 0 at the end,
+ * -1 on an error that stops reading (not a log, a newer format, I/O error).
+ */
+int log_reader_next(struct log_reader *r, struct log_record *rec, struct strbuf *err);
+void log_record_init(struct log_record *rec);
+void log_record_release(struct log_record *rec);
+void log_reader_close(struct log_reader *r);
+/* True when a memline still holds the log's write lock (the recording is running). */
+bool log_is_being_written(const char *path);
+
+void header_info_release(struct header_info *h);
+void end_info_release(struct end_info *e);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * oom: tells whether a process that died of SIGKILL was killed by the kernel's OOM killer,
+ * from the kernel's own oom_kill counters, never by guessing from the signal. It remembers the
+ * memory cgroup of each process of the tree and that cgroup's oom_kill counter (v1
+ * memory.oom_control, v2 memory.events.local or memory.events); at a SIGKILL death, a rise of
+ * the counter of the cgroup the process was in says OOM. Where the process's cgroup or its
+ * earlier count is unknown, a rise of /proc/vmstat's system-wide oom_kill says it instead.
+ */
+#ifndef MEMLINE_OOM_H
+#define MEMLINE_OOM_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "procfs.h"
+
+struct oom_cgroup;
+struct oom_pid;
+
+struct oom_watch {
+	const struct procfs *fs;
+	char *v1_mount; /* where the v1 memory controller is mounted, or NULL */
+	char *v2_mount; /* where cgroup2 is mounted, or NULL */
+	struct oom_cgroup *cgs;
+	size_t n_cgs, alloc_cgs;
+	struct oom_pid *pids;
+	size_t n_pids, alloc_pids;
+	long long vmstat; /* /proc/vmstat oom_kill at the last check, -1 unknown */
+};
+
+/* mountinfo is the path of a mountinfo file ("/proc/self/mountinfo"; a fixture in tests). */
+void oom_watch_init(struct oom_watch *w, const struct procfs *fs, const char *mountinfo);
+void oom_watch_release(struct oom_watch *w);
+/* Notes pid's memory cgroup and that cgroup's counter now (when it joins the tree). */
+void oom_watch_add(struct oom_watch *w, pid_t pid);
+/*
+ * pid died of SIGKILL: true if the OOM killer did it. Call while its zombie still exists where
+ * possible (its cgroup is re-read). Forgets pid.
+ */
+bool oom_watch_killed(struct oom_watch *w, pid_t pid);
+/* pid left the tree otherwise. */
+void oom_watch_forget(struct oom_watch *w, pid_t pid);
+
+/* Parses mountinfo text for the cgroup mounts (exposed for tests). */
+void oom_parse_mountinfo(const char *buf, size_t len, char **v1_mount, char **v2_mount);
+
+#endif

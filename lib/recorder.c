@@ -1,0 +1,594 @@
+/*
+ * recorder: the loop. One thread waits on a signalfd (SIGCHLD and the signals to forward) and
+ * a timerfd (the next sample); each turn it reaps, samples or forwards, writes what the
+ * sampler found, and lets the log writer flush. Time is CLOCK_BOOTTIME, so a suspended laptop
+ * shows a gap instead of squeezing it out.
+ *
+ * How processes end: memline's own children (the command, and orphans it inherits as child
+ * subreaper) are reaped with wait4, which gives their exit status, final CPU time and the peak
+ * of their last interval (ru_maxrss, since memline reset it). Before reaping a child killed by
+ * SIGKILL, the OOM counters are read while its zombie still shows its cgroup. Other processes
+ * are seen as zombies (stat gives their exit status) or just vanish (status unknown).
+ */
+#include "recorder.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "oom.h"
+#include "procfs.h"
+#include "sampler.h"
+
+static const char *const job_vars[JOB_VARS_MAX] = {
+	"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
+	"PMI_RANK",		"PMI_SIZE",		"PMIX_RANK",
+	"MV2_COMM_WORLD_RANK",	"SLURM_JOB_ID",		"SLURM_ARRAY_JOB_ID",
+	"SLURM_ARRAY_TASK_ID",	"SLURM_PROCID",		"SLURM_LOCALID",
+	"SLURM_NODEID",		"PBS_JOBID",		"PBS_ARRAY_INDEX",
+	"PBS_TASKNUM",
+};
+
+struct recorder {
+	const struct recorder_options *o;
+	struct procfs fs;
+	struct sampler sampler;
+	struct oom_watch oom;
+	struct log_writer log;
+	int sfd, tfd;
+	double t0;
+	bool attach;
+	pid_t main_pid; /* run: the command; attach: the first pid */
+	bool main_done;
+	struct exit_info main_exit;
+	bool stop; /* attach: detach now; run: stop waiting for descendants */
+	pid_t *oom_pids;
+	size_t n_oom, alloc_oom;
+	size_t procs_seen;
+	long long peak;
+	double peak_t;
+	double deadline;
+	struct strbuf warn;
+};
+
+static double boottime(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double elapsed(const struct recorder *r)
+{
+	return boottime() - r->t0;
+}
+
+void recorder_options_init(struct recorder_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->min_interval = RECORDER_MIN_INTERVAL;
+	o->max_interval = RECORDER_MAX_INTERVAL;
+	o->peak_reset = true;
+	o->proc_root = "/proc";
+}
+
+double recorder_next_interval(const struct recorder_options *o, double t)
+{
+	if (o->interval > 0)
+		return o->interval;
+	/* Every min_interval during the first second, then a sixtieth of the time so far. */
+	double i = t < 1.0 ? o->min_interval : t / 60.0;
+	if (i < o->min_interval)
+		i = o->min_interval;
+	if (i > o->max_interval)
+		i = o->max_interval;
+	return i;
+}
+
+void recorder_result_release(struct recorder_result *res)
+{
+	strbuf_release(&res->warning);
+}
+
+static void note_warning(struct recorder *r, struct strbuf *msg)
+{
+	if (!r->warn.len && msg->len)
+		strbuf_addstr(&r->warn, msg->buf);
+	strbuf_reset(msg);
+}
+
+static void add_oom_pid(struct recorder *r, pid_t pid)
+{
+	if (r->n_oom == r->alloc_oom) {
+		size_t n = r->alloc_oom ? r->alloc_oom * 2 : 8;
+		pid_t *p = realloc(r->oom_pids, n * sizeof(*p));
+		if (!p)
+			return;
+		r->oom_pids = p;
+		r->alloc_oom = n;
+	}
+	r->oom_pids[r->n_oom++] = pid;
+}
+
+/* Writes what the sampler found since the last drain, deciding OOM kills on the way. */
+static void drain(struct recorder *r)
+{
+	size_t n;
+	struct sampler_event *ev = sampler_events(&r->sampler, &n);
+	for (size_t i = 0; i < n; i++) {
+		switch (ev[i].type) {
+		case SAMPLER_PROC:
+			r->procs_seen++;
+			oom_watch_add(&r->oom, ev[i].proc.pid);
+			log_write_proc(&r->log, &ev[i].proc);
+			break;
+		case SAMPLER_EXEC:
+			log_write_exec(&r->log, &ev[i].proc);
+			break;
+		case SAMPLER_EXIT: {
+			struct exit_info *e = &ev[i].exit;
+			if (!ev[i].oom_known) {
+				bool sigkill = e->how == EXIT_HOW_KILLED && e->signal == SIGKILL;
+				if (sigkill || e->how == EXIT_HOW_UNKNOWN)
+					e->oom = oom_watch_killed(&r->oom, e->pid);
+				else
+					oom_watch_forget(&r->oom, e->pid);
+			}
+			if (e->oom)
+				add_oom_pid(r, e->pid);
+			if (e->pid == r->main_pid && !r->main_done) {
+				r->main_done = true;
+				r->main_exit = *e;
+			}
+			log_write_exit(&r->log, e);
+			break;
+		}
+		}
+	}
+	sampler_clear_events(&r->sampler);
+}
+
+static void take_sample(struct recorder *r)
+{
+	double t = elapsed(r);
+	const struct sample *s = sampler_sample(&r->sampler, t);
+	drain(r);
+	log_write_sample(&r->log, s->t, s->avail, &s->tree, s->procs, s->n);
+	if (s->tree.v[TF_PEAK] > r->peak) {
+		r->peak = s->tree.v[TF_PEAK];
+		r->peak_t = t;
+	}
+}
+
+/* Reaps every child that has exited. */
+static void reap(struct recorder *r)
+{
+	for (;;) {
+		siginfo_t si;
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+			return;
+		pid_t pid = si.si_pid;
+		bool oom = false, checked = false;
+		if ((si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) &&
+		    si.si_status == SIGKILL) {
+			oom = oom_watch_killed(&r->oom, pid); /* its zombie still shows its cgroup */
+			checked = true;
+		}
+		sampler_zombie(&r->sampler, pid);
+		int status;
+		struct rusage ru;
+		pid_t got;
+		do
+			got = wait4(pid, &status, 0, &ru);
+		while (got < 0 && errno == EINTR);
+		if (got != pid)
+			return;
+		struct sampler_event *ev = sampler_reaped(&r->sampler, pid, status, &ru, elapsed(r));
+		if (ev) {
+			ev->exit.oom = oom;
+			ev->oom_known = true;
+			if (!checked)
+				oom_watch_forget(&r->oom, pid);
+		}
+		drain(r);
+	}
+}
+
+static bool has_children(void)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
+static void handle_signals(struct recorder *r)
+{
+	struct signalfd_siginfo si;
+	while (read(r->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		int sig = (int)si.ssi_signo;
+		if (sig == SIGCHLD) {
+			bool was_done = r->main_done;
+			reap(r);
+			if (r->main_done && !was_done)
+				take_sample(r); /* the tree as the command left it */
+			continue;
+		}
+		if (r->attach || r->main_done) {
+			r->stop = true;
+			continue;
+		}
+		/*
+		 * A signal from the terminal (Ctrl-C) went to the whole foreground process group,
+		 * the command included: forwarding it would deliver it twice.
+		 */
+		if (si.ssi_code != SI_KERNEL)
+			kill(r->main_pid, sig);
+	}
+}
+
+static void schedule(struct recorder *r)
+{
+	double t = elapsed(r);
+	double next = r->deadline + recorder_next_interval(r->o, r->deadline);
+	if (next <= t)
+		next = t + recorder_next_interval(r->o, t); /* fell behind: do not catch up */
+	r->deadline = next;
+	double abs = r->t0 + next;
+	struct itimerspec its = {0};
+	its.it_value.tv_sec = (time_t)abs;
+	its.it_value.tv_nsec = (long)((abs - (double)(time_t)abs) * 1e9);
+	timerfd_settime(r->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static bool finished(struct recorder *r)
+{
+	if (r->attach)
+		return r->stop || sampler_count(&r->sampler) == 0;
+	if (!r->main_done)
+		return false;
+	if (!r->o->wait || r->stop)
+		return true;
+	return sampler_count(&r->sampler) == 0 && !has_children();
+}
+
+static void loop(struct recorder *r)
+{
+	struct strbuf err = STRBUF_INIT;
+	take_sample(r);
+	r->deadline = 0;
+	schedule(r);
+	while (!finished(r)) {
+		struct pollfd pfd[2] = {{r->sfd, POLLIN, 0}, {r->tfd, POLLIN, 0}};
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents & POLLIN)
+			handle_signals(r);
+		if (pfd[1].revents & POLLIN) {
+			unsigned long long ticks;
+			if (read(r->tfd, &ticks, sizeof(ticks)) > 0 && !finished(r)) {
+				take_sample(r);
+				schedule(r);
+			}
+		}
+		if (log_writer_flush(&r->log, boottime(), false, &err) < 0)
+			note_warning(r, &err);
+	}
+	strbuf_release(&err);
+}
+
+static void status_from_exit(const struct exit_info *e, struct end_info *end)
+{
+	end->exit_code = e->code;
+	end->signal = e->signal;
+	end->core = e->core;
+	if (e->how == EXIT_HOW_EXITED)
+		end->status = e->code == 0 ? RUN_COMPLETED : RUN_FAILED;
+	else if (e->how == EXIT_HOW_KILLED)
+		end->status = RUN_KILLED;
+	else
+		end->status = RUN_EXITED;
+	if (e->oom)
+		end->status = RUN_OOM_KILLED;
+}
+
+static void finish(struct recorder *r, struct recorder_result *res)
+{
+	struct end_info end;
+	memset(&end, 0, sizeof(end));
+	end.t = elapsed(r);
+	end.exit_code = end.signal = -1;
+	if (r->attach && r->stop)
+		end.status = RUN_DETACHED;
+	else if (r->main_done)
+		status_from_exit(&r->main_exit, &end);
+	else
+		end.status = RUN_EXITED;
+	/* A job whose process was OOM-killed and that then failed was, for its user, OOM-killed. */
+	if ((end.status == RUN_FAILED || end.status == RUN_KILLED) && r->n_oom)
+		end.status = RUN_OOM_KILLED;
+	end.oom_killed = r->oom_pids;
+	end.n_oom_killed = r->n_oom;
+	size_t alive = sampler_count(&r->sampler);
+	pid_t *pids = calloc(alive ? alive : 1, sizeof(*pids));
+	end.n_alive = pids ? sampler_pids(&r->sampler, pids, alive) : 0;
+	end.alive = pids;
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	end.self_utime = ru.ru_utime.tv_sec * 1000LL + ru.ru_utime.tv_usec / 1000;
+	end.self_stime = ru.ru_stime.tv_sec * 1000LL + ru.ru_stime.tv_usec / 1000;
+	log_write_end(&r->log, &end);
+
+	struct strbuf err = STRBUF_INIT;
+	long samples = r->log.samples;
+	if (log_writer_close(&r->log, &err) < 0)
+		note_warning(r, &err);
+	strbuf_release(&err);
+
+	res->status = end.status;
+	res->exit_code = end.exit_code;
+	res->signal = end.signal;
+	res->core = end.core;
+	res->memline_exit = end.exit_code >= 0 ? end.exit_code
+			    : end.signal > 0  ? 128 + end.signal
+					      : 0;
+	res->duration = end.t;
+	res->peak_kib = r->peak;
+	res->peak_t = r->peak_t;
+	res->processes = r->procs_seen;
+	res->alive = end.n_alive;
+	res->oom_killed = r->n_oom;
+	res->samples = samples;
+	strbuf_init(&res->warning);
+	strbuf_addstr(&res->warning, r->warn.len ? r->warn.buf : "");
+	free(pids);
+}
+
+static void release(struct recorder *r)
+{
+	sampler_release(&r->sampler);
+	oom_watch_release(&r->oom);
+	procfs_release(&r->fs);
+	if (r->sfd >= 0)
+		close(r->sfd);
+	if (r->tfd >= 0)
+		close(r->tfd);
+	free(r->oom_pids);
+	strbuf_release(&r->warn);
+}
+
+static void fill_header(struct recorder *r, struct header_info *h, char **command, pid_t *pids,
+			size_t n_pids, char *cwd, struct utsname *u)
+{
+	memset(h, 0, sizeof(*h));
+	static char iso[40];
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	struct tm tm;
+	gmtime_r(&now.tv_sec, &tm);
+	size_t len = strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(iso + len, sizeof(iso) - len, ".%03ldZ", now.tv_nsec / 1000000);
+	h->format = LOG_FORMAT_VERSION;
+	h->memline_version = MEMLINE_VERSION;
+	h->mode = r->attach ? "attach" : "run";
+	h->host = u->nodename;
+	h->kernel = u->release;
+	h->start_iso = iso;
+	h->start_unix = (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+	h->command = command;
+	h->pid = pids[0];
+	h->pids = pids;
+	h->n_pids = n_pids;
+	h->cwd = cwd;
+	for (size_t i = 0; i < JOB_VARS_MAX; i++) {
+		char *v = getenv(job_vars[i]);
+		if (v) {
+			h->job_names[h->n_job] = (char *)job_vars[i];
+			h->job_values[h->n_job++] = v;
+		}
+	}
+	h->page_size = r->fs.page_kib * 1024;
+	h->clk_tck = r->fs.clk_tck;
+	long long avail;
+	procfs_meminfo(&r->fs, &h->mem_total, &avail);
+	h->interval_fixed = r->o->interval;
+	h->interval_min = r->o->min_interval;
+	h->interval_max = r->o->max_interval;
+	h->peak_reset = r->o->peak_reset;
+	h->pss = r->o->pss;
+}
+
+static void write_header(struct recorder *r, char **command, pid_t *pids, size_t n)
+{
+	struct header_info h;
+	struct utsname u;
+	uname(&u);
+	char *cwd = getcwd(NULL, 0);
+	fill_header(r, &h, command, pids, n, cwd, &u);
+	log_write_header(&r->log, &h);
+	free(cwd);
+}
+
+/* Everything both modes set up before anything starts. */
+static int setup(struct recorder *r, const struct recorder_options *o, bool attach,
+		 sigset_t *oldmask, struct strbuf *err)
+{
+	memset(r, 0, sizeof(*r));
+	r->o = o;
+	r->attach = attach;
+	r->sfd = r->tfd = -1;
+	strbuf_init(&r->warn);
+	if (procfs_init(&r->fs, o->proc_root, err) < 0)
+		return RECORDER_ERR_SYSTEM;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &set, oldmask);
+	r->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	r->tfd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (r->sfd < 0 || r->tfd < 0) {
+		strbuf_addf(err, "cannot set up signal and timer handling: %s", strerror(errno));
+		sigprocmask(SIG_SETMASK, oldmask, NULL);
+		return RECORDER_ERR_SYSTEM;
+	}
+	if (log_writer_open(&r->log, o->log_path, o->log_exclusive, err) < 0) {
+		sigprocmask(SIG_SETMASK, oldmask, NULL);
+		return RECORDER_ERR_LOG;
+	}
+	return RECORDER_OK;
+}
+
+/* Raises the open-file limit: memline keeps a few /proc files open per process. */
+static void raise_nofile(struct rlimit *old)
+{
+	if (getrlimit(RLIMIT_NOFILE, old) < 0)
+		return;
+	struct rlimit r = *old;
+	r.rlim_cur = r.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &r);
+}
+
+int recorder_run(const struct recorder_options *o, char *const argv[], struct recorder_result *res,
+		 struct strbuf *err)
+{
+	struct recorder r;
+	sigset_t oldmask;
+	memset(res, 0, sizeof(*res));
+	int ret = setup(&r, o, false, &oldmask, err);
+	if (ret) {
+		release(&r);
+		return ret;
+	}
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	struct rlimit nofile;
+	raise_nofile(&nofile);
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		strbuf_addf(err, "cannot create a pipe: %s", strerror(errno));
+		log_writer_discard(&r.log);
+		release(&r);
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		return RECORDER_ERR_SYSTEM;
+	}
+	r.t0 = boottime();
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* The command gets memline's environment as memline itself got it. */
+		signal(SIGPIPE, SIG_DFL);
+		setrlimit(RLIMIT_NOFILE, &nofile);
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		execvp(argv[0], argv);
+		int e = errno;
+		ssize_t unused = write(pipefd[1], &e, sizeof(e));
+		(void)unused;
+		_exit(e == ENOENT ? 127 : 126);
+	}
+	close(pipefd[1]);
+	if (pid < 0) {
+		strbuf_addf(err, "cannot start '%s': %s", argv[0], strerror(errno));
+		close(pipefd[0]);
+		log_writer_discard(&r.log);
+		release(&r);
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		return RECORDER_ERR_SYSTEM;
+	}
+	int exec_errno = 0;
+	ssize_t got;
+	do
+		got = read(pipefd[0], &exec_errno, sizeof(exec_errno));
+	while (got < 0 && errno == EINTR);
+	close(pipefd[0]);
+	if (got == (ssize_t)sizeof(exec_errno)) {
+		waitpid(pid, NULL, 0);
+		if (exec_errno == ENOENT)
+			strbuf_addf(err, "cannot run '%s': command not found; check the name and PATH",
+				    argv[0]);
+		else
+			strbuf_addf(err, "cannot run '%s': %s", argv[0], strerror(exec_errno));
+		res->memline_exit = exec_errno == ENOENT ? 127 : 126;
+		log_writer_discard(&r.log);
+		release(&r);
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		return RECORDER_ERR_NOEXEC;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	r.main_pid = pid;
+	pid_t pids[1] = {pid};
+	write_header(&r, (char **)argv, pids, 1);
+	struct sampler_options so = {.self = getpid(), .peak_reset = o->peak_reset, .pss = o->pss,
+				     .t0 = r.t0};
+	sampler_init(&r.sampler, &r.fs, &so);
+	oom_watch_init(&r.oom, &r.fs, "/proc/self/mountinfo");
+	sampler_add(&r.sampler, pid, elapsed(&r));
+	loop(&r);
+	finish(&r, res);
+	release(&r);
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	return RECORDER_OK;
+}
+
+int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t n,
+		    struct recorder_result *res, struct strbuf *err)
+{
+	memset(res, 0, sizeof(*res));
+	for (size_t i = 0; i < n; i++)
+		if (kill(pids[i], 0) < 0 && errno == ESRCH) {
+			strbuf_addf(err, "no process with pid %d; check it with 'ps -p %d'",
+				    (int)pids[i], (int)pids[i]);
+			return RECORDER_ERR_NOPROC;
+		}
+	struct recorder r;
+	sigset_t oldmask;
+	int ret = setup(&r, o, true, &oldmask, err);
+	if (ret) {
+		release(&r);
+		return ret;
+	}
+	struct rlimit nofile;
+	raise_nofile(&nofile);
+	r.t0 = boottime();
+	r.main_pid = pids[0];
+	/* The command line of the first process stands for the command. */
+	struct strbuf cmd = STRBUF_INIT;
+	struct strbuf path = STRBUF_INIT;
+	strbuf_addf(&path, "%d/cmdline", (int)pids[0]);
+	procfs_read_file(&r.fs, path.buf, &cmd);
+	size_t nargs = 0;
+	for (size_t i = 0; i < cmd.len; i++)
+		nargs += cmd.buf[i] == '\0';
+	char **command = calloc(nargs + 2, sizeof(*command));
+	size_t k = 0;
+	for (size_t i = 0; command && i < cmd.len; i += strlen(cmd.buf + i) + 1)
+		command[k++] = cmd.buf + i;
+	write_header(&r, command, (pid_t *)pids, n);
+	free(command);
+	strbuf_release(&cmd);
+	strbuf_release(&path);
+	struct sampler_options so = {.self = 0, .peak_reset = o->peak_reset, .pss = o->pss,
+				     .t0 = r.t0};
+	sampler_init(&r.sampler, &r.fs, &so);
+	oom_watch_init(&r.oom, &r.fs, "/proc/self/mountinfo");
+	for (size_t i = 0; i < n; i++)
+		sampler_add_tree(&r.sampler, pids[i], 0);
+	loop(&r);
+	finish(&r, res);
+	release(&r);
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	return RECORDER_OK;
+}

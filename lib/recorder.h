@@ -1,0 +1,72 @@
+/*
+ * recorder: the recording loop that `memline run` and `memline attach` share (and, later,
+ * libmemline's self-recording). It starts or adopts the processes, drives the sampler on the
+ * sampling schedule, reaps memline's children, decides OOM kills, forwards signals, and hands
+ * every record to the log writer. It never prints and never kills the job; the result says
+ * how the run ended and what went wrong.
+ */
+#ifndef MEMLINE_RECORDER_H
+#define MEMLINE_RECORDER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "record.h"
+#include "strbuf.h"
+
+struct recorder_options {
+	const char *log_path;
+	bool log_exclusive; /* fail if log_path exists (a generated name) */
+	double interval;    /* fixed interval in seconds; 0 for the adaptive schedule */
+	double min_interval, max_interval;
+	bool wait; /* run: go on until every descendant has exited */
+	bool pss;
+	bool peak_reset;
+	const char *proc_root; /* "/proc" */
+};
+
+/* The schedule's defaults; see recorder_next_interval. */
+#define RECORDER_MIN_INTERVAL 0.01
+#define RECORDER_MAX_INTERVAL 5.0
+
+void recorder_options_init(struct recorder_options *o);
+
+struct recorder_result {
+	enum run_status status;
+	int exit_code; /* the command's exit code, -1 if it was killed or is unknown */
+	int signal;    /* the signal that killed it, -1 if none */
+	bool core;
+	int memline_exit; /* what memline should exit with: the code, or 128 + signal */
+	double duration;
+	long long peak_kib; /* the tree's peak RSS */
+	double peak_t;
+	size_t processes; /* how many processes the tree had in all */
+	size_t alive;	  /* descendants still running at the end */
+	size_t oom_killed;
+	long samples;
+	struct strbuf warning; /* a non-fatal problem (the log could not be written in full) */
+};
+
+enum recorder_error {
+	RECORDER_OK = 0,
+	RECORDER_ERR_LOG = -1,	   /* cannot create the log */
+	RECORDER_ERR_NOEXEC = -2,  /* the command could not be started (126/127 in exit_code) */
+	RECORDER_ERR_NOPROC = -3,  /* attach: no such process */
+	RECORDER_ERR_SYSTEM = -4,  /* a system call memline needs failed */
+};
+
+/*
+ * Runs argv and records it and its descendants. Returns RECORDER_OK with *res filled when the
+ * command ran (whatever its exit status), else an error with a one-line message in err.
+ */
+int recorder_run(const struct recorder_options *o, char *const argv[], struct recorder_result *res,
+		 struct strbuf *err);
+/* Records running processes and their descendants until they exit or SIGINT/SIGTERM/SIGHUP. */
+int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t n,
+		    struct recorder_result *res, struct strbuf *err);
+void recorder_result_release(struct recorder_result *res);
+
+/* The sampling interval at elapsed seconds since the start. */
+double recorder_next_interval(const struct recorder_options *o, double elapsed);
+
+#endif

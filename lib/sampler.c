@@ -1,0 +1,548 @@
+/*
+ * sampler: the tree of processes and their per-sample values.
+ *
+ * Discovery. Linux allocates pids cyclically, and /proc/loadavg's fifth field is the last pid
+ * allocated. When it has not moved since the previous sample, no process (or thread) was
+ * created, so there is nothing to look for. When it moved, only the pids allocated in between
+ * can be new: a few are probed directly (/proc/PID/stat, skipping threads, whose exit_signal is
+ * -1); many are found by listing /proc. A candidate joins the tree when its parent is tracked
+ * (or is memline, the child subreaper that inherits orphans); this repeats until nothing more
+ * joins, so a new child of a new child is found in one pass whatever the pid order.
+ *
+ * Reading. See sampler.h for the cost model and docs/log-format.md for what a peak means.
+ */
+#include "sampler.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Up to this many new pids are probed one by one; more, and /proc is listed instead. */
+#define PROBE_MAX 64
+/* status and io are read at least this often even for a process that changed nothing. */
+#define SLOW_MAX_AGE 1.0
+
+struct tracked_proc {
+	struct proc_handle h;
+	pid_t pid, ppid;
+	unsigned long long starttime;
+	char comm[32];
+	unsigned long long startcode;
+	unsigned long long faults;
+	long long rss;	     /* KiB, at the previous sample */
+	long long hwm;	     /* lifetime VmHWM, for --no-peak-reset */
+	double slow_t;	     /* when status was last read; < 0 never */
+	double io_t;	     /* when io was last read */
+	bool waited_for_child; /* its zombie says it reaped a child: ru_maxrss is not its own */
+	struct proc_values v; /* the latest values */
+};
+
+static void *grow(void *p, size_t *alloc, size_t need, size_t size, bool *oom)
+{
+	if (need <= *alloc)
+		return p;
+	size_t n = *alloc ? *alloc * 2 : 16;
+	while (n < need)
+		n *= 2;
+	void *q = realloc(p, n * size);
+	if (!q) {
+		*oom = true;
+		return NULL;
+	}
+	*alloc = n;
+	return q;
+}
+
+void sampler_init(struct sampler *s, struct procfs *fs, const struct sampler_options *opt)
+{
+	memset(s, 0, sizeof(*s));
+	s->fs = fs;
+	s->opt = *opt;
+	s->last_pid = procfs_last_pid(fs);
+	strbuf_init(&s->scratch);
+}
+
+static void event_release(struct sampler_event *e)
+{
+	free(e->proc.cmdline);
+	e->proc.cmdline = NULL;
+}
+
+void sampler_clear_events(struct sampler *s)
+{
+	for (size_t i = 0; i < s->n_events; i++)
+		event_release(&s->events[i]);
+	s->n_events = 0;
+}
+
+void sampler_release(struct sampler *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		proc_handle_close(&s->procs[i]->h);
+		free(s->procs[i]);
+	}
+	free(s->procs);
+	sampler_clear_events(s);
+	free(s->events);
+	free(s->sample.procs);
+	strbuf_release(&s->scratch);
+	memset(s, 0, sizeof(*s));
+}
+
+static struct sampler_event *new_event(struct sampler *s, enum sampler_event_type type)
+{
+	struct sampler_event *ev =
+		grow(s->events, &s->alloc_events, s->n_events + 1, sizeof(*ev), &s->oom);
+	if (!ev)
+		return NULL;
+	s->events = ev;
+	ev = &s->events[s->n_events++];
+	memset(ev, 0, sizeof(*ev));
+	ev->type = type;
+	return ev;
+}
+
+static struct tracked_proc *find(const struct sampler *s, pid_t pid)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->procs[i]->pid == pid)
+			return s->procs[i];
+	return NULL;
+}
+
+size_t sampler_count(const struct sampler *s)
+{
+	return s->n;
+}
+
+bool sampler_tracks(const struct sampler *s, pid_t pid)
+{
+	return find(s, pid) != NULL;
+}
+
+size_t sampler_pids(const struct sampler *s, pid_t *out, size_t max)
+{
+	size_t n = s->n < max ? s->n : max;
+	for (size_t i = 0; i < n; i++)
+		out[i] = s->procs[i]->pid;
+	return n;
+}
+
+static bool in_tree(const struct sampler *s, pid_t ppid)
+{
+	return (s->opt.self > 0 && ppid == s->opt.self) || find(s, ppid);
+}
+
+static double start_secs(const struct sampler *s, unsigned long long starttime)
+{
+	return (double)starttime / (double)s->fs->clk_tck - s->opt.t0;
+}
+
+/* Fills a proc_info event from the process's current command line. */
+static void emit_proc_info(struct sampler *s, enum sampler_event_type type,
+			   struct tracked_proc *p, double t)
+{
+	struct sampler_event *ev = new_event(s, type);
+	if (!ev)
+		return;
+	ev->proc.pid = p->pid;
+	ev->proc.ppid = p->ppid;
+	ev->proc.t = t;
+	ev->proc.start = start_secs(s, p->starttime);
+	memcpy(ev->proc.comm, p->comm, sizeof(p->comm));
+	if (proc_handle_cmdline(&p->h, &s->scratch) && s->scratch.len) {
+		ev->proc.cmdline = malloc(s->scratch.len);
+		if (ev->proc.cmdline) {
+			memcpy(ev->proc.cmdline, s->scratch.buf, s->scratch.len);
+			ev->proc.cmdline_len = s->scratch.len;
+		}
+	}
+}
+
+/* Takes ownership of an open handle whose stat was read; adds the process to the tree. */
+static struct tracked_proc *track(struct sampler *s, struct proc_handle *h,
+				  const struct proc_stat *st, double t)
+{
+	struct tracked_proc **procs = grow(s->procs, &s->alloc, s->n + 1, sizeof(*procs), &s->oom);
+	struct tracked_proc *p = procs ? calloc(1, sizeof(*p)) : NULL;
+	if (!p) {
+		s->oom = true;
+		proc_handle_close(h);
+		return NULL;
+	}
+	s->procs = procs;
+	s->procs[s->n++] = p;
+	p->h = *h;
+	p->pid = st->pid;
+	p->ppid = st->ppid;
+	p->starttime = st->starttime;
+	memcpy(p->comm, st->comm, sizeof(p->comm));
+	p->startcode = st->startcode;
+	p->slow_t = -1;
+	p->io_t = -1;
+	p->rss = -1;
+	p->hwm = -1;
+	for (int i = 0; i < PROC_NFIELDS; i++)
+		p->v.v[i] = -1;
+	emit_proc_info(s, SAMPLER_PROC, p, t);
+	return p;
+}
+
+bool sampler_add(struct sampler *s, pid_t pid, double t)
+{
+	if (find(s, pid))
+		return true;
+	struct proc_handle h;
+	struct proc_stat st;
+	if (!proc_handle_open(&h, s->fs, pid))
+		return false;
+	if (!proc_handle_stat(&h, &st)) {
+		proc_handle_close(&h);
+		return false;
+	}
+	return track(s, &h, &st, t) != NULL;
+}
+
+/* A process that may be new: its handle is open and its stat read. */
+struct candidate {
+	struct proc_handle h;
+	struct proc_stat st;
+	bool taken;
+};
+
+struct candidates {
+	struct candidate *c;
+	size_t n, alloc;
+	const struct procfs *fs;
+	int lo, hi; /* accept pids in (lo, hi], or all when lo < 0 */
+	int pid_max;
+	bool oom;
+};
+
+static bool in_range(const struct candidates *cs, pid_t pid)
+{
+	if (cs->lo < 0)
+		return true;
+	if (cs->hi >= cs->lo)
+		return pid > cs->lo && pid <= cs->hi;
+	return pid > cs->lo || pid <= cs->hi; /* the pid counter wrapped */
+}
+
+static void consider(pid_t pid, void *data)
+{
+	struct candidates *cs = data;
+	if (!in_range(cs, pid))
+		return;
+	struct candidate *c = grow(cs->c, &cs->alloc, cs->n + 1, sizeof(*c), &cs->oom);
+	if (!c)
+		return;
+	cs->c = c;
+	c = &cs->c[cs->n];
+	if (!proc_handle_open(&c->h, cs->fs, pid))
+		return;
+	/* A thread (not a thread group leader) has exit_signal -1: it is not a process. */
+	if (!proc_handle_stat(&c->h, &c->st) || c->st.exit_signal == -1 || c->st.pid != pid) {
+		proc_handle_close(&c->h);
+		return;
+	}
+	c->taken = false;
+	cs->n++;
+}
+
+/* Adds every candidate whose parent is in the tree, until nothing more joins. */
+static void adopt(struct sampler *s, struct candidates *cs, double t)
+{
+	bool more = true;
+	while (more) {
+		more = false;
+		for (size_t i = 0; i < cs->n; i++) {
+			struct candidate *c = &cs->c[i];
+			if (c->taken || find(s, c->st.pid) || !in_tree(s, c->st.ppid))
+				continue;
+			c->taken = true;
+			track(s, &c->h, &c->st, t);
+			more = true;
+		}
+	}
+	for (size_t i = 0; i < cs->n; i++)
+		if (!cs->c[i].taken)
+			proc_handle_close(&cs->c[i].h);
+	free(cs->c);
+	if (cs->oom)
+		s->oom = true;
+}
+
+static void discover(struct sampler *s, double t)
+{
+	int last = procfs_last_pid(s->fs);
+	if (last < 0 || s->last_pid < 0) {
+		/* No /proc/loadavg to tell what is new: list everything. */
+		struct candidates cs = {.fs = s->fs, .lo = -1};
+		procfs_for_each_pid(s->fs, consider, &cs);
+		adopt(s, &cs, t);
+		s->last_pid = last;
+		return;
+	}
+	if (last == s->last_pid)
+		return;
+	struct candidates cs = {.fs = s->fs, .lo = s->last_pid, .hi = last};
+	long count = last > s->last_pid ? last - s->last_pid
+					 : (long)s->fs->pid_max - s->last_pid + last;
+	s->last_pid = last;
+	if (count <= PROBE_MAX) {
+		for (long i = 1; i <= count; i++) {
+			long pid = cs.lo + i;
+			if (pid >= s->fs->pid_max)
+				pid -= s->fs->pid_max;
+			if (pid > 0 && !find(s, (pid_t)pid))
+				consider((pid_t)pid, &cs);
+		}
+	} else {
+		procfs_for_each_pid(s->fs, consider, &cs);
+	}
+	adopt(s, &cs, t);
+}
+
+bool sampler_add_tree(struct sampler *s, pid_t pid, double t)
+{
+	if (!sampler_add(s, pid, t))
+		return false;
+	struct candidates cs = {.fs = s->fs, .lo = -1};
+	procfs_for_each_pid(s->fs, consider, &cs);
+	adopt(s, &cs, t);
+	return true;
+}
+
+/* Removes p from the tree; its CPU time stays in the tree's totals. */
+static void untrack(struct sampler *s, size_t i)
+{
+	struct tracked_proc *p = s->procs[i];
+	if (p->v.v[PF_UTIME] > 0)
+		s->exited_utime += p->v.v[PF_UTIME];
+	if (p->v.v[PF_STIME] > 0)
+		s->exited_stime += p->v.v[PF_STIME];
+	proc_handle_close(&p->h);
+	free(p);
+	s->procs[i] = s->procs[--s->n];
+}
+
+static void emit_exit(struct sampler *s, struct tracked_proc *p, double t, int wait_status,
+		      bool known)
+{
+	struct sampler_event *ev = new_event(s, SAMPLER_EXIT);
+	if (!ev)
+		return;
+	struct exit_info *e = &ev->exit;
+	e->pid = p->pid;
+	e->t = t;
+	if (known) {
+		exit_info_from_wait_status(e, wait_status);
+	} else {
+		e->how = EXIT_HOW_UNKNOWN;
+		e->code = e->signal = -1;
+	}
+	e->peak = -1;
+	e->utime = p->v.v[PF_UTIME];
+	e->stime = p->v.v[PF_STIME];
+}
+
+static long long ticks_ms(const struct sampler *s, unsigned long long ticks)
+{
+	return (long long)(ticks * 1000ULL / (unsigned long long)s->fs->clk_tck);
+}
+
+/* Reads status (and io, pss), updating the split, swap and peak; resets the high-water mark. */
+static void read_slow(struct sampler *s, struct tracked_proc *p, long long rss, double t)
+{
+	struct proc_values *v = &p->v;
+	struct proc_status ps;
+	if (proc_handle_status(&p->h, &ps) && ps.rss_anon >= 0) {
+		v->v[PF_ANON] = ps.rss_anon;
+		v->v[PF_FILE] = ps.rss_file;
+		v->v[PF_SHMEM] = ps.rss_shmem;
+		v->v[PF_SWAP] = ps.vm_swap;
+		v->v[PF_RSS] = ps.rss_anon + (ps.rss_file > 0 ? ps.rss_file : 0) +
+			       (ps.rss_shmem > 0 ? ps.rss_shmem : 0);
+		long long peak = v->v[PF_RSS] > rss ? v->v[PF_RSS] : rss;
+		if (s->opt.peak_reset) {
+			if (ps.vm_hwm > peak)
+				peak = ps.vm_hwm;
+			proc_handle_reset_hwm(&p->h);
+		} else {
+			if (ps.vm_hwm > p->hwm && p->hwm >= 0 && ps.vm_hwm > peak)
+				peak = ps.vm_hwm; /* a new lifetime peak, reached since last time */
+			if (p->rss > peak)
+				peak = p->rss;
+			p->hwm = ps.vm_hwm;
+		}
+		v->v[PF_PEAK] = peak;
+	} else {
+		/* Not readable (another user's process, or it just died): what stat says. */
+		v->v[PF_RSS] = rss;
+		v->v[PF_PEAK] = rss > p->rss ? rss : p->rss;
+	}
+	if (s->opt.pss)
+		v->v[PF_PSS] = proc_handle_pss(&p->h);
+	if (t - p->io_t >= SLOW_MAX_AGE || p->io_t < 0) {
+		struct proc_io io;
+		if (proc_handle_io(&p->h, &io)) {
+			v->v[PF_RCHAR] = io.rchar;
+			v->v[PF_WCHAR] = io.wchar;
+			v->v[PF_READ_BYTES] = io.read_bytes;
+			v->v[PF_WRITE_BYTES] = io.write_bytes;
+		}
+		p->io_t = t;
+	}
+	p->slow_t = t;
+}
+
+/* Reads one process. Returns false when it is gone (its exit event is emitted). */
+static bool read_proc(struct sampler *s, struct tracked_proc *p, double t)
+{
+	struct proc_stat st;
+	if (!proc_handle_stat(&p->h, &st)) {
+		emit_exit(s, p, t, 0, false);
+		return false;
+	}
+	if (st.state == 'Z' || st.state == 'X') {
+		if (st.threads > 1)
+			return true; /* the leader exited but other threads run on */
+		if (s->opt.self > 0 && st.ppid == s->opt.self)
+			return true; /* memline's own child: it will be reaped with its rusage */
+		emit_exit(s, p, t, st.exit_code, st.exit_code >= 0);
+		return false;
+	}
+	if (strcmp(st.comm, p->comm) || st.startcode != p->startcode) {
+		/* The program changed (exec): a new command line. */
+		memcpy(p->comm, st.comm, sizeof(p->comm));
+		p->startcode = st.startcode;
+		p->ppid = st.ppid;
+		emit_proc_info(s, SAMPLER_EXEC, p, t);
+	}
+	p->ppid = st.ppid;
+	struct proc_values *v = &p->v;
+	long long rss = st.rss * s->fs->page_kib;
+	unsigned long long faults = st.minflt + st.majflt;
+	bool changed = p->slow_t < 0 || faults != p->faults || rss != p->rss;
+	if (changed || t - p->slow_t >= SLOW_MAX_AGE) {
+		read_slow(s, p, rss, t);
+	} else {
+		/* Nothing faulted in and RSS is unchanged: it cannot have peaked higher. */
+		v->v[PF_PEAK] = rss;
+	}
+	v->v[PF_PID] = p->pid;
+	v->v[PF_VMS] = (long long)(st.vsize / 1024);
+	v->v[PF_UTIME] = ticks_ms(s, st.utime);
+	v->v[PF_STIME] = ticks_ms(s, st.stime);
+	v->v[PF_MINFLT] = (long long)st.minflt;
+	v->v[PF_MAJFLT] = (long long)st.majflt;
+	v->v[PF_THREADS] = st.threads;
+	v->state = st.state;
+	p->faults = faults;
+	p->rss = v->v[PF_RSS] >= 0 ? v->v[PF_RSS] : rss;
+	return true;
+}
+
+static void add_total(long long *total, long long v)
+{
+	if (v > 0)
+		*total += v;
+}
+
+const struct sample *sampler_sample(struct sampler *s, double t)
+{
+	discover(s, t);
+	struct sample *out = &s->sample;
+	out->t = t;
+	out->n = 0;
+	struct proc_values *procs =
+		grow(out->procs, &s->alloc_sample, s->n ? s->n : 1, sizeof(*procs), &s->oom);
+	if (procs)
+		out->procs = procs;
+	struct tree_values *tree = &out->tree;
+	memset(tree, 0, sizeof(*tree));
+	tree->v[TF_PSS] = s->opt.pss ? 0 : -1;
+	for (size_t i = 0; i < s->n;) {
+		struct tracked_proc *p = s->procs[i];
+		if (!read_proc(s, p, t)) {
+			untrack(s, i);
+			continue;
+		}
+		i++;
+		if (p->v.state == 'Z' || !procs || out->n >= s->alloc_sample)
+			continue;
+		const long long *v = p->v.v;
+		out->procs[out->n++] = p->v;
+		tree->v[TF_NPROC]++;
+		add_total(&tree->v[TF_RSS], v[PF_RSS]);
+		add_total(&tree->v[TF_ANON], v[PF_ANON]);
+		add_total(&tree->v[TF_FILE], v[PF_FILE]);
+		add_total(&tree->v[TF_SHMEM], v[PF_SHMEM]);
+		add_total(&tree->v[TF_PEAK], v[PF_PEAK]);
+		add_total(&tree->v[TF_VMS], v[PF_VMS]);
+		add_total(&tree->v[TF_SWAP], v[PF_SWAP]);
+		if (s->opt.pss)
+			add_total(&tree->v[TF_PSS], v[PF_PSS]);
+		add_total(&tree->v[TF_UTIME], v[PF_UTIME]);
+		add_total(&tree->v[TF_STIME], v[PF_STIME]);
+	}
+	tree->v[TF_PEAK] += s->exited_peak;
+	tree->v[TF_UTIME] += s->exited_utime;
+	tree->v[TF_STIME] += s->exited_stime;
+	s->exited_peak = 0;
+	long long total;
+	procfs_meminfo(s->fs, &total, &out->avail);
+	return out;
+}
+
+void sampler_zombie(struct sampler *s, pid_t pid)
+{
+	struct tracked_proc *p = find(s, pid);
+	struct proc_stat st;
+	if (!p || !proc_handle_stat(&p->h, &st))
+		return;
+	p->waited_for_child = st.cminflt > 0;
+	p->v.v[PF_UTIME] = ticks_ms(s, st.utime);
+	p->v.v[PF_STIME] = ticks_ms(s, st.stime);
+}
+
+struct sampler_event *sampler_reaped(struct sampler *s, pid_t pid, int status,
+				     const struct rusage *ru, double t)
+{
+	struct tracked_proc *p = find(s, pid);
+	/*
+	 * wait4's rusage covers the process and the children it waited for. Only when it waited
+	 * for none are ru_maxrss (its peak since the last reset: its last interval) and the CPU
+	 * times its own.
+	 */
+	bool own = ru && p && !p->waited_for_child;
+	long long maxrss = own ? ru->ru_maxrss : -1;
+	if (s->opt.peak_reset && maxrss > 0)
+		s->exited_peak += maxrss;
+	if (!p) {
+		/* A process that came and went between two samples: its CPU still counts. */
+		if (ru) {
+			s->exited_utime += ru->ru_utime.tv_sec * 1000LL + ru->ru_utime.tv_usec / 1000;
+			s->exited_stime += ru->ru_stime.tv_sec * 1000LL + ru->ru_stime.tv_usec / 1000;
+		}
+		return NULL;
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->procs[i] != p)
+			continue;
+		emit_exit(s, p, t, status, true);
+		struct sampler_event *ev = s->n_events ? &s->events[s->n_events - 1] : NULL;
+		struct exit_info *e = ev ? &ev->exit : NULL;
+		if (e && ev->type == SAMPLER_EXIT && e->pid == pid)
+			e->peak = maxrss;
+		untrack(s, i);
+		return e ? ev : NULL;
+	}
+	return NULL;
+}
+
+struct sampler_event *sampler_events(struct sampler *s, size_t *n)
+{
+	*n = s->n_events;
+	return s->events;
+}

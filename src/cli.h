@@ -1,0 +1,48 @@
+/*
+ * cli: what every memline command shares: exit codes for memline's own errors, die/error/
+ * warning (one line on stderr, "memline: ..."), option parsing helpers and log lookup.
+ */
+#ifndef MEMLINE_CLI_H
+#define MEMLINE_CLI_H
+
+#include <stdbool.h>
+#include <stdnoreturn.h>
+
+/* memline's own errors (sysexits.h values), distinct from a recorded command's exit status. */
+enum {
+	EXIT_USAGE = 64,       /* bad command line */
+	EXIT_DATAERR = 65,     /* a log is not a memline log, or too damaged to read */
+	EXIT_NOINPUT = 66,     /* a log or process that does not exist */
+	EXIT_UNAVAILABLE = 69, /* the kernel lacks something memline needs */
+	EXIT_SOFTWARE = 70,    /* internal error, out of memory */
+	EXIT_OSERR = 71,       /* a system call failed */
+	EXIT_CANTCREAT = 73,   /* cannot create the log */
+	EXIT_IOERR = 74,       /* cannot write the log */
+};
+
+extern const char *cli_progname;
+
+noreturn void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parses a positive number of seconds for option opt, or dies with a usage error. */
+double parse_seconds(const char *opt, const char *arg);
+/* Parses a pid, or dies with a usage error. */
+int parse_pid(const char *arg);
+
+/*
+ * The log a reading command works on: arg if given, else the newest memline-*.jsonl in the
+ * current directory. Dies with a clear message when there is none. The caller owns the result.
+ */
+char *resolve_log(const char *arg);
+
+/* Warning callback for log readers: "memline: LOG:LINE: MSG". */
+void cli_log_warn(void *data, const char *path, long line, const char *msg);
+
+int cmd_run(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+
+#endif

@@ -1,0 +1,136 @@
+/* record-opts: option parsing and the closing summary shared by `run` and `attach`. */
+#include "record-opts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "units.h"
+
+enum { OPT_MIN_INTERVAL = 257, OPT_PSS, OPT_NO_PEAK_RESET };
+
+const struct option record_long_options[] = {
+	{"output", required_argument, NULL, 'o'},
+	{"interval", required_argument, NULL, 'i'},
+	{"max-interval", required_argument, NULL, 'I'},
+	{"min-interval", required_argument, NULL, OPT_MIN_INTERVAL},
+	{"pss", no_argument, NULL, OPT_PSS},
+	{"no-peak-reset", no_argument, NULL, OPT_NO_PEAK_RESET},
+	{"quiet", no_argument, NULL, 'q'},
+	{"wait", no_argument, NULL, RECORD_OPT_WAIT},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+void record_opts_init(struct record_opts *ro)
+{
+	memset(ro, 0, sizeof(*ro));
+	recorder_options_init(&ro->rec);
+}
+
+bool record_opts_parse(struct record_opts *ro, int c, const char *arg)
+{
+	switch (c) {
+	case 'o':
+		if (!*arg)
+			die(EXIT_USAGE, "-o takes a log path, not an empty string");
+		free(ro->log_path);
+		ro->log_path = strdup(arg);
+		return true;
+	case 'i':
+		ro->rec.interval = parse_seconds("-i", arg);
+		return true;
+	case 'I':
+		ro->rec.max_interval = parse_seconds("--max-interval", arg);
+		return true;
+	case OPT_MIN_INTERVAL:
+		ro->rec.min_interval = parse_seconds("--min-interval", arg);
+		return true;
+	case OPT_PSS:
+		ro->rec.pss = true;
+		return true;
+	case OPT_NO_PEAK_RESET:
+		ro->rec.peak_reset = false;
+		return true;
+	case 'q':
+		ro->quiet = true;
+		return true;
+	}
+	return false;
+}
+
+void record_opts_check(struct record_opts *ro)
+{
+	if (ro->rec.min_interval > ro->rec.max_interval)
+		die(EXIT_USAGE, "--min-interval is longer than --max-interval; make it shorter");
+}
+
+char *record_default_log_name(const char *command)
+{
+	const char *base = strrchr(command, '/');
+	base = base ? base + 1 : command;
+	struct strbuf name = STRBUF_INIT;
+	strbuf_addstr(&name, "memline-");
+	size_t n = 0;
+	for (const char *p = base; *p && n < 40; p++, n++) {
+		char c = *p;
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			  c == '-' || c == '_' || c == '.';
+		strbuf_addch(&name, ok ? c : '_');
+	}
+	if (!n)
+		strbuf_addstr(&name, "cmd");
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	char stamp[32];
+	strftime(stamp, sizeof(stamp), "-%Y%m%d-%H%M%S", &tm);
+	strbuf_addstr(&name, stamp);
+	size_t stem = name.len;
+	for (int i = 1; i < 1000; i++) {
+		name.len = stem;
+		if (i > 1)
+			strbuf_addf(&name, "-%d", i);
+		strbuf_addstr(&name, ".jsonl");
+		if (access(name.buf, F_OK) < 0)
+			break;
+	}
+	if (name.oom)
+		die(EXIT_SOFTWARE, "out of memory");
+	return strbuf_detach(&name, NULL);
+}
+
+void record_print_summary(const struct record_opts *ro, const struct recorder_result *res)
+{
+	if (res->warning.len)
+		warning("%s; the log keeps every record written before that", res->warning.buf);
+	if (ro->quiet)
+		return;
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addstr(&sb, run_status_names[res->status]);
+	if (res->exit_code >= 0 && res->status != RUN_COMPLETED)
+		strbuf_addf(&sb, " (exit %d)", res->exit_code);
+	else if (res->signal > 0 && sigabbrev_np(res->signal))
+		strbuf_addf(&sb, " (SIG%s)", sigabbrev_np(res->signal));
+	else if (res->signal > 0)
+		strbuf_addf(&sb, " (signal %d)", res->signal);
+	strbuf_addstr(&sb, " after ");
+	units_add_duration(&sb, res->duration);
+	strbuf_addstr(&sb, "; peak RSS ");
+	units_add_bytes(&sb, (double)res->peak_kib * 1024);
+	strbuf_addf(&sb, "; %zu process%s", res->processes, res->processes == 1 ? "" : "es");
+	if (res->alive)
+		strbuf_addf(&sb, ", %zu still running (--wait records them to the end)", res->alive);
+	strbuf_addf(&sb, "; log: %s", ro->log_path);
+	fprintf(stderr, "memline: %s\n", sb.buf);
+	strbuf_release(&sb);
+}
+
+void record_opts_release(struct record_opts *ro)
+{
+	free(ro->log_path);
+	ro->log_path = NULL;
+}
