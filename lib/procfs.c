@@ -17,6 +17,8 @@
 
 #define SMALL_READ 4096
 
+static ssize_t pread_small(int fd, char *buf, size_t size);
+
 static int open_ro(int dirfd, const char *path)
 {
 	return openat(dirfd, path, O_RDONLY | O_CLOEXEC);
@@ -336,6 +338,19 @@ static ssize_t pread_small(int fd, char *buf, size_t size)
 		return -1;
 	buf[n] = '\0';
 	return n;
+}
+
+bool procfs_pid_stat(const struct procfs *fs, pid_t pid, struct proc_stat *st)
+{
+	char path[32];
+	snprintf(path, sizeof(path), "%d/stat", (int)pid);
+	int fd = open_ro(fs->root_fd, path);
+	if (fd < 0)
+		return false;
+	char buf[SMALL_READ];
+	ssize_t n = pread_small(fd, buf, sizeof(buf));
+	close(fd);
+	return n > 0 && procfs_parse_stat(buf, (size_t)n, st);
 }
 
 int procfs_last_pid(const struct procfs *fs)

@@ -73,6 +73,8 @@ bool procfs_parse_cgroup(const char *buf, size_t len, struct strbuf *path, bool 
 
 /* Reads root-relative path whole into out (replacing its content). */
 bool procfs_read_file(const struct procfs *fs, const char *path, struct strbuf *out);
+/* Reads /proc/PID/stat once, without keeping anything open. False if pid is gone. */
+bool procfs_pid_stat(const struct procfs *fs, pid_t pid, struct proc_stat *st);
 /* The kernel's last allocated pid, or -1. */
 int procfs_last_pid(const struct procfs *fs);
 /* MemTotal and MemAvailable in KiB; -1 when unknown. */

@@ -1,8 +1,8 @@
 /*
- * recorder: the loop. One thread waits on a signalfd (SIGCHLD and the signals to forward) and
- * a timerfd (the next sample); each turn it reaps, samples or forwards, writes what the
- * sampler found, and lets the log writer flush. Time is CLOCK_BOOTTIME, so a suspended laptop
- * shows a gap instead of squeezing it out.
+ * recorder: the loop. One thread waits in ppoll on a signalfd (SIGCHLD and the signals to
+ * forward) until the next sample is due; each turn it reaps, samples or forwards, writes what
+ * the sampler found, and lets the log writer flush. Time is CLOCK_BOOTTIME, so a suspended
+ * laptop shows a gap instead of squeezing it out.
  *
  * How processes end: memline's own children (the command, and orphans it inherits as child
  * subreaper) are reaped with wait4, which gives their exit status, final CPU time and the peak
@@ -21,7 +21,6 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,7 +46,7 @@ struct recorder {
 	struct sampler sampler;
 	struct oom_watch oom;
 	struct log_writer log;
-	int sfd, tfd;
+	int sfd;
 	double t0;
 	bool attach;
 	pid_t main_pid; /* run: the command; attach: the first pid */
@@ -246,11 +245,6 @@ static void schedule(struct recorder *r)
 	if (next <= t)
 		next = t + recorder_next_interval(r->o, t); /* fell behind: do not catch up */
 	r->deadline = next;
-	double abs = r->t0 + next;
-	struct itimerspec its = {0};
-	its.it_value.tv_sec = (time_t)abs;
-	its.it_value.tv_nsec = (long)((abs - (double)(time_t)abs) * 1e9);
-	timerfd_settime(r->tfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
 static bool finished(struct recorder *r)
@@ -270,18 +264,20 @@ static void loop(struct recorder *r)
 	take_sample(r);
 	r->deadline = 0;
 	schedule(r);
+	/* One ppoll per turn: it waits for a signal or, at most, until the next sample is due. */
 	while (!finished(r)) {
-		struct pollfd pfd[2] = {{r->sfd, POLLIN, 0}, {r->tfd, POLLIN, 0}};
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
-			break;
-		if (pfd[0].revents & POLLIN)
-			handle_signals(r);
-		if (pfd[1].revents & POLLIN) {
-			unsigned long long ticks;
-			if (read(r->tfd, &ticks, sizeof(ticks)) > 0 && !finished(r)) {
-				take_sample(r);
-				schedule(r);
-			}
+		double wait = r->deadline - elapsed(r);
+		if (wait > 0) {
+			struct pollfd pfd = {r->sfd, POLLIN, 0};
+			struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+			if (ppoll(&pfd, 1, &ts, NULL) < 0 && errno != EINTR)
+				break;
+			if (pfd.revents & POLLIN)
+				handle_signals(r);
+		}
+		if (elapsed(r) >= r->deadline && !finished(r)) {
+			take_sample(r);
+			schedule(r);
 		}
 		if (log_writer_flush(&r->log, boottime(), false, &err) < 0)
 			note_warning(r, &err);
@@ -363,8 +359,6 @@ static void release(struct recorder *r)
 	procfs_release(&r->fs);
 	if (r->sfd >= 0)
 		close(r->sfd);
-	if (r->tfd >= 0)
-		close(r->tfd);
 	free(r->oom_pids);
 	strbuf_release(&r->warn);
 }
@@ -428,7 +422,7 @@ static int setup(struct recorder *r, const struct recorder_options *o, bool atta
 	memset(r, 0, sizeof(*r));
 	r->o = o;
 	r->attach = attach;
-	r->sfd = r->tfd = -1;
+	r->sfd = -1;
 	strbuf_init(&r->warn);
 	if (procfs_init(&r->fs, o->proc_root, err) < 0)
 		return RECORDER_ERR_SYSTEM;
@@ -441,9 +435,8 @@ static int setup(struct recorder *r, const struct recorder_options *o, bool atta
 	sigaddset(&set, SIGQUIT);
 	sigprocmask(SIG_BLOCK, &set, oldmask);
 	r->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	r->tfd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (r->sfd < 0 || r->tfd < 0) {
-		strbuf_addf(err, "cannot set up signal and timer handling: %s", strerror(errno));
+	if (r->sfd < 0) {
+		strbuf_addf(err, "cannot set up signal handling: %s", strerror(errno));
 		sigprocmask(SIG_SETMASK, oldmask, NULL);
 		return RECORDER_ERR_SYSTEM;
 	}
@@ -487,6 +480,11 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 		return RECORDER_ERR_SYSTEM;
 	}
 	r.t0 = boottime();
+	/* Before the fork, so that the sampler's "last pid" predates the command's first child. */
+	struct sampler_options so = {.self = getpid(), .peak_reset = o->peak_reset, .pss = o->pss,
+				     .t0 = r.t0};
+	sampler_init(&r.sampler, &r.fs, &so);
+	oom_watch_init(&r.oom, &r.fs, "/proc/self/mountinfo");
 	pid_t pid = fork();
 	if (pid == 0) {
 		/* The command gets memline's environment as memline itself got it. */
@@ -531,10 +529,6 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	r.main_pid = pid;
 	pid_t pids[1] = {pid};
 	write_header(&r, (char **)argv, pids, 1);
-	struct sampler_options so = {.self = getpid(), .peak_reset = o->peak_reset, .pss = o->pss,
-				     .t0 = r.t0};
-	sampler_init(&r.sampler, &r.fs, &so);
-	oom_watch_init(&r.oom, &r.fs, "/proc/self/mountinfo");
 	sampler_add(&r.sampler, pid, elapsed(&r));
 	loop(&r);
 	finish(&r, res);

@@ -30,6 +30,7 @@ struct tracked_proc {
 	unsigned long long startcode;
 	unsigned long long faults;
 	long long rss;	     /* KiB, at the previous sample */
+	long long stat_rss;  /* KiB, what stat said at the previous sample */
 	long long hwm;	     /* lifetime VmHWM, for --no-peak-reset */
 	double slow_t;	     /* when status was last read; < 0 never */
 	double io_t;	     /* when io was last read */
@@ -203,9 +204,8 @@ bool sampler_add(struct sampler *s, pid_t pid, double t)
 	return track(s, &h, &st, t) != NULL;
 }
 
-/* A process that may be new: its handle is open and its stat read. */
+/* A process that may be new: its stat was read, its handle is not open yet. */
 struct candidate {
-	struct proc_handle h;
 	struct proc_stat st;
 	bool taken;
 };
@@ -215,7 +215,6 @@ struct candidates {
 	size_t n, alloc;
 	const struct procfs *fs;
 	int lo, hi; /* accept pids in (lo, hi], or all when lo < 0 */
-	int pid_max;
 	bool oom;
 };
 
@@ -238,13 +237,9 @@ static void consider(pid_t pid, void *data)
 		return;
 	cs->c = c;
 	c = &cs->c[cs->n];
-	if (!proc_handle_open(&c->h, cs->fs, pid))
-		return;
 	/* A thread (not a thread group leader) has exit_signal -1: it is not a process. */
-	if (!proc_handle_stat(&c->h, &c->st) || c->st.exit_signal == -1 || c->st.pid != pid) {
-		proc_handle_close(&c->h);
+	if (!procfs_pid_stat(cs->fs, pid, &c->st) || c->st.exit_signal == -1 || c->st.pid != pid)
 		return;
-	}
 	c->taken = false;
 	cs->n++;
 }
@@ -260,13 +255,19 @@ static void adopt(struct sampler *s, struct candidates *cs, double t)
 			if (c->taken || find(s, c->st.pid) || !in_tree(s, c->st.ppid))
 				continue;
 			c->taken = true;
-			track(s, &c->h, &c->st, t);
+			/* Open it for keeps, and make sure it is still the same process. */
+			struct proc_handle h;
+			struct proc_stat st;
+			if (!proc_handle_open(&h, s->fs, c->st.pid))
+				continue;
+			if (!proc_handle_stat(&h, &st) || st.starttime != c->st.starttime) {
+				proc_handle_close(&h);
+				continue;
+			}
+			track(s, &h, &st, t);
 			more = true;
 		}
 	}
-	for (size_t i = 0; i < cs->n; i++)
-		if (!cs->c[i].taken)
-			proc_handle_close(&cs->c[i].h);
 	free(cs->c);
 	if (cs->oom)
 		s->oom = true;
@@ -423,12 +424,16 @@ static bool read_proc(struct sampler *s, struct tracked_proc *p, double t)
 	struct proc_values *v = &p->v;
 	long long rss = st.rss * s->fs->page_kib;
 	unsigned long long faults = st.minflt + st.majflt;
-	bool changed = p->slow_t < 0 || faults != p->faults || rss != p->rss;
+	/*
+	 * stat's RSS is a quick read of per-CPU counters and status's the exact sum: compare
+	 * stat with stat.
+	 */
+	bool changed = p->slow_t < 0 || faults != p->faults || rss != p->stat_rss;
 	if (changed || t - p->slow_t >= SLOW_MAX_AGE) {
 		read_slow(s, p, rss, t);
 	} else {
 		/* Nothing faulted in and RSS is unchanged: it cannot have peaked higher. */
-		v->v[PF_PEAK] = rss;
+		v->v[PF_PEAK] = v->v[PF_RSS];
 	}
 	v->v[PF_PID] = p->pid;
 	v->v[PF_VMS] = (long long)(st.vsize / 1024);
@@ -439,6 +444,7 @@ static bool read_proc(struct sampler *s, struct tracked_proc *p, double t)
 	v->v[PF_THREADS] = st.threads;
 	v->state = st.state;
 	p->faults = faults;
+	p->stat_rss = rss;
 	p->rss = v->v[PF_RSS] >= 0 ? v->v[PF_RSS] : rss;
 	return true;
 }
@@ -490,8 +496,13 @@ const struct sample *sampler_sample(struct sampler *s, double t)
 	tree->v[TF_UTIME] += s->exited_utime;
 	tree->v[TF_STIME] += s->exited_stime;
 	s->exited_peak = 0;
-	long long total;
-	procfs_meminfo(s->fs, &total, &out->avail);
+	/* The machine's MemAvailable changes slowly and costs a /proc/meminfo: 10 times a second. */
+	if (t - s->meminfo_t >= 0.1 || s->meminfo_t == 0) {
+		long long total;
+		procfs_meminfo(s->fs, &total, &s->avail);
+		s->meminfo_t = t;
+	}
+	out->avail = s->avail;
 	return out;
 }
 

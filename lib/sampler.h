@@ -54,6 +54,8 @@ struct sampler {
 	int last_pid;
 	long long exited_peak; /* last-interval peaks of processes gone since the last sample */
 	long long exited_utime, exited_stime;
+	long long avail; /* MemAvailable, read at meminfo_t */
+	double meminfo_t;
 	struct sampler_event *events;
 	size_t n_events, alloc_events;
 	struct sample sample;

@@ -1,0 +1,530 @@
+/*
+ * log-reader: the reading half of lib/log.h. Decodes a memline log (docs/log-format.md) one
+ * line at a time with jansson into the structs of record.h. The first record must be a header
+ * of a format we know; its "fields" and "tree_fields" name the positions of the sample arrays,
+ * so a log whose writer reordered or appended fields still reads. A cut-off last line (the
+ * writer died mid-write) ends the log quietly; a corrupt line elsewhere is skipped with a
+ * warning naming its line number. Nothing here prints: warnings go to the caller's callback.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+/* ---- small jansson accessors: a missing or null member reads as "unknown" ---- */
+
+static long long json_ll(const json_t *v, long long unknown)
+{
+	if (json_is_integer(v))
+		return json_integer_value(v);
+	/* A real out of range would make the cast undefined: treat it as unknown. */
+	if (json_is_real(v) && fabs(json_real_value(v)) < 9e18)
+		return (long long)json_real_value(v);
+	return unknown;
+}
+
+static long long get_ll(const json_t *obj, const char *key, long long unknown)
+{
+	return json_ll(json_object_get(obj, key), unknown);
+}
+
+static double get_double(const json_t *obj, const char *key, double unknown)
+{
+	/* Times are seconds: anything beyond 10^12 s (30,000 years) is damage, not data. */
+	const json_t *v = json_object_get(obj, key);
+	return json_is_number(v) && fabs(json_number_value(v)) < 1e12 ? json_number_value(v)
+								      : unknown;
+}
+
+static bool get_bool(const json_t *obj, const char *key)
+{
+	return json_is_true(json_object_get(obj, key));
+}
+
+/* A copy of a string member, NULL when missing; sets *oom when the copy fails. */
+static char *get_str(const json_t *obj, const char *key, bool *oom)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+	if (!s)
+		return NULL;
+	char *c = strdup(s);
+	if (!c)
+		*oom = true;
+	return c;
+}
+
+static void copy_comm(char *dst, size_t size, const json_t *obj)
+{
+	const char *s = json_string_value(json_object_get(obj, "comm"));
+	if (!s)
+		s = "";
+	size_t n = strnlen(s, size - 1);
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+/* Reads an array of pids; returns false only on allocation failure. */
+static bool get_pids(const json_t *obj, const char *key, pid_t **out, size_t *n)
+{
+	const json_t *a = json_object_get(obj, key);
+	*out = NULL;
+	*n = 0;
+	if (!json_is_array(a) || !json_array_size(a))
+		return true;
+	*out = calloc(json_array_size(a), sizeof(**out));
+	if (!*out)
+		return false;
+	size_t i;
+	const json_t *v;
+	json_array_foreach(a, i, v)
+	{
+		long long pid = json_ll(v, -1);
+		if (pid > 0)
+			(*out)[(*n)++] = (pid_t)pid;
+	}
+	return true;
+}
+
+/* ---- records ---- */
+
+void header_info_release(struct header_info *h)
+{
+	free(h->memline_version);
+	free(h->mode);
+	free(h->host);
+	free(h->start_iso);
+	if (h->command)
+		for (char **a = h->command; *a; a++)
+			free(*a);
+	free(h->command);
+	free(h->pids);
+	free(h->cwd);
+	for (size_t i = 0; i < h->n_job; i++) {
+		free(h->job_names[i]);
+		free(h->job_values[i]);
+	}
+	free(h->kernel);
+	memset(h, 0, sizeof(*h));
+}
+
+void end_info_release(struct end_info *e)
+{
+	free(e->oom_killed);
+	free(e->alive);
+	memset(e, 0, sizeof(*e));
+}
+
+void log_record_init(struct log_record *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+}
+
+void log_record_release(struct log_record *rec)
+{
+	header_info_release(&rec->header);
+	free(rec->proc.cmdline);
+	free(rec->sample.procs);
+	end_info_release(&rec->end);
+	log_record_init(rec);
+}
+
+/* Returns false only on allocation failure. */
+static bool decode_header(struct log_reader *r, const json_t *o, struct header_info *h)
+{
+	bool oom = false;
+	h->format = (int)get_ll(o, "format", -1);
+	h->memline_version = get_str(o, "memline", &oom);
+	h->mode = get_str(o, "mode", &oom);
+	h->host = get_str(o, "host", &oom);
+	h->start_iso = get_str(o, "start", &oom);
+	h->start_unix = get_double(o, "start_unix", 0);
+	h->pid = (pid_t)get_ll(o, "pid", -1);
+	h->cwd = get_str(o, "cwd", &oom);
+	h->page_size = (long)get_ll(o, "page_size", -1);
+	h->clk_tck = (long)get_ll(o, "clk_tck", -1);
+	h->mem_total = get_ll(o, "mem_total", -1);
+	h->kernel = get_str(o, "kernel", &oom);
+	h->peak_reset = get_bool(o, "peak_reset");
+	h->pss = get_bool(o, "pss");
+	if (!get_pids(o, "pids", &h->pids, &h->n_pids))
+		oom = true;
+
+	const json_t *cmd = json_object_get(o, "command");
+	size_t n = json_is_array(cmd) ? json_array_size(cmd) : 0;
+	h->command = calloc(n + 1, sizeof(*h->command));
+	if (!h->command)
+		return false;
+	for (size_t i = 0, k = 0; i < n; i++) {
+		const char *s = json_string_value(json_array_get(cmd, i));
+		if (s && !(h->command[k++] = strdup(s)))
+			oom = true;
+	}
+
+	const json_t *job = json_object_get(o, "job");
+	const char *key;
+	const json_t *val;
+	if (json_is_object(job))
+		json_object_foreach((json_t *)job, key, val)
+		{
+			const char *s = json_string_value(val);
+			if (!s || h->n_job == JOB_VARS_MAX)
+				continue;
+			h->job_names[h->n_job] = strdup(key);
+			h->job_values[h->n_job] = strdup(s);
+			h->n_job++;
+			if (!h->job_names[h->n_job - 1] || !h->job_values[h->n_job - 1])
+				oom = true;
+		}
+
+	const json_t *iv = json_object_get(o, "interval");
+	h->interval_fixed = get_double(iv, "fixed", 0);
+	h->interval_min = get_double(iv, "min", 0);
+	h->interval_max = get_double(iv, "max", 0);
+
+	/* Positions by name; a log without "fields" is taken to use format 1's order. */
+	const json_t *fields = json_object_get(o, "fields");
+	for (int i = 0; i < PROC_NFIELDS; i++)
+		r->proc_pos[i] = json_is_array(fields) ? -1 : i;
+	r->state_pos = json_is_array(fields) ? -1 : PROC_NFIELDS;
+	size_t i;
+	json_array_foreach(fields, i, val)
+	{
+		const char *s = json_string_value(val);
+		if (!s)
+			continue;
+		if (!strcmp(s, "state") && r->state_pos < 0)
+			r->state_pos = (int)i;
+		for (int f = 0; f < PROC_NFIELDS; f++)
+			if (!strcmp(s, proc_field_names[f]) && r->proc_pos[f] < 0)
+				r->proc_pos[f] = (int)i;
+	}
+	const json_t *tfields = json_object_get(o, "tree_fields");
+	for (int t = 0; t < TREE_NFIELDS; t++)
+		r->tree_pos[t] = json_is_array(tfields) ? -1 : t;
+	json_array_foreach(tfields, i, val)
+	{
+		const char *s = json_string_value(val);
+		for (int t = 0; s && t < TREE_NFIELDS; t++)
+			if (!strcmp(s, tree_field_names[t]) && r->tree_pos[t] < 0)
+				r->tree_pos[t] = (int)i;
+	}
+	return !oom;
+}
+
+/* Turns argv into NUL-separated bytes, as /proc/PID/cmdline has them. */
+static bool decode_proc(const json_t *o, struct proc_info *p)
+{
+	p->pid = (pid_t)get_ll(o, "pid", -1);
+	p->ppid = (pid_t)get_ll(o, "ppid", -1);
+	p->t = get_double(o, "t", 0);
+	p->start = get_double(o, "start", p->t);
+	copy_comm(p->comm, sizeof(p->comm), o);
+	const json_t *argv = json_object_get(o, "argv");
+	size_t len = 0, i;
+	const json_t *a;
+	json_array_foreach(argv, i, a)
+	{
+		if (json_is_string(a))
+			len += json_string_length(a) + 1;
+	}
+	if (!len)
+		return true;
+	p->cmdline = malloc(len + 1);
+	if (!p->cmdline)
+		return false;
+	json_array_foreach(argv, i, a)
+	{
+		if (!json_is_string(a))
+			continue;
+		size_t n = json_string_length(a);
+		memcpy(p->cmdline + p->cmdline_len, json_string_value(a), n);
+		p->cmdline_len += n;
+		p->cmdline[p->cmdline_len++] = '\0';
+	}
+	p->cmdline[p->cmdline_len] = '\0';
+	return true;
+}
+
+/* Returns NULL on success, else why the record is unusable ("out of memory" is fatal). */
+static const char *decode_sample(struct log_reader *r, const json_t *o, struct sample_record *s)
+{
+	s->t = get_double(o, "t", 0);
+	s->avail = get_ll(o, "avail", -1);
+	const json_t *tree = json_object_get(o, "tree");
+	for (int f = 0; f < TREE_NFIELDS; f++)
+		s->tree.v[f] =
+		    r->tree_pos[f] < 0 ? -1 : json_ll(json_array_get(tree, r->tree_pos[f]), -1);
+	const json_t *p = json_object_get(o, "p");
+	if (!p)
+		return NULL;
+	if (!json_is_array(p))
+		return "sample's \"p\" is not an array";
+	if (!json_array_size(p))
+		return NULL;
+	s->procs = calloc(json_array_size(p), sizeof(*s->procs));
+	if (!s->procs)
+		return "out of memory";
+	size_t i;
+	const json_t *a;
+	json_array_foreach(p, i, a)
+	{
+		struct proc_values *v = &s->procs[s->n];
+		if (!json_is_array(a))
+			return "sample's process entry is not an array";
+		for (int f = 0; f < PROC_NFIELDS; f++)
+			v->v[f] = r->proc_pos[f] < 0
+				      ? -1
+				      : json_ll(json_array_get(a, r->proc_pos[f]), -1);
+		const char *st =
+		    r->state_pos < 0 ? NULL : json_string_value(json_array_get(a, r->state_pos));
+		v->state = st && st[0] ? st[0] : '\0';
+		if (v->v[PF_PID] > 0) /* an entry without a pid cannot be placed */
+			s->n++;
+	}
+	return NULL;
+}
+
+static void decode_exit(const json_t *o, struct exit_info *e)
+{
+	e->pid = (pid_t)get_ll(o, "pid", -1);
+	e->t = get_double(o, "t", 0);
+	const char *how = json_string_value(json_object_get(o, "how"));
+	e->how = EXIT_HOW_UNKNOWN;
+	for (int i = 0; how && i < 3; i++)
+		if (!strcmp(how, exit_how_names[i]))
+			e->how = (enum exit_how)i;
+	e->code = (int)get_ll(o, "code", -1);
+	e->signal = (int)get_ll(o, "signal", -1);
+	e->core = get_bool(o, "core");
+	e->oom = get_bool(o, "oom");
+	e->peak = get_ll(o, "peak", -1);
+	e->utime = get_ll(o, "utime", -1);
+	e->stime = get_ll(o, "stime", -1);
+}
+
+static bool decode_end(const json_t *o, struct end_info *e)
+{
+	e->t = get_double(o, "t", 0);
+	e->exit_code = (int)get_ll(o, "exit_code", -1);
+	e->signal = (int)get_ll(o, "signal", -1);
+	e->core = get_bool(o, "core");
+	e->samples = (long)get_ll(o, "samples", -1);
+	const char *st = json_string_value(json_object_get(o, "status"));
+	int status = st ? run_status_from_name(st) : -1;
+	if (status < 0 || status == RUN_INCOMPLETE || status == RUN_RUNNING) {
+		/* A status this reader does not know: say what the exit fields say. */
+		if (e->signal > 0)
+			status = RUN_KILLED;
+		else if (e->exit_code == 0)
+			status = RUN_COMPLETED;
+		else if (e->exit_code > 0)
+			status = RUN_FAILED;
+		else
+			status = RUN_EXITED;
+	}
+	e->status = (enum run_status)status;
+	return get_pids(o, "oom_killed", &e->oom_killed, &e->n_oom_killed) &&
+	       get_pids(o, "alive", &e->alive, &e->n_alive);
+}
+
+/* ---- the reader ---- */
+
+int log_reader_open(struct log_reader *r, const char *path, log_warn_fn *warn, void *warn_data,
+		    struct strbuf *err)
+{
+	memset(r, 0, sizeof(*r));
+	r->path = strdup(path);
+	if (!r->path) {
+		strbuf_addstr(err, "out of memory");
+		return -1;
+	}
+	r->f = fopen(path, "re");
+	if (!r->f) {
+		strbuf_addf(err, "cannot open '%s': %s", path, strerror(errno));
+		free(r->path);
+		r->path = NULL;
+		return -1;
+	}
+	r->warn = warn;
+	r->warn_data = warn_data;
+	for (int i = 0; i < PROC_NFIELDS; i++)
+		r->proc_pos[i] = -1;
+	for (int i = 0; i < TREE_NFIELDS; i++)
+		r->tree_pos[i] = -1;
+	r->state_pos = -1;
+	return 0;
+}
+
+void log_reader_close(struct log_reader *r)
+{
+	if (r->f)
+		fclose(r->f);
+	free(r->path);
+	free(r->linebuf);
+	memset(r, 0, sizeof(*r));
+}
+
+static void skip_line(struct log_reader *r, const char *why)
+{
+	r->corrupt++;
+	if (r->warn) {
+		struct strbuf msg = STRBUF_INIT;
+		strbuf_addf(&msg, "corrupt record skipped (%s)", why);
+		r->warn(r->warn_data, r->path, r->line, msg.oom ? why : msg.buf);
+		strbuf_release(&msg);
+	}
+}
+
+static int not_a_log(struct log_reader *r, struct strbuf *err)
+{
+	strbuf_addf(err,
+		    "'%s' is not a memline log (line 1 is not a header); give a log written by "
+		    "memline run",
+		    r->path);
+	return -1;
+}
+
+static const struct {
+	const char *name;
+	enum record_type type;
+} record_types[] = {
+    {"header", REC_HEADER}, {"proc", REC_PROC}, {"exec", REC_EXEC},
+    {"sample", REC_SAMPLE}, {"exit", REC_EXIT}, {"end", REC_END},
+};
+
+int log_reader_next(struct log_reader *r, struct log_record *rec, struct strbuf *err)
+{
+	log_record_release(rec);
+	for (;;) {
+		errno = 0;
+		ssize_t n = getline(&r->linebuf, &r->linecap, r->f);
+		if (n < 0) {
+			if (ferror(r->f)) {
+				strbuf_addf(err, "cannot read '%s': %s", r->path,
+					    strerror(errno ? errno : EIO));
+				return -1;
+			}
+			if (!r->seen_header) {
+				strbuf_addf(
+				    err,
+				    "'%s' is empty: the recording wrote nothing; it may have "
+				    "died at once",
+				    r->path);
+				return -1;
+			}
+			return 0;
+		}
+		r->line++;
+		bool complete = n > 0 && r->linebuf[n - 1] == '\n';
+		json_error_t jerr;
+		json_t *o = json_loadb(r->linebuf, (size_t)n, 0, &jerr);
+		if (!o || !json_is_object(o)) {
+			json_decref(o);
+			if (!complete && r->seen_header) {
+				/* The writer died mid-line: the log simply ends here. */
+				r->truncated = true;
+				return 0;
+			}
+			if (!r->seen_header) {
+				if (!complete)
+					strbuf_addf(
+					    err,
+					    "'%s' ends inside its header: the recording died "
+					    "at once",
+					    r->path);
+				else
+					not_a_log(r, err);
+				return -1;
+			}
+			skip_line(r, o ? "not a JSON object" : jerr.text);
+			continue;
+		}
+
+		const char *type = json_string_value(json_object_get(o, "type"));
+		rec->type = REC_UNKNOWN;
+		rec->line = r->line;
+		for (size_t i = 0; type && i < sizeof(record_types) / sizeof(record_types[0]); i++)
+			if (!strcmp(type, record_types[i].name))
+				rec->type = record_types[i].type;
+
+		if (!r->seen_header) {
+			if (rec->type != REC_HEADER ||
+			    !json_is_integer(json_object_get(o, "format")) ||
+			    json_integer_value(json_object_get(o, "format")) < 1) {
+				json_decref(o);
+				return not_a_log(r, err);
+			}
+			long long format = json_integer_value(json_object_get(o, "format"));
+			if (format > LOG_FORMAT_VERSION) {
+				strbuf_addf(
+				    err,
+				    "'%s' was written by a newer memline (format %lld); upgrade "
+				    "memline to read it",
+				    r->path, format);
+				json_decref(o);
+				return -1;
+			}
+		} else if (rec->type == REC_HEADER) {
+			json_decref(o);
+			skip_line(r, "a second header");
+			continue;
+		}
+
+		const char *bad = NULL;
+		bool ok = true;
+		switch (rec->type) {
+		case REC_HEADER:
+			ok = decode_header(r, o, &rec->header);
+			r->seen_header = true;
+			break;
+		case REC_PROC:
+		case REC_EXEC:
+			ok = decode_proc(o, &rec->proc);
+			if (ok && rec->proc.pid <= 0)
+				bad = "process record without a pid";
+			break;
+		case REC_SAMPLE:
+			bad = decode_sample(r, o, &rec->sample);
+			if (bad && !strcmp(bad, "out of memory"))
+				ok = false;
+			break;
+		case REC_EXIT:
+			decode_exit(o, &rec->exit);
+			if (rec->exit.pid <= 0)
+				bad = "exit record without a pid";
+			break;
+		case REC_END:
+			ok = decode_end(o, &rec->end);
+			break;
+		case REC_UNKNOWN:
+			break;
+		}
+		json_decref(o);
+		if (!ok) {
+			strbuf_addf(err, "out of memory reading '%s'", r->path);
+			return -1;
+		}
+		if (bad) {
+			log_record_release(rec);
+			skip_line(r, bad);
+			continue;
+		}
+		return 1;
+	}
+}
+
+bool log_is_being_written(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	bool locked = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd); /* closing drops our shared lock if we took it */
+	return locked;
+}

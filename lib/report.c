@@ -1,0 +1,567 @@
+/*
+ * report: the text and JSON reports of a run. Both only read struct run (run.h) and append
+ * to a strbuf. The text report is for a terminal 100 columns wide; the JSON report is a stable
+ * interface for scripts: members are only ever added, memory is in bytes, times in seconds.
+ */
+#include "report.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TEXT_WIDTH    100
+#define BAR_WIDTH     50
+#define TIMELINE_ROWS 20
+
+/* ---- human units ---- */
+
+void report_bytes(struct strbuf *out, long long bytes)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+	if (bytes < 0) {
+		strbuf_addch(out, '?');
+		return;
+	}
+	if (bytes < 1024) {
+		strbuf_addf(out, "%lld B", bytes);
+		return;
+	}
+	double v = (double)bytes / 1024;
+	size_t u = 0;
+	while (v >= 1023.95 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	strbuf_addf(out, "%.1f %s", v, units[u]);
+}
+
+void report_secs(struct strbuf *out, double secs)
+{
+	if (secs < 0) {
+		strbuf_addch(out, '-');
+		secs = -secs;
+	}
+	long long ms = llround(secs * 1000);
+	if (ms < 1000)
+		strbuf_addf(out, "%lld ms", ms);
+	else if (ms < 59950)
+		strbuf_addf(out, "%.1f s", ms / 1000.0);
+	else if (ms < 3600000 - 500)
+		strbuf_addf(out, "%lld min %02lld s", (ms + 500) / 60000, (ms + 500) / 1000 % 60);
+	else
+		strbuf_addf(out, "%lld h %02lld min", (ms + 30000) / 3600000,
+			    (ms + 30000) / 60000 % 60);
+}
+
+void report_signal(struct strbuf *out, int sig)
+{
+	const char *name = sig > 0 ? sigabbrev_np(sig) : NULL;
+	if (name)
+		strbuf_addf(out, "SIG%s", name);
+	else
+		strbuf_addf(out, "signal %d", sig);
+}
+
+static void add_kib(struct strbuf *out, long long kib)
+{
+	report_bytes(out, kib < 0 ? -1 : kib * 1024);
+}
+
+void report_cut(struct strbuf *out, const char *s, size_t len, size_t cols)
+{
+	size_t chars = 0;
+	for (size_t i = 0; i < len; i++)
+		chars += ((unsigned char)s[i] & 0xc0) != 0x80;
+	bool cut = chars > cols;
+	size_t keep = cut ? cols - 1 : chars, n = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c & 0xc0) != 0x80 && n++ == keep)
+			break;
+		strbuf_addch(out, c < 0x20 || c == 0x7f ? '?' : (char)c);
+	}
+	if (cut)
+		strbuf_addstr(out, "…");
+}
+
+/* Appends s padded with spaces to width columns (s is ASCII). */
+static void add_pad(struct strbuf *out, const char *s, int width, bool left)
+{
+	strbuf_addf(out, left ? "%-*s" : "%*s", width, s);
+}
+
+/* ---- how it ended ---- */
+
+static void add_proc_label(const struct run *run, int i, struct strbuf *out)
+{
+	struct strbuf cmd = STRBUF_INIT;
+	run_proc_cmd(run, (size_t)i, &cmd);
+	strbuf_addf(out, "pid %d (", (int)run->procs[i].pid);
+	report_cut(out, cmd.buf ? cmd.buf : "", cmd.len, 60);
+	strbuf_addch(out, ')');
+	strbuf_release(&cmd);
+}
+
+/* "pid 123 (cmd) killed by the kernel's OOM killer at 12.3 s", for the first OOM kill. */
+static void add_oom_kills(const struct run *run, const pid_t *pids, size_t n, struct strbuf *out)
+{
+	if (!n) {
+		strbuf_addstr(out, "killed by the kernel's OOM killer");
+		return;
+	}
+	int i = run_oom_proc(run, pids[0]);
+	if (i >= 0)
+		add_proc_label(run, i, out);
+	else
+		strbuf_addf(out, "pid %d", (int)pids[0]);
+	strbuf_addstr(out, " killed by the kernel's OOM killer");
+	if (i >= 0 && run->procs[i].exited) {
+		strbuf_addstr(out, " at ");
+		report_secs(out, run->procs[i].exit.t);
+	}
+	if (n > 1)
+		strbuf_addf(out, ", and %zu more", n - 1);
+}
+
+void report_ending(const struct run *run, struct strbuf *out)
+{
+	const struct end_info *e = &run->end;
+	size_t n_oom = 0, n_alive = 0;
+	pid_t *oom = run_oom_killed(run, &n_oom);
+	pid_t *alive = run_alive(run, &n_alive);
+	strbuf_addf(out, "%s: ", run_status_names[run->status]);
+	switch (run->status) {
+	case RUN_COMPLETED:
+		strbuf_addstr(out, "exit code 0");
+		break;
+	case RUN_FAILED:
+		strbuf_addf(out, "exit code %d", e->exit_code);
+		break;
+	case RUN_KILLED:
+		strbuf_addstr(out, "by ");
+		report_signal(out, e->signal);
+		if (e->core)
+			strbuf_addstr(out, " (core dumped)");
+		break;
+	case RUN_OOM_KILLED:
+		add_oom_kills(run, oom, n_oom, out);
+		break;
+	case RUN_DETACHED:
+		strbuf_addf(out, "memline stopped recording; %zu process%s still running", n_alive,
+			    n_alive == 1 ? "" : "es");
+		break;
+	case RUN_EXITED:
+		strbuf_addstr(out, "every process exited; how the first one ended is unknown");
+		break;
+	case RUN_INCOMPLETE:
+		strbuf_addstr(out, "the log has no end record");
+		break;
+	case RUN_RUNNING:
+	case RUN_NSTATUS:
+		strbuf_addstr(out, "the recording is still going on");
+		break;
+	}
+	free(oom);
+	free(alive);
+}
+
+/* ---- text report ---- */
+
+static int cmp_start(const void *a, const void *b, void *data)
+{
+	const struct run *run = data;
+	const struct run_proc *p = &run->procs[*(const int *)a], *q = &run->procs[*(const int *)b];
+	if (p->start != q->start)
+		return p->start < q->start ? -1 : 1;
+	return *(const int *)a - *(const int *)b;
+}
+
+static void add_exit_word(const struct run_proc *p, struct strbuf *out)
+{
+	if (!p->exited)
+		strbuf_addstr(out, "alive");
+	else if (p->exit.oom)
+		strbuf_addstr(out, "oom");
+	else if (p->exit.how == EXIT_HOW_EXITED && p->exit.code >= 0)
+		strbuf_addf(out, "%d", p->exit.code);
+	else if (p->exit.how == EXIT_HOW_KILLED && p->exit.signal > 0)
+		report_signal(out, p->exit.signal);
+	else
+		strbuf_addch(out, '?');
+}
+
+static void text_summary(const struct run *run, struct strbuf *out)
+{
+	const struct header_info *h = &run->header;
+	struct strbuf tmp = STRBUF_INIT;
+
+	strbuf_addstr(out, "log       ");
+	report_cut(out, run->path ? run->path : "", run->path ? strlen(run->path) : 0,
+		   TEXT_WIDTH - 10);
+	strbuf_addstr(out, "\ncommand   ");
+	run_command(run, &tmp);
+	report_cut(out, tmp.buf ? tmp.buf : "", tmp.len, TEXT_WIDTH - 10);
+	if (h->mode && !strcmp(h->mode, "attach"))
+		strbuf_addstr(out, " (attached)");
+	strbuf_addf(out, "\nhost      %s", h->host ? h->host : "?");
+	if (h->kernel || h->mem_total > 0) {
+		strbuf_addstr(out, " (");
+		if (h->kernel)
+			strbuf_addf(out, "Linux %s", h->kernel);
+		if (h->kernel && h->mem_total > 0)
+			strbuf_addstr(out, ", ");
+		if (h->mem_total > 0) {
+			add_kib(out, h->mem_total);
+			strbuf_addstr(out, " RAM");
+		}
+		strbuf_addch(out, ')');
+	}
+	strbuf_addf(out, "\nstarted   %s\nduration  ", h->start_iso ? h->start_iso : "?");
+	report_secs(out, run->duration);
+	if (run->status == RUN_RUNNING || run->status == RUN_INCOMPLETE)
+		strbuf_addstr(out, " (so far as the log goes)");
+	strbuf_addstr(out, "\nended     ");
+	report_ending(run, out);
+
+	/* An OOM kill the status line did not already tell about. */
+	size_t n_oom = 0;
+	pid_t *oom = run_oom_killed(run, &n_oom);
+	if (n_oom && run->status != RUN_OOM_KILLED) {
+		strbuf_addstr(out, "\noom       ");
+		add_oom_kills(run, oom, n_oom, out);
+	}
+	free(oom);
+
+	strbuf_addstr(out, "\npeak RSS  ");
+	if (run->peak >= 0) {
+		add_kib(out, run->peak);
+		strbuf_addstr(out, " (whole tree) at ");
+		report_secs(out, run->peak_t);
+	} else {
+		strbuf_addstr(out, "unknown (no samples)");
+	}
+	strbuf_addf(out, "\nsamples   %zu sample%s, %zu process%s\n", run->n_samples,
+		    run->n_samples == 1 ? "" : "s", run->n_procs, run->n_procs == 1 ? "" : "es");
+	strbuf_release(&tmp);
+}
+
+static void text_warnings(const struct run *run, struct strbuf *out)
+{
+	bool any = false;
+	if (run->status == RUN_INCOMPLETE) {
+		strbuf_addstr(out, "\nwarning: the log has no end record: memline or the machine "
+				   "died, or it is still being written");
+		any = true;
+	} else if (run->status == RUN_RUNNING) {
+		strbuf_addstr(out, "\nnote: the recording is still running; this is what it has "
+				   "logged so far");
+		any = true;
+	}
+	if (run->truncated) {
+		strbuf_addstr(out, "\nwarning: the last line of the log was cut off (the writer "
+				   "stopped mid-write)");
+		any = true;
+	}
+	if (run->corrupt) {
+		strbuf_addf(out, "\nwarning: %ld corrupt line%s skipped", run->corrupt,
+			    run->corrupt == 1 ? "" : "s");
+		any = true;
+	}
+	if (any)
+		strbuf_addch(out, '\n');
+}
+
+static void text_processes(const struct run *run, struct strbuf *out)
+{
+	if (!run->n_procs)
+		return;
+	int *order = calloc(run->n_procs, sizeof(*order));
+	if (!order) {
+		out->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < run->n_procs; i++)
+		order[i] = (int)i;
+	qsort_r(order, run->n_procs, sizeof(*order), cmp_start, (void *)run);
+
+	/* pid 7, start 9, end 9, peak 10, cpu 9, exit 7, two spaces between: command gets 39 */
+	const int w_cmd = TEXT_WIDTH - (7 + 9 + 9 + 10 + 9 + 7 + 6 * 2);
+	strbuf_addf(out, "\nprocesses\n%7s  %9s  %9s  %10s  %9s  %-7s  %s\n", "PID", "START", "END",
+		    "PEAK RSS", "CPU", "EXIT", "COMMAND");
+	struct strbuf cell = STRBUF_INIT;
+	for (size_t k = 0; k < run->n_procs; k++) {
+		const struct run_proc *p = &run->procs[order[k]];
+		strbuf_addf(out, "%7d  ", (int)p->pid);
+		strbuf_reset(&cell);
+		report_secs(&cell, p->start);
+		add_pad(out, cell.buf, 9, false);
+		strbuf_addstr(out, "  ");
+		strbuf_reset(&cell);
+		if (p->end >= 0)
+			report_secs(&cell, p->end);
+		else
+			strbuf_addch(&cell, '-');
+		add_pad(out, cell.buf, 9, false);
+		strbuf_addstr(out, "  ");
+		strbuf_reset(&cell);
+		add_kib(&cell, p->peak);
+		add_pad(out, cell.buf, 10, false);
+		strbuf_addstr(out, "  ");
+		strbuf_reset(&cell);
+		if (p->utime >= 0 || p->stime >= 0)
+			report_secs(
+			    &cell, ((p->utime > 0 ? p->utime : 0) + (p->stime > 0 ? p->stime : 0)) /
+				       1000.0);
+		else
+			strbuf_addch(&cell, '?');
+		add_pad(out, cell.buf, 9, false);
+		strbuf_addstr(out, "  ");
+		strbuf_reset(&cell);
+		add_exit_word(p, &cell);
+		add_pad(out, cell.buf, 7, true);
+		strbuf_addstr(out, "  ");
+		strbuf_reset(&cell);
+		run_proc_cmd(run, (size_t)order[k], &cell);
+		report_cut(out, cell.buf ? cell.buf : "", cell.len, (size_t)w_cmd);
+		strbuf_addch(out, '\n');
+	}
+	strbuf_release(&cell);
+	free(order);
+}
+
+/* A bar of frac * BAR_WIDTH columns in eighths of a block. */
+static void add_bar(struct strbuf *out, double frac)
+{
+	if (frac < 0)
+		frac = 0;
+	if (frac > 1)
+		frac = 1;
+	long eighths = lround(frac * BAR_WIDTH * 8);
+	for (long i = 0; i < eighths / 8; i++)
+		strbuf_addstr(out, "█");
+	if (eighths % 8) {
+		/* U+2589 (seven eighths) down to U+258F (one eighth) */
+		char part[4] = {(char)0xe2, (char)0x96, (char)(0x90 - eighths % 8), 0};
+		strbuf_addstr(out, part);
+	}
+}
+
+/* A row's time; with a step under 0.1 s, seconds get two decimals so rows stay distinct. */
+static void timeline_time(struct strbuf *out, double t, double step)
+{
+	if (step < 0.1 && t >= 1 && t < 60)
+		strbuf_addf(out, "%.2f s", t);
+	else
+		report_secs(out, t);
+}
+
+static void timeline_row(struct strbuf *out, double t, double step, long long kib, long long peak)
+{
+	struct strbuf cell = STRBUF_INIT;
+	timeline_time(&cell, t, step);
+	add_pad(out, cell.buf ? cell.buf : "", 9, false);
+	strbuf_addstr(out, "  ");
+	if (kib < 0) {
+		strbuf_addf(out, "%10s\n", "-");
+		strbuf_release(&cell);
+		return;
+	}
+	strbuf_reset(&cell);
+	add_kib(&cell, kib);
+	add_pad(out, cell.buf, 10, false);
+	double frac = peak > 0 ? (double)kib / (double)peak : 0;
+	/* Truncated, so that only the peak itself reads 100%. */
+	strbuf_addf(out, "  %3d%%  ", (int)(frac * 100));
+	add_bar(out, frac);
+	strbuf_addch(out, '\n');
+	strbuf_release(&cell);
+}
+
+/*
+ * One row per sample when there are few; else TIMELINE_ROWS equal slices of time, each showing
+ * the highest value in it so that no peak falls between rows.
+ */
+static void text_timeline(const struct run *run, struct strbuf *out)
+{
+	if (!run->n_samples)
+		return;
+	strbuf_addstr(out, "\ntimeline: tree RSS, highest in each interval, % of the peak\n");
+	strbuf_addf(out, "%9s  %10s  %4s\n", "TIME", "RSS", "%");
+	if (run->n_samples <= TIMELINE_ROWS) {
+		for (size_t i = 0; i < run->n_samples; i++)
+			timeline_row(out, run->samples[i].t, 0, run_sample_peak(&run->samples[i]),
+				     run->peak);
+		return;
+	}
+	double span = run->duration;
+	if (run->samples[run->n_samples - 1].t > span)
+		span = run->samples[run->n_samples - 1].t;
+	long long maxv[TIMELINE_ROWS];
+	for (size_t b = 0; b < TIMELINE_ROWS; b++)
+		maxv[b] = -1;
+	for (size_t i = 0; i < run->n_samples; i++) {
+		const struct run_sample *s = &run->samples[i];
+		size_t b = span > 0 && s->t > 0 ? (size_t)(s->t / span * TIMELINE_ROWS) : 0;
+		if (b >= TIMELINE_ROWS)
+			b = TIMELINE_ROWS - 1;
+		long long v = run_sample_peak(s);
+		if (v > maxv[b])
+			maxv[b] = v;
+	}
+	for (size_t b = 0; b < TIMELINE_ROWS; b++)
+		timeline_row(out, span * (double)b / TIMELINE_ROWS, span / TIMELINE_ROWS, maxv[b],
+			     run->peak);
+}
+
+void report_text(const struct run *run, struct strbuf *out)
+{
+	text_summary(run, out);
+	text_warnings(run, out);
+	text_processes(run, out);
+	text_timeline(run, out);
+}
+
+/* ---- JSON report ---- */
+
+static void json_key(struct strbuf *out, const char *key)
+{
+	if (out->len && out->buf[out->len - 1] != '{' && out->buf[out->len - 1] != '[')
+		strbuf_addch(out, ',');
+	strbuf_add_json_str(out, key);
+	strbuf_addch(out, ':');
+}
+
+static void json_opt_str(struct strbuf *out, const char *key, const char *s)
+{
+	json_key(out, key);
+	if (s)
+		strbuf_add_json_str(out, s);
+	else
+		strbuf_addstr(out, "null");
+}
+
+static void json_opt_int(struct strbuf *out, const char *key, long long v)
+{
+	json_key(out, key);
+	strbuf_add_json_opt(out, v);
+}
+
+static void json_bytes(struct strbuf *out, const char *key, long long kib)
+{
+	json_opt_int(out, key, kib < 0 ? -1 : kib * 1024);
+}
+
+static void json_bool(struct strbuf *out, const char *key, bool b)
+{
+	json_key(out, key);
+	strbuf_addstr(out, b ? "true" : "false");
+}
+
+static void json_secs(struct strbuf *out, const char *key, double secs, bool known)
+{
+	json_key(out, key);
+	if (known)
+		strbuf_add_json_secs(out, secs);
+	else
+		strbuf_addstr(out, "null");
+}
+
+static void json_pids(struct strbuf *out, const char *key, const pid_t *pids, size_t n)
+{
+	json_key(out, key);
+	strbuf_addch(out, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strbuf_addch(out, ',');
+		strbuf_add_json_i64(out, pids[i]);
+	}
+	strbuf_addch(out, ']');
+}
+
+static void json_process(const struct run *run, size_t i, struct strbuf *out)
+{
+	const struct run_proc *p = &run->procs[i];
+	struct strbuf cmd = STRBUF_INIT;
+	strbuf_addch(out, '{');
+	json_opt_int(out, "pid", p->pid);
+	json_opt_int(out, "ppid", p->ppid);
+	run_proc_cmd(run, i, &cmd);
+	json_opt_str(out, "cmd", cmd.buf ? cmd.buf : "");
+	strbuf_release(&cmd);
+	json_key(out, "argv");
+	strbuf_addch(out, '[');
+	for (const char *s = p->cmdline, *end = s + p->cmdline_len; s && s < end;) {
+		size_t n = strnlen(s, (size_t)(end - s));
+		if (s != p->cmdline)
+			strbuf_addch(out, ',');
+		strbuf_add_json_strn(out, s, n);
+		s += n + 1;
+	}
+	strbuf_addch(out, ']');
+	json_opt_str(out, "comm", p->comm);
+	json_secs(out, "start", p->start, true);
+	json_secs(out, "end", p->end, p->end >= 0);
+	json_bytes(out, "peak_rss", p->peak);
+	json_secs(out, "peak_rss_t", p->peak_t, p->peak >= 0);
+	long long cpu = -1;
+	if (p->utime >= 0 || p->stime >= 0)
+		cpu = (p->utime > 0 ? p->utime : 0) + (p->stime > 0 ? p->stime : 0);
+	json_secs(out, "cpu", cpu / 1000.0, cpu >= 0);
+	json_opt_int(out, "exit_code", p->exited ? p->exit.code : -1);
+	json_opt_int(out, "signal", p->exited ? p->exit.signal : -1);
+	json_bool(out, "core", p->exited && p->exit.core);
+	json_bool(out, "oom", p->exited && p->exit.oom);
+	json_bool(out, "alive", !p->exited);
+	strbuf_addch(out, '}');
+}
+
+void report_json(const struct run *run, struct strbuf *out)
+{
+	const struct header_info *h = &run->header;
+	const struct end_info *e = &run->end;
+	size_t n_oom = 0, n_alive = 0;
+	pid_t *oom = run_oom_killed(run, &n_oom);
+	pid_t *alive = run_alive(run, &n_alive);
+
+	strbuf_addch(out, '{');
+	json_opt_str(out, "log", run->path);
+	json_opt_int(out, "format", h->format);
+	json_opt_str(out, "memline", h->memline_version);
+	json_opt_str(out, "status", run_status_names[run->status]);
+	json_opt_int(out, "exit_code", run->has_end ? e->exit_code : -1);
+	json_opt_int(out, "signal", run->has_end ? e->signal : -1);
+	json_bool(out, "core", run->has_end && e->core);
+	json_opt_str(out, "mode", h->mode);
+	json_key(out, "command");
+	strbuf_addch(out, '[');
+	for (char **a = h->command; a && *a; a++) {
+		if (a != h->command)
+			strbuf_addch(out, ',');
+		strbuf_add_json_str(out, *a);
+	}
+	strbuf_addch(out, ']');
+	json_opt_int(out, "pid", h->pid > 0 ? h->pid : -1);
+	json_opt_str(out, "host", h->host);
+	json_opt_str(out, "start", h->start_iso);
+	json_secs(out, "duration", run->duration, true);
+	json_opt_int(out, "samples", (long long)run->n_samples);
+	json_bytes(out, "peak_rss", run->peak);
+	json_secs(out, "peak_rss_t", run->peak_t, run->peak >= 0);
+	json_bytes(out, "mem_total", h->mem_total);
+	json_pids(out, "oom_killed", oom, n_oom);
+	json_pids(out, "alive", alive, n_alive);
+	json_bool(out, "truncated", run->truncated);
+	json_opt_int(out, "corrupt_lines", run->corrupt);
+	json_key(out, "processes");
+	strbuf_addch(out, '[');
+	for (size_t i = 0; i < run->n_procs; i++) {
+		if (i)
+			strbuf_addch(out, ',');
+		json_process(run, i, out);
+	}
+	strbuf_addch(out, ']');
+	json_key(out, "events");
+	strbuf_addstr(out, "[]}\n");
+	free(oom);
+	free(alive);
+}

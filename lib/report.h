@@ -1,0 +1,41 @@
+/*
+ * report: renderers of a run (run.h) as text for people and as JSON for scripts, plus the
+ * small formatting helpers (human units, signal names, how a run ended) other renderers and
+ * the CLI share. Nothing here does I/O: everything is appended to a strbuf.
+ */
+#ifndef MEMLINE_REPORT_H
+#define MEMLINE_REPORT_H
+
+#include "run.h"
+#include "strbuf.h"
+
+/*
+ * The text report: summary (command, host, start, duration, how it ended, peak), warnings for
+ * damaged or incomplete logs, a table of processes sorted by start, and a timeline of the
+ * tree's RSS. Fits in 100 columns; uses Unicode block characters for the bars.
+ */
+void report_text(const struct run *run, struct strbuf *out);
+/*
+ * The JSON report: one object, a stable interface for scripts (see docs/log-format.md for the
+ * log it comes from). Memory in bytes, times in seconds since the start. Ends in a newline.
+ */
+void report_json(const struct run *run, struct strbuf *out);
+
+/* "512 B", "1.5 KiB", "12.3 MiB", "2.0 GiB", "1.1 TiB". */
+void report_bytes(struct strbuf *out, long long bytes);
+/* A duration or time: "0 ms", "340 ms", "12.3 s", "4 min 05 s", "2 h 07 min". */
+void report_secs(struct strbuf *out, double secs);
+/*
+ * Appends s (len bytes) cut to at most cols (>= 1) columns, counting UTF-8 characters, ending
+ * in "…" when cut; control characters are shown as '?' so a command cannot break a line.
+ */
+void report_cut(struct strbuf *out, const char *s, size_t len, size_t cols);
+/* "SIGKILL", or "signal 70" for a number without a name. */
+void report_signal(struct strbuf *out, int sig);
+/*
+ * One line saying how the run ended, starting with its status word, e.g. "oom-killed: pid 123
+ * (python3 train.py) killed by the kernel's OOM killer at 12.3 s". No newline.
+ */
+void report_ending(const struct run *run, struct strbuf *out);
+
+#endif

@@ -1,0 +1,444 @@
+/*
+ * run: builds the in-memory model of a run (run.h) from the records of a log, in one pass.
+ * Processes live in one array in the order they joined the tree; a small open-addressing
+ * table maps each pid to the newest process that had it, which is how a reused pid becomes a
+ * new process instead of merging two. Samples keep their per-process values in one flat array.
+ */
+#include "run.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void run_init(struct run *run)
+{
+	memset(run, 0, sizeof(*run));
+	run->peak = -1;
+	run->status = RUN_INCOMPLETE;
+}
+
+void run_release(struct run *run)
+{
+	free(run->path);
+	header_info_release(&run->header);
+	for (size_t i = 0; i < run->n_procs; i++)
+		free(run->procs[i].cmdline);
+	free(run->procs);
+	free(run->samples);
+	free(run->proc_samples);
+	end_info_release(&run->end);
+	free(run->pid_slots);
+	run_init(run);
+}
+
+/* Makes room for one more element in *arr; false when out of memory. */
+static bool grow(void **arr, size_t *alloc, size_t n, size_t size)
+{
+	if (n < *alloc)
+		return true;
+	size_t want = *alloc ? *alloc * 2 : 64;
+	void *p = reallocarray(*arr, want, size);
+	if (!p)
+		return false;
+	*arr = p;
+	*alloc = want;
+	return true;
+}
+
+/* ---- pid table ---- */
+
+static size_t pid_hash(pid_t pid, size_t cap)
+{
+	return ((size_t)(unsigned)pid * 2654435761u) & (cap - 1);
+}
+
+int run_proc_by_pid(const struct run *run, pid_t pid)
+{
+	if (!run->pid_cap)
+		return -1;
+	for (size_t h = pid_hash(pid, run->pid_cap);; h = (h + 1) & (run->pid_cap - 1)) {
+		int slot = run->pid_slots[h];
+		if (!slot)
+			return -1;
+		if (run->procs[slot - 1].pid == pid)
+			return slot - 1;
+	}
+}
+
+static void pid_insert(int *slots, size_t cap, const struct run_proc *procs, int idx)
+{
+	size_t h = pid_hash(procs[idx].pid, cap);
+	while (slots[h] && procs[slots[h] - 1].pid != procs[idx].pid)
+		h = (h + 1) & (cap - 1);
+	slots[h] = idx + 1;
+}
+
+static bool pid_set(struct run *run, int idx)
+{
+	if ((run->pid_used + 1) * 2 > run->pid_cap) {
+		size_t cap = run->pid_cap ? run->pid_cap * 2 : 256;
+		int *slots = calloc(cap, sizeof(*slots));
+		if (!slots)
+			return false;
+		for (size_t i = 0; i < run->pid_cap; i++)
+			if (run->pid_slots[i])
+				pid_insert(slots, cap, run->procs, run->pid_slots[i] - 1);
+		free(run->pid_slots);
+		run->pid_slots = slots;
+		run->pid_cap = cap;
+	}
+	if (run_proc_by_pid(run, run->procs[idx].pid) < 0)
+		run->pid_used++;
+	pid_insert(run->pid_slots, run->pid_cap, run->procs, idx);
+	return true;
+}
+
+/* ---- building ---- */
+
+static int new_proc(struct run *run, pid_t pid, double t)
+{
+	if (!grow((void **)&run->procs, &run->alloc_procs, run->n_procs, sizeof(*run->procs)))
+		return -1;
+	struct run_proc *p = &run->procs[run->n_procs];
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	p->ppid = -1;
+	p->start = t;
+	p->seen = t;
+	p->end = -1;
+	p->peak = -1;
+	p->utime = p->stime = -1;
+	p->first_sample = p->last_sample = -1;
+	run->n_procs++;
+	if (!pid_set(run, (int)run->n_procs - 1))
+		return -1;
+	return (int)run->n_procs - 1;
+}
+
+/* The live process with pid, created (as seen at t) if there is none; -1 out of memory. */
+static int live_proc(struct run *run, pid_t pid, double t)
+{
+	int i = run_proc_by_pid(run, pid);
+	if (i >= 0 && !run->procs[i].exited)
+		return i;
+	return new_proc(run, pid, t);
+}
+
+static void note_peak(struct run *run, struct run_proc *p, long long kib, double t)
+{
+	if (kib < 0)
+		return;
+	if (kib > p->peak) {
+		p->peak = kib;
+		p->peak_t = t;
+	}
+	/* The tree's peak is at least any one process's. */
+	if (kib > run->peak) {
+		run->peak = kib;
+		run->peak_t = t;
+	}
+}
+
+static void take_cmdline(struct run_proc *p, struct proc_info *info)
+{
+	if (info->comm[0])
+		memcpy(p->comm, info->comm, sizeof(p->comm));
+	if (!info->cmdline)
+		return; /* a zombie's or kernel thread's: keep what we knew */
+	free(p->cmdline);
+	p->cmdline = info->cmdline;
+	p->cmdline_len = info->cmdline_len;
+	info->cmdline = NULL;
+	info->cmdline_len = 0;
+}
+
+static int add_proc(struct run *run, struct proc_info *info)
+{
+	int i = run_proc_by_pid(run, info->pid);
+	if (i >= 0 && !run->procs[i].exited) {
+		struct run_proc *old = &run->procs[i];
+		/* Seen before without a proc record (from a sample), or the same process again. */
+		bool same = old->cmdline == NULL ||
+			    (old->start - info->start < 0.05 && info->start - old->start < 0.05);
+		if (!same) {
+			old->end = info->t; /* it vanished without an exit record */
+			i = -1;
+		}
+	} else {
+		i = -1;
+	}
+	if (i < 0 && (i = new_proc(run, info->pid, info->t)) < 0)
+		return -1;
+	struct run_proc *p = &run->procs[i];
+	p->ppid = info->ppid;
+	p->start = info->start;
+	if (info->t < p->seen)
+		p->seen = info->t;
+	take_cmdline(p, info);
+	return 0;
+}
+
+static int add_sample(struct run *run, const struct sample_record *s)
+{
+	if (!grow((void **)&run->samples, &run->alloc_samples, run->n_samples,
+		  sizeof(*run->samples)))
+		return -1;
+	long si = (long)run->n_samples;
+	struct run_sample *rs = &run->samples[si];
+	rs->t = s->t;
+	rs->avail = s->avail;
+	rs->tree = s->tree;
+	rs->first = run->n_proc_samples;
+	rs->n = 0;
+	run->n_samples++;
+	for (size_t k = 0; k < s->n; k++) {
+		int i = live_proc(run, (pid_t)s->procs[k].v[PF_PID], s->t);
+		if (i < 0 || !grow((void **)&run->proc_samples, &run->alloc_proc_samples,
+				   run->n_proc_samples, sizeof(*run->proc_samples)))
+			return -1;
+		struct run_proc_sample *ps = &run->proc_samples[run->n_proc_samples++];
+		ps->proc = i;
+		ps->v = s->procs[k];
+		rs->n++;
+		struct run_proc *p = &run->procs[i];
+		if (p->first_sample < 0)
+			p->first_sample = si;
+		p->last_sample = si;
+		long long peak = ps->v.v[PF_PEAK] >= 0 ? ps->v.v[PF_PEAK] : ps->v.v[PF_RSS];
+		note_peak(run, p, peak, s->t);
+		if (ps->v.v[PF_UTIME] >= 0)
+			p->utime = ps->v.v[PF_UTIME];
+		if (ps->v.v[PF_STIME] >= 0)
+			p->stime = ps->v.v[PF_STIME];
+	}
+	long long tp = run_sample_peak(rs);
+	if (tp > run->peak) {
+		run->peak = tp;
+		run->peak_t = s->t;
+	}
+	return 0;
+}
+
+static int add_exit(struct run *run, const struct exit_info *e)
+{
+	int i = run_proc_by_pid(run, e->pid);
+	if (i >= 0 && run->procs[i].exited)
+		return 0; /* a second exit for the same process: nothing new */
+	if (i < 0 && (i = new_proc(run, e->pid, e->t)) < 0)
+		return -1;
+	struct run_proc *p = &run->procs[i];
+	p->exited = true;
+	p->exit = *e;
+	p->end = e->t;
+	note_peak(run, p, e->peak, e->t);
+	if (e->utime >= 0)
+		p->utime = e->utime;
+	if (e->stime >= 0)
+		p->stime = e->stime;
+	return 0;
+}
+
+static double record_time(const struct log_record *rec)
+{
+	switch (rec->type) {
+	case REC_PROC:
+	case REC_EXEC:
+		return rec->proc.t;
+	case REC_SAMPLE:
+		return rec->sample.t;
+	case REC_EXIT:
+		return rec->exit.t;
+	case REC_END:
+		return rec->end.t;
+	default:
+		return 0;
+	}
+}
+
+int run_add_record(struct run *run, struct log_record *rec)
+{
+	int ret = 0;
+	double t = record_time(rec);
+	if (t > run->duration)
+		run->duration = t;
+	switch (rec->type) {
+	case REC_HEADER:
+		header_info_release(&run->header);
+		run->header = rec->header;
+		memset(&rec->header, 0, sizeof(rec->header));
+		run->has_header = true;
+		break;
+	case REC_PROC:
+		ret = add_proc(run, &rec->proc);
+		break;
+	case REC_EXEC: {
+		int i = live_proc(run, rec->proc.pid, rec->proc.t);
+		if (i < 0)
+			return -1;
+		take_cmdline(&run->procs[i], &rec->proc);
+		break;
+	}
+	case REC_SAMPLE:
+		ret = add_sample(run, &rec->sample);
+		break;
+	case REC_EXIT:
+		ret = add_exit(run, &rec->exit);
+		break;
+	case REC_END:
+		end_info_release(&run->end);
+		run->end = rec->end;
+		memset(&rec->end, 0, sizeof(rec->end));
+		run->has_end = true;
+		break;
+	case REC_UNKNOWN:
+		break;
+	}
+	return ret;
+}
+
+void run_update_status(struct run *run)
+{
+	if (run->has_end) {
+		run->status = run->end.status;
+		run->duration = run->end.t;
+	} else {
+		run->status =
+		    run->path && log_is_being_written(run->path) ? RUN_RUNNING : RUN_INCOMPLETE;
+	}
+}
+
+int run_load(struct run *run, const char *path, log_warn_fn *warn, void *data, struct strbuf *err)
+{
+	struct log_reader r;
+	struct log_record rec;
+	run_init(run);
+	if (!(run->path = strdup(path))) {
+		strbuf_addstr(err, "out of memory");
+		return RUN_LOAD_DATAERR;
+	}
+	if (log_reader_open(&r, path, warn, data, err) < 0)
+		return RUN_LOAD_NOINPUT;
+	log_record_init(&rec);
+	int ret;
+	while ((ret = log_reader_next(&r, &rec, err)) > 0) {
+		if (run_add_record(run, &rec) < 0) {
+			strbuf_addf(err, "out of memory reading '%s'", path);
+			ret = -1;
+			break;
+		}
+	}
+	run->truncated = r.truncated;
+	run->corrupt = r.corrupt;
+	log_record_release(&rec);
+	log_reader_close(&r);
+	if (ret < 0) {
+		run_release(run);
+		return RUN_LOAD_DATAERR;
+	}
+	run_update_status(run);
+	return 0;
+}
+
+long long run_sample_peak(const struct run_sample *s)
+{
+	return s->tree.v[TF_PEAK] >= 0 ? s->tree.v[TF_PEAK] : s->tree.v[TF_RSS];
+}
+
+/* ---- command lines ---- */
+
+void run_quote_arg(struct strbuf *out, const char *arg, size_t len)
+{
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				   "0123456789_@%+=:,./-";
+	bool plain = len > 0;
+	for (size_t i = 0; plain && i < len; i++)
+		plain = arg[i] && strchr(safe, arg[i]);
+	if (plain) {
+		strbuf_add(out, arg, len);
+		return;
+	}
+	strbuf_addch(out, '\'');
+	for (size_t i = 0; i < len; i++) {
+		if (arg[i] == '\'')
+			strbuf_addstr(out, "'\\''");
+		else
+			strbuf_addch(out, arg[i]);
+	}
+	strbuf_addch(out, '\'');
+}
+
+void run_proc_cmd(const struct run *run, size_t i, struct strbuf *out)
+{
+	const struct run_proc *p = &run->procs[i];
+	if (!p->cmdline || !p->cmdline_len) {
+		strbuf_addf(out, "[%s]", p->comm[0] ? p->comm : "?");
+		return;
+	}
+	const char *s = p->cmdline, *end = p->cmdline + p->cmdline_len;
+	bool first = true;
+	while (s < end) {
+		size_t n = strnlen(s, (size_t)(end - s));
+		if (!first)
+			strbuf_addch(out, ' ');
+		run_quote_arg(out, s, n);
+		first = false;
+		s += n + 1;
+	}
+}
+
+void run_command(const struct run *run, struct strbuf *out)
+{
+	if (!run->header.command)
+		return;
+	for (char **a = run->header.command; *a; a++) {
+		if (a != run->header.command)
+			strbuf_addch(out, ' ');
+		run_quote_arg(out, *a, strlen(*a));
+	}
+}
+
+/* ---- derived lists ---- */
+
+static pid_t *collect_pids(const struct run *run, const pid_t *from, size_t n_from, bool from_end,
+			   bool want_oom, size_t *n)
+{
+	*n = 0;
+	size_t cap = from_end ? n_from : run->n_procs;
+	if (!cap)
+		return NULL;
+	pid_t *out = calloc(cap, sizeof(*out));
+	if (!out)
+		return NULL;
+	if (from_end) {
+		memcpy(out, from, n_from * sizeof(*out));
+		*n = n_from;
+		return out;
+	}
+	for (size_t i = 0; i < run->n_procs; i++) {
+		const struct run_proc *p = &run->procs[i];
+		if (want_oom ? p->exited && p->exit.oom : !p->exited)
+			out[(*n)++] = p->pid;
+	}
+	if (!*n) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+pid_t *run_oom_killed(const struct run *run, size_t *n)
+{
+	return collect_pids(run, run->end.oom_killed, run->end.n_oom_killed, run->has_end, true, n);
+}
+
+pid_t *run_alive(const struct run *run, size_t *n)
+{
+	return collect_pids(run, run->end.alive, run->end.n_alive, run->has_end, false, n);
+}
+
+int run_oom_proc(const struct run *run, pid_t pid)
+{
+	for (size_t i = run->n_procs; i-- > 0;)
+		if (run->procs[i].pid == pid && run->procs[i].exited && run->procs[i].exit.oom)
+			return (int)i;
+	return run_proc_by_pid(run, pid);
+}

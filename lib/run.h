@@ -1,0 +1,123 @@
+/*
+ * run: the in-memory model of one recorded run, built from a memline log in one pass. Every
+ * renderer (the text and JSON reports, later plots, HTML and live views) reads this model and
+ * nothing else, so the log format is decoded in exactly one place (log-reader.c).
+ *
+ * Processes are identified by pid plus their place in time: a "proc" record for a pid whose
+ * previous process already exited starts a new process, and samples map each pid to the live
+ * process that holds it. Memory is in KiB, CPU in ms, times in seconds since the start of the
+ * recording; -1 means unknown, as in record.h.
+ */
+#ifndef MEMLINE_RUN_H
+#define MEMLINE_RUN_H
+
+#include "log.h"
+#include "record.h"
+#include "strbuf.h"
+
+struct run_proc {
+	pid_t pid;
+	pid_t ppid;	    /* -1 unknown */
+	double start;	    /* when the kernel started it (negative: before the recording) */
+	double seen;	    /* when memline first saw it */
+	double end;	    /* time of its exit record; -1 if still alive at the end of the log */
+	char comm[32];	    /* newest kernel short name */
+	char *cmdline;	    /* newest command line, NUL-separated arguments; NULL if unknown */
+	size_t cmdline_len; /* bytes of cmdline, counting each argument's NUL */
+	bool exited;	    /* it has an exit record, in exit */
+	struct exit_info exit;
+	long long peak;		/* highest RSS over the run, KiB; -1 unknown */
+	double peak_t;		/* when it was seen */
+	long long utime, stime; /* last known CPU times, ms; -1 unknown */
+	long first_sample;	/* index into run->samples of its first and last sample; -1 none */
+	long last_sample;
+};
+
+/* One process's values in one sample. */
+struct run_proc_sample {
+	int proc; /* index into run->procs */
+	struct proc_values v;
+};
+
+struct run_sample {
+	double t;
+	long long avail; /* MemAvailable, KiB; -1 unknown */
+	struct tree_values tree;
+	size_t first; /* its processes are run->proc_samples[first .. first + n) */
+	size_t n;
+};
+
+struct run {
+	char *path;
+	bool has_header;
+	struct header_info header;
+
+	struct run_proc *procs; /* in the order they joined the tree */
+	size_t n_procs, alloc_procs;
+	struct run_sample *samples;
+	size_t n_samples, alloc_samples;
+	struct run_proc_sample *proc_samples;
+	size_t n_proc_samples, alloc_proc_samples;
+
+	bool has_end;
+	struct end_info end;
+	enum run_status status; /* the end's status, else running or incomplete */
+	double duration;	/* the end's time, else the last time seen in the log */
+
+	long long peak; /* highest RSS of the whole tree, KiB; -1 unknown */
+	double peak_t;
+
+	bool truncated; /* the last line was cut off */
+	long corrupt;	/* corrupt lines skipped */
+
+	/* private: pid -> index of the newest process with that pid (open addressing) */
+	int *pid_slots;
+	size_t pid_cap, pid_used;
+};
+
+/* What run_load returns on failure, so a command can pick its exit code. */
+enum {
+	RUN_LOAD_NOINPUT = -1, /* the log cannot be opened */
+	RUN_LOAD_DATAERR = -2, /* not a memline log, a newer format, unreadable, out of memory */
+};
+
+void run_init(struct run *run);
+/*
+ * Reads the log at path into run (initialised here). warn (may be NULL) is told of each
+ * skipped line. Returns 0, or RUN_LOAD_NOINPUT / RUN_LOAD_DATAERR with a one-line message in
+ * err; run is then empty but must still be released.
+ */
+int run_load(struct run *run, const char *path, log_warn_fn *warn, void *data, struct strbuf *err);
+/*
+ * Adds one record to the model, for readers that follow a growing log. The header's
+ * allocations move into run (rec->header is left empty). Returns -1 only when out of memory.
+ */
+int run_add_record(struct run *run, struct log_record *rec);
+/* Recomputes run->status (and the duration) from the end record or the log's lock. */
+void run_update_status(struct run *run);
+void run_release(struct run *run);
+
+/* The newest process with pid, or -1. */
+int run_proc_by_pid(const struct run *run, pid_t pid);
+/*
+ * Appends process i's command line, arguments joined by spaces and quoted for a POSIX shell
+ * when they need it; "[comm]" when the command line is unknown (kernel threads, zombies).
+ */
+void run_proc_cmd(const struct run *run, size_t i, struct strbuf *out);
+/* Appends the recorded command (the header's argv) the same way. */
+void run_command(const struct run *run, struct strbuf *out);
+/* Appends one argument, quoted for a POSIX shell if it needs it. */
+void run_quote_arg(struct strbuf *out, const char *arg, size_t len);
+/*
+ * Pids the OOM killer killed, and pids still running when the recording stopped: from the end
+ * record, else (an incomplete log) from the processes' exit records. The caller frees the
+ * array; NULL with *n == 0 when there are none (or out of memory).
+ */
+pid_t *run_oom_killed(const struct run *run, size_t *n);
+pid_t *run_alive(const struct run *run, size_t *n);
+/* The process with pid the OOM killer killed, else the newest with pid; -1 if none. */
+int run_oom_proc(const struct run *run, pid_t pid);
+/* A sample's highest tree RSS: its "peak" member, else its "rss"; -1 unknown. */
+long long run_sample_peak(const struct run_sample *s);
+
+#endif

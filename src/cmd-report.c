@@ -1,0 +1,70 @@
+/* cmd-report: `memline report [--json] [LOG]`: load a log and print the text or JSON report. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "report.h"
+#include "run.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: memline report [--json] [LOG]\n"
+		"\n"
+		"Summarises a memline log: how the run ended, its peak memory, its processes\n"
+		"and a timeline of the tree's RSS. LOG defaults to the newest memline-*.jsonl in\n"
+		"the current directory.\n"
+		"\n"
+		"  -j, --json   print one JSON object for scripts (memory in bytes, times in s)\n"
+		"  -h, --help   print this help\n");
+}
+
+int cmd_report(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	bool json = false;
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			die(EXIT_USAGE, "report: unknown option '%s'; see 'memline report --help'",
+			    argv[optind - 1]);
+		}
+	}
+	if (argc - optind > 1)
+		die(EXIT_USAGE, "report takes one LOG, not %d; see 'memline report --help'",
+		    argc - optind);
+	char *path = resolve_log(optind < argc ? argv[optind] : NULL);
+
+	struct run run;
+	struct strbuf err = STRBUF_INIT, out = STRBUF_INIT;
+	int ret = run_load(&run, path, cli_log_warn, NULL, &err);
+	if (ret < 0)
+		die(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR, "%s", err.buf);
+	if (json)
+		report_json(&run, &out);
+	else
+		report_text(&run, &out);
+	if (out.oom)
+		die(EXIT_SOFTWARE, "out of memory writing the report of '%s'", path);
+	fwrite(out.buf, 1, out.len, stdout);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		die(EXIT_IOERR, "cannot write the report to standard output");
+	strbuf_release(&out);
+	strbuf_release(&err);
+	run_release(&run);
+	free(path);
+	return 0;
+}

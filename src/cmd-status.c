@@ -1,0 +1,150 @@
+/*
+ * cmd-status: `memline status [LOG]`: prints how a recorded run ended, the status word on the
+ * first line and details after, and says it again in its exit code (for scripts and CI).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "report.h"
+#include "run.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: memline status [LOG]\n"
+		   "\n"
+		   "Prints how a recorded run ended: the status word on the first line, details\n"
+		   "after. LOG defaults to the newest memline-*.jsonl in the current directory.\n"
+		   "\n"
+		   "exit status: 0 completed, 1 failed, 2 killed or oom-killed, 3 incomplete,\n"
+		   "             4 running, 5 detached or exited; 64 and up: memline's own errors\n"
+		   "             (65 not a memline log, 66 no such log)\n");
+}
+
+static int status_exit_code(enum run_status s)
+{
+	switch (s) {
+	case RUN_COMPLETED:
+		return 0;
+	case RUN_FAILED:
+		return 1;
+	case RUN_KILLED:
+	case RUN_OOM_KILLED:
+		return 2;
+	case RUN_INCOMPLETE:
+		return 3;
+	case RUN_RUNNING:
+		return 4;
+	case RUN_DETACHED:
+	case RUN_EXITED:
+	case RUN_NSTATUS:
+		break;
+	}
+	return 5;
+}
+
+static void add_pid_list(const struct run *run, struct strbuf *out, const char *what,
+			 const pid_t *pids, size_t n)
+{
+	if (!n)
+		return;
+	strbuf_addf(out, "%s:", what);
+	for (size_t k = 0; k < n; k++) {
+		if (k == 10) {
+			strbuf_addf(out, " and %zu more", n - k);
+			break;
+		}
+		strbuf_addf(out, " %d", (int)pids[k]);
+		int i = run_oom_proc(run, pids[k]);
+		if (i >= 0) {
+			struct strbuf cmd = STRBUF_INIT;
+			run_proc_cmd(run, (size_t)i, &cmd);
+			strbuf_addstr(out, " (");
+			report_cut(out, cmd.buf ? cmd.buf : "", cmd.len, 40);
+			strbuf_addch(out, ')');
+			strbuf_release(&cmd);
+		}
+		if (k + 1 < n)
+			strbuf_addch(out, ',');
+	}
+	strbuf_addch(out, '\n');
+}
+
+static void render_status(const struct run *run, struct strbuf *out)
+{
+	const struct end_info *e = &run->end;
+	strbuf_addf(out, "%s\n", run_status_names[run->status]);
+	if (run->has_end) {
+		if (e->exit_code >= 0)
+			strbuf_addf(out, "exit code: %d\n", e->exit_code);
+		if (e->signal > 0) {
+			strbuf_addstr(out, "signal: ");
+			report_signal(out, e->signal);
+			strbuf_addf(out, " (%s)%s\n", strsignal(e->signal),
+				    e->core ? ", core dumped" : "");
+		}
+	}
+	strbuf_addstr(out, "duration: ");
+	report_secs(out, run->duration);
+	strbuf_addch(out, '\n');
+	size_t n_oom = 0, n_alive = 0;
+	pid_t *oom = run_oom_killed(run, &n_oom);
+	pid_t *alive = run_alive(run, &n_alive);
+	add_pid_list(run, out, "oom-killed", oom, n_oom);
+	add_pid_list(run, out,
+		     run->status == RUN_INCOMPLETE ? "alive at the end of the log" : "still alive",
+		     alive, n_alive);
+	free(oom);
+	free(alive);
+	if (run->status == RUN_INCOMPLETE)
+		strbuf_addstr(out, "no end record: memline or the machine died while recording\n");
+	else if (run->status == RUN_RUNNING)
+		strbuf_addstr(out, "no end record yet: memline is still recording\n");
+	if (run->truncated)
+		strbuf_addstr(out, "the last line of the log was cut off\n");
+	if (run->corrupt)
+		strbuf_addf(out, "%ld corrupt line%s skipped\n", run->corrupt,
+			    run->corrupt == 1 ? "" : "s");
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		die(EXIT_USAGE, "status: unknown option '%s'; see 'memline status --help'",
+		    argv[optind - 1]);
+	}
+	if (argc - optind > 1)
+		die(EXIT_USAGE, "status takes one LOG, not %d; see 'memline status --help'",
+		    argc - optind);
+	char *path = resolve_log(optind < argc ? argv[optind] : NULL);
+
+	struct run run;
+	struct strbuf err = STRBUF_INIT, out = STRBUF_INIT;
+	int ret = run_load(&run, path, cli_log_warn, NULL, &err);
+	if (ret < 0)
+		die(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR, "%s", err.buf);
+	render_status(&run, &out);
+	if (out.oom)
+		die(EXIT_SOFTWARE, "out of memory");
+	fwrite(out.buf, 1, out.len, stdout);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		die(EXIT_IOERR, "cannot write to standard output");
+	int code = status_exit_code(run.status);
+	strbuf_release(&out);
+	strbuf_release(&err);
+	run_release(&run);
+	free(path);
+	return code;
+}

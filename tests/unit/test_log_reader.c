@@ -1,0 +1,433 @@
+/*
+ * test_log_reader: the log reader (lib/log-reader.c) on hand-written fixture logs under
+ * $MEMLINE_FIXTURES/logs: a complete log, a cut-off last line, a corrupt middle line,
+ * reordered and extra fields, not-a-log, a newer format, an empty file, plus the lock probe.
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "log.h"
+
+static char *fixture(const char *name)
+{
+	const char *dir = getenv("MEMLINE_FIXTURES");
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addf(&sb, "%s/logs/%s", dir ? dir : "tests/fixtures", name);
+	return strbuf_detach(&sb, NULL);
+}
+
+struct warnings {
+	int n;
+	long line;
+	char msg[256];
+};
+
+static void collect_warning(void *data, const char *path, long line, const char *msg)
+{
+	struct warnings *w = data;
+	(void)path;
+	w->n++;
+	w->line = line;
+	snprintf(w->msg, sizeof(w->msg), "%s", msg);
+}
+
+/* Reads every record of a fixture; returns log_reader_next's last result. */
+static int read_all(const char *name, enum record_type *types, size_t max, size_t *n,
+		    struct warnings *w, struct log_reader *r, struct strbuf *err)
+{
+	char *path = fixture(name);
+	struct log_record rec;
+	log_record_init(&rec);
+	assert_int_equal(log_reader_open(r, path, collect_warning, w, err), 0);
+	int ret;
+	*n = 0;
+	while ((ret = log_reader_next(r, &rec, err)) > 0)
+		if (*n < max)
+			types[(*n)++] = rec.type;
+	log_record_release(&rec);
+	free(path);
+	return ret;
+}
+
+/* Writes text to a new temporary file; the caller unlinks and frees the path. */
+static char *temp_log(const char *text, size_t len)
+{
+	char *path = strdup("/tmp/memline-test-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+static void test_complete(void **state)
+{
+	(void)state;
+	char *path = fixture("complete.jsonl");
+	struct log_reader r;
+	struct log_record rec;
+	struct strbuf err = STRBUF_INIT;
+	struct warnings w = {0};
+	log_record_init(&rec);
+	assert_int_equal(log_reader_open(&r, path, collect_warning, &w, &err), 0);
+
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_HEADER);
+	assert_int_equal(rec.line, 1);
+	assert_int_equal(rec.header.format, 1);
+	assert_string_equal(rec.header.host, "node17");
+	assert_string_equal(rec.header.mode, "run");
+	assert_string_equal(rec.header.start_iso, "2026-11-21T10:15:00.123Z");
+	assert_string_equal(rec.header.command[0], "sh");
+	assert_string_equal(rec.header.command[2], "python3 train.py; echo done");
+	assert_null(rec.header.command[3]);
+	assert_int_equal(rec.header.pid, 100);
+	assert_int_equal(rec.header.n_pids, 1);
+	assert_int_equal(rec.header.n_job, 2);
+	assert_string_equal(rec.header.job_names[0], "SLURM_JOB_ID");
+	assert_string_equal(rec.header.job_values[0], "881");
+	assert_int_equal(rec.header.mem_total, 24608132);
+	assert_true(rec.header.interval_fixed == 0);
+	assert_true(rec.header.interval_max == 5);
+	assert_true(rec.header.peak_reset);
+	assert_false(rec.header.pss);
+
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_PROC);
+	assert_int_equal(rec.proc.pid, 100);
+	assert_int_equal(rec.proc.ppid, 99);
+	assert_string_equal(rec.proc.comm, "sh");
+	static const char cmdline[] = "sh\0-c\0python3 train.py; echo done";
+	assert_int_equal(rec.proc.cmdline_len, sizeof(cmdline));
+	assert_memory_equal(rec.proc.cmdline, cmdline, sizeof(cmdline));
+
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_SAMPLE);
+	assert_int_equal(rec.sample.n, 1);
+	assert_int_equal(rec.sample.avail, 20000000);
+	assert_int_equal(rec.sample.tree.v[TF_PEAK], 1200);
+	assert_int_equal(rec.sample.tree.v[TF_PSS], -1);
+
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1); /* proc 101 */
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_EXEC);
+	assert_int_equal(rec.proc.pid, 101);
+	assert_string_equal(rec.proc.comm, "python3");
+	assert_int_equal(rec.proc.cmdline_len, sizeof("python3\0train.py"));
+
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_SAMPLE);
+	assert_true(rec.sample.t > 0.0299 && rec.sample.t < 0.0301);
+	assert_int_equal(rec.sample.n, 2);
+	assert_int_equal(rec.sample.procs[1].v[PF_PID], 101);
+	assert_int_equal(rec.sample.procs[1].v[PF_RSS], 2000);
+	assert_int_equal(rec.sample.procs[1].v[PF_PEAK], 2500);
+	assert_int_equal(rec.sample.procs[1].v[PF_PSS], -1);
+	assert_int_equal(rec.sample.procs[1].v[PF_MAJFLT], 1);
+	assert_int_equal(rec.sample.procs[1].v[PF_RCHAR], 4096);
+	assert_int_equal(rec.sample.procs[1].state, 'R');
+	assert_int_equal(rec.sample.procs[0].state, 'S');
+
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1); /* sample */
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_EXIT);
+	assert_int_equal(rec.exit.pid, 101);
+	assert_int_equal(rec.exit.how, EXIT_HOW_EXITED);
+	assert_int_equal(rec.exit.code, 0);
+	assert_int_equal(rec.exit.signal, -1);
+	assert_false(rec.exit.oom);
+	assert_int_equal(rec.exit.peak, 51200);
+	assert_int_equal(rec.exit.utime, 800);
+
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1); /* sample */
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1); /* exit 100 */
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_END);
+	assert_int_equal(rec.line, 11);
+	assert_int_equal(rec.end.status, RUN_COMPLETED);
+	assert_int_equal(rec.end.exit_code, 0);
+	assert_int_equal(rec.end.signal, -1);
+	assert_int_equal(rec.end.samples, 4);
+	assert_int_equal(rec.end.n_oom_killed, 0);
+
+	assert_int_equal(log_reader_next(&r, &rec, &err), 0);
+	assert_false(r.truncated);
+	assert_int_equal(r.corrupt, 0);
+	assert_int_equal(w.n, 0);
+	assert_int_equal(err.len, 0);
+	log_record_release(&rec);
+	log_reader_close(&r);
+	strbuf_release(&err);
+	free(path);
+}
+
+static void test_truncated(void **state)
+{
+	(void)state;
+	struct log_reader r;
+	struct strbuf err = STRBUF_INIT;
+	struct warnings w = {0};
+	enum record_type types[16];
+	size_t n;
+	assert_int_equal(read_all("truncated.jsonl", types, 16, &n, &w, &r, &err), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(types[3], REC_SAMPLE);
+	assert_true(r.truncated);
+	assert_int_equal(r.corrupt, 0);
+	assert_int_equal(w.n, 0); /* a cut-off last line is normal: no warning */
+	log_reader_close(&r);
+	strbuf_release(&err);
+}
+
+static void test_corrupt_middle_line(void **state)
+{
+	(void)state;
+	struct log_reader r;
+	struct strbuf err = STRBUF_INIT;
+	struct warnings w = {0};
+	enum record_type types[16];
+	size_t n;
+	assert_int_equal(read_all("corrupt.jsonl", types, 16, &n, &w, &r, &err), 0);
+	assert_int_equal(n, 6); /* 7 lines, one skipped */
+	assert_int_equal(types[5], REC_END);
+	assert_int_equal(r.corrupt, 1);
+	assert_false(r.truncated);
+	assert_int_equal(w.n, 1);
+	assert_int_equal(w.line, 4);
+	assert_non_null(strstr(w.msg, "corrupt record skipped ("));
+	log_reader_close(&r);
+	strbuf_release(&err);
+}
+
+static void test_reordered_fields(void **state)
+{
+	(void)state;
+	char *path = fixture("reordered.jsonl");
+	struct log_reader r;
+	struct log_record rec;
+	struct strbuf err = STRBUF_INIT;
+	log_record_init(&rec);
+	assert_int_equal(log_reader_open(&r, path, NULL, NULL, &err), 0);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_true(rec.header.interval_fixed == 0.5);
+	assert_true(rec.header.pss);
+	assert_int_equal(rec.header.n_job, 0);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_PROC);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_UNKNOWN); /* "gpu": a record type from the future */
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_SAMPLE);
+	assert_int_equal(rec.sample.n, 1);
+	const struct proc_values *v = &rec.sample.procs[0];
+	assert_int_equal(v->v[PF_PID], 500);
+	assert_int_equal(v->v[PF_RSS], 7000);
+	assert_int_equal(v->v[PF_PEAK], 8000);
+	assert_int_equal(v->v[PF_UTIME], 120);
+	assert_int_equal(v->v[PF_STIME], 30);
+	assert_int_equal(v->v[PF_THREADS], 4);
+	assert_int_equal(v->v[PF_ANON], -1); /* not in this log's fields */
+	assert_int_equal(v->state, 'S');
+	assert_int_equal(rec.sample.tree.v[TF_NPROC], 1);
+	assert_int_equal(rec.sample.tree.v[TF_RSS], 7000);
+	assert_int_equal(rec.sample.tree.v[TF_PEAK], 8000);
+	assert_int_equal(rec.sample.tree.v[TF_ANON], -1);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.sample.avail, -1);
+	assert_int_equal(rec.sample.procs[0].v[PF_PEAK], -1); /* null */
+	assert_int_equal(rec.sample.procs[0].v[PF_UTIME], -1);
+	assert_int_equal(rec.sample.procs[0].state, 'R');
+	assert_int_equal(rec.sample.tree.v[TF_PEAK], -1);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.exit.how, EXIT_HOW_KILLED);
+	assert_int_equal(rec.exit.signal, 15);
+	assert_int_equal(rec.exit.code, -1);
+	assert_int_equal(rec.exit.peak, -1);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.end.status, RUN_KILLED);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 0);
+	assert_int_equal(r.corrupt, 0);
+	log_record_release(&rec);
+	log_reader_close(&r);
+	strbuf_release(&err);
+	free(path);
+}
+
+/* Opens a fixture and returns the error of its first read. */
+static int first_read_error(const char *path, struct strbuf *err)
+{
+	struct log_reader r;
+	struct log_record rec;
+	log_record_init(&rec);
+	assert_int_equal(log_reader_open(&r, path, NULL, NULL, err), 0);
+	int ret = log_reader_next(&r, &rec, err);
+	log_record_release(&rec);
+	log_reader_close(&r);
+	return ret;
+}
+
+static void expect_error(const char *name, const char *msg)
+{
+	char *path = fixture(name);
+	struct strbuf err = STRBUF_INIT, want = STRBUF_INIT;
+	assert_int_equal(first_read_error(path, &err), -1);
+	strbuf_addf(&want, msg, path);
+	assert_string_equal(err.buf, want.buf);
+	strbuf_release(&err);
+	strbuf_release(&want);
+	free(path);
+}
+
+static void test_not_a_log(void **state)
+{
+	(void)state;
+	expect_error("notalog.jsonl", "'%s' is not a memline log (line 1 is not a header); give a "
+				      "log written by memline run");
+}
+
+static void test_newer_format(void **state)
+{
+	(void)state;
+	expect_error("newer.jsonl",
+		     "'%s' was written by a newer memline (format 2); upgrade memline to read it");
+}
+
+static void test_empty(void **state)
+{
+	(void)state;
+	expect_error("empty.jsonl",
+		     "'%s' is empty: the recording wrote nothing; it may have died at once");
+}
+
+static void test_plain_text_and_cut_header(void **state)
+{
+	(void)state;
+	struct strbuf err = STRBUF_INIT;
+	char *path = temp_log("hello world\nsecond line\n", 24);
+	assert_int_equal(first_read_error(path, &err), -1);
+	assert_non_null(strstr(err.buf, "is not a memline log"));
+	unlink(path);
+	free(path);
+
+	strbuf_reset(&err);
+	path = temp_log("{\"type\":\"header\",\"form", 23);
+	assert_int_equal(first_read_error(path, &err), -1);
+	assert_non_null(strstr(err.buf, "ends inside its header"));
+	unlink(path);
+	free(path);
+	strbuf_release(&err);
+}
+
+static void test_missing_file(void **state)
+{
+	(void)state;
+	struct log_reader r;
+	struct strbuf err = STRBUF_INIT;
+	assert_int_equal(log_reader_open(&r, "/nonexistent/x.jsonl", NULL, NULL, &err), -1);
+	assert_string_equal(err.buf,
+			    "cannot open '/nonexistent/x.jsonl': No such file or directory");
+	strbuf_release(&err);
+}
+
+/* A last line that is whole but lacks its newline is a record, not a cut-off line. */
+static void test_last_line_without_newline(void **state)
+{
+	(void)state;
+	static const char text[] =
+	    "{\"type\":\"header\",\"format\":1}\n"
+	    "{\"type\":\"end\",\"t\":1.5,\"status\":\"failed\",\"exit_code\":4}";
+	char *path = temp_log(text, sizeof(text) - 1);
+	struct log_reader r;
+	struct log_record rec;
+	struct strbuf err = STRBUF_INIT;
+	log_record_init(&rec);
+	assert_int_equal(log_reader_open(&r, path, NULL, NULL, &err), 0);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_END);
+	assert_int_equal(rec.end.status, RUN_FAILED);
+	assert_int_equal(rec.end.exit_code, 4);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 0);
+	assert_false(r.truncated);
+	log_record_release(&rec);
+	log_reader_close(&r);
+	strbuf_release(&err);
+	unlink(path);
+	free(path);
+}
+
+/* A line far longer than any fixed buffer: an argv of 3 MB. */
+static void test_long_line(void **state)
+{
+	(void)state;
+	struct strbuf text = STRBUF_INIT;
+	strbuf_addstr(&text, "{\"type\":\"header\",\"format\":1}\n"
+			     "{\"type\":\"proc\",\"t\":0,\"pid\":7,\"argv\":[\"x\",\"");
+	for (int i = 0; i < 3 << 20; i++)
+		strbuf_addch(&text, 'a' + i % 26);
+	strbuf_addstr(&text, "\"]}\n");
+	assert_false(text.oom);
+	char *path = temp_log(text.buf, text.len);
+	struct log_reader r;
+	struct log_record rec;
+	struct strbuf err = STRBUF_INIT;
+	log_record_init(&rec);
+	assert_int_equal(log_reader_open(&r, path, NULL, NULL, &err), 0);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_PROC);
+	assert_int_equal(rec.proc.cmdline_len, 2 + (3 << 20) + 1);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 0);
+	log_record_release(&rec);
+	log_reader_close(&r);
+	strbuf_release(&err);
+	strbuf_release(&text);
+	unlink(path);
+	free(path);
+}
+
+static void test_lock_probe(void **state)
+{
+	(void)state;
+	char *path = temp_log("{}\n", 3);
+	assert_false(log_is_being_written(path));
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+	assert_true(log_is_being_written(path));
+	assert_int_equal(flock(fd, LOCK_UN), 0);
+	assert_false(log_is_being_written(path));
+	close(fd);
+	assert_false(log_is_being_written("/nonexistent/x.jsonl"));
+	unlink(path);
+	free(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_complete),
+	    cmocka_unit_test(test_truncated),
+	    cmocka_unit_test(test_corrupt_middle_line),
+	    cmocka_unit_test(test_reordered_fields),
+	    cmocka_unit_test(test_not_a_log),
+	    cmocka_unit_test(test_newer_format),
+	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_plain_text_and_cut_header),
+	    cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_last_line_without_newline),
+	    cmocka_unit_test(test_long_line),
+	    cmocka_unit_test(test_lock_probe),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
