@@ -144,15 +144,20 @@ static long long read_counter(const struct oom_watch *w, const struct oom_cgroup
 	return v;
 }
 
-/* The index of pid's current memory cgroup, registered with its counter if new; or -1. */
-static long cgroup_of(struct oom_watch *w, pid_t pid)
+/*
+ * The index of pid's current memory cgroup, registered (count unknown) if new; or -1. At exit,
+ * the kernel shows a task's v1 cgroups as "/" (only cgroup2 keeps the real path for a zombie):
+ * with dying set, such a "/" is not an answer.
+ */
+static long cgroup_of(struct oom_watch *w, pid_t pid, bool dying)
 {
 	char rel[32];
 	snprintf(rel, sizeof(rel), "%d/cgroup", (int)pid);
 	struct strbuf sb = STRBUF_INIT, path = STRBUF_INIT;
 	bool v2 = false;
 	long idx = -1;
-	if (procfs_read_file(w->fs, rel, &sb) && procfs_parse_cgroup(sb.buf, sb.len, &path, &v2)) {
+	if (procfs_read_file(w->fs, rel, &sb) && procfs_parse_cgroup(sb.buf, sb.len, &path, &v2) &&
+	    !(dying && !v2 && !strcmp(path.buf, "/"))) {
 		for (size_t i = 0; i < w->n_cgs; i++)
 			if (w->cgs[i].v2 == v2 && !strcmp(w->cgs[i].path, path.buf))
 				idx = (long)i;
@@ -189,7 +194,7 @@ static struct oom_pid *find_pid(struct oom_watch *w, pid_t pid)
 
 void oom_watch_add(struct oom_watch *w, pid_t pid)
 {
-	long cg = cgroup_of(w, pid);
+	long cg = cgroup_of(w, pid, false);
 	if (cg < 0)
 		return;
 	if (w->cgs[cg].count == -2)
@@ -217,26 +222,33 @@ void oom_watch_forget(struct oom_watch *w, pid_t pid)
 		*p = w->pids[--w->n_pids];
 }
 
+/* Whether cgroup cg's oom_kill counter rose since the last look; -1 if that is unknown. */
+static int counter_rose(struct oom_watch *w, long cg)
+{
+	struct oom_cgroup *c = &w->cgs[cg];
+	long long before = c->count;
+	long long now = read_counter(w, c);
+	c->count = now;
+	return before >= 0 && now >= 0 ? now > before : -1;
+}
+
 bool oom_watch_killed(struct oom_watch *w, pid_t pid)
 {
 	long long vm = procfs_vmstat_oom_kill(w->fs);
 	bool vm_rose = vm >= 0 && w->vmstat >= 0 && vm > w->vmstat;
 	if (vm >= 0)
 		w->vmstat = vm;
-	/* Where the process is now (a zombie keeps its cgroup), else where it was. */
-	long cg = cgroup_of(w, pid);
 	struct oom_pid *p = find_pid(w, pid);
-	if (cg < 0 && p)
-		cg = (long)p->cg;
+	long known = p ? (long)p->cg : -1;
 	oom_watch_forget(w, pid);
-	if (cg < 0)
-		return vm_rose;
-	struct oom_cgroup *c = &w->cgs[cg];
-	long long before = c->count;
-	long long now = read_counter(w, c);
-	c->count = now;
-	if (before >= 0 && now >= 0)
-		return now > before;
-	/* The cgroup's earlier count is unknown (it moved there after we looked). */
+	/* Where it died, if the kernel still says (a cgroup2 zombie does). */
+	long now = cgroup_of(w, pid, true);
+	if (now >= 0) {
+		int rose = counter_rose(w, now);
+		return rose >= 0 ? rose == 1 : vm_rose;
+	}
+	/* Unknown: it may have moved since we looked, so only a rise counts, never its absence. */
+	if (known >= 0 && counter_rose(w, known) == 1)
+		return true;
 	return vm_rose;
 }

@@ -2,9 +2,10 @@
  * oom: tells whether a process that died of SIGKILL was killed by the kernel's OOM killer,
  * from the kernel's own oom_kill counters, never by guessing from the signal. It remembers the
  * memory cgroup of each process of the tree and that cgroup's oom_kill counter (v1
- * memory.oom_control, v2 memory.events.local or memory.events); at a SIGKILL death, a rise of
- * the counter of the cgroup the process was in says OOM. Where the process's cgroup or its
- * earlier count is unknown, a rise of /proc/vmstat's system-wide oom_kill says it instead.
+ * memory.oom_control, v2 memory.events.local or memory.events). At a SIGKILL death (or a
+ * vanishing with unknown status), the counter of the cgroup the process died in decides, when
+ * the kernel still shows it (cgroup2 zombies); otherwise a rise of its last known cgroup's
+ * counter, or of /proc/vmstat's system-wide oom_kill since the previous check, says OOM.
  */
 #ifndef MEMLINE_OOM_H
 #define MEMLINE_OOM_H
