@@ -1,0 +1,321 @@
+/*
+ * test_sampler: the sampler (lib/sampler.c) on a /proc tree the test writes in a temporary
+ * directory and changes between samples: discovery of new pids from /proc/loadavg (children,
+ * grandchildren in any pid order, a wrapped pid counter), threads and strangers left out, exec,
+ * zombies with their exit code, vanished processes, and the rule that /proc/PID/status (and the
+ * high-water-mark reset) is read only when stat shows the process changed or a second passed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "sampler.h"
+
+struct fake {
+	char dir[64];
+	struct procfs fs;
+	struct sampler s;
+};
+
+static void put(struct fake *f, const char *rel, const char *text)
+{
+	struct strbuf path = STRBUF_INIT;
+	strbuf_addf(&path, "%s/%s", f->dir, rel);
+	/* "w" truncates in place: open descriptors see the new content, as with /proc. */
+	FILE *fp = fopen(path.buf, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+	strbuf_release(&path);
+}
+
+static void put_loadavg(struct fake *f, int last_pid)
+{
+	char buf[64];
+	snprintf(buf, sizeof(buf), "0.00 0.00 0.00 1/100 %d\n", last_pid);
+	put(f, "loadavg", buf);
+}
+
+struct fproc {
+	int pid, ppid;
+	const char *comm;
+	char state;
+	unsigned long minflt;
+	long rss_pages;
+	int exit_signal;
+	int exit_code;
+	long hwm_kib;
+	const char *cmdline;
+};
+
+static void put_stat(struct fake *f, const struct fproc *p)
+{
+	char rel[64], buf[512];
+	snprintf(rel, sizeof(rel), "%d/stat", p->pid);
+	snprintf(buf, sizeof(buf),
+		 "%d (%s) %c %d 1 1 0 -1 0 %lu 0 0 0 150 50 0 0 20 0 1 0 %d 104857600 %ld "
+		 "18446744073709551615 4096 8192 0 0 0 0 0 0 0 0 0 0 %d 0 0 0 0 0 0 0 0 0 0 0 0 "
+		 "0 %d\n",
+		 p->pid, p->comm, p->state, p->ppid, p->minflt, 1000 + p->pid, p->rss_pages,
+		 p->exit_signal, p->exit_code);
+	put(f, rel, buf);
+}
+
+static void put_status(struct fake *f, int pid, long rss_kib, long hwm_kib)
+{
+	char rel[64], buf[512];
+	snprintf(rel, sizeof(rel), "%d/status", pid);
+	snprintf(buf, sizeof(buf),
+		 "Name:\tx\nTgid:\t%d\nVmSize:\t  102400 kB\nVmHWM:\t%8ld kB\nVmRSS:\t%8ld kB\n"
+		 "RssAnon:\t%8ld kB\nRssFile:\t     100 kB\nRssShmem:\t       0 kB\nVmSwap:\t       0 kB\n",
+		 pid, hwm_kib, rss_kib, rss_kib - 100);
+	put(f, rel, buf);
+}
+
+static void add_proc(struct fake *f, const struct fproc *p)
+{
+	char rel[128];
+	snprintf(rel, sizeof(rel), "%s/%d", f->dir, p->pid);
+	mkdir(rel, 0755);
+	put_stat(f, p);
+	put_status(f, p->pid, p->rss_pages * 4, p->hwm_kib ? p->hwm_kib : p->rss_pages * 4);
+	snprintf(rel, sizeof(rel), "%d/cmdline", p->pid);
+	const char *cmd = p->cmdline ? p->cmdline : p->comm;
+	struct strbuf path = STRBUF_INIT;
+	strbuf_addf(&path, "%s/%s", f->dir, rel);
+	FILE *fp = fopen(path.buf, "w");
+	fwrite(cmd, 1, strlen(cmd) + 1, fp); /* NUL-terminated, like the kernel's */
+	fclose(fp);
+	strbuf_reset(&path);
+	strbuf_addf(&path, "%d/clear_refs", p->pid);
+	put(f, path.buf, "");
+	strbuf_release(&path);
+}
+
+static int setup(void **state)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/memline-test-proc-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	char sys[96];
+	snprintf(sys, sizeof(sys), "%s/sys", f->dir);
+	mkdir(sys, 0755);
+	snprintf(sys, sizeof(sys), "%s/sys/kernel", f->dir);
+	mkdir(sys, 0755);
+	put(f, "sys/kernel/pid_max", "32768\n");
+	put(f, "meminfo", "MemTotal:       16000000 kB\nMemAvailable:   12000000 kB\n");
+	put(f, "vmstat", "nr_free_pages 1\noom_kill 0\n");
+	put_loadavg(f, 1000);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fake *f = *state;
+	sampler_release(&f->s);
+	procfs_release(&f->fs);
+	struct strbuf cmd = STRBUF_INIT;
+	strbuf_addf(&cmd, "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd.buf), 0);
+	strbuf_release(&cmd);
+	free(f);
+	return 0;
+}
+
+static void start(struct fake *f, const struct fproc *root)
+{
+	struct strbuf err = STRBUF_INIT;
+	assert_int_equal(procfs_init(&f->fs, f->dir, &err), 0);
+	struct sampler_options o = {.self = 0, .peak_reset = true, .pss = false, .t0 = 0};
+	add_proc(f, root);
+	sampler_init(&f->s, &f->fs, &o);
+	assert_true(sampler_add(&f->s, root->pid, 0));
+	strbuf_release(&err);
+}
+
+/* Event types and pids since the last call, as a string like "proc:1001 exit:1004". */
+static char *events(struct fake *f)
+{
+	size_t n;
+	struct sampler_event *ev = sampler_events(&f->s, &n);
+	struct strbuf sb = STRBUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		const char *type = ev[i].type == SAMPLER_PROC   ? "proc"
+				   : ev[i].type == SAMPLER_EXEC ? "exec"
+								: "exit";
+		int pid = ev[i].type == SAMPLER_EXIT ? ev[i].exit.pid : ev[i].proc.pid;
+		strbuf_addf(&sb, "%s%s:%d", i ? " " : "", type, pid);
+	}
+	sampler_clear_events(&f->s);
+	return strbuf_detach(&sb, NULL);
+}
+
+static void expect_events(struct fake *f, const char *want)
+{
+	char *got = events(f);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static const struct proc_values *find_values(const struct sample *s, int pid)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->procs[i].v[PF_PID] == pid)
+			return &s->procs[i];
+	return NULL;
+}
+
+static void test_discovery(void **state)
+{
+	struct fake *f = *state;
+	struct fproc root = {1000, 1, "sh", 'S', 10, 100, 17, 0, 0, "sh\0-c\0work"};
+	start(f, &root);
+	expect_events(f, "proc:1000");
+	/* New pids 1001..1005: a grandchild with a lower pid than its parent, a thread, a stranger. */
+	struct fproc grandchild = {1001, 1004, "gc", 'S', 5, 50, 17, 0, 0, NULL};
+	/* A thread of 1004: its stat names 1004's parent, as a real thread's does. */
+	struct fproc thread = {1002, 1000, "child", 'S', 5, 50, -1, 0, 0, NULL};
+	struct fproc stranger = {1003, 1, "other", 'S', 5, 50, 17, 0, 0, NULL};
+	struct fproc child = {1004, 1000, "child", 'S', 5, 50, 17, 0, 0, NULL};
+	add_proc(f, &grandchild);
+	add_proc(f, &thread);
+	add_proc(f, &stranger);
+	add_proc(f, &child);
+	put_loadavg(f, 1005); /* 1005 itself does not exist: already gone */
+	const struct sample *s = sampler_sample(&f->s, 0.01);
+	expect_events(f, "proc:1004 proc:1001");
+	assert_int_equal(s->n, 3);
+	assert_int_equal(s->tree.v[TF_NPROC], 3);
+	assert_int_equal(s->tree.v[TF_RSS], (100 + 50 + 50) * 4);
+	assert_int_equal(s->avail, 12000000);
+	assert_int_equal(sampler_count(&f->s), 3);
+	/* Nothing new allocated: nothing looked for, even if a matching pid appears. */
+	struct fproc sneaky = {1006, 1000, "sneaky", 'S', 5, 50, 17, 0, 0, NULL};
+	add_proc(f, &sneaky);
+	sampler_sample(&f->s, 0.02);
+	expect_events(f, "");
+	put_loadavg(f, 1006);
+	sampler_sample(&f->s, 0.03);
+	expect_events(f, "proc:1006");
+}
+
+static void test_pid_wrap(void **state)
+{
+	struct fake *f = *state;
+	put_loadavg(f, 32760);
+	struct fproc root = {32700, 1, "root", 'S', 1, 10, 17, 0, 0, NULL};
+	start(f, &root);
+	expect_events(f, "proc:32700");
+	struct fproc a = {32765, 32700, "a", 'S', 1, 10, 17, 0, 0, NULL};
+	struct fproc b = {5, 32765, "b", 'S', 1, 10, 17, 0, 0, NULL};
+	add_proc(f, &a);
+	add_proc(f, &b);
+	put_loadavg(f, 6); /* the counter wrapped past pid_max */
+	sampler_sample(&f->s, 0.01);
+	expect_events(f, "proc:32765 proc:5");
+}
+
+static void test_status_only_on_change(void **state)
+{
+	struct fake *f = *state;
+	struct fproc root = {1000, 1, "w", 'R', 10, 1000, 17, 0, 0, NULL};
+	start(f, &root);
+	const struct sample *s = sampler_sample(&f->s, 0.01);
+	const struct proc_values *v = find_values(s, 1000);
+	assert_non_null(v);
+	assert_int_equal(v->v[PF_RSS], 4000);
+	assert_int_equal(v->v[PF_ANON], 3900);
+	assert_int_equal(v->v[PF_FILE], 100);
+	assert_int_equal(v->v[PF_PEAK], 4000);
+	/* status claims a spike, but stat says nothing faulted in: status is not even read. */
+	put_status(f, 1000, 4000, 9000);
+	put(f, "1000/clear_refs", "");
+	s = sampler_sample(&f->s, 0.02);
+	v = find_values(s, 1000);
+	assert_int_equal(v->v[PF_PEAK], 4000);
+	/* Once it faulted, status is read: the high-water mark is the peak, and it is reset. */
+	root.minflt = 20;
+	put_stat(f, &root);
+	s = sampler_sample(&f->s, 0.03);
+	v = find_values(s, 1000);
+	assert_int_equal(v->v[PF_PEAK], 9000);
+	assert_int_equal(s->tree.v[TF_PEAK], 9000);
+	struct strbuf path = STRBUF_INIT;
+	strbuf_addf(&path, "%s/1000/clear_refs", f->dir);
+	FILE *fp = fopen(path.buf, "r");
+	char c = 0;
+	assert_int_equal(fread(&c, 1, 1, fp), 1);
+	fclose(fp);
+	assert_int_equal(c, '5');
+	/* A second later status is read again even without a change. */
+	put_status(f, 1000, 4000, 5000);
+	s = sampler_sample(&f->s, 1.5);
+	assert_int_equal(find_values(s, 1000)->v[PF_PEAK], 5000);
+	strbuf_release(&path);
+}
+
+static void test_exec_zombie_vanish(void **state)
+{
+	struct fake *f = *state;
+	struct fproc root = {1000, 1, "sh", 'S', 1, 10, 17, 0, 0, NULL};
+	start(f, &root);
+	struct fproc c1 = {1001, 1000, "sh", 'S', 1, 10, 17, 0, 0, "sh"};
+	struct fproc c2 = {1002, 1000, "job", 'S', 1, 10, 17, 0, 0, NULL};
+	add_proc(f, &c1);
+	add_proc(f, &c2);
+	put_loadavg(f, 1002);
+	sampler_sample(&f->s, 0.01);
+	expect_events(f, "proc:1000 proc:1001 proc:1002");
+	/* 1001 execs; 1002 becomes a zombie that exited with 3. */
+	c1.comm = "python3";
+	put_stat(f, &c1);
+	put(f, "1001/cmdline", "python3");
+	c2.state = 'Z';
+	c2.exit_code = 3 << 8;
+	put_stat(f, &c2);
+	const struct sample *s = sampler_sample(&f->s, 0.02);
+	size_t n;
+	struct sampler_event *ev = sampler_events(&f->s, &n);
+	assert_int_equal(n, 2);
+	assert_int_equal(ev[0].type, SAMPLER_EXEC);
+	assert_string_equal(ev[0].proc.comm, "python3");
+	assert_int_equal(ev[0].proc.cmdline_len, 7);
+	assert_int_equal(ev[1].type, SAMPLER_EXIT);
+	assert_int_equal(ev[1].exit.pid, 1002);
+	assert_int_equal(ev[1].exit.how, EXIT_HOW_EXITED);
+	assert_int_equal(ev[1].exit.code, 3);
+	assert_int_equal(ev[1].exit.utime, 1500); /* last seen: 150 ticks */
+	sampler_clear_events(&f->s);
+	assert_int_equal(s->n, 2);
+	/* 1001 vanishes (its stat reads empty, as a reaped process's does). */
+	put(f, "1001/stat", "");
+	s = sampler_sample(&f->s, 0.03);
+	ev = sampler_events(&f->s, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(ev[0].exit.how, EXIT_HOW_UNKNOWN);
+	assert_int_equal(ev[0].exit.code, -1);
+	sampler_clear_events(&f->s);
+	assert_int_equal(s->n, 1);
+	/* CPU of processes gone stays in the tree's total. */
+	assert_int_equal(s->tree.v[TF_UTIME], 3 * 1500);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_discovery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pid_wrap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_only_on_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_zombie_vanish, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
