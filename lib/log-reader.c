@@ -247,7 +247,8 @@ static bool decode_proc(const json_t *o, struct proc_info *p)
 		p->cmdline_len += n;
 		p->cmdline[p->cmdline_len++] = '\0';
 	}
-	p->cmdline[p->cmdline_len] = '\0';
+	/* Separators only, as the sampler gives it: the last NUL terminates, it is not counted. */
+	p->cmdline_len--;
 	return true;
 }
 

@@ -71,7 +71,8 @@ struct proc_info {
 	double t;     /* when memline saw it */
 	double start; /* when the kernel started it */
 	char comm[32];
-	/* The command line as the kernel keeps it: arguments separated by NUL bytes. */
+	/* The command line: arguments separated by NUL bytes, the last one NUL-terminated but
+	 * the terminator not counted in cmdline_len. */
 	char *cmdline;
 	size_t cmdline_len;
 };

@@ -1,0 +1,218 @@
+/*
+ * test_log_writer: records written by lib/log-writer.c read back by lib/log-reader.c with the
+ * same values, hostile command lines (quotes, newlines, control bytes, invalid UTF-8) included;
+ * the lock that refuses a second writer; refusing to overwrite a file that is not a log.
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "log.h"
+
+static char *tmp_path(void)
+{
+	char *p = strdup("/tmp/memline-test-log-XXXXXX");
+	int fd = mkstemp(p);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(p); /* the writer creates it */
+	return p;
+}
+
+static void write_all(const char *path)
+{
+	struct log_writer w;
+	struct strbuf err = STRBUF_INIT;
+	assert_int_equal(log_writer_open(&w, path, true, &err), 0);
+	char *command[] = {"python3", "a \"quoted\"\nline", NULL};
+	pid_t pids[] = {4242};
+	struct header_info h = {.format = 1,
+				.memline_version = "0.1.0",
+				.mode = "run",
+				.host = "h\tost",
+				.start_iso = "2026-11-21T10:00:00.000Z",
+				.start_unix = 1795000000.25,
+				.command = command,
+				.pid = 4242,
+				.pids = pids,
+				.n_pids = 1,
+				.cwd = "/tmp",
+				.job_names = {"SLURM_JOB_ID"},
+				.job_values = {"881"},
+				.n_job = 1,
+				.page_size = 4096,
+				.clk_tck = 100,
+				.mem_total = 16000000,
+				.kernel = "6.1",
+				.interval_min = 0.01,
+				.interval_max = 5,
+				.peak_reset = true};
+	log_write_header(&w, &h);
+	char cmdline[] = "sh\0-c\0echo \x01\xff\xc3\x28 </script>\n";
+	struct proc_info p = {.pid = 4242,
+			      .ppid = 1,
+			      .t = 0.001,
+			      .start = -0.5,
+			      .comm = "sh",
+			      .cmdline = cmdline,
+			      .cmdline_len = sizeof(cmdline) - 1};
+	log_write_proc(&w, &p);
+	struct proc_values v[2];
+	for (int k = 0; k < 2; k++) {
+		for (int i = 0; i < PROC_NFIELDS; i++)
+			v[k].v[i] = 1000 * k + i + 1; /* pid 1 and 1001 */
+		v[k].state = k ? 'S' : '"'; /* a state letter that would break JSON */
+	}
+	v[1].v[PF_PSS] = -1;
+	struct tree_values tree;
+	for (int i = 0; i < TREE_NFIELDS; i++)
+		tree.v[i] = 10 + i;
+	log_write_sample(&w, 0.25, 12000000, &tree, v, 2);
+	struct exit_info e = {.pid = 4242, .t = 1.5, .how = EXIT_HOW_KILLED, .code = -1, .signal = 9,
+			      .oom = true, .peak = 300000, .utime = 10, .stime = 20};
+	log_write_exit(&w, &e);
+	pid_t oom[] = {4242};
+	struct end_info end = {.t = 1.5, .status = RUN_OOM_KILLED, .exit_code = -1, .signal = 9,
+			       .oom_killed = oom, .n_oom_killed = 1, .self_utime = 3, .self_stime = 4};
+	log_write_end(&w, &end);
+	assert_int_equal(log_writer_close(&w, &err), 0);
+	strbuf_release(&err);
+}
+
+static void test_roundtrip(void **state)
+{
+	(void)state;
+	char *path = tmp_path();
+	write_all(path);
+	struct log_reader r;
+	struct log_record rec;
+	struct strbuf err = STRBUF_INIT;
+	log_record_init(&rec);
+	assert_int_equal(log_reader_open(&r, path, NULL, NULL, &err), 0);
+
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_HEADER);
+	assert_string_equal(rec.header.command[1], "a \"quoted\"\nline");
+	assert_string_equal(rec.header.host, "h\tost");
+	assert_int_equal(rec.header.pid, 4242);
+	assert_int_equal(rec.header.n_job, 1);
+	assert_string_equal(rec.header.job_values[0], "881");
+	assert_true(rec.header.peak_reset);
+	assert_true(rec.header.interval_max == 5.0);
+
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_PROC);
+	assert_int_equal(rec.proc.ppid, 1);
+	assert_true(rec.proc.start == -0.5);
+	/* Control bytes survive escaped; invalid UTF-8 becomes U+FFFD, never raw. */
+	const char want[] = "sh\0-c\0echo \x01\xef\xbf\xbd\xef\xbf\xbd( </script>\n";
+	assert_int_equal(rec.proc.cmdline_len, sizeof(want) - 1);
+	assert_memory_equal(rec.proc.cmdline, want, sizeof(want) - 1);
+
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_SAMPLE);
+	assert_true(rec.sample.t == 0.25);
+	assert_int_equal(rec.sample.avail, 12000000);
+	assert_int_equal(rec.sample.n, 2);
+	for (int i = 0; i < PROC_NFIELDS; i++)
+		assert_int_equal(rec.sample.procs[0].v[i], i + 1);
+	assert_int_equal(rec.sample.procs[1].v[PF_PSS], -1);
+	assert_int_equal(rec.sample.procs[1].v[PF_WRITE_BYTES], 1001 + PF_WRITE_BYTES);
+	assert_int_equal(rec.sample.procs[0].state, '?');
+	assert_int_equal(rec.sample.procs[1].state, 'S');
+	for (int i = 0; i < TREE_NFIELDS; i++)
+		assert_int_equal(rec.sample.tree.v[i], 10 + i);
+
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_EXIT);
+	assert_int_equal(rec.exit.how, EXIT_HOW_KILLED);
+	assert_int_equal(rec.exit.signal, 9);
+	assert_int_equal(rec.exit.code, -1);
+	assert_true(rec.exit.oom);
+	assert_int_equal(rec.exit.peak, 300000);
+
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_END);
+	assert_int_equal(rec.end.status, RUN_OOM_KILLED);
+	assert_int_equal(rec.end.n_oom_killed, 1);
+	assert_int_equal(rec.end.oom_killed[0], 4242);
+	assert_int_equal(rec.end.samples, 1);
+
+	assert_int_equal(log_reader_next(&r, &rec, &err), 0);
+	assert_false(r.truncated);
+	assert_int_equal(r.corrupt, 0);
+	log_record_release(&rec);
+	log_reader_close(&r);
+	unlink(path);
+	free(path);
+	strbuf_release(&err);
+}
+
+static void test_second_writer_refused(void **state)
+{
+	(void)state;
+	char *path = tmp_path();
+	struct log_writer w1, w2;
+	struct strbuf err = STRBUF_INIT;
+	assert_int_equal(log_writer_open(&w1, path, false, &err), 0);
+	struct header_info h = {.memline_version = "x", .mode = "run", .host = "h",
+				.start_iso = "s", .kernel = "k"};
+	log_write_header(&w1, &h);
+	assert_int_equal(log_writer_flush(&w1, 10, true, &err), 0);
+	assert_true(log_is_being_written(path));
+	assert_int_equal(log_writer_open(&w2, path, false, &err), -1);
+	assert_non_null(strstr(err.buf, "being written by another memline"));
+	/* The first writer's records are intact. */
+	FILE *f = fopen(path, "r");
+	char line[32] = "";
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	assert_int_equal(strncmp(line, "{\"type\":\"header\"", 16), 0);
+	assert_int_equal(log_writer_close(&w1, &err), 0);
+	assert_false(log_is_being_written(path));
+	unlink(path);
+	free(path);
+	strbuf_release(&err);
+}
+
+static void test_not_a_log_refused(void **state)
+{
+	(void)state;
+	char *path = tmp_path();
+	FILE *f = fopen(path, "w");
+	fputs("int main(void) { return 0; }\n", f);
+	fclose(f);
+	struct log_writer w;
+	struct strbuf err = STRBUF_INIT;
+	assert_int_equal(log_writer_open(&w, path, false, &err), -1);
+	assert_non_null(strstr(err.buf, "is not a memline log"));
+	f = fopen(path, "r");
+	char line[64] = "";
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	assert_string_equal(line, "int main(void) { return 0; }\n");
+	/* An existing file with exclusive creation is refused too. */
+	strbuf_reset(&err);
+	assert_int_equal(log_writer_open(&w, path, true, &err), -1);
+	unlink(path);
+	free(path);
+	strbuf_release(&err);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_second_writer_refused),
+		cmocka_unit_test(test_not_a_log_refused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
