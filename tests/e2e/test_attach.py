@@ -1,0 +1,73 @@
+"""memline attach: recording processes it did not start, and their descendants."""
+
+import os
+import signal
+import subprocess
+
+from conftest import end_of, exits_by_pid, header_of, of_type, procs_by_pid, read_log, read_pidfile, wait_until
+
+
+def _records(log):
+    try:
+        return read_log(log)
+    except (FileNotFoundError, AssertionError):
+        return []
+
+
+def test_attach_then_sigint_detaches(ml, tmp_path, killer):
+    pf, cpf = tmp_path / "work.pid", tmp_path / "child.pid"
+    work = ml.work("pidfile", pf, "alloc", "20M", "child", f"pidfile {cpf} alloc 10M hang", "hang")
+    killer.append(work.pid)
+    pid, child = read_pidfile(pf), read_pidfile(cpf)
+    killer.append(child)
+    log = tmp_path / "attach.jsonl"
+    p = ml.popen("attach", "-o", log, "-i", "0.05", pid)
+    wait_until(lambda: child in procs_by_pid(_records(log)) and len(of_type(_records(log), "sample")) >= 2,
+               f"the child {child} and two samples in {log}")
+    p.send_signal(signal.SIGINT)
+    _, err = ml.finish(p)
+    assert p.returncode == 0, f"expected memline attach to exit 0 when stopped with SIGINT, got {p.returncode}: {err!r}"
+    records = read_log(log)
+    h, end = header_of(records), end_of(records)
+    assert h["mode"] == "attach" and h["pid"] == pid and h["pids"] == [pid], (
+        f"expected an attach header naming pid {pid}: {h}")
+    assert end["status"] == "detached", f"expected status 'detached', end record: {end}"
+    assert pid in end["alive"] and child in end["alive"], f"expected both processes alive at the end: {end}"
+    procs = procs_by_pid(records)
+    assert procs[pid][0]["start"] < 0, f"expected a negative start for a process running before attach: {procs[pid]}"
+    assert procs[child][0]["ppid"] == pid, f"expected the child's ppid {pid}: {procs[child]}"
+    rc, first, out, _ = ml.status(log)
+    assert (rc, first) == (5, "detached"), f"expected `memline status` 'detached', exit 5; got {rc} {out!r}"
+    assert work.poll() is None, "expected the attached process to keep running after memline detached"
+
+
+def test_attach_until_exit(ml, tmp_path, killer):
+    pf = tmp_path / "work.pid"
+    work = ml.work("pidfile", pf, "alloc", "5M", "waitsig", "exit", 0)
+    pid = read_pidfile(pf)
+    killer.append(pid)
+    log = tmp_path / "attach.jsonl"
+    p = ml.popen("attach", "-o", log, "-i", "0.05", pid)
+    wait_until(lambda: len(of_type(_records(log), "sample")) >= 1, f"a sample in {log}")
+    os.kill(pid, signal.SIGUSR1)
+    work.wait(timeout=30)
+    _, err = ml.finish(p)
+    assert p.returncode == 0, f"expected memline attach to exit 0 when the process exits, got {p.returncode}: {err!r}"
+    records = read_log(log, allow_cut_last=False)
+    end = end_of(records)
+    assert end["status"] in ("exited", "completed"), f"expected status 'exited' (or the real status): {end}"
+    assert end["alive"] == [], f"expected nothing alive: {end}"
+    assert pid in exits_by_pid(records), f"expected an exit record for {pid}"
+    rc, first, out, _ = ml.status(log)
+    assert first == end["status"] and rc in (0, 5), f"expected `memline status` to read the complete log: {rc} {out!r}"
+
+
+def test_attach_bad_pid(ml, tmp_path):
+    p = subprocess.Popen(["true"])
+    p.wait()
+    log = tmp_path / "bad.jsonl"
+    r = ml.cmd("attach", "-o", log, p.pid)
+    assert r.returncode == 66, f"expected exit 66 for a process that does not exist, got {r.returncode}: {r.stderr!r}"
+    assert r.stderr.strip() and str(p.pid) in r.stderr, f"expected a message naming pid {p.pid}, got {r.stderr!r}"
+    r = ml.cmd("attach", "-o", log, "notapid")
+    assert r.returncode == 64, f"expected exit 64 for 'notapid', got {r.returncode}: {r.stderr!r}"

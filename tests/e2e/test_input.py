@@ -1,0 +1,125 @@
+"""Bad command lines and bad logs: the right exit code, a clear message, nothing clobbered."""
+
+import os
+import re
+import signal
+import time
+
+import pytest
+
+from conftest import read_log, read_pidfile, wait_for_records
+
+
+@pytest.mark.parametrize("args", [["run", "--bogus", "--", "true"], ["run", "-i", "abc", "--", "true"],
+                                  ["run"], ["status", "--bogus"], ["report", "--bogus"]])
+def test_usage_errors(ml, tmp_path, args):
+    r = ml.cmd(*args)
+    assert r.returncode == 64, f"expected exit 64 (usage) for `memline {' '.join(args)}`, got {r.returncode}: {r.stderr!r}"
+    assert r.stderr.strip(), f"expected a message on stderr for `memline {' '.join(args)}`"
+    assert not list(tmp_path.glob("*.jsonl")), "expected no log created by a usage error"
+
+
+def test_log_in_missing_directory(ml, tmp_path):
+    pf = tmp_path / "started.pid"
+    r = ml.cmd("run", "-o", tmp_path / "no" / "such" / "dir" / "x.jsonl", "--", ml.memwork, "pidfile", pf)
+    assert r.returncode == 73, f"expected exit 73 (cannot create log), got {r.returncode}: {r.stderr!r}"
+    assert "x.jsonl" in r.stderr, f"expected the message to name the log, got {r.stderr!r}"
+    assert not pf.exists(), "expected the command NOT to be started when the log cannot be created"
+
+
+def test_second_writer_refused(ml, tmp_path, killer):
+    log, pf = tmp_path / "shared.jsonl", tmp_path / "first.pid"
+    first = ml.popen("run", "-o", log, "-i", "0.05", "--", ml.memwork, "pidfile", pf, "waitsig")
+    work = read_pidfile(pf)
+    killer.append(work)
+    wait_for_records(log, "sample", 1)
+    pf2 = tmp_path / "second.pid"
+    r = ml.cmd("run", "-o", log, "--", ml.memwork, "pidfile", pf2)
+    assert r.returncode != 0, f"expected a second memline writing the same log to fail, got 0: {r.stderr!r}"
+    assert "shared.jsonl" in r.stderr, f"expected the error to name the log being written, got {r.stderr!r}"
+    assert not pf2.exists(), "expected the second memline NOT to start its command"
+    os.kill(work, signal.SIGUSR1)  # the first run ends
+    _, err = ml.finish(first)
+    assert first.returncode == 0, f"expected the first memline to complete, got {first.returncode}: {err!r}"
+    records = read_log(log, allow_cut_last=False)
+    assert records[0]["type"] == "header" and records[0]["pid"] == work, (
+        f"expected the first run's header intact: {records[0]}")
+    assert [r["type"] for r in records].count("header") == 1, "expected exactly one header"
+    assert records[-1]["type"] == "end" and records[-1]["status"] == "completed", (
+        f"expected the first run's end record intact: {records[-1]}")
+
+
+@pytest.mark.parametrize("cmd", ["status", "report"])
+def test_missing_log(ml, tmp_path, cmd):
+    r = ml.cmd(cmd, tmp_path / "nope.jsonl")
+    assert r.returncode == 66, f"expected exit 66 for `memline {cmd}` on a missing log, got {r.returncode}: {r.stderr!r}"
+    assert "nope.jsonl" in r.stderr, f"expected the message to name the log, got {r.stderr!r}"
+    r = ml.cmd(cmd)  # no argument, no memline-*.jsonl in the cwd
+    assert r.returncode == 66, f"expected exit 66 for `memline {cmd}` with no log in the cwd, got {r.returncode}"
+
+
+@pytest.mark.parametrize("cmd", ["status", "report"])
+@pytest.mark.parametrize("content", ["hello, world\n", '{"type":"sample","t":1}\n'])
+def test_not_a_log(ml, tmp_path, cmd, content):
+    f = tmp_path / "notalog.jsonl"
+    f.write_text(content)
+    r = ml.cmd(cmd, f)
+    assert r.returncode == 65, f"expected exit 65 for `memline {cmd}` on {content!r}, got {r.returncode}: {r.stderr!r}"
+    assert r.stderr.strip(), "expected a message on stderr"
+
+
+@pytest.fixture
+def good_log(ml):
+    run = ml.run_memwork("alloc", "2M", "child", "alloc 1M sleep 100", "sleep", 200, "wait",
+                         opts=["-i", "0.02"], report=False)
+    assert run.code == 0, run.describe()
+    assert len(run.records) >= 6, f"expected a log of several records, got {len(run.records)}"
+    return run.log
+
+
+def test_corrupt_middle_line(ml, good_log):
+    lines = good_log.read_text().splitlines(keepends=True)
+    n = len(lines) // 2
+    lines[n - 1] = '{"type":"sample","t":0.5,"p":[[1,2,\n'
+    good_log.write_text("".join(lines))
+    for args in (["report"], ["report", "--json"], ["status"]):
+        r = ml.cmd(*args, good_log)
+        assert r.returncode in (0, 1), f"expected `memline {' '.join(args)}` to read past a corrupt line, got {r.returncode}: {r.stderr!r}"
+        assert re.search(rf"(:{n}\b|line {n}\b)", r.stderr), (
+            f"expected a warning naming line {n} from `memline {' '.join(args)}`, got {r.stderr!r}")
+        assert r.stdout.strip(), f"expected output from `memline {' '.join(args)}` despite the corrupt line"
+    rc, first, out, _ = ml.status(good_log)
+    assert first == "completed", f"expected the status still read from the end record, got {out!r}"
+
+
+def test_truncated_last_line(ml, good_log):
+    data = good_log.read_text()
+    body, last = data[:-1].rsplit("\n", 1)
+    good_log.write_text(body + "\n" + last[: len(last) // 2])
+    r = ml.cmd("report", good_log)
+    assert r.returncode == 0 and r.stdout.strip(), f"expected report to read a cut-off last line: {r.returncode} {r.stderr!r}"
+    rc, first, out, err = ml.status(good_log)
+    assert (rc, first) == (3, "incomplete"), f"expected 'incomplete' (exit 3) with the end record cut off, got {rc} {out!r} {err!r}"
+    ml.report_json(good_log)
+
+
+def test_default_log_name_and_newest(ml, tmp_path):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    r = ml.cmd("run", "--", ml.memwork, "exit", 3, cwd=cwd)
+    assert r.returncode == 3, f"expected exit 3, got {r.returncode}: {r.stderr!r}"
+    logs = list(cwd.glob("memline-*.jsonl"))
+    assert len(logs) == 1 and re.fullmatch(r"memline-memwork-\d{8}-\d{6}\.jsonl", logs[0].name), (
+        f"expected one ./memline-memwork-YYYYMMDD-HHMMSS.jsonl, found {[p.name for p in logs]}")
+    assert logs[0].name in r.stderr, f"expected the summary line to name the log: {r.stderr!r}"
+    # Make it clearly older, by name and by time, then record another run.
+    old = cwd / "memline-memwork-20000101-000000.jsonl"
+    logs[0].rename(old)
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    r = ml.cmd("run", "--", ml.memwork, "exit", 0, cwd=cwd)
+    assert r.returncode == 0, f"expected exit 0, got {r.returncode}: {r.stderr!r}"
+    rc, first, out, err = ml.status(cwd=cwd)
+    assert (rc, first) == (0, "completed"), (
+        f"expected `memline status` with no argument to read the newest log (completed), got {rc} {out!r} {err!r}")
+    rc, first, _, _ = ml.status(old, cwd=cwd)
+    assert (rc, first) == (1, "failed"), f"expected the older log to read 'failed', got {rc} {first!r}"

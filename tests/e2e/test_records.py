@@ -1,0 +1,87 @@
+"""The log's records as docs/log-format.md describes them, and how soon they reach the file."""
+
+import os
+import socket
+import time
+
+from conftest import MEMWORK, of_type, read_pidfile
+
+HEADER_MEMBERS = ["type", "format", "memline", "mode", "host", "start", "start_unix", "command", "pid",
+                  "pids", "cwd", "job", "page_size", "clk_tck", "mem_total", "kernel", "interval",
+                  "peak_reset", "pss", "fields", "tree_fields"]
+FIELDS = ["pid", "rss", "anon", "file", "shmem", "peak", "vms", "swap", "pss", "utime", "stime",
+          "minflt", "majflt", "threads", "rchar", "wchar", "read_bytes", "write_bytes", "state"]
+TREE_FIELDS = ["nproc", "rss", "anon", "file", "shmem", "peak", "vms", "swap", "pss", "utime", "stime"]
+
+
+def test_header(ml, tmp_path):
+    run = ml.run_memwork("alloc", "1M", "sleep", 50, opts=["-i", "0.02"])
+    assert run.code == 0, run.describe()
+    h = run.header
+    missing = [m for m in HEADER_MEMBERS if m not in h]
+    assert not missing, f"expected the header to have {missing}: {h}"
+    assert h["format"] == 1 and h["mode"] == "run", f"expected format 1, mode run: {h}"
+    assert h["command"] == [str(MEMWORK), "alloc", "1M", "sleep", "50"], f"expected the command's argv: {h['command']}"
+    assert h["pids"] == [h["pid"]], f"expected pids == [pid] for run: {h}"
+    assert h["cwd"] == str(tmp_path), f"expected cwd {tmp_path}: {h['cwd']}"
+    assert h["host"] == socket.gethostname(), f"expected host {socket.gethostname()}: {h['host']}"
+    assert h["kernel"] == os.uname().release, f"expected kernel {os.uname().release}: {h['kernel']}"
+    assert h["page_size"] == os.sysconf("SC_PAGE_SIZE") and h["clk_tck"] == os.sysconf("SC_CLK_TCK"), (
+        f"expected page_size and clk_tck of this machine: {h}")
+    assert isinstance(h["job"], dict), f"expected job to be an object: {h['job']}"
+    assert h["mem_total"] > 0 and isinstance(h["start_unix"], (int, float)), f"expected mem_total, start_unix: {h}"
+    assert abs(h["start_unix"] - time.time()) < 3600, f"expected start_unix to be about now: {h['start_unix']}"
+    assert h["interval"] == {"fixed": 0.02, "min": h["interval"]["min"], "max": h["interval"]["max"]}, (
+        f"expected interval.fixed 0.02 with -i 0.02: {h['interval']}")
+    assert h["peak_reset"] is True and h["pss"] is False, f"expected peak_reset true, pss false: {h}"
+    assert h["fields"][: len(FIELDS)] == FIELDS, f"expected fields to start {FIELDS}: {h['fields']}"
+    assert h["tree_fields"][: len(TREE_FIELDS)] == TREE_FIELDS, f"expected tree_fields {TREE_FIELDS}: {h['tree_fields']}"
+
+    adaptive = ml.run_memwork("exit", 0)
+    iv = adaptive.header["interval"]
+    assert iv["fixed"] is None and iv["min"] == 0.01 and iv["max"] == 5, (
+        f"expected the adaptive schedule (fixed null, min 0.01, max 5) by default: {iv}")
+
+
+def test_sample_arrays(ml):
+    run = ml.run_memwork("alloc", "4M", "child", "alloc 2M sleep 200", "sleep", 300, "wait",
+                         opts=["-i", "0.02", "--pss"])
+    assert run.code == 0, run.describe()
+    h = run.header
+    assert h["pss"] is True, f"expected pss true with --pss: {h}"
+    samples = of_type(run.records, "sample")
+    assert len(samples) >= 3, f"expected several samples, got {len(samples)}"
+    nf, nt = len(h["fields"]), len(h["tree_fields"])
+    pss, state, pid = h["fields"].index("pss"), h["fields"].index("state"), h["fields"].index("pid")
+    for s in samples:
+        assert isinstance(s["avail"], int) and s["avail"] > 0, f"expected avail KiB in {s}"
+        assert len(s["tree"]) == nt, f"expected tree arrays of {nt} entries (tree_fields): {s['tree']}"
+        assert s["tree"][0] == len(s["p"]), f"expected tree nproc == number of processes in {s}"
+        for p in s["p"]:
+            assert len(p) == nf, f"expected process arrays of {nf} entries, one per name in fields: {p}"
+            assert isinstance(p[state], str) and len(p[state]) == 1, f"expected a state letter: {p}"
+    with_pss = [p for s in samples for p in s["p"] if p[pid] == run.pid and p[pss] is not None]
+    assert with_pss, "expected PSS values for the command with --pss"
+
+
+def test_records_reach_file_every_second(ml, tmp_path):
+    """Records reach the file at least once a second while the command runs. Sizes are polled
+    every 50 ms; the bound allows 2 s between growths so a loaded machine does not fail it."""
+    log, pf = tmp_path / "live.jsonl", tmp_path / "w.pid"
+    p = ml.popen("run", "-o", log, "--", ml.memwork, "pidfile", pf, "alloc", "10M", "sleep", 3000)
+    read_pidfile(pf)
+    growths, last_size = [], -1
+    while p.poll() is None:
+        try:
+            size = log.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        if size != last_size:
+            growths.append(time.monotonic())
+            last_size = size
+        time.sleep(0.05)
+    ml.finish(p)
+    assert p.returncode == 0, f"expected exit 0, got {p.returncode}"
+    gaps = [b - a for a, b in zip(growths, growths[1:])]
+    assert len(growths) >= 3, f"expected the log to grow several times during a 3 s run, grew {len(growths)} times"
+    assert max(gaps) < 2.0, f"expected the log to grow at least about once a second, longest pause {max(gaps):.2f} s"
