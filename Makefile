@@ -36,7 +36,7 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 CORE      := $(BUILD)/libmemline-core.a
 HELPERS   := $(BUILD)/memwork $(BUILD)/demo
 
-.PHONY: all deps demo check unit e2e check-san check-format bench install clean
+.PHONY: all deps demo check unit e2e fuzz-replay fuzz check-format bench install clean
 all: $(BUILD)/memline
 
 $(BUILD)/obj/%.o: %.c
@@ -50,13 +50,15 @@ $(CORE): $(LIB_OBJ)
 $(BUILD)/memline: $(SRC_OBJ) $(CORE)
 	$(CC) $(LDFLAGS) -o $@ $(SRC_OBJ) $(CORE) $(LIBS)
 
+# Programs that are recorded, not tested: never sanitized, whose allocator would distort them.
+PLAINCFLAGS := -std=gnu17 -O2 -g $(WARN) -D_GNU_SOURCE
 $(BUILD)/memwork: tests/workload/memwork.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -o $@ $< $(LDFLAGS)
+	$(CC) $(PLAINCFLAGS) -o $@ $<
 
 $(BUILD)/demo: examples/demo.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -o $@ $< $(LDFLAGS)
+	$(CC) $(PLAINCFLAGS) -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE)
 	@mkdir -p $(dir $@)
@@ -73,11 +75,32 @@ demo:
 # The whole test suite: plain build, then once more under AddressSanitizer and UBSan.
 check:
 	@scripts/install-deps test
-	@$(MAKE) --no-print-directory unit e2e
-	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 OPT='-O1 -g' unit e2e
+	@$(MAKE) --no-print-directory unit fuzz-replay e2e
+	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 OPT='-O1 -g' unit fuzz-replay e2e
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; MEMLINE_FIXTURES=tests/fixtures $$t; done
+
+# The fuzz targets, fed the fixtures and deterministic mutations of them (no libFuzzer needed).
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(CORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -o $@ $< tests/fuzz/replay.c $(CORE) $(LDFLAGS) $(LIBS)
+
+fuzz-replay: $(FUZZ_BIN)
+	$(BUILD)/fuzz/fuzz_log_reader tests/fixtures/logs/*.jsonl
+
+# Open-ended fuzzing with libFuzzer: make fuzz FUZZ_SECONDS=600
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/install-deps fuzz
+	@mkdir -p build/libfuzzer build/fuzz-corpus
+	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -DMEMLINE_VERSION='"$(VERSION)"' -Iinclude -Ilib \
+	  -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags $(PKGS)) \
+	  -o build/libfuzzer/fuzz_log_reader tests/fuzz/fuzz_log_reader.c $(LIB_SRC) $(LIBS)
+	build/libfuzzer/fuzz_log_reader -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	  build/fuzz-corpus tests/fixtures/logs
 
 e2e: $(BUILD)/memline $(HELPERS)
 	MEMLINE_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e

@@ -1,0 +1,40 @@
+/*
+ * fuzz_log_reader: a libFuzzer target for everything that reads a log from outside: the log
+ * reader, the run model built from it, and both reports rendered from the model. The input is
+ * the whole log file. Built by `make fuzz` (clang, -fsanitize=fuzzer) and, in `make check`,
+ * linked with tests/fuzz/replay.c, which feeds it the fixture logs and mutations of them.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "report.h"
+#include "run.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	int fd = memfd_create("log", MFD_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (write(fd, data, size) != (ssize_t)size) {
+		close(fd);
+		return 0;
+	}
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	struct run run;
+	struct strbuf err = STRBUF_INIT, out = STRBUF_INIT;
+	if (run_load(&run, path, NULL, NULL, &err) == 0) {
+		report_text(&run, &out);
+		report_json(&run, &out);
+		run_release(&run);
+	}
+	strbuf_release(&err);
+	strbuf_release(&out);
+	close(fd);
+	return 0;
+}
