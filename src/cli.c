@@ -11,6 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "run.h"
+#include "strbuf.h"
+
 const char *cli_progname = "memline";
 
 static void vreport(const char *prefix, const char *fmt, va_list ap)
@@ -112,4 +115,28 @@ void cli_log_warn(void *data, const char *path, long line, const char *msg)
 		warning("%s:%ld: %s", path, line, msg);
 	else
 		warning("%s: %s", path, msg);
+}
+
+void cli_load_run(const char *cmd, int argc, char **argv, int first, struct run *run)
+{
+	if (argc - first > 1)
+		die(EXIT_USAGE, "%s takes one LOG, not %d; see 'memline %s --help'", cmd, argc - first,
+		    cmd);
+	char *path = resolve_log(first < argc ? argv[first] : NULL);
+	struct strbuf err = STRBUF_INIT;
+	int ret = run_load(run, path, cli_log_warn, NULL, &err);
+	if (ret < 0)
+		die(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR, "%s", err.buf);
+	strbuf_release(&err);
+	free(path);
+}
+
+void cli_print(const struct strbuf *out)
+{
+	if (out->oom)
+		die(EXIT_SOFTWARE, "out of memory");
+	if (out->len)
+		fwrite(out->buf, 1, out->len, stdout);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		die(EXIT_IOERR, "cannot write to standard output: %s", strerror(errno));
 }

@@ -37,6 +37,19 @@ int parse_pid(const char *arg);
  */
 char *resolve_log(const char *arg);
 
+struct run;
+/*
+ * For the commands that read a log: takes the at most one LOG left in argv after the options
+ * (argv[first] onwards; the newest memline-*.jsonl if none) and loads it into run. Dies with
+ * a usage error for extra arguments, 66 when the log cannot be opened, 65 when it is not a
+ * readable memline log. The caller releases run.
+ */
+void cli_load_run(const char *cmd, int argc, char **argv, int first, struct run *run);
+
+/* Writes out to standard output; dies if it ran out of memory or cannot be written. */
+struct strbuf;
+void cli_print(const struct strbuf *out);
+
 /* Warning callback for log readers: "memline: LOG:LINE: MSG". */
 void cli_log_warn(void *data, const char *path, long line, const char *msg);
 

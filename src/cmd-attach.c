@@ -26,35 +26,15 @@ int cmd_attach(int argc, char **argv)
 {
 	struct record_opts ro;
 	record_opts_init(&ro);
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, RECORD_SHORT_OPTIONS, record_long_options, NULL)) !=
-	       -1) {
-		if (c == 'h') {
-			fputs(usage, stdout);
-			return 0;
-		}
-		if (c == RECORD_OPT_WAIT)
-			die(EXIT_USAGE, "--wait is for 'memline run'; attach always waits for every "
-					"process");
-		if (c == '?' || c == ':' || !record_opts_parse(&ro, c, optarg)) {
-			if (optopt && strchr("oiI", optopt))
-				die(EXIT_USAGE, "-%c needs a value; see 'memline attach --help'",
-				    optopt);
-			die(EXIT_USAGE, "unknown option '%s'; see 'memline attach --help'",
-			    argv[optind - 1]);
-		}
-	}
-	record_opts_check(&ro);
-	if (optind >= argc)
+	int first = record_opts_parse(&ro, "attach", usage, argc, argv);
+	if (first >= argc)
 		die(EXIT_USAGE, "no process to attach to; usage: memline attach [OPTIONS] PID...");
-	size_t n = (size_t)(argc - optind);
+	size_t n = (size_t)(argc - first);
 	pid_t *pids = calloc(n, sizeof(*pids));
 	if (!pids)
 		die(EXIT_SOFTWARE, "out of memory");
 	for (size_t i = 0; i < n; i++)
-		pids[i] = parse_pid(argv[optind + (int)i]);
+		pids[i] = parse_pid(argv[first + (int)i]);
 	if (!ro.log_path) {
 		struct strbuf comm = STRBUF_INIT;
 		strbuf_addf(&comm, "/proc/%d/comm", (int)pids[0]);
@@ -74,21 +54,6 @@ int cmd_attach(int argc, char **argv)
 	struct recorder_result res;
 	struct strbuf err = STRBUF_INIT;
 	int ret = recorder_attach(&ro.rec, pids, n, &res, &err);
-	switch (ret) {
-	case RECORDER_OK:
-		break;
-	case RECORDER_ERR_LOG:
-		die(EXIT_CANTCREAT, "%s", err.buf);
-	case RECORDER_ERR_NOPROC:
-		die(EXIT_NOINPUT, "%s", err.buf);
-	default:
-		die(EXIT_OSERR, "%s", err.buf);
-	}
-	record_print_summary(&ro, &res);
-	int code = res.memline_exit;
-	recorder_result_release(&res);
-	record_opts_release(&ro);
-	strbuf_release(&err);
 	free(pids);
-	return code;
+	return record_finish(&ro, ret, &res, &err);
 }

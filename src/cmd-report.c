@@ -43,28 +43,15 @@ int cmd_report(int argc, char **argv)
 			    argv[optind - 1]);
 		}
 	}
-	if (argc - optind > 1)
-		die(EXIT_USAGE, "report takes one LOG, not %d; see 'memline report --help'",
-		    argc - optind);
-	char *path = resolve_log(optind < argc ? argv[optind] : NULL);
-
 	struct run run;
-	struct strbuf err = STRBUF_INIT, out = STRBUF_INIT;
-	int ret = run_load(&run, path, cli_log_warn, NULL, &err);
-	if (ret < 0)
-		die(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR, "%s", err.buf);
+	struct strbuf out = STRBUF_INIT;
+	cli_load_run("report", argc, argv, optind, &run);
 	if (json)
 		report_json(&run, &out);
 	else
 		report_text(&run, &out);
-	if (out.oom)
-		die(EXIT_SOFTWARE, "out of memory writing the report of '%s'", path);
-	fwrite(out.buf, 1, out.len, stdout);
-	if (fflush(stdout) == EOF || ferror(stdout))
-		die(EXIT_IOERR, "cannot write the report to standard output");
+	cli_print(&out);
 	strbuf_release(&out);
-	strbuf_release(&err);
 	run_release(&run);
-	free(path);
 	return 0;
 }

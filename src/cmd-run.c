@@ -28,30 +28,10 @@ int cmd_run(int argc, char **argv)
 {
 	struct record_opts ro;
 	record_opts_init(&ro);
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+" RECORD_SHORT_OPTIONS, record_long_options,
-				NULL)) != -1) {
-		if (c == 'h') {
-			fputs(usage, stdout);
-			return 0;
-		}
-		if (c == RECORD_OPT_WAIT) {
-			ro.rec.wait = true;
-			continue;
-		}
-		if (c == '?' || c == ':' || !record_opts_parse(&ro, c, optarg)) {
-			if (optopt && strchr("oiI", optopt))
-				die(EXIT_USAGE, "-%c needs a value; see 'memline run --help'", optopt);
-			die(EXIT_USAGE, "unknown option '%s'; see 'memline run --help'",
-			    argv[optind - 1]);
-		}
-	}
-	record_opts_check(&ro);
-	if (optind >= argc)
+	int first = record_opts_parse(&ro, "run", usage, argc, argv);
+	if (first >= argc)
 		die(EXIT_USAGE, "no command to run; usage: memline run [OPTIONS] -- COMMAND [ARGS...]");
-	char **command = argv + optind;
+	char **command = argv + first;
 	if (!ro.log_path) {
 		ro.log_path = record_default_log_name(command[0]);
 		ro.rec.log_exclusive = true;
@@ -61,20 +41,5 @@ int cmd_run(int argc, char **argv)
 	struct recorder_result res;
 	struct strbuf err = STRBUF_INIT;
 	int ret = recorder_run(&ro.rec, command, &res, &err);
-	switch (ret) {
-	case RECORDER_OK:
-		break;
-	case RECORDER_ERR_LOG:
-		die(EXIT_CANTCREAT, "%s", err.buf);
-	case RECORDER_ERR_NOEXEC:
-		die(res.memline_exit, "%s", err.buf);
-	default:
-		die(EXIT_OSERR, "%s", err.buf);
-	}
-	record_print_summary(&ro, &res);
-	int code = res.memline_exit;
-	recorder_result_release(&res);
-	record_opts_release(&ro);
-	strbuf_release(&err);
-	return code;
+	return record_finish(&ro, ret, &res, &err);
 }

@@ -125,26 +125,13 @@ int cmd_status(int argc, char **argv)
 		die(EXIT_USAGE, "status: unknown option '%s'; see 'memline status --help'",
 		    argv[optind - 1]);
 	}
-	if (argc - optind > 1)
-		die(EXIT_USAGE, "status takes one LOG, not %d; see 'memline status --help'",
-		    argc - optind);
-	char *path = resolve_log(optind < argc ? argv[optind] : NULL);
-
 	struct run run;
-	struct strbuf err = STRBUF_INIT, out = STRBUF_INIT;
-	int ret = run_load(&run, path, cli_log_warn, NULL, &err);
-	if (ret < 0)
-		die(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR, "%s", err.buf);
+	struct strbuf out = STRBUF_INIT;
+	cli_load_run("status", argc, argv, optind, &run);
 	render_status(&run, &out);
-	if (out.oom)
-		die(EXIT_SOFTWARE, "out of memory");
-	fwrite(out.buf, 1, out.len, stdout);
-	if (fflush(stdout) == EOF || ferror(stdout))
-		die(EXIT_IOERR, "cannot write to standard output");
+	cli_print(&out);
 	int code = status_exit_code(run.status);
 	strbuf_release(&out);
-	strbuf_release(&err);
 	run_release(&run);
-	free(path);
 	return code;
 }

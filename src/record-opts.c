@@ -8,11 +8,11 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "units.h"
+#include "report.h"
 
-enum { OPT_MIN_INTERVAL = 257, OPT_PSS, OPT_NO_PEAK_RESET };
+enum { OPT_WAIT = 256, OPT_MIN_INTERVAL, OPT_PSS, OPT_NO_PEAK_RESET };
 
-const struct option record_long_options[] = {
+static const struct option long_options[] = {
 	{"output", required_argument, NULL, 'o'},
 	{"interval", required_argument, NULL, 'i'},
 	{"max-interval", required_argument, NULL, 'I'},
@@ -20,7 +20,7 @@ const struct option record_long_options[] = {
 	{"pss", no_argument, NULL, OPT_PSS},
 	{"no-peak-reset", no_argument, NULL, OPT_NO_PEAK_RESET},
 	{"quiet", no_argument, NULL, 'q'},
-	{"wait", no_argument, NULL, RECORD_OPT_WAIT},
+	{"wait", no_argument, NULL, OPT_WAIT},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -31,7 +31,8 @@ void record_opts_init(struct record_opts *ro)
 	recorder_options_init(&ro->rec);
 }
 
-bool record_opts_parse(struct record_opts *ro, int c, const char *arg)
+/* Takes one option; false if c is not one. */
+static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg)
 {
 	switch (c) {
 	case 'o':
@@ -55,6 +56,13 @@ bool record_opts_parse(struct record_opts *ro, int c, const char *arg)
 	case OPT_NO_PEAK_RESET:
 		ro->rec.peak_reset = false;
 		return true;
+	case OPT_WAIT:
+		if (strcmp(cmd, "run"))
+			die(EXIT_USAGE, "--wait is for 'memline run'; %s always waits for every "
+					"process",
+			    cmd);
+		ro->rec.wait = true;
+		return true;
 	case 'q':
 		ro->quiet = true;
 		return true;
@@ -62,10 +70,29 @@ bool record_opts_parse(struct record_opts *ro, int c, const char *arg)
 	return false;
 }
 
-void record_opts_check(struct record_opts *ro)
+int record_opts_parse(struct record_opts *ro, const char *cmd, const char *usage, int argc,
+		      char **argv)
 {
+	/* run stops at the command's name, so that its options stay its own. */
+	const char *shortopts = strcmp(cmd, "run") ? "o:i:I:qh" : "+o:i:I:qh";
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, long_options, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(usage, stdout);
+			exit(0);
+		}
+		if (take(ro, cmd, c, optarg))
+			continue;
+		if (c == ':' || (c == '?' && optopt && strchr("oiI", optopt)))
+			die(EXIT_USAGE, "-%c needs a value; see 'memline %s --help'", optopt, cmd);
+		die(EXIT_USAGE, "unknown option '%s'; see 'memline %s --help'", argv[optind - 1],
+		    cmd);
+	}
 	if (ro->rec.min_interval > ro->rec.max_interval)
 		die(EXIT_USAGE, "--min-interval is longer than --max-interval; make it shorter");
+	return optind;
 }
 
 char *record_default_log_name(const char *command)
@@ -103,7 +130,7 @@ char *record_default_log_name(const char *command)
 	return strbuf_detach(&name, NULL);
 }
 
-void record_print_summary(const struct record_opts *ro, const struct recorder_result *res)
+static void print_summary(const struct record_opts *ro, const struct recorder_result *res)
 {
 	if (res->warning.len)
 		warning("%s; the log keeps every record written before that", res->warning.buf);
@@ -111,16 +138,17 @@ void record_print_summary(const struct record_opts *ro, const struct recorder_re
 		return;
 	struct strbuf sb = STRBUF_INIT;
 	strbuf_addstr(&sb, run_status_names[res->status]);
-	if (res->exit_code >= 0 && res->status != RUN_COMPLETED)
+	if (res->exit_code >= 0 && res->status != RUN_COMPLETED) {
 		strbuf_addf(&sb, " (exit %d)", res->exit_code);
-	else if (res->signal > 0 && sigabbrev_np(res->signal))
-		strbuf_addf(&sb, " (SIG%s)", sigabbrev_np(res->signal));
-	else if (res->signal > 0)
-		strbuf_addf(&sb, " (signal %d)", res->signal);
+	} else if (res->signal > 0) {
+		strbuf_addstr(&sb, " (");
+		report_signal(&sb, res->signal);
+		strbuf_addch(&sb, ')');
+	}
 	strbuf_addstr(&sb, " after ");
-	units_add_duration(&sb, res->duration);
+	report_secs(&sb, res->duration);
 	strbuf_addstr(&sb, "; peak RSS ");
-	units_add_bytes(&sb, (double)res->peak_kib * 1024);
+	report_bytes(&sb, res->peak_kib * 1024);
 	strbuf_addf(&sb, "; %zu process%s", res->processes, res->processes == 1 ? "" : "es");
 	if (res->alive)
 		strbuf_addf(&sb, ", %zu still running (--wait records them to the end)", res->alive);
@@ -129,8 +157,26 @@ void record_print_summary(const struct record_opts *ro, const struct recorder_re
 	strbuf_release(&sb);
 }
 
-void record_opts_release(struct record_opts *ro)
+int record_finish(struct record_opts *ro, int ret, struct recorder_result *res,
+		  struct strbuf *err)
 {
+	switch (ret) {
+	case RECORDER_OK:
+		break;
+	case RECORDER_ERR_LOG:
+		die(EXIT_CANTCREAT, "%s", err->buf);
+	case RECORDER_ERR_NOEXEC:
+		die(res->memline_exit, "%s", err->buf);
+	case RECORDER_ERR_NOPROC:
+		die(EXIT_NOINPUT, "%s", err->buf);
+	default:
+		die(EXIT_OSERR, "%s", err->buf);
+	}
+	print_summary(ro, res);
+	int code = res->memline_exit;
+	recorder_result_release(res);
+	strbuf_release(err);
 	free(ro->log_path);
 	ro->log_path = NULL;
+	return code;
 }

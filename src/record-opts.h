@@ -16,20 +16,22 @@ struct record_opts {
 	char *log_path; /* owned */
 };
 
-/* The long options both commands take; getopt codes are the short letters or >= 256. */
-extern const struct option record_long_options[];
-#define RECORD_SHORT_OPTIONS "o:i:I:qh"
-#define RECORD_OPT_WAIT 256
-
 void record_opts_init(struct record_opts *ro);
-/* Takes one option both commands know; returns false if c is not one of them. */
-bool record_opts_parse(struct record_opts *ro, int c, const char *arg);
-/* Checks option combinations; dies with a usage error if they do not fit. */
-void record_opts_check(struct record_opts *ro);
+/*
+ * Parses cmd's options ("run" takes --wait too, and stops at the command's name); prints
+ * usage and exits 0 for --help; dies with a usage error for a bad option or combination.
+ * Returns the index of the first argument after the options.
+ */
+int record_opts_parse(struct record_opts *ro, const char *cmd, const char *usage, int argc,
+		      char **argv);
 /* The default log name for a command: memline-NAME-YYYYMMDD-HHMMSS.jsonl, not yet existing. */
 char *record_default_log_name(const char *command);
-/* Prints the one-line summary on stderr (unless quiet) and any warning. */
-void record_print_summary(const struct record_opts *ro, const struct recorder_result *res);
-void record_opts_release(struct record_opts *ro);
+/*
+ * After recorder_run/recorder_attach returned ret: dies with the error's exit code and message,
+ * or prints the one-line summary on stderr (unless quiet) and any warning. Releases ro, res
+ * and err; returns what memline exits with.
+ */
+int record_finish(struct record_opts *ro, int ret, struct recorder_result *res,
+		  struct strbuf *err);
 
 #endif
