@@ -10,6 +10,8 @@
  * joins, so a new child of a new child is found in one pass whatever the pid order.
  *
  * Reading. See sampler.h for the cost model and docs/log-format.md for what a peak means.
+ * Until status is read again, a changed process's split (anon, file, shmem), swap and I/O keep
+ * their last values while rss is stat's.
  */
 #include "sampler.h"
 
@@ -19,8 +21,16 @@
 
 /* Up to this many new pids are probed one by one; more, and /proc is listed instead. */
 #define PROBE_MAX 64
-/* status and io are read at least this often even for a process that changed nothing. */
+/* status and io are read at least this often even for a process that changed nothing, */
 #define SLOW_MAX_AGE 1.0
+/*
+ * and at most this often for one that changes all the time. Its high-water mark keeps
+ * counting in between, so no peak is lost: sampling faster than this, a peak may show up to
+ * this much later than it happened. status costs several stat reads and its reset takes the
+ * process's mmap lock: reading it every 10 ms from hundreds of busy processes would cost them
+ * and memline more than it tells.
+ */
+#define SLOW_MIN_AGE 0.05
 
 struct tracked_proc {
 	struct proc_handle h;
@@ -428,9 +438,14 @@ static bool read_proc(struct sampler *s, struct tracked_proc *p, double t)
 	 * stat's RSS is a quick read of per-CPU counters and status's the exact sum: compare
 	 * stat with stat.
 	 */
-	bool changed = p->slow_t < 0 || faults != p->faults || rss != p->stat_rss;
-	if (changed || t - p->slow_t >= SLOW_MAX_AGE) {
+	bool changed = faults != p->faults || rss != p->stat_rss;
+	double age = t - p->slow_t;
+	if (p->slow_t < 0 || age >= SLOW_MAX_AGE || (changed && age >= SLOW_MIN_AGE)) {
 		read_slow(s, p, rss, t);
+	} else if (changed) {
+		/* Read again soon: until then what stat says, and the larger RSS as the peak. */
+		v->v[PF_RSS] = rss;
+		v->v[PF_PEAK] = rss > p->rss ? rss : p->rss;
 	} else {
 		/* Nothing faulted in and RSS is unchanged: it cannot have peaked higher. */
 		v->v[PF_PEAK] = v->v[PF_RSS];

@@ -5,7 +5,7 @@
  *
  * Cost model: one pread of /proc/PID/stat per process per sample. status (the RSS split and the
  * high-water mark), io and smaps_rollup are read only when stat shows the process faulted or
- * its RSS changed, and at least once a second otherwise. New processes are looked for only when
+ * its RSS changed (then at most every 50 ms), and at least once a second otherwise. New processes are looked for only when
  * the kernel's last allocated pid (/proc/loadavg) moved, and then only among the new pids.
  */
 #ifndef MEMLINE_SAMPLER_H

@@ -242,12 +242,23 @@ static void test_status_only_on_change(void **state)
 	s = sampler_sample(&f->s, 0.02);
 	v = find_values(s, 1000);
 	assert_int_equal(v->v[PF_PEAK], 4000);
-	/* Once it faulted, status is read: the high-water mark is the peak, and it is reset. */
+	/* It faulted, but status was read 20 ms ago: not yet; stat's RSS, the larger as peak. */
 	root.minflt = 20;
+	root.rss_pages = 1100;
 	put_stat(f, &root);
 	s = sampler_sample(&f->s, 0.03);
 	v = find_values(s, 1000);
+	assert_int_equal(v->v[PF_RSS], 4400);
+	assert_int_equal(v->v[PF_PEAK], 4400);
+	assert_int_equal(v->v[PF_ANON], 3900); /* the split waits for status */
+	/* 50 ms on, status is read: the high-water mark is the peak, and it is reset. */
+	root.minflt = 30;
+	put_stat(f, &root);
+	put_status(f, 1000, 4400, 9000);
+	s = sampler_sample(&f->s, 0.07);
+	v = find_values(s, 1000);
 	assert_int_equal(v->v[PF_PEAK], 9000);
+	assert_int_equal(v->v[PF_ANON], 4300);
 	assert_int_equal(s->tree.v[TF_PEAK], 9000);
 	struct strbuf path = STRBUF_INIT;
 	strbuf_addf(&path, "%s/1000/clear_refs", f->dir);
