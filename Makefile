@@ -75,7 +75,7 @@ demo:
 # The whole test suite: plain build, then once more under AddressSanitizer and UBSan.
 check:
 	@scripts/install-deps test
-	@$(MAKE) --no-print-directory unit fuzz-replay e2e
+	@$(MAKE) --no-print-directory check-format unit fuzz-replay e2e
 	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 OPT='-O1 -g' unit fuzz-replay e2e
 
 unit: $(UNIT_BIN)
@@ -105,8 +105,10 @@ fuzz:
 e2e: $(BUILD)/memline $(HELPERS)
 	MEMLINE_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
+C_FILES   := $(wildcard lib/*.[ch] src/*.[ch] include/*.h tests/unit/*.c tests/fuzz/*.c \
+               tests/workload/*.c bench/*.c examples/*.c)
 check-format:
-	clang-format --dry-run --Werror $(LIB_SRC) $(SRC_SRC) $(wildcard lib/*.h include/*.h)
+	@clang-format --dry-run --Werror $(C_FILES) && echo "format: $(words $(C_FILES)) files clean"
 
 bench:
 	@scripts/install-deps bench

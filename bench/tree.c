@@ -65,7 +65,7 @@ static void sleep_until(const struct timespec *when)
 static unsigned char *touch(long index)
 {
 	unsigned char *mem =
-	    mmap(NULL, TOUCH_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		mmap(NULL, TOUCH_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		die_os("mmap");
 	memset(mem, (int)(index & 0xff) | 1, TOUCH_BYTES);

@@ -60,7 +60,7 @@ static void say(const char *fmt, ...)
 static unsigned char *take(long len, long ms)
 {
 	unsigned char *p =
-	    mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		die_os("mmap");
 	long steps = ms > 0 ? 10 : 1, step = len / steps;

@@ -260,7 +260,7 @@ static const char *decode_sample(struct log_reader *r, const json_t *o, struct s
 	const json_t *tree = json_object_get(o, "tree");
 	for (int f = 0; f < TREE_NFIELDS; f++)
 		s->tree.v[f] =
-		    r->tree_pos[f] < 0 ? -1 : json_ll(json_array_get(tree, r->tree_pos[f]), -1);
+			r->tree_pos[f] < 0 ? -1 : json_ll(json_array_get(tree, r->tree_pos[f]), -1);
 	const json_t *p = json_object_get(o, "p");
 	if (!p)
 		return NULL;
@@ -280,10 +280,11 @@ static const char *decode_sample(struct log_reader *r, const json_t *o, struct s
 			return "sample's process entry is not an array";
 		for (int f = 0; f < PROC_NFIELDS; f++)
 			v->v[f] = r->proc_pos[f] < 0
-				      ? -1
-				      : json_ll(json_array_get(a, r->proc_pos[f]), -1);
-		const char *st =
-		    r->state_pos < 0 ? NULL : json_string_value(json_array_get(a, r->state_pos));
+					  ? -1
+					  : json_ll(json_array_get(a, r->proc_pos[f]), -1);
+		const char *st = r->state_pos < 0
+					 ? NULL
+					 : json_string_value(json_array_get(a, r->state_pos));
 		v->state = st && st[0] ? st[0] : '\0';
 		if (v->v[PF_PID] > 0) /* an entry without a pid cannot be placed */
 			s->n++;
@@ -395,8 +396,8 @@ static const struct {
 	const char *name;
 	enum record_type type;
 } record_types[] = {
-    {"header", REC_HEADER}, {"proc", REC_PROC}, {"exec", REC_EXEC},
-    {"sample", REC_SAMPLE}, {"exit", REC_EXIT}, {"end", REC_END},
+	{"header", REC_HEADER}, {"proc", REC_PROC}, {"exec", REC_EXEC},
+	{"sample", REC_SAMPLE}, {"exit", REC_EXIT}, {"end", REC_END},
 };
 
 int log_reader_next(struct log_reader *r, struct log_record *rec, struct strbuf *err)
@@ -413,10 +414,10 @@ int log_reader_next(struct log_reader *r, struct log_record *rec, struct strbuf 
 			}
 			if (!r->seen_header) {
 				strbuf_addf(
-				    err,
-				    "'%s' is empty: the recording wrote nothing; it may have "
-				    "died at once",
-				    r->path);
+					err,
+					"'%s' is empty: the recording wrote nothing; it may have "
+					"died at once",
+					r->path);
 				return -1;
 			}
 			return 0;
@@ -435,10 +436,10 @@ int log_reader_next(struct log_reader *r, struct log_record *rec, struct strbuf 
 			if (!r->seen_header) {
 				if (!complete)
 					strbuf_addf(
-					    err,
-					    "'%s' ends inside its header: the recording died "
-					    "at once",
-					    r->path);
+						err,
+						"'%s' ends inside its header: the recording died "
+						"at once",
+						r->path);
 				else
 					not_a_log(r, err);
 				return -1;
@@ -463,11 +464,11 @@ int log_reader_next(struct log_reader *r, struct log_record *rec, struct strbuf 
 			}
 			long long format = json_integer_value(json_object_get(o, "format"));
 			if (format > LOG_FORMAT_VERSION) {
-				strbuf_addf(
-				    err,
-				    "'%s' was written by a newer memline (format %lld); upgrade "
-				    "memline to read it",
-				    r->path, format);
+				strbuf_addf(err,
+					    "'%s' was written by a newer memline (format %lld); "
+					    "upgrade "
+					    "memline to read it",
+					    r->path, format);
 				json_decref(o);
 				return -1;
 			}

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #define FLUSH_BYTES (256 * 1024)
-#define FLUSH_SECS 0.5
-#define SYNC_SECS 1.0
+#define FLUSH_SECS  0.5
+#define SYNC_SECS   1.0
 
 static const char header_prefix[] = "{\"type\":\"header\"";
 

@@ -211,7 +211,8 @@ bool procfs_parse_status(const char *buf, size_t len, struct proc_status *st)
 				any = true;
 			} else if (klen >= 5 && (p[0] == 'V' || p[0] == 'R')) {
 				for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-					if (strlen(keys[i].key) == klen && !memcmp(p, keys[i].key, klen) &&
+					if (strlen(keys[i].key) == klen &&
+					    !memcmp(p, keys[i].key, klen) &&
 					    next_num(&v, le, &num)) {
 						*(long long *)((char *)st + keys[i].off) = num;
 						any = true;
@@ -301,7 +302,8 @@ static bool pread_all(int fd, struct strbuf *out)
 	for (;;) {
 		if (!strbuf_grow(out, SMALL_READ))
 			return false;
-		ssize_t n = pread(fd, out->buf + out->len, out->alloc - out->len - 1, (off_t)out->len);
+		ssize_t n =
+			pread(fd, out->buf + out->len, out->alloc - out->len - 1, (off_t)out->len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -373,8 +375,9 @@ long long procfs_vmstat_oom_kill(const struct procfs *fs)
 	if (fs->vmstat_fd < 0)
 		return -1;
 	struct strbuf sb = STRBUF_INIT;
-	long long v = pread_all(fs->vmstat_fd, &sb) ? procfs_parse_counter(sb.buf, sb.len, "oom_kill")
-						     : -1;
+	long long v = pread_all(fs->vmstat_fd, &sb)
+			      ? procfs_parse_counter(sb.buf, sb.len, "oom_kill")
+			      : -1;
 	strbuf_release(&sb);
 	return v;
 }
@@ -482,8 +485,8 @@ bool proc_handle_io(struct proc_handle *h, struct proc_io *io)
 long long proc_handle_pss(struct proc_handle *h)
 {
 	char buf[SMALL_READ];
-	ssize_t n = pread_small(lazy_fd(h, &h->smaps_fd, "smaps_rollup", O_RDONLY), buf,
-				sizeof(buf));
+	ssize_t n =
+		pread_small(lazy_fd(h, &h->smaps_fd, "smaps_rollup", O_RDONLY), buf, sizeof(buf));
 	return n > 0 ? procfs_parse_kv(buf, (size_t)n, "Pss") : -1;
 }
 

@@ -35,7 +35,7 @@ struct proc_stat {
 	char state;
 	pid_t ppid;
 	unsigned long long minflt, majflt;
-	unsigned long long cminflt; /* minor faults of children it waited for */
+	unsigned long long cminflt;	 /* minor faults of children it waited for */
 	unsigned long long utime, stime; /* clock ticks */
 	long threads;
 	unsigned long long starttime; /* clock ticks since boot */

@@ -5,8 +5,9 @@
 #include <sys/wait.h>
 
 const char *const proc_field_names[PROC_NFIELDS] = {
-	"pid",	   "rss",   "anon",   "file",	 "shmem",   "peak",  "vms",   "swap",	    "pss",
-	"utime",   "stime", "minflt", "majflt",	 "threads", "rchar", "wchar", "read_bytes", "write_bytes",
+	"pid",	  "rss",     "anon",  "file",  "shmem",	     "peak",
+	"vms",	  "swap",    "pss",   "utime", "stime",	     "minflt",
+	"majflt", "threads", "rchar", "wchar", "read_bytes", "write_bytes",
 };
 
 const char *const tree_field_names[TREE_NFIELDS] = {
@@ -16,7 +17,8 @@ const char *const tree_field_names[TREE_NFIELDS] = {
 const char *const exit_how_names[3] = {"unknown", "exited", "killed"};
 
 const char *const run_status_names[RUN_NSTATUS] = {
-	"completed", "failed", "killed", "oom-killed", "detached", "exited", "incomplete", "running",
+	"completed", "failed", "killed",     "oom-killed",
+	"detached",  "exited", "incomplete", "running",
 };
 
 int run_status_from_name(const char *s)

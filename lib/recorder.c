@@ -32,11 +32,21 @@
 #include "sampler.h"
 
 static const char *const job_vars[JOB_VARS_MAX] = {
-	"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
-	"PMI_RANK",		"PMI_SIZE",		"PMIX_RANK",
-	"MV2_COMM_WORLD_RANK",	"SLURM_JOB_ID",		"SLURM_ARRAY_JOB_ID",
-	"SLURM_ARRAY_TASK_ID",	"SLURM_PROCID",		"SLURM_LOCALID",
-	"SLURM_NODEID",		"PBS_JOBID",		"PBS_ARRAY_INDEX",
+	"OMPI_COMM_WORLD_RANK",
+	"OMPI_COMM_WORLD_SIZE",
+	"OMPI_COMM_WORLD_LOCAL_RANK",
+	"PMI_RANK",
+	"PMI_SIZE",
+	"PMIX_RANK",
+	"MV2_COMM_WORLD_RANK",
+	"SLURM_JOB_ID",
+	"SLURM_ARRAY_JOB_ID",
+	"SLURM_ARRAY_TASK_ID",
+	"SLURM_PROCID",
+	"SLURM_LOCALID",
+	"SLURM_NODEID",
+	"PBS_JOBID",
+	"PBS_ARRAY_INDEX",
 	"PBS_TASKNUM",
 };
 
@@ -183,7 +193,8 @@ static void reap(struct recorder *r)
 		bool oom = false, checked = false;
 		if ((si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) &&
 		    si.si_status == SIGKILL) {
-			oom = oom_watch_killed(&r->oom, pid); /* its zombie still shows its cgroup */
+			oom = oom_watch_killed(&r->oom,
+					       pid); /* its zombie still shows its cgroup */
 			checked = true;
 		}
 		sampler_zombie(&r->sampler, pid);
@@ -195,7 +206,8 @@ static void reap(struct recorder *r)
 		while (got < 0 && errno == EINTR);
 		if (got != pid)
 			return;
-		struct sampler_event *ev = sampler_reaped(&r->sampler, pid, status, &ru, elapsed(r));
+		struct sampler_event *ev =
+			sampler_reaped(&r->sampler, pid, status, &ru, elapsed(r));
 		if (ev) {
 			ev->exit.oom = oom;
 			ev->oom_known = true;
@@ -269,7 +281,8 @@ static void loop(struct recorder *r)
 		double wait = r->deadline - elapsed(r);
 		if (wait > 0) {
 			struct pollfd pfd = {r->sfd, POLLIN, 0};
-			struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+			struct timespec ts = {(time_t)wait,
+					      (long)((wait - (double)(time_t)wait) * 1e9)};
 			if (ppoll(&pfd, 1, &ts, NULL) < 0 && errno != EINTR)
 				break;
 			if (pfd.revents & POLLIN)
@@ -338,8 +351,8 @@ static void finish(struct recorder *r, struct recorder_result *res)
 	res->signal = end.signal;
 	res->core = end.core;
 	res->memline_exit = end.exit_code >= 0 ? end.exit_code
-			    : end.signal > 0  ? 128 + end.signal
-					      : 0;
+			    : end.signal > 0   ? 128 + end.signal
+					       : 0;
 	res->duration = end.t;
 	res->peak_kib = r->peak;
 	res->peak_t = r->peak_t;
@@ -481,8 +494,8 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	}
 	r.t0 = boottime();
 	/* Before the fork, so that the sampler's "last pid" predates the command's first child. */
-	struct sampler_options so = {.self = getpid(), .peak_reset = o->peak_reset, .pss = o->pss,
-				     .t0 = r.t0};
+	struct sampler_options so = {
+		.self = getpid(), .peak_reset = o->peak_reset, .pss = o->pss, .t0 = r.t0};
 	sampler_init(&r.sampler, &r.fs, &so);
 	oom_watch_init(&r.oom, &r.fs, "/proc/self/mountinfo");
 	pid_t pid = fork();
@@ -515,7 +528,8 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	if (got == (ssize_t)sizeof(exec_errno)) {
 		waitpid(pid, NULL, 0);
 		if (exec_errno == ENOENT)
-			strbuf_addf(err, "cannot run '%s': command not found; check the name and PATH",
+			strbuf_addf(err,
+				    "cannot run '%s': command not found; check the name and PATH",
 				    argv[0]);
 		else
 			strbuf_addf(err, "cannot run '%s': %s", argv[0], strerror(exec_errno));
@@ -574,8 +588,8 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 	free(command);
 	strbuf_release(&cmd);
 	strbuf_release(&path);
-	struct sampler_options so = {.self = 0, .peak_reset = o->peak_reset, .pss = o->pss,
-				     .t0 = r.t0};
+	struct sampler_options so = {
+		.self = 0, .peak_reset = o->peak_reset, .pss = o->pss, .t0 = r.t0};
 	sampler_init(&r.sampler, &r.fs, &so);
 	oom_watch_init(&r.oom, &r.fs, "/proc/self/mountinfo");
 	for (size_t i = 0; i < n; i++)

@@ -49,10 +49,10 @@ struct recorder_result {
 
 enum recorder_error {
 	RECORDER_OK = 0,
-	RECORDER_ERR_LOG = -1,	   /* cannot create the log */
-	RECORDER_ERR_NOEXEC = -2,  /* the command could not be started (126/127 in exit_code) */
-	RECORDER_ERR_NOPROC = -3,  /* attach: no such process */
-	RECORDER_ERR_SYSTEM = -4,  /* a system call memline needs failed */
+	RECORDER_ERR_LOG = -1,	  /* cannot create the log */
+	RECORDER_ERR_NOEXEC = -2, /* the command could not be started (126/127 in exit_code) */
+	RECORDER_ERR_NOPROC = -3, /* attach: no such process */
+	RECORDER_ERR_SYSTEM = -4, /* a system call memline needs failed */
 };
 
 /*

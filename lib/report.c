@@ -309,9 +309,9 @@ static void text_processes(const struct run *run, struct strbuf *out)
 		strbuf_addstr(out, "  ");
 		strbuf_reset(&cell);
 		if (p->utime >= 0 || p->stime >= 0)
-			report_secs(
-			    &cell, ((p->utime > 0 ? p->utime : 0) + (p->stime > 0 ? p->stime : 0)) /
-				       1000.0);
+			report_secs(&cell, ((p->utime > 0 ? p->utime : 0) +
+					    (p->stime > 0 ? p->stime : 0)) /
+						   1000.0);
 		else
 			strbuf_addch(&cell, '?');
 		add_pad(out, cell.buf, 9, false);

@@ -302,7 +302,7 @@ void run_update_status(struct run *run)
 		run->duration = run->end.t;
 	} else {
 		run->status =
-		    run->path && log_is_being_written(run->path) ? RUN_RUNNING : RUN_INCOMPLETE;
+			run->path && log_is_being_written(run->path) ? RUN_RUNNING : RUN_INCOMPLETE;
 	}
 }
 

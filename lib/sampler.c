@@ -39,13 +39,13 @@ struct tracked_proc {
 	char comm[32];
 	unsigned long long startcode;
 	unsigned long long faults;
-	long long rss;	     /* KiB, at the previous sample */
-	long long stat_rss;  /* KiB, what stat said at the previous sample */
-	long long hwm;	     /* lifetime VmHWM, for --no-peak-reset */
-	double slow_t;	     /* when status was last read; < 0 never */
-	double io_t;	     /* when io was last read */
+	long long rss;	       /* KiB, at the previous sample */
+	long long stat_rss;    /* KiB, what stat said at the previous sample */
+	long long hwm;	       /* lifetime VmHWM, for --no-peak-reset */
+	double slow_t;	       /* when status was last read; < 0 never */
+	double io_t;	       /* when io was last read */
 	bool waited_for_child; /* its zombie says it reaped a child: ru_maxrss is not its own */
-	struct proc_values v; /* the latest values */
+	struct proc_values v;  /* the latest values */
 };
 
 static void *grow(void *p, size_t *alloc, size_t need, size_t size, bool *oom)
@@ -150,8 +150,8 @@ static double start_secs(const struct sampler *s, unsigned long long starttime)
 }
 
 /* Fills a proc_info event from the process's current command line. */
-static void emit_proc_info(struct sampler *s, enum sampler_event_type type,
-			   struct tracked_proc *p, double t)
+static void emit_proc_info(struct sampler *s, enum sampler_event_type type, struct tracked_proc *p,
+			   double t)
 {
 	struct sampler_event *ev = new_event(s, type);
 	if (!ev)
@@ -297,8 +297,8 @@ static void discover(struct sampler *s, double t)
 	if (last == s->last_pid)
 		return;
 	struct candidates cs = {.fs = s->fs, .lo = s->last_pid, .hi = last};
-	long count = last > s->last_pid ? last - s->last_pid
-					 : (long)s->fs->pid_max - s->last_pid + last;
+	long count =
+		last > s->last_pid ? last - s->last_pid : (long)s->fs->pid_max - s->last_pid + last;
 	s->last_pid = last;
 	if (count <= PROBE_MAX) {
 		for (long i = 1; i <= count; i++) {
@@ -511,7 +511,8 @@ const struct sample *sampler_sample(struct sampler *s, double t)
 	tree->v[TF_UTIME] += s->exited_utime;
 	tree->v[TF_STIME] += s->exited_stime;
 	s->exited_peak = 0;
-	/* The machine's MemAvailable changes slowly and costs a /proc/meminfo: 10 times a second. */
+	/* The machine's MemAvailable changes slowly and costs a /proc/meminfo: 10 times a second.
+	 */
 	if (t - s->meminfo_t >= 0.1 || s->meminfo_t == 0) {
 		long long total;
 		procfs_meminfo(s->fs, &total, &s->avail);
@@ -548,8 +549,10 @@ struct sampler_event *sampler_reaped(struct sampler *s, pid_t pid, int status,
 	if (!p) {
 		/* A process that came and went between two samples: its CPU still counts. */
 		if (ru) {
-			s->exited_utime += ru->ru_utime.tv_sec * 1000LL + ru->ru_utime.tv_usec / 1000;
-			s->exited_stime += ru->ru_stime.tv_sec * 1000LL + ru->ru_stime.tv_usec / 1000;
+			s->exited_utime +=
+				ru->ru_utime.tv_sec * 1000LL + ru->ru_utime.tv_usec / 1000;
+			s->exited_stime +=
+				ru->ru_stime.tv_sec * 1000LL + ru->ru_stime.tv_usec / 1000;
 		}
 		return NULL;
 	}

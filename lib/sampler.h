@@ -5,8 +5,9 @@
  *
  * Cost model: one pread of /proc/PID/stat per process per sample. status (the RSS split and the
  * high-water mark), io and smaps_rollup are read only when stat shows the process faulted or
- * its RSS changed (then at most every 50 ms), and at least once a second otherwise. New processes are looked for only when
- * the kernel's last allocated pid (/proc/loadavg) moved, and then only among the new pids.
+ * its RSS changed (then at most every 50 ms), and at least once a second otherwise. New processes
+ * are looked for only when the kernel's last allocated pid (/proc/loadavg) moved, and then only
+ * among the new pids.
  */
 #ifndef MEMLINE_SAMPLER_H
 #define MEMLINE_SAMPLER_H
@@ -20,7 +21,8 @@
 #include "strbuf.h"
 
 struct sampler_options {
-	/* Processes whose parent is self belong to the tree (memline as child subreaper); 0 if none. */
+	/* Processes whose parent is self belong to the tree (memline as child subreaper); 0 if
+	 * none. */
 	pid_t self;
 	bool peak_reset; /* reset VmHWM after reading it */
 	bool pss;	 /* read smaps_rollup */
@@ -92,7 +94,7 @@ void sampler_zombie(struct sampler *s, pid_t pid);
  * the final resource usage. Returns the exit event, or NULL if pid was not tracked.
  */
 struct sampler_event *sampler_reaped(struct sampler *s, pid_t pid, int status,
-				 const struct rusage *ru, double t);
+				     const struct rusage *ru, double t);
 
 /* The events found since the last sampler_clear_events, in the order they happened. */
 struct sampler_event *sampler_events(struct sampler *s, size_t *n);

@@ -91,8 +91,8 @@ void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap)
 	va_list cp;
 	char dummy;
 	va_copy(cp, ap);
-	int n = vsnprintf(sb->buf ? sb->buf + sb->len : &dummy,
-			  sb->buf ? sb->alloc - sb->len : 0, fmt, cp);
+	int n = vsnprintf(sb->buf ? sb->buf + sb->len : &dummy, sb->buf ? sb->alloc - sb->len : 0,
+			  fmt, cp);
 	va_end(cp);
 	if (n < 0)
 		return;

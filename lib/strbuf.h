@@ -18,7 +18,10 @@ struct strbuf {
 	bool oom;
 };
 
-#define STRBUF_INIT {0}
+#define STRBUF_INIT \
+	{           \
+		0   \
+	}
 
 void strbuf_init(struct strbuf *sb);
 /* Frees the memory held; the buffer can be used again. */

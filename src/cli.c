@@ -89,7 +89,8 @@ char *resolve_log(const char *arg)
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);
-		if (strncmp(de->d_name, "memline-", 8) || n < 14 || strcmp(de->d_name + n - 6, ".jsonl"))
+		if (strncmp(de->d_name, "memline-", 8) || n < 14 ||
+		    strcmp(de->d_name + n - 6, ".jsonl"))
 			continue;
 		struct stat st;
 		if (stat(de->d_name, &st) < 0 || !S_ISREG(st.st_mode))
@@ -103,8 +104,8 @@ char *resolve_log(const char *arg)
 	}
 	closedir(d);
 	if (!best)
-		die(EXIT_NOINPUT,
-		    "no log given and no memline-*.jsonl in the current directory; pass a LOG path");
+		die(EXIT_NOINPUT, "no log given and no memline-*.jsonl in the current directory; "
+				  "pass a LOG path");
 	return best;
 }
 
@@ -120,8 +121,8 @@ void cli_log_warn(void *data, const char *path, long line, const char *msg)
 void cli_load_run(const char *cmd, int argc, char **argv, int first, struct run *run)
 {
 	if (argc - first > 1)
-		die(EXIT_USAGE, "%s takes one LOG, not %d; see 'memline %s --help'", cmd, argc - first,
-		    cmd);
+		die(EXIT_USAGE, "%s takes one LOG, not %d; see 'memline %s --help'", cmd,
+		    argc - first, cmd);
 	char *path = resolve_log(first < argc ? argv[first] : NULL);
 	struct strbuf err = STRBUF_INIT;
 	int ret = run_load(run, path, cli_log_warn, NULL, &err);

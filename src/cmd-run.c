@@ -30,7 +30,8 @@ int cmd_run(int argc, char **argv)
 	record_opts_init(&ro);
 	int first = record_opts_parse(&ro, "run", usage, argc, argv);
 	if (first >= argc)
-		die(EXIT_USAGE, "no command to run; usage: memline run [OPTIONS] -- COMMAND [ARGS...]");
+		die(EXIT_USAGE,
+		    "no command to run; usage: memline run [OPTIONS] -- COMMAND [ARGS...]");
 	char **command = argv + first;
 	if (!ro.log_path) {
 		ro.log_path = record_default_log_name(command[0]);

@@ -112,8 +112,8 @@ static void render_status(const struct run *run, struct strbuf *out)
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	int c;
 	opterr = 0;

@@ -20,7 +20,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: memline COMMAND [OPTIONS] [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\n'memline COMMAND --help' for a command's options; man memline for the rest.\n");
+	fprintf(f,
+		"\n'memline COMMAND --help' for a command's options; man memline for the rest.\n");
 }
 
 int main(int argc, char **argv)

@@ -58,8 +58,9 @@ static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg
 		return true;
 	case OPT_WAIT:
 		if (strcmp(cmd, "run"))
-			die(EXIT_USAGE, "--wait is for 'memline run'; %s always waits for every "
-					"process",
+			die(EXIT_USAGE,
+			    "--wait is for 'memline run'; %s always waits for every "
+			    "process",
 			    cmd);
 		ro->rec.wait = true;
 		return true;
@@ -104,8 +105,8 @@ char *record_default_log_name(const char *command)
 	size_t n = 0;
 	for (const char *p = base; *p && n < 40; p++, n++) {
 		char c = *p;
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			  c == '-' || c == '_' || c == '.';
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
 		strbuf_addch(&name, ok ? c : '_');
 	}
 	if (!n)
@@ -151,14 +152,14 @@ static void print_summary(const struct record_opts *ro, const struct recorder_re
 	report_bytes(&sb, res->peak_kib * 1024);
 	strbuf_addf(&sb, "; %zu process%s", res->processes, res->processes == 1 ? "" : "es");
 	if (res->alive)
-		strbuf_addf(&sb, ", %zu still running (--wait records them to the end)", res->alive);
+		strbuf_addf(&sb, ", %zu still running (--wait records them to the end)",
+			    res->alive);
 	strbuf_addf(&sb, "; log: %s", ro->log_path);
 	fprintf(stderr, "memline: %s\n", sb.buf);
 	strbuf_release(&sb);
 }
 
-int record_finish(struct record_opts *ro, int ret, struct recorder_result *res,
-		  struct strbuf *err)
+int record_finish(struct record_opts *ro, int ret, struct recorder_result *res, struct strbuf *err)
 {
 	switch (ret) {
 	case RECORDER_OK:

@@ -31,7 +31,6 @@ char *record_default_log_name(const char *command);
  * or prints the one-line summary on stderr (unless quiet) and any warning. Releases ro, res
  * and err; returns what memline exits with.
  */
-int record_finish(struct record_opts *ro, int ret, struct recorder_result *res,
-		  struct strbuf *err);
+int record_finish(struct record_opts *ro, int ret, struct recorder_result *res, struct strbuf *err);
 
 #endif

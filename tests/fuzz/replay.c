@@ -25,8 +25,10 @@ static uint64_t next(void)
 }
 
 static const char *const tokens[] = {
-	"null", "-1", "1e308", "18446744073709551616", "\"\\ud800\"", "[]", "{}", "\"type\"",
-	"\"sample\"", "\"end\"", "\"proc\"", "\"exit\"", "\"header\"", "9999999999", "0", "\n", "\"\"",
+	"null",	    "-1",	"1e308",      "18446744073709551616", "\"\\ud800\"",
+	"[]",	    "{}",	"\"type\"",   "\"sample\"",	      "\"end\"",
+	"\"proc\"", "\"exit\"", "\"header\"", "9999999999",	      "0",
+	"\n",	    "\"\"",
 };
 
 static size_t mutate(const uint8_t *in, size_t n, uint8_t *out, size_t cap)

@@ -344,8 +344,8 @@ static void test_last_line_without_newline(void **state)
 {
 	(void)state;
 	static const char text[] =
-	    "{\"type\":\"header\",\"format\":1}\n"
-	    "{\"type\":\"end\",\"t\":1.5,\"status\":\"failed\",\"exit_code\":4}";
+		"{\"type\":\"header\",\"format\":1}\n"
+		"{\"type\":\"end\",\"t\":1.5,\"status\":\"failed\",\"exit_code\":4}";
 	char *path = temp_log(text, sizeof(text) - 1);
 	struct log_reader r;
 	struct log_record rec;
@@ -416,18 +416,18 @@ static void test_lock_probe(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_complete),
-	    cmocka_unit_test(test_truncated),
-	    cmocka_unit_test(test_corrupt_middle_line),
-	    cmocka_unit_test(test_reordered_fields),
-	    cmocka_unit_test(test_not_a_log),
-	    cmocka_unit_test(test_newer_format),
-	    cmocka_unit_test(test_empty),
-	    cmocka_unit_test(test_plain_text_and_cut_header),
-	    cmocka_unit_test(test_missing_file),
-	    cmocka_unit_test(test_last_line_without_newline),
-	    cmocka_unit_test(test_long_line),
-	    cmocka_unit_test(test_lock_probe),
+		cmocka_unit_test(test_complete),
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_corrupt_middle_line),
+		cmocka_unit_test(test_reordered_fields),
+		cmocka_unit_test(test_not_a_log),
+		cmocka_unit_test(test_newer_format),
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_plain_text_and_cut_header),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_last_line_without_newline),
+		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_lock_probe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,19 +69,32 @@ static void write_all(const char *path)
 	for (int k = 0; k < 2; k++) {
 		for (int i = 0; i < PROC_NFIELDS; i++)
 			v[k].v[i] = 1000 * k + i + 1; /* pid 1 and 1001 */
-		v[k].state = k ? 'S' : '"'; /* a state letter that would break JSON */
+		v[k].state = k ? 'S' : '"';	      /* a state letter that would break JSON */
 	}
 	v[1].v[PF_PSS] = -1;
 	struct tree_values tree;
 	for (int i = 0; i < TREE_NFIELDS; i++)
 		tree.v[i] = 10 + i;
 	log_write_sample(&w, 0.25, 12000000, &tree, v, 2);
-	struct exit_info e = {.pid = 4242, .t = 1.5, .how = EXIT_HOW_KILLED, .code = -1, .signal = 9,
-			      .oom = true, .peak = 300000, .utime = 10, .stime = 20};
+	struct exit_info e = {.pid = 4242,
+			      .t = 1.5,
+			      .how = EXIT_HOW_KILLED,
+			      .code = -1,
+			      .signal = 9,
+			      .oom = true,
+			      .peak = 300000,
+			      .utime = 10,
+			      .stime = 20};
 	log_write_exit(&w, &e);
 	pid_t oom[] = {4242};
-	struct end_info end = {.t = 1.5, .status = RUN_OOM_KILLED, .exit_code = -1, .signal = 9,
-			       .oom_killed = oom, .n_oom_killed = 1, .self_utime = 3, .self_stime = 4};
+	struct end_info end = {.t = 1.5,
+			       .status = RUN_OOM_KILLED,
+			       .exit_code = -1,
+			       .signal = 9,
+			       .oom_killed = oom,
+			       .n_oom_killed = 1,
+			       .self_utime = 3,
+			       .self_stime = 4};
 	log_write_end(&w, &end);
 	assert_int_equal(log_writer_close(&w, &err), 0);
 	strbuf_release(&err);
@@ -163,8 +176,11 @@ static void test_second_writer_refused(void **state)
 	struct log_writer w1, w2;
 	struct strbuf err = STRBUF_INIT;
 	assert_int_equal(log_writer_open(&w1, path, false, &err), 0);
-	struct header_info h = {.memline_version = "x", .mode = "run", .host = "h",
-				.start_iso = "s", .kernel = "k"};
+	struct header_info h = {.memline_version = "x",
+				.mode = "run",
+				.host = "h",
+				.start_iso = "s",
+				.kernel = "k"};
 	log_write_header(&w1, &h);
 	assert_int_equal(log_writer_flush(&w1, 10, true, &err), 0);
 	assert_true(log_is_being_written(path));

@@ -138,7 +138,8 @@ static void test_io_smaps_meminfo_vmstat(void **state)
 	assert_true(pio.rchar > 0);
 	assert_true(pio.read_bytes >= 0 && pio.write_bytes >= 0);
 	assert_true(procfs_parse_kv(sm.buf, sm.len, "Pss") > 0);
-	assert_true(procfs_parse_kv(sm.buf, sm.len, "Rss") >= procfs_parse_kv(sm.buf, sm.len, "Pss"));
+	assert_true(procfs_parse_kv(sm.buf, sm.len, "Rss") >=
+		    procfs_parse_kv(sm.buf, sm.len, "Pss"));
 	long long total = procfs_parse_kv(mi.buf, mi.len, "MemTotal");
 	long long avail = procfs_parse_kv(mi.buf, mi.len, "MemAvailable");
 	assert_true(total > 0 && avail > 0 && avail <= total);

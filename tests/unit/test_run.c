@@ -400,18 +400,18 @@ static void test_report_json_incomplete(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_complete),
-	    cmocka_unit_test(test_pid_reuse),
-	    cmocka_unit_test(test_oom),
-	    cmocka_unit_test(test_incomplete),
-	    cmocka_unit_test(test_corrupt),
-	    cmocka_unit_test(test_load_errors),
-	    cmocka_unit_test(test_quote),
-	    cmocka_unit_test(test_units),
-	    cmocka_unit_test(test_timeline_keeps_spike),
-	    cmocka_unit_test(test_report_json_complete),
-	    cmocka_unit_test(test_report_json_oom),
-	    cmocka_unit_test(test_report_json_incomplete),
+		cmocka_unit_test(test_complete),
+		cmocka_unit_test(test_pid_reuse),
+		cmocka_unit_test(test_oom),
+		cmocka_unit_test(test_incomplete),
+		cmocka_unit_test(test_corrupt),
+		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_quote),
+		cmocka_unit_test(test_units),
+		cmocka_unit_test(test_timeline_keeps_spike),
+		cmocka_unit_test(test_report_json_complete),
+		cmocka_unit_test(test_report_json_oom),
+		cmocka_unit_test(test_report_json_incomplete),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -75,7 +75,8 @@ static void put_status(struct fake *f, int pid, long rss_kib, long hwm_kib)
 	snprintf(rel, sizeof(rel), "%d/status", pid);
 	snprintf(buf, sizeof(buf),
 		 "Name:\tx\nTgid:\t%d\nVmSize:\t  102400 kB\nVmHWM:\t%8ld kB\nVmRSS:\t%8ld kB\n"
-		 "RssAnon:\t%8ld kB\nRssFile:\t     100 kB\nRssShmem:\t       0 kB\nVmSwap:\t       0 kB\n",
+		 "RssAnon:\t%8ld kB\nRssFile:\t     100 kB\nRssShmem:\t       0 kB\nVmSwap:\t      "
+		 " 0 kB\n",
 		 pid, hwm_kib, rss_kib, rss_kib - 100);
 	put(f, rel, buf);
 }
@@ -149,7 +150,7 @@ static char *events(struct fake *f)
 	struct sampler_event *ev = sampler_events(&f->s, &n);
 	struct strbuf sb = STRBUF_INIT;
 	for (size_t i = 0; i < n; i++) {
-		const char *type = ev[i].type == SAMPLER_PROC   ? "proc"
+		const char *type = ev[i].type == SAMPLER_PROC	? "proc"
 				   : ev[i].type == SAMPLER_EXEC ? "exec"
 								: "exit";
 		int pid = ev[i].type == SAMPLER_EXIT ? ev[i].exit.pid : ev[i].proc.pid;
@@ -180,7 +181,8 @@ static void test_discovery(void **state)
 	struct fproc root = {1000, 1, "sh", 'S', 10, 100, 17, 0, 0, "sh\0-c\0work"};
 	start(f, &root);
 	expect_events(f, "proc:1000");
-	/* New pids 1001..1005: a grandchild with a lower pid than its parent, a thread, a stranger. */
+	/* New pids 1001..1005: a grandchild with a lower pid than its parent, a thread, a stranger.
+	 */
 	struct fproc grandchild = {1001, 1004, "gc", 'S', 5, 50, 17, 0, 0, NULL};
 	/* A thread of 1004: its stat names 1004's parent, as a real thread's does. */
 	struct fproc thread = {1002, 1000, "child", 'S', 5, 50, -1, 0, 0, NULL};

@@ -118,10 +118,11 @@ static const struct {
 	const char *name;
 	int sig;
 } signames[] = {
-    {"HUP", SIGHUP},   {"INT", SIGINT},	  {"QUIT", SIGQUIT}, {"ILL", SIGILL},	{"ABRT", SIGABRT},
-    {"BUS", SIGBUS},   {"FPE", SIGFPE},	  {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},
-    {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"CHLD", SIGCHLD},
-    {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"TSTP", SIGTSTP}, {"XCPU", SIGXCPU}, {"SYS", SIGSYS},
+	{"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ILL", SIGILL},
+	{"ABRT", SIGABRT}, {"BUS", SIGBUS},   {"FPE", SIGFPE},	 {"KILL", SIGKILL},
+	{"USR1", SIGUSR1}, {"SEGV", SIGSEGV}, {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},
+	{"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},
+	{"STOP", SIGSTOP}, {"TSTP", SIGTSTP}, {"XCPU", SIGXCPU}, {"SYS", SIGSYS},
 };
 
 static int parse_signal(const char *s)
@@ -200,10 +201,10 @@ static int step_nargs(const char *step)
 		const char *name;
 		int nargs;
 	} steps[] = {
-	    {"alloc", 1},  {"free", 0},	 {"spike", 2}, {"sleep", 1},   {"child", 1},
-	    {"orphan", 1}, {"wait", 0},	 {"exit", 1},  {"kill", 1},    {"onsig", 2},
-	    {"maxrss", 0}, {"churn", 1}, {"say", 1},   {"pidfile", 1}, {"waitsig", 0},
-	    {"ready", 1},  {"hang", 0},
+		{"alloc", 1},  {"free", 0},  {"spike", 2}, {"sleep", 1},   {"child", 1},
+		{"orphan", 1}, {"wait", 0},  {"exit", 1},  {"kill", 1},	   {"onsig", 2},
+		{"maxrss", 0}, {"churn", 1}, {"say", 1},   {"pidfile", 1}, {"waitsig", 0},
+		{"ready", 1},  {"hang", 0},
 	};
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
 		if (!strcmp(step, steps[i].name))
