@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -48,7 +49,18 @@ int procfs_init(struct procfs *fs, const char *root, struct strbuf *err)
 			fs->pid_max = (int)v;
 	}
 	strbuf_release(&sb);
+	procfs_update_fd_budget(fs);
 	return 0;
+}
+
+void procfs_update_fd_budget(struct procfs *fs)
+{
+	struct rlimit r;
+	long limit = getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < (rlim_t)1 << 30
+			     ? (long)r.rlim_cur
+			     : 1L << 30;
+	long reserve = limit / 8 > 128 ? limit / 8 : 128;
+	fs->fd_budget = limit - reserve;
 }
 
 static void close_fd(int *fd)
@@ -406,52 +418,95 @@ int procfs_for_each_pid(const struct procfs *fs, void (*fn)(pid_t pid, void *dat
 	return 0;
 }
 
-bool proc_handle_open(struct proc_handle *h, const struct procfs *fs, pid_t pid)
+static bool out_of_fds(void)
+{
+	return errno == EMFILE || errno == ENFILE;
+}
+
+bool proc_handle_open(struct proc_handle *h, struct procfs *fs, pid_t pid)
 {
 	char name[24];
 	snprintf(name, sizeof(name), "%d", (int)pid);
+	memset(h, 0, sizeof(*h));
+	h->fs = fs;
 	h->pid = pid;
-	h->status_fd = h->io_fd = h->smaps_fd = h->clear_refs_fd = -1;
-	h->dir_fd = openat(fs->root_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (h->dir_fd < 0) {
-		h->stat_fd = -1;
-		return false;
-	}
-	h->stat_fd = open_ro(h->dir_fd, "stat");
-	if (h->stat_fd < 0) {
+	h->dir_fd = h->stat_fd = h->status_fd = h->smaps_fd = h->clear_refs_fd = -1;
+	bool full = fs->fds_kept + 2 > fs->fd_budget;
+	if (!full) {
+		h->dir_fd = openat(fs->root_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (h->dir_fd >= 0)
+			h->stat_fd = open_ro(h->dir_fd, "stat");
+		if (h->stat_fd >= 0) {
+			fs->fds_kept += 2;
+			return true;
+		}
+		full = out_of_fds();
 		close_fd(&h->dir_fd);
-		return false;
+		if (!full)
+			return false;
 	}
-	return true;
+	/* No descriptor to keep: read by path from now on, if the process is there at all. */
+	h->transient = true;
+	struct proc_stat st;
+	return procfs_pid_stat(fs, pid, &st);
+}
+
+/* Closes a kept descriptor and gives it back to the budget. */
+static void drop_fd(struct proc_handle *h, int *fd)
+{
+	if (*fd >= 0) {
+		close(*fd);
+		h->fs->fds_kept--;
+	}
+	*fd = -1;
 }
 
 void proc_handle_close(struct proc_handle *h)
 {
-	close_fd(&h->dir_fd);
-	close_fd(&h->stat_fd);
-	close_fd(&h->status_fd);
-	if (h->io_fd >= 0)
-		close(h->io_fd);
-	if (h->smaps_fd >= 0)
-		close(h->smaps_fd);
-	if (h->clear_refs_fd >= 0)
-		close(h->clear_refs_fd);
-	h->io_fd = h->smaps_fd = h->clear_refs_fd = -1;
+	drop_fd(h, &h->dir_fd);
+	drop_fd(h, &h->stat_fd);
+	drop_fd(h, &h->status_fd);
+	drop_fd(h, &h->smaps_fd);
+	drop_fd(h, &h->clear_refs_fd);
 }
 
-/* Opens a per-process file once; -2 marks one that cannot be opened, not to be tried again. */
-static int lazy_fd(struct proc_handle *h, int *fd, const char *name, int flags)
+/*
+ * A descriptor for one of the process's files: the kept one (opened now if need be), or, for a
+ * transient handle, a file not worth keeping (keep false) or a budget spent, a fresh one that
+ * put_fd closes.
+ * -2 marks a file that cannot be opened, not to be tried again.
+ */
+static int get_fd(struct proc_handle *h, int *fd, const char *name, int flags, bool keep)
 {
-	if (*fd == -1 && h->dir_fd >= 0) {
-		*fd = openat(h->dir_fd, name, flags | O_CLOEXEC);
-		if (*fd < 0)
-			*fd = (errno == EACCES || errno == EPERM || errno == ENOENT) ? -2 : -1;
+	if (*fd >= 0 || *fd == -2)
+		return *fd;
+	int f;
+	if (h->transient) {
+		char path[48];
+		snprintf(path, sizeof(path), "%d/%s", (int)h->pid, name);
+		f = openat(h->fs->root_fd, path, flags | O_CLOEXEC);
+	} else {
+		f = openat(h->dir_fd, name, flags | O_CLOEXEC);
 	}
-	return *fd;
+	if (f < 0)
+		return (errno == EACCES || errno == EPERM || errno == ENOENT) ? -2 : -1;
+	if (keep && !h->transient && h->fs->fds_kept < h->fs->fd_budget) {
+		*fd = f;
+		h->fs->fds_kept++;
+	}
+	return f;
+}
+
+static void put_fd(const struct proc_handle *h, int fd, const int *kept)
+{
+	if (fd >= 0 && (h->transient || fd != *kept))
+		close(fd);
 }
 
 bool proc_handle_stat(struct proc_handle *h, struct proc_stat *st)
 {
+	if (h->transient)
+		return procfs_pid_stat(h->fs, h->pid, st);
 	char buf[SMALL_READ];
 	ssize_t n = pread_small(h->stat_fd, buf, sizeof(buf));
 	return n > 0 && procfs_parse_stat(buf, (size_t)n, st);
@@ -459,47 +514,64 @@ bool proc_handle_stat(struct proc_handle *h, struct proc_stat *st)
 
 bool proc_handle_status(struct proc_handle *h, struct proc_status *st)
 {
-	int fd = lazy_fd(h, &h->status_fd, "status", O_RDONLY);
+	int fd = get_fd(h, &h->status_fd, "status", O_RDONLY, true);
 	if (fd < 0)
 		return false;
 	char buf[SMALL_READ * 2];
 	ssize_t n = pread_small(fd, buf, sizeof(buf));
-	if (n <= 0)
-		return false;
-	if ((size_t)n < sizeof(buf) - 1)
-		return procfs_parse_status(buf, (size_t)n, st);
-	/* A long Groups: or Cpus_allowed: line; read the whole file. */
-	struct strbuf sb = STRBUF_INIT;
-	bool ok = pread_all(fd, &sb) && procfs_parse_status(sb.buf, sb.len, st);
-	strbuf_release(&sb);
+	bool ok = false;
+	if (n > 0 && (size_t)n < sizeof(buf) - 1) {
+		ok = procfs_parse_status(buf, (size_t)n, st);
+	} else if (n > 0) {
+		/* A long Groups: or Cpus_allowed: line; read the whole file. */
+		struct strbuf sb = STRBUF_INIT;
+		ok = pread_all(fd, &sb) && procfs_parse_status(sb.buf, sb.len, st);
+		strbuf_release(&sb);
+	}
+	put_fd(h, fd, &h->status_fd);
 	return ok;
 }
 
 bool proc_handle_io(struct proc_handle *h, struct proc_io *io)
 {
+	/* Read about once a second: not worth a descriptor kept open. */
+	int none = -1;
+	if (h->no_io)
+		return false;
+	int fd = get_fd(h, &none, "io", O_RDONLY, false);
+	if (fd == -2)
+		h->no_io = true;
 	char buf[1024];
-	ssize_t n = pread_small(lazy_fd(h, &h->io_fd, "io", O_RDONLY), buf, sizeof(buf));
+	ssize_t n = pread_small(fd, buf, sizeof(buf));
+	put_fd(h, fd, &none);
 	return n > 0 && procfs_parse_io(buf, (size_t)n, io);
 }
 
 long long proc_handle_pss(struct proc_handle *h)
 {
+	int fd = get_fd(h, &h->smaps_fd, "smaps_rollup", O_RDONLY, true);
 	char buf[SMALL_READ];
-	ssize_t n =
-		pread_small(lazy_fd(h, &h->smaps_fd, "smaps_rollup", O_RDONLY), buf, sizeof(buf));
+	ssize_t n = pread_small(fd, buf, sizeof(buf));
+	put_fd(h, fd, &h->smaps_fd);
 	return n > 0 ? procfs_parse_kv(buf, (size_t)n, "Pss") : -1;
+}
+
+/* Reads a file of the process that is read rarely (cmdline, cgroup) whole into out. */
+static bool read_rare(struct proc_handle *h, const char *name, struct strbuf *out)
+{
+	int none = -1;
+	int fd = get_fd(h, &none, name, O_RDONLY, false);
+	if (fd < 0)
+		return false;
+	bool ok = pread_all(fd, out);
+	put_fd(h, fd, &none);
+	return ok;
 }
 
 bool proc_handle_cmdline(struct proc_handle *h, struct strbuf *out)
 {
 	strbuf_reset(out);
-	if (h->dir_fd < 0)
-		return false;
-	int fd = open_ro(h->dir_fd, "cmdline");
-	if (fd < 0)
-		return false;
-	bool ok = pread_all(fd, out);
-	close(fd);
+	bool ok = read_rare(h, "cmdline", out);
 	/* Drop the trailing NUL of the last argument. */
 	while (ok && out->len && out->buf[out->len - 1] == '\0')
 		out->len--;
@@ -508,20 +580,16 @@ bool proc_handle_cmdline(struct proc_handle *h, struct strbuf *out)
 
 bool proc_handle_cgroup(struct proc_handle *h, struct strbuf *path, bool *v2)
 {
-	if (h->dir_fd < 0)
-		return false;
-	int fd = open_ro(h->dir_fd, "cgroup");
-	if (fd < 0)
-		return false;
 	struct strbuf sb = STRBUF_INIT;
-	bool ok = pread_all(fd, &sb) && procfs_parse_cgroup(sb.buf, sb.len, path, v2);
-	close(fd);
+	bool ok = read_rare(h, "cgroup", &sb) && procfs_parse_cgroup(sb.buf, sb.len, path, v2);
 	strbuf_release(&sb);
 	return ok;
 }
 
 bool proc_handle_reset_hwm(struct proc_handle *h)
 {
-	int fd = lazy_fd(h, &h->clear_refs_fd, "clear_refs", O_WRONLY);
-	return fd >= 0 && pwrite(fd, "5", 1, 0) == 1;
+	int fd = get_fd(h, &h->clear_refs_fd, "clear_refs", O_WRONLY, true);
+	bool ok = fd >= 0 && pwrite(fd, "5", 1, 0) == 1;
+	put_fd(h, fd, &h->clear_refs_fd);
+	return ok;
 }

@@ -22,11 +22,18 @@ struct procfs {
 	long page_kib; /* page size in KiB */
 	long clk_tck;
 	int pid_max;
+	long fd_budget; /* how many descriptors process handles may keep open */
+	long fds_kept;
 };
 
 /* Opens root (e.g. "/proc"). Returns -1 with a message in err if it cannot. */
 int procfs_init(struct procfs *fs, const char *root, struct strbuf *err);
 void procfs_release(struct procfs *fs);
+/*
+ * Sets how many descriptors handles may keep: the open-file limit less a reserve for the log,
+ * reads by path and whatever else memline opens. Call again after changing the limit.
+ */
+void procfs_update_fd_budget(struct procfs *fs);
 
 /* What /proc/PID/stat says; see proc(5). */
 struct proc_stat {
@@ -86,19 +93,25 @@ long long procfs_vmstat_oom_kill(const struct procfs *fs);
  */
 int procfs_for_each_pid(const struct procfs *fs, void (*fn)(pid_t pid, void *data), void *data);
 
-/* A process's files, opened lazily and kept open. */
+/*
+ * A process's files, opened lazily and kept open. When the open-file limit is reached, a handle
+ * is transient instead: every read opens /proc/PID/FILE by path and closes it again, which costs
+ * more and cannot tell a reused pid from the process (the caller compares start times).
+ */
 struct proc_handle {
+	struct procfs *fs;
 	pid_t pid;
+	bool transient;
 	int dir_fd;
 	int stat_fd;
 	int status_fd;
-	int io_fd;	   /* -2: not readable, do not try again */
-	int smaps_fd;	   /* -2: not readable */
+	int smaps_fd;	   /* -2: not readable, do not try again */
 	int clear_refs_fd; /* -2: not writable */
+	bool no_io;	   /* io is not readable: do not try again */
 };
 
 /* Opens /proc/PID. Returns false if the process is gone. */
-bool proc_handle_open(struct proc_handle *h, const struct procfs *fs, pid_t pid);
+bool proc_handle_open(struct proc_handle *h, struct procfs *fs, pid_t pid);
 void proc_handle_close(struct proc_handle *h);
 /* Each returns false if the process is gone or the file cannot be read. */
 bool proc_handle_stat(struct proc_handle *h, struct proc_stat *st);

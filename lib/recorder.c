@@ -484,6 +484,7 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	struct rlimit nofile;
 	raise_nofile(&nofile);
+	procfs_update_fd_budget(&r.fs);
 	int pipefd[2];
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		strbuf_addf(err, "cannot create a pipe: %s", strerror(errno));
@@ -570,6 +571,7 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 	}
 	struct rlimit nofile;
 	raise_nofile(&nofile);
+	procfs_update_fd_budget(&r.fs);
 	r.t0 = boottime();
 	r.main_pid = pids[0];
 	/* The command line of the first process stands for the command. */

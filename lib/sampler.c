@@ -415,6 +415,11 @@ static bool read_proc(struct sampler *s, struct tracked_proc *p, double t)
 		emit_exit(s, p, t, 0, false);
 		return false;
 	}
+	if (st.starttime != p->starttime) {
+		/* A transient handle read a new process that reuses the pid: this one is gone. */
+		emit_exit(s, p, t, 0, false);
+		return false;
+	}
 	if (st.state == 'Z' || st.state == 'X') {
 		if (st.threads > 1)
 			return true; /* the leader exited but other threads run on */

@@ -1,6 +1,8 @@
 """The process tree: children, grandchildren and double-forked orphans all join the recording,
 each with its parent and its samples, and no two live processes ever share a pid."""
 
+import resource
+
 from conftest import (check_identity, exits_by_pid, of_type, procs_by_pid, proc_samples,
                       read_pidfile)
 
@@ -66,3 +68,19 @@ def test_many_short_lived_processes_run_clean(ml):
         bad = [ln for ln in run.stderr.splitlines() if not ln.startswith("memline: completed")]
         assert not bad, f"expected no warnings or errors on stderr with {opts}, got {bad[:10]}"
         check_identity(run.records)
+
+
+def test_low_open_file_limit_loses_no_process(ml):
+    """memline keeps a few /proc files open per process; under a low open-file limit it keeps
+    what the limit allows and reads the other processes by path: none is dropped."""
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    run = ml.record(["sh", "-c", "for i in $(seq 200); do sleep 3 & done; wait"],
+                    opts=["-i", "0.05"], preexec_fn=low_limit)
+    assert run.code == 0, f"expected exit 0; {run.describe()}"
+    procs = of_type(run.records, "proc")
+    assert len(procs) == 201, f"expected the shell and its 200 children, got {len(procs)} proc records"
+    widest = max(len(s["p"]) for s in of_type(run.records, "sample"))
+    assert widest == 201, f"expected a sample with all 201 processes, the widest has {widest}"
+    check_identity(run.records)
