@@ -79,8 +79,13 @@ def test_low_open_file_limit_loses_no_process(ml):
     run = ml.record(["sh", "-c", "for i in $(seq 200); do sleep 3 & done; wait"],
                     opts=["-i", "0.05"], preexec_fn=low_limit)
     assert run.code == 0, f"expected exit 0; {run.describe()}"
-    procs = of_type(run.records, "proc")
-    assert len(procs) == 201, f"expected the shell and its 200 children, got {len(procs)} proc records"
+    # A process's command is its newest: a child may be seen before it execs sleep.
+    argv = {}
+    for r in run.records:
+        if r["type"] in ("proc", "exec"):
+            argv[r["pid"]] = r["argv"]
+    sleeps = [pid for pid, a in argv.items() if a == ["sleep", "3"]]
+    assert len(sleeps) == 200, f"expected 200 sleep processes recorded, got {len(sleeps)}"
     widest = max(len(s["p"]) for s in of_type(run.records, "sample"))
-    assert widest == 201, f"expected a sample with all 201 processes, the widest has {widest}"
+    assert widest >= 201, f"expected a sample with the shell and its 200 sleeps, the widest has {widest}"
     check_identity(run.records)
