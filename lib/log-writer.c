@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -340,6 +341,11 @@ int log_writer_flush(struct log_writer *w, double now, bool force, struct strbuf
 		w->last_sync = now;
 	}
 	return 0;
+}
+
+double log_writer_due(const struct log_writer *w)
+{
+	return w->buf.len ? w->last_write + FLUSH_SECS : INFINITY;
 }
 
 int log_writer_close(struct log_writer *w, struct strbuf *err)

@@ -43,6 +43,8 @@ void log_write_end(struct log_writer *w, const struct end_info *e);
  * buffer is large; syncs at most once a second. now is CLOCK_BOOTTIME seconds.
  */
 int log_writer_flush(struct log_writer *w, double now, bool force, struct strbuf *err);
+/* When (CLOCK_BOOTTIME seconds) buffered records are due to be written; INFINITY if none are. */
+double log_writer_due(const struct log_writer *w);
 /* Flushes, syncs, unlocks and closes. */
 int log_writer_close(struct log_writer *w, struct strbuf *err);
 /* Closes and removes the file: for a recording that never started. */

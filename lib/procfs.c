@@ -145,6 +145,7 @@ bool procfs_parse_stat(const char *buf, size_t len, struct proc_stat *st)
 	st->vsize = (unsigned long long)f[23];
 	st->rss = f[24];
 	st->startcode = nf >= 26 ? (unsigned long long)f[26] : 0;
+	st->argstart = nf >= 48 ? (unsigned long long)f[48] : 0;
 	st->exit_signal = nf >= 38 ? (int)f[38] : 17;
 	st->exit_code = nf >= 52 ? (int)f[52] : -1;
 	return true;

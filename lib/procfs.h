@@ -48,9 +48,10 @@ struct proc_stat {
 	unsigned long long starttime; /* clock ticks since boot */
 	unsigned long long vsize;     /* bytes */
 	long long rss;		      /* pages */
-	unsigned long long startcode;
-	int exit_signal; /* -1 for a thread that is not a group leader */
-	int exit_code;	 /* wait status of a zombie; -1 when the kernel does not say */
+	unsigned long long startcode; /* 0 without a memory map; 1 when not ours to see */
+	unsigned long long argstart;  /* where argv lives: moves with every exec */
+	int exit_signal;	      /* -1 for a thread that is not a group leader */
+	int exit_code;		      /* wait status of a zombie; -1 when the kernel does not say */
 };
 
 /* What /proc/PID/status says; -1 for a key that is absent (kernel threads, zombies). */

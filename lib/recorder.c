@@ -276,18 +276,23 @@ static void loop(struct recorder *r)
 	take_sample(r);
 	r->deadline = 0;
 	schedule(r);
-	/* One ppoll per turn: it waits for a signal or, at most, until the next sample is due. */
+	/*
+	 * One ppoll per turn: it waits for a signal or, at most, until the next sample is due or
+	 * records written between samples (an exit) are due to reach the file.
+	 */
 	while (!finished(r)) {
 		double wait = r->deadline - elapsed(r);
-		if (wait > 0) {
-			struct pollfd pfd = {r->sfd, POLLIN, 0};
-			struct timespec ts = {(time_t)wait,
-					      (long)((wait - (double)(time_t)wait) * 1e9)};
-			if (ppoll(&pfd, 1, &ts, NULL) < 0 && errno != EINTR)
-				break;
-			if (pfd.revents & POLLIN)
-				handle_signals(r);
-		}
+		double flush = log_writer_due(&r->log) - boottime();
+		if (flush < wait)
+			wait = flush;
+		if (wait < 0)
+			wait = 0; /* overdue: only look for signals */
+		struct pollfd pfd = {r->sfd, POLLIN, 0};
+		struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+		if (ppoll(&pfd, 1, &ts, NULL) < 0 && errno != EINTR)
+			break;
+		if (pfd.revents & POLLIN)
+			handle_signals(r);
 		if (elapsed(r) >= r->deadline && !finished(r)) {
 			take_sample(r);
 			schedule(r);

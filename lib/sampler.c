@@ -37,13 +37,15 @@ struct tracked_proc {
 	pid_t pid, ppid;
 	unsigned long long starttime;
 	char comm[32];
-	unsigned long long startcode;
+	unsigned long long startcode, argstart;
 	unsigned long long faults;
 	long long rss;	       /* KiB, at the previous sample */
 	long long stat_rss;    /* KiB, what stat said at the previous sample */
 	long long hwm;	       /* lifetime VmHWM, for --no-peak-reset */
 	double slow_t;	       /* when status was last read; < 0 never */
 	double io_t;	       /* when io was last read */
+	bool slow_pending;     /* it changed while status was too fresh to read again */
+	bool no_reset;	       /* its high-water mark cannot be reset (not ours to write) */
 	bool waited_for_child; /* its zombie says it reaped a child: ru_maxrss is not its own */
 	struct proc_values v;  /* the latest values */
 };
@@ -189,6 +191,7 @@ static struct tracked_proc *track(struct sampler *s, struct proc_handle *h,
 	p->starttime = st->starttime;
 	memcpy(p->comm, st->comm, sizeof(p->comm));
 	p->startcode = st->startcode;
+	p->argstart = st->argstart;
 	p->slow_t = -1;
 	p->io_t = -1;
 	p->rss = -1;
@@ -375,17 +378,22 @@ static void read_slow(struct sampler *s, struct tracked_proc *p, long long rss, 
 		v->v[PF_RSS] = ps.rss_anon + (ps.rss_file > 0 ? ps.rss_file : 0) +
 			       (ps.rss_shmem > 0 ? ps.rss_shmem : 0);
 		long long peak = v->v[PF_RSS] > rss ? v->v[PF_RSS] : rss;
-		if (s->opt.peak_reset) {
-			if (ps.vm_hwm > peak)
-				peak = ps.vm_hwm;
-			proc_handle_reset_hwm(&p->h);
-		} else {
-			if (ps.vm_hwm > p->hwm && p->hwm >= 0 && ps.vm_hwm > peak)
-				peak = ps.vm_hwm; /* a new lifetime peak, reached since last time */
-			if (p->rss > peak)
-				peak = p->rss;
-			p->hwm = ps.vm_hwm;
-		}
+		bool first = p->slow_t < 0;
+		bool resets = s->opt.peak_reset && !p->no_reset;
+		/*
+		 * VmHWM speaks of this interval when it was reset at the last read, or when it
+		 * rose (a new lifetime peak). At the first read it is the peak since the process
+		 * started: ours to count only if that was during the recording.
+		 */
+		bool counts =
+			first ? start_secs(s, p->starttime) >= 0 : resets || ps.vm_hwm > p->hwm;
+		if (counts && ps.vm_hwm > peak)
+			peak = ps.vm_hwm;
+		if (!first && p->rss > peak)
+			peak = p->rss; /* where the interval began */
+		p->hwm = ps.vm_hwm;
+		if (s->opt.peak_reset && !p->no_reset && !proc_handle_reset_hwm(&p->h))
+			p->no_reset = true; /* from now on VmHWM is a lifetime peak */
 		v->v[PF_PEAK] = peak;
 	} else {
 		/* Not readable (another user's process, or it just died): what stat says. */
@@ -405,6 +413,21 @@ static void read_slow(struct sampler *s, struct tracked_proc *p, long long rss, 
 		p->io_t = t;
 	}
 	p->slow_t = t;
+	p->slow_pending = false;
+}
+
+/*
+ * Whether the process replaced its program since the last look. Where the kernel shows us its
+ * code and argument addresses, an exec moves them; where it hides them (1), the name is all
+ * there is; without a memory map (0: exiting) nothing can be told.
+ */
+static bool execed(const struct tracked_proc *p, const struct proc_stat *st)
+{
+	if (st->startcode == 0)
+		return false;
+	if (st->startcode > 1 && p->startcode > 1)
+		return st->startcode != p->startcode || st->argstart != p->argstart;
+	return strcmp(st->comm, p->comm) != 0;
 }
 
 /* Reads one process. Returns false when it is gone (its exit event is emitted). */
@@ -420,23 +443,32 @@ static bool read_proc(struct sampler *s, struct tracked_proc *p, double t)
 		emit_exit(s, p, t, 0, false);
 		return false;
 	}
+	struct proc_values *v = &p->v;
 	if (st.state == 'Z' || st.state == 'X') {
-		if (st.threads > 1)
-			return true; /* the leader exited but other threads run on */
-		if (s->opt.self > 0 && st.ppid == s->opt.self)
-			return true; /* memline's own child: it will be reaped with its rusage */
+		if (st.threads > 1) {
+			/* The leader exited but other threads run on: its memory is theirs now,
+			 * and the leader's files no longer show it. Keep the last values. */
+			v->v[PF_UTIME] = ticks_ms(s, st.utime);
+			v->v[PF_STIME] = ticks_ms(s, st.stime);
+			v->v[PF_THREADS] = st.threads;
+			return true;
+		}
+		if (s->opt.self > 0 && st.ppid == s->opt.self) {
+			/* memline's own child: it will be reaped with its rusage; not sampled. */
+			v->state = st.state;
+			return true;
+		}
 		emit_exit(s, p, t, st.exit_code, st.exit_code >= 0);
 		return false;
 	}
-	if (strcmp(st.comm, p->comm) || st.startcode != p->startcode) {
-		/* The program changed (exec): a new command line. */
+	if (execed(p, &st)) {
 		memcpy(p->comm, st.comm, sizeof(p->comm));
 		p->startcode = st.startcode;
+		p->argstart = st.argstart;
 		p->ppid = st.ppid;
 		emit_proc_info(s, SAMPLER_EXEC, p, t);
 	}
 	p->ppid = st.ppid;
-	struct proc_values *v = &p->v;
 	long long rss = st.rss * s->fs->page_kib;
 	unsigned long long faults = st.minflt + st.majflt;
 	/*
@@ -445,12 +477,14 @@ static bool read_proc(struct sampler *s, struct tracked_proc *p, double t)
 	 */
 	bool changed = faults != p->faults || rss != p->stat_rss;
 	double age = t - p->slow_t;
-	if (p->slow_t < 0 || age >= SLOW_MAX_AGE || (changed && age >= SLOW_MIN_AGE)) {
+	if (p->slow_t < 0 || age >= SLOW_MAX_AGE ||
+	    ((changed || p->slow_pending) && age >= SLOW_MIN_AGE)) {
 		read_slow(s, p, rss, t);
 	} else if (changed) {
 		/* Read again soon: until then what stat says, and the larger RSS as the peak. */
 		v->v[PF_RSS] = rss;
 		v->v[PF_PEAK] = rss > p->rss ? rss : p->rss;
+		p->slow_pending = true;
 	} else {
 		/* Nothing faulted in and RSS is unchanged: it cannot have peaked higher. */
 		v->v[PF_PEAK] = v->v[PF_RSS];

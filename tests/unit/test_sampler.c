@@ -54,18 +54,20 @@ struct fproc {
 	int exit_code;
 	long hwm_kib;
 	const char *cmdline;
+	unsigned long code; /* where its program's code starts; 0 for 4096; -1UL: no memory map */
 };
 
 static void put_stat(struct fake *f, const struct fproc *p)
 {
 	char rel[64], buf[512];
+	unsigned long code = p->code == -1UL ? 0 : p->code ? p->code : 4096;
 	snprintf(rel, sizeof(rel), "%d/stat", p->pid);
 	snprintf(buf, sizeof(buf),
 		 "%d (%s) %c %d 1 1 0 -1 0 %lu 0 0 0 150 50 0 0 20 0 1 0 %d 104857600 %ld "
-		 "18446744073709551615 4096 8192 0 0 0 0 0 0 0 0 0 0 %d 0 0 0 0 0 0 0 0 0 0 0 0 "
+		 "18446744073709551615 %lu 8192 0 0 0 0 0 0 0 0 0 0 %d 0 0 0 0 0 0 0 0 0 %lu 0 0 "
 		 "0 %d\n",
-		 p->pid, p->comm, p->state, p->ppid, p->minflt, 1000 + p->pid, p->rss_pages,
-		 p->exit_signal, p->exit_code);
+		 p->pid, p->comm, p->state, p->ppid, p->minflt, 1000 + p->pid, p->rss_pages, code,
+		 p->exit_signal, code ? code + 100000 : 0, p->exit_code);
 	put(f, rel, buf);
 }
 
@@ -178,16 +180,16 @@ static const struct proc_values *find_values(const struct sample *s, int pid)
 static void test_discovery(void **state)
 {
 	struct fake *f = *state;
-	struct fproc root = {1000, 1, "sh", 'S', 10, 100, 17, 0, 0, "sh\0-c\0work"};
+	struct fproc root = {1000, 1, "sh", 'S', 10, 100, 17, 0, 0, "sh\0-c\0work", 0};
 	start(f, &root);
 	expect_events(f, "proc:1000");
 	/* New pids 1001..1005: a grandchild with a lower pid than its parent, a thread, a stranger.
 	 */
-	struct fproc grandchild = {1001, 1004, "gc", 'S', 5, 50, 17, 0, 0, NULL};
+	struct fproc grandchild = {1001, 1004, "gc", 'S', 5, 50, 17, 0, 0, NULL, 0};
 	/* A thread of 1004: its stat names 1004's parent, as a real thread's does. */
-	struct fproc thread = {1002, 1000, "child", 'S', 5, 50, -1, 0, 0, NULL};
-	struct fproc stranger = {1003, 1, "other", 'S', 5, 50, 17, 0, 0, NULL};
-	struct fproc child = {1004, 1000, "child", 'S', 5, 50, 17, 0, 0, NULL};
+	struct fproc thread = {1002, 1000, "child", 'S', 5, 50, -1, 0, 0, NULL, 0};
+	struct fproc stranger = {1003, 1, "other", 'S', 5, 50, 17, 0, 0, NULL, 0};
+	struct fproc child = {1004, 1000, "child", 'S', 5, 50, 17, 0, 0, NULL, 0};
 	add_proc(f, &grandchild);
 	add_proc(f, &thread);
 	add_proc(f, &stranger);
@@ -201,7 +203,7 @@ static void test_discovery(void **state)
 	assert_int_equal(s->avail, 12000000);
 	assert_int_equal(sampler_count(&f->s), 3);
 	/* Nothing new allocated: nothing looked for, even if a matching pid appears. */
-	struct fproc sneaky = {1006, 1000, "sneaky", 'S', 5, 50, 17, 0, 0, NULL};
+	struct fproc sneaky = {1006, 1000, "sneaky", 'S', 5, 50, 17, 0, 0, NULL, 0};
 	add_proc(f, &sneaky);
 	sampler_sample(&f->s, 0.02);
 	expect_events(f, "");
@@ -214,11 +216,11 @@ static void test_pid_wrap(void **state)
 {
 	struct fake *f = *state;
 	put_loadavg(f, 32760);
-	struct fproc root = {32700, 1, "root", 'S', 1, 10, 17, 0, 0, NULL};
+	struct fproc root = {32700, 1, "root", 'S', 1, 10, 17, 0, 0, NULL, 0};
 	start(f, &root);
 	expect_events(f, "proc:32700");
-	struct fproc a = {32765, 32700, "a", 'S', 1, 10, 17, 0, 0, NULL};
-	struct fproc b = {5, 32765, "b", 'S', 1, 10, 17, 0, 0, NULL};
+	struct fproc a = {32765, 32700, "a", 'S', 1, 10, 17, 0, 0, NULL, 0};
+	struct fproc b = {5, 32765, "b", 'S', 1, 10, 17, 0, 0, NULL, 0};
 	add_proc(f, &a);
 	add_proc(f, &b);
 	put_loadavg(f, 6); /* the counter wrapped past pid_max */
@@ -229,7 +231,7 @@ static void test_pid_wrap(void **state)
 static void test_status_only_on_change(void **state)
 {
 	struct fake *f = *state;
-	struct fproc root = {1000, 1, "w", 'R', 10, 1000, 17, 0, 0, NULL};
+	struct fproc root = {1000, 1, "w", 'R', 10, 1000, 17, 0, 0, NULL, 0};
 	start(f, &root);
 	const struct sample *s = sampler_sample(&f->s, 0.01);
 	const struct proc_values *v = find_values(s, 1000);
@@ -279,17 +281,18 @@ static void test_status_only_on_change(void **state)
 static void test_exec_zombie_vanish(void **state)
 {
 	struct fake *f = *state;
-	struct fproc root = {1000, 1, "sh", 'S', 1, 10, 17, 0, 0, NULL};
+	struct fproc root = {1000, 1, "sh", 'S', 1, 10, 17, 0, 0, NULL, 0};
 	start(f, &root);
-	struct fproc c1 = {1001, 1000, "sh", 'S', 1, 10, 17, 0, 0, "sh"};
-	struct fproc c2 = {1002, 1000, "job", 'S', 1, 10, 17, 0, 0, NULL};
+	struct fproc c1 = {1001, 1000, "sh", 'S', 1, 10, 17, 0, 0, "sh", 0};
+	struct fproc c2 = {1002, 1000, "job", 'S', 1, 10, 17, 0, 0, NULL, 0};
 	add_proc(f, &c1);
 	add_proc(f, &c2);
 	put_loadavg(f, 1002);
 	sampler_sample(&f->s, 0.01);
 	expect_events(f, "proc:1000 proc:1001 proc:1002");
-	/* 1001 execs; 1002 becomes a zombie that exited with 3. */
+	/* 1001 execs (its code and arguments move); 1002 becomes a zombie that exited with 3. */
 	c1.comm = "python3";
+	c1.code = 65536;
 	put_stat(f, &c1);
 	put(f, "1001/cmdline", "python3");
 	c2.state = 'Z';
@@ -309,6 +312,12 @@ static void test_exec_zombie_vanish(void **state)
 	assert_int_equal(ev[1].exit.utime, 1500); /* last seen: 150 ticks */
 	sampler_clear_events(&f->s);
 	assert_int_equal(s->n, 2);
+	/* 1001 exiting: no memory map any more, and a new name is no exec. */
+	c1.code = -1UL;
+	c1.comm = "exiting";
+	put_stat(f, &c1);
+	sampler_sample(&f->s, 0.025);
+	expect_events(f, "");
 	/* 1001 vanishes (its stat reads empty, as a reaped process's does). */
 	put(f, "1001/stat", "");
 	s = sampler_sample(&f->s, 0.03);
@@ -322,6 +331,45 @@ static void test_exec_zombie_vanish(void **state)
 	assert_int_equal(s->tree.v[TF_UTIME], 3 * 1500);
 }
 
+static void test_pending_peak_and_no_reset(void **state)
+{
+	struct fake *f = *state;
+	struct fproc root = {1000, 1, "w", 'R', 10, 1000, 17, 0, 0, NULL, 0};
+	start(f, &root);
+	sampler_sample(&f->s, 0.01);
+	/* A spike 10 ms after a read: too soon to read status again... */
+	root.minflt = 11;
+	put_stat(f, &root);
+	put_status(f, 1000, 4000, 20000);
+	const struct sample *s = sampler_sample(&f->s, 0.02);
+	assert_int_equal(find_values(s, 1000)->v[PF_PEAK], 4000);
+	/* ...then idle: still read as soon as 50 ms have passed, not a second later. */
+	s = sampler_sample(&f->s, 0.04);
+	assert_int_equal(find_values(s, 1000)->v[PF_PEAK], 4000);
+	s = sampler_sample(&f->s, 0.08);
+	assert_int_equal(find_values(s, 1000)->v[PF_PEAK], 20000);
+	/* clear_refs that cannot be written: VmHWM stays a lifetime peak and counts no more. */
+	struct fproc other = {1001, 1000, "o", 'R', 10, 1000, 17, 0, 20000, NULL, 0};
+	add_proc(f, &other);
+	struct strbuf path = STRBUF_INIT;
+	strbuf_addf(&path, "%s/1001/clear_refs", f->dir);
+	assert_int_equal(unlink(path.buf), 0);
+	assert_int_equal(mkdir(path.buf, 0755), 0);
+	put_loadavg(f, 1001);
+	s = sampler_sample(&f->s, 0.2);
+	assert_int_equal(find_values(s, 1001)->v[PF_PEAK], 20000); /* since it started */
+	other.minflt = 11;
+	put_stat(f, &other);
+	s = sampler_sample(&f->s, 0.3);
+	assert_int_equal(find_values(s, 1001)->v[PF_PEAK], 4000); /* not a new lifetime peak */
+	put_status(f, 1001, 4000, 30000);
+	other.minflt = 12;
+	put_stat(f, &other);
+	s = sampler_sample(&f->s, 0.4);
+	assert_int_equal(find_values(s, 1001)->v[PF_PEAK], 30000); /* a new one */
+	strbuf_release(&path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,6 +377,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pid_wrap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_only_on_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_zombie_vanish, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pending_peak_and_no_reset, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
