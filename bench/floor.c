@@ -8,6 +8,11 @@
  *
  *   floor [-i MS] -- COMMAND [ARGS...]
  *   procs=500 ticks=499 proc_samples=249500 cpu_us=812345 us_per_proc_sample=3.256
+ *
+ * With -p ROOT -t SECONDS it runs nothing: it samples the tree that already runs under ROOT
+ * (the one memline is recording at the same time, so both see the same machine) for SECONDS.
+ *
+ *   floor [-i MS] -p ROOT -t SECONDS
  */
 #include <dirent.h>
 #include <errno.h>
@@ -140,41 +145,58 @@ int main(int argc, char **argv)
 		}
 		argi += 2;
 	}
+	long root = 0, seconds = 0;
+	if (argi + 3 < argc && !strcmp(argv[argi], "-p") && !strcmp(argv[argi + 2], "-t")) {
+		if (!parse_long(argv[argi + 1], 1, 1L << 30, &root) ||
+		    !parse_long(argv[argi + 3], 1, 3600, &seconds)) {
+			fputs("floor: bad -p ROOT or -t SECONDS\n", stderr);
+			return 2;
+		}
+		argi += 4;
+	}
 	if (argi < argc && !strcmp(argv[argi], "--"))
 		argi++;
-	if (argi >= argc) {
-		fputs("usage: floor [-i MS] -- COMMAND [ARGS...]\n", stderr);
+	if (!root && argi >= argc) {
+		fputs("usage: floor [-i MS] -- COMMAND [ARGS...]\n"
+		      "       floor [-i MS] -p ROOT -t SECONDS\n",
+		      stderr);
 		return 2;
 	}
 
-	int ready[2];
-	if (pipe2(ready, O_CLOEXEC))
-		die_os("pipe");
-	pid_t child = fork();
-	if (child < 0)
-		die_os("fork");
-	if (child == 0) {
-		char fdstr[16];
-		int fd = dup(ready[1]); /* without O_CLOEXEC, so the command inherits it */
-		if (fd < 0)
+	pid_t child = (pid_t)root;
+	int pidfd = -1;
+	if (!root) {
+		int ready[2];
+		if (pipe2(ready, O_CLOEXEC))
+			die_os("pipe");
+		child = fork();
+		if (child < 0)
+			die_os("fork");
+		if (child == 0) {
+			char fdstr[16];
+			int fd = dup(ready[1]); /* without O_CLOEXEC, so the command inherits it */
+			if (fd < 0)
+				_exit(127);
+			snprintf(fdstr, sizeof(fdstr), "%d", fd);
+			setenv("READY_FD", fdstr, 1);
+			execvp(argv[argi], argv + argi);
+			fprintf(stderr, "floor: cannot run '%s': %s\n", argv[argi],
+				strerror(errno));
 			_exit(127);
-		snprintf(fdstr, sizeof(fdstr), "%d", fd);
-		setenv("READY_FD", fdstr, 1);
-		execvp(argv[argi], argv + argi);
-		fprintf(stderr, "floor: cannot run '%s': %s\n", argv[argi], strerror(errno));
-		_exit(127);
+		}
+		close(ready[1]);
+		char c;
+		ssize_t r;
+		while ((r = read(ready[0], &c, 1)) < 0 && errno == EINTR)
+			;
+		close(ready[0]);
+		if (r != 1) {
+			fputs("floor: the command exited before it was ready\n", stderr);
+			return 1;
+		}
 	}
-	close(ready[1]);
-	char c;
-	ssize_t r;
-	while ((r = read(ready[0], &c, 1)) < 0 && errno == EINTR)
-		;
-	close(ready[0]);
-	if (r != 1) {
-		fputs("floor: the command exited before it was ready\n", stderr);
-		return 1;
-	}
-	int pidfd = pidfd_open(child, 0);
+	/* Without a child of its own, a pidfd of the root still says when the tree ends. */
+	pidfd = pidfd_open(child, 0);
 	if (pidfd < 0)
 		die_os("pidfd_open");
 
@@ -196,7 +218,7 @@ int main(int argc, char **argv)
 	}
 
 	double interval = interval_ms / 1000.0;
-	double cpu0 = cpu_secs(), next = now_secs();
+	double cpu0 = cpu_secs(), next = now_secs(), stop = next + (double)seconds;
 	long ticks = 0, proc_samples = 0;
 	char buf[4096];
 	for (;;) {
@@ -208,6 +230,8 @@ int main(int argc, char **argv)
 		}
 		ticks++;
 		next += interval;
+		if (root && next >= stop)
+			break;
 		double wait = next - now_secs();
 		struct timespec ts = {0, 0};
 		if (wait > 0) {
@@ -223,8 +247,8 @@ int main(int argc, char **argv)
 	}
 	double cpu = cpu_secs() - cpu0;
 
-	int status;
-	while (waitpid(child, &status, 0) < 0)
+	int status = 0;
+	while (!root && waitpid(child, &status, 0) < 0)
 		if (errno != EINTR)
 			die_os("waitpid");
 	printf("procs=%zu ticks=%ld proc_samples=%ld cpu_us=%.0f us_per_proc_sample=%.4f\n", nopen,

@@ -127,12 +127,25 @@ bool procfs_parse_stat(const char *buf, size_t len, struct proc_stat *st)
 	st->comm[n] = '\0';
 	p = close + 2;
 	st->state = *p++;
-	/* Fields 4 onwards, numbered as in proc(5). */
-	long long f[53];
-	int nf = 3;
-	while (nf < 52 && next_num(&p, end, &f[nf + 1]))
-		nf++;
-	if (nf < 24)
+	/*
+	 * Fields 4 onwards, numbered as in proc(5): the ones memline uses are parsed, the others
+	 * skipped. This runs for every process at every sample.
+	 */
+	static const unsigned char wanted[] = {4,  10, 11, 12, 14, 15, 20,
+					       22, 23, 24, 26, 38, 48, 52};
+	long long f[53] = {0};
+	int field = 3;
+	for (size_t i = 0; i < sizeof(wanted); i++) {
+		while (field + 1 < wanted[i] && p < end) {
+			const char *sp = memchr(p + 1, ' ', (size_t)(end - p - 1));
+			p = sp ? sp : end;
+			field++;
+		}
+		if (!next_num(&p, end, &f[wanted[i]]))
+			break;
+		field = wanted[i];
+	}
+	if (field < 24)
 		return false;
 	st->ppid = (pid_t)f[4];
 	st->minflt = (unsigned long long)f[10];
@@ -144,10 +157,10 @@ bool procfs_parse_stat(const char *buf, size_t len, struct proc_stat *st)
 	st->starttime = (unsigned long long)f[22];
 	st->vsize = (unsigned long long)f[23];
 	st->rss = f[24];
-	st->startcode = nf >= 26 ? (unsigned long long)f[26] : 0;
-	st->argstart = nf >= 48 ? (unsigned long long)f[48] : 0;
-	st->exit_signal = nf >= 38 ? (int)f[38] : 17;
-	st->exit_code = nf >= 52 ? (int)f[52] : -1;
+	st->startcode = field >= 26 ? (unsigned long long)f[26] : 0;
+	st->exit_signal = field >= 38 ? (int)f[38] : 17;
+	st->argstart = field >= 48 ? (unsigned long long)f[48] : 0;
+	st->exit_code = field >= 52 ? (int)f[52] : -1;
 	return true;
 }
 

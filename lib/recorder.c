@@ -1,8 +1,8 @@
 /*
- * recorder: the loop. One thread waits in ppoll on a signalfd (SIGCHLD and the signals to
- * forward) until the next sample is due; each turn it reaps, samples or forwards, writes what
- * the sampler found, and lets the log writer flush. Time is CLOCK_BOOTTIME, so a suspended
- * laptop shows a gap instead of squeezing it out.
+ * recorder: the loop. One thread waits in sigtimedwait for a signal (SIGCHLD and the signals to
+ * forward, all blocked) until the next sample is due; each turn it reaps, samples or forwards,
+ * writes what the sampler found, and lets the log writer flush. Time is CLOCK_BOOTTIME, so a
+ * suspended laptop shows a gap instead of squeezing it out.
  *
  * How processes end: memline's own children (the command, and orphans it inherits as child
  * subreaper) are reaped with wait4, which gives their exit status, final CPU time and the peak
@@ -14,13 +14,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -56,7 +54,7 @@ struct recorder {
 	struct sampler sampler;
 	struct oom_watch oom;
 	struct log_writer log;
-	int sfd;
+	sigset_t sigs; /* blocked, and taken with sigtimedwait */
 	double t0;
 	bool attach;
 	pid_t main_pid; /* run: the command; attach: the first pid */
@@ -225,29 +223,25 @@ static bool has_children(void)
 	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
 }
 
-static void handle_signals(struct recorder *r)
+static void handle_signal(struct recorder *r, const siginfo_t *si)
 {
-	struct signalfd_siginfo si;
-	while (read(r->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		int sig = (int)si.ssi_signo;
-		if (sig == SIGCHLD) {
-			bool was_done = r->main_done;
-			reap(r);
-			if (r->main_done && !was_done)
-				take_sample(r); /* the tree as the command left it */
-			continue;
-		}
-		if (r->attach || r->main_done) {
-			r->stop = true;
-			continue;
-		}
-		/*
-		 * A signal from the terminal (Ctrl-C) went to the whole foreground process group,
-		 * the command included: forwarding it would deliver it twice.
-		 */
-		if (si.ssi_code != SI_KERNEL)
-			kill(r->main_pid, sig);
+	if (si->si_signo == SIGCHLD) {
+		bool was_done = r->main_done;
+		reap(r);
+		if (r->main_done && !was_done)
+			take_sample(r); /* the tree as the command left it */
+		return;
 	}
+	if (r->attach || r->main_done) {
+		r->stop = true;
+		return;
+	}
+	/*
+	 * A signal from the terminal (Ctrl-C) went to the whole foreground process group, the
+	 * command included: forwarding it would deliver it twice.
+	 */
+	if (si->si_code != SI_KERNEL)
+		kill(r->main_pid, si->si_signo);
 }
 
 static void schedule(struct recorder *r)
@@ -277,8 +271,9 @@ static void loop(struct recorder *r)
 	r->deadline = 0;
 	schedule(r);
 	/*
-	 * One ppoll per turn: it waits for a signal or, at most, until the next sample is due or
-	 * records written between samples (an exit) are due to reach the file.
+	 * One wait per turn, for a signal or, at most, until the next sample is due or records
+	 * written between samples (an exit) are due to reach the file. sigtimedwait costs what a
+	 * plain timed sleep does; polling a signalfd costs measurably more at 100 samples a second.
 	 */
 	while (!finished(r)) {
 		double wait = r->deadline - elapsed(r);
@@ -287,12 +282,10 @@ static void loop(struct recorder *r)
 			wait = flush;
 		if (wait < 0)
 			wait = 0; /* overdue: only look for signals */
-		struct pollfd pfd = {r->sfd, POLLIN, 0};
 		struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
-		if (ppoll(&pfd, 1, &ts, NULL) < 0 && errno != EINTR)
-			break;
-		if (pfd.revents & POLLIN)
-			handle_signals(r);
+		siginfo_t si;
+		if (sigtimedwait(&r->sigs, &si, &ts) > 0)
+			handle_signal(r, &si);
 		if (elapsed(r) >= r->deadline && !finished(r)) {
 			take_sample(r);
 			schedule(r);
@@ -375,8 +368,6 @@ static void release(struct recorder *r)
 	sampler_release(&r->sampler);
 	oom_watch_release(&r->oom);
 	procfs_release(&r->fs);
-	if (r->sfd >= 0)
-		close(r->sfd);
 	free(r->oom_pids);
 	strbuf_release(&r->warn);
 }
@@ -440,24 +431,16 @@ static int setup(struct recorder *r, const struct recorder_options *o, bool atta
 	memset(r, 0, sizeof(*r));
 	r->o = o;
 	r->attach = attach;
-	r->sfd = -1;
 	strbuf_init(&r->warn);
 	if (procfs_init(&r->fs, o->proc_root, err) < 0)
 		return RECORDER_ERR_SYSTEM;
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &set, oldmask);
-	r->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (r->sfd < 0) {
-		strbuf_addf(err, "cannot set up signal handling: %s", strerror(errno));
-		sigprocmask(SIG_SETMASK, oldmask, NULL);
-		return RECORDER_ERR_SYSTEM;
-	}
+	sigemptyset(&r->sigs);
+	sigaddset(&r->sigs, SIGCHLD);
+	sigaddset(&r->sigs, SIGINT);
+	sigaddset(&r->sigs, SIGTERM);
+	sigaddset(&r->sigs, SIGHUP);
+	sigaddset(&r->sigs, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &r->sigs, oldmask);
 	if (log_writer_open(&r->log, o->log_path, o->log_exclusive, err) < 0) {
 		sigprocmask(SIG_SETMASK, oldmask, NULL);
 		return RECORDER_ERR_LOG;

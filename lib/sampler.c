@@ -31,6 +31,13 @@
  * and memline more than it tells.
  */
 #define SLOW_MIN_AGE 0.05
+/*
+ * What makes a change worth that early read: since the last status read, this many page
+ * faults, or this much RSS moved. Smaller changes (a few pages faulted in and freed again) wait
+ * for the once-a-second read, whose high-water mark still holds them: late, never lost.
+ */
+#define EARLY_FAULTS 16
+#define EARLY_KIB    64
 
 struct tracked_proc {
 	struct proc_handle h;
@@ -39,12 +46,13 @@ struct tracked_proc {
 	char comm[32];
 	unsigned long long startcode, argstart;
 	unsigned long long faults;
-	long long rss;	       /* KiB, at the previous sample */
-	long long stat_rss;    /* KiB, what stat said at the previous sample */
-	long long hwm;	       /* lifetime VmHWM, for --no-peak-reset */
-	double slow_t;	       /* when status was last read; < 0 never */
-	double io_t;	       /* when io was last read */
-	bool slow_pending;     /* it changed while status was too fresh to read again */
+	long long rss;			/* KiB, at the previous sample */
+	long long stat_rss;		/* KiB, what stat said at the previous sample */
+	long long hwm;			/* lifetime VmHWM, for --no-peak-reset */
+	double slow_t;			/* when status was last read; < 0 never */
+	double io_t;			/* when io was last read */
+	unsigned long long slow_faults; /* faults at the last status read */
+	long long slow_rss;		/* stat's RSS at the last status read */
 	bool no_reset;	       /* its high-water mark cannot be reset (not ours to write) */
 	bool waited_for_child; /* its zombie says it reaped a child: ru_maxrss is not its own */
 	struct proc_values v;  /* the latest values */
@@ -413,7 +421,6 @@ static void read_slow(struct sampler *s, struct tracked_proc *p, long long rss, 
 		p->io_t = t;
 	}
 	p->slow_t = t;
-	p->slow_pending = false;
 }
 
 /*
@@ -476,15 +483,17 @@ static bool read_proc(struct sampler *s, struct tracked_proc *p, double t)
 	 * stat with stat.
 	 */
 	bool changed = faults != p->faults || rss != p->stat_rss;
+	long long moved = rss > p->slow_rss ? rss - p->slow_rss : p->slow_rss - rss;
+	bool early = faults - p->slow_faults >= EARLY_FAULTS || moved >= EARLY_KIB;
 	double age = t - p->slow_t;
-	if (p->slow_t < 0 || age >= SLOW_MAX_AGE ||
-	    ((changed || p->slow_pending) && age >= SLOW_MIN_AGE)) {
+	if (p->slow_t < 0 || age >= SLOW_MAX_AGE || (early && age >= SLOW_MIN_AGE)) {
 		read_slow(s, p, rss, t);
+		p->slow_faults = faults;
+		p->slow_rss = rss;
 	} else if (changed) {
-		/* Read again soon: until then what stat says, and the larger RSS as the peak. */
+		/* Read later: until then what stat says, and the larger RSS as the peak. */
 		v->v[PF_RSS] = rss;
 		v->v[PF_PEAK] = rss > p->rss ? rss : p->rss;
-		p->slow_pending = true;
 	} else {
 		/* Nothing faulted in and RSS is unchanged: it cannot have peaked higher. */
 		v->v[PF_PEAK] = v->v[PF_RSS];

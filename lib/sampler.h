@@ -4,10 +4,10 @@
  * and for the events (a process joined, exec'd, exited) found since the last drain, in order.
  *
  * Cost model: one pread of /proc/PID/stat per process per sample. status (the RSS split and the
- * high-water mark), io and smaps_rollup are read only when stat shows the process faulted or
- * its RSS changed (then at most every 50 ms), and at least once a second otherwise. New processes
- * are looked for only when the kernel's last allocated pid (/proc/loadavg) moved, and then only
- * among the new pids.
+ * high-water mark), io and smaps_rollup are read once a second, and sooner (at most every
+ * 50 ms) when stat shows the process faulted 16 pages in or its RSS moved by 64 KiB since. New
+ * processes are looked for only when the kernel's last allocated pid (/proc/loadavg) moved, and
+ * then only among the new pids.
  */
 #ifndef MEMLINE_SAMPLER_H
 #define MEMLINE_SAMPLER_H
