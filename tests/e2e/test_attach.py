@@ -71,3 +71,50 @@ def test_attach_bad_pid(ml, tmp_path):
     assert r.stderr.strip() and str(p.pid) in r.stderr, f"expected a message naming pid {p.pid}, got {r.stderr!r}"
     r = ml.cmd("attach", "-o", log, "notapid")
     assert r.returncode == 64, f"expected exit 64 for 'notapid', got {r.returncode}: {r.stderr!r}"
+
+
+def test_unprivileged_attach_to_a_process_it_cannot_fully_read(ml, tmp_path, killer):
+    """memline as 'nobody' attached to root's process: its io cannot be read and its peak not
+    reset. Those are normal cases: recorded as null / lifetime peaks, no warning, no error."""
+    import shutil
+    import tempfile
+    shared = tempfile.mkdtemp(prefix="memline-nobody-", dir="/tmp")
+    os.chmod(shared, 0o1777)
+    try:
+        pf = tmp_path / "work.pid"
+        work = ml.work("pidfile", pf, "alloc", "20M", "sleep", "1500", "exit", 0)
+        pid = read_pidfile(pf)
+        killer.append(pid)
+        log = os.path.join(shared, "nobody.jsonl")
+
+        def as_nobody():
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+
+        # A clone may live where nobody cannot reach: run a copy of the binary.
+        binary = os.path.join(shared, "memline")
+        shutil.copy(ml.bin, binary)
+        os.chmod(binary, 0o755)
+        out_path, err_path = os.path.join(shared, "out"), os.path.join(shared, "err")
+        with open(out_path, "w") as fo, open(err_path, "w") as fe:
+            p = subprocess.Popen([binary, "attach", "-o", log, "-i", "0.05", str(pid)], cwd=shared,
+                                 stdout=fo, stderr=fe, preexec_fn=as_nobody)
+        work.wait(timeout=30)
+        p.wait(timeout=30)
+        err = open(err_path).read()
+        assert p.returncode == 0, f"expected exit 0 as an unprivileged user; got {p.returncode}: {err!r}"
+        bad = [ln for ln in err.splitlines() if not ln.startswith("memline: ")
+               or "warning" in ln or "cannot" in ln]
+        assert not bad, f"expected no warning or error, got {bad}"
+        records = read_log(log, allow_cut_last=False)
+        assert end_of(records)["status"] in ("exited", "completed"), f"end: {end_of(records)}"
+        samples = [s for s in of_type(records, "sample") if s["p"]]
+        assert samples, "expected samples of the attached process"
+        fields = header_of(records)["fields"]
+        rss, rchar = fields.index("rss"), fields.index("rchar")
+        entry = samples[-1]["p"][0]
+        assert entry[rss] >= 20 * 1024, f"expected its 20 MiB in rss: {entry}"
+        assert entry[rchar] is None, f"expected io (not ours to read) as null: {entry}"
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
