@@ -71,48 +71,9 @@ int log_writer_open(struct log_writer *w, const char *path, bool exclusive, stru
 	return 0;
 }
 
-static void add_key(struct strbuf *sb, const char *key)
-{
-	strbuf_addch(sb, ',');
-	strbuf_addch(sb, '"');
-	strbuf_addstr(sb, key);
-	strbuf_addstr(sb, "\":");
-}
-
-static void add_bool(struct strbuf *sb, bool v)
-{
-	strbuf_addstr(sb, v ? "true" : "false");
-}
-
-static void add_cmdline(struct strbuf *sb, const char *cmdline, size_t len)
-{
-	strbuf_addch(sb, '[');
-	for (size_t i = 0; cmdline && i < len;) {
-		const char *arg = cmdline + i;
-		const char *nul = memchr(arg, '\0', len - i);
-		size_t alen = nul ? (size_t)(nul - arg) : len - i;
-		if (i)
-			strbuf_addch(sb, ',');
-		strbuf_add_json_strn(sb, arg, alen);
-		i += alen + 1;
-	}
-	strbuf_addch(sb, ']');
-}
-
-static void add_pids(struct strbuf *sb, const pid_t *pids, size_t n)
-{
-	strbuf_addch(sb, '[');
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			strbuf_addch(sb, ',');
-		strbuf_add_json_i64(sb, pids[i]);
-	}
-	strbuf_addch(sb, ']');
-}
-
 static void add_opt_int(struct strbuf *sb, const char *key, long long v)
 {
-	add_key(sb, key);
+	strbuf_add_json_key(sb, key);
 	strbuf_add_json_opt(sb, v);
 }
 
@@ -120,19 +81,19 @@ void log_write_header(struct log_writer *w, const struct header_info *h)
 {
 	struct strbuf *sb = &w->buf;
 	strbuf_addstr(sb, header_prefix);
-	add_key(sb, "format");
+	strbuf_add_json_key(sb, "format");
 	strbuf_add_json_i64(sb, LOG_FORMAT_VERSION);
-	add_key(sb, "memline");
+	strbuf_add_json_key(sb, "memline");
 	strbuf_add_json_str(sb, h->memline_version);
-	add_key(sb, "mode");
+	strbuf_add_json_key(sb, "mode");
 	strbuf_add_json_str(sb, h->mode);
-	add_key(sb, "host");
+	strbuf_add_json_key(sb, "host");
 	strbuf_add_json_str(sb, h->host);
-	add_key(sb, "start");
+	strbuf_add_json_key(sb, "start");
 	strbuf_add_json_str(sb, h->start_iso);
-	add_key(sb, "start_unix");
+	strbuf_add_json_key(sb, "start_unix");
 	strbuf_add_json_secs(sb, h->start_unix);
-	add_key(sb, "command");
+	strbuf_add_json_key(sb, "command");
 	strbuf_addch(sb, '[');
 	for (size_t i = 0; h->command && h->command[i]; i++) {
 		if (i)
@@ -140,13 +101,13 @@ void log_write_header(struct log_writer *w, const struct header_info *h)
 		strbuf_add_json_str(sb, h->command[i]);
 	}
 	strbuf_addch(sb, ']');
-	add_key(sb, "pid");
+	strbuf_add_json_key(sb, "pid");
 	strbuf_add_json_i64(sb, h->pid);
-	add_key(sb, "pids");
-	add_pids(sb, h->pids, h->n_pids);
-	add_key(sb, "cwd");
+	strbuf_add_json_key(sb, "pids");
+	strbuf_add_json_pids(sb, h->pids, h->n_pids);
+	strbuf_add_json_key(sb, "cwd");
 	strbuf_add_json_str(sb, h->cwd ? h->cwd : "");
-	add_key(sb, "job");
+	strbuf_add_json_key(sb, "job");
 	strbuf_addch(sb, '{');
 	for (size_t i = 0; i < h->n_job; i++) {
 		if (i)
@@ -159,9 +120,9 @@ void log_write_header(struct log_writer *w, const struct header_info *h)
 	add_opt_int(sb, "page_size", h->page_size);
 	add_opt_int(sb, "clk_tck", h->clk_tck);
 	add_opt_int(sb, "mem_total", h->mem_total);
-	add_key(sb, "kernel");
+	strbuf_add_json_key(sb, "kernel");
 	strbuf_add_json_str(sb, h->kernel);
-	add_key(sb, "interval");
+	strbuf_add_json_key(sb, "interval");
 	strbuf_addstr(sb, "{\"fixed\":");
 	if (h->interval_fixed > 0)
 		strbuf_add_json_secs(sb, h->interval_fixed);
@@ -172,18 +133,18 @@ void log_write_header(struct log_writer *w, const struct header_info *h)
 	strbuf_addstr(sb, ",\"max\":");
 	strbuf_add_json_secs(sb, h->interval_max);
 	strbuf_addch(sb, '}');
-	add_key(sb, "peak_reset");
-	add_bool(sb, h->peak_reset);
-	add_key(sb, "pss");
-	add_bool(sb, h->pss);
-	add_key(sb, "fields");
+	strbuf_add_json_key(sb, "peak_reset");
+	strbuf_add_json_bool(sb, h->peak_reset);
+	strbuf_add_json_key(sb, "pss");
+	strbuf_add_json_bool(sb, h->pss);
+	strbuf_add_json_key(sb, "fields");
 	strbuf_addch(sb, '[');
 	for (int i = 0; i < PROC_NFIELDS; i++) {
 		strbuf_add_json_str(sb, proc_field_names[i]);
 		strbuf_addch(sb, ',');
 	}
 	strbuf_addstr(sb, "\"state\"]");
-	add_key(sb, "tree_fields");
+	strbuf_add_json_key(sb, "tree_fields");
 	strbuf_addch(sb, '[');
 	for (int i = 0; i < TREE_NFIELDS; i++) {
 		if (i)
@@ -201,18 +162,18 @@ static void write_proc_info(struct log_writer *w, const char *type, const struct
 	strbuf_addstr(sb, type);
 	strbuf_addstr(sb, "\",\"t\":");
 	strbuf_add_json_secs(sb, p->t);
-	add_key(sb, "pid");
+	strbuf_add_json_key(sb, "pid");
 	strbuf_add_json_i64(sb, p->pid);
 	if (full) {
-		add_key(sb, "ppid");
+		strbuf_add_json_key(sb, "ppid");
 		strbuf_add_json_i64(sb, p->ppid);
-		add_key(sb, "start");
+		strbuf_add_json_key(sb, "start");
 		strbuf_add_json_secs(sb, p->start);
 	}
-	add_key(sb, "comm");
+	strbuf_add_json_key(sb, "comm");
 	strbuf_add_json_str(sb, p->comm);
-	add_key(sb, "argv");
-	add_cmdline(sb, p->cmdline, p->cmdline_len);
+	strbuf_add_json_key(sb, "argv");
+	strbuf_add_json_argv(sb, p->cmdline, p->cmdline_len);
 	strbuf_addstr(sb, "}\n");
 }
 
@@ -263,16 +224,16 @@ void log_write_exit(struct log_writer *w, const struct exit_info *e)
 	struct strbuf *sb = &w->buf;
 	strbuf_addstr(sb, "{\"type\":\"exit\",\"t\":");
 	strbuf_add_json_secs(sb, e->t);
-	add_key(sb, "pid");
+	strbuf_add_json_key(sb, "pid");
 	strbuf_add_json_i64(sb, e->pid);
-	add_key(sb, "how");
+	strbuf_add_json_key(sb, "how");
 	strbuf_add_json_str(sb, exit_how_names[e->how]);
 	add_opt_int(sb, "code", e->code);
 	add_opt_int(sb, "signal", e->signal);
-	add_key(sb, "core");
-	add_bool(sb, e->core);
-	add_key(sb, "oom");
-	add_bool(sb, e->oom);
+	strbuf_add_json_key(sb, "core");
+	strbuf_add_json_bool(sb, e->core);
+	strbuf_add_json_key(sb, "oom");
+	strbuf_add_json_bool(sb, e->oom);
 	add_opt_int(sb, "peak", e->peak);
 	add_opt_int(sb, "utime", e->utime);
 	add_opt_int(sb, "stime", e->stime);
@@ -284,17 +245,17 @@ void log_write_end(struct log_writer *w, const struct end_info *e)
 	struct strbuf *sb = &w->buf;
 	strbuf_addstr(sb, "{\"type\":\"end\",\"t\":");
 	strbuf_add_json_secs(sb, e->t);
-	add_key(sb, "status");
+	strbuf_add_json_key(sb, "status");
 	strbuf_add_json_str(sb, run_status_names[e->status]);
 	add_opt_int(sb, "exit_code", e->exit_code);
 	add_opt_int(sb, "signal", e->signal);
-	add_key(sb, "core");
-	add_bool(sb, e->core);
-	add_key(sb, "oom_killed");
-	add_pids(sb, e->oom_killed, e->n_oom_killed);
-	add_key(sb, "alive");
-	add_pids(sb, e->alive, e->n_alive);
-	add_key(sb, "samples");
+	strbuf_add_json_key(sb, "core");
+	strbuf_add_json_bool(sb, e->core);
+	strbuf_add_json_key(sb, "oom_killed");
+	strbuf_add_json_pids(sb, e->oom_killed, e->n_oom_killed);
+	strbuf_add_json_key(sb, "alive");
+	strbuf_add_json_pids(sb, e->alive, e->n_alive);
+	strbuf_add_json_key(sb, "samples");
 	strbuf_add_json_i64(sb, w->samples);
 	add_opt_int(sb, "self_utime", e->self_utime);
 	add_opt_int(sb, "self_stime", e->self_stime);

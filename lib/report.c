@@ -423,17 +423,9 @@ void report_text(const struct run *run, struct strbuf *out)
 
 /* ---- JSON report ---- */
 
-static void json_key(struct strbuf *out, const char *key)
-{
-	if (out->len && out->buf[out->len - 1] != '{' && out->buf[out->len - 1] != '[')
-		strbuf_addch(out, ',');
-	strbuf_add_json_str(out, key);
-	strbuf_addch(out, ':');
-}
-
 static void json_opt_str(struct strbuf *out, const char *key, const char *s)
 {
-	json_key(out, key);
+	strbuf_add_json_key(out, key);
 	if (s)
 		strbuf_add_json_str(out, s);
 	else
@@ -442,7 +434,7 @@ static void json_opt_str(struct strbuf *out, const char *key, const char *s)
 
 static void json_opt_int(struct strbuf *out, const char *key, long long v)
 {
-	json_key(out, key);
+	strbuf_add_json_key(out, key);
 	strbuf_add_json_opt(out, v);
 }
 
@@ -453,13 +445,13 @@ static void json_bytes(struct strbuf *out, const char *key, long long kib)
 
 static void json_bool(struct strbuf *out, const char *key, bool b)
 {
-	json_key(out, key);
-	strbuf_addstr(out, b ? "true" : "false");
+	strbuf_add_json_key(out, key);
+	strbuf_add_json_bool(out, b);
 }
 
 static void json_secs(struct strbuf *out, const char *key, double secs, bool known)
 {
-	json_key(out, key);
+	strbuf_add_json_key(out, key);
 	if (known)
 		strbuf_add_json_secs(out, secs);
 	else
@@ -468,14 +460,8 @@ static void json_secs(struct strbuf *out, const char *key, double secs, bool kno
 
 static void json_pids(struct strbuf *out, const char *key, const pid_t *pids, size_t n)
 {
-	json_key(out, key);
-	strbuf_addch(out, '[');
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			strbuf_addch(out, ',');
-		strbuf_add_json_i64(out, pids[i]);
-	}
-	strbuf_addch(out, ']');
+	strbuf_add_json_key(out, key);
+	strbuf_add_json_pids(out, pids, n);
 }
 
 static void json_process(const struct run *run, size_t i, struct strbuf *out)
@@ -488,16 +474,8 @@ static void json_process(const struct run *run, size_t i, struct strbuf *out)
 	run_proc_cmd(run, i, &cmd);
 	json_opt_str(out, "cmd", cmd.buf ? cmd.buf : "");
 	strbuf_release(&cmd);
-	json_key(out, "argv");
-	strbuf_addch(out, '[');
-	for (const char *s = p->cmdline, *end = s + p->cmdline_len; s && s < end;) {
-		size_t n = strnlen(s, (size_t)(end - s));
-		if (s != p->cmdline)
-			strbuf_addch(out, ',');
-		strbuf_add_json_strn(out, s, n);
-		s += n + 1;
-	}
-	strbuf_addch(out, ']');
+	strbuf_add_json_key(out, "argv");
+	strbuf_add_json_argv(out, p->cmdline, p->cmdline_len);
 	json_opt_str(out, "comm", p->comm);
 	json_secs(out, "start", p->start, true);
 	json_secs(out, "end", p->end, p->end >= 0);
@@ -532,7 +510,7 @@ void report_json(const struct run *run, struct strbuf *out)
 	json_opt_int(out, "signal", run->has_end ? e->signal : -1);
 	json_bool(out, "core", run->has_end && e->core);
 	json_opt_str(out, "mode", h->mode);
-	json_key(out, "command");
+	strbuf_add_json_key(out, "command");
 	strbuf_addch(out, '[');
 	for (char **a = h->command; a && *a; a++) {
 		if (a != h->command)
@@ -552,7 +530,7 @@ void report_json(const struct run *run, struct strbuf *out)
 	json_pids(out, "alive", alive, n_alive);
 	json_bool(out, "truncated", run->truncated);
 	json_opt_int(out, "corrupt_lines", run->corrupt);
-	json_key(out, "processes");
+	strbuf_add_json_key(out, "processes");
 	strbuf_addch(out, '[');
 	for (size_t i = 0; i < run->n_procs; i++) {
 		if (i)
@@ -560,7 +538,7 @@ void report_json(const struct run *run, struct strbuf *out)
 		json_process(run, i, out);
 	}
 	strbuf_addch(out, ']');
-	json_key(out, "events");
+	strbuf_add_json_key(out, "events");
 	strbuf_addstr(out, "[]}\n");
 	free(oom);
 	free(alive);

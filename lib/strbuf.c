@@ -244,3 +244,42 @@ void strbuf_add_json_secs(struct strbuf *sb, double secs)
 			(char)('0' + ms % 10)};
 	strbuf_add(sb, frac, 4);
 }
+
+void strbuf_add_json_bool(struct strbuf *sb, bool v)
+{
+	strbuf_addstr(sb, v ? "true" : "false");
+}
+
+void strbuf_add_json_key(struct strbuf *sb, const char *key)
+{
+	if (sb->len && sb->buf[sb->len - 1] != '{' && sb->buf[sb->len - 1] != '[')
+		strbuf_addch(sb, ',');
+	strbuf_add_json_str(sb, key);
+	strbuf_addch(sb, ':');
+}
+
+void strbuf_add_json_pids(struct strbuf *sb, const pid_t *pids, size_t n)
+{
+	strbuf_addch(sb, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strbuf_addch(sb, ',');
+		strbuf_add_json_i64(sb, pids[i]);
+	}
+	strbuf_addch(sb, ']');
+}
+
+void strbuf_add_json_argv(struct strbuf *sb, const char *args, size_t len)
+{
+	strbuf_addch(sb, '[');
+	for (size_t i = 0; args && i < len;) {
+		const char *arg = args + i;
+		const char *nul = memchr(arg, '\0', len - i);
+		size_t alen = nul ? (size_t)(nul - arg) : len - i;
+		if (i)
+			strbuf_addch(sb, ',');
+		strbuf_add_json_strn(sb, arg, alen);
+		i += alen + 1;
+	}
+	strbuf_addch(sb, ']');
+}

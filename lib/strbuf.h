@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct strbuf {
 	char *buf;
@@ -47,5 +48,12 @@ void strbuf_add_json_i64(struct strbuf *sb, long long v);
 void strbuf_add_json_opt(struct strbuf *sb, long long v);
 /* Seconds with three decimals. */
 void strbuf_add_json_secs(struct strbuf *sb, double secs);
+void strbuf_add_json_bool(struct strbuf *sb, bool v);
+/* "key": inside an object, with the comma before it unless it is the object's first member. */
+void strbuf_add_json_key(struct strbuf *sb, const char *key);
+/* An array of pids. */
+void strbuf_add_json_pids(struct strbuf *sb, const pid_t *pids, size_t n);
+/* An array of strings from NUL-separated arguments (a command line as /proc keeps it). */
+void strbuf_add_json_argv(struct strbuf *sb, const char *args, size_t len);
 
 #endif
