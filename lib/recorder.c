@@ -191,8 +191,8 @@ static void reap(struct recorder *r)
 		bool oom = false, checked = false;
 		if ((si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) &&
 		    si.si_status == SIGKILL) {
-			oom = oom_watch_killed(&r->oom,
-					       pid); /* its zombie still shows its cgroup */
+			/* Now, while its zombie still shows its cgroup. */
+			oom = oom_watch_killed(&r->oom, pid);
 			checked = true;
 		}
 		sampler_zombie(&r->sampler, pid);
@@ -209,9 +209,11 @@ static void reap(struct recorder *r)
 		if (ev) {
 			ev->exit.oom = oom;
 			ev->oom_known = true;
-			if (!checked)
-				oom_watch_forget(&r->oom, pid);
+		} else if (oom) {
+			add_oom_pid(r, pid); /* came and went between two samples, but was ours */
 		}
+		if (!checked)
+			oom_watch_forget(&r->oom, pid);
 		drain(r);
 	}
 }
