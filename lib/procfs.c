@@ -502,8 +502,13 @@ static int get_fd(struct proc_handle *h, int *fd, const char *name, int flags, b
 	} else {
 		f = openat(h->dir_fd, name, flags | O_CLOEXEC);
 	}
-	if (f < 0)
-		return (errno == EACCES || errno == EPERM || errno == ENOENT) ? -2 : -1;
+	if (f < 0) {
+		if (errno != EACCES && errno != EPERM && errno != ENOENT)
+			return -1;
+		if (keep)
+			*fd = -2;
+		return -2;
+	}
 	if (keep && !h->transient && h->fs->fds_kept < h->fs->fd_budget) {
 		*fd = f;
 		h->fs->fds_kept++;
