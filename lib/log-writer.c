@@ -240,6 +240,24 @@ void log_write_exit(struct log_writer *w, const struct exit_info *e)
 	strbuf_addstr(sb, "}\n");
 }
 
+void log_write_mark(struct log_writer *w, const struct mark_info *m)
+{
+	struct strbuf *sb = &w->buf;
+	strbuf_addstr(sb, m->kind == MARK_EVENT ? "{\"type\":\"event\",\"t\":"
+						: "{\"type\":\"span\",\"t\":");
+	strbuf_add_json_secs(sb, m->t);
+	if (m->kind != MARK_EVENT) {
+		strbuf_add_json_key(sb, "phase");
+		strbuf_add_json_str(sb, m->kind == MARK_SPAN_BEGIN ? "begin" : "end");
+	}
+	strbuf_add_json_key(sb, m->kind == MARK_EVENT ? "label" : "name");
+	strbuf_add_json_strn(sb, m->text, m->len);
+	add_opt_int(sb, "pid", m->pid);
+	add_opt_int(sb, "tid", m->tid);
+	strbuf_addstr(sb, "}\n");
+	w->marks++;
+}
+
 void log_write_end(struct log_writer *w, const struct end_info *e)
 {
 	struct strbuf *sb = &w->buf;
@@ -259,6 +277,12 @@ void log_write_end(struct log_writer *w, const struct end_info *e)
 	strbuf_add_json_i64(sb, w->samples);
 	add_opt_int(sb, "self_utime", e->self_utime);
 	add_opt_int(sb, "self_stime", e->self_stime);
+	strbuf_add_json_key(sb, "events");
+	strbuf_add_json_i64(sb, w->marks);
+	if (e->error) {
+		strbuf_add_json_key(sb, "error");
+		strbuf_add_json_str(sb, e->error);
+	}
 	strbuf_addstr(sb, "}\n");
 }
 

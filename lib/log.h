@@ -22,6 +22,7 @@ struct log_writer {
 	double last_write; /* CLOCK_BOOTTIME seconds of the last write(2) */
 	double last_sync;
 	long samples;
+	long marks;  /* event and span records */
 	bool failed; /* a write failed; further records are dropped, see err_msg */
 	struct strbuf err_msg;
 };
@@ -37,6 +38,7 @@ void log_write_exec(struct log_writer *w, const struct proc_info *p);
 void log_write_sample(struct log_writer *w, double t, long long avail,
 		      const struct tree_values *tree, const struct proc_values *procs, size_t n);
 void log_write_exit(struct log_writer *w, const struct exit_info *e);
+void log_write_mark(struct log_writer *w, const struct mark_info *m);
 void log_write_end(struct log_writer *w, const struct end_info *e);
 /*
  * Writes buffered records if force, if a second has passed since the last write, or if the
@@ -52,7 +54,17 @@ void log_writer_discard(struct log_writer *w);
 
 /* ---- reader ---- */
 
-enum record_type { REC_HEADER, REC_PROC, REC_EXEC, REC_SAMPLE, REC_EXIT, REC_END, REC_UNKNOWN };
+enum record_type {
+	REC_HEADER,
+	REC_PROC,
+	REC_EXEC,
+	REC_SAMPLE,
+	REC_EXIT,
+	REC_END,
+	REC_EVENT,
+	REC_SPAN,
+	REC_UNKNOWN
+};
 
 struct sample_record {
 	double t;
@@ -60,6 +72,14 @@ struct sample_record {
 	struct tree_values tree;
 	struct proc_values *procs; /* n entries, owned by the record */
 	size_t n;
+};
+
+/* An event, or one end of a span. */
+struct mark_record {
+	enum mark_kind kind;
+	double t;
+	char *text;	/* the label or span name, NUL-terminated, owned by the record */
+	pid_t pid, tid; /* -1 unknown */
 };
 
 struct log_record {
@@ -70,6 +90,11 @@ struct log_record {
 	struct sample_record sample;
 	struct exit_info exit;
 	struct end_info end;
+	/* REC_EVENT and REC_SPAN: kind is MARK_EVENT, MARK_SPAN_BEGIN or MARK_SPAN_END */
+	struct mark_record mark;
+	/* REC_END: its "error" (owned, NULL when absent) and "events" (-1 when absent) members */
+	char *end_error;
+	long end_events;
 };
 
 typedef void log_warn_fn(void *data, const char *path, long line, const char *msg);

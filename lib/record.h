@@ -119,6 +119,18 @@ struct end_info {
 	size_t n_alive;
 	long samples;
 	long long self_utime, self_stime; /* memline's own CPU time, ms; -1 unknown */
+	const char *error;		  /* a failure's message from the event channel, or NULL */
+};
+
+/* A moment or a phase boundary the program marked through the event channel. */
+enum mark_kind { MARK_EVENT, MARK_SPAN_BEGIN, MARK_SPAN_END };
+
+struct mark_info {
+	enum mark_kind kind;
+	double t;
+	const char *text; /* the label or span name */
+	size_t len;
+	pid_t pid, tid; /* -1 unknown */
 };
 
 #define JOB_VARS_MAX 16

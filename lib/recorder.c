@@ -17,13 +17,16 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "channel.h"
 #include "log.h"
 #include "oom.h"
 #include "procfs.h"
@@ -67,8 +70,21 @@ struct recorder {
 	long long peak;
 	double peak_t;
 	double deadline;
+	double last_sample; /* when the last sample was taken, elapsed seconds */
 	struct strbuf warn;
+	/* The event channel: a reader, an inotify watch that raises SIGRTMIN when it grows. */
+	struct channel_reader chan;
+	bool chan_open;
+	int inotify_fd;
+	char *chan_dir; /* the private directory memline made for it, removed at the end */
+	char *chan_file;
+	bool final_known; /* an S message set how a self-recording ended */
+	enum run_status final_status;
+	char *final_error;
 };
+
+/* Marks from the channel are followed by a sample, but not more often than this. */
+#define MARK_SAMPLE_GAP 0.002
 
 static double boottime(void)
 {
@@ -167,15 +183,129 @@ static void drain(struct recorder *r)
 	sampler_clear_events(&r->sampler);
 }
 
+static size_t read_channel(struct recorder *r);
+
 static void take_sample(struct recorder *r)
 {
+	read_channel(r); /* marks sent before this sample come before it in the log */
 	double t = elapsed(r);
+	r->last_sample = t;
 	const struct sample *s = sampler_sample(&r->sampler, t);
 	drain(r);
 	log_write_sample(&r->log, s->t, s->avail, &s->tree, s->procs, s->n);
 	if (s->tree.v[TF_PEAK] > r->peak) {
 		r->peak = s->tree.v[TF_PEAK];
 		r->peak_t = t;
+	}
+}
+
+static void on_message(void *data, const struct channel_msg *m)
+{
+	struct recorder *r = data;
+	if (m->kind == CHANNEL_STATUS) {
+		/* How a self-recording ended: only attach (memline.track) takes it. */
+		if (!r->attach || r->final_known)
+			return;
+		r->final_known = true;
+		r->final_status = RUN_COMPLETED;
+		if (!strncmp(m->text, "failed", 6)) {
+			r->final_status = RUN_FAILED;
+			const char *msg = m->text + 6;
+			while (*msg == ' ')
+				msg++;
+			r->final_error = strdup(*msg ? msg : "failed");
+		}
+		r->stop = true;
+		return;
+	}
+	struct mark_info mark = {
+		.kind = m->kind == CHANNEL_BEGIN ? MARK_SPAN_BEGIN
+			: m->kind == CHANNEL_END ? MARK_SPAN_END
+						 : MARK_EVENT,
+		.t = m->t >= 0 ? m->t - r->t0 : elapsed(r),
+		.text = m->text,
+		.len = m->len,
+		.pid = m->pid,
+		.tid = m->tid,
+	};
+	log_write_mark(&r->log, &mark);
+}
+
+/* Writes the messages that arrived on the channel; returns how many. */
+static size_t read_channel(struct recorder *r)
+{
+	if (!r->chan_open)
+		return 0;
+	return channel_reader_poll(&r->chan, on_message, r);
+}
+
+/* The channel grew (SIGRTMIN from inotify, or SIGIO if those overflowed). */
+static void channel_ready(struct recorder *r)
+{
+	char buf[4096];
+	while (r->inotify_fd >= 0 && read(r->inotify_fd, buf, sizeof(buf)) > 0)
+		;
+	/* A sample right after the marks gives them the tree's memory of that moment. */
+	if (read_channel(r) && elapsed(r) - r->last_sample >= MARK_SAMPLE_GAP && !r->stop)
+		take_sample(r);
+}
+
+/*
+ * Opens the channel: path if given (attach --events), else a new private file for the
+ * command's tree (run). Watches it with inotify so that a message wakes the loop; without
+ * inotify the channel is still read at every sample.
+ */
+static int open_channel(struct recorder *r, const char *path, struct strbuf *err)
+{
+	if (!path) {
+		const char *base = getenv("XDG_RUNTIME_DIR");
+		struct stat st;
+		if (!base || !*base || stat(base, &st) < 0 || !S_ISDIR(st.st_mode) ||
+		    access(base, W_OK) < 0)
+			base = "/tmp";
+		struct strbuf dir = STRBUF_INIT;
+		strbuf_addf(&dir, "%s/memline-XXXXXX", base);
+		if (!dir.buf || !mkdtemp(dir.buf)) {
+			/* No channel is no reason not to record: events are simply not offered. */
+			strbuf_release(&dir);
+			return 0;
+		}
+		r->chan_dir = strbuf_detach(&dir, NULL);
+		struct strbuf file = STRBUF_INIT;
+		strbuf_addf(&file, "%s/events", r->chan_dir);
+		int fd = open(file.buf, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+		r->chan_file = strbuf_detach(&file, NULL);
+		path = r->chan_file;
+	}
+	if (channel_reader_open(&r->chan, path, err) < 0)
+		return RECORDER_ERR_EVENTS;
+	r->chan_open = true;
+	r->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (r->inotify_fd >= 0 &&
+	    (inotify_add_watch(r->inotify_fd, path, IN_MODIFY) < 0 ||
+	     fcntl(r->inotify_fd, F_SETOWN, getpid()) < 0 ||
+	     fcntl(r->inotify_fd, F_SETSIG, SIGRTMIN) < 0 ||
+	     fcntl(r->inotify_fd, F_SETFL, fcntl(r->inotify_fd, F_GETFL) | O_ASYNC) < 0)) {
+		close(r->inotify_fd);
+		r->inotify_fd = -1;
+	}
+	return 0;
+}
+
+static void close_channel(struct recorder *r, size_t alive)
+{
+	if (r->chan_open)
+		channel_reader_close(&r->chan);
+	r->chan_open = false;
+	if (r->inotify_fd >= 0)
+		close(r->inotify_fd);
+	r->inotify_fd = -1;
+	/* Descendants still running may still send: leave them a channel to write to. */
+	if (r->chan_dir && !alive) {
+		unlink(r->chan_file);
+		rmdir(r->chan_dir);
 	}
 }
 
@@ -227,6 +357,10 @@ static bool has_children(void)
 
 static void handle_signal(struct recorder *r, const siginfo_t *si)
 {
+	if (si->si_signo == SIGRTMIN || si->si_signo == SIGIO) {
+		channel_ready(r);
+		return;
+	}
 	if (si->si_signo == SIGCHLD) {
 		bool was_done = r->main_done;
 		reap(r);
@@ -319,7 +453,11 @@ static void finish(struct recorder *r, struct recorder_result *res)
 	memset(&end, 0, sizeof(end));
 	end.t = elapsed(r);
 	end.exit_code = end.signal = -1;
-	if (r->attach && r->stop)
+	read_channel(r);
+	if (r->final_known) {
+		end.status = r->final_status;
+		end.error = r->final_error;
+	} else if (r->attach && r->stop)
 		end.status = RUN_DETACHED;
 	else if (r->main_done)
 		status_from_exit(&r->main_exit, &end);
@@ -339,6 +477,7 @@ static void finish(struct recorder *r, struct recorder_result *res)
 	end.self_utime = ru.ru_utime.tv_sec * 1000LL + ru.ru_utime.tv_usec / 1000;
 	end.self_stime = ru.ru_stime.tv_sec * 1000LL + ru.ru_stime.tv_usec / 1000;
 	log_write_end(&r->log, &end);
+	close_channel(r, end.n_alive);
 
 	struct strbuf err = STRBUF_INIT;
 	long samples = r->log.samples;
@@ -372,6 +511,11 @@ static void release(struct recorder *r)
 	procfs_release(&r->fs);
 	free(r->oom_pids);
 	strbuf_release(&r->warn);
+	if (r->chan_open || r->inotify_fd >= 0)
+		close_channel(r, 0); /* an error before the command ran: nobody uses it */
+	free(r->chan_dir);
+	free(r->chan_file);
+	free(r->final_error);
 }
 
 static void fill_header(struct recorder *r, struct header_info *h, char **command, pid_t *pids,
@@ -433,6 +577,7 @@ static int setup(struct recorder *r, const struct recorder_options *o, bool atta
 	memset(r, 0, sizeof(*r));
 	r->o = o;
 	r->attach = attach;
+	r->inotify_fd = -1;
 	strbuf_init(&r->warn);
 	if (procfs_init(&r->fs, o->proc_root, err) < 0)
 		return RECORDER_ERR_SYSTEM;
@@ -442,7 +587,14 @@ static int setup(struct recorder *r, const struct recorder_options *o, bool atta
 	sigaddset(&r->sigs, SIGTERM);
 	sigaddset(&r->sigs, SIGHUP);
 	sigaddset(&r->sigs, SIGQUIT);
+	sigaddset(&r->sigs, SIGRTMIN); /* the event channel grew (inotify, F_SETSIG) */
+	sigaddset(&r->sigs, SIGIO);    /* the same, when queued realtime signals overflowed */
 	sigprocmask(SIG_BLOCK, &r->sigs, oldmask);
+	int ret = attach && !o->events_path ? 0 : open_channel(r, o->events_path, err);
+	if (ret) {
+		sigprocmask(SIG_SETMASK, oldmask, NULL);
+		return ret;
+	}
 	if (log_writer_open(&r->log, o->log_path, o->log_exclusive, err) < 0) {
 		sigprocmask(SIG_SETMASK, oldmask, NULL);
 		return RECORDER_ERR_LOG;
@@ -494,6 +646,12 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 		/* The command gets memline's environment as memline itself got it. */
 		signal(SIGPIPE, SIG_DFL);
 		setrlimit(RLIMIT_NOFILE, &nofile);
+		if (r.chan_file) {
+			char memline_pid[24];
+			snprintf(memline_pid, sizeof(memline_pid), "%d", (int)getppid());
+			setenv(CHANNEL_ENV, r.chan_file, 1);
+			setenv(CHANNEL_PID_ENV, memline_pid, 1);
+		}
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 		execvp(argv[0], argv);
 		int e = errno;

@@ -22,7 +22,8 @@ struct recorder_options {
 	bool wait; /* run: go on until every descendant has exited */
 	bool pss;
 	bool peak_reset;
-	const char *proc_root; /* "/proc" */
+	const char *proc_root;	 /* "/proc" */
+	const char *events_path; /* attach: a channel file to read (docs/events.md), or NULL */
 };
 
 /* The schedule's defaults; see recorder_next_interval. */
@@ -53,6 +54,7 @@ enum recorder_error {
 	RECORDER_ERR_NOEXEC = -2, /* the command could not be started (126/127 in exit_code) */
 	RECORDER_ERR_NOPROC = -3, /* attach: no such process */
 	RECORDER_ERR_SYSTEM = -4, /* a system call memline needs failed */
+	RECORDER_ERR_EVENTS = -5, /* attach: the event channel file cannot be opened */
 };
 
 /*

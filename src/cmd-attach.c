@@ -19,6 +19,9 @@ static const char usage[] =
 	"      --min-interval SECS  shortest adaptive interval (default 0.01)\n"
 	"      --pss                also record PSS (smaps_rollup; slow on large processes)\n"
 	"      --no-peak-reset      do not reset the kernel's high-water mark (VmHWM)\n"
+	"      --events FILE        read FILE as the event channel (docs/events.md): events\n"
+	"                           and spans the processes append to it are recorded, and an\n"
+	"                           S line ends the recording with its status\n"
 	"  -q, --quiet              no summary line on stderr\n"
 	"  -h, --help               this help\n";
 

@@ -13,6 +13,7 @@ static const struct command {
 	{"attach", cmd_attach, "record running processes and their descendants"},
 	{"report", cmd_report, "summarise a log: how it ended, peaks, processes, timeline"},
 	{"status", cmd_status, "print how a recorded run ended (exit code tells too)"},
+	{"event", cmd_event, "mark an event or a span on the timeline of the recording"},
 };
 
 static void usage(FILE *f)

@@ -10,7 +10,7 @@
 #include "cli.h"
 #include "report.h"
 
-enum { OPT_WAIT = 256, OPT_MIN_INTERVAL, OPT_PSS, OPT_NO_PEAK_RESET };
+enum { OPT_WAIT = 256, OPT_MIN_INTERVAL, OPT_PSS, OPT_NO_PEAK_RESET, OPT_EVENTS };
 
 static const struct option long_options[] = {
 	{"output", required_argument, NULL, 'o'},
@@ -21,6 +21,7 @@ static const struct option long_options[] = {
 	{"no-peak-reset", no_argument, NULL, OPT_NO_PEAK_RESET},
 	{"quiet", no_argument, NULL, 'q'},
 	{"wait", no_argument, NULL, OPT_WAIT},
+	{"events", required_argument, NULL, OPT_EVENTS},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -63,6 +64,12 @@ static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg
 			    "process",
 			    cmd);
 		ro->rec.wait = true;
+		return true;
+	case OPT_EVENTS:
+		if (!strcmp(cmd, "run"))
+			die(EXIT_USAGE, "--events is for 'memline attach'; run makes the command's "
+					"channel itself ($MEMLINE_EVENTS)");
+		ro->rec.events_path = arg;
 		return true;
 	case 'q':
 		ro->quiet = true;
@@ -169,6 +176,7 @@ int record_finish(struct record_opts *ro, int ret, struct recorder_result *res, 
 	case RECORDER_ERR_NOEXEC:
 		die(res->memline_exit, "%s", err->buf);
 	case RECORDER_ERR_NOPROC:
+	case RECORDER_ERR_EVENTS:
 		die(EXIT_NOINPUT, "%s", err->buf);
 	default:
 		die(EXIT_OSERR, "%s", err->buf);
