@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,7 @@ struct recorder {
 	double peak_t;
 	double deadline;
 	double last_sample; /* when the last sample was taken, elapsed seconds */
+	double mark_sample; /* when a sample for marks just read is due; INFINITY if none */
 	struct strbuf warn;
 	/* The event channel: a reader, an inotify watch that raises SIGRTMIN when it grows. */
 	struct channel_reader chan;
@@ -190,6 +192,7 @@ static void take_sample(struct recorder *r)
 	read_channel(r); /* marks sent before this sample come before it in the log */
 	double t = elapsed(r);
 	r->last_sample = t;
+	r->mark_sample = INFINITY;
 	const struct sample *s = sampler_sample(&r->sampler, t);
 	drain(r);
 	log_write_sample(&r->log, s->t, s->avail, &s->tree, s->procs, s->n);
@@ -245,9 +248,15 @@ static void channel_ready(struct recorder *r)
 	char buf[4096];
 	while (r->inotify_fd >= 0 && read(r->inotify_fd, buf, sizeof(buf)) > 0)
 		;
-	/* A sample right after the marks gives them the tree's memory of that moment. */
-	if (read_channel(r) && elapsed(r) - r->last_sample >= MARK_SAMPLE_GAP && !r->stop)
-		take_sample(r);
+	/*
+	 * A sample right after the marks gives them the tree's memory of that moment; marks that
+	 * follow a sample closely get one MARK_SAMPLE_GAP after it, shared by all of them.
+	 */
+	if (read_channel(r)) {
+		double due = r->last_sample + MARK_SAMPLE_GAP;
+		if (due < r->mark_sample)
+			r->mark_sample = due;
+	}
 }
 
 /*
@@ -416,6 +425,8 @@ static void loop(struct recorder *r)
 		double flush = log_writer_due(&r->log) - boottime();
 		if (flush < wait)
 			wait = flush;
+		if (r->mark_sample - elapsed(r) < wait)
+			wait = r->mark_sample - elapsed(r);
 		if (wait < 0)
 			wait = 0; /* overdue: only look for signals */
 		struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
@@ -425,6 +436,8 @@ static void loop(struct recorder *r)
 		if (elapsed(r) >= r->deadline && !finished(r)) {
 			take_sample(r);
 			schedule(r);
+		} else if (elapsed(r) >= r->mark_sample && !finished(r)) {
+			take_sample(r); /* for marks: the schedule stays as it was */
 		}
 		if (log_writer_flush(&r->log, boottime(), false, &err) < 0)
 			note_warning(r, &err);
@@ -578,6 +591,7 @@ static int setup(struct recorder *r, const struct recorder_options *o, bool atta
 	r->o = o;
 	r->attach = attach;
 	r->inotify_fd = -1;
+	r->mark_sample = INFINITY;
 	strbuf_init(&r->warn);
 	if (procfs_init(&r->fs, o->proc_root, err) < 0)
 		return RECORDER_ERR_SYSTEM;
