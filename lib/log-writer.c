@@ -258,6 +258,19 @@ void log_write_mark(struct log_writer *w, const struct mark_info *m)
 	w->marks++;
 }
 
+void log_write_output(struct log_writer *w, double t, const char *stream, const char *text,
+		      size_t len)
+{
+	struct strbuf *sb = &w->buf;
+	strbuf_addstr(sb, "{\"type\":\"output\",\"t\":");
+	strbuf_add_json_secs(sb, t);
+	strbuf_add_json_key(sb, "stream");
+	strbuf_add_json_str(sb, stream);
+	strbuf_add_json_key(sb, "text");
+	strbuf_add_json_strn(sb, text, len);
+	strbuf_addstr(sb, "}\n");
+}
+
 void log_write_end(struct log_writer *w, const struct end_info *e)
 {
 	struct strbuf *sb = &w->buf;

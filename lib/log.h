@@ -39,6 +39,9 @@ void log_write_sample(struct log_writer *w, double t, long long avail,
 		      const struct tree_values *tree, const struct proc_values *procs, size_t n);
 void log_write_exit(struct log_writer *w, const struct exit_info *e);
 void log_write_mark(struct log_writer *w, const struct mark_info *m);
+/* A line the command wrote to "stdout" or "stderr" (--capture-output). */
+void log_write_output(struct log_writer *w, double t, const char *stream, const char *text,
+		      size_t len);
 void log_write_end(struct log_writer *w, const struct end_info *e);
 /*
  * Writes buffered records if force, if a second has passed since the last write, or if the

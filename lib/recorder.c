@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "channel.h"
 #include "log.h"
 #include "oom.h"
@@ -80,6 +82,10 @@ struct recorder {
 	int inotify_fd;
 	char *chan_dir; /* the private directory memline made for it, removed at the end */
 	char *chan_file;
+	bool capturing; /* --capture-output */
+	struct capture cap;
+	regex_t *regex; /* --event-regex, compiled */
+	size_t n_regex;
 	bool final_known; /* an S message set how a self-recording ended */
 	enum run_status final_status;
 	char *final_error;
@@ -186,10 +192,13 @@ static void drain(struct recorder *r)
 }
 
 static size_t read_channel(struct recorder *r);
+static void read_output(struct recorder *r);
+static void want_mark_sample(struct recorder *r);
 
 static void take_sample(struct recorder *r)
 {
 	read_channel(r); /* marks sent before this sample come before it in the log */
+	read_output(r);
 	double t = elapsed(r);
 	r->last_sample = t;
 	r->mark_sample = INFINITY;
@@ -252,11 +261,46 @@ static void channel_ready(struct recorder *r)
 	 * A sample right after the marks gives them the tree's memory of that moment; marks that
 	 * follow a sample closely get one MARK_SAMPLE_GAP after it, shared by all of them.
 	 */
-	if (read_channel(r)) {
-		double due = r->last_sample + MARK_SAMPLE_GAP;
-		if (due < r->mark_sample)
-			r->mark_sample = due;
+	if (read_channel(r))
+		want_mark_sample(r);
+	read_output(r);
+}
+
+static void want_mark_sample(struct recorder *r)
+{
+	double due = r->last_sample + MARK_SAMPLE_GAP;
+	if (due < r->mark_sample)
+		r->mark_sample = due;
+}
+
+static void on_output(void *data, const char *stream, const char *line, size_t len)
+{
+	struct recorder *r = data;
+	double t = elapsed(r);
+	log_write_output(&r->log, t, stream, line, len);
+	if (!r->n_regex)
+		return;
+	/* regexec wants a string: a line with a NUL byte in it is matched up to that byte. */
+	for (size_t i = 0; i < r->n_regex; i++) {
+		if (regexec(&r->regex[i], line, 0, NULL, 0) == 0) {
+			struct mark_info mark = {.kind = MARK_EVENT,
+						 .t = t,
+						 .text = line,
+						 .len = len < CHANNEL_LABEL_MAX ? len
+										: CHANNEL_LABEL_MAX,
+						 .pid = -1,
+						 .tid = -1};
+			log_write_mark(&r->log, &mark);
+			want_mark_sample(r);
+			break;
+		}
 	}
+}
+
+static void read_output(struct recorder *r)
+{
+	if (r->capturing)
+		capture_poll(&r->cap, on_output, r);
 }
 
 /*
@@ -467,6 +511,10 @@ static void finish(struct recorder *r, struct recorder_result *res)
 	end.t = elapsed(r);
 	end.exit_code = end.signal = -1;
 	read_channel(r);
+	if (r->capturing) {
+		capture_finish(&r->cap, on_output, r);
+		r->capturing = false;
+	}
 	if (r->final_known) {
 		end.status = r->final_status;
 		end.error = r->final_error;
@@ -519,6 +567,13 @@ static void finish(struct recorder *r, struct recorder_result *res)
 
 static void release(struct recorder *r)
 {
+	/*
+	 * Signals that came too late to matter (a last SIGRTMIN from the output pipes, a SIGCHLD)
+	 * must not act once the caller unblocks them: SIGRTMIN's default action is to terminate.
+	 */
+	struct timespec zero = {0, 0};
+	while (sigtimedwait(&r->sigs, NULL, &zero) > 0)
+		;
 	sampler_release(&r->sampler);
 	oom_watch_release(&r->oom);
 	procfs_release(&r->fs);
@@ -529,6 +584,11 @@ static void release(struct recorder *r)
 	free(r->chan_dir);
 	free(r->chan_file);
 	free(r->final_error);
+	if (r->capturing)
+		capture_release(&r->cap);
+	for (size_t i = 0; i < r->n_regex; i++)
+		regfree(&r->regex[i]);
+	free(r->regex);
 }
 
 static void fill_header(struct recorder *r, struct header_info *h, char **command, pid_t *pids,
@@ -641,6 +701,34 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	struct rlimit nofile;
 	raise_nofile(&nofile);
 	procfs_update_fd_budget(&r.fs);
+	if (o->n_event_regex) {
+		r.regex = calloc(o->n_event_regex, sizeof(*r.regex));
+		for (size_t i = 0; r.regex && i < o->n_event_regex; i++) {
+			int rc = regcomp(&r.regex[i], o->event_regex[i], REG_EXTENDED | REG_NOSUB);
+			if (rc) {
+				char msg[256];
+				regerror(rc, &r.regex[i], msg, sizeof(msg));
+				strbuf_addf(
+					err,
+					"--event-regex '%s' is not a valid regular expression: %s",
+					o->event_regex[i], msg);
+				log_writer_discard(&r.log);
+				release(&r);
+				sigprocmask(SIG_SETMASK, &oldmask, NULL);
+				return RECORDER_ERR_REGEX;
+			}
+			r.n_regex++;
+		}
+	}
+	if (o->capture_output) {
+		if (capture_init(&r.cap, SIGRTMIN, err) < 0) {
+			log_writer_discard(&r.log);
+			release(&r);
+			sigprocmask(SIG_SETMASK, &oldmask, NULL);
+			return RECORDER_ERR_SYSTEM;
+		}
+		r.capturing = true;
+	}
 	int pipefd[2];
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		strbuf_addf(err, "cannot create a pipe: %s", strerror(errno));
@@ -660,6 +748,8 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 		/* The command gets memline's environment as memline itself got it. */
 		signal(SIGPIPE, SIG_DFL);
 		setrlimit(RLIMIT_NOFILE, &nofile);
+		if (r.capturing)
+			capture_child(&r.cap);
 		if (r.chan_file) {
 			char memline_pid[24];
 			snprintf(memline_pid, sizeof(memline_pid), "%d", (int)getppid());
@@ -674,6 +764,8 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 		_exit(e == ENOENT ? 127 : 126);
 	}
 	close(pipefd[1]);
+	if (r.capturing)
+		capture_parent(&r.cap, SIGRTMIN);
 	if (pid < 0) {
 		strbuf_addf(err, "cannot start '%s': %s", argv[0], strerror(errno));
 		close(pipefd[0]);

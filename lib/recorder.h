@@ -24,6 +24,9 @@ struct recorder_options {
 	bool peak_reset;
 	const char *proc_root;	 /* "/proc" */
 	const char *events_path; /* attach: a channel file to read (docs/events.md), or NULL */
+	bool capture_output;	 /* run: record the command's output lines */
+	const char *const *event_regex; /* run: output lines matching one become events */
+	size_t n_event_regex;
 };
 
 /* The schedule's defaults; see recorder_next_interval. */
@@ -55,6 +58,7 @@ enum recorder_error {
 	RECORDER_ERR_NOPROC = -3, /* attach: no such process */
 	RECORDER_ERR_SYSTEM = -4, /* a system call memline needs failed */
 	RECORDER_ERR_EVENTS = -5, /* attach: the event channel file cannot be opened */
+	RECORDER_ERR_REGEX = -6,  /* an --event-regex does not compile */
 };
 
 /*

@@ -22,6 +22,11 @@ static const char usage[] =
 	"      --pss                also record PSS (smaps_rollup; slow on large processes)\n"
 	"      --no-peak-reset      do not reset the kernel's high-water mark (VmHWM); keeps\n"
 	"                           the processes' own getrusage() ru_maxrss a lifetime peak\n"
+	"      --capture-output     record every line COMMAND writes to stdout and stderr\n"
+	"                           (passed on unchanged, through a pseudo-terminal when\n"
+	"                           memline's own output is a terminal)\n"
+	"      --event-regex REGEX  an output line matching REGEX (POSIX extended) is also an\n"
+	"                           event; repeatable; implies --capture-output\n"
 	"  -q, --quiet              no summary line on stderr\n"
 	"  -h, --help               this help\n";
 

@@ -10,7 +10,15 @@
 #include "cli.h"
 #include "report.h"
 
-enum { OPT_WAIT = 256, OPT_MIN_INTERVAL, OPT_PSS, OPT_NO_PEAK_RESET, OPT_EVENTS };
+enum {
+	OPT_WAIT = 256,
+	OPT_MIN_INTERVAL,
+	OPT_PSS,
+	OPT_NO_PEAK_RESET,
+	OPT_EVENTS,
+	OPT_CAPTURE,
+	OPT_EVENT_REGEX,
+};
 
 static const struct option long_options[] = {
 	{"output", required_argument, NULL, 'o'},
@@ -22,6 +30,8 @@ static const struct option long_options[] = {
 	{"quiet", no_argument, NULL, 'q'},
 	{"wait", no_argument, NULL, OPT_WAIT},
 	{"events", required_argument, NULL, OPT_EVENTS},
+	{"capture-output", no_argument, NULL, OPT_CAPTURE},
+	{"event-regex", required_argument, NULL, OPT_EVENT_REGEX},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -70,6 +80,25 @@ static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg
 			die(EXIT_USAGE, "--events is for 'memline attach'; run makes the command's "
 					"channel itself ($MEMLINE_EVENTS)");
 		ro->rec.events_path = arg;
+		return true;
+	case OPT_CAPTURE:
+	case OPT_EVENT_REGEX:
+		if (strcmp(cmd, "run"))
+			die(EXIT_USAGE,
+			    "%s is for 'memline run': only then is the output memline's "
+			    "to pass on",
+			    c == OPT_CAPTURE ? "--capture-output" : "--event-regex");
+		if (c == OPT_EVENT_REGEX) {
+			const char **re = realloc(ro->regex, (ro->n_regex + 1) * sizeof(*re));
+			if (!re)
+				die(EXIT_SOFTWARE, "out of memory");
+			re[ro->n_regex++] = arg;
+			ro->regex = re;
+			ro->rec.event_regex = re;
+			ro->rec.n_event_regex = ro->n_regex;
+		}
+		/* Turning lines into events needs the lines. */
+		ro->rec.capture_output = true;
 		return true;
 	case 'q':
 		ro->quiet = true;
@@ -178,6 +207,8 @@ int record_finish(struct record_opts *ro, int ret, struct recorder_result *res, 
 	case RECORDER_ERR_NOPROC:
 	case RECORDER_ERR_EVENTS:
 		die(EXIT_NOINPUT, "%s", err->buf);
+	case RECORDER_ERR_REGEX:
+		die(EXIT_USAGE, "%s", err->buf);
 	default:
 		die(EXIT_OSERR, "%s", err->buf);
 	}
@@ -187,5 +218,7 @@ int record_finish(struct record_opts *ro, int ret, struct recorder_result *res, 
 	strbuf_release(err);
 	free(ro->log_path);
 	ro->log_path = NULL;
+	free(ro->regex);
+	ro->regex = NULL;
 	return code;
 }

@@ -13,7 +13,9 @@
 struct record_opts {
 	struct recorder_options rec;
 	bool quiet;
-	char *log_path; /* owned */
+	char *log_path;	    /* owned */
+	const char **regex; /* --event-regex patterns (the strings are argv's) */
+	size_t n_regex;
 };
 
 void record_opts_init(struct record_opts *ro);
