@@ -3,7 +3,7 @@
 #   make demo         install what it needs, build, record the bundled demo
 #   make check        install what the tests need, build, run every test (also under ASan/UBSan)
 #   make bench        benchmarks (not part of check)
-#   make install PREFIX=DIR
+#   make install PREFIX=DIR   memline, libmemline, memline.h, memline.pc, man pages
 # Sources are found by wildcard: adding a file under lib/, src/, tests/unit/ needs no edit here.
 
 VERSION   := 0.1.0
@@ -37,7 +37,9 @@ CORE      := $(BUILD)/libmemline-core.a
 HELPERS   := $(BUILD)/memwork $(BUILD)/demo
 
 .PHONY: all deps demo check unit e2e fuzz-replay fuzz check-format bench install clean
-all: $(BUILD)/memline
+all: $(BUILD)/memline lib
+
+include mk/lib.mk
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -102,11 +104,11 @@ fuzz:
 	build/libfuzzer/fuzz_log_reader -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	  build/fuzz-corpus tests/fixtures/logs
 
-e2e: $(BUILD)/memline $(HELPERS)
+e2e: $(BUILD)/memline $(HELPERS) lib
 	MEMLINE_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 C_FILES   := $(wildcard lib/*.[ch] src/*.[ch] include/*.h tests/unit/*.c tests/fuzz/*.c \
-               tests/workload/*.c bench/*.c examples/*.c)
+               tests/workload/*.c tests/e2e/c/*.c bench/*.c examples/*.c)
 check-format:
 	@clang-format --dry-run --Werror $(C_FILES) && echo "format: $(words $(C_FILES)) files clean"
 
@@ -115,7 +117,7 @@ bench:
 	@$(MAKE) --no-print-directory $(BUILD)/memline $(BUILD)/memwork
 	@bench/run $(BUILD)
 
-install: $(BUILD)/memline
+install: $(BUILD)/memline install-lib
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/memline $(DESTDIR)$(PREFIX)/bin/memline
 	install -m 644 man/memline.1 $(DESTDIR)$(PREFIX)/share/man/man1/memline.1

@@ -31,10 +31,13 @@ static size_t utf8_cut(const char *s, size_t len, size_t max)
 	if (len <= max)
 		return len;
 	size_t n = max;
-	/* Step back over continuation bytes to the start of the character that does not fit. */
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+	/*
+	 * Step back over continuation bytes to the start of the character that does not fit: at
+	 * most three, the most a character has; more are not UTF-8, cut anywhere.
+	 */
+	for (int k = 0; k < 3 && n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80; k++)
 		n--;
-	return n;
+	return ((unsigned char)s[n] & 0xc0) == 0x80 ? max : n;
 }
 
 int channel_send(int fd, enum channel_kind kind, const char *text, size_t len)
@@ -73,6 +76,8 @@ int channel_send_as(int fd, enum channel_kind kind, const char *text, size_t len
 	do
 		w = write(fd, line, pos);
 	while (w < 0 && errno == EINTR);
+	if (w >= 0 && w != (ssize_t)pos)
+		errno = EIO; /* a short write (a full disk): part of a line, which readers skip */
 	return w == (ssize_t)pos ? 0 : -1;
 }
 

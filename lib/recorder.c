@@ -513,6 +513,7 @@ static void finish(struct recorder *r, struct recorder_result *res)
 	read_channel(r);
 	if (r->capturing) {
 		capture_finish(&r->cap, on_output, r);
+		capture_release(&r->cap);
 		r->capturing = false;
 	}
 	if (r->final_known) {

@@ -1,0 +1,76 @@
+/*
+ * memline.h: libmemline, the library a program links to mark events and spans on the timeline
+ * that `memline run` records of it (see libmemline(3), memline(1) and docs/events.md).
+ *
+ * Each call appends one line to the event channel, the file named by $MEMLINE_EVENTS that
+ * memline gives every process it records, with a single write(2). Without that variable
+ * nothing is recording and every call is a silent no-op: a program can call these functions
+ * unconditionally. The channel is opened on the first call and its descriptor kept (it is
+ * close-on-exec); the environment is not read again after that.
+ *
+ * Every function is thread-safe, may be used in a child after fork() (the child keeps
+ * sending on the inherited descriptor), never prints, exits or aborts, and leaves errno as it
+ * was unless it returns -1. memline_event() and the span functions never allocate memory.
+ *
+ * Link with -lmemline (pkg-config --cflags --libs memline).
+ */
+#ifndef MEMLINE_H
+#define MEMLINE_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define MEMLINE_API		 __attribute__((visibility("default")))
+#define MEMLINE_PRINTF(fmt, arg) __attribute__((format(printf, fmt, arg)))
+#else
+#define MEMLINE_API
+#define MEMLINE_PRINTF(fmt, arg)
+#endif
+
+/*
+ * The longest label or span name kept, in bytes. A longer one is cut to this length at a
+ * UTF-8 character boundary, not rejected.
+ */
+#define MEMLINE_LABEL_MAX 1024
+
+/* The environment variable naming the event channel; unset when nothing is recording. */
+#define MEMLINE_EVENTS_ENV "MEMLINE_EVENTS"
+
+/*
+ * Marks an event: label at this moment, from this process and thread. The label is any text
+ * (newlines, backslashes and invalid UTF-8 included, all sent as they are); NULL is taken as
+ * "". Returns 0 when the event was sent, and 0 as well when nothing is recording; -1 with
+ * errno set when it could not be sent: the channel could not be opened (say ENOENT, its
+ * directory gone: every later call returns -1 at once with the same errno) or the write failed
+ * (say ENOSPC).
+ */
+MEMLINE_API int memline_event(const char *label);
+
+/*
+ * memline_event() with the label formatted as by printf(3). Output longer than
+ * MEMLINE_LABEL_MAX bytes is cut (at a UTF-8 character boundary). A NULL fmt is taken as "".
+ * Returns as memline_event(), and -1 (EILSEQ, EOVERFLOW) when the format cannot be expanded.
+ */
+MEMLINE_API int memline_eventf(const char *fmt, ...) MEMLINE_PRINTF(1, 2);
+
+/*
+ * Opens a span called name on the calling thread: a phase that lasts until the matching
+ * memline_span_end(name) from the same thread. Spans nest; a span still open when the
+ * recording ends ends with it. NULL is taken as "". Returns as memline_event().
+ */
+MEMLINE_API int memline_span_begin(const char *name);
+
+/*
+ * Closes the innermost span called name that is open on the calling thread. An end with no
+ * open span of that name is ignored by memline. NULL is taken as "". Returns as
+ * memline_event().
+ */
+MEMLINE_API int memline_span_end(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

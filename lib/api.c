@@ -1,0 +1,156 @@
+/*
+ * api: libmemline's public functions (include/memline.h), thin wrappers around channel_send().
+ *
+ * The channel is opened on the first call and its descriptor kept in one atomic int, so a send
+ * is one load, the formatting of one line and one write(2). There is no lock: two threads
+ * that open the channel at once both open it, one wins the compare-and-swap and the other
+ * closes its descriptor; and a fork() can never leave a child stuck on a lock its parent held.
+ * The child inherits the descriptor (same open file, O_APPEND) and keeps sending on it.
+ */
+#include "memline.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "channel.h"
+
+_Static_assert(MEMLINE_LABEL_MAX == CHANNEL_LABEL_MAX, "memline.h and channel.h disagree");
+
+/*
+ * The channel's state:
+ *   >= 0                the descriptor to send on
+ *   STATE_OFF           nothing is recording ($MEMLINE_EVENTS unset or empty)
+ *   STATE_UNOPENED      not looked at yet
+ *   STATE_FAILED - e    opening it failed with errno e (every later send fails with e)
+ */
+#define STATE_UNOPENED INT_MIN
+#define STATE_OFF      (-1)
+#define STATE_FAILED   (-2)
+
+static atomic_int api_state = STATE_UNOPENED;
+
+/* The state, opening the channel on the first call. Leaves errno as it was. */
+static int api_state_get(void)
+{
+	int s = atomic_load(&api_state);
+	if (s != STATE_UNOPENED)
+		return s;
+	int saved = errno;
+	const char *path = getenv(CHANNEL_ENV);
+	if (!path || !*path) {
+		s = STATE_OFF;
+	} else {
+		s = channel_open_env();
+		if (s < 0)
+			s = STATE_FAILED - (errno > 0 ? errno : EIO);
+	}
+	int expected = STATE_UNOPENED;
+	if (!atomic_compare_exchange_strong(&api_state, &expected, s)) {
+		/* Another thread got there first: use its result. */
+		if (s >= 0)
+			close(s);
+		s = expected;
+	}
+	errno = saved;
+	return s;
+}
+
+/*
+ * Whether a send can go ahead: 1 with *fd set when recording, 0 when nothing records, -1
+ * with errno when the channel could not be opened.
+ */
+static int api_ready(int *fd)
+{
+	int s = api_state_get();
+	if (s >= 0) {
+		*fd = s;
+		return 1;
+	}
+	if (s == STATE_OFF)
+		return 0;
+	errno = STATE_FAILED - s;
+	return -1;
+}
+
+static int send_text(int fd, enum channel_kind kind, const char *text, size_t len)
+{
+	int saved = errno;
+	errno = 0;
+	if (channel_send(fd, kind, text, len) < 0) {
+		/* A short write (a disk that filled up mid-line) sets no errno. */
+		if (!errno)
+			errno = EIO;
+		return -1;
+	}
+	errno = saved;
+	return 0;
+}
+
+static int send_str(enum channel_kind kind, const char *text)
+{
+	int fd, ready = api_ready(&fd);
+	if (ready <= 0)
+		return ready;
+	if (!text)
+		text = "";
+	/* One byte more than is kept lets channel_send() see where to cut a UTF-8 character. */
+	return send_text(fd, kind, text, strnlen(text, CHANNEL_LABEL_MAX + 1));
+}
+
+int memline_event(const char *label)
+{
+	return send_str(CHANNEL_EVENT, label);
+}
+
+int memline_span_begin(const char *name)
+{
+	return send_str(CHANNEL_BEGIN, name);
+}
+
+int memline_span_end(const char *name)
+{
+	return send_str(CHANNEL_END, name);
+}
+
+int memline_eventf(const char *fmt, ...)
+{
+	int fd, ready = api_ready(&fd);
+	if (ready <= 0)
+		return ready; /* not recording: not even formatted */
+	if (!fmt)
+		return send_text(fd, CHANNEL_EVENT, "", 0);
+	/* A byte more than is kept, as in send_str(): the cut falls on a character boundary. */
+	char label[CHANNEL_LABEL_MAX + 2];
+	int saved = errno;
+	va_list ap;
+	errno = 0;
+	va_start(ap, fmt);
+	int n = vsnprintf(label, sizeof(label), fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		if (!errno)
+			errno = EOVERFLOW;
+		return -1;
+	}
+	errno = saved;
+	size_t len = (size_t)n < sizeof(label) - 1 ? (size_t)n : sizeof(label) - 1;
+	return send_text(fd, CHANNEL_EVENT, label, len);
+}
+
+/*
+ * For the unit tests only (not in memline.h, not exported by the library): forgets the
+ * channel, so that the next send looks at $MEMLINE_EVENTS again. Not thread-safe.
+ */
+void api_reset_for_tests(void);
+void api_reset_for_tests(void)
+{
+	int s = atomic_exchange(&api_state, STATE_UNOPENED);
+	if (s >= 0)
+		close(s);
+}
