@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,8 @@ void log_record_release(struct log_record *rec)
 	free(rec->proc.cmdline);
 	free(rec->sample.procs);
 	end_info_release(&rec->end);
+	free(rec->mark.text);
+	free(rec->end_error);
 	log_record_init(rec);
 }
 
@@ -310,6 +313,46 @@ static void decode_exit(const json_t *o, struct exit_info *e)
 	e->stime = get_ll(o, "stime", -1);
 }
 
+/* A pid or thread id: a positive integer that fits a pid_t, else -1 (unknown). */
+static pid_t get_pid(const json_t *obj, const char *key)
+{
+	long long v = get_ll(obj, key, -1);
+	return v > 0 && v <= INT_MAX ? (pid_t)v : -1;
+}
+
+/*
+ * An event or span record. Returns NULL on success (with *oom set if a copy failed), else why
+ * the record is unusable: one without a time, a label or name, or (a span) a phase.
+ */
+static const char *decode_mark(const json_t *o, enum record_type type, struct mark_record *m,
+			       bool *oom)
+{
+	bool event = type == REC_EVENT;
+	m->t = get_double(o, "t", NAN);
+	if (isnan(m->t))
+		return event ? "event record without a time" : "span record without a time";
+	if (event) {
+		m->kind = MARK_EVENT;
+	} else {
+		const char *phase = json_string_value(json_object_get(o, "phase"));
+		if (phase && !strcmp(phase, "begin"))
+			m->kind = MARK_SPAN_BEGIN;
+		else if (phase && !strcmp(phase, "end"))
+			m->kind = MARK_SPAN_END;
+		else
+			return "span record without a phase";
+	}
+	/* jansson refuses an escaped NUL and invalid UTF-8: the text is UTF-8 without NULs. */
+	const char *text = json_string_value(json_object_get(o, event ? "label" : "name"));
+	if (!text)
+		return event ? "event record without a label" : "span record without a name";
+	m->pid = get_pid(o, "pid");
+	m->tid = get_pid(o, "tid");
+	if (!(m->text = strdup(text)))
+		*oom = true;
+	return NULL;
+}
+
 static bool decode_end(const json_t *o, struct end_info *e)
 {
 	e->t = get_double(o, "t", 0);
@@ -396,8 +439,8 @@ static const struct {
 	const char *name;
 	enum record_type type;
 } record_types[] = {
-	{"header", REC_HEADER}, {"proc", REC_PROC}, {"exec", REC_EXEC},
-	{"sample", REC_SAMPLE}, {"exit", REC_EXIT}, {"end", REC_END},
+	{"header", REC_HEADER}, {"proc", REC_PROC}, {"exec", REC_EXEC},	  {"sample", REC_SAMPLE},
+	{"exit", REC_EXIT},	{"end", REC_END},   {"event", REC_EVENT}, {"span", REC_SPAN},
 };
 
 int log_reader_next(struct log_reader *r, struct log_record *rec, struct strbuf *err)
@@ -479,7 +522,7 @@ int log_reader_next(struct log_reader *r, struct log_record *rec, struct strbuf 
 		}
 
 		const char *bad = NULL;
-		bool ok = true;
+		bool ok = true, oom_error = false;
 		switch (rec->type) {
 		case REC_HEADER:
 			ok = decode_header(r, o, &rec->header);
@@ -503,7 +546,18 @@ int log_reader_next(struct log_reader *r, struct log_record *rec, struct strbuf 
 			break;
 		case REC_END:
 			ok = decode_end(o, &rec->end);
+			rec->end_events = (long)get_ll(o, "events", -1);
+			if (ok)
+				rec->end_error = get_str(o, "error", &oom_error);
+			ok = ok && !oom_error;
 			break;
+		case REC_EVENT:
+		case REC_SPAN: {
+			bool oom = false;
+			bad = decode_mark(o, rec->type, &rec->mark, &oom);
+			ok = !oom;
+			break;
+		}
 		case REC_UNKNOWN:
 			break;
 		}

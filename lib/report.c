@@ -2,16 +2,22 @@
  * report: the text and JSON reports of a run. Both only read struct run (run.h) and append
  * to a strbuf. The text report is for a terminal 100 columns wide; the JSON report is a stable
  * interface for scripts: members are only ever added, memory is in bytes, times in seconds.
+ * Labels and span names come from the recorded program, so the text report shows their control
+ * characters escaped (report_escape) and the JSON report escapes them as JSON does.
  */
 #include "report.h"
 
+#include <limits.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TEXT_WIDTH    100
 #define BAR_WIDTH     50
 #define TIMELINE_ROWS 20
+#define MARK_ROWS     100 /* rows of the events and of the phases sections, at most */
 
 /* ---- human units ---- */
 
@@ -62,9 +68,27 @@ void report_signal(struct strbuf *out, int sig)
 		strbuf_addf(out, "signal %d", sig);
 }
 
+/* KiB to bytes; -1 (unknown) for a negative or impossibly large value. */
+static long long kib_bytes(long long kib)
+{
+	return kib < 0 || kib > LLONG_MAX / 1024 ? -1 : kib * 1024;
+}
+
 static void add_kib(struct strbuf *out, long long kib)
 {
-	report_bytes(out, kib < 0 ? -1 : kib * 1024);
+	report_bytes(out, kib_bytes(kib));
+}
+
+/* A signed amount of KiB: "+1.5 MiB", "-512 B", "0 B"; '?' when unknown. */
+static void add_kib_change(struct strbuf *out, long long kib, bool known)
+{
+	if (!known || kib == LLONG_MIN) {
+		strbuf_addch(out, '?');
+		return;
+	}
+	if (kib)
+		strbuf_addch(out, kib > 0 ? '+' : '-');
+	add_kib(out, kib > 0 ? kib : -kib);
 }
 
 void report_cut(struct strbuf *out, const char *s, size_t len, size_t cols)
@@ -84,6 +108,102 @@ void report_cut(struct strbuf *out, const char *s, size_t len, size_t cols)
 		strbuf_addstr(out, "…");
 }
 
+/*
+ * Decodes the UTF-8 character at s (n > 0 bytes): returns its length and sets *cp, or returns
+ * 0 for an invalid sequence (overlong, a surrogate, beyond U+10FFFF, cut short).
+ */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	size_t len;
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	} else if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		*cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		*cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		*cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		*cp = *cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && *cp < 0x800) || (len == 4 && (*cp < 0x10000 || *cp > 0x10ffff)) ||
+	    (*cp >= 0xd800 && *cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/*
+ * The display form of the character at s (n > 0 bytes) into buf: itself, or an escape for a
+ * control character, an invalid byte, or a character that reorders or breaks lines. Returns
+ * the bytes of s it stands for; *len is its length in buf, which is also its width (escapes
+ * are ASCII, other characters one column each).
+ */
+static size_t display_char(const unsigned char *s, size_t n, char buf[8], size_t *len, size_t *cols)
+{
+	uint32_t cp;
+	size_t used = utf8_decode(s, n, &cp);
+	int w;
+	if (!used) /* not UTF-8: the byte as it is */
+		w = snprintf(buf, 8, "\\x%02x", s[0]);
+	else if (cp == '\n')
+		w = snprintf(buf, 8, "\\n");
+	else if (cp == '\t')
+		w = snprintf(buf, 8, "\\t");
+	else if (cp < 0x20 || cp == 0x7f)
+		w = snprintf(buf, 8, "\\x%02x", (unsigned)cp);
+	else if ((cp >= 0x80 && cp <= 0x9f) || (cp >= 0x2028 && cp <= 0x202e) ||
+		 (cp >= 0x2066 && cp <= 0x2069))
+		/* C1 controls, line and paragraph separators, bidirectional overrides */
+		w = snprintf(buf, 8, "\\u%04x", (unsigned)cp);
+	else
+		w = -1;
+	if (w < 0) {
+		memcpy(buf, s, used);
+		*len = used;
+		*cols = 1;
+	} else {
+		*len = *cols = (size_t)w;
+	}
+	return used ? used : 1;
+}
+
+size_t report_escape(struct strbuf *out, const char *str, size_t len, size_t cols)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	char buf[8];
+	size_t blen, w, total = 0;
+	for (size_t i = 0; i < len;) {
+		i += display_char(s + i, len - i, buf, &blen, &w);
+		total += w;
+	}
+	/* Cut: whole characters (whole escapes) up to cols - 1 columns, then "…". */
+	size_t room = total > cols ? (cols ? cols - 1 : 0) : total, done = 0;
+	for (size_t i = 0; i < len;) {
+		size_t used = display_char(s + i, len - i, buf, &blen, &w);
+		if (done + w > room)
+			break;
+		strbuf_add(out, buf, blen);
+		done += w;
+		i += used;
+	}
+	if (total > cols && cols) {
+		strbuf_addstr(out, "…");
+		done++;
+	}
+	return done;
+}
+
 /* Appends s padded with spaces to width columns (s is ASCII). */
 static void add_pad(struct strbuf *out, const char *s, int width, bool left)
 {
@@ -91,6 +211,15 @@ static void add_pad(struct strbuf *out, const char *s, int width, bool left)
 }
 
 /* ---- how it ended ---- */
+
+/* Columns of the last line of out (UTF-8 characters after its last newline). */
+static size_t line_cols(const struct strbuf *out)
+{
+	size_t cols = 0;
+	for (size_t i = out->len; i-- > 0 && out->buf[i] != '\n';)
+		cols += ((unsigned char)out->buf[i] & 0xc0) != 0x80;
+	return cols;
+}
 
 static void add_proc_label(const struct run *run, int i, struct strbuf *out)
 {
@@ -135,7 +264,10 @@ void report_ending(const struct run *run, struct strbuf *out)
 		strbuf_addstr(out, "exit code 0");
 		break;
 	case RUN_FAILED:
-		strbuf_addf(out, "exit code %d", e->exit_code);
+		if (e->exit_code >= 0)
+			strbuf_addf(out, "exit code %d", e->exit_code);
+		else if (!run->error)
+			strbuf_addstr(out, "exit code unknown");
 		break;
 	case RUN_KILLED:
 		strbuf_addstr(out, "by ");
@@ -160,6 +292,14 @@ void report_ending(const struct run *run, struct strbuf *out)
 	case RUN_NSTATUS:
 		strbuf_addstr(out, "the recording is still going on");
 		break;
+	}
+	if (run->error) {
+		/* The program's own message (memline.track()): escaped, cut to end the line. */
+		if (out->len && out->buf[out->len - 1] != ' ')
+			strbuf_addstr(out, "; ");
+		size_t used = line_cols(out);
+		report_escape(out, run->error, strlen(run->error),
+			      used + 20 < TEXT_WIDTH ? TEXT_WIDTH - used : 20);
 	}
 	free(oom);
 	free(alive);
@@ -413,12 +553,154 @@ static void text_timeline(const struct run *run, struct strbuf *out)
 			     run->peak);
 }
 
+/* A time on the timeline of events and phases: milliseconds shown up to 1000 s. */
+static void mark_time(struct strbuf *out, double t)
+{
+	if (t > -1000 && t < 1000)
+		strbuf_addf(out, "%.3f s", t);
+	else
+		report_secs(out, t);
+}
+
+static void more_rows(struct strbuf *out, size_t n, const char *what)
+{
+	if (n > MARK_ROWS)
+		strbuf_addf(out, "… and %zu more %s (memline report --json lists them all)\n",
+			    n - MARK_ROWS, what);
+}
+
+static void text_events(const struct run *run, struct strbuf *out)
+{
+	if (!run->n_events)
+		return;
+	/* time 10, tree RSS 10, two spaces between: the label gets the rest */
+	const size_t w_label = TEXT_WIDTH - (10 + 10 + 2 * 2);
+	struct strbuf cell = STRBUF_INIT;
+	strbuf_addf(out, "\nevents: tree RSS at each\n%10s  %10s  %s\n", "TIME", "TREE RSS",
+		    "LABEL");
+	for (size_t i = 0; i < run->n_events && i < MARK_ROWS; i++) {
+		const struct run_event *e = &run->events[i];
+		strbuf_reset(&cell);
+		mark_time(&cell, e->t);
+		add_pad(out, cell.buf ? cell.buf : "", 10, false);
+		strbuf_addstr(out, "  ");
+		strbuf_reset(&cell);
+		add_kib(&cell, e->rss);
+		add_pad(out, cell.buf ? cell.buf : "", 10, false);
+		strbuf_addstr(out, "  ");
+		report_escape(out, e->label, strlen(e->label), w_label);
+		strbuf_addch(out, '\n');
+	}
+	more_rows(out, run->n_events, "events");
+	strbuf_release(&cell);
+}
+
+static int cmp_span_start(const void *a, const void *b, void *data)
+{
+	const struct run *run = data;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	const struct run_span *s = &run->spans[i], *u = &run->spans[j];
+	if (s->start != u->start)
+		return s->start < u->start ? -1 : 1;
+	return i < j ? -1 : i > j;
+}
+
+/* The spans' indexes sorted by start (ties: the order they began); NULL when out of memory. */
+static size_t *spans_by_start(const struct run *run)
+{
+	size_t *order = calloc(run->n_spans, sizeof(*order));
+	if (!order)
+		return NULL;
+	for (size_t i = 0; i < run->n_spans; i++)
+		order[i] = i;
+	qsort_r(order, run->n_spans, sizeof(*order), cmp_span_start, (void *)run);
+	return order;
+}
+
+static void add_thread(struct strbuf *out, pid_t pid, pid_t tid)
+{
+	if (pid > 0)
+		strbuf_addf(out, "%d", (int)pid);
+	else
+		strbuf_addch(out, '?');
+	strbuf_addch(out, '/');
+	if (tid > 0)
+		strbuf_addf(out, "%d", (int)tid);
+	else
+		strbuf_addch(out, '?');
+}
+
+static void text_phases(const struct run *run, struct strbuf *out)
+{
+	if (!run->n_spans)
+		return;
+	size_t *order = spans_by_start(run);
+	if (!order) {
+		out->oom = true;
+		return;
+	}
+	bool threads = false, any_open = false;
+	for (size_t i = 1; i < run->n_spans; i++)
+		threads |= run->spans[i].pid != run->spans[0].pid ||
+			   run->spans[i].tid != run->spans[0].tid;
+	/* start 10, duration 10, peak 10, change 11, (thread 15), two spaces between */
+	const int w_thread = threads ? 15 + 2 : 0;
+	const int w_name = TEXT_WIDTH - (10 + 10 + 10 + 11 + 4 * 2) - w_thread;
+	struct strbuf cell = STRBUF_INIT;
+	strbuf_addstr(out, "\nphases: spans, nested by thread, tree memory within each\n");
+	if (threads)
+		strbuf_addf(out, "%-15s  ", "PID/TID");
+	strbuf_addf(out, "%-*s  %10s  %10s  %10s  %11s\n", w_name, "NAME", "START", "DURATION",
+		    "PEAK RSS", "RSS CHANGE");
+	for (size_t k = 0; k < run->n_spans && k < MARK_ROWS; k++) {
+		const struct run_span *s = &run->spans[order[k]];
+		if (threads) {
+			strbuf_reset(&cell);
+			add_thread(&cell, s->pid, s->tid);
+			add_pad(out, cell.buf ? cell.buf : "", 15, true);
+			strbuf_addstr(out, "  ");
+		}
+		/* Two columns a level, up to half the column, so that the name still shows. */
+		int indent = s->depth < w_name / 4 ? 2 * s->depth : w_name / 2;
+		strbuf_addf(out, "%*s", indent, "");
+		size_t used =
+			report_escape(out, s->name, strlen(s->name), (size_t)(w_name - indent));
+		strbuf_addf(out, "%*s  ", (int)(w_name - indent - (int)used), "");
+		strbuf_reset(&cell);
+		mark_time(&cell, s->start);
+		add_pad(out, cell.buf ? cell.buf : "", 10, false);
+		strbuf_addstr(out, "  ");
+		strbuf_reset(&cell);
+		report_secs(&cell, s->end - s->start);
+		if (s->open)
+			strbuf_addch(&cell, '*');
+		any_open |= s->open;
+		add_pad(out, cell.buf ? cell.buf : "", 10, false);
+		strbuf_addstr(out, "  ");
+		strbuf_reset(&cell);
+		add_kib(&cell, s->peak);
+		add_pad(out, cell.buf ? cell.buf : "", 10, false);
+		strbuf_addstr(out, "  ");
+		strbuf_reset(&cell);
+		add_kib_change(&cell, s->rss_change, s->has_rss_change);
+		add_pad(out, cell.buf ? cell.buf : "", 11, false);
+		strbuf_addch(out, '\n');
+	}
+	more_rows(out, run->n_spans, "phases");
+	if (any_open)
+		strbuf_addstr(out, "* still open at the end of the log: it ends there\n");
+	strbuf_release(&cell);
+	free(order);
+}
+
 void report_text(const struct run *run, struct strbuf *out)
 {
 	text_summary(run, out);
 	text_warnings(run, out);
 	text_processes(run, out);
 	text_timeline(run, out);
+	text_phases(run, out);
+	text_events(run, out);
 }
 
 /* ---- JSON report ---- */
@@ -440,7 +722,7 @@ static void json_opt_int(struct strbuf *out, const char *key, long long v)
 
 static void json_bytes(struct strbuf *out, const char *key, long long kib)
 {
-	json_opt_int(out, key, kib < 0 ? -1 : kib * 1024);
+	json_opt_int(out, key, kib_bytes(kib));
 }
 
 static void json_bool(struct strbuf *out, const char *key, bool b)
@@ -493,6 +775,59 @@ static void json_process(const struct run *run, size_t i, struct strbuf *out)
 	strbuf_addch(out, '}');
 }
 
+static void json_events(const struct run *run, struct strbuf *out)
+{
+	strbuf_add_json_key(out, "events");
+	strbuf_addch(out, '[');
+	for (size_t i = 0; i < run->n_events; i++) {
+		const struct run_event *e = &run->events[i];
+		strbuf_addstr(out, i ? ",{" : "{");
+		json_secs(out, "t", e->t, true);
+		json_opt_str(out, "label", e->label);
+		json_bytes(out, "rss", e->rss);
+		json_opt_int(out, "pid", e->pid);
+		json_opt_int(out, "tid", e->tid);
+		strbuf_addch(out, '}');
+	}
+	strbuf_addch(out, ']');
+}
+
+/* Spans by start, like the text report's phases. */
+static void json_spans(const struct run *run, struct strbuf *out)
+{
+	size_t *order = run->n_spans ? spans_by_start(run) : NULL;
+	if (run->n_spans && !order) {
+		out->oom = true;
+		return;
+	}
+	strbuf_add_json_key(out, "spans");
+	strbuf_addch(out, '[');
+	for (size_t k = 0; k < run->n_spans; k++) {
+		const struct run_span *s = &run->spans[order[k]];
+		strbuf_addstr(out, k ? ",{" : "{");
+		json_opt_str(out, "name", s->name);
+		json_secs(out, "start", s->start, true);
+		json_secs(out, "end", s->end, true);
+		json_bytes(out, "peak_rss", s->peak);
+		strbuf_add_json_key(out, "rss_change");
+		long long change = s->has_rss_change && s->rss_change > LLONG_MIN / 1024 &&
+						   s->rss_change < LLONG_MAX / 1024
+					   ? s->rss_change * 1024
+					   : LLONG_MIN;
+		if (change != LLONG_MIN)
+			strbuf_add_json_i64(out, change);
+		else
+			strbuf_addstr(out, "null");
+		json_opt_int(out, "pid", s->pid);
+		json_opt_int(out, "tid", s->tid);
+		json_opt_int(out, "depth", s->depth);
+		json_bool(out, "open", s->open);
+		strbuf_addch(out, '}');
+	}
+	strbuf_addch(out, ']');
+	free(order);
+}
+
 void report_json(const struct run *run, struct strbuf *out)
 {
 	const struct header_info *h = &run->header;
@@ -538,8 +873,10 @@ void report_json(const struct run *run, struct strbuf *out)
 		json_process(run, i, out);
 	}
 	strbuf_addch(out, ']');
-	strbuf_add_json_key(out, "events");
-	strbuf_addstr(out, "[]}\n");
+	json_events(run, out);
+	json_spans(run, out);
+	json_opt_str(out, "error", run->error);
+	strbuf_addstr(out, "}\n");
 	free(oom);
 	free(alive);
 }

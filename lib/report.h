@@ -11,13 +11,16 @@
 
 /*
  * The text report: summary (command, host, start, duration, how it ended, peak), warnings for
- * damaged or incomplete logs, a table of processes sorted by start, and a timeline of the
- * tree's RSS. Fits in 100 columns; uses Unicode block characters for the bars.
+ * damaged or incomplete logs, a table of processes sorted by start, a timeline of the tree's
+ * RSS, and when the program marked any, its phases (spans by start, indented by depth, with the
+ * memory within each) and its events (with the tree's RSS at each), at most 100 rows each.
+ * Fits in 100 columns; uses Unicode block characters for the bars.
  */
 void report_text(const struct run *run, struct strbuf *out);
 /*
  * The JSON report: one object, a stable interface for scripts (see docs/log-format.md for the
- * log it comes from). Memory in bytes, times in seconds since the start. Ends in a newline.
+ * log it comes from; docs/reading.md lists its members). Memory in bytes, times in seconds
+ * since the start. Ends in a newline.
  */
 void report_json(const struct run *run, struct strbuf *out);
 
@@ -30,11 +33,21 @@ void report_secs(struct strbuf *out, double secs);
  * in "…" when cut; control characters are shown as '?' so a command cannot break a line.
  */
 void report_cut(struct strbuf *out, const char *s, size_t len, size_t cols);
+/*
+ * Appends s (len bytes of UTF-8, from the recorded program) for a terminal: newline and tab as
+ * \n and \t, other control characters and bytes that are not UTF-8 as \xNN, C1 controls, line
+ * separators and bidirectional overrides as \uNNNN; cut to at most cols columns (counting one
+ * a character), at a character or escape boundary, ending in "…" when cut. Returns the columns
+ * appended.
+ */
+size_t report_escape(struct strbuf *out, const char *s, size_t len, size_t cols);
 /* "SIGKILL", or "signal 70" for a number without a name. */
 void report_signal(struct strbuf *out, int sig);
 /*
  * One line saying how the run ended, starting with its status word, e.g. "oom-killed: pid 123
- * (python3 train.py) killed by the kernel's OOM killer at 12.3 s". No newline.
+ * (python3 train.py) killed by the kernel's OOM killer at 12.3 s", and ending with the end
+ * record's error message when it has one ("failed: ValueError: bad input"), escaped and cut
+ * so that the line fits in 100 columns. No newline.
  */
 void report_ending(const struct run *run, struct strbuf *out);
 

@@ -3,17 +3,30 @@
  * Processes live in one array in the order they joined the tree; a small open-addressing
  * table maps each pid to the newest process that had it, which is how a reused pid becomes a
  * new process instead of merging two. Samples keep their per-process values in one flat array.
+ * Spans are paired as their records come, on one stack of open spans per thread, found in a
+ * second table keyed by (pid, tid); what events and spans take from later samples is filled in
+ * by run_update_status().
  */
 #include "run.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* One thread's open spans, for pairing begin and end records. */
+struct run_thread {
+	bool used;
+	pid_t pid, tid;
+	size_t *open; /* indexes into run->spans, outermost first */
+	size_t n, alloc;
+};
 
 void run_init(struct run *run)
 {
 	memset(run, 0, sizeof(*run));
 	run->peak = -1;
 	run->status = RUN_INCOMPLETE;
+	run->end_events = -1;
 }
 
 void run_release(struct run *run)
@@ -27,6 +40,16 @@ void run_release(struct run *run)
 	free(run->proc_samples);
 	end_info_release(&run->end);
 	free(run->pid_slots);
+	for (size_t i = 0; i < run->n_events; i++)
+		free(run->events[i].label);
+	free(run->events);
+	for (size_t i = 0; i < run->n_spans; i++)
+		free(run->spans[i].name);
+	free(run->spans);
+	for (size_t i = 0; i < run->thread_cap; i++)
+		free(run->threads[i].open);
+	free(run->threads);
+	free(run->error);
 	run_init(run);
 }
 
@@ -237,6 +260,228 @@ static int add_exit(struct run *run, const struct exit_info *e)
 	return 0;
 }
 
+/* ---- events and spans ---- */
+
+static size_t thread_hash(pid_t pid, pid_t tid, size_t cap)
+{
+	size_t h = (size_t)(unsigned)pid * 2654435761u ^ (size_t)(unsigned)tid * 2246822519u;
+	return (h ^ h >> 15) & (cap - 1);
+}
+
+/* The open-span stack of thread (pid, tid), created when create; NULL if none (or no memory). */
+static struct run_thread *thread_find(struct run *run, pid_t pid, pid_t tid, bool create)
+{
+	if (create && (run->thread_used + 1) * 2 > run->thread_cap) {
+		size_t cap = run->thread_cap ? run->thread_cap * 2 : 64;
+		struct run_thread *table = calloc(cap, sizeof(*table));
+		if (!table)
+			return NULL;
+		for (size_t i = 0; i < run->thread_cap; i++) {
+			const struct run_thread *old = &run->threads[i];
+			if (!old->used)
+				continue;
+			size_t h = thread_hash(old->pid, old->tid, cap);
+			while (table[h].used)
+				h = (h + 1) & (cap - 1);
+			table[h] = *old;
+		}
+		free(run->threads);
+		run->threads = table;
+		run->thread_cap = cap;
+	}
+	if (!run->thread_cap)
+		return NULL;
+	for (size_t h = thread_hash(pid, tid, run->thread_cap);;
+	     h = (h + 1) & (run->thread_cap - 1)) {
+		struct run_thread *th = &run->threads[h];
+		if (th->used && th->pid == pid && th->tid == tid)
+			return th;
+		if (!th->used) {
+			if (!create)
+				return NULL;
+			th->used = true;
+			th->pid = pid;
+			th->tid = tid;
+			run->thread_used++;
+			return th;
+		}
+	}
+}
+
+/* Moves the record's text out of it (an empty string if it has none); NULL when out of memory. */
+static char *take_text(struct mark_record *m)
+{
+	char *text = m->text ? m->text : strdup("");
+	m->text = NULL;
+	return text;
+}
+
+static int add_event(struct run *run, struct mark_record *m)
+{
+	if (!grow((void **)&run->events, &run->alloc_events, run->n_events, sizeof(*run->events)))
+		return -1;
+	struct run_event *e = &run->events[run->n_events];
+	if (!(e->label = take_text(m)))
+		return -1;
+	e->t = m->t;
+	e->pid = m->pid;
+	e->tid = m->tid;
+	e->rss = -1;
+	e->seq = run->n_events;
+	if (run->n_events && m->t < run->events[run->n_events - 1].t)
+		run->events_unsorted = true; /* sorted by run_update_status() */
+	run->n_events++;
+	return 0;
+}
+
+static int span_begin(struct run *run, struct mark_record *m)
+{
+	if (!grow((void **)&run->spans, &run->alloc_spans, run->n_spans, sizeof(*run->spans)))
+		return -1;
+	struct run_thread *th = thread_find(run, m->pid, m->tid, true);
+	if (!th || !grow((void **)&th->open, &th->alloc, th->n, sizeof(*th->open)))
+		return -1;
+	struct run_span *s = &run->spans[run->n_spans];
+	memset(s, 0, sizeof(*s));
+	if (!(s->name = take_text(m)))
+		return -1;
+	s->pid = m->pid;
+	s->tid = m->tid;
+	s->start = s->end = m->t;
+	s->depth = th->n < INT_MAX ? (int)th->n : INT_MAX;
+	s->open = true;
+	s->peak = -1;
+	th->open[th->n++] = run->n_spans++;
+	return 0;
+}
+
+/* Closes the innermost open span of that name on that thread; an unmatched end is ignored. */
+static void span_end(struct run *run, const struct mark_record *m)
+{
+	struct run_thread *th = thread_find(run, m->pid, m->tid, false);
+	const char *name = m->text ? m->text : "";
+	for (size_t k = th ? th->n : 0; k-- > 0;) {
+		struct run_span *s = &run->spans[th->open[k]];
+		if (strcmp(s->name, name))
+			continue;
+		s->end = m->t < s->start ? s->start : m->t;
+		s->open = false;
+		memmove(&th->open[k], &th->open[k + 1], (th->n - k - 1) * sizeof(*th->open));
+		th->n--;
+		return;
+	}
+}
+
+static int add_mark(struct run *run, struct mark_record *m)
+{
+	switch (m->kind) {
+	case MARK_EVENT:
+		return add_event(run, m);
+	case MARK_SPAN_BEGIN:
+		return span_begin(run, m);
+	case MARK_SPAN_END:
+		span_end(run, m);
+		return 0;
+	}
+	return 0;
+}
+
+long run_sample_at(const struct run *run, double t)
+{
+	if (!run->n_samples)
+		return -1;
+	size_t lo = 0, hi = run->n_samples; /* the first sample at or after t is in [lo, hi] */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (run->samples[mid].t < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < run->n_samples ? (long)lo : (long)run->n_samples - 1;
+}
+
+long long run_rss_at(const struct run *run, double t)
+{
+	long i = run_sample_at(run, t);
+	return i < 0 ? -1 : run->samples[i].tree.v[TF_RSS];
+}
+
+/* Blocks of samples whose highest peak is kept, so that a long span is not a long scan. */
+#define PEAK_BLOCK 256
+
+/* The highest run_sample_peak of samples lo..hi (included); blocks may be NULL. */
+static long long range_peak(const struct run *run, const long long *blocks, size_t lo, size_t hi)
+{
+	long long peak = -1;
+	for (size_t i = lo; i <= hi;) {
+		long long v;
+		if (blocks && i % PEAK_BLOCK == 0 && hi - i >= PEAK_BLOCK - 1) {
+			v = blocks[i / PEAK_BLOCK];
+			i += PEAK_BLOCK;
+		} else {
+			v = run_sample_peak(&run->samples[i]);
+			i++;
+		}
+		if (v > peak)
+			peak = v;
+	}
+	return peak;
+}
+
+static void span_memory(const struct run *run, const long long *blocks, struct run_span *s)
+{
+	long lo = run_sample_at(run, s->start), hi = run_sample_at(run, s->end);
+	s->peak = -1;
+	s->has_rss_change = false;
+	if (lo < 0)
+		return;
+	if (hi < lo) { /* only when samples are out of order: a damaged log */
+		long tmp = lo;
+		lo = hi;
+		hi = tmp;
+	}
+	s->peak = range_peak(run, blocks, (size_t)lo, (size_t)hi);
+	long long a = run->samples[lo].tree.v[TF_RSS], b = run->samples[hi].tree.v[TF_RSS];
+	if (a >= 0 && b >= 0) {
+		s->rss_change = b - a;
+		s->has_rss_change = true;
+	}
+}
+
+static int cmp_event(const void *a, const void *b)
+{
+	const struct run_event *e = a, *f = b;
+	if (e->t != f->t)
+		return e->t < f->t ? -1 : 1;
+	return e->seq < f->seq ? -1 : e->seq > f->seq;
+}
+
+/* What events and spans take from the samples, and the open spans' end. */
+static void finish_marks(struct run *run)
+{
+	if (run->events_unsorted) {
+		qsort(run->events, run->n_events, sizeof(*run->events), cmp_event);
+		run->events_unsorted = false;
+	}
+	for (size_t i = 0; i < run->n_events; i++)
+		run->events[i].rss = run_rss_at(run, run->events[i].t);
+	if (!run->n_spans)
+		return;
+	/* Without memory for the blocks, range_peak scans every sample: slower, as right. */
+	size_t nb = run->n_samples / PEAK_BLOCK;
+	long long *blocks = nb ? calloc(nb, sizeof(*blocks)) : NULL;
+	for (size_t b = 0; blocks && b < nb; b++)
+		blocks[b] = range_peak(run, NULL, b * PEAK_BLOCK, b * PEAK_BLOCK + PEAK_BLOCK - 1);
+	for (size_t i = 0; i < run->n_spans; i++) {
+		struct run_span *s = &run->spans[i];
+		if (s->open)
+			s->end = run->duration > s->start ? run->duration : s->start;
+		span_memory(run, blocks, s);
+	}
+	free(blocks);
+}
+
 static double record_time(const struct log_record *rec)
 {
 	switch (rec->type) {
@@ -249,6 +494,9 @@ static double record_time(const struct log_record *rec)
 		return rec->exit.t;
 	case REC_END:
 		return rec->end.t;
+	case REC_EVENT:
+	case REC_SPAN:
+		return rec->mark.t;
 	default:
 		return 0;
 	}
@@ -288,6 +536,14 @@ int run_add_record(struct run *run, struct log_record *rec)
 		run->end = rec->end;
 		memset(&rec->end, 0, sizeof(rec->end));
 		run->has_end = true;
+		free(run->error);
+		run->error = rec->end_error;
+		rec->end_error = NULL;
+		run->end_events = rec->end_events;
+		break;
+	case REC_EVENT:
+	case REC_SPAN:
+		ret = add_mark(run, &rec->mark);
 		break;
 	case REC_UNKNOWN:
 		break;
@@ -304,6 +560,7 @@ void run_update_status(struct run *run)
 		run->status =
 			run->path && log_is_being_written(run->path) ? RUN_RUNNING : RUN_INCOMPLETE;
 	}
+	finish_marks(run);
 }
 
 int run_load(struct run *run, const char *path, log_warn_fn *warn, void *data, struct strbuf *err)

@@ -7,6 +7,11 @@
  * previous process already exited starts a new process, and samples map each pid to the live
  * process that holds it. Memory is in KiB, CPU in ms, times in seconds since the start of the
  * recording; -1 means unknown, as in record.h.
+ *
+ * Events and spans (docs/events.md) are kept with the tree's memory around them. Spans are
+ * paired as their records arrive, on a stack per thread; what depends on samples that come
+ * later in the log (an event's RSS, a span's peak and RSS change, an open span's end) is
+ * computed by run_update_status().
  */
 #ifndef MEMLINE_RUN_H
 #define MEMLINE_RUN_H
@@ -47,6 +52,35 @@ struct run_sample {
 	size_t n;
 };
 
+/* An event: a moment the program marked. */
+struct run_event {
+	double t;
+	char *label;	/* NUL-terminated UTF-8 */
+	pid_t pid, tid; /* -1 unknown (a plain line) */
+	long long rss;	/* tree RSS at that moment (run_rss_at), KiB; -1 unknown */
+	size_t seq;	/* the order its record came in: ties of t keep it */
+};
+
+/*
+ * A span: a named phase of one thread, from its begin record to the end record that closed
+ * it, or to the end of the run (open). Memory around it, with at(x) the sample run_sample_at
+ * picks for time x: peak is the highest run_sample_peak() of the samples from at(start) to
+ * at(end), both included (the first sample at or after the end covers the span's last
+ * moments); rss_change is the tree RSS of at(end) minus that of at(start).
+ */
+struct run_span {
+	char *name;	/* NUL-terminated UTF-8 */
+	pid_t pid, tid; /* -1 unknown */
+	double start, end;
+	int depth;	      /* spans open on its thread when it began: 0 for an outermost one */
+	bool open;	      /* no end record closed it: it ends with the run */
+	long long peak;	      /* KiB; -1 unknown */
+	long long rss_change; /* KiB, signed; valid when has_rss_change */
+	bool has_rss_change;
+};
+
+struct run_thread;
+
 struct run {
 	char *path;
 	bool has_header;
@@ -70,9 +104,20 @@ struct run {
 	bool truncated; /* the last line was cut off */
 	long corrupt;	/* corrupt lines skipped */
 
+	struct run_event *events; /* sorted by t (after run_update_status) */
+	size_t n_events, alloc_events;
+	struct run_span *spans; /* in the order of their begin records */
+	size_t n_spans, alloc_spans;
+	char *error;	 /* the end record's "error" message; NULL when none */
+	long end_events; /* the end record's count of event and span records; -1 unknown */
+
 	/* private: pid -> index of the newest process with that pid (open addressing) */
 	int *pid_slots;
 	size_t pid_cap, pid_used;
+	/* private: (pid, tid) -> the thread's stack of open spans (open addressing) */
+	struct run_thread *threads;
+	size_t thread_cap, thread_used;
+	bool events_unsorted;
 };
 
 /* What run_load returns on failure, so a command can pick its exit code. */
@@ -93,7 +138,11 @@ int run_load(struct run *run, const char *path, log_warn_fn *warn, void *data, s
  * allocations move into run (rec->header is left empty). Returns -1 only when out of memory.
  */
 int run_add_record(struct run *run, struct log_record *rec);
-/* Recomputes run->status (and the duration) from the end record or the log's lock. */
+/*
+ * Recomputes run->status (and the duration) from the end record or the log's lock, then what
+ * events and spans take from the samples: sorts the events, sets their RSS, the open spans'
+ * end, and the spans' peak and RSS change.
+ */
 void run_update_status(struct run *run);
 void run_release(struct run *run);
 
@@ -119,5 +168,12 @@ pid_t *run_alive(const struct run *run, size_t *n);
 int run_oom_proc(const struct run *run, pid_t pid);
 /* A sample's highest tree RSS: its "peak" member, else its "rss"; -1 unknown. */
 long long run_sample_peak(const struct run_sample *s);
+/*
+ * The sample that tells the tree's memory at time t: the first sample at or after t (memline
+ * samples right after reading a message), else the last sample; -1 when there are none.
+ */
+long run_sample_at(const struct run *run, double t);
+/* The tree's RSS at time t: run_sample_at's tree "rss", KiB; -1 unknown. */
+long long run_rss_at(const struct run *run, double t);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * test_log_reader: the log reader (lib/log-reader.c) on hand-written fixture logs under
  * $MEMLINE_FIXTURES/logs: a complete log, a cut-off last line, a corrupt middle line,
- * reordered and extra fields, not-a-log, a newer format, an empty file, plus the lock probe.
+ * reordered and extra fields, not-a-log, a newer format, an empty file, event and span
+ * records (hostile labels, null pids, damaged ones), the end's error, plus the lock probe.
  */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -413,6 +414,168 @@ static void test_lock_probe(void **state)
 	free(path);
 }
 
+/* Reads records until the next event or span one; fails at the end of the log. */
+static void next_mark(struct log_reader *r, struct log_record *rec, struct strbuf *err)
+{
+	for (;;) {
+		assert_int_equal(log_reader_next(r, rec, err), 1);
+		if (rec->type == REC_EVENT || rec->type == REC_SPAN)
+			return;
+	}
+}
+
+static void test_events_and_spans(void **state)
+{
+	(void)state;
+	char *path = fixture("events.jsonl");
+	struct log_reader r;
+	struct log_record rec;
+	struct strbuf err = STRBUF_INIT;
+	struct warnings w = {0};
+	log_record_init(&rec);
+	assert_int_equal(log_reader_open(&r, path, collect_warning, &w, &err), 0);
+
+	next_mark(&r, &rec, &err);
+	assert_int_equal(rec.type, REC_EVENT);
+	assert_int_equal(rec.line, 3);
+	assert_int_equal(rec.mark.kind, MARK_EVENT);
+	assert_true(rec.mark.t > 0.0499 && rec.mark.t < 0.0501);
+	assert_string_equal(rec.mark.text, "start");
+	assert_int_equal(rec.mark.pid, 300);
+	assert_int_equal(rec.mark.tid, 300);
+
+	next_mark(&r, &rec, &err);
+	assert_int_equal(rec.type, REC_SPAN);
+	assert_int_equal(rec.mark.kind, MARK_SPAN_BEGIN);
+	assert_string_equal(rec.mark.text, "train");
+	next_mark(&r, &rec, &err); /* begin epoch */
+	next_mark(&r, &rec, &err);
+	assert_int_equal(rec.mark.kind, MARK_SPAN_BEGIN);
+	assert_string_equal(rec.mark.text, "load");
+	assert_int_equal(rec.mark.pid, 300);
+	assert_int_equal(rec.mark.tid, 301);
+	next_mark(&r, &rec, &err); /* epoch 1 */
+	next_mark(&r, &rec, &err);
+	assert_string_equal(rec.mark.text, "late");
+	assert_true(rec.mark.t > 0.4499 &&
+		    rec.mark.t < 0.4501); /* earlier than the record before */
+	next_mark(&r, &rec, &err);	  /* begin load */
+	next_mark(&r, &rec, &err);
+	assert_int_equal(rec.mark.kind, MARK_SPAN_END);
+	assert_string_equal(rec.mark.text, "load");
+	for (int i = 0; i < 5; i++) /* end bogus, end load, end epoch, begin epoch */
+		next_mark(&r, &rec, &err);
+	assert_int_equal(rec.type, REC_EVENT);
+	assert_string_equal(rec.mark.text, "plain line");
+	assert_int_equal(rec.mark.pid, -1); /* null */
+	assert_int_equal(rec.mark.tid, -1);
+
+	int ret;
+	while ((ret = log_reader_next(&r, &rec, &err)) > 0 && rec.type != REC_END)
+		;
+	assert_int_equal(ret, 1);
+	assert_int_equal(rec.end.status, RUN_COMPLETED);
+	assert_int_equal(rec.end_events, 19);
+	assert_null(rec.end_error);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 0);
+	assert_int_equal(w.n, 0);
+	assert_int_equal(r.corrupt, 0);
+	log_record_release(&rec);
+	log_reader_close(&r);
+	strbuf_release(&err);
+	free(path);
+}
+
+/* Labels with every kind of trouble come back byte for byte; the end's error is read. */
+static void test_hostile_labels(void **state)
+{
+	(void)state;
+	static const char *const labels[] = {
+		"line one\nline two\ttabbed",
+		"say \"hi\" \\ back",
+		"</script><script>alert(1)</script>",
+		"\x01\x1b[31mred\x07\x7f end",
+		"bad \xef\xbf\xbd byte",
+		"c1 \xc2\x9b bidi \xe2\x80\xae rev",
+	};
+	char *path = fixture("hostile.jsonl");
+	struct log_reader r;
+	struct log_record rec;
+	struct strbuf err = STRBUF_INIT;
+	log_record_init(&rec);
+	assert_int_equal(log_reader_open(&r, path, NULL, NULL, &err), 0);
+	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
+		next_mark(&r, &rec, &err);
+		assert_int_equal(rec.type, REC_EVENT);
+		assert_string_equal(rec.mark.text, labels[i]);
+	}
+	next_mark(&r, &rec, &err);
+	assert_int_equal(strlen(rec.mark.text), 150);
+	next_mark(&r, &rec, &err);
+	assert_int_equal(rec.type, REC_SPAN);
+	assert_string_equal(rec.mark.text, "phase\n\x1b[2J<b>");
+	int ret;
+	while ((ret = log_reader_next(&r, &rec, &err)) > 0 && rec.type != REC_END)
+		;
+	assert_int_equal(ret, 1);
+	assert_int_equal(rec.end.status, RUN_FAILED);
+	assert_int_equal(rec.end.exit_code, -1);
+	assert_string_equal(rec.end_error, "ValueError: bad\ninput \x1b[2J");
+	assert_int_equal(rec.end_events, 9);
+	log_record_release(&rec);
+	log_reader_close(&r);
+	strbuf_release(&err);
+	free(path);
+}
+
+/* Event and span records that cannot be used are skipped as corrupt, each with a warning. */
+static void test_damaged_marks(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"{\"type\":\"header\",\"format\":1}\n"
+		"{\"type\":\"event\",\"t\":1,\"pid\":5,\"tid\":5}\n"
+		"{\"type\":\"event\",\"label\":\"no time\"}\n"
+		"{\"type\":\"event\",\"t\":1,\"label\":7}\n"
+		"{\"type\":\"span\",\"t\":1,\"phase\":\"middle\",\"name\":\"x\"}\n"
+		"{\"type\":\"span\",\"t\":1,\"name\":\"x\"}\n"
+		"{\"type\":\"span\",\"t\":1,\"phase\":\"end\"}\n"
+		"{\"type\":\"event\",\"t\":1,\"label\":\"nul \\u0000 inside\"}\n"
+		"{\"type\":\"event\",\"t\":2,\"label\":\"\",\"pid\":0,\"tid\":99999999999}\n"
+		"{\"type\":\"span\",\"t\":3,\"phase\":\"begin\",\"name\":\"ok\",\"pid\":\"7\"}\n"
+		"{\"type\":\"end\",\"t\":4,\"status\":\"completed\",\"exit_code\":0,\"error\":5}\n";
+	char *path = temp_log(text, sizeof(text) - 1);
+	struct log_reader r;
+	struct log_record rec;
+	struct strbuf err = STRBUF_INIT;
+	struct warnings w = {0};
+	log_record_init(&rec);
+	assert_int_equal(log_reader_open(&r, path, collect_warning, &w, &err), 0);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1); /* header */
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_EVENT);
+	assert_int_equal(rec.line, 9);
+	assert_string_equal(rec.mark.text, "");
+	assert_int_equal(rec.mark.pid, -1);
+	assert_int_equal(rec.mark.tid, -1);
+	assert_int_equal(w.n, 7);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_SPAN);
+	assert_string_equal(rec.mark.text, "ok");
+	assert_int_equal(rec.mark.pid, -1); /* a string is not a pid */
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_END);
+	assert_null(rec.end_error); /* not a string */
+	assert_int_equal(rec.end_events, -1);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 0);
+	assert_int_equal(r.corrupt, 7);
+	log_record_release(&rec);
+	log_reader_close(&r);
+	strbuf_release(&err);
+	unlink(path);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -428,6 +591,9 @@ int main(void)
 		cmocka_unit_test(test_last_line_without_newline),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_lock_probe),
+		cmocka_unit_test(test_events_and_spans),
+		cmocka_unit_test(test_hostile_labels),
+		cmocka_unit_test(test_damaged_marks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

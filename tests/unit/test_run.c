@@ -1,7 +1,9 @@
 /*
  * test_run: the model of a run (lib/run.c) and its reports (lib/report.c), built from the
  * fixture logs under $MEMLINE_FIXTURES/logs: processes, exec, pid reuse, peaks, statuses, and
- * the JSON report parsed back with jansson to check its contract.
+ * the JSON report parsed back with jansson to check its contract; events and spans (order,
+ * pairing per thread, RSS at an event, a span's peak and RSS change) and hostile labels in both
+ * reports.
  */
 #include <jansson.h>
 #include <setjmp.h>
@@ -397,6 +399,367 @@ static void test_report_json_incomplete(void **state)
 	run_release(&run);
 }
 
+/* ---- events and spans ---- */
+
+static void test_events(void **state)
+{
+	(void)state;
+	static const struct {
+		double t;
+		const char *label;
+		int pid, tid;
+		long long rss;
+	} want[] = {
+		{0.05, "start", 300, 300, 1000},       /* the first sample at or after: 0.1 */
+		{0.45, "late", 300, 301, 5000},	       /* came after "epoch 1": sorted */
+		{0.48, "epoch 1", 300, 300, 5000},     /* written after the sample at 0.5 */
+		{1.2, "plain line", -1, -1, 6000},     /* null pid and tid */
+		{1.2, "same time", 300, 300, 6000},    /* a tie keeps the log's order */
+		{2.0, "epoch 2 done", 300, 300, 3000}, /* a sample exactly at t */
+		{2.7, "after the last sample", 300, 300, 2000}, /* the last sample */
+	};
+	struct run run;
+	load(&run, "events.jsonl");
+	assert_int_equal(run.n_events, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < run.n_events; i++) {
+		const struct run_event *e = &run.events[i];
+		assert_near(e->t, want[i].t);
+		assert_string_equal(e->label, want[i].label);
+		assert_int_equal(e->pid, want[i].pid);
+		assert_int_equal(e->tid, want[i].tid);
+		assert_int_equal(e->rss, want[i].rss);
+	}
+	assert_int_equal(run.end_events, 19);
+	assert_null(run.error);
+	assert_near(run.duration, 3.0);
+	assert_int_equal(run_sample_at(&run, -5), 0);
+	assert_int_equal(run_sample_at(&run, 0.5), 1);
+	assert_int_equal(run_sample_at(&run, 0.5001), 2);
+	assert_int_equal(run_sample_at(&run, 99), 5);
+	assert_int_equal(run_rss_at(&run, 1.9), 3000);
+	run_release(&run);
+}
+
+/*
+ * Samples of events.jsonl (t: tree rss / tree peak): 0.1: 1000/1100, 0.5: 5000/6000,
+ * 1.0: 8000/9500, 1.5: 6000/8200, 2.0: 3000/null (peak falls back to rss), 2.5: 2000/2100.
+ */
+static void test_spans(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		int tid;
+		double start, end;
+		int depth;
+		bool open;
+		long long peak, change;
+	} want[] = {
+		/* from 0.5 to 2.5: the peak of 1.0; 2000 - 5000 */
+		{"train", 300, 0.2, 2.2, 0, false, 9500, -3000},
+		/* 0.5 to 1.5: 6000 - 5000 */
+		{"epoch", 300, 0.3, 1.1, 1, false, 9500, 1000},
+		/* never closed: ends with the run at 3.0, after the last sample (2.5) */
+		{"load", 301, 0.4, 3.0, 0, true, 9500, -3000},
+		/* nested, same name: the end at 0.9 closed this inner one; 1.0 to 1.0 */
+		{"load", 301, 0.6, 0.9, 1, false, 9500, 0},
+		/* 1.5 to 2.0, the sample exactly at its end: 8200 and 3000 (rss for the null peak)
+		 */
+		{"epoch", 300, 1.2, 2.0, 1, false, 8200, -3000},
+		/* open, inside the open "load" of its thread; after the last sample */
+		{"save", 301, 2.3, 3.0, 1, true, 2100, 0},
+	};
+	struct run run;
+	load(&run, "events.jsonl");
+	/* "bogus" and the "load" ended on the wrong thread closed nothing */
+	assert_int_equal(run.n_spans, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < run.n_spans; i++) {
+		const struct run_span *s = &run.spans[i];
+		assert_string_equal(s->name, want[i].name);
+		assert_int_equal(s->pid, 300);
+		assert_int_equal(s->tid, want[i].tid);
+		assert_near(s->start, want[i].start);
+		assert_near(s->end, want[i].end);
+		assert_int_equal(s->depth, want[i].depth);
+		assert_int_equal(s->open, want[i].open);
+		assert_int_equal(s->peak, want[i].peak);
+		assert_true(s->has_rss_change);
+		assert_int_equal(s->rss_change, want[i].change);
+	}
+	run_release(&run);
+}
+
+static void test_events_reports(void **state)
+{
+	(void)state;
+	struct run run;
+	load(&run, "events.jsonl");
+	struct strbuf sb = STRBUF_INIT;
+	report_text(&run, &sb);
+	assert_false(sb.oom);
+	const char *ph = strstr(sb.buf, "\nphases");
+	const char *ev = strstr(sb.buf, "\nevents");
+	assert_non_null(ph);
+	assert_non_null(ev);
+	assert_true(ph < ev);
+	/* two threads: a PID/TID column; nesting indents; open spans are starred */
+	assert_non_null(strstr(ph, "300/300          train     "));
+	assert_non_null(strstr(ph, "300/300            epoch     "));
+	assert_non_null(strstr(ph, "300/301            save     "));
+	assert_non_null(strstr(ph, "  2.300 s     700 ms*     2.1 MiB          0 B\n"));
+	assert_non_null(strstr(ph, "  0.300 s      800 ms     9.3 MiB  +1000.0 KiB\n"));
+	assert_non_null(strstr(ph, "     -2.9 MiB\n"));
+	assert_non_null(strstr(ph, "* still open at the end of the log"));
+	assert_non_null(strstr(ev, "   1.200 s     5.9 MiB  plain line\n"));
+	assert_non_null(strstr(ev, "   2.700 s     2.0 MiB  after the last sample\n"));
+	assert_non_null(strstr(sb.buf, "ended     completed: exit code 0\n"));
+
+	strbuf_reset(&sb);
+	report_json(&run, &sb);
+	json_error_t jerr;
+	json_t *o = json_loads(sb.buf, 0, &jerr);
+	if (!o)
+		fail_msg("report_json is not JSON: %s\n%s", jerr.text, sb.buf);
+	assert_true(json_is_null(json_object_get(o, "error")));
+	assert_string_equal(json_string_value(json_object_get(o, "status")), "completed");
+	json_t *events = json_object_get(o, "events");
+	assert_int_equal(json_array_size(events), 7);
+	json_t *e = json_array_get(events, 3);
+	assert_near(json_number_value(json_object_get(e, "t")), 1.2);
+	assert_string_equal(json_string_value(json_object_get(e, "label")), "plain line");
+	assert_int_equal(json_integer_value(json_object_get(e, "rss")), 6000LL * 1024);
+	assert_true(json_is_null(json_object_get(e, "pid")));
+	assert_true(json_is_null(json_object_get(e, "tid")));
+	e = json_array_get(events, 1);
+	assert_string_equal(json_string_value(json_object_get(e, "label")), "late");
+	assert_int_equal(json_integer_value(json_object_get(e, "tid")), 301);
+
+	json_t *spans = json_object_get(o, "spans");
+	assert_int_equal(json_array_size(spans), 6);
+	json_t *s = json_array_get(spans, 0);
+	assert_string_equal(json_string_value(json_object_get(s, "name")), "train");
+	assert_near(json_number_value(json_object_get(s, "start")), 0.2);
+	assert_near(json_number_value(json_object_get(s, "end")), 2.2);
+	assert_int_equal(json_integer_value(json_object_get(s, "peak_rss")), 9500LL * 1024);
+	assert_int_equal(json_integer_value(json_object_get(s, "rss_change")), -3000LL * 1024);
+	assert_int_equal(json_integer_value(json_object_get(s, "pid")), 300);
+	assert_int_equal(json_integer_value(json_object_get(s, "tid")), 300);
+	assert_int_equal(json_integer_value(json_object_get(s, "depth")), 0);
+	assert_true(json_is_false(json_object_get(s, "open")));
+	s = json_array_get(spans, 2);
+	assert_string_equal(json_string_value(json_object_get(s, "name")), "load");
+	assert_true(json_is_true(json_object_get(s, "open")));
+	assert_near(json_number_value(json_object_get(s, "end")), 3.0);
+	s = json_array_get(spans, 5);
+	assert_string_equal(json_string_value(json_object_get(s, "name")), "save");
+	assert_int_equal(json_integer_value(json_object_get(s, "depth")), 1);
+	assert_int_equal(json_integer_value(json_object_get(s, "rss_change")), 0);
+	/* every member of issue 2 is still there */
+	assert_int_equal(json_integer_value(json_object_get(o, "samples")), 6);
+	assert_int_equal(json_array_size(json_object_get(o, "processes")), 1);
+	json_decref(o);
+	strbuf_release(&sb);
+	run_release(&run);
+}
+
+/* Columns of a line: UTF-8 characters. */
+static size_t columns(const char *s, size_t len)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return n;
+}
+
+static const char *const hostile_labels[] = {
+	"line one\nline two\ttabbed",
+	"say \"hi\" \\ back",
+	"</script><script>alert(1)</script>",
+	"\x01\x1b[31mred\x07\x7f end",
+	"bad \xef\xbf\xbd byte",
+	"c1 \xc2\x9b bidi \xe2\x80\xae rev",
+};
+
+static void test_hostile_text(void **state)
+{
+	(void)state;
+	struct run run;
+	load(&run, "hostile.jsonl");
+	struct strbuf sb = STRBUF_INIT;
+	report_text(&run, &sb);
+	assert_false(sb.oom);
+	/* nothing raw: no control character but the newlines, lines of at most 100 columns */
+	for (size_t i = 0; i < sb.len; i++) {
+		unsigned char c = (unsigned char)sb.buf[i];
+		if ((c < 0x20 && c != '\n') || c == 0x7f)
+			fail_msg("raw control byte 0x%02x at %zu:\n%s", c, i, sb.buf);
+		if (c == 0xc2 && (unsigned char)sb.buf[i + 1] < 0xa0)
+			fail_msg("raw C1 control at %zu", i);
+		if (c == 0xe2 && (unsigned char)sb.buf[i + 1] == 0x80 &&
+		    (unsigned char)sb.buf[i + 2] == 0xae)
+			fail_msg("raw bidirectional override at %zu", i);
+	}
+	for (const char *l = sb.buf; *l;) {
+		const char *nl = strchr(l, '\n');
+		assert_non_null(nl);
+		if (columns(l, (size_t)(nl - l)) > 100)
+			fail_msg("line over 100 columns: %.*s", (int)(nl - l), l);
+		l = nl + 1;
+	}
+	assert_non_null(strstr(sb.buf, "ended     failed: ValueError: bad\\ninput \\x1b[2J\n"));
+	assert_non_null(strstr(sb.buf, "  line one\\nline two\\ttabbed\n"));
+	assert_non_null(strstr(sb.buf, "  say \"hi\" \\ back\n"));
+	assert_non_null(strstr(sb.buf, "  </script><script>alert(1)</script>\n"));
+	assert_non_null(strstr(sb.buf, "  \\x01\\x1b[31mred\\x07\\x7f end\n"));
+	assert_non_null(strstr(sb.buf, "  bad \xef\xbf\xbd byte\n"));
+	assert_non_null(strstr(sb.buf, "  c1 \\u009b bidi \\u202e rev\n"));
+	assert_non_null(strstr(sb.buf, "\nphase\\n\\x1b[2J<b>   "));
+	/* the 150-column label is cut to what the line has left, ending in "…" */
+	const char *cut = strstr(sb.buf, "xxxxx");
+	assert_non_null(cut);
+	const char *nl = strchr(cut, '\n');
+	assert_int_equal(columns(cut, (size_t)(nl - cut)), 100 - 24);
+	assert_memory_equal(nl - strlen("…"), "…", strlen("…"));
+	strbuf_release(&sb);
+	run_release(&run);
+}
+
+static void test_hostile_json(void **state)
+{
+	(void)state;
+	struct run run;
+	load(&run, "hostile.jsonl");
+	struct strbuf sb = STRBUF_INIT;
+	report_json(&run, &sb);
+	assert_false(sb.oom);
+	/* one line: a newline in a label cannot end the report early */
+	assert_ptr_equal(strchr(sb.buf, '\n'), sb.buf + sb.len - 1);
+	json_error_t jerr;
+	json_t *o = json_loads(sb.buf, 0, &jerr);
+	if (!o)
+		fail_msg("report_json is not JSON: %s\n%s", jerr.text, sb.buf);
+	json_t *events = json_object_get(o, "events");
+	size_t n = sizeof(hostile_labels) / sizeof(hostile_labels[0]);
+	assert_int_equal(json_array_size(events), n + 1);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(
+			json_string_value(json_object_get(json_array_get(events, i), "label")),
+			hostile_labels[i]);
+	assert_int_equal(
+		strlen(json_string_value(json_object_get(json_array_get(events, n), "label"))),
+		150);
+	json_t *s = json_array_get(json_object_get(o, "spans"), 0);
+	assert_string_equal(json_string_value(json_object_get(s, "name")), "phase\n\x1b[2J<b>");
+	assert_string_equal(json_string_value(json_object_get(o, "error")),
+			    "ValueError: bad\ninput \x1b[2J");
+	assert_string_equal(json_string_value(json_object_get(o, "status")), "failed");
+	assert_true(json_is_null(json_object_get(o, "exit_code")));
+	json_decref(o);
+	strbuf_release(&sb);
+	run_release(&run);
+}
+
+static void test_report_escape(void **state)
+{
+	(void)state;
+	struct strbuf sb = STRBUF_INIT;
+	static const char bad[] = "a\xff\xc3(b\r";
+	assert_int_equal(report_escape(&sb, bad, sizeof(bad) - 1, 100), 15);
+	assert_string_equal(sb.buf, "a\\xff\\xc3(b\\x0d");
+	/* a cut never splits an escape or a character */
+	strbuf_reset(&sb);
+	assert_int_equal(report_escape(&sb, "ab\ncd", 5, 4), 3);
+	assert_string_equal(sb.buf, "ab…");
+	strbuf_reset(&sb);
+	assert_int_equal(report_escape(&sb, "\xc3\xa9t\xc3\xa9", 5, 3), 3);
+	assert_string_equal(sb.buf, "\xc3\xa9t\xc3\xa9");
+	strbuf_reset(&sb);
+	assert_int_equal(report_escape(&sb, "\xc3\xa9t\xc3\xa9s", 6, 3), 3);
+	assert_string_equal(sb.buf, "\xc3\xa9t…");
+	strbuf_release(&sb);
+}
+
+static void add(struct run *run, struct log_record *rec)
+{
+	assert_int_equal(run_add_record(run, rec), 0);
+	log_record_release(rec);
+}
+
+static void add_mark(struct run *run, enum mark_kind kind, double t, const char *text, int tid)
+{
+	struct log_record rec;
+	log_record_init(&rec);
+	rec.type = kind == MARK_EVENT ? REC_EVENT : REC_SPAN;
+	rec.mark.kind = kind;
+	rec.mark.t = t;
+	rec.mark.text = strdup(text);
+	rec.mark.pid = 1;
+	rec.mark.tid = tid;
+	add(run, &rec);
+}
+
+static void add_rss(struct run *run, double t, long long rss)
+{
+	struct log_record rec;
+	log_record_init(&rec);
+	rec.type = REC_SAMPLE;
+	rec.sample.t = t;
+	for (int f = 0; f < TREE_NFIELDS; f++)
+		rec.sample.tree.v[f] = -1;
+	rec.sample.tree.v[TF_RSS] = rss;
+	add(run, &rec);
+}
+
+/*
+ * A live reader adds records as the log grows: an open span ends where the log ends so far;
+ * an end closes the innermost span of its name even under another one; a span without samples
+ * has unknown memory; the peak over a long span is the same through the blocks as sample by
+ * sample.
+ */
+static void test_spans_live(void **state)
+{
+	(void)state;
+	struct run run;
+	run_init(&run);
+	add_mark(&run, MARK_SPAN_BEGIN, 0.1, "outer", 7);
+	add_mark(&run, MARK_EVENT, 0.1, "no samples yet", 7);
+	run_update_status(&run);
+	assert_int_equal(run.status, RUN_INCOMPLETE);
+	assert_int_equal(run.spans[0].peak, -1);
+	assert_false(run.spans[0].has_rss_change);
+	assert_int_equal(run.events[0].rss, -1);
+	assert_true(run.spans[0].open);
+
+	for (int i = 1; i <= 1000; i++)
+		add_rss(&run, i * 0.01, i == 150 ? 20000 : i == 613 ? 50000 : i);
+	add_mark(&run, MARK_SPAN_BEGIN, 2.0, "inner", 7);
+	add_mark(&run, MARK_SPAN_BEGIN, 2.5, "other", 8);
+	add_mark(&run, MARK_SPAN_END, 3.0, "outer", 7); /* closes outer; inner stays open */
+	run_update_status(&run);
+	assert_false(run.spans[0].open);
+	assert_near(run.spans[0].end, 3.0);
+	assert_int_equal(run.spans[0].peak, 20000); /* not the 50000 at 6.13 */
+	assert_int_equal(run.spans[0].rss_change, 300 - 10);
+	assert_true(run.spans[1].open);
+	assert_int_equal(run.spans[1].depth, 1);
+	assert_int_equal(run.spans[2].depth, 0);    /* another thread */
+	assert_near(run.spans[1].end, 10.0);	    /* the log so far */
+	assert_int_equal(run.spans[1].peak, 50000); /* through blocks of 256 samples */
+	assert_int_equal(run.spans[1].rss_change, 1000 - 200);
+	assert_int_equal(run.events[0].rss, 10);
+
+	add_rss(&run, 12.0, 5);
+	add_mark(&run, MARK_SPAN_END, 11.0, "inner", 7);
+	add_mark(&run, MARK_SPAN_END, 11.5, "inner", 7); /* nothing left to close */
+	run_update_status(&run);
+	assert_false(run.spans[1].open);
+	assert_near(run.spans[1].end, 11.0);
+	assert_int_equal(run.spans[1].rss_change, 5 - 200);
+	assert_near(run.spans[2].end, 12.0);
+	assert_int_equal(run.n_spans, 3);
+	run_release(&run);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -412,6 +775,13 @@ int main(void)
 		cmocka_unit_test(test_report_json_complete),
 		cmocka_unit_test(test_report_json_oom),
 		cmocka_unit_test(test_report_json_incomplete),
+		cmocka_unit_test(test_events),
+		cmocka_unit_test(test_spans),
+		cmocka_unit_test(test_events_reports),
+		cmocka_unit_test(test_hostile_text),
+		cmocka_unit_test(test_hostile_json),
+		cmocka_unit_test(test_report_escape),
+		cmocka_unit_test(test_spans_live),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
