@@ -86,6 +86,11 @@ static void render_status(const struct run *run, struct strbuf *out)
 				    e->core ? ", core dumped" : "");
 		}
 	}
+	if (run->error) {
+		strbuf_addstr(out, "error: ");
+		report_escape(out, run->error, strlen(run->error), 200);
+		strbuf_addch(out, '\n');
+	}
 	strbuf_addstr(out, "duration: ");
 	report_secs(out, run->duration);
 	strbuf_addch(out, '\n');
