@@ -114,7 +114,7 @@ check-format:
 
 bench:
 	@scripts/install-deps bench
-	@$(MAKE) --no-print-directory $(BUILD)/memline $(BUILD)/memwork
+	@$(MAKE) --no-print-directory $(BUILD)/memline $(BUILD)/memwork $(BUILD)/bench/event_cost
 	@bench/run $(BUILD)
 
 install: $(BUILD)/memline install-lib

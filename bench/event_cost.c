@@ -12,7 +12,14 @@
  *   file_*    MEMLINE_EVENTS names a channel file in DIR (default /dev/shm, a tmpfs, else
  *             /tmp): one formatted line and one write(2) per call, no memline reading it
  *
- * for memline_event("step"), memline_eventf("step %d", i) and a memline_span_begin() +
+ *   event_cost -f EVENTS [-P SENDERS]
+ *
+ * floods instead: SENDERS processes (default 4) send EVENTS events in all through the channel of
+ * the recording it runs in (under `memline run`) as fast as they can, then it prints how long
+ * that took (flood_s) and the rate (flood_events_per_s). bench/run compares EVENTS with the event
+ * records in the log: events lost, if any.
+ *
+ * The timed calls are memline_event("step"), memline_eventf("step %d", i) and a memline_span_begin() +
  * memline_span_end() pair (counted as one call). The library opens the channel once per
  * process, so each setting is measured in a child process of its own. The channel file is
  * emptied between batches (untimed), so it stays small.
@@ -128,19 +135,52 @@ static long number(const char *s, const char *what, long max)
 	return v;
 }
 
+/* SENDERS processes send EVENTS events in all, each numbered, as fast as they can. */
+static int flood(long events, long senders)
+{
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (long k = 0; k < senders; k++) {
+		pid_t pid = fork();
+		if (pid < 0)
+			return 1;
+		if (pid == 0) {
+			long n = events / senders + (k < events % senders);
+			for (long i = 0; i < n; i++)
+				memline_eventf("flood %ld %ld", k, i);
+			_exit(0);
+		}
+	}
+	int status, failed = 0;
+	while (wait(&status) > 0)
+		failed |= !WIFEXITED(status) || WEXITSTATUS(status);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("flood_events=%ld\nflood_senders=%ld\nflood_s=%.4f\nflood_events_per_s=%.0f\n", events,
+	       senders, secs, (double)events / secs);
+	return failed;
+}
+
 int main(int argc, char **argv)
 {
 	struct bench b = {.calls = 20000, .batches = 31, .trunc_fd = -1};
 	const char *dir = NULL;
+	long flood_events = 0, senders = 4;
 	int opt;
-	while ((opt = getopt(argc, argv, "n:b:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:b:f:P:")) != -1) {
 		if (opt == 'n')
 			b.calls = number(optarg, "-n", 100000000);
 		else if (opt == 'b')
 			b.batches = number(optarg, "-b", MAX_BATCHES);
+		else if (opt == 'f')
+			flood_events = number(optarg, "-f", 100000000);
+		else if (opt == 'P')
+			senders = number(optarg, "-P", 64);
 		else
 			return 64;
 	}
+	if (flood_events)
+		return flood(flood_events, senders);
 	if (optind < argc)
 		dir = argv[optind];
 	else
