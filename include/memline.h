@@ -69,6 +69,32 @@ MEMLINE_API int memline_span_begin(const char *name);
  */
 MEMLINE_API int memline_span_end(const char *name);
 
+/*
+ * Self-recording: records the calling process and every process it starts from now on to
+ * log_path (NULL: memline-NAME-YYYYMMDD-HHMMSS.jsonl in the current directory), as
+ * `memline run` would, until memline_stop(). interval is the sampling interval in seconds;
+ * 0 (or less) chooses memline's adaptive schedule. The recording runs in a thread of its own
+ * that blocks every signal, reaps nothing and never prints. It points $MEMLINE_EVENTS at its
+ * own channel, so this process's and its new children's events and spans are recorded too
+ * (setenv: call it before starting other threads). It returns once the first sample is taken, so
+ * the log has a baseline from before what the caller does next. As with `memline run`, reading a
+ * process's peak resets its high-water mark, so this process's getrusage() ru_maxrss is the peak
+ * since the last sample. Returns 0, or -1 with errno set (EBUSY: already recording; EINVAL: a bad
+ * interval) and a message in memline_last_error().
+ */
+MEMLINE_API int memline_start(const char *log_path, double interval);
+
+/*
+ * Ends the self-recording: writes the log's end record (status completed; the process is
+ * still running, so it is listed alive) and restores $MEMLINE_EVENTS. Returns 0, or -1 with
+ * errno set (ESRCH: nothing was recording; EIO: the log could not be written in full) and a
+ * message in memline_last_error().
+ */
+MEMLINE_API int memline_stop(void);
+
+/* The message of the calling thread's last failed memline_start() or memline_stop(), or "". */
+MEMLINE_API const char *memline_last_error(void);
+
 #ifdef __cplusplus
 }
 #endif

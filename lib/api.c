@@ -1,5 +1,7 @@
 /*
- * api: libmemline's public functions (include/memline.h), thin wrappers around channel_send().
+ * api: libmemline's public functions (include/memline.h): events and spans, thin wrappers around
+ * channel_send(); and self-recording, memline_start() and memline_stop() around the recorder's
+ * self mode.
  *
  * The channel is opened on the first call and its descriptor kept in one atomic int, so a send
  * is one load, the formatting of one line and one write(2). There is no lock: two threads
@@ -11,6 +13,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,6 +22,8 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "log.h"
+#include "recorder.h"
 
 _Static_assert(MEMLINE_LABEL_MAX == CHANNEL_LABEL_MAX, "memline.h and channel.h disagree");
 
@@ -144,13 +149,116 @@ int memline_eventf(const char *fmt, ...)
 }
 
 /*
- * For the unit tests only (not in memline.h, not exported by the library): forgets the
- * channel, so that the next send looks at $MEMLINE_EVENTS again. Not thread-safe.
+ * Not in memline.h, not exported: forgets the channel, so that the next send looks at
+ * $MEMLINE_EVENTS again (memline_start and memline_stop, and the unit tests). Not safe while
+ * another thread sends.
  */
-void api_reset_for_tests(void);
-void api_reset_for_tests(void)
+void api_reset(void);
+void api_reset(void)
 {
 	int s = atomic_exchange(&api_state, STATE_UNOPENED);
 	if (s >= 0)
 		close(s);
+}
+
+/* ---- self-recording ---- */
+
+static pthread_mutex_t self_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct recorder_self *self_rec;
+static char *self_saved_env; /* $MEMLINE_EVENTS before memline_start, or NULL if unset */
+static _Thread_local char last_error[512];
+
+static int fail(int err, const char *msg)
+{
+	snprintf(last_error, sizeof(last_error), "%s", msg);
+	errno = err;
+	return -1;
+}
+
+const char *memline_last_error(void)
+{
+	return last_error;
+}
+
+int memline_start(const char *log_path, double interval)
+{
+	if (interval > 0 && interval < 0.001)
+		return fail(EINVAL, "memline_start: the interval is below memline's 1 ms "
+				    "resolution; give 0.001 s or more, or 0 for the adaptive one");
+	pthread_mutex_lock(&self_lock);
+	if (self_rec) {
+		pthread_mutex_unlock(&self_lock);
+		return fail(EBUSY, "memline_start: already recording; call memline_stop() first");
+	}
+	struct recorder_options o;
+	recorder_options_init(&o);
+	o.interval = interval > 0 ? interval : 0;
+	char *name = NULL;
+	if (!log_path || !*log_path) {
+		char comm[64] = "self";
+		FILE *f = fopen("/proc/self/comm", "re");
+		if (f) {
+			if (fgets(comm, sizeof(comm), f))
+				comm[strcspn(comm, "\n")] = '\0';
+			fclose(f);
+		}
+		name = log_default_name(comm);
+		if (!name) {
+			pthread_mutex_unlock(&self_lock);
+			return fail(ENOMEM, "memline_start: out of memory");
+		}
+		log_path = name;
+		o.log_exclusive = true;
+	}
+	o.log_path = log_path;
+	struct strbuf err = STRBUF_INIT;
+	int saved = errno;
+	errno = 0;
+	self_rec = recorder_self_start(&o, &err);
+	int e = errno ? errno : EIO;
+	free(name);
+	if (!self_rec) {
+		fail(e, err.buf ? err.buf : "memline_start failed");
+		strbuf_release(&err);
+		pthread_mutex_unlock(&self_lock);
+		return -1;
+	}
+	strbuf_release(&err);
+	/* This process and the children it starts from now on send to this recording. */
+	const char *old = getenv(CHANNEL_ENV);
+	free(self_saved_env);
+	self_saved_env = old ? strdup(old) : NULL;
+	const char *chan = recorder_self_channel(self_rec);
+	if (chan) {
+		setenv(CHANNEL_ENV, chan, 1);
+		api_reset();
+	}
+	pthread_mutex_unlock(&self_lock);
+	errno = saved;
+	return 0;
+}
+
+int memline_stop(void)
+{
+	pthread_mutex_lock(&self_lock);
+	if (!self_rec) {
+		pthread_mutex_unlock(&self_lock);
+		return fail(ESRCH,
+			    "memline_stop: nothing is recording; call memline_start() first");
+	}
+	struct strbuf err = STRBUF_INIT;
+	int ret = recorder_self_stop(self_rec, NULL, &err);
+	self_rec = NULL;
+	if (self_saved_env)
+		setenv(CHANNEL_ENV, self_saved_env, 1);
+	else
+		unsetenv(CHANNEL_ENV);
+	free(self_saved_env);
+	self_saved_env = NULL;
+	api_reset();
+	if (ret < 0)
+		fail(EIO, err.buf ? err.buf : "memline_stop: the log could not be written");
+	strbuf_release(&err);
+	pthread_mutex_unlock(&self_lock);
+	return ret;
 }

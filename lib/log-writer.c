@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FLUSH_BYTES (256 * 1024)
@@ -375,4 +376,41 @@ void log_writer_discard(struct log_writer *w)
 	w->path = NULL;
 	strbuf_release(&w->buf);
 	strbuf_release(&w->err_msg);
+}
+
+char *log_default_name(const char *command)
+{
+	const char *base = strrchr(command, '/');
+	base = base ? base + 1 : command;
+	struct strbuf name = STRBUF_INIT;
+	strbuf_addstr(&name, "memline-");
+	size_t n = 0;
+	for (const char *p = base; *p && n < 40; p++, n++) {
+		char c = *p;
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+		strbuf_addch(&name, ok ? c : '_');
+	}
+	if (!n)
+		strbuf_addstr(&name, "cmd");
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	char stamp[32];
+	strftime(stamp, sizeof(stamp), "-%Y%m%d-%H%M%S", &tm);
+	strbuf_addstr(&name, stamp);
+	size_t stem = name.len;
+	for (int i = 1; i < 1000; i++) {
+		name.len = stem;
+		if (i > 1)
+			strbuf_addf(&name, "-%d", i);
+		strbuf_addstr(&name, ".jsonl");
+		if (access(name.buf, F_OK) < 0)
+			break;
+	}
+	if (name.oom) {
+		strbuf_release(&name);
+		return NULL;
+	}
+	return strbuf_detach(&name, NULL);
 }

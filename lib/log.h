@@ -55,6 +55,13 @@ int log_writer_close(struct log_writer *w, struct strbuf *err);
 /* Closes and removes the file: for a recording that never started. */
 void log_writer_discard(struct log_writer *w);
 
+/*
+ * The default log name for a command: memline-NAME-YYYYMMDD-HHMMSS.jsonl in the current
+ * directory (NAME: the command's base name, made safe), with -2, -3... if that exists. The
+ * caller owns the result; NULL when out of memory.
+ */
+char *log_default_name(const char *command);
+
 /* ---- reader ---- */
 
 enum record_type {

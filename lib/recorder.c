@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
+#include <pthread.h>
 #include <regex.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -63,6 +65,9 @@ struct recorder {
 	sigset_t sigs; /* blocked, and taken with sigtimedwait */
 	double t0;
 	bool attach;
+	bool self;	/* libmemline's in-process recording: no signals, a stop pipe instead */
+	bool started;	/* the first sample was taken */
+	int stop_fd;	/* self: readable when memline_stop() asks the thread to end */
 	pid_t main_pid; /* run: the command; attach: the first pid */
 	bool main_done;
 	struct exit_info main_exit;
@@ -336,11 +341,15 @@ static int open_channel(struct recorder *r, const char *path, struct strbuf *err
 		return RECORDER_ERR_EVENTS;
 	r->chan_open = true;
 	r->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (r->inotify_fd >= 0 &&
-	    (inotify_add_watch(r->inotify_fd, path, IN_MODIFY) < 0 ||
-	     fcntl(r->inotify_fd, F_SETOWN, getpid()) < 0 ||
-	     fcntl(r->inotify_fd, F_SETSIG, SIGRTMIN) < 0 ||
-	     fcntl(r->inotify_fd, F_SETFL, fcntl(r->inotify_fd, F_GETFL) | O_ASYNC) < 0)) {
+	bool watching =
+		r->inotify_fd >= 0 && inotify_add_watch(r->inotify_fd, path, IN_MODIFY) >= 0;
+	/* A self-recording polls the inotify fd; the others have it raise a signal. */
+	if (watching && !r->self)
+		watching =
+			fcntl(r->inotify_fd, F_SETOWN, getpid()) == 0 &&
+			fcntl(r->inotify_fd, F_SETSIG, SIGRTMIN) == 0 &&
+			fcntl(r->inotify_fd, F_SETFL, fcntl(r->inotify_fd, F_GETFL) | O_ASYNC) == 0;
+	if (!watching && r->inotify_fd >= 0) {
 		close(r->inotify_fd);
 		r->inotify_fd = -1;
 	}
@@ -355,8 +364,9 @@ static void close_channel(struct recorder *r, size_t alive)
 	if (r->inotify_fd >= 0)
 		close(r->inotify_fd);
 	r->inotify_fd = -1;
-	/* Descendants still running may still send: leave them a channel to write to. */
-	if (r->chan_dir && !alive) {
+	/* Descendants still running may still send: leave them a channel to write to. A
+	 * self-recording ends while its process runs on, and takes its channel with it. */
+	if (r->chan_dir && (!alive || r->self)) {
 		unlink(r->chan_file);
 		rmdir(r->chan_dir);
 	}
@@ -453,38 +463,69 @@ static bool finished(struct recorder *r)
 	return sampler_count(&r->sampler) == 0 && !has_children();
 }
 
-static void loop(struct recorder *r)
+/* How long the loop may wait: until a sample, a mark's sample or a flush is due. */
+static double wait_time(struct recorder *r)
 {
-	struct strbuf err = STRBUF_INIT;
+	double wait = r->deadline - elapsed(r);
+	double flush = log_writer_due(&r->log) - boottime();
+	if (flush < wait)
+		wait = flush;
+	if (r->mark_sample - elapsed(r) < wait)
+		wait = r->mark_sample - elapsed(r);
+	return wait < 0 ? 0 : wait; /* overdue: only look for what is pending */
+}
+
+/* What a turn of the loop does after its wait: sample if due, flush if due. */
+static void turn(struct recorder *r, struct strbuf *err)
+{
+	if (elapsed(r) >= r->deadline && !finished(r)) {
+		take_sample(r);
+		schedule(r);
+	} else if (elapsed(r) >= r->mark_sample && !finished(r)) {
+		take_sample(r); /* for marks: the schedule stays as it was */
+	}
+	if (log_writer_flush(&r->log, boottime(), false, err) < 0)
+		note_warning(r, err);
+}
+
+/* The first sample, which starts the schedule. */
+static void first_sample(struct recorder *r)
+{
 	take_sample(r);
 	r->deadline = 0;
 	schedule(r);
+	r->started = true;
+}
+
+static void loop(struct recorder *r)
+{
+	struct strbuf err = STRBUF_INIT;
+	if (!r->started)
+		first_sample(r);
 	/*
 	 * One wait per turn, for a signal or, at most, until the next sample is due or records
 	 * written between samples (an exit) are due to reach the file. sigtimedwait costs what a
 	 * plain timed sleep does; polling a signalfd costs measurably more at 100 samples a second.
+	 * A self-recording owns no signal: it waits in ppoll on its stop pipe and the channel.
 	 */
 	while (!finished(r)) {
-		double wait = r->deadline - elapsed(r);
-		double flush = log_writer_due(&r->log) - boottime();
-		if (flush < wait)
-			wait = flush;
-		if (r->mark_sample - elapsed(r) < wait)
-			wait = r->mark_sample - elapsed(r);
-		if (wait < 0)
-			wait = 0; /* overdue: only look for signals */
+		double wait = wait_time(r);
 		struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
-		siginfo_t si;
-		if (sigtimedwait(&r->sigs, &si, &ts) > 0)
-			handle_signal(r, &si);
-		if (elapsed(r) >= r->deadline && !finished(r)) {
-			take_sample(r);
-			schedule(r);
-		} else if (elapsed(r) >= r->mark_sample && !finished(r)) {
-			take_sample(r); /* for marks: the schedule stays as it was */
+		if (r->self) {
+			struct pollfd pfd[2] = {{r->stop_fd, POLLIN, 0},
+						{r->inotify_fd, POLLIN, 0}};
+			if (ppoll(pfd, r->inotify_fd >= 0 ? 2 : 1, &ts, NULL) > 0) {
+				if (pfd[0].revents)
+					r->stop = true;
+				if (pfd[1].revents)
+					channel_ready(r);
+			}
+		} else {
+			siginfo_t si;
+			if (sigtimedwait(&r->sigs, &si, &ts) > 0)
+				handle_signal(r, &si);
 		}
-		if (log_writer_flush(&r->log, boottime(), false, &err) < 0)
-			note_warning(r, &err);
+		turn(r, &err);
 	}
 	strbuf_release(&err);
 }
@@ -605,7 +646,7 @@ static void fill_header(struct recorder *r, struct header_info *h, char **comman
 	snprintf(iso + len, sizeof(iso) - len, ".%03ldZ", now.tv_nsec / 1000000);
 	h->format = LOG_FORMAT_VERSION;
 	h->memline_version = MEMLINE_VERSION;
-	h->mode = r->attach ? "attach" : "run";
+	h->mode = r->self ? "self" : r->attach ? "attach" : "run";
 	h->host = u->nodename;
 	h->kernel = u->release;
 	h->start_iso = iso;
@@ -642,6 +683,27 @@ static void write_header(struct recorder *r, char **command, pid_t *pids, size_t
 	fill_header(r, &h, command, pids, n, cwd, &u);
 	log_write_header(&r->log, &h);
 	free(cwd);
+}
+
+/* The header of a recording of running processes: the first one's command line stands for
+ * the command. */
+static void write_header_of(struct recorder *r, const pid_t *pids, size_t n)
+{
+	struct strbuf cmd = STRBUF_INIT;
+	struct strbuf path = STRBUF_INIT;
+	strbuf_addf(&path, "%d/cmdline", (int)pids[0]);
+	procfs_read_file(&r->fs, path.buf, &cmd);
+	size_t nargs = 0;
+	for (size_t i = 0; i < cmd.len; i++)
+		nargs += cmd.buf[i] == '\0';
+	char **command = calloc(nargs + 2, sizeof(*command));
+	size_t k = 0;
+	for (size_t i = 0; command && i < cmd.len; i += strlen(cmd.buf + i) + 1)
+		command[k++] = cmd.buf + i;
+	write_header(r, command, (pid_t *)pids, n);
+	free(command);
+	strbuf_release(&cmd);
+	strbuf_release(&path);
 }
 
 /* Everything both modes set up before anything starts. */
@@ -829,22 +891,7 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 	procfs_update_fd_budget(&r.fs);
 	r.t0 = boottime();
 	r.main_pid = pids[0];
-	/* The command line of the first process stands for the command. */
-	struct strbuf cmd = STRBUF_INIT;
-	struct strbuf path = STRBUF_INIT;
-	strbuf_addf(&path, "%d/cmdline", (int)pids[0]);
-	procfs_read_file(&r.fs, path.buf, &cmd);
-	size_t nargs = 0;
-	for (size_t i = 0; i < cmd.len; i++)
-		nargs += cmd.buf[i] == '\0';
-	char **command = calloc(nargs + 2, sizeof(*command));
-	size_t k = 0;
-	for (size_t i = 0; command && i < cmd.len; i += strlen(cmd.buf + i) + 1)
-		command[k++] = cmd.buf + i;
-	write_header(&r, command, (pid_t *)pids, n);
-	free(command);
-	strbuf_release(&cmd);
-	strbuf_release(&path);
+	write_header_of(&r, pids, n);
 	struct sampler_options so = {
 		.self = 0, .peak_reset = o->peak_reset, .pss = o->pss, .t0 = r.t0};
 	sampler_init(&r.sampler, &r.fs, &so);
@@ -856,4 +903,116 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 	release(&r);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	return RECORDER_OK;
+}
+
+/* ---- self-recording: libmemline's memline_start() and memline_stop() ---- */
+
+struct recorder_self {
+	struct recorder r;
+	struct recorder_options o;
+	char *log_path;
+	pthread_t thread;
+	int stop_pipe[2];
+	struct recorder_result res;
+};
+
+static void *self_thread(void *arg)
+{
+	struct recorder_self *s = arg;
+	/* The host's signals are for the host's threads. */
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	loop(&s->r);
+	finish(&s->r, &s->res);
+	return NULL;
+}
+
+static void self_free(struct recorder_self *s)
+{
+	release(&s->r);
+	for (int i = 0; i < 2; i++)
+		if (s->stop_pipe[i] >= 0)
+			close(s->stop_pipe[i]);
+	free(s->log_path);
+	free(s);
+}
+
+struct recorder_self *recorder_self_start(const struct recorder_options *o, struct strbuf *err)
+{
+	struct recorder_self *s = calloc(1, sizeof(*s));
+	if (!s || !(s->log_path = strdup(o->log_path))) {
+		free(s);
+		strbuf_addstr(err, "out of memory");
+		return NULL;
+	}
+	s->stop_pipe[0] = s->stop_pipe[1] = -1;
+	s->o = *o;
+	s->o.log_path = s->log_path;
+	s->o.events_path = NULL;
+	s->o.capture_output = false;
+	s->o.n_event_regex = 0;
+	s->o.wait = false;
+	struct recorder *r = &s->r;
+	r->o = &s->o;
+	r->attach = true;
+	r->self = true;
+	r->inotify_fd = -1;
+	r->stop_fd = -1;
+	r->mark_sample = INFINITY;
+	strbuf_init(&r->warn);
+	if (procfs_init(&r->fs, s->o.proc_root, err) < 0 || pipe2(s->stop_pipe, O_CLOEXEC) < 0 ||
+	    open_channel(r, NULL, err) < 0 ||
+	    log_writer_open(&r->log, s->o.log_path, s->o.log_exclusive, err) < 0) {
+		if (!err->len)
+			strbuf_addf(err, "cannot start recording: %s", strerror(errno));
+		self_free(s);
+		return NULL;
+	}
+	r->stop_fd = s->stop_pipe[0];
+	r->t0 = boottime();
+	pid_t self = getpid();
+	r->main_pid = self;
+	write_header_of(r, &self, 1);
+	struct sampler_options so = {
+		.self = 0, .peak_reset = s->o.peak_reset, .pss = s->o.pss, .t0 = r->t0};
+	sampler_init(&r->sampler, &r->fs, &so);
+	oom_watch_init(&r->oom, &r->fs, "/proc/self/mountinfo");
+	sampler_add_tree(&r->sampler, self, 0);
+	/* Before returning: the recording has a baseline from before the caller goes on. */
+	first_sample(r);
+	int e = pthread_create(&s->thread, NULL, self_thread, s);
+	if (e) {
+		strbuf_addf(err, "cannot start the recording thread: %s", strerror(e));
+		log_writer_discard(&r->log);
+		self_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+const char *recorder_self_channel(const struct recorder_self *s)
+{
+	return s->r.chan_file;
+}
+
+int recorder_self_stop(struct recorder_self *s, const char *error, struct strbuf *err)
+{
+	/* Read by the thread after it sees the stop byte, written before it. */
+	s->r.final_known = true;
+	s->r.final_status = error ? RUN_FAILED : RUN_COMPLETED;
+	s->r.final_error = error ? strdup(error) : NULL;
+	ssize_t w;
+	do
+		w = write(s->stop_pipe[1], "x", 1);
+	while (w < 0 && errno == EINTR);
+	pthread_join(s->thread, NULL);
+	int ret = 0;
+	if (s->res.warning.len) {
+		strbuf_addstr(err, s->res.warning.buf);
+		ret = -1;
+	}
+	recorder_result_release(&s->res);
+	self_free(s);
+	return ret;
 }

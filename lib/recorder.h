@@ -72,6 +72,22 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 		    struct recorder_result *res, struct strbuf *err);
 void recorder_result_release(struct recorder_result *res);
 
+/*
+ * Self-recording (libmemline's memline_start): records the calling process and its
+ * descendants from a thread of its own, which blocks every signal and reaps nothing, until
+ * recorder_self_stop(). Returns NULL with a message in err when it cannot start.
+ */
+struct recorder_self;
+struct recorder_self *recorder_self_start(const struct recorder_options *o, struct strbuf *err);
+/* The channel file the recording reads (for MEMLINE_EVENTS), or NULL. */
+const char *recorder_self_channel(const struct recorder_self *s);
+/*
+ * Ends the recording with status completed, or failed with error (not NULL), writes the end
+ * record and frees s. Returns -1 with a message in err when the log could not be written in
+ * full.
+ */
+int recorder_self_stop(struct recorder_self *s, const char *error, struct strbuf *err);
+
 /* The sampling interval at elapsed seconds since the start. */
 double recorder_next_interval(const struct recorder_options *o, double elapsed);
 

@@ -4,8 +4,8 @@
 #   make install-lib   the libraries, memline.h, memline.pc and the man pages under PREFIX
 #   make bench-events  bench/event_cost: what one memline_event() costs
 #
-# Only lib/api.c, lib/channel.c and lib/strbuf.c go in: the sender needs nothing else (no
-# jansson). They are compiled once more, position-independent and with hidden visibility, so the
+# The sender (api.c, channel.c, strbuf.c) and, for memline_start(), the recorder with what it
+# uses; not the log reader, so no jansson. They are compiled once more, position-independent and with hidden visibility, so the
 # shared library exports memline_* (marked visible in memline.h) and nothing else. In the static
 # library every other symbol is made local (ld -r, then objcopy --localize-hidden), so that a
 # program's own strbuf_init() or channel_send() cannot clash with ours.
@@ -16,7 +16,8 @@ ifeq ($(.DEFAULT_GOAL),)
 endif
 
 OBJCOPY     ?= objcopy
-MLIB_SRC    := lib/api.c lib/channel.c lib/strbuf.c
+MLIB_SRC    := lib/api.c lib/channel.c lib/strbuf.c lib/recorder.c lib/sampler.c lib/procfs.c \
+               lib/oom.c lib/log-writer.c lib/record.c lib/capture.c
 MLIB_OBJ    := $(MLIB_SRC:%.c=$(BUILD)/pic/%.o)
 MLIB_SO     := $(BUILD)/libmemline.so.0
 MLIB_A      := $(BUILD)/libmemline.a

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "log.h"
 #include "report.h"
 
 enum {
@@ -134,37 +135,10 @@ int record_opts_parse(struct record_opts *ro, const char *cmd, const char *usage
 
 char *record_default_log_name(const char *command)
 {
-	const char *base = strrchr(command, '/');
-	base = base ? base + 1 : command;
-	struct strbuf name = STRBUF_INIT;
-	strbuf_addstr(&name, "memline-");
-	size_t n = 0;
-	for (const char *p = base; *p && n < 40; p++, n++) {
-		char c = *p;
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
-		strbuf_addch(&name, ok ? c : '_');
-	}
-	if (!n)
-		strbuf_addstr(&name, "cmd");
-	time_t now = time(NULL);
-	struct tm tm;
-	localtime_r(&now, &tm);
-	char stamp[32];
-	strftime(stamp, sizeof(stamp), "-%Y%m%d-%H%M%S", &tm);
-	strbuf_addstr(&name, stamp);
-	size_t stem = name.len;
-	for (int i = 1; i < 1000; i++) {
-		name.len = stem;
-		if (i > 1)
-			strbuf_addf(&name, "-%d", i);
-		strbuf_addstr(&name, ".jsonl");
-		if (access(name.buf, F_OK) < 0)
-			break;
-	}
-	if (name.oom)
+	char *name = log_default_name(command);
+	if (!name)
 		die(EXIT_SOFTWARE, "out of memory");
-	return strbuf_detach(&name, NULL);
+	return name;
 }
 
 static void print_summary(const struct record_opts *ro, const struct recorder_result *res)

@@ -130,8 +130,9 @@ def test_exports_only_memline_symbols():
     p = run([nm, "-D", "--defined-only", so], None)
     assert p.returncode == 0, p.stderr
     names = sorted(line.split()[-1] for line in p.stdout.decode().splitlines() if line.strip())
-    assert names == ["memline_event", "memline_eventf", "memline_span_begin", "memline_span_end"], (
-        f"expected {so} to export the four memline_* functions and nothing else: {names}")
+    assert names == ["memline_event", "memline_eventf", "memline_last_error", "memline_span_begin",
+                     "memline_span_end", "memline_start", "memline_stop"], (
+        f"expected {so} to export the memline_* functions and nothing else: {names}")
     p = run(["readelf", "-d", so], None) if shutil.which("readelf") else None
     if p is not None:
         assert b"Library soname: [libmemline.so.0]" in p.stdout, p.stdout
@@ -220,3 +221,42 @@ def test_pkg_config_after_install_lib(tmp_path):
     if ldd is not None:
         assert str(lib / "libmemline.so.0").encode() in ldd.stdout, (
             f"expected sender to use the installed library: {ldd.stdout!r}")
+
+
+def test_self_recording(tmp_path):
+    """memline_start / memline_stop: a program records itself and the child it starts, with its
+    events and spans, into a log like `memline run` writes; afterwards events are no-ops."""
+    import json
+    so = need_lib("libmemline.so")
+    exe = tmp_path / "selfrec"
+    cc = os.environ.get("CC", "cc")
+    cmd = [cc, *WARN, "-o", str(exe), str(REPO / "tests" / "e2e" / "c" / "selfrec.c"),
+           f"-I{REPO / 'include'}", f"-L{BUILD}", f"-Wl,-rpath,{BUILD}", "-lmemline",
+           *san_flags(so), "-pthread"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    log = tmp_path / "self.jsonl"
+    p = run([str(exe), str(log)], env_without_channel())
+    assert p.returncode == 0, f"expected selfrec to succeed: {p.stderr!r}"
+    assert p.stderr == b"" and p.stdout == b"", f"expected the library to print nothing: {p}"
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    head, end = records[0], records[-1]
+    assert head["type"] == "header" and head["mode"] == "self", head
+    assert end["type"] == "end" and end["status"] == "completed", end
+    pid = head["pid"]
+    assert pid in end["alive"], f"expected the still-running process listed alive: {end}"
+    procs = [r for r in records if r["type"] == "proc"]
+    child = [r for r in procs if r["ppid"] == pid]
+    assert procs[0]["pid"] == pid and child, f"expected the process and its child: {procs}"
+    events = {r["label"]: r for r in records if r["type"] == "event"}
+    assert set(events) == {"started", "allocated 100 MiB", "child allocated 50 MiB"}, list(events)
+    rss = head["tree_fields"].index("rss")
+
+    def rss_at(t):
+        return next(s["tree"][rss] for s in records if s["type"] == "sample" and s["t"] >= t)
+    # memline_start returns once its first sample is taken: a baseline from before the malloc.
+    grew = rss_at(events["allocated 100 MiB"]["t"]) - rss_at(0)
+    # 100 MB (not MiB): stat's RSS comes from per-CPU counters that lag by a few pages.
+    assert grew * 1024 >= 100e6, f"expected 100 MB more at 'allocated' than at the start: {grew} KiB"
+    spans = [(r["phase"], r["name"]) for r in records if r["type"] == "span"]
+    assert spans == [("begin", "tail"), ("end", "tail")], spans

@@ -56,8 +56,10 @@ def test_event_carries_the_memory_of_its_moment(ml, tmp_path, killer):
     records = read_log(log, allow_cut_last=False)
     ev = {e["label"]: e for e in marks(records)}
     before, after = tree_rss_at(records, ev["before"]["t"]), tree_rss_at(records, ev["allocated"]["t"])
-    assert after - before >= 200 * MIB, (
-        f"expected the event after allocating 200 MiB to show 200 MiB more: {before} -> {after} KiB")
+    # 200 MB, as the issue says (200 MiB were allocated): stat's RSS is read from per-CPU
+    # counters that can lag by a few pages.
+    assert (after - before) * 1024 >= 200e6, (
+        f"expected the event after allocating 200 MiB to show 200 MB more: {before} -> {after} KiB")
     gap = [s["t"] for s in of_type(records, "sample") if s["t"] >= ev["allocated"]["t"]][0] - ev["allocated"]["t"]
     assert gap < 0.5, f"expected a sample soon after the event, not the next 1 s one: {gap:.3f} s"
 

@@ -29,7 +29,7 @@
 #include "memline.h"
 
 /* In lib/api.c, for tests only: the next send looks at $MEMLINE_EVENTS again. */
-void api_reset_for_tests(void);
+void api_reset(void);
 
 struct fixture {
 	char dir[64];
@@ -47,7 +47,7 @@ static int setup(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	assert_int_equal(setenv(CHANNEL_ENV, f->path, 1), 0);
-	api_reset_for_tests();
+	api_reset();
 	*state = f;
 	return 0;
 }
@@ -55,7 +55,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	api_reset_for_tests();
+	api_reset();
 	unsetenv(CHANNEL_ENV);
 	unlink(f->path);
 	rmdir(f->dir);
@@ -241,7 +241,7 @@ static void test_not_recording(void **state)
 			assert_int_equal(setenv(CHANNEL_ENV, "", 1), 0);
 		else
 			unsetenv(CHANNEL_ENV);
-		api_reset_for_tests();
+		api_reset();
 		errno = EDOM;
 		assert_int_equal(memline_event("x"), 0);
 		assert_int_equal(memline_eventf("%d", 1), 0);
@@ -263,7 +263,7 @@ static void test_cannot_open(void **state)
 	char missing[192];
 	snprintf(missing, sizeof(missing), "%s/gone/events", f->dir);
 	assert_int_equal(setenv(CHANNEL_ENV, missing, 1), 0);
-	api_reset_for_tests();
+	api_reset();
 	for (int i = 0; i < 1000; i++) {
 		errno = 0;
 		assert_int_equal(memline_event("x"), -1);
@@ -295,7 +295,7 @@ static void test_write_fails(void **state)
 	if (access("/dev/full", W_OK) != 0)
 		skip();
 	assert_int_equal(setenv(CHANNEL_ENV, "/dev/full", 1), 0);
-	api_reset_for_tests();
+	api_reset();
 	for (int i = 0; i < 100; i++) {
 		errno = 0;
 		assert_int_equal(memline_event("x"), -1);
