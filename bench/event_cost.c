@@ -19,10 +19,10 @@
  * that took (flood_s) and the rate (flood_events_per_s). bench/run compares EVENTS with the event
  * records in the log: events lost, if any.
  *
- * The timed calls are memline_event("step"), memline_eventf("step %d", i) and a memline_span_begin() +
- * memline_span_end() pair (counted as one call). The library opens the channel once per
- * process, so each setting is measured in a child process of its own. The channel file is
- * emptied between batches (untimed), so it stays small.
+ * The timed calls are memline_event("step"), memline_eventf("step %d", i) and a
+ * memline_span_begin() + memline_span_end() pair (counted as one call). The library opens the
+ * channel once per process, so each setting is measured in a child process of its own. The channel
+ * file is emptied between batches (untimed), so it stays small.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -156,8 +156,8 @@ static int flood(long events, long senders)
 		failed |= !WIFEXITED(status) || WEXITSTATUS(status);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	printf("flood_events=%ld\nflood_senders=%ld\nflood_s=%.4f\nflood_events_per_s=%.0f\n", events,
-	       senders, secs, (double)events / secs);
+	printf("flood_events=%ld\nflood_senders=%ld\nflood_s=%.4f\nflood_events_per_s=%.0f\n",
+	       events, senders, secs, (double)events / secs);
 	return failed;
 }
 
