@@ -34,7 +34,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 SRC_OBJ   := $(SRC_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 CORE      := $(BUILD)/libmemline-core.a
-HELPERS   := $(BUILD)/memwork $(BUILD)/demo
+HELPERS   := $(BUILD)/memwork
 
 .PHONY: all deps demo check unit e2e fuzz-replay fuzz check-format bench install clean
 all: $(BUILD)/memline lib
@@ -58,9 +58,9 @@ $(BUILD)/memwork: tests/workload/memwork.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PLAINCFLAGS) -o $@ $<
 
-$(BUILD)/demo: examples/demo.c
+$(BUILD)/demo: examples/demo.c $(BUILD)/libmemline.a
 	@mkdir -p $(dir $@)
-	$(CC) $(PLAINCFLAGS) -o $@ $<
+	$(CC) $(PLAINCFLAGS) -Iinclude -o $@ $< $(BUILD)/libmemline.a -pthread
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE)
 	@mkdir -p $(dir $@)
@@ -77,7 +77,7 @@ demo:
 # The whole test suite: plain build, then once more under AddressSanitizer and UBSan.
 check:
 	@scripts/install-deps test
-	@$(MAKE) --no-print-directory check-format unit fuzz-replay e2e
+	@$(MAKE) --no-print-directory check-format $(BUILD)/demo unit fuzz-replay e2e
 	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 OPT='-O1 -g' unit fuzz-replay e2e
 
 unit: $(UNIT_BIN)

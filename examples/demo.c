@@ -4,7 +4,8 @@
  * (each takes 20-40 MB and computes for about 0.3 s; the second starts a helper of its own, a
  * grandchild), briefly needs 150 MB more while it merges their results, then cleans up. About
  * 2.5 s in all. Workers and the helper re-execute this program (`demo worker N MB MS`), so the
- * log shows them under their own command lines.
+ * log shows them under their own command lines. Each phase is a span, and a few moments are
+ * events, marked with libmemline (memline.h): the report lists them with their memory.
  */
 #include <errno.h>
 #include <spawn.h>
@@ -17,6 +18,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <memline.h>
 
 #define MB (1024L * 1024L)
 
@@ -154,9 +157,13 @@ int main(int argc, char **argv)
 	}
 
 	say("phase load: reading 80 MB of input");
+	memline_span_begin("load");
 	unsigned char *input = take(80 * MB, 300);
+	memline_eventf("input read: %ld MB", 80L);
+	memline_span_end("load");
 
 	say("phase work: starting 3 workers, 0.3 s apart");
+	memline_span_begin("work");
 	start(self, "worker", 1, 20, 300);
 	sleep_ms(300);
 	start(self, "worker", 2, 30, 300);
@@ -164,18 +171,24 @@ int main(int argc, char **argv)
 	start(self, "worker", 3, 40, 300);
 	compute(input, 80 * MB, 200);
 	wait_all();
+	memline_event("all workers done");
+	memline_span_end("work");
 
 	say("phase merge: 150 MB more for a moment");
+	memline_span_begin("merge");
 	unsigned char *merge = take(150 * MB, 0);
 	compute(merge, 150 * MB, 150);
 	munmap(merge, 150 * MB);
+	memline_span_end("merge");
 
 	say("phase cleanup: releasing the input in four steps");
+	memline_span_begin("cleanup");
 	for (int i = 0; i < 4; i++) {
 		munmap(input + i * 20 * MB, 20 * MB);
 		sleep_ms(100);
 	}
 	sleep_ms(100);
+	memline_span_end("cleanup");
 	say("done");
 	return 0;
 }

@@ -441,8 +441,17 @@ static void span_memory(const struct run *run, const long long *blocks, struct r
 		lo = hi;
 		hi = tmp;
 	}
-	s->peak = range_peak(run, blocks, (size_t)lo, (size_t)hi);
+	/*
+	 * A sample's peak covers the time since the previous sample. The first sample at the span's
+	 * start (memline takes one right after a span begins) covers mostly what came before: its
+	 * peak counts only when the span fills at least half of its interval, else its RSS does.
+	 */
 	long long a = run->samples[lo].tree.v[TF_RSS], b = run->samples[hi].tree.v[TF_RSS];
+	double t_lo = run->samples[lo].t;
+	bool inside = lo == 0 || hi == lo || t_lo - s->start >= s->start - run->samples[lo - 1].t;
+	s->peak = range_peak(run, blocks, (size_t)lo + !inside, (size_t)hi);
+	if (!inside && a > s->peak)
+		s->peak = a;
 	if (a >= 0 && b >= 0) {
 		s->rss_change = b - a;
 		s->has_rss_change = true;
