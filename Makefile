@@ -105,7 +105,8 @@ fuzz:
 	  build/fuzz-corpus tests/fixtures/logs
 
 e2e: $(BUILD)/memline $(HELPERS) lib
-	MEMLINE_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+	MEMLINE_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e \
+	  python/tests
 
 C_FILES   := $(wildcard lib/*.[ch] src/*.[ch] include/*.h tests/unit/*.c tests/fuzz/*.c \
                tests/workload/*.c tests/e2e/c/*.c bench/*.c examples/*.c)

@@ -551,12 +551,15 @@ static void finish(struct recorder *r, struct recorder_result *res)
 	memset(&end, 0, sizeof(end));
 	end.t = elapsed(r);
 	end.exit_code = end.signal = -1;
-	read_channel(r);
+	bool marks = read_channel(r) > 0;
 	if (r->capturing) {
 		capture_finish(&r->cap, on_output, r);
 		capture_release(&r->cap);
 		r->capturing = false;
 	}
+	/* Marks read last (say just before an S line) get their sample too. */
+	if (marks || r->mark_sample < INFINITY)
+		take_sample(r);
 	if (r->final_known) {
 		end.status = r->final_status;
 		end.error = r->final_error;
@@ -892,8 +895,12 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 	r.t0 = boottime();
 	r.main_pid = pids[0];
 	write_header_of(&r, pids, n);
-	struct sampler_options so = {
-		.self = 0, .peak_reset = o->peak_reset, .pss = o->pss, .t0 = r.t0};
+	/* memline may be a descendant itself (memline.track() starts it from the process). */
+	struct sampler_options so = {.self = 0,
+				     .peak_reset = o->peak_reset,
+				     .pss = o->pss,
+				     .t0 = r.t0,
+				     .exclude = getpid()};
 	sampler_init(&r.sampler, &r.fs, &so);
 	oom_watch_init(&r.oom, &r.fs, "/proc/self/mountinfo");
 	for (size_t i = 0; i < n; i++)

@@ -273,7 +273,8 @@ static void adopt(struct sampler *s, struct candidates *cs, double t)
 		more = false;
 		for (size_t i = 0; i < cs->n; i++) {
 			struct candidate *c = &cs->c[i];
-			if (c->taken || find(s, c->st.pid) || !in_tree(s, c->st.ppid))
+			if (c->taken || find(s, c->st.pid) || !in_tree(s, c->st.ppid) ||
+			    c->st.pid == s->opt.exclude)
 				continue;
 			c->taken = true;
 			/* Open it for keeps, and make sure it is still the same process. */

@@ -27,6 +27,7 @@ struct sampler_options {
 	bool peak_reset; /* reset VmHWM after reading it */
 	bool pss;	 /* read smaps_rollup */
 	double t0;	 /* CLOCK_BOOTTIME seconds at the start of the recording */
+	pid_t exclude;	 /* never tracked (memline itself, when it is a descendant); 0 if none */
 };
 
 enum sampler_event_type { SAMPLER_PROC, SAMPLER_EXEC, SAMPLER_EXIT };
