@@ -1,0 +1,190 @@
+"""Reading memline logs (docs/log-format.md): records, process samples, and how a run ended.
+
+The rules are those of memline's own reader: the first line is the header, a log of a newer
+format is refused, a cut-off last line (the writer was killed mid-write) is dropped, a corrupt
+line elsewhere is skipped with a warning naming it. A log without an `end` record is
+"running" while its writer holds its flock(2), else "incomplete".
+"""
+
+import errno
+import fcntl
+import json
+import os
+import shlex
+import warnings
+
+from ._binary import MemlineError
+
+__all__ = [
+    "read_records",
+    "load",
+    "status",
+    "has_completed_successfully",
+    "has_crashed_gracefully",
+    "has_crashed_ungracefully",
+]
+
+# The newest log format this reader knows.
+FORMAT = 1
+
+
+class _EmptyLog(MemlineError):
+    """The log has no complete header line (yet)."""
+
+
+def read_records(path):
+    """Every record of the log at path, in order, as a list of dicts.
+
+    A cut-off last line is dropped; a corrupt line elsewhere is skipped with a warning
+    (warnings.warn) naming its line number. Raises MemlineError when the file cannot be read,
+    is empty, is not a memline log, or was written in a newer format than this reader knows."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise MemlineError(f"cannot read '{path}': {e.strerror or e}") from e
+    lines = data.split(b"\n")
+    last = lines.pop()  # after the last newline: b"" when the file ends in one
+    records = []
+    for n, line in enumerate(lines, 1):
+        rec = _parse(line)
+        if rec is None:
+            if n == 1:
+                break  # judged below: not a log
+            warnings.warn(f"{path}:{n}: corrupt record skipped", stacklevel=2)
+            continue
+        records.append(rec)
+    if last:
+        # A last line without its newline: the writer was cut off mid-write. Keep it only if
+        # it is a whole record that lacks nothing but the newline.
+        rec = _parse(last)
+        if rec is not None and (records or rec.get("type") == "header"):
+            records.append(rec)
+    if not records:
+        if not lines or (len(lines) == 1 and not lines[0].strip()):
+            raise _EmptyLog(f"'{path}' is empty: the recording wrote nothing (yet)")
+        raise MemlineError(f"'{path}' is not a memline log (line 1 is not a header)")
+    header = records[0]
+    if header.get("type") != "header":
+        raise MemlineError(f"'{path}' is not a memline log (line 1 is not a header)")
+    fmt = header.get("format")
+    if not isinstance(fmt, int) or isinstance(fmt, bool):
+        raise MemlineError(f"'{path}' is not a memline log (its header has no format)")
+    if fmt > FORMAT:
+        raise MemlineError(
+            f"'{path}' was written by a newer memline (format {fmt}); upgrade memline to read it")
+    return records
+
+
+def _parse(line):
+    """The record on one line, or None when it is not a JSON object with a type."""
+    try:
+        rec = json.loads(line.decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    if not isinstance(rec, dict) or not isinstance(rec.get("type"), str):
+        return None
+    return rec
+
+
+def _sample_rows(records):
+    """The column names and the rows (dicts) of every process of every sample."""
+    header = records[0]
+    fields = [f for f in header.get("fields") or [] if isinstance(f, str)]
+    columns = ["t"] + [f for f in fields if f != "t" and f != "cmd"]
+    if "pid" not in columns:
+        columns.insert(1, "pid")
+    columns.append("cmd")
+    cmd = {}  # pid -> command line of its current program
+    rows = []
+    for rec in records:
+        kind = rec["type"]
+        if kind in ("proc", "exec"):
+            argv = rec.get("argv")
+            if isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv):
+                cmd[rec.get("pid")] = shlex.join(argv)
+            else:
+                comm = rec.get("comm")
+                cmd[rec.get("pid")] = f"[{comm}]" if isinstance(comm, str) else None
+        elif kind == "sample":
+            t = rec.get("t")
+            for p in rec.get("p") or []:
+                if not isinstance(p, list):
+                    continue
+                row = dict.fromkeys(columns)
+                row["t"] = t
+                for name, value in zip(fields, p):
+                    if name in row and name not in ("t", "cmd"):
+                        row[name] = value
+                row["cmd"] = cmd.get(row["pid"])
+                rows.append(row)
+    return columns, rows
+
+
+def load(path):
+    """The process samples of the log at path: one row per process per sample, with the
+    columns t (seconds since the start), pid, every field the header names (rss, anon, peak,
+    utime, ... in KiB and ms as the log has them) and cmd (the process's command line).
+
+    A pandas DataFrame when pandas can be imported, else a list of dicts (the same rows).
+    For every record of the log (events, spans, exits, the end) use read_records()."""
+    columns, rows = _sample_rows(read_records(path))
+    try:
+        import pandas
+    except ImportError:
+        return rows
+    return pandas.DataFrame(rows, columns=columns)
+
+
+def _locked(path):
+    """Whether a writer holds the log's lock (a shared lock cannot be taken)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as e:
+        return e.errno in (errno.EWOULDBLOCK, errno.EAGAIN)
+    finally:
+        os.close(fd)
+    return False
+
+
+def status(path):
+    """How the run recorded in the log at path ended, the word `memline status` prints first:
+    completed, failed, killed, oom-killed, detached, exited (from the end record), running
+    (no end record and memline still writes the log) or incomplete (no end record and nobody
+    writes it: memline or the machine died).
+
+    Raises MemlineError when the log cannot be read or is not a memline log."""
+    path = os.fspath(path)
+    try:
+        records = read_records(path)
+    except _EmptyLog:
+        if _locked(path):
+            return "running"
+        raise
+    for rec in reversed(records):
+        if rec["type"] == "end":
+            st = rec.get("status")
+            return st if isinstance(st, str) else "incomplete"
+    return "running" if _locked(path) else "incomplete"
+
+
+def has_completed_successfully(path):
+    """True when the run completed (exit status 0, or a track() block that ended normally)."""
+    return status(path) == "completed"
+
+
+def has_crashed_gracefully(path):
+    """True when the run failed and said so: a non-zero exit status, or an exception that
+    left a track() block (the log's end record has it as `error`)."""
+    return status(path) == "failed"
+
+
+def has_crashed_ungracefully(path):
+    """True when the run was killed by a signal, by the OOM killer, or its log ends without
+    an end record (memline or the machine died)."""
+    return status(path) in ("killed", "oom-killed", "incomplete")
