@@ -356,7 +356,7 @@ static int open_channel(struct recorder *r, const char *path, struct strbuf *err
 	return 0;
 }
 
-static void close_channel(struct recorder *r, size_t alive)
+static void close_channel(struct recorder *r)
 {
 	if (r->chan_open)
 		channel_reader_close(&r->chan);
@@ -364,9 +364,12 @@ static void close_channel(struct recorder *r, size_t alive)
 	if (r->inotify_fd >= 0)
 		close(r->inotify_fd);
 	r->inotify_fd = -1;
-	/* Descendants still running may still send: leave them a channel to write to. A
-	 * self-recording ends while its process runs on, and takes its channel with it. */
-	if (r->chan_dir && (!alive || r->self)) {
+	/*
+	 * Removed even while descendants run on: they may still send, but nobody would read it,
+	 * and memline event and the libraries then do nothing. Keeping it would leave a directory
+	 * behind every run that ends before its last process.
+	 */
+	if (r->chan_dir) {
 		unlink(r->chan_file);
 		rmdir(r->chan_dir);
 	}
@@ -583,7 +586,7 @@ static void finish(struct recorder *r, struct recorder_result *res)
 	end.self_utime = ru.ru_utime.tv_sec * 1000LL + ru.ru_utime.tv_usec / 1000;
 	end.self_stime = ru.ru_stime.tv_sec * 1000LL + ru.ru_stime.tv_usec / 1000;
 	log_write_end(&r->log, &end);
-	close_channel(r, end.n_alive);
+	close_channel(r);
 
 	struct strbuf err = STRBUF_INIT;
 	long samples = r->log.samples;
@@ -625,7 +628,7 @@ static void release(struct recorder *r)
 	free(r->oom_pids);
 	strbuf_release(&r->warn);
 	if (r->chan_open || r->inotify_fd >= 0)
-		close_channel(r, 0); /* an error before the command ran: nobody uses it */
+		close_channel(r);
 	free(r->chan_dir);
 	free(r->chan_file);
 	free(r->final_error);
