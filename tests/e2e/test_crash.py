@@ -18,8 +18,15 @@ def test_memline_sigkilled_leaves_incomplete_log(ml, tmp_path, killer):
     assert (rc, first) == (4, "running"), (
         f"expected `memline status` to say 'running' (exit 4) while memline records, got {rc} {out!r} {err!r}")
 
+    # A killed memline cannot remove its event channel: this test does, to leave nothing behind.
+    environ = dict(kv.split("=", 1) for kv in
+                   open(f"/proc/{work}/environ").read().split("\0") if "=" in kv)
+    channel = environ.get("MEMLINE_EVENTS")
     p.kill()
     p.wait(timeout=20)
+    if channel:
+        os.unlink(channel)
+        os.rmdir(os.path.dirname(channel))
     # The lock dies with memline even though the command it started (which must not have
     # inherited the log's descriptor) is still running.
     assert pid_alive(work), "expected the workload to outlive memline"
