@@ -109,41 +109,6 @@ void report_cut(struct strbuf *out, const char *s, size_t len, size_t cols)
 }
 
 /*
- * Decodes the UTF-8 character at s (n > 0 bytes): returns its length and sets *cp, or returns
- * 0 for an invalid sequence (overlong, a surrogate, beyond U+10FFFF, cut short).
- */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	size_t len;
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	} else if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		*cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		*cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		*cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		*cp = *cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && *cp < 0x800) || (len == 4 && (*cp < 0x10000 || *cp > 0x10ffff)) ||
-	    (*cp >= 0xd800 && *cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-/*
  * The display form of the character at s (n > 0 bytes) into buf: itself, or an escape for a
  * control character, an invalid byte, or a character that reorders or breaks lines. Returns
  * the bytes of s it stands for; *len is its length in buf, which is also its width (escapes

@@ -125,23 +125,21 @@ void strbuf_remove_front(struct strbuf *sb, size_t n)
 	sb->buf[sb->len] = '\0';
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if it is not valid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
-	unsigned char c = s[0];
 	size_t len;
-	uint32_t cp;
-	if (c < 0x80)
+	if (s[0] < 0x80) {
+		*cp = s[0];
 		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
+	} else if (s[0] >= 0xc2 && s[0] <= 0xdf) {
 		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
+		*cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
 		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
+		*cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
 		len = 4;
-		cp = c & 0x07;
+		*cp = s[0] & 0x07;
 	} else {
 		return 0;
 	}
@@ -150,10 +148,10 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
 	for (size_t i = 1; i < len; i++) {
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
+		*cp = *cp << 6 | (s[i] & 0x3f);
 	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
+	if ((len == 3 && *cp < 0x800) || (len == 4 && (*cp < 0x10000 || *cp > 0x10ffff)) ||
+	    (*cp >= 0xd800 && *cp <= 0xdfff))
 		return 0;
 	return len;
 }
@@ -184,7 +182,8 @@ void strbuf_add_json_strn(struct strbuf *sb, const char *str, size_t n)
 			strbuf_addch(sb, (char)c);
 			i++;
 		} else {
-			size_t len = utf8_seq_len(s + i, n - i);
+			uint32_t cp;
+			size_t len = utf8_decode(s + i, n - i, &cp);
 			if (len) {
 				strbuf_add(sb, s + i, len);
 				i += len;

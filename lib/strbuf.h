@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct strbuf {
@@ -38,6 +39,12 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(
 void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
 /* Removes the first n bytes. */
 void strbuf_remove_front(struct strbuf *sb, size_t n);
+
+/*
+ * Decodes the UTF-8 character at s (n > 0 bytes): returns its length and sets *cp, or returns
+ * 0 for an invalid sequence (overlong, a surrogate, beyond U+10FFFF, cut short).
+ */
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 
 /* JSON helpers: a quoted, escaped string (invalid UTF-8 becomes U+FFFD), a number or null. */
 void strbuf_add_json_str(struct strbuf *sb, const char *s);
