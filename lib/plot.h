@@ -1,0 +1,46 @@
+/*
+ * plot: what a plot of one or more runs shows, shared by every renderer: cairo (PNG, SVG, PDF,
+ * lib/plot-cairo.c) and the interactive HTML report (lib/plot-html.c). Renderers read runs
+ * (lib/run.h) and never print or exit; `memline plot` (src/cmd-plot.c) chooses one by the
+ * output's extension.
+ */
+#ifndef MEMLINE_PLOT_H
+#define MEMLINE_PLOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "run.h"
+#include "strbuf.h"
+
+enum plot_metric { PLOT_RSS, PLOT_PSS, PLOT_VMS, PLOT_SWAP, PLOT_CPU };
+extern const char *const plot_metric_names[5]; /* "rss", "pss", "vms", "swap", "cpu" */
+
+enum plot_format { PLOT_PNG, PLOT_SVG, PLOT_PDF, PLOT_HTML };
+
+struct plot_options {
+	enum plot_metric metric;
+	bool dark;
+	int top;	   /* per-process lines for the top N processes by peak; the rest "other" */
+	int width, height; /* pixels for PNG, points for SVG and PDF; 0 for the default */
+	const char *title; /* NULL: made from the command */
+};
+
+/* One log to draw; several overlay on one time axis, each from its run's start. */
+struct plot_input {
+	const struct run *run;
+	const char *path;
+};
+
+void plot_options_init(struct plot_options *o);
+/* The format for a file name by its extension, or -1. */
+int plot_format_for(const char *path);
+
+/* Draws to path as PNG, SVG or PDF. Returns -1 with a one-line message in err. */
+int plot_cairo(const struct plot_input *in, size_t n, const struct plot_options *o,
+	       enum plot_format format, const char *path, struct strbuf *err);
+/* The self-contained interactive HTML report into out. Returns -1 with a message in err. */
+int plot_html(const struct plot_input *in, size_t n, const struct plot_options *o,
+	      struct strbuf *out, struct strbuf *err);
+
+#endif
