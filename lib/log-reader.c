@@ -443,6 +443,168 @@ static const struct {
 	{"exit", REC_EXIT},	{"end", REC_END},   {"event", REC_EVENT}, {"span", REC_SPAN},
 };
 
+/*
+ * The fast path for sample records, which are nearly all of a long log: a strict parser of
+ * exactly the shape memline's writer gives them,
+ *   {"type":"sample","t":T,"avail":N,"tree":[N,...],"p":[[N,...,"S"],...]}
+ * with N an integer or null. Anything else (another writer's spacing, a number with a fraction
+ * where an integer goes) makes it give up, and the line goes through jansson like any other.
+ */
+/* Positions in a sample's arrays the fast path maps; a log with more falls back to jansson. */
+#define FAST_MAX_POS 64
+
+struct fast {
+	const char *p, *end;
+};
+
+static bool lit(struct fast *f, const char *s, size_t n)
+{
+	if ((size_t)(f->end - f->p) < n || memcmp(f->p, s, n))
+		return false;
+	f->p += n;
+	return true;
+}
+
+/* An integer or null (-1) into *v. */
+static bool fast_int(struct fast *f, long long *v)
+{
+	const char *p = f->p;
+	if (f->end - p >= 4 && !memcmp(p, "null", 4)) {
+		f->p = p + 4;
+		*v = -1;
+		return true;
+	}
+	bool neg = p < f->end && *p == '-';
+	p += neg;
+	if (p >= f->end || *p < '0' || *p > '9')
+		return false;
+	unsigned long long x = 0;
+	int digits = 0;
+	while (p < f->end && *p >= '0' && *p <= '9') {
+		x = x * 10 + (unsigned)(*p++ - '0');
+		if (++digits > 18)
+			return false;
+	}
+	if (p < f->end && (*p == '.' || *p == 'e' || *p == 'E'))
+		return false;
+	f->p = p;
+	*v = neg ? -(long long)x : (long long)x;
+	return true;
+}
+
+/* A time: an optional minus, digits, and a point with up to 9 digits. */
+static bool fast_time(struct fast *f, double *t)
+{
+	const char *p = f->p;
+	bool neg = p < f->end && *p == '-';
+	p += neg;
+	if (p >= f->end || *p < '0' || *p > '9')
+		return false;
+	double whole = 0, frac = 0, scale = 1;
+	for (int k = 0; p < f->end && *p >= '0' && *p <= '9'; k++) {
+		if (k > 15)
+			return false;
+		whole = whole * 10 + (*p++ - '0');
+	}
+	if (p < f->end && *p == '.') {
+		p++;
+		for (int k = 0; p < f->end && *p >= '0' && *p <= '9'; k++) {
+			if (k > 9)
+				return false;
+			frac = frac * 10 + (*p++ - '0');
+			scale *= 10;
+		}
+	}
+	if (p < f->end && (*p == 'e' || *p == 'E'))
+		return false;
+	f->p = p;
+	*t = (neg ? -1 : 1) * (whole + frac / scale);
+	return true;
+}
+
+/* The field at each array position, from the header's names: -1 for none, -2 for state. */
+static void fast_maps(const struct log_reader *r, int *proc_at, int *tree_at)
+{
+	for (int i = 0; i < FAST_MAX_POS; i++)
+		proc_at[i] = tree_at[i] = -1;
+	for (int f = 0; f < PROC_NFIELDS; f++)
+		if (r->proc_pos[f] >= 0 && r->proc_pos[f] < FAST_MAX_POS)
+			proc_at[r->proc_pos[f]] = f;
+	if (r->state_pos >= 0 && r->state_pos < FAST_MAX_POS)
+		proc_at[r->state_pos] = -2;
+	for (int f = 0; f < TREE_NFIELDS; f++)
+		if (r->tree_pos[f] >= 0 && r->tree_pos[f] < FAST_MAX_POS)
+			tree_at[r->tree_pos[f]] = f;
+}
+
+static bool fast_sample(const struct log_reader *r, const char *line, size_t len,
+			struct sample_record *s)
+{
+	static const char head[] = "{\"type\":\"sample\",\"t\":";
+	struct fast f = {line, line + len};
+	if (!lit(&f, head, sizeof(head) - 1))
+		return false;
+	int proc_at[FAST_MAX_POS], tree_at[FAST_MAX_POS];
+	fast_maps(r, proc_at, tree_at);
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < TREE_NFIELDS; i++)
+		s->tree.v[i] = -1;
+	long long v;
+	if (!fast_time(&f, &s->t) || !lit(&f, ",\"avail\":", 9) || !fast_int(&f, &s->avail) ||
+	    !lit(&f, ",\"tree\":[", 9))
+		return false;
+	for (int pos = 0; !lit(&f, "]", 1); pos++) {
+		if ((pos && !lit(&f, ",", 1)) || pos >= FAST_MAX_POS || !fast_int(&f, &v))
+			return false;
+		if (tree_at[pos] >= 0)
+			s->tree.v[tree_at[pos]] = v;
+	}
+	if (!lit(&f, ",\"p\":[", 6))
+		return false;
+	size_t cap = 0;
+	for (const char *q = f.p; q < f.end; q++)
+		cap += *q == '[';
+	if (cap) {
+		s->procs = malloc(cap * sizeof(*s->procs));
+		if (!s->procs)
+			return false;
+	}
+	for (size_t k = 0; !lit(&f, "]", 1); k++) {
+		if ((k && !lit(&f, ",", 1)) || !lit(&f, "[", 1) || s->n >= cap)
+			goto fail;
+		struct proc_values *pv = &s->procs[s->n];
+		for (int i = 0; i < PROC_NFIELDS; i++)
+			pv->v[i] = -1;
+		pv->state = '\0';
+		for (int pos = 0; !lit(&f, "]", 1); pos++) {
+			if ((pos && !lit(&f, ",", 1)) || pos >= FAST_MAX_POS)
+				goto fail;
+			if (f.p < f.end && *f.p == '"') {
+				/* The state: one plain character between quotes. */
+				if (f.end - f.p < 3 || f.p[2] != '"' || f.p[1] == '\\')
+					goto fail;
+				if (proc_at[pos] == -2)
+					pv->state = f.p[1];
+				f.p += 3;
+				continue;
+			}
+			if (!fast_int(&f, &v))
+				goto fail;
+			if (proc_at[pos] >= 0)
+				pv->v[proc_at[pos]] = v;
+		}
+		if (pv->v[PF_PID] > 0) /* an entry without a pid cannot be placed */
+			s->n++;
+	}
+	if (lit(&f, "}", 1) && f.p == f.end)
+		return true;
+fail:
+	free(s->procs);
+	s->procs = NULL;
+	s->n = 0;
+	return false;
+}
+
 int log_reader_next(struct log_reader *r, struct log_record *rec, struct strbuf *err)
 {
 	log_record_release(rec);
@@ -467,6 +629,12 @@ int log_reader_next(struct log_reader *r, struct log_record *rec, struct strbuf 
 		}
 		r->line++;
 		bool complete = n > 0 && r->linebuf[n - 1] == '\n';
+		if (complete && r->seen_header &&
+		    fast_sample(r, r->linebuf, (size_t)n - 1, &rec->sample)) {
+			rec->type = REC_SAMPLE;
+			rec->line = r->line;
+			return 1;
+		}
 		json_error_t jerr;
 		json_t *o = json_loadb(r->linebuf, (size_t)n, 0, &jerr);
 		if (!o || !json_is_object(o)) {
