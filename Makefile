@@ -40,12 +40,13 @@ HELPERS   := $(BUILD)/memwork
 all: $(BUILD)/memline lib
 
 include mk/lib.mk
+include mk/html.mk
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -MMD -MP -c $< -o $@
 
-$(CORE): $(LIB_OBJ)
+$(CORE): $(LIB_OBJ) $(HTML_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
@@ -95,17 +96,19 @@ fuzz-replay: $(FUZZ_BIN)
 
 # Open-ended fuzzing with libFuzzer: make fuzz FUZZ_SECONDS=600
 FUZZ_SECONDS ?= 60
-fuzz:
+fuzz: $(HTML_C)
 	@scripts/install-deps fuzz
 	@mkdir -p build/libfuzzer build/fuzz-corpus
 	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -DMEMLINE_VERSION='"$(VERSION)"' -Iinclude -Ilib \
 	  -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags $(PKGS)) \
-	  -o build/libfuzzer/fuzz_log_reader tests/fuzz/fuzz_log_reader.c $(LIB_SRC) $(LIBS)
+	  -o build/libfuzzer/fuzz_log_reader tests/fuzz/fuzz_log_reader.c $(LIB_SRC) $(HTML_C) $(LIBS)
 	build/libfuzzer/fuzz_log_reader -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	  build/fuzz-corpus tests/fixtures/logs
 
-e2e: $(BUILD)/memline $(HELPERS) lib
-	MEMLINE_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e \
+e2e: $(BUILD)/memline $(HELPERS) lib html-test
+	MEMLINE_BUILD=$(abspath $(BUILD)) \
+	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e \
 	  python/tests
 
 C_FILES   := $(wildcard lib/*.[ch] src/*.[ch] include/*.h tests/unit/*.c tests/fuzz/*.c \

@@ -13,6 +13,9 @@ static const struct command {
 	{"attach", cmd_attach, "record running processes and their descendants"},
 	{"report", cmd_report, "summarise a log: how it ended, peaks, processes, timeline"},
 	{"status", cmd_status, "print how a recorded run ended (exit code tells too)"},
+	{"plot", cmd_plot, "draw logs as PNG, SVG or PDF images, or an interactive HTML report"},
+	{"export", cmd_export,
+	 "write a log as CSV, Perfetto trace JSON, or gnuplot data and script"},
 	{"event", cmd_event, "mark an event or a span on the timeline of the recording"},
 };
 

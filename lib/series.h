@@ -1,0 +1,96 @@
+/*
+ * series: the lines a plot of one run draws, taken from the model of a run (run.h), and
+ * peak-preserving decimation of those lines to a plot's pixel columns. Shared by every
+ * renderer of plots: cairo (lib/plot-cairo.c) and the interactive HTML report (lib/plot-html.c).
+ *
+ * For one metric (enum plot_metric in plot.h) a run gives a set of series:
+ *   - the tree total (always first),
+ *   - one series per process for the top N processes by their own peak of that metric,
+ *     highest peak first,
+ *   - "other": the processes not in the top N summed, sample by sample (only when there are
+ *     such processes).
+ * Each series is a pair of arrays (t, v) sorted by t: times in seconds since the run's start,
+ * values in KiB for the memory metrics (rss, pss, vms, swap) and in percent of one CPU for cpu.
+ * A point whose value is unknown in the log is left out, so the arrays never hold NaN and a
+ * renderer joins the known points. A process's series covers the samples it was alive in.
+ *
+ * CPU% comes from the change in a process's utime + stime (ms) between two samples it is in:
+ * 100 * delta_ms / 1000 / delta_t. At a process's first sample its CPU time counts from its
+ * start when it started during the recording, else the point is unknown. The tree's CPU% is the
+ * sum of its processes' (the tree's utime and stime drop when a process exits, so their deltas
+ * would not be CPU use). The tree total of a memory metric is the sample's tree value, else the
+ * sum of its processes' known values.
+ *
+ * Decimation (series_decimate) keeps, of the points falling in each of a plot's pixel columns,
+ * the first, the lowest, the highest and the last, in time order (the "M4" reduction): a line
+ * drawn through them covers exactly the pixels the full line would, so no peak or dip is ever
+ * dropped, and the cost is one pass over the points, O(n), with at most 4 points a column out.
+ *
+ * Nothing here prints or exits; out of memory is returned as -1.
+ */
+#ifndef MEMLINE_SERIES_H
+#define MEMLINE_SERIES_H
+
+#include <stddef.h>
+
+#include "plot.h"
+#include "run.h"
+
+enum series_kind { SERIES_TREE, SERIES_PROC, SERIES_OTHER };
+
+struct series {
+	enum series_kind kind;
+	int proc;      /* SERIES_PROC: index into run->procs; -1 for the others */
+	double *t;     /* seconds since the run's start, ascending */
+	double *v;     /* KiB, or percent of one CPU for PLOT_CPU */
+	size_t n;      /* points in t and v */
+	double peak;   /* highest value of v; -1 when n == 0 */
+	double peak_t; /* the time of the first point with that value */
+};
+
+struct series_set {
+	enum plot_metric metric;
+	struct series *s; /* s[0] is the tree total, then the top processes, then "other" */
+	size_t n;
+	size_t n_rest; /* processes summed into "other" (having at least one known point) */
+};
+
+#define SERIES_SET_INIT \
+	{               \
+		0       \
+	}
+
+/*
+ * Builds the series of run for metric into set (which it initialises): the tree total, the top
+ * top (>= 0) processes by peak of metric and "other". Processes with no known point of metric
+ * are left out of both the top and "other". Returns 0, or -1 when out of memory (set is then
+ * empty but must still be released). The caller releases set with series_set_release().
+ */
+int series_set_build(struct series_set *set, const struct run *run, enum plot_metric metric,
+		     int top);
+void series_set_release(struct series_set *set);
+
+/*
+ * The value of s at time t, joining its points with straight lines as a plot does; the first
+ * or last value outside its time range; -1 when s has no points. O(log n).
+ */
+double series_at(const struct series *s, double t);
+
+/* The points series_decimate may write for cols columns: the size of its out arrays. */
+static inline size_t series_decimate_cap(size_t cols)
+{
+	return 4 * cols;
+}
+
+/*
+ * Reduces the n points (t ascending, v) to at most series_decimate_cap(cols) points in out_t and
+ * out_v, keeping in each of cols equal columns over [t0, t1] its first, lowest, highest and last
+ * point, in time order and without repeating one. Points before t0 fall in the first column and
+ * after t1 in the last, so the first and the last point are always kept. cols must be >= 1 and
+ * t1 > t0. When the points fit (n <= series_decimate_cap(cols)) they are copied unchanged.
+ * Returns the points written. O(n).
+ */
+size_t series_decimate(const double *t, const double *v, size_t n, double t0, double t1,
+		       size_t cols, double *out_t, double *out_v);
+
+#endif

@@ -1,0 +1,224 @@
+/*
+ * cmd-plot: `memline plot LOG... -o FILE`: loads one or more logs and draws them, the format
+ * chosen by FILE's extension (lib/plot.h): PNG, SVG or PDF through cairo. The picture is drawn
+ * into a temporary file beside FILE and renamed over it, so a failure never leaves half an image.
+ */
+#include <cairo.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "plot.h"
+#include "run.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: memline plot [OPTIONS] LOG... -o FILE\n"
+		"\n"
+		"Draws the memory (or CPU) of each recorded process tree over time: the tree's\n"
+		"total, its top processes, the rest as \"other\", the program's events and spans,\n"
+		"the peak and how the run ended. Several logs overlay on one time axis, each from\n"
+		"its start. The format is FILE's extension: .png, .svg or .pdf. LOG defaults to\n"
+		"the newest memline-*.jsonl in the current directory.\n"
+		"\n"
+		"  -o, --output FILE      the image to write (required)\n"
+		"  -m, --metric METRIC    rss (default), pss, vms, swap or cpu\n"
+		"  -n, --top N            lines for the N processes with the highest peaks (5)\n"
+		"  -W, --width W          width in pixels (points for SVG and PDF), default 1200\n"
+		"  -H, --height H         height, default 700\n"
+		"  -t, --title TITLE      the title (default: the command)\n"
+		"  -d, --dark             dark theme\n"
+		"  -h, --help             print this help\n");
+}
+
+static int parse_int(const char *opt, const char *arg, long lo, long hi)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < lo || v > hi)
+		die(EXIT_USAGE, "plot: %s takes a whole number from %ld to %ld, not '%s'", opt, lo,
+		    hi, arg);
+	return (int)v;
+}
+
+/* Writes all of sb to path (which exists). Returns -1 with errno. */
+static int write_file(const char *path, const struct strbuf *sb)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	for (size_t off = 0; off < sb->len;) {
+		ssize_t w = write(fd, sb->buf + off, sb->len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = w < 0 ? errno : EIO;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	return close(fd);
+}
+
+/* Draws into a temporary file beside out, then renames it over out. */
+static void write_plot(const struct plot_input *in, size_t n, const struct plot_options *o,
+		       enum plot_format format, const char *out)
+{
+	const char *slash = strrchr(out, '/');
+	struct strbuf tmp = STRBUF_INIT, err = STRBUF_INIT;
+	if (slash)
+		strbuf_add(&tmp, out, (size_t)(slash - out) + 1);
+	strbuf_addf(&tmp, ".%s.XXXXXX", slash ? slash + 1 : out);
+	if (tmp.oom)
+		die(EXIT_SOFTWARE, "out of memory");
+	int fd = mkstemp(tmp.buf);
+	if (fd < 0)
+		die(EXIT_CANTCREAT, "cannot create '%s': %s", out, strerror(errno));
+	mode_t mask = umask(0);
+	umask(mask);
+	if (fchmod(fd, 0666 & ~mask) < 0 || close(fd) < 0) {
+		int e = errno;
+		unlink(tmp.buf);
+		die(EXIT_CANTCREAT, "cannot create '%s': %s", out, strerror(e));
+	}
+	int ret;
+	if (format == PLOT_HTML) {
+		struct strbuf page = STRBUF_INIT;
+		ret = plot_html(in, n, o, &page, &err);
+		if (ret == 0 && (page.oom || write_file(tmp.buf, &page) < 0)) {
+			strbuf_addf(&err, "cannot write '%s': %s", out,
+				    page.oom ? "out of memory" : strerror(errno));
+			ret = -1;
+		}
+		strbuf_release(&page);
+	} else {
+		ret = plot_cairo(in, n, o, format, tmp.buf, &err);
+	}
+	if (ret < 0) {
+		unlink(tmp.buf);
+		die(EXIT_CANTCREAT, "%s", err.buf ? err.buf : "cannot draw the plot");
+	}
+	if (rename(tmp.buf, out) < 0) {
+		int e = errno;
+		unlink(tmp.buf);
+		die(EXIT_CANTCREAT, "cannot create '%s': %s", out, strerror(e));
+	}
+	strbuf_release(&tmp);
+	strbuf_release(&err);
+}
+
+int cmd_plot(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"metric", required_argument, NULL, 'm'},
+		{"top", required_argument, NULL, 'n'},
+		{"width", required_argument, NULL, 'W'},
+		{"height", required_argument, NULL, 'H'},
+		{"title", required_argument, NULL, 't'},
+		{"dark", no_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct plot_options o;
+	plot_options_init(&o);
+	const char *out = NULL;
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":o:m:n:W:H:t:dh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'm': {
+			int m = -1;
+			for (int i = 0; i < 5; i++)
+				if (!strcmp(optarg, plot_metric_names[i]))
+					m = i;
+			if (m < 0)
+				die(EXIT_USAGE,
+				    "plot: --metric is rss, pss, vms, swap or cpu, not '%s'",
+				    optarg);
+			o.metric = (enum plot_metric)m;
+			break;
+		}
+		case 'n':
+			o.top = parse_int("--top", optarg, 0, 100);
+			break;
+		case 'W':
+			o.width = parse_int("--width", optarg, 200, 20000);
+			break;
+		case 'H':
+			o.height = parse_int("--height", optarg, 150, 20000);
+			break;
+		case 't':
+			o.title = optarg;
+			break;
+		case 'd':
+			o.dark = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case ':':
+			die(EXIT_USAGE,
+			    "plot: option '%s' needs a value; see 'memline plot --help'",
+			    argv[optind - 1]);
+		default:
+			die(EXIT_USAGE, "plot: unknown option '%s'; see 'memline plot --help'",
+			    argv[optind - 1]);
+		}
+	}
+	if (!out)
+		die(EXIT_USAGE, "plot: no output; give -o FILE.png, .svg, .pdf or .html");
+	int format = plot_format_for(out);
+	if (format < 0)
+		die(EXIT_USAGE,
+		    "plot: cannot tell the format of '%s'; end it in .png, .svg, .pdf or .html",
+		    out);
+	size_t n = argc > optind ? (size_t)(argc - optind) : 1;
+	struct run *runs = calloc(n, sizeof(*runs));
+	struct plot_input *in = calloc(n, sizeof(*in));
+	char **paths = calloc(n, sizeof(*paths));
+	if (!runs || !in || !paths)
+		die(EXIT_SOFTWARE, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		paths[i] = resolve_log(argc > optind ? argv[optind + (int)i] : NULL);
+		struct strbuf err = STRBUF_INIT;
+		int ret = run_load(&runs[i], paths[i], cli_log_warn, NULL, &err);
+		if (ret < 0)
+			die(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR, "%s", err.buf);
+		strbuf_release(&err);
+		if (runs[i].truncated)
+			warning("%s: the last line was cut off; plotting what was written before "
+				"it",
+				paths[i]);
+		if (runs[i].status == RUN_INCOMPLETE)
+			warning("%s: the log has no end record; plotting what it holds", paths[i]);
+		in[i].run = &runs[i];
+		in[i].path = paths[i];
+	}
+	write_plot(in, n, &o, (enum plot_format)format, out);
+	/* cairo's font caches, so that a leak checker sees less that is not ours */
+	cairo_debug_reset_static_data();
+	for (size_t i = 0; i < n; i++) {
+		run_release(&runs[i]);
+		free(paths[i]);
+	}
+	free(runs);
+	free(in);
+	free(paths);
+	return 0;
+}

@@ -1,0 +1,108 @@
+// Loads a memline HTML report in Debian's headless Chromium (playwright-core, executablePath
+// /usr/bin/chromium) and prints what tests/e2e/test_html.py asserts on, as one JSON object:
+// console errors and page errors, every request the page made, whether the chart's canvas has
+// non-blank pixels, what the event tooltip says when the mouse is on each event marker, the
+// events table's labels, and window.x (which a hostile label would set).
+// Usage: node check-report.js REPORT.html PROFILE_DIR
+// Exits 2 when Chromium cannot be started (the message on stderr), 1 on any other failure.
+"use strict";
+
+const path = require("path");
+const { chromium } = require("playwright-core");
+
+const CHROMIUM = process.env.MEMLINE_CHROMIUM || "/usr/bin/chromium";
+const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+	"--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+async function main() {
+	const [file, profile] = process.argv.slice(2);
+	if (!file || !profile) {
+		process.stderr.write("usage: node check-report.js REPORT.html PROFILE_DIR\n");
+		process.exit(64);
+	}
+	const url = "file://" + path.resolve(file);
+	let context;
+	try {
+		context = await chromium.launchPersistentContext(profile, {
+			executablePath: CHROMIUM, headless: true, args: ARGS,
+			viewport: { width: 1200, height: 900 },
+		});
+	} catch (e) {
+		process.stderr.write("cannot start " + CHROMIUM + ": " + e.message.split("\n")[0] + "\n");
+		process.exit(2);
+	}
+	const result = { console: [], pageErrors: [], requests: [], events: [] };
+	try {
+		const page = context.pages()[0] || await context.newPage();
+		page.on("console", (m) => {
+			if (m.type() === "error" || m.type() === "warning")
+				result.console.push(m.type() + ": " + m.text());
+		});
+		page.on("pageerror", (e) => result.pageErrors.push(String(e)));
+		// Every request of the page, its workers and frames: the context sees them all.
+		context.on("request", (r) => result.requests.push(r.url()));
+		await page.goto(url, { waitUntil: "load" });
+		await page.waitForFunction(() => window.memlineReport !== undefined, null, { timeout: 20000 });
+		result.url = url;
+		result.title = await page.title();
+		// A canvas pixel that differs from the first one: the chart is not blank.
+		result.canvasDrawn = await page.evaluate(() => {
+			const c = document.querySelector("#chart canvas");
+			if (!c || !c.width || !c.height)
+				return false;
+			const px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+			let inked = 0;
+			for (let i = 3; i < px.length; i += 4)
+				if (px[i] !== 0)
+					inked++;
+			return inked > 500;
+		});
+		const counts = await page.evaluate(() => {
+			const data = JSON.parse(document.getElementById("memline-data").textContent);
+			return data.runs.map((r) => r.events.length);
+		});
+		for (let r = 0; r < counts.length; r++) {
+			for (let i = 0; i < Math.min(counts[r], 20); i++) {
+				const p = await page.evaluate(([rr, ii]) => window.memlineReport.eventPoint(rr, ii),
+					[r, i]);
+				await page.mouse.move(p.x, p.y);
+				const tip = await page.evaluate(() => {
+					const t = document.getElementById("tip");
+					return { hidden: t.hidden || getComputedStyle(t).display === "none",
+						text: t.textContent };
+				});
+				result.events.push({ run: r, index: i, x: p.x, y: p.y, ...tip });
+			}
+		}
+		if (process.env.MEMLINE_SCREENSHOT)
+			await page.screenshot({ path: process.env.MEMLINE_SCREENSHOT, fullPage: true });
+		await page.mouse.move(5, 5);
+		result.tableLabels = await page.evaluate(() =>
+			Array.from(document.querySelectorAll("#events tbody tr")).map((tr) =>
+				tr.children[tr.children.length - 3].textContent));
+		result.nearOutput = await page.evaluate(() =>
+			Array.from(document.querySelectorAll("#near-lines .out-text")).map((e) => e.textContent));
+		// Dark theme switch and a zoom must not break anything either.
+		await page.click("#theme");
+		result.theme = await page.evaluate(() => document.documentElement.dataset.theme);
+		const box = await page.locator("#chart .u-over").boundingBox();
+		await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+		await page.mouse.wheel(0, -300);
+		result.zoomed = await page.evaluate(() => {
+			const u = window.memlineReport.chart();
+			return u.scales.x.max - u.scales.x.min;
+		});
+		result.windowX = await page.evaluate(() => typeof window.x === "undefined" ? null :
+			String(window.x));
+		result.images = await page.evaluate(() => document.images.length);
+		result.scripts = await page.evaluate(() => document.scripts.length);
+	} finally {
+		await context.close();
+	}
+	process.stdout.write(JSON.stringify(result) + "\n");
+}
+
+main().catch((e) => {
+	process.stderr.write(String(e && e.stack || e) + "\n");
+	process.exit(1);
+});

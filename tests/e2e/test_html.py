@@ -1,0 +1,210 @@
+"""The interactive HTML report (lib/plot-html.c, web/): a real recording and a log with a hostile
+event label are turned into HTML, and each page is loaded in Debian's headless Chromium driven
+by playwright-core (tests/e2e/browser/check-report.js): no console error, no request but the
+file itself, the chart drawn, hovering an event shows its label, and a label made of markup
+stays text (window.x stays undefined, no <img> appears).
+
+The HTML comes from `memline plot LOG -o FILE.html` when that command exists, else from
+build/tests/plot_html_driver (mk/html.mk), which calls plot_html() the same way. `make e2e`
+installs playwright-core into build/browser (npm ci from tests/e2e/browser/package-lock.json).
+The browser tests skip, saying why, only when Chromium is not installed or cannot start.
+"""
+
+import json
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import BUILD, MEMLINE, MEMWORK, REPO, TIMEOUT, of_type, read_log
+
+CHROMIUM = Path(os.environ.get("MEMLINE_CHROMIUM", "/usr/bin/chromium"))
+BROWSER_MODULES = BUILD / "browser" / "node_modules"
+CHECK = REPO / "tests" / "e2e" / "browser" / "check-report.js"
+DRIVER = BUILD / "tests" / "plot_html_driver"
+NODE = "/usr/bin/node"
+
+# Until the Makefile includes mk/html.mk, the build has no HTML assets and nothing to test.
+pytestmark = pytest.mark.skipif(not (BUILD / "gen" / "html-assets.c").exists(),
+                                reason="mk/html.mk is not part of this build (no "
+                                f"{BUILD}/gen/html-assets.c)")
+
+HOSTILE = '</script><script>window.x=1</script><img src=x onerror="window.x=2">'
+
+
+def has_plot_command():
+    r = subprocess.run([MEMLINE, "plot", "--help"], capture_output=True, text=True,
+                       timeout=TIMEOUT)
+    return "is not a memline command" not in r.stderr
+
+
+def make_html(logs, out, *opts):
+    if has_plot_command():
+        cmd = [MEMLINE, "plot", *opts, *logs, "-o", out]
+    else:
+        assert DRIVER.exists(), f"expected the plot_html test driver at {DRIVER} (make html-test)"
+        cmd = [DRIVER, *opts, "-o", out, *logs]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 0, f"{shlex.join(map(str, cmd))} failed ({r.returncode}): {r.stderr}"
+    html = Path(out).read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>"), f"expected an HTML page in {out}: {html[:200]!r}"
+    return html
+
+
+def page_data(html):
+    """The JSON the page carries, as the browser will parse it."""
+    start = html.index('<script type="application/json" id="memline-data">')
+    start = html.index(">", start) + 1
+    end = html.index("</script>", start)
+    return json.loads(html[start:end])
+
+
+def load_in_chromium(html_path, tmp_path):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (Debian package chromium; "
+                    "scripts/install-deps test installs it)")
+    assert (BROWSER_MODULES / "playwright-core").is_dir(), (
+        f"expected playwright-core in {BROWSER_MODULES}: run make html-test (npm ci)")
+    profile = tmp_path / "chromium-profile"
+    profile.mkdir()
+    env = {**os.environ, "NODE_PATH": str(BROWSER_MODULES)}
+    r = subprocess.run([NODE, CHECK, html_path, profile], capture_output=True, text=True,
+                       env=env, timeout=180)
+    if r.returncode == 2:
+        pytest.skip(f"Chromium cannot be started: {r.stderr.strip()}")
+    assert r.returncode == 0, f"check-report.js failed ({r.returncode}): {r.stderr}"
+    return json.loads(r.stdout)
+
+
+def check_page(res, html_path):
+    assert res["pageErrors"] == [], f"expected no script errors, got {res['pageErrors']}"
+    assert res["console"] == [], f"expected no console errors or warnings, got {res['console']}"
+    own = Path(html_path).resolve().as_uri()
+    others = [u for u in res["requests"] if u != own]
+    assert others == [], f"expected no request but the file itself ({own}), got {others}"
+    assert res["canvasDrawn"], "expected the chart's canvas to have drawn pixels"
+    assert res["theme"] == "dark", f"expected the theme switch to turn the page dark: {res}"
+    assert res["zoomed"] > 0, f"expected a positive x range after a wheel zoom: {res['zoomed']}"
+
+
+@pytest.fixture
+def recording(tmp_path):
+    """A real recording: a phase, two events, a process holding 40 MiB, captured output."""
+    log = tmp_path / "real.jsonl"
+    script = (f'"$ML" event --begin "load phase"; "$MW" alloc 40M say "loaded 40 MiB" sleep 300;'
+              f' "$ML" event "checkpoint <one>"; "$ML" event --end "load phase";'
+              f' "$MW" child "alloc 20M sleep 300" sleep 100 wait; "$ML" event "all done"')
+    r = subprocess.run([MEMLINE, "run", "-q", "--capture-output", "-o", log, "-i", "0.05",
+                        "--", "sh", "-c", script],
+                       env={**os.environ, "ML": str(MEMLINE), "MW": str(MEMWORK)},
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 0, f"memline run failed ({r.returncode}): {r.stderr}"
+    return log
+
+
+def hostile_log(tmp_path):
+    """A small log written by hand whose event label, span name and output line are markup."""
+    log = tmp_path / "hostile.jsonl"
+    records = [
+        {"type": "header", "format": 1, "memline_version": "0.1.0", "mode": "run",
+         "host": "h<b>x</b>", "start": "2026-01-01T00:00:00Z", "start_unix": 1767225600.0,
+         "command": ["sh", "-c", HOSTILE], "pid": 100, "page_size": 4096, "clk_tck": 100,
+         "mem_total": 8000000, "interval": {"min": 0.1, "max": 1.0},
+         "proc_fields": ["pid", "rss", "utime", "stime"], "tree_fields": ["nproc", "rss"]},
+        {"type": "proc", "t": 0.0, "pid": 100, "ppid": 1, "start": 0.0, "comm": "<script>",
+         "cmdline": ["sh", "-c", HOSTILE]},
+    ]
+    for i in range(20):
+        rss = 1000 + 500 * i
+        records.append({"type": "sample", "t": 0.1 * i, "tree": [1, rss],
+                        "procs": [[100, rss, i, 0]]})
+        if i == 8:
+            records.append({"type": "event", "t": 0.8, "label": HOSTILE, "pid": 100,
+                            "tid": 100})
+            records.append({"type": "output", "t": 0.8, "stream": "stdout",
+                            "text": HOSTILE + "\u2028<!--"})
+        if i == 4:
+            records.append({"type": "span", "t": 0.4, "phase": "begin", "name": HOSTILE,
+                            "pid": 100, "tid": 100})
+    records.append({"type": "exit", "t": 2.0, "pid": 100, "how": "exited", "code": 0})
+    records.append({"type": "end", "t": 2.0, "status": "completed", "exit_code": 0,
+                    "signal": None, "oom_killed": [], "alive": [], "samples": 20})
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return log
+
+
+def test_html_of_a_real_recording(recording, tmp_path):
+    records = read_log(recording)
+    labels = [r["label"] for r in of_type(records, "event")]
+    assert labels == ["checkpoint <one>", "all done"], f"expected the two events: {labels}"
+    out = tmp_path / "real.html"
+    html = make_html([recording], out)
+    data = page_data(html)
+    run = data["runs"][0]
+    assert [e["label"] for e in run["events"]] == labels
+    assert run["series"][0]["kind"] == "total" and any(v for v in run["series"][0]["v"]), (
+        f"expected a tree total with values: {run['series'][0]}")
+    assert max(v or 0 for v in run["series"][0]["v"]) >= 40 * 1024 * 1024, (
+        "expected the tree's 40 MiB in the plotted total")
+    assert any(o["text"] == "loaded 40 MiB" for o in run["output"]), (
+        f"expected the captured output line in the page: {run['output']}")
+    assert [s["name"] for s in run["spans"]] == ["load phase"]
+    assert "<script src" not in html and "http://" not in html.replace(
+        "http://www.w3.org", ""), "expected no external script or URL"
+
+    res = load_in_chromium(out, tmp_path)
+    check_page(res, out)
+    assert len(res["events"]) == 2, f"expected both events hovered: {res['events']}"
+    for ev, label in zip(res["events"], labels):
+        assert not ev["hidden"], f"expected the tooltip shown on event {label!r}: {ev}"
+        assert label in ev["text"], f"expected the tooltip to say {label!r}, got {ev['text']!r}"
+    assert res["tableLabels"] == labels
+
+
+def test_hostile_label_stays_text(tmp_path):
+    log = hostile_log(tmp_path)
+    out = tmp_path / "hostile.html"
+    html = make_html([log], out)
+    # Nothing from the log can end the data's <script> element or start another one.
+    assert html.count("</script>") == 3, "expected only the page's own three </script> tags"
+    assert "<img" not in html and "\u2028" not in html, "expected markup from the log escaped"
+    data = page_data(html)
+    run = data["runs"][0]
+    assert run["events"][0]["label"] == HOSTILE
+    assert run["output"][0]["text"] == HOSTILE + "\u2028<!--"
+
+    res = load_in_chromium(out, tmp_path)
+    check_page(res, out)
+    assert res["windowX"] is None, f"expected window.x undefined, got {res['windowX']}"
+    assert res["images"] == 0, f"expected no <img> in the page, got {res['images']}"
+    assert res["scripts"] == 3, f"expected the page's three scripts only, got {res['scripts']}"
+    ev = res["events"][0]
+    assert not ev["hidden"] and HOSTILE in ev["text"], (
+        f"expected the tooltip to show the label as text: {ev}")
+    assert res["tableLabels"] == [HOSTILE]
+
+
+def test_overlay_and_decimation(recording, tmp_path):
+    """Two logs overlay, each from its start; a long run is cut to at most ~4000 points while
+    keeping every series' peak."""
+    long = tmp_path / "long.jsonl"
+    records = [json.loads(x) for x in hostile_log(tmp_path).read_text().splitlines()]
+    head, tail = records[:2], records[-2:]
+    samples = []
+    for i in range(30000):
+        rss = 1000 + (i % 97) * 10 + (5_000_000 if i == 12345 else 0)
+        samples.append({"type": "sample", "t": 0.01 * i, "tree": [1, rss],
+                        "procs": [[100, rss, i, 0]]})
+    long.write_text("".join(json.dumps(r) + "\n" for r in head + samples + tail))
+    out = tmp_path / "overlay.html"
+    data = page_data(make_html([recording, long], out))
+    assert len(data["runs"]) == 2
+    lr = data["runs"][1]
+    assert len(lr["t"]) <= 4000, f"expected at most 4000 points, got {len(lr['t'])}"
+    assert all(len(s["v"]) == len(lr["t"]) for s in lr["series"])
+    peak = max(r["tree"][1] for r in samples) * 1024
+    assert max(v or 0 for v in lr["series"][0]["v"]) == peak, "expected the one-sample peak kept"
+    res = load_in_chromium(out, tmp_path)
+    check_page(res, out)

@@ -1,0 +1,349 @@
+"""`memline plot`: PNG, SVG and PDF drawn from logs written here, checked for what a person would
+see: the PNG's size (from its IHDR) and lines in the plot area (pixels decoded with zlib, no
+PIL), the SVG's text layer holding the event labels (parsed with xml.etree), a PDF with pages;
+overlaid logs, the dark theme, every metric, damaged logs (a warning, still a plot) and the
+errors for bad input, each with its exit code and no half-written output left behind.
+
+MEMLINE_PLOT_BENCH=1 also times a plot of one million process-samples (printed, not asserted).
+"""
+
+import json
+import os
+import struct
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+import zlib
+from pathlib import Path
+
+import pytest
+
+from conftest import MEMLINE
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "logs"
+
+
+def _plot_is_wired():
+    try:
+        r = subprocess.run([str(MEMLINE), "plot", "--help"], capture_output=True, timeout=30)
+    except OSError:
+        return False
+    return r.returncode == 0
+
+
+pytestmark = pytest.mark.skipif(
+    not _plot_is_wired(), reason="'memline plot' is not in src/memline.c's command table yet"
+)
+
+HOSTILE = '</text><script>x</script>&"\x1b'
+
+
+def header(command=("python3", "train.py")):
+    return {
+        "type": "header", "format": 1, "memline": "0.1.0", "mode": "run", "host": "h",
+        "start": "2026-01-01T00:00:00.000Z", "start_unix": 1767225600.0,
+        "command": list(command), "pid": 100, "pids": [100], "cwd": "/", "job": {},
+        "page_size": 4096, "clk_tck": 100, "mem_total": 16000000, "kernel": "6.1",
+        "interval": {"fixed": None, "min": 0.01, "max": 5}, "peak_reset": True, "pss": True,
+        "fields": ["pid", "rss", "anon", "file", "shmem", "peak", "vms", "swap", "pss", "utime",
+                   "stime", "minflt", "majflt", "threads", "rchar", "wchar", "read_bytes",
+                   "write_bytes", "state"],
+        "tree_fields": ["nproc", "rss", "anon", "file", "shmem", "peak", "vms", "swap", "pss",
+                        "utime", "stime"],
+    }
+
+
+def write_log(path, n_procs=8, n_samples=200, dt=0.05, events=(), spans=(), status="completed",
+              command=("python3", "train.py"), end=True):
+    """A synthetic log: n_procs processes whose RSS ramps up and down (process 0 the biggest),
+    sampled n_samples times every dt seconds; events as (t, label), spans as (t0, t1, name)."""
+    out = [json.dumps(header(command))]
+    pids = [100 + i for i in range(n_procs)]
+    for i, pid in enumerate(pids):
+        out.append(json.dumps({"type": "proc", "t": 0.0, "pid": pid, "ppid": 100 if i else 1,
+                               "start": 0.0, "comm": f"w{i}", "argv": ["worker", str(i)]}))
+    marks = [(t, {"type": "event", "t": t, "label": label, "pid": 100, "tid": 100})
+             for t, label in events]
+    for t0, t1, name in spans:
+        marks.append((t0, {"type": "span", "t": t0, "phase": "begin", "name": name, "pid": 100,
+                           "tid": 100}))
+        marks.append((t1, {"type": "span", "t": t1, "phase": "end", "name": name, "pid": 100,
+                           "tid": 100}))
+    marks.sort(key=lambda m: m[0])
+    mi = 0
+    for k in range(n_samples):
+        t = round((k + 1) * dt, 3)
+        while mi < len(marks) and marks[mi][0] <= t:
+            out.append(json.dumps(marks[mi][1]))
+            mi += 1
+        ramp = min(k, n_samples - k) + 1
+        p = []
+        for i, pid in enumerate(pids):
+            rss = (ramp * 1024) // (i + 1) + 1000
+            cpu = k * 10 * (i % 3)
+            p.append([pid, rss, rss - 500, 500, 0, rss, rss * 3, i * 10, rss // 2, cpu, cpu // 2,
+                      0, 0, 1, 0, 0, 0, 0, "R"])
+        tree = [n_procs, sum(x[1] for x in p), 0, 0, 0, None, sum(x[6] for x in p),
+                sum(x[7] for x in p), sum(x[8] for x in p), 0, 0]
+        out.append(json.dumps({"type": "sample", "t": t, "avail": 1000000, "tree": tree,
+                               "p": p}, separators=(",", ":")))
+    for _, m in marks[mi:]:
+        out.append(json.dumps(m))
+    if end:
+        t_end = round(n_samples * dt + dt, 3)
+        out.append(json.dumps({"type": "end", "t": t_end, "status": status,
+                               "exit_code": 0 if status == "completed" else 1, "signal": None,
+                               "core": False, "oom_killed": [], "alive": [],
+                               "samples": n_samples, "self_utime": 1, "self_stime": 1,
+                               "events": len(events) + 2 * len(spans)}))
+    Path(path).write_text("\n".join(out) + "\n")
+    return path
+
+
+# fontconfig's caches are not reported by LeakSanitizer: tests/lsan.supp, set by `make e2e`.
+_ENV = dict(os.environ)
+
+
+def plot(*args, check=True):
+    r = subprocess.run([str(MEMLINE), "plot", *map(str, args)], capture_output=True,
+                       text=True, timeout=120, env=_ENV)
+    if check:
+        assert r.returncode == 0, f"memline plot {args} failed ({r.returncode}): {r.stderr}"
+    return r
+
+
+# ---- reading a PNG with zlib ----
+
+
+def read_png(path):
+    """(width, height, rows of (r, g, b) tuples) of an 8-bit RGB or RGBA PNG."""
+    data = Path(path).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG: {data[:8]!r}"
+    pos, idat, ihdr = 8, b"", None
+    while pos < len(data):
+        (n,) = struct.unpack(">I", data[pos:pos + 4])
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            ihdr = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    assert ihdr, "no IHDR chunk"
+    w, h, depth, ctype, _, _, interlace = ihdr
+    assert depth == 8 and ctype in (2, 6) and interlace == 0, f"unexpected PNG kind {ihdr}"
+    bpp = 3 if ctype == 2 else 4
+    raw = zlib.decompress(idat)
+    stride = w * bpp
+    rows, prev = [], bytearray(stride)
+    for y in range(h):
+        f = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                pr = a if pa <= pb and pa <= pc else b if pb <= pc else c
+                line[i] = (line[i] + pr) & 255
+        rows.append([tuple(line[x * bpp:x * bpp + 3]) for x in range(w)])
+        prev = line
+    return w, h, rows
+
+
+def plot_area_ink(rows, w, h):
+    """Pixels inside the plot area (well inside the axes, left of the legend) that differ
+    clearly from the background, taken from the area's own corner."""
+    x0, x1, y0, y1 = 120, w - 380, 140, h - 70
+    bg = rows[y1 - 5][w - 330 - 60]
+    ink = 0
+    for y in range(y0, y1):
+        row = rows[y]
+        for x in range(x0, x1):
+            if sum(abs(p - q) for p, q in zip(row[x], bg)) > 120:
+                ink += 1
+    return ink, bg
+
+
+# ---- tests ----
+
+
+@pytest.fixture
+def log(tmp_path):
+    return write_log(tmp_path / "run.jsonl",
+                     events=[(2.0, "model loaded"), (5.0, "epoch 1"), (7.5, HOSTILE)],
+                     spans=[(1.0, 4.0, "load"), (4.5, 9.0, "train")])
+
+
+def test_png_size_and_lines(tmp_path, log):
+    out = tmp_path / "p.png"
+    plot(log, "-o", out)
+    w, h, rows = read_png(out)
+    assert (w, h) == (1200, 700)
+    ink, bg = plot_area_ink(rows, w, h)
+    assert sum(bg) > 600, f"expected a light background, got {bg}"
+    assert ink > 2000, f"expected lines drawn in the plot area, found {ink} non-background pixels"
+    plot(log, "-o", tmp_path / "small.png", "--width", "640", "--height", "400")
+    w, h, _ = read_png(tmp_path / "small.png")
+    assert (w, h) == (640, 400)
+
+
+def test_png_blank_log_has_no_lines(tmp_path):
+    """The ink count can fail: a log without samples leaves the plot area empty."""
+    empty = write_log(tmp_path / "empty.jsonl", n_samples=0)
+    out = tmp_path / "e.png"
+    plot(empty, "-o", out)
+    w, h, rows = read_png(out)
+    ink, _ = plot_area_ink(rows, w, h)
+    assert ink < 1500, f"expected an almost empty plot area, found {ink} pixels"
+
+
+def svg_texts(path):
+    root = ET.parse(path).getroot()
+    return [el.text or "" for el in root.iter() if el.tag.endswith("text")]
+
+
+def test_svg_has_event_labels_as_text(tmp_path, log):
+    out = tmp_path / "p.svg"
+    plot(log, "-o", out)
+    texts = svg_texts(out)
+    assert "model loaded" in texts and "epoch 1" in texts, texts
+    assert "load" in texts and "train" in texts, "expected the span names"
+    assert any(t.startswith("peak ") for t in texts), "expected the peak's label"
+    assert any(t.startswith("completed in") for t in texts), "expected how the run ended"
+    # the hostile label is text, its control character escaped; no element came from it
+    assert '</text><script>x</script>&"\\x1b' in texts, texts
+    root = ET.parse(out).getroot()
+    assert not [el for el in root.iter() if el.tag.endswith("script")]
+
+
+def test_pdf(tmp_path, log):
+    out = tmp_path / "p.pdf"
+    plot(log, "-o", out, "--metric", "cpu")
+    data = out.read_bytes()
+    assert data.startswith(b"%PDF-"), data[:20]
+    assert b"/Type /Page" in data and b"%%EOF" in data[-64:]
+
+
+def test_overlay_two_logs(tmp_path, log):
+    other = write_log(tmp_path / "second.jsonl", n_procs=3, n_samples=80, dt=0.2,
+                      command=("sh", "-c", "make -j8"), status="failed")
+    out = tmp_path / "two.svg"
+    plot(log, other, "-o", out)
+    texts = " | ".join(svg_texts(out))
+    assert "run.jsonl" in texts and "second.jsonl" in texts, texts
+    assert "python3 train.py" in texts and "make -j8" in texts
+    assert "failed" in texts
+    png = tmp_path / "two.png"
+    plot(log, other, "-o", png)
+    w, h, rows = read_png(png)
+    assert plot_area_ink(rows, w, h)[0] > 2000
+
+
+def test_dark(tmp_path, log):
+    out = tmp_path / "d.png"
+    plot(log, "-o", out, "--dark")
+    w, h, rows = read_png(out)
+    ink, bg = plot_area_ink(rows, w, h)
+    assert sum(bg) < 200, f"expected a dark background, got {bg}"
+    assert ink > 2000
+
+
+@pytest.mark.parametrize("metric", ["rss", "pss", "vms", "swap", "cpu"])
+def test_each_metric(tmp_path, log, metric):
+    out = tmp_path / f"{metric}.png"
+    plot(log, "-o", out, "--metric", metric, "--top", "3")
+    w, h, rows = read_png(out)
+    assert plot_area_ink(rows, w, h)[0] > 1000, f"expected lines for --metric {metric}"
+
+
+def test_many_events_are_not_all_labelled(tmp_path):
+    events = [(0.1 + i * 0.02, f"step {i}") for i in range(300)]
+    busy = write_log(tmp_path / "busy.jsonl", events=events)
+    out = tmp_path / "busy.svg"
+    plot(busy, "-o", out)
+    texts = svg_texts(out)
+    labelled = [t for t in texts if t.startswith("step ")]
+    assert 0 < len(labelled) < 300
+    assert f"+{300 - len(labelled)} events not labelled" in texts
+
+
+@pytest.mark.parametrize("name", ["truncated.jsonl", "corrupt.jsonl"])
+def test_damaged_fixture_still_plots(tmp_path, name):
+    out = tmp_path / "d.png"
+    r = plot(FIXTURES / name, "-o", out)
+    assert "warning" in r.stderr, f"expected a warning about {name}: {r.stderr!r}"
+    read_png(out)
+
+
+def test_cut_log_plots_what_is_readable(tmp_path):
+    full = write_log(tmp_path / "full.jsonl", end=False)
+    data = full.read_bytes()
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(data[: len(data) * 2 // 3])  # mid-line, no end record
+    middle = data.split(b"\n")
+    middle[50] = b'{"type":"sample","t":'  # a corrupt line in the middle
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b"\n".join(middle))
+    for log_ in (cut, bad):
+        out = tmp_path / (log_.stem + ".png")
+        r = plot(log_, "-o", out)
+        assert "warning" in r.stderr, r.stderr
+        w, h, rows = read_png(out)
+        assert plot_area_ink(rows, w, h)[0] > 2000
+    svg = tmp_path / "cut.svg"
+    plot(cut, "-o", svg)
+    assert any(t.startswith("incomplete") for t in svg_texts(svg))
+
+
+def no_leftovers(d):
+    return [p.name for p in Path(d).iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("args,code,words", [
+    (["{log}"], 64, "no output"),
+    (["{log}", "-o", "{tmp}/x.gif"], 64, "format"),
+    (["{log}", "-o", "{tmp}/x.png", "--metric", "heap"], 64, "--metric"),
+    (["{log}", "-o", "{tmp}/x.png", "--top", "-1"], 64, "--top"),
+    (["{log}", "-o", "{tmp}/x.png", "--width", "abc"], 64, "--width"),
+    (["{tmp}/missing.jsonl", "-o", "{tmp}/x.png"], 66, "missing.jsonl"),
+    (["{notalog}", "-o", "{tmp}/x.png"], 65, "notalog"),
+    (["{log}", "-o", "{tmp}/no/such/dir/x.png"], 73, "cannot create"),
+])
+def test_errors(tmp_path, log, args, code, words):
+    subst = {"log": log, "tmp": tmp_path, "notalog": FIXTURES / "notalog.jsonl"}
+    argv = [a.format(**subst) for a in args]
+    r = plot(*argv, check=False)
+    assert r.returncode == code, f"expected exit {code}, got {r.returncode}: {r.stderr}"
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], r.stderr
+    assert not (tmp_path / "x.png").exists()
+    assert not no_leftovers(tmp_path), no_leftovers(tmp_path)
+
+
+def test_failed_write_keeps_old_output(tmp_path, log):
+    out = tmp_path / "keep.png"
+    out.write_bytes(b"old")
+    r = plot(FIXTURES / "notalog.jsonl", "-o", out, check=False)
+    assert r.returncode == 65
+    assert out.read_bytes() == b"old"
+
+
+@pytest.mark.skipif(not os.environ.get("MEMLINE_PLOT_BENCH"),
+                    reason="the million-sample timing runs with MEMLINE_PLOT_BENCH=1")
+def test_million_process_samples(tmp_path):
+    big = write_log(tmp_path / "big.jsonl", n_procs=20, n_samples=50000, dt=0.01)
+    out = tmp_path / "big.png"
+    start = time.monotonic()
+    plot(big, "-o", out)
+    took = time.monotonic() - start
+    print(f"\nmemline plot: 1,000,000 process-samples ({big.stat().st_size >> 20} MiB log) "
+          f"to PNG in {took:.2f} s")
+    w, h, rows = read_png(out)
+    assert plot_area_ink(rows, w, h)[0] > 2000

@@ -1,0 +1,471 @@
+/*
+ * test_export: the exports of lib/export.c on the fixture logs under $MEMLINE_FIXTURES/logs:
+ * the CSV read back with an RFC 4180 reader (row count, columns, a hostile command line), the
+ * Chrome trace JSON parsed back with jansson (counts of each kind of event, hostile labels),
+ * the gnuplot data and script (rows, columns, nothing gnuplot would expand), and the chunked
+ * output giving the same text as the buffered one.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "export.h"
+#include "run.h"
+
+static void load(struct run *run, const char *name)
+{
+	const char *dir = getenv("MEMLINE_FIXTURES");
+	struct strbuf path = STRBUF_INIT, err = STRBUF_INIT;
+	strbuf_addf(&path, "%s/logs/%s", dir ? dir : "tests/fixtures", name);
+	if (run_load(run, path.buf, NULL, NULL, &err))
+		fail_msg("run_load(%s): %s", path.buf, err.buf);
+	strbuf_release(&err);
+	strbuf_release(&path);
+}
+
+/* The whole text of an export, without a flush function. */
+static char *render(const struct run *run, void (*fn)(const struct run *, struct export_out *))
+{
+	struct export_out out;
+	export_out_init(&out, NULL, NULL);
+	fn(run, &out);
+	assert_int_equal(export_out_finish(&out), 0);
+	char *s = strbuf_detach(&out.buf, NULL);
+	export_out_release(&out);
+	return s ? s : strdup("");
+}
+
+static void gp_dat(const struct run *run, struct export_out *out)
+{
+	export_gnuplot_dat(run, EXPORT_GNUPLOT_TOP, out);
+}
+
+static void gp_plt(const struct run *run, struct export_out *out)
+{
+	export_gnuplot_plt(run, EXPORT_GNUPLOT_TOP, out);
+}
+
+/* ---- a small RFC 4180 reader ---- */
+
+struct csv {
+	char ***rows; /* rows of NULL-terminated fields */
+	size_t *n_fields;
+	size_t n_rows;
+};
+
+static void csv_parse(const char *s, struct csv *c)
+{
+	memset(c, 0, sizeof(*c));
+	while (*s) {
+		c->rows = realloc(c->rows, (c->n_rows + 1) * sizeof(*c->rows));
+		c->n_fields = realloc(c->n_fields, (c->n_rows + 1) * sizeof(*c->n_fields));
+		char **fields = NULL;
+		size_t n = 0;
+		for (;;) {
+			struct strbuf f = STRBUF_INIT;
+			if (*s == '"') {
+				s++;
+				for (;;) {
+					assert_true(*s); /* a quoted field must be closed */
+					if (*s == '"' && s[1] == '"') {
+						strbuf_addch(&f, '"');
+						s += 2;
+					} else if (*s == '"') {
+						s++;
+						break;
+					} else {
+						strbuf_addch(&f, *s++);
+					}
+				}
+			} else {
+				while (*s && *s != ',' && *s != '\n') {
+					assert_true(*s != '"' && *s != '\r');
+					strbuf_addch(&f, *s++);
+				}
+			}
+			fields = realloc(fields, (n + 2) * sizeof(*fields));
+			fields[n++] = f.buf ? strbuf_detach(&f, NULL) : strdup("");
+			fields[n] = NULL;
+			if (*s == ',') {
+				s++;
+				continue;
+			}
+			assert_true(*s == '\n'); /* every row ends in a newline */
+			s++;
+			break;
+		}
+		c->rows[c->n_rows] = fields;
+		c->n_fields[c->n_rows++] = n;
+	}
+}
+
+static void csv_free(struct csv *c)
+{
+	for (size_t i = 0; i < c->n_rows; i++) {
+		for (size_t j = 0; j < c->n_fields[i]; j++)
+			free(c->rows[i][j]);
+		free(c->rows[i]);
+	}
+	free(c->rows);
+	free(c->n_fields);
+}
+
+static size_t column(const struct csv *c, const char *name)
+{
+	for (size_t j = 0; j < c->n_fields[0]; j++)
+		if (!strcmp(c->rows[0][j], name))
+			return j;
+	fail_msg("expected a column '%s' in the CSV header", name);
+	return 0;
+}
+
+/* ---- CSV ---- */
+
+static void test_csv_complete(void **state)
+{
+	(void)state;
+	struct run run;
+	load(&run, "complete.jsonl");
+	char *text = render(&run, export_csv);
+	struct csv c;
+	csv_parse(text, &c);
+	assert_int_equal(c.n_rows, 1 + run.n_proc_samples);
+	assert_int_equal(c.n_fields[0], 4 + (PROC_NFIELDS - 1) + 1);
+	for (size_t i = 0; i < c.n_rows; i++)
+		assert_int_equal(c.n_fields[i], c.n_fields[0]);
+	assert_string_equal(c.rows[0][0], "t");
+	assert_string_equal(c.rows[0][3], "cmd");
+	assert_string_equal(c.rows[0][c.n_fields[0] - 1], "state");
+	/* the third row: python at 0.030 s, RSS 2000 KiB, state R, pss unknown */
+	assert_string_equal(c.rows[3][0], "0.030");
+	assert_string_equal(c.rows[3][1], "101");
+	assert_string_equal(c.rows[3][2], "100");
+	assert_string_equal(c.rows[3][3], "python3 train.py");
+	assert_string_equal(c.rows[3][column(&c, "rss")], "2000");
+	assert_string_equal(c.rows[3][column(&c, "pss")], "");
+	assert_string_equal(c.rows[3][column(&c, "state")], "R");
+	assert_string_equal(c.rows[1][3], "sh -c 'python3 train.py; echo done'");
+	csv_free(&c);
+	free(text);
+	run_release(&run);
+}
+
+static void test_csv_hostile(void **state)
+{
+	(void)state;
+	struct run run;
+	load(&run, "export-hostile.jsonl");
+	char *text = render(&run, export_csv);
+	struct csv c;
+	csv_parse(text, &c);
+	assert_int_equal(c.n_rows, 1 + run.n_proc_samples);
+	assert_int_equal(run.n_proc_samples, 5);
+	size_t cmd = column(&c, "cmd"), rss = column(&c, "rss"), rchar = column(&c, "rchar");
+	int found = 0;
+	for (size_t i = 1; i < c.n_rows; i++) {
+		assert_int_equal(c.n_fields[i], c.n_fields[0]);
+		if (strcmp(c.rows[i][1], "501"))
+			continue;
+		found++;
+		assert_string_equal(c.rows[i][cmd],
+				    "=evil,cmd 'say \"hi\"' 'line1\nline2\r\nend' ' padded ' "
+				    "'`touch /tmp/memline-pwned` $(id) @x'");
+		assert_string_equal(c.rows[i][rchar], "");
+		assert_string_equal(c.rows[i][rss], found == 1 ? "2000" : "4000");
+	}
+	assert_int_equal(found, 2);
+	csv_free(&c);
+	free(text);
+	run_release(&run);
+}
+
+/* ---- Chrome trace JSON ---- */
+
+static json_t *trace_of(const char *log, struct run *run)
+{
+	load(run, log);
+	char *text = render(run, export_perfetto);
+	json_error_t jerr;
+	json_t *root = json_loads(text, 0, &jerr);
+	if (!root)
+		fail_msg("trace of %s is not JSON: %s at line %d: %.200s", log, jerr.text,
+			 jerr.line, text);
+	free(text);
+	assert_true(json_is_array(json_object_get(root, "traceEvents")));
+	assert_string_equal(json_string_value(json_object_get(root, "displayTimeUnit")), "ms");
+	return root;
+}
+
+static size_t count_ph(json_t *root, const char *ph)
+{
+	size_t n = 0, i;
+	json_t *e;
+	json_array_foreach(json_object_get(root, "traceEvents"), i, e)
+	{
+		assert_true(json_is_string(json_object_get(e, "ph")));
+		assert_true(json_is_integer(json_object_get(e, "pid")));
+		if (strcmp(ph, "M") && !strcmp(json_string_value(json_object_get(e, "ph")), ph))
+			assert_true(json_is_integer(json_object_get(e, "ts")));
+		n += !strcmp(json_string_value(json_object_get(e, "ph")), ph);
+	}
+	return n;
+}
+
+static void test_perfetto_events(void **state)
+{
+	(void)state;
+	struct run run;
+	json_t *root = trace_of("events.jsonl", &run);
+	/* one process with 6 samples: 6 counters of its own, 6 of the tree, a 0 at its exit */
+	assert_int_equal(run.n_samples, 6);
+	assert_int_equal(count_ph(root, "C"), 13);
+	assert_int_equal(count_ph(root, "i"), run.n_events);
+	assert_int_equal(count_ph(root, "X"), run.n_spans);
+	assert_int_equal(run.n_events, 7);
+	assert_int_equal(run.n_spans, 6);
+	/* thread_name, then process_name and process_sort_index for the tree and pid 300 */
+	assert_int_equal(count_ph(root, "M"), 5);
+
+	size_t i;
+	json_t *e;
+	int plain = 0, train = 0;
+	json_array_foreach(json_object_get(root, "traceEvents"), i, e)
+	{
+		const char *ph = json_string_value(json_object_get(e, "ph"));
+		const char *name = json_string_value(json_object_get(e, "name"));
+		if (!strcmp(ph, "i") && !strcmp(name, "plain line")) {
+			plain++;
+			assert_string_equal(json_string_value(json_object_get(e, "s")), "g");
+			assert_int_equal(json_integer_value(json_object_get(e, "ts")), 1200000);
+		} else if (!strcmp(ph, "i")) {
+			assert_string_equal(json_string_value(json_object_get(e, "s")), "p");
+			assert_int_equal(json_integer_value(json_object_get(e, "pid")), 300);
+		} else if (!strcmp(ph, "X") && !strcmp(name, "train")) {
+			train++;
+			assert_int_equal(json_integer_value(json_object_get(e, "ts")), 200000);
+			assert_int_equal(json_integer_value(json_object_get(e, "dur")), 2000000);
+			assert_int_equal(json_integer_value(json_object_get(e, "tid")), 300);
+		} else if (!strcmp(ph, "C")) {
+			json_t *b = json_object_get(json_object_get(e, "args"), "bytes");
+			assert_true(json_is_integer(b));
+			assert_true(json_integer_value(b) % 1024 == 0);
+		}
+	}
+	assert_int_equal(plain, 1);
+	assert_int_equal(train, 1);
+	json_decref(root);
+	run_release(&run);
+}
+
+static void test_perfetto_complete(void **state)
+{
+	(void)state;
+	struct run run;
+	json_t *root = trace_of("complete.jsonl", &run);
+	/* 6 process-samples + 4 tree samples + the two processes' exits dropping to 0 */
+	assert_int_equal(count_ph(root, "C"), 6 + 4 + 2);
+	assert_int_equal(count_ph(root, "i"), 0);
+	assert_int_equal(count_ph(root, "X"), 0);
+	assert_int_equal(count_ph(root, "M"), 1 + 2 * 3);
+	json_decref(root);
+	run_release(&run);
+}
+
+static void test_perfetto_hostile(void **state)
+{
+	(void)state;
+	struct run run;
+	json_t *root = trace_of("export-hostile.jsonl", &run);
+	assert_int_equal(count_ph(root, "i"), 2);
+	assert_int_equal(count_ph(root, "X"), 1);
+	size_t i;
+	json_t *e;
+	int label = 0, span = 0, name = 0;
+	json_array_foreach(json_object_get(root, "traceEvents"), i, e)
+	{
+		const char *ph = json_string_value(json_object_get(e, "ph"));
+		const char *n = json_string_value(json_object_get(e, "name"));
+		if (!strcmp(ph, "i") && strstr(n, "quote"))
+			label += !strcmp(n, run.events[0].label);
+		if (!strcmp(ph, "X"))
+			span += !strcmp(n, "span ' `id`\n,\"");
+		if (!strcmp(ph, "M") && !strcmp(n, "process_name") &&
+		    json_integer_value(json_object_get(e, "pid")) == 501)
+			name += strstr(json_string_value(
+					       json_object_get(json_object_get(e, "args"), "name")),
+				       "'line1\nline2\r\nend'") != NULL;
+	}
+	assert_int_equal(label, 1);
+	assert_int_equal(span, 1);
+	assert_int_equal(name, 1);
+	json_decref(root);
+	run_release(&run);
+}
+
+/* ---- gnuplot ---- */
+
+static size_t data_lines(const char *s, size_t *fields)
+{
+	size_t n = 0;
+	*fields = 0;
+	for (const char *line = s; *line;) {
+		const char *end = strchr(line, '\n');
+		assert_non_null(end);
+		if (*line != '#') {
+			size_t f = 0;
+			for (const char *p = line; p < end;) {
+				while (p < end && *p == ' ')
+					p++;
+				if (p < end)
+					f++;
+				while (p < end && *p != ' ')
+					p++;
+			}
+			if (n)
+				assert_int_equal(f, *fields);
+			*fields = f;
+			n++;
+		}
+		line = end + 1;
+	}
+	return n;
+}
+
+static void test_gnuplot_dat(void **state)
+{
+	(void)state;
+	struct run run;
+	load(&run, "complete.jsonl");
+	char *dat = render(&run, gp_dat);
+	size_t fields;
+	assert_int_equal(data_lines(dat, &fields), run.n_samples);
+	assert_int_equal(fields, 2 + 2); /* time, tree, python, sh */
+	/* python (the larger peak) has the first process column; it is gone at 1.010 s */
+	assert_non_null(strstr(dat, "# 3 pid 101 python3 train.py\n"));
+	assert_non_null(strstr(dat, "\n0.500 51000 50000 1000\n"));
+	assert_non_null(strstr(dat, "\n1.010 1000 NaN 1000\n"));
+	free(dat);
+
+	/* with one column, the other process is summed as "other" */
+	struct export_out out;
+	export_out_init(&out, NULL, NULL);
+	export_gnuplot_dat(&run, 1, &out);
+	assert_int_equal(export_out_finish(&out), 0);
+	assert_non_null(strstr(out.buf.buf, "# 4 other processes, summed\n"));
+	assert_non_null(strstr(out.buf.buf, "\n1.010 1000 NaN 1000\n"));
+	export_out_release(&out);
+	run_release(&run);
+}
+
+static void test_gnuplot_plt(void **state)
+{
+	(void)state;
+	struct run run;
+	load(&run, "export-hostile.jsonl");
+	char *plt = render(&run, gp_plt);
+	assert_non_null(strstr(plt, "set terminal pngcairo"));
+	assert_non_null(strstr(plt, "set output dir.'memline.png'"));
+	assert_non_null(strstr(plt, "plot dir.'memline.dat'"));
+	/* nothing gnuplot would run or that breaks a line: no backquote, no control character */
+	assert_null(strchr(plt, '`'));
+	for (const char *p = plt; *p; p++)
+		assert_true((unsigned char)*p >= 0x20 || *p == '\n');
+	/* each line of text from the log is one double-quoted, escaped string */
+	assert_non_null(strstr(plt, "set label 1 \"span ' 'id'?,\\\"\" at 0.16/tu"));
+	/* the "plain" event, the span, the peak and the ending each have a label */
+	assert_non_null(strstr(plt, "\"plain\" at 0.26/tu"));
+	assert_non_null(strstr(plt, "\"completed: exit code 0\""));
+	assert_non_null(strstr(plt, "title \"pid 501 =evil,cmd 'say \\\"hi\\\"'"));
+	free(plt);
+	run_release(&run);
+
+	load(&run, "events.jsonl");
+	plt = render(&run, gp_plt);
+	size_t arrows = 0;
+	for (const char *p = plt; (p = strstr(p, "\nset arrow ")); p++)
+		arrows++;
+	assert_int_equal(arrows, run.n_events);
+	size_t bands = 0;
+	for (const char *p = plt; (p = strstr(p, " rectangle from ")); p++)
+		bands++;
+	assert_int_equal(bands, run.n_spans);
+	free(plt);
+	run_release(&run);
+}
+
+/* ---- chunked output ---- */
+
+static int collect(void *data, const char *buf, size_t len)
+{
+	struct strbuf *sb = data;
+	assert_true(len > 0);
+	strbuf_add(sb, buf, len);
+	return 0;
+}
+
+static int refuse(void *data, const char *buf, size_t len)
+{
+	(void)data;
+	(void)buf;
+	(void)len;
+	errno = ENOSPC;
+	return -1;
+}
+
+static void test_chunks(void **state)
+{
+	(void)state;
+	struct run run;
+	load(&run, "events.jsonl");
+	/* many copies of the samples, so the CSV is larger than one chunk */
+	size_t n = run.n_samples;
+	for (int k = 0; k < 2000; k++) {
+		for (size_t i = 0; i < n; i++) {
+			if (run.n_samples == run.alloc_samples) {
+				run.alloc_samples *= 2;
+				run.samples = realloc(run.samples,
+						      run.alloc_samples * sizeof(*run.samples));
+			}
+			run.samples[run.n_samples++] = run.samples[i];
+		}
+	}
+	char *whole = render(&run, export_csv);
+	assert_true(strlen(whole) > 3 * 64 * 1024);
+	struct strbuf got = STRBUF_INIT;
+	struct export_out out;
+	export_out_init(&out, collect, &got);
+	export_csv(&run, &out);
+	assert_true(got.len > 0); /* handed over before the end */
+	assert_int_equal(export_out_finish(&out), 0);
+	assert_int_equal(got.len, strlen(whole));
+	assert_memory_equal(got.buf, whole, got.len);
+	export_out_release(&out);
+
+	export_out_init(&out, refuse, NULL);
+	export_csv(&run, &out);
+	assert_int_equal(export_out_finish(&out), -1);
+	assert_int_equal(out.error, ENOSPC);
+	export_out_release(&out);
+	strbuf_release(&got);
+	free(whole);
+	run_release(&run);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_csv_complete),	 cmocka_unit_test(test_csv_hostile),
+		cmocka_unit_test(test_perfetto_events),	 cmocka_unit_test(test_perfetto_complete),
+		cmocka_unit_test(test_perfetto_hostile), cmocka_unit_test(test_gnuplot_dat),
+		cmocka_unit_test(test_gnuplot_plt),	 cmocka_unit_test(test_chunks),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

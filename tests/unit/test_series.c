@@ -1,0 +1,333 @@
+/*
+ * test_series: the lines a plot draws (lib/series.c) from small logs written here: the tree
+ * total, the top N processes by peak and "other" as the sum of the rest, CPU% from the change
+ * in CPU time between samples, interpolation along a line, and peak-preserving decimation
+ * (every column's highest and lowest point survive; the first and last are kept; O(n) output
+ * bounded by four points a column).
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "run.h"
+#include "series.h"
+
+#define assert_near(a, b) assert_true(fabs((double)(a) - (double)(b)) < 1e-6)
+
+static const char header[] =
+	"{\"type\":\"header\",\"format\":1,\"memline\":\"0.1.0\",\"mode\":\"run\",\"host\":\"h\","
+	"\"start\":\"2026-01-01T00:00:00.000Z\",\"start_unix\":1767225600,\"command\":[\"w\"],"
+	"\"pid\":10,\"pids\":[10],\"cwd\":\"/\",\"job\":{},\"page_size\":4096,\"clk_tck\":100,"
+	"\"mem_total\":1000000,\"kernel\":\"6.1\",\"interval\":{\"fixed\":null,\"min\":0.01,"
+	"\"max\":5},\"peak_reset\":true,\"pss\":false,\"fields\":[\"pid\",\"rss\",\"anon\","
+	"\"file\",\"shmem\",\"peak\",\"vms\",\"swap\",\"pss\",\"utime\",\"stime\",\"minflt\","
+	"\"majflt\",\"threads\",\"rchar\",\"wchar\",\"read_bytes\",\"write_bytes\",\"state\"],"
+	"\"tree_fields\":[\"nproc\",\"rss\",\"anon\",\"file\",\"shmem\",\"peak\",\"vms\",\"swap\","
+	"\"pss\",\"utime\",\"stime\"]}\n";
+
+/* Loads a log made of the header and body into run. */
+static void load_text(struct run *run, const char *body)
+{
+	char path[] = "/tmp/test_series-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs(header, f);
+	fputs(body, f);
+	assert_int_equal(fclose(f), 0);
+	struct strbuf err = STRBUF_INIT;
+	int ret = run_load(run, path, NULL, NULL, &err);
+	if (ret)
+		fail_msg("run_load: %s", err.buf);
+	strbuf_release(&err);
+	unlink(path);
+}
+
+/* One process entry of a sample: pid, rss, vms, utime, stime. */
+static void add_proc(struct strbuf *sb, int pid, long rss, long vms, long ut, long st)
+{
+	strbuf_addf(sb, "[%d,%ld,%ld,0,0,%ld,%ld,0,null,%ld,%ld,0,0,1,0,0,0,0,\"R\"]", pid, rss,
+		    rss, rss, vms, ut, st);
+}
+
+/*
+ * Four processes 10..13 whose RSS at sample k (t = k) is (pid - 9) * 100 + k, except pid 12
+ * which peaks at 5000 at sample 2; the tree's rss member is 1 more than the sum, to tell it
+ * from a sum.
+ */
+static void load_four(struct run *run)
+{
+	struct strbuf sb = STRBUF_INIT;
+	for (int pid = 10; pid < 14; pid++)
+		strbuf_addf(&sb,
+			    "{\"type\":\"proc\",\"t\":0,\"pid\":%d,\"ppid\":1,\"start\":0,"
+			    "\"comm\":\"p%d\",\"argv\":[\"p%d\"]}\n",
+			    pid, pid, pid);
+	for (int k = 1; k <= 4; k++) {
+		long sum = 0, rss[4];
+		for (int i = 0; i < 4; i++) {
+			rss[i] = (i + 1) * 100 + k;
+			if (i == 2 && k == 2)
+				rss[i] = 5000;
+			sum += rss[i];
+		}
+		strbuf_addf(&sb,
+			    "{\"type\":\"sample\",\"t\":%d,\"avail\":1,\"tree\":[4,%ld,0,0,0,null,"
+			    "0,0,null,0,0],\"p\":[",
+			    k, sum + 1);
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				strbuf_addch(&sb, ',');
+			add_proc(&sb, 10 + i, rss[i], 1000 * (i + 1), 100 * k * (i + 1), 0);
+		}
+		strbuf_addstr(&sb, "]}\n");
+	}
+	load_text(run, sb.buf);
+	strbuf_release(&sb);
+}
+
+static void test_top_and_other(void **state)
+{
+	(void)state;
+	struct run run;
+	load_four(&run);
+	struct series_set set;
+	assert_int_equal(series_set_build(&set, &run, PLOT_RSS, 2), 0);
+	assert_int_equal(set.n, 4); /* tree, 2 top, other */
+	assert_int_equal(set.n_rest, 2);
+	assert_int_equal(set.s[0].kind, SERIES_TREE);
+	assert_int_equal(set.s[3].kind, SERIES_OTHER);
+	/* top by peak: pid 12 (5000), then pid 13 (404) */
+	assert_int_equal(set.s[1].kind, SERIES_PROC);
+	assert_int_equal(run.procs[set.s[1].proc].pid, 12);
+	assert_int_equal(run.procs[set.s[2].proc].pid, 13);
+	assert_near(set.s[1].peak, 5000);
+	assert_near(set.s[1].peak_t, 2);
+	for (int k = 0; k < 4; k++) {
+		double t = k + 1;
+		assert_near(set.s[0].t[k], t);
+		/* "other": pids 10 and 11 summed */
+		assert_near(set.s[3].v[k], (100 + t) + (200 + t));
+		long sum = 0;
+		for (int i = 0; i < 4; i++)
+			sum += (i == 2 && k == 1) ? 5000 : (i + 1) * 100 + (long)t;
+		/* the tree's own value, not the sum */
+		assert_near(set.s[0].v[k], sum + 1);
+	}
+	series_set_release(&set);
+
+	/* top 0: everything is "other"; top 10: no "other" */
+	assert_int_equal(series_set_build(&set, &run, PLOT_VMS, 0), 0);
+	assert_int_equal(set.n, 2);
+	assert_int_equal(set.s[1].kind, SERIES_OTHER);
+	assert_near(set.s[1].v[0], 1000 + 2000 + 3000 + 4000);
+	/* the tree's vms member is 0 in this log: used as it is */
+	assert_near(set.s[0].v[0], 0);
+	series_set_release(&set);
+	assert_int_equal(series_set_build(&set, &run, PLOT_RSS, 10), 0);
+	assert_int_equal(set.n, 5);
+	assert_int_equal(set.n_rest, 0);
+	series_set_release(&set);
+
+	/* PSS is unknown (null) everywhere: no process lines, no tree points */
+	assert_int_equal(series_set_build(&set, &run, PLOT_PSS, 5), 0);
+	assert_int_equal(set.n, 1);
+	assert_int_equal(set.s[0].n, 0);
+	assert_near(set.s[0].peak, -1);
+	series_set_release(&set);
+	run_release(&run);
+}
+
+static void test_cpu(void **state)
+{
+	(void)state;
+	struct run run;
+	load_four(&run);
+	struct series_set set;
+	assert_int_equal(series_set_build(&set, &run, PLOT_CPU, 4), 0);
+	assert_int_equal(set.n, 5);
+	/* process i uses 100 * (i + 1) ms a second: (i + 1) * 10 %, from its start at 0 too */
+	for (size_t k = 1; k < set.n; k++) {
+		const struct series *s = &set.s[k];
+		int i = run.procs[s->proc].pid - 10;
+		assert_int_equal(s->n, 4);
+		for (size_t j = 0; j < s->n; j++)
+			assert_near(s->v[j], (i + 1) * 10.0);
+	}
+	/* the first by peak is pid 13 (40 %); the tree is the sum, 100 % */
+	assert_int_equal(run.procs[set.s[1].proc].pid, 13);
+	for (size_t j = 0; j < set.s[0].n; j++)
+		assert_near(set.s[0].v[j], 100);
+	series_set_release(&set);
+	run_release(&run);
+
+	/* a process attached before the recording (start < 0): its first point is unknown */
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addstr(&sb, "{\"type\":\"proc\",\"t\":0,\"pid\":10,\"ppid\":1,\"start\":-5,"
+			   "\"comm\":\"a\",\"argv\":[\"a\"]}\n");
+	const long cpu[] = {5000, 5250, 5250, 6250};
+	const double ts[] = {1, 1.5, 2, 4};
+	for (int k = 0; k < 4; k++) {
+		strbuf_addf(&sb,
+			    "{\"type\":\"sample\",\"t\":%g,\"avail\":1,\"tree\":[1,1,0,0,0,"
+			    "null,0,0,null,0,0],\"p\":[",
+			    ts[k]);
+		add_proc(&sb, 10, 1, 1, cpu[k] - 1000, 1000);
+		strbuf_addstr(&sb, "]}\n");
+	}
+	load_text(&run, sb.buf);
+	strbuf_release(&sb);
+	assert_int_equal(series_set_build(&set, &run, PLOT_CPU, 1), 0);
+	assert_int_equal(set.s[1].n, 3);
+	assert_near(set.s[1].t[0], 1.5);
+	assert_near(set.s[1].v[0], 50);	   /* 250 ms in 0.5 s */
+	assert_near(set.s[1].v[1], 0);	   /* idle */
+	assert_near(set.s[1].v[2], 50);	   /* 1000 ms in 2 s */
+	assert_near(set.s[1].peak_t, 1.5); /* the first point with the peak value */
+	series_set_release(&set);
+	run_release(&run);
+}
+
+static void test_series_at(void **state)
+{
+	(void)state;
+	double t[] = {1, 2, 4}, v[] = {10, 20, 0};
+	struct series s = {.t = t, .v = v, .n = 3};
+	assert_near(series_at(&s, 0), 10);
+	assert_near(series_at(&s, 1.5), 15);
+	assert_near(series_at(&s, 3), 10);
+	assert_near(series_at(&s, 4), 0);
+	assert_near(series_at(&s, 9), 0);
+	s.n = 0;
+	assert_near(series_at(&s, 1), -1);
+}
+
+/* A deterministic pseudo-random sequence (no libc rand, the same everywhere). */
+static uint32_t next_rand(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+static void test_decimate_keeps_peaks(void **state)
+{
+	(void)state;
+	const size_t n = 200000, cols = 300;
+	double *t = malloc(n * sizeof(*t)), *v = malloc(n * sizeof(*v));
+	double *ot = malloc(series_decimate_cap(cols) * sizeof(*ot));
+	double *ov = malloc(series_decimate_cap(cols) * sizeof(*ov));
+	assert_true(t && v && ot && ov);
+	uint32_t r = 12345;
+	double tt = 0;
+	for (size_t i = 0; i < n; i++) {
+		tt += 0.001 + (next_rand(&r) % 1000) * 1e-6; /* uneven spacing */
+		t[i] = tt;
+		v[i] = 1000 + (double)(next_rand(&r) % 100);
+	}
+	/* single-point spikes and dips, one of them the global peak */
+	v[77777] = 1e9;
+	v[123] = 5000;
+	v[199000] = -5;
+	v[150001] = 7777;
+	double t0 = t[0], t1 = t[n - 1];
+	size_t m = series_decimate(t, v, n, t0, t1, cols, ot, ov);
+	assert_true(m <= series_decimate_cap(cols));
+	assert_true(m >= cols); /* every column has points */
+	assert_near(ot[0], t[0]);
+	assert_near(ot[m - 1], t[n - 1]);
+	for (size_t j = 1; j < m; j++)
+		assert_true(ot[j] > ot[j - 1]);
+
+	/* each column's max and min over the input are in the output */
+	double *imax = calloc(cols, sizeof(double)), *imin = calloc(cols, sizeof(double));
+	double *omax = calloc(cols, sizeof(double)), *omin = calloc(cols, sizeof(double));
+	assert_true(imax && imin && omax && omin);
+	for (size_t c = 0; c < cols; c++) {
+		imax[c] = omax[c] = -INFINITY;
+		imin[c] = omin[c] = INFINITY;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t c = (size_t)((t[i] - t0) * cols / (t1 - t0));
+		c = c >= cols ? cols - 1 : c;
+		imax[c] = fmax(imax[c], v[i]);
+		imin[c] = fmin(imin[c], v[i]);
+	}
+	for (size_t j = 0; j < m; j++) {
+		size_t c = (size_t)((ot[j] - t0) * cols / (t1 - t0));
+		c = c >= cols ? cols - 1 : c;
+		omax[c] = fmax(omax[c], ov[j]);
+		omin[c] = fmin(omin[c], ov[j]);
+	}
+	for (size_t c = 0; c < cols; c++) {
+		assert_near(omax[c], imax[c]);
+		assert_near(omin[c], imin[c]);
+	}
+	bool spike = false, dip = false;
+	for (size_t j = 0; j < m; j++) {
+		spike |= ov[j] == 1e9 && ot[j] == t[77777];
+		dip |= ov[j] == -5 && ot[j] == t[199000];
+	}
+	assert_true(spike);
+	assert_true(dip);
+
+	/* few points are copied unchanged */
+	m = series_decimate(t, v, 10, t0, t1, cols, ot, ov);
+	assert_int_equal(m, 10);
+	assert_memory_equal(ot, t, 10 * sizeof(double));
+	/* one column: first, min, max, last */
+	m = series_decimate(t, v, n, t0, t1, 1, ot, ov);
+	assert_int_equal(m, 4);
+	assert_near(ov[0], v[0]);
+	assert_near(ov[1], 1e9); /* the spike comes before the dip */
+	assert_near(ov[2], -5);
+	assert_near(ov[3], v[n - 1]);
+	/* points outside [t0, t1] fall in the first or last column */
+	m = series_decimate(t, v, n, t[n / 2], t[n / 2 + 1000], 2, ot, ov);
+	assert_true(m <= 8);
+	assert_near(ot[0], t[0]);
+	assert_near(ot[m - 1], t[n - 1]);
+	assert_int_equal(series_decimate(t, v, 0, t0, t1, cols, ot, ov), 0);
+
+	free(imax);
+	free(imin);
+	free(omax);
+	free(omin);
+	free(t);
+	free(v);
+	free(ot);
+	free(ov);
+}
+
+static void test_empty_run(void **state)
+{
+	(void)state;
+	struct run run;
+	load_text(&run, "");
+	struct series_set set;
+	assert_int_equal(series_set_build(&set, &run, PLOT_RSS, 5), 0);
+	assert_int_equal(set.n, 1);
+	assert_int_equal(set.s[0].n, 0);
+	series_set_release(&set);
+	run_release(&run);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_top_and_other), cmocka_unit_test(test_cpu),
+		cmocka_unit_test(test_series_at),     cmocka_unit_test(test_decimate_keeps_peaks),
+		cmocka_unit_test(test_empty_run),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,523 @@
+/*
+ * memline's interactive report: reads the runs from the page's JSON (<script id="memline-data">,
+ * written by lib/plot-html.c) and draws them with uPlot: the tree total and top processes of
+ * each run on one time axis (each run from its start), spans as shaded bands, events as markers
+ * with a tooltip, the captured output near the cursor, the summary and the tables of events and
+ * phases. Everything from a log reaches the page through textContent, never as markup.
+ * Drag zooms (uPlot), the wheel zooms at the pointer, Shift+drag and Shift+wheel pan.
+ */
+(function () {
+	"use strict";
+
+	const data = JSON.parse(document.getElementById("memline-data").textContent);
+	const runs = data.runs;
+	const isCpu = data.metric === "cpu";
+	const multi = runs.length > 1;
+	const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+		"#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];
+	const THEMES = {
+		light: { fg: "#222", grid: "rgba(0,0,0,0.09)", event: "#444", band: 0.10 },
+		dark: { fg: "#ddd", grid: "rgba(255,255,255,0.10)", event: "#ccc", band: 0.16 },
+	};
+	const MAX_ROWS = 1000;
+	// Tick steps for bytes: 1, 2, 2.5, 5 times powers of ten within each power of 1024.
+	const BYTE_INCRS = [];
+	for (let p = 1; p < 2 ** 60; p *= 1024)
+		[1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500].forEach((m) => BYTE_INCRS.push(m * p));
+
+	// ---- text helpers ----
+
+	function el(tag, text, cls) {
+		const e = document.createElement(tag);
+		if (text !== undefined && text !== null)
+			e.textContent = String(text);
+		if (cls)
+			e.className = cls;
+		return e;
+	}
+
+	function fmtBytes(b) {
+		if (b === null || b === undefined || isNaN(b))
+			return "?";
+		if (b < 1024)
+			return Math.round(b) + " B";
+		const units = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+		let v = b / 1024, u = 0;
+		while (v >= 1023.95 && u + 1 < units.length) {
+			v /= 1024;
+			u++;
+		}
+		return v.toFixed(1) + " " + units[u];
+	}
+
+	function fmtValue(v) {
+		if (v === null || v === undefined)
+			return "–";
+		return isCpu ? v.toFixed(1) + " %" : fmtBytes(v);
+	}
+
+	function fmtSecs(s) {
+		if (s === null || s === undefined)
+			return "?";
+		const neg = s < 0 ? "-" : "";
+		const ms = Math.round(Math.abs(s) * 1000);
+		if (ms < 1000)
+			return neg + ms + " ms";
+		if (ms < 59950)
+			return neg + (ms / 1000).toFixed(1) + " s";
+		if (ms < 3600000 - 500) {
+			const t = Math.round(ms / 1000);
+			return neg + Math.floor(t / 60) + " min " + String(t % 60).padStart(2, "0") + " s";
+		}
+		if (ms < 86400000 * 2) {
+			const t = Math.round(ms / 60000);
+			return neg + Math.floor(t / 60) + " h " + String(t % 60).padStart(2, "0") + " min";
+		}
+		const h = Math.round(ms / 3600000);
+		return neg + Math.floor(h / 24) + " d " + String(h % 24).padStart(2, "0") + " h";
+	}
+
+	// Axis labels: one unit for the visible range, from milliseconds to days.
+	function timeTicks(u, splits, axisIdx, space, incr) {
+		const range = u.scales.x.max - u.scales.x.min;
+		const units = [[2, 0.001, "ms"], [180, 1, "s"], [3 * 3600, 60, "min"], [3 * 86400, 3600, "h"],
+			[Infinity, 86400, "d"]];
+		const unit = units.find((x) => range < x[0]);
+		const step = incr / unit[1];
+		const dec = step >= 1 ? 0 : Math.min(6, Math.ceil(-Math.log10(step)));
+		return splits.map((s) => (s / unit[1]).toFixed(dec) + " " + unit[2]);
+	}
+
+	// ---- series and data ----
+
+	const series = [{ label: "Time", value: (u, v) => (v === null ? "–" : fmtSecs(v)) }];
+	const tables = [];
+	const seriesRun = [null]; // per uPlot series: [run index, series index in the run]
+	let colour = 0;
+	runs.forEach((run, r) => {
+		const table = [run.t];
+		run.series.forEach((s, k) => {
+			const total = s.kind === "total";
+			const name = (multi ? "[" + (r + 1) + "] " : "") + s.name;
+			series.push({
+				label: name,
+				stroke: PALETTE[colour++ % PALETTE.length],
+				width: total ? 2.5 : 1.25,
+				dash: r > 0 ? [8, 4] : undefined,
+				spanGaps: true,
+				points: { show: false },
+				value: (u, v) => fmtValue(v),
+			});
+			seriesRun.push([r, k]);
+			table.push(s.v);
+		});
+		tables.push(table);
+	});
+	const aligned = tables.length === 1 ? tables[0] : uPlot.join(tables);
+	let tMax = 0;
+	runs.forEach((run) => {
+		if (run.t.length)
+			tMax = Math.max(tMax, run.t[run.t.length - 1]);
+		tMax = Math.max(tMax, run.duration || 0);
+	});
+	const full = { min: 0, max: tMax > 0 ? tMax : 1 };
+
+	// The total's value at time t in run r (the last point at or before t), for markers.
+	function totalAt(r, t) {
+		const run = runs[r], ts = run.t, v = run.series[0].v;
+		let lo = 0, hi = ts.length - 1, at = -1;
+		while (lo <= hi) {
+			const mid = (lo + hi) >> 1;
+			if (ts[mid] <= t) {
+				at = mid;
+				lo = mid + 1;
+			} else {
+				hi = mid - 1;
+			}
+		}
+		for (let i = Math.max(at, 0); i >= 0 && i < v.length; i--)
+			if (v[i] !== null)
+				return v[i];
+		return null;
+	}
+
+	// uPlot series index of run r's total
+	function totalSeries(r) {
+		return seriesRun.findIndex((x) => x && x[0] === r && x[1] === 0);
+	}
+
+	// ---- drawing spans and events ----
+
+	function drawSpans(u) {
+		const ctx = u.ctx, th = THEMES[theme], { left, top, width, height } = u.bbox;
+		ctx.save();
+		ctx.beginPath();
+		ctx.rect(left, top, width, height);
+		ctx.clip();
+		ctx.font = Math.round(11 * devicePixelRatio) + "px sans-serif";
+		ctx.textBaseline = "top";
+		runs.forEach((run) => {
+			run.spans.forEach((s, i) => {
+				const x0 = u.valToPos(s.start, "x", true), x1 = u.valToPos(s.end, "x", true);
+				if (x1 < left || x0 > left + width)
+					return;
+				ctx.globalAlpha = th.band;
+				ctx.fillStyle = PALETTE[(i + 3) % PALETTE.length];
+				const y = top + s.depth * 14 * devicePixelRatio;
+				ctx.fillRect(x0, y, Math.max(x1 - x0, 1), top + height - y);
+				ctx.globalAlpha = 1;
+				ctx.fillStyle = th.fg;
+				if (x1 - x0 > 40 * devicePixelRatio)
+					ctx.fillText(s.name, Math.max(x0, left) + 3, y + 2, x1 - Math.max(x0, left) - 6);
+			});
+		});
+		ctx.restore();
+	}
+
+	function drawEvents(u) {
+		const ctx = u.ctx, th = THEMES[theme], { left, top, width, height } = u.bbox;
+		const dpr = devicePixelRatio;
+		ctx.save();
+		ctx.beginPath();
+		ctx.rect(left, top, width, height);
+		ctx.clip();
+		runs.forEach((run, r) => {
+			const ts = totalSeries(r);
+			const shown = ts > 0 && u.series[ts].show;
+			run.events.forEach((e) => {
+				const x = u.valToPos(e.t, "x", true);
+				if (x < left - 5 || x > left + width + 5)
+					return;
+				ctx.strokeStyle = th.event;
+				ctx.globalAlpha = 0.35;
+				ctx.setLineDash([3 * dpr, 3 * dpr]);
+				ctx.lineWidth = dpr;
+				ctx.beginPath();
+				ctx.moveTo(x, top);
+				ctx.lineTo(x, top + height);
+				ctx.stroke();
+				ctx.globalAlpha = 1;
+				ctx.setLineDash([]);
+				const v = shown ? totalAt(r, e.t) : null;
+				const y = v === null ? top + 6 * dpr : u.valToPos(v, "y", true);
+				const s = 5 * dpr;
+				ctx.fillStyle = series[ts > 0 ? ts : 1].stroke;
+				ctx.beginPath();
+				ctx.moveTo(x, y - s);
+				ctx.lineTo(x + s, y);
+				ctx.lineTo(x, y + s);
+				ctx.lineTo(x - s, y);
+				ctx.closePath();
+				ctx.fill();
+			});
+		});
+		ctx.restore();
+	}
+
+	// Where event i of run r is drawn, in CSS pixels of the page (for the tooltip and tests).
+	function eventPoint(r, i) {
+		const e = runs[r].events[i], over = u.over.getBoundingClientRect();
+		const ts = totalSeries(r);
+		const v = ts > 0 && u.series[ts].show ? totalAt(r, e.t) : null;
+		return {
+			x: over.left + u.valToPos(e.t, "x"),
+			y: over.top + (v === null ? 6 : u.valToPos(v, "y")),
+		};
+	}
+
+	// ---- the tooltip of events near the cursor, and output lines near its time ----
+
+	const tip = document.getElementById("tip");
+	const nearLines = document.getElementById("near-lines");
+	const nearTime = document.getElementById("near-time");
+	let lastNear = null;
+
+	function showTip(u) {
+		const cx = u.cursor.left;
+		if (cx === undefined || cx < 0) {
+			tip.hidden = true;
+			return;
+		}
+		const hits = [];
+		runs.forEach((run, r) => {
+			run.events.forEach((e) => {
+				const d = Math.abs(u.valToPos(e.t, "x") - cx);
+				if (d <= 8)
+					hits.push([d, r, e]);
+			});
+		});
+		if (!hits.length) {
+			tip.hidden = true;
+			return;
+		}
+		hits.sort((a, b) => a[0] - b[0]);
+		tip.replaceChildren();
+		hits.slice(0, 6).forEach(([, r, e]) => {
+			const row = el("div", null, "tip-row");
+			row.append(el("span", e.label, "tip-label"));
+			const where = (multi ? "[" + (r + 1) + "] " : "") + "at " + fmtSecs(e.t) +
+				(e.rss !== null ? ", tree RSS " + fmtBytes(e.rss) : "");
+			row.append(el("span", where, "tip-where"));
+			tip.append(row);
+		});
+		if (hits.length > 6)
+			tip.append(el("div", "… " + (hits.length - 6) + " more", "tip-where"));
+		tip.hidden = false;
+		const over = u.over, wrap = tip.parentElement.getBoundingClientRect();
+		const o = over.getBoundingClientRect();
+		let x = o.left - wrap.left + cx + 12;
+		if (x + tip.offsetWidth > wrap.width)
+			x = Math.max(0, o.left - wrap.left + cx - tip.offsetWidth - 12);
+		tip.style.left = x + "px";
+		tip.style.top = (o.top - wrap.top + Math.max(0, (u.cursor.top || 0) - 10)) + "px";
+	}
+
+	function showNear(u) {
+		const cx = u.cursor.left;
+		if (cx === undefined || cx < 0)
+			return;
+		const t = u.posToVal(cx, "x");
+		const key = Math.round(t * 1000);
+		if (key === lastNear)
+			return;
+		lastNear = key;
+		nearTime.textContent = fmtSecs(t);
+		const rows = [];
+		runs.forEach((run, r) => {
+			const out = run.output;
+			if (!out.length)
+				return;
+			let lo = 0, hi = out.length;
+			while (lo < hi) {
+				const mid = (lo + hi) >> 1;
+				if (out[mid].t < t)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			for (let i = Math.max(0, lo - 4); i < Math.min(out.length, lo + 4); i++)
+				rows.push([r, out[i]]);
+		});
+		rows.sort((a, b) => a[1].t - b[1].t);
+		nearLines.replaceChildren();
+		if (!rows.length) {
+			nearLines.append(el("li", "no captured output (record with --capture-output)", "muted"));
+			return;
+		}
+		rows.forEach(([r, o]) => {
+			const li = el("li", null, o.stream === "stderr" ? "stderr" : "stdout");
+			li.append(el("span", (multi ? "[" + (r + 1) + "] " : "") + fmtSecs(o.t), "out-time"));
+			li.append(el("span", o.stream, "out-stream"));
+			li.append(el("span", o.text, "out-text"));
+			nearLines.append(li);
+		});
+	}
+
+	// ---- the chart ----
+
+	let theme = data.dark ? "dark" : "light";
+	let u = null;
+	const chartEl = document.getElementById("chart");
+
+	function size() {
+		const w = Math.max(320, chartEl.parentElement.clientWidth - 2);
+		return { width: w, height: Math.max(260, Math.min(560, Math.round(w * 0.45))) };
+	}
+
+	function makeChart(range) {
+		const th = THEMES[theme];
+		const axis = { stroke: th.fg, grid: { stroke: th.grid, width: 1 }, ticks: { stroke: th.grid } };
+		const opts = {
+			...size(),
+			series,
+			scales: { x: { time: false, min: range.min, max: range.max } },
+			axes: [
+				{ ...axis, values: timeTicks },
+				{ ...axis, size: 80, values: (u, splits) => splits.map(fmtValue),
+					incrs: isCpu ? undefined : BYTE_INCRS },
+			],
+			cursor: { drag: { x: true, y: false, setScale: true } },
+			legend: { live: true },
+			hooks: {
+				drawClear: [drawSpans],
+				draw: [drawEvents],
+				setCursor: [showTip, showNear],
+			},
+		};
+		document.documentElement.dataset.theme = theme;
+		document.getElementById("theme").textContent = theme === "dark" ? "Light" : "Dark";
+		const shown = u ? u.series.map((s) => s.show) : null;
+		if (u)
+			u.destroy();
+		if (shown)
+			opts.series = series.map((s, i) => ({ ...s, show: shown[i] }));
+		u = new uPlot(opts, aligned, chartEl);
+		u.setScale("x", range);
+	}
+
+	function setRange(min, max) {
+		const w = max - min;
+		if (!(w > 0))
+			return;
+		if (w > full.max - full.min) {
+			min = full.min;
+			max = full.max;
+		} else if (min < full.min) {
+			max += full.min - min;
+			min = full.min;
+		} else if (max > full.max) {
+			min -= max - full.max;
+			max = full.max;
+		}
+		u.setScale("x", { min, max });
+	}
+
+	const wrap = document.getElementById("chart-wrap");
+	wrap.addEventListener("wheel", (e) => {
+		if (!u.over.contains(e.target))
+			return;
+		e.preventDefault();
+		const { min, max } = u.scales.x;
+		const w = max - min;
+		const rect = u.over.getBoundingClientRect();
+		if (e.shiftKey || Math.abs(e.deltaX) > Math.abs(e.deltaY)) {
+			const d = (e.shiftKey ? e.deltaY || e.deltaX : e.deltaX) / rect.width * w;
+			setRange(min + d, max + d);
+			return;
+		}
+		const at = u.posToVal(e.clientX - rect.left, "x");
+		const f = e.deltaY < 0 ? 0.8 : 1.25;
+		setRange(at - (at - min) * f, at + (max - at) * f);
+	}, { passive: false });
+
+	// Shift+drag pans; caught before uPlot's own drag (zoom) sees it.
+	let pan = null;
+	wrap.addEventListener("mousedown", (e) => {
+		if (!e.shiftKey || e.button !== 0 || !u.over.contains(e.target))
+			return;
+		e.stopPropagation();
+		e.preventDefault();
+		pan = { x: e.clientX, min: u.scales.x.min, max: u.scales.x.max };
+	}, true);
+	document.addEventListener("mousemove", (e) => {
+		if (!pan)
+			return;
+		const w = pan.max - pan.min;
+		const d = -(e.clientX - pan.x) / u.over.getBoundingClientRect().width * w;
+		setRange(pan.min + d, pan.max + d);
+	});
+	document.addEventListener("mouseup", () => {
+		pan = null;
+	});
+
+	document.getElementById("reset").addEventListener("click", () => setRange(full.min, full.max));
+	document.getElementById("theme").addEventListener("click", () => {
+		theme = theme === "dark" ? "light" : "dark";
+		makeChart({ min: u.scales.x.min, max: u.scales.x.max });
+	});
+	let resizeTimer = 0;
+	window.addEventListener("resize", () => {
+		clearTimeout(resizeTimer);
+		resizeTimer = setTimeout(() => u.setSize(size()), 100);
+	});
+
+	// ---- summary and tables ----
+
+	const titleText = data.title || "memline: " + (runs[0].command || runs[0].path) +
+		(multi ? " and " + (runs.length - 1) + " more" : "");
+	document.title = titleText;
+	document.getElementById("title").textContent = titleText;
+
+	function table(head, rows) {
+		const t = el("table");
+		const tr = el("tr");
+		head.forEach((h) => tr.append(el("th", h)));
+		t.append(el("thead"));
+		t.tHead.append(tr);
+		const body = el("tbody");
+		rows.forEach((row) => {
+			const r = el("tr");
+			row.forEach((c) => {
+				if (c instanceof Node) {
+					const td = el("td");
+					td.append(c);
+					r.append(td);
+				} else {
+					r.append(el("td", c));
+				}
+			});
+			body.append(r);
+		});
+		t.append(body);
+		return t;
+	}
+
+	const summary = document.getElementById("summary");
+	runs.forEach((run, r) => {
+		const dl = el("dl", null, "summary");
+		const add = (k, v, cls) => {
+			dl.append(el("dt", k));
+			dl.append(el("dd", v, cls));
+		};
+		if (multi)
+			summary.append(el("h3", "[" + (r + 1) + "] " + run.path));
+		add("Command", run.command);
+		add("Log", run.path);
+		add("Host", run.host);
+		add("Started", run.start);
+		const bad = ["failed", "killed", "oom-killed", "incomplete"].includes(run.status);
+		add("Ended", run.ending, bad ? "bad" : "good");
+		add("Duration", fmtSecs(run.duration));
+		add("Peak RSS", run.peak === null ? "?" : fmtBytes(run.peak) + " at " + fmtSecs(run.peak_t));
+		add("Processes", run.procs);
+		add("Samples", run.samples);
+		summary.append(dl);
+		run.warnings.forEach((w) => summary.append(el("p", "warning: " + w, "bad")));
+	});
+
+	const events = document.getElementById("events");
+	const evRows = [];
+	let evTotal = 0;
+	runs.forEach((run, r) => {
+		run.events.forEach((e) => {
+			evTotal++;
+			if (evRows.length < MAX_ROWS)
+				evRows.push((multi ? [String(r + 1)] : []).concat([fmtSecs(e.t), e.label,
+					e.pid === null ? "" : String(e.pid), fmtBytes(e.rss)]));
+		});
+	});
+	if (evTotal) {
+		events.append(table((multi ? ["Run"] : []).concat(["Time", "Event", "PID", "Tree RSS"]),
+			evRows));
+		if (evTotal > evRows.length)
+			events.append(el("p", "… and " + (evTotal - evRows.length) + " more", "muted"));
+	} else {
+		events.append(el("p", "No events.", "muted"));
+	}
+
+	const phases = document.getElementById("phases");
+	const spRows = [];
+	runs.forEach((run, r) => {
+		run.spans.slice(0, MAX_ROWS).forEach((s) => {
+			const name = el("span", s.name);
+			name.style.paddingLeft = s.depth * 1.2 + "em";
+			spRows.push((multi ? [String(r + 1)] : []).concat([name, fmtSecs(s.start),
+				fmtSecs(s.end) + (s.open ? " (open)" : ""), fmtSecs(s.end - s.start),
+				fmtBytes(s.peak), s.rss_change === null ? "?" :
+					(s.rss_change < 0 ? "-" : "+") + fmtBytes(Math.abs(s.rss_change))]));
+		});
+	});
+	if (spRows.length)
+		phases.append(table((multi ? ["Run"] : []).concat(["Phase", "Start", "End", "Duration",
+			"Peak", "RSS change"]), spRows));
+	else
+		phases.hidden = true;
+
+	makeChart(full);
+	showNear({ cursor: { left: -1 } });
+	nearLines.append(el("li", "hover over the chart to see the captured output near that time",
+		"muted"));
+
+	// For tests and the curious: the chart and where each event is drawn.
+	window.memlineReport = Object.freeze({ chart: () => u, eventPoint });
+})();
