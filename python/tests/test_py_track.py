@@ -372,3 +372,14 @@ def test_plot_runs_memline_plot(monkeypatch, tmp_path):
     assert memline.plot(["a.jsonl", tmp_path / "b.jsonl"], out) == out
     assert (tmp_path / "plot-argv").read_text().split("\n")[:-1] == [
         "plot", "a.jsonl", str(tmp_path / "b.jsonl"), "-o", str(out)]
+
+
+def test_plot_with_the_real_memline(memline_bin, tmp_path):
+    """memline.plot() draws a real recording with the built memline's plot command."""
+    log = tmp_path / "run.jsonl"
+    subprocess.run([str(memline_bin), "run", "-q", "-o", str(log), "--", "sh", "-c",
+                    '"$0" event hello', str(memline_bin)], check=True, timeout=60)
+    out = tmp_path / "run.svg"
+    memline.plot([log], out)
+    svg = out.read_text()
+    assert svg.startswith("<?xml") and "hello" in svg, "expected an SVG with the event's label"
