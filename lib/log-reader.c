@@ -465,31 +465,33 @@ static bool lit(struct fast *f, const char *s, size_t n)
 	return true;
 }
 
-/* An integer or null (-1) into *v. */
+/* An integer or null (-1) into *v. Digits first: they are nearly every value. */
 static bool fast_int(struct fast *f, long long *v)
 {
-	const char *p = f->p;
-	if (f->end - p >= 4 && !memcmp(p, "null", 4)) {
+	const char *p = f->p, *end = f->end;
+	bool neg = false;
+	if (p < end && *p == '-') {
+		neg = true;
+		p++;
+	}
+	if (p < end && (unsigned)(*p - '0') < 10) {
+		unsigned long long x = 0;
+		const char *lim = end - p > 18 ? p + 18 : end;
+		while (p < lim && (unsigned)(*p - '0') < 10)
+			x = x * 10 + (unsigned)(*p++ - '0');
+		/* More digits than that, or a fraction or an exponent: not ours to take. */
+		if (p < end && ((unsigned)(*p - '0') < 10 || *p == '.' || *p == 'e' || *p == 'E'))
+			return false;
+		f->p = p;
+		*v = neg ? -(long long)x : (long long)x;
+		return true;
+	}
+	if (!neg && end - p >= 4 && !memcmp(p, "null", 4)) {
 		f->p = p + 4;
 		*v = -1;
 		return true;
 	}
-	bool neg = p < f->end && *p == '-';
-	p += neg;
-	if (p >= f->end || *p < '0' || *p > '9')
-		return false;
-	unsigned long long x = 0;
-	int digits = 0;
-	while (p < f->end && *p >= '0' && *p <= '9') {
-		x = x * 10 + (unsigned)(*p++ - '0');
-		if (++digits > 18)
-			return false;
-	}
-	if (p < f->end && (*p == '.' || *p == 'e' || *p == 'E'))
-		return false;
-	f->p = p;
-	*v = neg ? -(long long)x : (long long)x;
-	return true;
+	return false;
 }
 
 /* A time: an optional minus, digits, and a point with up to 9 digits. */
@@ -537,8 +539,7 @@ static void fast_maps(const struct log_reader *r, int *proc_at, int *tree_at)
 			tree_at[r->tree_pos[f]] = f;
 }
 
-static bool fast_sample(const struct log_reader *r, const char *line, size_t len,
-			struct sample_record *s)
+static bool fast_sample(struct log_reader *r, const char *line, size_t len, struct sample_record *s)
 {
 	static const char head[] = "{\"type\":\"sample\",\"t\":";
 	struct fast f = {line, line + len};
@@ -561,17 +562,19 @@ static bool fast_sample(const struct log_reader *r, const char *line, size_t len
 	}
 	if (!lit(&f, ",\"p\":[", 6))
 		return false;
+	/* As many entries as the previous sample had, to start with: trees change slowly. */
 	size_t cap = 0;
-	for (const char *q = f.p; q < f.end; q++)
-		cap += *q == '[';
-	if (cap) {
-		s->procs = malloc(cap * sizeof(*s->procs));
-		if (!s->procs)
-			return false;
-	}
 	for (size_t k = 0; !lit(&f, "]", 1); k++) {
-		if ((k && !lit(&f, ",", 1)) || !lit(&f, "[", 1) || s->n >= cap)
+		if ((k && !lit(&f, ",", 1)) || !lit(&f, "[", 1))
 			goto fail;
+		if (s->n == cap) {
+			size_t want = cap ? cap * 2 : (r->fast_hint ? r->fast_hint : 16);
+			struct proc_values *np = realloc(s->procs, want * sizeof(*np));
+			if (!np)
+				goto fail;
+			s->procs = np;
+			cap = want;
+		}
 		struct proc_values *pv = &s->procs[s->n];
 		for (int i = 0; i < PROC_NFIELDS; i++)
 			pv->v[i] = -1;
@@ -596,8 +599,10 @@ static bool fast_sample(const struct log_reader *r, const char *line, size_t len
 		if (pv->v[PF_PID] > 0) /* an entry without a pid cannot be placed */
 			s->n++;
 	}
-	if (lit(&f, "}", 1) && f.p == f.end)
+	if (lit(&f, "}", 1) && f.p == f.end) {
+		r->fast_hint = s->n;
 		return true;
+	}
 fail:
 	free(s->procs);
 	s->procs = NULL;

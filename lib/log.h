@@ -123,6 +123,7 @@ struct log_reader {
 	long corrupt;	/* lines skipped as corrupt */
 	log_warn_fn *warn;
 	void *warn_data;
+	size_t fast_hint; /* entries of the last sample read by the fast path */
 };
 
 /* Opens path for reading; warn (may be NULL) is told of every skipped line. */
