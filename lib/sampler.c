@@ -427,12 +427,19 @@ static void read_slow(struct sampler *s, struct tracked_proc *p, long long rss, 
 /*
  * Whether the process replaced its program since the last look. Where the kernel shows us its
  * code and argument addresses, an exec moves them; where it hides them (1), the name is all
- * there is; without a memory map (0: exiting) nothing can be told.
+ * there is; without a memory map (0: exiting, or in the middle of an exec) nothing can be told
+ * yet.
  */
 static bool execed(const struct tracked_proc *p, const struct proc_stat *st)
 {
 	if (st->startcode == 0)
 		return false;
+	/*
+	 * First seen in the middle of an exec (its new memory map not yet filled in: no code
+	 * address, an empty command line): its program shows now.
+	 */
+	if (p->startcode == 0)
+		return true;
 	if (st->startcode > 1 && p->startcode > 1)
 		return st->startcode != p->startcode || st->argstart != p->argstart;
 	return strcmp(st->comm, p->comm) != 0;

@@ -378,6 +378,30 @@ static void test_early_peak_and_no_reset(void **state)
 	strbuf_release(&path);
 }
 
+static void test_first_seen_mid_exec(void **state)
+{
+	struct fake *f = *state;
+	/* Caught in the middle of an exec: the new name, no code address yet, no command line. */
+	struct fproc root = {1000, 1, "sleep", 'R', 1, 10, 17, 0, 0, "", -1UL};
+	start(f, &root);
+	expect_events(f, "proc:1000");
+	sampler_sample(&f->s, 0.01);
+	expect_events(f, "");
+	/* The program shows: its command line is recorded, once. */
+	root.code = 0;
+	put_stat(f, &root);
+	put(f, "1000/cmdline", "sleep");
+	sampler_sample(&f->s, 0.02);
+	size_t n;
+	struct sampler_event *ev = sampler_events(&f->s, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(ev[0].type, SAMPLER_EXEC);
+	assert_int_equal(ev[0].proc.cmdline_len, 5);
+	sampler_clear_events(&f->s);
+	sampler_sample(&f->s, 0.03);
+	expect_events(f, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -386,6 +410,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_status_only_on_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_zombie_vanish, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_early_peak_and_no_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_first_seen_mid_exec, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
