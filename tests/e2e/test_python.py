@@ -169,4 +169,6 @@ def test_load_reads_a_real_log(ml, tmp_path, monkeypatch):
     assert len(rows) == sum(len(s["p"]) for s in samples)
     sleeps = [r for r in rows if r["cmd"] == "sleep 0.2"]
     assert sleeps, "expected rows of the sleep child with its command line"
-    assert all(r["rss"] > 0 for r in rows)
+    # A process read in the middle of an exec really has no resident memory at that instant.
+    assert all(r["rss"] is not None and r["rss"] >= 0 for r in rows)
+    assert max(r["rss"] for r in rows) > 0, "expected the Python process's memory"
