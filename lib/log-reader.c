@@ -134,6 +134,7 @@ void log_record_release(struct log_record *rec)
 	end_info_release(&rec->end);
 	free(rec->mark.text);
 	free(rec->end_error);
+	free(rec->output.text);
 	log_record_init(rec);
 }
 
@@ -353,6 +354,22 @@ static const char *decode_mark(const json_t *o, enum record_type type, struct ma
 	return NULL;
 }
 
+static const char *decode_output(const json_t *o, struct output_record *out, bool *oom)
+{
+	out->t = get_double(o, "t", NAN);
+	if (isnan(out->t))
+		return "output record without a time";
+	const json_t *text = json_object_get(o, "text");
+	if (!json_is_string(text))
+		return "output record without a text";
+	const char *stream = json_string_value(json_object_get(o, "stream"));
+	out->err = stream && !strcmp(stream, "stderr");
+	out->len = json_string_length(text);
+	if (!(out->text = strndup(json_string_value(text), out->len)))
+		*oom = true;
+	return NULL;
+}
+
 static bool decode_end(const json_t *o, struct end_info *e)
 {
 	e->t = get_double(o, "t", 0);
@@ -380,20 +397,13 @@ static bool decode_end(const json_t *o, struct end_info *e)
 
 /* ---- the reader ---- */
 
-int log_reader_open(struct log_reader *r, const char *path, log_warn_fn *warn, void *warn_data,
+int log_reader_init(struct log_reader *r, const char *path, log_warn_fn *warn, void *warn_data,
 		    struct strbuf *err)
 {
 	memset(r, 0, sizeof(*r));
 	r->path = strdup(path);
 	if (!r->path) {
 		strbuf_addstr(err, "out of memory");
-		return -1;
-	}
-	r->f = fopen(path, "re");
-	if (!r->f) {
-		strbuf_addf(err, "cannot open '%s': %s", path, strerror(errno));
-		free(r->path);
-		r->path = NULL;
 		return -1;
 	}
 	r->warn = warn;
@@ -403,6 +413,20 @@ int log_reader_open(struct log_reader *r, const char *path, log_warn_fn *warn, v
 	for (int i = 0; i < TREE_NFIELDS; i++)
 		r->tree_pos[i] = -1;
 	r->state_pos = -1;
+	return 0;
+}
+
+int log_reader_open(struct log_reader *r, const char *path, log_warn_fn *warn, void *warn_data,
+		    struct strbuf *err)
+{
+	if (log_reader_init(r, path, warn, warn_data, err))
+		return -1;
+	r->f = fopen(path, "re");
+	if (!r->f) {
+		strbuf_addf(err, "cannot open '%s': %s", path, strerror(errno));
+		log_reader_close(r);
+		return -1;
+	}
 	return 0;
 }
 
@@ -439,8 +463,9 @@ static const struct {
 	const char *name;
 	enum record_type type;
 } record_types[] = {
-	{"header", REC_HEADER}, {"proc", REC_PROC}, {"exec", REC_EXEC},	  {"sample", REC_SAMPLE},
-	{"exit", REC_EXIT},	{"end", REC_END},   {"event", REC_EVENT}, {"span", REC_SPAN},
+	{"header", REC_HEADER}, {"proc", REC_PROC}, {"exec", REC_EXEC},
+	{"sample", REC_SAMPLE}, {"exit", REC_EXIT}, {"end", REC_END},
+	{"event", REC_EVENT},	{"span", REC_SPAN}, {"output", REC_OUTPUT},
 };
 
 /*
@@ -632,120 +657,131 @@ int log_reader_next(struct log_reader *r, struct log_record *rec, struct strbuf 
 			}
 			return 0;
 		}
-		r->line++;
-		bool complete = n > 0 && r->linebuf[n - 1] == '\n';
-		if (complete && r->seen_header &&
-		    fast_sample(r, r->linebuf, (size_t)n - 1, &rec->sample)) {
-			rec->type = REC_SAMPLE;
-			rec->line = r->line;
-			return 1;
-		}
-		json_error_t jerr;
-		json_t *o = json_loadb(r->linebuf, (size_t)n, 0, &jerr);
-		if (!o || !json_is_object(o)) {
-			json_decref(o);
-			if (!complete && r->seen_header) {
-				/* The writer died mid-line: the log simply ends here. */
-				r->truncated = true;
-				return 0;
-			}
-			if (!r->seen_header) {
-				if (!complete)
-					strbuf_addf(
-						err,
-						"'%s' ends inside its header: the recording died "
-						"at once",
-						r->path);
-				else
-					not_a_log(r, err);
-				return -1;
-			}
-			skip_line(r, o ? "not a JSON object" : jerr.text);
-			continue;
-		}
+		int ret = log_reader_parse(r, r->linebuf, (size_t)n, rec, err);
+		if (ret || r->truncated)
+			return ret;
+	}
+}
 
-		const char *type = json_string_value(json_object_get(o, "type"));
-		rec->type = REC_UNKNOWN;
+int log_reader_parse(struct log_reader *r, char *line, size_t n, struct log_record *rec,
+		     struct strbuf *err)
+{
+	log_record_release(rec);
+	r->line++;
+	bool complete = n > 0 && line[n - 1] == '\n';
+	if (complete && r->seen_header && fast_sample(r, line, n - 1, &rec->sample)) {
+		rec->type = REC_SAMPLE;
 		rec->line = r->line;
-		for (size_t i = 0; type && i < sizeof(record_types) / sizeof(record_types[0]); i++)
-			if (!strcmp(type, record_types[i].name))
-				rec->type = record_types[i].type;
-
-		if (!r->seen_header) {
-			if (rec->type != REC_HEADER ||
-			    !json_is_integer(json_object_get(o, "format")) ||
-			    json_integer_value(json_object_get(o, "format")) < 1) {
-				json_decref(o);
-				return not_a_log(r, err);
-			}
-			long long format = json_integer_value(json_object_get(o, "format"));
-			if (format > LOG_FORMAT_VERSION) {
-				strbuf_addf(err,
-					    "'%s' was written by a newer memline (format %lld); "
-					    "upgrade "
-					    "memline to read it",
-					    r->path, format);
-				json_decref(o);
-				return -1;
-			}
-		} else if (rec->type == REC_HEADER) {
-			json_decref(o);
-			skip_line(r, "a second header");
-			continue;
-		}
-
-		const char *bad = NULL;
-		bool ok = true, oom_error = false;
-		switch (rec->type) {
-		case REC_HEADER:
-			ok = decode_header(r, o, &rec->header);
-			r->seen_header = true;
-			break;
-		case REC_PROC:
-		case REC_EXEC:
-			ok = decode_proc(o, &rec->proc);
-			if (ok && rec->proc.pid <= 0)
-				bad = "process record without a pid";
-			break;
-		case REC_SAMPLE:
-			bad = decode_sample(r, o, &rec->sample);
-			if (bad && !strcmp(bad, "out of memory"))
-				ok = false;
-			break;
-		case REC_EXIT:
-			decode_exit(o, &rec->exit);
-			if (rec->exit.pid <= 0)
-				bad = "exit record without a pid";
-			break;
-		case REC_END:
-			ok = decode_end(o, &rec->end);
-			rec->end_events = (long)get_ll(o, "events", -1);
-			if (ok)
-				rec->end_error = get_str(o, "error", &oom_error);
-			ok = ok && !oom_error;
-			break;
-		case REC_EVENT:
-		case REC_SPAN: {
-			bool oom = false;
-			bad = decode_mark(o, rec->type, &rec->mark, &oom);
-			ok = !oom;
-			break;
-		}
-		case REC_UNKNOWN:
-			break;
-		}
-		json_decref(o);
-		if (!ok) {
-			strbuf_addf(err, "out of memory reading '%s'", r->path);
-			return -1;
-		}
-		if (bad) {
-			log_record_release(rec);
-			skip_line(r, bad);
-			continue;
-		}
 		return 1;
 	}
+	json_error_t jerr;
+	json_t *o = json_loadb(line, n, 0, &jerr);
+	if (!o || !json_is_object(o)) {
+		json_decref(o);
+		if (!complete && r->seen_header) {
+			/* The writer died mid-line: the log simply ends here. */
+			r->truncated = true;
+			return 0;
+		}
+		if (!r->seen_header) {
+			if (!complete)
+				strbuf_addf(err,
+					    "'%s' ends inside its header: the recording died "
+					    "at once",
+					    r->path);
+			else
+				not_a_log(r, err);
+			return -1;
+		}
+		skip_line(r, o ? "not a JSON object" : jerr.text);
+		return 0;
+	}
+	const char *type = json_string_value(json_object_get(o, "type"));
+	rec->type = REC_UNKNOWN;
+	rec->line = r->line;
+	for (size_t i = 0; type && i < sizeof(record_types) / sizeof(record_types[0]); i++)
+		if (!strcmp(type, record_types[i].name))
+			rec->type = record_types[i].type;
+
+	if (!r->seen_header) {
+		if (rec->type != REC_HEADER || !json_is_integer(json_object_get(o, "format")) ||
+		    json_integer_value(json_object_get(o, "format")) < 1) {
+			json_decref(o);
+			return not_a_log(r, err);
+		}
+		long long format = json_integer_value(json_object_get(o, "format"));
+		if (format > LOG_FORMAT_VERSION) {
+			strbuf_addf(err,
+				    "'%s' was written by a newer memline (format %lld); "
+				    "upgrade "
+				    "memline to read it",
+				    r->path, format);
+			json_decref(o);
+			return -1;
+		}
+	} else if (rec->type == REC_HEADER) {
+		json_decref(o);
+		skip_line(r, "a second header");
+		return 0;
+	}
+
+	const char *bad = NULL;
+	bool ok = true, oom_error = false;
+	switch (rec->type) {
+	case REC_HEADER:
+		ok = decode_header(r, o, &rec->header);
+		r->seen_header = true;
+		break;
+	case REC_PROC:
+	case REC_EXEC:
+		ok = decode_proc(o, &rec->proc);
+		if (ok && rec->proc.pid <= 0)
+			bad = "process record without a pid";
+		break;
+	case REC_SAMPLE:
+		bad = decode_sample(r, o, &rec->sample);
+		if (bad && !strcmp(bad, "out of memory"))
+			ok = false;
+		break;
+	case REC_EXIT:
+		decode_exit(o, &rec->exit);
+		if (rec->exit.pid <= 0)
+			bad = "exit record without a pid";
+		break;
+	case REC_END:
+		ok = decode_end(o, &rec->end);
+		rec->end_events = (long)get_ll(o, "events", -1);
+		if (ok)
+			rec->end_error = get_str(o, "error", &oom_error);
+		ok = ok && !oom_error;
+		break;
+	case REC_EVENT:
+	case REC_SPAN: {
+		bool oom = false;
+		bad = decode_mark(o, rec->type, &rec->mark, &oom);
+		ok = !oom;
+		break;
+	}
+	case REC_OUTPUT: {
+		bool oom = false;
+		bad = decode_output(o, &rec->output, &oom);
+		ok = !oom;
+		break;
+	}
+	case REC_UNKNOWN:
+		break;
+	}
+	json_decref(o);
+	if (!ok) {
+		strbuf_addf(err, "out of memory reading '%s'", r->path);
+		return -1;
+	}
+	if (bad) {
+		log_record_release(rec);
+		skip_line(r, bad);
+		return 0;
+	}
+	return 1;
 }
 
 bool log_is_being_written(const char *path)

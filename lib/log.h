@@ -73,6 +73,7 @@ enum record_type {
 	REC_END,
 	REC_EVENT,
 	REC_SPAN,
+	REC_OUTPUT,
 	REC_UNKNOWN
 };
 
@@ -92,6 +93,14 @@ struct mark_record {
 	pid_t pid, tid; /* -1 unknown */
 };
 
+/* A line the command wrote (--capture-output). */
+struct output_record {
+	double t;
+	bool err;   /* stderr, else stdout */
+	char *text; /* the line without its newline, NUL-terminated, owned by the record */
+	size_t len; /* bytes of text (UTF-8 without NULs) */
+};
+
 struct log_record {
 	enum record_type type;
 	long line;
@@ -102,6 +111,7 @@ struct log_record {
 	struct end_info end;
 	/* REC_EVENT and REC_SPAN: kind is MARK_EVENT, MARK_SPAN_BEGIN or MARK_SPAN_END */
 	struct mark_record mark;
+	struct output_record output; /* REC_OUTPUT */
 	/* REC_END: its "error" (owned, NULL when absent) and "events" (-1 when absent) members */
 	char *end_error;
 	long end_events;
@@ -129,6 +139,21 @@ struct log_reader {
 /* Opens path for reading; warn (may be NULL) is told of every skipped line. */
 int log_reader_open(struct log_reader *r, const char *path, log_warn_fn *warn, void *warn_data,
 		    struct strbuf *err);
+/*
+ * Sets up a reader without a file, for a caller that reads the lines itself and hands them to
+ * log_reader_parse (a follower of a growing log). path names the log in messages.
+ */
+int log_reader_init(struct log_reader *r, const char *path, log_warn_fn *warn, void *warn_data,
+		    struct strbuf *err);
+/*
+ * Decodes one line of n bytes, its newline included when it has one (the last line of a log
+ * the writer died in has none), into rec (released first). The line may be modified. Returns 1
+ * with a record, 0 when the line gave none (skipped with a warning, or a cut-off last line:
+ * r->truncated), -1 on an error that stops reading (the first line is not a header, a newer
+ * format, out of memory).
+ */
+int log_reader_parse(struct log_reader *r, char *line, size_t n, struct log_record *rec,
+		     struct strbuf *err);
 /*
  * Reads the next record into rec (released first). Returns 1 with a record, 0 at the end,
  * -1 on an error that stops reading (not a log, a newer format, I/O error).

@@ -19,7 +19,6 @@
  */
 #include "plot.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +37,6 @@ extern const char embed_report_js_sha256[], embed_uplot_js_sha256[];
 #define HTML_TOP_DEFAULT 8     /* per-process lines when the options say 0 */
 #define OUTPUT_MAX_LINES 20000 /* captured output lines kept per run */
 #define OUTPUT_MAX_BYTES 2000  /* of one output line */
-
-static const char *const metric_names[] = {"rss", "pss", "vms", "swap", "cpu"};
 
 /* ---- the values plotted ---- */
 
@@ -420,53 +417,27 @@ static void json_marks(const struct run *run, struct strbuf *out)
 	strbuf_addch(out, ']');
 }
 
-/*
- * The "output" member: the captured lines, read from the log (the run model does not keep
- * them). A log that cannot be read again, or a line that is not valid JSON, is left out: the
- * reader already warned about damaged lines.
- */
-static void json_output(const char *path, struct strbuf *out)
+/* The "output" member: the captured lines, the first OUTPUT_MAX_LINES, each cut. */
+static void json_output(const struct run *run, struct strbuf *out)
 {
 	strbuf_add_json_key(out, "output");
 	strbuf_addch(out, '[');
-	FILE *f = path ? fopen(path, "re") : NULL;
-	char *line = NULL;
-	size_t cap = 0, n = 0;
-	long dropped = 0;
-	ssize_t len;
-	while (f && (len = getline(&line, &cap, f)) > 0) {
-		if (!memmem(line, (size_t)len, "\"output\"", 8))
-			continue;
-		json_t *rec = json_loadb(line, (size_t)len, 0, NULL);
-		const char *type = json_string_value(json_object_get(rec, "type"));
-		json_t *text = json_object_get(rec, "text");
-		json_t *t = json_object_get(rec, "t");
-		if (type && !strcmp(type, "output") && json_is_string(text) && json_is_number(t)) {
-			if (n >= OUTPUT_MAX_LINES) {
-				dropped++;
-			} else {
-				const char *stream =
-					json_string_value(json_object_get(rec, "stream"));
-				size_t tl = json_string_length(text);
-				strbuf_addstr(out, n++ ? ",{" : "{");
-				strbuf_add_json_key(out, "t");
-				strbuf_add_json_secs(out, json_number_value(t));
-				strbuf_add_json_key(out, "stream");
-				strbuf_add_json_str(out, stream ? stream : "");
-				strbuf_add_json_key(out, "text");
-				strbuf_add_json_strn(out, json_string_value(text),
-						     tl > OUTPUT_MAX_BYTES ? OUTPUT_MAX_BYTES : tl);
-				strbuf_addch(out, '}');
-			}
-		}
-		json_decref(rec);
+	size_t n = run->n_outputs < OUTPUT_MAX_LINES ? run->n_outputs : OUTPUT_MAX_LINES;
+	for (size_t i = 0; i < n; i++) {
+		const struct run_output *o = &run->outputs[i];
+		strbuf_addstr(out, i ? ",{" : "{");
+		strbuf_add_json_key(out, "t");
+		strbuf_add_json_secs(out, o->t);
+		strbuf_add_json_key(out, "stream");
+		strbuf_add_json_str(out, o->err ? "stderr" : "stdout");
+		strbuf_add_json_key(out, "text");
+		strbuf_add_json_strn(out, o->text,
+				     o->len > OUTPUT_MAX_BYTES ? OUTPUT_MAX_BYTES : o->len);
+		strbuf_addch(out, '}');
 	}
-	free(line);
-	if (f)
-		fclose(f);
 	strbuf_addch(out, ']');
 	strbuf_add_json_key(out, "output_dropped");
-	strbuf_add_json_i64(out, dropped);
+	strbuf_add_json_i64(out, (long long)(run->n_outputs - n));
 }
 
 static void json_summary(const struct run *run, const char *path, struct strbuf *out)
@@ -533,7 +504,7 @@ static int json_run(const struct plot_input *in, const struct plot_options *o, s
 		ret = json_series(&p, out);
 	run_plot_release(&p);
 	json_marks(in->run, out);
-	json_output(in->path ? in->path : in->run->path, out);
+	json_output(in->run, out);
 	strbuf_addch(out, '}');
 	return ret;
 }
@@ -581,7 +552,8 @@ static bool closes_element(const unsigned char *s, size_t len, const char *tag)
 }
 
 /* Fills the template's <!--memline:NAME--> slots. */
-static int fill_template(struct strbuf *out, const struct strbuf *data, struct strbuf *err)
+static int fill_template(struct strbuf *out, const struct strbuf *data, bool live,
+			 struct strbuf *err)
 {
 	static const char open[] = "<!--memline:";
 	const char *tpl = (const char *)embed_html_template;
@@ -613,8 +585,9 @@ static int fill_template(struct strbuf *out, const struct strbuf *data, struct s
 			strbuf_addf(out,
 				    "default-src 'none'; script-src 'sha256-%s' 'sha256-%s'; "
 				    "style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
-				    "form-action 'none'",
-				    embed_uplot_js_sha256, embed_report_js_sha256);
+				    "form-action 'none'%s",
+				    embed_uplot_js_sha256, embed_report_js_sha256,
+				    live ? "; connect-src 'self'" : "");
 		else if (IS("data"))
 			add_script_json(out, data->buf, data->len);
 		else {
@@ -625,6 +598,34 @@ static int fill_template(struct strbuf *out, const struct strbuf *data, struct s
 		pos = (size_t)(close - tpl) + 3;
 	}
 	return 0;
+}
+
+int plot_html_json(const struct plot_input *in, size_t n, const struct plot_options *o,
+		   struct strbuf *out)
+{
+	unsigned m = o->metric <= PLOT_CPU ? o->metric : 0;
+	strbuf_addch(out, '{');
+	strbuf_add_json_key(out, "metric");
+	strbuf_add_json_str(out, plot_metric_names[m]);
+	strbuf_add_json_key(out, "dark");
+	strbuf_add_json_bool(out, o->dark);
+	strbuf_add_json_key(out, "live");
+	strbuf_add_json_bool(out, o->live);
+	strbuf_add_json_key(out, "title");
+	if (o->title)
+		strbuf_add_json_str(out, o->title);
+	else
+		strbuf_addstr(out, "null");
+	strbuf_add_json_key(out, "runs");
+	strbuf_addch(out, '[');
+	int ret = 0;
+	for (size_t i = 0; i < n && !ret; i++) {
+		if (i)
+			strbuf_addch(out, ',');
+		ret = json_run(&in[i], o, out);
+	}
+	strbuf_addstr(out, "]}");
+	return ret || out->oom ? -1 : 0;
 }
 
 int plot_html(const struct plot_input *in, size_t n, const struct plot_options *o,
@@ -642,30 +643,9 @@ int plot_html(const struct plot_input *in, size_t n, const struct plot_options *
 		return -1;
 	}
 	struct strbuf data = STRBUF_INIT;
-	unsigned m = o->metric < sizeof(metric_names) / sizeof(metric_names[0]) ? o->metric : 0;
-	strbuf_addch(&data, '{');
-	strbuf_add_json_key(&data, "metric");
-	strbuf_add_json_str(&data, metric_names[m]);
-	strbuf_add_json_key(&data, "dark");
-	strbuf_add_json_bool(&data, o->dark);
-	strbuf_add_json_key(&data, "title");
-	if (o->title)
-		strbuf_add_json_str(&data, o->title);
-	else
-		strbuf_addstr(&data, "null");
-	strbuf_add_json_key(&data, "runs");
-	strbuf_addch(&data, '[');
-	int ret = 0;
-	for (size_t i = 0; i < n && !ret; i++) {
-		if (i)
-			strbuf_addch(&data, ',');
-		ret = json_run(&in[i], o, &data);
-	}
-	strbuf_addstr(&data, "]}");
-	if (!ret && !data.oom)
-		ret = fill_template(out, &data, err);
-	else
-		ret = -1;
+	int ret = plot_html_json(in, n, o, &data);
+	if (!ret)
+		ret = fill_template(out, &data, o->live, err);
 	strbuf_release(&data);
 	if (!ret && out->oom)
 		ret = -1;

@@ -24,6 +24,7 @@ struct plot_options {
 	int top;	   /* per-process lines for the top N processes by peak; the rest "other" */
 	int width, height; /* pixels for PNG, points for SVG and PDF; 0 for the default */
 	const char *title; /* NULL: made from the command */
+	bool live;	   /* HTML: a page served by memline that follows the recording */
 };
 
 /* One log to draw; several overlay on one time axis, each from its run's start. */
@@ -39,7 +40,16 @@ int plot_format_for(const char *path);
 /* Draws to path as PNG, SVG or PDF. Returns -1 with a one-line message in err. */
 int plot_cairo(const struct plot_input *in, size_t n, const struct plot_options *o,
 	       enum plot_format format, const char *path, struct strbuf *err);
-/* The self-contained interactive HTML report into out. Returns -1 with a message in err. */
+/*
+ * The data the HTML report draws, as one JSON object (the page embeds it; a live page fetches
+ * it again as the recording grows). Returns -1 when out of memory.
+ */
+int plot_html_json(const struct plot_input *in, size_t n, const struct plot_options *o,
+		   struct strbuf *out);
+/*
+ * The self-contained interactive HTML report into out. With o->live the page may also connect
+ * back to the server that sent it (connect-src 'self'). Returns -1 with a message in err.
+ */
 int plot_html(const struct plot_input *in, size_t n, const struct plot_options *o,
 	      struct strbuf *out, struct strbuf *err);
 

@@ -46,6 +46,9 @@ void run_release(struct run *run)
 	for (size_t i = 0; i < run->n_spans; i++)
 		free(run->spans[i].name);
 	free(run->spans);
+	for (size_t i = 0; i < run->n_outputs; i++)
+		free(run->outputs[i].text);
+	free(run->outputs);
 	for (size_t i = 0; i < run->thread_cap; i++)
 		free(run->threads[i].open);
 	free(run->threads);
@@ -334,6 +337,17 @@ static int add_event(struct run *run, struct mark_record *m)
 	return 0;
 }
 
+static int add_output(struct run *run, struct output_record *o)
+{
+	if (!grow((void **)&run->outputs, &run->alloc_outputs, run->n_outputs,
+		  sizeof(*run->outputs)))
+		return -1;
+	run->outputs[run->n_outputs++] =
+		(struct run_output){.t = o->t, .err = o->err, .text = o->text, .len = o->len};
+	o->text = NULL;
+	return 0;
+}
+
 static int span_begin(struct run *run, struct mark_record *m)
 {
 	if (!grow((void **)&run->spans, &run->alloc_spans, run->n_spans, sizeof(*run->spans)))
@@ -506,6 +520,8 @@ static double record_time(const struct log_record *rec)
 	case REC_EVENT:
 	case REC_SPAN:
 		return rec->mark.t;
+	case REC_OUTPUT:
+		return rec->output.t;
 	default:
 		return 0;
 	}
@@ -553,6 +569,9 @@ int run_add_record(struct run *run, struct log_record *rec)
 	case REC_EVENT:
 	case REC_SPAN:
 		ret = add_mark(run, &rec->mark);
+		break;
+	case REC_OUTPUT:
+		ret = add_output(run, &rec->output);
 		break;
 	case REC_UNKNOWN:
 		break;

@@ -79,6 +79,14 @@ struct run_span {
 	bool has_rss_change;
 };
 
+/* A line the command wrote (--capture-output), in log order. */
+struct run_output {
+	double t;
+	bool err;   /* stderr, else stdout */
+	char *text; /* NUL-terminated UTF-8, without its newline */
+	size_t len;
+};
+
 struct run_thread;
 
 struct run {
@@ -108,6 +116,8 @@ struct run {
 	size_t n_events, alloc_events;
 	struct run_span *spans; /* in the order of their begin records */
 	size_t n_spans, alloc_spans;
+	struct run_output *outputs; /* captured output lines, in the order of the log */
+	size_t n_outputs, alloc_outputs;
 	char *error;	 /* the end record's "error" message; NULL when none */
 	long end_events; /* the end record's count of event and span records; -1 unknown */
 
