@@ -11,7 +11,7 @@ PREFIX    ?= /usr/local
 BUILD     ?= build
 CC        ?= cc
 PYTHON    ?= /usr/bin/python3
-PKGS      := jansson cairo
+PKGS      := jansson cairo ncursesw libmicrohttpd
 
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-sign-compare
 ifdef CI

@@ -27,13 +27,15 @@ static int series_alloc(struct series *s, enum series_kind kind, int proc, size_
 		cap = 1;
 	s->t = malloc(cap * sizeof(*s->t));
 	s->v = malloc(cap * sizeof(*s->v));
-	return s->t && s->v ? 0 : -1;
+	s->at = malloc(cap * sizeof(*s->at));
+	return s->t && s->v && s->at ? 0 : -1;
 }
 
-static void series_push(struct series *s, double t, double v)
+static void series_push(struct series *s, size_t at, double t, double v)
 {
 	s->t[s->n] = t;
 	s->v[s->n] = v;
+	s->at[s->n] = at;
 	s->n++;
 	if (v > s->peak) {
 		s->peak = v;
@@ -46,6 +48,7 @@ void series_set_release(struct series_set *set)
 	for (size_t i = 0; i < set->n; i++) {
 		free(set->s[i].t);
 		free(set->s[i].v);
+		free(set->s[i].at);
 	}
 	free(set->s);
 	set->s = NULL;
@@ -181,19 +184,19 @@ int series_set_build(struct series_set *set, const struct run *run, enum plot_me
 			sum += v;
 			any = true;
 			if (slot > 0) {
-				series_push(&set->s[slot], smp->t, v);
+				series_push(&set->s[slot], si, smp->t, v);
 			} else if (slot == -2) {
 				rest += v;
 				any_rest = true;
 			}
 		}
 		if (other)
-			series_push(other, smp->t, any_rest ? rest : 0);
+			series_push(other, si, smp->t, any_rest ? rest : 0);
 		long long tv = metric == PLOT_CPU ? -1 : smp->tree.v[tree_field_of[metric]];
 		if (tv >= 0)
-			series_push(&set->s[0], smp->t, (double)tv);
+			series_push(&set->s[0], si, smp->t, (double)tv);
 		else if (any)
-			series_push(&set->s[0], smp->t, sum);
+			series_push(&set->s[0], si, smp->t, sum);
 	}
 	ret = 0;
 out:
@@ -229,18 +232,15 @@ double series_at(const struct series *s, double t)
 	return s->v[lo] + (s->v[hi] - s->v[lo]) * (t - s->t[lo]) / dt;
 }
 
-size_t series_decimate(const double *t, const double *v, size_t n, double t0, double t1,
-		       size_t cols, double *out_t, double *out_v)
+/*
+ * The M4 reduction of series_decimate, as indices: calls keep(data, i) for each point i kept, in
+ * ascending order. The caller handles the case where every point fits.
+ */
+static void m4_keep(const double *t, const double *v, size_t n, double t0, double t1, size_t cols,
+		    void (*keep)(void *data, size_t i), void *data)
 {
-	if (!n || !cols)
-		return 0;
-	if (n <= series_decimate_cap(cols)) {
-		memcpy(out_t, t, n * sizeof(*t));
-		memcpy(out_v, v, n * sizeof(*v));
-		return n;
-	}
 	double scale = t1 > t0 ? (double)cols / (t1 - t0) : 0;
-	size_t out = 0, i = 0;
+	size_t i = 0;
 	while (i < n) {
 		double c = (t[i] - t0) * scale;
 		size_t col = c <= 0 ? 0 : c >= (double)cols ? cols - 1 : (size_t)c;
@@ -258,17 +258,139 @@ size_t series_decimate(const double *t, const double *v, size_t n, double t0, do
 		}
 		size_t last = j - 1;
 		/* first, then lo and hi in time order, then last; each index once. */
-		size_t keep[4] = {first, lo < hi ? lo : hi, lo < hi ? hi : lo, last};
+		size_t order[4] = {first, lo < hi ? lo : hi, lo < hi ? hi : lo, last};
 		size_t prev = (size_t)-1;
 		for (int k = 0; k < 4; k++) {
-			if (keep[k] == prev)
-				continue;
-			out_t[out] = t[keep[k]];
-			out_v[out] = v[keep[k]];
-			out++;
-			prev = keep[k];
+			if (order[k] != prev)
+				keep(data, order[k]);
+			prev = order[k];
 		}
 		i = j;
 	}
-	return out;
+}
+
+struct copy_out {
+	const double *t, *v;
+	double *out_t, *out_v;
+	size_t n;
+};
+
+static void copy_point(void *data, size_t i)
+{
+	struct copy_out *c = data;
+	c->out_t[c->n] = c->t[i];
+	c->out_v[c->n] = c->v[i];
+	c->n++;
+}
+
+size_t series_decimate(const double *t, const double *v, size_t n, double t0, double t1,
+		       size_t cols, double *out_t, double *out_v)
+{
+	if (!n || !cols)
+		return 0;
+	if (n <= series_decimate_cap(cols)) {
+		memcpy(out_t, t, n * sizeof(*t));
+		memcpy(out_v, v, n * sizeof(*v));
+		return n;
+	}
+	struct copy_out c = {t, v, out_t, out_v, 0};
+	m4_keep(t, v, n, t0, t1, cols, copy_point, &c);
+	return c.n;
+}
+
+/* ---- tables ---- */
+
+/* Marks the samples a series keeps: row[at[i]] = 1. */
+struct mark_rows {
+	const size_t *at;
+	size_t *row;
+};
+
+static void mark_row(void *data, size_t i)
+{
+	struct mark_rows *m = data;
+	m->row[m->at[i]] = 1;
+}
+
+void series_table_release(struct series_table *tab)
+{
+	if (tab->v)
+		free(tab->v[0]);
+	free(tab->v);
+	free(tab->t);
+	memset(tab, 0, sizeof(*tab));
+}
+
+int series_table_build(struct series_table *tab, const struct series_set *set, size_t max_rows)
+{
+	memset(tab, 0, sizeof(*tab));
+	/* The samples that hold points: 0 .. m - 1, and the time the points cover. */
+	size_t m = 0;
+	double t0 = INFINITY, t1 = -INFINITY;
+	for (size_t k = 0; k < set->n; k++) {
+		const struct series *s = &set->s[k];
+		if (!s->n)
+			continue;
+		if (s->at[s->n - 1] + 1 > m)
+			m = s->at[s->n - 1] + 1;
+		t0 = fmin(t0, s->t[0]);
+		t1 = fmax(t1, s->t[s->n - 1]);
+	}
+	size_t *row = calloc(m ? m : 1, sizeof(*row)); /* 1 when kept, then the row's index */
+	if (!row)
+		return -1;
+	for (size_t k = 0; k < set->n; k++)
+		for (size_t i = 0; i < set->s[k].n; i++)
+			row[set->s[k].at[i]] = 1;
+	size_t n = 0;
+	for (size_t i = 0; i < m; i++)
+		n += row[i];
+	if (n > max_rows) {
+		size_t cols = max_rows / (4 * set->n);
+		if (!cols)
+			cols = 1;
+		memset(row, 0, m * sizeof(*row));
+		for (size_t k = 0; k < set->n; k++) {
+			const struct series *s = &set->s[k];
+			struct mark_rows mr = {s->at, row};
+			if (s->n <= series_decimate_cap(cols))
+				for (size_t i = 0; i < s->n; i++)
+					row[s->at[i]] = 1;
+			else
+				m4_keep(s->t, s->v, s->n, t0, t1, cols, mark_row, &mr);
+		}
+	}
+	/* Number the kept samples; row[i] becomes the row + 1 (0: not kept). */
+	n = 0;
+	for (size_t i = 0; i < m; i++)
+		if (row[i])
+			row[i] = ++n;
+
+	tab->ns = set->n;
+	tab->t = malloc((n ? n : 1) * sizeof(*tab->t));
+	tab->v = calloc(set->n ? set->n : 1, sizeof(*tab->v));
+	double *vals = malloc((n * set->n ? n * set->n : 1) * sizeof(*vals));
+	if (!tab->t || !tab->v || !vals) {
+		free(vals);
+		free(row);
+		series_table_release(tab);
+		return -1;
+	}
+	tab->n = n;
+	for (size_t k = 0; k < set->n; k++)
+		tab->v[k] = vals + k * n;
+	for (size_t i = 0; i < n * set->n; i++)
+		vals[i] = NAN;
+	for (size_t k = 0; k < set->n; k++) {
+		const struct series *s = &set->s[k];
+		for (size_t i = 0; i < s->n; i++) {
+			size_t r = row[s->at[i]];
+			if (!r)
+				continue;
+			tab->t[r - 1] = s->t[i];
+			tab->v[k][r - 1] = s->v[i];
+		}
+	}
+	free(row);
+	return 0;
 }

@@ -1,7 +1,9 @@
 /*
  * series: the lines a plot of one run draws, taken from the model of a run (run.h), and
  * peak-preserving decimation of those lines to a plot's pixel columns. Shared by every
- * renderer of plots: cairo (lib/plot-cairo.c) and the interactive HTML report (lib/plot-html.c).
+ * renderer of plots and every export that draws lines: cairo (lib/plot-cairo.c), the interactive
+ * HTML report (lib/plot-html.c) and the gnuplot export (lib/export.c), so that all of them pick
+ * the same top processes and compute CPU% the same way.
  *
  * For one metric (enum plot_metric in plot.h) a run gives a set of series:
  *   - the tree total (always first),
@@ -26,6 +28,14 @@
  * drawn through them covers exactly the pixels the full line would, so no peak or dip is ever
  * dropped, and the cost is one pass over the points, O(n), with at most 4 points a column out.
  *
+ * A table (series_table_build) puts a set's series on one shared time axis, for renderers that
+ * want every series as a column of one table (uPlot's aligned data, gnuplot's data file): its
+ * rows are the run's samples at which at least one series has a point, in sample order, and each
+ * series has a value in every row, NAN where it has no point there (a process not yet started
+ * or gone, an unknown value). When there are more rows than the caller allows, the table keeps
+ * the union of what series_decimate keeps of each series over the same columns, so no series
+ * loses a peak or a dip; building it is O(samples + points).
+ *
  * Nothing here prints or exits; out of memory is returned as -1.
  */
 #ifndef MEMLINE_SERIES_H
@@ -43,6 +53,7 @@ struct series {
 	int proc;      /* SERIES_PROC: index into run->procs; -1 for the others */
 	double *t;     /* seconds since the run's start, ascending */
 	double *v;     /* KiB, or percent of one CPU for PLOT_CPU */
+	size_t *at;    /* index into run->samples of each point: one point a sample at most */
 	size_t n;      /* points in t and v */
 	double peak;   /* highest value of v; -1 when n == 0 */
 	double peak_t; /* the time of the first point with that value */
@@ -92,5 +103,31 @@ static inline size_t series_decimate_cap(size_t cols)
  */
 size_t series_decimate(const double *t, const double *v, size_t n, double t0, double t1,
 		       size_t cols, double *out_t, double *out_v);
+
+/*
+ * A set's series on one time axis: n rows, t[i] the time of row i (ascending), and per series k
+ * (in the set's order) v[k][i] its value in row i, NAN when it has no point there.
+ */
+struct series_table {
+	double *t;
+	double **v; /* ns arrays of n values */
+	size_t n, ns;
+};
+
+#define SERIES_TABLE_INIT \
+	{                 \
+		0         \
+	}
+
+/*
+ * Builds set's table into tab (which it initialises). max_rows bounds the rows: when the samples
+ * with a point number more, the time from the first point to the last is cut into
+ * max_rows / (4 * set->n) columns (at least 1) and each series is decimated over them as
+ * series_decimate does; the rows are then the samples where any series keeps a point, at most
+ * max_rows (at least 4 * set->n). SIZE_MAX keeps every row. Returns 0, or -1 when out of memory
+ * (tab is then empty). The caller releases tab with series_table_release().
+ */
+int series_table_build(struct series_table *tab, const struct series_set *set, size_t max_rows);
+void series_table_release(struct series_table *tab);
 
 #endif
