@@ -49,7 +49,7 @@ static int open_pty(int like, int *master)
 	return slave;
 }
 
-int capture_init(struct capture *c, int signo, struct strbuf *err)
+int capture_init(struct capture *c, int signo, bool pass, struct strbuf *err)
 {
 	(void)signo;
 	static const char *const names[2] = {"stdout", "stderr"};
@@ -57,7 +57,8 @@ int capture_init(struct capture *c, int signo, struct strbuf *err)
 		struct capture_stream *s = &c->s[i];
 		s->name = names[i];
 		s->out_fd = i + 1;
-		s->pass = true;
+		s->pass = pass;
+		s->quiet = !pass;
 		s->read_fd = s->child_fd = -1;
 		strbuf_init(&s->line);
 		if (isatty(s->out_fd))
@@ -154,7 +155,7 @@ static void read_stream(struct capture_stream *s, capture_line_fn *fn, void *dat
 		}
 		pass_through(s, buf, (size_t)n);
 		take(s, buf, (size_t)n, fn, data);
-		if (!s->pass) {
+		if (!s->pass && !s->quiet) {
 			/*
 			 * Whoever read memline's output is gone (a closed pipe): close the
 			 * command's stream too, so that it gets SIGPIPE as it would have without

@@ -22,6 +22,7 @@ struct capture_stream {
 	int child_fd;	  /* the command's end, until the fork */
 	int out_fd;	  /* memline's own stream, where the bytes pass through */
 	bool pass;	  /* passing through still works */
+	bool quiet;	  /* never passed through: only recorded */
 	struct strbuf line;
 };
 
@@ -31,8 +32,11 @@ struct capture {
 
 typedef void capture_line_fn(void *data, const char *stream, const char *line, size_t len);
 
-/* Sets up both streams. Returns -1 with a message in err. */
-int capture_init(struct capture *c, int signo, struct strbuf *err);
+/*
+ * Sets up both streams; without pass, what the command writes goes only to the log (a
+ * terminal dashboard owns memline's output). Returns -1 with a message in err.
+ */
+int capture_init(struct capture *c, int signo, bool pass, struct strbuf *err);
 /* In the command, after fork: its standard output and error become the capture's. */
 void capture_child(struct capture *c);
 /* In memline, after fork: closes the command's ends and watches the read ends. */

@@ -36,6 +36,7 @@ int log_writer_open(struct log_writer *w, const char *path, bool exclusive, stru
 {
 	memset(w, 0, sizeof(*w));
 	w->fd = -1;
+	w->flush_secs = FLUSH_SECS;
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : 0), 0644);
 	if (fd < 0) {
 		strbuf_addf(err, "cannot create log '%s': %s", path, strerror(errno));
@@ -314,7 +315,7 @@ int log_writer_flush(struct log_writer *w, double now, bool force, struct strbuf
 		strbuf_addstr(err, w->err_msg.buf);
 		return -1;
 	}
-	bool due = force || w->buf.len >= FLUSH_BYTES || now - w->last_write >= FLUSH_SECS;
+	bool due = force || w->buf.len >= FLUSH_BYTES || now - w->last_write >= w->flush_secs;
 	if (!due || !w->buf.len)
 		return 0;
 	size_t off = 0;
@@ -344,7 +345,7 @@ int log_writer_flush(struct log_writer *w, double now, bool force, struct strbuf
 
 double log_writer_due(const struct log_writer *w)
 {
-	return w->buf.len ? w->last_write + FLUSH_SECS : INFINITY;
+	return w->buf.len ? w->last_write + w->flush_secs : INFINITY;
 }
 
 int log_writer_close(struct log_writer *w, struct strbuf *err)

@@ -20,6 +20,7 @@ struct log_writer {
 	char *path;
 	struct strbuf buf;
 	double last_write; /* CLOCK_BOOTTIME seconds of the last write(2) */
+	double flush_secs; /* the longest a record waits in buf: 0.5 s unless set after opening */
 	double last_sync;
 	long samples;
 	long marks;  /* event and span records */
@@ -44,7 +45,7 @@ void log_write_output(struct log_writer *w, double t, const char *stream, const 
 		      size_t len);
 void log_write_end(struct log_writer *w, const struct end_info *e);
 /*
- * Writes buffered records if force, if a second has passed since the last write, or if the
+ * Writes buffered records if force, if flush_secs have passed since the last write, or if the
  * buffer is large; syncs at most once a second. now is CLOCK_BOOTTIME seconds.
  */
 int log_writer_flush(struct log_writer *w, double now, bool force, struct strbuf *err);

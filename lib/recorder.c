@@ -742,7 +742,20 @@ static int setup(struct recorder *r, const struct recorder_options *o, bool atta
 		sigprocmask(SIG_SETMASK, oldmask, NULL);
 		return RECORDER_ERR_LOG;
 	}
+	if (o->flush_interval > 0)
+		r->log.flush_secs = o->flush_interval;
 	return RECORDER_OK;
+}
+
+/* Writes the header out and tells the caller the recording has begun (o->started). */
+static void announce_start(struct recorder *r, const struct recorder_options *o)
+{
+	if (!o->started)
+		return;
+	struct strbuf err = STRBUF_INIT;
+	log_writer_flush(&r->log, boottime(), true, &err); /* a failure shows at the next flush */
+	strbuf_release(&err);
+	o->started(o->started_data, o->log_path);
 }
 
 /* Raises the open-file limit: memline keeps a few /proc files open per process. */
@@ -790,7 +803,7 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 		}
 	}
 	if (o->capture_output) {
-		if (capture_init(&r.cap, SIGRTMIN, err) < 0) {
+		if (capture_init(&r.cap, SIGRTMIN, !o->capture_quiet, err) < 0) {
 			log_writer_discard(&r.log);
 			release(&r);
 			sigprocmask(SIG_SETMASK, &oldmask, NULL);
@@ -819,6 +832,13 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 		setrlimit(RLIMIT_NOFILE, &nofile);
 		if (r.capturing)
 			capture_child(&r.cap);
+		if (o->stdin_null) {
+			int fd = open("/dev/null", O_RDONLY);
+			if (fd > 0) {
+				dup2(fd, 0);
+				close(fd);
+			}
+		}
 		if (r.chan_file) {
 			char memline_pid[24];
 			snprintf(memline_pid, sizeof(memline_pid), "%d", (int)getppid());
@@ -868,6 +888,7 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	pid_t pids[1] = {pid};
 	write_header(&r, (char **)argv, pids, 1);
 	sampler_add(&r.sampler, pid, elapsed(&r));
+	announce_start(&r, o);
 	loop(&r);
 	finish(&r, res);
 	release(&r);
@@ -908,6 +929,7 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 	oom_watch_init(&r.oom, &r.fs, "/proc/self/mountinfo");
 	for (size_t i = 0; i < n; i++)
 		sampler_add_tree(&r.sampler, pids[i], 0);
+	announce_start(&r, o);
 	loop(&r);
 	finish(&r, res);
 	release(&r);

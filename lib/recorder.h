@@ -27,6 +27,16 @@ struct recorder_options {
 	bool capture_output;	 /* run: record the command's output lines */
 	const char *const *event_regex; /* run: output lines matching one become events */
 	size_t n_event_regex;
+	bool capture_quiet; /* run: capture without passing the output on (a dashboard owns it) */
+	bool stdin_null;    /* run: the command reads /dev/null (a dashboard reads the terminal) */
+	double flush_interval; /* the longest a record waits before it is written; 0: 0.5 s */
+	/*
+	 * run and attach: called once, when the log has its header and the processes are being
+	 * recorded, from the recording thread with every signal blocked (threads it starts
+	 * inherit that, so signals keep coming to the recorder). May be NULL.
+	 */
+	void (*started)(void *data, const char *log_path);
+	void *started_data;
 };
 
 /* The schedule's defaults; see recorder_next_interval. */
