@@ -13,9 +13,12 @@
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- small jansson accessors: a missing or null member reads as "unknown" ---- */
@@ -430,8 +433,12 @@ int log_reader_open(struct log_reader *r, const char *path, log_warn_fn *warn, v
 	return 0;
 }
 
+static void ahead_free(struct log_ahead *a);
+
 void log_reader_close(struct log_reader *r)
 {
+	if (r->ahead)
+		ahead_free(r->ahead);
 	if (r->f)
 		fclose(r->f);
 	free(r->path);
@@ -635,7 +642,8 @@ fail:
 	return false;
 }
 
-int log_reader_next(struct log_reader *r, struct log_record *rec, struct strbuf *err)
+/* The next record from the file, read and decoded here and now. */
+static int read_next(struct log_reader *r, struct log_record *rec, struct strbuf *err)
 {
 	log_record_release(rec);
 	for (;;) {
@@ -782,6 +790,283 @@ int log_reader_parse(struct log_reader *r, char *line, size_t n, struct log_reco
 		return 0;
 	}
 	return 1;
+}
+
+/*
+ * ---- reading ahead ----
+ * Decoding is most of the cost of loading a large log, so it runs on threads of their own
+ * while the caller builds its model. The file is mapped; after the header (read here, as
+ * usual) the rest is cut at a line boundary into AHEAD_WORKERS ranges, one a thread. Each
+ * thread decodes its range with a copy of the reader (the header's field positions, its own
+ * line count) into batches of AHEAD_BATCH records, at most AHEAD_BATCHES ahead; the caller
+ * takes the batches of the first range, then of the next, so records come in file order.
+ * Warnings are kept in their batch and told from the caller's thread, in order too. Records
+ * move by struct copy: the batch's slot is left empty, nothing is decoded twice.
+ */
+#define AHEAD_WORKERS 2
+#define AHEAD_BATCH   64
+#define AHEAD_BATCHES 4
+
+struct ahead_warning {
+	long line;
+	char *msg;
+};
+
+struct ahead_batch {
+	struct log_record rec[AHEAD_BATCH];
+	size_t n;
+	int ret;	   /* after the last record: 1 more to come, 0 the range's end, -1 error */
+	struct strbuf err; /* the message when -1 */
+	struct ahead_warning *warnings;
+	size_t n_warnings;
+};
+
+struct ahead_worker {
+	struct log_ahead *a;
+	struct log_reader sub; /* a copy of the reader, reading from the mapping */
+	char *from, *to;       /* its range of the mapping */
+	bool last;	       /* its range ends the file: it may end in a cut-off line */
+	pthread_t thread;
+	bool running;
+	struct ahead_batch batch[AHEAD_BATCHES];
+	size_t head, tail; /* batches filled: head - tail; it fills batch[head % N] */
+	size_t pos;	   /* the caller's next record in batch[tail % N] */
+};
+
+struct log_ahead {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop; /* the reader is being closed */
+	char *map;
+	size_t map_len;
+	struct ahead_worker w[AHEAD_WORKERS];
+	size_t n_workers, cur;
+	struct log_reader *r;
+};
+
+/* The workers' warn callback: the warning waits in the batch being filled. */
+static void ahead_warn(void *data, const char *path, long line, const char *msg)
+{
+	(void)path;
+	struct ahead_worker *w = data;
+	struct ahead_batch *b = &w->batch[w->head % AHEAD_BATCHES];
+	struct ahead_warning *nw = reallocarray(b->warnings, b->n_warnings + 1, sizeof(*nw));
+	if (!nw)
+		return;
+	b->warnings = nw;
+	if ((nw[b->n_warnings].msg = strdup(msg)))
+		nw[b->n_warnings++].line = line;
+}
+
+/* Decodes the next record of w's range into rec: 1, 0 at the range's end, -1 error. */
+static int range_next(struct ahead_worker *w, struct log_record *rec, struct strbuf *err)
+{
+	while (w->from < w->to) {
+		char *nl = memchr(w->from, '\n', (size_t)(w->to - w->from));
+		char *line = w->from;
+		size_t len = nl ? (size_t)(nl + 1 - line) : (size_t)(w->to - line);
+		w->from += len;
+		int ret = log_reader_parse(&w->sub, line, len, rec, err);
+		if (ret || w->sub.truncated)
+			return ret;
+	}
+	return 0;
+}
+
+static void *ahead_thread(void *arg)
+{
+	struct ahead_worker *w = arg;
+	struct log_ahead *a = w->a;
+	for (bool done = false; !done;) {
+		pthread_mutex_lock(&a->lock);
+		while (!a->stop && w->head - w->tail == AHEAD_BATCHES)
+			pthread_cond_wait(&a->cond, &a->lock);
+		bool stop = a->stop;
+		pthread_mutex_unlock(&a->lock);
+		if (stop)
+			break;
+		struct ahead_batch *b = &w->batch[w->head % AHEAD_BATCHES];
+		for (b->n = 0, b->ret = 1; b->n < AHEAD_BATCH; b->n++) {
+			b->ret = range_next(w, &b->rec[b->n], &b->err);
+			if (b->ret <= 0) {
+				done = true;
+				break;
+			}
+		}
+		pthread_mutex_lock(&a->lock);
+		w->head++;
+		pthread_cond_broadcast(&a->cond);
+		pthread_mutex_unlock(&a->lock);
+	}
+	return NULL;
+}
+
+/* Cuts the mapping from `from` into ranges at line ends and starts a thread on each. */
+static int ahead_start(struct log_ahead *a, char *from)
+{
+	char *end = a->map + a->map_len;
+	size_t n = AHEAD_WORKERS;
+	long line = a->r->line;
+	for (size_t k = 0; k < n && from < end; k++) {
+		struct ahead_worker *w = &a->w[a->n_workers];
+		char *to = end;
+		if (k + 1 < n) {
+			char *mid = from + (size_t)(end - from) / (n - k);
+			char *nl = mid < end ? memchr(mid, '\n', (size_t)(end - mid)) : NULL;
+			to = nl ? nl + 1 : end;
+		}
+		w->a = a;
+		w->sub = *a->r;
+		w->sub.f = NULL;
+		w->sub.linebuf = NULL;
+		w->sub.linecap = 0;
+		w->sub.ahead = NULL;
+		w->sub.line = line;
+		w->sub.warn = a->r->warn ? ahead_warn : NULL;
+		w->sub.warn_data = w;
+		w->from = from;
+		w->to = to;
+		w->last = to == end;
+		for (size_t i = 0; i < AHEAD_BATCHES; i++)
+			strbuf_init(&w->batch[i].err);
+		/* The next range's lines are counted from here. */
+		for (char *p = from; p < to && (p = memchr(p, '\n', (size_t)(to - p))); p++)
+			line++;
+		a->n_workers++;
+		from = to;
+	}
+	for (size_t k = 0; k < a->n_workers; k++) {
+		struct ahead_worker *w = &a->w[k];
+		if (pthread_create(&w->thread, NULL, ahead_thread, w))
+			return -1;
+		w->running = true;
+	}
+	return 0;
+}
+
+int log_reader_read_ahead(struct log_reader *r, struct log_record *first, struct strbuf *err)
+{
+	int ret = read_next(r, first, err);
+	if (ret <= 0)
+		return ret;
+	long off = ftell(r->f);
+	struct stat st;
+	if (off < 0 || fstat(fileno(r->f), &st) < 0 || st.st_size <= off)
+		return 1;
+	struct log_ahead *a = calloc(1, sizeof(*a));
+	if (!a)
+		return 1;
+	a->r = r;
+	a->map_len = (size_t)st.st_size;
+	a->map = mmap(NULL, a->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fileno(r->f), 0);
+	if (a->map == MAP_FAILED) {
+		free(a);
+		return 1;
+	}
+	madvise(a->map, a->map_len, MADV_SEQUENTIAL);
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->cond, NULL);
+	r->ahead = a;
+	if (ahead_start(a, a->map + off) < 0) {
+		/* Go on with the ranges that run, if any; else read on as before. */
+		size_t ok = 0;
+		while (ok < a->n_workers && a->w[ok].running)
+			ok++;
+		if (!ok) {
+			ahead_free(a);
+			r->ahead = NULL;
+		}
+		a->n_workers = ok;
+	}
+	return 1;
+}
+
+/* Tells the batch's warnings, from the caller's thread. */
+static void ahead_tell(struct log_reader *r, struct ahead_batch *b)
+{
+	for (size_t i = 0; i < b->n_warnings; i++) {
+		if (r->warn)
+			r->warn(r->warn_data, r->path, b->warnings[i].line, b->warnings[i].msg);
+		free(b->warnings[i].msg);
+	}
+	free(b->warnings);
+	b->warnings = NULL;
+	b->n_warnings = 0;
+}
+
+static int ahead_next(struct log_reader *r, struct log_record *rec, struct strbuf *err)
+{
+	struct log_ahead *a = r->ahead;
+	log_record_release(rec);
+	while (a->cur < a->n_workers) {
+		struct ahead_worker *w = &a->w[a->cur];
+		pthread_mutex_lock(&a->lock);
+		while (w->head == w->tail)
+			pthread_cond_wait(&a->cond, &a->lock);
+		pthread_mutex_unlock(&a->lock);
+		struct ahead_batch *b = &w->batch[w->tail % AHEAD_BATCHES];
+		if (!w->pos)
+			ahead_tell(r, b);
+		if (w->pos < b->n) {
+			*rec = b->rec[w->pos];
+			log_record_init(&b->rec[w->pos]);
+			if (++w->pos == b->n && b->ret == 1) {
+				/* Done with a full batch: hand it back to the thread. */
+				w->pos = 0;
+				pthread_mutex_lock(&a->lock);
+				w->tail++;
+				pthread_cond_broadcast(&a->cond);
+				pthread_mutex_unlock(&a->lock);
+			}
+			return 1;
+		}
+		ahead_tell(r, b); /* a batch that ended a range may warn after its last record */
+		r->line = w->sub.line;
+		r->corrupt += w->sub.corrupt;
+		w->sub.corrupt = 0;
+		if (b->ret < 0) {
+			strbuf_addstr(err, b->err.buf);
+			return -1;
+		}
+		if (w->sub.truncated)
+			r->truncated = true;
+		if (w->sub.truncated || w->last)
+			return 0;
+		a->cur++;
+	}
+	return 0;
+}
+
+static void ahead_free(struct log_ahead *a)
+{
+	pthread_mutex_lock(&a->lock);
+	a->stop = true;
+	pthread_cond_broadcast(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+	for (size_t k = 0; k < AHEAD_WORKERS; k++) {
+		struct ahead_worker *w = &a->w[k];
+		if (w->running)
+			pthread_join(w->thread, NULL);
+		for (size_t i = 0; i < AHEAD_BATCHES; i++) {
+			struct ahead_batch *b = &w->batch[i];
+			strbuf_release(&b->err);
+			for (size_t j = 0; j < AHEAD_BATCH; j++)
+				log_record_release(&b->rec[j]);
+			for (size_t j = 0; j < b->n_warnings; j++)
+				free(b->warnings[j].msg);
+			free(b->warnings);
+		}
+		free(w->sub.linebuf);
+	}
+	munmap(a->map, a->map_len);
+	pthread_cond_destroy(&a->cond);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}
+
+int log_reader_next(struct log_reader *r, struct log_record *rec, struct strbuf *err)
+{
+	return r->ahead ? ahead_next(r, rec, err) : read_next(r, rec, err);
 }
 
 bool log_is_being_written(const char *path)

@@ -134,7 +134,8 @@ struct log_reader {
 	long corrupt;	/* lines skipped as corrupt */
 	log_warn_fn *warn;
 	void *warn_data;
-	size_t fast_hint; /* entries of the last sample read by the fast path */
+	size_t fast_hint;	 /* entries of the last sample read by the fast path */
+	struct log_ahead *ahead; /* reading ahead on a thread (log_reader_read_ahead), or NULL */
 };
 
 /* Opens path for reading; warn (may be NULL) is told of every skipped line. */
@@ -160,6 +161,14 @@ int log_reader_parse(struct log_reader *r, char *line, size_t n, struct log_reco
  * -1 on an error that stops reading (not a log, a newer format, I/O error).
  */
 int log_reader_next(struct log_reader *r, struct log_record *rec, struct strbuf *err);
+/*
+ * For loading a large log: reads the first record into first, as log_reader_next would, then
+ * decodes the rest on threads of their own while the caller works on the records it took.
+ * Call once, instead of the first log_reader_next. The reader's fields (truncated, corrupt,
+ * line) are final once log_reader_next returned 0 or -1. Returns like log_reader_next; when
+ * the threads cannot start, the reader simply reads on by itself.
+ */
+int log_reader_read_ahead(struct log_reader *r, struct log_record *first, struct strbuf *err);
 void log_record_init(struct log_record *rec);
 void log_record_release(struct log_record *rec);
 void log_reader_close(struct log_reader *r);

@@ -12,6 +12,11 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Logs from this size on are decoded ahead on a second thread (log_reader_read_ahead). */
+#define READ_AHEAD_BYTES (4 << 20)
 
 /* One thread's open spans, for pairing begin and end records. */
 struct run_thread {
@@ -603,8 +608,12 @@ int run_load(struct run *run, const char *path, log_warn_fn *warn, void *data, s
 	if (log_reader_open(&r, path, warn, data, err) < 0)
 		return RUN_LOAD_NOINPUT;
 	log_record_init(&rec);
-	int ret;
-	while ((ret = log_reader_next(&r, &rec, err)) > 0) {
+	/* A large log on more than one CPU: decoding runs ahead while the model is built. */
+	struct stat st;
+	bool ahead = fstat(fileno(r.f), &st) == 0 && st.st_size >= READ_AHEAD_BYTES &&
+		     sysconf(_SC_NPROCESSORS_ONLN) > 1;
+	int ret = ahead ? log_reader_read_ahead(&r, &rec, err) : log_reader_next(&r, &rec, err);
+	for (; ret > 0; ret = log_reader_next(&r, &rec, err)) {
 		if (run_add_record(run, &rec) < 0) {
 			strbuf_addf(err, "out of memory reading '%s'", path);
 			ret = -1;

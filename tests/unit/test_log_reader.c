@@ -71,6 +71,92 @@ static char *temp_log(const char *text, size_t len)
 	return path;
 }
 
+/* A log of n samples with a corrupt line in each half, an event, and a cut-off last line. */
+static char *damaged_big_log(size_t n)
+{
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addstr(&sb, "{\"type\":\"header\",\"format\":1,\"fields\":[\"pid\",\"rss\","
+			   "\"state\"],\"tree_fields\":[\"nproc\",\"rss\"]}\n"
+			   "{\"type\":\"proc\",\"t\":0,\"pid\":7,\"comm\":\"w\"}\n");
+	for (size_t i = 0; i < n; i++) {
+		if (i == n / 4)
+			strbuf_addstr(&sb, "{\"type\":\"sample\",\"t\":garbage\n");
+		if (i == 3 * n / 4)
+			strbuf_addstr(&sb, "not json\n");
+		if (i == n / 2)
+			strbuf_addstr(&sb, "{\"type\":\"event\",\"t\":1.5,\"label\":\"mid\"}\n");
+		strbuf_addf(&sb,
+			    "{\"type\":\"sample\",\"t\":%zu.000,\"avail\":null,\"tree\":[1,%zu],"
+			    "\"p\":[[7,%zu,\"R\"]]}\n",
+			    i, i, i);
+	}
+	strbuf_addstr(&sb, "{\"type\":\"sample\",\"t\":9");
+	char *path = temp_log(sb.buf, sb.len);
+	strbuf_release(&sb);
+	return path;
+}
+
+struct summary {
+	size_t records, samples;
+	long long rss_sum;
+	long line, corrupt;
+	bool truncated;
+	int ret;
+	struct warnings w;
+};
+
+static void summarise(const char *path, bool ahead, struct summary *sum)
+{
+	struct log_reader r;
+	struct log_record rec;
+	struct strbuf err = STRBUF_INIT;
+	memset(sum, 0, sizeof(*sum));
+	log_record_init(&rec);
+	assert_int_equal(log_reader_open(&r, path, collect_warning, &sum->w, &err), 0);
+	int ret = ahead ? log_reader_read_ahead(&r, &rec, &err) : log_reader_next(&r, &rec, &err);
+	for (; ret > 0; ret = log_reader_next(&r, &rec, &err)) {
+		sum->records++;
+		if (rec.type == REC_SAMPLE) {
+			sum->samples++;
+			sum->rss_sum += rec.sample.procs[0].v[PF_RSS];
+			assert_int_equal(rec.sample.procs[0].v[PF_RSS], (long long)rec.sample.t);
+		}
+	}
+	sum->ret = ret;
+	sum->line = r.line;
+	sum->corrupt = r.corrupt;
+	sum->truncated = r.truncated;
+	log_record_release(&rec);
+	log_reader_close(&r);
+	strbuf_release(&err);
+}
+
+/* Reading ahead on threads gives the same records, in order, and the same warnings. */
+static void test_read_ahead(void **state)
+{
+	(void)state;
+	char *path = damaged_big_log(20000);
+	struct summary plain, ahead;
+	summarise(path, false, &plain);
+	summarise(path, true, &ahead);
+	assert_int_equal(plain.ret, 0);
+	assert_int_equal(ahead.ret, 0);
+	assert_int_equal(plain.samples, 20000);
+	assert_int_equal(ahead.records, plain.records);
+	assert_int_equal(ahead.samples, plain.samples);
+	assert_true(ahead.rss_sum == plain.rss_sum);
+	assert_int_equal(plain.corrupt, 2);
+	assert_int_equal(ahead.corrupt, plain.corrupt);
+	assert_true(plain.truncated);
+	assert_true(ahead.truncated);
+	assert_int_equal(ahead.line, plain.line);
+	assert_int_equal(ahead.w.n, 2);
+	assert_int_equal(ahead.w.line, plain.w.line); /* the last warning names the same line */
+	assert_string_equal(ahead.w.msg, plain.w.msg);
+	unlink(path);
+	free(path);
+}
+
 static void test_complete(void **state)
 {
 	(void)state;
@@ -594,6 +680,7 @@ int main(void)
 		cmocka_unit_test(test_events_and_spans),
 		cmocka_unit_test(test_hostile_labels),
 		cmocka_unit_test(test_damaged_marks),
+		cmocka_unit_test(test_read_ahead),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
