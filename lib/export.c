@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "series.h"
 
 #define CHUNK	       (64 * 1024)
 #define GP_MAX_EVENTS  100 /* events drawn on the gnuplot plot, at most */
@@ -325,44 +326,6 @@ void export_perfetto(const struct run *run, struct export_out *out)
 
 /* ---- gnuplot ---- */
 
-static int cmp_peak(const void *a, const void *b, void *data)
-{
-	const struct run *run = data;
-	long long pa = run->procs[*(const int *)a].peak, pb = run->procs[*(const int *)b].peak;
-	if (pa != pb)
-		return pa > pb ? -1 : 1;
-	return *(const int *)a - *(const int *)b;
-}
-
-/*
- * The processes with a column: the top ones by peak among those with samples, in *n. Returns
- * the column (0-based among them) of every process, -1 for the rest, or NULL when out of
- * memory. *others tells whether any process with samples is left out.
- */
-static int *top_columns(const struct run *run, int top, int **order, size_t *n, bool *others)
-{
-	int *col = malloc((run->n_procs ? run->n_procs : 1) * sizeof(*col));
-	int *ord = malloc((run->n_procs ? run->n_procs : 1) * sizeof(*ord));
-	if (!col || !ord) {
-		free(col);
-		free(ord);
-		return NULL;
-	}
-	size_t m = 0;
-	for (size_t i = 0; i < run->n_procs; i++) {
-		col[i] = -1;
-		if (run->procs[i].first_sample >= 0)
-			ord[m++] = (int)i;
-	}
-	qsort_r(ord, m, sizeof(*ord), cmp_peak, (void *)run);
-	*n = m < (size_t)(top > 0 ? top : 0) ? m : (size_t)(top > 0 ? top : 0);
-	*others = m > *n;
-	for (size_t k = 0; k < *n; k++)
-		col[ord[k]] = (int)k;
-	*order = ord;
-	return col;
-}
-
 /* A process's name in a column or legend: "pid 123 python3 train.py", cleaned and cut. */
 static void gp_proc_name(const struct run *run, int i, struct strbuf *out, size_t cols)
 {
@@ -375,15 +338,26 @@ static void gp_proc_name(const struct run *run, int i, struct strbuf *out, size_
 	strbuf_release(&s);
 }
 
+/* The series the gnuplot export draws: RSS, the tree and the top processes (series.h). */
+static bool gp_series(const struct run *run, int top, struct series_set *set, struct strbuf *sb)
+{
+	if (series_set_build(set, run, PLOT_RSS, top > 0 ? top : 0) < 0) {
+		sb->oom = true;
+		return false;
+	}
+	return true;
+}
+
 void export_gnuplot_dat(const struct run *run, int top, struct export_out *out)
 {
 	struct strbuf *sb = &out->buf;
-	int *order = NULL;
-	size_t n = 0;
-	bool others = false;
-	int *col = top_columns(run, top, &order, &n, &others);
-	if (!col) {
+	struct series_set set = SERIES_SET_INIT;
+	struct series_table tab = SERIES_TABLE_INIT;
+	if (!gp_series(run, top, &set, sb))
+		return;
+	if (series_table_build(&tab, &set, SIZE_MAX) < 0) {
 		sb->oom = true;
+		series_set_release(&set);
 		return;
 	}
 	struct strbuf cmd = STRBUF_INIT;
@@ -396,52 +370,29 @@ void export_gnuplot_dat(const struct run *run, int top, struct export_out *out)
 	add_clean(sb, cmd.buf ? cmd.buf : "", cmd.len, true, 0);
 	strbuf_addstr(sb, "\n# RSS in KiB, NaN where a process was not alive; columns:\n"
 			  "# 1 time (s)\n# 2 tree total\n");
-	for (size_t k = 0; k < n; k++) {
-		strbuf_addf(sb, "# %zu ", k + 3);
-		gp_proc_name(run, order[k], sb, 0);
+	for (size_t k = 1; k < set.n; k++) {
+		strbuf_addf(sb, "# %zu ", k + 2);
+		if (set.s[k].kind == SERIES_OTHER)
+			strbuf_addstr(sb, "other processes, summed");
+		else
+			gp_proc_name(run, set.s[k].proc, sb, 0);
 		strbuf_addch(sb, '\n');
 	}
-	if (others)
-		strbuf_addf(sb, "# %zu other processes, summed\n", n + 3);
-
-	long long *vals = calloc(n + 1, sizeof(*vals));
-	if (!vals)
-		sb->oom = true;
-	for (size_t k = 0; vals && k < run->n_samples; k++) {
-		const struct run_sample *s = &run->samples[k];
-		for (size_t c = 0; c < n; c++)
-			vals[c] = -1;
-		long long other = 0;
-		for (size_t j = s->first; j < s->first + s->n && j < run->n_proc_samples; j++) {
-			const struct run_proc_sample *ps = &run->proc_samples[j];
-			long long rss = ps->v.v[PF_RSS];
-			if (col[ps->proc] >= 0)
-				vals[col[ps->proc]] = rss;
-			else if (rss > 0)
-				other += rss;
-		}
-		strbuf_addf(sb, "%.3f", s->t);
-		long long tree = s->tree.v[TF_RSS];
-		if (tree >= 0)
-			strbuf_addf(sb, " %lld", tree);
-		else
-			strbuf_addstr(sb, " NaN");
-		for (size_t c = 0; c < n; c++) {
-			if (vals[c] >= 0)
-				strbuf_addf(sb, " %lld", vals[c]);
-			else
+	for (size_t i = 0; i < tab.n; i++) {
+		strbuf_addf(sb, "%.3f", tab.t[i]);
+		for (size_t k = 0; k < tab.ns; k++) {
+			if (isnan(tab.v[k][i]))
 				strbuf_addstr(sb, " NaN");
+			else
+				strbuf_addf(sb, " %.0f", tab.v[k][i]);
 		}
-		if (others)
-			strbuf_addf(sb, " %lld", other);
 		strbuf_addch(sb, '\n');
 		hand_over(out, false);
 	}
 	sb->oom |= cmd.oom;
 	strbuf_release(&cmd);
-	free(vals);
-	free(col);
-	free(order);
+	series_table_release(&tab);
+	series_set_release(&set);
 }
 
 /*
@@ -469,30 +420,6 @@ static void gp_num(struct strbuf *out, double v)
 	strbuf_addf(out, "%.6g", isfinite(v) ? v : 0.0);
 }
 
-/* The tree's RSS (KiB) on the plotted line at time t: interpolated between the samples around
- * it, the nearest one's outside them; 0 when unknown. */
-static double line_at(const struct run *run, double t)
-{
-	const struct run_sample *a = NULL, *b = NULL;
-	for (size_t k = 0; k < run->n_samples; k++) {
-		const struct run_sample *s = &run->samples[k];
-		if (s->tree.v[TF_RSS] < 0)
-			continue;
-		if (s->t <= t) {
-			a = s;
-		} else {
-			b = s;
-			break;
-		}
-	}
-	if (a && b && b->t > a->t)
-		return (double)a->tree.v[TF_RSS] +
-		       (double)(b->tree.v[TF_RSS] - a->tree.v[TF_RSS]) * (t - a->t) / (b->t - a->t);
-	if (a || b)
-		return (double)(a ? a : b)->tree.v[TF_RSS];
-	return 0;
-}
-
 static const char *const gp_colors[] = {
 	"#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377", "#bbbbbb", "#ee8866",
 };
@@ -501,14 +428,9 @@ static const char *const gp_colors[] = {
 void export_gnuplot_plt(const struct run *run, int top, struct export_out *out)
 {
 	struct strbuf *sb = &out->buf;
-	int *order = NULL;
-	size_t n = 0;
-	bool others = false;
-	int *col = top_columns(run, top, &order, &n, &others);
-	if (!col) {
-		sb->oom = true;
+	struct series_set set = SERIES_SET_INIT;
+	if (!gp_series(run, top, &set, sb))
 		return;
-	}
 	double dur = run->duration > 0 ? run->duration : 1;
 	double tu = 1;
 	const char *unit = "s";
@@ -578,7 +500,7 @@ void export_gnuplot_plt(const struct run *run, int top, struct export_out *out)
 	int stack = 0;
 	for (size_t i = 0; i < run->n_events && i < GP_MAX_EVENTS; i++, tag++) {
 		const struct run_event *e = &run->events[i];
-		double y = line_at(run, e->t) / 1024.0;
+		double y = fmax(series_at(&set.s[0], e->t), 0) / 1024.0;
 		stack = e->t - last_t < dur / 100 ? stack + 1 : 0;
 		last_t = e->t;
 		strbuf_addf(sb, "set arrow %d from ", tag);
@@ -631,26 +553,28 @@ void export_gnuplot_plt(const struct run *run, int top, struct export_out *out)
 	/* the lines */
 	strbuf_addstr(sb, "plot dir.'memline.dat' using ($1/tu):($2/1024) with lines linewidth 2 "
 			  "linecolor rgb '#222222' title 'tree total'");
-	for (size_t k = 0; k < n; k++) {
+	for (size_t k = 1; k < set.n; k++) {
+		if (set.s[k].kind == SERIES_OTHER) {
+			strbuf_addf(
+				sb,
+				", \\\n     '' using ($1/tu):($%zu/1024) with lines linewidth 1 "
+				"dashtype 3 linecolor rgb '#888888' title 'other'",
+				k + 2);
+			continue;
+		}
 		struct strbuf name = STRBUF_INIT;
-		gp_proc_name(run, order[k], &name, GP_LABEL_CHARS);
+		gp_proc_name(run, set.s[k].proc, &name, GP_LABEL_CHARS);
 		strbuf_addf(sb,
 			    ", \\\n     '' using ($1/tu):($%zu/1024) with lines linewidth 1 "
 			    "linecolor rgb '%s' title ",
-			    k + 3, gp_colors[k % GP_NCOLORS]);
+			    k + 2, gp_colors[(k - 1) % GP_NCOLORS]);
 		gp_str(sb, name.buf ? name.buf : "", name.len, 0);
 		sb->oom |= name.oom;
 		strbuf_release(&name);
 	}
-	if (others)
-		strbuf_addf(sb,
-			    ", \\\n     '' using ($1/tu):($%zu/1024) with lines linewidth 1 "
-			    "dashtype 3 linecolor rgb '#888888' title 'other'",
-			    n + 3);
 	strbuf_addch(sb, '\n');
 	sb->oom |= title.oom || ending.oom;
 	strbuf_release(&title);
 	strbuf_release(&ending);
-	free(col);
-	free(order);
+	series_set_release(&set);
 }

@@ -63,9 +63,10 @@ void export_perfetto(const struct run *run, struct export_out *out);
 
 /*
  * The gnuplot data file: comment lines naming the log, the command and the columns, then one
- * line a sample: time in seconds, the tree's RSS, the RSS of each of the top processes by
- * peak (NaN when it is not alive), and when there are more processes, the rest summed as
- * "other"; memory in KiB.
+ * line a sample (series_table_build over every sample with a value): time in seconds, then the
+ * RSS series of series.h, the same lines the plots draw: the tree total, each of the top
+ * processes by peak (NaN when it is not alive), and when there are more processes, the rest
+ * summed as "other"; memory in KiB.
  */
 void export_gnuplot_dat(const struct run *run, int top, struct export_out *out);
 /*

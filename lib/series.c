@@ -6,6 +6,13 @@
  * value at each sample (CPU% needs the previous sample of the same process) and its peak, which
  * ranks the processes; the second appends each value to its process's series or adds it to
  * "other", and sums the tree total where the log has none. Both passes are O(process-samples).
+ * Each point remembers its sample, so that a table can line the series up by sample rather than
+ * by comparing times.
+ *
+ * Decimation (m4_keep) names the points it keeps to a callback: series_decimate copies them out,
+ * series_table_build marks their samples as rows, so both use the one reduction. A table is a
+ * mark per sample (kept or not), numbered into rows, then filled with NAN and each series'
+ * kept points: O(samples + points).
  */
 #include "series.h"
 
@@ -195,7 +202,7 @@ int series_set_build(struct series_set *set, const struct run *run, enum plot_me
 		long long tv = metric == PLOT_CPU ? -1 : smp->tree.v[tree_field_of[metric]];
 		if (tv >= 0)
 			series_push(&set->s[0], si, smp->t, (double)tv);
-		else if (any)
+		else if (any || !smp->n) /* no process alive: nothing to sum, 0 */
 			series_push(&set->s[0], si, smp->t, sum);
 	}
 	ret = 0;
@@ -369,7 +376,8 @@ int series_table_build(struct series_table *tab, const struct series_set *set, s
 	tab->ns = set->n;
 	tab->t = malloc((n ? n : 1) * sizeof(*tab->t));
 	tab->v = calloc(set->n ? set->n : 1, sizeof(*tab->v));
-	double *vals = malloc((n * set->n ? n * set->n : 1) * sizeof(*vals));
+	size_t nv = n * set->n;
+	double *vals = malloc((nv ? nv : 1) * sizeof(*vals));
 	if (!tab->t || !tab->v || !vals) {
 		free(vals);
 		free(row);
@@ -379,7 +387,7 @@ int series_table_build(struct series_table *tab, const struct series_set *set, s
 	tab->n = n;
 	for (size_t k = 0; k < set->n; k++)
 		tab->v[k] = vals + k * n;
-	for (size_t i = 0; i < n * set->n; i++)
+	for (size_t i = 0; i < nv; i++)
 		vals[i] = NAN;
 	for (size_t k = 0; k < set->n; k++) {
 		const struct series *s = &set->s[k];

@@ -21,7 +21,7 @@
  * start when it started during the recording, else the point is unknown. The tree's CPU% is the
  * sum of its processes' (the tree's utime and stime drop when a process exits, so their deltas
  * would not be CPU use). The tree total of a memory metric is the sample's tree value, else the
- * sum of its processes' known values.
+ * sum of its processes' known values; in a sample with no process at all the tree total is 0.
  *
  * Decimation (series_decimate) keeps, of the points falling in each of a plot's pixel columns,
  * the first, the lowest, the highest and the last, in time order (the "M4" reduction): a line

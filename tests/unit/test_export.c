@@ -2,8 +2,8 @@
  * test_export: the exports of lib/export.c on the fixture logs under $MEMLINE_FIXTURES/logs:
  * the CSV read back with an RFC 4180 reader (row count, columns, a hostile command line), the
  * Chrome trace JSON parsed back with jansson (counts of each kind of event, hostile labels),
- * the gnuplot data and script (rows, columns, nothing gnuplot would expand), and the chunked
- * output giving the same text as the buffered one.
+ * the gnuplot data and script (rows, columns that are the plots' series, nothing gnuplot would
+ * expand), and the chunked output giving the same text as the buffered one.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -19,6 +19,7 @@
 
 #include "export.h"
 #include "run.h"
+#include "series.h"
 
 static void load(struct run *run, const char *name)
 {
@@ -363,6 +364,30 @@ static void test_gnuplot_dat(void **state)
 	assert_non_null(strstr(out.buf.buf, "\n1.010 1000 NaN 1000\n"));
 	export_out_release(&out);
 	run_release(&run);
+
+	/* the columns are the plots' series (series.h): the same processes in the same order */
+	for (int top = 0; top <= 2; top++) {
+		load(&run, "complete.jsonl");
+		export_out_init(&out, NULL, NULL);
+		export_gnuplot_dat(&run, top, &out);
+		assert_int_equal(export_out_finish(&out), 0);
+		struct series_set set;
+		assert_int_equal(series_set_build(&set, &run, PLOT_RSS, top), 0);
+		assert_int_equal(data_lines(out.buf.buf, &fields), set.s[0].n);
+		assert_int_equal(fields, 1 + set.n);
+		for (size_t k = 1; k < set.n; k++) {
+			char want[64];
+			if (set.s[k].kind == SERIES_OTHER)
+				snprintf(want, sizeof(want), "# %zu other processes", k + 2);
+			else
+				snprintf(want, sizeof(want), "# %zu pid %d ", k + 2,
+					 (int)run.procs[set.s[k].proc].pid);
+			assert_non_null(strstr(out.buf.buf, want));
+		}
+		series_set_release(&set);
+		export_out_release(&out);
+		run_release(&run);
+	}
 }
 
 static void test_gnuplot_plt(void **state)

@@ -3,7 +3,9 @@
  * total, the top N processes by peak and "other" as the sum of the rest, CPU% from the change
  * in CPU time between samples, interpolation along a line, and peak-preserving decimation
  * (every column's highest and lowest point survive; the first and last are kept; O(n) output
- * bounded by four points a column).
+ * bounded by four points a column), and tables that put every series on one time axis (rows
+ * ascending, NAN where a process was not alive, the same CPU%, every series' peaks kept when
+ * decimated).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -322,12 +324,328 @@ static void test_empty_run(void **state)
 	run_release(&run);
 }
 
+/* ---- tables: every series on one time axis ---- */
+
+/*
+ * Six samples (t = 1..6): pid 10 in all of them, pid 11 in samples 3 and 4 (it exits), pid 12
+ * from sample 5; the tree's RSS is unknown in sample 2 (its total is then the sum).
+ */
+static void load_staggered(struct run *run)
+{
+	struct strbuf sb = STRBUF_INIT;
+	for (int k = 1; k <= 6; k++) {
+		if (k == 1 || k == 3 || k == 5)
+			strbuf_addf(
+				&sb,
+				"{\"type\":\"proc\",\"t\":%d,\"pid\":%d,\"ppid\":1,\"start\":%d,"
+				"\"comm\":\"p\",\"argv\":[\"p\"]}\n",
+				k - 1, 9 + (k + 1) / 2, k - 1);
+		strbuf_addf(&sb, "{\"type\":\"sample\",\"t\":%d,\"avail\":1,\"tree\":[1,", k);
+		if (k == 2)
+			strbuf_addstr(&sb, "null");
+		else
+			strbuf_addf(&sb, "%d", 10000 + k);
+		strbuf_addstr(&sb, ",0,0,0,null,0,0,null,0,0],\"p\":[");
+		add_proc(&sb, 10, 100 * k, 1, 10 * k, 0);
+		if (k == 3 || k == 4) {
+			strbuf_addch(&sb, ',');
+			add_proc(&sb, 11, 1000 * k, 1, 0, 0);
+		}
+		if (k >= 5) {
+			strbuf_addch(&sb, ',');
+			add_proc(&sb, 12, 50, 1, 0, 0);
+		}
+		strbuf_addstr(&sb, "]}\n");
+		if (k == 4)
+			strbuf_addstr(&sb,
+				      "{\"type\":\"exit\",\"t\":4.5,\"pid\":11,\"how\":\"exited\","
+				      "\"code\":0}\n");
+	}
+	load_text(run, sb.buf);
+	strbuf_release(&sb);
+}
+
+/* The column of the table that belongs to the process with pid. */
+static size_t column_of(const struct run *run, const struct series_set *set, int pid)
+{
+	for (size_t k = 0; k < set->n; k++)
+		if (set->s[k].kind == SERIES_PROC && run->procs[set->s[k].proc].pid == pid)
+			return k;
+	fail_msg("no series for pid %d", pid);
+	return 0;
+}
+
+static void test_table_gaps(void **state)
+{
+	(void)state;
+	struct run run;
+	load_staggered(&run);
+	struct series_set set;
+	struct series_table tab;
+	assert_int_equal(series_set_build(&set, &run, PLOT_RSS, 2), 0);
+	assert_int_equal(set.n, 4); /* tree, pid 11, pid 10, other (pid 12) */
+	assert_int_equal(series_table_build(&tab, &set, SIZE_MAX), 0);
+	assert_int_equal(tab.ns, set.n);
+	assert_int_equal(tab.n, 6); /* every sample is a row */
+	for (size_t i = 0; i < tab.n; i++)
+		assert_near(tab.t[i], i + 1);
+	/* the tree: its own value, the sum where the log has none */
+	assert_near(tab.v[0][0], 10001);
+	assert_near(tab.v[0][1], 200);
+	assert_near(tab.v[0][5], 10006);
+	/* pid 11 lived in samples 3 and 4 only: no value before or after */
+	size_t c11 = column_of(&run, &set, 11), c10 = column_of(&run, &set, 10);
+	assert_int_equal(c11, 1);
+	for (size_t i = 0; i < tab.n; i++) {
+		if (i == 2 || i == 3)
+			assert_near(tab.v[c11][i], 1000 * (i + 1));
+		else
+			assert_true(isnan(tab.v[c11][i]));
+		assert_near(tab.v[c10][i], 100 * (i + 1));
+	}
+	/* "other" is pid 12, from sample 5; 0 before it, when no other process is alive */
+	assert_int_equal(set.s[3].kind, SERIES_OTHER);
+	assert_near(tab.v[3][0], 0);
+	assert_near(tab.v[3][4], 50);
+	series_table_release(&tab);
+	series_set_release(&set);
+
+	/* PSS is unknown everywhere: no point, no row */
+	assert_int_equal(series_set_build(&set, &run, PLOT_PSS, 2), 0);
+	assert_int_equal(series_table_build(&tab, &set, SIZE_MAX), 0);
+	assert_int_equal(tab.n, 0);
+	series_table_release(&tab);
+	series_set_release(&set);
+	run_release(&run);
+}
+
+static void test_table_cpu(void **state)
+{
+	(void)state;
+	struct run run;
+	load_four(&run);
+	struct series_set set;
+	struct series_table tab;
+	assert_int_equal(series_set_build(&set, &run, PLOT_CPU, 2), 0);
+	assert_int_equal(series_table_build(&tab, &set, SIZE_MAX), 0);
+	assert_int_equal(tab.n, 4);
+	/* the same CPU% as the series: process i uses (i + 1) * 10 %, the tree their sum */
+	for (size_t i = 0; i < tab.n; i++) {
+		assert_near(tab.v[0][i], 100);
+		assert_near(tab.v[1][i], 40); /* pid 13 */
+		assert_near(tab.v[2][i], 30); /* pid 12 */
+		assert_near(tab.v[3][i], 10 + 20);
+	}
+	series_table_release(&tab);
+	series_set_release(&set);
+	run_release(&run);
+
+	/* a process that uses 50 % and exits; in the last sample nothing is alive: the tree 0 % */
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addstr(&sb, "{\"type\":\"proc\",\"t\":0,\"pid\":10,\"ppid\":1,\"start\":0,"
+			   "\"comm\":\"a\",\"argv\":[\"a\"]}\n");
+	for (int k = 1; k <= 2; k++) {
+		strbuf_addf(&sb,
+			    "{\"type\":\"sample\",\"t\":%d,\"avail\":1,\"tree\":[1,1,0,0,0,"
+			    "null,0,0,null,0,0],\"p\":[",
+			    k);
+		add_proc(&sb, 10, 1, 1, 500 * k, 0);
+		strbuf_addstr(&sb, "]}\n");
+	}
+	strbuf_addstr(&sb,
+		      "{\"type\":\"exit\",\"t\":2.5,\"pid\":10,\"how\":\"exited\",\"code\":0}\n"
+		      "{\"type\":\"sample\",\"t\":3,\"avail\":1,\"tree\":[0,0,0,0,0,null,0,0,"
+		      "null,0,0],\"p\":[]}\n");
+	load_text(&run, sb.buf);
+	strbuf_release(&sb);
+	assert_int_equal(series_set_build(&set, &run, PLOT_CPU, 1), 0);
+	assert_int_equal(series_table_build(&tab, &set, SIZE_MAX), 0);
+	assert_int_equal(tab.n, 3);
+	assert_near(tab.v[0][0], 50);
+	assert_near(tab.v[0][1], 50);
+	assert_near(tab.v[0][2], 0);
+	assert_near(tab.v[1][1], 50);
+	assert_true(isnan(tab.v[1][2]));
+	series_table_release(&tab);
+	series_set_release(&set);
+	run_release(&run);
+}
+
+/*
+ * A hand-made set over n samples at uneven times: the tree in all of them, process A in the
+ * first 60 %, process B in the last 30 % with a one-sample spike, and "other" in a short middle
+ * stretch with a one-sample dip. Each series has one point a sample it is in.
+ */
+struct fake_set {
+	struct series_set set;
+	struct series s[4];
+	double *times;
+};
+
+static void fake_push(struct series *s, size_t at, double t, double v)
+{
+	s->t[s->n] = t;
+	s->v[s->n] = v;
+	s->at[s->n] = at;
+	s->n++;
+}
+
+static void fake_build(struct fake_set *f, size_t n)
+{
+	memset(f, 0, sizeof(*f));
+	f->times = malloc(n * sizeof(double));
+	for (int k = 0; k < 4; k++) {
+		f->s[k].t = malloc(n * sizeof(double));
+		f->s[k].v = malloc(n * sizeof(double));
+		f->s[k].at = malloc(n * sizeof(size_t));
+		assert_true(f->s[k].t && f->s[k].v && f->s[k].at);
+		f->s[k].kind = k == 0 ? SERIES_TREE : k == 3 ? SERIES_OTHER : SERIES_PROC;
+		f->s[k].proc = k == 0 || k == 3 ? -1 : k - 1;
+	}
+	uint32_t r = 777;
+	double t = 0;
+	for (size_t i = 0; i < n; i++) {
+		t += 0.01 + (next_rand(&r) % 100) * 1e-4;
+		f->times[i] = t;
+		double a = 500 + (double)(next_rand(&r) % 50),
+		       b = 300 + (double)(next_rand(&r) % 70);
+		if (i < n * 6 / 10)
+			fake_push(&f->s[1], i, t, a);
+		if (i >= n * 7 / 10)
+			fake_push(&f->s[2], i, t, i == n * 9 / 10 + 3 ? 1e6 : b);
+		if (i >= n * 4 / 10 && i < n * 4 / 10 + 500)
+			fake_push(&f->s[3], i, t, i == n * 4 / 10 + 77 ? 1 : 20);
+		fake_push(&f->s[0], i, t, (i < n * 6 / 10 ? a : 0) + (i >= n * 7 / 10 ? b : 0));
+	}
+	f->set.s = f->s;
+	f->set.n = 4;
+}
+
+static void fake_release(struct fake_set *f)
+{
+	for (int k = 0; k < 4; k++) {
+		free(f->s[k].t);
+		free(f->s[k].v);
+		free(f->s[k].at);
+	}
+	free(f->times);
+}
+
+static void test_table_decimate(void **state)
+{
+	(void)state;
+	const size_t n = 100000, max_rows = 4000;
+	struct fake_set f;
+	fake_build(&f, n);
+	struct series_table tab;
+	assert_int_equal(series_table_build(&tab, &f.set, max_rows), 0);
+	assert_true(tab.n <= max_rows);
+	assert_true(tab.n >= max_rows / 16); /* every column has rows */
+	for (size_t i = 1; i < tab.n; i++)
+		assert_true(tab.t[i] > tab.t[i - 1]); /* one axis, ascending */
+	assert_near(tab.t[0], f.times[0]);
+	assert_near(tab.t[tab.n - 1], f.times[n - 1]);
+
+	/* per series: its peak and dip at their times, its first and last point, and no value
+	 * outside the time it has points in */
+	for (size_t k = 0; k < 4; k++) {
+		const struct series *s = &f.s[k];
+		size_t hi = 0, lo = 0;
+		for (size_t i = 1; i < s->n; i++) {
+			hi = s->v[i] > s->v[hi] ? i : hi;
+			lo = s->v[i] < s->v[lo] ? i : lo;
+		}
+		bool got_hi = false, got_lo = false, got_first = false, got_last = false;
+		for (size_t i = 0; i < tab.n; i++) {
+			double v = tab.v[k][i];
+			if (tab.t[i] < s->t[0] || tab.t[i] > s->t[s->n - 1]) {
+				assert_true(isnan(v));
+				continue;
+			}
+			got_hi |= tab.t[i] == s->t[hi] && v == s->v[hi];
+			got_lo |= tab.t[i] == s->t[lo] && v == s->v[lo];
+			got_first |= tab.t[i] == s->t[0] && v == s->v[0];
+			got_last |= tab.t[i] == s->t[s->n - 1] && v == s->v[s->n - 1];
+		}
+		assert_true(got_hi);
+		assert_true(got_lo);
+		assert_true(got_first);
+		assert_true(got_last);
+	}
+	/* the one-sample spike and dip */
+	bool spike = false, dip = false;
+	for (size_t i = 0; i < tab.n; i++) {
+		spike |= tab.v[2][i] == 1e6 && tab.t[i] == f.times[n * 9 / 10 + 3];
+		dip |= tab.v[3][i] == 1 && tab.t[i] == f.times[n * 4 / 10 + 77];
+	}
+	assert_true(spike);
+	assert_true(dip);
+	series_table_release(&tab);
+
+	/* each time column's highest and lowest value of every series survive */
+	const size_t cols = max_rows / (4 * 4);
+	double t0 = f.times[0], t1 = f.times[n - 1];
+	double *in_hi = malloc(cols * sizeof(double)), *out_hi = malloc(cols * sizeof(double));
+	double *in_lo = malloc(cols * sizeof(double)), *out_lo = malloc(cols * sizeof(double));
+	assert_true(in_hi && out_hi && in_lo && out_lo);
+	assert_int_equal(series_table_build(&tab, &f.set, max_rows), 0);
+	for (size_t k = 0; k < 4; k++) {
+		for (size_t c = 0; c < cols; c++) {
+			in_hi[c] = out_hi[c] = -INFINITY;
+			in_lo[c] = out_lo[c] = INFINITY;
+		}
+		const struct series *s = &f.s[k];
+		for (size_t i = 0; i < s->n; i++) {
+			size_t c = (size_t)((s->t[i] - t0) * cols / (t1 - t0));
+			c = c >= cols ? cols - 1 : c;
+			in_hi[c] = fmax(in_hi[c], s->v[i]);
+			in_lo[c] = fmin(in_lo[c], s->v[i]);
+		}
+		for (size_t i = 0; i < tab.n; i++) {
+			if (isnan(tab.v[k][i]))
+				continue;
+			size_t c = (size_t)((tab.t[i] - t0) * cols / (t1 - t0));
+			c = c >= cols ? cols - 1 : c;
+			out_hi[c] = fmax(out_hi[c], tab.v[k][i]);
+			out_lo[c] = fmin(out_lo[c], tab.v[k][i]);
+		}
+		for (size_t c = 0; c < cols; c++) {
+			assert_true(out_hi[c] == in_hi[c]);
+			assert_true(out_lo[c] == in_lo[c]);
+		}
+	}
+	series_table_release(&tab);
+
+	/* fewer rows than 4 a series: one column, at most 4 rows a series */
+	assert_int_equal(series_table_build(&tab, &f.set, 3), 0);
+	assert_true(tab.n <= 16);
+	bool spike1 = false;
+	for (size_t i = 0; i < tab.n; i++)
+		spike1 |= tab.v[2][i] == 1e6;
+	assert_true(spike1);
+	series_table_release(&tab);
+
+	/* rows that fit are all kept; one more than fits and they are decimated */
+	assert_int_equal(series_table_build(&tab, &f.set, n), 0);
+	assert_int_equal(tab.n, n);
+	series_table_release(&tab);
+	assert_int_equal(series_table_build(&tab, &f.set, n - 1), 0);
+	assert_true(tab.n <= n - 1);
+	series_table_release(&tab);
+	free(in_hi);
+	free(out_hi);
+	free(in_lo);
+	free(out_lo);
+	fake_release(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_top_and_other), cmocka_unit_test(test_cpu),
 		cmocka_unit_test(test_series_at),     cmocka_unit_test(test_decimate_keeps_peaks),
-		cmocka_unit_test(test_empty_run),
+		cmocka_unit_test(test_empty_run),     cmocka_unit_test(test_table_gaps),
+		cmocka_unit_test(test_table_cpu),     cmocka_unit_test(test_table_decimate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
