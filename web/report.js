@@ -5,12 +5,16 @@
  * with a tooltip, the captured output near the cursor, the summary and the tables of events and
  * phases. Everything from a log reaches the page through textContent, never as markup.
  * Drag zooms (uPlot), the wheel zooms at the pointer, Shift+drag and Shift+wheel pan.
+ *
+ * A page served by `memline run --serve` (data.live) follows the recording: it listens to the
+ * server's event stream (/events) and, at most twice a second while records come, fetches the
+ * data again (/data.json) and redraws the chart (keeping the user's zoom) and the tables.
  */
 (function () {
 	"use strict";
 
-	const data = JSON.parse(document.getElementById("memline-data").textContent);
-	const runs = data.runs;
+	let data = JSON.parse(document.getElementById("memline-data").textContent);
+	let runs = data.runs;
 	const isCpu = data.metric === "cpu";
 	const multi = runs.length > 1;
 	const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
@@ -90,37 +94,43 @@
 
 	// ---- series and data ----
 
-	const series = [{ label: "Time", value: (u, v) => (v === null ? "–" : fmtSecs(v)) }];
-	const tables = [];
-	const seriesRun = [null]; // per uPlot series: [run index, series index in the run]
-	let colour = 0;
-	runs.forEach((run, r) => {
-		const table = [run.t];
-		run.series.forEach((s, k) => {
-			const total = s.kind === "total";
-			const name = (multi ? "[" + (r + 1) + "] " : "") + s.name;
-			series.push({
-				label: name,
-				stroke: PALETTE[colour++ % PALETTE.length],
-				width: total ? 2.5 : 1.25,
-				dash: r > 0 ? [8, 4] : undefined,
-				spanGaps: true,
-				points: { show: false },
-				value: (u, v) => fmtValue(v),
+	let series, seriesRun, aligned, full;
+
+	// The uPlot series and data of the runs, and the full time range.
+	function buildSeries() {
+		series = [{ label: "Time", value: (u, v) => (v === null ? "–" : fmtSecs(v)) }];
+		const tables = [];
+		seriesRun = [null]; // per uPlot series: [run index, series index in the run]
+		let colour = 0;
+		runs.forEach((run, r) => {
+			const table = [run.t];
+			run.series.forEach((s, k) => {
+				const total = s.kind === "total";
+				const name = (multi ? "[" + (r + 1) + "] " : "") + s.name;
+				series.push({
+					label: name,
+					stroke: PALETTE[colour++ % PALETTE.length],
+					width: total ? 2.5 : 1.25,
+					dash: r > 0 ? [8, 4] : undefined,
+					spanGaps: true,
+					points: { show: false },
+					value: (u, v) => fmtValue(v),
+				});
+				seriesRun.push([r, k]);
+				table.push(s.v);
 			});
-			seriesRun.push([r, k]);
-			table.push(s.v);
+			tables.push(table);
 		});
-		tables.push(table);
-	});
-	const aligned = tables.length === 1 ? tables[0] : uPlot.join(tables);
-	let tMax = 0;
-	runs.forEach((run) => {
-		if (run.t.length)
-			tMax = Math.max(tMax, run.t[run.t.length - 1]);
-		tMax = Math.max(tMax, run.duration || 0);
-	});
-	const full = { min: 0, max: tMax > 0 ? tMax : 1 };
+		aligned = tables.length === 1 ? tables[0] : uPlot.join(tables);
+		let tMax = 0;
+		runs.forEach((run) => {
+			if (run.t.length)
+				tMax = Math.max(tMax, run.t[run.t.length - 1]);
+			tMax = Math.max(tMax, run.duration || 0);
+		});
+		full = { min: 0, max: tMax > 0 ? tMax : 1 };
+	}
+	buildSeries();
 
 	// The total's value at time t in run r (the last point at or before t), for markers.
 	function totalAt(r, t) {
@@ -346,11 +356,11 @@
 		};
 		document.documentElement.dataset.theme = theme;
 		document.getElementById("theme").textContent = theme === "dark" ? "Light" : "Dark";
-		const shown = u ? u.series.map((s) => s.show) : null;
+		const hidden = u ? new Set(u.series.filter((s) => !s.show).map((s) => s.label)) : null;
 		if (u)
 			u.destroy();
-		if (shown)
-			opts.series = series.map((s, i) => ({ ...s, show: shown[i] }));
+		if (hidden)
+			opts.series = series.map((s) => ({ ...s, show: !hidden.has(s.label) }));
 		u = new uPlot(opts, aligned, chartEl);
 		u.setScale("x", range);
 	}
@@ -423,101 +433,202 @@
 
 	// ---- summary and tables ----
 
-	const titleText = data.title || "memline: " + (runs[0].command || runs[0].path) +
-		(multi ? " and " + (runs.length - 1) + " more" : "");
-	document.title = titleText;
-	document.getElementById("title").textContent = titleText;
+	function renderTables() {
+		const titleText = data.title || "memline: " + (runs[0].command || runs[0].path) +
+			(multi ? " and " + (runs.length - 1) + " more" : "");
+		document.title = titleText;
+		document.getElementById("title").textContent = titleText;
 
-	function table(head, rows) {
-		const t = el("table");
-		const tr = el("tr");
-		head.forEach((h) => tr.append(el("th", h)));
-		t.append(el("thead"));
-		t.tHead.append(tr);
-		const body = el("tbody");
-		rows.forEach((row) => {
-			const r = el("tr");
-			row.forEach((c) => {
-				if (c instanceof Node) {
-					const td = el("td");
-					td.append(c);
-					r.append(td);
-				} else {
-					r.append(el("td", c));
-				}
+		function table(head, rows) {
+			const t = el("table");
+			const tr = el("tr");
+			head.forEach((h) => tr.append(el("th", h)));
+			t.append(el("thead"));
+			t.tHead.append(tr);
+			const body = el("tbody");
+			rows.forEach((row) => {
+				const r = el("tr");
+				row.forEach((c) => {
+					if (c instanceof Node) {
+						const td = el("td");
+						td.append(c);
+						r.append(td);
+					} else {
+						r.append(el("td", c));
+					}
+				});
+				body.append(r);
 			});
-			body.append(r);
+			t.append(body);
+			return t;
+		}
+
+		const summary = document.getElementById("summary");
+		summary.replaceChildren(summary.querySelector("h2"));
+		runs.forEach((run, r) => {
+			const dl = el("dl", null, "summary");
+			const add = (k, v, cls) => {
+				dl.append(el("dt", k));
+				dl.append(el("dd", v, cls));
+			};
+			if (multi)
+				summary.append(el("h3", "[" + (r + 1) + "] " + run.path));
+			add("Command", run.command);
+			add("Log", run.path);
+			add("Host", run.host);
+			add("Started", run.start);
+			const bad = ["failed", "killed", "oom-killed", "incomplete"].includes(run.status);
+			add("Ended", run.ending, bad ? "bad" : "good");
+			add("Duration", fmtSecs(run.duration));
+			add("Peak RSS", run.peak === null ? "?" : fmtBytes(run.peak) + " at " + fmtSecs(run.peak_t));
+			add("Processes", run.procs);
+			add("Samples", run.samples);
+			summary.append(dl);
+			run.warnings.forEach((w) => summary.append(el("p", "warning: " + w, "bad")));
 		});
-		t.append(body);
-		return t;
+
+		const events = document.getElementById("events");
+		events.replaceChildren(events.querySelector("h2"));
+		const evRows = [];
+		let evTotal = 0;
+		runs.forEach((run, r) => {
+			run.events.forEach((e) => {
+				evTotal++;
+				if (evRows.length < MAX_ROWS)
+					evRows.push((multi ? [String(r + 1)] : []).concat([fmtSecs(e.t), e.label,
+						e.pid === null ? "" : String(e.pid), fmtBytes(e.rss)]));
+			});
+		});
+		if (evTotal) {
+			events.append(table((multi ? ["Run"] : []).concat(["Time", "Event", "PID", "Tree RSS"]),
+				evRows));
+			if (evTotal > evRows.length)
+				events.append(el("p", "… and " + (evTotal - evRows.length) + " more", "muted"));
+		} else {
+			events.append(el("p", "No events.", "muted"));
+		}
+
+		const phases = document.getElementById("phases");
+		phases.replaceChildren(phases.querySelector("h2"));
+		const spRows = [];
+		runs.forEach((run, r) => {
+			run.spans.slice(0, MAX_ROWS).forEach((s) => {
+				const name = el("span", s.name);
+				name.style.paddingLeft = s.depth * 1.2 + "em";
+				spRows.push((multi ? [String(r + 1)] : []).concat([name, fmtSecs(s.start),
+					fmtSecs(s.end) + (s.open ? " (open)" : ""), fmtSecs(s.end - s.start),
+					fmtBytes(s.peak), s.rss_change === null ? "?" :
+						(s.rss_change < 0 ? "-" : "+") + fmtBytes(Math.abs(s.rss_change))]));
+			});
+		});
+		if (spRows.length)
+			phases.append(table((multi ? ["Run"] : []).concat(["Phase", "Start", "End", "Duration",
+				"Peak", "RSS change"]), spRows));
+		phases.hidden = !spRows.length;
 	}
-
-	const summary = document.getElementById("summary");
-	runs.forEach((run, r) => {
-		const dl = el("dl", null, "summary");
-		const add = (k, v, cls) => {
-			dl.append(el("dt", k));
-			dl.append(el("dd", v, cls));
-		};
-		if (multi)
-			summary.append(el("h3", "[" + (r + 1) + "] " + run.path));
-		add("Command", run.command);
-		add("Log", run.path);
-		add("Host", run.host);
-		add("Started", run.start);
-		const bad = ["failed", "killed", "oom-killed", "incomplete"].includes(run.status);
-		add("Ended", run.ending, bad ? "bad" : "good");
-		add("Duration", fmtSecs(run.duration));
-		add("Peak RSS", run.peak === null ? "?" : fmtBytes(run.peak) + " at " + fmtSecs(run.peak_t));
-		add("Processes", run.procs);
-		add("Samples", run.samples);
-		summary.append(dl);
-		run.warnings.forEach((w) => summary.append(el("p", "warning: " + w, "bad")));
-	});
-
-	const events = document.getElementById("events");
-	const evRows = [];
-	let evTotal = 0;
-	runs.forEach((run, r) => {
-		run.events.forEach((e) => {
-			evTotal++;
-			if (evRows.length < MAX_ROWS)
-				evRows.push((multi ? [String(r + 1)] : []).concat([fmtSecs(e.t), e.label,
-					e.pid === null ? "" : String(e.pid), fmtBytes(e.rss)]));
-		});
-	});
-	if (evTotal) {
-		events.append(table((multi ? ["Run"] : []).concat(["Time", "Event", "PID", "Tree RSS"]),
-			evRows));
-		if (evTotal > evRows.length)
-			events.append(el("p", "… and " + (evTotal - evRows.length) + " more", "muted"));
-	} else {
-		events.append(el("p", "No events.", "muted"));
-	}
-
-	const phases = document.getElementById("phases");
-	const spRows = [];
-	runs.forEach((run, r) => {
-		run.spans.slice(0, MAX_ROWS).forEach((s) => {
-			const name = el("span", s.name);
-			name.style.paddingLeft = s.depth * 1.2 + "em";
-			spRows.push((multi ? [String(r + 1)] : []).concat([name, fmtSecs(s.start),
-				fmtSecs(s.end) + (s.open ? " (open)" : ""), fmtSecs(s.end - s.start),
-				fmtBytes(s.peak), s.rss_change === null ? "?" :
-					(s.rss_change < 0 ? "-" : "+") + fmtBytes(Math.abs(s.rss_change))]));
-		});
-	});
-	if (spRows.length)
-		phases.append(table((multi ? ["Run"] : []).concat(["Phase", "Start", "End", "Duration",
-			"Peak", "RSS change"]), spRows));
-	else
-		phases.hidden = true;
+	renderTables();
 
 	makeChart(full);
 	showNear({ cursor: { left: -1 } });
 	nearLines.append(el("li", "hover over the chart to see the captured output near that time",
 		"muted"));
 
-	// For tests and the curious: the chart and where each event is drawn.
-	window.memlineReport = Object.freeze({ chart: () => u, eventPoint });
+	// ---- following a recording (a page served by memline) ----
+
+	let liveState = null;
+	let updates = 0;
+
+	// Takes newly fetched data: redraws the chart, keeping a zoomed range, and the tables.
+	function update(next) {
+		if (!next || !Array.isArray(next.runs) || next.runs.length !== runs.length)
+			return;
+		const eps = 1e-9 * Math.max(1, full.max);
+		const { min, max } = u.scales.x;
+		const zoomed = min > full.min + eps || max < full.max - eps;
+		const labels = series.map((s) => s.label).join("\n");
+		data = next;
+		runs = next.runs;
+		buildSeries();
+		const range = zoomed ? { min, max } : full;
+		if (series.map((s) => s.label).join("\n") !== labels) {
+			makeChart(range);
+		} else {
+			u.setData(aligned, false);
+			u.setScale("x", range);
+		}
+		renderTables();
+		lastNear = null;
+		updates++;
+	}
+
+	function follow() {
+		const ind = document.getElementById("live-state");
+		const setState = (state) => {
+			liveState = state;
+			ind.textContent = state;
+			ind.className = "live-state " + state;
+			ind.hidden = false;
+		};
+		if (runs[0].status !== "running") {
+			setState("ended");
+			return;
+		}
+		setState("live");
+		const THROTTLE = 500; // ms between fetches of the data, at least
+		let timer = 0, busy = false, again = false, last = 0;
+		async function fetchData() {
+			timer = 0;
+			busy = true;
+			last = Date.now();
+			try {
+				const r = await fetch("/data.json", { cache: "no-store" });
+				if (r.ok)
+					update(await r.json());
+			} catch (e) {
+				// the server went away: the stream's error handler says so
+			}
+			busy = false;
+			if (again) {
+				again = false;
+				refresh();
+			}
+		}
+		function refresh() {
+			if (busy) {
+				again = true;
+				return;
+			}
+			if (!timer)
+				timer = setTimeout(fetchData, Math.max(0, last + THROTTLE - Date.now()));
+		}
+		const es = new EventSource("/events");
+		es.onopen = () => {
+			setState("live");
+			refresh(); // what came between the page and the stream
+		};
+		es.onmessage = (e) => {
+			let rec = null;
+			try {
+				rec = JSON.parse(e.data);
+			} catch (err) {
+				return;
+			}
+			if (rec && rec.type === "end") {
+				es.close();
+				setState("ended");
+			}
+			refresh();
+		};
+		es.onerror = () => {
+			if (liveState === "ended")
+				return;
+			setState(es.readyState === EventSource.CLOSED ? "ended" : "offline");
+		};
+	}
+	if (data.live)
+		follow();
+
+	// For tests and the curious: the chart, where each event is drawn, the live state.
+	window.memlineReport = Object.freeze({ chart: () => u, eventPoint, live: () => liveState,
+		updates: () => updates });
 })();

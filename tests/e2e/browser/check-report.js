@@ -8,11 +8,7 @@
 "use strict";
 
 const path = require("path");
-const { chromium } = require("playwright-core");
-
-const CHROMIUM = process.env.MEMLINE_CHROMIUM || "/usr/bin/chromium";
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-	"--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const { launch } = require("./launch");
 
 async function main() {
 	const [file, profile] = process.argv.slice(2);
@@ -21,16 +17,7 @@ async function main() {
 		process.exit(64);
 	}
 	const url = "file://" + path.resolve(file);
-	let context;
-	try {
-		context = await chromium.launchPersistentContext(profile, {
-			executablePath: CHROMIUM, headless: true, args: ARGS,
-			viewport: { width: 1200, height: 900 },
-		});
-	} catch (e) {
-		process.stderr.write("cannot start " + CHROMIUM + ": " + e.message.split("\n")[0] + "\n");
-		process.exit(2);
-	}
+	const context = await launch(profile);
 	const result = { console: [], pageErrors: [], requests: [], events: [] };
 	try {
 		const page = context.pages()[0] || await context.newPage();

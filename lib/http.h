@@ -1,0 +1,46 @@
+/*
+ * http: memline's HTTP server (libmicrohttpd), serving a followed log (live.h) to browsers and
+ * to Prometheus while the recording runs (`memline run --serve`, `memline view --serve`):
+ *   /           the interactive HTML view (plot.h) that follows the recording
+ *   /data.json  the data the page draws, for the page to fetch again as the log grows
+ *   /events     a server-sent-events stream of the log's new lines, byte offsets as ids
+ *   /metrics    Prometheus text exposition format 0.0.4, metric names memline_*
+ *   /log        the log so far
+ * docs/live.md tells more. Nothing here prints or exits: errors come back in err.
+ */
+#ifndef MEMLINE_HTTP_H
+#define MEMLINE_HTTP_H
+
+#include "live.h"
+#include "strbuf.h"
+
+struct http_server;
+
+/*
+ * Serves l on spec "[ADDR:]PORT" (ADDR defaults to 127.0.0.1; an IPv6 address in brackets,
+ * [::1]:8080; PORT 0 picks a free port). Starts its own threads, which block every signal.
+ * Returns NULL with a one-line message in err (bad spec, port in use, ...). l must outlive the
+ * server: stop the server (http_stop) before the live model (live_stop).
+ */
+struct http_server *http_start(struct live *l, const char *spec, struct strbuf *err);
+/* The URL it serves, e.g. "http://127.0.0.1:43123/" (the real port when PORT was 0). */
+const char *http_url(const struct http_server *s);
+/*
+ * Ends the event streams (after they sent what the log holds, waiting a few seconds at most
+ * for slow clients), stops serving and frees s. NULL is ignored.
+ */
+void http_stop(struct http_server *s);
+
+/* Where to listen: an IPv4 or IPv6 address and a port. */
+struct http_spec {
+	int ip;			/* 4 or 6 */
+	unsigned char addr[16]; /* network byte order: 4 bytes for IPv4 */
+	unsigned port;		/* 0 picks a free port */
+};
+/*
+ * The spec parser: "[ADDR:]PORT" into out ("localhost" is 127.0.0.1; no other name is looked
+ * up). Returns -1 with a one-line message in err.
+ */
+int http_parse_spec(const char *spec, struct http_spec *out, struct strbuf *err);
+
+#endif
