@@ -60,5 +60,6 @@ int cmd_report(int argc, char **argv);
 int cmd_event(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_view(int argc, char **argv);
 
 #endif

@@ -22,6 +22,11 @@ static const char usage[] =
 	"      --events FILE        read FILE as the event channel (docs/events.md): events\n"
 	"                           and spans the processes append to it are recorded, and an\n"
 	"                           S line ends the recording with its status\n"
+	"      --live               watch it on a full-screen terminal dashboard\n"
+	"                           (q leaves the dashboard, not the recording)\n"
+	"      --serve [ADDR:]PORT  serve live views over HTTP, on 127.0.0.1 unless ADDR\n"
+	"                           is given: / (page), /metrics (Prometheus), /events,\n"
+	"                           /log; PORT 0 picks a free port\n"
 	"  -q, --quiet              no summary line on stderr\n"
 	"  -h, --help               this help\n";
 

@@ -27,6 +27,12 @@ static const char usage[] =
 	"                           memline's own output is a terminal)\n"
 	"      --event-regex REGEX  an output line matching REGEX (POSIX extended) is also an\n"
 	"                           event; repeatable; implies --capture-output\n"
+	"      --live               watch it on a full-screen terminal dashboard; the\n"
+	"                           command's output goes to the log and its input is\n"
+	"                           /dev/null (q leaves the dashboard, not the recording)\n"
+	"      --serve [ADDR:]PORT  serve live views over HTTP, on 127.0.0.1 unless ADDR\n"
+	"                           is given: / (page), /metrics (Prometheus), /events,\n"
+	"                           /log; PORT 0 picks a free port\n"
 	"  -q, --quiet              no summary line on stderr\n"
 	"  -h, --help               this help\n";
 

@@ -16,6 +16,7 @@ static const struct command {
 	{"plot", cmd_plot, "draw logs as PNG, SVG or PDF images, or an interactive HTML report"},
 	{"export", cmd_export,
 	 "write a log as CSV, Perfetto trace JSON, or gnuplot data and script"},
+	{"view", cmd_view, "watch a log on a full-screen terminal dashboard, live with --follow"},
 	{"event", cmd_event, "mark an event or a span on the timeline of the recording"},
 };
 

@@ -19,6 +19,8 @@ enum {
 	OPT_EVENTS,
 	OPT_CAPTURE,
 	OPT_EVENT_REGEX,
+	OPT_LIVE,
+	OPT_SERVE,
 };
 
 static const struct option long_options[] = {
@@ -33,6 +35,8 @@ static const struct option long_options[] = {
 	{"events", required_argument, NULL, OPT_EVENTS},
 	{"capture-output", no_argument, NULL, OPT_CAPTURE},
 	{"event-regex", required_argument, NULL, OPT_EVENT_REGEX},
+	{"live", no_argument, NULL, OPT_LIVE},
+	{"serve", required_argument, NULL, OPT_SERVE},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -41,6 +45,8 @@ void record_opts_init(struct record_opts *ro)
 {
 	memset(ro, 0, sizeof(*ro));
 	recorder_options_init(&ro->rec);
+	views_init(&ro->views);
+	ro->views.follow = true;
 }
 
 /* Takes one option; false if c is not one. */
@@ -58,6 +64,7 @@ static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg
 		return true;
 	case 'I':
 		ro->rec.max_interval = parse_seconds("--max-interval", arg);
+		ro->max_interval_set = true;
 		return true;
 	case OPT_MIN_INTERVAL:
 		ro->rec.min_interval = parse_seconds("--min-interval", arg);
@@ -104,6 +111,12 @@ static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg
 	case 'q':
 		ro->quiet = true;
 		return true;
+	case OPT_LIVE:
+		ro->views.dashboard = true;
+		return true;
+	case OPT_SERVE:
+		ro->views.serve = arg;
+		return true;
 	}
 	return false;
 }
@@ -130,6 +143,8 @@ int record_opts_parse(struct record_opts *ro, const char *cmd, const char *usage
 	}
 	if (ro->rec.min_interval > ro->rec.max_interval)
 		die(EXIT_USAGE, "--min-interval is longer than --max-interval; make it shorter");
+	views_check(&ro->views);
+	views_for_recording(&ro->views, &ro->rec, ro->max_interval_set);
 	return optind;
 }
 
@@ -171,6 +186,8 @@ static void print_summary(const struct record_opts *ro, const struct recorder_re
 
 int record_finish(struct record_opts *ro, int ret, struct recorder_result *res, struct strbuf *err)
 {
+	views_finish(&ro->views);
+	free(ro->views.tui_error);
 	switch (ret) {
 	case RECORDER_OK:
 		break;

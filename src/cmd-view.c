@@ -1,0 +1,100 @@
+/*
+ * cmd-view: `memline view [--follow] [--window SECONDS] [--serve [ADDR:]PORT] [LOG]`: the
+ * terminal dashboard (lib/tui.h) of a log, following it while another memline writes it with
+ * --follow, else browsing what it holds; with --serve, the HTTP server (lib/http.h) too, or
+ * alone when there is no terminal. src/views.c runs both.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "live.h"
+#include "strbuf.h"
+#include "views.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: memline view [--follow] [--window SECONDS] [--serve [ADDR:]PORT] [LOG]\n"
+		"\n"
+		"Shows a memline log as a full-screen dashboard: a chart of the tree's RSS and of\n"
+		"its top processes, the processes, the latest events and output lines, and how\n"
+		"the run ended. LOG defaults to the newest memline-*.jsonl in the current\n"
+		"directory. Keys: q quit, p pause, + and - change the history window, ? help.\n"
+		"\n"
+		"  -f, --follow            keep reading LOG while another memline writes it\n"
+		"  -w, --window SECONDS    the history window to start with (default: the whole\n"
+		"                          run; + and - step through 10 s, 1 min, 5 min, 15 min,\n"
+		"                          1 h and the whole run)\n"
+		"      --serve [ADDR:]PORT serve LOG over HTTP too, on 127.0.0.1 unless ADDR is\n"
+		"                          given: / (page), /metrics (Prometheus), /events, /log;\n"
+		"                          without a terminal, only that, until interrupted\n"
+		"  -h, --help              print this help\n");
+}
+
+int cmd_view(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"follow", no_argument, NULL, 'f'},
+		{"window", required_argument, NULL, 'w'},
+		{"serve", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct views v;
+	views_init(&v);
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+fw:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			v.follow = true;
+			break;
+		case 'w':
+			v.history = parse_seconds("--window", optarg);
+			break;
+		case 's':
+			v.serve = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case ':':
+			die(EXIT_USAGE, "view: '%s' needs a value; see 'memline view --help'",
+			    argv[optind - 1]);
+		default:
+			die(EXIT_USAGE, "view: unknown option '%s'; see 'memline view --help'",
+			    argv[optind - 1]);
+		}
+	}
+	if (argc - optind > 1)
+		die(EXIT_USAGE, "view takes one LOG, not %d; see 'memline view --help'",
+		    argc - optind);
+	char *path = resolve_log(optind < argc ? argv[optind] : NULL);
+	if (access(path, R_OK) < 0)
+		die(EXIT_NOINPUT, "cannot open log '%s': %s", path, strerror(errno));
+	v.dashboard = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	views_check(&v);
+	struct strbuf err = STRBUF_INIT;
+	if (!v.dashboard && !v.serve) {
+		/* A damaged log says so first: that is the error whatever the output. */
+		struct live probe;
+		if (live_start(&probe, path, false, &err) < 0)
+			die(EXIT_DATAERR, "%s", err.buf);
+		live_stop(&probe);
+		die(EXIT_USAGE, "view draws on a terminal: standard input and output must be one "
+				"(for a file, see 'memline report'; for a browser, --serve PORT)");
+	}
+	if (views_start(&v, path, &err) < 0)
+		die(v.live_on ? EXIT_UNAVAILABLE : EXIT_DATAERR, "%s", err.buf);
+	int ret = views_finish(&v);
+	free(path);
+	if (ret < 0)
+		die(EXIT_UNAVAILABLE, "%s", v.tui_error);
+	strbuf_release(&err);
+	return 0;
+}

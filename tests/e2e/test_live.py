@@ -1,0 +1,223 @@
+"""The terminal dashboard: `memline view --follow LOG` in a tmux pane (a private server, a fixed
+size) while `memline run --capture-output` records a process with a distinctive name that marks
+an event and writes a line. The pane is read with capture-pane and polled until what is
+expected shows, with a generous deadline; nothing waits a fixed time or asserts on timing.
+Also: the command's errors, one line each with cli.h's exit codes."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import uuid
+
+import pytest
+
+from conftest import MEMLINE, POLL_TIMEOUT, read_pidfile, wait_for_records, wait_until
+
+PROC = "zzviewproc"  # the recorded program's name: a copy of sleep
+LABEL = "view-event-label"
+OUTPUT = "view-output-line"
+
+
+class Tmux:
+    """A private tmux server (-L memline-test-PID-...) with one window of a fixed size."""
+
+    def __init__(self):
+        self.sock = f"memline-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+    def __call__(self, *args, check=True):
+        p = subprocess.run(["tmux", "-L", self.sock, *args], capture_output=True, text=True, timeout=30)
+        if check:
+            assert p.returncode == 0, f"tmux {' '.join(args)} failed: {p.stderr}"
+        return p.stdout
+
+    def start(self, command, cols=80, rows=24):
+        self("new-session", "-d", "-x", str(cols), "-y", str(rows), "-s", "t", command)
+
+    def screen(self):
+        return self("capture-pane", "-p", "-t", "t").split("\n")
+
+    def text(self):
+        return "\n".join(self.screen())
+
+    def size(self):
+        out = self("display-message", "-p", "-t", "t", "#{pane_width} #{pane_height}")
+        return tuple(int(x) for x in out.split())
+
+    def keys(self, *keys):
+        self("send-keys", "-t", "t", *keys)
+
+    def wait_for(self, what, pred):
+        """Polls the pane until pred(lines) holds; fails showing the last screen."""
+        last = []
+
+        def check():
+            last[:] = self.screen()
+            return pred(last)
+
+        try:
+            wait_until(check, what, timeout=POLL_TIMEOUT, interval=0.1)
+        except AssertionError as e:
+            raise AssertionError(f"{e}; the pane shows:\n" + "\n".join(last)) from None
+        return last
+
+    def kill(self):
+        self("kill-server", check=False)
+
+
+@pytest.fixture
+def tmux():
+    if not shutil.which("tmux"):
+        pytest.skip("tmux is not installed (scripts/install-deps test installs it)")
+    t = Tmux()
+    yield t
+    t.kill()
+
+
+def contains(*words):
+    return lambda lines: all(any(w in line for line in lines) for w in words)
+
+
+def sane(lines, cols, rows):
+    """The frame drawn at cols x rows once: one title bar ending in the status at the right
+    edge, one table header, no line wider than the pane, the key line or the ending last."""
+    text = "\n".join(lines)
+    if len(lines) < rows or any(len(line) > cols for line in lines):
+        return False
+    title = lines[0].rstrip()
+    return (title.startswith(" memline") and len(title) == cols - 1
+            and text.count("elapsed") == 1 and text.count("PID COMMAND") == 1
+            and text.count("EVENTS (") == 1 and "q quit" in lines[rows - 1])
+
+
+def test_view_follows_a_recording(ml, tmp_path, tmux):
+    log = tmp_path / "live.jsonl"
+    prog = tmp_path / PROC
+    shutil.copy("/bin/sleep", prog)
+    pidfile = tmp_path / "pid"
+    script = (f'echo {OUTPUT}; echo {LABEL} >> "$MEMLINE_EVENTS"; echo $$ > {pidfile}; '
+              f'exec {prog} 600')
+    rec = ml.popen("run", "-q", "-o", log, "--capture-output", "--", "sh", "-c", script)
+    wait_for_records(log, "header")
+    pid = read_pidfile(pidfile)
+    tmux.start(f"env LANG=C.UTF-8 {MEMLINE} view --follow {log}; echo VIEW-EXITED $?; sleep 600")
+
+    tmux.wait_for("the process, the event and the output line",
+                  contains(PROC, LABEL, OUTPUT, "running"))
+    tmux.wait_for("a sane 80x24 frame", lambda lines: sane(lines, 80, 24))
+
+    tmux("resize-window", "-t", "t", "-x", "100", "-y", "30")
+    assert tmux.size() == (100, 30)
+    tmux.wait_for("the frame redrawn at 100x30", lambda lines: sane(lines, 100, 30))
+    tmux("resize-window", "-t", "t", "-x", "60", "-y", "20")
+    tmux.wait_for("the frame redrawn at 60x20", lambda lines: sane(lines, 60, 20) and
+                  contains(PROC)(lines))
+
+    tmux.keys("?")
+    tmux.wait_for("the help overlay", contains("dashboard keys", "quit the view"))
+    tmux.keys("x")
+    tmux.wait_for("the help closed", lambda lines: not contains("dashboard keys")(lines))
+
+    tmux.keys("-")
+    tmux.wait_for("a one-hour window", contains("window 1 h"))
+    tmux.keys("p")
+    tmux.wait_for("the picture paused", contains("PAUSED"))
+    tmux.keys("p")
+    tmux.wait_for("the picture running again", lambda lines: not contains("PAUSED")(lines))
+
+    # The run ends: the dashboard says how, in the bottom line, and stays until q.
+    os.kill(pid, signal.SIGKILL)
+    ml.finish(rec)
+    tmux.wait_for("how the run ended", contains("killed: by SIGKILL"))
+    tmux.keys("q")
+    lines = tmux.wait_for("the view to quit", contains("VIEW-EXITED 0"))
+    assert not contains("PID COMMAND")(lines), "expected the terminal restored after q"
+
+
+def test_view_browses_a_finished_log(ml, tmp_path, tmux):
+    log = tmp_path / "done.jsonl"
+    r = ml.record(["sh", "-c", f'echo {LABEL} >> "$MEMLINE_EVENTS"; exit 3'], report=False)
+    log = r.log
+    tmux.start(f"env LANG=C.UTF-8 {MEMLINE} view {log}; echo VIEW-EXITED $?; sleep 600")
+    tmux.wait_for("the failed run", contains(LABEL, "failed: exit code 3"))
+    tmux.keys("-")
+    tmux.wait_for("the window stepped down", contains("window 1 h"))
+    tmux.keys("-")
+    tmux.wait_for("the window stepped down again", contains("window 15 min"))
+    tmux.keys("+")
+    tmux.wait_for("the window stepped up", contains("window 1 h"))
+    tmux.keys("q")
+    tmux.wait_for("the view to quit", contains("VIEW-EXITED 0"))
+
+
+def test_view_errors(ml, tmp_path):
+    p = ml.cmd("view", tmp_path / "missing.jsonl")
+    assert p.returncode == 66 and "missing.jsonl" in p.stderr and p.stderr.count("\n") == 1, p
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("this is not a memline log\n")
+    p = ml.cmd("view", bad)
+    assert p.returncode == 65 and p.stderr.count("\n") == 1, p
+    p = ml.cmd("view", "a", "b")
+    assert p.returncode == 64 and p.stderr.count("\n") == 1, p
+    p = ml.cmd("view", "--bogus")
+    assert p.returncode == 64 and "--bogus" in p.stderr, p
+    r = ml.record(["true"], report=False)
+    p = ml.cmd("view", r.log, stdin=subprocess.DEVNULL)
+    assert p.returncode == 64 and "terminal" in p.stderr and p.stderr.count("\n") == 1, p
+    p = ml.cmd("view", "--help")
+    assert p.returncode == 0 and "--follow" in p.stdout, p
+
+
+def test_run_live(tmp_path, tmux):
+    """`memline run --live`: the dashboard while the command runs, its output in the pane (not
+    on the screen), q leaves the dashboard while the recording goes on to the command's end,
+    whose exit status memline keeps."""
+    log = tmp_path / "run-live.jsonl"
+    prog = tmp_path / PROC
+    shutil.copy("/bin/sleep", prog)
+    go = tmp_path / "go"
+    script = (f'echo {OUTPUT}; echo {LABEL} >> "$MEMLINE_EVENTS"; '
+              f'while [ ! -e {go} ]; do {prog} 0.1; done; read x; echo "stdin=[$x]"; exit 5')
+    out = tmp_path / "after"
+    tmux.start(f"env LANG=C.UTF-8 {MEMLINE} run --live -o {log} -- sh -c '{script}' "
+               f"2>{out}; echo RUN-EXITED $?; sleep 600")
+    lines = tmux.wait_for("the process, the event and the output line in the dashboard",
+                          contains(PROC, LABEL, OUTPUT, "running"))
+    assert not any(line.startswith(OUTPUT) for line in lines), \
+        "expected the command's output in the pane, not written over the dashboard"
+    tmux.wait_for("a sane 80x24 frame", lambda lines: sane(lines, 80, 24))
+    tmux("resize-window", "-t", "t", "-x", "100", "-y", "30")
+    tmux.wait_for("the frame redrawn at 100x30", lambda lines: sane(lines, 100, 30))
+
+    # q leaves the dashboard; the recording goes on until the command ends.
+    tmux.keys("q")
+    tmux.wait_for("the dashboard closed", lambda lines: not contains("PID COMMAND")(lines))
+    wait_until(lambda: "dashboard closed; still recording" in out.read_text(),
+               "memline to say it still records")
+    go.touch()
+    tmux.wait_for("memline to exit with the command's status", contains("RUN-EXITED 5"))
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    end = records[-1]
+    assert end["type"] == "end" and end["status"] == "failed" and end["exit_code"] == 5, end
+    texts = [r["text"] for r in records if r["type"] == "output"]
+    assert OUTPUT in texts and "stdin=[]" in texts, \
+        f"expected the output lines in the log, and /dev/null as the input: {texts}"
+    assert any(r["type"] == "event" and r["label"] == LABEL for r in records)
+
+
+def test_run_live_waits_at_the_end(tmp_path, tmux):
+    """The run ends while the dashboard shows: it says how and waits for q; memline then exits
+    with the command's status."""
+    log = tmp_path / "end.jsonl"
+    tmux.start(f"env LANG=C.UTF-8 {MEMLINE} run --live -o {log} -- sh -c 'exit 3'; "
+               f"echo RUN-EXITED $?; sleep 600")
+    tmux.wait_for("how the run ended", contains("failed: exit code 3"))
+    tmux.keys("q")
+    tmux.wait_for("memline to exit with the command's status", contains("RUN-EXITED 3"))
+
+
+def test_run_live_needs_a_terminal(ml):
+    p = ml.cmd("run", "--live", "--", "true", stdin=subprocess.DEVNULL)
+    assert p.returncode == 64 and "--live draws on a terminal" in p.stderr, p
+    assert p.stderr.count("\n") == 1, p

@@ -1,0 +1,538 @@
+"""The HTTP server (lib/http.c): `memline run --serve 0 -- CMD` serving a recording while it runs.
+
+The server prints `memline: serving URL` on stderr, which gives the port.
+
+Covered: /metrics parses as Prometheus text (promtool and a parse of every line), /events
+delivers records as the job runs and resumes from a byte offset, 50 parallel clients,
+malformed and oversized requests, path traversal, the page's headers, and (headless Chromium,
+tests/e2e/browser/check-live.js) that the live page's chart grows while the job runs.
+Jobs emit events every 0.2 s until the test creates their stop file: nothing waits on time.
+"""
+
+import http.client
+import json
+import os
+import re
+import select
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import BUILD, MEMLINE, POLL_TIMEOUT, REPO, TIMEOUT, read_log, wait_until
+
+CHROMIUM = Path(os.environ.get("MEMLINE_CHROMIUM", "/usr/bin/chromium"))
+BROWSER_MODULES = BUILD / "browser" / "node_modules"
+CHECK_LIVE = REPO / "tests" / "e2e" / "browser" / "check-live.js"
+NODE = "/usr/bin/node"
+PROMTOOL = shutil.which("promtool")
+
+
+def read_url(proc, what):
+    """The URL from 'memline: serving URL' on proc's stderr."""
+    deadline = time.monotonic() + POLL_TIMEOUT
+    seen = b""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stderr], [], [], 0.2)
+        if not ready:
+            if proc.poll() is not None:
+                break
+            continue
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen += line
+        m = re.match(rb"memline: serving (http://\S+)", line)
+        if m:
+            return m.group(1).decode()
+    raise AssertionError(f"expected '{what}' to print 'memline: serving URL', got {seen!r}")
+
+
+class Served:
+    """A job recorded and served; stop() lets the job end and waits for everything."""
+
+    def __init__(self, tmp_path, script, env=None):
+        self.log = tmp_path / "served.jsonl"
+        self.stop_file = tmp_path / "stop"
+        env = {**os.environ, "ML": str(MEMLINE), "STOP": str(self.stop_file), **(env or {})}
+        run = [MEMLINE, "run", "-q", "-i", "0.05", "-o", self.log]
+        self.job = subprocess.Popen([*run, "--serve", "0", "--", "sh", "-c", script],
+                                    env=env, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.server = self.job
+        self.url = read_url(self.server, "the server")
+        m = re.match(r"http://([0-9.]+):(\d+)/$", self.url)
+        assert m, f"expected http://127.0.0.1:PORT/, got {self.url}"
+        self.host, self.port = m.group(1), int(m.group(2))
+
+    def end_job(self):
+        self.stop_file.touch()
+        assert self.job.wait(timeout=TIMEOUT) == 0, "expected the job to complete"
+
+    def stop(self):
+        self.stop_file.touch()
+        self.job.wait(timeout=TIMEOUT)
+
+    def get(self, path, method="GET", headers=None):
+        c = http.client.HTTPConnection(self.host, self.port, timeout=TIMEOUT)
+        try:
+            c.request(method, path, headers=headers or {})
+            r = c.getresponse()
+            return r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read()
+        finally:
+            c.close()
+
+
+# A job that marks an event every 0.2 s until the test creates its stop file (or 2 minutes).
+TICKS = ('i=0; while [ ! -e "$STOP" ] && [ $i -lt 600 ]; do "$ML" event "tick $i"; '
+         'i=$((i+1)); sleep 0.2; done')
+
+
+@pytest.fixture
+def served(tmp_path, request):
+    s = Served(tmp_path, getattr(request, "param", TICKS))
+    yield s
+    s.stop()
+
+
+def wait_events(s, n):
+    wait_until(lambda: sum(1 for r in read_log(s.log) if r["type"] == "event") >= n,
+               f"{n} events in the log")
+
+
+# ---- /metrics ----
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"(,|$)')
+
+
+def parse_metrics(text):
+    """Families by name: type, help and samples (labels dict, value), checking each line."""
+    fams = {}
+    for n, line in enumerate(text.split("\n"), 1):
+        if not line:
+            continue
+        if line.startswith("# HELP ") or line.startswith("# TYPE "):
+            _, kind, name, rest = line.split(" ", 3)
+            assert name.startswith("memline_"), f"line {n}: expected memline_ names: {line}"
+            f = fams.setdefault(name, {"samples": []})
+            assert not f["samples"], f"line {n}: {kind} after the family's samples: {line}"
+            f[kind.lower()] = rest
+            continue
+        assert not line.startswith("#"), f"line {n}: unexpected comment {line!r}"
+        m = SAMPLE.match(line)
+        assert m, f"line {n}: not a Prometheus sample line: {line!r}"
+        name, labels, value = m.group(1), m.group(3), m.group(4)
+        float(value)
+        got = {}
+        pos = 0
+        while labels and pos < len(labels):
+            lm = LABEL.match(labels, pos)
+            assert lm, f"line {n}: bad label at {labels[pos:pos + 40]!r}"
+            got[lm.group(1)] = lm.group(2)
+            pos = lm.end()
+        assert name in fams and "type" in fams[name], f"line {n}: {name} has no TYPE before it"
+        if fams[name]["type"] == "counter":
+            assert name.endswith("_total"), f"line {n}: a counter must end in _total: {name}"
+        fams[name]["samples"].append((got, float(value)))
+    return fams
+
+
+@pytest.mark.parametrize("served", [
+    'i=0; while [ ! -e "$STOP" ] && [ $i -lt 600 ]; do "$ML" event "tick $i"; i=$((i+1)); '
+    'sleep 0.2; done # a "quoted" \\ back\\slash\n# and a second line'], indirect=True)
+def test_metrics_parse_as_prometheus_text(served):
+    # the server's model follows the log 20 times a second: wait until it has two events
+    wait_until(lambda: re.search(rb"^memline_events_total [2-9]", served.get("/metrics")[2],
+                                 re.M), "two events in /metrics")
+    status, headers, body = served.get("/metrics")
+    assert status == 200, f"expected 200 for /metrics, got {status}"
+    assert headers["content-type"].startswith("text/plain; version=0.0.4"), headers
+    text = body.decode("utf-8")
+    fams = parse_metrics(text)
+    for name in ["memline_run_info", "memline_elapsed_seconds", "memline_samples_total",
+                 "memline_events_total", "memline_tree_rss_bytes", "memline_tree_peak_bytes",
+                 "memline_process_rss_bytes", "memline_process_peak_bytes",
+                 "memline_process_cpu_seconds_total"]:
+        assert name in fams, f"expected {name} in /metrics:\n{text}"
+        assert fams[name].get("help") and fams[name].get("type"), f"{name}: HELP and TYPE"
+    info = fams["memline_run_info"]["samples"]
+    assert len(info) == 1 and info[0][0]["status"] == "running", info
+    assert '\\"quoted\\" \\\\ back\\\\slash\\n# and a second line' in info[0][0]["command"], (
+        f"expected the command label escaped per the format: {info[0][0]['command']!r}")
+    assert fams["memline_events_total"]["samples"][0][1] >= 2
+    procs = fams["memline_process_rss_bytes"]["samples"]
+    assert procs, "expected per-process RSS samples"
+    for fam in ["memline_process_rss_bytes", "memline_process_peak_bytes",
+                "memline_process_cpu_seconds_total"]:
+        for labels, v in fams[fam]["samples"]:
+            assert set(labels) == {"pid", "command"}, f"{fam}: label set {labels}"
+            assert v >= 0
+    if PROMTOOL:
+        r = subprocess.run([PROMTOOL, "check", "metrics"], input=body, capture_output=True,
+                           timeout=TIMEOUT)
+        assert r.returncode == 0, f"promtool check metrics failed: {r.stdout!r} {r.stderr!r}"
+
+
+# ---- /events ----
+
+
+class EventStream:
+    """An SSE client on a raw socket: messages as (id, data) while the server sends them."""
+
+    def __init__(self, s, path="/events", headers=""):
+        self.sock = socket.create_connection((s.host, s.port), timeout=TIMEOUT)
+        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {s.host}:{s.port}\r\n{headers}"
+                          "Accept: text/event-stream\r\n\r\n".encode())
+        self.buf = b""
+        self.closed = False
+        self.eof = False
+        head = self._until(b"\r\n\r\n")
+        self.status = int(head.split(b" ", 2)[1])
+        self.chunked = b"transfer-encoding: chunked" in head.lower()
+        self.body = b""
+
+    def _more(self):
+        data = self.sock.recv(65536)
+        if not data:
+            self.closed = True
+        self.buf += data
+        return bool(data)
+
+    def _until(self, sep):
+        while sep not in self.buf:
+            if not self._more():
+                raise AssertionError(f"connection closed before {sep!r}: {self.buf[:200]!r}")
+        out, self.buf = self.buf.split(sep, 1)
+        return out
+
+    def _dechunk(self):
+        """Moves complete chunks from buf to body; False at the last chunk."""
+        while True:
+            if b"\r\n" not in self.buf:
+                return True
+            size_line, rest = self.buf.split(b"\r\n", 1)
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                return False
+            if len(rest) < size + 2:
+                return True
+            self.body += rest[:size]
+            self.buf = rest[size + 2:]
+
+    def _pop(self):
+        """The first complete message with data in body, or None."""
+        while b"\n\n" in self.body:
+            msg, self.body = self.body.split(b"\n\n", 1)
+            fields = {}
+            for line in msg.split(b"\n"):
+                if line.startswith(b":"):
+                    continue
+                k, _, v = line.partition(b":")
+                fields[k.decode()] = v[1:] if v.startswith(b" ") else v
+            if "data" in fields:
+                return int(fields["id"]), fields["data"]
+        return None
+
+    def next(self):
+        """The next message (id, data), or None at the end of the stream."""
+        while True:
+            msg = self._pop()
+            if msg is not None:
+                return msg
+            if self.eof:
+                return None
+            if self.chunked:
+                if not self._dechunk():
+                    self.eof = True
+                    continue
+            else:
+                self.body += self.buf
+                self.buf = b""
+            if not self._more():
+                if not self.chunked:
+                    self.body += self.buf
+                    self.buf = b""
+                self.eof = True
+
+    def close(self):
+        self.sock.close()
+
+
+def test_events_stream_records_while_the_job_runs(served):
+    wait_events(served, 1)
+    st = EventStream(served)
+    assert st.status == 200
+    live_ticks = 0
+    while live_ticks < 3:
+        msg = st.next()
+        assert msg is not None, "expected the stream to stay open while the job runs"
+        off, data = msg
+        rec = json.loads(data)
+        log = served.log.read_bytes()
+        assert log[:off].endswith(data + b"\n"), (
+            f"expected id {off} to be the byte offset after the line {data[:80]!r}")
+        if rec["type"] == "event":
+            assert not any(r["type"] == "end" for r in read_log(served.log)), \
+                "expected the event while the job runs"
+            live_ticks += 1
+    served.end_job()
+    types = []
+    while True:
+        msg = st.next()
+        if msg is None:
+            break
+        types.append(json.loads(msg[1])["type"])
+    st.close()
+    assert types and types[-1] == "end", f"expected the stream to end after the end record: {types}"
+
+
+def test_events_resume_from_an_offset(served):
+    wait_events(served, 2)
+    log = served.log.read_bytes()
+    first = log.index(b"\n") + 1
+    st = EventStream(served, "/events?from=0")
+    off, data = st.next()
+    assert off == first and json.loads(data)["type"] == "header", (off, data[:80])
+    off2, data2 = st.next()
+    st.close()
+    # Last-Event-ID wins over ?from=, and an offset inside a line moves to the next line
+    st = EventStream(served, "/events?from=0", f"Last-Event-ID: {first}\r\n")
+    assert st.next() == (off2, data2)
+    st.close()
+    st = EventStream(served, f"/events?from={first + 3}")
+    off3, _ = st.next()
+    assert off3 == log.index(b"\n", off2) + 1, "expected the stream to start at a line's start"
+    st.close()
+    served.end_job()
+
+
+def test_view_serves_a_finished_log(served):
+    """`memline view --serve` on a finished log: the whole of it, and 204 for /events from its
+    end (an EventSource stops reconnecting)."""
+    served.end_job()
+    view = subprocess.Popen([MEMLINE, "view", "--serve", "0", served.log],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        url = read_url(view, "memline view --serve")
+        m = re.match(r"http://([0-9.]+):(\d+)/$", url)
+        assert m, f"expected http://127.0.0.1:PORT/, got {url}"
+        c = http.client.HTTPConnection(m.group(1), int(m.group(2)), timeout=TIMEOUT)
+        c.request("GET", "/metrics")
+        r = c.getresponse()
+        assert r.status == 200 and b'status="completed"' in r.read()
+        end = len(served.log.read_bytes())
+        c.request("GET", f"/events?from={end}")
+        r = c.getresponse()
+        r.read()
+        assert r.status == 204, f"expected 204 for a finished log, got {r.status}"
+        c.request("GET", "/log")
+        r = c.getresponse()
+        assert r.status == 200 and r.read() == served.log.read_bytes()
+        c.close()
+    finally:
+        view.terminate()
+        assert view.wait(timeout=TIMEOUT) == 0, "expected view --serve to stop on SIGTERM"
+
+
+# ---- many clients ----
+
+
+def test_fifty_clients(served):
+    wait_events(served, 1)
+    errors = []
+    hold = threading.Event()
+    got = threading.Semaphore(0)
+
+    def streamer():
+        try:
+            st = EventStream(served)
+            assert st.status == 200
+            assert st.next() is not None
+            got.release()
+            hold.wait(TIMEOUT)
+            st.close()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(f"stream: {e!r}")
+            got.release()
+
+    def fetcher():
+        try:
+            for _ in range(4):
+                for path in ("/metrics", "/"):
+                    status, _, body = served.get(path)
+                    assert status == 200 and body, f"{path}: {status}"
+        except Exception as e:  # noqa: BLE001
+            errors.append(f"fetch: {e!r}")
+
+    streams = [threading.Thread(target=streamer) for _ in range(25)]
+    fetchers = [threading.Thread(target=fetcher) for _ in range(25)]
+    for t in streams + fetchers:
+        t.start()
+    for _ in streams:
+        assert got.acquire(timeout=TIMEOUT), "expected every stream to deliver a message"
+    for t in fetchers:
+        t.join(TIMEOUT)
+    hold.set()
+    for t in streams:
+        t.join(TIMEOUT)
+    assert errors == [], f"expected all 50 clients to succeed: {errors[:5]}"
+    assert served.get("/metrics")[0] == 200
+
+
+# ---- bad requests ----
+
+
+def raw(s, data, read_timeout=10):
+    """Sends data, returns what comes back until the server closes or goes quiet."""
+    sock = socket.create_connection((s.host, s.port), timeout=TIMEOUT)
+    out = b""
+    try:
+        try:
+            sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        sock.settimeout(read_timeout)
+        while True:
+            try:
+                d = sock.recv(65536)
+            except (socket.timeout, ConnectionResetError):
+                break
+            if not d:
+                break
+            out += d
+            if b"\r\n\r\n" in out and b"Content-Length: 0" in out:
+                break
+    finally:
+        sock.close()
+    return out
+
+
+def status_of(resp):
+    if not resp:
+        return None
+    m = re.match(rb"HTTP/1\.[01] (\d{3}) ", resp)
+    assert m, f"expected an HTTP/1.x status line or nothing, got {resp[:100]!r}"
+    return int(m.group(1))
+
+
+def test_malformed_and_oversized_requests(served):
+    h = f"Host: {served.host}\r\n".encode()
+    cases = {
+        "garbage": b"\x00\x01\x02 garbage \xff\xfe\r\n\r\n",
+        "no version": b"GET\r\n\r\n",
+        "http/0.9": b"GET /\r\n\r\n",
+        "huge header": b"GET / HTTP/1.1\r\n" + h + b"X-Big: " + b"a" * 200000 + b"\r\n\r\n",
+        "many headers": b"GET / HTTP/1.1\r\n" + h + b"".join(
+            b"X-H%d: %s\r\n" % (i, b"v" * 50) for i in range(3000)) + b"\r\n",
+        "huge url": b"GET /" + b"a" * 200000 + b" HTTP/1.1\r\n" + h + b"\r\n",
+        "bad version": b"GET / HTTP/9.9\r\n" + h + b"\r\n",
+        "bad method": b"BREW / HTTP/1.1\r\n" + h + b"\r\n",
+        "post": b"POST /metrics HTTP/1.1\r\n" + h + b"Content-Length: 5\r\n\r\nhello",
+        "delete": b"DELETE /log HTTP/1.1\r\n" + h + b"\r\n",
+        "foreign host": b"GET /metrics HTTP/1.1\r\nHost: evil.example:80\r\n\r\n",
+    }
+    # a well-formed request with a broken body: answered or not, the server must survive it
+    raw(served, b"GET / HTTP/1.1\r\n" + h + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n")
+    for name, data in cases.items():
+        resp = raw(served, data)
+        status = status_of(resp)
+        ok = status is None or 400 <= status < 500 or (name == "bad version" and status == 505)
+        assert ok, f"{name}: expected a 4xx or a close: " \
+            f"{resp[:200]!r}"
+        if name in ("bad method", "post", "delete"):
+            assert status == 405 and b"Allow: GET, HEAD" in resp, f"{name}: {resp[:300]!r}"
+        if name == "foreign host":
+            assert status == 403, f"expected 403 for a foreign Host (DNS rebinding): {resp[:200]!r}"
+        assert served.get("/metrics")[0] == 200, f"expected the server to answer after {name}"
+
+
+def test_path_traversal_never_reaches_files(served):
+    for path in ["/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/%2E%2E/etc/passwd",
+                 "/log/../x", "/log/../../etc/passwd", "//etc/passwd", "/log%00", "/log%00.txt",
+                 "/./log", "/log/", "/LOG", "/events/../metrics", "/..%2fetc%2fpasswd",
+                 "/etc/passwd", "/proc/self/environ", "/index.html/../../etc/passwd"]:
+        resp = raw(served, f"GET {path} HTTP/1.1\r\nHost: {served.host}\r\n"
+                   "Connection: close\r\n\r\n".encode())
+        assert status_of(resp) == 404, f"{path}: expected 404, got {resp[:200]!r}"
+        assert b"root:" not in resp and b"PATH=" not in resp, f"{path}: file content leaked"
+
+
+# ---- the page, its data and the log ----
+
+
+def test_page_data_and_log(served):
+    wait_events(served, 2)
+    status, headers, body = served.get("/")
+    assert status == 200 and headers["content-type"].startswith("text/html"), headers
+    assert headers.get("x-content-type-options") == "nosniff"
+    assert headers.get("cache-control") == "no-store"
+    page = body.decode()
+    assert "connect-src 'self'" in page, "expected the live page's CSP to allow its server"
+    status, headers, body = served.get("/data.json")
+    assert status == 200 and headers["content-type"].startswith("application/json")
+    data = json.loads(body)
+    assert data["live"] is True and data["runs"][0]["status"] == "running", data.get("live")
+    status, headers, body = served.get("/", method="HEAD")
+    assert status == 200 and body == b""
+    status, headers, body = served.get("/log")
+    assert status == 200 and body.endswith(b"\n")
+    assert served.log.read_bytes().startswith(body), "expected /log to be the log's bytes"
+    assert json.loads(body.split(b"\n")[0])["type"] == "header"
+    assert served.get("/nothing")[0] == 404
+
+
+def test_bad_spec_and_port_in_use(tmp_path, served):
+    cmd = lambda spec: [MEMLINE, "run", "-q", "-o", tmp_path / "x.jsonl", "--serve", spec,
+                        "--", "true"]
+    for spec, want in [("notaport", "bad port"), ("1.2.3:80", "bad address"),
+                       ("::1:80", "brackets"), ("70000", "bad port"),
+                       (f"127.0.0.1:{served.port}", "in use")]:
+        r = subprocess.run(cmd(spec), capture_output=True, text=True, timeout=TIMEOUT)
+        assert want in r.stderr, f"{spec}: expected '{want}' on stderr: {r.stderr}"
+        # a bad spec is a usage error (64) before anything runs; on a busy port `memline run`
+        # records on without serving
+        if want != "in use":
+            assert r.returncode == 64, f"{spec}: expected a usage error: {r.stderr}"
+        else:
+            assert r.returncode == 0, f"expected the recording to go on: {r.stderr}"
+
+
+# ---- the live page in a browser ----
+
+
+def test_live_page_grows_in_chromium(served, tmp_path):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (Debian package chromium)")
+    assert (BROWSER_MODULES / "playwright-core").is_dir(), (
+        f"expected playwright-core in {BROWSER_MODULES}: run make html-test (npm ci)")
+    wait_events(served, 1)
+    profile = tmp_path / "chromium-profile"
+    profile.mkdir()
+    env = {**os.environ, "NODE_PATH": str(BROWSER_MODULES)}
+    node = subprocess.Popen([NODE, CHECK_LIVE, served.url, profile], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    # Once the page has loaded, let the job run 5 more ticks, then end: the page says "ended".
+    first = node.stdout.readline()
+    if first.strip() == "loaded":
+        n = sum(1 for r in read_log(served.log) if r["type"] == "event")
+        wait_events(served, n + 5)
+    served.stop_file.touch()
+    out, err = node.communicate(timeout=180)
+    if node.returncode == 2:
+        pytest.skip(f"Chromium cannot be started: {err.strip()}")
+    assert node.returncode == 0, f"check-live.js failed ({node.returncode}): {err}"
+    res = json.loads(out)
+    assert res["pageErrors"] == [], f"expected no script errors: {res['pageErrors']}"
+    assert res["first"]["state"] == "live", res
+    assert "growError" not in res, f"expected the chart to grow: {res}"
+    assert res["grown"]["n"] > res["first"]["n"] and res["grown"]["xmax"] > res["first"]["xmax"]
+    assert res["grown"]["updates"] > 0, res
+    assert "endError" not in res and res["indicator"] == "ended", res
+    others = [u for u in res["requests"] if not u.startswith(served.url)]
+    assert others == [], f"expected requests to the server only: {others}"

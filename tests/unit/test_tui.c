@@ -1,0 +1,231 @@
+/*
+ * test_tui: the dashboard's pure parts (lib/tui.c): braille cell encoding, the history
+ * windows '+' and '-' step through, the chart's scale, and the chart's bins: every sample's
+ * value lands in its column (a spike between two columns' worth of samples survives), columns
+ * without a sample carry the line, the top processes get series of their own, and bringing the
+ * bins up to date frame by frame (samples read as time passes, bins sliding out of the window)
+ * gives exactly what building them at once gives, without rebuilding.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "run.h"
+#include "tui.h"
+
+#define assert_near(a, b) assert_true(fabs((double)(a) - (double)(b)) < 1e-6)
+
+static const char header[] =
+	"{\"type\":\"header\",\"format\":1,\"memline\":\"0.1.0\",\"mode\":\"run\",\"host\":\"h\","
+	"\"start\":\"2026-01-01T00:00:00.000Z\",\"start_unix\":1767225600,\"command\":[\"w\"],"
+	"\"pid\":10,\"pids\":[10],\"cwd\":\"/\",\"job\":{},\"page_size\":4096,\"clk_tck\":100,"
+	"\"mem_total\":1000000,\"kernel\":\"6.1\",\"interval\":{\"fixed\":null,\"min\":0.01,"
+	"\"max\":5},\"peak_reset\":true,\"pss\":false,\"fields\":[\"pid\",\"rss\",\"anon\","
+	"\"file\",\"shmem\",\"peak\",\"vms\",\"swap\",\"pss\",\"utime\",\"stime\",\"minflt\","
+	"\"majflt\",\"threads\",\"rchar\",\"wchar\",\"read_bytes\",\"write_bytes\",\"state\"],"
+	"\"tree_fields\":[\"nproc\",\"rss\",\"anon\",\"file\",\"shmem\",\"peak\",\"vms\",\"swap\","
+	"\"pss\",\"utime\",\"stime\"]}\n";
+
+static void load_text(struct run *run, const char *body)
+{
+	char path[] = "/tmp/test_tui-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs(header, f);
+	fputs(body, f);
+	assert_int_equal(fclose(f), 0);
+	struct strbuf err = STRBUF_INIT;
+	int ret = run_load(run, path, NULL, NULL, &err);
+	if (ret)
+		fail_msg("run_load: %s", err.buf);
+	strbuf_release(&err);
+	unlink(path);
+}
+
+/*
+ * Five processes 10..14 sampled every 0.1 s for 100 s (1000 samples): pid 10 + i has RSS
+ * (i + 1) * 1000 KiB, except pid 12 which spikes to 50000 at sample 500 (t = 50.0) only; the
+ * tree is the sum.
+ */
+static void load_five(struct run *run)
+{
+	struct strbuf sb = STRBUF_INIT;
+	for (int pid = 10; pid < 15; pid++)
+		strbuf_addf(&sb,
+			    "{\"type\":\"proc\",\"t\":0,\"pid\":%d,\"ppid\":1,\"start\":0,"
+			    "\"comm\":\"p%d\",\"argv\":[\"p%d\"]}\n",
+			    pid, pid, pid);
+	for (int k = 1; k <= 1000; k++) {
+		long rss[5], sum = 0;
+		for (int i = 0; i < 5; i++) {
+			rss[i] = (i + 1) * 1000;
+			if (i == 2 && k == 500)
+				rss[i] = 50000;
+			sum += rss[i];
+		}
+		strbuf_addf(
+			&sb,
+			"{\"type\":\"sample\",\"t\":%.1f,\"avail\":1,\"tree\":[5,%ld,0,0,0,null,"
+			"0,0,null,0,0],\"p\":[",
+			k / 10.0, sum);
+		for (int i = 0; i < 5; i++)
+			strbuf_addf(&sb, "%s[%d,%ld,%ld,0,0,%ld,1,0,null,1,1,0,0,1,0,0,0,0,\"S\"]",
+				    i ? "," : "", 10 + i, rss[i], rss[i], rss[i]);
+		strbuf_addstr(&sb, "]}\n");
+	}
+	load_text(run, sb.buf);
+	strbuf_release(&sb);
+}
+
+static void test_braille(void **state)
+{
+	(void)state;
+	unsigned all = 0;
+	for (int x = 0; x < 2; x++)
+		for (int y = 0; y < 4; y++) {
+			unsigned b = tui_braille_bit(x, y);
+			assert_int_equal(__builtin_popcount(b), 1);
+			assert_int_equal(all & b, 0); /* each dot its own bit */
+			all |= b;
+		}
+	assert_int_equal(all, 0xff);
+	assert_int_equal(tui_braille_bit(0, 0), 0x01); /* dot 1 */
+	assert_int_equal(tui_braille_bit(0, 3), 0x40); /* dot 7 */
+	assert_int_equal(tui_braille_bit(1, 3), 0x80); /* dot 8 */
+	assert_int_equal(tui_braille_bit(2, 0), 0);
+	char out[4];
+	tui_braille_utf8(0, out);
+	assert_string_equal(out, "\xe2\xa0\x80"); /* U+2800 */
+	tui_braille_utf8(0xff, out);
+	assert_string_equal(out, "\xe2\xa3\xbf"); /* U+28FF */
+	tui_braille_utf8(0x41, out);
+	assert_string_equal(out, "\xe2\xa1\x81"); /* U+2841 */
+}
+
+static void test_windows(void **state)
+{
+	(void)state;
+	assert_near(tui_window_step(0, 1), 0); /* the whole run is the longest */
+	assert_near(tui_window_step(0, -1), 3600);
+	assert_near(tui_window_step(3600, 1), 0);
+	assert_near(tui_window_step(10, -1), 10); /* the shortest */
+	assert_near(tui_window_step(10, 1), 60);
+	assert_near(tui_window_step(60, -1), 10);
+	assert_near(tui_window_step(120, -1), 60); /* from --window 120 */
+	assert_near(tui_window_step(120, 1), 300);
+}
+
+static void test_nice_max(void **state)
+{
+	(void)state;
+	assert_near(tui_nice_max(0), 1024);
+	assert_near(tui_nice_max(7), 8);
+	assert_near(tui_nice_max(11), 15);
+	assert_near(tui_nice_max(999), 1000);
+	assert_near(tui_nice_max(1500), 1536);			 /* 1.46 MiB -> 1.5 MiB */
+	assert_near(tui_nice_max(240000), 300 * 1024.0);	 /* 234 MiB -> 300 MiB */
+	assert_near(tui_nice_max(3 * 1048576.0), 3 * 1048576.0); /* 3 GiB */
+	for (double v = 1; v < 1e10; v *= 1.37)
+		assert_true(tui_nice_max(v) >= v && tui_nice_max(v) < 2.1 * v);
+}
+
+static void test_chart_columns(void **state)
+{
+	(void)state;
+	struct run run;
+	load_five(&run);
+	struct tui_chart c;
+	tui_chart_init(&c);
+	/* The whole run in 40 columns: the spike's column has it, the others the plain sum. */
+	assert_int_equal(tui_chart_update(&c, &run, 100, 0, 40), 0);
+	assert_true(c.n <= 4 * 40);
+	assert_int_equal(c.ns, 1 + TUI_TOP);
+	assert_int_equal(run.procs[c.proc[0]].pid, 12); /* the highest peak first */
+	assert_int_equal(run.procs[c.proc[1]].pid, 14);
+	assert_int_equal(run.procs[c.proc[2]].pid, 13);
+	double col[40];
+	tui_chart_columns(&c, 0, 0, 100, 40, col);
+	int spikes = 0;
+	for (int i = 0; i < 40; i++) {
+		assert_false(isnan(col[i]));
+		if (col[i] > 15000)
+			spikes++;
+		else
+			assert_near(col[i], 15000);
+	}
+	assert_int_equal(spikes, 1);
+	assert_near(col[20], 15000 - 3000 + 50000); /* t = 50 is in column 20 */
+	tui_chart_columns(&c, 1, 0, 100, 40, col);
+	assert_near(col[20], 50000);
+	assert_near(col[0], 3000);
+
+	/* A 10 s window of 200 columns (0.05 s a column, samples every 0.1 s): the columns
+	 * between samples carry the line; before the window, the value entering it. */
+	assert_int_equal(tui_chart_update(&c, &run, 55, 10, 200), 0);
+	double w[200];
+	tui_chart_columns(&c, 0, 45, 55, 200, w);
+	for (int i = 0; i < 200; i++)
+		assert_near(w[i], (i >= 100 && i < 102) ? 62000 : 15000);
+	tui_chart_release(&c);
+	run_release(&run);
+}
+
+/* Frame by frame, the bins come out as if built at once, with no rebuild. */
+static void test_chart_incremental(void **state)
+{
+	(void)state;
+	struct run run;
+	load_five(&run);
+	struct tui_chart inc, once;
+	tui_chart_init(&inc);
+	assert_int_equal(tui_chart_update(&inc, &run, 20, 10, 100), 0);
+	unsigned long rebuilds = inc.rebuilds;
+	size_t read = inc.next;
+	double a[100], b[100];
+	for (double now = 20.05; now < 100; now += 0.73) {
+		assert_int_equal(tui_chart_update(&inc, &run, now, 10, 100), 0);
+		assert_true(inc.next >= read);
+		read = inc.next;
+		assert_true(inc.n <= 102); /* bins beyond the window were dropped */
+		tui_chart_init(&once);
+		assert_int_equal(tui_chart_update(&once, &run, now, 10, 100), 0);
+		for (int s = 0; s < inc.ns; s++) {
+			tui_chart_columns(&inc, s, now - 10, now, 100, a);
+			tui_chart_columns(&once, s, now - 10, now, 100, b);
+			for (int i = 0; i < 100; i++)
+				assert_near(a[i], b[i]);
+		}
+		tui_chart_release(&once);
+	}
+	assert_int_equal(inc.rebuilds, rebuilds);
+	/* A change of window rebuilds; so does a model that started over. */
+	assert_int_equal(tui_chart_update(&inc, &run, 100, 60, 100), 0);
+	assert_int_equal(inc.rebuilds, rebuilds + 1);
+	size_t n = run.n_samples;
+	run.n_samples = 10;
+	assert_int_equal(tui_chart_update(&inc, &run, 100, 60, 100), 0);
+	assert_int_equal(inc.rebuilds, rebuilds + 2);
+	run.n_samples = n;
+	tui_chart_release(&inc);
+	run_release(&run);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_braille),		  cmocka_unit_test(test_windows),
+		cmocka_unit_test(test_nice_max),	  cmocka_unit_test(test_chart_columns),
+		cmocka_unit_test(test_chart_incremental),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
