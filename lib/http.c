@@ -423,9 +423,16 @@ static void metrics_text(const struct run *run, struct strbuf *out)
 		    tv ? tv[TF_RSS] : -1, 1024);
 	tree_metric(out, "memline_tree_peak_bytes", "gauge",
 		    "Highest resident set size of the whole tree so far.", run->peak, 1024);
+	/*
+	 * A counter must never go down: the sample's tree CPU drops when a process exits, so sum
+	 * every process's last known CPU time instead, exited ones included.
+	 */
 	long long cpu = -1;
-	if (tv && tv[TF_UTIME] >= 0 && tv[TF_STIME] >= 0)
-		cpu = tv[TF_UTIME] + tv[TF_STIME];
+	for (size_t i = 0; i < run->n_procs; i++) {
+		const struct run_proc *p = &run->procs[i];
+		if (p->utime >= 0 && p->stime >= 0)
+			cpu = (cpu < 0 ? 0 : cpu) + p->utime + p->stime;
+	}
 	tree_metric(out, "memline_tree_cpu_seconds_total", "counter",
 		    "CPU time (user and system) of every process the tree has had.", cpu, 1000.0);
 	proc_metric(run, last, PM_RSS, out);

@@ -229,9 +229,12 @@
 		const e = runs[r].events[i], over = u.over.getBoundingClientRect();
 		const ts = totalSeries(r);
 		const v = ts > 0 && u.series[ts].show ? totalAt(r, e.t) : null;
+		// Inside the plot area: an event at the run's very end sits on its right edge, which
+		// belongs to the area's outside.
+		const clamp = (p, max) => Math.min(Math.max(p, 0), max - 1);
 		return {
-			x: over.left + u.valToPos(e.t, "x"),
-			y: over.top + (v === null ? 6 : u.valToPos(v, "y")),
+			x: over.left + clamp(u.valToPos(e.t, "x"), over.width),
+			y: over.top + clamp(v === null ? 6 : u.valToPos(v, "y"), over.height),
 		};
 	}
 

@@ -53,6 +53,9 @@ async function main() {
 				const p = await page.evaluate(([rr, ii]) => window.memlineReport.eventPoint(rr, ii),
 					[r, i]);
 				await page.mouse.move(p.x, p.y);
+				// The chart moves its cursor on the next animation frame: wait for the tip.
+				await page.waitForFunction(() => !document.getElementById("tip").hidden, null,
+					{ timeout: 3000 }).catch(() => {});
 				const tip = await page.evaluate(() => {
 					const t = document.getElementById("tip");
 					return { hidden: t.hidden || getComputedStyle(t).display === "none",
