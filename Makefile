@@ -112,7 +112,7 @@ e2e: $(BUILD)/memline $(HELPERS) lib html-test
 	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e \
 	  python/tests
 
-C_FILES   := $(wildcard lib/*.[ch] src/*.[ch] include/*.h tests/unit/*.c tests/fuzz/*.c \
+C_FILES   := $(wildcard lib/*.[ch] src/*.[ch] include/*.h tests/unit/*.[ch] tests/fuzz/*.c \
                tests/workload/*.c tests/e2e/c/*.c bench/*.c examples/*.c)
 check-format:
 	@clang-format --dry-run --Werror $(C_FILES) && echo "format: $(words $(C_FILES)) files clean"

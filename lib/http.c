@@ -135,16 +135,6 @@ int http_parse_spec(const char *spec, struct http_spec *out, struct strbuf *err)
 
 /* ---- helpers ---- */
 
-static struct timespec deadline_in(double secs)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	long long ns = ts.tv_nsec + (long long)(secs * 1e9);
-	ts.tv_sec += ns / 1000000000;
-	ts.tv_nsec = ns % 1000000000;
-	return ts;
-}
-
 static double now(void)
 {
 	struct timespec ts;
@@ -594,7 +584,7 @@ static ssize_t stream_read(void *cls, uint64_t at, char *buf, size_t max)
 		}
 		live_lock(l);
 		double wait = st->last + HTTP_HEARTBEAT - now();
-		struct timespec until = deadline_in(wait > 0 ? wait : 0);
+		struct timespec until = live_deadline(wait > 0 ? wait : 0);
 		while (l->version == seen && !l->finished && !st->s->stopping &&
 		       pthread_cond_timedwait(&l->changed, &l->lock, &until) != ETIMEDOUT)
 			;
@@ -857,7 +847,7 @@ void http_stop(struct http_server *s)
 	live_lock(l);
 	s->stopping = true;
 	pthread_cond_broadcast(&l->changed);
-	struct timespec until = deadline_in(HTTP_STOP_WAIT);
+	struct timespec until = live_deadline(HTTP_STOP_WAIT);
 	while (s->streams > 0 && pthread_cond_timedwait(&l->changed, &l->lock, &until) != ETIMEDOUT)
 		;
 	live_unlock(l);

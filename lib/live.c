@@ -12,7 +12,7 @@
 
 #include "live.h"
 
-static struct timespec deadline_in(double secs)
+struct timespec live_deadline(double secs)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -50,7 +50,7 @@ static void *live_thread(void *arg)
 	struct live *l = arg;
 	pthread_mutex_lock(&l->lock);
 	while (!l->stop && poll_once(l)) {
-		struct timespec until = deadline_in(1.0 / LIVE_POLL);
+		struct timespec until = live_deadline(1.0 / LIVE_POLL);
 		while (!l->stop &&
 		       pthread_cond_timedwait(&l->changed, &l->lock, &until) != ETIMEDOUT)
 			;
@@ -122,7 +122,7 @@ void live_unlock(struct live *l)
 
 unsigned long live_wait(struct live *l, unsigned long seen, double timeout)
 {
-	struct timespec until = deadline_in(timeout);
+	struct timespec until = live_deadline(timeout);
 	while (l->version == seen && !l->finished && !l->stop &&
 	       pthread_cond_timedwait(&l->changed, &l->lock, &until) != ETIMEDOUT)
 		;

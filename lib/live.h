@@ -15,6 +15,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <time.h>
 
 #include "follow.h"
 #include "strbuf.h"
@@ -45,6 +46,8 @@ void live_stop(struct live *l);
 
 void live_lock(struct live *l);
 void live_unlock(struct live *l);
+/* The time secs from now, as the deadline of a pthread_cond_timedwait on live->changed. */
+struct timespec live_deadline(double secs);
 /*
  * With the lock held: waits until the version differs from seen, the recording has finished,
  * live_stop() was called, or timeout seconds passed. Returns the version.

@@ -405,11 +405,9 @@ static int add_mark(struct run *run, struct mark_record *m)
 	return 0;
 }
 
-long run_sample_at(const struct run *run, double t)
+size_t run_sample_from(const struct run *run, double t)
 {
-	if (!run->n_samples)
-		return -1;
-	size_t lo = 0, hi = run->n_samples; /* the first sample at or after t is in [lo, hi] */
+	size_t lo = 0, hi = run->n_samples;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (run->samples[mid].t < t)
@@ -417,7 +415,28 @@ long run_sample_at(const struct run *run, double t)
 		else
 			hi = mid;
 	}
-	return lo < run->n_samples ? (long)lo : (long)run->n_samples - 1;
+	return lo;
+}
+
+size_t run_event_from(const struct run *run, double t)
+{
+	size_t lo = 0, hi = run->n_events;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (run->events[mid].t < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+long run_sample_at(const struct run *run, double t)
+{
+	if (!run->n_samples)
+		return -1;
+	size_t i = run_sample_from(run, t);
+	return i < run->n_samples ? (long)i : (long)run->n_samples - 1;
 }
 
 long long run_rss_at(const struct run *run, double t)

@@ -178,6 +178,10 @@ pid_t *run_alive(const struct run *run, size_t *n);
 int run_oom_proc(const struct run *run, pid_t pid);
 /* A sample's highest tree RSS: its "peak" member, else its "rss"; -1 unknown. */
 long long run_sample_peak(const struct run_sample *s);
+/* The first sample at or after t, else n_samples. O(log n). */
+size_t run_sample_from(const struct run *run, double t);
+/* The first event at or after t, else n_events (events are sorted: run_update_status). */
+size_t run_event_from(const struct run *run, double t);
 /*
  * The sample that tells the tree's memory at time t: the first sample at or after t (memline
  * samples right after reading a message), else the last sample; -1 when there are none.

@@ -203,20 +203,6 @@ static void chart_slide(struct tui_chart *c, long k)
 	c->n -= drop;
 }
 
-/* The first sample at or after t (n_samples when none), by binary search. */
-static size_t sample_from(const struct run *run, double t)
-{
-	size_t lo = 0, hi = run->n_samples;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (run->samples[mid].t < t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 int tui_chart_update(struct tui_chart *c, const struct run *run, double now, double window,
 		     size_t dots)
 {
@@ -250,7 +236,7 @@ int tui_chart_update(struct tui_chart *c, const struct run *run, double now, dou
 		if (c->k0 < 0)
 			c->k0 = 0;
 		/* One sample before the window too, for the value the line enters it with. */
-		c->next = sample_from(run, (double)c->k0 * w);
+		c->next = run_sample_from(run, (double)c->k0 * w);
 		if (c->next > 0)
 			c->next--;
 		c->last_t = c->next > 0 ? run->samples[c->next - 1].t : 0;
@@ -632,20 +618,6 @@ static int frame_panes(struct tui *ui, const struct run *run)
 	return 0;
 }
 
-/* The first event at or after t (events are sorted by time). */
-static size_t event_from(const struct run *run, double t)
-{
-	size_t lo = 0, hi = run->n_events;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (run->events[mid].t < t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 static int frame_chart(struct tui *ui, const struct run *run)
 {
 	struct frame *f = &ui->f;
@@ -687,7 +659,8 @@ static int frame_chart(struct tui *ui, const struct run *run)
 	f->marks = m;
 	memset(m, 0, w);
 	double span = f->t1 - f->t0;
-	for (size_t i = event_from(run, f->t0); i < run->n_events && run->events[i].t <= f->t1; i++)
+	for (size_t i = run_event_from(run, f->t0); i < run->n_events && run->events[i].t <= f->t1;
+	     i++)
 		m[(size_t)fmin((double)w - 1, (run->events[i].t - f->t0) / span * (double)w)] = 1;
 	if (run->peak > 0 && run->peak_t >= f->t0 && run->peak_t <= f->t1)
 		m[(size_t)fmin((double)w - 1, (run->peak_t - f->t0) / span * (double)w)] = 2;

@@ -18,39 +18,11 @@
 
 #include <cmocka.h>
 
+#include "run-fixture.h"
 #include "run.h"
 #include "tui.h"
 
 #define assert_near(a, b) assert_true(fabs((double)(a) - (double)(b)) < 1e-6)
-
-static const char header[] =
-	"{\"type\":\"header\",\"format\":1,\"memline\":\"0.1.0\",\"mode\":\"run\",\"host\":\"h\","
-	"\"start\":\"2026-01-01T00:00:00.000Z\",\"start_unix\":1767225600,\"command\":[\"w\"],"
-	"\"pid\":10,\"pids\":[10],\"cwd\":\"/\",\"job\":{},\"page_size\":4096,\"clk_tck\":100,"
-	"\"mem_total\":1000000,\"kernel\":\"6.1\",\"interval\":{\"fixed\":null,\"min\":0.01,"
-	"\"max\":5},\"peak_reset\":true,\"pss\":false,\"fields\":[\"pid\",\"rss\",\"anon\","
-	"\"file\",\"shmem\",\"peak\",\"vms\",\"swap\",\"pss\",\"utime\",\"stime\",\"minflt\","
-	"\"majflt\",\"threads\",\"rchar\",\"wchar\",\"read_bytes\",\"write_bytes\",\"state\"],"
-	"\"tree_fields\":[\"nproc\",\"rss\",\"anon\",\"file\",\"shmem\",\"peak\",\"vms\",\"swap\","
-	"\"pss\",\"utime\",\"stime\"]}\n";
-
-static void load_text(struct run *run, const char *body)
-{
-	char path[] = "/tmp/test_tui-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	FILE *f = fdopen(fd, "w");
-	assert_non_null(f);
-	fputs(header, f);
-	fputs(body, f);
-	assert_int_equal(fclose(f), 0);
-	struct strbuf err = STRBUF_INIT;
-	int ret = run_load(run, path, NULL, NULL, &err);
-	if (ret)
-		fail_msg("run_load: %s", err.buf);
-	strbuf_release(&err);
-	unlink(path);
-}
 
 /*
  * Five processes 10..14 sampled every 0.1 s for 100 s (1000 samples): pid 10 + i has RSS
