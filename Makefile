@@ -11,7 +11,7 @@ PREFIX    ?= /usr/local
 BUILD     ?= build
 CC        ?= cc
 PYTHON    ?= /usr/bin/python3
-PKGS      := jansson cairo ncursesw libmicrohttpd
+PKGS      := jansson cairo libpng16 ncursesw libmicrohttpd
 
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-sign-compare
 ifdef CI
@@ -119,7 +119,7 @@ check-format:
 
 bench:
 	@scripts/install-deps bench
-	@$(MAKE) --no-print-directory $(BUILD)/memline $(BUILD)/memwork $(BUILD)/bench/event_cost
+	@$(MAKE) --no-print-directory $(BUILD)/memline $(BUILD)/memwork $(BUILD)/bench/event_cost html-test
 	@bench/run $(BUILD)
 
 install: $(BUILD)/memline install-lib

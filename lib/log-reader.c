@@ -671,7 +671,7 @@ static int read_next(struct log_reader *r, struct log_record *rec, struct strbuf
 	}
 }
 
-int log_reader_parse(struct log_reader *r, char *line, size_t n, struct log_record *rec,
+int log_reader_parse(struct log_reader *r, const char *line, size_t n, struct log_record *rec,
 		     struct strbuf *err)
 {
 	log_record_release(rec);
@@ -823,9 +823,10 @@ struct ahead_batch {
 
 struct ahead_worker {
 	struct log_ahead *a;
-	struct log_reader sub; /* a copy of the reader, reading from the mapping */
-	char *from, *to;       /* its range of the mapping */
-	bool last;	       /* its range ends the file: it may end in a cut-off line */
+	struct log_reader sub;	/* a copy of the reader, reading from the mapping */
+	const char *from, *to;	/* its range of the mapping */
+	const char *lines_from; /* its line numbers count the newlines from here to from */
+	bool last;		/* its range ends the file: it may end in a cut-off line */
 	pthread_t thread;
 	bool running;
 	struct ahead_batch batch[AHEAD_BATCHES];
@@ -862,8 +863,8 @@ static void ahead_warn(void *data, const char *path, long line, const char *msg)
 static int range_next(struct ahead_worker *w, struct log_record *rec, struct strbuf *err)
 {
 	while (w->from < w->to) {
-		char *nl = memchr(w->from, '\n', (size_t)(w->to - w->from));
-		char *line = w->from;
+		const char *nl = memchr(w->from, '\n', (size_t)(w->to - w->from));
+		const char *line = w->from;
 		size_t len = nl ? (size_t)(nl + 1 - line) : (size_t)(w->to - line);
 		w->from += len;
 		int ret = log_reader_parse(&w->sub, line, len, rec, err);
@@ -877,6 +878,10 @@ static void *ahead_thread(void *arg)
 {
 	struct ahead_worker *w = arg;
 	struct log_ahead *a = w->a;
+	/* Counting the lines before its range is this thread's work, not the caller's. */
+	for (const char *p = w->lines_from;
+	     p < w->from && (p = memchr(p, '\n', (size_t)(w->from - p))); p++)
+		w->sub.line++;
 	for (bool done = false; !done;) {
 		pthread_mutex_lock(&a->lock);
 		while (!a->stop && w->head - w->tail == AHEAD_BATCHES)
@@ -902,17 +907,17 @@ static void *ahead_thread(void *arg)
 }
 
 /* Cuts the mapping from `from` into ranges at line ends and starts a thread on each. */
-static int ahead_start(struct log_ahead *a, char *from)
+static int ahead_start(struct log_ahead *a, const char *from)
 {
-	char *end = a->map + a->map_len;
+	const char *end = a->map + a->map_len;
 	size_t n = AHEAD_WORKERS;
-	long line = a->r->line;
+	const char *first = from;
 	for (size_t k = 0; k < n && from < end; k++) {
 		struct ahead_worker *w = &a->w[a->n_workers];
-		char *to = end;
+		const char *to = end;
 		if (k + 1 < n) {
-			char *mid = from + (size_t)(end - from) / (n - k);
-			char *nl = mid < end ? memchr(mid, '\n', (size_t)(end - mid)) : NULL;
+			const char *mid = from + (size_t)(end - from) / (n - k);
+			const char *nl = mid < end ? memchr(mid, '\n', (size_t)(end - mid)) : NULL;
 			to = nl ? nl + 1 : end;
 		}
 		w->a = a;
@@ -921,7 +926,7 @@ static int ahead_start(struct log_ahead *a, char *from)
 		w->sub.linebuf = NULL;
 		w->sub.linecap = 0;
 		w->sub.ahead = NULL;
-		w->sub.line = line;
+		w->lines_from = first;
 		w->sub.warn = a->r->warn ? ahead_warn : NULL;
 		w->sub.warn_data = w;
 		w->from = from;
@@ -929,9 +934,6 @@ static int ahead_start(struct log_ahead *a, char *from)
 		w->last = to == end;
 		for (size_t i = 0; i < AHEAD_BATCHES; i++)
 			strbuf_init(&w->batch[i].err);
-		/* The next range's lines are counted from here. */
-		for (char *p = from; p < to && (p = memchr(p, '\n', (size_t)(to - p))); p++)
-			line++;
 		a->n_workers++;
 		from = to;
 	}
@@ -958,7 +960,7 @@ int log_reader_read_ahead(struct log_reader *r, struct log_record *first, struct
 		return 1;
 	a->r = r;
 	a->map_len = (size_t)st.st_size;
-	a->map = mmap(NULL, a->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fileno(r->f), 0);
+	a->map = mmap(NULL, a->map_len, PROT_READ, MAP_PRIVATE, fileno(r->f), 0);
 	if (a->map == MAP_FAILED) {
 		free(a);
 		return 1;

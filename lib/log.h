@@ -149,12 +149,12 @@ int log_reader_init(struct log_reader *r, const char *path, log_warn_fn *warn, v
 		    struct strbuf *err);
 /*
  * Decodes one line of n bytes, its newline included when it has one (the last line of a log
- * the writer died in has none), into rec (released first). The line may be modified. Returns 1
+ * the writer died in has none), into rec (released first). Returns 1
  * with a record, 0 when the line gave none (skipped with a warning, or a cut-off last line:
  * r->truncated), -1 on an error that stops reading (the first line is not a header, a newer
  * format, out of memory).
  */
-int log_reader_parse(struct log_reader *r, char *line, size_t n, struct log_record *rec,
+int log_reader_parse(struct log_reader *r, const char *line, size_t n, struct log_record *rec,
 		     struct strbuf *err);
 /*
  * Reads the next record into rec (released first). Returns 1 with a record, 0 at the end,

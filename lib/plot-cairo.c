@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plot-png.h"
 #include "report.h"
 #include "series.h"
 
@@ -956,7 +957,8 @@ int plot_cairo(const struct plot_input *in, size_t n, const struct plot_options 
 		f = fopen(path, "wb");
 		if (!f)
 			goto cannot_open;
-		st = cairo_surface_write_to_png_stream(surface, write_file, f);
+		if (plot_png_write(surface, f, path, err) < 0)
+			goto out;
 	}
 	cairo_surface_finish(surface);
 	if (st == CAIRO_STATUS_SUCCESS)
