@@ -111,34 +111,44 @@ static double proc_value(const struct run *run, const struct run_proc_sample *ps
 	return val;
 }
 
+/* Every process before its first sample, for proc_value. */
+static void cpu_reset(long long *prev_cpu, double *prev_t, size_t np)
+{
+	for (size_t i = 0; i < np; i++) {
+		prev_cpu[i] = -2;
+		prev_t[i] = 0;
+	}
+}
+
 int series_set_build(struct series_set *set, const struct run *run, enum plot_metric metric,
 		     int top)
 {
 	memset(set, 0, sizeof(*set));
 	set->metric = metric;
-	size_t np = run->n_procs, nps = run->n_proc_samples;
+	size_t np = run->n_procs;
 	struct proc_rank *rank = calloc(np ? np : 1, sizeof(*rank));
-	double *vals = malloc((nps ? nps : 1) * sizeof(*vals));
 	long long *prev_cpu = malloc((np ? np : 1) * sizeof(*prev_cpu));
 	double *prev_t = malloc((np ? np : 1) * sizeof(*prev_t));
 	int *slot_of = malloc((np ? np : 1) * sizeof(*slot_of));
 	int ret = -1;
-	if (!rank || !vals || !prev_cpu || !prev_t || !slot_of)
+	if (!rank || !prev_cpu || !prev_t || !slot_of)
 		goto out;
 
-	/* Pass 1: every process sample's value, and each process's peak. */
+	/*
+	 * Pass 1: each process's peak. The values are computed again in pass 2 rather than kept:
+	 * a large log has millions of process samples, and a second pass over them costs less
+	 * than filling and reading back an array of them all.
+	 */
 	for (size_t i = 0; i < np; i++) {
 		rank[i].peak = -1;
 		rank[i].idx = (int)i;
-		prev_cpu[i] = -2; /* no sample yet */
-		prev_t[i] = 0;
 	}
+	cpu_reset(prev_cpu, prev_t, np);
 	for (size_t si = 0; si < run->n_samples; si++) {
 		const struct run_sample *smp = &run->samples[si];
 		for (size_t k = smp->first; k < smp->first + smp->n; k++) {
 			const struct run_proc_sample *ps = &run->proc_samples[k];
 			double v = proc_value(run, ps, smp->t, metric, prev_cpu, prev_t);
-			vals[k] = v;
 			if (!isnan(v) && v > rank[ps->proc].peak)
 				rank[ps->proc].peak = v;
 		}
@@ -178,16 +188,18 @@ int series_set_build(struct series_set *set, const struct run *run, enum plot_me
 	if (other && series_alloc(other, SERIES_OTHER, -1, run->n_samples) < 0)
 		goto out;
 
-	/* Pass 2: distribute the values. */
+	/* Pass 2: the values again, distributed to the series. */
+	cpu_reset(prev_cpu, prev_t, np);
 	for (size_t si = 0; si < run->n_samples; si++) {
 		const struct run_sample *smp = &run->samples[si];
 		double sum = 0, rest = 0;
 		bool any = false, any_rest = false;
 		for (size_t k = smp->first; k < smp->first + smp->n; k++) {
-			double v = vals[k];
+			const struct run_proc_sample *ps = &run->proc_samples[k];
+			double v = proc_value(run, ps, smp->t, metric, prev_cpu, prev_t);
 			if (isnan(v))
 				continue;
-			int slot = slot_of[run->proc_samples[k].proc];
+			int slot = slot_of[ps->proc];
 			sum += v;
 			any = true;
 			if (slot > 0) {
@@ -210,7 +222,6 @@ out:
 	if (ret < 0)
 		series_set_release(set);
 	free(rank);
-	free(vals);
 	free(prev_cpu);
 	free(prev_t);
 	free(slot_of);
