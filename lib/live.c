@@ -79,12 +79,7 @@ int live_start(struct live *l, const char *path, bool follow, struct strbuf *err
 	l->finished = follow_finished(&l->follow);
 	if (!follow || l->finished)
 		return 0;
-	/* The thread takes no signal: they stay with the thread that waits for them. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int e = pthread_create(&l->thread, NULL, live_thread, l);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int e = live_spawn(&l->thread, live_thread, l);
 	if (e) {
 		strbuf_addf(err, "cannot start following '%s': %s", path, strerror(e));
 		live_stop(l);
@@ -92,6 +87,16 @@ int live_start(struct live *l, const char *path, bool follow, struct strbuf *err
 	}
 	l->started = true;
 	return 0;
+}
+
+int live_spawn(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int e = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return e;
 }
 
 void live_stop(struct live *l)

@@ -41,6 +41,12 @@ struct live {
  * memline log); l must then not be used.
  */
 int live_start(struct live *l, const char *path, bool follow, struct strbuf *err);
+/*
+ * Starts a thread of the live views with every signal blocked: signals stay with the thread
+ * that waits for them (the recorder's, or memline view's main thread). Returns 0 or an errno
+ * value, as pthread_create.
+ */
+int live_spawn(pthread_t *t, void *(*fn)(void *), void *arg);
 /* Stops the thread and frees everything. */
 void live_stop(struct live *l);
 

@@ -116,11 +116,7 @@ int views_start(struct views *v, const char *log_path, struct strbuf *err)
 	}
 	v->title = strbuf_detach(&title, NULL);
 	if (v->dashboard) {
-		sigset_t all, old;
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		int e = pthread_create(&v->tui, NULL, tui_thread, v);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		int e = live_spawn(&v->tui, tui_thread, v);
 		if (e) {
 			strbuf_addf(err, "cannot start the dashboard: %s", strerror(e));
 			return -1;
