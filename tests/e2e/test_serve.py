@@ -501,6 +501,10 @@ def test_bad_spec_and_port_in_use(tmp_path, served):
             assert r.returncode == 64, f"{spec}: expected a usage error: {r.stderr}"
         else:
             assert r.returncode == 0, f"expected the recording to go on: {r.stderr}"
+    # memline view has nothing to go on with: a busy port is its error (69), one line
+    r = subprocess.run([MEMLINE, "view", "--serve", f"127.0.0.1:{served.port}", served.log],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 69 and "in use" in r.stderr and r.stderr.count("\n") == 1, r
 
 
 # ---- the live page in a browser ----
