@@ -175,7 +175,7 @@ void export_csv(const struct run *run, struct export_out *out)
 	for (size_t k = 0; k < run->n_samples; k++) {
 		const struct run_sample *s = &run->samples[k];
 		for (size_t j = s->first; j < s->first + s->n && j < run->n_proc_samples; j++) {
-			const struct run_proc_sample *ps = &run->proc_samples[j];
+			const struct run_proc_sample *ps = run_ps(run, j);
 			const struct run_proc *p = &run->procs[ps->proc];
 			strbuf_addf(sb, "%.3f,%d,", s->t, (int)p->pid);
 			if (p->ppid >= 0)
@@ -184,10 +184,10 @@ void export_csv(const struct run *run, struct export_out *out)
 			strbuf_add(sb, cmds[ps->proc].buf ? cmds[ps->proc].buf : "",
 				   cmds[ps->proc].len);
 			for (int f = PF_PID + 1; f < PROC_NFIELDS; f++)
-				csv_num(sb, ps->v.v[f]);
+				csv_num(sb, run_ps_value(run, ps, (enum proc_field)f));
 			strbuf_addch(sb, ',');
-			if (ps->v.state)
-				csv_field(sb, &ps->v.state, 1);
+			if (ps->state)
+				csv_field(sb, &ps->state, 1);
 			strbuf_addch(sb, '\n');
 			hand_over(out, false);
 		}
@@ -268,8 +268,8 @@ void export_perfetto(const struct run *run, struct export_out *out)
 		if (tree >= 0)
 			trace_counter(sb, EXPORT_TREE_PID, s->t, tree);
 		for (size_t j = s->first; j < s->first + s->n && j < run->n_proc_samples; j++) {
-			const struct run_proc_sample *ps = &run->proc_samples[j];
-			long long b = kib_bytes(ps->v.v[PF_RSS]);
+			const struct run_proc_sample *ps = run_ps(run, j);
+			long long b = kib_bytes(run_ps_value(run, ps, PF_RSS));
 			if (b >= 0)
 				trace_counter(sb, run->procs[ps->proc].pid, s->t, b);
 		}

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "run.h"
+#include "series.h"
 #include "strbuf.h"
 
 /* Writes len bytes of an export somewhere. Returns 0, or -1 with errno set. */
@@ -39,6 +40,10 @@ void export_out_release(struct export_out *o);
  * a quote, a line break or surrounding spaces. Lines end in LF.
  */
 void export_csv(const struct run *run, struct export_out *out);
+/* The process-sample fields each export reads, for loading the run (run_keep_fields). */
+#define EXPORT_CSV_FIELDS      RUN_ALL_FIELDS
+#define EXPORT_PERFETTO_FIELDS RUN_FIELD(PF_RSS)
+#define EXPORT_GNUPLOT_FIELDS  series_fields(PLOT_RSS)
 
 /*
  * Pid of the pseudo-process that carries the tree's total and the events and spans of no

@@ -344,15 +344,16 @@ static void proc_metric(const struct run *run, const struct run_sample *last, en
 	if (!last)
 		return;
 	for (size_t k = 0; k < last->n; k++) {
-		const struct run_proc_sample *ps = &run->proc_samples[last->first + k];
+		const struct run_proc_sample *ps = run_ps(run, last->first + k);
 		const struct run_proc *p = &run->procs[ps->proc];
 		long long v;
 		if (m == PM_RSS)
-			v = ps->v.v[PF_RSS];
+			v = run_ps_value(run, ps, PF_RSS);
 		else if (m == PM_PEAK)
 			v = p->peak;
 		else {
-			long long u = ps->v.v[PF_UTIME], st = ps->v.v[PF_STIME];
+			long long u = run_ps_value(run, ps, PF_UTIME),
+				  st = run_ps_value(run, ps, PF_STIME);
 			v = u < 0 || st < 0 ? -1 : u + st;
 		}
 		if (v < 0)

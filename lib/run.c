@@ -10,6 +10,7 @@
 #include "run.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,6 +33,19 @@ void run_init(struct run *run)
 	run->peak = -1;
 	run->status = RUN_INCOMPLETE;
 	run->end_events = -1;
+	run_keep_fields(run, RUN_ALL_FIELDS);
+}
+
+void run_keep_fields(struct run *run, unsigned long long fields)
+{
+	run->fields = fields & RUN_ALL_FIELDS;
+	run->n_fields = 0;
+	for (int f = 0; f < PROC_NFIELDS; f++)
+		run->field_slot[f] = run->fields & RUN_FIELD(f) ? run->n_fields++ : -1;
+	run->ps_stride =
+		offsetof(struct run_proc_sample, v) + (size_t)run->n_fields * sizeof(long long);
+	/* Every process sample starts at a multiple of the alignment of its values. */
+	run->ps_stride = (run->ps_stride + sizeof(long long) - 1) & ~(sizeof(long long) - 1);
 }
 
 void run_release(struct run *run)
@@ -42,7 +56,7 @@ void run_release(struct run *run)
 		free(run->procs[i].cmdline);
 	free(run->procs);
 	free(run->samples);
-	free(run->proc_samples);
+	free(run->ps_buf);
 	end_info_release(&run->end);
 	free(run->pid_slots);
 	for (size_t i = 0; i < run->n_events; i++)
@@ -223,23 +237,29 @@ static int add_sample(struct run *run, const struct sample_record *s)
 	run->n_samples++;
 	for (size_t k = 0; k < s->n; k++) {
 		int i = live_proc(run, (pid_t)s->procs[k].v[PF_PID], s->t);
-		if (i < 0 || !grow((void **)&run->proc_samples, &run->alloc_proc_samples,
-				   run->n_proc_samples, sizeof(*run->proc_samples)))
+		if (i < 0 || !grow((void **)&run->ps_buf, &run->alloc_proc_samples,
+				   run->n_proc_samples, run->ps_stride))
 			return -1;
-		struct run_proc_sample *ps = &run->proc_samples[run->n_proc_samples++];
+		const struct proc_values *pv = &s->procs[k];
+		struct run_proc_sample *ps =
+			(struct run_proc_sample *)(void *)(run->ps_buf +
+							   run->n_proc_samples++ * run->ps_stride);
 		ps->proc = i;
-		ps->v = s->procs[k];
+		ps->state = pv->state;
+		for (int f = 0, slot = 0; slot < run->n_fields; f++)
+			if (run->field_slot[f] >= 0)
+				ps->v[slot++] = pv->v[f];
 		rs->n++;
 		struct run_proc *p = &run->procs[i];
 		if (p->first_sample < 0)
 			p->first_sample = si;
 		p->last_sample = si;
-		long long peak = ps->v.v[PF_PEAK] >= 0 ? ps->v.v[PF_PEAK] : ps->v.v[PF_RSS];
+		long long peak = pv->v[PF_PEAK] >= 0 ? pv->v[PF_PEAK] : pv->v[PF_RSS];
 		note_peak(run, p, peak, s->t);
-		if (ps->v.v[PF_UTIME] >= 0)
-			p->utime = ps->v.v[PF_UTIME];
-		if (ps->v.v[PF_STIME] >= 0)
-			p->stime = ps->v.v[PF_STIME];
+		if (pv->v[PF_UTIME] >= 0)
+			p->utime = pv->v[PF_UTIME];
+		if (pv->v[PF_STIME] >= 0)
+			p->stime = pv->v[PF_STIME];
 	}
 	long long tp = run_sample_peak(rs);
 	if (tp > run->peak) {
@@ -617,9 +637,16 @@ void run_update_status(struct run *run)
 
 int run_load(struct run *run, const char *path, log_warn_fn *warn, void *data, struct strbuf *err)
 {
+	return run_load_fields(run, path, RUN_ALL_FIELDS, warn, data, err);
+}
+
+int run_load_fields(struct run *run, const char *path, unsigned long long fields, log_warn_fn *warn,
+		    void *data, struct strbuf *err)
+{
 	struct log_reader r;
 	struct log_record rec;
 	run_init(run);
+	run_keep_fields(run, fields);
 	if (!(run->path = strdup(path))) {
 		strbuf_addstr(err, "out of memory");
 		return RUN_LOAD_DATAERR;

@@ -38,11 +38,19 @@ struct run_proc {
 	long last_sample;
 };
 
-/* One process's values in one sample. */
+/*
+ * One process's values in one sample: the fields the model was loaded with (run_load_fields),
+ * packed. Read a value with run_ps_value(), walk them with run_ps().
+ */
 struct run_proc_sample {
-	int proc; /* index into run->procs */
-	struct proc_values v;
+	int proc;      /* index into run->procs */
+	char state;    /* the state letter, '\0' unknown */
+	long long v[]; /* run->n_fields values; field f is v[run->field_slot[f]] */
 };
+
+/* A set of enum proc_field, as bits: RUN_FIELD(PF_RSS) | RUN_FIELD(PF_PEAK)... */
+#define RUN_FIELD(f)   ((unsigned long long)1 << (f))
+#define RUN_ALL_FIELDS (RUN_FIELD(PROC_NFIELDS) - 1)
 
 struct run_sample {
 	double t;
@@ -98,8 +106,13 @@ struct run {
 	size_t n_procs, alloc_procs;
 	struct run_sample *samples;
 	size_t n_samples, alloc_samples;
-	struct run_proc_sample *proc_samples;
-	size_t n_proc_samples, alloc_proc_samples;
+	/* private: the process samples, ps_stride bytes each; use run_ps() */
+	unsigned char *ps_buf;
+	size_t ps_stride, alloc_proc_samples;
+	size_t n_proc_samples;
+	unsigned long long fields;    /* the proc fields kept (RUN_FIELD bits) */
+	int field_slot[PROC_NFIELDS]; /* where each is in a process sample's v, -1 not kept */
+	int n_fields;
 
 	bool has_end;
 	struct end_info end;
@@ -136,13 +149,37 @@ enum {
 	RUN_LOAD_DATAERR = -2, /* not a memline log, a newer format, unreadable, out of memory */
 };
 
+/* An empty run that keeps every field of the process samples. */
 void run_init(struct run *run);
+/*
+ * Which fields of the process samples the model keeps, before any record is added: a reader
+ * that needs a few (a plot: one metric and the CPU times) saves most of the memory of a large
+ * log. The processes' peaks, CPU times and the tree's values are kept whatever the choice.
+ */
+void run_keep_fields(struct run *run, unsigned long long fields);
 /*
  * Reads the log at path into run (initialised here). warn (may be NULL) is told of each
  * skipped line. Returns 0, or RUN_LOAD_NOINPUT / RUN_LOAD_DATAERR with a one-line message in
  * err; run is then empty but must still be released.
  */
 int run_load(struct run *run, const char *path, log_warn_fn *warn, void *data, struct strbuf *err);
+/* run_load keeping only the given fields of the process samples (run_keep_fields). */
+int run_load_fields(struct run *run, const char *path, unsigned long long fields, log_warn_fn *warn,
+		    void *data, struct strbuf *err);
+
+/* Process sample j (0 <= j < n_proc_samples); a sample's are first .. first + n - 1. */
+static inline const struct run_proc_sample *run_ps(const struct run *run, size_t j)
+{
+	return (const struct run_proc_sample *)(const void *)(run->ps_buf + j * run->ps_stride);
+}
+
+/* Field f of a process sample; -1 when unknown or not kept. */
+static inline long long run_ps_value(const struct run *run, const struct run_proc_sample *ps,
+				     enum proc_field f)
+{
+	int slot = run->field_slot[f];
+	return slot < 0 ? -1 : ps->v[slot];
+}
 /*
  * Adds one record to the model, for readers that follow a growing log. The header's
  * allocations move into run (rec->header is left empty). Returns -1 only when out of memory.

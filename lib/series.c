@@ -85,10 +85,10 @@ static double proc_value(const struct run *run, const struct run_proc_sample *ps
 			 enum plot_metric metric, long long *prev_cpu, double *prev_t)
 {
 	if (metric != PLOT_CPU) {
-		long long v = ps->v.v[proc_field_of[metric]];
+		long long v = run_ps_value(run, ps, proc_field_of[metric]);
 		return v < 0 ? NAN : (double)v;
 	}
-	long long u = ps->v.v[PF_UTIME], s = ps->v.v[PF_STIME];
+	long long u = run_ps_value(run, ps, PF_UTIME), s = run_ps_value(run, ps, PF_STIME);
 	long long cpu = u < 0 || s < 0 ? -1 : u + s;
 	double val = NAN;
 	long long pc = prev_cpu[ps->proc];
@@ -109,6 +109,13 @@ static double proc_value(const struct run *run, const struct run_proc_sample *ps
 		prev_cpu[ps->proc] = -1;
 	}
 	return val;
+}
+
+unsigned long long series_fields(enum plot_metric metric)
+{
+	if (metric == PLOT_CPU)
+		return RUN_FIELD(PF_UTIME) | RUN_FIELD(PF_STIME);
+	return RUN_FIELD(proc_field_of[metric]);
 }
 
 /* Every process before its first sample, for proc_value. */
@@ -147,7 +154,7 @@ int series_set_build(struct series_set *set, const struct run *run, enum plot_me
 	for (size_t si = 0; si < run->n_samples; si++) {
 		const struct run_sample *smp = &run->samples[si];
 		for (size_t k = smp->first; k < smp->first + smp->n; k++) {
-			const struct run_proc_sample *ps = &run->proc_samples[k];
+			const struct run_proc_sample *ps = run_ps(run, k);
 			double v = proc_value(run, ps, smp->t, metric, prev_cpu, prev_t);
 			if (!isnan(v) && v > rank[ps->proc].peak)
 				rank[ps->proc].peak = v;
@@ -195,7 +202,7 @@ int series_set_build(struct series_set *set, const struct run *run, enum plot_me
 		double sum = 0, rest = 0;
 		bool any = false, any_rest = false;
 		for (size_t k = smp->first; k < smp->first + smp->n; k++) {
-			const struct run_proc_sample *ps = &run->proc_samples[k];
+			const struct run_proc_sample *ps = run_ps(run, k);
 			double v = proc_value(run, ps, smp->t, metric, prev_cpu, prev_t);
 			if (isnan(v))
 				continue;

@@ -79,6 +79,8 @@ struct series_set {
  */
 int series_set_build(struct series_set *set, const struct run *run, enum plot_metric metric,
 		     int top);
+/* The process-sample fields series_set_build reads for metric (RUN_FIELD bits, run.h). */
+unsigned long long series_fields(enum plot_metric metric);
 void series_set_release(struct series_set *set);
 
 /*

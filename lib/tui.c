@@ -131,7 +131,7 @@ static double tree_rss(const struct run *run, const struct run_sample *s)
 		return (double)s->tree.v[TF_RSS];
 	long long sum = -1;
 	for (size_t i = s->first; i < s->first + s->n; i++) {
-		long long v = run->proc_samples[i].v.v[PF_RSS];
+		long long v = run_ps_value(run, run_ps(run, i), PF_RSS);
 		if (v >= 0)
 			sum = (sum < 0 ? 0 : sum) + v;
 	}
@@ -178,10 +178,10 @@ static int chart_add_sample(struct tui_chart *c, const struct run *run, size_t i
 		return -1;
 	chart_put(c, k, 0, tree_rss(run, s));
 	for (size_t j = s->first; j < s->first + s->n; j++) {
-		const struct run_proc_sample *ps = &run->proc_samples[j];
+		const struct run_proc_sample *ps = run_ps(run, j);
 		for (int t = 1; t < c->ns; t++)
 			if (c->proc[t - 1] == ps->proc)
-				chart_put(c, k, t, (double)ps->v.v[PF_RSS]);
+				chart_put(c, k, t, (double)run_ps_value(run, ps, PF_RSS));
 	}
 	return 0;
 }
@@ -515,30 +515,33 @@ static int frame_table(struct tui *ui, const struct run *run)
 		f->n_alive = last->n;
 		/* Row k is entry k of the last sample until the sort. */
 		for (size_t j = last->first; j < last->first + last->n; j++) {
-			const struct run_proc_sample *ps = &run->proc_samples[j];
+			const struct run_proc_sample *ps = run_ps(run, j);
 			struct prow *r = frame_add_row(ui, run, (size_t)ps->proc);
 			if (!r)
 				return -1;
-			r->rss = ps->v.v[PF_RSS];
-			snprintf(r->state, sizeof(r->state), "%c", ps->v.state ? ps->v.state : '?');
+			r->rss = run_ps_value(run, ps, PF_RSS);
+			snprintf(r->state, sizeof(r->state), "%c", ps->state ? ps->state : '?');
 			ui->slot[ps->proc] = (int)(j - last->first);
 		}
 		double dt = prev ? last->t - prev->t : 0;
 		for (size_t j = prev ? prev->first : 0; prev && j < prev->first + prev->n; j++) {
-			const struct run_proc_sample *ps = &run->proc_samples[j];
+			const struct run_proc_sample *ps = run_ps(run, j);
 			int k = ui->slot[ps->proc];
 			if (k < 0)
 				continue;
-			const long long *a = ps->v.v, *b = run->proc_samples[last->first + k].v.v;
-			if (a[PF_UTIME] < 0 || a[PF_STIME] < 0 || b[PF_UTIME] < 0 ||
-			    b[PF_STIME] < 0)
+			const struct run_proc_sample *b = run_ps(run, last->first + (size_t)k);
+			long long au = run_ps_value(run, ps, PF_UTIME),
+				  as = run_ps_value(run, ps, PF_STIME);
+			long long bu = run_ps_value(run, b, PF_UTIME),
+				  bs = run_ps_value(run, b, PF_STIME);
+			if (au < 0 || as < 0 || bu < 0 || bs < 0)
 				continue;
-			long long d = b[PF_UTIME] + b[PF_STIME] - a[PF_UTIME] - a[PF_STIME];
+			long long d = bu + bs - au - as;
 			if (dt > 0 && d >= 0)
 				f->rows[k].cpu = 100.0 * (double)d / 1000.0 / dt;
 		}
 		for (size_t j = last->first; j < last->first + last->n; j++)
-			ui->slot[run->proc_samples[j].proc] = -1;
+			ui->slot[run_ps(run, j)->proc] = -1;
 		if (f->n_rows)
 			qsort(f->rows, f->n_rows, sizeof(*f->rows), cmp_rss);
 		if (f->n_rows > want)

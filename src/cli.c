@@ -118,14 +118,15 @@ void cli_log_warn(void *data, const char *path, long line, const char *msg)
 		warning("%s: %s", path, msg);
 }
 
-void cli_load_run(const char *cmd, int argc, char **argv, int first, struct run *run)
+void cli_load_run(const char *cmd, int argc, char **argv, int first, struct run *run,
+		  unsigned long long fields)
 {
 	if (argc - first > 1)
 		die(EXIT_USAGE, "%s takes one LOG, not %d; see 'memline %s --help'", cmd,
 		    argc - first, cmd);
 	char *path = resolve_log(first < argc ? argv[first] : NULL);
 	struct strbuf err = STRBUF_INIT;
-	int ret = run_load(run, path, cli_log_warn, NULL, &err);
+	int ret = run_load_fields(run, path, fields, cli_log_warn, NULL, &err);
 	if (ret < 0)
 		die(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR, "%s", err.buf);
 	strbuf_release(&err);

@@ -40,11 +40,13 @@ char *resolve_log(const char *arg);
 struct run;
 /*
  * For the commands that read a log: takes the at most one LOG left in argv after the options
- * (argv[first] onwards; the newest memline-*.jsonl if none) and loads it into run. Dies with
- * a usage error for extra arguments, 66 when the log cannot be opened, 65 when it is not a
- * readable memline log. The caller releases run.
+ * (argv[first] onwards; the newest memline-*.jsonl if none) and loads it into run, keeping
+ * the given fields of the process samples (run_keep_fields). Dies with a usage error for
+ * extra arguments, 66 when the log cannot be opened, 65 when it is not a readable memline
+ * log. The caller releases run.
  */
-void cli_load_run(const char *cmd, int argc, char **argv, int first, struct run *run);
+void cli_load_run(const char *cmd, int argc, char **argv, int first, struct run *run,
+		  unsigned long long fields);
 
 /* Writes out to standard output; dies if it ran out of memory or cannot be written. */
 struct strbuf;

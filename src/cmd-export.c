@@ -223,7 +223,10 @@ int cmd_export(int argc, char **argv)
 		die(EXIT_USAGE, "export: -o needs a file name");
 
 	struct run run;
-	cli_load_run("export", argc, argv, optind, &run);
+	cli_load_run("export", argc, argv, optind, &run,
+		     fmt == FMT_CSV	   ? EXPORT_CSV_FIELDS
+		     : fmt == FMT_PERFETTO ? EXPORT_PERFETTO_FIELDS
+					   : EXPORT_GNUPLOT_FIELDS);
 	if (run.truncated || run.corrupt)
 		warning("%s: the log is damaged; exporting what could be read", run.path);
 

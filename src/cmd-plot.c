@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "plot.h"
 #include "run.h"
+#include "series.h"
 
 static void usage(FILE *f)
 {
@@ -197,7 +198,8 @@ int cmd_plot(int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		paths[i] = resolve_log(argc > optind ? argv[optind + (int)i] : NULL);
 		struct strbuf err = STRBUF_INIT;
-		int ret = run_load(&runs[i], paths[i], cli_log_warn, NULL, &err);
+		int ret = run_load_fields(&runs[i], paths[i], series_fields(o.metric), cli_log_warn,
+					  NULL, &err);
 		if (ret < 0)
 			die(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR, "%s", err.buf);
 		strbuf_release(&err);

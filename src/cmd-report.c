@@ -45,7 +45,8 @@ int cmd_report(int argc, char **argv)
 	}
 	struct run run;
 	struct strbuf out = STRBUF_INIT;
-	cli_load_run("report", argc, argv, optind, &run);
+	/* The reports read the processes' totals and the tree's values, no process sample. */
+	cli_load_run("report", argc, argv, optind, &run, 0);
 	if (json)
 		report_json(&run, &out);
 	else

@@ -132,7 +132,7 @@ int cmd_status(int argc, char **argv)
 	}
 	struct run run;
 	struct strbuf out = STRBUF_INIT;
-	cli_load_run("status", argc, argv, optind, &run);
+	cli_load_run("status", argc, argv, optind, &run, 0);
 	render_status(&run, &out);
 	cli_print(&out);
 	int code = status_exit_code(run.status);

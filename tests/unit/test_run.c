@@ -48,6 +48,37 @@ static void assert_cmd(const struct run *run, size_t i, const char *want)
 	strbuf_release(&sb);
 }
 
+/* A run loaded keeping one field of the process samples: the same model, less memory. */
+static void test_keep_fields(void **state)
+{
+	(void)state;
+	struct run all, some;
+	load(&all, "complete.jsonl");
+	char *path = fixture("complete.jsonl");
+	struct strbuf err = STRBUF_INIT;
+	assert_int_equal(run_load_fields(&some, path, RUN_FIELD(PF_RSS), NULL, NULL, &err), 0);
+	assert_true(some.ps_stride < all.ps_stride);
+	assert_int_equal(some.n_proc_samples, all.n_proc_samples);
+	for (size_t j = 0; j < all.n_proc_samples; j++) {
+		const struct run_proc_sample *a = run_ps(&all, j), *b = run_ps(&some, j);
+		assert_int_equal(a->proc, b->proc);
+		assert_int_equal(a->state, b->state);
+		assert_int_equal(run_ps_value(&all, a, PF_RSS), run_ps_value(&some, b, PF_RSS));
+		assert_int_equal(run_ps_value(&some, b, PF_UTIME), -1); /* not kept */
+	}
+	/* What the model derives from every field is there all the same. */
+	assert_int_equal(some.peak, all.peak);
+	for (size_t i = 0; i < all.n_procs; i++) {
+		assert_int_equal(some.procs[i].peak, all.procs[i].peak);
+		assert_int_equal(some.procs[i].utime, all.procs[i].utime);
+		assert_int_equal(some.procs[i].stime, all.procs[i].stime);
+	}
+	run_release(&all);
+	run_release(&some);
+	strbuf_release(&err);
+	free(path);
+}
+
 static void test_complete(void **state)
 {
 	(void)state;
@@ -62,8 +93,8 @@ static void test_complete(void **state)
 	assert_int_equal(run.n_proc_samples, 6);
 	assert_int_equal(run.samples[1].first, 1);
 	assert_int_equal(run.samples[1].n, 2);
-	assert_int_equal(run.proc_samples[2].proc, 1);
-	assert_int_equal(run.proc_samples[2].v.v[PF_RSS], 2000);
+	assert_int_equal(run_ps(&run, 2)->proc, 1);
+	assert_int_equal(run_ps_value(&run, run_ps(&run, 2), PF_RSS), 2000);
 
 	/* tree peak: the last sample's, which counts the exited python's last interval */
 	assert_int_equal(run.peak, 52200);
@@ -120,7 +151,7 @@ static void test_pid_reuse(void **state)
 	assert_int_equal(run.procs[2].peak, 4600);
 	/* the second sample's pid 201 is the second cc */
 	assert_int_equal(run.samples[1].n, 2);
-	assert_int_equal(run.proc_samples[run.samples[1].first + 1].proc, 2);
+	assert_int_equal(run_ps(&run, run.samples[1].first + 1)->proc, 2);
 	assert_int_equal(run.procs[1].last_sample, 0);
 	assert_int_equal(run.procs[2].first_sample, 1);
 	assert_int_equal(run_proc_by_pid(&run, 201), 2);
@@ -764,6 +795,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_complete),
+		cmocka_unit_test(test_keep_fields),
 		cmocka_unit_test(test_pid_reuse),
 		cmocka_unit_test(test_oom),
 		cmocka_unit_test(test_incomplete),
