@@ -26,6 +26,7 @@ static int follow_restart(struct follow *f, struct strbuf *err)
 	strbuf_reset(&f->pending);
 	f->offset = 0;
 	f->changes++;
+	run_keep_fields(&f->run, f->fields);
 	if (!(f->run.path = strdup(f->path)) ||
 	    log_reader_init(&f->reader, f->path, f->warn, f->warn_data, err) < 0) {
 		if (!err->len)
@@ -44,6 +45,7 @@ int follow_open(struct follow *f, const char *path, log_warn_fn *warn, void *war
 	log_record_init(&f->rec);
 	f->warn = warn;
 	f->warn_data = warn_data;
+	f->fields = RUN_ALL_FIELDS;
 	f->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (f->fd < 0) {
 		strbuf_addf(err, "cannot open '%s': %s", path, strerror(errno));
@@ -142,6 +144,12 @@ out:
 		f->changes++;
 	}
 	return added;
+}
+
+void follow_keep_fields(struct follow *f, unsigned long long fields)
+{
+	f->fields = fields;
+	run_keep_fields(&f->run, fields);
 }
 
 bool follow_finished(const struct follow *f)

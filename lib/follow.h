@@ -31,7 +31,8 @@ struct follow {
 	struct log_record rec;
 	log_warn_fn *warn;
 	void *warn_data;
-	unsigned long changes; /* bumped each time the model changes */
+	unsigned long changes;	   /* bumped each time the model changes */
+	unsigned long long fields; /* of the process samples, kept by the model */
 };
 
 /*
@@ -47,6 +48,8 @@ int follow_open(struct follow *f, const char *path, log_warn_fn *warn, void *war
  * log (a message in err; the model keeps what it had).
  */
 long follow_poll(struct follow *f, struct strbuf *err);
+/* Keeps only these fields of the process samples (run_keep_fields); call before a poll. */
+void follow_keep_fields(struct follow *f, unsigned long long fields);
 /* Whether the recording has finished: its end record was read, or no memline writes it. */
 bool follow_finished(const struct follow *f);
 void follow_release(struct follow *f);

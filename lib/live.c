@@ -64,6 +64,7 @@ int live_start(struct live *l, const char *path, bool follow, struct strbuf *err
 	memset(l, 0, sizeof(*l));
 	if (follow_open(&l->follow, path, NULL, NULL, err) < 0)
 		return -1;
+	follow_keep_fields(&l->follow, LIVE_FIELDS);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

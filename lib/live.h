@@ -21,6 +21,13 @@
 #include "strbuf.h"
 
 #define LIVE_POLL 20 /* polls of the log a second */
+/*
+ * The process-sample fields the views read: the dashboard's table and chart, /metrics, and
+ * the live page's lines (its metric, RSS, and CPU%); the others are left out of the model,
+ * so an hour of a large tree stays small.
+ */
+#define LIVE_FIELDS \
+	(RUN_FIELD(PF_RSS) | RUN_FIELD(PF_PEAK) | RUN_FIELD(PF_UTIME) | RUN_FIELD(PF_STIME))
 
 struct live {
 	pthread_mutex_t lock;
