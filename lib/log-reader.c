@@ -526,6 +526,78 @@ static bool fast_int(struct fast *f, long long *v)
 	return false;
 }
 
+/*
+ * One value of a p entry at *pp, into *v: an integer or null (-1). *end must be readable and not
+ * a digit (the line's newline), so the digit loop needs no bounds test. Same rules as fast_int.
+ */
+static inline bool entry_int(const char **pp, const char *end, long long *v)
+{
+	const char *p = *pp;
+	bool neg = *p == '-';
+	p += neg;
+	const char *digits = p;
+	unsigned long long x = 0;
+	while ((unsigned)(*p - '0') < 10)
+		x = x * 10 + (unsigned)(*p++ - '0');
+	if (p != digits) {
+		if (p - digits > 18 || *p == '.' || *p == 'e' || *p == 'E')
+			return false;
+		*v = neg ? -(long long)x : (long long)x;
+		*pp = p;
+		return true;
+	}
+	if (neg || end - p < 4 || memcmp(p, "null", 4))
+		return false;
+	*v = -1;
+	*pp = p + 4;
+	return true;
+}
+
+/*
+ * One entry of a sample's p array, "[v,v,...]" at f->p, into pv: the values by their positions
+ * (proc_at), the state between quotes. *f->end must be readable (the line's newline).
+ */
+static bool fast_entry(struct fast *f, const int *proc_at, struct proc_values *pv)
+{
+	const char *p = f->p, *end = f->end;
+	if (*p != '[')
+		return false;
+	p++;
+	for (int i = 0; i < PROC_NFIELDS; i++)
+		pv->v[i] = -1;
+	pv->state = '\0';
+	if (*p == ']') {
+		f->p = p + 1;
+		return true;
+	}
+	for (int pos = 0;; pos++) {
+		if (pos >= FAST_MAX_POS || p >= end)
+			return false;
+		if (*p == '"') {
+			/* The state: one plain character between quotes. */
+			if (end - p < 3 || p[2] != '"' || p[1] == '\\')
+				return false;
+			if (proc_at[pos] == -2)
+				pv->state = p[1];
+			p += 3;
+		} else {
+			long long v;
+			if (!entry_int(&p, end, &v))
+				return false;
+			if (proc_at[pos] >= 0)
+				pv->v[proc_at[pos]] = v;
+		}
+		if (*p == ',') {
+			p++;
+		} else if (*p == ']') {
+			f->p = p + 1;
+			return true;
+		} else {
+			return false;
+		}
+	}
+}
+
 /* A time: an optional minus, digits, and a point with up to 9 digits. */
 static bool fast_time(struct fast *f, double *t)
 {
@@ -571,6 +643,11 @@ static void fast_maps(const struct log_reader *r, int *proc_at, int *tree_at)
 			tree_at[r->tree_pos[f]] = f;
 }
 
+/*
+ * A sample line of len bytes, without its newline, which must follow it (line[len] is read: it
+ * stops the number loops without a bounds test). False when the line is not in the exact shape
+ * memline writes: the caller then decodes it with jansson.
+ */
 static bool fast_sample(struct log_reader *r, const char *line, size_t len, struct sample_record *s)
 {
 	static const char head[] = "{\"type\":\"sample\",\"t\":";
@@ -597,7 +674,7 @@ static bool fast_sample(struct log_reader *r, const char *line, size_t len, stru
 	/* As many entries as the previous sample had, to start with: trees change slowly. */
 	size_t cap = 0;
 	for (size_t k = 0; !lit(&f, "]", 1); k++) {
-		if ((k && !lit(&f, ",", 1)) || !lit(&f, "[", 1))
+		if (k && !lit(&f, ",", 1))
 			goto fail;
 		if (s->n == cap) {
 			size_t want = cap ? cap * 2 : (r->fast_hint ? r->fast_hint : 16);
@@ -608,26 +685,8 @@ static bool fast_sample(struct log_reader *r, const char *line, size_t len, stru
 			cap = want;
 		}
 		struct proc_values *pv = &s->procs[s->n];
-		for (int i = 0; i < PROC_NFIELDS; i++)
-			pv->v[i] = -1;
-		pv->state = '\0';
-		for (int pos = 0; !lit(&f, "]", 1); pos++) {
-			if ((pos && !lit(&f, ",", 1)) || pos >= FAST_MAX_POS)
-				goto fail;
-			if (f.p < f.end && *f.p == '"') {
-				/* The state: one plain character between quotes. */
-				if (f.end - f.p < 3 || f.p[2] != '"' || f.p[1] == '\\')
-					goto fail;
-				if (proc_at[pos] == -2)
-					pv->state = f.p[1];
-				f.p += 3;
-				continue;
-			}
-			if (!fast_int(&f, &v))
-				goto fail;
-			if (proc_at[pos] >= 0)
-				pv->v[proc_at[pos]] = v;
-		}
+		if (!fast_entry(&f, proc_at, pv))
+			goto fail;
 		if (pv->v[PF_PID] > 0) /* an entry without a pid cannot be placed */
 			s->n++;
 	}
