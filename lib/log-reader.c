@@ -855,42 +855,44 @@ int log_reader_parse(struct log_reader *r, const char *line, size_t n, struct lo
  * ---- reading ahead ----
  * Decoding is most of the cost of loading a large log, so it runs on threads of their own
  * while the caller builds its model. The file is mapped; after the header (read here, as
- * usual) the rest is cut at a line boundary into AHEAD_WORKERS ranges, one a thread. Each
- * thread decodes its range with a copy of the reader (the header's field positions, its own
- * line count) into batches of AHEAD_BATCH records, at most AHEAD_BATCHES ahead; the caller
- * takes the batches of the first range, then of the next, so records come in file order.
- * Warnings are kept in their batch and told from the caller's thread, in order too. Records
- * move by struct copy: the batch's slot is left empty, nothing is decoded twice.
+ * usual) the rest is cut, at line ends, into chunks of about AHEAD_CHUNK bytes, which
+ * AHEAD_WORKERS threads take in turn and decode, each with a copy of the reader (the header's
+ * field positions), at most AHEAD_SLOTS chunks ahead of the caller. The caller takes the
+ * chunks in file order, so records come in file order and every thread stays busy. A chunk
+ * counts its own lines from 0; the caller adds the lines of the chunks before it, to its
+ * records and to its warnings, which it tells from its own thread: what the caller sees is
+ * exactly what reading line by line gives. Records move by struct copy: the chunk's slot is
+ * left empty, nothing is decoded twice.
  */
 #define AHEAD_WORKERS 2
-#define AHEAD_BATCH   64
-#define AHEAD_BATCHES 4
+#define AHEAD_CHUNK   (1 << 20)
+#define AHEAD_SLOTS   6
 
 struct ahead_warning {
-	long line;
+	long line; /* in its chunk, from 1 */
 	char *msg;
 };
 
-struct ahead_batch {
-	struct log_record rec[AHEAD_BATCH];
-	size_t n;
-	int ret;	   /* after the last record: 1 more to come, 0 the range's end, -1 error */
+struct ahead_chunk {
+	const char *from, *to; /* its lines in the mapping */
+	bool ready;	       /* decoded (guarded by the lock) */
+	struct log_record *rec;
+	size_t n, cap;
+	int ret;	   /* 0 when its lines were all read, -1 on an error that stops reading */
 	struct strbuf err; /* the message when -1 */
+	long lines;	   /* lines it holds */
+	long corrupt;	   /* lines it skipped */
+	bool truncated;	   /* its last line was cut off: the log ends there */
 	struct ahead_warning *warnings;
 	size_t n_warnings;
 };
 
 struct ahead_worker {
 	struct log_ahead *a;
-	struct log_reader sub;	/* a copy of the reader, reading from the mapping */
-	const char *from, *to;	/* its range of the mapping */
-	const char *lines_from; /* its line numbers count the newlines from here to from */
-	bool last;		/* its range ends the file: it may end in a cut-off line */
+	struct log_reader sub;	   /* a copy of the reader, reading from the mapping */
+	struct ahead_chunk *chunk; /* the chunk it decodes, for its warnings */
 	pthread_t thread;
 	bool running;
-	struct ahead_batch batch[AHEAD_BATCHES];
-	size_t head, tail; /* batches filled: head - tail; it fills batch[head % N] */
-	size_t pos;	   /* the caller's next record in batch[tail % N] */
 };
 
 struct log_ahead {
@@ -899,110 +901,99 @@ struct log_ahead {
 	bool stop; /* the reader is being closed */
 	char *map;
 	size_t map_len;
+	const char *next;		      /* where the next chunk begins (guarded) */
+	size_t handed;			      /* chunks handed to the threads (guarded) */
+	size_t taken;			      /* chunks the caller is done with (guarded) */
+	struct ahead_chunk slot[AHEAD_SLOTS]; /* chunk c is slot[c % AHEAD_SLOTS] */
 	struct ahead_worker w[AHEAD_WORKERS];
-	size_t n_workers, cur;
+	size_t pos;	/* the caller's next record in chunk `taken` */
+	long line_base; /* lines before chunk `taken` */
+	int end;	/* 1 while reading, else what log_reader_next returns from now on */
 	struct log_reader *r;
 };
 
-/* The workers' warn callback: the warning waits in the batch being filled. */
+/* The workers' warn callback: the warning waits in its chunk. */
 static void ahead_warn(void *data, const char *path, long line, const char *msg)
 {
 	(void)path;
-	struct ahead_worker *w = data;
-	struct ahead_batch *b = &w->batch[w->head % AHEAD_BATCHES];
-	struct ahead_warning *nw = reallocarray(b->warnings, b->n_warnings + 1, sizeof(*nw));
+	struct ahead_chunk *c = ((struct ahead_worker *)data)->chunk;
+	struct ahead_warning *nw = reallocarray(c->warnings, c->n_warnings + 1, sizeof(*nw));
 	if (!nw)
 		return;
-	b->warnings = nw;
-	if ((nw[b->n_warnings].msg = strdup(msg)))
-		nw[b->n_warnings++].line = line;
+	c->warnings = nw;
+	if ((nw[c->n_warnings].msg = strdup(msg)))
+		nw[c->n_warnings++].line = line;
 }
 
-/* Decodes the next record of w's range into rec: 1, 0 at the range's end, -1 error. */
-static int range_next(struct ahead_worker *w, struct log_record *rec, struct strbuf *err)
+/* Decodes the lines of chunk c with w's reader. */
+static void decode_chunk(struct ahead_worker *w, struct ahead_chunk *c)
 {
-	while (w->from < w->to) {
-		const char *nl = memchr(w->from, '\n', (size_t)(w->to - w->from));
-		const char *line = w->from;
-		size_t len = nl ? (size_t)(nl + 1 - line) : (size_t)(w->to - line);
-		w->from += len;
-		int ret = log_reader_parse(&w->sub, line, len, rec, err);
-		if (ret || w->sub.truncated)
-			return ret;
+	struct log_reader *sub = &w->sub;
+	sub->line = 0;
+	sub->corrupt = 0;
+	sub->truncated = false;
+	w->chunk = c;
+	c->n = 0;
+	c->ret = 0;
+	for (const char *p = c->from; p < c->to;) {
+		const char *nl = memchr(p, '\n', (size_t)(c->to - p));
+		size_t len = nl ? (size_t)(nl + 1 - p) : (size_t)(c->to - p);
+		if (c->n == c->cap) {
+			size_t want = c->cap ? 2 * c->cap : 256;
+			struct log_record *nr = reallocarray(c->rec, want, sizeof(*nr));
+			if (!nr) {
+				strbuf_addstr(&c->err, "out of memory");
+				c->ret = -1;
+				break;
+			}
+			for (size_t k = c->cap; k < want; k++)
+				log_record_init(&nr[k]);
+			c->rec = nr;
+			c->cap = want;
+		}
+		int ret = log_reader_parse(sub, p, len, &c->rec[c->n], &c->err);
+		p += len;
+		if (ret < 0) {
+			c->ret = -1;
+			break;
+		}
+		c->n += (size_t)ret;
+		if (sub->truncated)
+			break;
 	}
-	return 0;
+	c->lines = sub->line;
+	c->corrupt = sub->corrupt;
+	c->truncated = sub->truncated;
 }
 
 static void *ahead_thread(void *arg)
 {
 	struct ahead_worker *w = arg;
 	struct log_ahead *a = w->a;
-	/* Counting the lines before its range is this thread's work, not the caller's. */
-	for (const char *p = w->lines_from;
-	     p < w->from && (p = memchr(p, '\n', (size_t)(w->from - p))); p++)
-		w->sub.line++;
-	for (bool done = false; !done;) {
-		pthread_mutex_lock(&a->lock);
-		while (!a->stop && w->head - w->tail == AHEAD_BATCHES)
-			pthread_cond_wait(&a->cond, &a->lock);
-		bool stop = a->stop;
-		pthread_mutex_unlock(&a->lock);
-		if (stop)
-			break;
-		struct ahead_batch *b = &w->batch[w->head % AHEAD_BATCHES];
-		for (b->n = 0, b->ret = 1; b->n < AHEAD_BATCH; b->n++) {
-			b->ret = range_next(w, &b->rec[b->n], &b->err);
-			if (b->ret <= 0) {
-				done = true;
-				break;
-			}
-		}
-		pthread_mutex_lock(&a->lock);
-		w->head++;
-		pthread_cond_broadcast(&a->cond);
-		pthread_mutex_unlock(&a->lock);
-	}
-	return NULL;
-}
-
-/* Cuts the mapping from `from` into ranges at line ends and starts a thread on each. */
-static int ahead_start(struct log_ahead *a, const char *from)
-{
 	const char *end = a->map + a->map_len;
-	size_t n = AHEAD_WORKERS;
-	const char *first = from;
-	for (size_t k = 0; k < n && from < end; k++) {
-		struct ahead_worker *w = &a->w[a->n_workers];
-		const char *to = end;
-		if (k + 1 < n) {
-			const char *mid = from + (size_t)(end - from) / (n - k);
-			const char *nl = mid < end ? memchr(mid, '\n', (size_t)(end - mid)) : NULL;
-			to = nl ? nl + 1 : end;
+	pthread_mutex_lock(&a->lock);
+	while (!a->stop && a->next < end) {
+		if (a->handed - a->taken == AHEAD_SLOTS) {
+			pthread_cond_wait(&a->cond, &a->lock);
+			continue;
 		}
-		w->a = a;
-		w->sub = *a->r;
-		w->sub.f = NULL;
-		w->sub.linebuf = NULL;
-		w->sub.linecap = 0;
-		w->sub.ahead = NULL;
-		w->lines_from = first;
-		w->sub.warn = a->r->warn ? ahead_warn : NULL;
-		w->sub.warn_data = w;
-		w->from = from;
-		w->to = to;
-		w->last = to == end;
-		for (size_t i = 0; i < AHEAD_BATCHES; i++)
-			strbuf_init(&w->batch[i].err);
-		a->n_workers++;
-		from = to;
+		/* The next chunk: AHEAD_CHUNK bytes on to the end of the line there. */
+		struct ahead_chunk *c = &a->slot[a->handed++ % AHEAD_SLOTS];
+		c->from = a->next;
+		const char *cut =
+			(size_t)(end - c->from) > AHEAD_CHUNK ? c->from + AHEAD_CHUNK : end;
+		const char *nl = cut < end ? memchr(cut, '\n', (size_t)(end - cut)) : NULL;
+		c->to = nl ? nl + 1 : end;
+		c->ready = false;
+		a->next = c->to;
+		pthread_mutex_unlock(&a->lock);
+		decode_chunk(w, c);
+		pthread_mutex_lock(&a->lock);
+		c->ready = true;
+		pthread_cond_broadcast(&a->cond);
 	}
-	for (size_t k = 0; k < a->n_workers; k++) {
-		struct ahead_worker *w = &a->w[k];
-		if (pthread_create(&w->thread, NULL, ahead_thread, w))
-			return -1;
-		w->running = true;
-	}
-	return 0;
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
 }
 
 int log_reader_read_ahead(struct log_reader *r, struct log_record *first, struct strbuf *err)
@@ -1027,75 +1018,95 @@ int log_reader_read_ahead(struct log_reader *r, struct log_record *first, struct
 	madvise(a->map, a->map_len, MADV_SEQUENTIAL);
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
+	for (size_t i = 0; i < AHEAD_SLOTS; i++)
+		strbuf_init(&a->slot[i].err);
+	a->next = a->map + off;
+	a->line_base = r->line;
+	a->end = 1;
 	r->ahead = a;
-	if (ahead_start(a, a->map + off) < 0) {
-		/* Go on with the ranges that run, if any; else read on as before. */
-		size_t ok = 0;
-		while (ok < a->n_workers && a->w[ok].running)
-			ok++;
-		if (!ok) {
-			ahead_free(a);
-			r->ahead = NULL;
-		}
-		a->n_workers = ok;
+	for (size_t k = 0; k < AHEAD_WORKERS; k++) {
+		struct ahead_worker *w = &a->w[k];
+		w->a = a;
+		w->sub = *r;
+		w->sub.f = NULL;
+		w->sub.linebuf = NULL;
+		w->sub.linecap = 0;
+		w->sub.ahead = NULL;
+		w->sub.warn = r->warn ? ahead_warn : NULL;
+		w->sub.warn_data = w;
+		if (pthread_create(&w->thread, NULL, ahead_thread, w))
+			break;
+		w->running = true;
+	}
+	if (!a->w[0].running) {
+		/* No thread: read on as before, from where the header ended. */
+		ahead_free(a);
+		r->ahead = NULL;
 	}
 	return 1;
 }
 
-/* Tells the batch's warnings, from the caller's thread. */
-static void ahead_tell(struct log_reader *r, struct ahead_batch *b)
+/* Tells chunk c's warnings, from the caller's thread, with their lines in the log. */
+static void ahead_tell(struct log_ahead *a, struct ahead_chunk *c)
 {
-	for (size_t i = 0; i < b->n_warnings; i++) {
-		if (r->warn)
-			r->warn(r->warn_data, r->path, b->warnings[i].line, b->warnings[i].msg);
-		free(b->warnings[i].msg);
+	for (size_t i = 0; i < c->n_warnings; i++) {
+		if (a->r->warn)
+			a->r->warn(a->r->warn_data, a->r->path, a->line_base + c->warnings[i].line,
+				   c->warnings[i].msg);
+		free(c->warnings[i].msg);
 	}
-	free(b->warnings);
-	b->warnings = NULL;
-	b->n_warnings = 0;
+	free(c->warnings);
+	c->warnings = NULL;
+	c->n_warnings = 0;
 }
 
 static int ahead_next(struct log_reader *r, struct log_record *rec, struct strbuf *err)
 {
 	struct log_ahead *a = r->ahead;
+	const char *end = a->map + a->map_len;
 	log_record_release(rec);
-	while (a->cur < a->n_workers) {
-		struct ahead_worker *w = &a->w[a->cur];
+	while (a->end == 1) {
 		pthread_mutex_lock(&a->lock);
-		while (w->head == w->tail)
+		struct ahead_chunk *c = &a->slot[a->taken % AHEAD_SLOTS];
+		while (a->taken < a->handed ? !c->ready : a->next < end)
 			pthread_cond_wait(&a->cond, &a->lock);
+		bool none = a->taken == a->handed; /* every chunk taken: the log's end */
 		pthread_mutex_unlock(&a->lock);
-		struct ahead_batch *b = &w->batch[w->tail % AHEAD_BATCHES];
-		if (!w->pos)
-			ahead_tell(r, b);
-		if (w->pos < b->n) {
-			*rec = b->rec[w->pos];
-			log_record_init(&b->rec[w->pos]);
-			if (++w->pos == b->n && b->ret == 1) {
-				/* Done with a full batch: hand it back to the thread. */
-				w->pos = 0;
-				pthread_mutex_lock(&a->lock);
-				w->tail++;
-				pthread_cond_broadcast(&a->cond);
-				pthread_mutex_unlock(&a->lock);
-			}
+		if (none) {
+			a->end = 0;
+			break;
+		}
+		if (!a->pos)
+			ahead_tell(a, c);
+		if (a->pos < c->n) {
+			*rec = c->rec[a->pos];
+			log_record_init(&c->rec[a->pos++]);
+			rec->line += a->line_base;
 			return 1;
 		}
-		ahead_tell(r, b); /* a batch that ended a range may warn after its last record */
-		r->line = w->sub.line;
-		r->corrupt += w->sub.corrupt;
-		w->sub.corrupt = 0;
-		if (b->ret < 0) {
-			strbuf_addstr(err, b->err.buf);
+		/* Done with the chunk. */
+		r->corrupt += c->corrupt;
+		a->line_base += c->lines;
+		r->line = a->line_base;
+		if (c->ret < 0) {
+			strbuf_addstr(err, c->err.buf);
+			a->end = -1;
 			return -1;
 		}
-		if (w->sub.truncated)
+		if (c->truncated) {
 			r->truncated = true;
-		if (w->sub.truncated || w->last)
-			return 0;
-		a->cur++;
+			a->end = 0;
+			break;
+		}
+		a->pos = 0;
+		pthread_mutex_lock(&a->lock);
+		a->taken++;
+		pthread_cond_broadcast(&a->cond);
+		pthread_mutex_unlock(&a->lock);
 	}
-	return 0;
+	if (a->end < 0)
+		strbuf_addf(err, "cannot read '%s'", r->path);
+	return a->end;
 }
 
 static void ahead_free(struct log_ahead *a)
@@ -1104,20 +1115,18 @@ static void ahead_free(struct log_ahead *a)
 	a->stop = true;
 	pthread_cond_broadcast(&a->cond);
 	pthread_mutex_unlock(&a->lock);
-	for (size_t k = 0; k < AHEAD_WORKERS; k++) {
-		struct ahead_worker *w = &a->w[k];
-		if (w->running)
-			pthread_join(w->thread, NULL);
-		for (size_t i = 0; i < AHEAD_BATCHES; i++) {
-			struct ahead_batch *b = &w->batch[i];
-			strbuf_release(&b->err);
-			for (size_t j = 0; j < AHEAD_BATCH; j++)
-				log_record_release(&b->rec[j]);
-			for (size_t j = 0; j < b->n_warnings; j++)
-				free(b->warnings[j].msg);
-			free(b->warnings);
-		}
-		free(w->sub.linebuf);
+	for (size_t k = 0; k < AHEAD_WORKERS; k++)
+		if (a->w[k].running)
+			pthread_join(a->w[k].thread, NULL);
+	for (size_t i = 0; i < AHEAD_SLOTS; i++) {
+		struct ahead_chunk *c = &a->slot[i];
+		for (size_t k = 0; k < c->cap; k++)
+			log_record_release(&c->rec[k]);
+		free(c->rec);
+		strbuf_release(&c->err);
+		for (size_t k = 0; k < c->n_warnings; k++)
+			free(c->warnings[k].msg);
+		free(c->warnings);
 	}
 	munmap(a->map, a->map_len);
 	pthread_cond_destroy(&a->cond);
