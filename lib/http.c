@@ -58,6 +58,8 @@
 struct http_server {
 	struct live *live;
 	struct MHD_Daemon *daemon;
+	int fd; /* the listening socket, MHD's once it serves */
+	bool ipv6;
 	bool loopback; /* listening on a loopback address: check Host */
 	bool stopping; /* guarded by live->lock */
 	int streams;   /* open event streams, guarded by live->lock */
@@ -775,7 +777,7 @@ static int listen_on(const struct sockaddr_storage *addr, socklen_t len, const c
 	return fd;
 }
 
-struct http_server *http_start(struct live *l, const char *spec, struct strbuf *err)
+struct http_server *http_listen(const char *spec, struct strbuf *err)
 {
 	struct http_spec hs;
 	if (http_parse_spec(spec, &hs, err) < 0)
@@ -787,13 +789,14 @@ struct http_server *http_start(struct live *l, const char *spec, struct strbuf *
 		strbuf_addstr(err, "out of memory");
 		return NULL;
 	}
-	s->live = l;
 	s->loopback = is_loopback(&hs);
+	s->ipv6 = addr.ss_family == AF_INET6;
 	int fd = listen_on(&addr, len, spec, err);
 	if (fd < 0) {
 		free(s);
 		return NULL;
 	}
+	s->fd = fd;
 	struct sockaddr_storage bound;
 	socklen_t blen = sizeof(bound);
 	char ip[INET6_ADDRSTRLEN] = "?";
@@ -811,26 +814,40 @@ struct http_server *http_start(struct live *l, const char *spec, struct strbuf *
 	}
 	snprintf(s->url, sizeof(s->url),
 		 bound.ss_family == AF_INET6 ? "http://[%s]:%u/" : "http://%s:%u/", ip, port);
+	return s;
+}
+
+int http_serve(struct http_server *s, struct live *l, struct strbuf *err)
+{
+	s->live = l;
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
-	if (addr.ss_family == AF_INET6)
+	if (s->ipv6)
 		flags |= MHD_USE_IPv6;
 	/* The daemon's threads, and the threads they start, take no signal. */
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	s->daemon =
-		MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
-				 MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+		MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET,
+				 s->fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
 				 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
 				 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT,
 				 MHD_OPTION_THREAD_STACK_SIZE, (size_t)HTTP_STACK,
 				 MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL, MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!s->daemon) {
-		strbuf_addf(err, "cannot serve on '%s': the HTTP server did not start", spec);
-		close(fd);
-		free(s);
-		return NULL;
+		strbuf_addf(err, "cannot serve on %s: the HTTP server did not start", s->url);
+		return -1;
+	}
+	return 0;
+}
+
+struct http_server *http_start(struct live *l, const char *spec, struct strbuf *err)
+{
+	struct http_server *s = http_listen(spec, err);
+	if (s && http_serve(s, l, err) < 0) {
+		http_stop(s);
+		s = NULL;
 	}
 	return s;
 }
@@ -844,6 +861,11 @@ void http_stop(struct http_server *s)
 {
 	if (!s)
 		return;
+	if (!s->daemon) { /* it only listened */
+		close(s->fd);
+		free(s);
+		return;
+	}
 	struct live *l = s->live;
 	live_lock(l);
 	s->stopping = true;

@@ -23,6 +23,15 @@ struct http_server;
  * server: stop the server (http_stop) before the live model (live_stop).
  */
 struct http_server *http_start(struct live *l, const char *spec, struct strbuf *err);
+/*
+ * http_start in two steps, for a caller that must know the port is free before it starts
+ * what it serves (`memline run --serve` fails before running the command): http_listen binds
+ * and listens (connections wait in the backlog), http_serve starts answering them from l.
+ * http_listen returns NULL and http_serve -1 with a one-line message in err; http_stop frees
+ * a server that only listened too.
+ */
+struct http_server *http_listen(const char *spec, struct strbuf *err);
+int http_serve(struct http_server *s, struct live *l, struct strbuf *err);
 /* The URL it serves, e.g. "http://127.0.0.1:43123/" (the real port when PORT was 0). */
 const char *http_url(const struct http_server *s);
 /*

@@ -78,7 +78,7 @@ int cmd_view(int argc, char **argv)
 	if (access(path, R_OK) < 0)
 		die(EXIT_NOINPUT, "cannot open log '%s': %s", path, strerror(errno));
 	v.dashboard = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-	views_check(&v);
+	views_prepare(&v);
 	struct strbuf err = STRBUF_INIT;
 	if (!v.dashboard && !v.serve) {
 		/* A damaged log says so first: that is the error whatever the output. */

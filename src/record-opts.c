@@ -143,7 +143,7 @@ int record_opts_parse(struct record_opts *ro, const char *cmd, const char *usage
 	}
 	if (ro->rec.min_interval > ro->rec.max_interval)
 		die(EXIT_USAGE, "--min-interval is longer than --max-interval; make it shorter");
-	views_check(&ro->views);
+	views_prepare(&ro->views);
 	views_for_recording(&ro->views, &ro->rec, ro->max_interval_set);
 	return optind;
 }

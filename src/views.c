@@ -26,7 +26,7 @@ void views_init(struct views *v)
 	atomic_init(&v->tui_quit, false);
 }
 
-void views_check(const struct views *v)
+void views_prepare(struct views *v)
 {
 	if (v->dashboard && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)))
 		die(EXIT_USAGE, "--live draws on a terminal, and standard input or output is not "
@@ -36,6 +36,9 @@ void views_check(const struct views *v)
 		struct strbuf err = STRBUF_INIT;
 		if (http_parse_spec(v->serve, &spec, &err) < 0)
 			die(EXIT_USAGE, "--serve: %s", err.buf);
+		if (!(v->http = http_listen(v->serve, &err)))
+			die(EXIT_UNAVAILABLE, "%s; choose another port (0 picks a free one)",
+			    err.buf);
 		strbuf_release(&err);
 	}
 }
@@ -100,13 +103,14 @@ int views_start(struct views *v, const char *log_path, struct strbuf *err)
 	v->live_on = true;
 	struct strbuf title = STRBUF_INIT;
 	strbuf_addstr(&title, log_path);
-	if (v->serve) {
-		v->http = http_start(&v->live, v->serve, err);
-		if (!v->http && !v->recording) {
-			strbuf_release(&title);
-			return -1;
-		}
-		if (!v->http) {
+	if (v->http) {
+		if (http_serve(v->http, &v->live, err) < 0) {
+			http_stop(v->http);
+			v->http = NULL;
+			if (!v->recording) {
+				strbuf_release(&title);
+				return -1;
+			}
 			warning("%s; going on without it", err->buf);
 			strbuf_reset(err);
 		} else {

@@ -35,8 +35,12 @@ struct views {
 };
 
 void views_init(struct views *v);
-/* Dies with a usage error for a bad --serve spec, or --live without a terminal. */
-void views_check(const struct views *v);
+/*
+ * Checks the options and takes the port, before anything is recorded: dies with a usage error
+ * (64) for a bad --serve spec or --live without a terminal, and with 69 when the port cannot
+ * be had (in use, no such address). The server answers once views_start() has the log.
+ */
+void views_prepare(struct views *v);
 /*
  * For run and attach: sets o so that the views start when the recording does (nothing when
  * neither --live nor --serve was given). --live records the command's output into the log
@@ -47,7 +51,8 @@ void views_for_recording(struct views *v, struct recorder_options *o, bool max_i
 /*
  * Starts the views on log_path. Returns -1 with a one-line message in err when the log cannot
  * be followed, or (for view) the server cannot start; for a recording, a server that cannot
- * start is told on stderr and left out, so the recording goes on.
+ * start (after views_prepare took its port: only when out of resources) is told on stderr
+ * and left out, so the recording goes on.
  */
 int views_start(struct views *v, const char *log_path, struct strbuf *err);
 /*

@@ -495,12 +495,11 @@ def test_bad_spec_and_port_in_use(tmp_path, served):
                        (f"127.0.0.1:{served.port}", "in use")]:
         r = subprocess.run(cmd(spec), capture_output=True, text=True, timeout=TIMEOUT)
         assert want in r.stderr, f"{spec}: expected '{want}' on stderr: {r.stderr}"
-        # a bad spec is a usage error (64) before anything runs; on a busy port `memline run`
-        # records on without serving
-        if want != "in use":
-            assert r.returncode == 64, f"{spec}: expected a usage error: {r.stderr}"
-        else:
-            assert r.returncode == 0, f"expected the recording to go on: {r.stderr}"
+        # a bad spec is a usage error (64), a busy port 69, both before anything runs
+        want_rc = 69 if want == "in use" else 64
+        assert r.returncode == want_rc, f"{spec}: expected exit {want_rc}: {r.stderr}"
+        assert r.stderr.count("\n") == 1, f"{spec}: expected one line: {r.stderr}"
+        assert not (tmp_path / "x.jsonl").exists(), f"{spec}: expected no recording"
     # memline view has nothing to go on with: a busy port is its error (69), one line
     r = subprocess.run([MEMLINE, "view", "--serve", f"127.0.0.1:{served.port}", served.log],
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT)
