@@ -134,49 +134,6 @@ static void json_kib(struct strbuf *out, const char *key, long long kib)
 		strbuf_add_json_i64(out, kib * 1024);
 }
 
-static void json_marks(const struct run *run, struct strbuf *out)
-{
-	strbuf_add_json_key(out, "events");
-	strbuf_addch(out, '[');
-	for (size_t i = 0; i < run->n_events; i++) {
-		const struct run_event *e = &run->events[i];
-		strbuf_addstr(out, i ? ",{" : "{");
-		strbuf_add_json_key(out, "t");
-		strbuf_add_json_secs(out, e->t);
-		strbuf_add_json_key(out, "label");
-		strbuf_add_json_str(out, e->label);
-		strbuf_add_json_key(out, "pid");
-		strbuf_add_json_opt(out, e->pid);
-		json_kib(out, "rss", e->rss);
-		strbuf_addch(out, '}');
-	}
-	strbuf_addstr(out, "]");
-	strbuf_add_json_key(out, "spans");
-	strbuf_addch(out, '[');
-	for (size_t i = 0; i < run->n_spans; i++) {
-		const struct run_span *s = &run->spans[i];
-		strbuf_addstr(out, i ? ",{" : "{");
-		strbuf_add_json_key(out, "name");
-		strbuf_add_json_str(out, s->name);
-		strbuf_add_json_key(out, "start");
-		strbuf_add_json_secs(out, s->start);
-		strbuf_add_json_key(out, "end");
-		strbuf_add_json_secs(out, s->end);
-		strbuf_add_json_key(out, "depth");
-		strbuf_add_json_i64(out, s->depth);
-		strbuf_add_json_key(out, "open");
-		strbuf_add_json_bool(out, s->open);
-		json_kib(out, "peak", s->peak);
-		strbuf_add_json_key(out, "rss_change");
-		if (s->has_rss_change)
-			strbuf_add_json_i64(out, s->rss_change * 1024);
-		else
-			strbuf_addstr(out, "null");
-		strbuf_addch(out, '}');
-	}
-	strbuf_addch(out, ']');
-}
-
 /* The "output" member: the captured lines, the first OUTPUT_MAX_LINES, each cut. */
 static void json_output(const struct run *run, struct strbuf *out)
 {
@@ -258,7 +215,8 @@ static int json_run(const struct plot_input *in, const struct plot_options *o, s
 	strbuf_addch(out, '{');
 	json_summary(in->run, in->path, out);
 	int ret = json_series(in->run, o, out);
-	json_marks(in->run, out);
+	report_json_events(in->run, out);
+	report_json_spans(in->run, out);
 	json_output(in->run, out);
 	strbuf_addch(out, '}');
 	return ret;

@@ -740,7 +740,7 @@ static void json_process(const struct run *run, size_t i, struct strbuf *out)
 	strbuf_addch(out, '}');
 }
 
-static void json_events(const struct run *run, struct strbuf *out)
+void report_json_events(const struct run *run, struct strbuf *out)
 {
 	strbuf_add_json_key(out, "events");
 	strbuf_addch(out, '[');
@@ -757,8 +757,7 @@ static void json_events(const struct run *run, struct strbuf *out)
 	strbuf_addch(out, ']');
 }
 
-/* Spans by start, like the text report's phases. */
-static void json_spans(const struct run *run, struct strbuf *out)
+void report_json_spans(const struct run *run, struct strbuf *out)
 {
 	size_t *order = run->n_spans ? spans_by_start(run) : NULL;
 	if (run->n_spans && !order) {
@@ -838,8 +837,8 @@ void report_json(const struct run *run, struct strbuf *out)
 		json_process(run, i, out);
 	}
 	strbuf_addch(out, ']');
-	json_events(run, out);
-	json_spans(run, out);
+	report_json_events(run, out);
+	report_json_spans(run, out);
 	json_opt_str(out, "error", run->error);
 	strbuf_addstr(out, "}\n");
 	free(oom);

@@ -23,6 +23,13 @@ void report_text(const struct run *run, struct strbuf *out);
  * since the start. Ends in a newline.
  */
 void report_json(const struct run *run, struct strbuf *out);
+/*
+ * The JSON report's "events" and "spans" members (each a key and its array, as documented in
+ * docs/reading.md; spans sorted by start), for other renderers that embed them (the HTML
+ * report's data). Memory in bytes.
+ */
+void report_json_events(const struct run *run, struct strbuf *out);
+void report_json_spans(const struct run *run, struct strbuf *out);
 
 /* "512 B", "1.5 KiB", "12.3 MiB", "2.0 GiB", "1.1 TiB". */
 void report_bytes(struct strbuf *out, long long bytes);

@@ -520,7 +520,7 @@
 				name.style.paddingLeft = s.depth * 1.2 + "em";
 				spRows.push((multi ? [String(r + 1)] : []).concat([name, fmtSecs(s.start),
 					fmtSecs(s.end) + (s.open ? " (open)" : ""), fmtSecs(s.end - s.start),
-					fmtBytes(s.peak), s.rss_change === null ? "?" :
+					fmtBytes(s.peak_rss), s.rss_change === null ? "?" :
 						(s.rss_change < 0 ? "-" : "+") + fmtBytes(Math.abs(s.rss_change))]));
 			});
 		});
