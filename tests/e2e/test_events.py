@@ -27,10 +27,11 @@ def tree_rss_at(records, t):
 
 def test_event_carries_the_memory_of_its_moment(ml, tmp_path, killer):
     """An event sent right after 200 MiB were allocated and touched shows 200 MiB more than one
-    sent before, even at -i 1: memline samples right after reading a message."""
+    sent before, even at -i 3600: memline samples right after reading a message. With an hour
+    between scheduled samples, the sample after each event can only be the event's own."""
     ready, allocated = tmp_path / "ready.pid", tmp_path / "allocated.pid"
     log = tmp_path / "ev.jsonl"
-    p = ml.popen("run", "-o", log, "-i", "1", "--", MEMWORK, "pidfile", ready, "waitsig",
+    p = ml.popen("run", "-o", log, "-i", "3600", "--", MEMWORK, "pidfile", ready, "waitsig",
                  "alloc", "200M", "pidfile", allocated, "hang")
     pid = read_pidfile(ready)
     killer.append(pid)
@@ -60,8 +61,6 @@ def test_event_carries_the_memory_of_its_moment(ml, tmp_path, killer):
     # counters that can lag by a few pages.
     assert (after - before) * 1024 >= 200e6, (
         f"expected the event after allocating 200 MiB to show 200 MB more: {before} -> {after} KiB")
-    gap = [s["t"] for s in of_type(records, "sample") if s["t"] >= ev["allocated"]["t"]][0] - ev["allocated"]["t"]
-    assert gap < 0.5, f"expected a sample soon after the event, not the next 1 s one: {gap:.3f} s"
 
 
 def test_spans_from_the_shell_pair_up(ml):

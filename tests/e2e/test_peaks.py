@@ -7,10 +7,13 @@ the reference peak comes from the same memwork steps run WITHOUT memline, or fro
 `memline run --no-peak-reset`, where ru_maxrss is the lifetime peak again.
 """
 
+import os
 import re
+import signal
 import subprocess
 
-from conftest import MEMWORK, MIB, recorded_peak, report_peak
+from conftest import (MEMWORK, MIB, field_pos, of_type, read_log, read_pidfile, recorded_peak,
+                      report_peak, wait_until)
 
 
 def maxrss_of(stdout):
@@ -56,6 +59,48 @@ def test_short_spike_is_caught_between_samples(ml):
         f"memline), got {peak}")
     rpeak = report_peak(run.report, run.pid)
     assert abs(rpeak - ref) <= 0.03 * ref, f"expected report --json peak_rss within 3% of {ref}, got {rpeak}"
+
+
+def test_second_lower_spike_is_seen_in_its_own_interval(ml, tmp_path, killer):
+    """The reset itself: a 300 MiB spike, then (after memline has sampled it and reset the
+    high-water mark) a 150 MiB spike. The later interval's peak is the 150 MiB one. Without
+    the reset, VmHWM would still say 300 MiB there and the 150 MiB spike could not be told
+    (under --no-peak-reset this test fails: the second spike is not seen at all)."""
+    ref_low = standalone_maxrss("spike", "150M", 5)
+    assert ref_low >= 150 * MIB, f"expected memwork's own ru_maxrss to show the spike, got {ref_low}"
+    log, ready = tmp_path / "reset.jsonl", tmp_path / "ready.pid"
+    p = ml.popen("run", "-o", log, "-i", "0.2", "--", MEMWORK, "spike", "300M", 5,
+                 "pidfile", ready, "waitsig", "spike", "150M", 5, "sleep", 1000)
+    pid = read_pidfile(ready)
+    killer.append(pid)
+
+    def peaks():
+        try:
+            records = read_log(log)
+        except (FileNotFoundError, AssertionError):
+            return []
+        if not records or records[0].get("type") != "header":
+            return []
+        pos, peak = field_pos(records, "pid"), field_pos(records, "peak")
+        return [q[peak] for s in of_type(records, "sample") for q in s["p"]
+                if q[pos] == pid and q[peak] is not None]
+
+    def high_then_low():
+        v = peaks()
+        hi = [i for i, x in enumerate(v) if x >= 300 * MIB]
+        return hi and any(x < 100 * MIB for x in v[hi[0] + 1:])
+    # The first spike was read, then a later interval showed the mark back at its baseline.
+    wait_until(high_then_low, f"a sample of pid {pid} at the 300 MiB spike, then a lower one")
+    os.kill(pid, signal.SIGUSR1)
+    ml.finish(p)
+    assert p.returncode == 0, f"expected exit 0, got {p.returncode}: {p.err_path.read_text()}"
+    v = peaks()
+    hi = [i for i, x in enumerate(v) if x >= 300 * MIB][0]
+    low = next(i for i in range(hi + 1, len(v)) if v[i] < 100 * MIB)
+    later = max(v[low:])
+    assert abs(later - ref_low) <= 0.03 * ref_low, (
+        f"expected the peak after the reset to be the second spike's, within 3% of {ref_low} KiB "
+        f"(memwork's own ru_maxrss for it), got {later} KiB (peaks: {v})")
 
 
 def test_spike_with_no_peak_reset_matches_own_maxrss(ml):

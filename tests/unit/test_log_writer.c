@@ -1,9 +1,11 @@
 /*
  * test_log_writer: records written by lib/log-writer.c read back by lib/log-reader.c with the
  * same values, hostile command lines (quotes, newlines, control bytes, invalid UTF-8) included;
- * the lock that refuses a second writer; refusing to overwrite a file that is not a log.
+ * the lock that refuses a second writer; refusing to overwrite a file that is not a log; how
+ * soon buffered records reach the file.
  */
 #include <fcntl.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -223,12 +226,62 @@ static void test_not_a_log_refused(void **state)
 	strbuf_release(&err);
 }
 
+/* Bytes the writer has put into its file so far (its descriptor, wherever the file is). */
+static long long written(const struct log_writer *w)
+{
+	struct stat st;
+	assert_int_equal(fstat(w->fd, &st), 0);
+	return (long long)st.st_size;
+}
+
+/*
+ * How soon records reach the file: a record waits in the buffer at most flush_secs (0.5 s)
+ * after the last write, on the caller's clock (now); a forced flush writes at once.
+ */
+static void test_flush_deadline(void **state)
+{
+	(void)state;
+	char *path = tmp_path();
+	struct log_writer w;
+	struct strbuf err = STRBUF_INIT;
+	assert_int_equal(log_writer_open(&w, path, true, &err), 0);
+	struct header_info h = {.memline_version = "x",
+				.mode = "run",
+				.host = "h",
+				.start_iso = "s",
+				.kernel = "k"};
+	log_write_header(&w, &h);
+	assert_int_equal(log_writer_flush(&w, 100.0, true, &err), 0);
+	long long after_header = written(&w);
+	assert_true(after_header > 0);
+	assert_true(log_writer_due(&w) == INFINITY); /* nothing buffered */
+
+	struct tree_values tree = {{0}};
+	log_write_sample(&w, 1.0, 1000, &tree, NULL, 0);
+	assert_true(fabs(log_writer_due(&w) - 100.5) < 1e-9);
+	assert_int_equal(log_writer_flush(&w, 100.2, false, &err), 0);
+	assert_int_equal(written(&w), after_header); /* not yet due */
+	assert_int_equal(log_writer_flush(&w, 100.5, false, &err), 0);
+	long long after_sample = written(&w);
+	assert_true(after_sample > after_header); /* due: written */
+
+	/* A record written long after the last write is due at once. */
+	log_write_sample(&w, 2.0, 1000, &tree, NULL, 0);
+	assert_int_equal(log_writer_flush(&w, 200.0, false, &err), 0);
+	assert_true(written(&w) > after_sample);
+	assert_int_equal(log_writer_close(&w, &err), 0);
+	unlink(path);
+	free(path);
+	strbuf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_second_writer_refused),
 		cmocka_unit_test(test_not_a_log_refused),
+		cmocka_unit_test(test_flush_deadline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
