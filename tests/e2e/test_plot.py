@@ -11,6 +11,7 @@ import json
 import os
 import struct
 import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 import zlib
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MEMLINE
+from conftest import MEMLINE, MEMWORK, TIMEOUT, of_type, read_log
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "logs"
 
@@ -300,6 +301,78 @@ def test_cut_log_plots_what_is_readable(tmp_path):
     svg = tmp_path / "cut.svg"
     plot(cut, "-o", svg)
     assert any(t.startswith("incomplete") for t in svg_texts(svg))
+
+
+def html_data(path):
+    """The JSON an HTML report carries (lib/plot-html.c)."""
+    html = Path(path).read_text(encoding="utf-8")
+    start = html.index('<script type="application/json" id="memline-data">')
+    start = html.index(">", start) + 1
+    return json.loads(html[start:html.index("</script>", start)])
+
+
+SENDER = """import os, time
+with open(os.environ["MEMLINE_EVENTS"], "a") as f:
+    for i in range(1000):
+        f.write("tick %d\\n" % i)
+        f.flush()
+        time.sleep(0.002)
+"""
+
+
+def test_cpu_percent_of_a_busy_process_with_fast_samples(tmp_path):
+    """A busy single-threaded process (memwork churn) while another sends an event every 2 ms,
+    so memline samples every few ms (the extra sample 2 ms after a mark). CPU times move in
+    10 ms ticks: between samples 2 ms apart, one tick read as 500 %. Its CPU% line never goes
+    above 100 % (one thread); with the thread count taken out of the log, the 20-tick window
+    alone keeps it within 110 % (each of utime and stime is cut to a tick: 2 ticks in 20) plus
+    1 % for the sample times' own jitter; and the points add up to the CPU time the kernel
+    reported for the process at its exit, within 10 % and 60 ms (the CPU after its last sample
+    and the cap's clipping)."""
+    log = tmp_path / "cpu.jsonl"
+    sender = tmp_path / "sender.py"
+    sender.write_text(SENDER)
+    r = subprocess.run([str(MEMLINE), "run", "-q", "-o", str(log), "--", "sh", "-c",
+                        f"{sys.executable} {sender} & exec {MEMWORK} churn 3s"],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    records = read_log(log)
+    busy = records[0]["pid"]
+    ts = [s["t"] for s in of_type(records, "sample")]
+    fast = sum(1 for a, b in zip(ts, ts[1:]) if b - a < 0.006 and a > 1.0)
+    assert fast >= 50, f"expected many samples a few ms apart after events, found {fast}"
+    exit_ = [e for e in of_type(records, "exit") if e["pid"] == busy][0]
+    truth_ms = exit_["utime"] + exit_["stime"]
+    assert truth_ms > 500, f"expected the churn to use CPU: {exit_}"
+
+    def busy_line(log_):
+        out = tmp_path / (log_.stem + ".html")
+        plot(log_, "-m", "cpu", "-o", out)
+        run = html_data(out)["runs"][0]
+        line = [s for s in run["series"] if s.get("pid") == busy]
+        assert line, f"expected a CPU line for the busy process {busy}"
+        return [(t, v) for t, v in zip(run["t"], line[0]["v"]) if v is not None]
+
+    points = busy_line(log)
+    assert len(points) >= 5, points
+    top = max(v for _, v in points)
+    assert top <= 100.0, f"expected no CPU% above 100 % for one thread, got {top}"
+    used = sum(v * 10 * (t - (points[i - 1][0] if i else 0)) for i, (t, v) in enumerate(points))
+    assert abs(used - truth_ms) <= 0.1 * truth_ms + 60, \
+        f"expected the CPU% points to add up to {truth_ms} ms, they make {used:.0f} ms"
+
+    # no thread count: the window alone bounds the error
+    h = records[0]
+    pos = h["fields"].index("threads")
+    uncapped = tmp_path / "nothreads.jsonl"
+    with open(uncapped, "w") as f:
+        for rec in records:
+            if rec["type"] == "sample":
+                for p in rec["p"]:
+                    p[pos] = None
+            f.write(json.dumps(rec) + "\n")
+    top = max(v for _, v in busy_line(uncapped))
+    assert top <= 111.0, f"expected the 20-tick window to keep CPU% within 111 %, got {top}"
 
 
 def no_leftovers(d):
