@@ -120,7 +120,7 @@ def test_view_follows_a_recording(ml, tmp_path, tmux):
     tmux.wait_for("the help closed", lambda lines: not contains("dashboard keys")(lines))
 
     tmux.keys("-")
-    tmux.wait_for("a one-hour window", contains("window 1 h"))
+    tmux.wait_for("a 10 s window (the run is shorter than 1 min)", contains("window 10.0 s"))
     tmux.keys("p")
     tmux.wait_for("the picture paused", contains("PAUSED"))
     tmux.keys("p")
@@ -141,12 +141,64 @@ def test_view_browses_a_finished_log(ml, tmp_path, tmux):
     log = r.log
     tmux.start(f"env LANG=C.UTF-8 {MEMLINE} view {log}; echo VIEW-EXITED $?; sleep 600")
     tmux.wait_for("the failed run", contains(LABEL, "failed: exit code 3"))
+    # a run shorter than every window: '-' gives the shortest, '+' the whole run again
     tmux.keys("-")
-    tmux.wait_for("the window stepped down", contains("window 1 h"))
-    tmux.keys("-")
-    tmux.wait_for("the window stepped down again", contains("window 15 min"))
+    tmux.wait_for("the window stepped down", contains("window 10.0 s"))
     tmux.keys("+")
-    tmux.wait_for("the window stepped up", contains("window 1 h"))
+    tmux.wait_for("the window stepped up", contains("window whole run"))
+    tmux.keys("q")
+    tmux.wait_for("the view to quit", contains("VIEW-EXITED 0"))
+
+
+def synthetic_log(path, rss_kib, busy="zzbusyproc"):
+    """A finished 12.1 s run of one process: RSS rss_kib, busy on one thread (its CPU time in
+    10 ms ticks), sampled every 0.5 s and then every 2 ms over its last 0.1 s, as after events;
+    its last two samples one tick apart."""
+    fields = ["pid", "rss", "anon", "file", "shmem", "peak", "vms", "swap", "pss", "utime",
+              "stime", "minflt", "majflt", "threads", "rchar", "wchar", "read_bytes",
+              "write_bytes", "state"]
+    recs = [{"type": "header", "format": 1, "memline": "0.1.0", "mode": "run", "host": "h",
+             "start": "2026-01-01T00:00:00.000Z", "start_unix": 1767225600.0,
+             "command": [busy], "pid": 100, "pids": [100], "cwd": "/", "job": {},
+             "page_size": 4096, "clk_tck": 100, "mem_total": 16000000, "kernel": "6.1",
+             "interval": {"fixed": None, "min": 0.01, "max": 5}, "peak_reset": True,
+             "pss": False, "fields": fields,
+             "tree_fields": ["nproc", "rss", "anon", "file", "shmem", "peak", "vms", "swap",
+                             "pss", "utime", "stime"]},
+            {"type": "proc", "t": 0.0, "pid": 100, "ppid": 1, "start": 0.0, "comm": busy,
+             "argv": [busy]}]
+    times = [k * 0.5 for k in range(1, 24)] + [12.0 + k * 0.002 for k in range(1, 51)]
+    for t in times:
+        cpu = int(t * 100 + 1e-9) * 10
+        p = [100, rss_kib, rss_kib, 0, 0, rss_kib, rss_kib, 0, None, cpu, 0, 0, 0, 1, 0, 0, 0,
+             0, "R"]
+        recs.append({"type": "sample", "t": round(t, 3), "avail": 1000000,
+                     "tree": [1, rss_kib, 0, 0, 0, None, 0, 0, None, 0, 0], "p": [p]})
+    recs.append({"type": "end", "t": 12.1, "status": "completed", "exit_code": 0,
+                 "signal": None, "core": False, "oom_killed": [], "alive": [],
+                 "samples": len(times), "self_utime": 1, "self_stime": 1, "events": 0})
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    return path
+
+
+def test_view_window_scale_and_cpu(tmp_path, tmux):
+    """A 12 s run: '-' from the whole run goes to the 10 s window (not 1 h); a scale of
+    1000 MiB is labelled so that it fits its column; and the CPU% of a busy single-threaded
+    process whose last two samples are 2 ms and one 10 ms tick apart reads 100 %, not 500 %."""
+    log = synthetic_log(tmp_path / "synth.jsonl", 880 * 1024)
+    tmux.start(f"env LANG=C.UTF-8 {MEMLINE} view {log}; echo VIEW-EXITED $?; sleep 600")
+    lines = tmux.wait_for("the run", contains("zzbusyproc", "completed"))
+    text = "\n".join(lines)
+    assert "1000 MiB" in text and "1000.0 Mi" not in text, text
+    assert "500 MiB" in text, text
+    row = [line for line in lines if "zzbusyproc" in line and "R" in line.split()]
+    assert row, text
+    cpu = float(row[0].split()[-2])
+    assert cpu == 100.0, f"expected 100.0 CPU% for one busy thread, got {cpu}: {row[0]!r}"
+    tmux.keys("-")
+    tmux.wait_for("the 10 s window", contains("window 10.0 s"))
+    tmux.keys("+")
+    tmux.wait_for("the whole run again", contains("window whole run"))
     tmux.keys("q")
     tmux.wait_for("the view to quit", contains("VIEW-EXITED 0"))
 
