@@ -25,6 +25,10 @@
  * bins from the samples in the window. Columns take the highest of their bins, and a column
  * with no sample carries the value before it, so the line joins the samples.
  *
+ * When the terminal goes away (a hangup: the ssh connection or the tmux server killed), getch()
+ * returns at once instead of after its timeout; the loop sees the hangup with poll() and ends,
+ * so the dashboard's thread neither spins nor draws again, and the recording goes on.
+ *
  * Braille cells (U+2800..U+28FF) give each character cell 2 x 4 dots; a locale that is not
  * UTF-8 gets ASCII instead. Text from the recorded program (command lines, labels, output) is
  * shown through report_escape(), so it cannot move the cursor or break a line.
@@ -36,6 +40,7 @@
 #include <langinfo.h>
 #include <locale.h>
 #include <math.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1220,6 +1225,21 @@ static bool check_size(struct tui *ui)
 	return true;
 }
 
+/*
+ * Whether the terminal went away (its ssh connection or tmux server killed): a hung-up
+ * terminal makes every read return at once, so getch() returns ERR without waiting and the
+ * loop would spin. poll() says so with POLLHUP (or POLLERR, POLLNVAL); a timeout of getch's
+ * on a live terminal leaves none of them set.
+ */
+static bool terminal_lost(void)
+{
+	struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+	if (poll(&p, 1, 0) < 0)
+		return errno != EINTR && errno != EAGAIN;
+	return p.revents & (POLLHUP | POLLERR | POLLNVAL);
+}
+
+/* Returns 0 when the user quit (or was asked to), 1 when the terminal went away, -1 on error. */
 static int loop(struct tui *ui, struct strbuf *err)
 {
 	unsigned long seen = 0;
@@ -1255,8 +1275,11 @@ static int loop(struct tui *ui, struct strbuf *err)
 			draw(ui);
 		dirty = false;
 		int ch = getch();
-		if (ch == ERR)
+		if (ch == ERR) {
+			if (terminal_lost())
+				return 1;
 			continue;
+		}
 		dirty = true;
 		if (ui->help && ch != KEY_RESIZE) {
 			ui->help = false;

@@ -30,9 +30,11 @@ struct tui_options {
  * Runs the dashboard on the terminal (stdin/stdout) until the user quits it ('q') or *o->quit
  * is set, or, when
  * !o->wait_at_end, also as soon as the recording has finished (live->finished): the caller
- * then prints how it ended itself. `memline view` passes wait_at_end. Returns 0, or -1 with a
- * one-line message in err (stdin or stdout is not a terminal, ncurses failed). Restores the
- * terminal (and the locale's LC_CTYPE) before it returns. Uses cbreak mode, so Ctrl-C still
+ * then prints how it ended itself. `memline view` passes wait_at_end. Returns 0; 1 when the
+ * terminal went away (hung up: its ssh connection or tmux server killed), with wait_at_end or
+ * not; or -1 with a one-line message in err (stdin or stdout is not a terminal, ncurses
+ * failed). Restores the terminal, as far as one that is left can be (and the locale's
+ * LC_CTYPE), before it returns. Uses cbreak mode, so Ctrl-C still
  * raises SIGINT for the terminal's foreground process group.
  */
 int tui_run(struct live *l, const struct tui_options *o, struct strbuf *err);

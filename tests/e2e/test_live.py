@@ -2,14 +2,17 @@
 size) while `memline run --capture-output` records a process with a distinctive name that marks
 an event and writes a line. The pane is read with capture-pane and polled until what is
 expected shows, with a generous deadline; nothing waits a fixed time or asserts on timing.
-Also: the command's errors, one line each with cli.h's exit codes."""
+Also: the command's errors, one line each with cli.h's exit codes, and a `run --live` whose
+terminal goes away (its CPU use over a window is bounded, read from /proc/PID/stat)."""
 
 import json
 import os
 import shutil
 import signal
 import subprocess
+import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -267,6 +270,58 @@ def test_run_live_waits_at_the_end(tmp_path, tmux):
     tmux.wait_for("how the run ended", contains("failed: exit code 3"))
     tmux.keys("q")
     tmux.wait_for("memline to exit with the command's status", contains("RUN-EXITED 3"))
+
+
+def cpu_ticks(pid):
+    """utime + stime of a process, in clock ticks (/proc/PID/stat fields 14 and 15)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def gone(pid):
+    """The process has exited (a zombie nobody reaped yet counts as exited)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat[stat.rindex(")") + 2] in "ZX"
+
+
+def test_run_live_on_a_lost_terminal(tmp_path, tmux):
+    """The terminal of `run --live` goes away (the tmux server killed, as when an ssh
+    connection drops): the dashboard stops without spinning (memline uses fewer than 20 clock
+    ticks of CPU in 2 s: a busy loop uses 200), the job (which ignores SIGHUP, like one under
+    nohup) goes on, and memline exits when it ends, with the log complete."""
+    log = tmp_path / "lost.jsonl"
+    prog = tmp_path / PROC
+    shutil.copy("/bin/sleep", prog)
+    go, mlpid, err = tmp_path / "go", tmp_path / "memline.pid", tmp_path / "err"
+    script = (f'trap "" HUP; echo $PPID > {mlpid}; echo {OUTPUT}; '
+              f'while [ ! -e {go} ]; do {prog} 0.1; done; exit 4')
+    tmux.start(f"env LANG=C.UTF-8 {MEMLINE} run --live -o {log} -- sh -c '{script}' "
+               f"2>{err}; echo RUN-EXITED $?; sleep 600")
+    tmux.wait_for("the dashboard", contains(PROC, OUTPUT, "running"))
+    pid = read_pidfile(mlpid)
+    try:
+        tmux.kill()
+        before = cpu_ticks(pid)
+        time.sleep(2)  # the window CPU use is measured over, not a wait for something
+        used = cpu_ticks(pid) - before
+        assert used < 20, f"expected memline idle without its terminal, it used {used} ticks in 2 s"
+        wait_until(lambda: "the terminal went away; still recording" in err.read_text(),
+                   "memline to say the terminal went away")
+        assert not gone(pid), "expected memline to go on recording while the job runs"
+        go.touch()
+        wait_until(lambda: gone(pid), "memline to exit once the job ended")
+    finally:
+        go.touch()
+        if not gone(pid):  # a failed test leaves no memline behind
+            os.kill(pid, signal.SIGKILL)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    end = records[-1]
+    assert end["type"] == "end" and end["exit_code"] == 4, end
+    assert any(r["type"] == "output" and r["text"] == OUTPUT for r in records)
 
 
 def test_run_live_needs_a_terminal(ml):
