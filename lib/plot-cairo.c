@@ -36,6 +36,7 @@
 #define FONT	       "DejaVu Sans"
 #define LABEL_ROWS     4  /* rows of event labels at the top of the plot area */
 #define ROW_H	       15 /* height of a row of small text */
+#define LABEL_LINES    3  /* lines a layer's label may wrap over in the legend */
 
 struct rgb {
 	double r, g, b;
@@ -79,6 +80,7 @@ static const struct rgb palette[] = {
 struct layer {
 	const struct run *run;
 	const char *path;
+	struct strbuf label; /* plot_labels': what tells it from the other layers */
 	struct series_set set;
 	struct rgb color; /* the tree's line */
 };
@@ -188,6 +190,54 @@ static const char *fit(struct plot *p, const char *s, size_t len, double maxw)
 	if (w > maxw || !p->tmp.buf)
 		return "";
 	return p->tmp.buf;
+}
+
+/*
+ * s (len bytes from a log) escaped and broken into lines at most maxw wide in the current font,
+ * at spaces where it can and between characters where a word is wider than a line; the lines
+ * go into out separated by '\n' (escaped text holds none), at most max_lines of them, the last
+ * cut with "…" when more would be needed. Returns the lines.
+ */
+static size_t wrap(struct plot *p, const char *s, size_t len, double maxw, size_t max_lines,
+		   struct strbuf *out)
+{
+	struct strbuf esc = STRBUF_INIT, line = STRBUF_INIT;
+	report_escape(&esc, s, len, len * 4 + 1);
+	const char *t = esc.buf ? esc.buf : "";
+	size_t n = strlen(t), pos = 0, lines = 0;
+	while (pos < n && lines < max_lines) {
+		while (t[pos] == ' ')
+			pos++;
+		if (pos >= n)
+			break;
+		size_t end = pos, space = 0;
+		while (end < n) {
+			size_t next = end + 1;
+			while (next < n && ((unsigned char)t[next] & 0xc0) == 0x80)
+				next++;
+			strbuf_reset(&line);
+			strbuf_add(&line, t + pos, next - pos);
+			if (end > pos && text_w(p, line.buf) > maxw)
+				break;
+			end = next;
+			if (t[end] == ' ')
+				space = end;
+		}
+		if (end < n && space > pos)
+			end = space;
+		if (lines)
+			strbuf_addch(out, '\n');
+		lines++;
+		if (lines == max_lines && end < n) { /* the last line there is room for */
+			strbuf_addstr(out, fit(p, t + pos, n - pos, maxw));
+			break;
+		}
+		strbuf_add(out, t + pos, end - pos);
+		pos = end;
+	}
+	strbuf_release(&line);
+	strbuf_release(&esc);
+	return lines;
 }
 
 /* ---- scales ---- */
@@ -690,7 +740,9 @@ struct entry {
 	struct rgb c;
 	double alpha, width;
 	bool dashed;
-	struct strbuf text; /* raw, escaped when drawn */
+	struct strbuf text; /* raw, escaped when drawn; a layer's: its label, escaped and wrapped */
+	size_t lines;	    /* a layer's: lines of text; 0 for one cut to fit */
+	struct strbuf sub;  /* a layer's: its log and command, muted, cut to fit */
 };
 
 static void legend_swatch(struct plot *p, const struct entry *e, double x, double y)
@@ -721,13 +773,18 @@ static void draw_legend(struct plot *p, double x0, double x1, size_t skipped_eve
 	for (size_t l = 0; l < p->n; l++) {
 		const struct layer *ly = &p->layers[l];
 		if (p->n > 1) {
+			/* its label whole (wrapped, never cut: it is what tells the runs apart),
+			 * then its log and command as far as they fit */
 			struct entry *e = &es[n++];
 			e->c = ly->color;
 			e->alpha = 1;
 			e->width = 2.6;
-			run_command(ly->run, &e->text);
+			font(p, 10.5, true);
+			e->lines = wrap(p, ly->label.buf ? ly->label.buf : "", ly->label.len,
+					x1 - x0 - 28, LABEL_LINES, &e->text);
 			const char *base = ly->path ? strrchr(ly->path, '/') : NULL;
-			strbuf_addf(&e->text, " (%s)", base ? base + 1 : ly->path ? ly->path : "?");
+			strbuf_addf(&e->sub, "%s: ", base ? base + 1 : ly->path ? ly->path : "?");
+			run_command(ly->run, &e->sub);
 			continue;
 		}
 		for (size_t k = 0; k < ly->set.n; k++) {
@@ -748,15 +805,42 @@ static void draw_legend(struct plot *p, double x0, double x1, size_t skipped_eve
 
 	double y = p->py0 + 4;
 	double bottom = p->py1 - (p->n + 2) * ROW_H; /* room for the endings below */
-	size_t rows = (size_t)fmax(1, (bottom - y) / ROW_H);
-	size_t shown = n <= rows ? n : rows - 1;
-	font(p, 10.5, false);
+	size_t rows = (size_t)fmax(1, (bottom - y) / ROW_H), used = 0, shown = 0;
+	for (; shown < n; shown++) {
+		size_t need = es[shown].lines ? es[shown].lines + 1 : 1;
+		/* the last one shown leaves a row for "+N more" when some are left out */
+		if (used + need > rows || (shown + 1 < n && used + need + 1 > rows))
+			break;
+		used += need;
+	}
 	for (size_t i = 0; i < shown; i++) {
 		y += ROW_H;
 		legend_swatch(p, &es[i], x0, y);
 		set_rgb(cr, p->th->fg, 1);
-		draw_text(p, fit(p, es[i].text.buf, es[i].text.len, x1 - x0 - 28), x0 + 28, y, 0);
+		if (!es[i].lines) {
+			font(p, 10.5, false);
+			draw_text(p, fit(p, es[i].text.buf, es[i].text.len, x1 - x0 - 28), x0 + 28,
+				  y, 0);
+			continue;
+		}
+		font(p, 10.5, true);
+		const char *line = es[i].text.buf ? es[i].text.buf : "";
+		for (size_t k = 0; k < es[i].lines; k++) {
+			const char *nl = strchr(line, '\n');
+			size_t len = nl ? (size_t)(nl - line) : strlen(line);
+			strbuf_reset(&p->tmp);
+			strbuf_add(&p->tmp, line, len);
+			if (k)
+				y += ROW_H;
+			draw_text(p, p->tmp.buf ? p->tmp.buf : "", x0 + 28, y, 0);
+			line = nl ? nl + 1 : line + len;
+		}
+		y += ROW_H;
+		font(p, 9.5, false);
+		set_rgb(cr, p->th->muted, 1);
+		draw_text(p, fit(p, es[i].sub.buf, es[i].sub.len, x1 - x0 - 28), x0 + 28, y, 0);
 	}
+	font(p, 10.5, false);
 	if (shown < n) {
 		y += ROW_H;
 		strbuf_reset(&p->tmp);
@@ -803,8 +887,10 @@ static void draw_legend(struct plot *p, double x0, double x1, size_t skipped_eve
 			    skipped_events == 1 ? "" : "s");
 		draw_text(p, p->tmp.buf, p->px1, p->py1 + 32, 1);
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		strbuf_release(&es[i].text);
+		strbuf_release(&es[i].sub);
+	}
 	free(es);
 }
 
@@ -922,6 +1008,18 @@ int plot_cairo(const struct plot_input *in, size_t n, const struct plot_options 
 				     o->top < 0 ? 0 : o->top) < 0)
 			goto oom;
 	}
+	struct strbuf *labels = calloc(n, sizeof(*labels));
+	if (!labels)
+		goto oom;
+	plot_labels(in, n, labels);
+	bool labels_oom = false;
+	for (size_t l = 0; l < n; l++) {
+		labels_oom |= labels[l].oom;
+		p.layers[l].label = labels[l];
+	}
+	free(labels);
+	if (labels_oom)
+		goto oom;
 
 	switch (format) {
 	case PLOT_PNG:
@@ -1016,8 +1114,10 @@ out:
 		cairo_surface_destroy(surface);
 	if (f)
 		fclose(f);
-	for (size_t l = 0; p.layers && l < n; l++)
+	for (size_t l = 0; p.layers && l < n; l++) {
 		series_set_release(&p.layers[l].set);
+		strbuf_release(&p.layers[l].label);
+	}
 	free(p.layers);
 	free(p.dt);
 	free(p.dv);

@@ -106,7 +106,7 @@
 			const table = [run.t];
 			run.series.forEach((s, k) => {
 				const total = s.kind === "total";
-				const name = (multi ? "[" + (r + 1) + "] " : "") + s.name;
+				const name = (multi ? run.label + " · " : "") + s.name;
 				series.push({
 					label: name,
 					stroke: PALETTE[colour++ % PALETTE.length],
@@ -268,7 +268,7 @@
 		hits.slice(0, 6).forEach(([, r, e]) => {
 			const row = el("div", null, "tip-row");
 			row.append(el("span", e.label, "tip-label"));
-			const where = (multi ? "[" + (r + 1) + "] " : "") + "at " + fmtSecs(e.t) +
+			const where = (multi ? runs[r].label + ": " : "") + "at " + fmtSecs(e.t) +
 				(e.rss !== null ? ", tree RSS " + fmtBytes(e.rss) : "");
 			row.append(el("span", where, "tip-where"));
 			tip.append(row);
@@ -319,7 +319,7 @@
 		}
 		rows.forEach(([r, o]) => {
 			const li = el("li", null, o.stream === "stderr" ? "stderr" : "stdout");
-			li.append(el("span", (multi ? "[" + (r + 1) + "] " : "") + fmtSecs(o.t), "out-time"));
+			li.append(el("span", (multi ? runs[r].label + " " : "") + fmtSecs(o.t), "out-time"));
 			li.append(el("span", o.stream, "out-stream"));
 			li.append(el("span", o.text, "out-text"));
 			nearLines.append(li);
@@ -475,7 +475,7 @@
 				dl.append(el("dd", v, cls));
 			};
 			if (multi)
-				summary.append(el("h3", "[" + (r + 1) + "] " + run.path));
+				summary.append(el("h3", run.label + " — " + run.path));
 			add("Command", run.command);
 			add("Log", run.path);
 			add("Host", run.host);
@@ -498,7 +498,7 @@
 			run.events.forEach((e) => {
 				evTotal++;
 				if (evRows.length < MAX_ROWS)
-					evRows.push((multi ? [String(r + 1)] : []).concat([fmtSecs(e.t), e.label,
+					evRows.push((multi ? [run.label] : []).concat([fmtSecs(e.t), e.label,
 						e.pid === null ? "" : String(e.pid), fmtBytes(e.rss)]));
 			});
 		});
@@ -518,7 +518,7 @@
 			run.spans.slice(0, MAX_ROWS).forEach((s) => {
 				const name = el("span", s.name);
 				name.style.paddingLeft = s.depth * 1.2 + "em";
-				spRows.push((multi ? [String(r + 1)] : []).concat([name, fmtSecs(s.start),
+				spRows.push((multi ? [run.label] : []).concat([name, fmtSecs(s.start),
 					fmtSecs(s.end) + (s.open ? " (open)" : ""), fmtSecs(s.end - s.start),
 					fmtBytes(s.peak_rss), s.rss_change === null ? "?" :
 						(s.rss_change < 0 ? "-" : "+") + fmtBytes(Math.abs(s.rss_change))]));

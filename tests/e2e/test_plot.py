@@ -247,6 +247,52 @@ def test_overlay_two_logs(tmp_path, log):
     assert plot_area_ink(rows, w, h)[0] > 2000
 
 
+def test_overlay_labels_tell_runs_apart(tmp_path):
+    """Two runs of one command with different arguments, and two identical commands: each log's
+    legend entry is whole (its own text element in the SVG's text layer, not cut) and differs
+    from the other's, in the SVG and in the HTML page's data."""
+    lr = tmp_path / "lr"
+    lr.mkdir()
+    a = write_log(lr / "a.jsonl", command=("python3", "train.py", "--lr", "0.1", "--seed", "7"))
+    b = write_log(lr / "b.jsonl", command=("python3", "train.py", "--lr", "0.01", "--seed", "7"))
+    out = tmp_path / "lr.svg"
+    plot(a, b, "-o", out)
+    texts = svg_texts(out)
+    assert "--lr 0.1" in texts and "--lr 0.01" in texts, texts
+    data = html_data(plot_html(tmp_path, a, b))
+    assert [r["label"] for r in data["runs"]] == ["--lr 0.1", "--lr 0.01"]
+
+    # the same command twice: the logs' names (the directories too, when the names are alike)
+    for d in ("x", "y"):
+        (tmp_path / d).mkdir()
+    same = [write_log(tmp_path / d / "run.jsonl") for d in ("x", "y")]
+    out = tmp_path / "same.svg"
+    plot(*same, "-o", out)
+    texts = svg_texts(out)
+    assert "x/run" in texts and "y/run" in texts, texts
+    data = html_data(plot_html(tmp_path, *same))
+    assert [r["label"] for r in data["runs"]] == ["x/run", "y/run"]
+
+    # labels given: used as they are, wrapped over lines rather than cut
+    long_a = "baseline run with the default learning rate and all of the augmentations on"
+    out = tmp_path / "given.svg"
+    plot(a, "--label", long_a, b, "--label", "tuned", "-o", out)
+    texts = svg_texts(out)
+    assert "tuned" in texts, texts
+    lines = [t for t in texts if t and t in long_a]
+    assert len(lines) > 1 and " ".join(lines) == long_a, \
+        f"expected the long label whole, over several lines: {lines}"
+    r = plot(a, b, "--label", "only one", "-o", tmp_path / "x.svg", check=False)
+    assert r.returncode == 64 and "--label" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert not (tmp_path / "x.svg").exists()
+
+
+def plot_html(tmp_path, *logs):
+    out = tmp_path / "page.html"
+    plot(*logs, "-o", out)
+    return out
+
+
 def test_dark(tmp_path, log):
     out = tmp_path / "d.png"
     plot(log, "-o", out, "--dark")
