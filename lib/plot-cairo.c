@@ -37,6 +37,7 @@
 #define LABEL_ROWS     4  /* rows of event labels at the top of the plot area */
 #define ROW_H	       15 /* height of a row of small text */
 #define LABEL_LINES    3  /* lines a layer's label may wrap over in the legend */
+#define SPAN_ROWS      3  /* rows of span names along the bottom of the plot area */
 
 struct rgb {
 	double r, g, b;
@@ -160,8 +161,9 @@ static double draw_text(struct plot *p, const char *s, double x, double y, doubl
 	cairo_show_text(p->cr, s);
 	cairo_new_path(p->cr); /* show_text leaves a current point a later path would join */
 	if (p->format == PLOT_SVG && *s) {
-		strbuf_addf(&p->svg, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.1f\">", x, y,
-			    p->font_size);
+		strbuf_addf(&p->svg,
+			    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.1f\" textLength=\"%.1f\">",
+			    x, y, p->font_size, w);
 		add_xml(&p->svg, s);
 		strbuf_addstr(&p->svg, "</text>\n");
 	}
@@ -410,36 +412,84 @@ static void draw_axes(struct plot *p, const char *unit_name, double unit)
 	cairo_stroke(cr);
 }
 
-static void draw_spans(struct plot *p)
+struct span_ref {
+	double start;
+	size_t layer, i;
+};
+
+static int cmp_span_ref(const void *a, const void *b)
+{
+	const struct span_ref *x = a, *y = b;
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	if (x->layer != y->layer)
+		return x->layer < y->layer ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * Spans: a shaded band each (darker when nested), then their names in rows along the bottom
+ * of the plot area, in order of start, each in the lowest row where it does not overlap the
+ * names already there (spans of several threads overlap in time, and their names would
+ * collide), cut to its band's width. Returns the spans left without a name.
+ */
+static size_t draw_spans(struct plot *p)
 {
 	cairo_t *cr = p->cr;
-	font(p, 10, false);
-	for (size_t l = 0; l < p->n; l++) {
-		const struct run *run = p->layers[l].run;
-		struct rgb c = p->n > 1 ? p->layers[l].color : p->th->span;
-		for (size_t i = 0; i < run->n_spans; i++) {
-			const struct run_span *s = &run->spans[i];
+	size_t total = 0, k = 0, skipped = 0;
+	for (size_t l = 0; l < p->n; l++)
+		total += p->layers[l].run->n_spans;
+	if (!total)
+		return 0;
+	struct span_ref *refs = malloc(total * sizeof(*refs));
+	if (!refs)
+		return total;
+	for (size_t l = 0; l < p->n; l++)
+		for (size_t i = 0; i < p->layers[l].run->n_spans; i++)
+			refs[k++] = (struct span_ref){p->layers[l].run->spans[i].start, l, i};
+	qsort(refs, total, sizeof(*refs), cmp_span_ref);
+	for (int pass = 0; pass < 2; pass++) {
+		double right[SPAN_ROWS]; /* where each row's last name ends */
+		for (int r = 0; r < SPAN_ROWS; r++)
+			right[r] = -1e9;
+		int rows = (int)fmin(SPAN_ROWS, fmax(1, (p->py1 - p->py0) / 13 / 4));
+		font(p, 10, false);
+		for (k = 0; k < total; k++) {
+			const struct layer *ly = &p->layers[refs[k].layer];
+			const struct run_span *s = &ly->run->spans[refs[k].i];
+			struct rgb c = p->n > 1 ? ly->color : p->th->span;
 			int depth = s->depth < 0 ? 0 : s->depth > 2 ? 2 : s->depth;
 			double x0 = x_of(p, fmax(0, s->start)), x1 = x_of(p, fmin(p->t1, s->end));
-			if (x1 < x0)
+			if (x1 < x0) {
+				skipped += pass;
 				continue;
+			}
 			if (x1 - x0 < 1)
 				x1 = x0 + 1;
-			set_rgb(cr, c, (p->n > 1 ? 0.035 : 0.06) + 0.03 * depth);
-			cairo_rectangle(cr, x0, p->py0, x1 - x0, p->py1 - p->py0);
-			cairo_fill(cr);
-			set_rgb(cr, c, 0.35);
-			cairo_set_line_width(cr, 0.8);
-			cairo_move_to(cr, x0, p->py0);
-			cairo_line_to(cr, x0, p->py1);
-			cairo_stroke(cr);
-			if (x1 - x0 < 14)
+			if (pass == 0) {
+				set_rgb(cr, c, (p->n > 1 ? 0.035 : 0.06) + 0.03 * depth);
+				cairo_rectangle(cr, x0, p->py0, x1 - x0, p->py1 - p->py0);
+				cairo_fill(cr);
+				set_rgb(cr, c, 0.35);
+				cairo_set_line_width(cr, 0.8);
+				cairo_move_to(cr, x0, p->py0);
+				cairo_line_to(cr, x0, p->py1);
+				cairo_stroke(cr);
 				continue;
-			const char *name = fit(p, s->name, strlen(s->name), x1 - x0 - 6);
-			if (!*name)
+			}
+			const char *name =
+				x1 - x0 < 14 ? "" : fit(p, s->name, strlen(s->name), x1 - x0 - 6);
+			double w = *name ? text_w(p, name) : 0;
+			int row = -1;
+			for (int r = 0; *name && r < rows && row < 0; r++)
+				if (right[r] <= x0 + 2)
+					row = r;
+			if (row < 0) {
+				skipped++;
 				continue;
-			double y = p->py1 - 6 - depth * 13;
-			double w = text_w(p, name);
+			}
+			right[row] = x0 + 2 + w + 6;
+			double y = p->py1 - 6 - row * 13;
 			set_rgb(cr, p->th->bg, 0.7);
 			cairo_rectangle(cr, x0 + 2, y - 10, w + 2, 13);
 			cairo_fill(cr);
@@ -447,6 +497,8 @@ static void draw_spans(struct plot *p)
 			draw_text(p, name, x0 + 3, y, 0);
 		}
 	}
+	free(refs);
+	return skipped;
 }
 
 static void series_style(struct plot *p, const struct layer *ly, size_t i, struct rgb *c,
@@ -758,7 +810,8 @@ static void legend_swatch(struct plot *p, const struct entry *e, double x, doubl
 	cairo_set_dash(cr, NULL, 0, 0);
 }
 
-static void draw_legend(struct plot *p, double x0, double x1, size_t skipped_events)
+static void draw_legend(struct plot *p, double x0, double x1, size_t skipped_events,
+			size_t skipped_spans)
 {
 	cairo_t *cr = p->cr;
 	if (x1 - x0 < 60)
@@ -879,12 +932,17 @@ static void draw_legend(struct plot *p, double x0, double x1, size_t skipped_eve
 		strbuf_release(&line);
 		y += ROW_H;
 	}
-	if (skipped_events) {
+	if (skipped_events || skipped_spans) {
 		font(p, 10.5, false);
 		set_rgb(cr, p->th->muted, 1);
 		strbuf_reset(&p->tmp);
-		strbuf_addf(&p->tmp, "+%zu event%s not labelled", skipped_events,
-			    skipped_events == 1 ? "" : "s");
+		if (skipped_events)
+			strbuf_addf(&p->tmp, "+%zu event%s", skipped_events,
+				    skipped_events == 1 ? "" : "s");
+		if (skipped_spans)
+			strbuf_addf(&p->tmp, "%s+%zu span%s", skipped_events ? ", " : "",
+				    skipped_spans, skipped_spans == 1 ? "" : "s");
+		strbuf_addstr(&p->tmp, " not labelled");
 		draw_text(p, p->tmp.buf, p->px1, p->py1 + 32, 1);
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -942,13 +1000,13 @@ static void draw(struct plot *p)
 	p->ymax = ceil(vmax / step) * step;
 
 	draw_header(p);
-	draw_spans(p);
+	size_t spans_skipped = draw_spans(p);
 	draw_axes(p, unit_name, unit);
 	draw_series(p);
 	draw_end_marks(p);
 	size_t skipped = draw_events(p, rows);
 	draw_peaks(p);
-	draw_legend(p, p->px1 + 20, p->w - 10, skipped);
+	draw_legend(p, p->px1 + 20, p->w - 10, skipped, spans_skipped);
 
 	bool any = false;
 	for (size_t l = 0; l < p->n; l++)

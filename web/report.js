@@ -20,8 +20,9 @@
 	const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
 		"#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];
 	const THEMES = {
-		light: { fg: "#222", grid: "rgba(0,0,0,0.09)", event: "#444", band: 0.10 },
-		dark: { fg: "#ddd", grid: "rgba(255,255,255,0.10)", event: "#ccc", band: 0.16 },
+		light: { fg: "#222", bg: "#fff", grid: "rgba(0,0,0,0.09)", event: "#444", band: 0.10 },
+		dark: { fg: "#ddd", bg: "#15161a", grid: "rgba(255,255,255,0.10)", event: "#ccc",
+			band: 0.16 },
 	};
 	const MAX_ROWS = 1000;
 	// Tick steps for bytes: 1, 2, 2.5, 5 times powers of ten within each power of 1024.
@@ -158,30 +159,76 @@
 
 	// ---- drawing spans and events ----
 
+	// Text cut with "…" to at most w pixels in the context's font ("" when not even that fits).
+	function cutText(ctx, text, w) {
+		if (ctx.measureText(text).width <= w)
+			return text;
+		const chars = Array.from(text);
+		let lo = 0, hi = chars.length;
+		while (lo < hi) {
+			const mid = (lo + hi + 1) >> 1;
+			if (ctx.measureText(chars.slice(0, mid).join("") + "…").width <= w)
+				lo = mid;
+			else
+				hi = mid - 1;
+		}
+		return lo ? chars.slice(0, lo).join("") + "…" : "";
+	}
+
+	const SPAN_ROWS = 3;
+	let spanLabels = []; // the span names drawn, in CSS pixels of the chart's canvas, for tests
+
+	// Spans: a band each (darker when nested), their names in rows along the bottom, in order of
+	// start, each in the lowest row where it overlaps no name already there (spans of several
+	// threads overlap in time), cut to the band's width; those with no room are counted.
 	function drawSpans(u) {
 		const ctx = u.ctx, th = THEMES[theme], { left, top, width, height } = u.bbox;
+		const dpr = devicePixelRatio, rowH = 14 * dpr;
 		ctx.save();
 		ctx.beginPath();
 		ctx.rect(left, top, width, height);
 		ctx.clip();
-		ctx.font = Math.round(11 * devicePixelRatio) + "px sans-serif";
-		ctx.textBaseline = "top";
-		runs.forEach((run) => {
-			run.spans.forEach((s, i) => {
-				const x0 = u.valToPos(s.start, "x", true), x1 = u.valToPos(s.end, "x", true);
-				if (x1 < left || x0 > left + width)
-					return;
-				ctx.globalAlpha = th.band;
-				ctx.fillStyle = PALETTE[(i + 3) % PALETTE.length];
-				const y = top + s.depth * 14 * devicePixelRatio;
-				ctx.fillRect(x0, y, Math.max(x1 - x0, 1), top + height - y);
-				ctx.globalAlpha = 1;
-				ctx.fillStyle = th.fg;
-				if (x1 - x0 > 40 * devicePixelRatio)
-					ctx.fillText(s.name, Math.max(x0, left) + 3, y + 2, x1 - Math.max(x0, left) - 6);
-			});
+		ctx.font = Math.round(11 * dpr) + "px sans-serif";
+		ctx.textBaseline = "bottom";
+		const all = [];
+		runs.forEach((run, r) => run.spans.forEach((s, i) => all.push([s, r, i])));
+		all.sort((a, b) => a[0].start - b[0].start || a[1] - b[1] || a[2] - b[2]);
+		const right = new Array(SPAN_ROWS).fill(-Infinity);
+		const labels = [];
+		let skipped = 0;
+		all.forEach(([s, r, i]) => {
+			const x0 = u.valToPos(s.start, "x", true), x1 = u.valToPos(s.end, "x", true);
+			if (x1 < left || x0 > left + width) {
+				skipped++;
+				return;
+			}
+			ctx.globalAlpha = th.band * (1 + 0.5 * Math.min(s.depth || 0, 2));
+			ctx.fillStyle = PALETTE[(multi ? r : i + 3) % PALETTE.length];
+			ctx.fillRect(x0, top, Math.max(x1 - x0, 1), height);
+			const from = Math.max(x0, left) + 3;
+			const text = cutText(ctx, s.name, Math.min(x1, left + width) - from - 3);
+			const row = text ? right.findIndex((end) => end <= from) : -1;
+			if (row < 0) {
+				skipped++;
+				return;
+			}
+			const w = ctx.measureText(text).width;
+			right[row] = from + w + 6 * dpr;
+			labels.push({ text, x: from, y: top + height - 2 * dpr - row * rowH, w });
+		});
+		ctx.globalAlpha = 1;
+		labels.forEach((l) => {
+			ctx.fillStyle = th.bg;
+			ctx.globalAlpha = 0.7;
+			ctx.fillRect(l.x - 1, l.y - rowH + 2 * dpr, l.w + 2, rowH - 2 * dpr);
+			ctx.globalAlpha = 1;
+			ctx.fillStyle = th.fg;
+			ctx.fillText(l.text, l.x, l.y);
 		});
 		ctx.restore();
+		spanLabels = labels.map((l) => ({ text: l.text, x: l.x / dpr, y: (l.y - rowH) / dpr,
+			w: l.w / dpr, h: rowH / dpr }));
+		spanLabels.skipped = skipped;
 	}
 
 	function drawEvents(u) {
@@ -511,22 +558,32 @@
 			events.append(el("p", "No events.", "muted"));
 		}
 
+		// Phases, with whose thread each is when they come from more than one (as in the text
+		// report); the memory columns are the whole tree's, not the thread's.
 		const phases = document.getElementById("phases");
 		phases.replaceChildren(phases.querySelector("h2"));
 		const spRows = [];
+		const thread = (s) => (s.pid === null || s.pid === undefined ? "?" : s.pid) + "/" +
+			(s.tid === null || s.tid === undefined ? "?" : s.tid);
+		const threads = new Set();
+		runs.forEach((run) => run.spans.forEach((s) => threads.add(thread(s))));
+		const byThread = threads.size > 1;
 		runs.forEach((run, r) => {
 			run.spans.slice(0, MAX_ROWS).forEach((s) => {
 				const name = el("span", s.name);
 				name.style.paddingLeft = s.depth * 1.2 + "em";
-				spRows.push((multi ? [run.label] : []).concat([name, fmtSecs(s.start),
-					fmtSecs(s.end) + (s.open ? " (open)" : ""), fmtSecs(s.end - s.start),
-					fmtBytes(s.peak_rss), s.rss_change === null ? "?" :
+				spRows.push((multi ? [run.label] : []).concat(byThread ? [thread(s)] : [], [name,
+					fmtSecs(s.start), fmtSecs(s.end) + (s.open ? " (open)" : ""),
+					fmtSecs(s.end - s.start), fmtBytes(s.peak_rss), s.rss_change === null ? "?" :
 						(s.rss_change < 0 ? "-" : "+") + fmtBytes(Math.abs(s.rss_change))]));
 			});
 		});
-		if (spRows.length)
-			phases.append(table((multi ? ["Run"] : []).concat(["Phase", "Start", "End", "Duration",
-				"Peak", "RSS change"]), spRows));
+		if (spRows.length) {
+			phases.append(table((multi ? ["Run"] : []).concat(byThread ? ["PID/TID"] : [],
+				["Phase", "Start", "End", "Duration", "Tree peak", "Tree RSS change"]), spRows));
+			phases.append(el("p", "Tree peak and tree RSS change are the whole process tree's " +
+				"RSS during each phase (every process, not only the phase's thread).", "muted"));
+		}
 		phases.hidden = !spRows.length;
 	}
 	renderTables();
@@ -633,5 +690,6 @@
 
 	// For tests and the curious: the chart, where each event is drawn, the live state.
 	window.memlineReport = Object.freeze({ chart: () => u, eventPoint, live: () => liveState,
-		updates: () => updates });
+		updates: () => updates, spanLabels: () => ({ labels: spanLabels.slice(),
+			skipped: spanLabels.skipped || 0 }) });
 })();

@@ -186,6 +186,44 @@ def test_hostile_label_stays_text(tmp_path):
     assert res["tableLabels"] == [HOSTILE]
 
 
+def spans_log(tmp_path):
+    """A log of one process whose two threads each have a phase, overlapping in time."""
+    log = tmp_path / "threads.jsonl"
+    records = [json.loads(x) for x in hostile_log(tmp_path).read_text().splitlines()]
+    records = [r for r in records if r["type"] not in ("event", "span", "output")]
+    end = records.pop()
+    exit_ = records.pop()
+    names = [("loader thread phase", 101, 0.2, 1.5), ("trainer thread phase", 102, 0.3, 1.6)]
+    for name, tid, t0, t1 in names:
+        records.append({"type": "span", "t": t0, "phase": "begin", "name": name, "pid": 100,
+                        "tid": tid})
+        records.append({"type": "span", "t": t1, "phase": "end", "name": name, "pid": 100,
+                        "tid": tid})
+    records += [exit_, end]
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return log, [n[0] for n in names]
+
+
+def test_overlapping_spans_and_the_phases_table(tmp_path):
+    """Spans of two threads that overlap: their names are drawn in rows of their own (no two
+    boxes intersect), and the phases table says whose thread each is and that its memory is
+    the whole tree's."""
+    log, names = spans_log(tmp_path)
+    out = tmp_path / "threads.html"
+    make_html([log], out)
+    res = load_in_chromium(out, tmp_path)
+    check_page(res, out)
+    drawn = res["spanLabels"]["labels"]
+    assert sorted(l["text"] for l in drawn) == sorted(names), res["spanLabels"]
+    a, b = drawn
+    assert (a["x"] + a["w"] <= b["x"] or b["x"] + b["w"] <= a["x"]
+            or a["y"] + a["h"] <= b["y"] or b["y"] + b["h"] <= a["y"]), \
+        f"expected the span names apart, they overlap: {drawn}"
+    assert res["phaseHead"][0] == "PID/TID", res["phaseHead"]
+    assert "Tree RSS change" in res["phaseHead"] and "Tree peak" in res["phaseHead"], res
+    assert sorted(r[0] for r in res["phaseRows"]) == ["100/101", "100/102"], res["phaseRows"]
+
+
 def test_overlay_and_decimation(recording, tmp_path):
     """Two logs overlay, each from its start; a long run is cut to at most ~4000 points while
     keeping every series' peak."""

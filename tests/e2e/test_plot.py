@@ -57,7 +57,8 @@ def header(command=("python3", "train.py")):
 def write_log(path, n_procs=8, n_samples=200, dt=0.05, events=(), spans=(), status="completed",
               command=("python3", "train.py"), end=True):
     """A synthetic log: n_procs processes whose RSS ramps up and down (process 0 the biggest),
-    sampled n_samples times every dt seconds; events as (t, label), spans as (t0, t1, name)."""
+    sampled n_samples times every dt seconds; events as (t, label), spans as (t0, t1, name) or
+    (t0, t1, name, tid) of pid 100."""
     out = [json.dumps(header(command))]
     pids = [100 + i for i in range(n_procs)]
     for i, pid in enumerate(pids):
@@ -65,11 +66,13 @@ def write_log(path, n_procs=8, n_samples=200, dt=0.05, events=(), spans=(), stat
                                "start": 0.0, "comm": f"w{i}", "argv": ["worker", str(i)]}))
     marks = [(t, {"type": "event", "t": t, "label": label, "pid": 100, "tid": 100})
              for t, label in events]
-    for t0, t1, name in spans:
+    for span in spans:
+        t0, t1, name = span[:3]
+        tid = span[3] if len(span) > 3 else 100
         marks.append((t0, {"type": "span", "t": t0, "phase": "begin", "name": name, "pid": 100,
-                           "tid": 100}))
+                           "tid": tid}))
         marks.append((t1, {"type": "span", "t": t1, "phase": "end", "name": name, "pid": 100,
-                           "tid": 100}))
+                           "tid": tid}))
     marks.sort(key=lambda m: m[0])
     mi = 0
     for k in range(n_samples):
@@ -222,6 +225,51 @@ def test_svg_has_event_labels_as_text(tmp_path, log):
     assert '</text><script>x</script>&"\\x1b' in texts, texts
     root = ET.parse(out).getroot()
     assert not [el for el in root.iter() if el.tag.endswith("script")]
+
+
+def svg_boxes(path, texts):
+    """The boxes (x0, y0, x1, y1) of the text layer's elements whose text is in texts."""
+    root = ET.parse(path).getroot()
+    out = []
+    for el in root.iter():
+        if el.tag.endswith("text") and el.text in texts:
+            x, y = float(el.get("x")), float(el.get("y"))
+            size, w = float(el.get("font-size")), float(el.get("textLength"))
+            out.append((el.text, (x, y - size, x + w, y)))
+    return out
+
+
+def overlaps(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def test_overlapping_spans_of_two_threads_have_apart_labels(tmp_path):
+    """Spans of two threads that overlap in time: their names go into rows of their own, so no
+    two names' boxes in the SVG's text layer intersect; the ones there is no room for are
+    counted."""
+    names = ["loader thread phase", "trainer thread phase", "loader second phase",
+             "trainer eval"]
+    spans = [(1.0, 6.0, names[0], 101), (1.2, 6.5, names[1], 102), (6.2, 9.0, names[2], 101),
+             (6.6, 9.5, names[3], 102)]
+    log = write_log(tmp_path / "threads.jsonl", spans=spans)
+    out = tmp_path / "threads.svg"
+    plot(log, "-o", out)
+    boxes = svg_boxes(out, names)
+    assert sorted(t for t, _ in boxes) == sorted(names), boxes
+    for i, (ta, a) in enumerate(boxes):
+        for tb, b in boxes[i + 1:]:
+            assert not overlaps(a, b), f"the labels {ta!r} {a} and {tb!r} {b} collide"
+
+    # more overlapping spans than rows: some are counted instead of drawn over each other
+    many = [(1.0 + i * 0.01, 8.0, f"phase of thread {i}", 101 + i) for i in range(6)]
+    log = write_log(tmp_path / "many.jsonl", spans=many)
+    out = tmp_path / "many.svg"
+    plot(log, "-o", out)
+    boxes = svg_boxes(out, [m[2] for m in many])
+    for i, (ta, a) in enumerate(boxes):
+        for tb, b in boxes[i + 1:]:
+            assert not overlaps(a, b), f"the labels {ta!r} {a} and {tb!r} {b} collide"
+    assert f"+{6 - len(boxes)} spans not labelled" in svg_texts(out), svg_texts(out)
 
 
 def test_pdf(tmp_path, log):

@@ -2,7 +2,8 @@
 // /usr/bin/chromium) and prints what tests/e2e/test_html.py asserts on, as one JSON object:
 // console errors and page errors, every request the page made, whether the chart's canvas has
 // non-blank pixels, what the event tooltip says when the mouse is on each event marker, the
-// events table's labels, and window.x (which a hostile label would set).
+// events table's labels, the span names drawn on the chart (their boxes), the phases table,
+// and window.x (which a hostile label would set).
 // Usage: node check-report.js REPORT.html PROFILE_DIR
 // Exits 2 when Chromium cannot be started (the message on stderr), 1 on any other failure.
 "use strict";
@@ -70,6 +71,12 @@ async function main() {
 		result.tableLabels = await page.evaluate(() =>
 			Array.from(document.querySelectorAll("#events tbody tr")).map((tr) =>
 				tr.children[tr.children.length - 3].textContent));
+		result.spanLabels = await page.evaluate(() => window.memlineReport.spanLabels());
+		result.phaseHead = await page.evaluate(() =>
+			Array.from(document.querySelectorAll("#phases thead th")).map((th) => th.textContent));
+		result.phaseRows = await page.evaluate(() =>
+			Array.from(document.querySelectorAll("#phases tbody tr")).map((tr) =>
+				Array.from(tr.children).map((td) => td.textContent)));
 		result.nearOutput = await page.evaluate(() =>
 			Array.from(document.querySelectorAll("#near-lines .out-text")).map((e) => e.textContent));
 		// Dark theme switch and a zoom must not break anything either.
