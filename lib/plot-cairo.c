@@ -3,7 +3,8 @@
  * contract). The picture, from back to front: the header (title, metric, how each run ended),
  * the grid and axes (time in ms, s, min, h or days; memory in KiB/MiB/GiB; CPU in %), the spans
  * as shaded bands with their names along the bottom, the series (lib/series.h: the tree total
- * thick, the top processes thin, "other" dashed), the peaks, the events as markers on the tree
+ * thick and under the rest, the top processes thin, "other" dashed; a tree that is its only
+ * process a wide pale band under that process's line), the peaks, the events as markers on the tree
  * line with labels staggered in rows at the top, and the legend in a panel on the right.
  *
  * Every series is decimated to the plot's pixel columns (series_decimate) before it is drawn,
@@ -83,7 +84,8 @@ struct layer {
 	const char *path;
 	struct strbuf label; /* plot_labels': what tells it from the other layers */
 	struct series_set set;
-	struct rgb color; /* the tree's line */
+	struct rgb color;  /* the tree's line */
+	bool tree_is_proc; /* the tree's line is its only process's (series_tree_is_only_proc) */
 };
 
 struct plot {
@@ -506,7 +508,12 @@ static void series_style(struct plot *p, const struct layer *ly, size_t i, struc
 {
 	const struct series *s = &ly->set.s[i];
 	*dashed = s->kind == SERIES_OTHER;
-	if (s->kind == SERIES_TREE) {
+	if (s->kind == SERIES_TREE && ly->tree_is_proc && p->n == 1) {
+		/* a wide band under its only process's line, which it would hide */
+		*c = ly->color;
+		*alpha = 0.3;
+		*width = 7;
+	} else if (s->kind == SERIES_TREE) {
 		*c = ly->color;
 		*alpha = 1;
 		*width = 2.6;
@@ -517,7 +524,7 @@ static void series_style(struct plot *p, const struct layer *ly, size_t i, struc
 	} else {
 		*c = s->kind == SERIES_OTHER ? p->th->other : palette[(i - 1) % N_PALETTE];
 		*alpha = 0.95;
-		*width = 1.3;
+		*width = ly->tree_is_proc ? 1.8 : 1.3;
 	}
 }
 
@@ -531,10 +538,15 @@ static void draw_series(struct plot *p)
 	cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
 	for (size_t l = 0; l < p->n; l++) {
 		const struct layer *ly = &p->layers[l];
-		/* back to front: "other", the processes, the tree on top */
-		for (size_t k = ly->set.n; k-- > 0;) {
+		/*
+		 * Back to front: the tree, "other", the processes from the lowest peak up. The
+		 * tree goes first so that it hides no process: where one process is most of the
+		 * tree (a single-process run), its thin line shows on the tree's thick one.
+		 */
+		for (size_t o = 0; o < ly->set.n; o++) {
+			size_t k = o == 0 ? 0 : ly->set.n - o;
 			const struct series *s = &ly->set.s[k];
-			if (!s->n)
+			if (!s->n || (k && ly->tree_is_proc && p->n > 1))
 				continue;
 			size_t m = series_decimate(s->t, s->v, s->n, 0, p->t1, cols, p->dt, p->dv);
 			struct rgb c;
@@ -844,7 +856,9 @@ static void draw_legend(struct plot *p, double x0, double x1, size_t skipped_eve
 			const struct series *s = &ly->set.s[k];
 			struct entry *e = &es[n++];
 			series_style(p, ly, k, &e->c, &e->alpha, &e->width, &e->dashed);
-			if (s->kind == SERIES_TREE) {
+			if (s->kind == SERIES_TREE && ly->tree_is_proc) {
+				strbuf_addstr(&e->text, "whole tree: the same as its only process");
+			} else if (s->kind == SERIES_TREE) {
 				strbuf_addstr(&e->text, "whole tree");
 			} else if (s->kind == SERIES_OTHER) {
 				strbuf_addf(&e->text, "other (%zu process%s)", ly->set.n_rest,
@@ -1065,6 +1079,7 @@ int plot_cairo(const struct plot_input *in, size_t n, const struct plot_options 
 		if (series_set_build(&p.layers[l].set, in[l].run, o->metric,
 				     o->top < 0 ? 0 : o->top) < 0)
 			goto oom;
+		p.layers[l].tree_is_proc = series_tree_is_only_proc(&p.layers[l].set);
 	}
 	struct strbuf *labels = calloc(n, sizeof(*labels));
 	if (!labels)

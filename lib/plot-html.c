@@ -120,6 +120,8 @@ static int json_series(const struct run *run, const struct plot_options *o, stru
 		json_one_series(run, &set.s[k], tab.v[k], tab.n, o->metric, out);
 	}
 	strbuf_addch(out, ']');
+	strbuf_add_json_key(out, "tree_is_proc");
+	strbuf_add_json_bool(out, series_tree_is_only_proc(&set));
 	series_table_release(&tab);
 	series_set_release(&set);
 	return 0;

@@ -403,6 +403,23 @@ out:
 	return ret;
 }
 
+bool series_tree_is_only_proc(const struct series_set *set)
+{
+	if (set->n != 2 || set->s[1].kind != SERIES_PROC || !set->s[0].n)
+		return false;
+	const struct series *tree = &set->s[0], *p = &set->s[1];
+	double tol = 0.005 * fmax(tree->peak, p->peak);
+	size_t j = 0;
+	for (size_t i = 0; i < tree->n; i++) {
+		while (j < p->n && p->at[j] < tree->at[i])
+			j++;
+		double v = j < p->n && p->at[j] == tree->at[i] ? p->v[j] : 0;
+		if (fabs(tree->v[i] - v) > tol)
+			return false;
+	}
+	return true;
+}
+
 double series_at(const struct series *s, double t)
 {
 	if (!s->n)

@@ -103,6 +103,13 @@ unsigned long long series_fields(enum plot_metric metric);
 void series_set_release(struct series_set *set);
 
 /*
+ * Whether set's tree line is its only process's line: no other process has a known point,
+ * and at every sample the tree's value is the process's (within 0.5 % of the tree's peak), or
+ * about 0 where the process is not alive. A plot then draws one line under the other.
+ */
+bool series_tree_is_only_proc(const struct series_set *set);
+
+/*
  * The value of s at time t, joining its points with straight lines as a plot does; the first
  * or last value outside its time range; -1 when s has no points. O(log n).
  */

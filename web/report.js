@@ -82,15 +82,36 @@
 		return neg + Math.floor(h / 24) + " d " + String(h % 24).padStart(2, "0") + " h";
 	}
 
-	// Axis labels: one unit for the visible range, from milliseconds to days.
+	// The decimals that print every multiple of step exactly: 2 for 0.25, 1 for 2.5, 0 for 5.
+	function decimalsFor(step) {
+		let d = 0;
+		while (d < 6 && Math.abs(step * 10 ** d - Math.round(step * 10 ** d)) > 1e-6 * 10 ** d)
+			d++;
+		return d;
+	}
+
+	// Steps of the time axis, in seconds: 1, 2, 2.5 and 5 times powers of ten below a second,
+	// then steps that are whole in their unit (s, min, h, days).
+	const TIME_INCRS = [];
+	for (let e = -6; e < 0; e++)
+		[1, 2, 2.5, 5].forEach((m) => TIME_INCRS.push(m * 10 ** e));
+	TIME_INCRS.push(1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200,
+		10800, 21600, 43200);
+	for (let d = 1; d < 1e6; d *= 10)
+		[1, 2, 5].forEach((m) => TIME_INCRS.push(m * d * 86400));
+
+	// Axis labels: milliseconds for a range under 2 s, else the largest unit the step is whole
+	// in (30 s, 20 min, 6 h), with the decimals the step needs: 0.25, 0.50, 0.75 s, never 0.3,
+	// 0.5, 0.8 for steps of 0.25 s.
+	let lastTimeTicks = { splits: [], labels: [] };
 	function timeTicks(u, splits, axisIdx, space, incr) {
 		const range = u.scales.x.max - u.scales.x.min;
-		const units = [[2, 0.001, "ms"], [180, 1, "s"], [3 * 3600, 60, "min"], [3 * 86400, 3600, "h"],
-			[Infinity, 86400, "d"]];
-		const unit = units.find((x) => range < x[0]);
-		const step = incr / unit[1];
-		const dec = step >= 1 ? 0 : Math.min(6, Math.ceil(-Math.log10(step)));
-		return splits.map((s) => (s / unit[1]).toFixed(dec) + " " + unit[2]);
+		const unit = range < 2 ? [0, 0.001, "ms"] : incr < 60 ? [0, 1, "s"] :
+			incr < 3600 ? [0, 60, "min"] : incr < 86400 ? [0, 3600, "h"] : [0, 86400, "d"];
+		const dec = decimalsFor(incr / unit[1]);
+		const labels = splits.map((s) => (s / unit[1]).toFixed(dec) + " " + unit[2]);
+		lastTimeTicks = { splits: splits.slice(), labels };
+		return labels;
 	}
 
 	// ---- series and data ----
@@ -107,11 +128,16 @@
 			const table = [run.t];
 			run.series.forEach((s, k) => {
 				const total = s.kind === "total";
-				const name = (multi ? run.label + " · " : "") + s.name;
+				// A total that is its only process's line: a wide pale band under that line,
+				// which it would hide (uPlot draws the series in order, the total first).
+				const band = total && run.tree_is_proc;
+				const name = (multi ? run.label + " · " : "") + s.name +
+					(band ? " (the same as its only process)" : "");
+				const stroke = PALETTE[colour++ % PALETTE.length];
 				series.push({
 					label: name,
-					stroke: PALETTE[colour++ % PALETTE.length],
-					width: total ? 2.5 : 1.25,
+					stroke: band ? stroke + "55" : stroke,
+					width: band ? 7 : total ? 2.5 : run.tree_is_proc ? 1.75 : 1.25,
 					dash: r > 0 ? [8, 4] : undefined,
 					spanGaps: true,
 					points: { show: false },
@@ -258,7 +284,7 @@
 				const v = shown ? totalAt(r, e.t) : null;
 				const y = v === null ? top + 6 * dpr : u.valToPos(v, "y", true);
 				const s = 5 * dpr;
-				ctx.fillStyle = series[ts > 0 ? ts : 1].stroke;
+				ctx.fillStyle = series[ts > 0 ? ts : 1].stroke.slice(0, 7); // no band's alpha
 				ctx.beginPath();
 				ctx.moveTo(x, y - s);
 				ctx.lineTo(x + s, y);
@@ -392,7 +418,7 @@
 			series,
 			scales: { x: { time: false, min: range.min, max: range.max } },
 			axes: [
-				{ ...axis, values: timeTicks },
+				{ ...axis, values: timeTicks, incrs: TIME_INCRS },
 				{ ...axis, size: 80, values: (u, splits) => splits.map(fmtValue),
 					incrs: isCpu ? undefined : BYTE_INCRS },
 			],
@@ -691,5 +717,7 @@
 	// For tests and the curious: the chart, where each event is drawn, the live state.
 	window.memlineReport = Object.freeze({ chart: () => u, eventPoint, live: () => liveState,
 		updates: () => updates, spanLabels: () => ({ labels: spanLabels.slice(),
-			skipped: spanLabels.skipped || 0 }) });
+			skipped: spanLabels.skipped || 0 }),
+		timeTicks: () => ({ splits: lastTimeTicks.splits.slice(),
+			labels: lastTimeTicks.labels.slice() }) });
 })();

@@ -224,6 +224,36 @@ def test_overlapping_spans_and_the_phases_table(tmp_path):
     assert sorted(r[0] for r in res["phaseRows"]) == ["100/101", "100/102"], res["phaseRows"]
 
 
+def test_time_axis_and_a_single_process(tmp_path):
+    """The time axis's labels, read in Chromium over ranges whose steps are 0.25 s, 20 ms, 20 s,
+    10 min...: each says its tick's time exactly (0.25 s, not 0.3 s) and no two are alike. A
+    run of one process draws the total as a wide band under the process's line, which it
+    would hide, and says so in the legend."""
+    log = tmp_path / "one.jsonl"
+    r = subprocess.run([MEMLINE, "run", "-q", "-o", log, "--", MEMWORK, "alloc", "20M", "sleep",
+                        "300"], capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "axis.html"
+    data = page_data(make_html([log], out))
+    assert data["runs"][0]["tree_is_proc"], "expected the one process to be the whole tree"
+    res = load_in_chromium(out, tmp_path)
+    check_page(res, out)
+    units = {"ms": 0.001, "s": 1, "min": 60, "h": 3600, "d": 86400}
+    quarter = False
+    for ticks in res["ticks"]:
+        labels, splits = ticks["labels"], ticks["splits"]
+        assert labels and len(set(labels)) == len(labels), f"expected distinct labels: {ticks}"
+        for label, split in zip(labels, splits):
+            num, unit = label.split(" ")
+            assert abs(float(num) * units[unit] - split) <= 1e-9 * max(1, abs(split)), \
+                f"the tick at {split} s reads {label!r} (range {ticks['min']}..{ticks['max']})"
+            quarter |= num.endswith(".25")
+    assert quarter, f"expected a range with steps of 0.25: {res['ticks']}"
+    total, proc = res["series"][1], res["series"][2]
+    assert "the same as its only process" in total["label"], res["series"]
+    assert total["width"] > proc["width"], res["series"]
+
+
 def test_overlay_and_decimation(recording, tmp_path):
     """Two logs overlay, each from its start; a long run is cut to at most ~4000 points while
     keeping every series' peak."""

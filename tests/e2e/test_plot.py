@@ -341,6 +341,50 @@ def plot_html(tmp_path, *logs):
     return out
 
 
+ORANGE = (255, 128, 13)  # the first process's line (palette[0] in lib/plot-cairo.c)
+
+
+def colour_pixels(rows, w, h, colour, tol=40):
+    """Pixels of the plot area within tol of colour."""
+    n = 0
+    for y in range(60, h - 50):
+        for x in range(80, w - 300):
+            if sum(abs(p - q) for p, q in zip(rows[y][x], colour)) <= tol:
+                n += 1
+    return n
+
+
+def test_single_process_line_is_not_hidden(tmp_path):
+    """A run of one process: the tree's line is that process's, and drawn over it would hide
+    it; the process's line shows (on a pale band for the tree) and the legend says the tree is
+    the same line. A process that is most of a two-process tree (a shell and its child) shows
+    on the tree's line too: the tree goes under the processes."""
+    one = write_log(tmp_path / "one.jsonl", n_procs=1)
+    png = tmp_path / "one.png"
+    plot(one, "-o", png)
+    w, h, rows = read_png(png)
+    seen = colour_pixels(rows, w, h, ORANGE)
+    assert seen > 300, f"expected the process's orange line visible, {seen} orange pixels"
+    svg = tmp_path / "one.svg"
+    plot(one, "-o", svg)
+    assert "whole tree: the same as its only process" in svg_texts(svg)
+
+    # a shell of 100 KiB and its child: the tree is the child's line but for a pixel
+    records = [json.loads(x) for x in
+               write_log(tmp_path / "two.jsonl", n_procs=2).read_text().splitlines()]
+    for r in records:
+        if r["type"] == "sample":
+            r["p"][1][1] = 100
+            r["tree"][1] = r["p"][0][1] + 100
+    two = tmp_path / "two.jsonl"
+    two.write_text("".join(json.dumps(r) + "\n" for r in records))
+    png = tmp_path / "two.png"
+    plot(two, "-o", png)
+    w, h, rows = read_png(png)
+    seen = colour_pixels(rows, w, h, ORANGE)
+    assert seen > 300, f"expected the big child's orange line visible, {seen} orange pixels"
+
+
 def test_dark(tmp_path, log):
     out = tmp_path / "d.png"
     plot(log, "-o", out, "--dark")

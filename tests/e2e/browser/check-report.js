@@ -72,6 +72,22 @@ async function main() {
 			Array.from(document.querySelectorAll("#events tbody tr")).map((tr) =>
 				tr.children[tr.children.length - 3].textContent));
 		result.spanLabels = await page.evaluate(() => window.memlineReport.spanLabels());
+		result.series = await page.evaluate(() => window.memlineReport.chart().series.map((s) =>
+			({ label: s.label, width: s.width === undefined ? null : s.width })));
+		// The time axis's labels over ranges whose steps are 0.25 s, 2.5 ms, 0.5 min...
+		result.ticks = [];
+		for (const [min, max] of [[0, 5], [0, 2.5], [0, 1.3], [0.1, 0.35], [0, 0.013], [0, 30],
+			[0, 75], [0, 400], [0, 7000]]) {
+			result.ticks.push(await page.evaluate(async ([lo, hi]) => {
+				window.memlineReport.chart().setScale("x", { min: lo, max: hi });
+				await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+				return { min: lo, max: hi, ...window.memlineReport.timeTicks() };
+			}, [min, max]));
+		}
+		await page.evaluate(() => {
+			const u = window.memlineReport.chart();
+			u.setScale("x", { min: 0, max: Math.max(...u.data[0]) });
+		});
 		result.phaseHead = await page.evaluate(() =>
 			Array.from(document.querySelectorAll("#phases thead th")).map((th) => th.textContent));
 		result.phaseRows = await page.evaluate(() =>
