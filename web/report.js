@@ -2,8 +2,8 @@
  * memline's interactive report: reads the runs from the page's JSON (<script id="memline-data">,
  * written by lib/plot-html.c) and draws them with uPlot: the tree total and top processes of
  * each run on one time axis (each run from its start), spans as shaded bands, events as markers
- * with a tooltip, the captured output near the cursor, the summary and the tables of events and
- * phases. Everything from a log reaches the page through textContent, never as markup.
+ * with a tooltip (and, with the "Event labels" toggle, their labels in rows on the chart), the
+ * captured output near the cursor, the summary and the tables of events and phases. Everything from a log reaches the page through textContent, never as markup.
  * Drag zooms (uPlot), the wheel zooms at the pointer, Shift+drag and Shift+wheel pan.
  *
  * A page served by `memline run --serve` (data.live) follows the recording: it listens to the
@@ -297,6 +297,78 @@
 		ctx.restore();
 	}
 
+	// ---- event labels on the chart (the "Event labels" toggle) ----
+
+	const LABEL_ROWS = 4, LABEL_ROW_H = 15, LABEL_MAX_W = 220, LABEL_FONT = "11px sans-serif";
+	const labelsBox = document.getElementById("event-labels");
+	const labelLayer = el("div", null, "ev-labels");
+	const measure = document.createElement("canvas").getContext("2d");
+
+	// A label as one line of text: control characters as spaces, cut with "…" to w pixels.
+	function labelText(label, w) {
+		measure.font = LABEL_FONT;
+		return cutText(measure, String(label).replace(/[\u0000-\u001f\u007f-\u009f]/g, " "), w);
+	}
+
+	// Like the PNG: each event's label in the first of the top rows where it fits to the right
+	// of its line, else to its left, never over another label; the rest are counted ("+N").
+	// The labels are DOM elements over the chart, their text set with textContent.
+	function placeEventLabels(u) {
+		if (labelLayer.parentNode !== u.over)
+			u.over.append(labelLayer);
+		labelLayer.replaceChildren();
+		if (!labelsBox.checked)
+			return;
+		const width = u.over.clientWidth, height = u.over.clientHeight;
+		const rows = Math.max(1, Math.min(LABEL_ROWS, Math.floor(height / LABEL_ROW_H / 4)));
+		const all = [];
+		runs.forEach((run, r) => run.events.forEach((e) => all.push([e, r])));
+		all.sort((a, b) => a[0].t - b[0].t || a[1] - b[1]);
+		const right = new Array(rows).fill(-Infinity);
+		let skipped = 0;
+		measure.font = LABEL_FONT;
+		for (const [e, r] of all) {
+			const x = u.valToPos(e.t, "x");
+			if (!(x >= 0 && x <= width)) {
+				skipped++;
+				continue;
+			}
+			let text = null, w = 0, at = 0, row = -1;
+			for (let k = 0; k < rows && row < 0; k++) {
+				if (right[k] > x + 3)
+					continue;
+				if (text === null) {
+					text = labelText(e.label, Math.min(LABEL_MAX_W, width - 8));
+					w = measure.measureText(text).width + 2;
+				}
+				if (!text)
+					break;
+				if (x + 3 + w <= width) {
+					row = k;
+					at = x + 3;
+				} else if (x - 3 - w >= 0 && x - 3 - w > right[k] + 6) {
+					row = k;
+					at = x - 3 - w;
+				}
+			}
+			if (row < 0) {
+				skipped++;
+				continue;
+			}
+			right[row] = at + w + 6;
+			const span = el("span", text, "ev-label");
+			span.style.left = at + "px";
+			span.style.top = 2 + row * LABEL_ROW_H + "px";
+			if (multi)
+				span.style.color = series[totalSeries(r)].stroke.slice(0, 7);
+			labelLayer.append(span);
+		}
+		if (skipped)
+			labelLayer.append(el("span", "+" + skipped + " event" + (skipped === 1 ? "" : "s") +
+				" not labelled", "ev-more"));
+	}
+	labelsBox.addEventListener("change", () => placeEventLabels(u));
+
 	// Where event i of run r is drawn, in CSS pixels of the page (for the tooltip and tests).
 	function eventPoint(r, i) {
 		const e = runs[r].events[i], over = u.over.getBoundingClientRect();
@@ -426,7 +498,7 @@
 			legend: { live: true },
 			hooks: {
 				drawClear: [drawSpans],
-				draw: [drawEvents],
+				draw: [drawEvents, placeEventLabels],
 				setCursor: [showTip, showNear],
 			},
 		};

@@ -254,6 +254,42 @@ def test_time_axis_and_a_single_process(tmp_path):
     assert total["width"] > proc["width"], res["series"]
 
 
+def test_event_labels_toggle(tmp_path):
+    """The "Event labels" toggle draws the events' labels on the chart as text (a hostile one
+    stays text), in rows where none overlaps another, counts those left out, and takes them
+    away again. A real recording marks 31 events in a burst, more than fit."""
+    log = tmp_path / "burst.jsonl"
+    script = ('"$ML" event \'<img src=x onerror="window.x=3">\'; '
+              'for i in $(seq 1 30); do "$ML" event "step $i of the burst"; done; '
+              '"$MW" alloc 10M sleep 300')
+    r = subprocess.run([MEMLINE, "run", "-q", "-o", log, "--", "sh", "-c", script],
+                       env={**os.environ, "ML": str(MEMLINE), "MW": str(MEMWORK)},
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    labels = [e["label"] for e in of_type(read_log(log), "event")]
+    assert len(labels) == 31, labels
+    out = tmp_path / "burst.html"
+    make_html([log], out)
+    res = load_in_chromium(out, tmp_path)
+    check_page(res, out)
+    assert res["windowX"] is None and res["images"] == 0, res
+    shown, more = res["eventLabels"]["on"]["shown"], res["eventLabels"]["on"]["more"]
+    assert shown, "expected event labels on the chart once the toggle is on"
+    for s in shown:
+        assert s["elements"] == 0, f"expected a label to be text only: {s}"
+        assert s["text"] in labels or (s["text"].endswith("…") and
+                                       any(l.startswith(s["text"][:-1]) for l in labels)), s
+    assert any(s["text"].startswith("<img") for s in shown), "expected the hostile label as text"
+    for i, a in enumerate(shown):
+        for b in shown[i + 1:]:
+            apart = (a["right"] <= b["left"] or b["right"] <= a["left"] or
+                     a["bottom"] <= b["top"] or b["bottom"] <= a["top"])
+            assert apart, f"the labels {a} and {b} overlap"
+    left_out = len(labels) - len(shown)
+    assert left_out > 0 and more == [f"+{left_out} events not labelled"], (len(shown), more)
+    assert res["eventLabels"]["off"] == {"shown": [], "more": []}
+
+
 def test_overlay_and_decimation(recording, tmp_path):
     """Two logs overlay, each from its start; a long run is cut to at most ~4000 points while
     keeping every series' peak."""

@@ -3,7 +3,8 @@
 // console errors and page errors, every request the page made, whether the chart's canvas has
 // non-blank pixels, what the event tooltip says when the mouse is on each event marker, the
 // events table's labels, the span names drawn on the chart (their boxes), the phases table,
-// and window.x (which a hostile label would set).
+// the time axis's labels over several ranges, the event labels the toggle draws, and window.x
+// (which a hostile label would set).
 // Usage: node check-report.js REPORT.html PROFILE_DIR
 // Exits 2 when Chromium cannot be started (the message on stderr), 1 on any other failure.
 "use strict";
@@ -93,6 +94,21 @@ async function main() {
 		result.phaseRows = await page.evaluate(() =>
 			Array.from(document.querySelectorAll("#phases tbody tr")).map((tr) =>
 				Array.from(tr.children).map((td) => td.textContent)));
+		// The "Event labels" toggle: the labels it draws on the chart (their text and boxes),
+		// what it says of those left out, and nothing once it is off again.
+		const labels = () => page.evaluate(() => ({
+			shown: Array.from(document.querySelectorAll("#chart .ev-label")).map((e) => {
+				const b = e.getBoundingClientRect();
+				return { text: e.textContent, left: b.left, top: b.top, right: b.right,
+					bottom: b.bottom, elements: e.children.length };
+			}),
+			more: Array.from(document.querySelectorAll("#chart .ev-more")).map((e) =>
+				e.textContent),
+		}));
+		await page.click("#event-labels");
+		result.eventLabels = { on: await labels() };
+		await page.click("#event-labels");
+		result.eventLabels.off = await labels();
 		result.nearOutput = await page.evaluate(() =>
 			Array.from(document.querySelectorAll("#near-lines .out-text")).map((e) => e.textContent));
 		// Dark theme switch and a zoom must not break anything either.
