@@ -238,6 +238,7 @@ static void plot_input_of(struct live *l, struct plot_input *in, struct plot_opt
 	o->live = true;
 	in->run = &l->follow.run;
 	in->path = l->follow.path;
+	in->label = NULL;
 }
 
 static enum MHD_Result serve_page(struct http_server *s, struct MHD_Connection *c, bool json)

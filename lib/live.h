@@ -26,8 +26,9 @@
  * the live page's lines (its metric, RSS, and CPU%); the others are left out of the model,
  * so an hour of a large tree stays small.
  */
-#define LIVE_FIELDS \
-	(RUN_FIELD(PF_RSS) | RUN_FIELD(PF_PEAK) | RUN_FIELD(PF_UTIME) | RUN_FIELD(PF_STIME))
+#define LIVE_FIELDS                                                                           \
+	(RUN_FIELD(PF_RSS) | RUN_FIELD(PF_PEAK) | RUN_FIELD(PF_UTIME) | RUN_FIELD(PF_STIME) | \
+	 RUN_FIELD(PF_THREADS))
 
 struct live {
 	pthread_mutex_t lock;

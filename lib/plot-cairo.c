@@ -3,7 +3,8 @@
  * contract). The picture, from back to front: the header (title, metric, how each run ended),
  * the grid and axes (time in ms, s, min, h or days; memory in KiB/MiB/GiB; CPU in %), the spans
  * as shaded bands with their names along the bottom, the series (lib/series.h: the tree total
- * thick, the top processes thin, "other" dashed), the peaks, the events as markers on the tree
+ * thick and under the rest, the top processes thin, "other" dashed; a tree that is its only
+ * process a wide pale band under that process's line), the peaks, the events as markers on the tree
  * line with labels staggered in rows at the top, and the legend in a panel on the right.
  *
  * Every series is decimated to the plot's pixel columns (series_decimate) before it is drawn,
@@ -36,6 +37,8 @@
 #define FONT	       "DejaVu Sans"
 #define LABEL_ROWS     4  /* rows of event labels at the top of the plot area */
 #define ROW_H	       15 /* height of a row of small text */
+#define LABEL_LINES    3  /* lines a layer's label may wrap over in the legend */
+#define SPAN_ROWS      3  /* rows of span names along the bottom of the plot area */
 
 struct rgb {
 	double r, g, b;
@@ -79,8 +82,10 @@ static const struct rgb palette[] = {
 struct layer {
 	const struct run *run;
 	const char *path;
+	struct strbuf label; /* plot_labels': what tells it from the other layers */
 	struct series_set set;
-	struct rgb color; /* the tree's line */
+	struct rgb color;  /* the tree's line */
+	bool tree_is_proc; /* the tree's line is its only process's (series_tree_is_only_proc) */
 };
 
 struct plot {
@@ -158,8 +163,9 @@ static double draw_text(struct plot *p, const char *s, double x, double y, doubl
 	cairo_show_text(p->cr, s);
 	cairo_new_path(p->cr); /* show_text leaves a current point a later path would join */
 	if (p->format == PLOT_SVG && *s) {
-		strbuf_addf(&p->svg, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.1f\">", x, y,
-			    p->font_size);
+		strbuf_addf(&p->svg,
+			    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.1f\" textLength=\"%.1f\">",
+			    x, y, p->font_size, w);
 		add_xml(&p->svg, s);
 		strbuf_addstr(&p->svg, "</text>\n");
 	}
@@ -188,6 +194,54 @@ static const char *fit(struct plot *p, const char *s, size_t len, double maxw)
 	if (w > maxw || !p->tmp.buf)
 		return "";
 	return p->tmp.buf;
+}
+
+/*
+ * s (len bytes from a log) escaped and broken into lines at most maxw wide in the current font,
+ * at spaces where it can and between characters where a word is wider than a line; the lines
+ * go into out separated by '\n' (escaped text holds none), at most max_lines of them, the last
+ * cut with "…" when more would be needed. Returns the lines.
+ */
+static size_t wrap(struct plot *p, const char *s, size_t len, double maxw, size_t max_lines,
+		   struct strbuf *out)
+{
+	struct strbuf esc = STRBUF_INIT, line = STRBUF_INIT;
+	report_escape(&esc, s, len, len * 4 + 1);
+	const char *t = esc.buf ? esc.buf : "";
+	size_t n = strlen(t), pos = 0, lines = 0;
+	while (pos < n && lines < max_lines) {
+		while (t[pos] == ' ')
+			pos++;
+		if (pos >= n)
+			break;
+		size_t end = pos, space = 0;
+		while (end < n) {
+			size_t next = end + 1;
+			while (next < n && ((unsigned char)t[next] & 0xc0) == 0x80)
+				next++;
+			strbuf_reset(&line);
+			strbuf_add(&line, t + pos, next - pos);
+			if (end > pos && text_w(p, line.buf) > maxw)
+				break;
+			end = next;
+			if (t[end] == ' ')
+				space = end;
+		}
+		if (end < n && space > pos)
+			end = space;
+		if (lines)
+			strbuf_addch(out, '\n');
+		lines++;
+		if (lines == max_lines && end < n) { /* the last line there is room for */
+			strbuf_addstr(out, fit(p, t + pos, n - pos, maxw));
+			break;
+		}
+		strbuf_add(out, t + pos, end - pos);
+		pos = end;
+	}
+	strbuf_release(&line);
+	strbuf_release(&esc);
+	return lines;
 }
 
 /* ---- scales ---- */
@@ -360,36 +414,84 @@ static void draw_axes(struct plot *p, const char *unit_name, double unit)
 	cairo_stroke(cr);
 }
 
-static void draw_spans(struct plot *p)
+struct span_ref {
+	double start;
+	size_t layer, i;
+};
+
+static int cmp_span_ref(const void *a, const void *b)
+{
+	const struct span_ref *x = a, *y = b;
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	if (x->layer != y->layer)
+		return x->layer < y->layer ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * Spans: a shaded band each (darker when nested), then their names in rows along the bottom
+ * of the plot area, in order of start, each in the lowest row where it does not overlap the
+ * names already there (spans of several threads overlap in time, and their names would
+ * collide), cut to its band's width. Returns the spans left without a name.
+ */
+static size_t draw_spans(struct plot *p)
 {
 	cairo_t *cr = p->cr;
-	font(p, 10, false);
-	for (size_t l = 0; l < p->n; l++) {
-		const struct run *run = p->layers[l].run;
-		struct rgb c = p->n > 1 ? p->layers[l].color : p->th->span;
-		for (size_t i = 0; i < run->n_spans; i++) {
-			const struct run_span *s = &run->spans[i];
+	size_t total = 0, k = 0, skipped = 0;
+	for (size_t l = 0; l < p->n; l++)
+		total += p->layers[l].run->n_spans;
+	if (!total)
+		return 0;
+	struct span_ref *refs = malloc(total * sizeof(*refs));
+	if (!refs)
+		return total;
+	for (size_t l = 0; l < p->n; l++)
+		for (size_t i = 0; i < p->layers[l].run->n_spans; i++)
+			refs[k++] = (struct span_ref){p->layers[l].run->spans[i].start, l, i};
+	qsort(refs, total, sizeof(*refs), cmp_span_ref);
+	for (int pass = 0; pass < 2; pass++) {
+		double right[SPAN_ROWS]; /* where each row's last name ends */
+		for (int r = 0; r < SPAN_ROWS; r++)
+			right[r] = -1e9;
+		int rows = (int)fmin(SPAN_ROWS, fmax(1, (p->py1 - p->py0) / 13 / 4));
+		font(p, 10, false);
+		for (k = 0; k < total; k++) {
+			const struct layer *ly = &p->layers[refs[k].layer];
+			const struct run_span *s = &ly->run->spans[refs[k].i];
+			struct rgb c = p->n > 1 ? ly->color : p->th->span;
 			int depth = s->depth < 0 ? 0 : s->depth > 2 ? 2 : s->depth;
 			double x0 = x_of(p, fmax(0, s->start)), x1 = x_of(p, fmin(p->t1, s->end));
-			if (x1 < x0)
+			if (x1 < x0) {
+				skipped += pass;
 				continue;
+			}
 			if (x1 - x0 < 1)
 				x1 = x0 + 1;
-			set_rgb(cr, c, (p->n > 1 ? 0.035 : 0.06) + 0.03 * depth);
-			cairo_rectangle(cr, x0, p->py0, x1 - x0, p->py1 - p->py0);
-			cairo_fill(cr);
-			set_rgb(cr, c, 0.35);
-			cairo_set_line_width(cr, 0.8);
-			cairo_move_to(cr, x0, p->py0);
-			cairo_line_to(cr, x0, p->py1);
-			cairo_stroke(cr);
-			if (x1 - x0 < 14)
+			if (pass == 0) {
+				set_rgb(cr, c, (p->n > 1 ? 0.035 : 0.06) + 0.03 * depth);
+				cairo_rectangle(cr, x0, p->py0, x1 - x0, p->py1 - p->py0);
+				cairo_fill(cr);
+				set_rgb(cr, c, 0.35);
+				cairo_set_line_width(cr, 0.8);
+				cairo_move_to(cr, x0, p->py0);
+				cairo_line_to(cr, x0, p->py1);
+				cairo_stroke(cr);
 				continue;
-			const char *name = fit(p, s->name, strlen(s->name), x1 - x0 - 6);
-			if (!*name)
+			}
+			const char *name =
+				x1 - x0 < 14 ? "" : fit(p, s->name, strlen(s->name), x1 - x0 - 6);
+			double w = *name ? text_w(p, name) : 0;
+			int row = -1;
+			for (int r = 0; *name && r < rows && row < 0; r++)
+				if (right[r] <= x0 + 2)
+					row = r;
+			if (row < 0) {
+				skipped++;
 				continue;
-			double y = p->py1 - 6 - depth * 13;
-			double w = text_w(p, name);
+			}
+			right[row] = x0 + 2 + w + 6;
+			double y = p->py1 - 6 - row * 13;
 			set_rgb(cr, p->th->bg, 0.7);
 			cairo_rectangle(cr, x0 + 2, y - 10, w + 2, 13);
 			cairo_fill(cr);
@@ -397,6 +499,8 @@ static void draw_spans(struct plot *p)
 			draw_text(p, name, x0 + 3, y, 0);
 		}
 	}
+	free(refs);
+	return skipped;
 }
 
 static void series_style(struct plot *p, const struct layer *ly, size_t i, struct rgb *c,
@@ -404,7 +508,12 @@ static void series_style(struct plot *p, const struct layer *ly, size_t i, struc
 {
 	const struct series *s = &ly->set.s[i];
 	*dashed = s->kind == SERIES_OTHER;
-	if (s->kind == SERIES_TREE) {
+	if (s->kind == SERIES_TREE && ly->tree_is_proc && p->n == 1) {
+		/* a wide band under its only process's line, which it would hide */
+		*c = ly->color;
+		*alpha = 0.3;
+		*width = 7;
+	} else if (s->kind == SERIES_TREE) {
 		*c = ly->color;
 		*alpha = 1;
 		*width = 2.6;
@@ -415,7 +524,7 @@ static void series_style(struct plot *p, const struct layer *ly, size_t i, struc
 	} else {
 		*c = s->kind == SERIES_OTHER ? p->th->other : palette[(i - 1) % N_PALETTE];
 		*alpha = 0.95;
-		*width = 1.3;
+		*width = ly->tree_is_proc ? 1.8 : 1.3;
 	}
 }
 
@@ -429,10 +538,15 @@ static void draw_series(struct plot *p)
 	cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
 	for (size_t l = 0; l < p->n; l++) {
 		const struct layer *ly = &p->layers[l];
-		/* back to front: "other", the processes, the tree on top */
-		for (size_t k = ly->set.n; k-- > 0;) {
+		/*
+		 * Back to front: the tree, "other", the processes from the lowest peak up. The
+		 * tree goes first so that it hides no process: where one process is most of the
+		 * tree (a single-process run), its thin line shows on the tree's thick one.
+		 */
+		for (size_t o = 0; o < ly->set.n; o++) {
+			size_t k = o == 0 ? 0 : ly->set.n - o;
 			const struct series *s = &ly->set.s[k];
-			if (!s->n)
+			if (!s->n || (k && ly->tree_is_proc && p->n > 1))
 				continue;
 			size_t m = series_decimate(s->t, s->v, s->n, 0, p->t1, cols, p->dt, p->dv);
 			struct rgb c;
@@ -690,7 +804,9 @@ struct entry {
 	struct rgb c;
 	double alpha, width;
 	bool dashed;
-	struct strbuf text; /* raw, escaped when drawn */
+	struct strbuf text; /* raw, escaped when drawn; a layer's: its label, escaped and wrapped */
+	size_t lines;	    /* a layer's: lines of text; 0 for one cut to fit */
+	struct strbuf sub;  /* a layer's: its log and command, muted, cut to fit */
 };
 
 static void legend_swatch(struct plot *p, const struct entry *e, double x, double y)
@@ -706,7 +822,8 @@ static void legend_swatch(struct plot *p, const struct entry *e, double x, doubl
 	cairo_set_dash(cr, NULL, 0, 0);
 }
 
-static void draw_legend(struct plot *p, double x0, double x1, size_t skipped_events)
+static void draw_legend(struct plot *p, double x0, double x1, size_t skipped_events,
+			size_t skipped_spans)
 {
 	cairo_t *cr = p->cr;
 	if (x1 - x0 < 60)
@@ -721,20 +838,27 @@ static void draw_legend(struct plot *p, double x0, double x1, size_t skipped_eve
 	for (size_t l = 0; l < p->n; l++) {
 		const struct layer *ly = &p->layers[l];
 		if (p->n > 1) {
+			/* its label whole (wrapped, never cut: it is what tells the runs apart),
+			 * then its log and command as far as they fit */
 			struct entry *e = &es[n++];
 			e->c = ly->color;
 			e->alpha = 1;
 			e->width = 2.6;
-			run_command(ly->run, &e->text);
+			font(p, 10.5, true);
+			e->lines = wrap(p, ly->label.buf ? ly->label.buf : "", ly->label.len,
+					x1 - x0 - 28, LABEL_LINES, &e->text);
 			const char *base = ly->path ? strrchr(ly->path, '/') : NULL;
-			strbuf_addf(&e->text, " (%s)", base ? base + 1 : ly->path ? ly->path : "?");
+			strbuf_addf(&e->sub, "%s: ", base ? base + 1 : ly->path ? ly->path : "?");
+			run_command(ly->run, &e->sub);
 			continue;
 		}
 		for (size_t k = 0; k < ly->set.n; k++) {
 			const struct series *s = &ly->set.s[k];
 			struct entry *e = &es[n++];
 			series_style(p, ly, k, &e->c, &e->alpha, &e->width, &e->dashed);
-			if (s->kind == SERIES_TREE) {
+			if (s->kind == SERIES_TREE && ly->tree_is_proc) {
+				strbuf_addstr(&e->text, "whole tree: the same as its only process");
+			} else if (s->kind == SERIES_TREE) {
 				strbuf_addstr(&e->text, "whole tree");
 			} else if (s->kind == SERIES_OTHER) {
 				strbuf_addf(&e->text, "other (%zu process%s)", ly->set.n_rest,
@@ -748,15 +872,42 @@ static void draw_legend(struct plot *p, double x0, double x1, size_t skipped_eve
 
 	double y = p->py0 + 4;
 	double bottom = p->py1 - (p->n + 2) * ROW_H; /* room for the endings below */
-	size_t rows = (size_t)fmax(1, (bottom - y) / ROW_H);
-	size_t shown = n <= rows ? n : rows - 1;
-	font(p, 10.5, false);
+	size_t rows = (size_t)fmax(1, (bottom - y) / ROW_H), used = 0, shown = 0;
+	for (; shown < n; shown++) {
+		size_t need = es[shown].lines ? es[shown].lines + 1 : 1;
+		/* the last one shown leaves a row for "+N more" when some are left out */
+		if (used + need > rows || (shown + 1 < n && used + need + 1 > rows))
+			break;
+		used += need;
+	}
 	for (size_t i = 0; i < shown; i++) {
 		y += ROW_H;
 		legend_swatch(p, &es[i], x0, y);
 		set_rgb(cr, p->th->fg, 1);
-		draw_text(p, fit(p, es[i].text.buf, es[i].text.len, x1 - x0 - 28), x0 + 28, y, 0);
+		if (!es[i].lines) {
+			font(p, 10.5, false);
+			draw_text(p, fit(p, es[i].text.buf, es[i].text.len, x1 - x0 - 28), x0 + 28,
+				  y, 0);
+			continue;
+		}
+		font(p, 10.5, true);
+		const char *line = es[i].text.buf ? es[i].text.buf : "";
+		for (size_t k = 0; k < es[i].lines; k++) {
+			const char *nl = strchr(line, '\n');
+			size_t len = nl ? (size_t)(nl - line) : strlen(line);
+			strbuf_reset(&p->tmp);
+			strbuf_add(&p->tmp, line, len);
+			if (k)
+				y += ROW_H;
+			draw_text(p, p->tmp.buf ? p->tmp.buf : "", x0 + 28, y, 0);
+			line = nl ? nl + 1 : line + len;
+		}
+		y += ROW_H;
+		font(p, 9.5, false);
+		set_rgb(cr, p->th->muted, 1);
+		draw_text(p, fit(p, es[i].sub.buf, es[i].sub.len, x1 - x0 - 28), x0 + 28, y, 0);
 	}
+	font(p, 10.5, false);
 	if (shown < n) {
 		y += ROW_H;
 		strbuf_reset(&p->tmp);
@@ -795,16 +946,23 @@ static void draw_legend(struct plot *p, double x0, double x1, size_t skipped_eve
 		strbuf_release(&line);
 		y += ROW_H;
 	}
-	if (skipped_events) {
+	if (skipped_events || skipped_spans) {
 		font(p, 10.5, false);
 		set_rgb(cr, p->th->muted, 1);
 		strbuf_reset(&p->tmp);
-		strbuf_addf(&p->tmp, "+%zu event%s not labelled", skipped_events,
-			    skipped_events == 1 ? "" : "s");
+		if (skipped_events)
+			strbuf_addf(&p->tmp, "+%zu event%s", skipped_events,
+				    skipped_events == 1 ? "" : "s");
+		if (skipped_spans)
+			strbuf_addf(&p->tmp, "%s+%zu span%s", skipped_events ? ", " : "",
+				    skipped_spans, skipped_spans == 1 ? "" : "s");
+		strbuf_addstr(&p->tmp, " not labelled");
 		draw_text(p, p->tmp.buf, p->px1, p->py1 + 32, 1);
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		strbuf_release(&es[i].text);
+		strbuf_release(&es[i].sub);
+	}
 	free(es);
 }
 
@@ -856,13 +1014,13 @@ static void draw(struct plot *p)
 	p->ymax = ceil(vmax / step) * step;
 
 	draw_header(p);
-	draw_spans(p);
+	size_t spans_skipped = draw_spans(p);
 	draw_axes(p, unit_name, unit);
 	draw_series(p);
 	draw_end_marks(p);
 	size_t skipped = draw_events(p, rows);
 	draw_peaks(p);
-	draw_legend(p, p->px1 + 20, p->w - 10, skipped);
+	draw_legend(p, p->px1 + 20, p->w - 10, skipped, spans_skipped);
 
 	bool any = false;
 	for (size_t l = 0; l < p->n; l++)
@@ -921,7 +1079,20 @@ int plot_cairo(const struct plot_input *in, size_t n, const struct plot_options 
 		if (series_set_build(&p.layers[l].set, in[l].run, o->metric,
 				     o->top < 0 ? 0 : o->top) < 0)
 			goto oom;
+		p.layers[l].tree_is_proc = series_tree_is_only_proc(&p.layers[l].set);
 	}
+	struct strbuf *labels = calloc(n, sizeof(*labels));
+	if (!labels)
+		goto oom;
+	plot_labels(in, n, labels);
+	bool labels_oom = false;
+	for (size_t l = 0; l < n; l++) {
+		labels_oom |= labels[l].oom;
+		p.layers[l].label = labels[l];
+	}
+	free(labels);
+	if (labels_oom)
+		goto oom;
 
 	switch (format) {
 	case PLOT_PNG:
@@ -1016,8 +1187,10 @@ out:
 		cairo_surface_destroy(surface);
 	if (f)
 		fclose(f);
-	for (size_t l = 0; p.layers && l < n; l++)
+	for (size_t l = 0; p.layers && l < n; l++) {
 		series_set_release(&p.layers[l].set);
+		strbuf_release(&p.layers[l].label);
+	}
 	free(p.layers);
 	free(p.dt);
 	free(p.dv);

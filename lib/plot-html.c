@@ -120,6 +120,8 @@ static int json_series(const struct run *run, const struct plot_options *o, stru
 		json_one_series(run, &set.s[k], tab.v[k], tab.n, o->metric, out);
 	}
 	strbuf_addch(out, ']');
+	strbuf_add_json_key(out, "tree_is_proc");
+	strbuf_add_json_bool(out, series_tree_is_only_proc(&set));
 	series_table_release(&tab);
 	series_set_release(&set);
 	return 0;
@@ -157,11 +159,14 @@ static void json_output(const struct run *run, struct strbuf *out)
 	strbuf_add_json_i64(out, (long long)(run->n_outputs - n));
 }
 
-static void json_summary(const struct run *run, const char *path, struct strbuf *out)
+static void json_summary(const struct run *run, const char *path, const struct strbuf *label,
+			 struct strbuf *out)
 {
 	struct strbuf tmp = STRBUF_INIT;
 	strbuf_add_json_key(out, "path");
 	strbuf_add_json_str(out, path ? path : run->path ? run->path : "");
+	strbuf_add_json_key(out, "label");
+	strbuf_add_json_strn(out, label->buf ? label->buf : "", label->len);
 	run_command(run, &tmp);
 	strbuf_add_json_key(out, "command");
 	strbuf_add_json_strn(out, tmp.buf ? tmp.buf : "", tmp.len);
@@ -210,10 +215,11 @@ static void json_summary(const struct run *run, const char *path, struct strbuf 
 	strbuf_release(&tmp);
 }
 
-static int json_run(const struct plot_input *in, const struct plot_options *o, struct strbuf *out)
+static int json_run(const struct plot_input *in, const struct strbuf *label,
+		    const struct plot_options *o, struct strbuf *out)
 {
 	strbuf_addch(out, '{');
-	json_summary(in->run, in->path, out);
+	json_summary(in->run, in->path, label, out);
 	int ret = json_series(in->run, o, out);
 	report_json_events(in->run, out);
 	report_json_spans(in->run, out);
@@ -331,12 +337,19 @@ int plot_html_json(const struct plot_input *in, size_t n, const struct plot_opti
 		strbuf_addstr(out, "null");
 	strbuf_add_json_key(out, "runs");
 	strbuf_addch(out, '[');
-	int ret = 0;
+	struct strbuf *labels = calloc(n ? n : 1, sizeof(*labels));
+	int ret = labels ? 0 : -1;
+	if (labels)
+		plot_labels(in, n, labels);
 	for (size_t i = 0; i < n && !ret; i++) {
 		if (i)
 			strbuf_addch(out, ',');
-		ret = json_run(&in[i], o, out);
+		out->oom |= labels[i].oom;
+		ret = json_run(&in[i], &labels[i], o, out);
 	}
+	for (size_t i = 0; labels && i < n; i++)
+		strbuf_release(&labels[i]);
+	free(labels);
 	strbuf_addstr(out, "]}");
 	return ret || out->oom ? -1 : 0;
 }

@@ -31,9 +31,22 @@ struct plot_options {
 struct plot_input {
 	const struct run *run;
 	const char *path;
+	const char *label; /* what the legend calls it (`plot --label`); NULL: plot_labels' */
 };
 
 void plot_options_init(struct plot_options *o);
+/*
+ * The names that tell the n inputs apart in a legend, into labels[0 .. n) (strbufs the caller
+ * initialised and releases; raw text from the logs, to escape where it is shown). An input's
+ * own label wins. The others get the shortest part that tells them apart, tried in turn until
+ * every label differs: the words of the commands that differ (the words all of them share at
+ * the start and at the end left out, but the option they follow, "--lr 0.1", and one kept
+ * back when that would leave one empty); else
+ * the log files' names (without a shared extension, with as many directories as it takes);
+ * else the start times; else the log's name and its place, "run.jsonl #2". With one input
+ * the label is its own, else its log's name. Sets labels[i].oom when out of memory.
+ */
+void plot_labels(const struct plot_input *in, size_t n, struct strbuf *labels);
 /* The format for a file name by its extension, or -1. */
 int plot_format_for(const char *path);
 

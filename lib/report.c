@@ -608,15 +608,17 @@ static void text_phases(const struct run *run, struct strbuf *out)
 	for (size_t i = 1; i < run->n_spans; i++)
 		threads |= run->spans[i].pid != run->spans[0].pid ||
 			   run->spans[i].tid != run->spans[0].tid;
-	/* start 10, duration 10, peak 10, change 11, (thread 15), two spaces between */
+	/* start 10, duration 10, peak 10, change 15, (thread 15), two spaces between */
 	const int w_thread = threads ? 15 + 2 : 0;
-	const int w_name = TEXT_WIDTH - (10 + 10 + 10 + 11 + 4 * 2) - w_thread;
+	const int w_name = TEXT_WIDTH - (10 + 10 + 10 + 15 + 4 * 2) - w_thread;
 	struct strbuf cell = STRBUF_INIT;
-	strbuf_addstr(out, "\nphases: spans, nested by thread, tree memory within each\n");
+	strbuf_addstr(out,
+		      "\nphases: spans nested by thread, with the whole process tree's RSS during "
+		      "each (not the thread's)\n");
 	if (threads)
 		strbuf_addf(out, "%-15s  ", "PID/TID");
-	strbuf_addf(out, "%-*s  %10s  %10s  %10s  %11s\n", w_name, "NAME", "START", "DURATION",
-		    "PEAK RSS", "RSS CHANGE");
+	strbuf_addf(out, "%-*s  %10s  %10s  %10s  %15s\n", w_name, "NAME", "START", "DURATION",
+		    "TREE PEAK", "TREE RSS CHANGE");
 	for (size_t k = 0; k < run->n_spans && k < MARK_ROWS; k++) {
 		const struct run_span *s = &run->spans[order[k]];
 		if (threads) {
@@ -648,7 +650,7 @@ static void text_phases(const struct run *run, struct strbuf *out)
 		strbuf_addstr(out, "  ");
 		strbuf_reset(&cell);
 		add_kib_change(&cell, s->rss_change, s->has_rss_change);
-		add_pad(out, cell.buf ? cell.buf : "", 11, false);
+		add_pad(out, cell.buf ? cell.buf : "", 15, false);
 		strbuf_addch(out, '\n');
 	}
 	more_rows(out, run->n_spans, "phases");

@@ -76,55 +76,200 @@ static int cmp_rank(const void *a, const void *b)
 	return p->idx - q->idx;
 }
 
-/*
- * The value of process sample ps (in the sample at time t) for metric, or NAN when unknown. For
- * CPU it uses and updates the process's previous CPU time (-2 before its first sample, -1
- * unknown) and sample time.
- */
-static double proc_value(const struct run *run, const struct run_proc_sample *ps, double t,
-			 enum plot_metric metric, long long *prev_cpu, double *prev_t)
+/* ---- CPU% ---- */
+
+double series_cpu_window(const struct run *run)
 {
-	if (metric != PLOT_CPU) {
-		long long v = run_ps_value(run, ps, proc_field_of[metric]);
-		return v < 0 ? NAN : (double)v;
+	long hz = run->has_header && run->header.clk_tck > 0 ? run->header.clk_tck : 100;
+	double w = (double)SERIES_CPU_TICKS / (double)hz;
+	return w < SERIES_CPU_MIN_WINDOW ? SERIES_CPU_MIN_WINDOW : w;
+}
+
+double series_cpu_percent(long long cpu_ms, double dt, long long threads)
+{
+	if (!(dt > 0) || cpu_ms < 0)
+		return NAN;
+	double v = (double)cpu_ms / 10.0 / dt;
+	if (threads > 0 && v > 100.0 * (double)threads)
+		v = 100.0 * (double)threads;
+	return v;
+}
+
+/*
+ * CPU% over consecutive windows of at least series_cpu_window() (cpu_calc_*): the samples that
+ * end a window are the first at least a window after the last one's end, except that none is
+ * taken in the last window before the run's last sample, which always ends one (so the last
+ * window is one to two windows long; a run shorter than a window has one). At the end of window
+ * [tb, t], a process in the sample gets (its CPU time now - at tb) / (t - tb), counting from 0
+ * when it first appeared in this window and started during the recording (its CPU before its
+ * start was 0); a process whose last sample falls inside the window gets a point there, over
+ * [tb, its last sample]. The tree's and "other"'s values are the change of a running sum of
+ * every process's CPU time (exited ones keep their last), so a process that lived and died
+ * within a window still counts. Each value is capped at 100 % a thread: a process's most
+ * threads in the window, for the tree and "other" the sum of those of their processes.
+ */
+struct cpu_calc {
+	const struct run *run;
+	const int *slot_of; /* a process's series (-2 "other"); NULL before the ranking */
+	double window, t_last;
+	double tb;		      /* the start of the current window */
+	long win;		      /* its number */
+	double sum, sum_b;	      /* running CPU ms of the tree, and at tb */
+	double rest, rest_b;	      /* the same for the processes of "other" */
+	long long thr_tree, thr_rest; /* threads of the processes seen in the window */
+	bool thr_unknown, thr_rest_unknown, ended_in_window;
+	/* per process */
+	long long *last; /* its last known CPU ms; -1 none yet, -2 not seen */
+	long long *base; /* its CPU ms at the start of window base_win */
+	long *base_win;	 /* -1: no baseline */
+	long long *thr;	 /* its most threads in window thr_win (-1 unknown) */
+	long *thr_win;
+};
+
+/* Sets c up for run; with !on (a memory metric) it only clears it. Returns -1 out of memory. */
+static int cpu_calc_init(struct cpu_calc *c, const struct run *run, bool on)
+{
+	memset(c, 0, sizeof(*c));
+	if (!on)
+		return 0;
+	size_t np = run->n_procs ? run->n_procs : 1;
+	c->run = run;
+	c->window = series_cpu_window(run);
+	c->t_last = run->n_samples ? run->samples[run->n_samples - 1].t : 0;
+	c->last = malloc(np * sizeof(*c->last));
+	c->base = malloc(np * sizeof(*c->base));
+	c->base_win = malloc(np * sizeof(*c->base_win));
+	c->thr = malloc(np * sizeof(*c->thr));
+	c->thr_win = malloc(np * sizeof(*c->thr_win));
+	if (!c->last || !c->base || !c->base_win || !c->thr || !c->thr_win)
+		return -1;
+	for (size_t i = 0; i < run->n_procs; i++) {
+		c->last[i] = -2;
+		c->base_win[i] = -1;
+		c->thr_win[i] = -1;
 	}
+	return 0;
+}
+
+static void cpu_calc_release(struct cpu_calc *c)
+{
+	free(c->last);
+	free(c->base);
+	free(c->base_win);
+	free(c->thr);
+	free(c->thr_win);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Whether sample si (at time t) ends a window. */
+static bool cpu_ends_window(const struct cpu_calc *c, size_t si, double t)
+{
+	if (si + 1 == c->run->n_samples)
+		return t > c->tb;
+	return t - c->tb >= c->window && c->t_last - t >= c->window;
+}
+
+/* Takes one process's threads into the window's caps. */
+static void cpu_threads(struct cpu_calc *c, int p, long long threads, bool rest)
+{
+	long long had = c->thr_win[p] == c->win ? c->thr[p] : 0;
+	if (c->thr_win[p] != c->win) {
+		c->thr_win[p] = c->win;
+		c->thr[p] = threads;
+	} else if (threads < 0 || c->thr[p] < 0) {
+		c->thr[p] = -1;
+	} else if (threads > c->thr[p]) {
+		c->thr[p] = threads;
+	}
+	if (c->thr[p] < 0) {
+		c->thr_unknown = true;
+		c->thr_rest_unknown |= rest;
+		return;
+	}
+	long long more = c->thr[p] - (had > 0 ? had : 0);
+	c->thr_tree += more;
+	if (rest)
+		c->thr_rest += more;
+}
+
+/*
+ * Process sample ps of sample si (time t) into the calculation; returns the process's CPU% at
+ * this sample, or NAN when it has no point here (not the end of a window, or unknown).
+ */
+static double cpu_proc(struct cpu_calc *c, const struct run_proc_sample *ps, size_t si, double t,
+		       bool ends)
+{
+	const struct run *run = c->run;
+	int p = ps->proc;
 	long long u = run_ps_value(run, ps, PF_UTIME), s = run_ps_value(run, ps, PF_STIME);
 	long long cpu = u < 0 || s < 0 ? -1 : u + s;
-	double val = NAN;
-	long long pc = prev_cpu[ps->proc];
-	double pt = prev_t[ps->proc];
-	if (cpu >= 0) {
-		if (pc >= 0 && t > pt && cpu >= pc) {
-			val = (double)(cpu - pc) / 10.0 / (t - pt);
-		} else if (pc == -2) { /* first sample: from its start if it began during the run */
-			double start = run->procs[ps->proc].start;
-			if (start >= 0 && t > start)
-				val = (double)cpu / 10.0 / (t - start);
+	bool rest = c->slot_of && c->slot_of[p] == -2;
+	cpu_threads(c, p, run_ps_value(run, ps, PF_THREADS), rest);
+	if (c->last[p] == -2) { /* its first sample */
+		c->last[p] = -1;
+		if (run->procs[p].start >= 0) { /* from its start, during the recording */
+			c->last[p] = 0;
+			c->base[p] = 0;
+			c->base_win[p] = c->win;
 		}
 	}
 	if (cpu >= 0) {
-		prev_cpu[ps->proc] = cpu;
-		prev_t[ps->proc] = t;
-	} else if (pc == -2) {
-		prev_cpu[ps->proc] = -1;
+		if (c->last[p] >= 0 && cpu >= c->last[p]) {
+			c->sum += (double)(cpu - c->last[p]);
+			if (rest)
+				c->rest += (double)(cpu - c->last[p]);
+		}
+		if (c->last[p] < 0 || cpu >= c->last[p])
+			c->last[p] = cpu;
+		if (c->base_win[p] < 0) { /* first known: the baseline of the next window */
+			c->base[p] = cpu;
+			c->base_win[p] = c->win + 1;
+		}
 	}
-	return val;
+	bool its_last = run->procs[p].last_sample == (long)si;
+	if (!ends && !its_last)
+		return NAN;
+	double v = NAN;
+	if (cpu >= 0 && c->base_win[p] == c->win && cpu >= c->base[p])
+		v = series_cpu_percent(cpu - c->base[p], t - c->tb, c->thr[p]);
+	if (!isnan(v) && !ends)
+		c->ended_in_window = true;
+	if (ends) {
+		c->base_win[p] = cpu >= 0 ? c->win + 1 : -1;
+		c->base[p] = cpu;
+	}
+	return v;
+}
+
+/* At the end of a window: the tree's and "other"'s CPU%, then the next window begins. */
+static void cpu_end_window(struct cpu_calc *c, double t, double *tree, double *other)
+{
+	double dt = t - c->tb;
+	*tree = series_cpu_percent((long long)(c->sum - c->sum_b), dt,
+				   c->thr_unknown ? 0 : c->thr_tree);
+	*other = series_cpu_percent((long long)(c->rest - c->rest_b), dt,
+				    c->thr_rest_unknown ? 0 : c->thr_rest);
+	c->tb = t;
+	c->win++;
+	c->sum_b = c->sum;
+	c->rest_b = c->rest;
+	c->thr_tree = c->thr_rest = 0;
+	c->thr_unknown = c->thr_rest_unknown = c->ended_in_window = false;
+}
+
+/* The value of process sample ps for a memory metric, or NAN when unknown. */
+static double mem_value(const struct run *run, const struct run_proc_sample *ps,
+			enum plot_metric metric)
+{
+	long long v = run_ps_value(run, ps, proc_field_of[metric]);
+	return v < 0 ? NAN : (double)v;
 }
 
 unsigned long long series_fields(enum plot_metric metric)
 {
 	if (metric == PLOT_CPU)
-		return RUN_FIELD(PF_UTIME) | RUN_FIELD(PF_STIME);
+		return RUN_FIELD(PF_UTIME) | RUN_FIELD(PF_STIME) | RUN_FIELD(PF_THREADS);
 	return RUN_FIELD(proc_field_of[metric]);
-}
-
-/* Every process before its first sample, for proc_value. */
-static void cpu_reset(long long *prev_cpu, double *prev_t, size_t np)
-{
-	for (size_t i = 0; i < np; i++) {
-		prev_cpu[i] = -2;
-		prev_t[i] = 0;
-	}
 }
 
 int series_set_build(struct series_set *set, const struct run *run, enum plot_metric metric,
@@ -133,12 +278,12 @@ int series_set_build(struct series_set *set, const struct run *run, enum plot_me
 	memset(set, 0, sizeof(*set));
 	set->metric = metric;
 	size_t np = run->n_procs;
+	bool cpu = metric == PLOT_CPU;
+	struct cpu_calc calc;
 	struct proc_rank *rank = calloc(np ? np : 1, sizeof(*rank));
-	long long *prev_cpu = malloc((np ? np : 1) * sizeof(*prev_cpu));
-	double *prev_t = malloc((np ? np : 1) * sizeof(*prev_t));
 	int *slot_of = malloc((np ? np : 1) * sizeof(*slot_of));
 	int ret = -1;
-	if (!rank || !prev_cpu || !prev_t || !slot_of)
+	if (cpu_calc_init(&calc, run, cpu) < 0 || !rank || !slot_of)
 		goto out;
 
 	/*
@@ -150,14 +295,19 @@ int series_set_build(struct series_set *set, const struct run *run, enum plot_me
 		rank[i].peak = -1;
 		rank[i].idx = (int)i;
 	}
-	cpu_reset(prev_cpu, prev_t, np);
 	for (size_t si = 0; si < run->n_samples; si++) {
 		const struct run_sample *smp = &run->samples[si];
+		bool ends = cpu && cpu_ends_window(&calc, si, smp->t);
 		for (size_t k = smp->first; k < smp->first + smp->n; k++) {
 			const struct run_proc_sample *ps = run_ps(run, k);
-			double v = proc_value(run, ps, smp->t, metric, prev_cpu, prev_t);
+			double v = cpu ? cpu_proc(&calc, ps, si, smp->t, ends)
+				       : mem_value(run, ps, metric);
 			if (!isnan(v) && v > rank[ps->proc].peak)
 				rank[ps->proc].peak = v;
+		}
+		if (ends) {
+			double tree, other;
+			cpu_end_window(&calc, smp->t, &tree, &other);
 		}
 	}
 	qsort(rank, np, sizeof(*rank), cmp_rank);
@@ -196,14 +346,19 @@ int series_set_build(struct series_set *set, const struct run *run, enum plot_me
 		goto out;
 
 	/* Pass 2: the values again, distributed to the series. */
-	cpu_reset(prev_cpu, prev_t, np);
+	cpu_calc_release(&calc);
+	if (cpu_calc_init(&calc, run, cpu) < 0)
+		goto out;
+	calc.slot_of = slot_of;
 	for (size_t si = 0; si < run->n_samples; si++) {
 		const struct run_sample *smp = &run->samples[si];
+		bool ends = cpu && cpu_ends_window(&calc, si, smp->t);
 		double sum = 0, rest = 0;
 		bool any = false, any_rest = false;
 		for (size_t k = smp->first; k < smp->first + smp->n; k++) {
 			const struct run_proc_sample *ps = run_ps(run, k);
-			double v = proc_value(run, ps, smp->t, metric, prev_cpu, prev_t);
+			double v = cpu ? cpu_proc(&calc, ps, si, smp->t, ends)
+				       : mem_value(run, ps, metric);
 			if (isnan(v))
 				continue;
 			int slot = slot_of[ps->proc];
@@ -216,9 +371,23 @@ int series_set_build(struct series_set *set, const struct run *run, enum plot_me
 				any_rest = true;
 			}
 		}
+		if (cpu) {
+			if (!ends)
+				continue;
+			/* a window's end: known when some process is, or one ended in it, or
+			 * none is alive (nothing to sum, 0) */
+			bool known = any || calc.ended_in_window || !smp->n;
+			double tree, rest_v;
+			cpu_end_window(&calc, smp->t, &tree, &rest_v);
+			if (other)
+				series_push(other, si, smp->t, rest_v);
+			if (known)
+				series_push(&set->s[0], si, smp->t, tree);
+			continue;
+		}
 		if (other)
 			series_push(other, si, smp->t, any_rest ? rest : 0);
-		long long tv = metric == PLOT_CPU ? -1 : smp->tree.v[tree_field_of[metric]];
+		long long tv = smp->tree.v[tree_field_of[metric]];
 		if (tv >= 0)
 			series_push(&set->s[0], si, smp->t, (double)tv);
 		else if (any || !smp->n) /* no process alive: nothing to sum, 0 */
@@ -228,11 +397,27 @@ int series_set_build(struct series_set *set, const struct run *run, enum plot_me
 out:
 	if (ret < 0)
 		series_set_release(set);
+	cpu_calc_release(&calc);
 	free(rank);
-	free(prev_cpu);
-	free(prev_t);
 	free(slot_of);
 	return ret;
+}
+
+bool series_tree_is_only_proc(const struct series_set *set)
+{
+	if (set->n != 2 || set->s[1].kind != SERIES_PROC || !set->s[0].n)
+		return false;
+	const struct series *tree = &set->s[0], *p = &set->s[1];
+	double tol = 0.005 * fmax(tree->peak, p->peak);
+	size_t j = 0;
+	for (size_t i = 0; i < tree->n; i++) {
+		while (j < p->n && p->at[j] < tree->at[i])
+			j++;
+		double v = j < p->n && p->at[j] == tree->at[i] ? p->v[j] : 0;
+		if (fabs(tree->v[i] - v) > tol)
+			return false;
+	}
+	return true;
 }
 
 double series_at(const struct series *s, double t)

@@ -16,12 +16,20 @@
  * A point whose value is unknown in the log is left out, so the arrays never hold NaN and a
  * renderer joins the known points. A process's series covers the samples it was alive in.
  *
- * CPU% comes from the change in a process's utime + stime (ms) between two samples it is in:
- * 100 * delta_ms / 1000 / delta_t. At a process's first sample its CPU time counts from its
- * start when it started during the recording, else the point is unknown. The tree's CPU% is the
- * sum of its processes' (the tree's utime and stime drop when a process exits, so their deltas
- * would not be CPU use). The tree total of a memory metric is the sample's tree value, else the
- * sum of its processes' known values; in a sample with no process at all the tree total is 0.
+ * CPU% is the change in utime + stime (ms) over a window of at least series_cpu_window()
+ * (20 clock ticks, 0.2 s at the kernel's usual 100 Hz) divided by the window, and at most 100 %
+ * a thread (series_cpu_percent). CPU times move in ticks, and each of utime and stime is cut
+ * to a whole tick, so their change over a window is up to 2 ticks off: over 20 ticks that is
+ * 10 % of one CPU at most, where between two samples 2 ms apart (the extra sample memline takes
+ * after an event) one tick would read as 500 %. The run is cut into consecutive windows that
+ * end at samples (see cpu_calc in series.c); only the samples that end one have CPU points,
+ * so a window's points add up to the CPU time used in it. A process that started during the
+ * recording counts from 0 at its start; one seen first when it already ran has its first
+ * window unknown. The tree's CPU% is the change of the sum of every process's CPU time (the
+ * exited ones keep their last), capped at 100 % a thread of the processes seen in the window;
+ * "other" likewise over its processes. The tree total of a memory metric is the sample's tree
+ * value, else the sum of its processes' known values; in a sample with no process at all the
+ * tree total is 0.
  *
  * Decimation (series_decimate) keeps, of the points falling in each of a plot's pixel columns,
  * the first, the lowest, the highest and the last, in time order (the "M4" reduction): a line
@@ -79,9 +87,27 @@ struct series_set {
  */
 int series_set_build(struct series_set *set, const struct run *run, enum plot_metric metric,
 		     int top);
+/* The shortest time CPU% is computed over: SERIES_CPU_TICKS of the log's clock ticks (clk_tck,
+ * 100 when unknown), and at least SERIES_CPU_MIN_WINDOW seconds. */
+#define SERIES_CPU_TICKS      20
+#define SERIES_CPU_MIN_WINDOW 0.1
+double series_cpu_window(const struct run *run);
+/*
+ * CPU% of one CPU for cpu_ms of CPU time over dt seconds, at most 100 % a thread when threads
+ * > 0 (unknown otherwise: no cap); NAN when dt <= 0 or cpu_ms < 0. The one definition of CPU%
+ * the plots, the HTML report and the dashboard share.
+ */
+double series_cpu_percent(long long cpu_ms, double dt, long long threads);
 /* The process-sample fields series_set_build reads for metric (RUN_FIELD bits, run.h). */
 unsigned long long series_fields(enum plot_metric metric);
 void series_set_release(struct series_set *set);
+
+/*
+ * Whether set's tree line is its only process's line: no other process has a known point,
+ * and at every sample the tree's value is the process's (within 0.5 % of the tree's peak), or
+ * about 0 where the process is not alive. A plot then draws one line under the other.
+ */
+bool series_tree_is_only_proc(const struct series_set *set);
 
 /*
  * The value of s at time t, joining its points with straight lines as a plot does; the first

@@ -25,6 +25,10 @@
  * bins from the samples in the window. Columns take the highest of their bins, and a column
  * with no sample carries the value before it, so the line joins the samples.
  *
+ * When the terminal goes away (a hangup: the ssh connection or the tmux server killed), getch()
+ * returns at once instead of after its timeout; the loop sees the hangup with poll() and ends,
+ * so the dashboard's thread neither spins nor draws again, and the recording goes on.
+ *
  * Braille cells (U+2800..U+28FF) give each character cell 2 x 4 dots; a locale that is not
  * UTF-8 gets ASCII instead. Text from the recorded program (command lines, labels, output) is
  * shown through report_escape(), so it cannot move the cursor or break a line.
@@ -36,6 +40,7 @@
 #include <langinfo.h>
 #include <locale.h>
 #include <math.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +50,7 @@
 #include <unistd.h>
 
 #include "report.h"
+#include "series.h"
 
 /* ---- braille ---- */
 
@@ -72,19 +78,23 @@ void tui_braille_utf8(unsigned bits, char out[4])
 static const double windows[] = {10, 60, 300, 900, 3600};
 #define N_WINDOWS (sizeof(windows) / sizeof(windows[0]))
 
-double tui_window_step(double window, int dir)
+double tui_window_step(double window, int dir, double run_length)
 {
 	double w = window > 0 ? window : INFINITY;
 	if (dir > 0) {
 		for (size_t i = 0; i < N_WINDOWS; i++)
-			if (windows[i] > w)
+			if (windows[i] > w && windows[i] < run_length)
 				return windows[i];
 		return 0;
 	}
-	if (dir < 0)
+	if (dir < 0) {
+		double below = window > 0 ? w : run_length;
 		for (size_t i = N_WINDOWS; i-- > 0;)
-			if (windows[i] < w)
+			if (windows[i] < below)
 				return windows[i];
+		if (window <= 0)
+			return windows[0]; /* a run shorter than every window: the shortest */
+	}
 	return window;
 }
 
@@ -309,6 +319,8 @@ struct prow {
 	struct text cmd;
 	long long rss, peak; /* KiB, -1 unknown */
 	double cpu;	     /* percent of one CPU, < 0 unknown */
+	long long cpu_base;  /* its CPU ms at the start of the CPU window, -1 unknown */
+	long long threads;   /* its threads then, -1 unknown */
 	char state[12];
 	int series; /* its chart series, 0 when not drawn */
 };
@@ -480,6 +492,8 @@ static struct prow *frame_add_row(struct tui *ui, const struct run *run, size_t 
 	r->rss = -1;
 	r->peak = p->peak;
 	r->cpu = -1;
+	r->cpu_base = -1;
+	r->threads = -1;
 	if (p->exited)
 		exit_state(p, r->state);
 	else
@@ -509,8 +523,18 @@ static int frame_table(struct tui *ui, const struct run *run)
 		ui->n_slot = run->n_procs;
 	}
 	const struct run_sample *last = run->n_samples ? &run->samples[run->n_samples - 1] : NULL;
-	const struct run_sample *prev =
-		run->n_samples > 1 ? &run->samples[run->n_samples - 2] : NULL;
+	/* CPU% over the last window of at least series_cpu_window(): from the latest sample that
+	 * far back (series.h has the definition) */
+	const struct run_sample *prev = NULL;
+	double t0 = 0;
+	if (last) {
+		t0 = last->t - series_cpu_window(run);
+		size_t j = run_sample_from(run, t0);
+		if (j < run->n_samples && run->samples[j].t <= t0)
+			j++;
+		prev = j > 0 ? &run->samples[j - 1] : NULL;
+		t0 = prev ? prev->t : 0;
+	}
 	if (last) {
 		f->n_alive = last->n;
 		/* Row k is entry k of the last sample until the sort. */
@@ -523,22 +547,35 @@ static int frame_table(struct tui *ui, const struct run *run)
 			snprintf(r->state, sizeof(r->state), "%c", ps->state ? ps->state : '?');
 			ui->slot[ps->proc] = (int)(j - last->first);
 		}
-		double dt = prev ? last->t - prev->t : 0;
+		/* baselines: 0 for those that started in the window, else their CPU at prev */
+		double dt = last->t - t0;
+		for (size_t j = last->first; j < last->first + last->n; j++) {
+			const struct run_proc_sample *b = run_ps(run, j);
+			f->rows[j - last->first].cpu_base =
+				run->procs[b->proc].start >= t0 ? 0 : -1;
+		}
 		for (size_t j = prev ? prev->first : 0; prev && j < prev->first + prev->n; j++) {
 			const struct run_proc_sample *ps = run_ps(run, j);
 			int k = ui->slot[ps->proc];
 			if (k < 0)
 				continue;
-			const struct run_proc_sample *b = run_ps(run, last->first + (size_t)k);
 			long long au = run_ps_value(run, ps, PF_UTIME),
 				  as = run_ps_value(run, ps, PF_STIME);
+			f->rows[k].cpu_base = au < 0 || as < 0 ? -1 : au + as;
+			f->rows[k].threads = run_ps_value(run, ps, PF_THREADS);
+		}
+		for (size_t j = last->first; j < last->first + last->n; j++) {
+			const struct run_proc_sample *b = run_ps(run, j);
+			struct prow *r = &f->rows[j - last->first];
 			long long bu = run_ps_value(run, b, PF_UTIME),
 				  bs = run_ps_value(run, b, PF_STIME);
-			if (au < 0 || as < 0 || bu < 0 || bs < 0)
-				continue;
-			long long d = bu + bs - au - as;
-			if (dt > 0 && d >= 0)
-				f->rows[k].cpu = 100.0 * (double)d / 1000.0 / dt;
+			long long th = run_ps_value(run, b, PF_THREADS);
+			if (th < r->threads)
+				th = r->threads;
+			if (bu >= 0 && bs >= 0 && r->cpu_base >= 0 && bu + bs >= r->cpu_base) {
+				double v = series_cpu_percent(bu + bs - r->cpu_base, dt, th);
+				r->cpu = isnan(v) ? -1 : v;
+			}
 		}
 		for (size_t j = last->first; j < last->first + last->n; j++)
 			ui->slot[run_ps(run, j)->proc] = -1;
@@ -868,6 +905,30 @@ double tui_nice_max(double v)
 	}
 }
 
+void tui_axis_label(struct strbuf *out, double kib)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+	if (!(kib > 0)) {
+		strbuf_addch(out, '0');
+		return;
+	}
+	size_t u = 0;
+	while (u + 1 < 4 && kib >= 1024)
+		kib /= 1024, u++;
+	char num[48]; /* holds any double printed with %.0f below 1e40 */
+	int n = snprintf(num, sizeof(num), "%.*f", kib < 10 ? 2 : kib < 100 ? 1 : 0, kib);
+	if (n < 0 || (size_t)n >= sizeof(num))
+		n = snprintf(num, sizeof(num), "%.3g", kib);
+	if (n > 0 && memchr(num, '.', (size_t)n)) {
+		while (n > 0 && num[n - 1] == '0')
+			n--;
+		if (n > 0 && num[n - 1] == '.')
+			n--;
+	}
+	strbuf_add(out, num, n > 0 ? (size_t)n : 0);
+	strbuf_addf(out, " %s", units[u]);
+}
+
 static void draw_chart(struct tui *ui)
 {
 	const struct frame *f = &ui->f;
@@ -931,11 +992,11 @@ static void draw_chart(struct tui *ui)
 	if (L->chart_x) {
 		struct strbuf *sb = &ui->tmp;
 		strbuf_reset(sb);
-		report_bytes(sb, (long long)(ymax * 1024));
+		tui_axis_label(sb, ymax);
 		putf(ui, L->chart_y, 0, L->chart_x - 1, "%*s", L->chart_x - 1, sb->buf);
 		if (h >= 4) {
 			strbuf_reset(sb);
-			report_bytes(sb, (long long)(ymax * 512));
+			tui_axis_label(sb, ymax / 2);
 			putf(ui, L->chart_y + (h - 1) / 2, 0, L->chart_x - 1, "%*s", L->chart_x - 1,
 			     sb->buf);
 		}
@@ -1164,6 +1225,21 @@ static bool check_size(struct tui *ui)
 	return true;
 }
 
+/*
+ * Whether the terminal went away (its ssh connection or tmux server killed): a hung-up
+ * terminal makes every read return at once, so getch() returns ERR without waiting and the
+ * loop would spin. poll() says so with POLLHUP (or POLLERR, POLLNVAL); a timeout of getch's
+ * on a live terminal leaves none of them set.
+ */
+static bool terminal_lost(void)
+{
+	struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+	if (poll(&p, 1, 0) < 0)
+		return errno != EINTR && errno != EAGAIN;
+	return p.revents & (POLLHUP | POLLERR | POLLNVAL);
+}
+
+/* Returns 0 when the user quit (or was asked to), 1 when the terminal went away, -1 on error. */
 static int loop(struct tui *ui, struct strbuf *err)
 {
 	unsigned long seen = 0;
@@ -1199,8 +1275,11 @@ static int loop(struct tui *ui, struct strbuf *err)
 			draw(ui);
 		dirty = false;
 		int ch = getch();
-		if (ch == ERR)
+		if (ch == ERR) {
+			if (terminal_lost())
+				return 1;
 			continue;
+		}
 		dirty = true;
 		if (ui->help && ch != KEY_RESIZE) {
 			ui->help = false;
@@ -1220,12 +1299,12 @@ static int loop(struct tui *ui, struct strbuf *err)
 			break;
 		case '+':
 		case '=':
-			ui->window = tui_window_step(ui->window, 1);
+			ui->window = tui_window_step(ui->window, 1, ui->f.elapsed);
 			rebuild = true;
 			break;
 		case '-':
 		case '_':
-			ui->window = tui_window_step(ui->window, -1);
+			ui->window = tui_window_step(ui->window, -1, ui->f.elapsed);
 			rebuild = true;
 			break;
 		case '?':

@@ -30,9 +30,11 @@ struct tui_options {
  * Runs the dashboard on the terminal (stdin/stdout) until the user quits it ('q') or *o->quit
  * is set, or, when
  * !o->wait_at_end, also as soon as the recording has finished (live->finished): the caller
- * then prints how it ended itself. `memline view` passes wait_at_end. Returns 0, or -1 with a
- * one-line message in err (stdin or stdout is not a terminal, ncurses failed). Restores the
- * terminal (and the locale's LC_CTYPE) before it returns. Uses cbreak mode, so Ctrl-C still
+ * then prints how it ended itself. `memline view` passes wait_at_end. Returns 0; 1 when the
+ * terminal went away (hung up: its ssh connection or tmux server killed), with wait_at_end or
+ * not; or -1 with a one-line message in err (stdin or stdout is not a terminal, ncurses
+ * failed). Restores the terminal, as far as one that is left can be (and the locale's
+ * LC_CTYPE), before it returns. Uses cbreak mode, so Ctrl-C still
  * raises SIGINT for the terminal's foreground process group.
  */
 int tui_run(struct live *l, const struct tui_options *o, struct strbuf *err);
@@ -89,9 +91,18 @@ void tui_braille_utf8(unsigned bits, char out[4]);
 /* The chart's scale for a highest value of v KiB: a round number at or above it. */
 double tui_nice_max(double v);
 /*
- * The history windows '+' and '-' step through: the next longer (dir > 0) or shorter (dir < 0)
- * than window, 0 standing for the whole run (the longest); window when there is none.
+ * The history windows '+' and '-' step through (10 s, 1 min, 5 min, 15 min, 1 h, 0 standing
+ * for the whole run) for a run run_length seconds long so far: the next longer one (dir > 0)
+ * that is shorter than the run, else the whole run; the next shorter one (dir < 0), from the
+ * whole run the longest shorter than the run (the shortest when the run is shorter than every
+ * window); window when there is none.
  */
-double tui_window_step(double window, int dir);
+double tui_window_step(double window, int dir, double run_length);
+/*
+ * Appends kib (KiB, >= 0) as the chart's scale labels it, in at most 8 columns: three
+ * significant digits or a whole number below 1024 of KiB, MiB, GiB or TiB ("1000 MiB",
+ * "1.5 GiB", "768 KiB"), "0" for 0.
+ */
+void tui_axis_label(struct strbuf *out, double kib);
 
 #endif

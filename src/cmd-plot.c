@@ -27,8 +27,9 @@ static void usage(FILE *f)
 		"Draws the memory (or CPU) of each recorded process tree over time: the tree's\n"
 		"total, its top processes, the rest as \"other\", the program's events and spans,\n"
 		"the peak and how the run ended. Several logs overlay on one time axis, each from\n"
-		"its start. The format is FILE's extension: .png, .svg or .pdf. LOG defaults to\n"
-		"the newest memline-*.jsonl in the current directory.\n"
+		"its start and named in the legend by its label. The format is FILE's extension:\n"
+		".png, .svg, .pdf or .html. LOG defaults to the newest memline-*.jsonl in the\n"
+		"current directory.\n"
 		"\n"
 		"  -o, --output FILE      the image to write (required)\n"
 		"  -m, --metric METRIC    rss (default), pss, vms, swap or cpu\n"
@@ -36,6 +37,11 @@ static void usage(FILE *f)
 		"  -W, --width W          width in pixels (points for SVG and PDF), default 1200\n"
 		"  -H, --height H         height, default 700\n"
 		"  -t, --title TITLE      the title (default: the command)\n"
+		"  -l, --label NAME       what the legend calls a log, once per LOG in their "
+		"order\n"
+		"                         (default: what tells them apart: the words their "
+		"commands\n"
+		"                         differ in, else the logs' names, else the start times)\n"
 		"  -d, --dark             dark theme\n"
 		"  -h, --help             print this help\n");
 }
@@ -122,23 +128,23 @@ static void write_plot(const struct plot_input *in, size_t n, const struct plot_
 int cmd_plot(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"output", required_argument, NULL, 'o'},
-		{"metric", required_argument, NULL, 'm'},
-		{"top", required_argument, NULL, 'n'},
-		{"width", required_argument, NULL, 'W'},
-		{"height", required_argument, NULL, 'H'},
-		{"title", required_argument, NULL, 't'},
-		{"dark", no_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+		{"output", required_argument, NULL, 'o'}, {"metric", required_argument, NULL, 'm'},
+		{"top", required_argument, NULL, 'n'},	  {"width", required_argument, NULL, 'W'},
+		{"height", required_argument, NULL, 'H'}, {"title", required_argument, NULL, 't'},
+		{"label", required_argument, NULL, 'l'},  {"dark", no_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},	  {0},
 	};
 	struct plot_options o;
 	plot_options_init(&o);
 	const char *out = NULL;
+	char **labels = calloc((size_t)argc + 1, sizeof(*labels));
+	size_t n_labels = 0;
+	if (!labels)
+		die(EXIT_SOFTWARE, "out of memory");
 	int c;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":o:m:n:W:H:t:dh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:m:n:W:H:t:l:dh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			out = optarg;
@@ -167,6 +173,9 @@ int cmd_plot(int argc, char **argv)
 		case 't':
 			o.title = optarg;
 			break;
+		case 'l':
+			labels[n_labels++] = optarg;
+			break;
 		case 'd':
 			o.dark = true;
 			break;
@@ -190,6 +199,9 @@ int cmd_plot(int argc, char **argv)
 		    "plot: cannot tell the format of '%s'; end it in .png, .svg, .pdf or .html",
 		    out);
 	size_t n = argc > optind ? (size_t)(argc - optind) : 1;
+	if (n_labels && n_labels != n)
+		die(EXIT_USAGE, "plot: %zu --label for %zu log%s; give one per log, in their order",
+		    n_labels, n, n == 1 ? "" : "s");
 	struct run *runs = calloc(n, sizeof(*runs));
 	struct plot_input *in = calloc(n, sizeof(*in));
 	char **paths = calloc(n, sizeof(*paths));
@@ -211,6 +223,7 @@ int cmd_plot(int argc, char **argv)
 			warning("%s: the log has no end record; plotting what it holds", paths[i]);
 		in[i].run = &runs[i];
 		in[i].path = paths[i];
+		in[i].label = n_labels ? labels[i] : NULL;
 	}
 	write_plot(in, n, &o, (enum plot_format)format, out);
 	/* cairo's font caches, so that a leak checker sees less that is not ours */
@@ -222,5 +235,6 @@ int cmd_plot(int argc, char **argv)
 	free(runs);
 	free(in);
 	free(paths);
+	free(labels);
 	return 0;
 }

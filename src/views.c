@@ -6,6 +6,8 @@
  * (the follower's, the server's, the dashboard's) inherit that mask and signals keep going to
  * the recorder's sigtimedwait. When the recording is over the main thread waits for the
  * dashboard with the stopping signals still blocked; one of them asks the dashboard to quit.
+ * A dashboard whose terminal went away (a hangup) ends by itself: the recording goes on to
+ * its end, and memline then exits without waiting for a 'q' nobody can press.
  */
 #include "views.h"
 
@@ -78,7 +80,8 @@ static void *tui_thread(void *arg)
 				.history = v->history,
 				.quit = &v->tui_quit};
 	struct strbuf err = STRBUF_INIT;
-	if (tui_run(&v->live, &o, &err) < 0) {
+	int ret = tui_run(&v->live, &o, &err);
+	if (ret < 0) {
 		v->tui_error = strbuf_detach(&err, NULL);
 		if (v->recording)
 			warning("the dashboard stopped: %s", v->tui_error);
@@ -86,7 +89,11 @@ static void *tui_thread(void *arg)
 		live_lock(&v->live);
 		bool finished = v->live.finished;
 		live_unlock(&v->live);
-		if (!finished)
+		/* to stderr, which may be a file when the terminal is gone */
+		if (ret == 1 && !finished)
+			fprintf(stderr, "memline: the terminal went away; still recording to %s\n",
+				v->log_path);
+		else if (!finished)
 			fprintf(stderr, "memline: dashboard closed; still recording to %s\n",
 				v->log_path);
 	}

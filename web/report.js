@@ -2,8 +2,8 @@
  * memline's interactive report: reads the runs from the page's JSON (<script id="memline-data">,
  * written by lib/plot-html.c) and draws them with uPlot: the tree total and top processes of
  * each run on one time axis (each run from its start), spans as shaded bands, events as markers
- * with a tooltip, the captured output near the cursor, the summary and the tables of events and
- * phases. Everything from a log reaches the page through textContent, never as markup.
+ * with a tooltip (and, with the "Event labels" toggle, their labels in rows on the chart), the
+ * captured output near the cursor, the summary and the tables of events and phases. Everything from a log reaches the page through textContent, never as markup.
  * Drag zooms (uPlot), the wheel zooms at the pointer, Shift+drag and Shift+wheel pan.
  *
  * A page served by `memline run --serve` (data.live) follows the recording: it listens to the
@@ -20,8 +20,9 @@
 	const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
 		"#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];
 	const THEMES = {
-		light: { fg: "#222", grid: "rgba(0,0,0,0.09)", event: "#444", band: 0.10 },
-		dark: { fg: "#ddd", grid: "rgba(255,255,255,0.10)", event: "#ccc", band: 0.16 },
+		light: { fg: "#222", bg: "#fff", grid: "rgba(0,0,0,0.09)", event: "#444", band: 0.10 },
+		dark: { fg: "#ddd", bg: "#15161a", grid: "rgba(255,255,255,0.10)", event: "#ccc",
+			band: 0.16 },
 	};
 	const MAX_ROWS = 1000;
 	// Tick steps for bytes: 1, 2, 2.5, 5 times powers of ten within each power of 1024.
@@ -81,15 +82,36 @@
 		return neg + Math.floor(h / 24) + " d " + String(h % 24).padStart(2, "0") + " h";
 	}
 
-	// Axis labels: one unit for the visible range, from milliseconds to days.
+	// The decimals that print every multiple of step exactly: 2 for 0.25, 1 for 2.5, 0 for 5.
+	function decimalsFor(step) {
+		let d = 0;
+		while (d < 6 && Math.abs(step * 10 ** d - Math.round(step * 10 ** d)) > 1e-6 * 10 ** d)
+			d++;
+		return d;
+	}
+
+	// Steps of the time axis, in seconds: 1, 2, 2.5 and 5 times powers of ten below a second,
+	// then steps that are whole in their unit (s, min, h, days).
+	const TIME_INCRS = [];
+	for (let e = -6; e < 0; e++)
+		[1, 2, 2.5, 5].forEach((m) => TIME_INCRS.push(m * 10 ** e));
+	TIME_INCRS.push(1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200,
+		10800, 21600, 43200);
+	for (let d = 1; d < 1e6; d *= 10)
+		[1, 2, 5].forEach((m) => TIME_INCRS.push(m * d * 86400));
+
+	// Axis labels: milliseconds for a range under 2 s, else the largest unit the step is whole
+	// in (30 s, 20 min, 6 h), with the decimals the step needs: 0.25, 0.50, 0.75 s, never 0.3,
+	// 0.5, 0.8 for steps of 0.25 s.
+	let lastTimeTicks = { splits: [], labels: [] };
 	function timeTicks(u, splits, axisIdx, space, incr) {
 		const range = u.scales.x.max - u.scales.x.min;
-		const units = [[2, 0.001, "ms"], [180, 1, "s"], [3 * 3600, 60, "min"], [3 * 86400, 3600, "h"],
-			[Infinity, 86400, "d"]];
-		const unit = units.find((x) => range < x[0]);
-		const step = incr / unit[1];
-		const dec = step >= 1 ? 0 : Math.min(6, Math.ceil(-Math.log10(step)));
-		return splits.map((s) => (s / unit[1]).toFixed(dec) + " " + unit[2]);
+		const unit = range < 2 ? [0, 0.001, "ms"] : incr < 60 ? [0, 1, "s"] :
+			incr < 3600 ? [0, 60, "min"] : incr < 86400 ? [0, 3600, "h"] : [0, 86400, "d"];
+		const dec = decimalsFor(incr / unit[1]);
+		const labels = splits.map((s) => (s / unit[1]).toFixed(dec) + " " + unit[2]);
+		lastTimeTicks = { splits: splits.slice(), labels };
+		return labels;
 	}
 
 	// ---- series and data ----
@@ -106,11 +128,16 @@
 			const table = [run.t];
 			run.series.forEach((s, k) => {
 				const total = s.kind === "total";
-				const name = (multi ? "[" + (r + 1) + "] " : "") + s.name;
+				// A total that is its only process's line: a wide pale band under that line,
+				// which it would hide (uPlot draws the series in order, the total first).
+				const band = total && run.tree_is_proc;
+				const name = (multi ? run.label + " · " : "") + s.name +
+					(band ? " (the same as its only process)" : "");
+				const stroke = PALETTE[colour++ % PALETTE.length];
 				series.push({
 					label: name,
-					stroke: PALETTE[colour++ % PALETTE.length],
-					width: total ? 2.5 : 1.25,
+					stroke: band ? stroke + "55" : stroke,
+					width: band ? 7 : total ? 2.5 : run.tree_is_proc ? 1.75 : 1.25,
 					dash: r > 0 ? [8, 4] : undefined,
 					spanGaps: true,
 					points: { show: false },
@@ -158,30 +185,76 @@
 
 	// ---- drawing spans and events ----
 
+	// Text cut with "…" to at most w pixels in the context's font ("" when not even that fits).
+	function cutText(ctx, text, w) {
+		if (ctx.measureText(text).width <= w)
+			return text;
+		const chars = Array.from(text);
+		let lo = 0, hi = chars.length;
+		while (lo < hi) {
+			const mid = (lo + hi + 1) >> 1;
+			if (ctx.measureText(chars.slice(0, mid).join("") + "…").width <= w)
+				lo = mid;
+			else
+				hi = mid - 1;
+		}
+		return lo ? chars.slice(0, lo).join("") + "…" : "";
+	}
+
+	const SPAN_ROWS = 3;
+	let spanLabels = []; // the span names drawn, in CSS pixels of the chart's canvas, for tests
+
+	// Spans: a band each (darker when nested), their names in rows along the bottom, in order of
+	// start, each in the lowest row where it overlaps no name already there (spans of several
+	// threads overlap in time), cut to the band's width; those with no room are counted.
 	function drawSpans(u) {
 		const ctx = u.ctx, th = THEMES[theme], { left, top, width, height } = u.bbox;
+		const dpr = devicePixelRatio, rowH = 14 * dpr;
 		ctx.save();
 		ctx.beginPath();
 		ctx.rect(left, top, width, height);
 		ctx.clip();
-		ctx.font = Math.round(11 * devicePixelRatio) + "px sans-serif";
-		ctx.textBaseline = "top";
-		runs.forEach((run) => {
-			run.spans.forEach((s, i) => {
-				const x0 = u.valToPos(s.start, "x", true), x1 = u.valToPos(s.end, "x", true);
-				if (x1 < left || x0 > left + width)
-					return;
-				ctx.globalAlpha = th.band;
-				ctx.fillStyle = PALETTE[(i + 3) % PALETTE.length];
-				const y = top + s.depth * 14 * devicePixelRatio;
-				ctx.fillRect(x0, y, Math.max(x1 - x0, 1), top + height - y);
-				ctx.globalAlpha = 1;
-				ctx.fillStyle = th.fg;
-				if (x1 - x0 > 40 * devicePixelRatio)
-					ctx.fillText(s.name, Math.max(x0, left) + 3, y + 2, x1 - Math.max(x0, left) - 6);
-			});
+		ctx.font = Math.round(11 * dpr) + "px sans-serif";
+		ctx.textBaseline = "bottom";
+		const all = [];
+		runs.forEach((run, r) => run.spans.forEach((s, i) => all.push([s, r, i])));
+		all.sort((a, b) => a[0].start - b[0].start || a[1] - b[1] || a[2] - b[2]);
+		const right = new Array(SPAN_ROWS).fill(-Infinity);
+		const labels = [];
+		let skipped = 0;
+		all.forEach(([s, r, i]) => {
+			const x0 = u.valToPos(s.start, "x", true), x1 = u.valToPos(s.end, "x", true);
+			if (x1 < left || x0 > left + width) {
+				skipped++;
+				return;
+			}
+			ctx.globalAlpha = th.band * (1 + 0.5 * Math.min(s.depth || 0, 2));
+			ctx.fillStyle = PALETTE[(multi ? r : i + 3) % PALETTE.length];
+			ctx.fillRect(x0, top, Math.max(x1 - x0, 1), height);
+			const from = Math.max(x0, left) + 3;
+			const text = cutText(ctx, s.name, Math.min(x1, left + width) - from - 3);
+			const row = text ? right.findIndex((end) => end <= from) : -1;
+			if (row < 0) {
+				skipped++;
+				return;
+			}
+			const w = ctx.measureText(text).width;
+			right[row] = from + w + 6 * dpr;
+			labels.push({ text, x: from, y: top + height - 2 * dpr - row * rowH, w });
+		});
+		ctx.globalAlpha = 1;
+		labels.forEach((l) => {
+			ctx.fillStyle = th.bg;
+			ctx.globalAlpha = 0.7;
+			ctx.fillRect(l.x - 1, l.y - rowH + 2 * dpr, l.w + 2, rowH - 2 * dpr);
+			ctx.globalAlpha = 1;
+			ctx.fillStyle = th.fg;
+			ctx.fillText(l.text, l.x, l.y);
 		});
 		ctx.restore();
+		spanLabels = labels.map((l) => ({ text: l.text, x: l.x / dpr, y: (l.y - rowH) / dpr,
+			w: l.w / dpr, h: rowH / dpr }));
+		spanLabels.skipped = skipped;
 	}
 
 	function drawEvents(u) {
@@ -211,7 +284,7 @@
 				const v = shown ? totalAt(r, e.t) : null;
 				const y = v === null ? top + 6 * dpr : u.valToPos(v, "y", true);
 				const s = 5 * dpr;
-				ctx.fillStyle = series[ts > 0 ? ts : 1].stroke;
+				ctx.fillStyle = series[ts > 0 ? ts : 1].stroke.slice(0, 7); // no band's alpha
 				ctx.beginPath();
 				ctx.moveTo(x, y - s);
 				ctx.lineTo(x + s, y);
@@ -223,6 +296,78 @@
 		});
 		ctx.restore();
 	}
+
+	// ---- event labels on the chart (the "Event labels" toggle) ----
+
+	const LABEL_ROWS = 4, LABEL_ROW_H = 15, LABEL_MAX_W = 220, LABEL_FONT = "11px sans-serif";
+	const labelsBox = document.getElementById("event-labels");
+	const labelLayer = el("div", null, "ev-labels");
+	const measure = document.createElement("canvas").getContext("2d");
+
+	// A label as one line of text: control characters as spaces, cut with "…" to w pixels.
+	function labelText(label, w) {
+		measure.font = LABEL_FONT;
+		return cutText(measure, String(label).replace(/[\u0000-\u001f\u007f-\u009f]/g, " "), w);
+	}
+
+	// Like the PNG: each event's label in the first of the top rows where it fits to the right
+	// of its line, else to its left, never over another label; the rest are counted ("+N").
+	// The labels are DOM elements over the chart, their text set with textContent.
+	function placeEventLabels(u) {
+		if (labelLayer.parentNode !== u.over)
+			u.over.append(labelLayer);
+		labelLayer.replaceChildren();
+		if (!labelsBox.checked)
+			return;
+		const width = u.over.clientWidth, height = u.over.clientHeight;
+		const rows = Math.max(1, Math.min(LABEL_ROWS, Math.floor(height / LABEL_ROW_H / 4)));
+		const all = [];
+		runs.forEach((run, r) => run.events.forEach((e) => all.push([e, r])));
+		all.sort((a, b) => a[0].t - b[0].t || a[1] - b[1]);
+		const right = new Array(rows).fill(-Infinity);
+		let skipped = 0;
+		measure.font = LABEL_FONT;
+		for (const [e, r] of all) {
+			const x = u.valToPos(e.t, "x");
+			if (!(x >= 0 && x <= width)) {
+				skipped++;
+				continue;
+			}
+			let text = null, w = 0, at = 0, row = -1;
+			for (let k = 0; k < rows && row < 0; k++) {
+				if (right[k] > x + 3)
+					continue;
+				if (text === null) {
+					text = labelText(e.label, Math.min(LABEL_MAX_W, width - 8));
+					w = measure.measureText(text).width + 2;
+				}
+				if (!text)
+					break;
+				if (x + 3 + w <= width) {
+					row = k;
+					at = x + 3;
+				} else if (x - 3 - w >= 0 && x - 3 - w > right[k] + 6) {
+					row = k;
+					at = x - 3 - w;
+				}
+			}
+			if (row < 0) {
+				skipped++;
+				continue;
+			}
+			right[row] = at + w + 6;
+			const span = el("span", text, "ev-label");
+			span.style.left = at + "px";
+			span.style.top = 2 + row * LABEL_ROW_H + "px";
+			if (multi)
+				span.style.color = series[totalSeries(r)].stroke.slice(0, 7);
+			labelLayer.append(span);
+		}
+		if (skipped)
+			labelLayer.append(el("span", "+" + skipped + " event" + (skipped === 1 ? "" : "s") +
+				" not labelled", "ev-more"));
+	}
+	labelsBox.addEventListener("change", () => placeEventLabels(u));
 
 	// Where event i of run r is drawn, in CSS pixels of the page (for the tooltip and tests).
 	function eventPoint(r, i) {
@@ -268,7 +413,7 @@
 		hits.slice(0, 6).forEach(([, r, e]) => {
 			const row = el("div", null, "tip-row");
 			row.append(el("span", e.label, "tip-label"));
-			const where = (multi ? "[" + (r + 1) + "] " : "") + "at " + fmtSecs(e.t) +
+			const where = (multi ? runs[r].label + ": " : "") + "at " + fmtSecs(e.t) +
 				(e.rss !== null ? ", tree RSS " + fmtBytes(e.rss) : "");
 			row.append(el("span", where, "tip-where"));
 			tip.append(row);
@@ -319,7 +464,7 @@
 		}
 		rows.forEach(([r, o]) => {
 			const li = el("li", null, o.stream === "stderr" ? "stderr" : "stdout");
-			li.append(el("span", (multi ? "[" + (r + 1) + "] " : "") + fmtSecs(o.t), "out-time"));
+			li.append(el("span", (multi ? runs[r].label + " " : "") + fmtSecs(o.t), "out-time"));
 			li.append(el("span", o.stream, "out-stream"));
 			li.append(el("span", o.text, "out-text"));
 			nearLines.append(li);
@@ -345,7 +490,7 @@
 			series,
 			scales: { x: { time: false, min: range.min, max: range.max } },
 			axes: [
-				{ ...axis, values: timeTicks },
+				{ ...axis, values: timeTicks, incrs: TIME_INCRS },
 				{ ...axis, size: 80, values: (u, splits) => splits.map(fmtValue),
 					incrs: isCpu ? undefined : BYTE_INCRS },
 			],
@@ -353,7 +498,7 @@
 			legend: { live: true },
 			hooks: {
 				drawClear: [drawSpans],
-				draw: [drawEvents],
+				draw: [drawEvents, placeEventLabels],
 				setCursor: [showTip, showNear],
 			},
 		};
@@ -475,7 +620,7 @@
 				dl.append(el("dd", v, cls));
 			};
 			if (multi)
-				summary.append(el("h3", "[" + (r + 1) + "] " + run.path));
+				summary.append(el("h3", run.label + " — " + run.path));
 			add("Command", run.command);
 			add("Log", run.path);
 			add("Host", run.host);
@@ -498,7 +643,7 @@
 			run.events.forEach((e) => {
 				evTotal++;
 				if (evRows.length < MAX_ROWS)
-					evRows.push((multi ? [String(r + 1)] : []).concat([fmtSecs(e.t), e.label,
+					evRows.push((multi ? [run.label] : []).concat([fmtSecs(e.t), e.label,
 						e.pid === null ? "" : String(e.pid), fmtBytes(e.rss)]));
 			});
 		});
@@ -511,22 +656,32 @@
 			events.append(el("p", "No events.", "muted"));
 		}
 
+		// Phases, with whose thread each is when they come from more than one (as in the text
+		// report); the memory columns are the whole tree's, not the thread's.
 		const phases = document.getElementById("phases");
 		phases.replaceChildren(phases.querySelector("h2"));
 		const spRows = [];
+		const thread = (s) => (s.pid === null || s.pid === undefined ? "?" : s.pid) + "/" +
+			(s.tid === null || s.tid === undefined ? "?" : s.tid);
+		const threads = new Set();
+		runs.forEach((run) => run.spans.forEach((s) => threads.add(thread(s))));
+		const byThread = threads.size > 1;
 		runs.forEach((run, r) => {
 			run.spans.slice(0, MAX_ROWS).forEach((s) => {
 				const name = el("span", s.name);
 				name.style.paddingLeft = s.depth * 1.2 + "em";
-				spRows.push((multi ? [String(r + 1)] : []).concat([name, fmtSecs(s.start),
-					fmtSecs(s.end) + (s.open ? " (open)" : ""), fmtSecs(s.end - s.start),
-					fmtBytes(s.peak_rss), s.rss_change === null ? "?" :
+				spRows.push((multi ? [run.label] : []).concat(byThread ? [thread(s)] : [], [name,
+					fmtSecs(s.start), fmtSecs(s.end) + (s.open ? " (open)" : ""),
+					fmtSecs(s.end - s.start), fmtBytes(s.peak_rss), s.rss_change === null ? "?" :
 						(s.rss_change < 0 ? "-" : "+") + fmtBytes(Math.abs(s.rss_change))]));
 			});
 		});
-		if (spRows.length)
-			phases.append(table((multi ? ["Run"] : []).concat(["Phase", "Start", "End", "Duration",
-				"Peak", "RSS change"]), spRows));
+		if (spRows.length) {
+			phases.append(table((multi ? ["Run"] : []).concat(byThread ? ["PID/TID"] : [],
+				["Phase", "Start", "End", "Duration", "Tree peak", "Tree RSS change"]), spRows));
+			phases.append(el("p", "Tree peak and tree RSS change are the whole process tree's " +
+				"RSS during each phase (every process, not only the phase's thread).", "muted"));
+		}
 		phases.hidden = !spRows.length;
 	}
 	renderTables();
@@ -633,5 +788,8 @@
 
 	// For tests and the curious: the chart, where each event is drawn, the live state.
 	window.memlineReport = Object.freeze({ chart: () => u, eventPoint, live: () => liveState,
-		updates: () => updates });
+		updates: () => updates, spanLabels: () => ({ labels: spanLabels.slice(),
+			skipped: spanLabels.skipped || 0 }),
+		timeTicks: () => ({ splits: lastTimeTicks.splits.slice(),
+			labels: lastTimeTicks.labels.slice() }) });
 })();

@@ -186,6 +186,110 @@ def test_hostile_label_stays_text(tmp_path):
     assert res["tableLabels"] == [HOSTILE]
 
 
+def spans_log(tmp_path):
+    """A log of one process whose two threads each have a phase, overlapping in time."""
+    log = tmp_path / "threads.jsonl"
+    records = [json.loads(x) for x in hostile_log(tmp_path).read_text().splitlines()]
+    records = [r for r in records if r["type"] not in ("event", "span", "output")]
+    end = records.pop()
+    exit_ = records.pop()
+    names = [("loader thread phase", 101, 0.2, 1.5), ("trainer thread phase", 102, 0.3, 1.6)]
+    for name, tid, t0, t1 in names:
+        records.append({"type": "span", "t": t0, "phase": "begin", "name": name, "pid": 100,
+                        "tid": tid})
+        records.append({"type": "span", "t": t1, "phase": "end", "name": name, "pid": 100,
+                        "tid": tid})
+    records += [exit_, end]
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return log, [n[0] for n in names]
+
+
+def test_overlapping_spans_and_the_phases_table(tmp_path):
+    """Spans of two threads that overlap: their names are drawn in rows of their own (no two
+    boxes intersect), and the phases table says whose thread each is and that its memory is
+    the whole tree's."""
+    log, names = spans_log(tmp_path)
+    out = tmp_path / "threads.html"
+    make_html([log], out)
+    res = load_in_chromium(out, tmp_path)
+    check_page(res, out)
+    drawn = res["spanLabels"]["labels"]
+    assert sorted(l["text"] for l in drawn) == sorted(names), res["spanLabels"]
+    a, b = drawn
+    assert (a["x"] + a["w"] <= b["x"] or b["x"] + b["w"] <= a["x"]
+            or a["y"] + a["h"] <= b["y"] or b["y"] + b["h"] <= a["y"]), \
+        f"expected the span names apart, they overlap: {drawn}"
+    assert res["phaseHead"][0] == "PID/TID", res["phaseHead"]
+    assert "Tree RSS change" in res["phaseHead"] and "Tree peak" in res["phaseHead"], res
+    assert sorted(r[0] for r in res["phaseRows"]) == ["100/101", "100/102"], res["phaseRows"]
+
+
+def test_time_axis_and_a_single_process(tmp_path):
+    """The time axis's labels, read in Chromium over ranges whose steps are 0.25 s, 20 ms, 20 s,
+    10 min...: each says its tick's time exactly (0.25 s, not 0.3 s) and no two are alike. A
+    run of one process draws the total as a wide band under the process's line, which it
+    would hide, and says so in the legend."""
+    log = tmp_path / "one.jsonl"
+    r = subprocess.run([MEMLINE, "run", "-q", "-o", log, "--", MEMWORK, "alloc", "20M", "sleep",
+                        "300"], capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "axis.html"
+    data = page_data(make_html([log], out))
+    assert data["runs"][0]["tree_is_proc"], "expected the one process to be the whole tree"
+    res = load_in_chromium(out, tmp_path)
+    check_page(res, out)
+    units = {"ms": 0.001, "s": 1, "min": 60, "h": 3600, "d": 86400}
+    quarter = False
+    for ticks in res["ticks"]:
+        labels, splits = ticks["labels"], ticks["splits"]
+        assert labels and len(set(labels)) == len(labels), f"expected distinct labels: {ticks}"
+        for label, split in zip(labels, splits):
+            num, unit = label.split(" ")
+            assert abs(float(num) * units[unit] - split) <= 1e-9 * max(1, abs(split)), \
+                f"the tick at {split} s reads {label!r} (range {ticks['min']}..{ticks['max']})"
+            quarter |= num.endswith(".25")
+    assert quarter, f"expected a range with steps of 0.25: {res['ticks']}"
+    total, proc = res["series"][1], res["series"][2]
+    assert "the same as its only process" in total["label"], res["series"]
+    assert total["width"] > proc["width"], res["series"]
+
+
+def test_event_labels_toggle(tmp_path):
+    """The "Event labels" toggle draws the events' labels on the chart as text (a hostile one
+    stays text), in rows where none overlaps another, counts those left out, and takes them
+    away again. A real recording marks 31 events in a burst, more than fit."""
+    log = tmp_path / "burst.jsonl"
+    script = ('"$ML" event \'<img src=x onerror="window.x=3">\'; '
+              'for i in $(seq 1 30); do "$ML" event "step $i of the burst"; done; '
+              '"$MW" alloc 10M sleep 300')
+    r = subprocess.run([MEMLINE, "run", "-q", "-o", log, "--", "sh", "-c", script],
+                       env={**os.environ, "ML": str(MEMLINE), "MW": str(MEMWORK)},
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    labels = [e["label"] for e in of_type(read_log(log), "event")]
+    assert len(labels) == 31, labels
+    out = tmp_path / "burst.html"
+    make_html([log], out)
+    res = load_in_chromium(out, tmp_path)
+    check_page(res, out)
+    assert res["windowX"] is None and res["images"] == 0, res
+    shown, more = res["eventLabels"]["on"]["shown"], res["eventLabels"]["on"]["more"]
+    assert shown, "expected event labels on the chart once the toggle is on"
+    for s in shown:
+        assert s["elements"] == 0, f"expected a label to be text only: {s}"
+        assert s["text"] in labels or (s["text"].endswith("…") and
+                                       any(l.startswith(s["text"][:-1]) for l in labels)), s
+    assert any(s["text"].startswith("<img") for s in shown), "expected the hostile label as text"
+    for i, a in enumerate(shown):
+        for b in shown[i + 1:]:
+            apart = (a["right"] <= b["left"] or b["right"] <= a["left"] or
+                     a["bottom"] <= b["top"] or b["bottom"] <= a["top"])
+            assert apart, f"the labels {a} and {b} overlap"
+    left_out = len(labels) - len(shown)
+    assert left_out > 0 and more == [f"+{left_out} events not labelled"], (len(shown), more)
+    assert res["eventLabels"]["off"] == {"shown": [], "more": []}
+
+
 def test_overlay_and_decimation(recording, tmp_path):
     """Two logs overlay, each from its start; a long run is cut to at most ~4000 points while
     keeping every series' peak."""

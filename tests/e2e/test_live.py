@@ -2,14 +2,17 @@
 size) while `memline run --capture-output` records a process with a distinctive name that marks
 an event and writes a line. The pane is read with capture-pane and polled until what is
 expected shows, with a generous deadline; nothing waits a fixed time or asserts on timing.
-Also: the command's errors, one line each with cli.h's exit codes."""
+Also: the command's errors, one line each with cli.h's exit codes, and a `run --live` whose
+terminal goes away (its CPU use over a window is bounded, read from /proc/PID/stat)."""
 
 import json
 import os
 import shutil
 import signal
 import subprocess
+import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -120,7 +123,7 @@ def test_view_follows_a_recording(ml, tmp_path, tmux):
     tmux.wait_for("the help closed", lambda lines: not contains("dashboard keys")(lines))
 
     tmux.keys("-")
-    tmux.wait_for("a one-hour window", contains("window 1 h"))
+    tmux.wait_for("a 10 s window (the run is shorter than 1 min)", contains("window 10.0 s"))
     tmux.keys("p")
     tmux.wait_for("the picture paused", contains("PAUSED"))
     tmux.keys("p")
@@ -141,12 +144,64 @@ def test_view_browses_a_finished_log(ml, tmp_path, tmux):
     log = r.log
     tmux.start(f"env LANG=C.UTF-8 {MEMLINE} view {log}; echo VIEW-EXITED $?; sleep 600")
     tmux.wait_for("the failed run", contains(LABEL, "failed: exit code 3"))
+    # a run shorter than every window: '-' gives the shortest, '+' the whole run again
     tmux.keys("-")
-    tmux.wait_for("the window stepped down", contains("window 1 h"))
-    tmux.keys("-")
-    tmux.wait_for("the window stepped down again", contains("window 15 min"))
+    tmux.wait_for("the window stepped down", contains("window 10.0 s"))
     tmux.keys("+")
-    tmux.wait_for("the window stepped up", contains("window 1 h"))
+    tmux.wait_for("the window stepped up", contains("window whole run"))
+    tmux.keys("q")
+    tmux.wait_for("the view to quit", contains("VIEW-EXITED 0"))
+
+
+def synthetic_log(path, rss_kib, busy="zzbusyproc"):
+    """A finished 12.1 s run of one process: RSS rss_kib, busy on one thread (its CPU time in
+    10 ms ticks), sampled every 0.5 s and then every 2 ms over its last 0.1 s, as after events;
+    its last two samples one tick apart."""
+    fields = ["pid", "rss", "anon", "file", "shmem", "peak", "vms", "swap", "pss", "utime",
+              "stime", "minflt", "majflt", "threads", "rchar", "wchar", "read_bytes",
+              "write_bytes", "state"]
+    recs = [{"type": "header", "format": 1, "memline": "0.1.0", "mode": "run", "host": "h",
+             "start": "2026-01-01T00:00:00.000Z", "start_unix": 1767225600.0,
+             "command": [busy], "pid": 100, "pids": [100], "cwd": "/", "job": {},
+             "page_size": 4096, "clk_tck": 100, "mem_total": 16000000, "kernel": "6.1",
+             "interval": {"fixed": None, "min": 0.01, "max": 5}, "peak_reset": True,
+             "pss": False, "fields": fields,
+             "tree_fields": ["nproc", "rss", "anon", "file", "shmem", "peak", "vms", "swap",
+                             "pss", "utime", "stime"]},
+            {"type": "proc", "t": 0.0, "pid": 100, "ppid": 1, "start": 0.0, "comm": busy,
+             "argv": [busy]}]
+    times = [k * 0.5 for k in range(1, 24)] + [12.0 + k * 0.002 for k in range(1, 51)]
+    for t in times:
+        cpu = int(t * 100 + 1e-9) * 10
+        p = [100, rss_kib, rss_kib, 0, 0, rss_kib, rss_kib, 0, None, cpu, 0, 0, 0, 1, 0, 0, 0,
+             0, "R"]
+        recs.append({"type": "sample", "t": round(t, 3), "avail": 1000000,
+                     "tree": [1, rss_kib, 0, 0, 0, None, 0, 0, None, 0, 0], "p": [p]})
+    recs.append({"type": "end", "t": 12.1, "status": "completed", "exit_code": 0,
+                 "signal": None, "core": False, "oom_killed": [], "alive": [],
+                 "samples": len(times), "self_utime": 1, "self_stime": 1, "events": 0})
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    return path
+
+
+def test_view_window_scale_and_cpu(tmp_path, tmux):
+    """A 12 s run: '-' from the whole run goes to the 10 s window (not 1 h); a scale of
+    1000 MiB is labelled so that it fits its column; and the CPU% of a busy single-threaded
+    process whose last two samples are 2 ms and one 10 ms tick apart reads 100 %, not 500 %."""
+    log = synthetic_log(tmp_path / "synth.jsonl", 880 * 1024)
+    tmux.start(f"env LANG=C.UTF-8 {MEMLINE} view {log}; echo VIEW-EXITED $?; sleep 600")
+    lines = tmux.wait_for("the run", contains("zzbusyproc", "completed"))
+    text = "\n".join(lines)
+    assert "1000 MiB" in text and "1000.0 Mi" not in text, text
+    assert "500 MiB" in text, text
+    row = [line for line in lines if "zzbusyproc" in line and "R" in line.split()]
+    assert row, text
+    cpu = float(row[0].split()[-2])
+    assert cpu == 100.0, f"expected 100.0 CPU% for one busy thread, got {cpu}: {row[0]!r}"
+    tmux.keys("-")
+    tmux.wait_for("the 10 s window", contains("window 10.0 s"))
+    tmux.keys("+")
+    tmux.wait_for("the whole run again", contains("window whole run"))
     tmux.keys("q")
     tmux.wait_for("the view to quit", contains("VIEW-EXITED 0"))
 
@@ -215,6 +270,58 @@ def test_run_live_waits_at_the_end(tmp_path, tmux):
     tmux.wait_for("how the run ended", contains("failed: exit code 3"))
     tmux.keys("q")
     tmux.wait_for("memline to exit with the command's status", contains("RUN-EXITED 3"))
+
+
+def cpu_ticks(pid):
+    """utime + stime of a process, in clock ticks (/proc/PID/stat fields 14 and 15)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def gone(pid):
+    """The process has exited (a zombie nobody reaped yet counts as exited)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat[stat.rindex(")") + 2] in "ZX"
+
+
+def test_run_live_on_a_lost_terminal(tmp_path, tmux):
+    """The terminal of `run --live` goes away (the tmux server killed, as when an ssh
+    connection drops): the dashboard stops without spinning (memline uses fewer than 20 clock
+    ticks of CPU in 2 s: a busy loop uses 200), the job (which ignores SIGHUP, like one under
+    nohup) goes on, and memline exits when it ends, with the log complete."""
+    log = tmp_path / "lost.jsonl"
+    prog = tmp_path / PROC
+    shutil.copy("/bin/sleep", prog)
+    go, mlpid, err = tmp_path / "go", tmp_path / "memline.pid", tmp_path / "err"
+    script = (f'trap "" HUP; echo $PPID > {mlpid}; echo {OUTPUT}; '
+              f'while [ ! -e {go} ]; do {prog} 0.1; done; exit 4')
+    tmux.start(f"env LANG=C.UTF-8 {MEMLINE} run --live -o {log} -- sh -c '{script}' "
+               f"2>{err}; echo RUN-EXITED $?; sleep 600")
+    tmux.wait_for("the dashboard", contains(PROC, OUTPUT, "running"))
+    pid = read_pidfile(mlpid)
+    try:
+        tmux.kill()
+        before = cpu_ticks(pid)
+        time.sleep(2)  # the window CPU use is measured over, not a wait for something
+        used = cpu_ticks(pid) - before
+        assert used < 20, f"expected memline idle without its terminal, it used {used} ticks in 2 s"
+        wait_until(lambda: "the terminal went away; still recording" in err.read_text(),
+                   "memline to say the terminal went away")
+        assert not gone(pid), "expected memline to go on recording while the job runs"
+        go.touch()
+        wait_until(lambda: gone(pid), "memline to exit once the job ended")
+    finally:
+        go.touch()
+        if not gone(pid):  # a failed test leaves no memline behind
+            os.kill(pid, signal.SIGKILL)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    end = records[-1]
+    assert end["type"] == "end" and end["exit_code"] == 4, end
+    assert any(r["type"] == "output" and r["text"] == OUTPUT for r in records)
 
 
 def test_run_live_needs_a_terminal(ml):

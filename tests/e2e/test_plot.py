@@ -11,6 +11,7 @@ import json
 import os
 import struct
 import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 import zlib
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MEMLINE
+from conftest import MEMLINE, MEMWORK, TIMEOUT, of_type, read_log
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "logs"
 
@@ -56,7 +57,8 @@ def header(command=("python3", "train.py")):
 def write_log(path, n_procs=8, n_samples=200, dt=0.05, events=(), spans=(), status="completed",
               command=("python3", "train.py"), end=True):
     """A synthetic log: n_procs processes whose RSS ramps up and down (process 0 the biggest),
-    sampled n_samples times every dt seconds; events as (t, label), spans as (t0, t1, name)."""
+    sampled n_samples times every dt seconds; events as (t, label), spans as (t0, t1, name) or
+    (t0, t1, name, tid) of pid 100."""
     out = [json.dumps(header(command))]
     pids = [100 + i for i in range(n_procs)]
     for i, pid in enumerate(pids):
@@ -64,11 +66,13 @@ def write_log(path, n_procs=8, n_samples=200, dt=0.05, events=(), spans=(), stat
                                "start": 0.0, "comm": f"w{i}", "argv": ["worker", str(i)]}))
     marks = [(t, {"type": "event", "t": t, "label": label, "pid": 100, "tid": 100})
              for t, label in events]
-    for t0, t1, name in spans:
+    for span in spans:
+        t0, t1, name = span[:3]
+        tid = span[3] if len(span) > 3 else 100
         marks.append((t0, {"type": "span", "t": t0, "phase": "begin", "name": name, "pid": 100,
-                           "tid": 100}))
+                           "tid": tid}))
         marks.append((t1, {"type": "span", "t": t1, "phase": "end", "name": name, "pid": 100,
-                           "tid": 100}))
+                           "tid": tid}))
     marks.sort(key=lambda m: m[0])
     mi = 0
     for k in range(n_samples):
@@ -223,6 +227,51 @@ def test_svg_has_event_labels_as_text(tmp_path, log):
     assert not [el for el in root.iter() if el.tag.endswith("script")]
 
 
+def svg_boxes(path, texts):
+    """The boxes (x0, y0, x1, y1) of the text layer's elements whose text is in texts."""
+    root = ET.parse(path).getroot()
+    out = []
+    for el in root.iter():
+        if el.tag.endswith("text") and el.text in texts:
+            x, y = float(el.get("x")), float(el.get("y"))
+            size, w = float(el.get("font-size")), float(el.get("textLength"))
+            out.append((el.text, (x, y - size, x + w, y)))
+    return out
+
+
+def overlaps(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def test_overlapping_spans_of_two_threads_have_apart_labels(tmp_path):
+    """Spans of two threads that overlap in time: their names go into rows of their own, so no
+    two names' boxes in the SVG's text layer intersect; the ones there is no room for are
+    counted."""
+    names = ["loader thread phase", "trainer thread phase", "loader second phase",
+             "trainer eval"]
+    spans = [(1.0, 6.0, names[0], 101), (1.2, 6.5, names[1], 102), (6.2, 9.0, names[2], 101),
+             (6.6, 9.5, names[3], 102)]
+    log = write_log(tmp_path / "threads.jsonl", spans=spans)
+    out = tmp_path / "threads.svg"
+    plot(log, "-o", out)
+    boxes = svg_boxes(out, names)
+    assert sorted(t for t, _ in boxes) == sorted(names), boxes
+    for i, (ta, a) in enumerate(boxes):
+        for tb, b in boxes[i + 1:]:
+            assert not overlaps(a, b), f"the labels {ta!r} {a} and {tb!r} {b} collide"
+
+    # more overlapping spans than rows: some are counted instead of drawn over each other
+    many = [(1.0 + i * 0.01, 8.0, f"phase of thread {i}", 101 + i) for i in range(6)]
+    log = write_log(tmp_path / "many.jsonl", spans=many)
+    out = tmp_path / "many.svg"
+    plot(log, "-o", out)
+    boxes = svg_boxes(out, [m[2] for m in many])
+    for i, (ta, a) in enumerate(boxes):
+        for tb, b in boxes[i + 1:]:
+            assert not overlaps(a, b), f"the labels {ta!r} {a} and {tb!r} {b} collide"
+    assert f"+{6 - len(boxes)} spans not labelled" in svg_texts(out), svg_texts(out)
+
+
 def test_pdf(tmp_path, log):
     out = tmp_path / "p.pdf"
     plot(log, "-o", out, "--metric", "cpu")
@@ -244,6 +293,96 @@ def test_overlay_two_logs(tmp_path, log):
     plot(log, other, "-o", png)
     w, h, rows = read_png(png)
     assert plot_area_ink(rows, w, h)[0] > 2000
+
+
+def test_overlay_labels_tell_runs_apart(tmp_path):
+    """Two runs of one command with different arguments, and two identical commands: each log's
+    legend entry is whole (its own text element in the SVG's text layer, not cut) and differs
+    from the other's, in the SVG and in the HTML page's data."""
+    lr = tmp_path / "lr"
+    lr.mkdir()
+    a = write_log(lr / "a.jsonl", command=("python3", "train.py", "--lr", "0.1", "--seed", "7"))
+    b = write_log(lr / "b.jsonl", command=("python3", "train.py", "--lr", "0.01", "--seed", "7"))
+    out = tmp_path / "lr.svg"
+    plot(a, b, "-o", out)
+    texts = svg_texts(out)
+    assert "--lr 0.1" in texts and "--lr 0.01" in texts, texts
+    data = html_data(plot_html(tmp_path, a, b))
+    assert [r["label"] for r in data["runs"]] == ["--lr 0.1", "--lr 0.01"]
+
+    # the same command twice: the logs' names (the directories too, when the names are alike)
+    for d in ("x", "y"):
+        (tmp_path / d).mkdir()
+    same = [write_log(tmp_path / d / "run.jsonl") for d in ("x", "y")]
+    out = tmp_path / "same.svg"
+    plot(*same, "-o", out)
+    texts = svg_texts(out)
+    assert "x/run" in texts and "y/run" in texts, texts
+    data = html_data(plot_html(tmp_path, *same))
+    assert [r["label"] for r in data["runs"]] == ["x/run", "y/run"]
+
+    # labels given: used as they are, wrapped over lines rather than cut
+    long_a = "baseline run with the default learning rate and all of the augmentations on"
+    out = tmp_path / "given.svg"
+    plot(a, "--label", long_a, b, "--label", "tuned", "-o", out)
+    texts = svg_texts(out)
+    assert "tuned" in texts, texts
+    lines = [t for t in texts if t and t in long_a]
+    assert len(lines) > 1 and " ".join(lines) == long_a, \
+        f"expected the long label whole, over several lines: {lines}"
+    r = plot(a, b, "--label", "only one", "-o", tmp_path / "x.svg", check=False)
+    assert r.returncode == 64 and "--label" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert not (tmp_path / "x.svg").exists()
+
+
+def plot_html(tmp_path, *logs):
+    out = tmp_path / "page.html"
+    plot(*logs, "-o", out)
+    return out
+
+
+ORANGE = (255, 128, 13)  # the first process's line (palette[0] in lib/plot-cairo.c)
+
+
+def colour_pixels(rows, w, h, colour, tol=40):
+    """Pixels of the plot area within tol of colour."""
+    n = 0
+    for y in range(60, h - 50):
+        for x in range(80, w - 300):
+            if sum(abs(p - q) for p, q in zip(rows[y][x], colour)) <= tol:
+                n += 1
+    return n
+
+
+def test_single_process_line_is_not_hidden(tmp_path):
+    """A run of one process: the tree's line is that process's, and drawn over it would hide
+    it; the process's line shows (on a pale band for the tree) and the legend says the tree is
+    the same line. A process that is most of a two-process tree (a shell and its child) shows
+    on the tree's line too: the tree goes under the processes."""
+    one = write_log(tmp_path / "one.jsonl", n_procs=1)
+    png = tmp_path / "one.png"
+    plot(one, "-o", png)
+    w, h, rows = read_png(png)
+    seen = colour_pixels(rows, w, h, ORANGE)
+    assert seen > 300, f"expected the process's orange line visible, {seen} orange pixels"
+    svg = tmp_path / "one.svg"
+    plot(one, "-o", svg)
+    assert "whole tree: the same as its only process" in svg_texts(svg)
+
+    # a shell of 100 KiB and its child: the tree is the child's line but for a pixel
+    records = [json.loads(x) for x in
+               write_log(tmp_path / "two.jsonl", n_procs=2).read_text().splitlines()]
+    for r in records:
+        if r["type"] == "sample":
+            r["p"][1][1] = 100
+            r["tree"][1] = r["p"][0][1] + 100
+    two = tmp_path / "two.jsonl"
+    two.write_text("".join(json.dumps(r) + "\n" for r in records))
+    png = tmp_path / "two.png"
+    plot(two, "-o", png)
+    w, h, rows = read_png(png)
+    seen = colour_pixels(rows, w, h, ORANGE)
+    assert seen > 300, f"expected the big child's orange line visible, {seen} orange pixels"
 
 
 def test_dark(tmp_path, log):
@@ -300,6 +439,78 @@ def test_cut_log_plots_what_is_readable(tmp_path):
     svg = tmp_path / "cut.svg"
     plot(cut, "-o", svg)
     assert any(t.startswith("incomplete") for t in svg_texts(svg))
+
+
+def html_data(path):
+    """The JSON an HTML report carries (lib/plot-html.c)."""
+    html = Path(path).read_text(encoding="utf-8")
+    start = html.index('<script type="application/json" id="memline-data">')
+    start = html.index(">", start) + 1
+    return json.loads(html[start:html.index("</script>", start)])
+
+
+SENDER = """import os, time
+with open(os.environ["MEMLINE_EVENTS"], "a") as f:
+    for i in range(1000):
+        f.write("tick %d\\n" % i)
+        f.flush()
+        time.sleep(0.002)
+"""
+
+
+def test_cpu_percent_of_a_busy_process_with_fast_samples(tmp_path):
+    """A busy single-threaded process (memwork churn) while another sends an event every 2 ms,
+    so memline samples every few ms (the extra sample 2 ms after a mark). CPU times move in
+    10 ms ticks: between samples 2 ms apart, one tick read as 500 %. Its CPU% line never goes
+    above 100 % (one thread); with the thread count taken out of the log, the 20-tick window
+    alone keeps it within 110 % (each of utime and stime is cut to a tick: 2 ticks in 20) plus
+    1 % for the sample times' own jitter; and the points add up to the CPU time the kernel
+    reported for the process at its exit, within 10 % and 60 ms (the CPU after its last sample
+    and the cap's clipping)."""
+    log = tmp_path / "cpu.jsonl"
+    sender = tmp_path / "sender.py"
+    sender.write_text(SENDER)
+    r = subprocess.run([str(MEMLINE), "run", "-q", "-o", str(log), "--", "sh", "-c",
+                        f"{sys.executable} {sender} & exec {MEMWORK} churn 3s"],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    records = read_log(log)
+    busy = records[0]["pid"]
+    ts = [s["t"] for s in of_type(records, "sample")]
+    fast = sum(1 for a, b in zip(ts, ts[1:]) if b - a < 0.006 and a > 1.0)
+    assert fast >= 50, f"expected many samples a few ms apart after events, found {fast}"
+    exit_ = [e for e in of_type(records, "exit") if e["pid"] == busy][0]
+    truth_ms = exit_["utime"] + exit_["stime"]
+    assert truth_ms > 500, f"expected the churn to use CPU: {exit_}"
+
+    def busy_line(log_):
+        out = tmp_path / (log_.stem + ".html")
+        plot(log_, "-m", "cpu", "-o", out)
+        run = html_data(out)["runs"][0]
+        line = [s for s in run["series"] if s.get("pid") == busy]
+        assert line, f"expected a CPU line for the busy process {busy}"
+        return [(t, v) for t, v in zip(run["t"], line[0]["v"]) if v is not None]
+
+    points = busy_line(log)
+    assert len(points) >= 5, points
+    top = max(v for _, v in points)
+    assert top <= 100.0, f"expected no CPU% above 100 % for one thread, got {top}"
+    used = sum(v * 10 * (t - (points[i - 1][0] if i else 0)) for i, (t, v) in enumerate(points))
+    assert abs(used - truth_ms) <= 0.1 * truth_ms + 60, \
+        f"expected the CPU% points to add up to {truth_ms} ms, they make {used:.0f} ms"
+
+    # no thread count: the window alone bounds the error
+    h = records[0]
+    pos = h["fields"].index("threads")
+    uncapped = tmp_path / "nothreads.jsonl"
+    with open(uncapped, "w") as f:
+        for rec in records:
+            if rec["type"] == "sample":
+                for p in rec["p"]:
+                    p[pos] = None
+            f.write(json.dumps(rec) + "\n")
+    top = max(v for _, v in busy_line(uncapped))
+    assert top <= 111.0, f"expected the 20-tick window to keep CPU% within 111 %, got {top}"
 
 
 def no_leftovers(d):

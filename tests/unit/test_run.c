@@ -537,8 +537,11 @@ static void test_events_reports(void **state)
 	assert_non_null(strstr(ph, "300/300          train     "));
 	assert_non_null(strstr(ph, "300/300            epoch     "));
 	assert_non_null(strstr(ph, "300/301            save     "));
-	assert_non_null(strstr(ph, "  2.300 s     700 ms*     2.1 MiB          0 B\n"));
-	assert_non_null(strstr(ph, "  0.300 s      800 ms     9.3 MiB  +1000.0 KiB\n"));
+	assert_non_null(strstr(ph, "  2.300 s     700 ms*     2.1 MiB              0 B\n"));
+	assert_non_null(strstr(ph, "  0.300 s      800 ms     9.3 MiB      +1000.0 KiB\n"));
+	/* the memory columns say they are the tree's, not the thread's */
+	assert_non_null(strstr(ph, "TREE PEAK  TREE RSS CHANGE\n"));
+	assert_non_null(strstr(ph, "the whole process tree's RSS"));
 	assert_non_null(strstr(ph, "     -2.9 MiB\n"));
 	assert_non_null(strstr(ph, "* still open at the end of the log"));
 	assert_non_null(strstr(ev, "   1.200 s     5.9 MiB  plain line\n"));

@@ -1,11 +1,12 @@
 /*
  * test_series: the lines a plot draws (lib/series.c) from small logs written here: the tree
  * total, the top N processes by peak and "other" as the sum of the rest, CPU% from the change
- * in CPU time between samples, interpolation along a line, and peak-preserving decimation
- * (every column's highest and lowest point survive; the first and last are kept; O(n) output
- * bounded by four points a column), and tables that put every series on one time axis (rows
- * ascending, NAN where a process was not alive, the same CPU%, every series' peaks kept when
- * decimated).
+ * in CPU time over windows of at least 20 clock ticks (never more than 100 % a thread, and
+ * adding up to the CPU time used, however close the samples), interpolation along a line, and
+ * peak-preserving decimation (every column's highest and lowest point survive; the first and last
+ * are kept; O(n) output bounded by four points a column), and tables that put every series on one
+ * time axis (rows ascending, NAN where a process was not alive, the same CPU%, every series' peaks
+ * kept when decimated).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -168,6 +169,99 @@ static void test_cpu(void **state)
 	assert_near(set.s[1].peak_t, 1.5); /* the first point with the peak value */
 	series_set_release(&set);
 	run_release(&run);
+}
+
+/*
+ * A busy single-threaded process (pid 10, started at 0) sampled every 2 ms for 2 s, as memline
+ * does after events: its CPU time moves in 10 ms ticks, so between two samples it moves by 0
+ * or 10 ms. threads is its thread count, or "null". A second process (pid 11) lives from 0.5 s
+ * to 0.56 s, between two window ends, using 30 ms.
+ */
+static void load_ticking(struct run *run, const char *threads)
+{
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addstr(&sb, "{\"type\":\"proc\",\"t\":0,\"pid\":10,\"ppid\":1,\"start\":0,"
+			   "\"comm\":\"busy\",\"argv\":[\"busy\"]}\n");
+	for (int k = 1; k <= 1000; k++) {
+		double t = k * 0.002;
+		long cpu = (long)floor(t * 100 + 1e-9) * 10; /* whole ticks of 10 ms */
+		if (k == 250)
+			strbuf_addstr(&sb,
+				      "{\"type\":\"proc\",\"t\":0.5,\"pid\":11,\"ppid\":10,"
+				      "\"start\":0.5,\"comm\":\"short\",\"argv\":[\"short\"]}\n");
+		strbuf_addf(
+			&sb,
+			"{\"type\":\"sample\",\"t\":%.3f,\"avail\":1,\"tree\":[1,1,0,0,0,null,0,"
+			"0,null,0,0],\"p\":[[10,1,1,0,0,1,1,0,null,%ld,0,0,0,%s,0,0,0,0,\"R\"]",
+			t, cpu, threads);
+		if (k >= 250 && k <= 280)
+			strbuf_addf(&sb, ",[11,1,1,0,0,1,1,0,null,%d,0,0,0,1,0,0,0,0,\"R\"]",
+				    (k - 250) / 10 * 10);
+		strbuf_addstr(&sb, "]}\n");
+		if (k == 280)
+			strbuf_addstr(&sb, "{\"type\":\"exit\",\"t\":0.561,\"pid\":11,\"how\":"
+					   "\"exited\",\"code\":0}\n");
+	}
+	load_text(run, sb.buf);
+	strbuf_release(&sb);
+}
+
+static void test_cpu_window(void **state)
+{
+	(void)state;
+	struct run run;
+	struct series_set set;
+	load_ticking(&run, "1");
+	assert_near(series_cpu_window(&run), 0.2); /* 20 ticks at clk_tck 100 */
+	assert_int_equal(series_set_build(&set, &run, PLOT_CPU, 2), 0);
+	assert_int_equal(set.n, 3);
+	const struct series *busy = &set.s[1], *tree = &set.s[0];
+	assert_int_equal(run.procs[busy->proc].pid, 10);
+	/* points only at the ends of windows of at least 0.2 s, the last at the last sample */
+	assert_true(busy->n >= 5 && busy->n <= 10);
+	assert_near(busy->t[busy->n - 1], 2.0);
+	for (size_t i = 0; i < busy->n; i++) {
+		double from = i ? busy->t[i - 1] : 0;
+		assert_true(busy->t[i] - from >= 0.2 - 1e-9);
+		assert_true(busy->v[i] <= 100 + 1e-9); /* one thread */
+		assert_true(busy->v[i] >= 85);
+	}
+	/* the tree counts the short process, which no window end saw alive */
+	double tree_ms = 0, busy_ms = 0;
+	for (size_t i = 0; i < tree->n; i++) {
+		double from = i ? tree->t[i - 1] : 0;
+		tree_ms += tree->v[i] * 10 * (tree->t[i] - from);
+		busy_ms += busy->v[i] * 10 * (busy->t[i] - from);
+	}
+	assert_true(fabs(tree_ms - busy_ms - 30) < 1e-6);
+	/* the short one has a point at its last sample, over the window so far */
+	const struct series *shrt = &set.s[2];
+	assert_int_equal(run.procs[shrt->proc].pid, 11);
+	assert_int_equal(shrt->n, 1);
+	assert_near(shrt->t[0], 0.56);
+	series_set_release(&set);
+	run_release(&run);
+
+	/* threads unknown: no cap, but the window keeps the error within 2 ticks in 20 (10 %),
+	 * and the points add up to the CPU time used exactly */
+	load_ticking(&run, "null");
+	assert_int_equal(series_set_build(&set, &run, PLOT_CPU, 1), 0);
+	busy = &set.s[1];
+	double ms = 0;
+	for (size_t i = 0; i < busy->n; i++) {
+		double from = i ? busy->t[i - 1] : 0;
+		assert_true(busy->v[i] <= 110 + 1e-9);
+		ms += busy->v[i] * 10 * (busy->t[i] - from);
+	}
+	assert_true(fabs(ms - 2000) < 1e-6);
+	series_set_release(&set);
+	run_release(&run);
+
+	assert_near(series_cpu_percent(10, 0.002, 1), 100);
+	assert_near(series_cpu_percent(10, 0.002, 0), 500);
+	assert_near(series_cpu_percent(150, 0.5, 4), 30);
+	assert_true(isnan(series_cpu_percent(10, 0, 1)));
+	assert_true(isnan(series_cpu_percent(-1, 1, 1)));
 }
 
 static void test_series_at(void **state)
@@ -613,10 +707,11 @@ static void test_table_decimate(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_top_and_other), cmocka_unit_test(test_cpu),
-		cmocka_unit_test(test_series_at),     cmocka_unit_test(test_decimate_keeps_peaks),
-		cmocka_unit_test(test_empty_run),     cmocka_unit_test(test_table_gaps),
-		cmocka_unit_test(test_table_cpu),     cmocka_unit_test(test_table_decimate),
+		cmocka_unit_test(test_top_and_other),	     cmocka_unit_test(test_cpu),
+		cmocka_unit_test(test_cpu_window),	     cmocka_unit_test(test_series_at),
+		cmocka_unit_test(test_decimate_keeps_peaks), cmocka_unit_test(test_empty_run),
+		cmocka_unit_test(test_table_gaps),	     cmocka_unit_test(test_table_cpu),
+		cmocka_unit_test(test_table_decimate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /*
  * test_tui: the dashboard's pure parts (lib/tui.c): braille cell encoding, the history
- * windows '+' and '-' step through, the chart's scale, and the chart's bins: every sample's
+ * windows '+' and '-' step through (never longer than the run from the whole run), the chart's
+ * scale and its labels (that fit their columns), and the chart's bins: every sample's
  * value lands in its column (a spike between two columns' worth of samples survives), columns
  * without a sample carry the line, the top processes get series of their own, and bringing the
  * bins up to date frame by frame (samples read as time passes, bins sliding out of the window)
@@ -87,14 +88,62 @@ static void test_braille(void **state)
 static void test_windows(void **state)
 {
 	(void)state;
-	assert_near(tui_window_step(0, 1), 0); /* the whole run is the longest */
-	assert_near(tui_window_step(0, -1), 3600);
-	assert_near(tui_window_step(3600, 1), 0);
-	assert_near(tui_window_step(10, -1), 10); /* the shortest */
-	assert_near(tui_window_step(10, 1), 60);
-	assert_near(tui_window_step(60, -1), 10);
-	assert_near(tui_window_step(120, -1), 60); /* from --window 120 */
-	assert_near(tui_window_step(120, 1), 300);
+	const double hour = 7200; /* a run of two hours: every window is shorter */
+	assert_near(tui_window_step(0, 1, hour), 0); /* the whole run is the longest */
+	assert_near(tui_window_step(0, -1, hour), 3600);
+	assert_near(tui_window_step(3600, 1, hour), 0);
+	assert_near(tui_window_step(10, -1, hour), 10); /* the shortest */
+	assert_near(tui_window_step(10, 1, hour), 60);
+	assert_near(tui_window_step(60, -1, hour), 10);
+	assert_near(tui_window_step(120, -1, hour), 60); /* from --window 120 */
+	assert_near(tui_window_step(120, 1, hour), 300);
+	/* a 12 s run: '-' from the whole run goes to 10 s, not 1 h; '+' from 10 s back to it */
+	assert_near(tui_window_step(0, -1, 12), 10);
+	assert_near(tui_window_step(10, 1, 12), 0);
+	assert_near(tui_window_step(0, -1, 400), 300);
+	assert_near(tui_window_step(300, 1, 400), 0);
+	assert_near(tui_window_step(60, 1, 400), 300);
+	/* a run shorter than every window: the shortest, and back */
+	assert_near(tui_window_step(0, -1, 3), 10);
+	assert_near(tui_window_step(0, -1, 0), 10);
+	assert_near(tui_window_step(10, 1, 3), 0);
+	assert_near(tui_window_step(10, -1, 3), 10);
+}
+
+static void check_label(double kib, const char *want)
+{
+	struct strbuf sb = STRBUF_INIT;
+	tui_axis_label(&sb, kib);
+	if (strcmp(sb.buf, want))
+		fail_msg("tui_axis_label(%g): got '%s', expected '%s'", kib, sb.buf, want);
+	strbuf_release(&sb);
+}
+
+/* The scale's labels fit the chart's 9 columns on its left: never "1000.0 Mi". */
+static void test_axis_label(void **state)
+{
+	(void)state;
+	check_label(0, "0");
+	check_label(1000 * 1024.0, "1000 MiB");
+	check_label(500 * 1024.0, "500 MiB");
+	check_label(1.5 * 1048576, "1.5 GiB");
+	check_label(768, "768 KiB");
+	check_label(0.5, "0.5 KiB");
+	check_label(1024, "1 MiB");
+	check_label(15 * 1024.0, "15 MiB");
+	check_label(7.5 * 1024, "7.5 MiB");
+	check_label(1023.9 * 1048576, "1024 GiB");
+	/* every scale and half scale tui_nice_max can give */
+	struct strbuf sb = STRBUF_INIT;
+	for (double v = 1; v < 1e11; v *= 1.13) {
+		double m = tui_nice_max(v);
+		for (int half = 0; half < 2; half++) {
+			strbuf_reset(&sb);
+			tui_axis_label(&sb, half ? m / 2 : m);
+			assert_true(sb.len <= 8);
+		}
+	}
+	strbuf_release(&sb);
 }
 
 static void test_nice_max(void **state)
@@ -195,9 +244,9 @@ static void test_chart_incremental(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_braille),		  cmocka_unit_test(test_windows),
-		cmocka_unit_test(test_nice_max),	  cmocka_unit_test(test_chart_columns),
-		cmocka_unit_test(test_chart_incremental),
+		cmocka_unit_test(test_braille),	   cmocka_unit_test(test_windows),
+		cmocka_unit_test(test_nice_max),   cmocka_unit_test(test_chart_columns),
+		cmocka_unit_test(test_axis_label), cmocka_unit_test(test_chart_incremental),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

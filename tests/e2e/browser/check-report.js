@@ -2,7 +2,9 @@
 // /usr/bin/chromium) and prints what tests/e2e/test_html.py asserts on, as one JSON object:
 // console errors and page errors, every request the page made, whether the chart's canvas has
 // non-blank pixels, what the event tooltip says when the mouse is on each event marker, the
-// events table's labels, and window.x (which a hostile label would set).
+// events table's labels, the span names drawn on the chart (their boxes), the phases table,
+// the time axis's labels over several ranges, the event labels the toggle draws, and window.x
+// (which a hostile label would set).
 // Usage: node check-report.js REPORT.html PROFILE_DIR
 // Exits 2 when Chromium cannot be started (the message on stderr), 1 on any other failure.
 "use strict";
@@ -70,6 +72,43 @@ async function main() {
 		result.tableLabels = await page.evaluate(() =>
 			Array.from(document.querySelectorAll("#events tbody tr")).map((tr) =>
 				tr.children[tr.children.length - 3].textContent));
+		result.spanLabels = await page.evaluate(() => window.memlineReport.spanLabels());
+		result.series = await page.evaluate(() => window.memlineReport.chart().series.map((s) =>
+			({ label: s.label, width: s.width === undefined ? null : s.width })));
+		// The time axis's labels over ranges whose steps are 0.25 s, 2.5 ms, 0.5 min...
+		result.ticks = [];
+		for (const [min, max] of [[0, 5], [0, 2.5], [0, 1.3], [0.1, 0.35], [0, 0.013], [0, 30],
+			[0, 75], [0, 400], [0, 7000]]) {
+			result.ticks.push(await page.evaluate(async ([lo, hi]) => {
+				window.memlineReport.chart().setScale("x", { min: lo, max: hi });
+				await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+				return { min: lo, max: hi, ...window.memlineReport.timeTicks() };
+			}, [min, max]));
+		}
+		await page.evaluate(() => {
+			const u = window.memlineReport.chart();
+			u.setScale("x", { min: 0, max: Math.max(...u.data[0]) });
+		});
+		result.phaseHead = await page.evaluate(() =>
+			Array.from(document.querySelectorAll("#phases thead th")).map((th) => th.textContent));
+		result.phaseRows = await page.evaluate(() =>
+			Array.from(document.querySelectorAll("#phases tbody tr")).map((tr) =>
+				Array.from(tr.children).map((td) => td.textContent)));
+		// The "Event labels" toggle: the labels it draws on the chart (their text and boxes),
+		// what it says of those left out, and nothing once it is off again.
+		const labels = () => page.evaluate(() => ({
+			shown: Array.from(document.querySelectorAll("#chart .ev-label")).map((e) => {
+				const b = e.getBoundingClientRect();
+				return { text: e.textContent, left: b.left, top: b.top, right: b.right,
+					bottom: b.bottom, elements: e.children.length };
+			}),
+			more: Array.from(document.querySelectorAll("#chart .ev-more")).map((e) =>
+				e.textContent),
+		}));
+		await page.click("#event-labels");
+		result.eventLabels = { on: await labels() };
+		await page.click("#event-labels");
+		result.eventLabels.off = await labels();
 		result.nearOutput = await page.evaluate(() =>
 			Array.from(document.querySelectorAll("#near-lines .out-text")).map((e) => e.textContent));
 		// Dark theme switch and a zoom must not break anything either.
