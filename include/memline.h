@@ -6,7 +6,9 @@
  * memline gives every process it records, with a single write(2). Without that variable
  * nothing is recording and every call is a silent no-op: a program can call these functions
  * unconditionally. The channel is opened on the first call and its descriptor kept (it is
- * close-on-exec); the environment is not read again after that.
+ * close-on-exec); the environment is not read again after that. It is opened only when it is
+ * the recording's own file (a 0600 file of this user in a 0700 directory of this user): else
+ * every call fails with EPERM.
  *
  * Every function is thread-safe, may be used in a child after fork() (the child keeps
  * sending on the inherited descriptor), never prints, exits or aborts, and leaves errno as it
@@ -42,9 +44,9 @@ extern "C" {
  * Marks an event: label at this moment, from this process and thread. The label is any text
  * (newlines, backslashes and invalid UTF-8 included, all sent as they are); NULL is taken as
  * "". Returns 0 when the event was sent, and 0 as well when nothing is recording; -1 with
- * errno set when it could not be sent: the channel could not be opened (say ENOENT, its
- * directory gone: every later call returns -1 at once with the same errno) or the write failed
- * (say ENOSPC).
+ * errno set when it could not be sent: the channel could not be opened (ENOENT: its directory
+ * is gone; EPERM: it is not the recording's own file; every later call returns -1 at once with
+ * the same errno) or the write failed (say ENOSPC).
  */
 MEMLINE_API int memline_event(const char *label);
 

@@ -51,7 +51,7 @@ static int api_state_get(void)
 	if (!path || !*path) {
 		s = STATE_OFF;
 	} else {
-		s = channel_open_env();
+		s = channel_open(path);
 		if (s < 0)
 			s = STATE_FAILED - (errno > 0 ? errno : EIO);
 	}

@@ -85,9 +85,8 @@ struct recorder {
 	struct channel_reader chan;
 	bool chan_open;
 	int inotify_fd;
-	char *chan_dir; /* the private directory memline made for it, removed at the end */
-	char *chan_file;
-	bool capturing; /* --capture-output */
+	struct channel_dir place; /* the private directory memline made for it (run, self) */
+	bool capturing;		  /* --capture-output */
 	struct capture cap;
 	regex_t *regex; /* --event-regex, compiled */
 	size_t n_regex;
@@ -316,26 +315,13 @@ static void read_output(struct recorder *r)
 static int open_channel(struct recorder *r, const char *path, struct strbuf *err)
 {
 	if (!path) {
-		const char *base = getenv("XDG_RUNTIME_DIR");
-		struct stat st;
-		if (!base || !*base || stat(base, &st) < 0 || !S_ISDIR(st.st_mode) ||
-		    access(base, W_OK) < 0)
-			base = "/tmp";
-		struct strbuf dir = STRBUF_INIT;
-		strbuf_addf(&dir, "%s/memline-XXXXXX", base);
-		if (!dir.buf || !mkdtemp(dir.buf)) {
-			/* No channel is no reason not to record: events are simply not offered. */
-			strbuf_release(&dir);
+		/* No channel is no reason not to record: events are simply not offered. */
+		struct strbuf why = STRBUF_INIT;
+		int ret = channel_dir_create(&r->place, &r->fs, &why);
+		strbuf_release(&why);
+		if (ret < 0)
 			return 0;
-		}
-		r->chan_dir = strbuf_detach(&dir, NULL);
-		struct strbuf file = STRBUF_INIT;
-		strbuf_addf(&file, "%s/events", r->chan_dir);
-		int fd = open(file.buf, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-		if (fd >= 0)
-			close(fd);
-		r->chan_file = strbuf_detach(&file, NULL);
-		path = r->chan_file;
+		path = r->place.file;
 	}
 	if (channel_reader_open(&r->chan, path, err) < 0)
 		return RECORDER_ERR_EVENTS;
@@ -369,10 +355,7 @@ static void close_channel(struct recorder *r)
 	 * and memline event and the libraries then do nothing. Keeping it would leave a directory
 	 * behind every run that ends before its last process.
 	 */
-	if (r->chan_dir) {
-		unlink(r->chan_file);
-		rmdir(r->chan_dir);
-	}
+	channel_dir_remove(&r->place);
 }
 
 /* Reaps every child that has exited. */
@@ -629,8 +612,7 @@ static void release(struct recorder *r)
 	strbuf_release(&r->warn);
 	if (r->chan_open || r->inotify_fd >= 0)
 		close_channel(r);
-	free(r->chan_dir);
-	free(r->chan_file);
+	channel_dir_remove(&r->place);
 	free(r->final_error);
 	if (r->capturing)
 		capture_release(&r->cap);
@@ -839,10 +821,10 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 				close(fd);
 			}
 		}
-		if (r.chan_file) {
+		if (r.place.file) {
 			char memline_pid[24];
 			snprintf(memline_pid, sizeof(memline_pid), "%d", (int)getppid());
-			setenv(CHANNEL_ENV, r.chan_file, 1);
+			setenv(CHANNEL_ENV, r.place.file, 1);
 			setenv(CHANNEL_PID_ENV, memline_pid, 1);
 		}
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
@@ -1025,7 +1007,7 @@ struct recorder_self *recorder_self_start(const struct recorder_options *o, stru
 
 const char *recorder_self_channel(const struct recorder_self *s)
 {
-	return s->r.chan_file;
+	return s->r.place.file;
 }
 
 int recorder_self_stop(struct recorder_self *s, const char *error, struct strbuf *err)
