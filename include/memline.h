@@ -19,6 +19,8 @@
 #ifndef MEMLINE_H
 #define MEMLINE_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -76,23 +78,36 @@ MEMLINE_API int memline_span_end(const char *name);
  * log_path (NULL: memline-NAME-YYYYMMDD-HHMMSS.jsonl in the current directory), as
  * `memline run` would, until memline_stop(). interval is the sampling interval in seconds;
  * 0 (or less) chooses memline's adaptive schedule. The recording runs in a thread of its own
- * that blocks every signal, reaps nothing and never prints. It points $MEMLINE_EVENTS at its
- * own channel, so this process's and its new children's events and spans are recorded too
- * (setenv: call it before starting other threads). It returns once the first sample is taken, so
- * the log has a baseline from before what the caller does next. As with `memline run`, reading a
- * process's peak resets its high-water mark, so this process's getrusage() ru_maxrss is the peak
- * since the last sample. Returns 0, or -1 with errno set (EBUSY: already recording; EINVAL: a bad
- * interval) and a message in memline_last_error().
+ * that blocks every signal, reaps nothing and never prints. This process's events and spans,
+ * from any thread, and those of the children it forks go to the recording's own channel. The
+ * environment is not changed (setenv is not safe in a threaded program): a child that execs
+ * another program sends there only if the host gives it memline_channel() as $MEMLINE_EVENTS.
+ * It returns once the first sample is taken, so the log has a baseline from before what the
+ * caller does next. As with `memline run`, reading a process's peak resets its high-water mark,
+ * so this process's getrusage() ru_maxrss is the peak since the last sample. Returns 0, or -1
+ * with errno set (EBUSY: already recording; EINVAL: a bad interval) and a message in
+ * memline_last_error().
  */
 MEMLINE_API int memline_start(const char *log_path, double interval);
 
 /*
  * Ends the self-recording: writes the log's end record (status completed; the process is
- * still running, so it is listed alive) and restores $MEMLINE_EVENTS. Returns 0, or -1 with
+ * still running, so it is listed alive). Events sent from then on go where they went before
+ * memline_start(): the channel named by $MEMLINE_EVENTS, or nowhere. Returns 0, or -1 with
  * errno set (ESRCH: nothing was recording; EIO: the log could not be written in full) and a
  * message in memline_last_error().
  */
 MEMLINE_API int memline_stop(void);
+
+/*
+ * The path of the self-recording's event channel, for the host to give the programs it starts
+ * as $MEMLINE_EVENTS (in the envp of execve(2) or posix_spawn(3), or with setenv(3) while it
+ * has no other thread). Copies it into buf (at most size - 1 bytes, NUL-terminated, when size
+ * is not 0) and returns its length, as snprintf(3) does: the path was cut when the result is
+ * size or more. Returns 0 (buf "") when memline_start() is not recording. The path names a
+ * file that memline_stop() removes.
+ */
+MEMLINE_API size_t memline_channel(char *buf, size_t size);
 
 /* The message of the calling thread's last failed memline_start() or memline_stop(), or "". */
 MEMLINE_API const char *memline_last_error(void);

@@ -564,8 +564,12 @@ static void finish(struct recorder *r, struct recorder_result *res)
 	pid_t *pids = calloc(alive ? alive : 1, sizeof(*pids));
 	end.n_alive = pids ? sampler_pids(&r->sampler, pids, alive) : 0;
 	end.alive = pids;
+	/*
+	 * memline's own CPU time: the process's for run and attach, the recording thread's for a
+	 * self-recording (finish() runs in it), whose process is the host's.
+	 */
 	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
+	getrusage(r->self ? RUSAGE_THREAD : RUSAGE_SELF, &ru);
 	end.self_utime = ru.ru_utime.tv_sec * 1000LL + ru.ru_utime.tv_usec / 1000;
 	end.self_stime = ru.ru_stime.tv_sec * 1000LL + ru.ru_stime.tv_usec / 1000;
 	log_write_end(&r->log, &end);
