@@ -8,7 +8,8 @@
  * subreaper) are reaped with wait4, which gives their exit status, final CPU time and the peak
  * of their last interval (ru_maxrss, since memline reset it). Before reaping a child killed by
  * SIGKILL, the OOM counters are read while its zombie still shows its cgroup. Other processes
- * are seen as zombies (stat gives their exit status) or just vanish (status unknown).
+ * are seen as zombies (stat gives their exit status) or just vanish (status unknown; for the
+ * processes attach was given, their pidfd may still know it: pidfd.h).
  */
 #include "recorder.h"
 
@@ -34,6 +35,7 @@
 #include "channel.h"
 #include "log.h"
 #include "oom.h"
+#include "pidfd.h"
 #include "procfs.h"
 #include "sampler.h"
 
@@ -61,6 +63,7 @@ struct recorder {
 	struct procfs fs;
 	struct sampler sampler;
 	struct oom_watch oom;
+	struct pidfd_watch exits; /* attach: how the processes it was given end (pidfd.h) */
 	struct log_writer log;
 	sigset_t sigs; /* blocked, and taken with sigtimedwait */
 	double t0;
@@ -174,6 +177,11 @@ static void drain(struct recorder *r)
 			break;
 		case SAMPLER_EXIT: {
 			struct exit_info *e = &ev[i].exit;
+			/* Not our child and gone unseen: its pidfd may know how it ended. */
+			int status;
+			if (e->how == EXIT_HOW_UNKNOWN &&
+			    pidfd_watch_exit(&r->exits, e->pid, 100, &status))
+				exit_info_from_wait_status(e, status);
 			if (!ev[i].oom_known) {
 				bool sigkill = e->how == EXIT_HOW_KILLED && e->signal == SIGKILL;
 				if (sigkill || e->how == EXIT_HOW_UNKNOWN)
@@ -611,6 +619,7 @@ static void release(struct recorder *r)
 		;
 	sampler_release(&r->sampler);
 	oom_watch_release(&r->oom);
+	pidfd_watch_release(&r->exits);
 	procfs_release(&r->fs);
 	free(r->oom_pids);
 	strbuf_release(&r->warn);
@@ -902,6 +911,8 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 	struct rlimit nofile;
 	raise_nofile(&nofile);
 	procfs_update_fd_budget(&r.fs);
+	for (size_t i = 0; i < n; i++)
+		pidfd_watch_add(&r.exits, pids[i]);
 	r.t0 = boottime();
 	r.main_pid = pids[0];
 	write_header_of(&r, pids, n);

@@ -17,7 +17,7 @@ endif
 
 OBJCOPY     ?= objcopy
 MLIB_SRC    := lib/api.c lib/channel.c lib/channel-dir.c lib/strbuf.c lib/recorder.c lib/sampler.c lib/procfs.c \
-               lib/oom.c lib/log-writer.c lib/record.c lib/capture.c
+               lib/oom.c lib/pidfd.c lib/log-writer.c lib/record.c lib/capture.c
 MLIB_OBJ    := $(MLIB_SRC:%.c=$(BUILD)/pic/%.o)
 MLIB_SO     := $(BUILD)/libmemline.so.0
 MLIB_A      := $(BUILD)/libmemline.a

@@ -233,6 +233,42 @@ def test_track_does_not_record_memline_itself(memline_bin, tmp_path):
 
 
 @needs_events
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSEGV])
+def test_a_tracked_process_killed_by_a_signal_ends_killed(memline_bin, tmp_path, sig):
+    """memline attach is not the tracked process's parent, so wait4 cannot tell it how the
+    process ended; its pidfd can (Linux 6.15 and later). At -i 5 memline notices the death at
+    its next sample, seconds later: status() right after the process died waits for the end."""
+    if not pidfd_exit_info():
+        pytest.skip("this kernel keeps no exit status in pidfds (PIDFD_INFO_EXIT, Linux 6.15)")
+    run_script(tmp_path, f"""
+        import resource
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        with memline.track(path="job.jsonl", interval=5):
+            os.kill(os.getpid(), {int(sig)})
+    """, expect_rc=-sig)
+    path = tmp_path / "job.jsonl"
+    assert memline.status(path) == "killed"
+    assert memline.has_crashed_ungracefully(path)
+    assert not memline.has_crashed_gracefully(path)
+    assert not memline.has_completed_successfully(path)
+    recs = memline.read_records(path)
+    end = end_of(recs)
+    assert (end["status"], end["signal"], end["exit_code"]) == ("killed", int(sig), None), end
+    pid = recs[0]["pid"]
+    (exit_rec,) = [r for r in recs if r["type"] == "exit" and r["pid"] == pid]
+    assert exit_rec.get("signal") == int(sig), exit_rec
+
+
+def pidfd_exit_info():
+    """Whether the kernel's pidfds keep a reaped process's exit status (Linux 6.15)."""
+    release = os.uname().release.split("-")[0].split(".")
+    try:
+        return (int(release[0]), int(release[1])) >= (6, 15)
+    except (ValueError, IndexError):
+        return False
+
+
+@needs_events
 def test_track_removes_the_channel_dirs_of_killed_recordings(memline_bin, tmp_path):
     """A memline killed with SIGKILL leaves its channel's directory behind; the next track()
     removes it, and keeps a live recording's."""
