@@ -96,6 +96,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(CORE)
 fuzz-replay: $(FUZZ_BIN)
 	$(BUILD)/fuzz/fuzz_log_reader tests/fixtures/logs/*.jsonl
 	$(BUILD)/fuzz/fuzz_http_spec tests/fixtures/http/*.txt
+	$(BUILD)/fuzz/fuzz_channel tests/fixtures/channel/*.txt
 
 # Open-ended fuzzing with libFuzzer: make fuzz FUZZ_SECONDS=600
 FUZZ_SECONDS ?= 60
@@ -107,6 +108,11 @@ fuzz: $(HTML_C)
 	  -o build/libfuzzer/fuzz_log_reader tests/fuzz/fuzz_log_reader.c $(LIB_SRC) $(HTML_C) $(LIBS)
 	build/libfuzzer/fuzz_log_reader -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	  build/fuzz-corpus tests/fixtures/logs
+	@mkdir -p build/fuzz-corpus-channel
+	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -Iinclude -Ilib -fsanitize=fuzzer,address,undefined \
+	  -o build/libfuzzer/fuzz_channel tests/fuzz/fuzz_channel.c lib/channel.c lib/strbuf.c
+	build/libfuzzer/fuzz_channel -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+	  build/fuzz-corpus-channel tests/fixtures/channel
 
 e2e: $(BUILD)/memline $(HELPERS) lib html-test
 	MEMLINE_BUILD=$(abspath $(BUILD)) \
