@@ -434,7 +434,8 @@ def test_memlines_own_parser_reads_what_python_writes(channel, tmp_path):
     subprocess.run([cc, "-std=gnu17", "-D_GNU_SOURCE", f"-I{REPO / 'lib'}", "-o", str(exe),
                     str(src), str(REPO / "lib" / "channel.c"), str(REPO / "lib" / "strbuf.c")],
                    check=True, timeout=TIMEOUT)
-    labels = ["plain", "new\nline", "back\\slash\\n", "cr\r", "ü€🎉" * 300, "", "x" * 2000]
+    labels = ["plain", "new\nline", "back\\slash\\n", "cr\r", "ü€🎉" * 300, "", "x" * 2000,
+              "\x00x", "a\x00\x00b\x00"]
     for label in labels:
         memline.event(label)
     with memline.span("phase"):
