@@ -27,7 +27,10 @@ static const char usage[] =
 	"  -b, --begin     start a span\n"
 	"  -e, --end       end the innermost open span of that name (same process and thread)\n"
 	"  -v, --verbose   say on stderr when nothing is recording or the send failed\n"
-	"  -h, --help      this help\n";
+	"  -h, --help      this help\n"
+	"\n"
+	"Exit status: 0, also when nothing records; 64 a bad command line; 77 when\n"
+	"$MEMLINE_EVENTS is not the recording's own file (nothing is sent).\n";
 
 int cmd_event(int argc, char **argv)
 {
