@@ -3,7 +3,8 @@
 #   make demo         install what it needs, build, record the bundled demo
 #   make check        install what the tests need, build, run every test (also under ASan/UBSan)
 #   make bench        benchmarks (not part of check)
-#   make install PREFIX=DIR   memline, libmemline, memline.h, memline.pc, man pages
+#   make install PREFIX=DIR   memline, libmemline, memline.h, memline.pc, man pages, and the
+#                             Python package (make install-python: that alone)
 # Sources are found by wildcard: adding a file under lib/, src/, tests/unit/ needs no edit here.
 
 VERSION   := 0.1.0
@@ -36,7 +37,8 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 CORE      := $(BUILD)/libmemline-core.a
 HELPERS   := $(BUILD)/memwork
 
-.PHONY: all deps demo check unit e2e fuzz-replay fuzz check-format bench install clean
+.PHONY: all deps demo check unit e2e fuzz-replay fuzz check-format bench install install-python \
+        clean
 all: $(BUILD)/memline lib
 
 include mk/lib.mk
@@ -94,6 +96,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(CORE)
 fuzz-replay: $(FUZZ_BIN)
 	$(BUILD)/fuzz/fuzz_log_reader tests/fixtures/logs/*.jsonl
 	$(BUILD)/fuzz/fuzz_http_spec tests/fixtures/http/*.txt
+	$(BUILD)/fuzz/fuzz_channel tests/fixtures/channel/*.txt
 
 # Open-ended fuzzing with libFuzzer: make fuzz FUZZ_SECONDS=600
 FUZZ_SECONDS ?= 60
@@ -105,6 +108,11 @@ fuzz: $(HTML_C)
 	  -o build/libfuzzer/fuzz_log_reader tests/fuzz/fuzz_log_reader.c $(LIB_SRC) $(HTML_C) $(LIBS)
 	build/libfuzzer/fuzz_log_reader -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	  build/fuzz-corpus tests/fixtures/logs
+	@mkdir -p build/fuzz-corpus-channel
+	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -Iinclude -Ilib -fsanitize=fuzzer,address,undefined \
+	  -o build/libfuzzer/fuzz_channel tests/fuzz/fuzz_channel.c lib/channel.c lib/strbuf.c
+	build/libfuzzer/fuzz_channel -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+	  build/fuzz-corpus-channel tests/fixtures/channel
 
 e2e: $(BUILD)/memline $(HELPERS) lib html-test
 	MEMLINE_BUILD=$(abspath $(BUILD)) \
@@ -126,6 +134,16 @@ install: $(BUILD)/memline install-lib
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/memline $(DESTDIR)$(PREFIX)/bin/memline
 	install -m 644 man/memline.1 $(DESTDIR)$(PREFIX)/share/man/man1/memline.1
+	@if command -v $(PYTHON) >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory install-python; \
+	else echo "note: no $(PYTHON): the Python package is not installed (make install-python PYTHON=...)"; fi
+
+# The Python package (python/), without pip: into PREFIX's site-packages directory for $(PYTHON)
+# (the one on its sys.path, Debian's dist-packages for /usr/local), or PYTHON_SITE=DIR.
+install-python:
+	$(PYTHON) python/_build/memline_build.py install \
+	  $(if $(PYTHON_SITE),--target '$(PYTHON_SITE)',--prefix '$(PREFIX)') \
+	  $(if $(DESTDIR),--destdir '$(DESTDIR)')
 
 clean:
 	rm -rf build

@@ -6,7 +6,9 @@
  * memline gives every process it records, with a single write(2). Without that variable
  * nothing is recording and every call is a silent no-op: a program can call these functions
  * unconditionally. The channel is opened on the first call and its descriptor kept (it is
- * close-on-exec); the environment is not read again after that.
+ * close-on-exec); the environment is not read again after that. It is opened only when it is
+ * the recording's own file (a 0600 file of this user in a 0700 directory of this user): else
+ * every call fails with EPERM.
  *
  * Every function is thread-safe, may be used in a child after fork() (the child keeps
  * sending on the inherited descriptor), never prints, exits or aborts, and leaves errno as it
@@ -16,6 +18,8 @@
  */
 #ifndef MEMLINE_H
 #define MEMLINE_H
+
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,9 +46,9 @@ extern "C" {
  * Marks an event: label at this moment, from this process and thread. The label is any text
  * (newlines, backslashes and invalid UTF-8 included, all sent as they are); NULL is taken as
  * "". Returns 0 when the event was sent, and 0 as well when nothing is recording; -1 with
- * errno set when it could not be sent: the channel could not be opened (say ENOENT, its
- * directory gone: every later call returns -1 at once with the same errno) or the write failed
- * (say ENOSPC).
+ * errno set when it could not be sent: the channel could not be opened (ENOENT: its directory
+ * is gone; EPERM: it is not the recording's own file; every later call returns -1 at once with
+ * the same errno) or the write failed (say ENOSPC).
  */
 MEMLINE_API int memline_event(const char *label);
 
@@ -74,23 +78,36 @@ MEMLINE_API int memline_span_end(const char *name);
  * log_path (NULL: memline-NAME-YYYYMMDD-HHMMSS.jsonl in the current directory), as
  * `memline run` would, until memline_stop(). interval is the sampling interval in seconds;
  * 0 (or less) chooses memline's adaptive schedule. The recording runs in a thread of its own
- * that blocks every signal, reaps nothing and never prints. It points $MEMLINE_EVENTS at its
- * own channel, so this process's and its new children's events and spans are recorded too
- * (setenv: call it before starting other threads). It returns once the first sample is taken, so
- * the log has a baseline from before what the caller does next. As with `memline run`, reading a
- * process's peak resets its high-water mark, so this process's getrusage() ru_maxrss is the peak
- * since the last sample. Returns 0, or -1 with errno set (EBUSY: already recording; EINVAL: a bad
- * interval) and a message in memline_last_error().
+ * that blocks every signal, reaps nothing and never prints. This process's events and spans,
+ * from any thread, and those of the children it forks go to the recording's own channel. The
+ * environment is not changed (setenv is not safe in a threaded program): a child that execs
+ * another program sends there only if the host gives it memline_channel() as $MEMLINE_EVENTS.
+ * It returns once the first sample is taken, so the log has a baseline from before what the
+ * caller does next. As with `memline run`, reading a process's peak resets its high-water mark,
+ * so this process's getrusage() ru_maxrss is the peak since the last sample. Returns 0, or -1
+ * with errno set (EBUSY: already recording; EINVAL: a bad interval) and a message in
+ * memline_last_error().
  */
 MEMLINE_API int memline_start(const char *log_path, double interval);
 
 /*
  * Ends the self-recording: writes the log's end record (status completed; the process is
- * still running, so it is listed alive) and restores $MEMLINE_EVENTS. Returns 0, or -1 with
+ * still running, so it is listed alive). Events sent from then on go where they went before
+ * memline_start(): the channel named by $MEMLINE_EVENTS, or nowhere. Returns 0, or -1 with
  * errno set (ESRCH: nothing was recording; EIO: the log could not be written in full) and a
  * message in memline_last_error().
  */
 MEMLINE_API int memline_stop(void);
+
+/*
+ * The path of the self-recording's event channel, for the host to give the programs it starts
+ * as $MEMLINE_EVENTS (in the envp of execve(2) or posix_spawn(3), or with setenv(3) while it
+ * has no other thread). Copies it into buf (at most size - 1 bytes, NUL-terminated, when size
+ * is not 0) and returns its length, as snprintf(3) does: the path was cut when the result is
+ * size or more. Returns 0 (buf "") when memline_start() is not recording. The path names a
+ * file that memline_stop() removes.
+ */
+MEMLINE_API size_t memline_channel(char *buf, size_t size);
 
 /* The message of the calling thread's last failed memline_start() or memline_stop(), or "". */
 MEMLINE_API const char *memline_last_error(void);

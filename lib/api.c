@@ -3,15 +3,26 @@
  * channel_send(); and self-recording, memline_start() and memline_stop() around the recorder's
  * self mode.
  *
- * The channel is opened on the first call and its descriptor kept in one atomic int, so a send
- * is one load, the formatting of one line and one write(2). There is no lock: two threads
- * that open the channel at once both open it, one wins the compare-and-swap and the other
- * closes its descriptor; and a fork() can never leave a child stuck on a lock its parent held.
- * The child inherits the descriptor (same open file, O_APPEND) and keeps sending on it.
+ * The channel's descriptor lives at one number for the life of the process, the slot, and the
+ * state (an atomic int) says whether to send on it. A send is one load, the formatting of one
+ * line and one write(2), with no lock. The library never closes the slot: memline_start() and
+ * memline_stop() change the open file behind it with dup3(2), which the kernel does at once, so
+ * a thread that loaded the number just before writes to the old channel or the new one (or
+ * /dev/null), never to a file the host opened and got that number for.
+ *
+ * The first send opens $MEMLINE_EVENTS lock-free: two threads that open it at once both open
+ * it, one wins the slot with a compare-and-swap and the other closes its own, unpublished,
+ * descriptor; a fork() can never leave a child stuck on a lock its parent held. Only
+ * memline_start() and memline_stop(), serialised by a mutex, move a file onto the slot. A
+ * child after fork() inherits the slot (same open file, O_APPEND) and keeps sending on it.
+ *
+ * The library never changes the environment: setenv(3) is not safe while other threads read
+ * it. memline_channel() tells the host the path to give the children it starts.
  */
 #include "memline.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -29,9 +40,9 @@ _Static_assert(MEMLINE_LABEL_MAX == CHANNEL_LABEL_MAX, "memline.h and channel.h 
 
 /*
  * The channel's state:
- *   >= 0                the descriptor to send on
+ *   >= 0                send on this descriptor (always api_slot)
  *   STATE_OFF           nothing is recording ($MEMLINE_EVENTS unset or empty)
- *   STATE_UNOPENED      not looked at yet
+ *   STATE_UNOPENED      not looked at yet (api_slot is then -1)
  *   STATE_FAILED - e    opening it failed with errno e (every later send fails with e)
  */
 #define STATE_UNOPENED INT_MIN
@@ -39,6 +50,18 @@ _Static_assert(MEMLINE_LABEL_MAX == CHANNEL_LABEL_MAX, "memline.h and channel.h 
 #define STATE_FAILED   (-2)
 
 static atomic_int api_state = STATE_UNOPENED;
+/* The one descriptor number the library sends on, once it opened a channel; never closed. */
+static atomic_int api_slot = -1;
+
+/* The state for what opening path gave: fd (>= 0), or -1 with errno. */
+static int state_of(const char *path, int fd)
+{
+	if (!path || !*path)
+		return STATE_OFF;
+	if (fd < 0)
+		return STATE_FAILED - (errno > 0 ? errno : EIO);
+	return fd;
+}
 
 /* The state, opening the channel on the first call. Leaves errno as it was. */
 static int api_state_get(void)
@@ -48,22 +71,60 @@ static int api_state_get(void)
 		return s;
 	int saved = errno;
 	const char *path = getenv(CHANNEL_ENV);
-	if (!path || !*path) {
-		s = STATE_OFF;
-	} else {
-		s = channel_open_env();
-		if (s < 0)
-			s = STATE_FAILED - (errno > 0 ? errno : EIO);
+	int fd = path && *path ? channel_open(path) : -1;
+	s = state_of(path, fd);
+	if (fd >= 0) {
+		/* Publish the descriptor as the slot; a thread that got there first wins. */
+		int slot = -1;
+		if (!atomic_compare_exchange_strong(&api_slot, &slot, fd)) {
+			close(fd); /* ours, never seen by another thread */
+			/* The winner opened the same channel, or memline_start() put its own there.
+			 */
+			s = slot;
+		}
 	}
 	int expected = STATE_UNOPENED;
-	if (!atomic_compare_exchange_strong(&api_state, &expected, s)) {
-		/* Another thread got there first: use its result. */
-		if (s >= 0)
-			close(s);
-		s = expected;
-	}
+	if (!atomic_compare_exchange_strong(&api_state, &expected, s))
+		s = expected; /* another thread, or memline_start(), decided first */
 	errno = saved;
 	return s;
+}
+
+/*
+ * Moves the open file fd onto the slot (taking fd as the slot if there is none yet) and sets
+ * the state to send on it. Called with self_lock held; consumes fd.
+ */
+static void api_install(int fd)
+{
+	int none = -1;
+	if (atomic_compare_exchange_strong(&api_slot, &none, fd)) {
+		atomic_store(&api_state, fd);
+		return;
+	}
+	int slot = none;
+	if (dup3(fd, slot, O_CLOEXEC) < 0) {
+		close(fd);
+		return; /* the slot keeps what it had */
+	}
+	close(fd);
+	atomic_store(&api_state, slot);
+}
+
+/*
+ * Stops sending on the slot (state, not >= 0): /dev/null is moved onto it, so that a thread
+ * that loaded the number a moment ago writes nowhere. Called with self_lock held.
+ */
+static void api_uninstall(int state)
+{
+	atomic_store(&api_state, state);
+	int slot = atomic_load(&api_slot);
+	if (slot < 0)
+		return;
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	if (null >= 0) {
+		dup3(null, slot, O_CLOEXEC); /* if that fails, the old, removed, channel stays */
+		close(null);
+	}
 }
 
 /*
@@ -150,22 +211,21 @@ int memline_eventf(const char *fmt, ...)
 
 /*
  * Not in memline.h, not exported: forgets the channel, so that the next send looks at
- * $MEMLINE_EVENTS again (memline_start and memline_stop, and the unit tests). Not safe while
- * another thread sends.
+ * $MEMLINE_EVENTS again (the unit tests). Closes the slot: not safe while another thread sends.
  */
 void api_reset(void);
 void api_reset(void)
 {
-	int s = atomic_exchange(&api_state, STATE_UNOPENED);
-	if (s >= 0)
-		close(s);
+	atomic_store(&api_state, STATE_UNOPENED);
+	int slot = atomic_exchange(&api_slot, -1);
+	if (slot >= 0)
+		close(slot);
 }
 
 /* ---- self-recording ---- */
 
 static pthread_mutex_t self_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct recorder_self *self_rec;
-static char *self_saved_env; /* $MEMLINE_EVENTS before memline_start, or NULL if unset */
 static _Thread_local char last_error[512];
 
 static int fail(int err, const char *msg)
@@ -224,15 +284,13 @@ int memline_start(const char *log_path, double interval)
 		return -1;
 	}
 	strbuf_release(&err);
-	/* This process and the children it starts from now on send to this recording. */
-	const char *old = getenv(CHANNEL_ENV);
-	free(self_saved_env);
-	self_saved_env = old ? strdup(old) : NULL;
-	const char *chan = recorder_self_channel(self_rec);
-	if (chan) {
-		setenv(CHANNEL_ENV, chan, 1);
-		api_reset();
-	}
+	/*
+	 * This process (and the children it forks) sends to this recording from now on; children
+	 * it execs do when the host gives them memline_channel() as $MEMLINE_EVENTS.
+	 */
+	int fd = channel_open(recorder_self_channel(self_rec));
+	if (fd >= 0)
+		api_install(fd);
 	pthread_mutex_unlock(&self_lock);
 	errno = saved;
 	return 0;
@@ -246,19 +304,39 @@ int memline_stop(void)
 		return fail(ESRCH,
 			    "memline_stop: nothing is recording; call memline_start() first");
 	}
+	int saved = errno;
+	/*
+	 * First away from the recording's channel, back to $MEMLINE_EVENTS's (a memline run
+	 * around this process) or to nothing; then the recording reads its channel a last time.
+	 */
+	const char *outer = getenv(CHANNEL_ENV);
+	int fd = outer && *outer ? channel_open(outer) : -1;
+	if (fd >= 0)
+		api_install(fd);
+	else
+		api_uninstall(state_of(outer, fd));
 	struct strbuf err = STRBUF_INIT;
 	int ret = recorder_self_stop(self_rec, NULL, &err);
 	self_rec = NULL;
-	if (self_saved_env)
-		setenv(CHANNEL_ENV, self_saved_env, 1);
-	else
-		unsetenv(CHANNEL_ENV);
-	free(self_saved_env);
-	self_saved_env = NULL;
-	api_reset();
 	if (ret < 0)
 		fail(EIO, err.buf ? err.buf : "memline_stop: the log could not be written");
+	else
+		errno = saved;
 	strbuf_release(&err);
 	pthread_mutex_unlock(&self_lock);
 	return ret;
+}
+
+size_t memline_channel(char *buf, size_t size)
+{
+	pthread_mutex_lock(&self_lock);
+	const char *path = self_rec ? recorder_self_channel(self_rec) : NULL;
+	size_t len = path ? strlen(path) : 0;
+	if (size) {
+		size_t n = len < size ? len : size - 1;
+		memcpy(buf, path ? path : "", n);
+		buf[n] = '\0';
+	}
+	pthread_mutex_unlock(&self_lock);
+	return len;
 }

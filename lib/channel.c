@@ -7,22 +7,86 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #define RS '\x1e'
 
-int channel_open_env(void)
+/*
+ * Why so careful: memline removes the channel's directory when the recording ends, while
+ * processes of the tree (a daemon, a background child) may still send. Under /tmp anyone can
+ * then create a directory of that name with an "events" link to any file, and an append that
+ * followed it would write there as the sender. The directory is opened without following a
+ * link and checked through its descriptor, and the file opened relative to it: nobody but its
+ * owner (or root) can change what a 0700 directory of ours holds.
+ */
+int channel_open(const char *path)
 {
-	const char *path = getenv(CHANNEL_ENV);
-	if (!path || !*path)
+	if (!path || !*path) {
+		errno = ENOENT;
 		return -1;
-	/* O_NONBLOCK: should someone put a FIFO there, opening it never waits for a reader. */
-	return open(path, O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	}
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	char dir[PATH_MAX];
+	size_t dir_len = slash ? (size_t)(slash - path) : 1;
+	if (!*name) {
+		errno = EISDIR;
+		return -1;
+	}
+	if (dir_len >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (!slash)
+		memcpy(dir, ".", 1);
+	else if (dir_len == 0)
+		memcpy(dir, "/", (dir_len = 1));
+	else
+		memcpy(dir, path, dir_len);
+	dir[dir_len] = '\0';
+
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), fd = -1;
+	uid_t me = geteuid();
+	struct stat st;
+	int e;
+	if (dfd < 0)
+		goto fail;
+	if (fstat(dfd, &st) < 0)
+		goto fail;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != me || (st.st_mode & 07777) != 0700) {
+		errno = EPERM;
+		goto fail;
+	}
+	/* O_NONBLOCK: should a FIFO be there, opening it never waits for a reader. */
+	fd = openat(dfd, name,
+		    O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	if (fd < 0)
+		goto fail;
+	if (fstat(fd, &st) < 0)
+		goto fail;
+	if (!S_ISREG(st.st_mode) || st.st_uid != me || (st.st_mode & 07777) != 0600 ||
+	    st.st_nlink != 1) {
+		errno = EPERM;
+		goto fail;
+	}
+	close(dfd);
+	return fd;
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	/* A symbolic link where the directory or the file should be: not ours. */
+	errno = e == ELOOP || e == ENOTDIR ? EPERM : e;
+	return -1;
 }
 
 /* The length of the longest prefix of s (at most max bytes) that does not cut a UTF-8 char. */

@@ -8,7 +8,8 @@
  * subreaper) are reaped with wait4, which gives their exit status, final CPU time and the peak
  * of their last interval (ru_maxrss, since memline reset it). Before reaping a child killed by
  * SIGKILL, the OOM counters are read while its zombie still shows its cgroup. Other processes
- * are seen as zombies (stat gives their exit status) or just vanish (status unknown).
+ * are seen as zombies (stat gives their exit status) or just vanish (status unknown; for the
+ * processes attach was given, their pidfd may still know it: pidfd.h).
  */
 #include "recorder.h"
 
@@ -34,6 +35,7 @@
 #include "channel.h"
 #include "log.h"
 #include "oom.h"
+#include "pidfd.h"
 #include "procfs.h"
 #include "sampler.h"
 
@@ -61,6 +63,7 @@ struct recorder {
 	struct procfs fs;
 	struct sampler sampler;
 	struct oom_watch oom;
+	struct pidfd_watch exits; /* attach: how the processes it was given end (pidfd.h) */
 	struct log_writer log;
 	sigset_t sigs; /* blocked, and taken with sigtimedwait */
 	double t0;
@@ -85,9 +88,8 @@ struct recorder {
 	struct channel_reader chan;
 	bool chan_open;
 	int inotify_fd;
-	char *chan_dir; /* the private directory memline made for it, removed at the end */
-	char *chan_file;
-	bool capturing; /* --capture-output */
+	struct channel_dir place; /* the private directory memline made for it (run, self) */
+	bool capturing;		  /* --capture-output */
 	struct capture cap;
 	regex_t *regex; /* --event-regex, compiled */
 	size_t n_regex;
@@ -175,6 +177,11 @@ static void drain(struct recorder *r)
 			break;
 		case SAMPLER_EXIT: {
 			struct exit_info *e = &ev[i].exit;
+			/* Not our child and gone unseen: its pidfd may know how it ended. */
+			int status;
+			if (e->how == EXIT_HOW_UNKNOWN &&
+			    pidfd_watch_exit(&r->exits, e->pid, 100, &status))
+				exit_info_from_wait_status(e, status);
 			if (!ev[i].oom_known) {
 				bool sigkill = e->how == EXIT_HOW_KILLED && e->signal == SIGKILL;
 				if (sigkill || e->how == EXIT_HOW_UNKNOWN)
@@ -316,26 +323,13 @@ static void read_output(struct recorder *r)
 static int open_channel(struct recorder *r, const char *path, struct strbuf *err)
 {
 	if (!path) {
-		const char *base = getenv("XDG_RUNTIME_DIR");
-		struct stat st;
-		if (!base || !*base || stat(base, &st) < 0 || !S_ISDIR(st.st_mode) ||
-		    access(base, W_OK) < 0)
-			base = "/tmp";
-		struct strbuf dir = STRBUF_INIT;
-		strbuf_addf(&dir, "%s/memline-XXXXXX", base);
-		if (!dir.buf || !mkdtemp(dir.buf)) {
-			/* No channel is no reason not to record: events are simply not offered. */
-			strbuf_release(&dir);
+		/* No channel is no reason not to record: events are simply not offered. */
+		struct strbuf why = STRBUF_INIT;
+		int ret = channel_dir_create(&r->place, &r->fs, &why);
+		strbuf_release(&why);
+		if (ret < 0)
 			return 0;
-		}
-		r->chan_dir = strbuf_detach(&dir, NULL);
-		struct strbuf file = STRBUF_INIT;
-		strbuf_addf(&file, "%s/events", r->chan_dir);
-		int fd = open(file.buf, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-		if (fd >= 0)
-			close(fd);
-		r->chan_file = strbuf_detach(&file, NULL);
-		path = r->chan_file;
+		path = r->place.file;
 	}
 	if (channel_reader_open(&r->chan, path, err) < 0)
 		return RECORDER_ERR_EVENTS;
@@ -369,10 +363,7 @@ static void close_channel(struct recorder *r)
 	 * and memline event and the libraries then do nothing. Keeping it would leave a directory
 	 * behind every run that ends before its last process.
 	 */
-	if (r->chan_dir) {
-		unlink(r->chan_file);
-		rmdir(r->chan_dir);
-	}
+	channel_dir_remove(&r->place);
 }
 
 /* Reaps every child that has exited. */
@@ -581,8 +572,12 @@ static void finish(struct recorder *r, struct recorder_result *res)
 	pid_t *pids = calloc(alive ? alive : 1, sizeof(*pids));
 	end.n_alive = pids ? sampler_pids(&r->sampler, pids, alive) : 0;
 	end.alive = pids;
+	/*
+	 * memline's own CPU time: the process's for run and attach, the recording thread's for a
+	 * self-recording (finish() runs in it), whose process is the host's.
+	 */
 	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
+	getrusage(r->self ? RUSAGE_THREAD : RUSAGE_SELF, &ru);
 	end.self_utime = ru.ru_utime.tv_sec * 1000LL + ru.ru_utime.tv_usec / 1000;
 	end.self_stime = ru.ru_stime.tv_sec * 1000LL + ru.ru_stime.tv_usec / 1000;
 	log_write_end(&r->log, &end);
@@ -624,13 +619,13 @@ static void release(struct recorder *r)
 		;
 	sampler_release(&r->sampler);
 	oom_watch_release(&r->oom);
+	pidfd_watch_release(&r->exits);
 	procfs_release(&r->fs);
 	free(r->oom_pids);
 	strbuf_release(&r->warn);
 	if (r->chan_open || r->inotify_fd >= 0)
 		close_channel(r);
-	free(r->chan_dir);
-	free(r->chan_file);
+	channel_dir_remove(&r->place);
 	free(r->final_error);
 	if (r->capturing)
 		capture_release(&r->cap);
@@ -839,10 +834,10 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 				close(fd);
 			}
 		}
-		if (r.chan_file) {
+		if (r.place.file) {
 			char memline_pid[24];
 			snprintf(memline_pid, sizeof(memline_pid), "%d", (int)getppid());
-			setenv(CHANNEL_ENV, r.chan_file, 1);
+			setenv(CHANNEL_ENV, r.place.file, 1);
 			setenv(CHANNEL_PID_ENV, memline_pid, 1);
 		}
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
@@ -916,6 +911,8 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 	struct rlimit nofile;
 	raise_nofile(&nofile);
 	procfs_update_fd_budget(&r.fs);
+	for (size_t i = 0; i < n; i++)
+		pidfd_watch_add(&r.exits, pids[i]);
 	r.t0 = boottime();
 	r.main_pid = pids[0];
 	write_header_of(&r, pids, n);
@@ -1025,7 +1022,7 @@ struct recorder_self *recorder_self_start(const struct recorder_options *o, stru
 
 const char *recorder_self_channel(const struct recorder_self *s)
 {
-	return s->r.chan_file;
+	return s->r.place.file;
 }
 
 int recorder_self_stop(struct recorder_self *s, const char *error, struct strbuf *err)

@@ -16,8 +16,8 @@ ifeq ($(.DEFAULT_GOAL),)
 endif
 
 OBJCOPY     ?= objcopy
-MLIB_SRC    := lib/api.c lib/channel.c lib/strbuf.c lib/recorder.c lib/sampler.c lib/procfs.c \
-               lib/oom.c lib/log-writer.c lib/record.c lib/capture.c
+MLIB_SRC    := lib/api.c lib/channel.c lib/channel-dir.c lib/strbuf.c lib/recorder.c lib/sampler.c lib/procfs.c \
+               lib/oom.c lib/pidfd.c lib/log-writer.c lib/record.c lib/capture.c
 MLIB_OBJ    := $(MLIB_SRC:%.c=$(BUILD)/pic/%.o)
 MLIB_SO     := $(BUILD)/libmemline.so.0
 MLIB_A      := $(BUILD)/libmemline.a
@@ -27,8 +27,10 @@ MLIB_CFLAGS  = $(ALLCFLAGS) -fPIC -fvisibility=hidden -ffunction-sections -fdata
 # provides symbols at run time).
 MLIB_LDFLAGS = -shared -Wl,-soname,libmemline.so.0 -Wl,--gc-sections \
                $(if $(SAN),,-Wl,-z,defs) $(LDFLAGS)
-# The functions documented in libmemline(3), each installed as a .so link to it.
-MLIB_MAN    := memline_event memline_eventf memline_span_begin memline_span_end
+# The functions documented in libmemline(3) (its NAME line), each installed as a .so link to
+# it; tests/e2e/test_install.py checks that none is missing.
+MLIB_MAN    := memline_event memline_eventf memline_span_begin memline_span_end \
+               memline_start memline_stop memline_channel memline_last_error
 MLIB_LIBDIR  = $(DESTDIR)$(PREFIX)/lib
 MLIB_MAN3    = $(DESTDIR)$(PREFIX)/share/man/man3
 

@@ -127,10 +127,13 @@ void cli_load_run(const char *cmd, int argc, char **argv, int first, struct run 
 	char *path = resolve_log(first < argc ? argv[first] : NULL);
 	struct strbuf err = STRBUF_INIT;
 	int ret = run_load_fields(run, path, fields, cli_log_warn, NULL, &err);
-	/* freed before a die(), where only a register may still hold it: LSan would call it lost */
-	free(path);
-	if (ret < 0)
-		die(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR, "%s", err.buf);
+	if (ret < 0) {
+		/* Freed before exiting: LeakSanitizer cannot always find them in die()'s frame. */
+		error("%s", err.buf);
+		strbuf_release(&err);
+		free(path);
+		exit(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR);
+	}
 	strbuf_release(&err);
 }
 

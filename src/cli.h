@@ -18,6 +18,7 @@ enum {
 	EXIT_OSERR = 71,       /* a system call failed */
 	EXIT_CANTCREAT = 73,   /* cannot create the log */
 	EXIT_IOERR = 74,       /* cannot write the log */
+	EXIT_NOPERM = 77,      /* memline event: the event channel is not the user's own */
 };
 
 extern const char *cli_progname;

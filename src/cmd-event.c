@@ -3,7 +3,9 @@
  * process belongs to, through the event channel named by $MEMLINE_EVENTS (docs/events.md). It
  * speaks for its parent: the message names the parent's pid as sender and thread.
  * Outside a recording, or when the channel is gone, it does nothing and exits 0: a job's script
- * must never fail because it is, or is not, being recorded.
+ * must never fail because it is, or is not, being recorded. A channel that is not the
+ * recording's own file (channel_open's EPERM: say another user re-created its directory once
+ * the recording ended) is refused with an error and exit 77.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,7 +27,10 @@ static const char usage[] =
 	"  -b, --begin     start a span\n"
 	"  -e, --end       end the innermost open span of that name (same process and thread)\n"
 	"  -v, --verbose   say on stderr when nothing is recording or the send failed\n"
-	"  -h, --help      this help\n";
+	"  -h, --help      this help\n"
+	"\n"
+	"Exit status: 0, also when nothing records; 64 a bad command line; 77 when\n"
+	"$MEMLINE_EVENTS is not the recording's own file (nothing is sent).\n";
 
 int cmd_event(int argc, char **argv)
 {
@@ -68,13 +73,22 @@ int cmd_event(int argc, char **argv)
 			strbuf_addch(&label, ' ');
 		strbuf_addstr(&label, argv[i]);
 	}
-	int fd = channel_open_env();
-	if (fd < 0) {
-		if (verbose && !getenv(CHANNEL_ENV))
+	const char *path = getenv(CHANNEL_ENV);
+	int fd = path && *path ? channel_open(path) : -1;
+	int ret = 0;
+	if (!path || !*path) {
+		if (verbose)
 			warning("not recording ($%s is not set); nothing sent", CHANNEL_ENV);
-		else if (verbose)
-			warning("cannot open the event channel '%s': %s; nothing sent",
-				getenv(CHANNEL_ENV), strerror(errno));
+	} else if (fd < 0 && errno == EPERM) {
+		/* Not the recording's own file: someone else's, a link, the wrong mode. */
+		error("refusing the event channel '%s': not a private file of this user (see "
+		      "memline(1), EVENTS); nothing sent",
+		      path);
+		ret = EXIT_NOPERM;
+	} else if (fd < 0) {
+		if (verbose)
+			warning("cannot open the event channel '%s': %s; nothing sent", path,
+				strerror(errno));
 	} else {
 		/* The sender is the program that runs memline event (a shell script): its spans
 		 * pair up across invocations. */
@@ -86,5 +100,5 @@ int cmd_event(int argc, char **argv)
 		close(fd);
 	}
 	strbuf_release(&label);
-	return 0;
+	return ret;
 }

@@ -12,13 +12,16 @@ The descriptor is kept at one number for the life of the process: a new channel 
 path, or a fork) is opened and moved onto that number with dup2(), so a thread writing at the
 same moment writes to the old or the new channel, never to a file someone else opened.
 Nothing here raises for a channel problem: with no channel, or one that cannot be opened or
-written, a send does nothing and returns False.
+written, a send does nothing and returns False. A channel that is not the recording's own file
+(open_checked) is refused, with a warning on the `memline` logger.
 """
 
+import errno
 import functools
 import inspect
 import logging
 import os
+import stat
 import threading
 import time
 
@@ -29,7 +32,9 @@ _log = logging.getLogger("memline")
 # Longest label or name kept, in bytes (CHANNEL_LABEL_MAX of lib/channel.h).
 LABEL_MAX = 1024
 
-_OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+_OPEN_FLAGS = (os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+               | os.O_NOFOLLOW)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 # $MEMLINE_EVENTS is read on every send: straight from os.environ's dict of bytes where it has
 # one (CPython on POSIX; os.environ.get() costs ten times more), else through os.environ.
@@ -67,6 +72,66 @@ def _after_fork_in_child():
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def open_checked(path):
+    """Opens the channel at path for sending, only when it is the recording's own file, as
+    memline's own senders do (channel_open in lib/channel.c): its directory, not a symbolic
+    link, belongs to this process's effective user and has mode 0700; path in it is a regular
+    file of that user with mode 0600 and one link, opened without following a link. Returns the
+    descriptor; raises OSError (EPERM when the file or its directory is not the recording's).
+
+    Why: memline removes the channel's directory when the recording ends, while processes of
+    the tree may still send; under /tmp another user can then create a directory of that name
+    with an `events` link to any file, which an append would follow."""
+    path = os.fsencode(path)
+    head, sep, name = path.rpartition(b"/")
+    if not name:
+        raise OSError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    parent = (head or b"/") if sep else b"."
+    try:
+        dfd = os.open(parent, _DIR_FLAGS)
+    except OSError as e:
+        raise _not_ours(e, path) from None
+    try:
+        st = os.fstat(dfd)
+        me = os.geteuid()
+        if (not stat.S_ISDIR(st.st_mode) or st.st_uid != me
+                or stat.S_IMODE(st.st_mode) != 0o700):
+            raise _refused(path)
+        try:
+            fd = os.open(name, _OPEN_FLAGS, dir_fd=dfd)
+        except OSError as e:
+            raise _not_ours(e, path) from None
+        try:
+            st = os.fstat(fd)
+            if (not stat.S_ISREG(st.st_mode) or st.st_uid != me
+                    or stat.S_IMODE(st.st_mode) != 0o600 or st.st_nlink != 1):
+                raise _refused(path)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+    finally:
+        os.close(dfd)
+
+
+def _refused(path):
+    return OSError(errno.EPERM, "not a private file of this user", path)
+
+
+def _not_ours(e, path):
+    """A symbolic link where the directory or the file should be is not ours: EPERM."""
+    return _refused(path) if e.errno in (errno.ELOOP, errno.ENOTDIR) else e
+
+
+def _open_failed(path, e):
+    if e.errno == errno.EPERM:
+        # Worth saying: someone may have re-created the directory of an ended recording.
+        _log.warning("memline: refusing the event channel %r: %s; nothing is sent",
+                     os.fsdecode(path), e.strerror)
+    else:
+        _log.debug("memline: cannot open event channel %r: %s", os.fsdecode(path), e)
+
+
 def _open_channel(path, pid):
     """Opens path as this process's channel and records it in _state; returns the fd or -1."""
     global _state, _slot
@@ -76,7 +141,7 @@ def _open_channel(path, pid):
             return cur[2]  # another thread got here first
         fd = -1
         try:
-            new = os.open(path, _OPEN_FLAGS)
+            new = open_checked(path)
             if new == _slot:
                 fd = new  # the old one was closed behind our back; its number came back
             elif _slot >= 0 and cur[1] == pid:
@@ -98,7 +163,7 @@ def _open_channel(path, pid):
                         pass
                 fd = _slot = new
         except OSError as e:
-            _log.debug("memline: cannot open event channel %r: %s", path, e)
+            _open_failed(path, e)
         _state = (path, pid, fd)
         return fd
 
@@ -168,9 +233,9 @@ def send_to(path, kind, text):
     """Sends one message on the channel at path, with a descriptor of its own (for the final
     status line of track()). True when it was written whole."""
     try:
-        fd = os.open(path, _OPEN_FLAGS)
+        fd = open_checked(path)
     except OSError as e:
-        _log.debug("memline: cannot open event channel %r: %s", path, e)
+        _open_failed(path, e)
         return False
     try:
         line = _format(kind, text, os.getpid())

@@ -4,6 +4,10 @@ The rules are those of memline's own reader: the first line is the header, a log
 format is refused, a cut-off last line (the writer was killed mid-write) is dropped, a corrupt
 line elsewhere is skipped with a warning naming it. A log without an `end` record is
 "running" while its writer holds its flock(2), else "incomplete".
+
+Right after the recorded process died, memline has not written the end yet: it notices a
+process that is not its child at its next sample. status() then waits for the end (bounded),
+rather than answer "running" for a run that is over.
 """
 
 import errno
@@ -11,6 +15,7 @@ import fcntl
 import json
 import os
 import shlex
+import time
 import warnings
 
 from ._binary import MemlineError
@@ -26,6 +31,10 @@ __all__ = [
 
 # The newest log format this reader knows.
 FORMAT = 1
+
+# How long status() waits, at least, for the end of a log whose recorded processes are gone
+# (it adds twice the log's sampling interval: memline notices at its next sample).
+END_TIMEOUT = 10.0
 
 
 class _EmptyLog(MemlineError):
@@ -152,39 +161,114 @@ def _locked(path):
     return False
 
 
-def status(path):
+def _start_unix(pid):
+    """When process pid started, in Unix seconds (to a second), or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+        with open("/proc/stat", "rb") as f:
+            btime = next(int(ln.split()[1]) for ln in f if ln.startswith(b"btime "))
+        ticks = int(data[data.rindex(b")") + 2:].split()[19])
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return btime + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _recorded_alive(records):
+    """Whether a process the recording has is still running: one the header names, or one of
+    the last sample (not a later process with its pid: that one started after the sample)."""
+    header = records[0]
+    pids = list(header.get("pids") or [header.get("pid")])
+    t = 0.0
+    fields = header.get("fields") or []
+    if "pid" in fields:
+        at = fields.index("pid")
+        last = next((r for r in reversed(records) if r["type"] == "sample"), None)
+        if last is not None:
+            t = last.get("t") if isinstance(last.get("t"), (int, float)) else 0.0
+            pids += [p[at] for p in last.get("p") or [] if isinstance(p, list) and len(p) > at]
+    start = header.get("start_unix")
+    for pid in set(pids):
+        if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+            continue
+        began = _start_unix(pid)
+        if began is None:
+            continue
+        if not isinstance(start, (int, float)) or began <= start + t + 1.0:
+            return True
+    return False
+
+
+def _end_status(records):
+    for rec in reversed(records):
+        if rec["type"] == "end":
+            st = rec.get("status")
+            return st if isinstance(st, str) else "incomplete"
+    return None
+
+
+def _wait_limit(header, timeout):
+    if timeout is not None:
+        return max(0.0, float(timeout))
+    interval = header.get("interval") if isinstance(header.get("interval"), dict) else {}
+    every = interval.get("fixed") or interval.get("max") or 0
+    every = every if isinstance(every, (int, float)) and every > 0 else 0
+    return END_TIMEOUT + 2 * every
+
+
+def status(path, timeout=None):
     """How the run recorded in the log at path ended, the word `memline status` prints first:
     completed, failed, killed, oom-killed, detached, exited (from the end record), running
     (no end record and memline still writes the log) or incomplete (no end record and nobody
     writes it: memline or the machine died).
 
+    When memline still writes the log but the processes it records are gone (those its header
+    and its last sample name: the run is over, memline notices at its next sample), it waits
+    for the end record, at most timeout seconds (default: 10 s and twice the log's sampling
+    interval); still none then, it says running. timeout=0 never waits.
+
     Raises MemlineError when the log cannot be read or is not a memline log."""
     path = os.fspath(path)
-    try:
-        records = read_records(path)
-    except _EmptyLog:
-        if _locked(path):
+    deadline = None
+    pause = 0.005
+    while True:
+        try:
+            records = read_records(path)
+        except _EmptyLog:
+            if _locked(path):
+                return "running"
+            raise
+        st = _end_status(records)
+        if st is not None:
+            return st
+        if not _locked(path):
+            # The writer may have written the end and let go between the read and the test.
+            return _end_status(read_records(path)) or "incomplete"
+        if _recorded_alive(records):
             return "running"
-        raise
-    for rec in reversed(records):
-        if rec["type"] == "end":
-            st = rec.get("status")
-            return st if isinstance(st, str) else "incomplete"
-    return "running" if _locked(path) else "incomplete"
+        if deadline is None:
+            deadline = time.monotonic() + _wait_limit(records[0], timeout)
+        if time.monotonic() >= deadline:
+            return "running"
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
-def has_completed_successfully(path):
-    """True when the run completed (exit status 0, or a track() block that ended normally)."""
-    return status(path) == "completed"
+def has_completed_successfully(path, timeout=None):
+    """True when the run completed (exit status 0, or a track() block that ended normally).
+    Waits for the end of a run that just ended as status() does."""
+    return status(path, timeout) == "completed"
 
 
-def has_crashed_gracefully(path):
+def has_crashed_gracefully(path, timeout=None):
     """True when the run failed and said so: a non-zero exit status, or an exception that
-    left a track() block (the log's end record has it as `error`)."""
-    return status(path) == "failed"
+    left a track() block (the log's end record has it as `error`). Waits for the end of a
+    run that just ended as status() does."""
+    return status(path, timeout) == "failed"
 
 
-def has_crashed_ungracefully(path):
+def has_crashed_ungracefully(path, timeout=None):
     """True when the run was killed by a signal, by the OOM killer, or its log ends without
-    an end record (memline or the machine died)."""
-    return status(path) in ("killed", "oom-killed", "incomplete")
+    an end record (memline or the machine died). Waits for the end of a run that just ended
+    as status() does: a run still being recorded is none of these."""
+    return status(path, timeout) in ("killed", "oom-killed", "incomplete")

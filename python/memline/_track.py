@@ -1,22 +1,23 @@
 """Self-recording: track() records this process and its children for a block of code.
 
 It runs `memline attach --events CHANNEL -o LOG -q PID` on this process, with CHANNEL a private
-event channel (a 0600 file in a 0700 directory) that the block's events and spans, and those of
-its children, go to through $MEMLINE_EVENTS. Leaving the block sends an S line, `completed` or
-`failed ExcType: message`, which memline writes as the run's end status before it exits.
+event channel (a 0600 file in a 0700 directory, placed as memline places its own: _chandir)
+that the block's events and spans, and those of its children, go to through $MEMLINE_EVENTS.
+Leaving the block sends an S line, `completed` or `failed ExcType: message`, which memline
+writes as the run's end status before it exits. A process killed inside the block sends
+nothing: memline sees it vanish and learns how it died from the kernel (see python/README.md).
 """
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 
 from . import _channel
+from ._chandir import ChannelDir
 from ._binary import MemlineError, find_binary
 from ._log import _EmptyLog, read_records
 
@@ -43,11 +44,6 @@ def default_log_name(command=None):
             break
         name = f"{stem}-{i}.jsonl"
     return os.path.abspath(name)
-
-
-def _runtime_dir():
-    d = os.environ.get("XDG_RUNTIME_DIR")
-    return d if d and os.path.isdir(d) and os.access(d, os.W_OK | os.X_OK) else None
 
 
 def _exception_text(exc_type, exc):
@@ -96,8 +92,9 @@ class track:
         self.interval = interval
         self.returncode = None  # memline's exit status, once it ended
         self._proc = None
-        self._dir = None
+        self._dir = None  # the ChannelDir
         self._channel = None
+        self._pid = None  # the process that entered the block
         self._saved_env = None
         self._stderr = None
 
@@ -112,11 +109,13 @@ class track:
         binary = find_binary()
         if self.path is None:
             self.path = default_log_name()
-        self._dir = tempfile.mkdtemp(prefix="memline-", dir=_runtime_dir())  # mode 0700
         try:
-            self._channel = os.path.join(self._dir, "events")
-            os.close(os.open(self._channel, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
-                             0o600))
+            self._dir = ChannelDir()
+        except OSError as e:
+            raise MemlineError(f"cannot create the event channel: {e}") from e
+        self._pid = os.getpid()
+        try:
+            self._channel = self._dir.file
             self._start(binary)
         except BaseException:
             # Also when interrupted (KeyboardInterrupt) while waiting for memline to start.
@@ -136,7 +135,7 @@ class track:
         env = dict(os.environ)
         env.pop("MEMLINE_EVENTS", None)
         env.pop("MEMLINE_PID", None)
-        self._stderr = open(os.path.join(self._dir, "stderr"), "w+b")
+        self._stderr = open(os.path.join(self._dir.dir, "stderr"), "w+b")
         try:
             # Its own session: a Ctrl-C at the terminal reaches this program, which then ends
             # the recording as failed (KeyboardInterrupt), rather than memline detaching.
@@ -175,8 +174,8 @@ class track:
     # ---- stopping ----
 
     def __exit__(self, exc_type, exc, tb):
-        if self._proc is None:
-            return False
+        if self._proc is None or os.getpid() != self._pid:
+            return False  # not recording, or a forked child leaving the parent's block
         if exc_type is None or (exc_type is SystemExit and exc.code in (0, None)):
             text = "completed"
         else:
@@ -251,5 +250,5 @@ class track:
             self._stderr.close()
             self._stderr = None
         if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir.remove()
             self._dir = None

@@ -1,6 +1,7 @@
 """memline.event() and memline.span(): the lines they write on the event channel, parsed back
 as docs/events.md says, from threads and processes; silence when there is no channel."""
 
+import errno
 import multiprocessing
 import os
 import shutil
@@ -122,8 +123,8 @@ def test_unwritable_channel_is_a_silent_no_op(monkeypatch, tmp_path):
 
 def test_a_new_channel_path_is_followed(monkeypatch, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    a.touch()
-    b.touch()
+    a.touch(mode=0o600)
+    b.touch(mode=0o600)
     monkeypatch.setenv("MEMLINE_EVENTS", str(a))
     memline.event("to a")
     monkeypatch.setenv("MEMLINE_EVENTS", str(b))
@@ -140,9 +141,9 @@ def test_channel_reappearing_after_a_failed_open_is_used_on_a_new_path(monkeypat
     path = tmp_path / "later"
     monkeypatch.setenv("MEMLINE_EVENTS", str(path))
     assert memline.event("before") is False
-    path.touch()
+    path.touch(mode=0o600)
     other = tmp_path / "other"
-    other.touch()
+    other.touch(mode=0o600)
     monkeypatch.setenv("MEMLINE_EVENTS", str(other))
     assert memline.event("after") is True
     assert [m["text"] for m in parse_channel(other.read_bytes())] == [b"after"]
@@ -374,7 +375,7 @@ def test_the_channel_keeps_one_descriptor_number(monkeypatch, tmp_path):
 
     fds = []
     for name in "abcd":
-        (tmp_path / name).touch()
+        (tmp_path / name).touch(mode=0o600)
         monkeypatch.setenv("MEMLINE_EVENTS", str(tmp_path / name))
         assert memline.event(name)
         fds.append(_channel._state[2])
@@ -433,7 +434,8 @@ def test_memlines_own_parser_reads_what_python_writes(channel, tmp_path):
     subprocess.run([cc, "-std=gnu17", "-D_GNU_SOURCE", f"-I{REPO / 'lib'}", "-o", str(exe),
                     str(src), str(REPO / "lib" / "channel.c"), str(REPO / "lib" / "strbuf.c")],
                    check=True, timeout=TIMEOUT)
-    labels = ["plain", "new\nline", "back\\slash\\n", "cr\r", "ü€🎉" * 300, "", "x" * 2000]
+    labels = ["plain", "new\nline", "back\\slash\\n", "cr\r", "ü€🎉" * 300, "", "x" * 2000,
+              "\x00x", "a\x00\x00b\x00"]
     for label in labels:
         memline.event(label)
     with memline.span("phase"):
@@ -458,3 +460,65 @@ def test_memlines_own_parser_reads_what_python_writes(channel, tmp_path):
             assert labels[i].encode().startswith(got[i][3]) and len(got[i][3]) <= 1024
             got[i][3].decode("utf-8")
     assert got[len(labels):] == [("B",) + me + (b"phase",), ("X",) + me + (b"phase",)]
+
+
+# ---- channels that are not the recording's own file ----
+
+
+def _refused_case(tmp_path, case):
+    """Makes a channel path that senders must refuse; returns (path, the file it would reach)."""
+    d = tmp_path / "chan"
+    d.mkdir(mode=0o700)
+    ours = d / "events"
+    ours.touch(mode=0o600)
+    if case.startswith("mode"):
+        p = d / "other"
+        p.touch(mode=0o600)
+        os.chmod(p, int(case[4:], 8))
+        return p, p
+    if case == "symlink":
+        p = d / "link"
+        p.symlink_to(ours)
+        return p, ours
+    if case == "hardlink":
+        p = d / "hard"
+        os.link(ours, p)
+        return p, ours
+    if case == "dir-mode":
+        os.chmod(d, 0o755)
+        return ours, ours
+    if case == "dir-symlink":
+        link = tmp_path / "dirlink"
+        link.symlink_to(d)
+        return link / "events", ours
+    if case == "their-file":
+        os.chown(ours, 65534, 65534)
+        return ours, ours
+    if case == "their-dir":
+        os.chown(d, 65534, 65534)
+        return ours, ours
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize("case", ["mode644", "mode640", "mode400", "mode700", "symlink",
+                                  "hardlink", "dir-mode", "dir-symlink", "their-file",
+                                  "their-dir"])
+def test_a_channel_that_is_not_the_recordings_own_is_refused(monkeypatch, tmp_path, caplog,
+                                                             case):
+    if case.startswith("their") and os.geteuid() != 0:
+        pytest.skip("needs root to give a file to another user")
+    path, target = _refused_case(tmp_path, case)
+    monkeypatch.setenv("MEMLINE_EVENTS", str(path))
+    with caplog.at_level("WARNING", logger="memline"):
+        assert memline.event("hijacked") is False
+        with memline.span("hijacked"):
+            pass
+    assert target.read_bytes() == b"", f"expected nothing written through {path}"
+    assert any("refusing the event channel" in r.getMessage() for r in caplog.records), (
+        f"expected a warning on the memline logger: {caplog.records}")
+    from memline import _channel
+    with pytest.raises(OSError) as e:
+        _channel.open_checked(path)
+    assert e.value.errno == errno.EPERM
+    assert _channel.send_to(path, b"S", "completed") is False
+    assert target.read_bytes() == b""

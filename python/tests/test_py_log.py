@@ -2,10 +2,12 @@
 fixtures/ (see fixtures/README.md) and on logs written here."""
 
 import fcntl
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 import types
 import warnings
 
@@ -189,15 +191,86 @@ def test_status_agrees_with_memline_status(name):
     assert memline.status(fixture(name + ".jsonl")) == out.stdout.splitlines()[0]
 
 
+def write_log(path, pid, start_unix, end=None):
+    """A small attach log of pid (its header and one sample), and end's record if given."""
+    lines = [{"type": "header", "format": 1, "mode": "attach", "pid": pid, "pids": [pid],
+              "start_unix": start_unix, "interval": {"fixed": 0.05, "min": 0.01, "max": 5},
+              "fields": ["pid", "rss"], "tree_fields": ["nproc", "rss"]},
+             {"type": "sample", "t": 0.05, "tree": [1, 100], "p": [[pid, 100]]}]
+    if end:
+        lines.append({"type": "end", "t": 0.1, "status": end})
+    with open(path, "a") as f:
+        for rec in lines:
+            f.write(json.dumps(rec) + "\n")
+
+
+def dead_pid():
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
 def test_a_locked_log_without_an_end_is_running(tmp_path):
+    # The recorded process (this one) runs: running, at once.
     log = tmp_path / "log.jsonl"
-    shutil.copy(fixture("incomplete.jsonl"), log)
+    write_log(log, os.getpid(), time.time())
     with open(log, "rb") as writer:
         fcntl.flock(writer, fcntl.LOCK_EX)
         assert memline.status(log) == "running"
         assert not memline.has_crashed_ungracefully(log)
         fcntl.flock(writer, fcntl.LOCK_UN)
         assert memline.status(log) == "incomplete"
+
+
+def test_status_waits_for_the_end_once_the_recorded_processes_are_gone(tmp_path, monkeypatch):
+    """Right after the recorded process died, memline (still holding the log) has not written
+    the end yet: status() waits for it instead of answering running."""
+    from memline import _log
+    log = tmp_path / "log.jsonl"
+    write_log(log, dead_pid(), time.time())
+    writer = open(log, "rb")
+    fcntl.flock(writer, fcntl.LOCK_EX)
+    waits = []
+
+    def sleep(seconds):
+        # The first time status() waits, memline writes the end and lets go of the log.
+        waits.append(seconds)
+        if len(waits) == 1:
+            with open(log, "a") as f:
+                f.write(json.dumps({"type": "end", "t": 0.2, "status": "killed",
+                                    "signal": 9}) + "\n")
+            writer.close()
+        time.sleep(seconds)
+
+    monkeypatch.setattr(_log, "time", types.SimpleNamespace(monotonic=time.monotonic,
+                                                             sleep=sleep))
+    try:
+        assert memline.status(log) == "killed"
+        assert waits, "expected status() to wait for the end"
+    finally:
+        writer.close()
+
+
+def test_status_waits_a_bounded_time_and_can_be_told_not_to(tmp_path):
+    log = tmp_path / "log.jsonl"
+    write_log(log, dead_pid(), time.time())
+    with open(log, "rb") as writer:
+        fcntl.flock(writer, fcntl.LOCK_EX)
+        # Nothing ends it: still running after the wait, and without one.
+        assert memline.status(log, timeout=0.2) == "running"
+        assert memline.status(log, timeout=0) == "running"
+        assert memline.has_crashed_ungracefully(log, timeout=0) is False
+
+
+def test_a_reused_pid_is_not_the_recorded_process(tmp_path):
+    """A process with the recorded pid that started after the recording's last sample is a
+    later one: the recorded process is gone."""
+    from memline import _log
+    now, before = tmp_path / "now.jsonl", tmp_path / "before.jsonl"
+    write_log(now, os.getpid(), time.time())
+    write_log(before, os.getpid(), time.time() - 3600)  # an hour before this process began
+    assert _log._recorded_alive(memline.read_records(now)) is True
+    assert _log._recorded_alive(memline.read_records(before)) is False
 
 
 def test_a_locked_empty_log_is_running_an_unlocked_one_is_refused(tmp_path):

@@ -3,10 +3,12 @@ memline, and its start/stop logic with stand-in binaries. The end-to-end tests r
 Python in a child process (a script in tmp_path), so that each log holds one small program."""
 
 import os
+import signal
 import stat
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -228,6 +230,100 @@ def test_track_does_not_record_memline_itself(memline_bin, tmp_path):
     recs = memline.read_records(tmp_path / "job.jsonl")
     assert memline_pid not in {r["pid"] for r in recs if r["type"] == "proc"}
     assert memline_pid not in end_of(recs)["alive"]
+
+
+@needs_events
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSEGV])
+def test_a_tracked_process_killed_by_a_signal_ends_killed(memline_bin, tmp_path, sig):
+    """memline attach is not the tracked process's parent, so wait4 cannot tell it how the
+    process ended; its pidfd can (Linux 6.15 and later). At -i 5 memline notices the death at
+    its next sample, seconds later: status() right after the process died waits for the end."""
+    if not pidfd_exit_info():
+        pytest.skip("this kernel keeps no exit status in pidfds (PIDFD_INFO_EXIT, Linux 6.15)")
+    run_script(tmp_path, f"""
+        import resource
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        with memline.track(path="job.jsonl", interval=5):
+            os.kill(os.getpid(), {int(sig)})
+    """, expect_rc=-sig)
+    path = tmp_path / "job.jsonl"
+    assert memline.status(path) == "killed"
+    assert memline.has_crashed_ungracefully(path)
+    assert not memline.has_crashed_gracefully(path)
+    assert not memline.has_completed_successfully(path)
+    recs = memline.read_records(path)
+    end = end_of(recs)
+    assert (end["status"], end["signal"], end["exit_code"]) == ("killed", int(sig), None), end
+    pid = recs[0]["pid"]
+    (exit_rec,) = [r for r in recs if r["type"] == "exit" and r["pid"] == pid]
+    assert exit_rec.get("signal") == int(sig), exit_rec
+
+
+def pidfd_exit_info():
+    """Whether the kernel's pidfds keep a reaped process's exit status (Linux 6.15)."""
+    release = os.uname().release.split("-")[0].split(".")
+    try:
+        return (int(release[0]), int(release[1])) >= (6, 15)
+    except (ValueError, IndexError):
+        return False
+
+
+@needs_events
+def test_track_removes_the_channel_dirs_of_killed_recordings(memline_bin, tmp_path):
+    """A memline killed with SIGKILL leaves its channel's directory behind; the next track()
+    removes it, and keeps a live recording's."""
+    def recording(name):
+        chan = tmp_path / f"{name}.chan"
+        p = subprocess.Popen([str(memline_bin), "run", "-q", "-o", str(tmp_path / f"{name}.jsonl"),
+                              "--", "sh", "-c", f'echo "$MEMLINE_EVENTS" > "{chan}.tmp"; '
+                              f'mv "{chan}.tmp" "{chan}"; exec sleep 3600'],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             env=python_env())
+        deadline = time.monotonic() + TIMEOUT
+        while not chan.exists():
+            assert time.monotonic() < deadline and p.poll() is None, f"no channel from {name}"
+            time.sleep(0.01)
+        children = open(f"/proc/{p.pid}/task/{p.pid}/children").read().split()
+        return p, [int(c) for c in children], os.path.dirname(chan.read_text().strip())
+
+    live, live_kids, live_dir = recording("live")
+    dead, dead_kids, dead_dir = recording("dead")
+    try:
+        dead.kill()
+        dead.wait(TIMEOUT)
+        assert os.path.isdir(dead_dir), "expected the killed memline's directory left behind"
+        run_script(tmp_path, """
+            with memline.track(path="job.jsonl"):
+                pass
+        """)
+        assert not os.path.exists(dead_dir), f"expected track() to remove the stale {dead_dir}"
+        assert os.path.isdir(live_dir), f"expected the live recording's {live_dir} kept"
+    finally:
+        for pid in live_kids + dead_kids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        live.wait(TIMEOUT)
+
+
+@needs_events
+def test_a_forked_child_leaving_the_block_does_not_end_the_recording(memline_bin, tmp_path):
+    run_script(tmp_path, """
+        import time
+        with memline.track(path="job.jsonl") as rec:
+            pid = os.fork()
+            if pid == 0:
+                pass  # the child leaves the parent's block: it must not end the recording
+            else:
+                os.waitpid(pid, 0)
+                memline.event("after the child")
+        if pid == 0:
+            os._exit(0)
+    """)
+    recs = memline.read_records(tmp_path / "job.jsonl")
+    assert end_of(recs)["status"] == "completed"
+    assert [r["label"] for r in recs if r["type"] == "event"] == ["after the child"]
 
 
 # ---- starting and stopping, with stand-ins for the binary ----

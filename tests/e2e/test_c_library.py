@@ -130,7 +130,8 @@ def test_exports_only_memline_symbols():
     p = run([nm, "-D", "--defined-only", so], None)
     assert p.returncode == 0, p.stderr
     names = sorted(line.split()[-1] for line in p.stdout.decode().splitlines() if line.strip())
-    assert names == ["memline_event", "memline_eventf", "memline_last_error", "memline_span_begin",
+    assert names == ["memline_channel", "memline_event", "memline_eventf", "memline_last_error",
+                     "memline_span_begin",
                      "memline_span_end", "memline_start", "memline_stop"], (
         f"expected {so} to export the memline_* functions and nothing else: {names}")
     p = run(["readelf", "-d", so], None) if shutil.which("readelf") else None
@@ -201,7 +202,8 @@ def test_pkg_config_after_install_lib(tmp_path):
     assert (prefix / "include" / "memline.h").is_file(), "expected the header installed"
     man3 = prefix / "share" / "man" / "man3"
     assert ".TH LIBMEMLINE 3" in (man3 / "libmemline.3").read_text().upper(), "expected the man page"
-    for name in ("memline_event", "memline_eventf", "memline_span_begin", "memline_span_end"):
+    for name in ("memline_event", "memline_eventf", "memline_span_begin", "memline_span_end",
+                 "memline_start", "memline_stop", "memline_channel", "memline_last_error"):
         assert (man3 / f"{name}.3").read_text().strip() == ".so man3/libmemline.3", name
 
     env = dict(env_without_channel(), PKG_CONFIG_PATH=str(lib / "pkgconfig"))
@@ -260,3 +262,68 @@ def test_self_recording(tmp_path):
     assert grew * 1024 >= 100e6, f"expected 100 MB more at 'allocated' than at the start: {grew} KiB"
     spans = [(r["phase"], r["name"]) for r in records if r["type"] == "span"]
     assert spans == [("begin", "tail"), ("end", "tail")], spans
+
+
+@pytest.fixture(scope="module")
+def selfhost(tmp_path_factory):
+    """tests/e2e/c/selfhost.c linked with the built shared library."""
+    so = need_lib("libmemline.so")
+    exe = tmp_path_factory.mktemp("selfhost") / "selfhost"
+    cc = os.environ.get("CC", "cc")
+    cmd = [cc, *WARN, "-o", str(exe), str(REPO / "tests" / "e2e" / "c" / "selfhost.c"),
+           f"-I{REPO / 'include'}", f"-L{BUILD}", f"-Wl,-rpath,{BUILD}", "-lmemline",
+           *san_flags(so), "-pthread"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    return exe
+
+
+def test_start_and_stop_never_let_a_racing_send_reach_a_host_file(selfhost, tmp_path):
+    """Threads send without pause while the main thread starts and stops self-recordings and
+    opens files right after each: a descriptor the library closed would be reused by those
+    files and get the racing sends' lines. It swaps the file behind its one number instead."""
+    import json
+    import tempfile
+    rounds = 200
+    # On tmpfs when there is one: the logs' fdatasync would make each round ten times slower.
+    shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    d = Path(tempfile.mkdtemp(prefix="selfhost-race-", dir=shm or tmp_path))
+    try:
+        p = run([selfhost, "race", d, rounds], env_without_channel())
+        assert p.returncode == 0, (
+            f"expected no host file to get a channel line: {p.stderr.decode()}")
+        logs = sorted(d.glob("log-*.jsonl"))
+        assert len(logs) == rounds
+        events = sum(1 for log in logs for line in log.read_text().splitlines()
+                     if json.loads(line)["type"] in ("event", "span"))
+        assert events > 0, "expected the racing threads' events in the self-recordings"
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_self_recording_counts_the_recorder_threads_cpu_not_the_hosts(selfhost, tmp_path):
+    """self_utime and self_stime of a self-recording are its thread's CPU time (RUSAGE_THREAD),
+    not the whole host's: a host thread burning a second of CPU does not show in them."""
+    import json
+    log = tmp_path / "burn.jsonl"
+    p = run([selfhost, "burn", log, 1000], env_without_channel())
+    assert p.returncode == 0, p.stderr
+    burned = float(p.stdout)
+    end = json.loads(log.read_text().splitlines()[-1])
+    assert end["type"] == "end", end
+    own = end["self_utime"] + end["self_stime"]
+    assert burned >= 1000 and own < burned / 2, (
+        f"expected memline's own CPU ({own} ms) without the host's {burned:.0f} ms: {end}")
+
+
+def test_self_recording_leaves_the_environment_alone(selfhost, tmp_path):
+    """memline_start calls no setenv (unsafe in a threaded host): an exec'd child finds the
+    channel when the host hands it memline_channel() as MEMLINE_EVENTS."""
+    import json
+    from conftest import MEMLINE
+    log = tmp_path / "env.jsonl"
+    p = run([selfhost, "env", log, MEMLINE], env_without_channel())
+    assert p.returncode == 0, p.stderr.decode()
+    labels = [r["label"] for r in map(json.loads, log.read_text().splitlines())
+              if r["type"] == "event"]
+    assert labels == ["from the host", "from an exec'd child"], labels

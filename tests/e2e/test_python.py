@@ -172,3 +172,20 @@ def test_load_reads_a_real_log(ml, tmp_path, monkeypatch):
     # A process read in the middle of an exec really has no resident memory at that instant.
     assert all(r["rss"] is not None and r["rss"] >= 0 for r in rows)
     assert max(r["rss"] for r in rows) > 0, "expected the Python process's memory"
+
+
+@needs_channel
+def test_a_label_with_nul_bytes_is_recorded_as_sent(ml, tmp_path):
+    """memline.event("\\x00x") sends the NUL byte as it is, and memline's channel parser keeps
+    the label's length: the log has the whole label (as \\u0000 in its JSON)."""
+    res, recs = record_python(ml, tmp_path, """
+        memline.event("\\x00x")
+        memline.event("a\\x00\\x00b\\x00")
+        with memline.span("nul\\x00span"):
+            pass
+    """)
+    assert res.returncode == 0, res.stderr
+    assert [e["label"] for e in of_type(recs, "event")] == ["\x00x", "a\x00\x00b\x00"]
+    assert [s["name"] for s in of_type(recs, "span")] == ["nul\x00span"] * 2
+    raw = (tmp_path / "py.jsonl").read_bytes()
+    assert b'"label":"\\u0000x"' in raw and b"\x00" not in raw, "expected \\u0000, no raw NUL"

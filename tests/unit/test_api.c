@@ -2,8 +2,9 @@
  * test_api: libmemline's public functions (lib/api.c, include/memline.h) sending to a channel
  * file in a temporary directory, read back with channel_parse(): each function's line, labels
  * that need escaping or cutting, no channel (a silent no-op), a channel that cannot be opened
- * or written (-1 and errno, every time), 8 threads at once, a child after fork(), and a
- * descriptor that does not leak into exec'd programs.
+ * or written (-1 and errno, every time), channels that are not the recording's own file
+ * (refused with EPERM), 8 threads at once, a child after fork(), and a descriptor that does
+ * not leak into exec'd programs.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -11,12 +12,14 @@
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -42,6 +45,7 @@ static int setup(void **state)
 	assert_non_null(f);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/memline-test-api-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(chmod(f->dir, 0700), 0); /* what senders require, whatever the umask */
 	snprintf(f->path, sizeof(f->path), "%s/events", f->dir);
 	int fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
@@ -291,19 +295,123 @@ static void test_cannot_open(void **state)
 static void test_write_fails(void **state)
 {
 	(void)state;
-	/* /dev/full opens, and every write to it fails with ENOSPC: a full disk. */
-	if (access("/dev/full", W_OK) != 0)
-		skip();
-	assert_int_equal(setenv(CHANNEL_ENV, "/dev/full", 1), 0);
-	api_reset();
+	/* A file size limit of 0: every append fails (EFBIG), as on a full disk (ENOSPC). */
+	struct rlimit old, lim;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 0;
+	void (*sig)(int) = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	int fails = 0;
 	for (int i = 0; i < 100; i++) {
 		errno = 0;
-		assert_int_equal(memline_event("x"), -1);
-		assert_int_equal(errno, ENOSPC);
+		fails += memline_event("x") == -1 && errno == EFBIG;
 		errno = 0;
-		assert_int_equal(memline_eventf("%d", i), -1);
-		assert_int_equal(errno, ENOSPC);
+		fails += memline_eventf("%d", i) == -1 && errno == EFBIG;
 	}
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, sig);
+	assert_int_equal(fails, 200);
+}
+
+/*
+ * What the senders refuse: anything but a regular 0600 file of this user, with one link, in a
+ * 0700 directory of this user, neither of them a symbolic link. Each case is the channel path
+ * (in the fixture's directory, or a directory made for the case); nothing may reach the file
+ * the case points at.
+ */
+static void expect_refused(const char *path, const char *victim)
+{
+	struct stat before, after;
+	assert_int_equal(stat(victim, &before), 0);
+	assert_int_equal(setenv(CHANNEL_ENV, path, 1), 0);
+	api_reset();
+	errno = 0;
+	assert_int_equal(memline_event("hijacked"), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(memline_span_begin("hijacked"), -1);
+	assert_int_equal(errno, EPERM);
+	errno = 0;
+	assert_int_equal(channel_open(path), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(stat(victim, &after), 0);
+	assert_int_equal(after.st_size, before.st_size);
+}
+
+static void make_file(const char *path, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static void test_refused(void **state)
+{
+	struct fixture *f = *state;
+	char path[256], other[256], dir[128];
+	/* The fixture's channel is fine: it is the victim of every case below. */
+	assert_int_equal(memline_event("ours"), 0);
+
+	/* Wrong modes of the file. */
+	static const mode_t modes[] = {0644, 0640, 0660, 0400, 0700, 04600};
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		snprintf(path, sizeof(path), "%s/mode%zu", f->dir, i);
+		make_file(path, modes[i]);
+		expect_refused(path, path);
+		unlink(path);
+	}
+	/* A symbolic link to the channel, and a hard link to it (two links). */
+	snprintf(path, sizeof(path), "%s/symlink", f->dir);
+	assert_int_equal(symlink(f->path, path), 0);
+	expect_refused(path, f->path);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/hardlink", f->dir);
+	assert_int_equal(link(f->path, path), 0);
+	expect_refused(path, f->path);
+	expect_refused(f->path, f->path); /* the channel itself, while it has two links */
+	unlink(path);
+	/* A FIFO, and a directory. */
+	snprintf(path, sizeof(path), "%s/fifo", f->dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	errno = 0;
+	assert_int_equal(channel_open(path), -1);
+	assert_true(errno == EPERM || errno == ENXIO); /* ENXIO: no reader, refused anyway */
+	unlink(path);
+	/* The file of another user (as root, the test can make one). */
+	if (geteuid() == 0) {
+		snprintf(path, sizeof(path), "%s/theirs", f->dir);
+		make_file(path, 0600);
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		expect_refused(path, path);
+		unlink(path);
+	}
+	/* Directories: the wrong mode, another user's, and a symbolic link to ours. */
+	snprintf(dir, sizeof(dir), "%s/open", f->dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/events", dir);
+	make_file(path, 0600);
+	expect_refused(path, path);
+	if (geteuid() == 0) {
+		assert_int_equal(chmod(dir, 0700), 0);
+		assert_int_equal(chown(dir, 65534, 65534), 0);
+		expect_refused(path, path);
+	}
+	unlink(path);
+	rmdir(dir);
+	snprintf(dir, sizeof(dir), "%s/dirlink", f->dir);
+	assert_int_equal(symlink(f->dir, dir), 0);
+	snprintf(other, sizeof(other), "%s/events", dir);
+	expect_refused(other, f->path);
+	unlink(dir);
+
+	/* What was sent before is all the channel holds. */
+	struct msgs ms;
+	msgs_read(&ms, f->path);
+	assert_int_equal(ms.n, 1);
+	assert_msg(&ms, 0, CHANNEL_EVENT, "ours", 4);
+	msgs_release(&ms);
 }
 
 #define THREADS	   8
@@ -467,6 +575,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_recording, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cannot_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cloexec, setup, teardown),
