@@ -135,6 +135,7 @@ void cli_load_run(const char *cmd, int argc, char **argv, int first, struct run 
 		exit(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR);
 	}
 	strbuf_release(&err);
+	free(path);
 }
 
 void cli_print(const struct strbuf *out)
