@@ -656,7 +656,7 @@ int run_load_fields(struct run *run, const char *path, unsigned long long fields
 	log_record_init(&rec);
 	/* A large log on more than one CPU: decoding runs ahead while the model is built. */
 	struct stat st;
-	bool ahead = fstat(fileno(r.f), &st) == 0 && st.st_size >= READ_AHEAD_BYTES &&
+	bool ahead = fstat(r.fd, &st) == 0 && st.st_size >= READ_AHEAD_BYTES &&
 		     sysconf(_SC_NPROCESSORS_ONLN) > 1;
 	int ret = ahead ? log_reader_read_ahead(&r, &rec, err) : log_reader_next(&r, &rec, err);
 	for (; ret > 0; ret = log_reader_next(&r, &rec, err)) {

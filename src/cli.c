@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "run.h"
 #include "strbuf.h"
 
@@ -74,12 +76,18 @@ int parse_pid(const char *arg)
 char *resolve_log(const char *arg)
 {
 	if (arg) {
-		struct stat st;
-		if (stat(arg, &st) < 0)
-			die(EXIT_NOINPUT, "cannot open log '%s': %s", arg, strerror(errno));
-		if (S_ISDIR(st.st_mode))
-			die(EXIT_NOINPUT, "'%s' is a directory; give a memline log file", arg);
-		return strdup(arg);
+		/* Refused here, before any read: what is missing, and what is not a regular file
+		 * (a FIFO, /dev/zero, a directory, a socket). */
+		struct strbuf err = STRBUF_INIT;
+		int fd = log_open_file(arg, &err);
+		if (fd < 0)
+			die(EXIT_NOINPUT, "%s", err.buf ? err.buf : "out of memory");
+		close(fd);
+		strbuf_release(&err);
+		char *path = strdup(arg);
+		if (!path)
+			die(EXIT_SOFTWARE, "out of memory");
+		return path;
 	}
 	DIR *d = opendir(".");
 	if (!d)
