@@ -258,8 +258,9 @@ static bool decode_proc(const json_t *o, struct proc_info *p)
 	return true;
 }
 
-/* Returns NULL on success, else why the record is unusable ("out of memory" is fatal). */
-static const char *decode_sample(struct log_reader *r, const json_t *o, struct sample_record *s)
+/* Returns NULL on success (with *oom set if an allocation failed), else why it is unusable. */
+static const char *decode_sample(struct log_reader *r, const json_t *o, struct sample_record *s,
+				 bool *oom)
 {
 	s->t = get_double(o, "t", 0);
 	s->avail = get_ll(o, "avail", -1);
@@ -275,8 +276,10 @@ static const char *decode_sample(struct log_reader *r, const json_t *o, struct s
 	if (!json_array_size(p))
 		return NULL;
 	s->procs = calloc(json_array_size(p), sizeof(*s->procs));
-	if (!s->procs)
-		return "out of memory";
+	if (!s->procs) {
+		*oom = true;
+		return NULL;
+	}
 	size_t i;
 	const json_t *a;
 	json_array_foreach(p, i, a)
@@ -995,9 +998,7 @@ int log_reader_parse(struct log_reader *r, const char *line, size_t n, struct lo
 			bad = "process record without a pid";
 		break;
 	case REC_SAMPLE:
-		bad = decode_sample(r, o, &rec->sample);
-		if (bad && !strcmp(bad, "out of memory"))
-			ok = false;
+		bad = decode_sample(r, o, &rec->sample, &oom);
 		break;
 	case REC_EXIT:
 		decode_exit(o, &rec->exit);
