@@ -288,7 +288,7 @@ void export_perfetto(const struct run *run, struct export_out *out)
 		pid_t pid = known ? e->pid : EXPORT_TREE_PID;
 		pid_t tid = known && e->tid > 0 ? e->tid : pid;
 		strbuf_addstr(sb, ",\n{\"ph\":\"i\",\"name\":");
-		strbuf_add_json_str(sb, e->label ? e->label : "");
+		strbuf_add_json_strn(sb, e->label ? e->label : "", e->label ? e->label_len : 0);
 		strbuf_addf(sb, ",\"cat\":\"event\",\"s\":\"%s\",\"pid\":%d,\"tid\":%d,\"ts\":%lld",
 			    known ? "p" : "g", (int)pid, (int)tid, usecs(e->t));
 		long long rss = kib_bytes(e->rss);
@@ -304,7 +304,7 @@ void export_perfetto(const struct run *run, struct export_out *out)
 		pid_t tid = s->pid > 0 && s->tid > 0 ? s->tid : pid;
 		long long ts = usecs(s->start), end = usecs(s->end);
 		strbuf_addstr(sb, ",\n{\"ph\":\"X\",\"name\":");
-		strbuf_add_json_str(sb, s->name ? s->name : "");
+		strbuf_add_json_strn(sb, s->name ? s->name : "", s->name ? s->name_len : 0);
 		strbuf_addf(sb,
 			    ",\"cat\":\"span\",\"pid\":%d,\"tid\":%d,\"ts\":%lld,\"dur\":%lld,"
 			    "\"args\":{\"peak_rss\":",
@@ -483,7 +483,7 @@ void export_gnuplot_plt(const struct run *run, int top, struct export_out *out)
 			    "solid 0.10 noborder\n",
 			    gp_colors[i % GP_NCOLORS]);
 		strbuf_addf(sb, "set label %d ", tag);
-		gp_str(sb, s->name ? s->name : "", s->name ? strlen(s->name) : 0, GP_LABEL_CHARS);
+		gp_str(sb, s->name ? s->name : "", s->name ? s->name_len : 0, GP_LABEL_CHARS);
 		strbuf_addstr(sb, " at ");
 		gp_num(sb, s->start);
 		strbuf_addf(sb,
@@ -511,8 +511,7 @@ void export_gnuplot_plt(const struct run *run, int top, struct export_out *out)
 		gp_num(sb, y);
 		strbuf_addstr(sb, " nohead dashtype 2 linecolor rgb '#aa3377'\n");
 		strbuf_addf(sb, "set label %d ", tag);
-		gp_str(sb, e->label ? e->label : "", e->label ? strlen(e->label) : 0,
-		       GP_LABEL_CHARS);
+		gp_str(sb, e->label ? e->label : "", e->label ? e->label_len : 0, GP_LABEL_CHARS);
 		strbuf_addstr(sb, " at ");
 		gp_num(sb, e->t);
 		strbuf_addstr(sb, "/tu, first ");

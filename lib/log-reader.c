@@ -234,10 +234,11 @@ static bool decode_proc(const json_t *o, struct proc_info *p)
 	const json_t *argv = json_object_get(o, "argv");
 	size_t len = 0, i;
 	const json_t *a;
+	/* An argument cannot hold a NUL: one in the log (\u0000) ends it. */
 	json_array_foreach(argv, i, a)
 	{
 		if (json_is_string(a))
-			len += json_string_length(a) + 1;
+			len += strnlen(json_string_value(a), json_string_length(a)) + 1;
 	}
 	if (!len)
 		return true;
@@ -248,7 +249,7 @@ static bool decode_proc(const json_t *o, struct proc_info *p)
 	{
 		if (!json_is_string(a))
 			continue;
-		size_t n = json_string_length(a);
+		size_t n = strnlen(json_string_value(a), json_string_length(a));
 		memcpy(p->cmdline + p->cmdline_len, json_string_value(a), n);
 		p->cmdline_len += n;
 		p->cmdline[p->cmdline_len++] = '\0';
@@ -320,8 +321,8 @@ static void decode_exit(const json_t *o, struct exit_info *e)
 }
 
 /*
- * A copy of the string v cut to max bytes at a UTF-8 boundary, NUL-terminated, its length in
- * *len. jansson gives valid UTF-8, so the cut
+ * A copy of the string v (which may hold NULs: the reader accepts \u0000) cut to max bytes at
+ * a UTF-8 boundary, NUL-terminated, its length in *len. jansson gives valid UTF-8, so the cut
  * steps back over at most three continuation bytes. NULL with *oom set when the copy fails.
  */
 static char *copy_text(const json_t *v, size_t max, size_t *len, bool *oom)
@@ -373,7 +374,7 @@ static const char *decode_mark(const json_t *o, enum record_type type, struct ma
 		else
 			return "span record without a phase";
 	}
-	/* jansson refuses an escaped NUL and invalid UTF-8: the text is UTF-8 without NULs. */
+	/* Valid UTF-8 (jansson refuses anything else), NULs included, cut to the channel's cap. */
 	const json_t *text = json_object_get(o, event ? "label" : "name");
 	if (!json_is_string(text))
 		return event ? "event record without a label" : "span record without a name";
@@ -934,7 +935,8 @@ int log_reader_parse(struct log_reader *r, const char *line, size_t n, struct lo
 		return 1;
 	}
 	json_error_t jerr;
-	json_t *o = json_loadb(line, n, 0, &jerr);
+	/* An escaped NUL (\u0000) is text like any other: the writer stores what it was given. */
+	json_t *o = json_loadb(line, n, JSON_ALLOW_NUL, &jerr);
 	if (!o || !json_is_object(o)) {
 		json_decref(o);
 		if (!complete && r->seen_header) {

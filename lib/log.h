@@ -107,7 +107,7 @@ struct mark_record {
 	enum mark_kind kind;
 	double t;
 	char *text;	/* the label or span name, NUL-terminated, owned by the record */
-	size_t len;	/* bytes of text */
+	size_t len;	/* bytes of text: it may hold NULs (\u0000 in the log) */
 	pid_t pid, tid; /* -1 unknown */
 };
 
@@ -116,7 +116,7 @@ struct output_record {
 	double t;
 	bool err;   /* stderr, else stdout */
 	char *text; /* the line without its newline, NUL-terminated, owned by the record */
-	size_t len; /* bytes of text (UTF-8 without NULs) */
+	size_t len; /* bytes of text (UTF-8; it may hold NULs) */
 };
 
 struct log_record {
@@ -130,8 +130,8 @@ struct log_record {
 	/* REC_EVENT and REC_SPAN: kind is MARK_EVENT, MARK_SPAN_BEGIN or MARK_SPAN_END */
 	struct mark_record mark;
 	struct output_record output; /* REC_OUTPUT */
-	/* REC_END: its "error" (owned, NULL when absent; end_error_len bytes) and "events" (-1
-	 * when absent) members */
+	/* REC_END: its "error" (owned, NULL when absent; end_error_len bytes, NULs kept) and
+	 * "events" (-1 when absent) members */
 	char *end_error;
 	size_t end_error_len;
 	long end_events;

@@ -385,7 +385,7 @@ static void draw_spans(struct plot *p)
 			cairo_stroke(cr);
 			if (x1 - x0 < 14)
 				continue;
-			const char *name = fit(p, s->name, strlen(s->name), x1 - x0 - 6);
+			const char *name = fit(p, s->name, s->name_len, x1 - x0 - 6);
 			if (!*name)
 				continue;
 			double y = p->py1 - 6 - depth * 13;
@@ -574,8 +574,7 @@ static size_t draw_events(struct plot *p, int rows)
 			if (right[r] > x + 3)
 				continue;
 			if (!*label)
-				label = fit(p, e->label, strlen(e->label),
-					    fmin(220, p->px1 - p->px0));
+				label = fit(p, e->label, e->label_len, fmin(220, p->px1 - p->px0));
 			if (!*label)
 				break;
 			double w = text_w(p, label);

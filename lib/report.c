@@ -263,7 +263,7 @@ void report_ending(const struct run *run, struct strbuf *out)
 		if (out->len && out->buf[out->len - 1] != ' ')
 			strbuf_addstr(out, "; ");
 		size_t used = line_cols(out);
-		report_escape(out, run->error, strlen(run->error),
+		report_escape(out, run->error, run->error_len,
 			      used + 20 < TEXT_WIDTH ? TEXT_WIDTH - used : 20);
 	}
 	free(oom);
@@ -553,7 +553,7 @@ static void text_events(const struct run *run, struct strbuf *out)
 		add_kib(&cell, e->rss);
 		add_pad(out, cell.buf ? cell.buf : "", 10, false);
 		strbuf_addstr(out, "  ");
-		report_escape(out, e->label, strlen(e->label), w_label);
+		report_escape(out, e->label, e->label_len, w_label);
 		strbuf_addch(out, '\n');
 	}
 	more_rows(out, run->n_events, "events");
@@ -628,8 +628,7 @@ static void text_phases(const struct run *run, struct strbuf *out)
 		/* Two columns a level, up to half the column, so that the name still shows. */
 		int indent = s->depth < w_name / 4 ? 2 * s->depth : w_name / 2;
 		strbuf_addf(out, "%*s", indent, "");
-		size_t used =
-			report_escape(out, s->name, strlen(s->name), (size_t)(w_name - indent));
+		size_t used = report_escape(out, s->name, s->name_len, (size_t)(w_name - indent));
 		strbuf_addf(out, "%*s  ", (int)(w_name - indent - (int)used), "");
 		strbuf_reset(&cell);
 		mark_time(&cell, s->start);
@@ -677,6 +676,13 @@ static void json_opt_str(struct strbuf *out, const char *key, const char *s)
 		strbuf_add_json_str(out, s);
 	else
 		strbuf_addstr(out, "null");
+}
+
+/* A string of len bytes (NULs are written as \u0000). */
+static void json_strn(struct strbuf *out, const char *key, const char *s, size_t len)
+{
+	strbuf_add_json_key(out, key);
+	strbuf_add_json_strn(out, s, len);
 }
 
 static void json_opt_int(struct strbuf *out, const char *key, long long v)
@@ -748,7 +754,7 @@ void report_json_events(const struct run *run, struct strbuf *out)
 		const struct run_event *e = &run->events[i];
 		strbuf_addstr(out, i ? ",{" : "{");
 		json_secs(out, "t", e->t, true);
-		json_opt_str(out, "label", e->label);
+		json_strn(out, "label", e->label, e->label_len);
 		json_bytes(out, "rss", e->rss);
 		json_opt_int(out, "pid", e->pid);
 		json_opt_int(out, "tid", e->tid);
@@ -769,7 +775,7 @@ void report_json_spans(const struct run *run, struct strbuf *out)
 	for (size_t k = 0; k < run->n_spans; k++) {
 		const struct run_span *s = &run->spans[order[k]];
 		strbuf_addstr(out, k ? ",{" : "{");
-		json_opt_str(out, "name", s->name);
+		json_strn(out, "name", s->name, s->name_len);
 		json_secs(out, "start", s->start, true);
 		json_secs(out, "end", s->end, true);
 		json_bytes(out, "peak_rss", s->peak);
@@ -839,7 +845,10 @@ void report_json(const struct run *run, struct strbuf *out)
 	strbuf_addch(out, ']');
 	report_json_events(run, out);
 	report_json_spans(run, out);
-	json_opt_str(out, "error", run->error);
+	if (run->error)
+		json_strn(out, "error", run->error, run->error_len);
+	else
+		json_opt_str(out, "error", NULL);
 	strbuf_addstr(out, "}\n");
 	free(oom);
 	free(alive);

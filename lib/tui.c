@@ -607,7 +607,7 @@ static int frame_panes(struct tui *ui, const struct run *run)
 		l->t = ev->t;
 		l->rss = ev->rss;
 		l->err = false;
-		l->text = frame_escape(f, ev->label, strlen(ev->label), half > 12 ? half - 12 : 1);
+		l->text = frame_escape(f, ev->label, ev->label_len, half > 12 ? half - 12 : 1);
 	}
 	first = run->n_outputs > rows ? run->n_outputs - rows : 0;
 	f->n_outs = 0;

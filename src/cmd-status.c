@@ -88,7 +88,7 @@ static void render_status(const struct run *run, struct strbuf *out)
 	}
 	if (run->error) {
 		strbuf_addstr(out, "error: ");
-		report_escape(out, run->error, strlen(run->error), 200);
+		report_escape(out, run->error, run->error_len, 200);
 		strbuf_addch(out, '\n');
 	}
 	strbuf_addstr(out, "duration: ");

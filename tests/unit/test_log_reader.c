@@ -831,13 +831,20 @@ static void test_damaged_marks(void **state)
 	log_record_init(&rec);
 	assert_int_equal(log_reader_open(&r, path, collect_warning, &w, &err), 0);
 	assert_int_equal(log_reader_next(&r, &rec, &err), 1); /* header */
+	/* An escaped NUL is text like any other: the label keeps it, and its length. */
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_EVENT);
+	assert_int_equal(rec.line, 8);
+	assert_int_equal(rec.mark.len, 12);
+	assert_memory_equal(rec.mark.text, "nul \0 inside", 13);
+	assert_int_equal(w.n, 6);
 	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
 	assert_int_equal(rec.type, REC_EVENT);
 	assert_int_equal(rec.line, 9);
 	assert_string_equal(rec.mark.text, "");
+	assert_int_equal(rec.mark.len, 0);
 	assert_int_equal(rec.mark.pid, -1);
 	assert_int_equal(rec.mark.tid, -1);
-	assert_int_equal(w.n, 7);
 	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
 	assert_int_equal(rec.type, REC_SPAN);
 	assert_string_equal(rec.mark.text, "ok");
@@ -847,7 +854,7 @@ static void test_damaged_marks(void **state)
 	assert_null(rec.end_error); /* not a string */
 	assert_int_equal(rec.end_events, -1);
 	assert_int_equal(log_reader_next(&r, &rec, &err), 0);
-	assert_int_equal(r.corrupt, 7);
+	assert_int_equal(r.corrupt, 6);
 	log_record_release(&rec);
 	log_reader_close(&r);
 	strbuf_release(&err);
