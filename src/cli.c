@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,16 +14,31 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "report.h"
 #include "run.h"
 #include "strbuf.h"
 
 const char *cli_progname = "memline";
 
+/*
+ * One line on stderr: "memline: PREFIX MESSAGE". Messages quote paths, command names and
+ * text from logs, so the message goes through report_escape, the one escaping function for
+ * what reaches a terminal: a command named with an escape sequence or a right-to-left override
+ * shows as \x1b or \u202e, never raw, and cannot break the line.
+ */
 static void vreport(const char *prefix, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "%s: %s", cli_progname, prefix);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	struct strbuf msg = STRBUF_INIT, line = STRBUF_INIT;
+	strbuf_vaddf(&msg, fmt, ap);
+	strbuf_addf(&line, "%s: %s", cli_progname, prefix);
+	report_escape(&line, msg.buf ? msg.buf : "", msg.len, SIZE_MAX);
+	strbuf_addch(&line, '\n');
+	if (msg.oom || line.oom)
+		fprintf(stderr, "%s: %sout of memory\n", cli_progname, prefix);
+	else
+		fwrite(line.buf, 1, line.len, stderr);
+	strbuf_release(&msg);
+	strbuf_release(&line);
 }
 
 void die(int code, const char *fmt, ...)
@@ -47,6 +63,14 @@ void warning(const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	vreport("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void note(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vreport("", fmt, ap);
 	va_end(ap);
 }
 

@@ -62,7 +62,7 @@ static void add_pid_list(const struct run *run, struct strbuf *out, const char *
 			struct strbuf cmd = STRBUF_INIT;
 			run_proc_cmd(run, (size_t)i, &cmd);
 			strbuf_addstr(out, " (");
-			report_cut(out, cmd.buf ? cmd.buf : "", cmd.len, 40);
+			report_escape(out, cmd.buf ? cmd.buf : "", cmd.len, 40);
 			strbuf_addch(out, ')');
 			strbuf_release(&cmd);
 		}

@@ -87,8 +87,7 @@ static void *tui_thread(void *arg)
 		bool finished = v->live.finished;
 		live_unlock(&v->live);
 		if (!finished)
-			fprintf(stderr, "memline: dashboard closed; still recording to %s\n",
-				v->log_path);
+			note("dashboard closed; still recording to %s", v->log_path);
 	}
 	strbuf_release(&err);
 	atomic_store(&v->tui_done, true);
@@ -114,7 +113,7 @@ int views_start(struct views *v, const char *log_path, struct strbuf *err)
 			warning("%s; going on without it", err->buf);
 			strbuf_reset(err);
 		} else {
-			fprintf(stderr, "memline: serving %s\n", http_url(v->http));
+			note("serving %s", http_url(v->http));
 			strbuf_addf(&title, "  %s", http_url(v->http));
 		}
 	}
