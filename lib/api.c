@@ -34,6 +34,7 @@
 
 #include "channel.h"
 #include "log.h"
+#include "procfs.h"
 #include "recorder.h"
 
 _Static_assert(MEMLINE_LABEL_MAX == CHANNEL_LABEL_MAX, "memline.h and channel.h disagree");
@@ -255,13 +256,10 @@ int memline_start(const char *log_path, double interval)
 	o.interval = interval > 0 ? interval : 0;
 	char *name = NULL;
 	if (!log_path || !*log_path) {
-		char comm[64] = "self";
-		FILE *f = fopen("/proc/self/comm", "re");
-		if (f) {
-			if (fgets(comm, sizeof(comm), f))
-				comm[strcspn(comm, "\n")] = '\0';
-			fclose(f);
-		}
+		/* One read, through procfs but with nothing set up: this runs in a host program. */
+		char comm[64];
+		if (!procfs_comm(NULL, 0, comm, sizeof(comm)))
+			snprintf(comm, sizeof(comm), "self");
 		name = log_default_name(comm);
 		if (!name) {
 			pthread_mutex_unlock(&self_lock);

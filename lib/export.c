@@ -220,9 +220,41 @@ static void trace_meta(struct strbuf *sb, pid_t pid, const char *name, int sort_
 		    (int)pid, (int)pid, sort_index);
 }
 
-/* process_name for every pid: its command, or the commands of all that held it. */
-static void trace_names(const struct run *run, struct strbuf *sb)
+/*
+ * For each process, the next process that had its pid (SIZE_MAX: none), and whether it is the
+ * first to have it: pids reused by later processes chain them in log order. One pass over the
+ * processes with a table of pids (open addressing, each pid's last process so far): linear in
+ * the processes, where scanning the earlier ones for each was quadratic (16 s for 100,000).
+ * Returns false when out of memory.
+ */
+static bool pid_chains(const struct run *run, size_t *next, bool *first)
 {
+	size_t cap = 64;
+	while (cap < 2 * run->n_procs)
+		cap *= 2;
+	size_t *last = malloc(cap * sizeof(*last)); /* process index + 1, 0 for an empty slot */
+	if (!last)
+		return false;
+	memset(last, 0, cap * sizeof(*last));
+	for (size_t i = 0; i < run->n_procs; i++) {
+		pid_t pid = run->procs[i].pid;
+		size_t h = ((size_t)(unsigned)pid * 2654435761u) & (cap - 1);
+		while (last[h] && run->procs[last[h] - 1].pid != pid)
+			h = (h + 1) & (cap - 1);
+		next[i] = SIZE_MAX;
+		first[i] = !last[h];
+		if (last[h])
+			next[last[h] - 1] = i;
+		last[h] = i + 1;
+	}
+	free(last);
+	return true;
+}
+
+/* process_name for every pid: its command, or the commands of all that held it. */
+static void trace_names(const struct run *run, struct export_out *out)
+{
+	struct strbuf *sb = &out->buf;
 	struct strbuf name = STRBUF_INIT;
 	strbuf_addstr(&name, "memline: whole tree");
 	if (run->header.command) {
@@ -231,25 +263,30 @@ static void trace_names(const struct run *run, struct strbuf *sb)
 		strbuf_addch(&name, ')');
 	}
 	trace_meta(sb, EXPORT_TREE_PID, name.buf, 0);
+	size_t n = run->n_procs ? run->n_procs : 1;
+	size_t *next = malloc(n * sizeof(*next));
+	bool *first = malloc(n * sizeof(*first));
+	if (!next || !first || !pid_chains(run, next, first)) {
+		sb->oom = true;
+		goto out;
+	}
 	for (size_t i = 0; i < run->n_procs; i++) {
-		pid_t pid = run->procs[i].pid;
-		bool seen = false;
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = run->procs[j].pid == pid;
-		if (seen)
+		if (!first[i])
 			continue;
 		strbuf_reset(&name);
-		for (size_t j = i; j < run->n_procs; j++) {
-			if (run->procs[j].pid != pid)
-				continue;
+		for (size_t j = i; j != SIZE_MAX; j = next[j]) {
 			if (name.len)
 				strbuf_addstr(&name, " | ");
 			proc_cmd(run, j, &name);
 		}
-		trace_meta(sb, pid, name.buf ? name.buf : "", (int)i + 1);
+		trace_meta(sb, run->procs[i].pid, name.buf ? name.buf : "", (int)i + 1);
+		hand_over(out, false);
 	}
+out:
 	sb->oom |= name.oom;
 	strbuf_release(&name);
+	free(next);
+	free(first);
 }
 
 void export_perfetto(const struct run *run, struct export_out *out)
@@ -260,7 +297,7 @@ void export_perfetto(const struct run *run, struct export_out *out)
 		    "{\"traceEvents\":[\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,"
 		    "\"tid\":%d,\"args\":{\"name\":\"memline\"}}",
 		    EXPORT_TREE_PID, EXPORT_TREE_PID);
-	trace_names(run, sb);
+	trace_names(run, out);
 
 	for (size_t k = 0; k < run->n_samples; k++) {
 		const struct run_sample *s = &run->samples[k];
@@ -288,7 +325,7 @@ void export_perfetto(const struct run *run, struct export_out *out)
 		pid_t pid = known ? e->pid : EXPORT_TREE_PID;
 		pid_t tid = known && e->tid > 0 ? e->tid : pid;
 		strbuf_addstr(sb, ",\n{\"ph\":\"i\",\"name\":");
-		strbuf_add_json_str(sb, e->label ? e->label : "");
+		strbuf_add_json_strn(sb, e->label ? e->label : "", e->label ? e->label_len : 0);
 		strbuf_addf(sb, ",\"cat\":\"event\",\"s\":\"%s\",\"pid\":%d,\"tid\":%d,\"ts\":%lld",
 			    known ? "p" : "g", (int)pid, (int)tid, usecs(e->t));
 		long long rss = kib_bytes(e->rss);
@@ -304,7 +341,7 @@ void export_perfetto(const struct run *run, struct export_out *out)
 		pid_t tid = s->pid > 0 && s->tid > 0 ? s->tid : pid;
 		long long ts = usecs(s->start), end = usecs(s->end);
 		strbuf_addstr(sb, ",\n{\"ph\":\"X\",\"name\":");
-		strbuf_add_json_str(sb, s->name ? s->name : "");
+		strbuf_add_json_strn(sb, s->name ? s->name : "", s->name ? s->name_len : 0);
 		strbuf_addf(sb,
 			    ",\"cat\":\"span\",\"pid\":%d,\"tid\":%d,\"ts\":%lld,\"dur\":%lld,"
 			    "\"args\":{\"peak_rss\":",
@@ -483,7 +520,7 @@ void export_gnuplot_plt(const struct run *run, int top, struct export_out *out)
 			    "solid 0.10 noborder\n",
 			    gp_colors[i % GP_NCOLORS]);
 		strbuf_addf(sb, "set label %d ", tag);
-		gp_str(sb, s->name ? s->name : "", s->name ? strlen(s->name) : 0, GP_LABEL_CHARS);
+		gp_str(sb, s->name ? s->name : "", s->name ? s->name_len : 0, GP_LABEL_CHARS);
 		strbuf_addstr(sb, " at ");
 		gp_num(sb, s->start);
 		strbuf_addf(sb,
@@ -511,8 +548,7 @@ void export_gnuplot_plt(const struct run *run, int top, struct export_out *out)
 		gp_num(sb, y);
 		strbuf_addstr(sb, " nohead dashtype 2 linecolor rgb '#aa3377'\n");
 		strbuf_addf(sb, "set label %d ", tag);
-		gp_str(sb, e->label ? e->label : "", e->label ? strlen(e->label) : 0,
-		       GP_LABEL_CHARS);
+		gp_str(sb, e->label ? e->label : "", e->label ? e->label_len : 0, GP_LABEL_CHARS);
 		strbuf_addstr(sb, " at ");
 		gp_num(sb, e->t);
 		strbuf_addstr(sb, "/tu, first ");

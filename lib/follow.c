@@ -3,7 +3,9 @@
  *
  * Each poll reads the file from where the last one stopped in blocks of FOLLOW_BLOCK bytes,
  * hands every complete line to the log reader's line decoder (log_reader_parse, the one
- * decoder every reader of logs shares) and keeps the unfinished tail in f->pending.
+ * decoder every reader of logs shares) and keeps the unfinished tail in f->pending, up to
+ * LOG_LINE_MAX bytes: a longer line is read past without being kept, and skipped as the
+ * reader skips it (log_reader_skip_long).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +25,8 @@ static int follow_restart(struct follow *f, struct strbuf *err)
 	run_init(&f->run);
 	log_reader_close(&f->reader);
 	log_record_release(&f->rec);
-	strbuf_reset(&f->pending);
+	strbuf_release(&f->pending);
+	f->skipping = false;
 	f->offset = 0;
 	f->changes++;
 	run_keep_fields(&f->run, f->fields);
@@ -46,9 +49,9 @@ int follow_open(struct follow *f, const char *path, log_warn_fn *warn, void *war
 	f->warn = warn;
 	f->warn_data = warn_data;
 	f->fields = RUN_ALL_FIELDS;
-	f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Without blocking, and only a regular file: a FIFO or a device is refused at once. */
+	f->fd = log_open_file(path, err);
 	if (f->fd < 0) {
-		strbuf_addf(err, "cannot open '%s': %s", path, strerror(errno));
 		strbuf_release(&f->pending);
 		return -1;
 	}
@@ -105,12 +108,28 @@ long follow_poll(struct follow *f, struct strbuf *err)
 		char *p = block, *end = block + n;
 		while (p < end) {
 			char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t len = nl ? (size_t)(nl + 1 - p) : (size_t)(end - p);
+			int ret;
+			if (!f->skipping && f->pending.len + len - (nl != NULL) > LOG_LINE_MAX) {
+				/* Too long to keep: read past it to its newline. */
+				f->skipping = true;
+				strbuf_release(&f->pending);
+			}
+			if (f->skipping) {
+				p += len;
+				if (!nl)
+					continue;
+				f->skipping = false;
+				if (log_reader_skip_long(&f->reader, false, err) < 0) {
+					added = -1;
+					goto out;
+				}
+				continue;
+			}
 			if (!nl) {
-				strbuf_add(&f->pending, p, (size_t)(end - p));
+				strbuf_add(&f->pending, p, len);
 				break;
 			}
-			int ret;
-			size_t len = (size_t)(nl + 1 - p);
 			if (f->pending.len) {
 				strbuf_add(&f->pending, p, len);
 				if (f->pending.oom) {
@@ -119,6 +138,9 @@ long follow_poll(struct follow *f, struct strbuf *err)
 				} else {
 					ret = take_line(f, f->pending.buf, f->pending.len, err);
 				}
+				/* A line of a few MB once does not keep its buffer. */
+				if (f->pending.alloc > 4 * FOLLOW_BLOCK)
+					strbuf_release(&f->pending);
 				strbuf_reset(&f->pending);
 			} else {
 				ret = take_line(f, p, len, err);

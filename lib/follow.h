@@ -27,6 +27,7 @@ struct follow {
 	int fd;
 	off_t offset;	       /* bytes of the file read so far */
 	struct strbuf pending; /* the start of a line whose newline has not been written yet */
+	bool skipping;	       /* reading past a line longer than LOG_LINE_MAX */
 	struct log_reader reader;
 	struct log_record rec;
 	log_warn_fn *warn;
@@ -38,7 +39,8 @@ struct follow {
 /*
  * Opens path to follow it; the model is empty until the first follow_poll(). The file may still
  * be empty (a recording that just began). Returns -1 with a message in err when it cannot be
- * opened (RUN_LOAD_NOINPUT's case); f must then not be used.
+ * opened or is not a regular file (RUN_LOAD_NOINPUT's case; see log_open_file); f must then
+ * not be used.
  */
 int follow_open(struct follow *f, const char *path, log_warn_fn *warn, void *warn_data,
 		struct strbuf *err);

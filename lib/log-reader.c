@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -235,10 +234,11 @@ static bool decode_proc(const json_t *o, struct proc_info *p)
 	const json_t *argv = json_object_get(o, "argv");
 	size_t len = 0, i;
 	const json_t *a;
+	/* An argument cannot hold a NUL: one in the log (\u0000) ends it. */
 	json_array_foreach(argv, i, a)
 	{
 		if (json_is_string(a))
-			len += json_string_length(a) + 1;
+			len += strnlen(json_string_value(a), json_string_length(a)) + 1;
 	}
 	if (!len)
 		return true;
@@ -249,7 +249,7 @@ static bool decode_proc(const json_t *o, struct proc_info *p)
 	{
 		if (!json_is_string(a))
 			continue;
-		size_t n = json_string_length(a);
+		size_t n = strnlen(json_string_value(a), json_string_length(a));
 		memcpy(p->cmdline + p->cmdline_len, json_string_value(a), n);
 		p->cmdline_len += n;
 		p->cmdline[p->cmdline_len++] = '\0';
@@ -259,8 +259,9 @@ static bool decode_proc(const json_t *o, struct proc_info *p)
 	return true;
 }
 
-/* Returns NULL on success, else why the record is unusable ("out of memory" is fatal). */
-static const char *decode_sample(struct log_reader *r, const json_t *o, struct sample_record *s)
+/* Returns NULL on success (with *oom set if an allocation failed), else why it is unusable. */
+static const char *decode_sample(struct log_reader *r, const json_t *o, struct sample_record *s,
+				 bool *oom)
 {
 	s->t = get_double(o, "t", 0);
 	s->avail = get_ll(o, "avail", -1);
@@ -276,8 +277,10 @@ static const char *decode_sample(struct log_reader *r, const json_t *o, struct s
 	if (!json_array_size(p))
 		return NULL;
 	s->procs = calloc(json_array_size(p), sizeof(*s->procs));
-	if (!s->procs)
-		return "out of memory";
+	if (!s->procs) {
+		*oom = true;
+		return NULL;
+	}
 	size_t i;
 	const json_t *a;
 	json_array_foreach(p, i, a)
@@ -317,6 +320,31 @@ static void decode_exit(const json_t *o, struct exit_info *e)
 	e->stime = get_ll(o, "stime", -1);
 }
 
+/*
+ * A copy of the string v (which may hold NULs: the reader accepts \u0000) cut to max bytes at
+ * a UTF-8 boundary, NUL-terminated, its length in *len. jansson gives valid UTF-8, so the cut
+ * steps back over at most three continuation bytes. NULL with *oom set when the copy fails.
+ */
+static char *copy_text(const json_t *v, size_t max, size_t *len, bool *oom)
+{
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v);
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	char *c = malloc(n + 1);
+	if (!c) {
+		*oom = true;
+		return NULL;
+	}
+	memcpy(c, s, n);
+	c[n] = '\0';
+	*len = n;
+	return c;
+}
+
 /* A pid or thread id: a positive integer that fits a pid_t, else -1 (unknown). */
 static pid_t get_pid(const json_t *obj, const char *key)
 {
@@ -346,14 +374,13 @@ static const char *decode_mark(const json_t *o, enum record_type type, struct ma
 		else
 			return "span record without a phase";
 	}
-	/* jansson refuses an escaped NUL and invalid UTF-8: the text is UTF-8 without NULs. */
-	const char *text = json_string_value(json_object_get(o, event ? "label" : "name"));
-	if (!text)
+	/* Valid UTF-8 (jansson refuses anything else), NULs included, cut to the channel's cap. */
+	const json_t *text = json_object_get(o, event ? "label" : "name");
+	if (!json_is_string(text))
 		return event ? "event record without a label" : "span record without a name";
 	m->pid = get_pid(o, "pid");
 	m->tid = get_pid(o, "tid");
-	if (!(m->text = strdup(text)))
-		*oom = true;
+	m->text = copy_text(text, LOG_LABEL_MAX, &m->len, oom);
 	return NULL;
 }
 
@@ -367,9 +394,7 @@ static const char *decode_output(const json_t *o, struct output_record *out, boo
 		return "output record without a text";
 	const char *stream = json_string_value(json_object_get(o, "stream"));
 	out->err = stream && !strcmp(stream, "stderr");
-	out->len = json_string_length(text);
-	if (!(out->text = strndup(json_string_value(text), out->len)))
-		*oom = true;
+	out->text = copy_text(text, LOG_OUTPUT_MAX, &out->len, oom);
 	return NULL;
 }
 
@@ -400,10 +425,15 @@ static bool decode_end(const json_t *o, struct end_info *e)
 
 /* ---- the reader ---- */
 
+/* The file is read in blocks of this many bytes; a line within one is decoded where it lies. */
+#define READ_BLOCK (256 * 1024)
+
 int log_reader_init(struct log_reader *r, const char *path, log_warn_fn *warn, void *warn_data,
 		    struct strbuf *err)
 {
 	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+	strbuf_init(&r->pending);
 	r->path = strdup(path);
 	if (!r->path) {
 		strbuf_addstr(err, "out of memory");
@@ -419,14 +449,62 @@ int log_reader_init(struct log_reader *r, const char *path, log_warn_fn *warn, v
 	return 0;
 }
 
+static const char *file_kind(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	case S_IFDIR:
+		return "a directory";
+	case S_IFSOCK:
+		return "a socket";
+	}
+	return "not a regular file";
+}
+
+int log_open_file(const char *path, struct strbuf *err)
+{
+	/* O_NONBLOCK: opening a FIFO would wait for a writer; for a regular file it is nothing. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	if (fd < 0) {
+		int e = errno;
+		/* A socket cannot be opened at all: say what it is rather than ENXIO. */
+		if (e == ENXIO && stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+			strbuf_addf(err, "'%s' is a socket, not a log file; give a memline log",
+				    path);
+		else
+			strbuf_addf(err, "cannot open '%s': %s", path, strerror(e));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		strbuf_addf(err, "cannot open '%s': %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		strbuf_addf(err, "'%s' is %s, not a log file; give a memline log", path,
+			    file_kind(st.st_mode));
+		close(fd);
+		return -1;
+	}
+	int flags = fcntl(fd, F_GETFL);
+	if (flags >= 0)
+		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	return fd;
+}
+
 int log_reader_open(struct log_reader *r, const char *path, log_warn_fn *warn, void *warn_data,
 		    struct strbuf *err)
 {
 	if (log_reader_init(r, path, warn, warn_data, err))
 		return -1;
-	r->f = fopen(path, "re");
-	if (!r->f) {
-		strbuf_addf(err, "cannot open '%s': %s", path, strerror(errno));
+	r->fd = log_open_file(path, err);
+	if (r->fd < 0) {
 		log_reader_close(r);
 		return -1;
 	}
@@ -439,11 +517,14 @@ void log_reader_close(struct log_reader *r)
 {
 	if (r->ahead)
 		ahead_free(r->ahead);
-	if (r->f)
-		fclose(r->f);
+	/* A reader never set up (all zero: no path) holds no descriptor, not fd 0. */
+	if (r->path && r->fd >= 0)
+		close(r->fd);
 	free(r->path);
-	free(r->linebuf);
+	free(r->blk);
+	strbuf_release(&r->pending);
 	memset(r, 0, sizeof(*r));
+	r->fd = -1;
 }
 
 static void skip_line(struct log_reader *r, const char *why)
@@ -701,19 +782,102 @@ fail:
 	return false;
 }
 
+/* What next_line found. */
+enum line_kind { LINE_END, LINE_OK, LINE_LONG, LINE_ERROR };
+
+/*
+ * The next line of the file into *line and *n, its newline included when it has one (the last
+ * line may lack it); valid until the next call. A line that lies within the block read is
+ * handed out where it is; one that spans blocks is put together in r->pending, up to
+ * LOG_LINE_MAX bytes: past that it is read to its end in blocks and dropped, and LINE_LONG
+ * says so (*cut: the file ended inside it). LINE_ERROR: a read failed, errno says why.
+ */
+static enum line_kind next_line(struct log_reader *r, const char **line, size_t *n, bool *cut)
+{
+	bool skipping = false;
+	/* A line of a few MB once does not keep its buffer for the rest of the log. */
+	if (r->pending.alloc > 4 * READ_BLOCK)
+		strbuf_release(&r->pending);
+	strbuf_reset(&r->pending);
+	for (;;) {
+		if (r->blk_pos == r->blk_len) {
+			if (r->at_end)
+				goto end;
+			if (!r->blk && !(r->blk = malloc(READ_BLOCK))) {
+				errno = ENOMEM;
+				return LINE_ERROR;
+			}
+			ssize_t got = read(r->fd, r->blk, READ_BLOCK);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got < 0)
+				return LINE_ERROR;
+			r->blk_pos = 0;
+			r->blk_len = (size_t)got;
+			if (!got) {
+				r->at_end = true;
+				goto end;
+			}
+		}
+		const char *p = r->blk + r->blk_pos;
+		size_t avail = r->blk_len - r->blk_pos;
+		const char *nl = memchr(p, '\n', avail);
+		size_t take = nl ? (size_t)(nl + 1 - p) : avail;
+		r->blk_pos += take;
+		if (!skipping && !r->pending.len && nl) {
+			*line = p;
+			*n = take;
+			return LINE_OK;
+		}
+		if (!skipping && r->pending.len + take - (nl != NULL) > LOG_LINE_MAX) {
+			skipping = true;
+			strbuf_release(&r->pending);
+		}
+		if (skipping) {
+			if (nl) {
+				*cut = false;
+				return LINE_LONG;
+			}
+			continue;
+		}
+		strbuf_add(&r->pending, p, take);
+		if (r->pending.oom) {
+			strbuf_release(&r->pending);
+			errno = ENOMEM;
+			return LINE_ERROR;
+		}
+		if (nl) {
+			*line = r->pending.buf;
+			*n = r->pending.len;
+			return LINE_OK;
+		}
+	}
+end:
+	if (skipping) {
+		*cut = true;
+		return LINE_LONG;
+	}
+	if (!r->pending.len)
+		return LINE_END;
+	*line = r->pending.buf; /* the last line, without its newline */
+	*n = r->pending.len;
+	return LINE_OK;
+}
+
 /* The next record from the file, read and decoded here and now. */
 static int read_next(struct log_reader *r, struct log_record *rec, struct strbuf *err)
 {
 	log_record_release(rec);
 	for (;;) {
-		errno = 0;
-		ssize_t n = getline(&r->linebuf, &r->linecap, r->f);
-		if (n < 0) {
-			if (ferror(r->f)) {
-				strbuf_addf(err, "cannot read '%s': %s", r->path,
-					    strerror(errno ? errno : EIO));
-				return -1;
-			}
+		const char *line = NULL;
+		size_t n = 0;
+		bool cut = false;
+		int ret;
+		switch (next_line(r, &line, &n, &cut)) {
+		case LINE_ERROR:
+			strbuf_addf(err, "cannot read '%s': %s", r->path, strerror(errno));
+			return -1;
+		case LINE_END:
 			if (!r->seen_header) {
 				strbuf_addf(
 					err,
@@ -723,11 +887,40 @@ static int read_next(struct log_reader *r, struct log_record *rec, struct strbuf
 				return -1;
 			}
 			return 0;
+		case LINE_LONG:
+			if (log_reader_skip_long(r, cut, err) < 0)
+				return -1;
+			if (r->truncated)
+				return 0;
+			break;
+		case LINE_OK:
+			ret = log_reader_parse(r, line, n, rec, err);
+			if (ret || r->truncated)
+				return ret;
+			break;
 		}
-		int ret = log_reader_parse(r, r->linebuf, (size_t)n, rec, err);
-		if (ret || r->truncated)
-			return ret;
 	}
+}
+
+int log_reader_skip_long(struct log_reader *r, bool at_end, struct strbuf *err)
+{
+	r->line++;
+	if (!r->seen_header) {
+		strbuf_addf(err,
+			    "'%s' is not a memline log (its first line is longer than %zu MiB); "
+			    "give a log written by memline run",
+			    r->path, LOG_LINE_MAX >> 20);
+		return -1;
+	}
+	if (at_end) {
+		/* The log ends inside it, as it would inside a cut-off last line. */
+		r->truncated = true;
+		return 0;
+	}
+	char why[64];
+	snprintf(why, sizeof(why), "longer than %zu MiB", LOG_LINE_MAX >> 20);
+	skip_line(r, why);
+	return 0;
 }
 
 int log_reader_parse(struct log_reader *r, const char *line, size_t n, struct log_record *rec,
@@ -742,7 +935,8 @@ int log_reader_parse(struct log_reader *r, const char *line, size_t n, struct lo
 		return 1;
 	}
 	json_error_t jerr;
-	json_t *o = json_loadb(line, n, 0, &jerr);
+	/* An escaped NUL (\u0000) is text like any other: the writer stores what it was given. */
+	json_t *o = json_loadb(line, n, JSON_ALLOW_NUL, &jerr);
 	if (!o || !json_is_object(o)) {
 		json_decref(o);
 		if (!complete && r->seen_header) {
@@ -793,7 +987,7 @@ int log_reader_parse(struct log_reader *r, const char *line, size_t n, struct lo
 	}
 
 	const char *bad = NULL;
-	bool ok = true, oom_error = false;
+	bool ok = true, oom = false;
 	switch (rec->type) {
 	case REC_HEADER:
 		ok = decode_header(r, o, &rec->header);
@@ -806,9 +1000,7 @@ int log_reader_parse(struct log_reader *r, const char *line, size_t n, struct lo
 			bad = "process record without a pid";
 		break;
 	case REC_SAMPLE:
-		bad = decode_sample(r, o, &rec->sample);
-		if (bad && !strcmp(bad, "out of memory"))
-			ok = false;
+		bad = decode_sample(r, o, &rec->sample, &oom);
 		break;
 	case REC_EXIT:
 		decode_exit(o, &rec->exit);
@@ -818,28 +1010,22 @@ int log_reader_parse(struct log_reader *r, const char *line, size_t n, struct lo
 	case REC_END:
 		ok = decode_end(o, &rec->end);
 		rec->end_events = (long)get_ll(o, "events", -1);
-		if (ok)
-			rec->end_error = get_str(o, "error", &oom_error);
-		ok = ok && !oom_error;
+		if (json_is_string(json_object_get(o, "error")))
+			rec->end_error = copy_text(json_object_get(o, "error"), LOG_LABEL_MAX,
+						   &rec->end_error_len, &oom);
 		break;
 	case REC_EVENT:
-	case REC_SPAN: {
-		bool oom = false;
+	case REC_SPAN:
 		bad = decode_mark(o, rec->type, &rec->mark, &oom);
-		ok = !oom;
 		break;
-	}
-	case REC_OUTPUT: {
-		bool oom = false;
+	case REC_OUTPUT:
 		bad = decode_output(o, &rec->output, &oom);
-		ok = !oom;
 		break;
-	}
 	case REC_UNKNOWN:
 		break;
 	}
 	json_decref(o);
-	if (!ok) {
+	if (!ok || oom) {
 		strbuf_addf(err, "out of memory reading '%s'", r->path);
 		return -1;
 	}
@@ -854,15 +1040,16 @@ int log_reader_parse(struct log_reader *r, const char *line, size_t n, struct lo
 /*
  * ---- reading ahead ----
  * Decoding is most of the cost of loading a large log, so it runs on threads of their own
- * while the caller builds its model. The file is mapped; after the header (read here, as
- * usual) the rest is cut, at line ends, into chunks of about AHEAD_CHUNK bytes, which
- * AHEAD_WORKERS threads take in turn and decode, each with a copy of the reader (the header's
+ * while the caller builds its model. After the header (read here, as usual) the threads take
+ * turns at the file: under the source lock, one reads the next chunk (lines of the log, about
+ * AHEAD_CHUNK bytes of them, through the reader's own next_line, so a line too long to keep is
+ * read past there too), then decodes it on its own, with a copy of the reader (the header's
  * field positions), at most AHEAD_SLOTS chunks ahead of the caller. The caller takes the
  * chunks in file order, so records come in file order and every thread stays busy. A chunk
  * counts its own lines from 0; the caller adds the lines of the chunks before it, to its
  * records and to its warnings, which it tells from its own thread: what the caller sees is
  * exactly what reading line by line gives. Records move by struct copy: the chunk's slot is
- * left empty, nothing is decoded twice.
+ * left empty, nothing is decoded twice. Memory: the chunks in flight, never the whole file.
  */
 #define AHEAD_WORKERS 2
 #define AHEAD_CHUNK   (1 << 20)
@@ -874,8 +1061,11 @@ struct ahead_warning {
 };
 
 struct ahead_chunk {
-	const char *from, *to; /* its lines in the mapping */
-	bool ready;	       /* decoded (guarded by the lock) */
+	struct strbuf data; /* its lines, as read from the file */
+	bool long_line;	    /* after them, a line too long to keep (read past) */
+	bool long_cut;	    /* ... in which the log ended */
+	int read_errno;	    /* reading stopped after data with this error; 0 if none */
+	bool ready;	    /* decoded (guarded by the lock) */
 	struct log_record *rec;
 	size_t n, cap;
 	int ret;	   /* 0 when its lines were all read, -1 on an error that stops reading */
@@ -889,7 +1079,7 @@ struct ahead_chunk {
 
 struct ahead_worker {
 	struct log_ahead *a;
-	struct log_reader sub;	   /* a copy of the reader, reading from the mapping */
+	struct log_reader sub;	   /* a copy of the reader, for decoding only */
 	struct ahead_chunk *chunk; /* the chunk it decodes, for its warnings */
 	pthread_t thread;
 	bool running;
@@ -898,12 +1088,12 @@ struct ahead_worker {
 struct log_ahead {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	bool stop; /* the reader is being closed */
-	char *map;
-	size_t map_len;
-	const char *next;		      /* where the next chunk begins (guarded) */
-	size_t handed;			      /* chunks handed to the threads (guarded) */
-	size_t taken;			      /* chunks the caller is done with (guarded) */
+	pthread_mutex_t src_lock; /* held while reading the file; taken with lock held */
+	bool stop;		  /* the reader is being closed */
+	bool src_done;		  /* the file gave all it has (guarded by src_lock) */
+	bool src_end;		  /* ... and the chunk that found it is decoded (guarded) */
+	size_t handed;		  /* chunks handed to the threads (guarded) */
+	size_t taken;		  /* chunks the caller is done with (guarded) */
 	struct ahead_chunk slot[AHEAD_SLOTS]; /* chunk c is slot[c % AHEAD_SLOTS] */
 	struct ahead_worker w[AHEAD_WORKERS];
 	size_t pos;	/* the caller's next record in chunk `taken` */
@@ -925,6 +1115,46 @@ static void ahead_warn(void *data, const char *path, long line, const char *msg)
 		nw[c->n_warnings++].line = line;
 }
 
+/*
+ * Reads the next chunk of the log into c: whole lines, about AHEAD_CHUNK bytes, ending early
+ * at a line too long to keep or at the end of the file. Called with the source lock held.
+ */
+static void fill_chunk(struct log_ahead *a, struct ahead_chunk *c)
+{
+	/* A chunk that held a long line gives its memory back. */
+	if (c->data.alloc > 4 * AHEAD_CHUNK)
+		strbuf_release(&c->data);
+	strbuf_reset(&c->data);
+	c->long_line = c->long_cut = false;
+	c->read_errno = 0;
+	while (!a->src_done && c->data.len < AHEAD_CHUNK) {
+		const char *line = NULL;
+		size_t n = 0;
+		bool cut = false;
+		switch (next_line(a->r, &line, &n, &cut)) {
+		case LINE_END:
+			a->src_done = true;
+			break;
+		case LINE_ERROR:
+			c->read_errno = errno ? errno : EIO;
+			a->src_done = true;
+			break;
+		case LINE_LONG:
+			c->long_line = true;
+			c->long_cut = cut;
+			a->src_done = cut;
+			return;
+		case LINE_OK:
+			strbuf_add(&c->data, line, n);
+			if (c->data.oom) {
+				c->read_errno = ENOMEM;
+				a->src_done = true;
+			}
+			break;
+		}
+	}
+}
+
 /* Decodes the lines of chunk c with w's reader. */
 static void decode_chunk(struct ahead_worker *w, struct ahead_chunk *c)
 {
@@ -935,9 +1165,10 @@ static void decode_chunk(struct ahead_worker *w, struct ahead_chunk *c)
 	w->chunk = c;
 	c->n = 0;
 	c->ret = 0;
-	for (const char *p = c->from; p < c->to;) {
-		const char *nl = memchr(p, '\n', (size_t)(c->to - p));
-		size_t len = nl ? (size_t)(nl + 1 - p) : (size_t)(c->to - p);
+	const char *from = c->data.buf, *to = c->data.buf + c->data.len;
+	for (const char *p = from; p < to;) {
+		const char *nl = memchr(p, '\n', (size_t)(to - p));
+		size_t len = nl ? (size_t)(nl + 1 - p) : (size_t)(to - p);
 		if (c->n == c->cap) {
 			size_t want = c->cap ? 2 * c->cap : 256;
 			struct log_record *nr = reallocarray(c->rec, want, sizeof(*nr));
@@ -961,6 +1192,12 @@ static void decode_chunk(struct ahead_worker *w, struct ahead_chunk *c)
 		if (sub->truncated)
 			break;
 	}
+	if (!c->ret && !sub->truncated && c->long_line)
+		log_reader_skip_long(sub, c->long_cut, &c->err);
+	if (!c->ret && !sub->truncated && c->read_errno) {
+		strbuf_addf(&c->err, "cannot read '%s': %s", sub->path, strerror(c->read_errno));
+		c->ret = -1;
+	}
 	c->lines = sub->line;
 	c->corrupt = sub->corrupt;
 	c->truncated = sub->truncated;
@@ -970,25 +1207,27 @@ static void *ahead_thread(void *arg)
 {
 	struct ahead_worker *w = arg;
 	struct log_ahead *a = w->a;
-	const char *end = a->map + a->map_len;
 	pthread_mutex_lock(&a->lock);
-	while (!a->stop && a->next < end) {
+	while (!a->stop && !a->src_end) {
 		if (a->handed - a->taken == AHEAD_SLOTS) {
 			pthread_cond_wait(&a->cond, &a->lock);
 			continue;
 		}
-		/* The next chunk: AHEAD_CHUNK bytes on to the end of the line there. */
+		/*
+		 * The next chunk: its number is taken and the file locked in one step, so chunks
+		 * are read in the order of their numbers.
+		 */
 		struct ahead_chunk *c = &a->slot[a->handed++ % AHEAD_SLOTS];
-		c->from = a->next;
-		const char *cut =
-			(size_t)(end - c->from) > AHEAD_CHUNK ? c->from + AHEAD_CHUNK : end;
-		const char *nl = cut < end ? memchr(cut, '\n', (size_t)(end - cut)) : NULL;
-		c->to = nl ? nl + 1 : end;
 		c->ready = false;
-		a->next = c->to;
+		pthread_mutex_lock(&a->src_lock);
 		pthread_mutex_unlock(&a->lock);
+		fill_chunk(a, c);
+		bool done = a->src_done;
+		pthread_mutex_unlock(&a->src_lock);
 		decode_chunk(w, c);
 		pthread_mutex_lock(&a->lock);
+		if (done)
+			a->src_end = true;
 		c->ready = true;
 		pthread_cond_broadcast(&a->cond);
 	}
@@ -999,28 +1238,19 @@ static void *ahead_thread(void *arg)
 int log_reader_read_ahead(struct log_reader *r, struct log_record *first, struct strbuf *err)
 {
 	int ret = read_next(r, first, err);
-	if (ret <= 0)
+	if (ret <= 0 || r->truncated || r->fd < 0)
 		return ret;
-	long off = ftell(r->f);
-	struct stat st;
-	if (off < 0 || fstat(fileno(r->f), &st) < 0 || st.st_size <= off)
-		return 1;
 	struct log_ahead *a = calloc(1, sizeof(*a));
 	if (!a)
 		return 1;
 	a->r = r;
-	a->map_len = (size_t)st.st_size;
-	a->map = mmap(NULL, a->map_len, PROT_READ, MAP_PRIVATE, fileno(r->f), 0);
-	if (a->map == MAP_FAILED) {
-		free(a);
-		return 1;
-	}
-	madvise(a->map, a->map_len, MADV_SEQUENTIAL);
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->src_lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
-	for (size_t i = 0; i < AHEAD_SLOTS; i++)
+	for (size_t i = 0; i < AHEAD_SLOTS; i++) {
+		strbuf_init(&a->slot[i].data);
 		strbuf_init(&a->slot[i].err);
-	a->next = a->map + off;
+	}
 	a->line_base = r->line;
 	a->end = 1;
 	r->ahead = a;
@@ -1028,9 +1258,10 @@ int log_reader_read_ahead(struct log_reader *r, struct log_record *first, struct
 		struct ahead_worker *w = &a->w[k];
 		w->a = a;
 		w->sub = *r;
-		w->sub.f = NULL;
-		w->sub.linebuf = NULL;
-		w->sub.linecap = 0;
+		w->sub.fd = -1;
+		w->sub.blk = NULL;
+		w->sub.blk_pos = w->sub.blk_len = 0;
+		strbuf_init(&w->sub.pending);
 		w->sub.ahead = NULL;
 		w->sub.warn = r->warn ? ahead_warn : NULL;
 		w->sub.warn_data = w;
@@ -1063,12 +1294,11 @@ static void ahead_tell(struct log_ahead *a, struct ahead_chunk *c)
 static int ahead_next(struct log_reader *r, struct log_record *rec, struct strbuf *err)
 {
 	struct log_ahead *a = r->ahead;
-	const char *end = a->map + a->map_len;
 	log_record_release(rec);
 	while (a->end == 1) {
 		pthread_mutex_lock(&a->lock);
 		struct ahead_chunk *c = &a->slot[a->taken % AHEAD_SLOTS];
-		while (a->taken < a->handed ? !c->ready : a->next < end)
+		while (a->taken < a->handed ? !c->ready : !a->src_end)
 			pthread_cond_wait(&a->cond, &a->lock);
 		bool none = a->taken == a->handed; /* every chunk taken: the log's end */
 		pthread_mutex_unlock(&a->lock);
@@ -1115,21 +1345,24 @@ static void ahead_free(struct log_ahead *a)
 	a->stop = true;
 	pthread_cond_broadcast(&a->cond);
 	pthread_mutex_unlock(&a->lock);
-	for (size_t k = 0; k < AHEAD_WORKERS; k++)
+	for (size_t k = 0; k < AHEAD_WORKERS; k++) {
 		if (a->w[k].running)
 			pthread_join(a->w[k].thread, NULL);
+		strbuf_release(&a->w[k].sub.pending);
+	}
 	for (size_t i = 0; i < AHEAD_SLOTS; i++) {
 		struct ahead_chunk *c = &a->slot[i];
 		for (size_t k = 0; k < c->cap; k++)
 			log_record_release(&c->rec[k]);
 		free(c->rec);
+		strbuf_release(&c->data);
 		strbuf_release(&c->err);
 		for (size_t k = 0; k < c->n_warnings; k++)
 			free(c->warnings[k].msg);
 		free(c->warnings);
 	}
-	munmap(a->map, a->map_len);
 	pthread_cond_destroy(&a->cond);
+	pthread_mutex_destroy(&a->src_lock);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
@@ -1141,7 +1374,8 @@ int log_reader_next(struct log_reader *r, struct log_record *rec, struct strbuf 
 
 bool log_is_being_written(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Without blocking: a FIFO given as a log must not hold a reader up here either. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return false;
 	bool locked = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;

@@ -65,6 +65,22 @@ char *log_default_name(const char *command);
 
 /* ---- reader ---- */
 
+/*
+ * The longest line a reader takes, newline excluded. A sample of a 10,000-process tree is about
+ * 1 MB; this leaves room for trees sixty times larger and for the longest command lines Linux
+ * allows. A longer line is damage: it is read past in blocks, never held, and skipped as
+ * corrupt (docs/reading.md).
+ */
+#define LOG_LINE_MAX ((size_t)64 << 20)
+/*
+ * The longest label, span name or error message a reader keeps, in bytes: the event channel's
+ * own cap (CHANNEL_LABEL_MAX; a unit test keeps them equal). Longer ones, which only another
+ * writer makes, are cut at a UTF-8 boundary.
+ */
+#define LOG_LABEL_MAX 1024
+/* The longest output line a reader keeps: the capture's own cap (CAPTURE_LINE_MAX). */
+#define LOG_OUTPUT_MAX 65536
+
 enum record_type {
 	REC_HEADER,
 	REC_PROC,
@@ -91,6 +107,7 @@ struct mark_record {
 	enum mark_kind kind;
 	double t;
 	char *text;	/* the label or span name, NUL-terminated, owned by the record */
+	size_t len;	/* bytes of text: it may hold NULs (\u0000 in the log) */
 	pid_t pid, tid; /* -1 unknown */
 };
 
@@ -99,7 +116,7 @@ struct output_record {
 	double t;
 	bool err;   /* stderr, else stdout */
 	char *text; /* the line without its newline, NUL-terminated, owned by the record */
-	size_t len; /* bytes of text (UTF-8 without NULs) */
+	size_t len; /* bytes of text (UTF-8; it may hold NULs) */
 };
 
 struct log_record {
@@ -113,19 +130,23 @@ struct log_record {
 	/* REC_EVENT and REC_SPAN: kind is MARK_EVENT, MARK_SPAN_BEGIN or MARK_SPAN_END */
 	struct mark_record mark;
 	struct output_record output; /* REC_OUTPUT */
-	/* REC_END: its "error" (owned, NULL when absent) and "events" (-1 when absent) members */
+	/* REC_END: its "error" (owned, NULL when absent; end_error_len bytes, NULs kept) and
+	 * "events" (-1 when absent) members */
 	char *end_error;
+	size_t end_error_len;
 	long end_events;
 };
 
 typedef void log_warn_fn(void *data, const char *path, long line, const char *msg);
 
 struct log_reader {
-	FILE *f;
+	int fd; /* the log; -1 for a reader set up with log_reader_init */
 	char *path;
 	long line;
-	char *linebuf;
-	size_t linecap;
+	char *blk; /* bytes read from fd: blk[blk_pos .. blk_len) not yet taken */
+	size_t blk_pos, blk_len;
+	struct strbuf pending;	    /* a line that spans blocks */
+	bool at_end;		    /* fd gave its last byte: read no more */
 	int proc_pos[PROC_NFIELDS]; /* position of each field in this log's arrays, or -1 */
 	int state_pos;
 	int tree_pos[TREE_NFIELDS];
@@ -138,9 +159,19 @@ struct log_reader {
 	struct log_ahead *ahead; /* reading ahead on a thread (log_reader_read_ahead), or NULL */
 };
 
-/* Opens path for reading; warn (may be NULL) is told of every skipped line. */
+/*
+ * Opens path for reading; warn (may be NULL) is told of every skipped line. Refuses, before
+ * reading a byte, what is not a regular file (a FIFO, a device such as /dev/zero, a directory,
+ * a socket): it is opened without blocking, so a FIFO never holds the caller up. Returns 0, or
+ * -1 with a one-line message in err.
+ */
 int log_reader_open(struct log_reader *r, const char *path, log_warn_fn *warn, void *warn_data,
 		    struct strbuf *err);
+/*
+ * Opens path read-only for a reader of logs, as log_reader_open does: without blocking, and
+ * refusing what is not a regular file. Returns the descriptor, or -1 with a message in err.
+ */
+int log_open_file(const char *path, struct strbuf *err);
 /*
  * Sets up a reader without a file, for a caller that reads the lines itself and hands them to
  * log_reader_parse (a follower of a growing log). path names the log in messages.
@@ -157,6 +188,13 @@ int log_reader_init(struct log_reader *r, const char *path, log_warn_fn *warn, v
 int log_reader_parse(struct log_reader *r, const char *line, size_t n, struct log_record *rec,
 		     struct strbuf *err);
 /*
+ * For a caller that reads the lines itself: the next line was longer than LOG_LINE_MAX and was
+ * read past. It counts as a line, skipped as corrupt with a warning, or, when the log ended in
+ * it (at_end), as a cut-off last line (r->truncated). Returns 0, or -1 when it was the first
+ * line: then this is not a log.
+ */
+int log_reader_skip_long(struct log_reader *r, bool at_end, struct strbuf *err);
+/*
  * Reads the next record into rec (released first). Returns 1 with a record, 0 at the end,
  * -1 on an error that stops reading (not a log, a newer format, I/O error).
  */
@@ -171,6 +209,7 @@ int log_reader_next(struct log_reader *r, struct log_record *rec, struct strbuf 
 int log_reader_read_ahead(struct log_reader *r, struct log_record *first, struct strbuf *err);
 void log_record_init(struct log_record *rec);
 void log_record_release(struct log_record *rec);
+/* Frees what the reader holds; a reader left all zero (never set up) is left alone. */
 void log_reader_close(struct log_reader *r);
 /* True when a memline still holds the log's write lock (the recording is running). */
 bool log_is_being_written(const char *path);

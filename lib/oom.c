@@ -1,15 +1,14 @@
 /*
  * oom: OOM-kill detection from the kernel's counters; see oom.h for the rule. Reading a
  * process's cgroup costs one small read when it joins the tree; counters are read again only
- * when a process of the tree dies of SIGKILL.
+ * when a process of the tree dies of SIGKILL. Every file (mountinfo, /proc/PID/cgroup, the
+ * cgroup counters, /proc/vmstat) is read through procfs, relative to its root fds.
  */
 #include "oom.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 struct oom_cgroup {
 	char *path; /* relative to its mount */
@@ -89,20 +88,13 @@ void oom_parse_mountinfo(const char *buf, size_t len, char **v1_mount, char **v2
 	}
 }
 
-void oom_watch_init(struct oom_watch *w, const struct procfs *fs, const char *mountinfo)
+void oom_watch_init(struct oom_watch *w, const struct procfs *fs)
 {
 	memset(w, 0, sizeof(*w));
 	w->fs = fs;
 	struct strbuf sb = STRBUF_INIT;
-	int fd = open(mountinfo, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		char buf[4096];
-		ssize_t n;
-		while ((n = read(fd, buf, sizeof(buf))) > 0)
-			strbuf_add(&sb, buf, (size_t)n);
-		close(fd);
-		oom_parse_mountinfo(sb.buf ? sb.buf : "", sb.len, &w->v1_mount, &w->v2_mount);
-	}
+	if (procfs_mountinfo(fs, &sb))
+		oom_parse_mountinfo(sb.buf, sb.len, &w->v1_mount, &w->v2_mount);
 	strbuf_release(&sb);
 	w->vmstat = procfs_vmstat_oom_kill(fs);
 }
@@ -126,21 +118,16 @@ static long long read_counter(const struct oom_watch *w, const struct oom_cgroup
 	static const char *const v1_files[] = {"memory.oom_control", NULL};
 	static const char *const v2_files[] = {"memory.events.local", "memory.events", NULL};
 	const char *const *files = cg->v2 ? v2_files : v1_files;
-	struct strbuf path = STRBUF_INIT;
+	struct strbuf path = STRBUF_INIT, text = STRBUF_INIT;
 	long long v = -1;
 	for (; *files && v < 0; files++) {
 		strbuf_reset(&path);
 		strbuf_addf(&path, "%s%s/%s", mount, strcmp(cg->path, "/") ? cg->path : "", *files);
-		int fd = open(path.buf ? path.buf : "", O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		char buf[1024];
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n > 0)
-			v = procfs_parse_counter(buf, (size_t)n, "oom_kill");
+		if (!path.oom && procfs_read_sys_file(w->fs, path.buf, &text))
+			v = procfs_parse_counter(text.buf, text.len, "oom_kill");
 	}
 	strbuf_release(&path);
+	strbuf_release(&text);
 	return v;
 }
 

@@ -29,8 +29,11 @@ struct oom_watch {
 	long long vmstat; /* /proc/vmstat oom_kill at the last check, -1 unknown */
 };
 
-/* mountinfo is the path of a mountinfo file ("/proc/self/mountinfo"; a fixture in tests). */
-void oom_watch_init(struct oom_watch *w, const struct procfs *fs, const char *mountinfo);
+/*
+ * Finds the cgroup mounts in memline's mountinfo and reads /proc/vmstat's counter, all through
+ * fs: cgroup files are read under its system root, so a fixture tree serves in tests.
+ */
+void oom_watch_init(struct oom_watch *w, const struct procfs *fs);
 void oom_watch_release(struct oom_watch *w);
 /* Notes pid's memory cgroup and that cgroup's counter now (when it joins the tree). */
 void oom_watch_add(struct oom_watch *w, pid_t pid);

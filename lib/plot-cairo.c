@@ -480,7 +480,7 @@ static size_t draw_spans(struct plot *p)
 				continue;
 			}
 			const char *name =
-				x1 - x0 < 14 ? "" : fit(p, s->name, strlen(s->name), x1 - x0 - 6);
+				x1 - x0 < 14 ? "" : fit(p, s->name, s->name_len, x1 - x0 - 6);
 			double w = *name ? text_w(p, name) : 0;
 			int row = -1;
 			for (int r = 0; *name && r < rows && row < 0; r++)
@@ -688,8 +688,7 @@ static size_t draw_events(struct plot *p, int rows)
 			if (right[r] > x + 3)
 				continue;
 			if (!*label)
-				label = fit(p, e->label, strlen(e->label),
-					    fmin(220, p->px1 - p->px0));
+				label = fit(p, e->label, e->label_len, fmin(220, p->px1 - p->px0));
 			if (!*label)
 				break;
 			double w = text_w(p, label);

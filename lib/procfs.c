@@ -1,7 +1,8 @@
 /*
- * procfs: reading /proc relative to a root directory fd. Per-process files are opened once and
- * re-read with pread (the kernel regenerates a /proc file on every read at offset 0). Reads of
- * a process that exited fail with ESRCH or return nothing: that is reported as false, quietly.
+ * procfs: reading /proc relative to a root directory fd, and the cgroup file systems relative
+ * to the system root (the proc root's parent). Per-process files are opened once and re-read
+ * with pread (the kernel regenerates a /proc file on every read at offset 0). Reads of a
+ * process that exited fail with ESRCH or return nothing: that is reported as false, quietly.
  * Parsers only look for what memline records and tolerate everything else.
  */
 #include "procfs.h"
@@ -28,11 +29,15 @@ static int open_ro(int dirfd, const char *path)
 int procfs_init(struct procfs *fs, const char *root, struct strbuf *err)
 {
 	memset(fs, 0, sizeof(*fs));
+	fs->sys_fd = -1;
 	fs->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fs->root_fd < 0) {
 		strbuf_addf(err, "cannot open '%s': %s", root, strerror(errno));
 		return -1;
 	}
+	/* "/" for /proc; a fixture tree's root for TREE/proc. -1 if it cannot be opened: no
+	 * cgroup file is then readable, and OOM detection falls back to /proc/vmstat. */
+	fs->sys_fd = openat(fs->root_fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	fs->loadavg_fd = open_ro(fs->root_fd, "loadavg");
 	fs->meminfo_fd = open_ro(fs->root_fd, "meminfo");
 	fs->vmstat_fd = open_ro(fs->root_fd, "vmstat");
@@ -73,6 +78,7 @@ static void close_fd(int *fd)
 void procfs_release(struct procfs *fs)
 {
 	close_fd(&fs->root_fd);
+	close_fd(&fs->sys_fd);
 	close_fd(&fs->loadavg_fd);
 	close_fd(&fs->meminfo_fd);
 	close_fd(&fs->vmstat_fd);
@@ -351,6 +357,46 @@ bool procfs_read_file(const struct procfs *fs, const char *path, struct strbuf *
 	bool ok = pread_all(fd, out);
 	close(fd);
 	return ok;
+}
+
+bool procfs_read_sys_file(const struct procfs *fs, const char *path, struct strbuf *out)
+{
+	while (*path == '/')
+		path++;
+	if (fs->sys_fd < 0)
+		return false;
+	int fd = open_ro(fs->sys_fd, *path ? path : ".");
+	if (fd < 0)
+		return false;
+	bool ok = pread_all(fd, out);
+	close(fd);
+	return ok;
+}
+
+bool procfs_mountinfo(const struct procfs *fs, struct strbuf *out)
+{
+	return procfs_read_file(fs, "self/mountinfo", out);
+}
+
+bool procfs_comm(const struct procfs *fs, pid_t pid, char *buf, size_t size)
+{
+	char path[48];
+	if (pid > 0)
+		snprintf(path, sizeof(path), "%s%d/comm", fs ? "" : "/proc/", (int)pid);
+	else
+		snprintf(path, sizeof(path), "%sself/comm", fs ? "" : "/proc/");
+	int fd = fs ? open_ro(fs->root_fd, path) : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || size < 2) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	ssize_t n = pread_small(fd, buf, size);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf[0] != '\0';
 }
 
 /* One pread of a small file into buf; returns the length or -1. */

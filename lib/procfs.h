@@ -1,9 +1,11 @@
 /*
- * procfs: every read of /proc goes through here. Files are opened relative to a root directory
- * fd (normally /proc; a fixture tree in unit tests), kept open, and re-read with pread, which
- * makes the kernel regenerate them. A process that vanished mid-read is an ordinary false
- * return, never an error: the caller simply stops tracking it.
- * The parsers work on buffers and are unit-tested on fixture files.
+ * procfs: every read of /proc and of the cgroup file systems goes through here. /proc files
+ * are opened relative to a root directory fd (normally /proc; a fixture tree's proc/ in unit
+ * tests), kept open, and re-read with pread, which makes the kernel regenerate them; cgroup
+ * files relative to the system root, the proc root's parent directory (/ for /proc, the
+ * fixture tree for TREE/proc), at the mount points /proc/self/mountinfo names. A process that
+ * vanished mid-read is an ordinary false return, never an error: the caller simply stops
+ * tracking it. The parsers work on buffers and are unit-tested on fixture files.
  */
 #ifndef MEMLINE_PROCFS_H
 #define MEMLINE_PROCFS_H
@@ -16,6 +18,7 @@
 
 struct procfs {
 	int root_fd;
+	int sys_fd; /* the system root, root's parent: cgroup mounts are read under it */
 	int loadavg_fd;
 	int meminfo_fd;
 	int vmstat_fd;
@@ -26,7 +29,10 @@ struct procfs {
 	long fds_kept;
 };
 
-/* Opens root (e.g. "/proc"). Returns -1 with a message in err if it cannot. */
+/*
+ * Opens root (e.g. "/proc") and its parent directory as the system root. Returns -1 with a
+ * message in err if it cannot.
+ */
 int procfs_init(struct procfs *fs, const char *root, struct strbuf *err);
 void procfs_release(struct procfs *fs);
 /*
@@ -81,6 +87,21 @@ bool procfs_parse_cgroup(const char *buf, size_t len, struct strbuf *path, bool 
 
 /* Reads root-relative path whole into out (replacing its content). */
 bool procfs_read_file(const struct procfs *fs, const char *path, struct strbuf *out);
+/*
+ * Reads the file at path, absolute in the system's tree (a cgroup file under a mount point that
+ * mountinfo names, "/sys/fs/cgroup/job/memory.events"), relative to the system root, whole
+ * into out. False when it cannot be read or is empty.
+ */
+bool procfs_read_sys_file(const struct procfs *fs, const char *path, struct strbuf *out);
+/* memline's own mount table, /proc/self/mountinfo, into out. */
+bool procfs_mountinfo(const struct procfs *fs, struct strbuf *out);
+/*
+ * The kernel's short name of pid (/proc/PID/comm; of the caller when pid is 0) into buf of size
+ * bytes, without its newline. fs may be NULL: then /proc itself is read, with nothing set up,
+ * for a caller that needs one name (a default log name; libmemline inside a host program).
+ * False when it cannot be read.
+ */
+bool procfs_comm(const struct procfs *fs, pid_t pid, char *buf, size_t size);
 /* Reads /proc/PID/stat once, without keeping anything open. False if pid is gone. */
 bool procfs_pid_stat(const struct procfs *fs, pid_t pid, struct proc_stat *st);
 /* The kernel's last allocated pid, or -1. */

@@ -819,7 +819,7 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	struct sampler_options so = {
 		.self = getpid(), .peak_reset = o->peak_reset, .pss = o->pss, .t0 = r.t0};
 	sampler_init(&r.sampler, &r.fs, &so);
-	oom_watch_init(&r.oom, &r.fs, "/proc/self/mountinfo");
+	oom_watch_init(&r.oom, &r.fs);
 	pid_t pid = fork();
 	if (pid == 0) {
 		/* The command gets memline's environment as memline itself got it. */
@@ -923,7 +923,7 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 				     .t0 = r.t0,
 				     .exclude = getpid()};
 	sampler_init(&r.sampler, &r.fs, &so);
-	oom_watch_init(&r.oom, &r.fs, "/proc/self/mountinfo");
+	oom_watch_init(&r.oom, &r.fs);
 	for (size_t i = 0; i < n; i++)
 		sampler_add_tree(&r.sampler, pids[i], 0);
 	announce_start(&r, o);
@@ -1006,7 +1006,7 @@ struct recorder_self *recorder_self_start(const struct recorder_options *o, stru
 	struct sampler_options so = {
 		.self = 0, .peak_reset = s->o.peak_reset, .pss = s->o.pss, .t0 = r->t0};
 	sampler_init(&r->sampler, &r->fs, &so);
-	oom_watch_init(&r->oom, &r->fs, "/proc/self/mountinfo");
+	oom_watch_init(&r->oom, &r->fs);
 	sampler_add_tree(&r->sampler, self, 0);
 	/* Before returning: the recording has a baseline from before the caller goes on. */
 	first_sample(r);

@@ -2,8 +2,9 @@
  * report: the text and JSON reports of a run. Both only read struct run (run.h) and append
  * to a strbuf. The text report is for a terminal 100 columns wide; the JSON report is a stable
  * interface for scripts: members are only ever added, memory is in bytes, times in seconds.
- * Labels and span names come from the recorded program, so the text report shows their control
- * characters escaped (report_escape) and the JSON report escapes them as JSON does.
+ * Command lines, labels, span names, host and the rest of the log's text come from outside, so
+ * the text report shows every piece of it through report_escape and the JSON report escapes
+ * them as JSON does.
  */
 #include "report.h"
 
@@ -91,23 +92,6 @@ static void add_kib_change(struct strbuf *out, long long kib, bool known)
 	add_kib(out, kib > 0 ? kib : -kib);
 }
 
-void report_cut(struct strbuf *out, const char *s, size_t len, size_t cols)
-{
-	size_t chars = 0;
-	for (size_t i = 0; i < len; i++)
-		chars += ((unsigned char)s[i] & 0xc0) != 0x80;
-	bool cut = chars > cols;
-	size_t keep = cut ? cols - 1 : chars, n = 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if ((c & 0xc0) != 0x80 && n++ == keep)
-			break;
-		strbuf_addch(out, c < 0x20 || c == 0x7f ? '?' : (char)c);
-	}
-	if (cut)
-		strbuf_addstr(out, "…");
-}
-
 /*
  * The display form of the character at s (n > 0 bytes) into buf: itself, or an escape for a
  * control character, an invalid byte, or a character that reorders or breaks lines. Returns
@@ -191,7 +175,7 @@ static void add_proc_label(const struct run *run, int i, struct strbuf *out)
 	struct strbuf cmd = STRBUF_INIT;
 	run_proc_cmd(run, (size_t)i, &cmd);
 	strbuf_addf(out, "pid %d (", (int)run->procs[i].pid);
-	report_cut(out, cmd.buf ? cmd.buf : "", cmd.len, 60);
+	report_escape(out, cmd.buf ? cmd.buf : "", cmd.len, 60);
 	strbuf_addch(out, ')');
 	strbuf_release(&cmd);
 }
@@ -263,7 +247,7 @@ void report_ending(const struct run *run, struct strbuf *out)
 		if (out->len && out->buf[out->len - 1] != ' ')
 			strbuf_addstr(out, "; ");
 		size_t used = line_cols(out);
-		report_escape(out, run->error, strlen(run->error),
+		report_escape(out, run->error, run->error_len,
 			      used + 20 < TEXT_WIDTH ? TEXT_WIDTH - used : 20);
 	}
 	free(oom);
@@ -300,19 +284,26 @@ static void text_summary(const struct run *run, struct strbuf *out)
 	const struct header_info *h = &run->header;
 	struct strbuf tmp = STRBUF_INIT;
 
+	/* Everything from the log (and its path) is shown through report_escape. */
 	strbuf_addstr(out, "log       ");
-	report_cut(out, run->path ? run->path : "", run->path ? strlen(run->path) : 0,
-		   TEXT_WIDTH - 10);
+	report_escape(out, run->path ? run->path : "", run->path ? strlen(run->path) : 0,
+		      TEXT_WIDTH - 10);
 	strbuf_addstr(out, "\ncommand   ");
 	run_command(run, &tmp);
-	report_cut(out, tmp.buf ? tmp.buf : "", tmp.len, TEXT_WIDTH - 10);
+	report_escape(out, tmp.buf ? tmp.buf : "", tmp.len, TEXT_WIDTH - 10);
 	if (h->mode && !strcmp(h->mode, "attach"))
 		strbuf_addstr(out, " (attached)");
-	strbuf_addf(out, "\nhost      %s", h->host ? h->host : "?");
+	strbuf_addstr(out, "\nhost      ");
+	if (h->host)
+		report_escape(out, h->host, strlen(h->host), 64);
+	else
+		strbuf_addch(out, '?');
 	if (h->kernel || h->mem_total > 0) {
 		strbuf_addstr(out, " (");
-		if (h->kernel)
-			strbuf_addf(out, "Linux %s", h->kernel);
+		if (h->kernel) {
+			strbuf_addstr(out, "Linux ");
+			report_escape(out, h->kernel, strlen(h->kernel), 40);
+		}
 		if (h->kernel && h->mem_total > 0)
 			strbuf_addstr(out, ", ");
 		if (h->mem_total > 0) {
@@ -321,7 +312,12 @@ static void text_summary(const struct run *run, struct strbuf *out)
 		}
 		strbuf_addch(out, ')');
 	}
-	strbuf_addf(out, "\nstarted   %s\nduration  ", h->start_iso ? h->start_iso : "?");
+	strbuf_addstr(out, "\nstarted   ");
+	if (h->start_iso)
+		report_escape(out, h->start_iso, strlen(h->start_iso), 40);
+	else
+		strbuf_addch(out, '?');
+	strbuf_addstr(out, "\nduration  ");
 	report_secs(out, run->duration);
 	if (run->status == RUN_RUNNING || run->status == RUN_INCOMPLETE)
 		strbuf_addstr(out, " (so far as the log goes)");
@@ -427,7 +423,7 @@ static void text_processes(const struct run *run, struct strbuf *out)
 		strbuf_addstr(out, "  ");
 		strbuf_reset(&cell);
 		run_proc_cmd(run, (size_t)order[k], &cell);
-		report_cut(out, cell.buf ? cell.buf : "", cell.len, (size_t)w_cmd);
+		report_escape(out, cell.buf ? cell.buf : "", cell.len, (size_t)w_cmd);
 		strbuf_addch(out, '\n');
 	}
 	strbuf_release(&cell);
@@ -553,7 +549,7 @@ static void text_events(const struct run *run, struct strbuf *out)
 		add_kib(&cell, e->rss);
 		add_pad(out, cell.buf ? cell.buf : "", 10, false);
 		strbuf_addstr(out, "  ");
-		report_escape(out, e->label, strlen(e->label), w_label);
+		report_escape(out, e->label, e->label_len, w_label);
 		strbuf_addch(out, '\n');
 	}
 	more_rows(out, run->n_events, "events");
@@ -630,8 +626,7 @@ static void text_phases(const struct run *run, struct strbuf *out)
 		/* Two columns a level, up to half the column, so that the name still shows. */
 		int indent = s->depth < w_name / 4 ? 2 * s->depth : w_name / 2;
 		strbuf_addf(out, "%*s", indent, "");
-		size_t used =
-			report_escape(out, s->name, strlen(s->name), (size_t)(w_name - indent));
+		size_t used = report_escape(out, s->name, s->name_len, (size_t)(w_name - indent));
 		strbuf_addf(out, "%*s  ", (int)(w_name - indent - (int)used), "");
 		strbuf_reset(&cell);
 		mark_time(&cell, s->start);
@@ -679,6 +674,13 @@ static void json_opt_str(struct strbuf *out, const char *key, const char *s)
 		strbuf_add_json_str(out, s);
 	else
 		strbuf_addstr(out, "null");
+}
+
+/* A string of len bytes (NULs are written as \u0000). */
+static void json_strn(struct strbuf *out, const char *key, const char *s, size_t len)
+{
+	strbuf_add_json_key(out, key);
+	strbuf_add_json_strn(out, s, len);
 }
 
 static void json_opt_int(struct strbuf *out, const char *key, long long v)
@@ -750,7 +752,7 @@ void report_json_events(const struct run *run, struct strbuf *out)
 		const struct run_event *e = &run->events[i];
 		strbuf_addstr(out, i ? ",{" : "{");
 		json_secs(out, "t", e->t, true);
-		json_opt_str(out, "label", e->label);
+		json_strn(out, "label", e->label, e->label_len);
 		json_bytes(out, "rss", e->rss);
 		json_opt_int(out, "pid", e->pid);
 		json_opt_int(out, "tid", e->tid);
@@ -771,7 +773,7 @@ void report_json_spans(const struct run *run, struct strbuf *out)
 	for (size_t k = 0; k < run->n_spans; k++) {
 		const struct run_span *s = &run->spans[order[k]];
 		strbuf_addstr(out, k ? ",{" : "{");
-		json_opt_str(out, "name", s->name);
+		json_strn(out, "name", s->name, s->name_len);
 		json_secs(out, "start", s->start, true);
 		json_secs(out, "end", s->end, true);
 		json_bytes(out, "peak_rss", s->peak);
@@ -841,7 +843,10 @@ void report_json(const struct run *run, struct strbuf *out)
 	strbuf_addch(out, ']');
 	report_json_events(run, out);
 	report_json_spans(run, out);
-	json_opt_str(out, "error", run->error);
+	if (run->error)
+		json_strn(out, "error", run->error, run->error_len);
+	else
+		json_opt_str(out, "error", NULL);
 	strbuf_addstr(out, "}\n");
 	free(oom);
 	free(alive);

@@ -36,16 +36,14 @@ void report_bytes(struct strbuf *out, long long bytes);
 /* A duration or time: "0 ms", "340 ms", "12.3 s", "4 min 05 s", "2 h 07 min". */
 void report_secs(struct strbuf *out, double secs);
 /*
- * Appends s (len bytes) cut to at most cols (>= 1) columns, counting UTF-8 characters, ending
- * in "…" when cut; control characters are shown as '?' so a command cannot break a line.
- */
-void report_cut(struct strbuf *out, const char *s, size_t len, size_t cols);
-/*
- * Appends s (len bytes of UTF-8, from the recorded program) for a terminal: newline and tab as
- * \n and \t, other control characters and bytes that are not UTF-8 as \xNN, C1 controls, line
- * separators and bidirectional overrides as \uNNNN; cut to at most cols columns (counting one
- * a character), at a character or escape boundary, ending in "…" when cut. Returns the columns
- * appended.
+ * Appends s (len bytes of UTF-8, from the recorded program or the log) for a terminal: newline
+ * and tab as \n and \t, other control characters (NUL and DEL included) and bytes that are not
+ * UTF-8 as \xNN, C1 controls, line separators and bidirectional overrides as \uNNNN; cut to at
+ * most cols columns (counting one a character), at a character or escape boundary, ending in
+ * "…" when cut (SIZE_MAX: never cut). Returns the columns appended. The one function every
+ * piece of recorded text goes through on its way to a terminal (reports, status, the
+ * dashboard, memline's own messages); its output is printable text that it leaves as it is,
+ * so escaping twice changes nothing.
  */
 size_t report_escape(struct strbuf *out, const char *s, size_t len, size_t cols);
 /* "SIGKILL", or "signal 70" for a number without a name. */

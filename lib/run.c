@@ -336,11 +336,16 @@ static struct run_thread *thread_find(struct run *run, pid_t pid, pid_t tid, boo
 	}
 }
 
-/* Moves the record's text out of it (an empty string if it has none); NULL when out of memory. */
-static char *take_text(struct mark_record *m)
+/*
+ * Moves the record's text out of it, its length to *len (an empty string if it has none); NULL
+ * when out of memory.
+ */
+static char *take_text(struct mark_record *m, size_t *len)
 {
 	char *text = m->text ? m->text : strdup("");
+	*len = m->text ? m->len : 0;
 	m->text = NULL;
+	m->len = 0;
 	return text;
 }
 
@@ -349,7 +354,7 @@ static int add_event(struct run *run, struct mark_record *m)
 	if (!grow((void **)&run->events, &run->alloc_events, run->n_events, sizeof(*run->events)))
 		return -1;
 	struct run_event *e = &run->events[run->n_events];
-	if (!(e->label = take_text(m)))
+	if (!(e->label = take_text(m, &e->label_len)))
 		return -1;
 	e->t = m->t;
 	e->pid = m->pid;
@@ -382,7 +387,7 @@ static int span_begin(struct run *run, struct mark_record *m)
 		return -1;
 	struct run_span *s = &run->spans[run->n_spans];
 	memset(s, 0, sizeof(*s));
-	if (!(s->name = take_text(m)))
+	if (!(s->name = take_text(m, &s->name_len)))
 		return -1;
 	s->pid = m->pid;
 	s->tid = m->tid;
@@ -399,9 +404,10 @@ static void span_end(struct run *run, const struct mark_record *m)
 {
 	struct run_thread *th = thread_find(run, m->pid, m->tid, false);
 	const char *name = m->text ? m->text : "";
+	size_t len = m->text ? m->len : 0;
 	for (size_t k = th ? th->n : 0; k-- > 0;) {
 		struct run_span *s = &run->spans[th->open[k]];
-		if (strcmp(s->name, name))
+		if (s->name_len != len || memcmp(s->name, name, len))
 			continue;
 		s->end = m->t < s->start ? s->start : m->t;
 		s->open = false;
@@ -607,7 +613,9 @@ int run_add_record(struct run *run, struct log_record *rec)
 		run->has_end = true;
 		free(run->error);
 		run->error = rec->end_error;
+		run->error_len = rec->end_error_len;
 		rec->end_error = NULL;
+		rec->end_error_len = 0;
 		run->end_events = rec->end_events;
 		break;
 	case REC_EVENT:
@@ -656,7 +664,7 @@ int run_load_fields(struct run *run, const char *path, unsigned long long fields
 	log_record_init(&rec);
 	/* A large log on more than one CPU: decoding runs ahead while the model is built. */
 	struct stat st;
-	bool ahead = fstat(fileno(r.f), &st) == 0 && st.st_size >= READ_AHEAD_BYTES &&
+	bool ahead = fstat(r.fd, &st) == 0 && st.st_size >= READ_AHEAD_BYTES &&
 		     sysconf(_SC_NPROCESSORS_ONLN) > 1;
 	int ret = ahead ? log_reader_read_ahead(&r, &rec, err) : log_reader_next(&r, &rec, err);
 	for (; ret > 0; ret = log_reader_next(&r, &rec, err)) {

@@ -63,10 +63,11 @@ struct run_sample {
 /* An event: a moment the program marked. */
 struct run_event {
 	double t;
-	char *label;	/* NUL-terminated UTF-8 */
-	pid_t pid, tid; /* -1 unknown (a plain line) */
-	long long rss;	/* tree RSS at that moment (run_rss_at), KiB; -1 unknown */
-	size_t seq;	/* the order its record came in: ties of t keep it */
+	char *label;	  /* UTF-8, NUL-terminated; it may hold NULs: label_len counts them */
+	size_t label_len; /* at most LOG_LABEL_MAX */
+	pid_t pid, tid;	  /* -1 unknown (a plain line) */
+	long long rss;	  /* tree RSS at that moment (run_rss_at), KiB; -1 unknown */
+	size_t seq;	  /* the order its record came in: ties of t keep it */
 };
 
 /*
@@ -77,8 +78,9 @@ struct run_event {
  * moments); rss_change is the tree RSS of at(end) minus that of at(start).
  */
 struct run_span {
-	char *name;	/* NUL-terminated UTF-8 */
-	pid_t pid, tid; /* -1 unknown */
+	char *name;	 /* UTF-8, NUL-terminated; it may hold NULs: name_len counts them */
+	size_t name_len; /* at most LOG_LABEL_MAX */
+	pid_t pid, tid;	 /* -1 unknown */
 	double start, end;
 	int depth;	      /* spans open on its thread when it began: 0 for an outermost one */
 	bool open;	      /* no end record closed it: it ends with the run */
@@ -91,8 +93,8 @@ struct run_span {
 struct run_output {
 	double t;
 	bool err;   /* stderr, else stdout */
-	char *text; /* NUL-terminated UTF-8, without its newline */
-	size_t len;
+	char *text; /* UTF-8 without its newline, NUL-terminated; it may hold NULs */
+	size_t len; /* at most LOG_OUTPUT_MAX */
 };
 
 struct run_thread;
@@ -131,8 +133,9 @@ struct run {
 	size_t n_spans, alloc_spans;
 	struct run_output *outputs; /* captured output lines, in the order of the log */
 	size_t n_outputs, alloc_outputs;
-	char *error;	 /* the end record's "error" message; NULL when none */
-	long end_events; /* the end record's count of event and span records; -1 unknown */
+	char *error;	  /* the end record's "error" message; NULL when none */
+	size_t error_len; /* its bytes (NULs included), at most LOG_LABEL_MAX */
+	long end_events;  /* the end record's count of event and span records; -1 unknown */
 
 	/* private: pid -> index of the newest process with that pid (open addressing) */
 	int *pid_slots;

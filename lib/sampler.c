@@ -7,7 +7,9 @@
  * can be new: a few are probed directly (/proc/PID/stat, skipping threads, whose exit_signal is
  * -1); many are found by listing /proc. A candidate joins the tree when its parent is tracked
  * (or is memline, the child subreaper that inherits orphans); this repeats until nothing more
- * joins, so a new child of a new child is found in one pass whatever the pid order.
+ * joins, so a new child of a new child is found in one pass whatever the pid order. Tracked
+ * processes are found by pid in a hash table, so discovery costs O(candidates), not
+ * O(candidates x tracked).
  *
  * Reading. See sampler.h for the cost model and docs/log-format.md for what a peak means.
  * Until status is read again, a changed process's split (anon, file, shmem), swap and I/O keep
@@ -41,6 +43,7 @@
 
 struct tracked_proc {
 	struct proc_handle h;
+	size_t idx; /* its place in s->procs */
 	pid_t pid, ppid;
 	unsigned long long starttime;
 	char comm[32];
@@ -103,6 +106,7 @@ void sampler_release(struct sampler *s)
 		free(s->procs[i]);
 	}
 	free(s->procs);
+	free(s->slots);
 	sampler_clear_events(s);
 	free(s->events);
 	free(s->sample.procs);
@@ -123,12 +127,76 @@ static struct sampler_event *new_event(struct sampler *s, enum sampler_event_typ
 	return ev;
 }
 
+/* ---- the pid table ---- */
+
+static size_t slot_of(pid_t pid, size_t cap)
+{
+	return ((size_t)(unsigned)pid * 2654435761u) & (cap - 1);
+}
+
+/* The tracked process with pid, or NULL. O(1). */
 static struct tracked_proc *find(const struct sampler *s, pid_t pid)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (s->procs[i]->pid == pid)
-			return s->procs[i];
-	return NULL;
+	if (!s->slot_cap)
+		return NULL;
+	for (size_t h = slot_of(pid, s->slot_cap);; h = (h + 1) & (s->slot_cap - 1)) {
+		struct tracked_proc *p = s->slots[h];
+		if (!p || p->pid == pid)
+			return p;
+	}
+}
+
+static void slot_put(struct tracked_proc **slots, size_t cap, struct tracked_proc *p)
+{
+	size_t h = slot_of(p->pid, cap);
+	while (slots[h])
+		h = (h + 1) & (cap - 1);
+	slots[h] = p;
+}
+
+/*
+ * Enters p (whose pid is not in the table) into the table, which it keeps at most half full.
+ * False when the table is full and cannot grow.
+ */
+static bool slot_add(struct sampler *s, struct tracked_proc *p)
+{
+	if ((s->slot_used + 1) * 2 > s->slot_cap) {
+		size_t cap = s->slot_cap ? s->slot_cap * 2 : 64;
+		struct tracked_proc **slots = calloc(cap, sizeof(*slots));
+		if (slots) {
+			for (size_t i = 0; i < s->slot_cap; i++)
+				if (s->slots[i])
+					slot_put(slots, cap, s->slots[i]);
+			free(s->slots);
+			s->slots = slots;
+			s->slot_cap = cap;
+		} else if (s->slot_used + 1 >= s->slot_cap) {
+			return false;
+		}
+	}
+	slot_put(s->slots, s->slot_cap, p);
+	s->slot_used++;
+	return true;
+}
+
+/* Takes p out of the table; the entries after it move back so that no probe chain breaks. */
+static void slot_remove(struct sampler *s, const struct tracked_proc *p)
+{
+	size_t mask = s->slot_cap - 1, i = slot_of(p->pid, s->slot_cap);
+	while (s->slots[i] != p)
+		i = (i + 1) & mask;
+	s->slots[i] = NULL;
+	for (size_t j = (i + 1) & mask; s->slots[j]; j = (j + 1) & mask) {
+		size_t home = slot_of(s->slots[j]->pid, s->slot_cap);
+		/* It stays when its home lies cyclically in (i, j]: its chain does not cross i. */
+		bool stays = i < j ? home > i && home <= j : home > i || home <= j;
+		if (!stays) {
+			s->slots[i] = s->slots[j];
+			s->slots[j] = NULL;
+			i = j;
+		}
+	}
+	s->slot_used--;
 }
 
 size_t sampler_count(const struct sampler *s)
@@ -186,15 +254,19 @@ static struct tracked_proc *track(struct sampler *s, struct proc_handle *h,
 {
 	struct tracked_proc **procs = grow(s->procs, &s->alloc, s->n + 1, sizeof(*procs), &s->oom);
 	struct tracked_proc *p = procs ? calloc(1, sizeof(*p)) : NULL;
-	if (!p) {
+	if (procs)
+		s->procs = procs;
+	if (p)
+		p->pid = st->pid;
+	if (!p || !slot_add(s, p)) {
 		s->oom = true;
+		free(p);
 		proc_handle_close(h);
 		return NULL;
 	}
-	s->procs = procs;
+	p->idx = s->n;
 	s->procs[s->n++] = p;
 	p->h = *h;
-	p->pid = st->pid;
 	p->ppid = st->ppid;
 	p->starttime = st->starttime;
 	memcpy(p->comm, st->comm, sizeof(p->comm));
@@ -345,8 +417,11 @@ static void untrack(struct sampler *s, size_t i)
 	if (p->v.v[PF_STIME] > 0)
 		s->exited_stime += p->v.v[PF_STIME];
 	proc_handle_close(&p->h);
+	slot_remove(s, p);
 	free(p);
 	s->procs[i] = s->procs[--s->n];
+	if (i < s->n)
+		s->procs[i]->idx = i;
 }
 
 static void emit_exit(struct sampler *s, struct tracked_proc *p, double t, int wait_status,
@@ -612,18 +687,13 @@ struct sampler_event *sampler_reaped(struct sampler *s, pid_t pid, int status,
 		}
 		return NULL;
 	}
-	for (size_t i = 0; i < s->n; i++) {
-		if (s->procs[i] != p)
-			continue;
-		emit_exit(s, p, t, status, true);
-		struct sampler_event *ev = s->n_events ? &s->events[s->n_events - 1] : NULL;
-		struct exit_info *e = ev ? &ev->exit : NULL;
-		if (e && ev->type == SAMPLER_EXIT && e->pid == pid)
-			e->peak = maxrss;
-		untrack(s, i);
-		return e ? ev : NULL;
-	}
-	return NULL;
+	emit_exit(s, p, t, status, true);
+	struct sampler_event *ev = s->n_events ? &s->events[s->n_events - 1] : NULL;
+	struct exit_info *e = ev ? &ev->exit : NULL;
+	if (e && ev->type == SAMPLER_EXIT && e->pid == pid)
+		e->peak = maxrss;
+	untrack(s, p->idx);
+	return e ? ev : NULL;
 }
 
 struct sampler_event *sampler_events(struct sampler *s, size_t *n)

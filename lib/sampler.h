@@ -54,6 +54,9 @@ struct sampler {
 	struct sampler_options opt;
 	struct tracked_proc **procs;
 	size_t n, alloc;
+	/* pid -> tracked process, open addressing (linear probing); slot_cap a power of two */
+	struct tracked_proc **slots;
+	size_t slot_cap, slot_used;
 	int last_pid;
 	long long exited_peak; /* last-interval peaks of processes gone since the last sample */
 	long long exited_utime, exited_stime;

@@ -644,7 +644,7 @@ static int frame_panes(struct tui *ui, const struct run *run)
 		l->t = ev->t;
 		l->rss = ev->rss;
 		l->err = false;
-		l->text = frame_escape(f, ev->label, strlen(ev->label), half > 12 ? half - 12 : 1);
+		l->text = frame_escape(f, ev->label, ev->label_len, half > 12 ? half - 12 : 1);
 	}
 	first = run->n_outputs > rows ? run->n_outputs - rows : 0;
 	f->n_outs = 0;
@@ -738,7 +738,7 @@ static int frame_build(struct tui *ui, unsigned long *version)
 	if (run->status != RUN_RUNNING) {
 		report_ending(run, &tmp);
 		start = f->str.len;
-		report_cut(&f->str, tmp.buf ? tmp.buf : "", tmp.len, (size_t)ui->lay.cols - 1);
+		report_escape(&f->str, tmp.buf ? tmp.buf : "", tmp.len, (size_t)ui->lay.cols - 1);
 		f->ending = frame_text(f, start);
 	}
 	strbuf_release(&tmp);
@@ -846,7 +846,7 @@ static void draw_title(struct tui *ui)
 	if (left > 0) {
 		color_on(ui, C_TITLE, A_REVERSE | A_BOLD);
 		strbuf_reset(sb);
-		report_cut(sb, ftext(f, f->title), f->title.len, (size_t)left);
+		report_escape(sb, ftext(f, f->title), f->title.len, (size_t)left);
 		put(0, 9, sb->buf, sb->len, left);
 	}
 	attrset(A_NORMAL);
@@ -877,8 +877,8 @@ static void draw_summary(struct tui *ui)
 		color_on(ui, C_DIM, A_DIM);
 		strbuf_reset(sb);
 		strbuf_addstr(sb, "$ ");
-		report_cut(sb, ftext(f, f->command), f->command.len,
-			   (size_t)(ui->lay.cols - x - 2));
+		report_escape(sb, ftext(f, f->command), f->command.len,
+			      (size_t)(ui->lay.cols - x - 2));
 		put(1, x, sb->buf, sb->len, ui->lay.cols - x);
 		attrset(A_NORMAL);
 	}
@@ -1044,8 +1044,8 @@ static void draw_chart(struct tui *ui)
 		attrset(A_NORMAL);
 		int room = L->cols - endw - 1 - (x + 3);
 		strbuf_reset(sb);
-		report_cut(sb, ftext(f, f->legend[s]), f->legend[s].len,
-			   room > 0 ? (size_t)room : 1);
+		report_escape(sb, ftext(f, f->legend[s]), f->legend[s].len,
+			      room > 0 ? (size_t)room : 1);
 		put(ly, x + 3, sb->buf, sb->len, room);
 		x += 3 + (int)f->legend[s].len + 2;
 	}

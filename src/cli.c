@@ -6,21 +6,39 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "log.h"
+#include "report.h"
 #include "run.h"
 #include "strbuf.h"
 
 const char *cli_progname = "memline";
 
+/*
+ * One line on stderr: "memline: PREFIX MESSAGE". Messages quote paths, command names and
+ * text from logs, so the message goes through report_escape, the one escaping function for
+ * what reaches a terminal: a command named with an escape sequence or a right-to-left override
+ * shows as \x1b or \u202e, never raw, and cannot break the line.
+ */
 static void vreport(const char *prefix, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "%s: %s", cli_progname, prefix);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	struct strbuf msg = STRBUF_INIT, line = STRBUF_INIT;
+	strbuf_vaddf(&msg, fmt, ap);
+	strbuf_addf(&line, "%s: %s", cli_progname, prefix);
+	report_escape(&line, msg.buf ? msg.buf : "", msg.len, SIZE_MAX);
+	strbuf_addch(&line, '\n');
+	if (msg.oom || line.oom)
+		fprintf(stderr, "%s: %sout of memory\n", cli_progname, prefix);
+	else
+		fwrite(line.buf, 1, line.len, stderr);
+	strbuf_release(&msg);
+	strbuf_release(&line);
 }
 
 void die(int code, const char *fmt, ...)
@@ -45,6 +63,14 @@ void warning(const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	vreport("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void note(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vreport("", fmt, ap);
 	va_end(ap);
 }
 
@@ -74,12 +100,18 @@ int parse_pid(const char *arg)
 char *resolve_log(const char *arg)
 {
 	if (arg) {
-		struct stat st;
-		if (stat(arg, &st) < 0)
-			die(EXIT_NOINPUT, "cannot open log '%s': %s", arg, strerror(errno));
-		if (S_ISDIR(st.st_mode))
-			die(EXIT_NOINPUT, "'%s' is a directory; give a memline log file", arg);
-		return strdup(arg);
+		/* Refused here, before any read: what is missing, and what is not a regular file
+		 * (a FIFO, /dev/zero, a directory, a socket). */
+		struct strbuf err = STRBUF_INIT;
+		int fd = log_open_file(arg, &err);
+		if (fd < 0)
+			die(EXIT_NOINPUT, "%s", err.buf ? err.buf : "out of memory");
+		close(fd);
+		strbuf_release(&err);
+		char *path = strdup(arg);
+		if (!path)
+			die(EXIT_SOFTWARE, "out of memory");
+		return path;
 	}
 	DIR *d = opendir(".");
 	if (!d)
@@ -127,15 +159,10 @@ void cli_load_run(const char *cmd, int argc, char **argv, int first, struct run 
 	char *path = resolve_log(first < argc ? argv[first] : NULL);
 	struct strbuf err = STRBUF_INIT;
 	int ret = run_load_fields(run, path, fields, cli_log_warn, NULL, &err);
-	if (ret < 0) {
-		/* Freed before exiting: LeakSanitizer cannot always find them in die()'s frame. */
-		error("%s", err.buf);
-		strbuf_release(&err);
-		free(path);
-		exit(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR);
-	}
+	free(path); /* run keeps its own copy */
+	if (ret < 0)
+		die(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR, "%s", err.buf);
 	strbuf_release(&err);
-	free(path);
 }
 
 void cli_print(const struct strbuf *out)

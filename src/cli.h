@@ -23,9 +23,16 @@ enum {
 
 extern const char *cli_progname;
 
+/*
+ * One line on stderr, "memline: ..." ("memline: warning: ..." for warning()); the message is
+ * shown escaped (report_escape), so the paths, command names and log text it quotes reach the
+ * terminal as text, never as control sequences. note() is for what is neither an error nor a
+ * warning (the closing summary of a recording).
+ */
 noreturn void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Parses a positive number of seconds for option opt, or dies with a usage error. */
 double parse_seconds(const char *opt, const char *arg);

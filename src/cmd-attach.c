@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "procfs.h"
 #include "record-opts.h"
 
 static const char usage[] =
@@ -44,16 +45,9 @@ int cmd_attach(int argc, char **argv)
 	for (size_t i = 0; i < n; i++)
 		pids[i] = parse_pid(argv[first + (int)i]);
 	if (!ro.log_path) {
-		struct strbuf comm = STRBUF_INIT;
-		strbuf_addf(&comm, "/proc/%d/comm", (int)pids[0]);
-		FILE *f = fopen(comm.buf, "r");
-		char name[64] = "attach";
-		if (f) {
-			if (fgets(name, sizeof(name), f))
-				name[strcspn(name, "\n")] = '\0';
-			fclose(f);
-		}
-		strbuf_release(&comm);
+		char name[64];
+		if (!procfs_comm(NULL, pids[0], name, sizeof(name)))
+			snprintf(name, sizeof(name), "attach");
 		ro.log_path = record_default_log_name(name);
 		ro.rec.log_exclusive = true;
 	}

@@ -62,7 +62,7 @@ static void add_pid_list(const struct run *run, struct strbuf *out, const char *
 			struct strbuf cmd = STRBUF_INIT;
 			run_proc_cmd(run, (size_t)i, &cmd);
 			strbuf_addstr(out, " (");
-			report_cut(out, cmd.buf ? cmd.buf : "", cmd.len, 40);
+			report_escape(out, cmd.buf ? cmd.buf : "", cmd.len, 40);
 			strbuf_addch(out, ')');
 			strbuf_release(&cmd);
 		}
@@ -88,7 +88,7 @@ static void render_status(const struct run *run, struct strbuf *out)
 	}
 	if (run->error) {
 		strbuf_addstr(out, "error: ");
-		report_escape(out, run->error, strlen(run->error), 200);
+		report_escape(out, run->error, run->error_len, 200);
 		strbuf_addch(out, '\n');
 	}
 	strbuf_addstr(out, "duration: ");

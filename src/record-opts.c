@@ -180,7 +180,9 @@ static void print_summary(const struct record_opts *ro, const struct recorder_re
 		strbuf_addf(&sb, ", %zu still running (--wait records them to the end)",
 			    res->alive);
 	strbuf_addf(&sb, "; log: %s", ro->log_path);
-	fprintf(stderr, "memline: %s\n", sb.buf);
+	if (sb.oom)
+		die(EXIT_SOFTWARE, "out of memory");
+	note("%s", sb.buf); /* escaped: the log's path is the user's, not always printable */
 	strbuf_release(&sb);
 }
 

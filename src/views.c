@@ -89,13 +89,10 @@ static void *tui_thread(void *arg)
 		live_lock(&v->live);
 		bool finished = v->live.finished;
 		live_unlock(&v->live);
-		/* to stderr, which may be a file when the terminal is gone */
 		if (ret == 1 && !finished)
-			fprintf(stderr, "memline: the terminal went away; still recording to %s\n",
-				v->log_path);
+			note("the terminal went away; still recording to %s", v->log_path);
 		else if (!finished)
-			fprintf(stderr, "memline: dashboard closed; still recording to %s\n",
-				v->log_path);
+			note("dashboard closed; still recording to %s", v->log_path);
 	}
 	strbuf_release(&err);
 	atomic_store(&v->tui_done, true);
@@ -121,7 +118,7 @@ int views_start(struct views *v, const char *log_path, struct strbuf *err)
 			warning("%s; going on without it", err->buf);
 			strbuf_reset(err);
 		} else {
-			fprintf(stderr, "memline: serving %s\n", http_url(v->http));
+			note("serving %s", http_url(v->http));
 			strbuf_addf(&title, "  %s", http_url(v->http));
 		}
 	}

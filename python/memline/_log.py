@@ -2,8 +2,10 @@
 
 The rules are those of memline's own reader: the first line is the header, a log of a newer
 format is refused, a cut-off last line (the writer was killed mid-write) is dropped, a corrupt
-line elsewhere is skipped with a warning naming it. A log without an `end` record is
-"running" while its writer holds its flock(2), else "incomplete".
+line elsewhere is skipped with a warning naming it, and so is a line longer than LINE_MAX
+(read past in pieces, never held whole). What is not a regular file (a FIFO, /dev/zero, a
+directory) is refused before anything is read. A log without an `end` record is "running"
+while its writer holds its flock(2), else "incomplete".
 
 Right after the recorded process died, memline has not written the end yet: it notices a
 process that is not its child at its next sample. status() then waits for the end (bounded),
@@ -15,6 +17,7 @@ import fcntl
 import json
 import os
 import shlex
+import stat as _stat
 import time
 import warnings
 
@@ -36,6 +39,10 @@ FORMAT = 1
 # (it adds twice the log's sampling interval: memline notices at its next sample).
 END_TIMEOUT = 10.0
 
+# The longest line read, newline excluded: memline's own reader's LOG_LINE_MAX (64 MiB).
+LINE_MAX = 64 << 20
+_PIECE = 1 << 20  # a longer line is read past in pieces of this size
+
 
 class _EmptyLog(MemlineError):
     """The log has no complete header line (yet)."""
@@ -48,30 +55,43 @@ def read_records(path):
     (warnings.warn) naming its line number. Raises MemlineError when the file cannot be read,
     is empty, is not a memline log, or was written in a newer format than this reader knows."""
     path = os.fspath(path)
+    records = []
+    lines = 0  # complete lines read
+    first_blank = False
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        with _open_log(path) as f:
+            for n, line, complete in _lines(f):
+                if complete:
+                    lines = n
+                if line is None:  # longer than LINE_MAX: read past, not kept
+                    if n == 1:
+                        lines = 1
+                        break  # judged below: not a log
+                    if complete:
+                        warnings.warn(f"{path}:{n}: corrupt record skipped (longer than "
+                                      f"{LINE_MAX >> 20} MiB)", stacklevel=2)
+                    continue
+                if not complete:
+                    # A last line without its newline: the writer was cut off mid-write. Keep
+                    # it only if it is a whole record that lacks nothing but the newline.
+                    rec = _parse(line)
+                    if rec is not None and (records or rec.get("type") == "header"):
+                        records.append(rec)
+                    continue
+                rec = _parse(line)
+                if rec is None:
+                    if n == 1:
+                        # A blank line with no whole line after it: nothing written yet.
+                        after = f.readline(LINE_MAX + 1)
+                        first_blank = not line.strip() and not after.endswith(b"\n")
+                        break  # judged below: not a log
+                    warnings.warn(f"{path}:{n}: corrupt record skipped", stacklevel=2)
+                    continue
+                records.append(rec)
     except OSError as e:
         raise MemlineError(f"cannot read '{path}': {e.strerror or e}") from e
-    lines = data.split(b"\n")
-    last = lines.pop()  # after the last newline: b"" when the file ends in one
-    records = []
-    for n, line in enumerate(lines, 1):
-        rec = _parse(line)
-        if rec is None:
-            if n == 1:
-                break  # judged below: not a log
-            warnings.warn(f"{path}:{n}: corrupt record skipped", stacklevel=2)
-            continue
-        records.append(rec)
-    if last:
-        # A last line without its newline: the writer was cut off mid-write. Keep it only if
-        # it is a whole record that lacks nothing but the newline.
-        rec = _parse(last)
-        if rec is not None and (records or rec.get("type") == "header"):
-            records.append(rec)
     if not records:
-        if not lines or (len(lines) == 1 and not lines[0].strip()):
+        if not lines or (lines == 1 and first_blank):
             raise _EmptyLog(f"'{path}' is empty: the recording wrote nothing (yet)")
         raise MemlineError(f"'{path}' is not a memline log (line 1 is not a header)")
     header = records[0]
@@ -84,6 +104,54 @@ def read_records(path):
         raise MemlineError(
             f"'{path}' was written by a newer memline (format {fmt}); upgrade memline to read it")
     return records
+
+
+def _open_log(path):
+    """The log at path, opened for reading without blocking (a FIFO would wait for a writer)
+    and refused when it is not a regular file."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not _stat.S_ISREG(mode):
+            kinds = [(_stat.S_ISFIFO, "a FIFO"), (_stat.S_ISCHR, "a character device"),
+                     (_stat.S_ISBLK, "a block device"), (_stat.S_ISDIR, "a directory"),
+                     (_stat.S_ISSOCK, "a socket")]
+            kind = next((k for test, k in kinds if test(mode)), "not a regular file")
+            raise MemlineError(f"'{path}' is {kind}, not a log file; give a memline log")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _lines(f):
+    """(number, line without its newline, whether it had one) for each line of f; the line is
+    None when it is longer than LINE_MAX: it was read past in pieces and not kept."""
+    n = 0
+    while True:
+        line = f.readline(LINE_MAX + 1)
+        if not line:
+            return
+        n += 1
+        if line.endswith(b"\n"):
+            yield n, line[:-1], True
+            continue
+        if len(line) <= LINE_MAX:
+            yield n, line, False  # the last line, without its newline
+            return
+        del line
+        complete = False
+        while True:
+            piece = f.readline(_PIECE)
+            if not piece:
+                break
+            if piece.endswith(b"\n"):
+                complete = True
+                break
+        yield n, None, complete
+        if not complete:
+            return
 
 
 def _parse(line):
@@ -149,7 +217,7 @@ def load(path):
 def _locked(path):
     """Whether a writer holds the log's lock (a shared lock cannot be taken)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError:
         return False
     try:

@@ -89,6 +89,36 @@ def test_read_records_refuses(name, message):
         memline.read_records(fixture(name))
 
 
+def test_what_is_not_a_regular_file_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)  # no writer: an open that blocked would wait forever
+    for path, kind in ((fifo, "a FIFO"), ("/dev/zero", "a character device"),
+                       (tmp_path, "a directory")):
+        with pytest.raises(memline.MemlineError, match=f"is {kind}, not a log file"):
+            memline.read_records(path)
+        with pytest.raises(memline.MemlineError, match=f"is {kind}, not a log file"):
+            memline.status(path)
+
+
+def test_a_line_longer_than_the_cap_is_skipped_with_a_warning(tmp_path):
+    log = tmp_path / "log.jsonl"
+    lines = fixture("complete.jsonl").read_bytes().splitlines(keepends=True)
+    with open(log, "wb") as f:
+        f.writelines(lines[:3])
+        f.write(b'{"type":"event","t":0.1,"label":"' + b"a" * (65 << 20) + b'"}\n')
+        f.writelines(lines[3:])
+    with pytest.warns(UserWarning) as caught:
+        recs = memline.read_records(log)
+    assert [str(w.message) for w in caught] == [
+        f"{log}:4: corrupt record skipped (longer than 64 MiB)"]
+    assert len(recs) == len(lines) and recs[-1]["type"] == "end"
+    # A log that ends inside such a line ends there, as at any cut-off last line.
+    log.write_bytes(b"".join(lines[:3]) + b'{"type":"event","label":"' + b"a" * (65 << 20))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(memline.read_records(log)) == 3
+
+
 def test_a_header_cut_off_mid_write_is_an_empty_log(tmp_path):
     log = tmp_path / "log.jsonl"
     log.write_bytes(fixture("complete.jsonl").read_bytes()[:100])

@@ -118,3 +118,22 @@ def test_unprivileged_attach_to_a_process_it_cannot_fully_read(ml, tmp_path, kil
         assert entry[rchar] is None, f"expected io (not ours to read) as null: {entry}"
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_attach_default_log_name_is_the_process_comm(ml, tmp_path, killer):
+    """Without -o the log is named after the first process's short name (procfs_comm)."""
+    import re
+    pf = tmp_path / "work.pid"
+    ml.work("pidfile", pf, "waitsig", "exit", 0)
+    pid = read_pidfile(pf)
+    killer.append(pid)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    p = ml.popen("attach", "-i", "0.05", pid, cwd=cwd)
+    wait_until(lambda: any(of_type(_records(log), "sample") for log in cwd.glob("*.jsonl")),
+               f"a sample in a log in {cwd}")
+    os.kill(pid, signal.SIGUSR1)
+    _, err = ml.finish(p)
+    assert p.returncode == 0, err
+    logs = [f.name for f in cwd.glob("*.jsonl")]
+    assert len(logs) == 1 and re.fullmatch(r"memline-memwork-\d{8}-\d{6}\.jsonl", logs[0]), logs

@@ -70,8 +70,9 @@ def env_without_channel(**extra):
     return env
 
 
-def run(argv, env):
-    return subprocess.run([str(a) for a in argv], capture_output=True, timeout=TIMEOUT, env=env)
+def run(argv, env, cwd=None):
+    return subprocess.run([str(a) for a in argv], capture_output=True, timeout=TIMEOUT, env=env,
+                          cwd=cwd)
 
 
 def parse_channel(data):
@@ -263,6 +264,14 @@ def test_self_recording(tmp_path):
     spans = [(r["phase"], r["name"]) for r in records if r["type"] == "span"]
     assert spans == [("begin", "tail"), ("end", "tail")], spans
 
+    # Without a path the log is named after the program's comm, read through procfs.
+    import re
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    p = run([str(exe), ""], env_without_channel(), cwd=cwd)
+    assert p.returncode == 0, f"expected selfrec to succeed: {p.stderr!r}"
+    logs = [f.name for f in cwd.glob("*.jsonl")]
+    assert len(logs) == 1 and re.fullmatch(r"memline-selfrec-\d{8}-\d{6}\.jsonl", logs[0]), logs
 
 @pytest.fixture(scope="module")
 def selfhost(tmp_path_factory):

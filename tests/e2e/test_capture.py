@@ -2,6 +2,7 @@
 line is recorded with its stream, matching lines become events; a pseudo-terminal keeps the
 program's output a terminal's when memline's own is one; a closed reader still stops it."""
 
+import json
 import os
 import pty
 import select
@@ -86,3 +87,44 @@ def test_closed_reader_still_stops_the_command(ml, tmp_path):
 def test_capture_is_for_run_only(ml, tmp_path):
     p = ml.cmd("attach", "--capture-output", "1")
     assert p.returncode == 64 and "--capture-output is for 'memline run'" in p.stderr, p
+
+
+def test_nul_bytes_round_trip_and_no_record_is_lost(ml, tmp_path):
+    """Output with NULs (find -print0) and labels and names with NULs are written as \\u0000;
+    every reader takes them back, shows them escaped and loses no record to them."""
+    from conftest import REPO
+    log = tmp_path / "nul.jsonl"
+    py = ('import memline\nmemline.event("\\x00x")\nwith memline.span("s\\x00n"):\n'
+          '    memline.event("in")\n')
+    script = r'printf "a\000b\n"; /usr/bin/python3 -c "$1"'
+    env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
+    p = subprocess.run([str(MEMLINE), "run", "-q", "-o", str(log), "--capture-output",
+                        "--event-regex", "^a", "--", "sh", "-c", script, "sh", py],
+                       capture_output=True, timeout=60, env=env)
+    assert p.returncode == 0, p
+    records = read_log(log)
+    assert [r["text"] for r in of_type(records, "output")] == ["a\x00b"]
+    assert [e["label"] for e in of_type(records, "event")] == ["a\x00b", "\x00x", "in"]
+    assert {s["name"] for s in of_type(records, "span")} == {"s\x00n"}
+
+    r = subprocess.run([str(MEMLINE), "report", str(log)], capture_output=True, timeout=60)
+    assert r.returncode == 0 and not r.stderr, f"expected nothing skipped: {r.stderr!r}"
+    assert b"corrupt" not in r.stdout and b"\x00" not in r.stdout, r.stdout
+    for shown in (rb"a\x00b", rb"\x00x", rb"s\x00n"):
+        assert shown in r.stdout, f"expected {shown!r} in the report: {r.stdout!r}"
+    rep = ml.report_json(log)
+    assert rep["corrupt_lines"] == 0
+    assert [e["label"] for e in rep["events"]] == ["a\x00b", "\x00x", "in"]
+    assert [s["name"] for s in rep["spans"]] == ["s\x00n"]
+    code, first, out, err = ml.status(log)
+    assert (code, first) == (0, "completed") and "corrupt" not in out + err, (code, out, err)
+
+    html = tmp_path / "nul.html"
+    r = ml.cmd("plot", "-o", html, log)
+    assert r.returncode == 0 and not r.stderr, r.stderr
+    assert r'"text":"a\u0000b"' in html.read_text(), "expected the output line in the page"
+    trace = tmp_path / "nul.trace.json"
+    r = ml.cmd("export", "--perfetto", "-o", trace, log)
+    assert r.returncode == 0 and not r.stderr, r.stderr
+    names = {e.get("name") for e in json.loads(trace.read_text())["traceEvents"]}
+    assert {"a\x00b", "\x00x", "s\x00n"} <= names, names

@@ -123,3 +123,90 @@ def test_default_log_name_and_newest(ml, tmp_path):
         f"expected `memline status` with no argument to read the newest log (completed), got {rc} {out!r} {err!r}")
     rc, first, _, _ = ml.status(old, cwd=cwd)
     assert (rc, first) == (1, "failed"), f"expected the older log to read 'failed', got {rc} {first!r}"
+
+
+# ---- what is not a log file, and lines too long to read ----
+
+READERS = [["report"], ["report", "--json"], ["status"], ["plot", "-o", "x.png"],
+           ["export", "--csv"], ["export", "--perfetto"], ["view"], ["view", "--follow"]]
+
+
+@pytest.fixture
+def not_regular(tmp_path):
+    """Paths that are not regular files: a FIFO (no writer: opening it blocking would wait
+    forever), /dev/zero (reading it never ends), a directory and a socket."""
+    import socket
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    sock_path = tmp_path / "sock.jsonl"
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(sock_path))
+    d = tmp_path / "dir.jsonl"
+    d.mkdir()
+    yield {"FIFO": fifo, "character device": "/dev/zero", "directory": d, "socket": sock_path}
+    sock.close()
+
+
+@pytest.mark.parametrize("args", READERS, ids=" ".join)
+def test_not_a_regular_file_is_refused_at_once(ml, tmp_path, not_regular, args):
+    for kind, path in not_regular.items():
+        # A reader that blocked on the FIFO or read /dev/zero would run into the timeout.
+        r = ml.cmd(*args, path, timeout=30)
+        assert r.returncode == 66, (
+            f"expected exit 66 for `memline {' '.join(args)} {path}` ({kind}), got {r.returncode}: {r.stderr!r}")
+        assert r.stderr == f"memline: '{path}' is a {kind}, not a log file; give a memline log\n", (
+            f"expected one line saying it is a {kind}, got {r.stderr!r}")
+        assert not r.stdout, f"expected no output, got {r.stdout[:200]!r}"
+
+
+def child_maxrss_kib(argv, cwd):
+    """Runs argv; returns (exit code, stderr, its peak RSS in KiB from wait4's ru_maxrss).
+    Under AddressSanitizer, freed memory is kept back (its quarantine) and would count as held:
+    the quarantine is turned off for this measure (a plain build ignores ASAN_OPTIONS)."""
+    import subprocess
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "quarantine_size_mb=0"]))
+    with open(cwd / "child.err", "w+") as err:
+        p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        return p.returncode, err.read(), ru.ru_maxrss
+
+
+READ_ARGS = [["report"], ["report", "--json"], ["status"], ["plot", "-o", "x.png"],
+             ["export", "--csv", "-o", "x.csv"], ["export", "--perfetto", "-o", "x.json"]]
+
+
+def test_a_line_of_200_mb_is_skipped_without_being_held(ml, good_log):
+    # What each reader takes on the log as it is, to compare with (a sanitized build or cairo's
+    # fonts take some tens of MiB of their own).
+    base = {}
+    for args in READ_ARGS:
+        code, err, base[" ".join(args)] = child_maxrss_kib([ml.bin, *args, str(good_log)], ml.tmp)
+        assert code == 0, err
+    lines = good_log.read_bytes().splitlines(keepends=True)
+    n = len(lines) // 2  # the long line becomes line n + 1
+    big = 200 << 20
+    with open(good_log, "wb") as f:
+        f.writelines(lines[:n])
+        f.write(b'{"type":"event","t":0.1,"label":"')
+        chunk = b"a" * (1 << 20)
+        for _ in range(big >> 20):
+            f.write(chunk)
+        f.write(b'"}\n')
+        f.writelines(lines[n:])
+    # At most 64 MiB held for the line (and the last step of its buffer's growth), far below
+    # the 200 MB of the line: before, report held it whole several times (622 MB).
+    bound = 100 << 10
+    for args in READ_ARGS:
+        code, err, rss = child_maxrss_kib([ml.bin, *args, str(good_log)], ml.tmp)
+        assert code in (0, 1), f"expected `memline {' '.join(args)}` to read past the long line, got {code}: {err!r}"
+        assert f"{good_log}:{n + 1}: corrupt record skipped (longer than 64 MiB)" in err, (
+            f"expected a warning naming line {n + 1}, got {err!r}")
+        extra = rss - base[" ".join(args)]
+        assert extra < bound, (
+            f"expected `memline {' '.join(args)}` to take under {bound >> 10} MiB more than on the "
+            f"log without the long line; it took {extra >> 10} MiB more ({rss >> 10} MiB)")
+    report = ml.report_json(good_log)
+    assert report["corrupt_lines"] == 1 and report["status"] == "completed", report

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -280,6 +281,78 @@ static void test_perfetto_complete(void **state)
 	run_release(&run);
 }
 
+/*
+ * 100,000 processes, each pid held by two of them (the second after the first's exit): every
+ * pid gets one process_name with both commands in log order and the sort index of the first.
+ * export_perfetto chains the processes of a pid in one pass (it scanned all earlier processes
+ * for each one before, quadratic: 16 s for this run); bench/run times 10,000 to a million.
+ */
+static void test_perfetto_many_processes(void **state)
+{
+	(void)state;
+	enum { N = 100000, PIDS = N / 2 };
+	struct strbuf sb = STRBUF_INIT, err = STRBUF_INIT;
+	strbuf_addstr(&sb, "{\"type\":\"header\",\"format\":1,\"command\":[\"w\"],"
+			   "\"fields\":[\"pid\",\"rss\"],\"tree_fields\":[\"nproc\",\"rss\"]}\n");
+	for (int i = 0; i < N; i++)
+		strbuf_addf(&sb,
+			    "{\"type\":\"proc\",\"t\":%d.0,\"pid\":%d,\"ppid\":1,\"start\":%d.0,"
+			    "\"argv\":[\"w\",\"%d\"]}\n{\"type\":\"exit\",\"t\":%d.5,\"pid\":%d,"
+			    "\"how\":\"exited\",\"code\":0}\n",
+			    i, 1000 + i % PIDS, i, i, i, 1000 + i % PIDS);
+	char path[] = "/tmp/memline-test-export-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, sb.buf, sb.len), (ssize_t)sb.len);
+	close(fd);
+	struct run run;
+	assert_int_equal(run_load(&run, path, NULL, NULL, &err), 0);
+	unlink(path);
+	assert_int_equal(run.n_procs, N);
+	char *text = render(&run, export_perfetto);
+	json_t *root = json_loads(text, 0, NULL);
+	assert_non_null(root);
+	free(text);
+	int *seen = calloc(PIDS, sizeof(*seen));
+	assert_non_null(seen);
+	size_t i, names = 0;
+	json_t *e;
+	struct strbuf want = STRBUF_INIT;
+	json_array_foreach(json_object_get(root, "traceEvents"), i, e)
+	{
+		if (strcmp(json_string_value(json_object_get(e, "ph")), "M"))
+			continue;
+		const char *what = json_string_value(json_object_get(e, "name"));
+		long long pid = json_integer_value(json_object_get(e, "pid"));
+		const json_t *args = json_object_get(e, "args");
+		if (pid == EXPORT_TREE_PID || !strcmp(what, "thread_name"))
+			continue;
+		assert_true(pid >= 1000 && pid < 1000 + PIDS);
+		int k = (int)pid - 1000;
+		if (!strcmp(what, "process_name")) {
+			names++;
+			seen[k]++;
+			strbuf_reset(&want);
+			strbuf_addf(&want, "w %d | w %d", k, k + PIDS);
+			assert_string_equal(json_string_value(json_object_get(args, "name")),
+					    want.buf);
+		} else {
+			assert_string_equal(what, "process_sort_index");
+			assert_int_equal(json_integer_value(json_object_get(args, "sort_index")),
+					 k + 1);
+		}
+	}
+	assert_int_equal(names, PIDS);
+	for (int k = 0; k < PIDS; k++)
+		assert_int_equal(seen[k], 1);
+	free(seen);
+	json_decref(root);
+	run_release(&run);
+	strbuf_release(&want);
+	strbuf_release(&sb);
+	strbuf_release(&err);
+}
+
 static void test_perfetto_hostile(void **state)
 {
 	(void)state;
@@ -487,10 +560,15 @@ static void test_chunks(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_csv_complete),	 cmocka_unit_test(test_csv_hostile),
-		cmocka_unit_test(test_perfetto_events),	 cmocka_unit_test(test_perfetto_complete),
-		cmocka_unit_test(test_perfetto_hostile), cmocka_unit_test(test_gnuplot_dat),
-		cmocka_unit_test(test_gnuplot_plt),	 cmocka_unit_test(test_chunks),
+		cmocka_unit_test(test_csv_complete),
+		cmocka_unit_test(test_csv_hostile),
+		cmocka_unit_test(test_perfetto_events),
+		cmocka_unit_test(test_perfetto_complete),
+		cmocka_unit_test(test_perfetto_hostile),
+		cmocka_unit_test(test_gnuplot_dat),
+		cmocka_unit_test(test_perfetto_many_processes),
+		cmocka_unit_test(test_gnuplot_plt),
+		cmocka_unit_test(test_chunks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,9 @@
 /*
  * test_follow: following a log as it grows (lib/follow.c): records appear as whole lines
  * arrive, a line written in two pieces waits for its end, the status moves from running (the
- * writer's lock held) to the end record's, a writer that dies leaves the run incomplete, and a
- * log started anew starts the model over.
+ * writer's lock held) to the end record's, a writer that dies leaves the run incomplete, a
+ * log started anew starts the model over, a line longer than LOG_LINE_MAX is read past and
+ * skipped, and what is not a regular file is refused.
  */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -171,13 +173,80 @@ static void test_errors(void **state)
 	strbuf_release(&err);
 }
 
+struct warnings {
+	int n;
+	long line;
+};
+
+static void count_warning(void *data, const char *path, long line, const char *msg)
+{
+	(void)path;
+	(void)msg;
+	struct warnings *w = data;
+	w->n++;
+	w->line = line;
+}
+
+/* A line longer than the cap, written over several polls, is skipped; what follows is read. */
+static void test_long_line(void **state)
+{
+	(void)state;
+	struct writer w;
+	struct follow f;
+	struct warnings seen = {0};
+	struct strbuf err = STRBUF_INIT;
+	writer_open(&w);
+	puts_(&w, header);
+	assert_int_equal(follow_open(&f, w.path, count_warning, &seen, &err), 0);
+	assert_int_equal(follow_poll(&f, &err), 1);
+	char *piece = malloc(LOG_LINE_MAX / 4);
+	assert_non_null(piece);
+	memset(piece, 'x', LOG_LINE_MAX / 4);
+	for (int i = 0; i < 5; i++) { /* 5/4 of the cap, a poll after each quarter */
+		put(&w, piece, LOG_LINE_MAX / 4);
+		assert_int_equal(follow_poll(&f, &err), 0);
+		assert_true(f.pending.len <= LOG_LINE_MAX);
+	}
+	free(piece);
+	put(&w, "\n", 1);
+	puts_(&w, sample1);
+	assert_int_equal(follow_poll(&f, &err), 1);
+	assert_int_equal(f.run.n_samples, 1);
+	assert_int_equal(f.run.corrupt, 1);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.line, 2);
+	follow_release(&f);
+	close(w.fd);
+	unlink(w.path);
+	strbuf_release(&err);
+}
+
+static void test_not_a_regular_file(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/memline-follow-fifo-XXXXXX";
+	assert_non_null(mkdtemp(path));
+	struct strbuf fifo = STRBUF_INIT, err = STRBUF_INIT;
+	strbuf_addf(&fifo, "%s/log", path);
+	assert_int_equal(mkfifo(fifo.buf, 0600), 0);
+	struct follow f;
+	assert_int_equal(follow_open(&f, fifo.buf, NULL, NULL, &err), -1);
+	assert_non_null(strstr(err.buf, "is a FIFO, not a log file"));
+	strbuf_reset(&err);
+	assert_int_equal(follow_open(&f, "/dev/zero", NULL, NULL, &err), -1);
+	assert_non_null(strstr(err.buf, "is a character device, not a log file"));
+	unlink(fifo.buf);
+	rmdir(path);
+	strbuf_release(&fifo);
+	strbuf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_grows),
-		cmocka_unit_test(test_writer_dies),
-		cmocka_unit_test(test_started_anew),
-		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_grows),	     cmocka_unit_test(test_writer_dies),
+		cmocka_unit_test(test_started_anew), cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_long_line),    cmocka_unit_test(test_not_a_regular_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
  * test_log_reader: the log reader (lib/log-reader.c) on hand-written fixture logs under
  * $MEMLINE_FIXTURES/logs: a complete log, a cut-off last line, a corrupt middle line,
  * reordered and extra fields, not-a-log, a newer format, an empty file, event and span
- * records (hostile labels, null pids, damaged ones), the end's error, plus the lock probe.
+ * records (hostile labels, null pids, damaged ones), the end's error, plus the lock probe;
+ * what is not a regular file, lines longer than LOG_LINE_MAX, labels beyond the channel's cap.
  */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -13,11 +14,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "capture.h"
+#include "channel.h"
 #include "log.h"
+
+/* The reader keeps what memline's own writer can write, no more. */
+_Static_assert(LOG_LABEL_MAX == CHANNEL_LABEL_MAX, "log.h and channel.h disagree");
+_Static_assert(LOG_OUTPUT_MAX == CAPTURE_LINE_MAX, "log.h and capture.h disagree");
 
 static char *fixture(const char *name)
 {
@@ -486,6 +494,188 @@ static void test_long_line(void **state)
 	free(path);
 }
 
+/*
+ * What is not a regular file is refused at open, before a read, and a FIFO never blocks. (A
+ * socket is tested end to end: sys/socket.h's PF_FILE would clash with record.h's.)
+ */
+static void test_not_a_regular_file(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/memline-test-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct strbuf fifo = STRBUF_INIT, err = STRBUF_INIT;
+	strbuf_addf(&fifo, "%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo.buf, 0600), 0);
+	const char *const paths[] = {fifo.buf, dir, "/dev/zero"};
+	const char *const what[] = {"a FIFO", "a directory", "a character device"};
+	for (size_t i = 0; i < 3; i++) {
+		const char *path = paths[i];
+		struct log_reader r;
+		struct strbuf want = STRBUF_INIT;
+		strbuf_reset(&err);
+		assert_int_equal(log_reader_open(&r, path, NULL, NULL, &err), -1);
+		strbuf_addf(&want, "'%s' is %s, not a log file; give a memline log", path, what[i]);
+		assert_string_equal(err.buf, want.buf);
+		strbuf_reset(&err);
+		assert_int_equal(log_open_file(path, &err), -1);
+		assert_string_equal(err.buf, want.buf);
+		strbuf_release(&want);
+	}
+	unlink(fifo.buf);
+	rmdir(dir);
+	strbuf_release(&fifo);
+	strbuf_release(&err);
+}
+
+/* A log with lines of len bytes at where (a proc record padded with spaces: valid JSON). */
+static void add_padded_proc(struct strbuf *sb, size_t len, int pid)
+{
+	size_t start = sb->len;
+	strbuf_addf(sb, "{\"type\":\"proc\",\"t\":0,\"pid\":%d,\"comm\":\"long\"", pid);
+	size_t used = sb->len - start;
+	assert_true(strbuf_grow(sb, len - used + 2));
+	memset(sb->buf + sb->len, ' ', len - used - 1);
+	sb->len += len - used - 1;
+	strbuf_addstr(sb, "}\n");
+	assert_int_equal(sb->len - start, len + 1);
+}
+
+/*
+ * A line longer than LOG_LINE_MAX is skipped as corrupt with a warning naming its line, read
+ * line by line and read ahead alike; a line of exactly LOG_LINE_MAX bytes is read.
+ */
+static void test_line_longer_than_the_cap(void **state)
+{
+	(void)state;
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addstr(&sb, "{\"type\":\"header\",\"format\":1,\"fields\":[\"pid\",\"rss\","
+			   "\"state\"],\"tree_fields\":[\"nproc\",\"rss\"]}\n");
+	for (int i = 0; i < 20000; i++) /* 1.5 MB: a few chunks before the long line */
+		strbuf_addf(&sb,
+			    "{\"type\":\"sample\",\"t\":%d.000,\"avail\":null,\"tree\":[1,%d],"
+			    "\"p\":[[7,%d,\"R\"]]}\n",
+			    i, i, i);
+	long long_line = 20002;
+	add_padded_proc(&sb, LOG_LINE_MAX + 1, 8); /* line 20002: skipped */
+	add_padded_proc(&sb, LOG_LINE_MAX, 9);	   /* line 20003: read */
+	for (int i = 20000; i < 20010; i++)
+		strbuf_addf(&sb,
+			    "{\"type\":\"sample\",\"t\":%d.000,\"avail\":null,\"tree\":[1,%d],"
+			    "\"p\":[[7,%d,\"R\"]]}\n",
+			    i, i, i);
+	assert_false(sb.oom);
+	char *path = temp_log(sb.buf, sb.len);
+	strbuf_release(&sb);
+	struct summary plain, ahead;
+	summarise(path, false, &plain);
+	summarise(path, true, &ahead);
+	for (int k = 0; k < 2; k++) {
+		const struct summary *sum = k ? &ahead : &plain;
+		assert_int_equal(sum->ret, 0);
+		assert_int_equal(sum->samples, 20010);
+		assert_int_equal(sum->records, 1 + 20010 + 1);
+		assert_int_equal(sum->corrupt, 1);
+		assert_int_equal(sum->w.n, 1);
+		assert_int_equal(sum->w.line, long_line);
+		assert_string_equal(sum->w.msg, "corrupt record skipped (longer than 64 MiB)");
+		assert_int_equal(sum->line, 20000 + 10 + 3);
+		assert_false(sum->truncated);
+	}
+	unlink(path);
+	free(path);
+}
+
+/* A long first line is no header; a log that ends inside a long line ends there. */
+static void test_long_first_and_last_lines(void **state)
+{
+	(void)state;
+	struct strbuf sb = STRBUF_INIT, err = STRBUF_INIT;
+	add_padded_proc(&sb, LOG_LINE_MAX + 1, 8);
+	char *path = temp_log(sb.buf, sb.len);
+	assert_int_equal(first_read_error(path, &err), -1);
+	struct strbuf want = STRBUF_INIT;
+	strbuf_addf(&want,
+		    "'%s' is not a memline log (its first line is longer than 64 MiB); give a log "
+		    "written by memline run",
+		    path);
+	assert_string_equal(err.buf, want.buf);
+	unlink(path);
+	free(path);
+
+	strbuf_reset(&sb);
+	strbuf_addstr(&sb, "{\"type\":\"header\",\"format\":1}\n");
+	add_padded_proc(&sb, LOG_LINE_MAX + 100, 8);
+	sb.len -= 50; /* cut off, no newline */
+	path = temp_log(sb.buf, sb.len);
+	for (int ahead = 0; ahead < 2; ahead++) {
+		struct summary sum;
+		summarise(path, ahead, &sum);
+		assert_int_equal(sum.ret, 0);
+		assert_int_equal(sum.records, 1);
+		assert_true(sum.truncated);
+		assert_int_equal(sum.corrupt, 0);
+		assert_int_equal(sum.w.n, 0);
+	}
+	unlink(path);
+	free(path);
+	strbuf_release(&sb);
+	strbuf_release(&want);
+	strbuf_release(&err);
+}
+
+/*
+ * Labels, span names and the end's error are kept up to the channel's cap, output lines up to
+ * the capture's, cut at a UTF-8 boundary, as memline's writer would have cut them.
+ */
+static void test_text_cut_to_the_writer_caps(void **state)
+{
+	(void)state;
+	struct strbuf sb = STRBUF_INIT, big = STRBUF_INIT;
+	for (int i = 0; i < 40000; i++)
+		strbuf_addstr(&big, "\xc3\xa9"); /* é: 80,000 bytes */
+	strbuf_addstr(&sb, "{\"type\":\"header\",\"format\":1}\n");
+	strbuf_addf(&sb, "{\"type\":\"event\",\"t\":1,\"label\":\"x%s\"}\n", big.buf);
+	strbuf_addf(&sb, "{\"type\":\"span\",\"t\":1,\"phase\":\"begin\",\"name\":\"%s\"}\n",
+		    big.buf);
+	strbuf_addf(&sb, "{\"type\":\"output\",\"t\":1,\"stream\":\"stdout\",\"text\":\"x%s\"}\n",
+		    big.buf);
+	strbuf_addf(&sb, "{\"type\":\"end\",\"t\":2,\"status\":\"failed\",\"error\":\"%s\"}\n",
+		    big.buf);
+	char *path = temp_log(sb.buf, sb.len);
+	struct log_reader r;
+	struct log_record rec;
+	struct strbuf err = STRBUF_INIT;
+	log_record_init(&rec);
+	assert_int_equal(log_reader_open(&r, path, NULL, NULL, &err), 0);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_EVENT);
+	assert_int_equal(rec.mark.len, 1023); /* "x" and 511 é: the 512th does not fit */
+	assert_int_equal(strlen(rec.mark.text), 1023);
+	assert_memory_equal(rec.mark.text + 1, big.buf, 1022);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_SPAN);
+	assert_int_equal(rec.mark.len, 1024);
+	assert_memory_equal(rec.mark.text, big.buf, 1024);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_OUTPUT);
+	assert_int_equal(rec.output.len, 65535);
+	assert_memory_equal(rec.output.text + 1, big.buf, 65534);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_END);
+	assert_int_equal(rec.end_error_len, 1024);
+	assert_memory_equal(rec.end_error, big.buf, 1024);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 0);
+	assert_int_equal(r.corrupt, 0);
+	log_record_release(&rec);
+	log_reader_close(&r);
+	strbuf_release(&err);
+	strbuf_release(&sb);
+	strbuf_release(&big);
+	unlink(path);
+	free(path);
+}
+
 static void test_lock_probe(void **state)
 {
 	(void)state;
@@ -641,13 +831,20 @@ static void test_damaged_marks(void **state)
 	log_record_init(&rec);
 	assert_int_equal(log_reader_open(&r, path, collect_warning, &w, &err), 0);
 	assert_int_equal(log_reader_next(&r, &rec, &err), 1); /* header */
+	/* An escaped NUL is text like any other: the label keeps it, and its length. */
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_EVENT);
+	assert_int_equal(rec.line, 8);
+	assert_int_equal(rec.mark.len, 12);
+	assert_memory_equal(rec.mark.text, "nul \0 inside", 13);
+	assert_int_equal(w.n, 6);
 	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
 	assert_int_equal(rec.type, REC_EVENT);
 	assert_int_equal(rec.line, 9);
 	assert_string_equal(rec.mark.text, "");
+	assert_int_equal(rec.mark.len, 0);
 	assert_int_equal(rec.mark.pid, -1);
 	assert_int_equal(rec.mark.tid, -1);
-	assert_int_equal(w.n, 7);
 	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
 	assert_int_equal(rec.type, REC_SPAN);
 	assert_string_equal(rec.mark.text, "ok");
@@ -657,7 +854,7 @@ static void test_damaged_marks(void **state)
 	assert_null(rec.end_error); /* not a string */
 	assert_int_equal(rec.end_events, -1);
 	assert_int_equal(log_reader_next(&r, &rec, &err), 0);
-	assert_int_equal(r.corrupt, 7);
+	assert_int_equal(r.corrupt, 6);
 	log_record_release(&rec);
 	log_reader_close(&r);
 	strbuf_release(&err);
@@ -684,6 +881,10 @@ int main(void)
 		cmocka_unit_test(test_hostile_labels),
 		cmocka_unit_test(test_damaged_marks),
 		cmocka_unit_test(test_read_ahead),
+		cmocka_unit_test(test_not_a_regular_file),
+		cmocka_unit_test(test_line_longer_than_the_cap),
+		cmocka_unit_test(test_long_first_and_last_lines),
+		cmocka_unit_test(test_text_cut_to_the_writer_caps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -727,6 +727,7 @@ static void add_mark(struct run *run, enum mark_kind kind, double t, const char 
 	rec.mark.kind = kind;
 	rec.mark.t = t;
 	rec.mark.text = strdup(text);
+	rec.mark.len = strlen(text);
 	rec.mark.pid = 1;
 	rec.mark.tid = tid;
 	add(run, &rec);

@@ -331,6 +331,67 @@ static void test_exec_zombie_vanish(void **state)
 	assert_int_equal(s->tree.v[TF_UTIME], 3 * 1500);
 }
 
+/*
+ * Hundreds of processes found, lost and found again by pid: the sampler's pid table (open
+ * addressing, entries moved back on removal) keeps finding every tracked one, through
+ * discovery, vanishing, pid reuse and a reaped child, and nothing it let go.
+ */
+static void test_many_processes(void **state)
+{
+	struct fake *f = *state;
+	enum { N = 600, BASE = 2000 };
+	struct fproc root = {1000, 1, "root", 'S', 1, 10, 17, 0, 0, NULL, 0};
+	start(f, &root);
+	/* Children of the root and of one another, parents after children in pid order too. */
+	for (int i = 0; i < N; i++) {
+		int ppid = i % 3 == 0 ? 1000 : BASE + (i * 7 + 3) % N;
+		if (i % 3 && ppid % 3 != BASE % 3)
+			ppid = BASE + (ppid - BASE) / 3 * 3; /* a multiple of 3 away: the root's */
+		struct fproc c = {BASE + i, ppid, "c", 'S', 1, 10, 17, 0, 0, NULL, 0};
+		add_proc(f, &c);
+	}
+	put_loadavg(f, BASE + N);
+	sampler_sample(&f->s, 0.01);
+	assert_int_equal(sampler_count(&f->s), N + 1);
+	for (int i = 0; i < N; i++)
+		assert_true(sampler_tracks(&f->s, BASE + i));
+	sampler_clear_events(&f->s);
+
+	/* Every other one vanishes: the rest must still be found, in whatever slot. */
+	for (int i = 0; i < N; i += 2) {
+		char rel[32];
+		snprintf(rel, sizeof(rel), "%d/stat", BASE + i);
+		put(f, rel, "");
+	}
+	sampler_sample(&f->s, 0.02);
+	assert_int_equal(sampler_count(&f->s), N / 2 + 1);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(sampler_tracks(&f->s, BASE + i), i % 2 == 1);
+	sampler_clear_events(&f->s);
+
+	/* Their pids come back as new children of the root (the counter wrapped). */
+	for (int i = 0; i < N; i += 2) {
+		struct fproc c = {BASE + i, 1000, "again", 'S', 1, 10, 17, 0, 0, NULL, 0};
+		put_stat(f, &c);
+	}
+	put_loadavg(f, BASE + N - 1); /* all the way round: every pid but BASE + N is new */
+	sampler_sample(&f->s, 0.03);
+	assert_int_equal(sampler_count(&f->s), N + 1);
+	for (int i = 0; i < N; i++)
+		assert_true(sampler_tracks(&f->s, BASE + i));
+	sampler_clear_events(&f->s);
+
+	/* One reaped by memline: gone from the table, the others stay. */
+	assert_non_null(sampler_reaped(&f->s, BASE + 7, 0, NULL, 0.04));
+	assert_false(sampler_tracks(&f->s, BASE + 7));
+	assert_null(sampler_reaped(&f->s, BASE + 7, 0, NULL, 0.04));
+	assert_int_equal(sampler_count(&f->s), N);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(sampler_tracks(&f->s, BASE + i), i != 7);
+	pid_t pids[N + 1];
+	assert_int_equal(sampler_pids(&f->s, pids, N + 1), N);
+}
+
 static void test_early_peak_and_no_reset(void **state)
 {
 	struct fake *f = *state;
@@ -409,6 +470,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pid_wrap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_only_on_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_zombie_vanish, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_processes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_early_peak_and_no_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_first_seen_mid_exec, setup, teardown),
 	};
