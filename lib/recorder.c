@@ -120,8 +120,23 @@ void recorder_options_init(struct recorder_options *o)
 	o->proc_root = "/proc";
 }
 
+struct timespec recorder_wait_timespec(double secs)
+{
+	/* NaN, negative: no wait; beyond the limit (or infinite): the limit, then a new turn. */
+	if (!(secs > 0))
+		secs = 0;
+	if (secs > RECORDER_MAX_WAIT)
+		secs = RECORDER_MAX_WAIT;
+	struct timespec ts = {(time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9)};
+	if (ts.tv_nsec < 0 || ts.tv_nsec > 999999999)
+		ts.tv_nsec = 0;
+	return ts;
+}
+
 double recorder_next_interval(const struct recorder_options *o, double t)
 {
+	if (o->interval > RECORDER_INTERVAL_LIMIT)
+		return RECORDER_INTERVAL_LIMIT;
 	if (o->interval > 0)
 		return o->interval;
 	/* Every min_interval during the first second, then a sixtieth of the time so far. */
@@ -130,6 +145,8 @@ double recorder_next_interval(const struct recorder_options *o, double t)
 		i = o->min_interval;
 	if (i > o->max_interval)
 		i = o->max_interval;
+	if (!(i <= RECORDER_INTERVAL_LIMIT))
+		i = RECORDER_INTERVAL_LIMIT;
 	return i;
 }
 
@@ -512,8 +529,7 @@ static void loop(struct recorder *r)
 	 * A self-recording owns no signal: it waits in ppoll on its stop pipe and the channel.
 	 */
 	while (!finished(r)) {
-		double wait = wait_time(r);
-		struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+		struct timespec ts = recorder_wait_timespec(wait_time(r));
 		if (r->self) {
 			struct pollfd pfd[2] = {{r->stop_fd, POLLIN, 0},
 						{r->inotify_fd, POLLIN, 0}};

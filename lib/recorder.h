@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "record.h"
 #include "strbuf.h"
@@ -42,6 +43,10 @@ struct recorder_options {
 /* The schedule's defaults; see recorder_next_interval. */
 #define RECORDER_MIN_INTERVAL 0.01
 #define RECORDER_MAX_INTERVAL 5.0
+/* The longest interval there is (a day): longer ones are refused by the callers, cut here. */
+#define RECORDER_INTERVAL_LIMIT 86400.0
+/* The longest the loop waits in one turn; a longer wait is several turns. */
+#define RECORDER_MAX_WAIT 3600.0
 
 void recorder_options_init(struct recorder_options *o);
 
@@ -98,7 +103,12 @@ const char *recorder_self_channel(const struct recorder_self *s);
  */
 int recorder_self_stop(struct recorder_self *s, const char *error, struct strbuf *err);
 
-/* The sampling interval at elapsed seconds since the start. */
+/* The sampling interval at elapsed seconds since the start; at most RECORDER_INTERVAL_LIMIT. */
 double recorder_next_interval(const struct recorder_options *o, double elapsed);
+/*
+ * A wait of secs seconds as a timespec for sigtimedwait and ppoll: never negative, never past
+ * RECORDER_MAX_WAIT (so it cannot overflow time_t), 0 for NaN.
+ */
+struct timespec recorder_wait_timespec(double secs);
 
 #endif

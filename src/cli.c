@@ -48,16 +48,18 @@ void warning(const char *fmt, ...)
 	va_end(ap);
 }
 
-double parse_seconds(const char *opt, const char *arg)
+double parse_seconds(const char *opt, const char *arg, double max)
 {
 	char *end;
 	errno = 0;
 	double v = strtod(arg, &end);
-	if (errno || end == arg || *end || !isfinite(v) || v <= 0)
+	if ((errno && errno != ERANGE) || end == arg || *end || isnan(v) || v <= 0)
 		die(EXIT_USAGE, "%s takes a positive number of seconds, not '%s'", opt, arg);
 	if (v < 0.001)
 		die(EXIT_USAGE, "%s %s is below memline's 1 ms resolution; use 0.001 or more", opt,
 		    arg);
+	if (v > max)
+		die(EXIT_USAGE, "%s %s is too long; give at most %.0f seconds", opt, arg, max);
 	return v;
 }
 

@@ -26,8 +26,14 @@ noreturn void die(int code, const char *fmt, ...) __attribute__((format(printf, 
 void error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Parses a positive number of seconds for option opt, or dies with a usage error. */
-double parse_seconds(const char *opt, const char *arg);
+/* The longest interval an option takes: a day. */
+#define CLI_MAX_INTERVAL 86400.0
+
+/*
+ * Parses a positive number of seconds, at most max, for option opt, or dies with a usage
+ * error.
+ */
+double parse_seconds(const char *opt, const char *arg, double max);
 /* Parses a pid, or dies with a usage error. */
 int parse_pid(const char *arg);
 

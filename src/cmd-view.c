@@ -55,7 +55,7 @@ int cmd_view(int argc, char **argv)
 			v.follow = true;
 			break;
 		case 'w':
-			v.history = parse_seconds("--window", optarg);
+			v.history = parse_seconds("--window", optarg, 1e9);
 			break;
 		case 's':
 			v.serve = optarg;

@@ -60,14 +60,14 @@ static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg
 		ro->log_path = strdup(arg);
 		return true;
 	case 'i':
-		ro->rec.interval = parse_seconds("-i", arg);
+		ro->rec.interval = parse_seconds("-i", arg, CLI_MAX_INTERVAL);
 		return true;
 	case 'I':
-		ro->rec.max_interval = parse_seconds("--max-interval", arg);
+		ro->rec.max_interval = parse_seconds("--max-interval", arg, CLI_MAX_INTERVAL);
 		ro->max_interval_set = true;
 		return true;
 	case OPT_MIN_INTERVAL:
-		ro->rec.min_interval = parse_seconds("--min-interval", arg);
+		ro->rec.min_interval = parse_seconds("--min-interval", arg, CLI_MAX_INTERVAL);
 		return true;
 	case OPT_PSS:
 		ro->rec.pss = true;

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import read_log, read_pidfile, wait_for_records
+from conftest import header_of, read_log, read_pidfile, wait_for_records
 
 
 @pytest.mark.parametrize("args", [["run", "--bogus", "--", "true"], ["run", "-i", "abc", "--", "true"],
@@ -123,3 +123,27 @@ def test_default_log_name_and_newest(ml, tmp_path):
         f"expected `memline status` with no argument to read the newest log (completed), got {rc} {out!r} {err!r}")
     rc, first, _, _ = ml.status(old, cwd=cwd)
     assert (rc, first) == (1, "failed"), f"expected the older log to read 'failed', got {rc} {first!r}"
+
+
+def one_line(stderr):
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected a one-line message, got {stderr!r}"
+    return lines[0]
+
+
+# ---- intervals: at most a day ----
+
+@pytest.mark.parametrize("opt", ["-i", "-I", "--min-interval"])
+@pytest.mark.parametrize("value", ["1e19", "1e9", "86401"])
+def test_intervals_are_bounded(ml, tmp_path, opt, value):
+    for cmd in (["run", opt, value, "--", "true"], ["attach", opt, value, str(os.getpid())]):
+        r = ml.cmd(*cmd, timeout=30)
+        assert r.returncode == 64, f"expected exit 64 for `memline {' '.join(cmd)}`, got {r.returncode}: {r.stderr!r}"
+        assert "at most 86400 seconds" in one_line(r.stderr), r.stderr
+    assert not list(tmp_path.glob("*.jsonl"))
+
+
+def test_a_day_is_accepted(ml, tmp_path):
+    run = ml.run_memwork("exit", 0, opts=["-i", "86400"])
+    assert run.code == 0, run.describe()
+    assert header_of(run.records)["interval"]["fixed"] == 86400
