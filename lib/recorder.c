@@ -800,8 +800,14 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	raise_nofile(&nofile);
 	procfs_update_fd_budget(&r.fs);
 	if (o->n_event_regex) {
-		r.regex = calloc(o->n_event_regex, sizeof(*r.regex));
-		for (size_t i = 0; r.regex && i < o->n_event_regex; i++) {
+		if (!(r.regex = calloc(o->n_event_regex, sizeof(*r.regex)))) {
+			strbuf_addstr(err, "out of memory");
+			log_writer_discard(&r.log);
+			release(&r);
+			sigprocmask(SIG_SETMASK, &oldmask, NULL);
+			return RECORDER_ERR_SYSTEM;
+		}
+		for (size_t i = 0; i < o->n_event_regex; i++) {
 			int rc = regcomp(&r.regex[i], o->event_regex[i], REG_EXTENDED | REG_NOSUB);
 			if (rc) {
 				char msg[256];

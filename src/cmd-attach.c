@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "record-opts.h"
@@ -38,6 +39,13 @@ int cmd_attach(int argc, char **argv)
 	if (first >= argc)
 		die(EXIT_USAGE, "no process to attach to; usage: memline attach [OPTIONS] PID...");
 	size_t n = (size_t)(argc - first);
+	pid_t self = getpid();
+	for (size_t i = 0; i < n; i++)
+		if (parse_pid(argv[first + (int)i]) == self)
+			die(EXIT_USAGE,
+			    "pid %d is this memline itself; give the pids of the processes to "
+			    "record",
+			    (int)self);
 	pid_t *pids = calloc(n, sizeof(*pids));
 	if (!pids)
 		die(EXIT_SOFTWARE, "out of memory");

@@ -49,7 +49,7 @@ int cmd_view(int argc, char **argv)
 	views_init(&v);
 	int c;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+fw:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:fw:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			v.follow = true;

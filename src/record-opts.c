@@ -1,4 +1,5 @@
-/* record-opts: option parsing and the closing summary shared by `run` and `attach`. */
+/* record-opts: option parsing and the closing summary shared by `run` and
+ * `attach`. */
 #include "record-opts.h"
 
 #include <stdio.h>
@@ -125,8 +126,9 @@ int record_opts_parse(struct record_opts *ro, const char *cmd, const char *usage
 		      char **argv)
 {
 	/* run stops at the command's name, so that its options stay its own. */
-	const char *shortopts = strcmp(cmd, "run") ? "o:i:I:qh" : "+o:i:I:qh";
+	const char *shortopts = strcmp(cmd, "run") ? ":o:i:I:qh" : "+:o:i:I:qh";
 	int c;
+	ro->cmd = cmd;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shortopts, long_options, NULL)) != -1) {
@@ -136,8 +138,12 @@ int record_opts_parse(struct record_opts *ro, const char *cmd, const char *usage
 		}
 		if (take(ro, cmd, c, optarg))
 			continue;
-		if (c == ':' || (c == '?' && optopt && strchr("oiI", optopt)))
-			die(EXIT_USAGE, "-%c needs a value; see 'memline %s --help'", optopt, cmd);
+		if (c == ':')
+			die(EXIT_USAGE, "%s needs a value; see 'memline %s --help'",
+			    argv[optind - 1], cmd);
+		if (optopt && optopt < 256)
+			die(EXIT_USAGE, "unknown option '-%c'; see 'memline %s --help'", optopt,
+			    cmd);
 		die(EXIT_USAGE, "unknown option '%s'; see 'memline %s --help'", argv[optind - 1],
 		    cmd);
 	}
@@ -176,9 +182,11 @@ static void print_summary(const struct record_opts *ro, const struct recorder_re
 	strbuf_addstr(&sb, "; peak RSS ");
 	report_bytes(&sb, res->peak_kib * 1024);
 	strbuf_addf(&sb, "; %zu process%s", res->processes, res->processes == 1 ? "" : "es");
-	if (res->alive)
+	if (res->alive && !strcmp(ro->cmd, "run"))
 		strbuf_addf(&sb, ", %zu still running (--wait records them to the end)",
 			    res->alive);
+	else if (res->alive)
+		strbuf_addf(&sb, ", %zu still running, no longer recorded", res->alive);
 	strbuf_addf(&sb, "; log: %s", ro->log_path);
 	fprintf(stderr, "memline: %s\n", sb.buf);
 	strbuf_release(&sb);

@@ -13,6 +13,7 @@
 
 struct record_opts {
 	struct recorder_options rec;
+	const char *cmd; /* "run" or "attach" */
 	bool quiet;
 	char *log_path;	    /* owned */
 	const char **regex; /* --event-regex patterns (the strings are argv's) */

@@ -4,7 +4,8 @@ import os
 import signal
 import subprocess
 
-from conftest import end_of, exits_by_pid, header_of, of_type, procs_by_pid, read_log, read_pidfile, wait_until
+from conftest import (end_of, exits_by_pid, header_of, of_type, procs_by_pid, read_log, read_pidfile,
+                      wait_for_records, wait_until)
 
 
 def _records(log):
@@ -118,3 +119,28 @@ def test_unprivileged_attach_to_a_process_it_cannot_fully_read(ml, tmp_path, kil
         assert entry[rchar] is None, f"expected io (not ours to read) as null: {entry}"
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_attach_to_itself_is_refused(ml, tmp_path):
+    r = subprocess.run(["sh", "-c", f'exec "{ml.bin}" attach -o "{tmp_path}/self.jsonl" $$'],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 64, f"expected exit 64 for attaching to memline's own pid, got {r.returncode}: {r.stderr!r}"
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "memline itself" in lines[0], f"expected one line: {r.stderr!r}"
+    assert not (tmp_path / "self.jsonl").exists()
+
+
+def test_attach_summary_offers_nothing_it_refuses(ml, tmp_path, killer):
+    pf = tmp_path / "work.pid"
+    ml.work("pidfile", pf, "hang")
+    pid = read_pidfile(pf)
+    killer.append(pid)
+    log = tmp_path / "a.jsonl"
+    p = ml.popen("attach", "-o", log, "-i", "0.05", pid)
+    wait_for_records(log, "sample", 1)
+    p.send_signal(signal.SIGINT)
+    _, err = ml.finish(p)
+    assert p.returncode == 0, err
+    summary = err.strip().splitlines()[-1]
+    assert "--wait" not in summary, f"expected attach's summary not to suggest --wait: {summary!r}"
+    assert "1 still running" in summary and f"log: {log}" in summary, summary

@@ -147,3 +147,15 @@ def test_a_day_is_accepted(ml, tmp_path):
     run = ml.run_memwork("exit", 0, opts=["-i", "86400"])
     assert run.code == 0, run.describe()
     assert header_of(run.records)["interval"]["fixed"] == 86400
+
+
+# ---- an option without its value ----
+
+@pytest.mark.parametrize("args", [["run", "--serve"], ["run", "--min-interval"], ["run", "-o"],
+                                  ["run", "--event-regex"], ["attach", "--events"], ["attach", "-i"],
+                                  ["view", "--serve"], ["view", "--window"]])
+def test_option_without_its_value(ml, args):
+    r = ml.cmd(*args)
+    assert r.returncode == 64, f"expected exit 64 for `memline {' '.join(args)}`, got {r.returncode}: {r.stderr!r}"
+    msg = one_line(r.stderr)
+    assert "needs a value" in msg and args[-1] in msg and "unknown option" not in msg, msg
