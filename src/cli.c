@@ -32,6 +32,16 @@ void die(int code, const char *fmt, ...)
 	exit(code);
 }
 
+void die_sb(int code, struct strbuf *msg)
+{
+	fprintf(stderr, "%s: %s\n", cli_progname,
+		msg->oom   ? "out of memory"
+		: msg->buf ? msg->buf
+			   : "");
+	strbuf_release(msg);
+	exit(code);
+}
+
 void error(const char *fmt, ...)
 {
 	va_list ap;
@@ -73,22 +83,34 @@ int parse_pid(const char *arg)
 	return (int)v;
 }
 
-char *resolve_log(const char *arg)
+int resolve_log(const char *arg, char **path, struct strbuf *err)
 {
+	*path = NULL;
 	if (arg) {
 		struct stat st;
-		if (stat(arg, &st) < 0)
-			die(EXIT_NOINPUT, "cannot open log '%s': %s", arg, strerror(errno));
-		if (S_ISDIR(st.st_mode))
-			die(EXIT_NOINPUT, "'%s' is a directory; give a memline log file", arg);
-		return strdup(arg);
+		if (stat(arg, &st) < 0) {
+			strbuf_addf(err, "cannot open log '%s': %s", arg, strerror(errno));
+			return EXIT_NOINPUT;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			strbuf_addf(err, "'%s' is a directory; give a memline log file", arg);
+			return EXIT_NOINPUT;
+		}
+		if (!(*path = strdup(arg))) {
+			strbuf_addstr(err, "out of memory");
+			return EXIT_SOFTWARE;
+		}
+		return 0;
 	}
 	DIR *d = opendir(".");
-	if (!d)
-		die(EXIT_OSERR, "cannot read the current directory: %s", strerror(errno));
+	if (!d) {
+		strbuf_addf(err, "cannot read the current directory: %s", strerror(errno));
+		return EXIT_OSERR;
+	}
 	char *best = NULL;
 	struct timespec best_t = {0};
 	struct dirent *de;
+	bool oom = false;
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 		if (strncmp(de->d_name, "memline-", 8) || n < 14 ||
@@ -99,16 +121,28 @@ char *resolve_log(const char *arg)
 			continue;
 		if (!best || st.st_mtim.tv_sec > best_t.tv_sec ||
 		    (st.st_mtim.tv_sec == best_t.tv_sec && st.st_mtim.tv_nsec > best_t.tv_nsec)) {
+			char *name = strdup(de->d_name);
+			if (!name) {
+				oom = true;
+				continue;
+			}
 			free(best);
-			best = strdup(de->d_name);
+			best = name;
 			best_t = st.st_mtim;
 		}
 	}
 	closedir(d);
-	if (!best)
-		die(EXIT_NOINPUT, "no log given and no memline-*.jsonl in the current directory; "
-				  "pass a LOG path");
-	return best;
+	if (!best) {
+		if (oom) {
+			strbuf_addstr(err, "out of memory");
+			return EXIT_SOFTWARE;
+		}
+		strbuf_addstr(err, "no log given and no memline-*.jsonl in the current directory; "
+				   "pass a LOG path");
+		return EXIT_NOINPUT;
+	}
+	*path = best;
+	return 0;
 }
 
 void cli_log_warn(void *data, const char *path, long line, const char *msg)
@@ -126,21 +160,31 @@ void cli_load_run(const char *cmd, int argc, char **argv, int first, struct run 
 	if (argc - first > 1)
 		die(EXIT_USAGE, "%s takes one LOG, not %d; see 'memline %s --help'", cmd,
 		    argc - first, cmd);
-	char *path = resolve_log(first < argc ? argv[first] : NULL);
+	char *path;
 	struct strbuf err = STRBUF_INIT;
+	int code = resolve_log(first < argc ? argv[first] : NULL, &path, &err);
+	if (code)
+		die_sb(code, &err);
 	int ret = run_load_fields(run, path, fields, cli_log_warn, NULL, &err);
-	if (ret < 0)
-		die(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR, "%s", err.buf);
-	strbuf_release(&err);
 	free(path);
+	if (ret < 0) {
+		run_release(run);
+		die_sb(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR, &err);
+	}
+	strbuf_release(&err);
 }
 
-void cli_print(const struct strbuf *out)
+int cli_print(const struct strbuf *out)
 {
-	if (out->oom)
-		die(EXIT_SOFTWARE, "out of memory");
+	if (out->oom) {
+		error("out of memory");
+		return EXIT_SOFTWARE;
+	}
 	if (out->len)
 		fwrite(out->buf, 1, out->len, stdout);
-	if (fflush(stdout) == EOF || ferror(stdout))
-		die(EXIT_IOERR, "cannot write to standard output: %s", strerror(errno));
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		error("cannot write to standard output: %s", strerror(errno));
+		return EXIT_IOERR;
+	}
+	return 0;
 }

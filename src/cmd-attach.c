@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
+
 #include "cli.h"
 #include "record-opts.h"
 
@@ -46,26 +48,33 @@ int cmd_attach(int argc, char **argv)
 			    "pid %d is this memline itself; give the pids of the processes to "
 			    "record",
 			    (int)self);
+	record_opts_prepare(&ro, argc, argv);
 	pid_t *pids = calloc(n, sizeof(*pids));
-	if (!pids)
+	if (!pids) {
+		record_opts_release(&ro);
 		die(EXIT_SOFTWARE, "out of memory");
+	}
 	for (size_t i = 0; i < n; i++)
 		pids[i] = parse_pid(argv[first + (int)i]);
 	if (!ro.log_path) {
+		char name[64] = "attach";
 		struct strbuf comm = STRBUF_INIT;
 		strbuf_addf(&comm, "/proc/%d/comm", (int)pids[0]);
-		FILE *f = fopen(comm.buf, "r");
-		char name[64] = "attach";
+		FILE *f = comm.oom ? NULL : fopen(comm.buf, "re");
 		if (f) {
 			if (fgets(name, sizeof(name), f))
 				name[strcspn(name, "\n")] = '\0';
 			fclose(f);
 		}
 		strbuf_release(&comm);
-		ro.log_path = record_default_log_name(name);
+		if (!(ro.default_path = log_default_name(name))) {
+			free(pids);
+			record_opts_release(&ro);
+			die(EXIT_SOFTWARE, "out of memory");
+		}
+		ro.log_path = ro.rec.log_path = ro.default_path;
 		ro.rec.log_exclusive = true;
 	}
-	ro.rec.log_path = ro.log_path;
 
 	struct recorder_result res;
 	struct strbuf err = STRBUF_INIT;

@@ -134,8 +134,9 @@ int cmd_status(int argc, char **argv)
 	struct strbuf out = STRBUF_INIT;
 	cli_load_run("status", argc, argv, optind, &run, 0);
 	render_status(&run, &out);
-	cli_print(&out);
-	int code = status_exit_code(run.status);
+	int code = cli_print(&out);
+	if (!code)
+		code = status_exit_code(run.status);
 	strbuf_release(&out);
 	run_release(&run);
 	return code;

@@ -1,5 +1,4 @@
-/* record-opts: option parsing and the closing summary shared by `run` and
- * `attach`. */
+/* record-opts: option parsing and the closing summary shared by `run` and `attach`. */
 #include "record-opts.h"
 
 #include <stdio.h>
@@ -50,15 +49,14 @@ void record_opts_init(struct record_opts *ro)
 	ro->views.follow = true;
 }
 
-/* Takes one option; false if c is not one. */
+/* Takes one option; false if c is not one. Allocates nothing: the strings stay argv's. */
 static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg)
 {
 	switch (c) {
 	case 'o':
 		if (!*arg)
 			die(EXIT_USAGE, "-o takes a log path, not an empty string");
-		free(ro->log_path);
-		ro->log_path = strdup(arg);
+		ro->log_path = arg;
 		return true;
 	case 'i':
 		ro->rec.interval = parse_seconds("-i", arg, CLI_MAX_INTERVAL);
@@ -97,15 +95,8 @@ static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg
 			    "%s is for 'memline run': only then is the output memline's "
 			    "to pass on",
 			    c == OPT_CAPTURE ? "--capture-output" : "--event-regex");
-		if (c == OPT_EVENT_REGEX) {
-			const char **re = realloc(ro->regex, (ro->n_regex + 1) * sizeof(*re));
-			if (!re)
-				die(EXIT_SOFTWARE, "out of memory");
-			re[ro->n_regex++] = arg;
-			ro->regex = re;
-			ro->rec.event_regex = re;
-			ro->rec.n_event_regex = ro->n_regex;
-		}
+		/* Counted now, collected by record_opts_prepare. */
+		ro->n_regex += c == OPT_EVENT_REGEX;
 		/* Turning lines into events needs the lines. */
 		ro->rec.capture_output = true;
 		return true;
@@ -122,14 +113,19 @@ static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg
 	return false;
 }
 
+/* run stops at the command's name, so that its options stay its own. */
+static const char *short_options(const char *cmd)
+{
+	return strcmp(cmd, "run") ? ":o:i:I:qh" : "+:o:i:I:qh";
+}
+
 int record_opts_parse(struct record_opts *ro, const char *cmd, const char *usage, int argc,
 		      char **argv)
 {
-	/* run stops at the command's name, so that its options stay its own. */
-	const char *shortopts = strcmp(cmd, "run") ? ":o:i:I:qh" : "+:o:i:I:qh";
+	const char *shortopts = short_options(cmd);
 	int c;
 	ro->cmd = cmd;
-	optind = 1;
+	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shortopts, long_options, NULL)) != -1) {
 		if (c == 'h') {
@@ -149,17 +145,58 @@ int record_opts_parse(struct record_opts *ro, const char *cmd, const char *usage
 	}
 	if (ro->rec.min_interval > ro->rec.max_interval)
 		die(EXIT_USAGE, "--min-interval is longer than --max-interval; make it shorter");
-	views_prepare(&ro->views);
-	views_for_recording(&ro->views, &ro->rec, ro->max_interval_set);
 	return optind;
 }
 
-char *record_default_log_name(const char *command)
+void record_opts_prepare(struct record_opts *ro, int argc, char **argv)
 {
-	char *name = log_default_name(command);
-	if (!name)
+	views_prepare(&ro->views);
+	if (ro->n_regex) {
+		size_t n = 0;
+		if (!(ro->regex = calloc(ro->n_regex, sizeof(*ro->regex)))) {
+			record_opts_release(ro);
+			die(EXIT_SOFTWARE, "out of memory");
+		}
+		/* The options again, known good now, for the patterns only. */
+		const char *shortopts = short_options(ro->cmd);
+		int c;
+		optind = 0;
+		opterr = 0;
+		while ((c = getopt_long(argc, argv, shortopts, long_options, NULL)) != -1)
+			if (c == OPT_EVENT_REGEX && n < ro->n_regex)
+				ro->regex[n++] = optarg;
+		ro->rec.event_regex = ro->regex;
+		ro->rec.n_event_regex = n;
+	}
+	ro->rec.log_path = ro->log_path;
+	views_for_recording(&ro->views, &ro->rec, ro->max_interval_set);
+}
+
+void record_opts_default_log(struct record_opts *ro, const char *command)
+{
+	if (!(ro->default_path = log_default_name(command))) {
+		record_opts_release(ro);
 		die(EXIT_SOFTWARE, "out of memory");
-	return name;
+	}
+	ro->log_path = ro->rec.log_path = ro->default_path;
+	ro->rec.log_exclusive = true;
+}
+
+void record_opts_release(struct record_opts *ro)
+{
+	/* Nothing was recorded: the views never started, at most the server listened. */
+	if (!ro->views.tui_on && !ro->views.live_on) {
+		http_stop(ro->views.http);
+		ro->views.http = NULL;
+	}
+	views_finish(&ro->views);
+	free(ro->views.tui_error);
+	ro->views.tui_error = NULL;
+	free(ro->regex);
+	ro->regex = NULL;
+	free(ro->default_path);
+	ro->default_path = NULL;
+	ro->log_path = NULL;
 }
 
 static void print_summary(const struct record_opts *ro, const struct recorder_result *res)
@@ -188,36 +225,40 @@ static void print_summary(const struct record_opts *ro, const struct recorder_re
 	else if (res->alive)
 		strbuf_addf(&sb, ", %zu still running, no longer recorded", res->alive);
 	strbuf_addf(&sb, "; log: %s", ro->log_path);
-	fprintf(stderr, "memline: %s\n", sb.buf);
+	fprintf(stderr, "memline: %s\n", sb.oom ? "out of memory" : sb.buf);
 	strbuf_release(&sb);
 }
 
 int record_finish(struct record_opts *ro, int ret, struct recorder_result *res, struct strbuf *err)
 {
 	views_finish(&ro->views);
-	free(ro->views.tui_error);
+	int code;
 	switch (ret) {
 	case RECORDER_OK:
+		print_summary(ro, res);
+		code = res->memline_exit;
 		break;
 	case RECORDER_ERR_LOG:
-		die(EXIT_CANTCREAT, "%s", err->buf);
+		code = EXIT_CANTCREAT;
+		break;
 	case RECORDER_ERR_NOEXEC:
-		die(res->memline_exit, "%s", err->buf);
+		code = res->memline_exit;
+		break;
 	case RECORDER_ERR_NOPROC:
 	case RECORDER_ERR_EVENTS:
-		die(EXIT_NOINPUT, "%s", err->buf);
+		code = EXIT_NOINPUT;
+		break;
 	case RECORDER_ERR_REGEX:
-		die(EXIT_USAGE, "%s", err->buf);
+		code = EXIT_USAGE;
+		break;
 	default:
-		die(EXIT_OSERR, "%s", err->buf);
+		code = EXIT_OSERR;
+		break;
 	}
-	print_summary(ro, res);
-	int code = res->memline_exit;
+	if (ret != RECORDER_OK)
+		error("%s", err->buf ? err->buf : "the recording failed");
 	recorder_result_release(res);
 	strbuf_release(err);
-	free(ro->log_path);
-	ro->log_path = NULL;
-	free(ro->regex);
-	ro->regex = NULL;
+	record_opts_release(ro);
 	return code;
 }

@@ -159,3 +159,39 @@ def test_option_without_its_value(ml, args):
     assert r.returncode == 64, f"expected exit 64 for `memline {' '.join(args)}`, got {r.returncode}: {r.stderr!r}"
     msg = one_line(r.stderr)
     assert "needs a value" in msg and args[-1] in msg and "unknown option" not in msg, msg
+
+
+# ---- every error path: its exit code and one line, and under ASan no leak ----
+
+@pytest.fixture
+def notalog(tmp_path):
+    f = tmp_path / "notalog.jsonl"
+    f.write_text("hello\n")
+    return f
+
+
+@pytest.mark.parametrize("args,code", [
+    (["status", "{notalog}"], 65), (["report", "{notalog}"], 65), (["report", "--json", "{notalog}"], 65),
+    (["export", "--csv", "{notalog}"], 65), (["export", "--csv", "-o", "{tmp}/out.csv", "{notalog}"], 65),
+    (["plot", "-o", "{tmp}/p.png", "{notalog}"], 65), (["plot", "-o", "{tmp}/p.png", "{good}", "{notalog}"], 65),
+    (["view", "{notalog}"], 65), (["status", "{tmp}/none.jsonl"], 66), (["view", "{tmp}/none.jsonl"], 66),
+    (["plot", "-o", "{tmp}/p.png", "{tmp}/none.jsonl"], 66), (["status", "{tmp}"], 66),
+    (["export", "--csv", "-o", "{tmp}/no/dir/out.csv", "{good}"], 73),
+    (["export", "--gnuplot", "{notalog}", "{good}"], 73),
+    (["plot", "-o", "{tmp}/no/dir/p.png", "{good}"], 73),
+    (["run", "-o", "{tmp}/x.jsonl", "-i", "abc", "--", "true"], 64),
+    (["run", "-o", "{tmp}/x.jsonl", "--serve", "99999999", "--", "true"], 64),
+    (["run", "--event-regex", "a", "--event-regex", "(", "--", "true"], 64),
+    (["run", "-o", "{notalog}", "--", "true"], 73), (["run", "-o", "{tmp}", "--", "true"], 73),
+    (["attach", "-o", "{tmp}/x.jsonl", "--wait", "1"], 64), (["attach", "0"], 64),
+])
+def test_error_paths(ml, tmp_path, notalog, args, code):
+    good = tmp_path / "good.jsonl"
+    run = ml.run_memwork("exit", 0, log=good, report=False)
+    assert run.code == 0, run.describe()
+    argv = [a.format(notalog=notalog, tmp=tmp_path, good=good) for a in args]
+    r = ml.cmd(*argv)
+    assert r.returncode == code, f"expected exit {code} for `memline {' '.join(argv)}`, got {r.returncode}: {r.stderr!r}"
+    one_line(r.stderr)
+    left = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert not left, f"expected no temporary file left: {left}"
