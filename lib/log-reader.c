@@ -138,6 +138,8 @@ void log_record_release(struct log_record *rec)
 	free(rec->mark.text);
 	free(rec->end_error);
 	free(rec->output.text);
+	free(rec->note.code);
+	free(rec->note.text);
 	log_record_init(rec);
 }
 
@@ -373,6 +375,20 @@ static const char *decode_output(const json_t *o, struct output_record *out, boo
 	return NULL;
 }
 
+/* A stopped or warning record (its strings are memline's, but copied as any other). */
+static const char *decode_note(const json_t *o, bool stopped, struct note_record *n, bool *oom)
+{
+	n->t = get_double(o, "t", NAN);
+	if (isnan(n->t))
+		return stopped ? "stopped record without a time" : "warning record without a time";
+	const char *code = json_string_value(json_object_get(o, stopped ? "errno" : "code"));
+	const char *text = json_string_value(json_object_get(o, stopped ? "error" : "text"));
+	n->pid = (pid_t)get_ll(o, "pid", -1);
+	if (!(n->code = strdup(code ? code : "")) || !(n->text = strdup(text ? text : "")))
+		*oom = true;
+	return NULL;
+}
+
 static bool decode_end(const json_t *o, struct end_info *e)
 {
 	e->t = get_double(o, "t", 0);
@@ -470,9 +486,10 @@ static const struct {
 	const char *name;
 	enum record_type type;
 } record_types[] = {
-	{"header", REC_HEADER}, {"proc", REC_PROC}, {"exec", REC_EXEC},
-	{"sample", REC_SAMPLE}, {"exit", REC_EXIT}, {"end", REC_END},
-	{"event", REC_EVENT},	{"span", REC_SPAN}, {"output", REC_OUTPUT},
+	{"header", REC_HEADER},	  {"proc", REC_PROC}, {"exec", REC_EXEC},
+	{"sample", REC_SAMPLE},	  {"exit", REC_EXIT}, {"end", REC_END},
+	{"event", REC_EVENT},	  {"span", REC_SPAN}, {"output", REC_OUTPUT},
+	{"stopped", REC_STOPPED},
 };
 
 /*
@@ -832,6 +849,12 @@ int log_reader_parse(struct log_reader *r, const char *line, size_t n, struct lo
 	case REC_OUTPUT: {
 		bool oom = false;
 		bad = decode_output(o, &rec->output, &oom);
+		ok = !oom;
+		break;
+	}
+	case REC_STOPPED: {
+		bool oom = false;
+		bad = decode_note(o, rec->type == REC_STOPPED, &rec->note, &oom);
 		ok = !oom;
 		break;
 	}

@@ -153,6 +153,8 @@ double recorder_next_interval(const struct recorder_options *o, double t)
 void recorder_result_release(struct recorder_result *res)
 {
 	strbuf_release(&res->warning);
+	free(res->log_path);
+	res->log_path = NULL;
 }
 
 static void note_warning(struct recorder *r, struct strbuf *msg)
@@ -605,10 +607,15 @@ static void finish(struct recorder *r, struct recorder_result *res)
 	close_channel(r);
 
 	struct strbuf err = STRBUF_INIT;
-	long samples = r->log.samples;
+	/* Named at the commit; a log whose header could not be written is none (fd closed). */
+	if (!res->log_path && r->log.fd >= 0)
+		res->log_path = strdup(r->log.path);
 	if (log_writer_close(&r->log, &err) < 0)
 		note_warning(r, &err);
 	strbuf_release(&err);
+	res->log_removed = r->log.removed;
+	res->log_moved = r->log.moved;
+	long samples = r->log.samples;
 
 	res->status = end.status;
 	res->exit_code = end.exit_code;
@@ -728,7 +735,33 @@ static void write_header_of(struct recorder *r, const pid_t *pids, size_t n)
 	strbuf_release(&path);
 }
 
-/* Everything both modes set up before anything starts. */
+/* Compiles the --event-regex patterns. */
+static int compile_regex(struct recorder *r, const struct recorder_options *o, struct strbuf *err)
+{
+	if (!o->n_event_regex)
+		return 0;
+	if (!(r->regex = calloc(o->n_event_regex, sizeof(*r->regex)))) {
+		strbuf_addstr(err, "out of memory");
+		return RECORDER_ERR_SYSTEM;
+	}
+	for (size_t i = 0; i < o->n_event_regex; i++) {
+		int rc = regcomp(&r->regex[i], o->event_regex[i], REG_EXTENDED | REG_NOSUB);
+		if (rc) {
+			char msg[256];
+			regerror(rc, &r->regex[i], msg, sizeof(msg));
+			strbuf_addf(err, "--event-regex '%s' is not a valid regular expression: %s",
+				    o->event_regex[i], msg);
+			return RECORDER_ERR_REGEX;
+		}
+		r->n_regex++;
+	}
+	return 0;
+}
+
+/*
+ * Everything both modes set up before anything starts: whatever can fail is tried before the
+ * log is opened (which touches nothing at its path either, see log.h).
+ */
 static int setup(struct recorder *r, const struct recorder_options *o, bool attach,
 		 sigset_t *oldmask, struct strbuf *err)
 {
@@ -750,28 +783,50 @@ static int setup(struct recorder *r, const struct recorder_options *o, bool atta
 	sigaddset(&r->sigs, SIGIO);    /* the same, when queued realtime signals overflowed */
 	sigprocmask(SIG_BLOCK, &r->sigs, oldmask);
 	int ret = attach && !o->events_path ? 0 : open_channel(r, o->events_path, err);
+	if (!ret && !attach)
+		ret = compile_regex(r, o, err);
+	if (!ret && !attach && o->capture_output) {
+		if (capture_init(&r->cap, SIGRTMIN, !o->capture_quiet, err) < 0)
+			ret = RECORDER_ERR_SYSTEM;
+		else
+			r->capturing = true;
+	}
+	if (!ret && log_writer_open(&r->log, o->log_path, o->log_exclusive, err) < 0)
+		ret = RECORDER_ERR_LOG;
 	if (ret) {
 		sigprocmask(SIG_SETMASK, oldmask, NULL);
 		return ret;
-	}
-	if (log_writer_open(&r->log, o->log_path, o->log_exclusive, err) < 0) {
-		sigprocmask(SIG_SETMASK, oldmask, NULL);
-		return RECORDER_ERR_LOG;
 	}
 	if (o->flush_interval > 0)
 		r->log.flush_secs = o->flush_interval;
 	return RECORDER_OK;
 }
 
-/* Writes the header out and tells the caller the recording has begun (o->started). */
-static void announce_start(struct recorder *r, const struct recorder_options *o)
+/*
+ * The recording has begun (the header is buffered): the log takes its place at the path, which
+ * res->log_path then names (for the started hook too: it outlives the recorder).
+ */
+static void commit_log(struct recorder *r, struct recorder_result *res)
 {
-	if (!o->started)
+	r->log.t0 = r->t0;
+	struct strbuf err = STRBUF_INIT;
+	if (log_writer_commit(&r->log, boottime(), &err) < 0)
+		note_warning(r, &err);
+	strbuf_release(&err);
+	if (r->log.fd >= 0)
+		res->log_path = strdup(r->log.path);
+}
+
+/* Writes the header out and tells the caller the recording has begun (o->started). */
+static void announce_start(struct recorder *r, const struct recorder_options *o,
+			   const struct recorder_result *res)
+{
+	if (!o->started || r->log.fd < 0 || !res->log_path)
 		return;
 	struct strbuf err = STRBUF_INIT;
 	log_writer_flush(&r->log, boottime(), true, &err); /* a failure shows at the next flush */
 	strbuf_release(&err);
-	o->started(o->started_data, o->log_path);
+	o->started(o->started_data, res->log_path);
 }
 
 /* Raises the open-file limit: memline keeps a few /proc files open per process. */
@@ -799,40 +854,6 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	struct rlimit nofile;
 	raise_nofile(&nofile);
 	procfs_update_fd_budget(&r.fs);
-	if (o->n_event_regex) {
-		if (!(r.regex = calloc(o->n_event_regex, sizeof(*r.regex)))) {
-			strbuf_addstr(err, "out of memory");
-			log_writer_discard(&r.log);
-			release(&r);
-			sigprocmask(SIG_SETMASK, &oldmask, NULL);
-			return RECORDER_ERR_SYSTEM;
-		}
-		for (size_t i = 0; i < o->n_event_regex; i++) {
-			int rc = regcomp(&r.regex[i], o->event_regex[i], REG_EXTENDED | REG_NOSUB);
-			if (rc) {
-				char msg[256];
-				regerror(rc, &r.regex[i], msg, sizeof(msg));
-				strbuf_addf(
-					err,
-					"--event-regex '%s' is not a valid regular expression: %s",
-					o->event_regex[i], msg);
-				log_writer_discard(&r.log);
-				release(&r);
-				sigprocmask(SIG_SETMASK, &oldmask, NULL);
-				return RECORDER_ERR_REGEX;
-			}
-			r.n_regex++;
-		}
-	}
-	if (o->capture_output) {
-		if (capture_init(&r.cap, SIGRTMIN, !o->capture_quiet, err) < 0) {
-			log_writer_discard(&r.log);
-			release(&r);
-			sigprocmask(SIG_SETMASK, &oldmask, NULL);
-			return RECORDER_ERR_SYSTEM;
-		}
-		r.capturing = true;
-	}
 	int pipefd[2];
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		strbuf_addf(err, "cannot create a pipe: %s", strerror(errno));
@@ -909,8 +930,9 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	r.main_pid = pid;
 	pid_t pids[1] = {pid};
 	write_header(&r, (char **)argv, pids, 1);
+	commit_log(&r, res);
 	sampler_add(&r.sampler, pid, elapsed(&r));
-	announce_start(&r, o);
+	announce_start(&r, o, res);
 	loop(&r);
 	finish(&r, res);
 	release(&r);
@@ -941,6 +963,7 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 	r.t0 = boottime();
 	r.main_pid = pids[0];
 	write_header_of(&r, pids, n);
+	commit_log(&r, res);
 	/* memline may be a descendant itself (memline.track() starts it from the process). */
 	struct sampler_options so = {.self = 0,
 				     .peak_reset = o->peak_reset,
@@ -951,7 +974,7 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 	oom_watch_init(&r.oom, &r.fs, "/proc/self/mountinfo");
 	for (size_t i = 0; i < n; i++)
 		sampler_add_tree(&r.sampler, pids[i], 0);
-	announce_start(&r, o);
+	announce_start(&r, o, res);
 	loop(&r);
 	finish(&r, res);
 	release(&r);
@@ -1025,9 +1048,16 @@ struct recorder_self *recorder_self_start(const struct recorder_options *o, stru
 	}
 	r->stop_fd = s->stop_pipe[0];
 	r->t0 = boottime();
+	r->log.t0 = r->t0;
 	pid_t self = getpid();
 	r->main_pid = self;
 	write_header_of(r, &self, 1);
+	/* Nothing of the host's has been recorded yet: a log not in place is no log. */
+	if (log_writer_commit(&r->log, boottime(), err) < 0) {
+		log_writer_discard(&r->log);
+		self_free(s);
+		return NULL;
+	}
 	struct sampler_options so = {
 		.self = 0, .peak_reset = s->o.peak_reset, .pss = s->o.pss, .t0 = r->t0};
 	sampler_init(&r->sampler, &r->fs, &so);
@@ -1037,8 +1067,13 @@ struct recorder_self *recorder_self_start(const struct recorder_options *o, stru
 	first_sample(r);
 	int e = pthread_create(&s->thread, NULL, self_thread, s);
 	if (e) {
+		/* The log is in place: it ends here, saying why. */
 		strbuf_addf(err, "cannot start the recording thread: %s", strerror(e));
-		log_writer_discard(&r->log);
+		r->final_known = true;
+		r->final_status = RUN_FAILED;
+		r->final_error = strdup(err->buf);
+		finish(r, &s->res);
+		recorder_result_release(&s->res);
 		self_free(s);
 		return NULL;
 	}

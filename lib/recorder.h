@@ -64,6 +64,9 @@ struct recorder_result {
 	size_t oom_killed;
 	long samples;
 	struct strbuf warning; /* a non-fatal problem (the log could not be written in full) */
+	char *log_path;	       /* where the log is (owned); NULL when no log was written */
+	bool log_removed;      /* the log was deleted while it was written */
+	bool log_moved;	       /* log_path no longer names the log (renamed or replaced) */
 };
 
 enum recorder_error {

@@ -270,6 +270,30 @@ void report_ending(const struct run *run, struct strbuf *out)
 	free(alive);
 }
 
+void report_stopped(const struct run *run, struct strbuf *out)
+{
+	if (!run->stopped)
+		return;
+	const char *name = run->stopped_errno ? run->stopped_errno : "";
+	const char *why = run->stopped_error ? run->stopped_error : "";
+	strbuf_addstr(out, "the log stopped at ");
+	report_secs(out, run->stopped_t);
+	strbuf_addstr(out, ": ");
+	if (!strcmp(name, "ENOSPC"))
+		strbuf_addstr(out, "file system full");
+	else if (!strcmp(name, "EDQUOT"))
+		strbuf_addstr(out, "disk quota exceeded");
+	else if (*why)
+		report_escape(out, why, strlen(why), 60);
+	else
+		strbuf_addstr(out, "writing failed");
+	if (*name) {
+		strbuf_addstr(out, " (");
+		report_escape(out, name, strlen(name), 20);
+		strbuf_addch(out, ')');
+	}
+}
+
 /* ---- text report ---- */
 
 static int cmp_start(const void *a, const void *b, void *data)
@@ -353,7 +377,14 @@ static void text_summary(const struct run *run, struct strbuf *out)
 static void text_warnings(const struct run *run, struct strbuf *out)
 {
 	bool any = false;
-	if (run->status == RUN_INCOMPLETE) {
+	if (run->stopped) {
+		strbuf_addstr(out, "\nwarning: ");
+		report_stopped(run, out);
+		strbuf_addstr(out, run->has_end ? "; from there on it holds only the end record"
+						: "; nothing after that was written");
+		any = true;
+	}
+	if (run->status == RUN_INCOMPLETE && !run->stopped) {
 		strbuf_addstr(out, "\nwarning: the log has no end record: memline or the machine "
 				   "died, or it is still being written");
 		any = true;
@@ -840,6 +871,18 @@ void report_json(const struct run *run, struct strbuf *out)
 	report_json_events(run, out);
 	report_json_spans(run, out);
 	json_opt_str(out, "error", run->error);
+	strbuf_add_json_key(out, "stopped");
+	if (run->stopped) {
+		strbuf_addstr(out, "{\"t\":");
+		strbuf_add_json_secs(out, run->stopped_t);
+		strbuf_add_json_key(out, "errno");
+		strbuf_add_json_str(out, run->stopped_errno ? run->stopped_errno : "");
+		strbuf_add_json_key(out, "error");
+		strbuf_add_json_str(out, run->stopped_error ? run->stopped_error : "");
+		strbuf_addch(out, '}');
+	} else {
+		strbuf_addstr(out, "null");
+	}
 	strbuf_addstr(out, "}\n");
 	free(oom);
 	free(alive);

@@ -72,6 +72,8 @@ void run_release(struct run *run)
 		free(run->threads[i].open);
 	free(run->threads);
 	free(run->error);
+	free(run->stopped_errno);
+	free(run->stopped_error);
 	run_init(run);
 }
 
@@ -566,6 +568,8 @@ static double record_time(const struct log_record *rec)
 		return rec->mark.t;
 	case REC_OUTPUT:
 		return rec->output.t;
+	case REC_STOPPED:
+		return rec->note.t;
 	default:
 		return 0;
 	}
@@ -616,6 +620,15 @@ int run_add_record(struct run *run, struct log_record *rec)
 		break;
 	case REC_OUTPUT:
 		ret = add_output(run, &rec->output);
+		break;
+	case REC_STOPPED:
+		if (run->stopped)
+			break; /* the first one says it */
+		run->stopped = true;
+		run->stopped_t = rec->note.t;
+		run->stopped_errno = rec->note.code;
+		run->stopped_error = rec->note.text;
+		rec->note.code = rec->note.text = NULL;
 		break;
 	case REC_UNKNOWN:
 		break;

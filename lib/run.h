@@ -134,6 +134,12 @@ struct run {
 	char *error;	 /* the end record's "error" message; NULL when none */
 	long end_events; /* the end record's count of event and span records; -1 unknown */
 
+	/* A "stopped" record: the writer could write nothing more from stopped_t on. */
+	bool stopped;
+	double stopped_t;
+	char *stopped_errno; /* its errno's name ("ENOSPC"), "" unknown; owned */
+	char *stopped_error; /* its error message, "" unknown; owned */
+
 	/* private: pid -> index of the newest process with that pid (open addressing) */
 	int *pid_slots;
 	size_t pid_cap, pid_used;

@@ -103,10 +103,17 @@ static void render_status(const struct run *run, struct strbuf *out)
 		     alive, n_alive);
 	free(oom);
 	free(alive);
-	if (run->status == RUN_INCOMPLETE)
+	if (run->stopped) {
+		report_stopped(run, out);
+		strbuf_addstr(out, run->has_end ? "; from there on it holds only the end record\n"
+				   : run->status == RUN_RUNNING
+					   ? "; memline is still recording, writing nothing more\n"
+					   : "; how the run ended is unknown\n");
+	} else if (run->status == RUN_INCOMPLETE) {
 		strbuf_addstr(out, "no end record: memline or the machine died while recording\n");
-	else if (run->status == RUN_RUNNING)
+	} else if (run->status == RUN_RUNNING) {
 		strbuf_addstr(out, "no end record yet: memline is still recording\n");
+	}
 	if (run->truncated)
 		strbuf_addstr(out, "the last line of the log was cut off\n");
 	if (run->corrupt)

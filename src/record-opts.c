@@ -202,7 +202,7 @@ void record_opts_release(struct record_opts *ro)
 static void print_summary(const struct record_opts *ro, const struct recorder_result *res)
 {
 	if (res->warning.len)
-		warning("%s; the log keeps every record written before that", res->warning.buf);
+		warning("%s", res->warning.buf);
 	if (ro->quiet)
 		return;
 	struct strbuf sb = STRBUF_INIT;
@@ -224,7 +224,15 @@ static void print_summary(const struct record_opts *ro, const struct recorder_re
 			    res->alive);
 	else if (res->alive)
 		strbuf_addf(&sb, ", %zu still running, no longer recorded", res->alive);
-	strbuf_addf(&sb, "; log: %s", ro->log_path);
+	if (!res->log_path)
+		strbuf_addstr(&sb, "; no log was written");
+	else if (res->log_removed)
+		strbuf_addf(&sb, "; the log %s was removed while recording: nothing is left of it",
+			    res->log_path);
+	else if (res->log_moved)
+		strbuf_addf(&sb, "; the log was %s: it was moved or replaced since", res->log_path);
+	else
+		strbuf_addf(&sb, "; log: %s", res->log_path);
 	fprintf(stderr, "memline: %s\n", sb.oom ? "out of memory" : sb.buf);
 	strbuf_release(&sb);
 }
