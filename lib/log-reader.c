@@ -486,10 +486,10 @@ static const struct {
 	const char *name;
 	enum record_type type;
 } record_types[] = {
-	{"header", REC_HEADER},	  {"proc", REC_PROC}, {"exec", REC_EXEC},
-	{"sample", REC_SAMPLE},	  {"exit", REC_EXIT}, {"end", REC_END},
-	{"event", REC_EVENT},	  {"span", REC_SPAN}, {"output", REC_OUTPUT},
-	{"stopped", REC_STOPPED},
+	{"header", REC_HEADER},	  {"proc", REC_PROC},	    {"exec", REC_EXEC},
+	{"sample", REC_SAMPLE},	  {"exit", REC_EXIT},	    {"end", REC_END},
+	{"event", REC_EVENT},	  {"span", REC_SPAN},	    {"output", REC_OUTPUT},
+	{"stopped", REC_STOPPED}, {"warning", REC_WARNING},
 };
 
 /*
@@ -852,7 +852,8 @@ int log_reader_parse(struct log_reader *r, const char *line, size_t n, struct lo
 		ok = !oom;
 		break;
 	}
-	case REC_STOPPED: {
+	case REC_STOPPED:
+	case REC_WARNING: {
 		bool oom = false;
 		bad = decode_note(o, rec->type == REC_STOPPED, &rec->note, &oom);
 		ok = !oom;

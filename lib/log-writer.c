@@ -642,6 +642,25 @@ void log_write_output(struct log_writer *w, double t, const char *stream, const 
 	strbuf_addstr(sb, "}\n");
 }
 
+void log_write_warning(struct log_writer *w, double t, const char *code, pid_t pid,
+		       const char *text)
+{
+	if (w->failed)
+		return;
+	struct strbuf *sb = &w->buf;
+	strbuf_addstr(sb, "{\"type\":\"warning\",\"t\":");
+	strbuf_add_json_secs(sb, t);
+	strbuf_add_json_key(sb, "code");
+	strbuf_add_json_str(sb, code);
+	if (pid > 0) {
+		strbuf_add_json_key(sb, "pid");
+		strbuf_add_json_i64(sb, pid);
+	}
+	strbuf_add_json_key(sb, "text");
+	strbuf_add_json_str(sb, text);
+	strbuf_addstr(sb, "}\n");
+}
+
 void log_write_end(struct log_writer *w, const struct end_info *e)
 {
 	/* After a stop, the end alone is still tried at close (log_writer_close). */

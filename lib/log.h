@@ -85,6 +85,9 @@ void log_write_mark(struct log_writer *w, const struct mark_info *m);
 /* A line the command wrote to "stdout" or "stderr" (--capture-output). */
 void log_write_output(struct log_writer *w, double t, const char *stream, const char *text,
 		      size_t len);
+/* A limit of the recording, said once (docs/log-format.md, "warning"); pid 0 for none. */
+void log_write_warning(struct log_writer *w, double t, const char *code, pid_t pid,
+		       const char *text);
 void log_write_end(struct log_writer *w, const struct end_info *e);
 /*
  * Writes buffered records if force, if flush_secs have passed since the last write, or if the
@@ -130,6 +133,7 @@ enum record_type {
 	REC_SPAN,
 	REC_OUTPUT,
 	REC_STOPPED,
+	REC_WARNING,
 	REC_UNKNOWN
 };
 
@@ -157,12 +161,15 @@ struct output_record {
 	size_t len; /* bytes of text (UTF-8 without NULs) */
 };
 
-/* A "stopped" record: the writer could write nothing after it. */
+/*
+ * A "stopped" record (the writer could write nothing after it: code is the errno name, text
+ * the error) or a "warning" record (a limit of the recording: code names it, text says it).
+ */
 struct note_record {
 	double t;
 	char *code; /* NUL-terminated, owned; "" when absent */
 	char *text; /* NUL-terminated, owned; "" when absent */
-	pid_t pid;  /* the process it is about; -1 none */
+	pid_t pid;  /* warning: the process it is about; -1 none */
 };
 
 struct log_record {
@@ -176,7 +183,7 @@ struct log_record {
 	/* REC_EVENT and REC_SPAN: kind is MARK_EVENT, MARK_SPAN_BEGIN or MARK_SPAN_END */
 	struct mark_record mark;
 	struct output_record output; /* REC_OUTPUT */
-	struct note_record note;     /* REC_STOPPED */
+	struct note_record note;     /* REC_STOPPED, REC_WARNING */
 	/* REC_END: its "error" (owned, NULL when absent) and "events" (-1 when absent) members */
 	char *end_error;
 	long end_events;

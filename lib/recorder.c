@@ -91,7 +91,8 @@ struct recorder {
 	struct capture cap;
 	regex_t *regex; /* --event-regex, compiled */
 	size_t n_regex;
-	bool final_known; /* an S message set how a self-recording ended */
+	bool denied_noted; /* the warning that the kernel refused some files was given */
+	bool final_known;  /* an S message set how a self-recording ended */
 	enum run_status final_status;
 	char *final_error;
 };
@@ -215,6 +216,48 @@ static void drain(struct recorder *r)
 	sampler_clear_events(&r->sampler);
 }
 
+/*
+ * Says once, in the log and to the caller, that the kernel refused to let memline read some
+ * process's files (another user's process, for a user who is not root): what is then missing.
+ */
+static void note_denied(struct recorder *r, double t)
+{
+	static const struct {
+		unsigned bit;
+		const char *what, *then;
+	} parts[] = {
+		{PROC_DENIED_IO, "read the I/O counters", "its I/O fields are null"},
+		{PROC_DENIED_RESET, "reset the peak", "its peak is its lifetime high-water mark"},
+		{PROC_DENIED_PSS, "read the PSS", "its PSS is null"},
+	};
+	unsigned d = r->sampler.denied;
+	size_t n = 0, k = 0;
+	for (size_t i = 0; i < 3; i++)
+		n += (d & parts[i].bit) != 0;
+	struct strbuf msg = STRBUF_INIT;
+	strbuf_addstr(&msg, "cannot ");
+	for (size_t i = 0; i < 3; i++)
+		if (d & parts[i].bit)
+			strbuf_addf(&msg, "%s%s", k++ ? (k == n ? " or " : ", ") : "",
+				    parts[i].what);
+	strbuf_addf(&msg, " of process %d (another user's, or a setuid program): ",
+		    (int)r->sampler.denied_pid);
+	k = 0;
+	for (size_t i = 0; i < 3; i++)
+		if (d & parts[i].bit)
+			strbuf_addf(&msg, "%s%s", k++ ? (k == n ? " and " : ", ") : "",
+				    parts[i].then);
+	strbuf_addstr(&msg, " (so for any other such process); record as that user or as root "
+			    "to have them");
+	if (!msg.oom) {
+		log_write_warning(&r->log, t, "access", r->sampler.denied_pid, msg.buf);
+		if (r->o->warn)
+			r->o->warn(r->o->warn_data, msg.buf);
+	}
+	strbuf_release(&msg);
+	r->denied_noted = true;
+}
+
 static size_t read_channel(struct recorder *r);
 static void read_output(struct recorder *r);
 static void want_mark_sample(struct recorder *r);
@@ -229,6 +272,8 @@ static void take_sample(struct recorder *r)
 	const struct sample *s = sampler_sample(&r->sampler, t);
 	drain(r);
 	log_write_sample(&r->log, s->t, s->avail, &s->tree, s->procs, s->n);
+	if (r->sampler.denied_pid && !r->denied_noted)
+		note_denied(r, t);
 	if (s->tree.v[TF_PEAK] > r->peak) {
 		r->peak = s->tree.v[TF_PEAK];
 		r->peak_t = t;

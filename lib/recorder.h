@@ -38,6 +38,12 @@ struct recorder_options {
 	 */
 	void (*started)(void *data, const char *log_path);
 	void *started_data;
+	/*
+	 * Told, from the recording thread, of a limit of the recording while it runs (the kernel
+	 * refused some process's files); the log says it too. msg is one line. May be NULL.
+	 */
+	void (*warn)(void *data, const char *msg);
+	void *warn_data;
 };
 
 /* The schedule's defaults; see recorder_next_interval. */

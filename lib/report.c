@@ -374,6 +374,35 @@ static void text_summary(const struct run *run, struct strbuf *out)
 	strbuf_release(&tmp);
 }
 
+/*
+ * Appends text (from the log: escaped) in lines of at most TEXT_WIDTH columns, broken at
+ * spaces, the lines after the first indented by indent columns (the first is already there).
+ */
+static void add_wrapped(struct strbuf *out, const char *text, size_t indent)
+{
+	struct strbuf esc = STRBUF_INIT;
+	report_escape(&esc, text, strlen(text), 2000);
+	size_t col = indent;
+	const char *p = esc.buf ? esc.buf : "";
+	while (*p) {
+		size_t word = strcspn(p, " ");
+		if (col > indent && col + 1 + word > TEXT_WIDTH) {
+			strbuf_addf(out, "\n%*s", (int)indent, "");
+			col = indent;
+		} else if (col > indent) {
+			strbuf_addch(out, ' ');
+			col++;
+		}
+		strbuf_add(out, p, word);
+		col += word; /* bytes, not columns: at worst a line of non-ASCII text breaks early
+			      */
+		p += word;
+		while (*p == ' ')
+			p++;
+	}
+	strbuf_release(&esc);
+}
+
 static void text_warnings(const struct run *run, struct strbuf *out)
 {
 	bool any = false;
@@ -396,6 +425,11 @@ static void text_warnings(const struct run *run, struct strbuf *out)
 	if (run->truncated) {
 		strbuf_addstr(out, "\nwarning: the last line of the log was cut off (the writer "
 				   "stopped mid-write)");
+		any = true;
+	}
+	for (size_t i = 0; i < run->n_warnings; i++) {
+		strbuf_addstr(out, "\nwarning: ");
+		add_wrapped(out, run->warnings[i], 9);
 		any = true;
 	}
 	if (run->corrupt) {
@@ -883,7 +917,14 @@ void report_json(const struct run *run, struct strbuf *out)
 	} else {
 		strbuf_addstr(out, "null");
 	}
-	strbuf_addstr(out, "}\n");
+	strbuf_add_json_key(out, "warnings");
+	strbuf_addch(out, '[');
+	for (size_t i = 0; i < run->n_warnings; i++) {
+		if (i)
+			strbuf_addch(out, ',');
+		strbuf_add_json_str(out, run->warnings[i]);
+	}
+	strbuf_addstr(out, "]}\n");
 	free(oom);
 	free(alive);
 }

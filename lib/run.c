@@ -18,6 +18,7 @@
 
 /* Logs from this size on are decoded ahead on a second thread (log_reader_read_ahead). */
 #define READ_AHEAD_BYTES (4 << 20)
+#define RUN_MAX_WARNINGS 16 /* warning records kept: a log says each limit once */
 
 /* One thread's open spans, for pairing begin and end records. */
 struct run_thread {
@@ -74,6 +75,9 @@ void run_release(struct run *run)
 	free(run->error);
 	free(run->stopped_errno);
 	free(run->stopped_error);
+	for (size_t i = 0; i < run->n_warnings; i++)
+		free(run->warnings[i]);
+	free(run->warnings);
 	run_init(run);
 }
 
@@ -569,6 +573,7 @@ static double record_time(const struct log_record *rec)
 	case REC_OUTPUT:
 		return rec->output.t;
 	case REC_STOPPED:
+	case REC_WARNING:
 		return rec->note.t;
 	default:
 		return 0;
@@ -629,6 +634,15 @@ int run_add_record(struct run *run, struct log_record *rec)
 		run->stopped_errno = rec->note.code;
 		run->stopped_error = rec->note.text;
 		rec->note.code = rec->note.text = NULL;
+		break;
+	case REC_WARNING:
+		if (run->n_warnings < RUN_MAX_WARNINGS) {
+			if (!run->warnings &&
+			    !(run->warnings = calloc(RUN_MAX_WARNINGS, sizeof(*run->warnings))))
+				return -1;
+			run->warnings[run->n_warnings++] = rec->note.text;
+			rec->note.text = NULL;
+		}
 		break;
 	case REC_UNKNOWN:
 		break;

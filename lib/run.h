@@ -139,6 +139,9 @@ struct run {
 	double stopped_t;
 	char *stopped_errno; /* its errno's name ("ENOSPC"), "" unknown; owned */
 	char *stopped_error; /* its error message, "" unknown; owned */
+	/* The texts of the log's warning records (limits of the recording), at most 16. */
+	char **warnings;
+	size_t n_warnings;
 
 	/* private: pid -> index of the newest process with that pid (open addressing) */
 	int *pid_slots;

@@ -114,6 +114,11 @@ static void render_status(const struct run *run, struct strbuf *out)
 	} else if (run->status == RUN_RUNNING) {
 		strbuf_addstr(out, "no end record yet: memline is still recording\n");
 	}
+	for (size_t i = 0; i < run->n_warnings; i++) {
+		strbuf_addstr(out, "warning: ");
+		report_escape(out, run->warnings[i], strlen(run->warnings[i]), 400);
+		strbuf_addch(out, '\n');
+	}
 	if (run->truncated)
 		strbuf_addstr(out, "the last line of the log was cut off\n");
 	if (run->corrupt)

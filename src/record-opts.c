@@ -47,6 +47,7 @@ void record_opts_init(struct record_opts *ro)
 	recorder_options_init(&ro->rec);
 	views_init(&ro->views);
 	ro->views.follow = true;
+	strbuf_init(&ro->notes);
 }
 
 /* Takes one option; false if c is not one. Allocates nothing: the strings stay argv's. */
@@ -148,6 +149,16 @@ int record_opts_parse(struct record_opts *ro, const char *cmd, const char *usage
 	return optind;
 }
 
+static void on_warning(void *data, const char *msg)
+{
+	struct record_opts *ro = data;
+	/* The dashboard owns the terminal: said once it is left. */
+	if (ro->views.tui_on)
+		strbuf_addf(&ro->notes, "%s%s", ro->notes.len ? "\n" : "", msg);
+	else
+		warning("%s", msg);
+}
+
 void record_opts_prepare(struct record_opts *ro, int argc, char **argv)
 {
 	views_prepare(&ro->views);
@@ -169,6 +180,8 @@ void record_opts_prepare(struct record_opts *ro, int argc, char **argv)
 		ro->rec.n_event_regex = n;
 	}
 	ro->rec.log_path = ro->log_path;
+	ro->rec.warn = on_warning;
+	ro->rec.warn_data = ro;
 	views_for_recording(&ro->views, &ro->rec, ro->max_interval_set);
 }
 
@@ -197,6 +210,7 @@ void record_opts_release(struct record_opts *ro)
 	free(ro->default_path);
 	ro->default_path = NULL;
 	ro->log_path = NULL;
+	strbuf_release(&ro->notes);
 }
 
 static void print_summary(const struct record_opts *ro, const struct recorder_result *res)
@@ -240,6 +254,11 @@ static void print_summary(const struct record_opts *ro, const struct recorder_re
 int record_finish(struct record_opts *ro, int ret, struct recorder_result *res, struct strbuf *err)
 {
 	views_finish(&ro->views);
+	for (char *line = ro->notes.buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		if ((nl = strchr(line, '\n')))
+			*nl = '\0';
+		warning("%s", line);
+	}
 	int code;
 	switch (ret) {
 	case RECORDER_OK:

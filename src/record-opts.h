@@ -21,6 +21,7 @@ struct record_opts {
 	size_t n_regex;
 	bool max_interval_set; /* -I was given */
 	struct views views;    /* --live, --serve */
+	struct strbuf notes;   /* the recorder's warnings while the dashboard had the terminal */
 };
 
 void record_opts_init(struct record_opts *ro);

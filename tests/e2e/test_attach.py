@@ -1,5 +1,6 @@
 """memline attach: recording processes it did not start, and their descendants."""
 
+import json
 import os
 import signal
 import subprocess
@@ -76,7 +77,8 @@ def test_attach_bad_pid(ml, tmp_path):
 
 def test_unprivileged_attach_to_a_process_it_cannot_fully_read(ml, tmp_path, killer):
     """memline as 'nobody' attached to root's process: its io cannot be read and its peak not
-    reset. Those are normal cases: recorded as null / lifetime peaks, no warning, no error."""
+    reset. Recorded as null / lifetime peaks, and said once: one warning on the terminal, one
+    warning record in the log, which status and report show."""
     import shutil
     import tempfile
     shared = tempfile.mkdtemp(prefix="memline-nobody-", dir="/tmp")
@@ -105,10 +107,21 @@ def test_unprivileged_attach_to_a_process_it_cannot_fully_read(ml, tmp_path, kil
         p.wait(timeout=30)
         err = open(err_path).read()
         assert p.returncode == 0, f"expected exit 0 as an unprivileged user; got {p.returncode}: {err!r}"
-        bad = [ln for ln in err.splitlines() if not ln.startswith("memline: ")
-               or "warning" in ln or "cannot" in ln]
-        assert not bad, f"expected no warning or error, got {bad}"
+        lines = err.splitlines()
+        warned = [ln for ln in lines if ln.startswith("memline: warning: ")]
+        assert len(warned) == 1 and f"process {pid} " in warned[0], f"expected one warning naming {pid}: {err!r}"
+        assert "I/O counters" in warned[0] and "reset the peak" in warned[0], warned
+        assert all(ln.startswith("memline: ") for ln in lines), f"expected only memline's lines: {err!r}"
         records = read_log(log, allow_cut_last=False)
+        notes = of_type(records, "warning")
+        assert len(notes) == 1 and notes[0]["code"] == "access" and notes[0]["pid"] == pid, (
+            f"expected one warning record about {pid}: {notes}")
+        assert notes[0]["text"] == warned[0][len("memline: warning: "):], (notes, warned)
+        _, _, out, _ = ml.status(log)
+        assert f"warning: {notes[0]['text']}" in out, f"expected status to show the warning: {out!r}"
+        rep = ml.cmd("report", log)
+        assert f"process {pid} " in rep.stdout and "I/O counters" in rep.stdout, rep.stdout[:2000]
+        assert json.loads(ml.cmd("report", "--json", log).stdout)["warnings"] == [notes[0]["text"]]
         assert end_of(records)["status"] in ("exited", "completed"), f"end: {end_of(records)}"
         samples = [s for s in of_type(records, "sample") if s["p"]]
         assert samples, "expected samples of the attached process"
