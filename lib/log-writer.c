@@ -357,8 +357,7 @@ static int put_in_place(struct log_writer *w, struct strbuf *err)
 			return 0;
 		int e = errno;
 		if (e == EINVAL || e == ENOSYS) {
-			/* No renameat2 here (NFS, old kernels): a hard link never replaces either.
-			 */
+			/* No renameat2 (NFS, old kernels): a hard link never replaces either. */
 			if (link(w->tmp, dst) == 0) {
 				unlink(w->tmp);
 				return 0;
