@@ -85,8 +85,9 @@ MEMLINE_API int memline_span_end(const char *name);
  * It returns once the first sample is taken, so the log has a baseline from before what the
  * caller does next. As with `memline run`, reading a process's peak resets its high-water mark,
  * so this process's getrusage() ru_maxrss is the peak since the last sample. Returns 0, or -1
- * with errno set (EBUSY: already recording; EINVAL: a bad interval) and a message in
- * memline_last_error().
+ * with errno set (EBUSY: already recording; EINVAL: an interval below 1 ms or above a day) and
+ * a message in memline_last_error(). An existing log at log_path is replaced only once the
+ * recording has begun; on failure it is left as it was.
  */
 MEMLINE_API int memline_start(const char *log_path, double interval);
 

@@ -246,6 +246,9 @@ int memline_start(const char *log_path, double interval)
 	if (interval > 0 && interval < 0.001)
 		return fail(EINVAL, "memline_start: the interval is below memline's 1 ms "
 				    "resolution; give 0.001 s or more, or 0 for the adaptive one");
+	if (!(interval <= RECORDER_INTERVAL_LIMIT))
+		return fail(EINVAL, "memline_start: the interval is longer than a day; give at "
+				    "most 86400 s, or 0 for the adaptive one");
 	pthread_mutex_lock(&self_lock);
 	if (self_rec) {
 		pthread_mutex_unlock(&self_lock);

@@ -137,6 +137,8 @@ void log_record_release(struct log_record *rec)
 	free(rec->mark.text);
 	free(rec->end_error);
 	free(rec->output.text);
+	free(rec->note.code);
+	free(rec->note.text);
 	log_record_init(rec);
 }
 
@@ -398,6 +400,24 @@ static const char *decode_output(const json_t *o, struct output_record *out, boo
 	return NULL;
 }
 
+/* A stopped or warning record (its strings are memline's, but copied as any other). */
+static const char *decode_note(const json_t *o, bool stopped, struct note_record *n, bool *oom)
+{
+	n->t = get_double(o, "t", NAN);
+	if (isnan(n->t))
+		return stopped ? "stopped record without a time" : "warning record without a time";
+	const json_t *code = json_object_get(o, stopped ? "errno" : "code");
+	const json_t *text = json_object_get(o, stopped ? "error" : "text");
+	size_t len;
+	n->pid = (pid_t)get_ll(o, "pid", -1);
+	/* Cut like labels: a crafted log's text is never held whole. */
+	n->code = json_is_string(code) ? copy_text(code, 64, &len, oom) : strdup("");
+	n->text = json_is_string(text) ? copy_text(text, LOG_LABEL_MAX, &len, oom) : strdup("");
+	if (!n->code || !n->text)
+		*oom = true;
+	return NULL;
+}
+
 static bool decode_end(const json_t *o, struct end_info *e)
 {
 	e->t = get_double(o, "t", 0);
@@ -551,9 +571,10 @@ static const struct {
 	const char *name;
 	enum record_type type;
 } record_types[] = {
-	{"header", REC_HEADER}, {"proc", REC_PROC}, {"exec", REC_EXEC},
-	{"sample", REC_SAMPLE}, {"exit", REC_EXIT}, {"end", REC_END},
-	{"event", REC_EVENT},	{"span", REC_SPAN}, {"output", REC_OUTPUT},
+	{"header", REC_HEADER},	  {"proc", REC_PROC},	    {"exec", REC_EXEC},
+	{"sample", REC_SAMPLE},	  {"exit", REC_EXIT},	    {"end", REC_END},
+	{"event", REC_EVENT},	  {"span", REC_SPAN},	    {"output", REC_OUTPUT},
+	{"stopped", REC_STOPPED}, {"warning", REC_WARNING},
 };
 
 /*
@@ -1020,6 +1041,10 @@ int log_reader_parse(struct log_reader *r, const char *line, size_t n, struct lo
 		break;
 	case REC_OUTPUT:
 		bad = decode_output(o, &rec->output, &oom);
+		break;
+	case REC_STOPPED:
+	case REC_WARNING:
+		bad = decode_note(o, rec->type == REC_STOPPED, &rec->note, &oom);
 		break;
 	case REC_UNKNOWN:
 		break;

@@ -604,8 +604,11 @@ bool proc_handle_io(struct proc_handle *h, struct proc_io *io)
 	if (h->no_io)
 		return false;
 	int fd = get_fd(h, &none, "io", O_RDONLY, false);
-	if (fd == -2)
+	if (fd == -2) {
 		h->no_io = true;
+		if (errno == EACCES || errno == EPERM)
+			h->denied |= PROC_DENIED_IO;
+	}
 	char buf[1024];
 	ssize_t n = pread_small(fd, buf, sizeof(buf));
 	put_fd(h, fd, &none);
@@ -614,7 +617,10 @@ bool proc_handle_io(struct proc_handle *h, struct proc_io *io)
 
 long long proc_handle_pss(struct proc_handle *h)
 {
+	bool tried = h->smaps_fd == -1;
 	int fd = get_fd(h, &h->smaps_fd, "smaps_rollup", O_RDONLY, true);
+	if (tried && fd == -2 && (errno == EACCES || errno == EPERM))
+		h->denied |= PROC_DENIED_PSS;
 	char buf[SMALL_READ];
 	ssize_t n = pread_small(fd, buf, sizeof(buf));
 	put_fd(h, fd, &h->smaps_fd);
@@ -653,7 +659,10 @@ bool proc_handle_cgroup(struct proc_handle *h, struct strbuf *path, bool *v2)
 
 bool proc_handle_reset_hwm(struct proc_handle *h)
 {
+	bool tried = h->clear_refs_fd == -1;
 	int fd = get_fd(h, &h->clear_refs_fd, "clear_refs", O_WRONLY, true);
+	if (tried && fd == -2 && (errno == EACCES || errno == EPERM))
+		h->denied |= PROC_DENIED_RESET;
 	bool ok = fd >= 0 && pwrite(fd, "5", 1, 0) == 1;
 	put_fd(h, fd, &h->clear_refs_fd);
 	return ok;

@@ -130,7 +130,11 @@ struct proc_handle {
 	int smaps_fd;	   /* -2: not readable, do not try again */
 	int clear_refs_fd; /* -2: not writable */
 	bool no_io;	   /* io is not readable: do not try again */
+	unsigned denied;   /* PROC_DENIED_* bits: files the kernel refused (EACCES, EPERM) */
 };
+
+/* Files of another user's process that a user who is not root may not open. */
+enum { PROC_DENIED_IO = 1, PROC_DENIED_RESET = 2, PROC_DENIED_PSS = 4 };
 
 /* Opens /proc/PID. Returns false if the process is gone. */
 bool proc_handle_open(struct proc_handle *h, struct procfs *fs, pid_t pid);

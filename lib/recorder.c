@@ -93,7 +93,8 @@ struct recorder {
 	struct capture cap;
 	regex_t *regex; /* --event-regex, compiled */
 	size_t n_regex;
-	bool final_known; /* an S message set how a self-recording ended */
+	bool denied_noted; /* the warning that the kernel refused some files was given */
+	bool final_known;  /* an S message set how a self-recording ended */
 	enum run_status final_status;
 	char *final_error;
 };
@@ -122,8 +123,23 @@ void recorder_options_init(struct recorder_options *o)
 	o->proc_root = "/proc";
 }
 
+struct timespec recorder_wait_timespec(double secs)
+{
+	/* NaN, negative: no wait; beyond the limit (or infinite): the limit, then a new turn. */
+	if (!(secs > 0))
+		secs = 0;
+	if (secs > RECORDER_MAX_WAIT)
+		secs = RECORDER_MAX_WAIT;
+	struct timespec ts = {(time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9)};
+	if (ts.tv_nsec < 0 || ts.tv_nsec > 999999999)
+		ts.tv_nsec = 0;
+	return ts;
+}
+
 double recorder_next_interval(const struct recorder_options *o, double t)
 {
+	if (o->interval > RECORDER_INTERVAL_LIMIT)
+		return RECORDER_INTERVAL_LIMIT;
 	if (o->interval > 0)
 		return o->interval;
 	/* Every min_interval during the first second, then a sixtieth of the time so far. */
@@ -132,12 +148,16 @@ double recorder_next_interval(const struct recorder_options *o, double t)
 		i = o->min_interval;
 	if (i > o->max_interval)
 		i = o->max_interval;
+	if (!(i <= RECORDER_INTERVAL_LIMIT))
+		i = RECORDER_INTERVAL_LIMIT;
 	return i;
 }
 
 void recorder_result_release(struct recorder_result *res)
 {
 	strbuf_release(&res->warning);
+	free(res->log_path);
+	res->log_path = NULL;
 }
 
 static void note_warning(struct recorder *r, struct strbuf *msg)
@@ -203,6 +223,48 @@ static void drain(struct recorder *r)
 	sampler_clear_events(&r->sampler);
 }
 
+/*
+ * Says once, in the log and to the caller, that the kernel refused to let memline read some
+ * process's files (another user's process, for a user who is not root): what is then missing.
+ */
+static void note_denied(struct recorder *r, double t)
+{
+	static const struct {
+		unsigned bit;
+		const char *what, *then;
+	} parts[] = {
+		{PROC_DENIED_IO, "read the I/O counters", "its I/O fields are null"},
+		{PROC_DENIED_RESET, "reset the peak", "its peak is its lifetime high-water mark"},
+		{PROC_DENIED_PSS, "read the PSS", "its PSS is null"},
+	};
+	unsigned d = r->sampler.denied;
+	size_t n = 0, k = 0;
+	for (size_t i = 0; i < 3; i++)
+		n += (d & parts[i].bit) != 0;
+	struct strbuf msg = STRBUF_INIT;
+	strbuf_addstr(&msg, "cannot ");
+	for (size_t i = 0; i < 3; i++)
+		if (d & parts[i].bit)
+			strbuf_addf(&msg, "%s%s", k++ ? (k == n ? " or " : ", ") : "",
+				    parts[i].what);
+	strbuf_addf(&msg, " of process %d (another user's, or a setuid program): ",
+		    (int)r->sampler.denied_pid);
+	k = 0;
+	for (size_t i = 0; i < 3; i++)
+		if (d & parts[i].bit)
+			strbuf_addf(&msg, "%s%s", k++ ? (k == n ? " and " : ", ") : "",
+				    parts[i].then);
+	strbuf_addstr(&msg, " (so for any other such process); record as that user or as root "
+			    "to have them");
+	if (!msg.oom) {
+		log_write_warning(&r->log, t, "access", r->sampler.denied_pid, msg.buf);
+		if (r->o->warn)
+			r->o->warn(r->o->warn_data, msg.buf);
+	}
+	strbuf_release(&msg);
+	r->denied_noted = true;
+}
+
 static size_t read_channel(struct recorder *r);
 static void read_output(struct recorder *r);
 static void want_mark_sample(struct recorder *r);
@@ -217,6 +279,8 @@ static void take_sample(struct recorder *r)
 	const struct sample *s = sampler_sample(&r->sampler, t);
 	drain(r);
 	log_write_sample(&r->log, s->t, s->avail, &s->tree, s->procs, s->n);
+	if (r->sampler.denied_pid && !r->denied_noted)
+		note_denied(r, t);
 	if (s->tree.v[TF_PEAK] > r->peak) {
 		r->peak = s->tree.v[TF_PEAK];
 		r->peak_t = t;
@@ -503,8 +567,7 @@ static void loop(struct recorder *r)
 	 * A self-recording owns no signal: it waits in ppoll on its stop pipe and the channel.
 	 */
 	while (!finished(r)) {
-		double wait = wait_time(r);
-		struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+		struct timespec ts = recorder_wait_timespec(wait_time(r));
 		if (r->self) {
 			struct pollfd pfd[2] = {{r->stop_fd, POLLIN, 0},
 						{r->inotify_fd, POLLIN, 0}};
@@ -584,10 +647,15 @@ static void finish(struct recorder *r, struct recorder_result *res)
 	close_channel(r);
 
 	struct strbuf err = STRBUF_INIT;
-	long samples = r->log.samples;
+	/* Named at the commit; a log whose header could not be written is none (fd closed). */
+	if (!res->log_path && r->log.fd >= 0)
+		res->log_path = strdup(r->log.path);
 	if (log_writer_close(&r->log, &err) < 0)
 		note_warning(r, &err);
 	strbuf_release(&err);
+	res->log_removed = r->log.removed;
+	res->log_moved = r->log.moved;
+	long samples = r->log.samples;
 
 	res->status = end.status;
 	res->exit_code = end.exit_code;
@@ -707,7 +775,33 @@ static void write_header_of(struct recorder *r, const pid_t *pids, size_t n)
 	strbuf_release(&path);
 }
 
-/* Everything both modes set up before anything starts. */
+/* Compiles the --event-regex patterns. */
+static int compile_regex(struct recorder *r, const struct recorder_options *o, struct strbuf *err)
+{
+	if (!o->n_event_regex)
+		return 0;
+	if (!(r->regex = calloc(o->n_event_regex, sizeof(*r->regex)))) {
+		strbuf_addstr(err, "out of memory");
+		return RECORDER_ERR_SYSTEM;
+	}
+	for (size_t i = 0; i < o->n_event_regex; i++) {
+		int rc = regcomp(&r->regex[i], o->event_regex[i], REG_EXTENDED | REG_NOSUB);
+		if (rc) {
+			char msg[256];
+			regerror(rc, &r->regex[i], msg, sizeof(msg));
+			strbuf_addf(err, "--event-regex '%s' is not a valid regular expression: %s",
+				    o->event_regex[i], msg);
+			return RECORDER_ERR_REGEX;
+		}
+		r->n_regex++;
+	}
+	return 0;
+}
+
+/*
+ * Everything both modes set up before anything starts: whatever can fail is tried before the
+ * log is opened (which touches nothing at its path either, see log.h).
+ */
 static int setup(struct recorder *r, const struct recorder_options *o, bool attach,
 		 sigset_t *oldmask, struct strbuf *err)
 {
@@ -729,28 +823,50 @@ static int setup(struct recorder *r, const struct recorder_options *o, bool atta
 	sigaddset(&r->sigs, SIGIO);    /* the same, when queued realtime signals overflowed */
 	sigprocmask(SIG_BLOCK, &r->sigs, oldmask);
 	int ret = attach && !o->events_path ? 0 : open_channel(r, o->events_path, err);
+	if (!ret && !attach)
+		ret = compile_regex(r, o, err);
+	if (!ret && !attach && o->capture_output) {
+		if (capture_init(&r->cap, SIGRTMIN, !o->capture_quiet, err) < 0)
+			ret = RECORDER_ERR_SYSTEM;
+		else
+			r->capturing = true;
+	}
+	if (!ret && log_writer_open(&r->log, o->log_path, o->log_exclusive, err) < 0)
+		ret = RECORDER_ERR_LOG;
 	if (ret) {
 		sigprocmask(SIG_SETMASK, oldmask, NULL);
 		return ret;
-	}
-	if (log_writer_open(&r->log, o->log_path, o->log_exclusive, err) < 0) {
-		sigprocmask(SIG_SETMASK, oldmask, NULL);
-		return RECORDER_ERR_LOG;
 	}
 	if (o->flush_interval > 0)
 		r->log.flush_secs = o->flush_interval;
 	return RECORDER_OK;
 }
 
-/* Writes the header out and tells the caller the recording has begun (o->started). */
-static void announce_start(struct recorder *r, const struct recorder_options *o)
+/*
+ * The recording has begun (the header is buffered): the log takes its place at the path, which
+ * res->log_path then names (for the started hook too: it outlives the recorder).
+ */
+static void commit_log(struct recorder *r, struct recorder_result *res)
 {
-	if (!o->started)
+	r->log.t0 = r->t0;
+	struct strbuf err = STRBUF_INIT;
+	if (log_writer_commit(&r->log, boottime(), &err) < 0)
+		note_warning(r, &err);
+	strbuf_release(&err);
+	if (r->log.fd >= 0)
+		res->log_path = strdup(r->log.path);
+}
+
+/* Writes the header out and tells the caller the recording has begun (o->started). */
+static void announce_start(struct recorder *r, const struct recorder_options *o,
+			   const struct recorder_result *res)
+{
+	if (!o->started || r->log.fd < 0 || !res->log_path)
 		return;
 	struct strbuf err = STRBUF_INIT;
 	log_writer_flush(&r->log, boottime(), true, &err); /* a failure shows at the next flush */
 	strbuf_release(&err);
-	o->started(o->started_data, o->log_path);
+	o->started(o->started_data, res->log_path);
 }
 
 /* Raises the open-file limit: memline keeps a few /proc files open per process. */
@@ -778,34 +894,6 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	struct rlimit nofile;
 	raise_nofile(&nofile);
 	procfs_update_fd_budget(&r.fs);
-	if (o->n_event_regex) {
-		r.regex = calloc(o->n_event_regex, sizeof(*r.regex));
-		for (size_t i = 0; r.regex && i < o->n_event_regex; i++) {
-			int rc = regcomp(&r.regex[i], o->event_regex[i], REG_EXTENDED | REG_NOSUB);
-			if (rc) {
-				char msg[256];
-				regerror(rc, &r.regex[i], msg, sizeof(msg));
-				strbuf_addf(
-					err,
-					"--event-regex '%s' is not a valid regular expression: %s",
-					o->event_regex[i], msg);
-				log_writer_discard(&r.log);
-				release(&r);
-				sigprocmask(SIG_SETMASK, &oldmask, NULL);
-				return RECORDER_ERR_REGEX;
-			}
-			r.n_regex++;
-		}
-	}
-	if (o->capture_output) {
-		if (capture_init(&r.cap, SIGRTMIN, !o->capture_quiet, err) < 0) {
-			log_writer_discard(&r.log);
-			release(&r);
-			sigprocmask(SIG_SETMASK, &oldmask, NULL);
-			return RECORDER_ERR_SYSTEM;
-		}
-		r.capturing = true;
-	}
 	int pipefd[2];
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		strbuf_addf(err, "cannot create a pipe: %s", strerror(errno));
@@ -882,8 +970,9 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	r.main_pid = pid;
 	pid_t pids[1] = {pid};
 	write_header(&r, (char **)argv, pids, 1);
+	commit_log(&r, res);
 	sampler_add(&r.sampler, pid, elapsed(&r));
-	announce_start(&r, o);
+	announce_start(&r, o, res);
 	loop(&r);
 	finish(&r, res);
 	release(&r);
@@ -916,6 +1005,7 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 	r.t0 = boottime();
 	r.main_pid = pids[0];
 	write_header_of(&r, pids, n);
+	commit_log(&r, res);
 	/* memline may be a descendant itself (memline.track() starts it from the process). */
 	struct sampler_options so = {.self = 0,
 				     .peak_reset = o->peak_reset,
@@ -926,7 +1016,7 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 	oom_watch_init(&r.oom, &r.fs);
 	for (size_t i = 0; i < n; i++)
 		sampler_add_tree(&r.sampler, pids[i], 0);
-	announce_start(&r, o);
+	announce_start(&r, o, res);
 	loop(&r);
 	finish(&r, res);
 	release(&r);
@@ -1000,9 +1090,16 @@ struct recorder_self *recorder_self_start(const struct recorder_options *o, stru
 	}
 	r->stop_fd = s->stop_pipe[0];
 	r->t0 = boottime();
+	r->log.t0 = r->t0;
 	pid_t self = getpid();
 	r->main_pid = self;
 	write_header_of(r, &self, 1);
+	/* Nothing of the host's has been recorded yet: a log not in place is no log. */
+	if (log_writer_commit(&r->log, boottime(), err) < 0) {
+		log_writer_discard(&r->log);
+		self_free(s);
+		return NULL;
+	}
 	struct sampler_options so = {
 		.self = 0, .peak_reset = s->o.peak_reset, .pss = s->o.pss, .t0 = r->t0};
 	sampler_init(&r->sampler, &r->fs, &so);
@@ -1012,8 +1109,13 @@ struct recorder_self *recorder_self_start(const struct recorder_options *o, stru
 	first_sample(r);
 	int e = pthread_create(&s->thread, NULL, self_thread, s);
 	if (e) {
+		/* The log is in place: it ends here, saying why. */
 		strbuf_addf(err, "cannot start the recording thread: %s", strerror(e));
-		log_writer_discard(&r->log);
+		r->final_known = true;
+		r->final_status = RUN_FAILED;
+		r->final_error = strdup(err->buf);
+		finish(r, &s->res);
+		recorder_result_release(&s->res);
 		self_free(s);
 		return NULL;
 	}

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "record.h"
 #include "strbuf.h"
@@ -37,11 +38,21 @@ struct recorder_options {
 	 */
 	void (*started)(void *data, const char *log_path);
 	void *started_data;
+	/*
+	 * Told, from the recording thread, of a limit of the recording while it runs (the kernel
+	 * refused some process's files); the log says it too. msg is one line. May be NULL.
+	 */
+	void (*warn)(void *data, const char *msg);
+	void *warn_data;
 };
 
 /* The schedule's defaults; see recorder_next_interval. */
 #define RECORDER_MIN_INTERVAL 0.01
 #define RECORDER_MAX_INTERVAL 5.0
+/* The longest interval there is (a day): longer ones are refused by the callers, cut here. */
+#define RECORDER_INTERVAL_LIMIT 86400.0
+/* The longest the loop waits in one turn; a longer wait is several turns. */
+#define RECORDER_MAX_WAIT 3600.0
 
 void recorder_options_init(struct recorder_options *o);
 
@@ -59,6 +70,9 @@ struct recorder_result {
 	size_t oom_killed;
 	long samples;
 	struct strbuf warning; /* a non-fatal problem (the log could not be written in full) */
+	char *log_path;	       /* where the log is (owned); NULL when no log was written */
+	bool log_removed;      /* the log was deleted while it was written */
+	bool log_moved;	       /* log_path no longer names the log (renamed or replaced) */
 };
 
 enum recorder_error {
@@ -98,7 +112,12 @@ const char *recorder_self_channel(const struct recorder_self *s);
  */
 int recorder_self_stop(struct recorder_self *s, const char *error, struct strbuf *err);
 
-/* The sampling interval at elapsed seconds since the start. */
+/* The sampling interval at elapsed seconds since the start; at most RECORDER_INTERVAL_LIMIT. */
 double recorder_next_interval(const struct recorder_options *o, double elapsed);
+/*
+ * A wait of secs seconds as a timespec for sigtimedwait and ppoll: never negative, never past
+ * RECORDER_MAX_WAIT (so it cannot overflow time_t), 0 for NaN.
+ */
+struct timespec recorder_wait_timespec(double secs);
 
 #endif

@@ -254,6 +254,30 @@ void report_ending(const struct run *run, struct strbuf *out)
 	free(alive);
 }
 
+void report_stopped(const struct run *run, struct strbuf *out)
+{
+	if (!run->stopped)
+		return;
+	const char *name = run->stopped_errno ? run->stopped_errno : "";
+	const char *why = run->stopped_error ? run->stopped_error : "";
+	strbuf_addstr(out, "the log stopped at ");
+	report_secs(out, run->stopped_t);
+	strbuf_addstr(out, ": ");
+	if (!strcmp(name, "ENOSPC"))
+		strbuf_addstr(out, "file system full");
+	else if (!strcmp(name, "EDQUOT"))
+		strbuf_addstr(out, "disk quota exceeded");
+	else if (*why)
+		report_escape(out, why, strlen(why), 60);
+	else
+		strbuf_addstr(out, "writing failed");
+	if (*name) {
+		strbuf_addstr(out, " (");
+		report_escape(out, name, strlen(name), 20);
+		strbuf_addch(out, ')');
+	}
+}
+
 /* ---- text report ---- */
 
 static int cmp_start(const void *a, const void *b, void *data)
@@ -346,10 +370,46 @@ static void text_summary(const struct run *run, struct strbuf *out)
 	strbuf_release(&tmp);
 }
 
+/*
+ * Appends text (from the log: escaped) in lines of at most TEXT_WIDTH columns, broken at
+ * spaces, the lines after the first indented by indent columns (the first is already there).
+ */
+static void add_wrapped(struct strbuf *out, const char *text, size_t indent)
+{
+	struct strbuf esc = STRBUF_INIT;
+	report_escape(&esc, text, strlen(text), 2000);
+	size_t col = indent;
+	const char *p = esc.buf ? esc.buf : "";
+	while (*p) {
+		size_t word = strcspn(p, " ");
+		if (col > indent && col + 1 + word > TEXT_WIDTH) {
+			strbuf_addf(out, "\n%*s", (int)indent, "");
+			col = indent;
+		} else if (col > indent) {
+			strbuf_addch(out, ' ');
+			col++;
+		}
+		strbuf_add(out, p, word);
+		col += word; /* bytes, not columns: at worst a line of non-ASCII text breaks early
+			      */
+		p += word;
+		while (*p == ' ')
+			p++;
+	}
+	strbuf_release(&esc);
+}
+
 static void text_warnings(const struct run *run, struct strbuf *out)
 {
 	bool any = false;
-	if (run->status == RUN_INCOMPLETE) {
+	if (run->stopped) {
+		strbuf_addstr(out, "\nwarning: ");
+		report_stopped(run, out);
+		strbuf_addstr(out, run->has_end ? "; from there on it holds only the end record"
+						: "; nothing after that was written");
+		any = true;
+	}
+	if (run->status == RUN_INCOMPLETE && !run->stopped) {
 		strbuf_addstr(out, "\nwarning: the log has no end record: memline or the machine "
 				   "died, or it is still being written");
 		any = true;
@@ -361,6 +421,11 @@ static void text_warnings(const struct run *run, struct strbuf *out)
 	if (run->truncated) {
 		strbuf_addstr(out, "\nwarning: the last line of the log was cut off (the writer "
 				   "stopped mid-write)");
+		any = true;
+	}
+	for (size_t i = 0; i < run->n_warnings; i++) {
+		strbuf_addstr(out, "\nwarning: ");
+		add_wrapped(out, run->warnings[i], 9);
 		any = true;
 	}
 	if (run->corrupt) {
@@ -847,7 +912,26 @@ void report_json(const struct run *run, struct strbuf *out)
 		json_strn(out, "error", run->error, run->error_len);
 	else
 		json_opt_str(out, "error", NULL);
-	strbuf_addstr(out, "}\n");
+	strbuf_add_json_key(out, "stopped");
+	if (run->stopped) {
+		strbuf_addstr(out, "{\"t\":");
+		strbuf_add_json_secs(out, run->stopped_t);
+		strbuf_add_json_key(out, "errno");
+		strbuf_add_json_str(out, run->stopped_errno ? run->stopped_errno : "");
+		strbuf_add_json_key(out, "error");
+		strbuf_add_json_str(out, run->stopped_error ? run->stopped_error : "");
+		strbuf_addch(out, '}');
+	} else {
+		strbuf_addstr(out, "null");
+	}
+	strbuf_add_json_key(out, "warnings");
+	strbuf_addch(out, '[');
+	for (size_t i = 0; i < run->n_warnings; i++) {
+		if (i)
+			strbuf_addch(out, ',');
+		strbuf_add_json_str(out, run->warnings[i]);
+	}
+	strbuf_addstr(out, "]}\n");
 	free(oom);
 	free(alive);
 }

@@ -55,5 +55,10 @@ void report_signal(struct strbuf *out, int sig);
  * so that the line fits in 100 columns. No newline.
  */
 void report_ending(const struct run *run, struct strbuf *out);
+/*
+ * For a log with a "stopped" record: "the log stopped at 12.3 s: file system full (ENOSPC)",
+ * the error escaped. No newline; nothing when the log has none.
+ */
+void report_stopped(const struct run *run, struct strbuf *out);
 
 #endif

@@ -18,6 +18,7 @@
 
 /* Logs from this size on are decoded ahead on a second thread (log_reader_read_ahead). */
 #define READ_AHEAD_BYTES (4 << 20)
+#define RUN_MAX_WARNINGS 16 /* warning records kept: a log says each limit once */
 
 /* One thread's open spans, for pairing begin and end records. */
 struct run_thread {
@@ -72,6 +73,11 @@ void run_release(struct run *run)
 		free(run->threads[i].open);
 	free(run->threads);
 	free(run->error);
+	free(run->stopped_errno);
+	free(run->stopped_error);
+	for (size_t i = 0; i < run->n_warnings; i++)
+		free(run->warnings[i]);
+	free(run->warnings);
 	run_init(run);
 }
 
@@ -572,6 +578,9 @@ static double record_time(const struct log_record *rec)
 		return rec->mark.t;
 	case REC_OUTPUT:
 		return rec->output.t;
+	case REC_STOPPED:
+	case REC_WARNING:
+		return rec->note.t;
 	default:
 		return 0;
 	}
@@ -624,6 +633,24 @@ int run_add_record(struct run *run, struct log_record *rec)
 		break;
 	case REC_OUTPUT:
 		ret = add_output(run, &rec->output);
+		break;
+	case REC_STOPPED:
+		if (run->stopped)
+			break; /* the first one says it */
+		run->stopped = true;
+		run->stopped_t = rec->note.t;
+		run->stopped_errno = rec->note.code;
+		run->stopped_error = rec->note.text;
+		rec->note.code = rec->note.text = NULL;
+		break;
+	case REC_WARNING:
+		if (run->n_warnings < RUN_MAX_WARNINGS) {
+			if (!run->warnings &&
+			    !(run->warnings = calloc(RUN_MAX_WARNINGS, sizeof(*run->warnings))))
+				return -1;
+			run->warnings[run->n_warnings++] = rec->note.text;
+			rec->note.text = NULL;
+		}
 		break;
 	case REC_UNKNOWN:
 		break;

@@ -137,6 +137,15 @@ struct run {
 	size_t error_len; /* its bytes (NULs included), at most LOG_LABEL_MAX */
 	long end_events;  /* the end record's count of event and span records; -1 unknown */
 
+	/* A "stopped" record: the writer could write nothing more from stopped_t on. */
+	bool stopped;
+	double stopped_t;
+	char *stopped_errno; /* its errno's name ("ENOSPC"), "" unknown; owned */
+	char *stopped_error; /* its error message, "" unknown; owned */
+	/* The texts of the log's warning records (limits of the recording), at most 16. */
+	char **warnings;
+	size_t n_warnings;
+
 	/* private: pid -> index of the newest process with that pid (open addressing) */
 	int *pid_slots;
 	size_t pid_cap, pid_used;

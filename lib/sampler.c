@@ -497,6 +497,10 @@ static void read_slow(struct sampler *s, struct tracked_proc *p, long long rss, 
 		p->io_t = t;
 	}
 	p->slow_t = t;
+	if (p->h.denied && !s->denied_pid) {
+		s->denied_pid = p->pid;
+		s->denied = p->h.denied;
+	}
 }
 
 /*

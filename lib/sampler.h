@@ -68,6 +68,10 @@ struct sampler {
 	size_t alloc_sample;
 	struct strbuf scratch;
 	bool oom; /* an allocation failed; the sampler dropped data */
+	/* The first process some of whose files the kernel refused (another user's), and which
+	 * (PROC_DENIED_* bits); 0 while there is none. */
+	pid_t denied_pid;
+	unsigned denied;
 };
 
 void sampler_init(struct sampler *s, struct procfs *fs, const struct sampler_options *opt);

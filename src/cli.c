@@ -26,19 +26,25 @@ const char *cli_progname = "memline";
  * what reaches a terminal: a command named with an escape sequence or a right-to-left override
  * shows as \x1b or \u202e, never raw, and cannot break the line.
  */
-static void vreport(const char *prefix, const char *fmt, va_list ap)
+static void report_line(const char *prefix, const struct strbuf *msg)
 {
-	struct strbuf msg = STRBUF_INIT, line = STRBUF_INIT;
-	strbuf_vaddf(&msg, fmt, ap);
+	struct strbuf line = STRBUF_INIT;
 	strbuf_addf(&line, "%s: %s", cli_progname, prefix);
-	report_escape(&line, msg.buf ? msg.buf : "", msg.len, SIZE_MAX);
+	report_escape(&line, msg->buf ? msg->buf : "", msg->len, SIZE_MAX);
 	strbuf_addch(&line, '\n');
-	if (msg.oom || line.oom)
+	if (msg->oom || line.oom)
 		fprintf(stderr, "%s: %sout of memory\n", cli_progname, prefix);
 	else
 		fwrite(line.buf, 1, line.len, stderr);
-	strbuf_release(&msg);
 	strbuf_release(&line);
+}
+
+static void vreport(const char *prefix, const char *fmt, va_list ap)
+{
+	struct strbuf msg = STRBUF_INIT;
+	strbuf_vaddf(&msg, fmt, ap);
+	report_line(prefix, &msg);
+	strbuf_release(&msg);
 }
 
 void die(int code, const char *fmt, ...)
@@ -47,6 +53,13 @@ void die(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vreport("", fmt, ap);
 	va_end(ap);
+	exit(code);
+}
+
+void die_sb(int code, struct strbuf *msg)
+{
+	report_line("", msg);
+	strbuf_release(msg);
 	exit(code);
 }
 
@@ -74,16 +87,18 @@ void note(const char *fmt, ...)
 	va_end(ap);
 }
 
-double parse_seconds(const char *opt, const char *arg)
+double parse_seconds(const char *opt, const char *arg, double max)
 {
 	char *end;
 	errno = 0;
 	double v = strtod(arg, &end);
-	if (errno || end == arg || *end || !isfinite(v) || v <= 0)
+	if ((errno && errno != ERANGE) || end == arg || *end || isnan(v) || v <= 0)
 		die(EXIT_USAGE, "%s takes a positive number of seconds, not '%s'", opt, arg);
 	if (v < 0.001)
 		die(EXIT_USAGE, "%s %s is below memline's 1 ms resolution; use 0.001 or more", opt,
 		    arg);
+	if (v > max)
+		die(EXIT_USAGE, "%s %s is too long; give at most %.0f seconds", opt, arg, max);
 	return v;
 }
 
@@ -97,28 +112,31 @@ int parse_pid(const char *arg)
 	return (int)v;
 }
 
-char *resolve_log(const char *arg)
+int resolve_log(const char *arg, char **path, struct strbuf *err)
 {
+	*path = NULL;
 	if (arg) {
 		/* Refused here, before any read: what is missing, and what is not a regular file
 		 * (a FIFO, /dev/zero, a directory, a socket). */
-		struct strbuf err = STRBUF_INIT;
-		int fd = log_open_file(arg, &err);
+		int fd = log_open_file(arg, err);
 		if (fd < 0)
-			die(EXIT_NOINPUT, "%s", err.buf ? err.buf : "out of memory");
+			return EXIT_NOINPUT;
 		close(fd);
-		strbuf_release(&err);
-		char *path = strdup(arg);
-		if (!path)
-			die(EXIT_SOFTWARE, "out of memory");
-		return path;
+		if (!(*path = strdup(arg))) {
+			strbuf_addstr(err, "out of memory");
+			return EXIT_SOFTWARE;
+		}
+		return 0;
 	}
 	DIR *d = opendir(".");
-	if (!d)
-		die(EXIT_OSERR, "cannot read the current directory: %s", strerror(errno));
+	if (!d) {
+		strbuf_addf(err, "cannot read the current directory: %s", strerror(errno));
+		return EXIT_OSERR;
+	}
 	char *best = NULL;
 	struct timespec best_t = {0};
 	struct dirent *de;
+	bool oom = false;
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 		if (strncmp(de->d_name, "memline-", 8) || n < 14 ||
@@ -129,16 +147,28 @@ char *resolve_log(const char *arg)
 			continue;
 		if (!best || st.st_mtim.tv_sec > best_t.tv_sec ||
 		    (st.st_mtim.tv_sec == best_t.tv_sec && st.st_mtim.tv_nsec > best_t.tv_nsec)) {
+			char *name = strdup(de->d_name);
+			if (!name) {
+				oom = true;
+				continue;
+			}
 			free(best);
-			best = strdup(de->d_name);
+			best = name;
 			best_t = st.st_mtim;
 		}
 	}
 	closedir(d);
-	if (!best)
-		die(EXIT_NOINPUT, "no log given and no memline-*.jsonl in the current directory; "
-				  "pass a LOG path");
-	return best;
+	if (!best) {
+		if (oom) {
+			strbuf_addstr(err, "out of memory");
+			return EXIT_SOFTWARE;
+		}
+		strbuf_addstr(err, "no log given and no memline-*.jsonl in the current directory; "
+				   "pass a LOG path");
+		return EXIT_NOINPUT;
+	}
+	*path = best;
+	return 0;
 }
 
 void cli_log_warn(void *data, const char *path, long line, const char *msg)
@@ -156,21 +186,31 @@ void cli_load_run(const char *cmd, int argc, char **argv, int first, struct run 
 	if (argc - first > 1)
 		die(EXIT_USAGE, "%s takes one LOG, not %d; see 'memline %s --help'", cmd,
 		    argc - first, cmd);
-	char *path = resolve_log(first < argc ? argv[first] : NULL);
+	char *path;
 	struct strbuf err = STRBUF_INIT;
+	int code = resolve_log(first < argc ? argv[first] : NULL, &path, &err);
+	if (code)
+		die_sb(code, &err);
 	int ret = run_load_fields(run, path, fields, cli_log_warn, NULL, &err);
-	free(path); /* run keeps its own copy */
-	if (ret < 0)
-		die(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR, "%s", err.buf);
+	free(path);
+	if (ret < 0) {
+		run_release(run);
+		die_sb(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR, &err);
+	}
 	strbuf_release(&err);
 }
 
-void cli_print(const struct strbuf *out)
+int cli_print(const struct strbuf *out)
 {
-	if (out->oom)
-		die(EXIT_SOFTWARE, "out of memory");
+	if (out->oom) {
+		error("out of memory");
+		return EXIT_SOFTWARE;
+	}
 	if (out->len)
 		fwrite(out->buf, 1, out->len, stdout);
-	if (fflush(stdout) == EOF || ferror(stdout))
-		die(EXIT_IOERR, "cannot write to standard output: %s", strerror(errno));
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		error("cannot write to standard output: %s", strerror(errno));
+		return EXIT_IOERR;
+	}
+	return 0;
 }

@@ -28,22 +28,40 @@ extern const char *cli_progname;
  * shown escaped (report_escape), so the paths, command names and log text it quotes reach the
  * terminal as text, never as control sequences. note() is for what is neither an error nor a
  * warning (the closing summary of a recording).
+ *
+ * die() prints the message and exits at once, without unwinding: call it only while nothing
+ * that was allocated is held by a local variable alone. A leak checker cannot count on seeing
+ * such a pointer when exit() runs (the compiler may have kept it in a register only), so
+ * memline's rule is: free first, then die. A function that holds memory returns an error (a
+ * message printed with error(), an exit code) to the one that can free it; a message built in
+ * a strbuf goes out through die_sb(), which frees it. Option parsing allocates nothing (its
+ * strings point into argv), so it dies freely.
  */
 noreturn void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+struct strbuf;
+/* die() with msg's text as the message; frees msg first. */
+noreturn void die_sb(int code, struct strbuf *msg);
 void error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Parses a positive number of seconds for option opt, or dies with a usage error. */
-double parse_seconds(const char *opt, const char *arg);
+/* The longest interval an option takes: a day. */
+#define CLI_MAX_INTERVAL 86400.0
+
+/*
+ * Parses a positive number of seconds, at most max, for option opt, or dies with a usage
+ * error.
+ */
+double parse_seconds(const char *opt, const char *arg, double max);
 /* Parses a pid, or dies with a usage error. */
 int parse_pid(const char *arg);
 
 /*
  * The log a reading command works on: arg if given, else the newest memline-*.jsonl in the
- * current directory. Dies with a clear message when there is none. The caller owns the result.
+ * current directory, into *path (the caller frees it). Returns 0, or the exit code with a
+ * one-line message in err when there is none (66), or it is a directory (66).
  */
-char *resolve_log(const char *arg);
+int resolve_log(const char *arg, char **path, struct strbuf *err);
 
 struct run;
 /*
@@ -56,9 +74,11 @@ struct run;
 void cli_load_run(const char *cmd, int argc, char **argv, int first, struct run *run,
 		  unsigned long long fields);
 
-/* Writes out to standard output; dies if it ran out of memory or cannot be written. */
-struct strbuf;
-void cli_print(const struct strbuf *out);
+/*
+ * Writes out to standard output. Returns 0, or the exit code (70 out of memory, 74 cannot be
+ * written) after saying why.
+ */
+int cli_print(const struct strbuf *out);
 
 /* Warning callback for log readers: "memline: LOG:LINE: MSG". */
 void cli_log_warn(void *data, const char *path, long line, const char *msg);

@@ -2,6 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "log.h"
 
 #include "cli.h"
 #include "procfs.h"
@@ -39,19 +42,33 @@ int cmd_attach(int argc, char **argv)
 	if (first >= argc)
 		die(EXIT_USAGE, "no process to attach to; usage: memline attach [OPTIONS] PID...");
 	size_t n = (size_t)(argc - first);
+	pid_t self = getpid();
+	for (size_t i = 0; i < n; i++)
+		if (parse_pid(argv[first + (int)i]) == self)
+			die(EXIT_USAGE,
+			    "pid %d is this memline itself; give the pids of the processes to "
+			    "record",
+			    (int)self);
+	record_opts_prepare(&ro, argc, argv);
 	pid_t *pids = calloc(n, sizeof(*pids));
-	if (!pids)
+	if (!pids) {
+		record_opts_release(&ro);
 		die(EXIT_SOFTWARE, "out of memory");
+	}
 	for (size_t i = 0; i < n; i++)
 		pids[i] = parse_pid(argv[first + (int)i]);
 	if (!ro.log_path) {
 		char name[64];
 		if (!procfs_comm(NULL, pids[0], name, sizeof(name)))
 			snprintf(name, sizeof(name), "attach");
-		ro.log_path = record_default_log_name(name);
+		if (!(ro.default_path = log_default_name(name))) {
+			free(pids);
+			record_opts_release(&ro);
+			die(EXIT_SOFTWARE, "out of memory");
+		}
+		ro.log_path = ro.rec.log_path = ro.default_path;
 		ro.rec.log_exclusive = true;
 	}
-	ro.rec.log_path = ro.log_path;
 
 	struct recorder_result res;
 	struct strbuf err = STRBUF_INIT;

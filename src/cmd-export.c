@@ -69,35 +69,51 @@ struct out_file {
 	int fd;
 };
 
-static void out_file_open(struct out_file *f, const char *path)
+/* Creates f's temporary file. Returns 0, or the exit code after saying why. */
+static int out_file_open(struct out_file *f, const char *path)
 {
 	f->path = path;
+	f->tmp = NULL;
+	f->fd = -1;
 	const char *slash = strrchr(path, '/');
 	size_t dir = slash ? (size_t)(slash - path) + 1 : 0;
 	struct strbuf tmp = STRBUF_INIT;
 	strbuf_addf(&tmp, "%.*s.%s.XXXXXX", (int)dir, path, path + dir);
-	if (tmp.oom)
-		die(EXIT_SOFTWARE, "out of memory");
+	if (tmp.oom) {
+		strbuf_release(&tmp);
+		error("out of memory");
+		return EXIT_SOFTWARE;
+	}
 	f->tmp = strbuf_detach(&tmp, NULL);
 	f->fd = mkstemp(f->tmp);
-	if (f->fd < 0)
-		die(EXIT_CANTCREAT, "cannot create '%s': %s", path, strerror(errno));
-	mode_t mask = umask(0);
-	umask(mask);
-	if (fchmod(f->fd, 0666 & ~mask) < 0) {
-		int e = errno;
+	int e = errno;
+	if (f->fd >= 0) {
+		mode_t mask = umask(0);
+		umask(mask);
+		if (fchmod(f->fd, 0666 & ~mask) == 0)
+			return 0;
+		e = errno;
+		close(f->fd);
+		f->fd = -1;
 		unlink(f->tmp);
-		die(EXIT_CANTCREAT, "cannot create '%s': %s", path, strerror(e));
 	}
+	free(f->tmp);
+	f->tmp = NULL;
+	error("cannot create '%s': %s", path, strerror(e));
+	return EXIT_CANTCREAT;
 }
 
-/* Finishes out into f: the temporary file is renamed over f->path, or removed on failure. */
-static void out_file_commit(struct out_file *f, struct export_out *out)
+/*
+ * Finishes out into f: the temporary file is renamed over f->path, or removed on failure.
+ * Returns 0, or the exit code after saying why.
+ */
+static int out_file_commit(struct out_file *f, struct export_out *out)
 {
 	int code = 0, e = 0;
 	if (export_out_finish(out) < 0) {
 		code = out->error == ENOMEM ? EXIT_SOFTWARE : EXIT_IOERR;
 		e = out->error;
+		close(f->fd);
 	} else if (close(f->fd) < 0) {
 		code = EXIT_IOERR;
 		e = errno;
@@ -109,63 +125,75 @@ static void out_file_commit(struct out_file *f, struct export_out *out)
 	if (code) {
 		unlink(f->tmp);
 		if (code == EXIT_SOFTWARE)
-			die(code, "out of memory");
-		die(code, "cannot %s '%s': %s", code == EXIT_CANTCREAT ? "create" : "write",
-		    f->path, strerror(e));
+			error("out of memory");
+		else
+			error("cannot %s '%s': %s", code == EXIT_CANTCREAT ? "create" : "write",
+			      f->path, strerror(e));
 	}
 	free(f->tmp);
 	f->tmp = NULL;
+	return code;
 }
 
-/* DIR and its missing parents, like mkdir -p; an existing non-directory is an error. */
-static void make_dir(const char *dir)
+/*
+ * DIR and its missing parents, like mkdir -p; an existing non-directory is an error. Returns
+ * 0, or the exit code after saying why.
+ */
+static int make_dir(const char *dir)
 {
 	struct stat st;
 	if (stat(dir, &st) == 0) {
-		if (!S_ISDIR(st.st_mode))
-			die(EXIT_CANTCREAT,
-			    "cannot create directory '%s': it exists and is not a "
-			    "directory",
-			    dir);
-		return;
+		if (S_ISDIR(st.st_mode))
+			return 0;
+		error("cannot create directory '%s': it exists and is not a directory", dir);
+		return EXIT_CANTCREAT;
 	}
 	char *path = strdup(dir);
-	if (!path)
-		die(EXIT_SOFTWARE, "out of memory");
-	for (char *p = path + 1;; p++) {
+	if (!path) {
+		error("out of memory");
+		return EXIT_SOFTWARE;
+	}
+	int code = 0;
+	for (char *p = path + 1; !code; p++) {
 		if (*p && *p != '/')
 			continue;
 		char c = *p;
 		*p = '\0';
-		if (mkdir(path, 0777) < 0 && errno != EEXIST)
-			die(EXIT_CANTCREAT, "cannot create directory '%s': %s", path,
-			    strerror(errno));
-		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-			die(EXIT_CANTCREAT, "cannot create directory '%s': '%s' is not a directory",
-			    dir, path);
+		if (mkdir(path, 0777) < 0 && errno != EEXIST) {
+			error("cannot create directory '%s': %s", path, strerror(errno));
+			code = EXIT_CANTCREAT;
+		} else if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			error("cannot create directory '%s': '%s' is not a directory", dir, path);
+			code = EXIT_CANTCREAT;
+		}
 		*p = c;
 		if (!c)
 			break;
 	}
 	free(path);
+	return code;
 }
 
-static void write_file(const char *dir, const char *name, const struct run *run,
-		       void (*render)(const struct run *, int, struct export_out *))
+/* Writes DIR/NAME. Returns 0, or the exit code after saying why. */
+static int write_file(const char *dir, const char *name, const struct run *run,
+		      void (*render)(const struct run *, int, struct export_out *))
 {
 	struct strbuf path = STRBUF_INIT;
 	size_t n = strlen(dir);
 	strbuf_addf(&path, "%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", name);
-	if (path.oom)
-		die(EXIT_SOFTWARE, "out of memory");
+	int code = EXIT_SOFTWARE;
 	struct out_file f;
-	out_file_open(&f, path.buf);
-	struct export_out out;
-	export_out_init(&out, flush_fd, &f.fd);
-	render(run, EXPORT_GNUPLOT_TOP, &out);
-	out_file_commit(&f, &out);
-	export_out_release(&out);
+	if (path.oom)
+		error("out of memory");
+	else if (!(code = out_file_open(&f, path.buf))) {
+		struct export_out out;
+		export_out_init(&out, flush_fd, &f.fd);
+		render(run, EXPORT_GNUPLOT_TOP, &out);
+		code = out_file_commit(&f, &out);
+		export_out_release(&out);
+	}
 	strbuf_release(&path);
+	return code;
 }
 
 int cmd_export(int argc, char **argv)
@@ -230,33 +258,39 @@ int cmd_export(int argc, char **argv)
 	if (run.truncated || run.corrupt)
 		warning("%s: the log is damaged; exporting what could be read", run.path);
 
+	int code;
 	if (fmt == FMT_GNUPLOT) {
-		make_dir(dir);
-		write_file(dir, "memline.dat", &run, export_gnuplot_dat);
-		write_file(dir, "memline.plt", &run, export_gnuplot_plt);
+		if (!(code = make_dir(dir)) &&
+		    !(code = write_file(dir, "memline.dat", &run, export_gnuplot_dat)))
+			code = write_file(dir, "memline.plt", &run, export_gnuplot_plt);
 		run_release(&run);
-		return 0;
+		return code;
 	}
 	void (*render)(const struct run *, struct export_out *) =
 		fmt == FMT_CSV ? export_csv : export_perfetto;
 	struct export_out out;
 	if (output) {
 		struct out_file f;
-		out_file_open(&f, output);
-		export_out_init(&out, flush_fd, &f.fd);
-		render(&run, &out);
-		out_file_commit(&f, &out);
+		if (!(code = out_file_open(&f, output))) {
+			export_out_init(&out, flush_fd, &f.fd);
+			render(&run, &out);
+			code = out_file_commit(&f, &out);
+			export_out_release(&out);
+		}
 	} else {
 		int fd = STDOUT_FILENO;
 		export_out_init(&out, flush_fd, &fd);
 		render(&run, &out);
+		code = 0;
 		if (export_out_finish(&out) < 0) {
+			code = out.error == ENOMEM ? EXIT_SOFTWARE : EXIT_IOERR;
 			if (out.error == ENOMEM)
-				die(EXIT_SOFTWARE, "out of memory");
-			die(EXIT_IOERR, "cannot write to standard output: %s", strerror(out.error));
+				error("out of memory");
+			else
+				error("cannot write to standard output: %s", strerror(out.error));
 		}
+		export_out_release(&out);
 	}
-	export_out_release(&out);
 	run_release(&run);
-	return 0;
+	return code;
 }

@@ -78,26 +78,34 @@ static int write_file(const char *path, const struct strbuf *sb)
 	return close(fd);
 }
 
-/* Draws into a temporary file beside out, then renames it over out. */
-static void write_plot(const struct plot_input *in, size_t n, const struct plot_options *o,
-		       enum plot_format format, const char *out)
+/*
+ * Draws into a temporary file beside out, then renames it over out. Returns 0, or the exit
+ * code after saying why.
+ */
+static int write_plot(const struct plot_input *in, size_t n, const struct plot_options *o,
+		      enum plot_format format, const char *out)
 {
 	const char *slash = strrchr(out, '/');
 	struct strbuf tmp = STRBUF_INIT, err = STRBUF_INIT;
 	if (slash)
 		strbuf_add(&tmp, out, (size_t)(slash - out) + 1);
 	strbuf_addf(&tmp, ".%s.XXXXXX", slash ? slash + 1 : out);
-	if (tmp.oom)
-		die(EXIT_SOFTWARE, "out of memory");
+	int code = EXIT_CANTCREAT;
+	if (tmp.oom) {
+		error("out of memory");
+		code = EXIT_SOFTWARE;
+		goto out;
+	}
 	int fd = mkstemp(tmp.buf);
-	if (fd < 0)
-		die(EXIT_CANTCREAT, "cannot create '%s': %s", out, strerror(errno));
+	if (fd < 0) {
+		error("cannot create '%s': %s", out, strerror(errno));
+		goto out;
+	}
 	mode_t mask = umask(0);
 	umask(mask);
 	if (fchmod(fd, 0666 & ~mask) < 0 || close(fd) < 0) {
-		int e = errno;
-		unlink(tmp.buf);
-		die(EXIT_CANTCREAT, "cannot create '%s': %s", out, strerror(e));
+		error("cannot create '%s': %s", out, strerror(errno));
+		goto fail;
 	}
 	int ret;
 	if (format == PLOT_HTML) {
@@ -113,16 +121,33 @@ static void write_plot(const struct plot_input *in, size_t n, const struct plot_
 		ret = plot_cairo(in, n, o, format, tmp.buf, &err);
 	}
 	if (ret < 0) {
-		unlink(tmp.buf);
-		die(EXIT_CANTCREAT, "%s", err.buf ? err.buf : "cannot draw the plot");
+		error("%s", err.buf ? err.buf : "cannot draw the plot");
+		goto fail;
 	}
 	if (rename(tmp.buf, out) < 0) {
-		int e = errno;
-		unlink(tmp.buf);
-		die(EXIT_CANTCREAT, "cannot create '%s': %s", out, strerror(e));
+		error("cannot create '%s': %s", out, strerror(errno));
+		goto fail;
 	}
+	code = 0;
+	goto out;
+fail:
+	unlink(tmp.buf);
+out:
 	strbuf_release(&tmp);
 	strbuf_release(&err);
+	return code;
+}
+
+/* Frees the n logs loaded for a plot. */
+static void release_logs(struct run *runs, struct plot_input *in, char **paths, size_t n)
+{
+	for (size_t i = 0; runs && paths && i < n; i++) {
+		run_release(&runs[i]);
+		free(paths[i]);
+	}
+	free(runs);
+	free(in);
+	free(paths);
 }
 
 int cmd_plot(int argc, char **argv)
@@ -137,7 +162,12 @@ int cmd_plot(int argc, char **argv)
 	struct plot_options o;
 	plot_options_init(&o);
 	const char *out = NULL;
-	char **labels = calloc((size_t)argc + 1, sizeof(*labels));
+	/*
+	 * The --label values (pointers into argv). File-static, so that it stays reachable when
+	 * the option parsing below dies (src/cli.h: die() with nothing held by a local alone).
+	 */
+	static char **labels;
+	labels = calloc((size_t)argc + 1, sizeof(*labels));
 	size_t n_labels = 0;
 	if (!labels)
 		die(EXIT_SOFTWARE, "out of memory");
@@ -205,16 +235,26 @@ int cmd_plot(int argc, char **argv)
 	struct run *runs = calloc(n, sizeof(*runs));
 	struct plot_input *in = calloc(n, sizeof(*in));
 	char **paths = calloc(n, sizeof(*paths));
-	if (!runs || !in || !paths)
+	if (!runs || !in || !paths) {
+		release_logs(runs, in, paths, 0);
+		free(labels);
+		labels = NULL;
 		die(EXIT_SOFTWARE, "out of memory");
-	for (size_t i = 0; i < n; i++) {
-		paths[i] = resolve_log(argc > optind ? argv[optind + (int)i] : NULL);
-		struct strbuf err = STRBUF_INIT;
+	}
+	for (size_t i = 0; i < n; i++)
+		run_init(&runs[i]);
+	int code = 0;
+	struct strbuf err = STRBUF_INIT;
+	for (size_t i = 0; i < n && !code; i++) {
+		code = resolve_log(argc > optind ? argv[optind + (int)i] : NULL, &paths[i], &err);
+		if (code)
+			break;
 		int ret = run_load_fields(&runs[i], paths[i], series_fields(o.metric), cli_log_warn,
 					  NULL, &err);
-		if (ret < 0)
-			die(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR, "%s", err.buf);
-		strbuf_release(&err);
+		if (ret < 0) {
+			code = ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR;
+			break;
+		}
 		if (runs[i].truncated)
 			warning("%s: the last line was cut off; plotting what was written before "
 				"it",
@@ -225,16 +265,15 @@ int cmd_plot(int argc, char **argv)
 		in[i].path = paths[i];
 		in[i].label = n_labels ? labels[i] : NULL;
 	}
-	write_plot(in, n, &o, (enum plot_format)format, out);
+	if (code)
+		error("%s", err.buf ? err.buf : "cannot read the log");
+	else
+		code = write_plot(in, n, &o, (enum plot_format)format, out);
+	strbuf_release(&err);
 	/* cairo's font caches, so that a leak checker sees less that is not ours */
 	cairo_debug_reset_static_data();
-	for (size_t i = 0; i < n; i++) {
-		run_release(&runs[i]);
-		free(paths[i]);
-	}
-	free(runs);
-	free(in);
-	free(paths);
+	release_logs(runs, in, paths, n);
 	free(labels);
-	return 0;
+	labels = NULL;
+	return code;
 }

@@ -51,8 +51,8 @@ int cmd_report(int argc, char **argv)
 		report_json(&run, &out);
 	else
 		report_text(&run, &out);
-	cli_print(&out);
+	int code = cli_print(&out);
 	strbuf_release(&out);
 	run_release(&run);
-	return 0;
+	return code;
 }

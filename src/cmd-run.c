@@ -45,11 +45,9 @@ int cmd_run(int argc, char **argv)
 		die(EXIT_USAGE,
 		    "no command to run; usage: memline run [OPTIONS] -- COMMAND [ARGS...]");
 	char **command = argv + first;
-	if (!ro.log_path) {
-		ro.log_path = record_default_log_name(command[0]);
-		ro.rec.log_exclusive = true;
-	}
-	ro.rec.log_path = ro.log_path;
+	record_opts_prepare(&ro, argc, argv);
+	if (!ro.log_path)
+		record_opts_default_log(&ro, command[0]);
 
 	struct recorder_result res;
 	struct strbuf err = STRBUF_INIT;

@@ -103,10 +103,22 @@ static void render_status(const struct run *run, struct strbuf *out)
 		     alive, n_alive);
 	free(oom);
 	free(alive);
-	if (run->status == RUN_INCOMPLETE)
+	if (run->stopped) {
+		report_stopped(run, out);
+		strbuf_addstr(out, run->has_end ? "; from there on it holds only the end record\n"
+				   : run->status == RUN_RUNNING
+					   ? "; memline is still recording, writing nothing more\n"
+					   : "; how the run ended is unknown\n");
+	} else if (run->status == RUN_INCOMPLETE) {
 		strbuf_addstr(out, "no end record: memline or the machine died while recording\n");
-	else if (run->status == RUN_RUNNING)
+	} else if (run->status == RUN_RUNNING) {
 		strbuf_addstr(out, "no end record yet: memline is still recording\n");
+	}
+	for (size_t i = 0; i < run->n_warnings; i++) {
+		strbuf_addstr(out, "warning: ");
+		report_escape(out, run->warnings[i], strlen(run->warnings[i]), 400);
+		strbuf_addch(out, '\n');
+	}
 	if (run->truncated)
 		strbuf_addstr(out, "the last line of the log was cut off\n");
 	if (run->corrupt)
@@ -134,8 +146,9 @@ int cmd_status(int argc, char **argv)
 	struct strbuf out = STRBUF_INIT;
 	cli_load_run("status", argc, argv, optind, &run, 0);
 	render_status(&run, &out);
-	cli_print(&out);
-	int code = status_exit_code(run.status);
+	int code = cli_print(&out);
+	if (!code)
+		code = status_exit_code(run.status);
 	strbuf_release(&out);
 	run_release(&run);
 	return code;

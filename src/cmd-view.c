@@ -49,13 +49,13 @@ int cmd_view(int argc, char **argv)
 	views_init(&v);
 	int c;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+fw:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:fw:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			v.follow = true;
 			break;
 		case 'w':
-			v.history = parse_seconds("--window", optarg);
+			v.history = parse_seconds("--window", optarg, 1e9);
 			break;
 		case 's':
 			v.serve = optarg;
@@ -74,27 +74,44 @@ int cmd_view(int argc, char **argv)
 	if (argc - optind > 1)
 		die(EXIT_USAGE, "view takes one LOG, not %d; see 'memline view --help'",
 		    argc - optind);
-	char *path = resolve_log(optind < argc ? argv[optind] : NULL);
-	if (access(path, R_OK) < 0)
-		die(EXIT_NOINPUT, "cannot open log '%s': %s", path, strerror(errno));
 	v.dashboard = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-	views_prepare(&v);
+	views_prepare(&v); /* before anything is held: it dies on a bad --serve */
+	char *path;
 	struct strbuf err = STRBUF_INIT;
-	if (!v.dashboard && !v.serve) {
+	int code = resolve_log(optind < argc ? argv[optind] : NULL, &path, &err);
+	if (!code && access(path, R_OK) < 0) {
+		strbuf_addf(&err, "cannot open log '%s': %s", path, strerror(errno));
+		code = EXIT_NOINPUT;
+	} else if (!code && !v.dashboard && !v.serve) {
 		/* A damaged log says so first: that is the error whatever the output. */
 		struct live probe;
-		if (live_start(&probe, path, false, &err) < 0)
-			die(EXIT_DATAERR, "%s", err.buf);
-		live_stop(&probe);
-		die(EXIT_USAGE, "view draws on a terminal: standard input and output must be one "
-				"(for a file, see 'memline report'; for a browser, --serve PORT)");
+		code = EXIT_DATAERR;
+		if (live_start(&probe, path, false, &err) == 0) {
+			live_stop(&probe);
+			strbuf_addstr(&err,
+				      "view draws on a terminal: standard input and output must "
+				      "be one (for a file, see 'memline report'; for a browser, "
+				      "--serve PORT)");
+			code = EXIT_USAGE;
+		}
+	} else if (!code && views_start(&v, path, &err) < 0) {
+		code = v.live_on ? EXIT_UNAVAILABLE : EXIT_DATAERR;
 	}
-	if (views_start(&v, path, &err) < 0)
-		die(v.live_on ? EXIT_UNAVAILABLE : EXIT_DATAERR, "%s", err.buf);
+	if (code) {
+		http_stop(v.http); /* so that views_finish waits for nothing */
+		v.http = NULL;
+		views_finish(&v);
+		free(v.tui_error);
+		free(path);
+		die_sb(code, &err);
+	}
 	int ret = views_finish(&v);
 	free(path);
-	if (ret < 0)
-		die(EXIT_UNAVAILABLE, "%s", v.tui_error);
 	strbuf_release(&err);
-	return 0;
+	if (ret < 0) {
+		error("%s", v.tui_error);
+		code = EXIT_UNAVAILABLE;
+	}
+	free(v.tui_error);
+	return code;
 }

@@ -47,27 +47,27 @@ void record_opts_init(struct record_opts *ro)
 	recorder_options_init(&ro->rec);
 	views_init(&ro->views);
 	ro->views.follow = true;
+	strbuf_init(&ro->notes);
 }
 
-/* Takes one option; false if c is not one. */
+/* Takes one option; false if c is not one. Allocates nothing: the strings stay argv's. */
 static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg)
 {
 	switch (c) {
 	case 'o':
 		if (!*arg)
 			die(EXIT_USAGE, "-o takes a log path, not an empty string");
-		free(ro->log_path);
-		ro->log_path = strdup(arg);
+		ro->log_path = arg;
 		return true;
 	case 'i':
-		ro->rec.interval = parse_seconds("-i", arg);
+		ro->rec.interval = parse_seconds("-i", arg, CLI_MAX_INTERVAL);
 		return true;
 	case 'I':
-		ro->rec.max_interval = parse_seconds("--max-interval", arg);
+		ro->rec.max_interval = parse_seconds("--max-interval", arg, CLI_MAX_INTERVAL);
 		ro->max_interval_set = true;
 		return true;
 	case OPT_MIN_INTERVAL:
-		ro->rec.min_interval = parse_seconds("--min-interval", arg);
+		ro->rec.min_interval = parse_seconds("--min-interval", arg, CLI_MAX_INTERVAL);
 		return true;
 	case OPT_PSS:
 		ro->rec.pss = true;
@@ -96,15 +96,8 @@ static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg
 			    "%s is for 'memline run': only then is the output memline's "
 			    "to pass on",
 			    c == OPT_CAPTURE ? "--capture-output" : "--event-regex");
-		if (c == OPT_EVENT_REGEX) {
-			const char **re = realloc(ro->regex, (ro->n_regex + 1) * sizeof(*re));
-			if (!re)
-				die(EXIT_SOFTWARE, "out of memory");
-			re[ro->n_regex++] = arg;
-			ro->regex = re;
-			ro->rec.event_regex = re;
-			ro->rec.n_event_regex = ro->n_regex;
-		}
+		/* Counted now, collected by record_opts_prepare. */
+		ro->n_regex += c == OPT_EVENT_REGEX;
 		/* Turning lines into events needs the lines. */
 		ro->rec.capture_output = true;
 		return true;
@@ -121,13 +114,19 @@ static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg
 	return false;
 }
 
+/* run stops at the command's name, so that its options stay its own. */
+static const char *short_options(const char *cmd)
+{
+	return strcmp(cmd, "run") ? ":o:i:I:qh" : "+:o:i:I:qh";
+}
+
 int record_opts_parse(struct record_opts *ro, const char *cmd, const char *usage, int argc,
 		      char **argv)
 {
-	/* run stops at the command's name, so that its options stay its own. */
-	const char *shortopts = strcmp(cmd, "run") ? "o:i:I:qh" : "+o:i:I:qh";
+	const char *shortopts = short_options(cmd);
 	int c;
-	optind = 1;
+	ro->cmd = cmd;
+	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shortopts, long_options, NULL)) != -1) {
 		if (c == 'h') {
@@ -136,30 +135,88 @@ int record_opts_parse(struct record_opts *ro, const char *cmd, const char *usage
 		}
 		if (take(ro, cmd, c, optarg))
 			continue;
-		if (c == ':' || (c == '?' && optopt && strchr("oiI", optopt)))
-			die(EXIT_USAGE, "-%c needs a value; see 'memline %s --help'", optopt, cmd);
+		if (c == ':')
+			die(EXIT_USAGE, "%s needs a value; see 'memline %s --help'",
+			    argv[optind - 1], cmd);
+		if (optopt && optopt < 256)
+			die(EXIT_USAGE, "unknown option '-%c'; see 'memline %s --help'", optopt,
+			    cmd);
 		die(EXIT_USAGE, "unknown option '%s'; see 'memline %s --help'", argv[optind - 1],
 		    cmd);
 	}
 	if (ro->rec.min_interval > ro->rec.max_interval)
 		die(EXIT_USAGE, "--min-interval is longer than --max-interval; make it shorter");
-	views_prepare(&ro->views);
-	views_for_recording(&ro->views, &ro->rec, ro->max_interval_set);
 	return optind;
 }
 
-char *record_default_log_name(const char *command)
+static void on_warning(void *data, const char *msg)
 {
-	char *name = log_default_name(command);
-	if (!name)
+	struct record_opts *ro = data;
+	/* The dashboard owns the terminal: said once it is left. */
+	if (ro->views.tui_on)
+		strbuf_addf(&ro->notes, "%s%s", ro->notes.len ? "\n" : "", msg);
+	else
+		warning("%s", msg);
+}
+
+void record_opts_prepare(struct record_opts *ro, int argc, char **argv)
+{
+	views_prepare(&ro->views);
+	if (ro->n_regex) {
+		size_t n = 0;
+		if (!(ro->regex = calloc(ro->n_regex, sizeof(*ro->regex)))) {
+			record_opts_release(ro);
+			die(EXIT_SOFTWARE, "out of memory");
+		}
+		/* The options again, known good now, for the patterns only. */
+		const char *shortopts = short_options(ro->cmd);
+		int c;
+		optind = 0;
+		opterr = 0;
+		while ((c = getopt_long(argc, argv, shortopts, long_options, NULL)) != -1)
+			if (c == OPT_EVENT_REGEX && n < ro->n_regex)
+				ro->regex[n++] = optarg;
+		ro->rec.event_regex = ro->regex;
+		ro->rec.n_event_regex = n;
+	}
+	ro->rec.log_path = ro->log_path;
+	ro->rec.warn = on_warning;
+	ro->rec.warn_data = ro;
+	views_for_recording(&ro->views, &ro->rec, ro->max_interval_set);
+}
+
+void record_opts_default_log(struct record_opts *ro, const char *command)
+{
+	if (!(ro->default_path = log_default_name(command))) {
+		record_opts_release(ro);
 		die(EXIT_SOFTWARE, "out of memory");
-	return name;
+	}
+	ro->log_path = ro->rec.log_path = ro->default_path;
+	ro->rec.log_exclusive = true;
+}
+
+void record_opts_release(struct record_opts *ro)
+{
+	/* Nothing was recorded: the views never started, at most the server listened. */
+	if (!ro->views.tui_on && !ro->views.live_on) {
+		http_stop(ro->views.http);
+		ro->views.http = NULL;
+	}
+	views_finish(&ro->views);
+	free(ro->views.tui_error);
+	ro->views.tui_error = NULL;
+	free(ro->regex);
+	ro->regex = NULL;
+	free(ro->default_path);
+	ro->default_path = NULL;
+	ro->log_path = NULL;
+	strbuf_release(&ro->notes);
 }
 
 static void print_summary(const struct record_opts *ro, const struct recorder_result *res)
 {
 	if (res->warning.len)
-		warning("%s; the log keeps every record written before that", res->warning.buf);
+		warning("%s", res->warning.buf);
 	if (ro->quiet)
 		return;
 	struct strbuf sb = STRBUF_INIT;
@@ -176,42 +233,60 @@ static void print_summary(const struct record_opts *ro, const struct recorder_re
 	strbuf_addstr(&sb, "; peak RSS ");
 	report_bytes(&sb, res->peak_kib * 1024);
 	strbuf_addf(&sb, "; %zu process%s", res->processes, res->processes == 1 ? "" : "es");
-	if (res->alive)
+	if (res->alive && !strcmp(ro->cmd, "run"))
 		strbuf_addf(&sb, ", %zu still running (--wait records them to the end)",
 			    res->alive);
-	strbuf_addf(&sb, "; log: %s", ro->log_path);
-	if (sb.oom)
-		die(EXIT_SOFTWARE, "out of memory");
-	note("%s", sb.buf); /* escaped: the log's path is the user's, not always printable */
+	else if (res->alive)
+		strbuf_addf(&sb, ", %zu still running, no longer recorded", res->alive);
+	if (!res->log_path)
+		strbuf_addstr(&sb, "; no log was written");
+	else if (res->log_removed)
+		strbuf_addf(&sb, "; the log %s was removed while recording: nothing is left of it",
+			    res->log_path);
+	else if (res->log_moved)
+		strbuf_addf(&sb, "; the log was %s: it was moved or replaced since", res->log_path);
+	else
+		strbuf_addf(&sb, "; log: %s", res->log_path);
+	/* escaped: the log's path is the user's, not always printable */
+	note("%s", sb.oom ? "out of memory" : sb.buf);
 	strbuf_release(&sb);
 }
 
 int record_finish(struct record_opts *ro, int ret, struct recorder_result *res, struct strbuf *err)
 {
 	views_finish(&ro->views);
-	free(ro->views.tui_error);
+	for (char *line = ro->notes.buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		if ((nl = strchr(line, '\n')))
+			*nl = '\0';
+		warning("%s", line);
+	}
+	int code;
 	switch (ret) {
 	case RECORDER_OK:
+		print_summary(ro, res);
+		code = res->memline_exit;
 		break;
 	case RECORDER_ERR_LOG:
-		die(EXIT_CANTCREAT, "%s", err->buf);
+		code = EXIT_CANTCREAT;
+		break;
 	case RECORDER_ERR_NOEXEC:
-		die(res->memline_exit, "%s", err->buf);
+		code = res->memline_exit;
+		break;
 	case RECORDER_ERR_NOPROC:
 	case RECORDER_ERR_EVENTS:
-		die(EXIT_NOINPUT, "%s", err->buf);
+		code = EXIT_NOINPUT;
+		break;
 	case RECORDER_ERR_REGEX:
-		die(EXIT_USAGE, "%s", err->buf);
+		code = EXIT_USAGE;
+		break;
 	default:
-		die(EXIT_OSERR, "%s", err->buf);
+		code = EXIT_OSERR;
+		break;
 	}
-	print_summary(ro, res);
-	int code = res->memline_exit;
+	if (ret != RECORDER_OK)
+		error("%s", err->buf ? err->buf : "the recording failed");
 	recorder_result_release(res);
 	strbuf_release(err);
-	free(ro->log_path);
-	ro->log_path = NULL;
-	free(ro->regex);
-	ro->regex = NULL;
+	record_opts_release(ro);
 	return code;
 }

@@ -13,29 +13,39 @@
 
 struct record_opts {
 	struct recorder_options rec;
+	const char *cmd; /* "run" or "attach" */
 	bool quiet;
-	char *log_path;	    /* owned */
-	const char **regex; /* --event-regex patterns (the strings are argv's) */
+	const char *log_path; /* -o (argv's string), or the default name */
+	char *default_path;   /* owned: the default name, when -o was not given */
+	const char **regex;   /* --event-regex patterns (an owned array of argv's strings) */
 	size_t n_regex;
 	bool max_interval_set; /* -I was given */
 	struct views views;    /* --live, --serve */
+	struct strbuf notes;   /* the recorder's warnings while the dashboard had the terminal */
 };
 
 void record_opts_init(struct record_opts *ro);
 /*
  * Parses cmd's options ("run" takes --wait too, and stops at the command's name); prints
  * usage and exits 0 for --help; dies with a usage error for a bad option or combination.
- * Sets ro->rec up for the live views asked for. Returns the index of the first argument
- * after the options.
+ * Allocates nothing. Returns the index of the first argument after the options.
  */
 int record_opts_parse(struct record_opts *ro, const char *cmd, const char *usage, int argc,
 		      char **argv);
-/* The default log name for a command: memline-NAME-YYYYMMDD-HHMMSS.jsonl, not yet existing. */
-char *record_default_log_name(const char *command);
+/*
+ * Once the command's own arguments are checked: takes the --serve port (dying with 64 or 69
+ * as views_prepare does), collects the --event-regex patterns and sets ro->rec up for the
+ * live views. From here on ro holds memory: record_finish() or record_opts_release() frees it.
+ */
+void record_opts_prepare(struct record_opts *ro, int argc, char **argv);
+/* Without -o: the log is the default name for command, never replacing anything. */
+void record_opts_default_log(struct record_opts *ro, const char *command);
+/* Frees what ro holds (for an error before the recording). */
+void record_opts_release(struct record_opts *ro);
 /*
  * After recorder_run/recorder_attach returned ret: waits for the live views to close, then
- * dies with the error's exit code and message, or prints the one-line summary on stderr
- * (unless quiet) and any warning. Releases ro, res and err; returns what memline exits with.
+ * says the error, or prints the one-line summary on stderr (unless quiet) and any warning.
+ * Releases ro, res and err; returns what memline exits with.
  */
 int record_finish(struct record_opts *ro, int ret, struct recorder_result *res, struct strbuf *err);
 

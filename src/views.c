@@ -36,11 +36,14 @@ void views_prepare(struct views *v)
 	if (v->serve) {
 		struct http_spec spec;
 		struct strbuf err = STRBUF_INIT;
+		strbuf_addstr(&err, "--serve: ");
 		if (http_parse_spec(v->serve, &spec, &err) < 0)
-			die(EXIT_USAGE, "--serve: %s", err.buf);
-		if (!(v->http = http_listen(v->serve, &err)))
-			die(EXIT_UNAVAILABLE, "%s; choose another port (0 picks a free one)",
-			    err.buf);
+			die_sb(EXIT_USAGE, &err);
+		strbuf_reset(&err);
+		if (!(v->http = http_listen(v->serve, &err))) {
+			strbuf_addstr(&err, "; choose another port (0 picks a free one)");
+			die_sb(EXIT_UNAVAILABLE, &err);
+		}
 		strbuf_release(&err);
 	}
 }

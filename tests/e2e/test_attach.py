@@ -1,10 +1,12 @@
 """memline attach: recording processes it did not start, and their descendants."""
 
+import json
 import os
 import signal
 import subprocess
 
-from conftest import end_of, exits_by_pid, header_of, of_type, procs_by_pid, read_log, read_pidfile, wait_until
+from conftest import (end_of, exits_by_pid, header_of, of_type, procs_by_pid, read_log, read_pidfile,
+                      wait_for_records, wait_until)
 
 
 def _records(log):
@@ -75,7 +77,8 @@ def test_attach_bad_pid(ml, tmp_path):
 
 def test_unprivileged_attach_to_a_process_it_cannot_fully_read(ml, tmp_path, killer):
     """memline as 'nobody' attached to root's process: its io cannot be read and its peak not
-    reset. Those are normal cases: recorded as null / lifetime peaks, no warning, no error."""
+    reset. Recorded as null / lifetime peaks, and said once: one warning on the terminal, one
+    warning record in the log, which status and report show."""
     import shutil
     import tempfile
     shared = tempfile.mkdtemp(prefix="memline-nobody-", dir="/tmp")
@@ -104,10 +107,21 @@ def test_unprivileged_attach_to_a_process_it_cannot_fully_read(ml, tmp_path, kil
         p.wait(timeout=30)
         err = open(err_path).read()
         assert p.returncode == 0, f"expected exit 0 as an unprivileged user; got {p.returncode}: {err!r}"
-        bad = [ln for ln in err.splitlines() if not ln.startswith("memline: ")
-               or "warning" in ln or "cannot" in ln]
-        assert not bad, f"expected no warning or error, got {bad}"
+        lines = err.splitlines()
+        warned = [ln for ln in lines if ln.startswith("memline: warning: ")]
+        assert len(warned) == 1 and f"process {pid} " in warned[0], f"expected one warning naming {pid}: {err!r}"
+        assert "I/O counters" in warned[0] and "reset the peak" in warned[0], warned
+        assert all(ln.startswith("memline: ") for ln in lines), f"expected only memline's lines: {err!r}"
         records = read_log(log, allow_cut_last=False)
+        notes = of_type(records, "warning")
+        assert len(notes) == 1 and notes[0]["code"] == "access" and notes[0]["pid"] == pid, (
+            f"expected one warning record about {pid}: {notes}")
+        assert notes[0]["text"] == warned[0][len("memline: warning: "):], (notes, warned)
+        _, _, out, _ = ml.status(log)
+        assert f"warning: {notes[0]['text']}" in out, f"expected status to show the warning: {out!r}"
+        rep = ml.cmd("report", log)
+        assert f"process {pid} " in rep.stdout and "I/O counters" in rep.stdout, rep.stdout[:2000]
+        assert json.loads(ml.cmd("report", "--json", log).stdout)["warnings"] == [notes[0]["text"]]
         assert end_of(records)["status"] in ("exited", "completed"), f"end: {end_of(records)}"
         samples = [s for s in of_type(records, "sample") if s["p"]]
         assert samples, "expected samples of the attached process"
@@ -137,3 +151,26 @@ def test_attach_default_log_name_is_the_process_comm(ml, tmp_path, killer):
     assert p.returncode == 0, err
     logs = [f.name for f in cwd.glob("*.jsonl")]
     assert len(logs) == 1 and re.fullmatch(r"memline-memwork-\d{8}-\d{6}\.jsonl", logs[0]), logs
+def test_attach_to_itself_is_refused(ml, tmp_path):
+    r = subprocess.run(["sh", "-c", f'exec "{ml.bin}" attach -o "{tmp_path}/self.jsonl" $$'],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 64, f"expected exit 64 for attaching to memline's own pid, got {r.returncode}: {r.stderr!r}"
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "memline itself" in lines[0], f"expected one line: {r.stderr!r}"
+    assert not (tmp_path / "self.jsonl").exists()
+
+
+def test_attach_summary_offers_nothing_it_refuses(ml, tmp_path, killer):
+    pf = tmp_path / "work.pid"
+    ml.work("pidfile", pf, "hang")
+    pid = read_pidfile(pf)
+    killer.append(pid)
+    log = tmp_path / "a.jsonl"
+    p = ml.popen("attach", "-o", log, "-i", "0.05", pid)
+    wait_for_records(log, "sample", 1)
+    p.send_signal(signal.SIGINT)
+    _, err = ml.finish(p)
+    assert p.returncode == 0, err
+    summary = err.strip().splitlines()[-1]
+    assert "--wait" not in summary, f"expected attach's summary not to suggest --wait: {summary!r}"
+    assert "1 still running" in summary and f"log: {log}" in summary, summary

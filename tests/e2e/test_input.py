@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import read_log, read_pidfile, wait_for_records
+from conftest import header_of, read_log, read_pidfile, wait_for_records
 
 
 @pytest.mark.parametrize("args", [["run", "--bogus", "--", "true"], ["run", "-i", "abc", "--", "true"],
@@ -210,3 +210,73 @@ def test_a_line_of_200_mb_is_skipped_without_being_held(ml, good_log):
             f"log without the long line; it took {extra >> 10} MiB more ({rss >> 10} MiB)")
     report = ml.report_json(good_log)
     assert report["corrupt_lines"] == 1 and report["status"] == "completed", report
+def one_line(stderr):
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected a one-line message, got {stderr!r}"
+    return lines[0]
+
+
+# ---- intervals: at most a day ----
+
+@pytest.mark.parametrize("opt", ["-i", "-I", "--min-interval"])
+@pytest.mark.parametrize("value", ["1e19", "1e9", "86401"])
+def test_intervals_are_bounded(ml, tmp_path, opt, value):
+    for cmd in (["run", opt, value, "--", "true"], ["attach", opt, value, str(os.getpid())]):
+        r = ml.cmd(*cmd, timeout=30)
+        assert r.returncode == 64, f"expected exit 64 for `memline {' '.join(cmd)}`, got {r.returncode}: {r.stderr!r}"
+        assert "at most 86400 seconds" in one_line(r.stderr), r.stderr
+    assert not list(tmp_path.glob("*.jsonl"))
+
+
+def test_a_day_is_accepted(ml, tmp_path):
+    run = ml.run_memwork("exit", 0, opts=["-i", "86400"])
+    assert run.code == 0, run.describe()
+    assert header_of(run.records)["interval"]["fixed"] == 86400
+
+
+# ---- an option without its value ----
+
+@pytest.mark.parametrize("args", [["run", "--serve"], ["run", "--min-interval"], ["run", "-o"],
+                                  ["run", "--event-regex"], ["attach", "--events"], ["attach", "-i"],
+                                  ["view", "--serve"], ["view", "--window"]])
+def test_option_without_its_value(ml, args):
+    r = ml.cmd(*args)
+    assert r.returncode == 64, f"expected exit 64 for `memline {' '.join(args)}`, got {r.returncode}: {r.stderr!r}"
+    msg = one_line(r.stderr)
+    assert "needs a value" in msg and args[-1] in msg and "unknown option" not in msg, msg
+
+
+# ---- every error path: its exit code and one line, and under ASan no leak ----
+
+@pytest.fixture
+def notalog(tmp_path):
+    f = tmp_path / "notalog.jsonl"
+    f.write_text("hello\n")
+    return f
+
+
+@pytest.mark.parametrize("args,code", [
+    (["status", "{notalog}"], 65), (["report", "{notalog}"], 65), (["report", "--json", "{notalog}"], 65),
+    (["export", "--csv", "{notalog}"], 65), (["export", "--csv", "-o", "{tmp}/out.csv", "{notalog}"], 65),
+    (["plot", "-o", "{tmp}/p.png", "{notalog}"], 65), (["plot", "-o", "{tmp}/p.png", "{good}", "{notalog}"], 65),
+    (["view", "{notalog}"], 65), (["status", "{tmp}/none.jsonl"], 66), (["view", "{tmp}/none.jsonl"], 66),
+    (["plot", "-o", "{tmp}/p.png", "{tmp}/none.jsonl"], 66), (["status", "{tmp}"], 66),
+    (["export", "--csv", "-o", "{tmp}/no/dir/out.csv", "{good}"], 73),
+    (["export", "--gnuplot", "{notalog}", "{good}"], 73),
+    (["plot", "-o", "{tmp}/no/dir/p.png", "{good}"], 73),
+    (["run", "-o", "{tmp}/x.jsonl", "-i", "abc", "--", "true"], 64),
+    (["run", "-o", "{tmp}/x.jsonl", "--serve", "99999999", "--", "true"], 64),
+    (["run", "--event-regex", "a", "--event-regex", "(", "--", "true"], 64),
+    (["run", "-o", "{notalog}", "--", "true"], 73), (["run", "-o", "{tmp}", "--", "true"], 73),
+    (["attach", "-o", "{tmp}/x.jsonl", "--wait", "1"], 64), (["attach", "0"], 64),
+])
+def test_error_paths(ml, tmp_path, notalog, args, code):
+    good = tmp_path / "good.jsonl"
+    run = ml.run_memwork("exit", 0, log=good, report=False)
+    assert run.code == 0, run.describe()
+    argv = [a.format(notalog=notalog, tmp=tmp_path, good=good) for a in args]
+    r = ml.cmd(*argv)
+    assert r.returncode == code, f"expected exit {code} for `memline {' '.join(argv)}`, got {r.returncode}: {r.stderr!r}"
+    one_line(r.stderr)
+    left = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert not left, f"expected no temporary file left: {left}"

@@ -1,9 +1,12 @@
 /*
  * test_log_writer: records written by lib/log-writer.c read back by lib/log-reader.c with the
  * same values, hostile command lines (quotes, newlines, control bytes, invalid UTF-8) included;
- * the lock that refuses a second writer; refusing to overwrite a file that is not a log; how
- * soon buffered records reach the file.
+ * the lock that refuses a second writer; refusing to overwrite a file that is not a log; an
+ * existing log untouched until the commit, and a generated name that never replaces anything;
+ * how soon buffered records reach the file.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <setjmp.h>
@@ -59,6 +62,7 @@ static void write_all(const char *path)
 				.interval_max = 5,
 				.peak_reset = true};
 	log_write_header(&w, &h);
+	assert_int_equal(log_writer_commit(&w, 1, &err), 0);
 	char cmdline[] = "sh\0-c\0echo \x01\xff\xc3\x28 </script>\n";
 	struct proc_info p = {.pid = 4242,
 			      .ppid = 1,
@@ -185,7 +189,7 @@ static void test_second_writer_refused(void **state)
 				.start_iso = "s",
 				.kernel = "k"};
 	log_write_header(&w1, &h);
-	assert_int_equal(log_writer_flush(&w1, 10, true, &err), 0);
+	assert_int_equal(log_writer_commit(&w1, 10, &err), 0);
 	assert_true(log_is_being_written(path));
 	assert_int_equal(log_writer_open(&w2, path, false, &err), -1);
 	assert_non_null(strstr(err.buf, "being written by another memline"));
@@ -218,9 +222,13 @@ static void test_not_a_log_refused(void **state)
 	assert_non_null(fgets(line, sizeof(line), f));
 	fclose(f);
 	assert_string_equal(line, "int main(void) { return 0; }\n");
-	/* An existing file with exclusive creation is refused too. */
+	/* Nor what is not a file. */
 	strbuf_reset(&err);
-	assert_int_equal(log_writer_open(&w, path, true, &err), -1);
+	assert_int_equal(log_writer_open(&w, "/dev/null", false, &err), -1);
+	assert_non_null(strstr(err.buf, "is not a memline log"));
+	strbuf_reset(&err);
+	assert_int_equal(log_writer_open(&w, "/tmp", false, &err), -1);
+	assert_non_null(strstr(err.buf, "is a directory"));
 	unlink(path);
 	free(path);
 	strbuf_release(&err);
@@ -251,6 +259,7 @@ static void test_flush_deadline(void **state)
 				.start_iso = "s",
 				.kernel = "k"};
 	log_write_header(&w, &h);
+	assert_int_equal(log_writer_commit(&w, 100.0, &err), 0);
 	assert_int_equal(log_writer_flush(&w, 100.0, true, &err), 0);
 	long long after_header = written(&w);
 	assert_true(after_header > 0);
@@ -275,6 +284,180 @@ static void test_flush_deadline(void **state)
 	strbuf_release(&err);
 }
 
+/* A directory of its own for a test, and how many hidden (temporary) files it holds. */
+static char *tmp_dir(void)
+{
+	char *d = strdup("/tmp/memline-test-dir-XXXXXX");
+	assert_non_null(mkdtemp(d));
+	return d;
+}
+
+static int hidden_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		n += de->d_name[0] == '.' && strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addf(&sb, "%s/%s", dir, name);
+	return strbuf_detach(&sb, NULL);
+}
+
+static char *read_whole(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	struct strbuf sb = STRBUF_INIT;
+	char buf[4096];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		strbuf_add(&sb, buf, n);
+	fclose(f);
+	return strbuf_detach(&sb, NULL);
+}
+
+static void header_of(struct log_writer *w, const char *host)
+{
+	struct header_info h = {.memline_version = "x",
+				.mode = "run",
+				.host = (char *)host,
+				.start_iso = "s",
+				.kernel = "k"};
+	log_write_header(w, &h);
+}
+
+static void test_existing_log_kept_until_commit(void **state)
+{
+	(void)state;
+	char *dir = tmp_dir(), *path = path_in(dir, "keep.jsonl");
+	write_all(path);
+	char *before = read_whole(path);
+	struct log_writer w, w2;
+	struct strbuf err = STRBUF_INIT;
+	assert_int_equal(log_writer_open(&w, path, false, &err), 0);
+	/* Locked from now on: a second memline cannot start on it. */
+	assert_true(log_is_being_written(path));
+	assert_int_equal(log_writer_open(&w2, path, false, &err), -1);
+	assert_non_null(strstr(err.buf, "being written by another memline"));
+	header_of(&w, "new");
+	log_writer_flush(&w, 10, true, &err);
+	char *during = read_whole(path);
+	assert_string_equal(during, before);
+	/* The recording never started: the old log is as it was, nothing is left beside it.
+	 */
+	log_writer_discard(&w);
+	char *after = read_whole(path);
+	assert_string_equal(after, before);
+	assert_false(log_is_being_written(path));
+	assert_int_equal(hidden_files(dir), 0);
+
+	/* It did start: the new log replaces it whole, with the old one's mode. */
+	chmod(path, 0600);
+	assert_int_equal(log_writer_open(&w, path, false, &err), 0);
+	header_of(&w, "new");
+	assert_int_equal(log_writer_commit(&w, 10, &err), 0);
+	assert_string_equal(w.path, path);
+	assert_true(log_is_being_written(path));
+	char *replaced = read_whole(path);
+	assert_non_null(strstr(replaced, "\"host\":\"new\""));
+	assert_null(strstr(replaced, "\"type\":\"end\""));
+	assert_int_equal(log_writer_close(&w, &err), 0);
+	assert_false(w.removed);
+	assert_false(w.moved);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(hidden_files(dir), 0);
+	free(before);
+	free(during);
+	free(after);
+	free(replaced);
+	unlink(path);
+	rmdir(dir);
+	free(path);
+	free(dir);
+	strbuf_release(&err);
+}
+
+static void test_symlink_followed(void **state)
+{
+	(void)state;
+	char *dir = tmp_dir(), *path = path_in(dir, "real.jsonl"), *link = path_in(dir, "l.jsonl");
+	write_all(path);
+	assert_int_equal(symlink("real.jsonl", link), 0);
+	struct log_writer w;
+	struct strbuf err = STRBUF_INIT;
+	assert_int_equal(log_writer_open(&w, link, false, &err), 0);
+	header_of(&w, "via-link");
+	assert_int_equal(log_writer_commit(&w, 10, &err), 0);
+	assert_int_equal(log_writer_close(&w, &err), 0);
+	struct stat st;
+	assert_int_equal(lstat(link, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	char *got = read_whole(path);
+	assert_non_null(strstr(got, "via-link"));
+	free(got);
+	unlink(link);
+	unlink(path);
+	rmdir(dir);
+	free(link);
+	free(path);
+	free(dir);
+	strbuf_release(&err);
+}
+
+static void test_exclusive_never_replaces(void **state)
+{
+	(void)state;
+	char *dir = tmp_dir();
+	char *base = path_in(dir, "x.jsonl"), *two = path_in(dir, "x-2.jsonl"),
+	     *three = path_in(dir, "x-3.jsonl"), *four = path_in(dir, "x-4.jsonl");
+	FILE *f = fopen(base, "w");
+	fputs("someone else's\n", f);
+	fclose(f);
+	/* A dangling symbolic link takes a name too (access() would have said it is free).
+	 */
+	assert_int_equal(symlink("/nonexistent/memline-test", two), 0);
+	struct log_writer w;
+	struct strbuf err = STRBUF_INIT;
+	assert_int_equal(log_writer_open(&w, base, true, &err), 0);
+	assert_string_equal(w.path, three);
+	/* Taken between the open and the commit: the log moves on to the next name. */
+	assert_int_equal(symlink("/nonexistent/memline-test", three), 0);
+	header_of(&w, "mine");
+	assert_int_equal(log_writer_commit(&w, 10, &err), 0);
+	assert_string_equal(w.path, four);
+	assert_int_equal(log_writer_close(&w, &err), 0);
+	char *got = read_whole(base);
+	assert_string_equal(got, "someone else's\n");
+	free(got);
+	char target[64];
+	assert_int_equal(readlink(three, target, sizeof(target)), 25);
+	got = read_whole(four);
+	assert_non_null(strstr(got, "mine"));
+	free(got);
+	assert_int_equal(hidden_files(dir), 0);
+	unlink(base);
+	unlink(two);
+	unlink(three);
+	unlink(four);
+	rmdir(dir);
+	free(base);
+	free(two);
+	free(three);
+	free(four);
+	free(dir);
+	strbuf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -282,6 +465,9 @@ int main(void)
 		cmocka_unit_test(test_second_writer_refused),
 		cmocka_unit_test(test_not_a_log_refused),
 		cmocka_unit_test(test_flush_deadline),
+		cmocka_unit_test(test_existing_log_kept_until_commit),
+		cmocka_unit_test(test_symlink_followed),
+		cmocka_unit_test(test_exclusive_never_replaces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

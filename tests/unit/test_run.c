@@ -3,7 +3,7 @@
  * fixture logs under $MEMLINE_FIXTURES/logs: processes, exec, pid reuse, peaks, statuses, and
  * the JSON report parsed back with jansson to check its contract; events and spans (order,
  * pairing per thread, RSS at an event, a span's peak and RSS change) and hostile labels in both
- * reports.
+ * reports; a log whose writer stopped (a full disk) and its warning records.
  */
 #include <jansson.h>
 #include <setjmp.h>
@@ -207,6 +207,59 @@ static void test_incomplete(void **state)
 	assert_non_null(strstr(sb.buf, "the log has no end record: memline or the machine died, "
 				       "or it is still being written"));
 	assert_non_null(strstr(sb.buf, "cut off"));
+	strbuf_release(&sb);
+	run_release(&run);
+}
+
+/* A log whose writer stopped (a full disk) and that says what it could not record. */
+static void test_stopped_and_warnings(void **state)
+{
+	(void)state;
+	struct run run;
+	load(&run, "stopped.jsonl");
+	assert_false(run.has_end);
+	assert_int_equal(run.status, RUN_INCOMPLETE);
+	assert_true(run.stopped);
+	assert_near(run.stopped_t, 12.5);
+	assert_string_equal(run.stopped_errno, "ENOSPC"); /* the first stopped record says it */
+	assert_string_equal(run.stopped_error, "No space left on device");
+	assert_int_equal(run.corrupt, 1); /* the one without a time */
+	assert_int_equal(run.n_warnings, 2);
+	assert_string_equal(run.warnings[1], "");
+	assert_int_equal(run.n_samples, 2);
+
+	struct strbuf sb = STRBUF_INIT;
+	report_stopped(&run, &sb);
+	assert_string_equal(sb.buf, "the log stopped at 12.5 s: file system full (ENOSPC)");
+	strbuf_reset(&sb);
+	report_text(&run, &sb);
+	assert_non_null(strstr(sb.buf, "warning: the log stopped at 12.5 s: file system full "
+				       "(ENOSPC); nothing after that was written"));
+	assert_null(strstr(sb.buf, "memline or the machine died"));
+	/* A warning's text is the log's: escaped like any other. */
+	assert_non_null(strstr(sb.buf, "warning: cannot read the I/O counters of process 100 "
+				       "\\x1b[31m(another user's)"));
+	assert_null(strchr(sb.buf, '\x1b'));
+	strbuf_reset(&sb);
+	report_json(&run, &sb);
+	json_t *o = json_loads(sb.buf, 0, NULL);
+	assert_non_null(o);
+	json_t *st = json_object_get(o, "stopped");
+	assert_string_equal(json_string_value(json_object_get(st, "errno")), "ENOSPC");
+	assert_near(json_number_value(json_object_get(st, "t")), 12.5);
+	json_t *w = json_object_get(o, "warnings");
+	assert_int_equal(json_array_size(w), 2);
+	assert_non_null(strstr(json_string_value(json_array_get(w, 0)), "\x1b[31m"));
+	json_decref(o);
+	strbuf_reset(&sb);
+	/* Without one, "stopped" is null and "warnings" empty. */
+	run_release(&run);
+	load(&run, "complete.jsonl");
+	report_json(&run, &sb);
+	o = json_loads(sb.buf, 0, NULL);
+	assert_true(json_is_null(json_object_get(o, "stopped")));
+	assert_int_equal(json_array_size(json_object_get(o, "warnings")), 0);
+	json_decref(o);
 	strbuf_release(&sb);
 	run_release(&run);
 }
@@ -803,6 +856,7 @@ int main(void)
 		cmocka_unit_test(test_pid_reuse),
 		cmocka_unit_test(test_oom),
 		cmocka_unit_test(test_incomplete),
+		cmocka_unit_test(test_stopped_and_warnings),
 		cmocka_unit_test(test_corrupt),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_quote),

@@ -27,6 +27,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "memline_stop before memline_start: expected -1 ESRCH\n");
 		return 1;
 	}
+	if (memline_start(argv[1], 1e19) != -1 || errno != EINVAL) {
+		fprintf(stderr, "memline_start with an interval of 1e19 s: expected -1 EINVAL\n");
+		return 1;
+	}
+	if (access(argv[1], F_OK) == 0) {
+		fprintf(stderr, "a memline_start that failed left a log behind\n");
+		return 1;
+	}
 	if (memline_start(argv[1], 0.01) != 0) {
 		fprintf(stderr, "memline_start: %s\n", memline_last_error());
 		return 1;
