@@ -770,7 +770,10 @@ static int listen_on(const struct sockaddr_storage *addr, socklen_t len, const c
 	if (addr->ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)addr, len) < 0 || listen(fd, 128) < 0) {
-		strbuf_addf(err, "cannot serve on '%s': %s", spec, strerror(errno));
+		int e = errno;
+		strbuf_addf(err, "cannot serve on '%s': %s", spec, strerror(e));
+		if (e == EADDRINUSE)
+			strbuf_addstr(err, "; choose another port (0 picks a free one)");
 		close(fd);
 		return -1;
 	}
@@ -797,23 +800,28 @@ struct http_server *http_listen(const char *spec, struct strbuf *err)
 		return NULL;
 	}
 	s->fd = fd;
+	/* The port it took (PORT 0 picks one); the address family is the one asked for. */
 	struct sockaddr_storage bound;
 	socklen_t blen = sizeof(bound);
-	char ip[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-	if (getsockname(fd, (struct sockaddr *)&bound, &blen) == 0) {
-		if (bound.ss_family == AF_INET6) {
-			const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&bound;
-			inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof(ip));
-			port = ntohs(a6->sin6_port);
-		} else {
-			const struct sockaddr_in *a4 = (const struct sockaddr_in *)&bound;
-			inet_ntop(AF_INET, &a4->sin_addr, ip, sizeof(ip));
-			port = ntohs(a4->sin_port);
-		}
+	if (getsockname(fd, (struct sockaddr *)&bound, &blen) < 0) {
+		strbuf_addf(err, "cannot serve on '%s': cannot read the port it took: %s", spec,
+			    strerror(errno));
+		close(fd);
+		free(s);
+		return NULL;
 	}
-	snprintf(s->url, sizeof(s->url),
-		 bound.ss_family == AF_INET6 ? "http://[%s]:%u/" : "http://%s:%u/", ip, port);
+	char ip[INET6_ADDRSTRLEN] = "?";
+	unsigned port;
+	if (s->ipv6) {
+		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&bound;
+		inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(a6->sin6_port);
+	} else {
+		const struct sockaddr_in *a4 = (const struct sockaddr_in *)&bound;
+		inet_ntop(AF_INET, &a4->sin_addr, ip, sizeof(ip));
+		port = ntohs(a4->sin_port);
+	}
+	snprintf(s->url, sizeof(s->url), s->ipv6 ? "http://[%s]:%u/" : "http://%s:%u/", ip, port);
 	return s;
 }
 

@@ -37,8 +37,7 @@ void views_prepare(struct views *v)
 		if (http_parse_spec(v->serve, &spec, &err) < 0)
 			die(EXIT_USAGE, "--serve: %s", err.buf);
 		if (!(v->http = http_listen(v->serve, &err)))
-			die(EXIT_UNAVAILABLE, "%s; choose another port (0 picks a free one)",
-			    err.buf);
+			die(EXIT_UNAVAILABLE, "%s", err.buf);
 		strbuf_release(&err);
 	}
 }

@@ -506,6 +506,27 @@ def test_bad_spec_and_port_in_use(tmp_path, served):
     assert r.returncode == 69 and "in use" in r.stderr and r.stderr.count("\n") == 1, r
 
 
+def test_getsockname_failing_is_an_error(tmp_path):
+    """When the port memline took cannot be read back (getsockname fails), memline says so and
+    exits 69 before the command runs, instead of serving on a port nobody knows."""
+    shim = tmp_path / "no_getsockname.so"
+    cc = os.environ.get("CC", "cc")
+    src = REPO / "tests" / "e2e" / "c" / "no_getsockname.c"
+    p = subprocess.run([cc, "-shared", "-fPIC", "-o", shim, src], capture_output=True,
+                       text=True, timeout=TIMEOUT)
+    assert p.returncode == 0, f"expected the shim to build: {p.stderr}"
+    # a sanitized memline wants its runtime first; the shim only replaces one libc call
+    env = {**os.environ, "LD_PRELOAD": str(shim),
+           "ASAN_OPTIONS": "verify_asan_link_order=0"}
+    log = tmp_path / "x.jsonl"
+    r = subprocess.run([MEMLINE, "run", "-q", "-o", log, "--serve", "0", "--", "true"],
+                       env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 69, f"expected exit 69: {r.returncode} {r.stderr!r}"
+    assert "cannot read the port" in r.stderr and "No buffer space" in r.stderr, r.stderr
+    assert r.stderr.count("\n") == 1, f"expected one line: {r.stderr!r}"
+    assert not log.exists(), "expected nothing recorded"
+
+
 # ---- the live page in a browser ----
 
 
