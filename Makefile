@@ -94,6 +94,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(CORE)
 fuzz-replay: $(FUZZ_BIN)
 	$(BUILD)/fuzz/fuzz_log_reader tests/fixtures/logs/*.jsonl
 	$(BUILD)/fuzz/fuzz_http_spec tests/fixtures/http/*.txt
+	$(BUILD)/fuzz/fuzz_http_request tests/fixtures/http/*.req
 
 # Open-ended fuzzing with libFuzzer: make fuzz FUZZ_SECONDS=600
 FUZZ_SECONDS ?= 60

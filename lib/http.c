@@ -9,9 +9,11 @@
  * with small stacks; the connection limit bounds them. The threads are started with every signal
  * blocked, so signals stay with the recorder's own thread.
  *
- * Requests: only GET and HEAD (else 405), on five exact paths (else 404). MHD's URL unescaping
- * is switched off (unescape_none), so "/%2e%2e/" or "/log%00" is compared as written and
- * matches nothing; no path from a request ever reaches the file system: /log and /events read
+ * Requests: what to answer is http_decide()'s (http-request.c, without I/O), from the target
+ * as the URI callback got it (query included) and the headers that matter: only GET and HEAD
+ * (else 405), on five exact paths (else 404). MHD's URL unescaping is switched off
+ * (unescape_none), so "/%2e%2e/" or "/log%00" is compared as written and matches nothing; no
+ * path from a request ever reaches the file system: /log and /events read
  * the followed log only, through a descriptor of their own opened on the follower's
  * (/proc/self/fd/N, so a log renamed or replaced by then is still the one followed). MHD caps a
  * request's memory (HTTP_MEMORY_LIMIT): a huge URL or header gets 414 or 431. When the server
@@ -60,7 +62,7 @@ struct http_server {
 	struct MHD_Daemon *daemon;
 	int fd; /* the listening socket, MHD's once it serves */
 	bool ipv6;
-	bool loopback; /* listening on a loopback address: check Host */
+	struct http_policy policy;
 	bool stopping; /* guarded by live->lock */
 	int streams;   /* open event streams, guarded by live->lock */
 	char url[80];
@@ -188,30 +190,6 @@ static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned status, con
 	strbuf_addstr(&sb, text);
 	strbuf_addch(&sb, '\n');
 	return reply_buf(c, status, "text/plain; charset=utf-8", &sb);
-}
-
-/* Whether the Host header names this machine's loopback (any port, or none). */
-static bool host_is_loopback(const char *host)
-{
-	if (!host)
-		return true; /* HTTP/1.0 without Host: a browser always sends one */
-	size_t n = strlen(host);
-	if (host[0] == '[') {
-		const char *end = strchr(host, ']');
-		return end && (size_t)(end - host) == 4 && !strncmp(host, "[::1]", 5) &&
-		       (!end[1] || end[1] == ':');
-	}
-	const char *colon = strchr(host, ':');
-	size_t hl = colon ? (size_t)(colon - host) : n;
-	if (hl == 9 && !strncasecmp(host, "localhost", 9))
-		return true;
-	char ip[16];
-	if (hl >= sizeof(ip))
-		return false;
-	memcpy(ip, host, hl);
-	ip[hl] = '\0';
-	struct in_addr a;
-	return inet_pton(AF_INET, ip, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
 /* Bytes of the complete lines the follower has read; with the lock held. */
@@ -613,26 +591,8 @@ static void stream_free(void *cls)
 	free(st);
 }
 
-/* A byte offset from a client: digits only, else -1. */
-static long long parse_offset(const char *s)
+static enum MHD_Result serve_events(struct http_server *s, struct MHD_Connection *c, long long from)
 {
-	if (!s || !*s)
-		return -1;
-	long long v = 0;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > (1LL << 50))
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	return v;
-}
-
-static enum MHD_Result serve_events(struct http_server *s, struct MHD_Connection *c)
-{
-	long long from =
-		parse_offset(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID"));
-	if (from < 0)
-		from = parse_offset(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "from"));
 	struct stream *st = calloc(1, sizeof(*st));
 	if (!st)
 		return MHD_NO;
@@ -682,53 +642,102 @@ static enum MHD_Result serve_events(struct http_server *s, struct MHD_Connection
 
 /* ---- requests ---- */
 
+/* A request's own state, from the URI callback on: the target as the client wrote it. */
+struct request {
+	char *target;
+	bool answered; /* what comes after is a body nobody asked for */
+};
+
+/* Called once the request line is in, before its headers: the target with its query. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	(void)cls;
+	(void)c;
+	struct request *rq = calloc(1, sizeof(*rq));
+	if (rq && !(rq->target = strdup(uri))) {
+		free(rq);
+		rq = NULL;
+	}
+	return rq;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req,
+			 enum MHD_RequestTerminationCode why)
+{
+	(void)cls;
+	(void)c;
+	(void)why;
+	struct request *rq = *req;
+	if (rq) {
+		free(rq->target);
+		free(rq);
+	}
+	*req = NULL;
+}
+
+static enum MHD_Result reply_refusal(struct MHD_Connection *c, const struct http_decision *d)
+{
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addstr(&sb, d->message);
+	strbuf_addch(&sb, '\n');
+	if (sb.oom) {
+		strbuf_release(&sb);
+		return MHD_NO;
+	}
+	size_t len = sb.len;
+	char *buf = strbuf_detach(&sb, &len);
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(buf);
+		return MHD_NO;
+	}
+	add_common_headers(r, "text/plain; charset=utf-8");
+	if (d->status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	enum MHD_Result ret = MHD_queue_response(c, d->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **req)
 {
+	(void)url; /* the target the URI callback kept has the query too */
 	(void)version;
 	(void)upload;
 	struct http_server *s = cls;
-	if (*req && *upload_size) { /* a body nobody asked for */
+	struct request *rq = *req;
+	if (!rq)
+		return MHD_NO; /* out of memory in on_uri */
+	if (rq->answered) {
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	*req = s;
-	bool head = !strcmp(method, MHD_HTTP_METHOD_HEAD);
-	if (!head && strcmp(method, MHD_HTTP_METHOD_GET)) {
-		struct strbuf sb = STRBUF_INIT;
-		strbuf_addstr(&sb, "method not allowed: only GET and HEAD\n");
-		if (sb.oom)
-			return MHD_NO;
-		size_t len = sb.len;
-		char *buf = strbuf_detach(&sb, &len);
-		struct MHD_Response *r =
-			MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
-		if (!r) {
-			free(buf);
-			return MHD_NO;
-		}
-		add_common_headers(r, "text/plain; charset=utf-8");
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-		enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
-		MHD_destroy_response(r);
-		return ret;
-	}
-	if (s->loopback &&
-	    !host_is_loopback(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host")))
-		return reply_text(c, MHD_HTTP_FORBIDDEN,
-				  "forbidden: this server answers to localhost only");
-	if (!strcmp(url, "/") || !strcmp(url, "/index.html"))
+	rq->answered = true;
+	struct http_request r = {
+		.method = method,
+		.target = rq->target,
+		.host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST),
+		.last_event_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID"),
+	};
+	struct http_decision d;
+	http_decide(&s->policy, &r, &d);
+	switch (d.route) {
+	case HTTP_REFUSE:
+		return reply_refusal(c, &d);
+	case HTTP_PAGE:
 		return serve_page(s, c, false);
-	if (!strcmp(url, "/data.json"))
+	case HTTP_DATA:
 		return serve_page(s, c, true);
-	if (!strcmp(url, "/events"))
-		return serve_events(s, c);
-	if (!strcmp(url, "/metrics"))
+	case HTTP_EVENTS:
+		return serve_events(s, c, d.from);
+	case HTTP_METRICS:
 		return serve_metrics(s, c);
-	if (!strcmp(url, "/log"))
+	case HTTP_LOG:
 		return serve_log(s, c);
-	return reply_text(c, MHD_HTTP_NOT_FOUND, "not found");
+	}
+	return MHD_NO;
 }
 
 /* ---- starting and stopping ---- */
@@ -792,7 +801,7 @@ struct http_server *http_listen(const char *spec, struct strbuf *err)
 		strbuf_addstr(err, "out of memory");
 		return NULL;
 	}
-	s->loopback = is_loopback(&hs);
+	s->policy.loopback = is_loopback(&hs);
 	s->ipv6 = addr.ss_family == AF_INET6;
 	int fd = listen_on(&addr, len, spec, err);
 	if (fd < 0) {
@@ -835,13 +844,14 @@ int http_serve(struct http_server *s, struct live *l, struct strbuf *err)
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	s->daemon =
-		MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET,
-				 s->fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-				 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
-				 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT,
-				 MHD_OPTION_THREAD_STACK_SIZE, (size_t)HTTP_STACK,
-				 MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL, MHD_OPTION_END);
+	s->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT, MHD_OPTION_THREAD_STACK_SIZE,
+		(size_t)HTTP_STACK, MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+		on_completed, NULL, MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!s->daemon) {
 		strbuf_addf(err, "cannot serve on %s: the HTTP server did not start", s->url);

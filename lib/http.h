@@ -52,4 +52,45 @@ struct http_spec {
  */
 int http_parse_spec(const char *spec, struct http_spec *out, struct strbuf *err);
 
+/* ---- how a request is answered, decided without I/O (lib/http-request.c) ---- */
+
+/* The parts of a request that decide its answer, as the client sent them; NULL: not sent. */
+struct http_request {
+	const char *method;
+	const char *target;	   /* the request target: the path, then ?query, not decoded */
+	const char *host;	   /* the Host header */
+	const char *last_event_id; /* the Last-Event-ID header */
+};
+
+/* What the server asks of every request. */
+struct http_policy {
+	bool loopback; /* it listens on a loopback address: Host must name one (DNS rebinding) */
+};
+
+enum http_route {
+	HTTP_REFUSE,  /* answer status with message, and nothing of the log */
+	HTTP_PAGE,    /* / and /index.html */
+	HTTP_DATA,    /* /data.json */
+	HTTP_EVENTS,  /* /events */
+	HTTP_METRICS, /* /metrics */
+	HTTP_LOG,     /* /log */
+};
+
+struct http_decision {
+	enum http_route route;
+	unsigned status;     /* 200, or the refusal's: 403 Host, 404 path, 405 method */
+	const char *message; /* HTTP_REFUSE: the body's one line, a static string */
+	long long from;	     /* HTTP_EVENTS: Last-Event-ID, else ?from=: where to start; or -1 */
+};
+
+/*
+ * Decides how to answer r under p: in this order, a Host that is not a loopback name when p
+ * says so is 403, a method other than GET and HEAD 405, a path other than the five (and
+ * /index.html), compared as written (nothing is decoded), 404.
+ */
+void http_decide(const struct http_policy *p, const struct http_request *r,
+		 struct http_decision *d);
+/* Whether a Host header names this machine's loopback: localhost, 127.x.y.z, [::1]; any port. */
+bool http_host_is_loopback(const char *host);
+
 #endif
