@@ -20,6 +20,11 @@
  * listens on a loopback address, a request must name a loopback host (Host: localhost,
  * 127.x.y.z or [::1]), so that a web page cannot reach it through DNS rebinding (403 else).
  *
+ * The token: every user of the machine can reach 127.0.0.1, so every request must carry a
+ * token (192 bits from getrandom, or the one of a token file), as ?token= (answered by a
+ * redirect to the URL without it that sets the cookie), the cookie memline-token-PORT, or
+ * Authorization: Bearer (else 401). The URL memline prints holds it.
+ *
  * /events reads the log file itself rather than the model, which keeps no raw lines: each
  * complete line from the stream's position on is one message, "id: OFFSET" (the byte offset
  * after the line, where a reconnecting client resumes: Last-Event-ID or ?from=OFFSET) and
@@ -38,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,7 +71,10 @@ struct http_server {
 	struct http_policy policy;
 	bool stopping; /* guarded by live->lock */
 	int streams;   /* open event streams, guarded by live->lock */
-	char url[80];
+	char *token;   /* what every request must carry */
+	char *cookie;  /* the name of the cookie that carries it */
+	char *url;     /* the URL to open, with ?token= */
+	char *address; /* and without */
 };
 
 /* ---- the spec ---- */
@@ -135,6 +144,147 @@ int http_parse_spec(const char *spec, struct http_spec *out, struct strbuf *err)
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- the token ---- */
+
+int http_token_new(char **token, struct strbuf *err)
+{
+	unsigned char raw[HTTP_TOKEN_BYTES];
+	size_t got = 0;
+	while (got < sizeof(raw)) {
+		ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			strbuf_addf(err, "cannot make a token: getrandom: %s", strerror(errno));
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	char *t = malloc(2 * sizeof(raw) + 1);
+	if (!t) {
+		strbuf_addstr(err, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(t + 2 * i, 3, "%02x", raw[i]);
+	*token = t;
+	return 0;
+}
+
+/* The token in the open file fd (see http_token_file), closing fd. */
+static int read_token_file(int fd, const char *path, char **token, struct strbuf *err)
+{
+	int ret = HTTP_TOKEN_REFUSED;
+	struct stat st;
+	char buf[HTTP_TOKEN_MAX + 3];
+	if (fstat(fd, &st) < 0) {
+		strbuf_addf(err, "cannot read token file '%s': %s", path, strerror(errno));
+		ret = HTTP_TOKEN_UNREADABLE;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		strbuf_addf(err, "token file '%s' is not a regular file", path);
+		goto out;
+	}
+	if (st.st_uid != geteuid()) {
+		strbuf_addf(err, "token file '%s' belongs to another user (uid %u)", path,
+			    (unsigned)st.st_uid);
+		goto out;
+	}
+	if (st.st_mode & 026) {
+		strbuf_addf(err,
+			    "token file '%s' can be %s by other users (mode %04o); chmod 600 it, "
+			    "or remove it and memline writes a new one",
+			    path, st.st_mode & 022 ? "written" : "read",
+			    (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			strbuf_addf(err, "cannot read token file '%s': %s", path, strerror(errno));
+			ret = HTTP_TOKEN_UNREADABLE;
+			goto out;
+		}
+		if (n == 0 || (len += (size_t)n) == sizeof(buf))
+			break;
+	}
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+		len--;
+	if (!http_token_valid(buf, len)) {
+		strbuf_addf(err,
+			    "token file '%s' does not hold a token: expected one line of %d to %d "
+			    "characters from A-Z a-z 0-9 - . _ ~",
+			    path, HTTP_TOKEN_MIN, HTTP_TOKEN_MAX);
+		goto out;
+	}
+	if (!(*token = strndup(buf, len))) {
+		strbuf_addstr(err, "out of memory");
+		ret = HTTP_TOKEN_UNREADABLE;
+		goto out;
+	}
+	ret = 0;
+out:
+	close(fd);
+	return ret;
+}
+
+int http_token_file(const char *path, char **token, struct strbuf *err)
+{
+	*token = NULL;
+	for (int tries = 0; tries < 2; tries++) {
+		/* O_NONBLOCK: a FIFO is refused as not a regular file instead of blocking */
+		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0)
+			return read_token_file(fd, path, token, err);
+		if (errno == ELOOP) {
+			strbuf_addf(err, "token file '%s' is a symbolic link", path);
+			return HTTP_TOKEN_REFUSED;
+		}
+		if (errno != ENOENT) {
+			strbuf_addf(err, "cannot read token file '%s': %s", path, strerror(errno));
+			return HTTP_TOKEN_UNREADABLE;
+		}
+		char *t;
+		if (http_token_new(&t, err) < 0)
+			return HTTP_TOKEN_UNWRITABLE;
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 && errno == EEXIST) { /* another memline made it meanwhile */
+			free(t);
+			continue;
+		}
+		if (fd < 0) {
+			strbuf_addf(err, "cannot create token file '%s': %s", path,
+				    strerror(errno));
+			free(t);
+			return HTTP_TOKEN_UNWRITABLE;
+		}
+		size_t len = strlen(t);
+		t[len] = '\n';
+		bool ok = write(fd, t, len + 1) == (ssize_t)(len + 1);
+		int e = errno;
+		t[len] = '\0';
+		if (close(fd) < 0 && ok) {
+			ok = false;
+			e = errno;
+		}
+		if (!ok) {
+			strbuf_addf(err, "cannot write token file '%s': %s", path,
+				    e ? strerror(e) : "short write");
+			unlink(path);
+			free(t);
+			return HTTP_TOKEN_UNWRITABLE;
+		}
+		*token = t;
+		return 0;
+	}
+	strbuf_addf(err, "cannot read token file '%s': it keeps being replaced", path);
+	return HTTP_TOKEN_UNREADABLE;
 }
 
 /* ---- helpers ---- */
@@ -675,11 +825,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req,
 	*req = NULL;
 }
 
-static enum MHD_Result reply_refusal(struct MHD_Connection *c, const struct http_decision *d)
+/* Answers a refusal, or a redirect that sets the token's cookie. */
+static enum MHD_Result reply_decision(struct http_server *s, struct MHD_Connection *c,
+				      const struct http_decision *d)
 {
 	struct strbuf sb = STRBUF_INIT;
-	strbuf_addstr(&sb, d->message);
-	strbuf_addch(&sb, '\n');
+	if (d->route == HTTP_REDIRECT)
+		strbuf_addf(&sb, "see %s\n", d->location.buf);
+	else
+		strbuf_addf(&sb, "%s\n", d->message);
 	if (sb.oom) {
 		strbuf_release(&sb);
 		return MHD_NO;
@@ -694,6 +848,23 @@ static enum MHD_Result reply_refusal(struct MHD_Connection *c, const struct http
 	add_common_headers(r, "text/plain; charset=utf-8");
 	if (d->status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	if (d->status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Bearer realm=\"memline\"");
+	if (d->route == HTTP_REDIRECT) {
+		struct strbuf cookie = STRBUF_INIT;
+		strbuf_addf(&cookie, "%s=%s; HttpOnly; SameSite=Strict; Path=/", s->cookie,
+			    s->token);
+		if (cookie.oom ||
+		    MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, cookie.buf) != MHD_YES ||
+		    MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, d->location.buf) !=
+			    MHD_YES) {
+			strbuf_release(&cookie);
+			MHD_destroy_response(r);
+			return MHD_NO;
+		}
+		strbuf_release(&cookie);
+	}
 	enum MHD_Result ret = MHD_queue_response(c, d->status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -719,25 +890,39 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		.method = method,
 		.target = rq->target,
 		.host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST),
+		.cookie = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_COOKIE),
+		.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_AUTHORIZATION),
 		.last_event_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID"),
 	};
 	struct http_decision d;
-	http_decide(&s->policy, &r, &d);
+	enum MHD_Result ret = MHD_NO;
+	if (http_decide(&s->policy, &r, &d) < 0)
+		goto out;
 	switch (d.route) {
 	case HTTP_REFUSE:
-		return reply_refusal(c, &d);
+	case HTTP_REDIRECT:
+		ret = reply_decision(s, c, &d);
+		break;
 	case HTTP_PAGE:
-		return serve_page(s, c, false);
+		ret = serve_page(s, c, false);
+		break;
 	case HTTP_DATA:
-		return serve_page(s, c, true);
+		ret = serve_page(s, c, true);
+		break;
 	case HTTP_EVENTS:
-		return serve_events(s, c, d.from);
+		ret = serve_events(s, c, d.from);
+		break;
 	case HTTP_METRICS:
-		return serve_metrics(s, c);
+		ret = serve_metrics(s, c);
+		break;
 	case HTTP_LOG:
-		return serve_log(s, c);
+		ret = serve_log(s, c);
+		break;
 	}
-	return MHD_NO;
+out:
+	strbuf_release(&d.location);
+	return ret;
 }
 
 /* ---- starting and stopping ---- */
@@ -789,11 +974,25 @@ static int listen_on(const struct sockaddr_storage *addr, socklen_t len, const c
 	return fd;
 }
 
-struct http_server *http_listen(const char *spec, struct strbuf *err)
+static void server_free(struct http_server *s)
+{
+	free(s->token);
+	free(s->cookie);
+	free(s->url);
+	free(s->address);
+	free(s);
+}
+
+struct http_server *http_listen(const char *spec, const char *token, struct strbuf *err)
 {
 	struct http_spec hs;
 	if (http_parse_spec(spec, &hs, err) < 0)
 		return NULL;
+	if (token && !http_token_valid(token, strlen(token))) {
+		strbuf_addf(err, "bad token: expected %d to %d characters from A-Z a-z 0-9 - . _ ~",
+			    HTTP_TOKEN_MIN, HTTP_TOKEN_MAX);
+		return NULL;
+	}
 	struct sockaddr_storage addr;
 	socklen_t len = sockaddr_of(&hs, &addr);
 	struct http_server *s = calloc(1, sizeof(*s));
@@ -801,23 +1000,20 @@ struct http_server *http_listen(const char *spec, struct strbuf *err)
 		strbuf_addstr(err, "out of memory");
 		return NULL;
 	}
+	s->fd = -1;
 	s->policy.loopback = is_loopback(&hs);
 	s->ipv6 = addr.ss_family == AF_INET6;
-	int fd = listen_on(&addr, len, spec, err);
-	if (fd < 0) {
-		free(s);
-		return NULL;
-	}
-	s->fd = fd;
+	if (token ? !(s->token = strdup(token)) : http_token_new(&s->token, err) < 0)
+		goto fail;
+	if ((s->fd = listen_on(&addr, len, spec, err)) < 0)
+		goto fail;
 	/* The port it took (PORT 0 picks one); the address family is the one asked for. */
 	struct sockaddr_storage bound;
 	socklen_t blen = sizeof(bound);
-	if (getsockname(fd, (struct sockaddr *)&bound, &blen) < 0) {
+	if (getsockname(s->fd, (struct sockaddr *)&bound, &blen) < 0) {
 		strbuf_addf(err, "cannot serve on '%s': cannot read the port it took: %s", spec,
 			    strerror(errno));
-		close(fd);
-		free(s);
-		return NULL;
+		goto fail;
 	}
 	char ip[INET6_ADDRSTRLEN] = "?";
 	unsigned port;
@@ -830,8 +1026,30 @@ struct http_server *http_listen(const char *spec, struct strbuf *err)
 		inet_ntop(AF_INET, &a4->sin_addr, ip, sizeof(ip));
 		port = ntohs(a4->sin_port);
 	}
-	snprintf(s->url, sizeof(s->url), s->ipv6 ? "http://[%s]:%u/" : "http://%s:%u/", ip, port);
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addf(&sb, s->ipv6 ? "http://[%s]:%u/" : "http://%s:%u/", ip, port);
+	s->address = sb.oom ? NULL : strdup(sb.buf);
+	strbuf_addf(&sb, "?token=%s", s->token);
+	s->url = sb.oom ? NULL : strdup(sb.buf);
+	strbuf_reset(&sb);
+	/* Cookies are not kept apart by port: one name a port, so two servers do not clash. */
+	strbuf_addf(&sb, "memline-token-%u", port);
+	s->cookie = sb.oom ? NULL : strdup(sb.buf);
+	strbuf_release(&sb);
+	if (!s->address || !s->url || !s->cookie) {
+		strbuf_addstr(err, "out of memory");
+		goto fail;
+	}
+	s->policy.token = s->token;
+	s->policy.cookie_name = s->cookie;
 	return s;
+fail:
+	if (!err->len)
+		strbuf_addstr(err, "out of memory");
+	if (s->fd >= 0)
+		close(s->fd);
+	server_free(s);
+	return NULL;
 }
 
 int http_serve(struct http_server *s, struct live *l, struct strbuf *err)
@@ -860,9 +1078,10 @@ int http_serve(struct http_server *s, struct live *l, struct strbuf *err)
 	return 0;
 }
 
-struct http_server *http_start(struct live *l, const char *spec, struct strbuf *err)
+struct http_server *http_start(struct live *l, const char *spec, const char *token,
+			       struct strbuf *err)
 {
-	struct http_server *s = http_listen(spec, err);
+	struct http_server *s = http_listen(spec, token, err);
 	if (s && http_serve(s, l, err) < 0) {
 		http_stop(s);
 		s = NULL;
@@ -875,13 +1094,18 @@ const char *http_url(const struct http_server *s)
 	return s->url;
 }
 
+const char *http_address(const struct http_server *s)
+{
+	return s->address;
+}
+
 void http_stop(struct http_server *s)
 {
 	if (!s)
 		return;
 	if (!s->daemon) { /* it only listened */
 		close(s->fd);
-		free(s);
+		server_free(s);
 		return;
 	}
 	struct live *l = s->live;
@@ -893,5 +1117,5 @@ void http_stop(struct http_server *s)
 		;
 	live_unlock(l);
 	MHD_stop_daemon(s->daemon);
-	free(s);
+	server_free(s);
 }

@@ -31,13 +31,25 @@ void views_prepare(struct views *v)
 	if (v->dashboard && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)))
 		die(EXIT_USAGE, "--live draws on a terminal, and standard input or output is not "
 				"one; use --serve PORT to watch it in a browser");
+	if (v->token_file && !v->serve)
+		die(EXIT_USAGE, "--serve-token-file goes with --serve");
 	if (v->serve) {
 		struct http_spec spec;
 		struct strbuf err = STRBUF_INIT;
 		if (http_parse_spec(v->serve, &spec, &err) < 0)
 			die(EXIT_USAGE, "--serve: %s", err.buf);
-		if (!(v->http = http_listen(v->serve, &err)))
+		char *token = NULL; /* NULL: a new one for this server */
+		if (v->token_file) {
+			int ret = http_token_file(v->token_file, &token, &err);
+			if (ret < 0)
+				die(ret == HTTP_TOKEN_UNREADABLE   ? EXIT_NOINPUT
+				    : ret == HTTP_TOKEN_UNWRITABLE ? EXIT_CANTCREAT
+								   : EXIT_DATAERR,
+				    "%s", err.buf);
+		}
+		if (!(v->http = http_listen(v->serve, token, &err)))
 			die(EXIT_UNAVAILABLE, "%s", err.buf);
+		free(token);
 		strbuf_release(&err);
 	}
 }
@@ -114,7 +126,7 @@ int views_start(struct views *v, const char *log_path, struct strbuf *err)
 			strbuf_reset(err);
 		} else {
 			fprintf(stderr, "memline: serving %s\n", http_url(v->http));
-			strbuf_addf(&title, "  %s", http_url(v->http));
+			strbuf_addf(&title, "  %s", http_address(v->http));
 		}
 	}
 	v->title = strbuf_detach(&title, NULL);

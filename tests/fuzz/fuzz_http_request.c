@@ -1,13 +1,16 @@
 /*
  * fuzz_http_request: a libFuzzer target for how the HTTP server answers a request
- * (http_decide: the Host check, the method, the path, the query), which lib/http.c calls with
- * what libmicrohttpd parsed. The input is a request in the text of HTTP/1.1, more or less:
- * the first line "METHOD TARGET", then "Name: value" lines of which Host and Last-Event-ID
- * count (names in any case, each line cut at its first NUL). Each input is decided under every
- * policy, and the decision checked against what must always hold: a refusal says why, with
- * one of the statuses it may have; only GET and HEAD get anything; only the six paths get
- * anything; on loopback only a loopback Host gets anything. Replayed by `make fuzz-replay`
- * (tests/fuzz/replay.c) on tests/fixtures/http/*.req.
+ * (http_decide: the Host check, the token, the method, the path, the query), which lib/http.c
+ * calls with what libmicrohttpd parsed. The input is a request in the text of HTTP/1.1, more
+ * or less: the first line "METHOD TARGET", then "Name: value" lines of which Host, Cookie,
+ * Authorization and Last-Event-ID count (names in any case, each line cut at its first NUL).
+ * Each input is decided under every policy (with and without a token, on loopback or not), and
+ * the decision checked against what must always hold: a refusal says why, with one of the
+ * statuses it may have; only GET and HEAD get anything; only the six paths get anything; on
+ * loopback only a loopback Host gets anything; with a token, nothing is given to a request in
+ * which the token does not appear; a redirect goes to one of the paths, with nothing in it
+ * that could end a header line, and no ?token= pair. Replayed by `make fuzz-replay`
+ * (tests/fuzz/replay.c) on the .req files of tests/fixtures/http/, which use TOKEN below.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +20,8 @@
 #include "http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define TOKEN "0123456789abcdef0123456789abcdef0123456789abcdef"
 
 /* Whether target names one of the server's paths, by a check of its own. */
 static bool known_path(const char *target)
@@ -30,19 +35,53 @@ static bool known_path(const char *target)
 	return false;
 }
 
+static bool has(const char *s, const char *what)
+{
+	return s && strstr(s, what);
+}
+
+static void check_location(const char *loc)
+{
+	if (!loc || loc[0] != '/' || loc[1] == '/' || !known_path(loc))
+		abort();
+	for (const char *c = loc; *c; c++)
+		if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f)
+			abort(); /* could end the Location line, or is not ASCII */
+	for (const char *k = strchr(loc, '?'); k; k = strchr(k + 1, '&'))
+		if (!strncmp(k + 1, "token=", 6) || !strcmp(k + 1, "token"))
+			abort();
+}
+
 static void check(const struct http_policy *p, const struct http_request *r)
 {
 	struct http_decision d;
-	http_decide(p, r, &d);
-	if (d.route == HTTP_REFUSE) {
-		if (!d.message || !*d.message)
-			abort(); /* a refusal says why */
-		if (d.status != 403 && d.status != 404 && d.status != 405)
+	if (http_decide(p, r, &d) < 0) {
+		if (d.route != HTTP_REFUSE || d.status != 500)
 			abort();
+		strbuf_release(&d.location);
 		return;
 	}
-	if (d.route < HTTP_PAGE || d.route > HTTP_LOG || d.status != 200)
+	if (d.route == HTTP_REFUSE) {
+		if (!d.message || !*d.message || d.location.len)
+			abort(); /* a refusal says why, and goes nowhere */
+		if (d.status != 401 && d.status != 403 && d.status != 404 && d.status != 405)
+			abort();
+		if (d.status == 401 && !p->token)
+			abort();
+		strbuf_release(&d.location);
+		return;
+	}
+	if (p->token && !has(r->target, p->token) && !has(r->cookie, p->token) &&
+	    !has(r->authorization, p->token))
+		abort(); /* given without the token */
+	if (d.route == HTTP_REDIRECT) {
+		if (d.status != 303 || !p->token || !has(r->target, p->token))
+			abort();
+		check_location(d.location.buf);
+	} else if (d.route < HTTP_PAGE || d.route > HTTP_LOG || d.status != 200 || d.location.len) {
 		abort();
+	}
+	strbuf_release(&d.location);
 	if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD"))
 		abort();
 	if (!r->target || !known_path(r->target))
@@ -98,13 +137,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			const char *v;
 			if ((v = header(line, "Host")))
 				r.host = v;
+			else if ((v = header(line, "Cookie")))
+				r.cookie = v;
+			else if ((v = header(line, "Authorization")))
+				r.authorization = v;
 			else if ((v = header(line, "Last-Event-ID")))
 				r.last_event_id = v;
 		}
 		if (!nl)
 			break;
 	}
-	static const struct http_policy policies[] = {{.loopback = true}, {.loopback = false}};
+	static const struct http_policy policies[] = {
+		{.loopback = true, .token = TOKEN, .cookie_name = "memline-token-8080"},
+		{.loopback = false, .token = TOKEN, .cookie_name = "memline-token-8080"},
+		{.loopback = false}, /* a unix socket */
+	};
 	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
 		check(&policies[i], &r);
 	free(text);

@@ -1,8 +1,8 @@
 // Loads the live page memline serves (URL) in headless Chromium and prints, as one JSON
 // object, what tests/e2e/test_serve.py asserts on: the chart's data length and x range when
 // the page has loaded and again once it has grown (waiting for that, up to a generous bound),
-// the live indicator's states, how many times the page took new data, page errors, and the
-// requests it made.
+// the live indicator's states, how many times the page took new data, page errors, the
+// requests it made, and the page's URL once loaded (the token's redirect followed).
 // It prints "loaded" on a line of its own once the page has drawn, before waiting.
 // Usage: node check-live.js URL PROFILE_DIR
 // Exits 2 when Chromium cannot be started (the message on stderr), 1 on any other failure.
@@ -25,6 +25,7 @@ async function main() {
 		page.on("pageerror", (e) => result.pageErrors.push(String(e)));
 		context.on("request", (r) => result.requests.push(r.url()));
 		await page.goto(url, { waitUntil: "load" });
+		result.pageUrl = page.url(); // after the redirect that drops ?token=
 		await page.waitForFunction(() => window.memlineReport !== undefined, null,
 			{ timeout: 20000 });
 		const look = () => page.evaluate(() => {
