@@ -45,6 +45,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #undef PF_FILE /* <sys/socket.h>'s old name of PF_LOCAL: record.h's field of the same name */
@@ -69,12 +70,15 @@ struct http_server {
 	int fd; /* the listening socket, MHD's once it serves */
 	bool ipv6;
 	struct http_policy policy;
-	bool stopping; /* guarded by live->lock */
-	int streams;   /* open event streams, guarded by live->lock */
-	char *token;   /* what every request must carry */
-	char *cookie;  /* the name of the cookie that carries it */
-	char *url;     /* the URL to open, with ?token= */
-	char *address; /* and without */
+	bool stopping;	   /* guarded by live->lock */
+	int streams;	   /* open event streams, guarded by live->lock */
+	char *token;	   /* what every request must carry */
+	char *cookie;	   /* the name of the cookie that carries it */
+	char *url;	   /* the URL to open, with ?token= */
+	char *address;	   /* and without */
+	char *socket_path; /* a unix socket's, to remove at the end */
+	dev_t socket_dev;  /* and the socket we made there */
+	ino_t socket_ino;
 };
 
 /* ---- the spec ---- */
@@ -95,9 +99,28 @@ static int parse_port(const char *s, unsigned *port)
 	return 0;
 }
 
+_Static_assert(sizeof(((struct sockaddr_un *)0)->sun_path) == HTTP_UNIX_PATH_MAX,
+	       "HTTP_UNIX_PATH_MAX is sun_path's size");
+
 int http_parse_spec(const char *spec, struct http_spec *out, struct strbuf *err)
 {
 	memset(out, 0, sizeof(*out));
+	if (!strncmp(spec, "unix:", 5)) {
+		size_t n = strlen(spec + 5);
+		if (!n) {
+			strbuf_addstr(err, "bad socket in 'unix:': expected unix:PATH");
+			return -1;
+		}
+		if (n >= sizeof(out->path)) {
+			strbuf_addf(
+				err,
+				"socket path too long in 'unix:%.40s...': %zu bytes, at most %zu",
+				spec + 5, n, sizeof(out->path) - 1);
+			return -1;
+		}
+		memcpy(out->path, spec + 5, n + 1);
+		return 0;
+	}
 	const char *colon = strrchr(spec, ':');
 	const char *port_s = colon ? colon + 1 : spec;
 	if (parse_port(port_s, &out->port) < 0) {
@@ -974,8 +997,90 @@ static int listen_on(const struct sockaddr_storage *addr, socklen_t len, const c
 	return fd;
 }
 
+/*
+ * Makes the unix socket at path, mode 0600, and listens. Linux gives the file the mode of the
+ * socket's inode less the umask, so a socket made 0600 before bind() is never more open than
+ * that, not even for a moment. An old socket of ours nobody listens on is removed first.
+ */
+static int listen_unix(struct http_server *s, const char *path, struct strbuf *err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	struct stat st;
+	int fd = -1;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			strbuf_addf(err, "cannot serve on 'unix:%s': it exists and is not a socket",
+				    path);
+			return -1;
+		}
+		if (st.st_uid != geteuid()) {
+			strbuf_addf(err,
+				    "cannot serve on 'unix:%s': a socket of another user is there",
+				    path);
+			return -1;
+		}
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			goto os_error;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			strbuf_addf(err,
+				    "cannot serve on 'unix:%s': a server listens there (in use)",
+				    path);
+			goto fail;
+		}
+		if (errno != ECONNREFUSED)
+			goto os_error;
+		close(fd);
+		fd = -1;
+		if (unlink(path) < 0 && errno != ENOENT)
+			goto os_error;
+	} else if (errno != ENOENT) {
+		goto os_error;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || fchmod(fd, 0600) < 0)
+		goto os_error;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto os_error;
+	if (lstat(path, &st) < 0)
+		goto os_error;
+	if (!S_ISSOCK(st.st_mode) || (st.st_mode & 077)) {
+		strbuf_addf(err, "cannot serve on 'unix:%s': the socket was made with mode %04o",
+			    path, (unsigned)(st.st_mode & 07777));
+		unlink(path);
+		goto fail;
+	}
+	s->socket_dev = st.st_dev;
+	s->socket_ino = st.st_ino;
+	if (!(s->socket_path = strdup(path))) {
+		unlink(path);
+		strbuf_addstr(err, "out of memory");
+		goto fail;
+	}
+	if (listen(fd, 128) < 0)
+		goto os_error;
+	return fd;
+os_error:
+	strbuf_addf(err, "cannot serve on 'unix:%s': %s", path, strerror(errno));
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* Removes the unix socket, if what is at its path is still the one we made. */
+static void remove_socket(struct http_server *s)
+{
+	struct stat st;
+	if (s->socket_path && lstat(s->socket_path, &st) == 0 && st.st_dev == s->socket_dev &&
+	    st.st_ino == s->socket_ino)
+		unlink(s->socket_path);
+}
+
 static void server_free(struct http_server *s)
 {
+	free(s->socket_path);
 	free(s->token);
 	free(s->cookie);
 	free(s->url);
@@ -993,14 +1098,28 @@ struct http_server *http_listen(const char *spec, const char *token, struct strb
 			    HTTP_TOKEN_MIN, HTTP_TOKEN_MAX);
 		return NULL;
 	}
-	struct sockaddr_storage addr;
-	socklen_t len = sockaddr_of(&hs, &addr);
 	struct http_server *s = calloc(1, sizeof(*s));
 	if (!s) {
 		strbuf_addstr(err, "out of memory");
 		return NULL;
 	}
 	s->fd = -1;
+	if (hs.ip == 0) {
+		if ((s->fd = listen_unix(s, hs.path, err)) < 0)
+			goto fail;
+		struct strbuf sb = STRBUF_INIT;
+		strbuf_addf(&sb, "unix:%s", hs.path);
+		s->url = sb.oom ? NULL : strdup(sb.buf);
+		s->address = sb.oom ? NULL : strdup(sb.buf);
+		strbuf_release(&sb);
+		if (!s->url || !s->address) {
+			strbuf_addstr(err, "out of memory");
+			goto fail;
+		}
+		return s; /* its mode guards it: no token, no Host */
+	}
+	struct sockaddr_storage addr;
+	socklen_t len = sockaddr_of(&hs, &addr);
 	s->policy.loopback = is_loopback(&hs);
 	s->ipv6 = addr.ss_family == AF_INET6;
 	if (token ? !(s->token = strdup(token)) : http_token_new(&s->token, err) < 0)
@@ -1048,6 +1167,7 @@ fail:
 		strbuf_addstr(err, "out of memory");
 	if (s->fd >= 0)
 		close(s->fd);
+	remove_socket(s);
 	server_free(s);
 	return NULL;
 }
@@ -1105,6 +1225,7 @@ void http_stop(struct http_server *s)
 		return;
 	if (!s->daemon) { /* it only listened */
 		close(s->fd);
+		remove_socket(s);
 		server_free(s);
 		return;
 	}
@@ -1117,5 +1238,6 @@ void http_stop(struct http_server *s)
 		;
 	live_unlock(l);
 	MHD_stop_daemon(s->daemon);
+	remove_socket(s);
 	server_free(s);
 }

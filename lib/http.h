@@ -20,9 +20,12 @@ struct http_server;
  * Serves l on spec "[ADDR:]PORT" (ADDR defaults to 127.0.0.1; an IPv6 address in brackets,
  * [::1]:8080; PORT 0 picks a free port). Every request must carry token (copied; NULL: a new
  * random one, http_token_new()), as ?token= (which sets a cookie), the cookie or an
- * Authorization: Bearer header. Starts its own threads, which block every signal. Returns
- * NULL with a one-line message in err (bad spec, port in use, ...). l must outlive the
- * server: stop the server (http_stop) before the live model (live_stop).
+ * Authorization: Bearer header. Or on spec "unix:PATH": a unix stream socket made at PATH
+ * with mode 0600 (whatever the umask; an old socket of this user that nobody listens on is
+ * replaced, anything else at PATH is an error), removed by http_stop; its mode guards it, so
+ * it asks for no token (token is ignored) and no Host. Starts its own threads, which block
+ * every signal. Returns NULL with a one-line message in err (bad spec, port in use, ...). l
+ * must outlive the server: stop the server (http_stop) before the live model (live_stop).
  */
 struct http_server *http_start(struct live *l, const char *spec, const char *token,
 			       struct strbuf *err);
@@ -40,7 +43,7 @@ int http_serve(struct http_server *s, struct live *l, struct strbuf *err);
  * it holds the token, so it is for the user who started memline.
  */
 const char *http_url(const struct http_server *s);
-/* The address without the token, e.g. "http://127.0.0.1:43123/". */
+/* The address without the token, e.g. "http://127.0.0.1:43123/"; both "unix:PATH" for a socket. */
 const char *http_address(const struct http_server *s);
 /*
  * Ends the event streams (after they sent what the log holds, waiting a few seconds at most
@@ -73,15 +76,18 @@ int http_token_file(const char *path, char **token, struct strbuf *err);
 /* Whether s (len bytes) may be a token: the length and characters above. */
 bool http_token_valid(const char *s, size_t len);
 
-/* Where to listen: an IPv4 or IPv6 address and a port. */
+#define HTTP_UNIX_PATH_MAX 108 /* bytes of a unix socket's path, its NUL included */
+
+/* Where to listen: an IPv4 or IPv6 address and a port, or a unix socket's path. */
 struct http_spec {
-	int ip;			/* 4 or 6 */
-	unsigned char addr[16]; /* network byte order: 4 bytes for IPv4 */
-	unsigned port;		/* 0 picks a free port */
+	int ip;			       /* 4 or 6; 0 for a unix socket */
+	unsigned char addr[16];	       /* network byte order: 4 bytes for IPv4 */
+	unsigned port;		       /* 0 picks a free port */
+	char path[HTTP_UNIX_PATH_MAX]; /* the unix socket's */
 };
 /*
  * The spec parser: "[ADDR:]PORT" into out ("localhost" is 127.0.0.1; no other name is looked
- * up). Returns -1 with a one-line message in err.
+ * up), or "unix:PATH". Returns -1 with a one-line message in err.
  */
 int http_parse_spec(const char *spec, struct http_spec *out, struct strbuf *err);
 

@@ -34,7 +34,8 @@ static void usage(FILE *f)
 		"                          given: / (page), /metrics (Prometheus), /events, /log;\n"
 		"                          without a terminal, only that, until interrupted; "
 		"every\n"
-		"                          request needs the token in the URL memline prints\n"
+		"                          request needs the token in the URL memline prints;\n"
+		"                          or unix:PATH, a socket of mode 0600, no token\n"
 		"      --serve-token-file FILE  the token: read from FILE, or written there (mode\n"
 		"                          0600) when there is none, for Prometheus to read\n"
 		"  -h, --help              print this help\n");

@@ -38,6 +38,9 @@ void views_prepare(struct views *v)
 		struct strbuf err = STRBUF_INIT;
 		if (http_parse_spec(v->serve, &spec, &err) < 0)
 			die(EXIT_USAGE, "--serve: %s", err.buf);
+		if (spec.ip == 0 && v->token_file)
+			die(EXIT_USAGE, "--serve-token-file is for an address and port: a unix "
+					"socket needs no token (its mode, 0600, guards it)");
 		char *token = NULL; /* NULL: a new one for this server */
 		if (v->token_file) {
 			int ret = http_token_file(v->token_file, &token, &err);

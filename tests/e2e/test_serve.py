@@ -16,8 +16,10 @@ import re
 import select
 import shutil
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -742,6 +744,115 @@ def test_prometheus_scrapes_with_the_token_file(tmp_path):
             prom.terminate()
             prom.wait(timeout=TIMEOUT)
         s.stop()
+
+
+
+# ---- a unix socket ----
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=TIMEOUT)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(TIMEOUT)
+        self.sock.connect(str(self.path))
+
+
+# Run as another user: connect to the socket argv[1], print the errno name (or "connected").
+UNIX_CLIENT = r"""
+import errno, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect(sys.argv[1])
+    print("connected")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+"""
+
+
+def test_unix_socket_is_the_users_own(tmp_path):
+    """--serve unix:PATH: a socket of mode 0600 even under umask 0, answered without a token
+    (curl --unix-socket works), that another user cannot connect to even in a directory open
+    to all; removed at the end; a file that is not a socket is never replaced."""
+    shared = tempfile.mkdtemp(prefix="memline-sock-", dir="/tmp")
+    os.chmod(shared, 0o1777)
+    try:
+        sock = Path(shared) / "memline.sock"
+        stop = tmp_path / "stop"
+        log = tmp_path / "x.jsonl"
+        env = {**os.environ, "ML": str(MEMLINE), "STOP": str(stop)}
+        job = subprocess.Popen([MEMLINE, "run", "-q", "-i", "0.05", "-o", log, "--serve",
+                                f"unix:{sock}", "--", "sh", "-c", TICKS], env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, preexec_fn=lambda: os.umask(0))
+        try:
+            line = job.stderr.readline().decode()
+            assert line == f"memline: serving unix:{sock}\n", line
+            st = os.lstat(sock)
+            assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
+            wait_until(lambda: log_has_event(log), "an event in the log")
+            c = UnixHTTPConnection(sock)
+            c.request("GET", "/metrics", headers={"Host": "anything"})
+            r = c.getresponse()
+            assert r.status == 200 and b"memline_samples_total" in r.read()
+            c.close()
+            if shutil.which("curl"):
+                out = subprocess.run(["curl", "-sf", "--unix-socket", sock, "http://x/log"],
+                                     capture_output=True, timeout=TIMEOUT)
+                assert out.returncode == 0 and b'"type":"header"' in out.stdout, out
+            p = subprocess.run([sys.executable, "-c", UNIX_CLIENT, sock], preexec_fn=as_nobody,
+                               capture_output=True, text=True, timeout=TIMEOUT)
+            assert p.stdout.strip() == "EACCES", f"expected nobody refused: {p.stdout} {p.stderr}"
+            # a second server on the same socket: in use, 69, the first one untouched
+            r2 = subprocess.run([MEMLINE, "run", "-q", "-o", tmp_path / "y.jsonl", "--serve",
+                                 f"unix:{sock}", "--", "true"], capture_output=True,
+                                text=True, timeout=TIMEOUT)
+            assert r2.returncode == 69 and "in use" in r2.stderr, r2
+            assert os.lstat(sock).st_ino == st.st_ino
+        finally:
+            stop.touch()
+            assert job.wait(timeout=TIMEOUT) == 0
+        assert not sock.exists(), "expected the socket removed at the end"
+
+        # a stale socket of ours (nobody listens) is replaced; a file or a link never is
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stale.bind(str(sock))
+        stale.close()
+        r = subprocess.run([MEMLINE, "run", "-q", "-o", tmp_path / "z.jsonl", "--serve",
+                            f"unix:{sock}", "--", "true"], capture_output=True, text=True,
+                           timeout=TIMEOUT)
+        assert r.returncode == 0 and not sock.exists(), r
+        sock.write_text("precious")
+        link = Path(shared) / "link.sock"
+        link.symlink_to(sock)
+        for path in (sock, link):
+            r = subprocess.run([MEMLINE, "run", "-q", "-o", tmp_path / "w.jsonl", "--serve",
+                                f"unix:{path}", "--", "true"], capture_output=True, text=True,
+                               timeout=TIMEOUT)
+            assert r.returncode == 69 and "is not a socket" in r.stderr, r
+            assert r.stderr.count("\n") == 1 and not (tmp_path / "w.jsonl").exists()
+        assert sock.read_text() == "precious" and link.is_symlink()
+        for spec, what in [("unix:", "expected unix:PATH"), ("unix:" + "x" * 200, "too long")]:
+            r = subprocess.run([MEMLINE, "run", "-q", "-o", tmp_path / "w.jsonl", "--serve",
+                                spec, "--", "true"], capture_output=True, text=True,
+                               timeout=TIMEOUT)
+            assert r.returncode == 64 and what in r.stderr, r
+        r = subprocess.run([MEMLINE, "run", "-q", "-o", tmp_path / "w.jsonl", "--serve",
+                            f"unix:{tmp_path}/s", "--serve-token-file", tmp_path / "t", "--",
+                            "true"], capture_output=True, text=True, timeout=TIMEOUT)
+        assert r.returncode == 64 and "needs no token" in r.stderr, r
+    finally:
+        shutil.rmtree(shared)
+
+
+def log_has_event(log):
+    try:
+        return any(r["type"] == "event" for r in read_log(log))
+    except FileNotFoundError:
+        return False
 
 
 # ---- the live page in a browser ----
