@@ -2,12 +2,16 @@
  * http: the HTTP server of the live views, on libmicrohttpd (MHD); the contract is in http.h.
  *
  * Threading: MHD runs one thread per connection (MHD_USE_THREAD_PER_CONNECTION), at most
- * HTTP_MAX_CONNECTIONS of them. An event stream is a long response whose content reader waits
- * on the live model's condition variable until the log grows; a thread per connection may block
- * there, so a stream is plain sequential code with no suspend/resume bookkeeping, and a request
- * for / or /metrics never waits behind a stream. Fifty clients are fifty mostly sleeping threads
- * with small stacks; the connection limit bounds them. The threads are started with every signal
- * blocked, so signals stay with the recorder's own thread.
+ * HTTP_MAX_CONNECTIONS of them, HTTP_PER_ADDR of one client address. It gets its connections
+ * from the gate (http-gate.h), which accepts them and hands on only those whose request's
+ * headers came within a few seconds, so that slow clients cannot hold the threads; every
+ * response closes its connection, so that every request passes the gate. An event stream is
+ * a long response whose content reader waits on the live model's condition variable until
+ * the log grows; a thread per connection may block there, so a stream is plain sequential
+ * code with no suspend/resume bookkeeping, and a request for / or /metrics never waits behind
+ * a stream. Fifty clients are fifty mostly sleeping threads with small stacks; the connection
+ * limit bounds them. The threads are started with every signal blocked, so signals stay with
+ * the recorder's own thread.
  *
  * Requests: what to answer is http_decide()'s (http-request.c, without I/O), from the target
  * as the URI callback got it (query included) and the headers that matter: only GET and HEAD
@@ -50,11 +54,13 @@
 #include <unistd.h>
 #undef PF_FILE /* <sys/socket.h>'s old name of PF_LOCAL: record.h's field of the same name */
 
+#include "http-gate.h"
 #include "http.h"
 #include "plot.h"
 #include "run.h"
 
-#define HTTP_MAX_CONNECTIONS 256
+#define HTTP_MAX_CONNECTIONS 256	 /* being answered, at once */
+#define HTTP_PER_ADDR	     64		 /* of one client address (every local user is 127.0.0.1) */
 #define HTTP_MEMORY_LIMIT    (32 * 1024) /* bytes of one request (URL, headers) */
 #define HTTP_STACK	     (1024 * 1024)
 #define HTTP_TIMEOUT	     60	  /* seconds a connection may stay idle */
@@ -67,7 +73,8 @@
 struct http_server {
 	struct live *live;
 	struct MHD_Daemon *daemon;
-	int fd; /* the listening socket, MHD's once it serves */
+	struct http_gate *gate; /* accepts, and hands MHD the requests whose headers are in */
+	int fd;			/* the listening socket */
 	bool ipv6;
 	struct http_policy policy;
 	bool stopping;	   /* guarded by live->lock */
@@ -334,6 +341,8 @@ static void add_common_headers(struct MHD_Response *r, const char *type)
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(r, "Content-Security-Policy", "frame-ancestors 'none'");
+	/* one request a connection: the gate times every request's headers, not just a first */
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
 /* Queues sb's text (taken over and released) as the response. */
@@ -1172,27 +1181,41 @@ fail:
 	return NULL;
 }
 
+/* The gate's hand-over: MHD owns fd from here, and closes it when it refuses it. */
+static void admit(void *arg, int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct http_server *s = arg;
+	MHD_add_connection(s->daemon, fd, addr, addrlen);
+}
+
 int http_serve(struct http_server *s, struct live *l, struct strbuf *err)
 {
 	s->live = l;
-	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
-	if (s->ipv6)
-		flags |= MHD_USE_IPv6;
+	/* MHD takes connections from the gate only (MHD_add_connection, which needs ITC). */
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
 	/* The daemon's threads, and the threads they start, take no signal. */
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	s->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT, MHD_OPTION_THREAD_STACK_SIZE,
-		(size_t)HTTP_STACK, MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
-		MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-		on_completed, NULL, MHD_OPTION_END);
+		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned)HTTP_PER_ADDR, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)HTTP_MEMORY_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT,
+		MHD_OPTION_THREAD_STACK_SIZE, (size_t)HTTP_STACK, MHD_OPTION_UNESCAPE_CALLBACK,
+		unescape_none, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!s->daemon) {
-		strbuf_addf(err, "cannot serve on %s: the HTTP server did not start", s->url);
+		strbuf_addf(err, "cannot serve on %s: the HTTP server did not start", s->address);
+		return -1;
+	}
+	/* Clients of loopback or of a unix socket share one address: no cap an address there. */
+	bool shared = s->policy.loopback || s->socket_path;
+	if (!(s->gate = http_gate_start(s->fd, shared, HTTP_MEMORY_LIMIT, admit, s, err))) {
+		MHD_stop_daemon(s->daemon);
+		s->daemon = NULL;
 		return -1;
 	}
 	return 0;
@@ -1237,7 +1260,9 @@ void http_stop(struct http_server *s)
 	while (s->streams > 0 && pthread_cond_timedwait(&l->changed, &l->lock, &until) != ETIMEDOUT)
 		;
 	live_unlock(l);
+	http_gate_stop(s->gate);
 	MHD_stop_daemon(s->daemon);
+	close(s->fd);
 	remove_socket(s);
 	server_free(s);
 }

@@ -399,6 +399,97 @@ def test_fifty_clients(served):
     assert served.get("/metrics")[0] == 200
 
 
+
+class Slowloris(threading.Thread):
+    """n connections that each send a byte of a request every `every` seconds, never ending
+    its headers, and connect again whenever the server answers or closes one, until stop().
+    Half start with a request line and a header, half with empty lines (which a server skips
+    before a request line: they end no headers)."""
+
+    def __init__(self, s, n, every=1.0):
+        super().__init__(daemon=True)
+        self.addr, self.n, self.every = (s.host, s.port), n, every
+        self.heads = [f"GET /metrics HTTP/1.1\r\nHost: {s.host}\r\nX-Slow: ".encode(),
+                      b"\r\n\r\n\r\n"]
+        self.halt = threading.Event()
+        self.ready = threading.Event()
+        self.opened = 0
+
+    def _open(self):
+        sock = socket.create_connection(self.addr, timeout=TIMEOUT)
+        sock.setblocking(False)
+        sock.send(self.heads[self.opened % 2])
+        self.opened += 1
+        return [sock, time.monotonic()]
+
+    def run(self):
+        conns = [self._open() for _ in range(self.n)]
+        self.ready.set()
+        while not self.halt.wait(self.every / 10):
+            for c in conns:
+                sock, last = c
+                try:
+                    sock.recv(4096)  # the server only ever answers to close: open again
+                    ended = True
+                except BlockingIOError:
+                    ended = False
+                except OSError:
+                    ended = True
+                if not ended and time.monotonic() - last >= self.every:
+                    try:
+                        sock.send(b"a")
+                        c[1] = time.monotonic()
+                    except OSError:
+                        ended = True
+                if ended and not self.halt.is_set():
+                    sock.close()
+                    c[:] = self._open()
+        for sock, _ in conns:
+            sock.close()
+
+    def stop(self):
+        self.halt.set()
+        self.join(TIMEOUT)
+
+
+def test_slow_clients_do_not_lock_others_out(served):
+    """More slow connections than the server takes at once (256), each sending a header byte
+    a second (below any idle timeout) and connecting again when closed: a client that sends
+    its request at once still gets /metrics, and an event stream opened before goes on."""
+    wait_events(served, 1)
+    st = EventStream(served)
+    assert st.next() is not None
+    slow = Slowloris(served, 300)
+    slow.start()
+    try:
+        assert slow.ready.wait(TIMEOUT), "expected the slow connections to open"
+
+        def fetch():
+            try:
+                c = http.client.HTTPConnection(served.host, served.port, timeout=5)
+                c.request("GET", "/metrics", headers=served.auth)
+                r = c.getresponse()
+                return r.status == 200 and b"memline_samples_total" in r.read()
+            except OSError:
+                return False
+
+        wait_until(fetch, "/metrics while 300 connections trickle", timeout=TIMEOUT,
+                   interval=0.2)
+        # the stream outlives the gate's deadline for headers: 30 more ticks (0.2 s each)
+        n = sum(1 for r in read_log(served.log) if r["type"] == "event")
+        wait_events(served, n + 30)
+        seen = 0
+        while seen < 30:
+            msg = st.next()
+            assert msg is not None, "expected the event stream to stay open"
+            if json.loads(msg[1])["type"] == "event":
+                seen += 1
+        assert slow.opened > 300, "expected the server to have closed slow connections"
+    finally:
+        slow.stop()
+        st.close()
+
+
 # ---- bad requests ----
 
 
