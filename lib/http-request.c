@@ -182,6 +182,7 @@ int http_decide(const struct http_policy *p, const struct http_request *r, struc
 	d->status = 200;
 	d->message = NULL;
 	d->from = -1;
+	d->final = false;
 	strbuf_init(&d->location);
 	if (p->loopback && !http_host_is_loopback(r->host)) {
 		refuse(d, 403, "forbidden: this server answers to localhost only");
@@ -240,6 +241,7 @@ int http_decide(const struct http_policy *p, const struct http_request *r, struc
 			d->from = parse_offset(r->last_event_id, strlen(r->last_event_id));
 		if (d->from < 0 && query_arg(query, "from", &v, &vl))
 			d->from = parse_offset(v, vl);
+		d->final = query_arg(query, "final", &v, &vl) && vl == 1 && *v == '1';
 	}
 	return 0;
 }

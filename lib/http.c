@@ -65,7 +65,8 @@
 #define HTTP_STACK	     (1024 * 1024)
 #define HTTP_TIMEOUT	     60	  /* seconds a connection may stay idle */
 #define HTTP_HEARTBEAT	     15.0 /* seconds between comments on a quiet event stream */
-#define HTTP_STOP_WAIT	     3.0  /* seconds http_stop waits for streams to drain */
+#define HTTP_CATCH_UP	     2.0  /* seconds http_stop waits for the follower to read the log */
+#define HTTP_STOP_WAIT	     3.0  /* and for the streams and requests to end */
 #define HTTP_READ_BLOCK	     65536
 #define HTTP_LINE_MAX	     (16 * 1024 * 1024) /* a longer line is skipped by the stream */
 #define HTTP_LABEL_MAX	     256		/* bytes of a command in a metric label */
@@ -78,7 +79,7 @@ struct http_server {
 	bool ipv6;
 	struct http_policy policy;
 	bool stopping;	   /* guarded by live->lock */
-	int streams;	   /* open event streams, guarded by live->lock */
+	int active;	   /* requests begun and not ended, streams too; guarded by live->lock */
 	char *token;	   /* what every request must carry */
 	char *cookie;	   /* the name of the cookie that carries it */
 	char *url;	   /* the URL to open, with ?token= */
@@ -610,6 +611,7 @@ struct stream {
 	off_t pos;	    /* the next byte of the log to send */
 	bool align;	    /* pos came from the client: move it to a line's start */
 	bool done;	    /* nothing more to send once out is empty */
+	bool final;	    /* ?final=1: the end event carries the page's data */
 	struct strbuf out;  /* text waiting to be sent */
 	size_t sent;	    /* bytes of out already sent */
 	struct strbuf line; /* bytes read from the log */
@@ -712,6 +714,53 @@ static long stream_fill(struct stream *st)
 	return lines;
 }
 
+/* text as the data of one message: a "data: " line for each of its lines. */
+static void sse_data(struct strbuf *out, const char *text, size_t len)
+{
+	const char *p = text, *end = text + len;
+	do {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		strbuf_addstr(out, "data: ");
+		size_t from = out->len;
+		strbuf_add(out, p, n);
+		for (size_t i = from; i < out->len; i++)
+			if (out->buf[i] == '\r')
+				out->buf[i] = ' ';
+		strbuf_addch(out, '\n');
+		p = nl ? nl + 1 : end;
+	} while (p < end);
+	strbuf_addch(out, '\n');
+}
+
+/*
+ * The stream's last message, once it sent what the log holds: "end" when the model had the
+ * log's end before that (with ?final=1 the page's data, as /data.json gives it, so that the
+ * page shows how the run ended without asking a server that is about to go), or "stop" when
+ * the server stops first. An EventSource that gets either closes instead of reconnecting.
+ */
+static int stream_end(struct stream *st, bool finished)
+{
+	struct strbuf data = STRBUF_INIT;
+	if (finished && st->final) {
+		struct live *l = st->s->live;
+		struct plot_input in;
+		struct plot_options o;
+		live_lock(l);
+		plot_input_of(l, &in, &o);
+		int ret = plot_html_json(&in, 1, &o, &data);
+		live_unlock(l);
+		if (ret < 0) {
+			strbuf_release(&data);
+			return -1;
+		}
+	}
+	strbuf_addstr(&st->out, finished ? "event: end\n" : "event: stop\n");
+	sse_data(&st->out, data.len ? data.buf : "{}", data.len ? data.len : 2);
+	strbuf_release(&data);
+	return st->out.oom ? -1 : 0;
+}
+
 static ssize_t stream_read(void *cls, uint64_t at, char *buf, size_t max)
 {
 	(void)at;
@@ -733,7 +782,8 @@ static ssize_t stream_read(void *cls, uint64_t at, char *buf, size_t max)
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		live_lock(l);
 		unsigned long seen = l->version;
-		bool last = l->finished || st->s->stopping;
+		bool finished = l->finished;
+		bool last = finished || st->s->stopping;
 		live_unlock(l);
 		long n = stream_fill(st);
 		if (n < 0)
@@ -743,6 +793,8 @@ static ssize_t stream_read(void *cls, uint64_t at, char *buf, size_t max)
 		if (last) {
 			/* the follower finished, or we stop, before this read: it had everything */
 			st->done = true;
+			if (stream_end(st, finished) < 0)
+				return MHD_CONTENT_READER_END_WITH_ERROR;
 			continue;
 		}
 		live_lock(l);
@@ -761,11 +813,6 @@ static ssize_t stream_read(void *cls, uint64_t at, char *buf, size_t max)
 static void stream_free(void *cls)
 {
 	struct stream *st = cls;
-	struct live *l = st->s->live;
-	live_lock(l);
-	st->s->streams--;
-	pthread_cond_broadcast(&l->changed);
-	live_unlock(l);
 	if (st->fd >= 0)
 		close(st->fd);
 	strbuf_release(&st->out);
@@ -773,12 +820,14 @@ static void stream_free(void *cls)
 	free(st);
 }
 
-static enum MHD_Result serve_events(struct http_server *s, struct MHD_Connection *c, long long from)
+static enum MHD_Result serve_events(struct http_server *s, struct MHD_Connection *c, long long from,
+				    bool final)
 {
 	struct stream *st = calloc(1, sizeof(*st));
 	if (!st)
 		return MHD_NO;
 	st->s = s;
+	st->final = final;
 	st->last = now();
 	struct live *l = s->live;
 	live_lock(l);
@@ -797,7 +846,7 @@ static enum MHD_Result serve_events(struct http_server *s, struct MHD_Connection
 	} else {
 		st->pos = end;
 	}
-	if (finished && (fstat(st->fd, &sb) < 0 || st->pos >= sb.st_size)) {
+	if (finished && !final && (fstat(st->fd, &sb) < 0 || st->pos >= sb.st_size)) {
 		close(st->fd);
 		free(st);
 		struct strbuf none = STRBUF_INIT;
@@ -813,9 +862,6 @@ static enum MHD_Result serve_events(struct http_server *s, struct MHD_Connection
 		free(st);
 		return MHD_NO;
 	}
-	live_lock(l);
-	s->streams++;
-	live_unlock(l);
 	add_common_headers(r, "text/event-stream; charset=utf-8");
 	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
@@ -833,12 +879,17 @@ struct request {
 /* Called once the request line is in, before its headers: the target with its query. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
-	(void)cls;
 	(void)c;
+	struct http_server *s = cls;
 	struct request *rq = calloc(1, sizeof(*rq));
 	if (rq && !(rq->target = strdup(uri))) {
 		free(rq);
 		rq = NULL;
+	}
+	if (rq) {
+		live_lock(s->live);
+		s->active++;
+		live_unlock(s->live);
 	}
 	return rq;
 }
@@ -846,13 +897,17 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 static void on_completed(void *cls, struct MHD_Connection *c, void **req,
 			 enum MHD_RequestTerminationCode why)
 {
-	(void)cls;
 	(void)c;
 	(void)why;
+	struct http_server *s = cls;
 	struct request *rq = *req;
 	if (rq) {
 		free(rq->target);
 		free(rq);
+		live_lock(s->live);
+		s->active--;
+		pthread_cond_broadcast(&s->live->changed); /* http_stop may wait for it */
+		live_unlock(s->live);
 	}
 	*req = NULL;
 }
@@ -943,7 +998,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		ret = serve_page(s, c, true);
 		break;
 	case HTTP_EVENTS:
-		ret = serve_events(s, c, d.from);
+		ret = serve_events(s, c, d.from, d.final);
 		break;
 	case HTTP_METRICS:
 		ret = serve_metrics(s, c);
@@ -1204,8 +1259,8 @@ int http_serve(struct http_server *s, struct live *l, struct strbuf *err)
 		(unsigned)HTTP_PER_ADDR, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		(size_t)HTTP_MEMORY_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT,
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)HTTP_STACK, MHD_OPTION_UNESCAPE_CALLBACK,
-		unescape_none, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+		unescape_none, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!s->daemon) {
 		strbuf_addf(err, "cannot serve on %s: the HTTP server did not start", s->address);
@@ -1254,11 +1309,30 @@ void http_stop(struct http_server *s)
 	}
 	struct live *l = s->live;
 	live_lock(l);
+	/*
+	 * A recording that just ended wrote its end record: let the follower read it, so that
+	 * the streams tell the pages the run ended (with its data), not merely that we stop.
+	 */
+	double until = now() + HTTP_CATCH_UP;
+	while (l->started && !l->finished && !l->stop && !l->error.len && now() < until) {
+		struct stat st;
+		if (fstat(l->follow.fd, &st) < 0 || l->follow.offset >= st.st_size)
+			break;
+		struct timespec tick = live_deadline(0.02);
+		pthread_cond_timedwait(&l->changed, &l->lock, &tick);
+	}
+	/*
+	 * Then the streams send what the log holds and their last message, and the requests
+	 * under way (a page's last fetch) and those in the gate are answered; a few seconds at
+	 * most, for slow clients.
+	 */
 	s->stopping = true;
 	pthread_cond_broadcast(&l->changed);
-	struct timespec until = live_deadline(HTTP_STOP_WAIT);
-	while (s->streams > 0 && pthread_cond_timedwait(&l->changed, &l->lock, &until) != ETIMEDOUT)
-		;
+	until = now() + HTTP_STOP_WAIT;
+	while ((s->active > 0 || http_gate_waiting(s->gate) > 0) && now() < until) {
+		struct timespec tick = live_deadline(0.02);
+		pthread_cond_timedwait(&l->changed, &l->lock, &tick);
+	}
 	live_unlock(l);
 	http_gate_stop(s->gate);
 	MHD_stop_daemon(s->daemon);

@@ -125,6 +125,7 @@ struct http_decision {
 	unsigned status;	/* 200, 303, or the refusal's: 401, 403, 404, 405 */
 	const char *message;	/* HTTP_REFUSE: the body's one line, a static string */
 	long long from;		/* HTTP_EVENTS: Last-Event-ID, else ?from=: where to start; or -1 */
+	bool final;		/* HTTP_EVENTS: ?final=1, the end event carries the page's data */
 	struct strbuf location; /* HTTP_REDIRECT: the target without its token */
 };
 

@@ -203,6 +203,7 @@ class EventStream:
         self.buf = b""
         self.closed = False
         self.eof = False
+        self.events = []
         head = self._until(b"\r\n\r\n")
         self.status = int(head.split(b" ", 2)[1])
         self.chunked = b"transfer-encoding: chunked" in head.lower()
@@ -237,7 +238,8 @@ class EventStream:
             self.buf = rest[size + 2:]
 
     def _pop(self):
-        """The first complete message with data in body, or None."""
+        """The first complete message with data in body, or None. A named event ("end",
+        "stop") goes to self.events as (event, data), its data lines joined by newlines."""
         while b"\n\n" in self.body:
             msg, self.body = self.body.split(b"\n\n", 1)
             fields = {}
@@ -245,8 +247,12 @@ class EventStream:
                 if line.startswith(b":"):
                     continue
                 k, _, v = line.partition(b":")
-                fields[k.decode()] = v[1:] if v.startswith(b" ") else v
-            if "data" in fields:
+                v = v[1:] if v.startswith(b" ") else v
+                k = k.decode()
+                fields[k] = fields[k] + b"\n" + v if k == "data" and k in fields else v
+            if "data" in fields and "event" in fields:
+                self.events.append((fields["event"].decode(), fields["data"]))
+            elif "data" in fields:
                 return int(fields["id"]), fields["data"]
         return None
 
@@ -301,6 +307,56 @@ def test_events_stream_records_while_the_job_runs(served):
         types.append(json.loads(msg[1])["type"])
     st.close()
     assert types and types[-1] == "end", f"expected the stream to end after the end record: {types}"
+    assert st.events == [("end", b"{}")], f"expected an 'end' event last: {st.events}"
+
+
+def test_events_end_with_the_final_data(served):
+    """/events?final=1 (what the page asks for): the stream's last message, event "end",
+    holds the page's data as the run ended (status, last sample), so that the page shows it
+    without asking a server that is about to go."""
+    wait_events(served, 1)
+    st = EventStream(served, "/events?final=1")
+    assert st.next() is not None
+    served.end_job()
+    while st.next() is not None:
+        pass
+    st.close()
+    assert len(st.events) == 1 and st.events[0][0] == "end", st.events
+    final = json.loads(st.events[0][1])
+    records = read_log(served.log)
+    last_t = [r for r in records if r["type"] == "sample"][-1]["t"]
+    run = final["runs"][0]
+    assert run["status"] == "completed" and abs(run["t"][-1] - last_t) < 1e-3, (
+        run["status"], run["t"][-3:], last_t)
+
+
+def test_events_stop_when_the_server_stops_first(served):
+    """memline view --follow --serve on a log still being written, stopped by SIGTERM: its
+    streams end with event "stop" (the page stops reconnecting), not "end"."""
+    wait_events(served, 1)
+    view = subprocess.Popen([MEMLINE, "view", "--follow", "--serve", "0", served.log],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        host, port, token = parse_url(read_url(view, "memline view --serve"))
+        other = Served.__new__(Served)
+        other.host, other.port, other.token = host, port, token
+        st = EventStream(other, "/events?final=1")
+        assert st.status == 200
+        n = sum(1 for r in read_log(served.log) if r["type"] == "event")
+        wait_events(served, n + 1)
+        assert st.next() is not None
+        view.terminate()
+        while st.next() is not None:
+            pass
+        st.close()
+        assert st.events == [("stop", b"{}")], st.events
+        assert view.wait(timeout=TIMEOUT) == 0, "expected view --serve to stop on SIGTERM"
+    finally:
+        if view.poll() is None:
+            view.kill()
+            view.wait(timeout=TIMEOUT)
+    served.end_job()
 
 
 def test_events_resume_from_an_offset(served):
@@ -958,15 +1014,16 @@ def test_live_page_grows_in_chromium(served, tmp_path):
     profile = tmp_path / "chromium-profile"
     profile.mkdir()
     env = {**os.environ, "NODE_PATH": str(BROWSER_MODULES)}
-    node = subprocess.Popen([NODE, CHECK_LIVE, served.url, profile], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    node = subprocess.Popen([NODE, CHECK_LIVE, served.url, profile], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     # Once the page has loaded, let the job run 5 more ticks, then end: the page says "ended".
     first = node.stdout.readline()
     if first.strip() == "loaded":
         n = sum(1 for r in read_log(served.log) if r["type"] == "event")
         wait_events(served, n + 5)
     served.stop_file.touch()
-    out, err = node.communicate(timeout=180)
+    served.job.wait(timeout=TIMEOUT)  # memline, its server too, is gone: tell the page's driver
+    out, err = node.communicate(input="exited\n", timeout=180)
     if node.returncode == 2:
         pytest.skip(f"Chromium cannot be started: {err.strip()}")
     assert node.returncode == 0, f"check-live.js failed ({node.returncode}): {err}"
@@ -977,6 +1034,20 @@ def test_live_page_grows_in_chromium(served, tmp_path):
     assert res["grown"]["n"] > res["first"]["n"] and res["grown"]["xmax"] > res["first"]["xmax"]
     assert res["grown"]["updates"] > 0, res
     assert "endError" not in res and res["indicator"] == "ended", res
+    # once ended, the page shows the run's end: the last sample, the status, no more requests
+    records = read_log(served.log)
+    last_t = [r for r in records if r["type"] == "sample"][-1]["t"]
+    assert abs(res["final"]["lastT"] - last_t) < 1e-3, (
+        f"expected the chart to end at the last sample, {last_t}: {res['final']}")
+    ended = res["final"]["ended"]
+    assert ended and "running" not in ended and "completed" in ended, (
+        f"expected the summary to say how the run ended: {ended!r}")
+    assert res["following"] is False, "expected the page to stop listening and fetching"
+    assert res["consoleErrors"] == [], f"expected no console errors: {res['consoleErrors']}"
+    # the page closing its own event stream on "end" aborts it: that one is no failure
+    failed = [f for f in res["failedRequests"]
+              if not (f.split("?")[0].endswith("/events") and "ERR_ABORTED" in f)]
+    assert failed == [], f"expected no failed requests: {res['failedRequests']}"
     assert res["pageUrl"] == served.base, (
         f"expected the redirect to drop the token from the page's URL: {res['pageUrl']}")
     others = [u for u in res["requests"] if not u.startswith(served.base)]
