@@ -106,6 +106,12 @@ fuzz: $(HTML_C)
 	  -o build/libfuzzer/fuzz_log_reader tests/fuzz/fuzz_log_reader.c $(LIB_SRC) $(HTML_C) $(LIBS)
 	build/libfuzzer/fuzz_log_reader -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	  build/fuzz-corpus tests/fixtures/logs
+	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -DMEMLINE_VERSION='"$(VERSION)"' -Iinclude -Ilib \
+	  -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags $(PKGS)) \
+	  -o build/libfuzzer/fuzz_http_request tests/fuzz/fuzz_http_request.c $(LIB_SRC) $(HTML_C) $(LIBS)
+	@mkdir -p build/fuzz-corpus-http
+	build/libfuzzer/fuzz_http_request -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  build/fuzz-corpus-http tests/fixtures/http
 
 e2e: $(BUILD)/memline $(HELPERS) lib html-test
 	MEMLINE_BUILD=$(abspath $(BUILD)) \

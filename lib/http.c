@@ -297,6 +297,7 @@ int http_token_file(const char *path, char **token, struct strbuf *err)
 		}
 		size_t len = strlen(t);
 		t[len] = '\n';
+		errno = 0;
 		bool ok = write(fd, t, len + 1) == (ssize_t)(len + 1);
 		int e = errno;
 		t[len] = '\0';

@@ -46,8 +46,11 @@ const char *http_url(const struct http_server *s);
 /* The address without the token, e.g. "http://127.0.0.1:43123/"; both "unix:PATH" for a socket. */
 const char *http_address(const struct http_server *s);
 /*
- * Ends the event streams (after they sent what the log holds, waiting a few seconds at most
- * for slow clients), stops serving and frees s. NULL is ignored.
+ * Stops serving and frees s, in bounded steps (a few seconds at most, for slow clients):
+ * waits for the follower to read what the log holds (a recording that just ended wrote its
+ * end), lets each event stream send the rest and its last message ("end", with ?final=1 the
+ * page's data as the run ended; or "stop"), and waits until the requests under way are
+ * answered. NULL is ignored.
  */
 void http_stop(struct http_server *s);
 
