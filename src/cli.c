@@ -127,10 +127,10 @@ void cli_load_run(const char *cmd, int argc, char **argv, int first, struct run 
 	char *path = resolve_log(first < argc ? argv[first] : NULL);
 	struct strbuf err = STRBUF_INIT;
 	int ret = run_load_fields(run, path, fields, cli_log_warn, NULL, &err);
+	free(path); /* before a die(): LeakSanitizer may not see it in a register at exit */
 	if (ret < 0)
 		die(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR, "%s", err.buf);
 	strbuf_release(&err);
-	free(path);
 }
 
 void cli_print(const struct strbuf *out)
