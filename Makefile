@@ -97,6 +97,7 @@ fuzz-replay: $(FUZZ_BIN)
 	$(BUILD)/fuzz/fuzz_log_reader tests/fixtures/logs/*.jsonl
 	$(BUILD)/fuzz/fuzz_http_spec tests/fixtures/http/*.txt
 	$(BUILD)/fuzz/fuzz_channel tests/fixtures/channel/*.txt
+	$(BUILD)/fuzz/fuzz_http_request tests/fixtures/http/*.req
 
 # Open-ended fuzzing with libFuzzer: make fuzz FUZZ_SECONDS=600
 FUZZ_SECONDS ?= 60
@@ -113,6 +114,12 @@ fuzz: $(HTML_C)
 	  -o build/libfuzzer/fuzz_channel tests/fuzz/fuzz_channel.c lib/channel.c lib/strbuf.c
 	build/libfuzzer/fuzz_channel -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
 	  build/fuzz-corpus-channel tests/fixtures/channel
+	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -DMEMLINE_VERSION='"$(VERSION)"' -Iinclude -Ilib \
+	  -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags $(PKGS)) \
+	  -o build/libfuzzer/fuzz_http_request tests/fuzz/fuzz_http_request.c $(LIB_SRC) $(HTML_C) $(LIBS)
+	@mkdir -p build/fuzz-corpus-http
+	build/libfuzzer/fuzz_http_request -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  build/fuzz-corpus-http tests/fixtures/http
 
 e2e: $(BUILD)/memline $(HELPERS) lib html-test
 	MEMLINE_BUILD=$(abspath $(BUILD)) \

@@ -32,7 +32,11 @@ static const char usage[] =
 	"                           /dev/null (q leaves the dashboard, not the recording)\n"
 	"      --serve [ADDR:]PORT  serve live views over HTTP, on 127.0.0.1 unless ADDR\n"
 	"                           is given: / (page), /metrics (Prometheus), /events,\n"
-	"                           /log; PORT 0 picks a free port\n"
+	"                           /log; PORT 0 picks a free port; every request needs\n"
+	"                           the token in the URL memline prints; or unix:PATH, a\n"
+	"                           socket of mode 0600 that needs no token\n"
+	"      --serve-token-file FILE  the token: read from FILE, or written there (mode\n"
+	"                           0600) when there is none, for Prometheus to read\n"
 	"  -q, --quiet              no summary line on stderr\n"
 	"  -h, --help               this help\n";
 

@@ -32,7 +32,12 @@ static void usage(FILE *f)
 		"                          1 h and the whole run)\n"
 		"      --serve [ADDR:]PORT serve LOG over HTTP too, on 127.0.0.1 unless ADDR is\n"
 		"                          given: / (page), /metrics (Prometheus), /events, /log;\n"
-		"                          without a terminal, only that, until interrupted\n"
+		"                          without a terminal, only that, until interrupted; "
+		"every\n"
+		"                          request needs the token in the URL memline prints;\n"
+		"                          or unix:PATH, a socket of mode 0600, no token\n"
+		"      --serve-token-file FILE  the token: read from FILE, or written there (mode\n"
+		"                          0600) when there is none, for Prometheus to read\n"
 		"  -h, --help              print this help\n");
 }
 
@@ -42,6 +47,7 @@ int cmd_view(int argc, char **argv)
 		{"follow", no_argument, NULL, 'f'},
 		{"window", required_argument, NULL, 'w'},
 		{"serve", required_argument, NULL, 's'},
+		{"serve-token-file", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -59,6 +65,9 @@ int cmd_view(int argc, char **argv)
 			break;
 		case 's':
 			v.serve = optarg;
+			break;
+		case 't':
+			v.token_file = optarg;
 			break;
 		case 'h':
 			usage(stdout);

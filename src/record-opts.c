@@ -21,6 +21,7 @@ enum {
 	OPT_EVENT_REGEX,
 	OPT_LIVE,
 	OPT_SERVE,
+	OPT_SERVE_TOKEN_FILE,
 };
 
 static const struct option long_options[] = {
@@ -37,6 +38,7 @@ static const struct option long_options[] = {
 	{"event-regex", required_argument, NULL, OPT_EVENT_REGEX},
 	{"live", no_argument, NULL, OPT_LIVE},
 	{"serve", required_argument, NULL, OPT_SERVE},
+	{"serve-token-file", required_argument, NULL, OPT_SERVE_TOKEN_FILE},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -109,6 +111,9 @@ static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg
 		return true;
 	case OPT_SERVE:
 		ro->views.serve = arg;
+		return true;
+	case OPT_SERVE_TOKEN_FILE:
+		ro->views.token_file = arg;
 		return true;
 	}
 	return false;

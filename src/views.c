@@ -33,6 +33,8 @@ void views_prepare(struct views *v)
 	if (v->dashboard && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)))
 		die(EXIT_USAGE, "--live draws on a terminal, and standard input or output is not "
 				"one; use --serve PORT to watch it in a browser");
+	if (v->token_file && !v->serve)
+		die(EXIT_USAGE, "--serve-token-file goes with --serve");
 	if (v->serve) {
 		struct http_spec spec;
 		struct strbuf err = STRBUF_INIT;
@@ -40,10 +42,24 @@ void views_prepare(struct views *v)
 		if (http_parse_spec(v->serve, &spec, &err) < 0)
 			die_sb(EXIT_USAGE, &err);
 		strbuf_reset(&err);
-		if (!(v->http = http_listen(v->serve, &err))) {
-			strbuf_addstr(&err, "; choose another port (0 picks a free one)");
-			die_sb(EXIT_UNAVAILABLE, &err);
+		if (spec.ip == 0 && v->token_file) {
+			strbuf_release(&err);
+			die(EXIT_USAGE, "--serve-token-file is for an address and port: a unix "
+					"socket needs no token (its mode, 0600, guards it)");
 		}
+		char *token = NULL; /* NULL: a new one for this server */
+		if (v->token_file) {
+			int ret = http_token_file(v->token_file, &token, &err);
+			if (ret < 0)
+				die_sb(ret == HTTP_TOKEN_UNREADABLE   ? EXIT_NOINPUT
+				       : ret == HTTP_TOKEN_UNWRITABLE ? EXIT_CANTCREAT
+								      : EXIT_DATAERR,
+				       &err);
+		}
+		v->http = http_listen(v->serve, token, &err);
+		free(token);
+		if (!v->http)
+			die_sb(EXIT_UNAVAILABLE, &err);
 		strbuf_release(&err);
 	}
 }
@@ -122,7 +138,7 @@ int views_start(struct views *v, const char *log_path, struct strbuf *err)
 			strbuf_reset(err);
 		} else {
 			note("serving %s", http_url(v->http));
-			strbuf_addf(&title, "  %s", http_url(v->http));
+			strbuf_addf(&title, "  %s", http_address(v->http));
 		}
 	}
 	v->title = strbuf_detach(&title, NULL);

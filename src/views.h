@@ -16,8 +16,9 @@
 #include "recorder.h"
 
 struct views {
-	bool dashboard;	   /* --live */
-	const char *serve; /* --serve [ADDR:]PORT, or NULL */
+	bool dashboard;		/* --live */
+	const char *serve;	/* --serve [ADDR:]PORT, or NULL */
+	const char *token_file; /* --serve-token-file FILE, or NULL */
 	const char *log_path;
 	bool follow;	/* keep reading the log as it grows */
 	bool recording; /* run or attach records the log (else view reads one) */
@@ -38,7 +39,10 @@ void views_init(struct views *v);
 /*
  * Checks the options and takes the port, before anything is recorded: dies with a usage error
  * (64) for a bad --serve spec or --live without a terminal, and with 69 when the port cannot
- * be had (in use, no such address). The server answers once views_start() has the log.
+ * be had (in use, no such address). With --serve-token-file, reads the token from the file,
+ * or writes a new one there: dies with 66 when it cannot be read, 73 when it cannot be made,
+ * 65 when it is not a file to trust (another user's, others can read it, not a token). The
+ * server answers once views_start() has the log.
  */
 void views_prepare(struct views *v);
 /*

@@ -8,7 +8,9 @@
  *
  * A page served by `memline run --serve` (data.live) follows the recording: it listens to the
  * server's event stream (/events) and, at most twice a second while records come, fetches the
- * data again (/data.json) and redraws the chart (keeping the user's zoom) and the tables.
+ * data again (/data.json) and redraws the chart (keeping the user's zoom) and the tables. The
+ * stream's last message, "end", brings the data as the run ended (the server may be gone just
+ * after); "stop" says the server stops first. Either way the page stops listening and fetching.
  */
 (function () {
 	"use strict";
@@ -719,6 +721,8 @@
 		updates++;
 	}
 
+	let following = () => false; // whether the page still listens or fetches
+
 	function follow() {
 		const ind = document.getElementById("live-state");
 		const setState = (state) => {
@@ -733,25 +737,28 @@
 		}
 		setState("live");
 		const THROTTLE = 500; // ms between fetches of the data, at least
-		let timer = 0, busy = false, again = false, last = 0;
+		let timer = 0, busy = false, again = false, last = 0, done = false;
 		async function fetchData() {
 			timer = 0;
 			busy = true;
 			last = Date.now();
 			try {
 				const r = await fetch("/data.json", { cache: "no-store" });
-				if (r.ok)
-					update(await r.json());
+				const next = r.ok ? await r.json() : null;
+				if (next && !done) // the end's data came meanwhile: keep it
+					update(next);
 			} catch (e) {
 				// the server went away: the stream's error handler says so
 			}
 			busy = false;
-			if (again) {
+			if (again && !done) {
 				again = false;
 				refresh();
 			}
 		}
 		function refresh() {
+			if (done)
+				return;
 			if (busy) {
 				again = true;
 				return;
@@ -759,7 +766,18 @@
 			if (!timer)
 				timer = setTimeout(fetchData, Math.max(0, last + THROTTLE - Date.now()));
 		}
-		const es = new EventSource("/events");
+		// No more fetching or listening: the run ended, or the server is going.
+		function finish(state, next) {
+			done = true;
+			es.close();
+			clearTimeout(timer);
+			timer = 0;
+			if (next)
+				update(next);
+			setState(state);
+		}
+		// final=1: the stream's last message, "end", carries the data as the run ended
+		const es = new EventSource("/events?final=1");
 		es.onopen = () => {
 			setState("live");
 			refresh(); // what came between the page and the stream
@@ -771,24 +789,40 @@
 			} catch (err) {
 				return;
 			}
+			// the end record: its data comes with the "end" message, no fetch for it
 			if (rec && rec.type === "end") {
-				es.close();
-				setState("ended");
+				done = true;
+				clearTimeout(timer);
+				timer = 0;
+				return;
 			}
 			refresh();
 		};
+		es.addEventListener("end", (e) => {
+			let next = null;
+			try {
+				next = JSON.parse(e.data);
+			} catch (err) {
+				// keep what is drawn
+			}
+			finish("ended", next && Array.isArray(next.runs) ? next : null);
+		});
+		es.addEventListener("stop", () => finish("stopped", null));
 		es.onerror = () => {
-			if (liveState === "ended")
+			if (liveState === "ended" || liveState === "stopped")
 				return;
 			setState(es.readyState === EventSource.CLOSED ? "ended" : "offline");
 		};
+		following = () => es.readyState !== EventSource.CLOSED || busy || timer !== 0;
 	}
 	if (data.live)
 		follow();
 
-	// For tests and the curious: the chart, where each event is drawn, the live state.
+	// For tests and the curious: the chart, where each event is drawn, the live state, and
+	// whether the page still follows the server (listening or fetching).
 	window.memlineReport = Object.freeze({ chart: () => u, eventPoint, live: () => liveState,
-		updates: () => updates, spanLabels: () => ({ labels: spanLabels.slice(),
+		updates: () => updates, following: () => following(),
+		spanLabels: () => ({ labels: spanLabels.slice(),
 			skipped: spanLabels.skipped || 0 }),
 		timeTicks: () => ({ splits: lastTimeTicks.splits.slice(),
 			labels: lastTimeTicks.labels.slice() }) });

@@ -16,7 +16,10 @@ import re
 import select
 import shutil
 import socket
+import stat
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -52,22 +55,29 @@ def read_url(proc, what):
     raise AssertionError(f"expected '{what}' to print 'memline: serving URL', got {seen!r}")
 
 
+def parse_url(url):
+    """host, port and token of 'http://127.0.0.1:PORT/?token=TOKEN'."""
+    m = re.match(r"http://([0-9.]+):(\d+)/\?token=([0-9a-f]{48})$", url)
+    assert m, f"expected http://127.0.0.1:PORT/?token= and 48 hex digits, got {url}"
+    return m.group(1), int(m.group(2)), m.group(3)
+
+
 class Served:
     """A job recorded and served; stop() lets the job end and waits for everything."""
 
-    def __init__(self, tmp_path, script, env=None):
+    def __init__(self, tmp_path, script, env=None, args=()):
         self.log = tmp_path / "served.jsonl"
         self.stop_file = tmp_path / "stop"
         env = {**os.environ, "ML": str(MEMLINE), "STOP": str(self.stop_file), **(env or {})}
-        run = [MEMLINE, "run", "-q", "-i", "0.05", "-o", self.log]
+        run = [MEMLINE, "run", "-q", "-i", "0.05", "-o", self.log, *args]
         self.job = subprocess.Popen([*run, "--serve", "0", "--", "sh", "-c", script],
                                     env=env, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.server = self.job
         self.url = read_url(self.server, "the server")
-        m = re.match(r"http://([0-9.]+):(\d+)/$", self.url)
-        assert m, f"expected http://127.0.0.1:PORT/, got {self.url}"
-        self.host, self.port = m.group(1), int(m.group(2))
+        self.host, self.port, self.token = parse_url(self.url)
+        self.base = f"http://{self.host}:{self.port}/"
+        self.auth = {"Authorization": f"Bearer {self.token}"}
 
     def end_job(self):
         self.stop_file.touch()
@@ -77,10 +87,11 @@ class Served:
         self.stop_file.touch()
         self.job.wait(timeout=TIMEOUT)
 
-    def get(self, path, method="GET", headers=None):
+    def get(self, path, method="GET", headers=None, auth=True):
+        """status, headers (lower-case names), body; with the token as a Bearer header."""
         c = http.client.HTTPConnection(self.host, self.port, timeout=TIMEOUT)
         try:
-            c.request(method, path, headers=headers or {})
+            c.request(method, path, headers={**(self.auth if auth else {}), **(headers or {})})
             r = c.getresponse()
             return r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read()
         finally:
@@ -187,10 +198,12 @@ class EventStream:
     def __init__(self, s, path="/events", headers=""):
         self.sock = socket.create_connection((s.host, s.port), timeout=TIMEOUT)
         self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {s.host}:{s.port}\r\n{headers}"
+                          f"Authorization: Bearer {s.token}\r\n"
                           "Accept: text/event-stream\r\n\r\n".encode())
         self.buf = b""
         self.closed = False
         self.eof = False
+        self.events = []
         head = self._until(b"\r\n\r\n")
         self.status = int(head.split(b" ", 2)[1])
         self.chunked = b"transfer-encoding: chunked" in head.lower()
@@ -225,7 +238,8 @@ class EventStream:
             self.buf = rest[size + 2:]
 
     def _pop(self):
-        """The first complete message with data in body, or None."""
+        """The first complete message with data in body, or None. A named event ("end",
+        "stop") goes to self.events as (event, data), its data lines joined by newlines."""
         while b"\n\n" in self.body:
             msg, self.body = self.body.split(b"\n\n", 1)
             fields = {}
@@ -233,8 +247,12 @@ class EventStream:
                 if line.startswith(b":"):
                     continue
                 k, _, v = line.partition(b":")
-                fields[k.decode()] = v[1:] if v.startswith(b" ") else v
-            if "data" in fields:
+                v = v[1:] if v.startswith(b" ") else v
+                k = k.decode()
+                fields[k] = fields[k] + b"\n" + v if k == "data" and k in fields else v
+            if "data" in fields and "event" in fields:
+                self.events.append((fields["event"].decode(), fields["data"]))
+            elif "data" in fields:
                 return int(fields["id"]), fields["data"]
         return None
 
@@ -289,6 +307,56 @@ def test_events_stream_records_while_the_job_runs(served):
         types.append(json.loads(msg[1])["type"])
     st.close()
     assert types and types[-1] == "end", f"expected the stream to end after the end record: {types}"
+    assert st.events == [("end", b"{}")], f"expected an 'end' event last: {st.events}"
+
+
+def test_events_end_with_the_final_data(served):
+    """/events?final=1 (what the page asks for): the stream's last message, event "end",
+    holds the page's data as the run ended (status, last sample), so that the page shows it
+    without asking a server that is about to go."""
+    wait_events(served, 1)
+    st = EventStream(served, "/events?final=1")
+    assert st.next() is not None
+    served.end_job()
+    while st.next() is not None:
+        pass
+    st.close()
+    assert len(st.events) == 1 and st.events[0][0] == "end", st.events
+    final = json.loads(st.events[0][1])
+    records = read_log(served.log)
+    last_t = [r for r in records if r["type"] == "sample"][-1]["t"]
+    run = final["runs"][0]
+    assert run["status"] == "completed" and abs(run["t"][-1] - last_t) < 1e-3, (
+        run["status"], run["t"][-3:], last_t)
+
+
+def test_events_stop_when_the_server_stops_first(served):
+    """memline view --follow --serve on a log still being written, stopped by SIGTERM: its
+    streams end with event "stop" (the page stops reconnecting), not "end"."""
+    wait_events(served, 1)
+    view = subprocess.Popen([MEMLINE, "view", "--follow", "--serve", "0", served.log],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        host, port, token = parse_url(read_url(view, "memline view --serve"))
+        other = Served.__new__(Served)
+        other.host, other.port, other.token = host, port, token
+        st = EventStream(other, "/events?final=1")
+        assert st.status == 200
+        n = sum(1 for r in read_log(served.log) if r["type"] == "event")
+        wait_events(served, n + 1)
+        assert st.next() is not None
+        view.terminate()
+        while st.next() is not None:
+            pass
+        st.close()
+        assert st.events == [("stop", b"{}")], st.events
+        assert view.wait(timeout=TIMEOUT) == 0, "expected view --serve to stop on SIGTERM"
+    finally:
+        if view.poll() is None:
+            view.kill()
+            view.wait(timeout=TIMEOUT)
+    served.end_job()
 
 
 def test_events_resume_from_an_offset(served):
@@ -320,18 +388,20 @@ def test_view_serves_a_finished_log(served):
                             stderr=subprocess.PIPE)
     try:
         url = read_url(view, "memline view --serve")
-        m = re.match(r"http://([0-9.]+):(\d+)/$", url)
-        assert m, f"expected http://127.0.0.1:PORT/, got {url}"
-        c = http.client.HTTPConnection(m.group(1), int(m.group(2)), timeout=TIMEOUT)
-        c.request("GET", "/metrics")
+        host, port, token = parse_url(url)
+        auth = {"Authorization": f"Bearer {token}"}
+        c = http.client.HTTPConnection(host, port, timeout=TIMEOUT)
+        c.request("GET", "/metrics", headers=auth)
         r = c.getresponse()
         assert r.status == 200 and b'status="completed"' in r.read()
         end = len(served.log.read_bytes())
-        c.request("GET", f"/events?from={end}")
+        c = http.client.HTTPConnection(host, port, timeout=TIMEOUT)
+        c.request("GET", f"/events?from={end}", headers=auth)
         r = c.getresponse()
         r.read()
         assert r.status == 204, f"expected 204 for a finished log, got {r.status}"
-        c.request("GET", "/log")
+        c = http.client.HTTPConnection(host, port, timeout=TIMEOUT)
+        c.request("GET", "/log", headers=auth)
         r = c.getresponse()
         assert r.status == 200 and r.read() == served.log.read_bytes()
         c.close()
@@ -385,6 +455,97 @@ def test_fifty_clients(served):
     assert served.get("/metrics")[0] == 200
 
 
+
+class Slowloris(threading.Thread):
+    """n connections that each send a byte of a request every `every` seconds, never ending
+    its headers, and connect again whenever the server answers or closes one, until stop().
+    Half start with a request line and a header, half with empty lines (which a server skips
+    before a request line: they end no headers)."""
+
+    def __init__(self, s, n, every=1.0):
+        super().__init__(daemon=True)
+        self.addr, self.n, self.every = (s.host, s.port), n, every
+        self.heads = [f"GET /metrics HTTP/1.1\r\nHost: {s.host}\r\nX-Slow: ".encode(),
+                      b"\r\n\r\n\r\n"]
+        self.halt = threading.Event()
+        self.ready = threading.Event()
+        self.opened = 0
+
+    def _open(self):
+        sock = socket.create_connection(self.addr, timeout=TIMEOUT)
+        sock.setblocking(False)
+        sock.send(self.heads[self.opened % 2])
+        self.opened += 1
+        return [sock, time.monotonic()]
+
+    def run(self):
+        conns = [self._open() for _ in range(self.n)]
+        self.ready.set()
+        while not self.halt.wait(self.every / 10):
+            for c in conns:
+                sock, last = c
+                try:
+                    sock.recv(4096)  # the server only ever answers to close: open again
+                    ended = True
+                except BlockingIOError:
+                    ended = False
+                except OSError:
+                    ended = True
+                if not ended and time.monotonic() - last >= self.every:
+                    try:
+                        sock.send(b"a")
+                        c[1] = time.monotonic()
+                    except OSError:
+                        ended = True
+                if ended and not self.halt.is_set():
+                    sock.close()
+                    c[:] = self._open()
+        for sock, _ in conns:
+            sock.close()
+
+    def stop(self):
+        self.halt.set()
+        self.join(TIMEOUT)
+
+
+def test_slow_clients_do_not_lock_others_out(served):
+    """More slow connections than the server takes at once (256), each sending a header byte
+    a second (below any idle timeout) and connecting again when closed: a client that sends
+    its request at once still gets /metrics, and an event stream opened before goes on."""
+    wait_events(served, 1)
+    st = EventStream(served)
+    assert st.next() is not None
+    slow = Slowloris(served, 300)
+    slow.start()
+    try:
+        assert slow.ready.wait(TIMEOUT), "expected the slow connections to open"
+
+        def fetch():
+            try:
+                c = http.client.HTTPConnection(served.host, served.port, timeout=5)
+                c.request("GET", "/metrics", headers=served.auth)
+                r = c.getresponse()
+                return r.status == 200 and b"memline_samples_total" in r.read()
+            except OSError:
+                return False
+
+        wait_until(fetch, "/metrics while 300 connections trickle", timeout=TIMEOUT,
+                   interval=0.2)
+        # the stream outlives the gate's deadline for headers: 30 more ticks (0.2 s each)
+        n = sum(1 for r in read_log(served.log) if r["type"] == "event")
+        wait_events(served, n + 30)
+        seen = 0
+        while seen < 30:
+            msg = st.next()
+            assert msg is not None, "expected the event stream to stay open"
+            if json.loads(msg[1])["type"] == "event":
+                seen += 1
+        assert slow.opened > 300, "expected the server to have closed slow connections"
+    finally:
+        slow.stop()
+        st.close()
+
+
 # ---- bad requests ----
 
 
@@ -422,7 +583,7 @@ def status_of(resp):
 
 
 def test_malformed_and_oversized_requests(served):
-    h = f"Host: {served.host}\r\n".encode()
+    h = f"Host: {served.host}\r\nAuthorization: Bearer {served.token}\r\n".encode()
     cases = {
         "garbage": b"\x00\x01\x02 garbage \xff\xfe\r\n\r\n",
         "no version": b"GET\r\n\r\n",
@@ -458,6 +619,7 @@ def test_path_traversal_never_reaches_files(served):
                  "/./log", "/log/", "/LOG", "/events/../metrics", "/..%2fetc%2fpasswd",
                  "/etc/passwd", "/proc/self/environ", "/index.html/../../etc/passwd"]:
         resp = raw(served, f"GET {path} HTTP/1.1\r\nHost: {served.host}\r\n"
+                   f"Authorization: Bearer {served.token}\r\n"
                    "Connection: close\r\n\r\n".encode())
         assert status_of(resp) == 404, f"{path}: expected 404, got {resp[:200]!r}"
         assert b"root:" not in resp and b"PATH=" not in resp, f"{path}: file content leaked"
@@ -506,6 +668,340 @@ def test_bad_spec_and_port_in_use(tmp_path, served):
     assert r.returncode == 69 and "in use" in r.stderr and r.stderr.count("\n") == 1, r
 
 
+def test_getsockname_failing_is_an_error(tmp_path):
+    """When the port memline took cannot be read back (getsockname fails), memline says so and
+    exits 69 before the command runs, instead of serving on a port nobody knows."""
+    shim = tmp_path / "no_getsockname.so"
+    cc = os.environ.get("CC", "cc")
+    src = REPO / "tests" / "e2e" / "c" / "no_getsockname.c"
+    p = subprocess.run([cc, "-shared", "-fPIC", "-o", shim, src], capture_output=True,
+                       text=True, timeout=TIMEOUT)
+    assert p.returncode == 0, f"expected the shim to build: {p.stderr}"
+    # a sanitized memline wants its runtime first; the shim only replaces one libc call
+    env = {**os.environ, "LD_PRELOAD": str(shim),
+           "ASAN_OPTIONS": "verify_asan_link_order=0"}
+    log = tmp_path / "x.jsonl"
+    r = subprocess.run([MEMLINE, "run", "-q", "-o", log, "--serve", "0", "--", "true"],
+                       env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 69, f"expected exit 69: {r.returncode} {r.stderr!r}"
+    assert "cannot read the port" in r.stderr and "No buffer space" in r.stderr, r.stderr
+    assert r.stderr.count("\n") == 1, f"expected one line: {r.stderr!r}"
+    assert not log.exists(), "expected nothing recorded"
+
+
+
+# ---- who may read it: the token ----
+
+SECRET = "s3cr3t-label"
+
+
+def as_nobody():
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+# Run as another user: each request (path, headers) and what came back, as JSON on stdout.
+CLIENT = r"""
+import http.client, json, sys
+host, port, requests = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+out = []
+for path, headers in requests:
+    c = http.client.HTTPConnection(host, port, timeout=60)
+    c.request("GET", path, headers=headers)
+    r = c.getresponse()
+    # an event stream does not end: its first line is enough
+    body = r.fp.readline() if path.startswith("/events") and r.status == 200 else r.read()
+    out.append([path, headers, r.status, {k.lower(): v for k, v in r.getheaders()},
+                body.decode("latin-1")])
+    c.close()
+print(json.dumps(out))
+"""
+
+
+def requests_as_nobody(s, requests):
+    p = subprocess.run([sys.executable, "-c", CLIENT, s.host, str(s.port), json.dumps(requests)],
+                       preexec_fn=as_nobody, capture_output=True, text=True, timeout=TIMEOUT)
+    assert p.returncode == 0, f"the client as nobody failed: {p.stderr}"
+    return json.loads(p.stdout)
+
+
+@pytest.mark.parametrize("served", [f'"$ML" event "{SECRET} one"; ' + TICKS], indirect=True)
+def test_another_user_without_the_token_gets_nothing(served):
+    """On 127.0.0.1 every user of the machine is a client: without the token, uid 65534 gets
+    401 and no byte of the log on every path, whatever it tries; with it, it is served (the
+    token is what guards the server, not the address)."""
+    wait_events(served, 2)
+    assert SECRET.encode() in served.log.read_bytes()
+    cookie = f"memline-token-{served.port}"
+    wrong = "0" * 48
+    tries = [{}, {"Authorization": f"Bearer {wrong}"},
+             {"Authorization": f"Bearer {served.token[:-1]}"},
+             {"Authorization": f"Bearer {served.token}x"},
+             {"Authorization": f"Basic {served.token}"},
+             {"Cookie": f"{cookie}={wrong}"}, {"Cookie": f"memline-token-1={served.token}"},
+             {"Cookie": f"x{cookie}={served.token}"}]
+    paths = ["/", "/index.html", "/data.json", "/events", "/metrics", "/log", "/nothing",
+             f"/log?token={wrong}", f"/log?token={served.token[:-1]}",
+             f"/log?tokens={served.token}"]
+    got = requests_as_nobody(served, [[p, h] for p in paths for h in tries])
+    for path, headers, status, hdrs, body in got:
+        assert status == 401, f"{path} {headers}: expected 401, got {status}: {body[:200]!r}"
+        assert SECRET not in body and "memline_" not in body and '"type"' not in body, (
+            f"{path} {headers}: expected nothing of the log, got {body[:200]!r}")
+        assert hdrs.get("www-authenticate", "").startswith("Bearer"), hdrs
+        assert "set-cookie" not in hdrs, f"{path} {headers}: a cookie without the token"
+
+    # with the token, the same user is served: as a Bearer header, as the cookie, and in the
+    # query, which sets the cookie and sends the browser to the URL without it
+    bearer = {"Authorization": f"Bearer {served.token}"}
+    got = requests_as_nobody(served, [
+        ["/log", bearer], ["/log", {"Authorization": f"bearer  {served.token} "}],
+        ["/log", {"Cookie": f"a=b; {cookie}={served.token}; c=d"}],
+        ["/metrics", bearer], ["/data.json", bearer], ["/", bearer], ["/events", bearer],
+        [f"/?token={served.token}", {}],
+        [f"/events?from=0&token={served.token}&x=%20y", {}]])
+    for path, headers, status, hdrs, body in got[:7]:
+        assert status == 200, f"{path} {headers}: expected 200, got {status}: {body[:200]!r}"
+    assert SECRET in got[0][4] and SECRET in got[1][4] and SECRET in got[2][4]
+    assert "memline_samples_total" in got[3][4]
+    for (path, _, status, hdrs, body), where in zip(got[7:], ["/", "/events?from=0&x=%20y"]):
+        assert status == 303 and hdrs["location"] == where, (path, status, hdrs)
+        assert SECRET not in body and served.token not in hdrs["location"]
+        attrs = [a.strip() for a in hdrs["set-cookie"].split(";")]
+        assert attrs[0] == f"{cookie}={served.token}", attrs
+        assert {"HttpOnly", "SameSite=Strict", "Path=/"} <= set(attrs[1:]), attrs
+    served.end_job()
+
+
+def test_token_file_is_private_and_kept_across_runs(tmp_path):
+    """--serve-token-file FILE: made with mode 0600 holding the token the URL has, then read
+    again by the next run (the same token, for Prometheus); refused when it cannot be trusted."""
+    tf = tmp_path / "token"
+    log = tmp_path / "x.jsonl"
+
+    def run(*args, view=False):
+        log.unlink(missing_ok=True)
+        cmd = ([MEMLINE, "view", *args, "--serve", "0", log_done] if view else
+               [MEMLINE, "run", "-q", "-o", log, "--serve", "0", *args, "--", "true"])
+        return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=TIMEOUT)
+
+    r = run("--serve-token-file", tf)
+    assert r.returncode == 0, r.stderr
+    token = parse_url(re.search(r"memline: serving (\S+)", r.stderr).group(1))[2]
+    assert tf.read_text() == token + "\n"
+    assert os.stat(tf).st_mode & 0o777 == 0o600, oct(os.stat(tf).st_mode)
+    r = run("--serve-token-file", tf)
+    assert r.returncode == 0 and f"?token={token}\n" in r.stderr, r.stderr
+    # a token of the user's own (group reading allowed, for a prometheus group)
+    own = "my-own_token.of~at-least-32-chars"
+    tf.write_text(own + "\r\n")
+    os.chmod(tf, 0o640)
+    r = run("--serve-token-file", tf)
+    assert r.returncode == 0 and f"?token={own}\n" in r.stderr, r.stderr
+    log_done = tmp_path / "done.jsonl"
+    log.rename(log_done)
+
+    link = tmp_path / "link"
+    link.symlink_to(tf)
+    bad_content = tmp_path / "bad"
+    bad_content.write_text("short\n")
+    os.chmod(bad_content, 0o600)
+    bad_chars = tmp_path / "bad-chars"
+    bad_chars.write_text("a" * 40 + "/+=\n")
+    os.chmod(bad_chars, 0o600)
+    cases = [(0o644, tf, 65, "can be read by other users"),
+             (0o620, tf, 65, "can be written by other users"),
+             (0o600, link, 65, "symbolic link"), (0o600, tmp_path, 65, "not a regular file"),
+             (0o600, bad_content, 65, "does not hold a token"),
+             (0o600, bad_chars, 65, "does not hold a token"),
+             (0o600, tmp_path / "no" / "such", 73, "cannot create token file")]
+    for mode, path, want, what in cases:
+        os.chmod(tf, mode)
+        for view in (False, True):
+            r = run("--serve-token-file", path, view=view)
+            assert r.returncode == want and what in r.stderr, (path, oct(mode), view, r)
+            assert r.stderr.count("\n") == 1, f"expected one line: {r.stderr!r}"
+            assert not log.exists(), "expected nothing recorded"
+    os.chmod(tf, 0o600)
+    assert tf.read_bytes() == (own + "\r\n").encode(), "expected a refused file left as it was"
+    r = subprocess.run([MEMLINE, "run", "-q", "-o", log, "--serve-token-file", tf, "--", "true"],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 64 and "goes with --serve" in r.stderr, r
+
+
+def prometheus_example():
+    """The scrape_config example of docs/live.md (the first yaml block after 'Prometheus')."""
+    doc = (REPO / "docs" / "live.md").read_text()
+    m = re.search(r"```yaml\n(scrape_configs:.*?)```", doc, re.S)
+    assert m, "expected a yaml scrape_configs example in docs/live.md"
+    return m.group(1)
+
+
+@pytest.mark.skipif(not shutil.which("prometheus"), reason="prometheus is not installed")
+def test_prometheus_scrapes_with_the_token_file(tmp_path):
+    """The documented scrape_config, pointed at a served run with --serve-token-file: promtool
+    accepts it and a real Prometheus scrapes /metrics (target up, samples stored)."""
+    tf = tmp_path / "token"
+    s = Served(tmp_path, TICKS, args=["--serve-token-file", tf])
+    prom = None
+    try:
+        conf = prometheus_example()
+        assert "credentials_file: /home/me/.config/memline/token" in conf, conf
+        assert '"127.0.0.1:9100"' in conf, conf
+        conf = (conf.replace("/home/me/.config/memline/token", str(tf))
+                .replace('"127.0.0.1:9100"', f'"127.0.0.1:{s.port}"'))
+        conf = re.sub(r"scrape_interval: \S+", "scrape_interval: 1s", conf)
+        cfg = tmp_path / "prometheus.yml"
+        cfg.write_text("global:\n  scrape_interval: 1s\n" + conf)
+        r = subprocess.run([PROMTOOL or "promtool", "check", "config", cfg],
+                           capture_output=True, text=True, timeout=TIMEOUT)
+        assert r.returncode == 0, f"promtool check config: {r.stdout} {r.stderr}"
+        with socket.socket() as probe:  # a free port for Prometheus's own web server
+            probe.bind(("127.0.0.1", 0))
+            web = probe.getsockname()[1]
+        with open(tmp_path / "prometheus.out", "w") as out:
+            prom = subprocess.Popen(["prometheus", f"--config.file={cfg}",
+                                     f"--storage.tsdb.path={tmp_path / 'data'}",
+                                     f"--web.listen-address=127.0.0.1:{web}"],
+                                    stdout=out, stderr=subprocess.STDOUT)
+
+        def api(path):
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", web, timeout=5)
+                c.request("GET", path)
+                return json.loads(c.getresponse().read())["data"]
+            except (OSError, ValueError, KeyError, http.client.HTTPException):
+                return None
+
+        def up():
+            d = api("/api/v1/targets")
+            t = d and d["activeTargets"]
+            return t and t[0]["health"] == "up" and t[0]
+
+        target = wait_until(up, "Prometheus to scrape the target", timeout=TIMEOUT)
+        assert target["lastError"] == "", target
+        res = wait_until(lambda: (api("/api/v1/query?query=memline_samples_total") or
+                                  {}).get("result"), "memline_samples_total in Prometheus",
+                         timeout=TIMEOUT)
+        assert float(res[0]["value"][1]) > 0, res
+    finally:
+        if prom:
+            prom.terminate()
+            prom.wait(timeout=TIMEOUT)
+        s.stop()
+
+
+
+# ---- a unix socket ----
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=TIMEOUT)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(TIMEOUT)
+        self.sock.connect(str(self.path))
+
+
+# Run as another user: connect to the socket argv[1], print the errno name (or "connected").
+UNIX_CLIENT = r"""
+import errno, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect(sys.argv[1])
+    print("connected")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+"""
+
+
+def test_unix_socket_is_the_users_own(tmp_path):
+    """--serve unix:PATH: a socket of mode 0600 even under umask 0, answered without a token
+    (curl --unix-socket works), that another user cannot connect to even in a directory open
+    to all; removed at the end; a file that is not a socket is never replaced."""
+    shared = tempfile.mkdtemp(prefix="memline-sock-", dir="/tmp")
+    os.chmod(shared, 0o1777)
+    try:
+        sock = Path(shared) / "memline.sock"
+        stop = tmp_path / "stop"
+        log = tmp_path / "x.jsonl"
+        env = {**os.environ, "ML": str(MEMLINE), "STOP": str(stop)}
+        job = subprocess.Popen([MEMLINE, "run", "-q", "-i", "0.05", "-o", log, "--serve",
+                                f"unix:{sock}", "--", "sh", "-c", TICKS], env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, preexec_fn=lambda: os.umask(0))
+        try:
+            line = job.stderr.readline().decode()
+            assert line == f"memline: serving unix:{sock}\n", line
+            st = os.lstat(sock)
+            assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
+            wait_until(lambda: log_has_event(log), "an event in the log")
+            c = UnixHTTPConnection(sock)
+            c.request("GET", "/metrics", headers={"Host": "anything"})
+            r = c.getresponse()
+            assert r.status == 200 and b"memline_samples_total" in r.read()
+            c.close()
+            if shutil.which("curl"):
+                out = subprocess.run(["curl", "-sf", "--unix-socket", sock, "http://x/log"],
+                                     capture_output=True, timeout=TIMEOUT)
+                assert out.returncode == 0 and b'"type":"header"' in out.stdout, out
+            p = subprocess.run([sys.executable, "-c", UNIX_CLIENT, sock], preexec_fn=as_nobody,
+                               capture_output=True, text=True, timeout=TIMEOUT)
+            assert p.stdout.strip() == "EACCES", f"expected nobody refused: {p.stdout} {p.stderr}"
+            # a second server on the same socket: in use, 69, the first one untouched
+            r2 = subprocess.run([MEMLINE, "run", "-q", "-o", tmp_path / "y.jsonl", "--serve",
+                                 f"unix:{sock}", "--", "true"], capture_output=True,
+                                text=True, timeout=TIMEOUT)
+            assert r2.returncode == 69 and "in use" in r2.stderr, r2
+            assert os.lstat(sock).st_ino == st.st_ino
+        finally:
+            stop.touch()
+            assert job.wait(timeout=TIMEOUT) == 0
+        assert not sock.exists(), "expected the socket removed at the end"
+
+        # a stale socket of ours (nobody listens) is replaced; a file or a link never is
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stale.bind(str(sock))
+        stale.close()
+        r = subprocess.run([MEMLINE, "run", "-q", "-o", tmp_path / "z.jsonl", "--serve",
+                            f"unix:{sock}", "--", "true"], capture_output=True, text=True,
+                           timeout=TIMEOUT)
+        assert r.returncode == 0 and not sock.exists(), r
+        sock.write_text("precious")
+        link = Path(shared) / "link.sock"
+        link.symlink_to(sock)
+        for path in (sock, link):
+            r = subprocess.run([MEMLINE, "run", "-q", "-o", tmp_path / "w.jsonl", "--serve",
+                                f"unix:{path}", "--", "true"], capture_output=True, text=True,
+                               timeout=TIMEOUT)
+            assert r.returncode == 69 and "is not a socket" in r.stderr, r
+            assert r.stderr.count("\n") == 1 and not (tmp_path / "w.jsonl").exists()
+        assert sock.read_text() == "precious" and link.is_symlink()
+        for spec, what in [("unix:", "expected unix:PATH"), ("unix:" + "x" * 200, "too long")]:
+            r = subprocess.run([MEMLINE, "run", "-q", "-o", tmp_path / "w.jsonl", "--serve",
+                                spec, "--", "true"], capture_output=True, text=True,
+                               timeout=TIMEOUT)
+            assert r.returncode == 64 and what in r.stderr, r
+        r = subprocess.run([MEMLINE, "run", "-q", "-o", tmp_path / "w.jsonl", "--serve",
+                            f"unix:{tmp_path}/s", "--serve-token-file", tmp_path / "t", "--",
+                            "true"], capture_output=True, text=True, timeout=TIMEOUT)
+        assert r.returncode == 64 and "needs no token" in r.stderr, r
+    finally:
+        shutil.rmtree(shared)
+
+
+def log_has_event(log):
+    try:
+        return any(r["type"] == "event" for r in read_log(log))
+    except FileNotFoundError:
+        return False
+
+
 # ---- the live page in a browser ----
 
 
@@ -518,15 +1014,16 @@ def test_live_page_grows_in_chromium(served, tmp_path):
     profile = tmp_path / "chromium-profile"
     profile.mkdir()
     env = {**os.environ, "NODE_PATH": str(BROWSER_MODULES)}
-    node = subprocess.Popen([NODE, CHECK_LIVE, served.url, profile], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    node = subprocess.Popen([NODE, CHECK_LIVE, served.url, profile], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     # Once the page has loaded, let the job run 5 more ticks, then end: the page says "ended".
     first = node.stdout.readline()
     if first.strip() == "loaded":
         n = sum(1 for r in read_log(served.log) if r["type"] == "event")
         wait_events(served, n + 5)
     served.stop_file.touch()
-    out, err = node.communicate(timeout=180)
+    served.job.wait(timeout=TIMEOUT)  # memline, its server too, is gone: tell the page's driver
+    out, err = node.communicate(input="exited\n", timeout=180)
     if node.returncode == 2:
         pytest.skip(f"Chromium cannot be started: {err.strip()}")
     assert node.returncode == 0, f"check-live.js failed ({node.returncode}): {err}"
@@ -537,5 +1034,21 @@ def test_live_page_grows_in_chromium(served, tmp_path):
     assert res["grown"]["n"] > res["first"]["n"] and res["grown"]["xmax"] > res["first"]["xmax"]
     assert res["grown"]["updates"] > 0, res
     assert "endError" not in res and res["indicator"] == "ended", res
-    others = [u for u in res["requests"] if not u.startswith(served.url)]
+    # once ended, the page shows the run's end: the last sample, the status, no more requests
+    records = read_log(served.log)
+    last_t = [r for r in records if r["type"] == "sample"][-1]["t"]
+    assert abs(res["final"]["lastT"] - last_t) < 1e-3, (
+        f"expected the chart to end at the last sample, {last_t}: {res['final']}")
+    ended = res["final"]["ended"]
+    assert ended and "running" not in ended and "completed" in ended, (
+        f"expected the summary to say how the run ended: {ended!r}")
+    assert res["following"] is False, "expected the page to stop listening and fetching"
+    assert res["consoleErrors"] == [], f"expected no console errors: {res['consoleErrors']}"
+    # the page closing its own event stream on "end" aborts it: that one is no failure
+    failed = [f for f in res["failedRequests"]
+              if not (f.split("?")[0].endswith("/events") and "ERR_ABORTED" in f)]
+    assert failed == [], f"expected no failed requests: {res['failedRequests']}"
+    assert res["pageUrl"] == served.base, (
+        f"expected the redirect to drop the token from the page's URL: {res['pageUrl']}")
+    others = [u for u in res["requests"] if not u.startswith(served.base)]
     assert others == [], f"expected requests to the server only: {others}"
