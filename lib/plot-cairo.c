@@ -14,8 +14,9 @@
  * Text from logs (commands, labels, span names, paths) is escaped with report_escape and cut to
  * the room it has, measured in the font. Cairo's SVG surface draws text as glyph outlines, so
  * an SVG also gets an invisible text layer (<text> elements at the same places, XML-escaped)
- * for search, copy and screen readers. Output goes through cairo's stream API to a FILE, so a
- * write error is reported, not ignored.
+ * for search, copy and screen readers. The picture is made in memory (cairo's stream API, or
+ * libpng for PNG); the caller writes it to its file (lib/outfile), so a write error is the
+ * caller's to report, naming the file the user asked for.
  */
 #include "plot.h"
 
@@ -1034,12 +1035,6 @@ static void draw(struct plot *p)
 
 /* ---- output ---- */
 
-static cairo_status_t write_file(void *closure, const unsigned char *data, unsigned int len)
-{
-	return fwrite(data, 1, len, closure) == len ? CAIRO_STATUS_SUCCESS
-						    : CAIRO_STATUS_WRITE_ERROR;
-}
-
 static cairo_status_t write_buf(void *closure, const unsigned char *data, unsigned int len)
 {
 	struct strbuf *sb = closure;
@@ -1047,13 +1042,31 @@ static cairo_status_t write_buf(void *closure, const unsigned char *data, unsign
 	return sb->oom ? CAIRO_STATUS_NO_MEMORY : CAIRO_STATUS_SUCCESS;
 }
 
+/* The SVG cairo wrote, with the text layer put in before its closing tag; false when OOM. */
+static bool svg_with_text(const struct plot *p, const struct strbuf *svg, struct strbuf *out)
+{
+	const char *end = svg->buf ? strstr(svg->buf, "</svg>") : NULL;
+	for (const char *s = end; s; s = strstr(s + 1, "</svg>"))
+		end = s;
+	if (!end || p->svg.oom)
+		return false;
+	size_t head = (size_t)(end - svg->buf);
+	strbuf_add(out, svg->buf, head);
+	strbuf_addstr(out, "<g id=\"memline-text\" fill=\"none\" fill-opacity=\"0\" "
+			   "font-family=\"DejaVu Sans, sans-serif\">\n");
+	if (p->svg.len)
+		strbuf_add(out, p->svg.buf, p->svg.len);
+	strbuf_addstr(out, "</g>\n");
+	strbuf_add(out, end, svg->len - head);
+	return !out->oom;
+}
+
 int plot_cairo(const struct plot_input *in, size_t n, const struct plot_options *o,
-	       enum plot_format format, const char *path, struct strbuf *err)
+	       enum plot_format format, struct strbuf *out, struct strbuf *err)
 {
 	struct plot p = {0};
 	struct strbuf svg_out = STRBUF_INIT;
 	cairo_surface_t *surface = NULL;
-	FILE *f = NULL;
 	int ret = -1;
 	if (!n) {
 		strbuf_addstr(err, "no log to plot");
@@ -1101,10 +1114,7 @@ int plot_cairo(const struct plot_input *in, size_t n, const struct plot_options 
 		surface = cairo_svg_surface_create_for_stream(write_buf, &svg_out, p.w, p.h);
 		break;
 	case PLOT_PDF:
-		f = fopen(path, "wb");
-		if (!f)
-			goto cannot_open;
-		surface = cairo_pdf_surface_create_for_stream(write_file, f, p.w, p.h);
+		surface = cairo_pdf_surface_create_for_stream(write_buf, out, p.w, p.h);
 		break;
 	default:
 		strbuf_addstr(err, "cairo draws PNG, SVG and PDF only");
@@ -1123,59 +1133,21 @@ int plot_cairo(const struct plot_input *in, size_t n, const struct plot_options 
 	cairo_status_t st = cairo_status(p.cr);
 	cairo_destroy(p.cr);
 	p.cr = NULL;
-	if (st == CAIRO_STATUS_SUCCESS && format == PLOT_PNG) {
-		f = fopen(path, "wb");
-		if (!f)
-			goto cannot_open;
-		if (plot_png_write(surface, f, path, err) < 0)
-			goto out;
-	}
+	if (st == CAIRO_STATUS_SUCCESS && format == PLOT_PNG &&
+	    plot_png_write(surface, out, err) < 0)
+		goto out;
 	cairo_surface_finish(surface);
 	if (st == CAIRO_STATUS_SUCCESS)
 		st = cairo_surface_status(surface);
-	if (st == CAIRO_STATUS_SUCCESS && format == PLOT_SVG) {
-		/* the text layer, before the closing tag */
-		const char *end = svg_out.buf ? strstr(svg_out.buf, "</svg>") : NULL;
-		for (const char *s = end; s; s = strstr(s + 1, "</svg>"))
-			end = s;
-		if (!end || p.svg.oom) {
-			st = CAIRO_STATUS_NO_MEMORY;
-		} else {
-			f = fopen(path, "wb");
-			if (!f)
-				goto cannot_open;
-			size_t head = (size_t)(end - svg_out.buf);
-			fwrite(svg_out.buf, 1, head, f);
-			fputs("<g id=\"memline-text\" fill=\"none\" fill-opacity=\"0\" "
-			      "font-family=\"DejaVu Sans, sans-serif\">\n",
-			      f);
-			if (p.svg.len)
-				fwrite(p.svg.buf, 1, p.svg.len, f);
-			fputs("</g>\n", f);
-			fwrite(end, 1, svg_out.len - head, f);
-		}
-	}
+	if (st == CAIRO_STATUS_SUCCESS && format == PLOT_SVG && !svg_with_text(&p, &svg_out, out))
+		st = CAIRO_STATUS_NO_MEMORY;
+	if (st == CAIRO_STATUS_NO_MEMORY || out->oom)
+		goto oom;
 	if (st != CAIRO_STATUS_SUCCESS) {
-		if (st == CAIRO_STATUS_WRITE_ERROR)
-			strbuf_addf(err, "cannot write '%s': %s", path, strerror(errno));
-		else
-			strbuf_addf(err, "cannot draw '%s': %s", path, cairo_status_to_string(st));
+		strbuf_addf(err, "cannot draw the plot: %s", cairo_status_to_string(st));
 		goto out;
 	}
-	if (f) {
-		bool bad = fflush(f) == EOF || ferror(f);
-		int e = errno;
-		bad |= fclose(f) == EOF;
-		f = NULL;
-		if (bad) {
-			strbuf_addf(err, "cannot write '%s': %s", path, strerror(e ? e : errno));
-			goto out;
-		}
-	}
 	ret = 0;
-	goto out;
-cannot_open:
-	strbuf_addf(err, "cannot create '%s': %s", path, strerror(errno));
 	goto out;
 oom:
 	strbuf_addstr(err, "out of memory");
@@ -1184,8 +1156,6 @@ out:
 		cairo_destroy(p.cr);
 	if (surface)
 		cairo_surface_destroy(surface);
-	if (f)
-		fclose(f);
 	for (size_t l = 0; p.layers && l < n; l++) {
 		series_set_release(&p.layers[l].set);
 		strbuf_release(&p.layers[l].label);

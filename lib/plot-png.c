@@ -10,7 +10,6 @@
  * The picture is an opaque RGB24 image surface (cairo's 0x00RRGGBB words): it becomes an
  * 8-bit RGB PNG, one row converted at a time.
  */
-#include <errno.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -20,7 +19,7 @@
 #include "plot-png.h"
 
 struct png_job {
-	const char *path;
+	struct strbuf *out;
 	struct strbuf *err;
 	bool failed;
 };
@@ -29,10 +28,22 @@ static void on_error(png_structp png, png_const_charp msg)
 {
 	struct png_job *job = png_get_error_ptr(png);
 	if (!job->failed)
-		strbuf_addf(job->err, "cannot write '%s': %s", job->path,
-			    errno ? strerror(errno) : msg);
+		strbuf_addf(job->err, "cannot encode the PNG: %s", msg);
 	job->failed = true;
 	png_longjmp(png, 1);
+}
+
+static void on_write(png_structp png, png_bytep data, size_t len)
+{
+	struct png_job *job = png_get_io_ptr(png);
+	strbuf_add(job->out, data, len);
+	if (job->out->oom)
+		png_error(png, "out of memory");
+}
+
+static void on_flush(png_structp png)
+{
+	(void)png;
 }
 
 static void on_warning(png_structp png, png_const_charp msg)
@@ -41,7 +52,7 @@ static void on_warning(png_structp png, png_const_charp msg)
 	(void)msg;
 }
 
-int plot_png_write(cairo_surface_t *surface, FILE *f, const char *path, struct strbuf *err)
+int plot_png_write(cairo_surface_t *surface, struct strbuf *out, struct strbuf *err)
 {
 	cairo_surface_flush(surface);
 	const unsigned char *data = cairo_image_surface_get_data(surface);
@@ -50,10 +61,10 @@ int plot_png_write(cairo_surface_t *surface, FILE *f, const char *path, struct s
 	int stride = cairo_image_surface_get_stride(surface);
 	if (!data || cairo_image_surface_get_format(surface) != CAIRO_FORMAT_RGB24 || w <= 0 ||
 	    h <= 0) {
-		strbuf_addf(err, "cannot write '%s': not an RGB picture", path);
+		strbuf_addstr(err, "cannot encode the PNG: not an RGB picture");
 		return -1;
 	}
-	struct png_job job = {.path = path, .err = err};
+	struct png_job job = {.out = out, .err = err};
 	/* volatile: they change between setjmp and a longjmp back to it */
 	unsigned char *volatile row = malloc((size_t)w * 3);
 	png_structp png =
@@ -66,13 +77,12 @@ int plot_png_write(cairo_surface_t *surface, FILE *f, const char *path, struct s
 		free(row);
 		return -1;
 	}
-	errno = 0;
 	if (setjmp(png_jmpbuf(png))) {
 		png_destroy_write_struct(&png, &info);
 		free(row);
 		return -1;
 	}
-	png_init_io(png, f);
+	png_set_write_fn(png, &job, on_write, on_flush);
 	png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB,
 		     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
 	png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_UP);

@@ -5,14 +5,13 @@
 #define MEMLINE_PLOT_PNG_H
 
 #include <cairo.h>
-#include <stdio.h>
 
 #include "strbuf.h"
 
 /*
- * Writes an RGB24 image surface to f as an 8-bit RGB PNG. path names the file in messages.
- * Returns -1 with a one-line message in err when f cannot be written.
+ * Appends an RGB24 image surface to out as an 8-bit RGB PNG. Returns -1 with a one-line
+ * message in err when it cannot (out of memory).
  */
-int plot_png_write(cairo_surface_t *surface, FILE *f, const char *path, struct strbuf *err);
+int plot_png_write(cairo_surface_t *surface, struct strbuf *out, struct strbuf *err);
 
 #endif

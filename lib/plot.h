@@ -50,9 +50,12 @@ void plot_labels(const struct plot_input *in, size_t n, struct strbuf *labels);
 /* The format for a file name by its extension, or -1. */
 int plot_format_for(const char *path);
 
-/* Draws to path as PNG, SVG or PDF. Returns -1 with a one-line message in err. */
+/*
+ * Draws the picture as PNG, SVG or PDF, appended to out (the caller writes it where it goes).
+ * Returns -1 with a one-line message in err.
+ */
 int plot_cairo(const struct plot_input *in, size_t n, const struct plot_options *o,
-	       enum plot_format format, const char *path, struct strbuf *err);
+	       enum plot_format format, struct strbuf *out, struct strbuf *err);
 /*
  * The data the HTML report draws, as one JSON object (the page embeds it; a live page fetches
  * it again as the recording grows). Returns -1 when out of memory.

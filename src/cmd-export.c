@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "export.h"
+#include "outfile.h"
 #include "run.h"
 
 enum format { FMT_NONE, FMT_CSV, FMT_PERFETTO, FMT_GNUPLOT };
@@ -62,76 +63,43 @@ static int flush_fd(void *data, const char *buf, size_t len)
 	return write_all(*(int *)data, buf, len);
 }
 
-/* A file being written: a temporary beside path, renamed over it when done. */
-struct out_file {
-	const char *path;
-	char *tmp;
-	int fd;
-};
-
-/* Creates f's temporary file. Returns 0, or the exit code after saying why. */
-static int out_file_open(struct out_file *f, const char *path)
+static int flush_outfile(void *data, const char *buf, size_t len)
 {
-	f->path = path;
-	f->tmp = NULL;
-	f->fd = -1;
-	const char *slash = strrchr(path, '/');
-	size_t dir = slash ? (size_t)(slash - path) + 1 : 0;
-	struct strbuf tmp = STRBUF_INIT;
-	strbuf_addf(&tmp, "%.*s.%s.XXXXXX", (int)dir, path, path + dir);
-	if (tmp.oom) {
-		strbuf_release(&tmp);
-		error("out of memory");
-		return EXIT_SOFTWARE;
-	}
-	f->tmp = strbuf_detach(&tmp, NULL);
-	f->fd = mkstemp(f->tmp);
-	int e = errno;
-	if (f->fd >= 0) {
-		mode_t mask = umask(0);
-		umask(mask);
-		if (fchmod(f->fd, 0666 & ~mask) == 0)
-			return 0;
-		e = errno;
-		close(f->fd);
-		f->fd = -1;
-		unlink(f->tmp);
-	}
-	free(f->tmp);
-	f->tmp = NULL;
-	error("cannot create '%s': %s", path, strerror(e));
-	return EXIT_CANTCREAT;
+	return outfile_write(data, buf, len);
 }
 
 /*
- * Finishes out into f: the temporary file is renamed over f->path, or removed on failure.
- * Returns 0, or the exit code after saying why.
+ * Renders the run into the file path, which appears whole or not at all (lib/outfile).
+ * Returns 0, or the exit code after saying why: 73 cannot create, 74 cannot write, 70 out of
+ * memory.
  */
-static int out_file_commit(struct out_file *f, struct export_out *out)
+typedef void render_fn(const struct run *run, int top, struct export_out *out);
+
+static int write_output(const char *path, const struct run *run, render_fn *render)
 {
-	int code = 0, e = 0;
-	if (export_out_finish(out) < 0) {
-		code = out->error == ENOMEM ? EXIT_SOFTWARE : EXIT_IOERR;
-		e = out->error;
-		close(f->fd);
-	} else if (close(f->fd) < 0) {
-		code = EXIT_IOERR;
-		e = errno;
-	} else if (rename(f->tmp, f->path) < 0) {
-		code = EXIT_CANTCREAT;
-		e = errno;
+	struct strbuf err = STRBUF_INIT;
+	struct outfile f;
+	int code = 0, ret = outfile_open(&f, path, &err);
+	if (ret) {
+		code = ret == OUTFILE_ERR_NOMEM ? EXIT_SOFTWARE : EXIT_CANTCREAT;
+	} else {
+		struct export_out out;
+		export_out_init(&out, flush_outfile, &f);
+		render(run, EXPORT_GNUPLOT_TOP, &out);
+		bool failed = export_out_finish(&out) < 0;
+		if (failed && out.error == ENOMEM) {
+			code = EXIT_SOFTWARE;
+			strbuf_addstr(&err, "out of memory");
+		}
+		/* a failed write was the file's: the commit says so, naming it */
+		ret = outfile_commit(&f, failed && out.error == ENOMEM, &err);
+		if (ret && !code)
+			code = ret == OUTFILE_ERR_CREATE ? EXIT_CANTCREAT : EXIT_IOERR;
+		export_out_release(&out);
 	}
-	f->fd = -1;
-	if (code) {
-		unlink(f->tmp);
-		if (code == EXIT_SOFTWARE)
-			error("out of memory");
-		else
-			error("cannot %s '%s': %s", code == EXIT_CANTCREAT ? "create" : "write",
-			      f->path, strerror(e));
-	}
-	free(f->tmp);
-	f->tmp = NULL;
+	if (code)
+		error("%s", err.buf ? err.buf : "out of memory");
+	strbuf_release(&err);
 	return code;
 }
 
@@ -174,23 +142,30 @@ static int make_dir(const char *dir)
 	return code;
 }
 
+/* The table exports take no top: these give them write_output's signature. */
+static void render_csv(const struct run *run, int top, struct export_out *out)
+{
+	(void)top;
+	export_csv(run, out);
+}
+
+static void render_perfetto(const struct run *run, int top, struct export_out *out)
+{
+	(void)top;
+	export_perfetto(run, out);
+}
+
 /* Writes DIR/NAME. Returns 0, or the exit code after saying why. */
-static int write_file(const char *dir, const char *name, const struct run *run,
-		      void (*render)(const struct run *, int, struct export_out *))
+static int write_file(const char *dir, const char *name, const struct run *run, render_fn *render)
 {
 	struct strbuf path = STRBUF_INIT;
 	size_t n = strlen(dir);
 	strbuf_addf(&path, "%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", name);
 	int code = EXIT_SOFTWARE;
-	struct out_file f;
-	if (path.oom)
+	if (path.oom) {
 		error("out of memory");
-	else if (!(code = out_file_open(&f, path.buf))) {
-		struct export_out out;
-		export_out_init(&out, flush_fd, &f.fd);
-		render(run, EXPORT_GNUPLOT_TOP, &out);
-		code = out_file_commit(&f, &out);
-		export_out_release(&out);
+	} else {
+		code = write_output(path.buf, run, render);
 	}
 	strbuf_release(&path);
 	return code;
@@ -266,21 +241,14 @@ int cmd_export(int argc, char **argv)
 		run_release(&run);
 		return code;
 	}
-	void (*render)(const struct run *, struct export_out *) =
-		fmt == FMT_CSV ? export_csv : export_perfetto;
+	render_fn *render = fmt == FMT_CSV ? render_csv : render_perfetto;
 	struct export_out out;
 	if (output) {
-		struct out_file f;
-		if (!(code = out_file_open(&f, output))) {
-			export_out_init(&out, flush_fd, &f.fd);
-			render(&run, &out);
-			code = out_file_commit(&f, &out);
-			export_out_release(&out);
-		}
+		code = write_output(output, &run, render);
 	} else {
 		int fd = STDOUT_FILENO;
 		export_out_init(&out, flush_fd, &fd);
-		render(&run, &out);
+		render(&run, 0, &out);
 		code = 0;
 		if (export_out_finish(&out) < 0) {
 			code = out.error == ENOMEM ? EXIT_SOFTWARE : EXIT_IOERR;

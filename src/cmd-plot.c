@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "outfile.h"
 #include "plot.h"
 #include "run.h"
 #include "series.h"
@@ -57,83 +58,38 @@ static int parse_int(const char *opt, const char *arg, long lo, long hi)
 	return (int)v;
 }
 
-/* Writes all of sb to path (which exists). Returns -1 with errno. */
-static int write_file(const char *path, const struct strbuf *sb)
-{
-	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	for (size_t off = 0; off < sb->len;) {
-		ssize_t w = write(fd, sb->buf + off, sb->len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int e = w < 0 ? errno : EIO;
-			close(fd);
-			errno = e;
-			return -1;
-		}
-		off += (size_t)w;
-	}
-	return close(fd);
-}
-
 /*
- * Draws into a temporary file beside out, then renames it over out. Returns 0, or the exit
- * code after saying why.
+ * Draws the plot in memory, then writes it to out through a temporary file renamed over it
+ * (lib/outfile). Returns 0, or the exit code after saying why: 73 when out cannot be created,
+ * 74 when it cannot be written, 70 out of memory or when drawing failed.
  */
 static int write_plot(const struct plot_input *in, size_t n, const struct plot_options *o,
 		      enum plot_format format, const char *out)
 {
-	const char *slash = strrchr(out, '/');
-	struct strbuf tmp = STRBUF_INIT, err = STRBUF_INIT;
-	if (slash)
-		strbuf_add(&tmp, out, (size_t)(slash - out) + 1);
-	strbuf_addf(&tmp, ".%s.XXXXXX", slash ? slash + 1 : out);
-	int code = EXIT_CANTCREAT;
-	if (tmp.oom) {
-		error("out of memory");
+	struct strbuf pic = STRBUF_INIT, err = STRBUF_INIT;
+	struct outfile f;
+	int code = 0, ret = outfile_open(&f, out, &err);
+	if (ret) {
+		code = ret == OUTFILE_ERR_NOMEM ? EXIT_SOFTWARE : EXIT_CANTCREAT;
+		goto out;
+	}
+	bool drawn = (format == PLOT_HTML ? plot_html(in, n, o, &pic, &err)
+					  : plot_cairo(in, n, o, format, &pic, &err)) == 0 &&
+		     !pic.oom;
+	if (drawn && pic.len)
+		outfile_write(&f, pic.buf, pic.len);
+	if (!drawn) {
 		code = EXIT_SOFTWARE;
-		goto out;
+		if (!err.len)
+			strbuf_addstr(&err, "out of memory");
 	}
-	int fd = mkstemp(tmp.buf);
-	if (fd < 0) {
-		error("cannot create '%s': %s", out, strerror(errno));
-		goto out;
-	}
-	mode_t mask = umask(0);
-	umask(mask);
-	if (fchmod(fd, 0666 & ~mask) < 0 || close(fd) < 0) {
-		error("cannot create '%s': %s", out, strerror(errno));
-		goto fail;
-	}
-	int ret;
-	if (format == PLOT_HTML) {
-		struct strbuf page = STRBUF_INIT;
-		ret = plot_html(in, n, o, &page, &err);
-		if (ret == 0 && (page.oom || write_file(tmp.buf, &page) < 0)) {
-			strbuf_addf(&err, "cannot write '%s': %s", out,
-				    page.oom ? "out of memory" : strerror(errno));
-			ret = -1;
-		}
-		strbuf_release(&page);
-	} else {
-		ret = plot_cairo(in, n, o, format, tmp.buf, &err);
-	}
-	if (ret < 0) {
-		error("%s", err.buf ? err.buf : "cannot draw the plot");
-		goto fail;
-	}
-	if (rename(tmp.buf, out) < 0) {
-		error("cannot create '%s': %s", out, strerror(errno));
-		goto fail;
-	}
-	code = 0;
-	goto out;
-fail:
-	unlink(tmp.buf);
+	ret = outfile_commit(&f, !drawn, &err);
+	if (ret && !code)
+		code = ret == OUTFILE_ERR_CREATE ? EXIT_CANTCREAT : EXIT_IOERR;
 out:
-	strbuf_release(&tmp);
+	if (code)
+		error("%s", err.buf ? err.buf : "out of memory");
+	strbuf_release(&pic);
 	strbuf_release(&err);
 	return code;
 }

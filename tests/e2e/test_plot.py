@@ -558,3 +558,35 @@ def test_million_process_samples(tmp_path):
           f"to PNG in {took:.2f} s")
     w, h, rows = read_png(out)
     assert plot_area_ink(rows, w, h)[0] > 2000
+
+
+def _file_size_limit(limit):
+    """preexec_fn: files may grow to limit bytes; past it a write fails with EFBIG (the signal
+    that would kill the writer, SIGXFSZ, is ignored, as a full disk would fail it)."""
+    import resource
+    import signal
+
+    def set_limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return set_limit
+
+
+@pytest.mark.parametrize("cmd", [["plot", "-o", "{out}.png"], ["plot", "-o", "{out}.svg"],
+                                 ["plot", "-o", "{out}.html"], ["export", "--csv", "-o", "{out}.csv"],
+                                 ["export", "--perfetto", "-o", "{out}.json"]],
+                         ids=lambda c: " ".join(c[:2]) + c[-1][5:])
+def test_a_write_that_fails_names_the_file_asked_for(tmp_path, log, cmd):
+    """plot and export fail the same way when the file cannot be written: exit 74, one line
+    naming the file the user gave (not the hidden temporary one), nothing left behind, and
+    what was at the path kept."""
+    argv = [a.format(out=tmp_path / "out") for a in cmd]
+    target = Path(argv[-1])
+    target.write_bytes(b"old")
+    r = subprocess.run([str(MEMLINE), *argv, str(log)], capture_output=True, text=True,
+                       timeout=120, env=_ENV, preexec_fn=_file_size_limit(512))
+    assert r.returncode == 74, f"expected exit 74 for `memline {' '.join(argv)}`, got {r.returncode}: {r.stderr}"
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"memline: cannot write '{target}': "), r.stderr
+    assert target.read_bytes() == b"old"
+    assert not no_leftovers(tmp_path), no_leftovers(tmp_path)
