@@ -28,7 +28,7 @@ ALLCFLAGS := -std=gnu17 $(OPT) $(WARN) $(SANFLAGS) -D_GNU_SOURCE -DMEMLINE_VERSI
 LIBS      := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 LDFLAGS   += $(SANFLAGS)
 
-LIB_SRC   := $(wildcard lib/*.c)
+LIB_SRC   := $(wildcard lib/*/*.c)
 SRC_SRC   := $(wildcard src/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -80,7 +80,7 @@ demo:
 # The whole test suite: plain build, then once more under AddressSanitizer and UBSan.
 check:
 	@scripts/install-deps test
-	@$(MAKE) --no-print-directory check-format $(BUILD)/demo unit fuzz-replay e2e
+	@$(MAKE) --no-print-directory check-format check-layers $(BUILD)/demo unit fuzz-replay e2e
 	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 OPT='-O1 -g' unit fuzz-replay e2e
 
 unit: $(UNIT_BIN)
@@ -111,7 +111,7 @@ fuzz: $(HTML_C)
 	  build/fuzz-corpus tests/fixtures/logs
 	@mkdir -p build/fuzz-corpus-channel
 	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -Iinclude -Ilib -fsanitize=fuzzer,address,undefined \
-	  -o build/libfuzzer/fuzz_channel tests/fuzz/fuzz_channel.c lib/channel.c lib/strbuf.c
+	  -o build/libfuzzer/fuzz_channel tests/fuzz/fuzz_channel.c lib/record/channel.c lib/util/strbuf.c
 	build/libfuzzer/fuzz_channel -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
 	  build/fuzz-corpus-channel tests/fixtures/channel
 	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -DMEMLINE_VERSION='"$(VERSION)"' -Iinclude -Ilib \
@@ -127,10 +127,19 @@ e2e: $(BUILD)/memline $(HELPERS) lib html-test
 	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e \
 	  python/tests
 
-C_FILES   := $(wildcard lib/*.[ch] src/*.[ch] include/*.h tests/unit/*.[ch] tests/fuzz/*.c \
+C_FILES   := $(wildcard lib/*/*.[ch] src/*.[ch] include/*.h tests/unit/*.[ch] tests/fuzz/*.c \
                tests/workload/*.c tests/e2e/c/*.c bench/*.c examples/*.c)
 check-format:
 	@clang-format --dry-run --Werror $(C_FILES) && echo "format: $(words $(C_FILES)) files clean"
+
+# lib/'s folders include only downwards (util <- log <- record; log <- model <- render); the
+# check must also find every wrong include of a tree made to break its rules.
+check-layers:
+	@scripts/check-layers lib && echo "layers: lib/ includes only downwards"
+	@out=$$(scripts/check-layers tests/fixtures/layers); code=$$?; \
+	  test $$code -eq 1 || { echo "check-layers: expected exit 1 on tests/fixtures/layers, got $$code"; exit 1; }; \
+	  printf '%s\n' "$$out" | diff -u tests/fixtures/layers/expected.txt - && \
+	  echo "layers: every wrong include of tests/fixtures/layers found"
 
 bench:
 	@scripts/install-deps bench

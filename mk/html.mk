@@ -4,7 +4,7 @@
 # uPlot comes from the npm registry: `npm ci` installs it from the committed web/package-lock.json
 # into $(BUILD)/web (never into the source tree); scripts/embed turns its JS and CSS, our
 # report.js, report.css and the report.html template into byte arrays in a generated C file,
-# whose object joins the core library so that lib/plot-html.c can reference them.
+# whose object joins the core library so that lib/render/plot-html.c can reference them.
 #   make html-assets   the generated object $(HTML_OBJ)
 #   make html-test     what tests/e2e/test_html.py needs: playwright-core (npm, from
 #                      tests/e2e/browser/package-lock.json) and the plot-html test driver

@@ -4,11 +4,14 @@
 #   make install-lib   the libraries, memline.h, memline.pc and the man pages under PREFIX
 #   make bench-events  bench/event_cost: what one memline_event() costs
 #
-# The sender (api.c, channel.c, strbuf.c) and, for memline_start(), the recorder with what it
-# uses; not the log reader, so no jansson. They are compiled once more, position-independent and with hidden visibility, so the
-# shared library exports memline_* (marked visible in memline.h) and nothing else. In the static
-# library every other symbol is made local (ld -r, then objcopy --localize-hidden), so that a
-# program's own strbuf_init() or channel_send() cannot clash with ours.
+# What it is made of is a rule, not a list: the recording side of lib/ (docs/architecture.md),
+# that is every file of lib/util, lib/log and lib/record but the log reader (the one that needs
+# jansson): the sender (record/api.c, record/channel.c) and, for memline_start(), the recorder
+# and what it uses. A file added to one of those folders joins the library by itself. They are
+# compiled once more, position-independent and with hidden visibility, so the shared library
+# exports memline_* (marked visible in memline.h) and nothing else. In the static library every
+# other symbol is made local (ld -r, then objcopy --localize-hidden), so that a program's own
+# strbuf_init() or channel_send() cannot clash with ours.
 
 # Should this file be included before the Makefile's first rule, `all` stays the default goal.
 ifeq ($(.DEFAULT_GOAL),)
@@ -16,8 +19,7 @@ ifeq ($(.DEFAULT_GOAL),)
 endif
 
 OBJCOPY     ?= objcopy
-MLIB_SRC    := lib/api.c lib/channel.c lib/channel-dir.c lib/strbuf.c lib/recorder.c lib/sampler.c lib/procfs.c \
-               lib/oom.c lib/pidfd.c lib/log-writer.c lib/record.c lib/capture.c
+MLIB_SRC    := $(filter-out lib/log/reader.c,$(wildcard lib/util/*.c lib/log/*.c lib/record/*.c))
 MLIB_OBJ    := $(MLIB_SRC:%.c=$(BUILD)/pic/%.o)
 MLIB_SO     := $(BUILD)/libmemline.so.0
 MLIB_A      := $(BUILD)/libmemline.a
@@ -73,4 +75,4 @@ $(BUILD)/bench/event_cost: bench/event_cost.c include/memline.h $(MLIB_A)
 bench-events: $(BUILD)/bench/event_cost
 	$(BUILD)/bench/event_cost
 
--include $(wildcard $(BUILD)/pic/lib/*.d)
+-include $(wildcard $(BUILD)/pic/lib/*/*.d)

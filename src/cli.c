@@ -13,16 +13,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "report.h"
-#include "run.h"
-#include "strbuf.h"
+#include "log/reader.h"
+#include "util/text.h"
+#include "model/run.h"
+#include "util/strbuf.h"
 
 const char *cli_progname = "memline";
 
 /*
  * One line on stderr: "memline: PREFIX MESSAGE". Messages quote paths, command names and
- * text from logs, so the message goes through report_escape, the one escaping function for
+ * text from logs, so the message goes through text_escape, the one escaping function for
  * what reaches a terminal: a command named with an escape sequence or a right-to-left override
  * shows as \x1b or \u202e, never raw, and cannot break the line.
  */
@@ -30,7 +30,7 @@ static void report_line(const char *prefix, const struct strbuf *msg)
 {
 	struct strbuf line = STRBUF_INIT;
 	strbuf_addf(&line, "%s: %s", cli_progname, prefix);
-	report_escape(&line, msg->buf ? msg->buf : "", msg->len, SIZE_MAX);
+	text_escape(&line, msg->buf ? msg->buf : "", msg->len, SIZE_MAX);
 	strbuf_addch(&line, '\n');
 	if (msg->oom || line.oom)
 		fprintf(stderr, "%s: %sout of memory\n", cli_progname, prefix);

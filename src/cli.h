@@ -25,7 +25,7 @@ extern const char *cli_progname;
 
 /*
  * One line on stderr, "memline: ..." ("memline: warning: ..." for warning()); the message is
- * shown escaped (report_escape), so the paths, command names and log text it quotes reach the
+ * shown escaped (text_escape), so the paths, command names and log text it quotes reach the
  * terminal as text, never as control sequences. note() is for what is neither an error nor a
  * warning (the closing summary of a recording).
  *

@@ -4,10 +4,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "log/writer.h"
 
 #include "cli.h"
-#include "procfs.h"
+#include "record/procfs.h"
 #include "record-opts.h"
 
 static const char usage[] =

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "channel.h"
+#include "record/channel.h"
 #include "cli.h"
 
 static const char usage[] =

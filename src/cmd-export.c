@@ -1,6 +1,6 @@
 /*
  * cmd-export: `memline export --csv|--perfetto [-o FILE] [LOG]` and `memline export --gnuplot
- * DIR [LOG]`: load a log and write it in another tool's format (lib/export.c). Output goes
+ * DIR [LOG]`: load a log and write it in another tool's format (lib/render/export.c). Output goes
  * to standard output as it is made, or to a file that appears whole or not at all: it is
  * written to a temporary file beside it, then renamed over it.
  */
@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "export.h"
-#include "outfile.h"
-#include "run.h"
+#include "render/export.h"
+#include "util/outfile.h"
+#include "model/run.h"
 
 enum format { FMT_NONE, FMT_CSV, FMT_PERFETTO, FMT_GNUPLOT };
 

@@ -1,7 +1,8 @@
 /*
  * cmd-plot: `memline plot LOG... -o FILE`: loads one or more logs and draws them, the format
- * chosen by FILE's extension (lib/plot.h): PNG, SVG or PDF through cairo. The picture is drawn
- * into a temporary file beside FILE and renamed over it, so a failure never leaves half an image.
+ * chosen by FILE's extension (lib/render/plot.h): PNG, SVG or PDF through cairo. The picture is
+ * drawn into a temporary file beside FILE and renamed over it, so a failure never leaves half an
+ * image.
  */
 #include <cairo.h>
 #include <errno.h>
@@ -15,10 +16,10 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "outfile.h"
-#include "plot.h"
-#include "run.h"
-#include "series.h"
+#include "util/outfile.h"
+#include "render/plot.h"
+#include "model/run.h"
+#include "model/series.h"
 
 static void usage(FILE *f)
 {
@@ -137,14 +138,14 @@ int cmd_plot(int argc, char **argv)
 			break;
 		case 'm': {
 			int m = -1;
-			for (int i = 0; i < 5; i++)
-				if (!strcmp(optarg, plot_metric_names[i]))
+			for (int i = 0; i < SERIES_NMETRICS; i++)
+				if (!strcmp(optarg, series_metric_names[i]))
 					m = i;
 			if (m < 0)
 				die(EXIT_USAGE,
 				    "plot: --metric is rss, pss, vms, swap or cpu, not '%s'",
 				    optarg);
-			o.metric = (enum plot_metric)m;
+			o.metric = (enum series_metric)m;
 			break;
 		}
 		case 'n':

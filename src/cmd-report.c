@@ -4,8 +4,8 @@
 #include <stdlib.h>
 
 #include "cli.h"
-#include "report.h"
-#include "run.h"
+#include "render/report.h"
+#include "model/run.h"
 
 static void usage(FILE *f)
 {

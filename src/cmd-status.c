@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "report.h"
-#include "run.h"
+#include "render/report.h"
+#include "model/run.h"
 
 static void usage(FILE *f)
 {
@@ -62,7 +62,7 @@ static void add_pid_list(const struct run *run, struct strbuf *out, const char *
 			struct strbuf cmd = STRBUF_INIT;
 			run_proc_cmd(run, (size_t)i, &cmd);
 			strbuf_addstr(out, " (");
-			report_escape(out, cmd.buf ? cmd.buf : "", cmd.len, 40);
+			text_escape(out, cmd.buf ? cmd.buf : "", cmd.len, 40);
 			strbuf_addch(out, ')');
 			strbuf_release(&cmd);
 		}
@@ -81,18 +81,18 @@ static void render_status(const struct run *run, struct strbuf *out)
 			strbuf_addf(out, "exit code: %d\n", e->exit_code);
 		if (e->signal > 0) {
 			strbuf_addstr(out, "signal: ");
-			report_signal(out, e->signal);
+			text_signal(out, e->signal);
 			strbuf_addf(out, " (%s)%s\n", strsignal(e->signal),
 				    e->core ? ", core dumped" : "");
 		}
 	}
 	if (run->error) {
 		strbuf_addstr(out, "error: ");
-		report_escape(out, run->error, run->error_len, 200);
+		text_escape(out, run->error, run->error_len, 200);
 		strbuf_addch(out, '\n');
 	}
 	strbuf_addstr(out, "duration: ");
-	report_secs(out, run->duration);
+	text_secs(out, run->duration);
 	strbuf_addch(out, '\n');
 	size_t n_oom = 0, n_alive = 0;
 	pid_t *oom = run_oom_killed(run, &n_oom);
@@ -116,7 +116,7 @@ static void render_status(const struct run *run, struct strbuf *out)
 	}
 	for (size_t i = 0; i < run->n_warnings; i++) {
 		strbuf_addstr(out, "warning: ");
-		report_escape(out, run->warnings[i], strlen(run->warnings[i]), 400);
+		text_escape(out, run->warnings[i], strlen(run->warnings[i]), 400);
 		strbuf_addch(out, '\n');
 	}
 	if (run->truncated)

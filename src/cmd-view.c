@@ -1,7 +1,7 @@
 /*
  * cmd-view: `memline view [--follow] [--window SECONDS] [--serve [ADDR:]PORT] [LOG]`: the
- * terminal dashboard (lib/tui.h) of a log, following it while another memline writes it with
- * --follow, else browsing what it holds; with --serve, the HTTP server (lib/http.h) too, or
+ * terminal dashboard (lib/render/tui.h) of a log, following it while another memline writes it with
+ * --follow, else browsing what it holds; with --serve, the HTTP server (lib/render/http.h) too, or
  * alone when there is no terminal. src/views.c runs both.
  */
 #include <errno.h>
@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "live.h"
-#include "strbuf.h"
+#include "model/live.h"
+#include "util/strbuf.h"
 #include "views.h"
 
 static void usage(FILE *f)

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "log.h"
-#include "report.h"
+#include "log/writer.h"
+#include "util/text.h"
 
 enum {
 	OPT_WAIT = 256,
@@ -230,13 +230,13 @@ static void print_summary(const struct record_opts *ro, const struct recorder_re
 		strbuf_addf(&sb, " (exit %d)", res->exit_code);
 	} else if (res->signal > 0) {
 		strbuf_addstr(&sb, " (");
-		report_signal(&sb, res->signal);
+		text_signal(&sb, res->signal);
 		strbuf_addch(&sb, ')');
 	}
 	strbuf_addstr(&sb, " after ");
-	report_secs(&sb, res->duration);
+	text_secs(&sb, res->duration);
 	strbuf_addstr(&sb, "; peak RSS ");
-	report_bytes(&sb, res->peak_kib * 1024);
+	text_bytes(&sb, res->peak_kib * 1024);
 	strbuf_addf(&sb, "; %zu process%s", res->processes, res->processes == 1 ? "" : "es");
 	if (res->alive && !strcmp(ro->cmd, "run"))
 		strbuf_addf(&sb, ", %zu still running (--wait records them to the end)",

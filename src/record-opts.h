@@ -8,7 +8,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 
-#include "recorder.h"
+#include "record/recorder.h"
 #include "views.h"
 
 struct record_opts {

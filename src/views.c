@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "tui.h"
+#include "render/tui.h"
 
 void views_init(struct views *v)
 {

@@ -1,8 +1,8 @@
 /*
- * views: the live views of a recording, the terminal dashboard (--live, lib/tui.h) and the
- * HTTP server (--serve, lib/http.h), for `run` and `attach` (wired to the recorder's started
+ * views: the live views of a recording, the terminal dashboard (--live, lib/render/tui.h) and the
+ * HTTP server (--serve, lib/render/http.h), for `run` and `attach` (wired to the recorder's started
  * hook, so they begin once the log exists) and for `view` (started on a log file). Both read
- * one followed model of the log (lib/live.h).
+ * one followed model of the log (lib/model/live.h).
  */
 #ifndef MEMLINE_VIEWS_H
 #define MEMLINE_VIEWS_H
@@ -11,9 +11,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "http.h"
-#include "live.h"
-#include "recorder.h"
+#include "render/http.h"
+#include "model/live.h"
+#include "record/recorder.h"
 
 struct views {
 	bool dashboard;		/* --live */

@@ -1,6 +1,6 @@
 /*
  * memline's interactive report: reads the runs from the page's JSON (<script id="memline-data">,
- * written by lib/plot-html.c) and draws them with uPlot: the tree total and top processes of
+ * written by lib/render/plot-html.c) and draws them with uPlot: the tree total and top processes of
  * each run on one time axis (each run from its start), spans as shaded bands, events as markers
  * with a tooltip (and, with the "Event labels" toggle, their labels in rows on the chart), the
  * captured output near the cursor, the summary and the tables of events and phases. Everything from a log reaches the page through textContent, never as markup.

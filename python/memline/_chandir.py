@@ -1,4 +1,4 @@
-"""Where track() puts its event channel: the same rules as memline's own (lib/channel-dir.c).
+"""Where track() puts its event channel: the same rules as memline's own (lib/record/channel-dir.c).
 
 The directory is BASE/memline-PID-START-XXXXXX (mode 0700) with the channel file `events`
 (mode 0600) in it; PID and START (field 22 of /proc/PID/stat) name the process that made it,

@@ -29,7 +29,7 @@ __all__ = ["event", "span"]
 
 _log = logging.getLogger("memline")
 
-# Longest label or name kept, in bytes (CHANNEL_LABEL_MAX of lib/channel.h).
+# Longest label or name kept, in bytes (CHANNEL_LABEL_MAX of lib/record/channel.h).
 LABEL_MAX = 1024
 
 _OPEN_FLAGS = (os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
@@ -74,7 +74,7 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 def open_checked(path):
     """Opens the channel at path for sending, only when it is the recording's own file, as
-    memline's own senders do (channel_open in lib/channel.c): its directory, not a symbolic
+    memline's own senders do (channel_open in lib/record/channel.c): its directory, not a symbolic
     link, belongs to this process's effective user and has mode 0700; path in it is a regular
     file of that user with mode 0600 and one link, opened without following a link. Returns the
     descriptor; raises OSError (EPERM when the file or its directory is not the recording's).

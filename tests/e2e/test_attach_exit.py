@@ -1,5 +1,5 @@
 """How an attached process ended, though memline is not its parent: its pidfd keeps the exit
-status after the parent reaped it (Linux 6.15 and later, PIDFD_INFO_EXIT; lib/pidfd.c)."""
+status after the parent reaped it (Linux 6.15 and later, PIDFD_INFO_EXIT; lib/record/pidfd.c)."""
 
 import os
 import signal

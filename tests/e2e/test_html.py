@@ -1,4 +1,4 @@
-"""The interactive HTML report (lib/plot-html.c, web/): a real recording and a log with a hostile
+"""The interactive HTML report (lib/render/plot-html.c, web/): a real recording and a log with a hostile
 event label are turned into HTML, and each page is loaded in Debian's headless Chromium driven
 by playwright-core (tests/e2e/browser/check-report.js): no console error, no request but the
 file itself, the chart drawn, hovering an event shows its label, and a label made of markup

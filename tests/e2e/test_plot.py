@@ -341,7 +341,7 @@ def plot_html(tmp_path, *logs):
     return out
 
 
-ORANGE = (255, 128, 13)  # the first process's line (palette[0] in lib/plot-cairo.c)
+ORANGE = (255, 128, 13)  # the first process's line (palette[0] in lib/render/plot-cairo.c)
 
 
 def colour_pixels(rows, w, h, colour, tol=40):
@@ -442,7 +442,7 @@ def test_cut_log_plots_what_is_readable(tmp_path):
 
 
 def html_data(path):
-    """The JSON an HTML report carries (lib/plot-html.c)."""
+    """The JSON an HTML report carries (lib/render/plot-html.c)."""
     html = Path(path).read_text(encoding="utf-8")
     start = html.index('<script type="application/json" id="memline-data">')
     start = html.index(">", start) + 1

@@ -1,4 +1,4 @@
-"""The HTTP server (lib/http.c): `memline run --serve 0 -- CMD` serving a recording while it runs.
+"""The HTTP server (lib/render/http.c): `memline run --serve 0 -- CMD` serving a recording while it runs.
 
 The server prints `memline: serving URL` on stderr, which gives the port.
 

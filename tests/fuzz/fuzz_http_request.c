@@ -1,11 +1,11 @@
 /*
  * fuzz_http_request: a libFuzzer target for how the HTTP server answers a request
- * (http_decide: the Host check, the token, the method, the path, the query), which lib/http.c
- * calls with what libmicrohttpd parsed. The input is a request in the text of HTTP/1.1, more
- * or less: the first line "METHOD TARGET", then "Name: value" lines of which Host, Cookie,
- * Authorization and Last-Event-ID count (names in any case, each line cut at its first NUL).
- * Each input is decided under every policy (with and without a token, on loopback or not), and
- * the decision checked against what must always hold: a refusal says why, with one of the
+ * (http_decide: the Host check, the token, the method, the path, the query), which
+ * lib/render/http.c calls with what libmicrohttpd parsed. The input is a request in the text of
+ * HTTP/1.1, more or less: the first line "METHOD TARGET", then "Name: value" lines of which Host,
+ * Cookie, Authorization and Last-Event-ID count (names in any case, each line cut at its first
+ * NUL). Each input is decided under every policy (with and without a token, on loopback or not),
+ * and the decision checked against what must always hold: a refusal says why, with one of the
  * statuses it may have; only GET and HEAD get anything; only the six paths get anything; on
  * loopback only a loopback Host gets anything; with a token, nothing is given to a request in
  * which the token does not appear; a redirect goes to one of the paths, with nothing in it
@@ -17,7 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http.h"
+#include "render/http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

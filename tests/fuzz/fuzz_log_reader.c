@@ -10,8 +10,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "report.h"
-#include "run.h"
+#include "render/report.h"
+#include "model/run.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "run.h"
+#include "model/run.h"
 
 static const char run_fixture_header[] =
 	"{\"type\":\"header\",\"format\":1,\"memline\":\"0.1.0\",\"mode\":\"run\",\"host\":\"h\","

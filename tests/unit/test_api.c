@@ -1,8 +1,8 @@
 /*
- * test_api: libmemline's public functions (lib/api.c, include/memline.h) sending to a channel
- * file in a temporary directory, read back with channel_parse(): each function's line, labels
- * that need escaping or cutting, no channel (a silent no-op), a channel that cannot be opened
- * or written (-1 and errno, every time), channels that are not the recording's own file
+ * test_api: libmemline's public functions (lib/record/api.c, include/memline.h) sending to a
+ * channel file in a temporary directory, read back with channel_parse(): each function's line,
+ * labels that need escaping or cutting, no channel (a silent no-op), a channel that cannot be
+ * opened or written (-1 and errno, every time), channels that are not the recording's own file
  * (refused with EPERM), 8 threads at once, a child after fork(), and a descriptor that does
  * not leak into exec'd programs.
  */
@@ -28,10 +28,10 @@
 
 #include <cmocka.h>
 
-#include "channel.h"
+#include "record/channel.h"
 #include "memline.h"
 
-/* In lib/api.c, for tests only: the next send looks at $MEMLINE_EVENTS again. */
+/* In lib/record/api.c, for tests only: the next send looks at $MEMLINE_EVENTS again. */
 void api_reset(void);
 
 struct fixture {

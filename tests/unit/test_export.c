@@ -1,5 +1,5 @@
 /*
- * test_export: the exports of lib/export.c on the fixture logs under $MEMLINE_FIXTURES/logs:
+ * test_export: the exports of lib/render/export.c on the fixture logs under $MEMLINE_FIXTURES/logs:
  * the CSV read back with an RFC 4180 reader (row count, columns, a hostile command line), the
  * Chrome trace JSON parsed back with jansson (counts of each kind of event, hostile labels),
  * the gnuplot data and script (rows, columns that are the plots' series, nothing gnuplot would
@@ -18,9 +18,9 @@
 
 #include <cmocka.h>
 
-#include "export.h"
-#include "run.h"
-#include "series.h"
+#include "render/export.h"
+#include "model/run.h"
+#include "model/series.h"
 
 static void load(struct run *run, const char *name)
 {
@@ -445,7 +445,7 @@ static void test_gnuplot_dat(void **state)
 		export_gnuplot_dat(&run, top, &out);
 		assert_int_equal(export_out_finish(&out), 0);
 		struct series_set set;
-		assert_int_equal(series_set_build(&set, &run, PLOT_RSS, top), 0);
+		assert_int_equal(series_set_build(&set, &run, SERIES_RSS, top), 0);
 		assert_int_equal(data_lines(out.buf.buf, &fields), set.s[0].n);
 		assert_int_equal(fields, 1 + set.n);
 		for (size_t k = 1; k < set.n; k++) {

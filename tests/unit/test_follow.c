@@ -1,5 +1,5 @@
 /*
- * test_follow: following a log as it grows (lib/follow.c): records appear as whole lines
+ * test_follow: following a log as it grows (lib/model/follow.c): records appear as whole lines
  * arrive, a line written in two pieces waits for its end, the status moves from running (the
  * writer's lock held) to the end record's, a writer that dies leaves the run incomplete, a
  * log started anew starts the model over, a line longer than LOG_LINE_MAX is read past and
@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "follow.h"
+#include "model/follow.h"
 
 static const char header[] = "{\"type\":\"header\",\"format\":1,\"fields\":[\"pid\",\"rss\"],"
 			     "\"tree_fields\":[\"nproc\",\"rss\"],\"command\":[\"w\"]}\n";

@@ -1,5 +1,5 @@
 /*
- * test_log_reader: the log reader (lib/log-reader.c) on hand-written fixture logs under
+ * test_log_reader: the log reader (lib/log/reader.c) on hand-written fixture logs under
  * $MEMLINE_FIXTURES/logs: a complete log, a cut-off last line, a corrupt middle line,
  * reordered and extra fields, not-a-log, a newer format, an empty file, event and span
  * records (hostile labels, null pids, damaged ones), the end's error, plus the lock probe;
@@ -19,9 +19,9 @@
 
 #include <cmocka.h>
 
-#include "capture.h"
-#include "channel.h"
-#include "log.h"
+#include "record/capture.h"
+#include "record/channel.h"
+#include "log/reader.h"
 
 /* The reader keeps what memline's own writer can write, no more. */
 _Static_assert(LOG_LABEL_MAX == CHANNEL_LABEL_MAX, "log.h and channel.h disagree");

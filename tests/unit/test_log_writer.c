@@ -1,5 +1,5 @@
 /*
- * test_log_writer: records written by lib/log-writer.c read back by lib/log-reader.c with the
+ * test_log_writer: records written by lib/log/writer.c read back by lib/log/reader.c with the
  * same values, hostile command lines (quotes, newlines, control bytes, invalid UTF-8) included;
  * the lock that refuses a second writer; refusing to overwrite a file that is not a log; an
  * existing log untouched until the commit, and a generated name that never replaces anything;
@@ -21,7 +21,8 @@
 
 #include <cmocka.h>
 
-#include "log.h"
+#include "log/reader.h"
+#include "log/writer.h"
 
 static char *tmp_path(void)
 {

@@ -1,5 +1,5 @@
 /*
- * test_oom: OOM-kill detection (lib/oom.c) and the reads of procfs it goes through, on the
+ * test_oom: OOM-kill detection (lib/record/oom.c) and the reads of procfs it goes through, on the
  * fixture trees under $MEMLINE_FIXTURES/trees: cgroup-v2 (a unified hierarchy at
  * /sys/fs/cgroup, memory.events.local and, for an older kernel, memory.events) and cgroup-v1
  * (a hybrid system, the memory controller at /sys/fs/cgroup/memory, memory.oom_control).
@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "oom.h"
-#include "procfs.h"
+#include "record/oom.h"
+#include "record/procfs.h"
 
 struct tree {
 	char dir[64];

@@ -1,5 +1,5 @@
 /*
- * test_plot: the labels that tell overlaid logs apart in a legend (plot_labels, lib/plot.c):
+ * test_plot: the labels that tell overlaid logs apart in a legend (plot_labels, lib/render/plot.c):
  * the words two commands differ in (with the option they follow), the logs' names when the
  * commands are the same (with directories when the names are too), the start times, then the
  * log's name and its place; an input's own label always wins. Runs are made by hand: only their
@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "plot.h"
-#include "run.h"
+#include "render/plot.h"
+#include "model/run.h"
 
 #define MAX_IN 4
 

@@ -1,6 +1,6 @@
 /*
- * test_procfs: the /proc parsers (lib/procfs.c, lib/oom.c) on files captured from a real
- * kernel under $MEMLINE_FIXTURES/proc-files: a normal process, a name with ") (" in it, a
+ * test_procfs: the /proc parsers (lib/record/procfs.c, lib/record/oom.c) on files captured from a
+ * real kernel under $MEMLINE_FIXTURES/proc-files: a normal process, a name with ") (" in it, a
  * zombie with its exit code, a thread, a kernel thread (no memory lines), cgroup v1/v2 files,
  * loadavg, meminfo, vmstat, mountinfo; and cut-off or empty input.
  */
@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "oom.h"
-#include "procfs.h"
+#include "record/oom.h"
+#include "record/procfs.h"
 
 static struct strbuf load(const char *name)
 {

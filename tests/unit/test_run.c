@@ -1,6 +1,6 @@
 /*
- * test_run: the model of a run (lib/run.c) and its reports (lib/report.c), built from the
- * fixture logs under $MEMLINE_FIXTURES/logs: processes, exec, pid reuse, peaks, statuses, and
+ * test_run: the model of a run (lib/model/run.c) and its reports (lib/render/report.c), built from
+ * the fixture logs under $MEMLINE_FIXTURES/logs: processes, exec, pid reuse, peaks, statuses, and
  * the JSON report parsed back with jansson to check its contract; events and spans (order,
  * pairing per thread, RSS at an event, a span's peak and RSS change) and hostile labels in both
  * reports; a log whose writer stopped (a full disk) and its warning records.
@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "report.h"
-#include "run.h"
+#include "render/report.h"
+#include "model/run.h"
 
 #define assert_near(a, b) assert_true((a) > (b)-0.0005 && (a) < (b) + 0.0005)
 
@@ -312,25 +312,25 @@ static void test_units(void **state)
 {
 	(void)state;
 	struct strbuf sb = STRBUF_INIT;
-	report_bytes(&sb, 512);
+	text_bytes(&sb, 512);
 	strbuf_addch(&sb, '|');
-	report_bytes(&sb, 1536);
+	text_bytes(&sb, 1536);
 	strbuf_addch(&sb, '|');
-	report_bytes(&sb, 52200LL * 1024);
+	text_bytes(&sb, 52200LL * 1024);
 	strbuf_addch(&sb, '|');
-	report_bytes(&sb, 3LL << 30);
+	text_bytes(&sb, 3LL << 30);
 	strbuf_addch(&sb, '|');
-	report_secs(&sb, 0.3404);
+	text_secs(&sb, 0.3404);
 	strbuf_addch(&sb, '|');
-	report_secs(&sb, 12.34);
+	text_secs(&sb, 12.34);
 	strbuf_addch(&sb, '|');
-	report_secs(&sb, 245);
+	text_secs(&sb, 245);
 	strbuf_addch(&sb, '|');
-	report_secs(&sb, 7620);
+	text_secs(&sb, 7620);
 	strbuf_addch(&sb, '|');
-	report_secs(&sb, -1.5);
+	text_secs(&sb, -1.5);
 	strbuf_addch(&sb, '|');
-	report_signal(&sb, 9);
+	text_signal(&sb, 9);
 	assert_string_equal(sb.buf, "512 B|1.5 KiB|51.0 MiB|3.0 GiB|340 ms|12.3 s|4 min 05 s|"
 				    "2 h 07 min|-1.5 s|SIGKILL");
 	strbuf_release(&sb);
@@ -746,22 +746,22 @@ static void test_hostile_json(void **state)
 	run_release(&run);
 }
 
-static void test_report_escape(void **state)
+static void test_text_escape(void **state)
 {
 	(void)state;
 	struct strbuf sb = STRBUF_INIT;
 	static const char bad[] = "a\xff\xc3(b\r";
-	assert_int_equal(report_escape(&sb, bad, sizeof(bad) - 1, 100), 15);
+	assert_int_equal(text_escape(&sb, bad, sizeof(bad) - 1, 100), 15);
 	assert_string_equal(sb.buf, "a\\xff\\xc3(b\\x0d");
 	/* a cut never splits an escape or a character */
 	strbuf_reset(&sb);
-	assert_int_equal(report_escape(&sb, "ab\ncd", 5, 4), 3);
+	assert_int_equal(text_escape(&sb, "ab\ncd", 5, 4), 3);
 	assert_string_equal(sb.buf, "ab…");
 	strbuf_reset(&sb);
-	assert_int_equal(report_escape(&sb, "\xc3\xa9t\xc3\xa9", 5, 3), 3);
+	assert_int_equal(text_escape(&sb, "\xc3\xa9t\xc3\xa9", 5, 3), 3);
 	assert_string_equal(sb.buf, "\xc3\xa9t\xc3\xa9");
 	strbuf_reset(&sb);
-	assert_int_equal(report_escape(&sb, "\xc3\xa9t\xc3\xa9s", 6, 3), 3);
+	assert_int_equal(text_escape(&sb, "\xc3\xa9t\xc3\xa9s", 6, 3), 3);
 	assert_string_equal(sb.buf, "\xc3\xa9t…");
 	strbuf_release(&sb);
 }
@@ -870,7 +870,7 @@ int main(void)
 		cmocka_unit_test(test_events_reports),
 		cmocka_unit_test(test_hostile_text),
 		cmocka_unit_test(test_hostile_json),
-		cmocka_unit_test(test_report_escape),
+		cmocka_unit_test(test_text_escape),
 		cmocka_unit_test(test_spans_live),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

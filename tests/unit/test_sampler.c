@@ -1,5 +1,5 @@
 /*
- * test_sampler: the sampler (lib/sampler.c) on a /proc tree the test writes in a temporary
+ * test_sampler: the sampler (lib/record/sampler.c) on a /proc tree the test writes in a temporary
  * directory and changes between samples: discovery of new pids from /proc/loadavg (children,
  * grandchildren in any pid order, a wrapped pid counter), threads and strangers left out, exec,
  * zombies with their exit code, vanished processes, and the rule that /proc/PID/status (and the
@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "sampler.h"
+#include "record/sampler.h"
 
 struct fake {
 	char dir[64];

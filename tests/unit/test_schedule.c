@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "recorder.h"
+#include "record/recorder.h"
 
 static long count_records(const struct recorder_options *o, double seconds)
 {

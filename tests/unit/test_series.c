@@ -1,5 +1,5 @@
 /*
- * test_series: the lines a plot draws (lib/series.c) from small logs written here: the tree
+ * test_series: the lines a plot draws (lib/model/series.c) from small logs written here: the tree
  * total, the top N processes by peak and "other" as the sum of the rest, CPU% from the change
  * in CPU time over windows of at least 20 clock ticks (never more than 100 % a thread, and
  * adding up to the CPU time used, however close the samples), interpolation along a line, and
@@ -21,8 +21,8 @@
 #include <cmocka.h>
 
 #include "run-fixture.h"
-#include "run.h"
-#include "series.h"
+#include "model/run.h"
+#include "model/series.h"
 
 #define assert_near(a, b) assert_true(fabs((double)(a) - (double)(b)) < 1e-6)
 
@@ -75,7 +75,7 @@ static void test_top_and_other(void **state)
 	struct run run;
 	load_four(&run);
 	struct series_set set;
-	assert_int_equal(series_set_build(&set, &run, PLOT_RSS, 2), 0);
+	assert_int_equal(series_set_build(&set, &run, SERIES_RSS, 2), 0);
 	assert_int_equal(set.n, 4); /* tree, 2 top, other */
 	assert_int_equal(set.n_rest, 2);
 	assert_int_equal(set.s[0].kind, SERIES_TREE);
@@ -100,20 +100,20 @@ static void test_top_and_other(void **state)
 	series_set_release(&set);
 
 	/* top 0: everything is "other"; top 10: no "other" */
-	assert_int_equal(series_set_build(&set, &run, PLOT_VMS, 0), 0);
+	assert_int_equal(series_set_build(&set, &run, SERIES_VMS, 0), 0);
 	assert_int_equal(set.n, 2);
 	assert_int_equal(set.s[1].kind, SERIES_OTHER);
 	assert_near(set.s[1].v[0], 1000 + 2000 + 3000 + 4000);
 	/* the tree's vms member is 0 in this log: used as it is */
 	assert_near(set.s[0].v[0], 0);
 	series_set_release(&set);
-	assert_int_equal(series_set_build(&set, &run, PLOT_RSS, 10), 0);
+	assert_int_equal(series_set_build(&set, &run, SERIES_RSS, 10), 0);
 	assert_int_equal(set.n, 5);
 	assert_int_equal(set.n_rest, 0);
 	series_set_release(&set);
 
 	/* PSS is unknown (null) everywhere: no process lines, no tree points */
-	assert_int_equal(series_set_build(&set, &run, PLOT_PSS, 5), 0);
+	assert_int_equal(series_set_build(&set, &run, SERIES_PSS, 5), 0);
 	assert_int_equal(set.n, 1);
 	assert_int_equal(set.s[0].n, 0);
 	assert_near(set.s[0].peak, -1);
@@ -127,7 +127,7 @@ static void test_cpu(void **state)
 	struct run run;
 	load_four(&run);
 	struct series_set set;
-	assert_int_equal(series_set_build(&set, &run, PLOT_CPU, 4), 0);
+	assert_int_equal(series_set_build(&set, &run, SERIES_CPU, 4), 0);
 	assert_int_equal(set.n, 5);
 	/* process i uses 100 * (i + 1) ms a second: (i + 1) * 10 %, from its start at 0 too */
 	for (size_t k = 1; k < set.n; k++) {
@@ -160,7 +160,7 @@ static void test_cpu(void **state)
 	}
 	load_text(&run, sb.buf);
 	strbuf_release(&sb);
-	assert_int_equal(series_set_build(&set, &run, PLOT_CPU, 1), 0);
+	assert_int_equal(series_set_build(&set, &run, SERIES_CPU, 1), 0);
 	assert_int_equal(set.s[1].n, 3);
 	assert_near(set.s[1].t[0], 1.5);
 	assert_near(set.s[1].v[0], 50);	   /* 250 ms in 0.5 s */
@@ -213,7 +213,7 @@ static void test_cpu_window(void **state)
 	struct series_set set;
 	load_ticking(&run, "1");
 	assert_near(series_cpu_window(&run), 0.2); /* 20 ticks at clk_tck 100 */
-	assert_int_equal(series_set_build(&set, &run, PLOT_CPU, 2), 0);
+	assert_int_equal(series_set_build(&set, &run, SERIES_CPU, 2), 0);
 	assert_int_equal(set.n, 3);
 	const struct series *busy = &set.s[1], *tree = &set.s[0];
 	assert_int_equal(run.procs[busy->proc].pid, 10);
@@ -245,7 +245,7 @@ static void test_cpu_window(void **state)
 	/* threads unknown: no cap, but the window keeps the error within 2 ticks in 20 (10 %),
 	 * and the points add up to the CPU time used exactly */
 	load_ticking(&run, "null");
-	assert_int_equal(series_set_build(&set, &run, PLOT_CPU, 1), 0);
+	assert_int_equal(series_set_build(&set, &run, SERIES_CPU, 1), 0);
 	busy = &set.s[1];
 	double ms = 0;
 	for (size_t i = 0; i < busy->n; i++) {
@@ -382,7 +382,7 @@ static void test_empty_run(void **state)
 	struct run run;
 	load_text(&run, "");
 	struct series_set set;
-	assert_int_equal(series_set_build(&set, &run, PLOT_RSS, 5), 0);
+	assert_int_equal(series_set_build(&set, &run, SERIES_RSS, 5), 0);
 	assert_int_equal(set.n, 1);
 	assert_int_equal(set.s[0].n, 0);
 	series_set_release(&set);
@@ -447,7 +447,7 @@ static void test_table_gaps(void **state)
 	load_staggered(&run);
 	struct series_set set;
 	struct series_table tab;
-	assert_int_equal(series_set_build(&set, &run, PLOT_RSS, 2), 0);
+	assert_int_equal(series_set_build(&set, &run, SERIES_RSS, 2), 0);
 	assert_int_equal(set.n, 4); /* tree, pid 11, pid 10, other (pid 12) */
 	assert_int_equal(series_table_build(&tab, &set, SIZE_MAX), 0);
 	assert_int_equal(tab.ns, set.n);
@@ -476,7 +476,7 @@ static void test_table_gaps(void **state)
 	series_set_release(&set);
 
 	/* PSS is unknown everywhere: no point, no row */
-	assert_int_equal(series_set_build(&set, &run, PLOT_PSS, 2), 0);
+	assert_int_equal(series_set_build(&set, &run, SERIES_PSS, 2), 0);
 	assert_int_equal(series_table_build(&tab, &set, SIZE_MAX), 0);
 	assert_int_equal(tab.n, 0);
 	series_table_release(&tab);
@@ -491,7 +491,7 @@ static void test_table_cpu(void **state)
 	load_four(&run);
 	struct series_set set;
 	struct series_table tab;
-	assert_int_equal(series_set_build(&set, &run, PLOT_CPU, 2), 0);
+	assert_int_equal(series_set_build(&set, &run, SERIES_CPU, 2), 0);
 	assert_int_equal(series_table_build(&tab, &set, SIZE_MAX), 0);
 	assert_int_equal(tab.n, 4);
 	/* the same CPU% as the series: process i uses (i + 1) * 10 %, the tree their sum */
@@ -523,7 +523,7 @@ static void test_table_cpu(void **state)
 		      "null,0,0],\"p\":[]}\n");
 	load_text(&run, sb.buf);
 	strbuf_release(&sb);
-	assert_int_equal(series_set_build(&set, &run, PLOT_CPU, 1), 0);
+	assert_int_equal(series_set_build(&set, &run, SERIES_CPU, 1), 0);
 	assert_int_equal(series_table_build(&tab, &set, SIZE_MAX), 0);
 	assert_int_equal(tab.n, 3);
 	assert_near(tab.v[0][0], 50);

@@ -1,5 +1,5 @@
 /*
- * test_tui: the dashboard's pure parts (lib/tui.c): braille cell encoding, the history
+ * test_tui: the dashboard's pure parts (lib/render/tui.c): braille cell encoding, the history
  * windows '+' and '-' step through (never longer than the run from the whole run), the chart's
  * scale and its labels (that fit their columns), and the chart's bins: every sample's
  * value lands in its column (a spike between two columns' worth of samples survives), columns
@@ -20,8 +20,8 @@
 #include <cmocka.h>
 
 #include "run-fixture.h"
-#include "run.h"
-#include "tui.h"
+#include "model/run.h"
+#include "render/tui.h"
 
 #define assert_near(a, b) assert_true(fabs((double)(a) - (double)(b)) < 1e-6)
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plot.h"
-#include "run.h"
+#include "render/plot.h"
+#include "model/run.h"
 
 static void warn(void *data, const char *path, long line, const char *msg)
 {
@@ -19,7 +19,7 @@ static void warn(void *data, const char *path, long line, const char *msg)
 int main(int argc, char **argv)
 {
 	static const char *const metrics[] = {"rss", "pss", "vms", "swap", "cpu"};
-	struct plot_options o = {.metric = PLOT_RSS, .top = 8};
+	struct plot_options o = {.metric = SERIES_RSS, .top = 8};
 	const char *out_path = NULL;
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
@@ -40,7 +40,7 @@ int main(int argc, char **argv)
 				m++;
 			if (m == 5)
 				return 64;
-			o.metric = (enum plot_metric)m;
+			o.metric = (enum series_metric)m;
 		} else {
 			break;
 		}

@@ -1,0 +1,241 @@
+/*
+ * oom: OOM-kill detection from the kernel's counters; see oom.h for the rule. Reading a
+ * process's cgroup costs one small read when it joins the tree; counters are read again only
+ * when a process of the tree dies of SIGKILL. Every file (mountinfo, /proc/PID/cgroup, the
+ * cgroup counters, /proc/vmstat) is read through procfs, relative to its root fds.
+ */
+#include "record/oom.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct oom_cgroup {
+	char *path; /* relative to its mount */
+	bool v2;
+	long long count; /* oom_kill at the last look, -1 unknown */
+};
+
+struct oom_pid {
+	pid_t pid;
+	size_t cg;
+};
+
+/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
+static void unescape(char *s)
+{
+	char *o = s;
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+void oom_parse_mountinfo(const char *buf, size_t len, char **v1_mount, char **v2_mount)
+{
+	const char *p = buf, *end = buf + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t ll = (size_t)((nl ? nl : end) - p);
+		char *line = strndup(p, ll);
+		p += ll + 1;
+		if (!line)
+			return;
+		/* id parent maj:min root mountpoint opts [optional...] - fstype source superopts */
+		char *f[6] = {0};
+		char *tok = line;
+		int i = 0;
+		for (char *q = line; i < 5; q++) {
+			if (*q == ' ' || *q == '\0') {
+				bool last = *q == '\0';
+				*q = '\0';
+				f[i++] = tok;
+				tok = q + 1;
+				if (last)
+					break;
+			}
+		}
+		char *sep = i == 5 ? strstr(tok, " - ") : NULL;
+		if (sep) {
+			char *fstype = sep + 3;
+			char *sp = strchr(fstype, ' ');
+			char *opts = sp ? strchr(sp + 1, ' ') : NULL;
+			if (sp)
+				*sp = '\0';
+			if (!strcmp(fstype, "cgroup2") && !*v2_mount) {
+				unescape(f[4]);
+				*v2_mount = strdup(f[4]);
+			} else if (!strcmp(fstype, "cgroup") && opts && !*v1_mount) {
+				for (char *o = opts + 1; o && *o;) {
+					char *comma = strchr(o, ',');
+					size_t olen = comma ? (size_t)(comma - o) : strlen(o);
+					if (olen == 6 && !memcmp(o, "memory", 6)) {
+						unescape(f[4]);
+						*v1_mount = strdup(f[4]);
+						break;
+					}
+					o = comma ? comma + 1 : NULL;
+				}
+			}
+		}
+		free(line);
+	}
+}
+
+void oom_watch_init(struct oom_watch *w, const struct procfs *fs)
+{
+	memset(w, 0, sizeof(*w));
+	w->fs = fs;
+	struct strbuf sb = STRBUF_INIT;
+	if (procfs_mountinfo(fs, &sb))
+		oom_parse_mountinfo(sb.buf, sb.len, &w->v1_mount, &w->v2_mount);
+	strbuf_release(&sb);
+	w->vmstat = procfs_vmstat_oom_kill(fs);
+}
+
+void oom_watch_release(struct oom_watch *w)
+{
+	for (size_t i = 0; i < w->n_cgs; i++)
+		free(w->cgs[i].path);
+	free(w->cgs);
+	free(w->pids);
+	free(w->v1_mount);
+	free(w->v2_mount);
+	memset(w, 0, sizeof(*w));
+}
+
+static long long read_counter(const struct oom_watch *w, const struct oom_cgroup *cg)
+{
+	const char *mount = cg->v2 ? w->v2_mount : w->v1_mount;
+	if (!mount)
+		return -1;
+	static const char *const v1_files[] = {"memory.oom_control", NULL};
+	static const char *const v2_files[] = {"memory.events.local", "memory.events", NULL};
+	const char *const *files = cg->v2 ? v2_files : v1_files;
+	struct strbuf path = STRBUF_INIT, text = STRBUF_INIT;
+	long long v = -1;
+	for (; *files && v < 0; files++) {
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s%s/%s", mount, strcmp(cg->path, "/") ? cg->path : "", *files);
+		if (!path.oom && procfs_read_sys_file(w->fs, path.buf, &text))
+			v = procfs_parse_counter(text.buf, text.len, "oom_kill");
+	}
+	strbuf_release(&path);
+	strbuf_release(&text);
+	return v;
+}
+
+/*
+ * The index of pid's current memory cgroup, registered (count unknown) if new; or -1. At exit,
+ * the kernel shows a task's v1 cgroups as "/" (only cgroup2 keeps the real path for a zombie):
+ * with dying set, such a "/" is not an answer.
+ */
+static long cgroup_of(struct oom_watch *w, pid_t pid, bool dying)
+{
+	char rel[32];
+	snprintf(rel, sizeof(rel), "%d/cgroup", (int)pid);
+	struct strbuf sb = STRBUF_INIT, path = STRBUF_INIT;
+	bool v2 = false;
+	long idx = -1;
+	if (procfs_read_file(w->fs, rel, &sb) && procfs_parse_cgroup(sb.buf, sb.len, &path, &v2) &&
+	    !(dying && !v2 && !strcmp(path.buf, "/"))) {
+		for (size_t i = 0; i < w->n_cgs; i++)
+			if (w->cgs[i].v2 == v2 && !strcmp(w->cgs[i].path, path.buf))
+				idx = (long)i;
+		if (idx < 0 && (w->n_cgs < w->alloc_cgs || w->alloc_cgs < 1024)) {
+			if (w->n_cgs == w->alloc_cgs) {
+				size_t n = w->alloc_cgs ? w->alloc_cgs * 2 : 8;
+				struct oom_cgroup *c = realloc(w->cgs, n * sizeof(*c));
+				if (c) {
+					w->cgs = c;
+					w->alloc_cgs = n;
+				}
+			}
+			if (w->n_cgs < w->alloc_cgs) {
+				struct oom_cgroup *c = &w->cgs[w->n_cgs];
+				c->path = strbuf_detach(&path, NULL);
+				c->v2 = v2;
+				c->count = -2; /* registered now: earlier count unknown */
+				idx = (long)w->n_cgs++;
+			}
+		}
+	}
+	strbuf_release(&sb);
+	strbuf_release(&path);
+	return idx;
+}
+
+static struct oom_pid *find_pid(struct oom_watch *w, pid_t pid)
+{
+	for (size_t i = 0; i < w->n_pids; i++)
+		if (w->pids[i].pid == pid)
+			return &w->pids[i];
+	return NULL;
+}
+
+void oom_watch_add(struct oom_watch *w, pid_t pid)
+{
+	long cg = cgroup_of(w, pid, false);
+	if (cg < 0)
+		return;
+	if (w->cgs[cg].count == -2)
+		w->cgs[cg].count = read_counter(w, &w->cgs[cg]);
+	struct oom_pid *p = find_pid(w, pid);
+	if (!p) {
+		if (w->n_pids == w->alloc_pids) {
+			size_t n = w->alloc_pids ? w->alloc_pids * 2 : 16;
+			struct oom_pid *np = realloc(w->pids, n * sizeof(*np));
+			if (!np)
+				return;
+			w->pids = np;
+			w->alloc_pids = n;
+		}
+		p = &w->pids[w->n_pids++];
+		p->pid = pid;
+	}
+	p->cg = (size_t)cg;
+}
+
+void oom_watch_forget(struct oom_watch *w, pid_t pid)
+{
+	struct oom_pid *p = find_pid(w, pid);
+	if (p)
+		*p = w->pids[--w->n_pids];
+}
+
+/* Whether cgroup cg's oom_kill counter rose since the last look; -1 if that is unknown. */
+static int counter_rose(struct oom_watch *w, long cg)
+{
+	struct oom_cgroup *c = &w->cgs[cg];
+	long long before = c->count;
+	long long now = read_counter(w, c);
+	c->count = now;
+	return before >= 0 && now >= 0 ? now > before : -1;
+}
+
+bool oom_watch_killed(struct oom_watch *w, pid_t pid)
+{
+	long long vm = procfs_vmstat_oom_kill(w->fs);
+	bool vm_rose = vm >= 0 && w->vmstat >= 0 && vm > w->vmstat;
+	if (vm >= 0)
+		w->vmstat = vm;
+	struct oom_pid *p = find_pid(w, pid);
+	long known = p ? (long)p->cg : -1;
+	oom_watch_forget(w, pid);
+	/* Where it died, if the kernel still says (a cgroup2 zombie does). */
+	long now = cgroup_of(w, pid, true);
+	if (now >= 0) {
+		int rose = counter_rose(w, now);
+		return rose >= 0 ? rose == 1 : vm_rose;
+	}
+	/* Unknown: it may have moved since we looked, so only a rise counts, never its absence. */
+	if (known >= 0 && counter_rose(w, known) == 1)
+		return true;
+	return vm_rose;
+}

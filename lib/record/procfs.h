@@ -1,0 +1,155 @@
+/*
+ * procfs: every read of /proc and of the cgroup file systems goes through here. /proc files
+ * are opened relative to a root directory fd (normally /proc; a fixture tree's proc/ in unit
+ * tests), kept open, and re-read with pread, which makes the kernel regenerate them; cgroup
+ * files relative to the system root, the proc root's parent directory (/ for /proc, the
+ * fixture tree for TREE/proc), at the mount points /proc/self/mountinfo names. A process that
+ * vanished mid-read is an ordinary false return, never an error: the caller simply stops
+ * tracking it. The parsers work on buffers and are unit-tested on fixture files.
+ */
+#ifndef MEMLINE_PROCFS_H
+#define MEMLINE_PROCFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/strbuf.h"
+
+struct procfs {
+	int root_fd;
+	int sys_fd; /* the system root, root's parent: cgroup mounts are read under it */
+	int loadavg_fd;
+	int meminfo_fd;
+	int vmstat_fd;
+	long page_kib; /* page size in KiB */
+	long clk_tck;
+	int pid_max;
+	long fd_budget; /* how many descriptors process handles may keep open */
+	long fds_kept;
+};
+
+/*
+ * Opens root (e.g. "/proc") and its parent directory as the system root. Returns -1 with a
+ * message in err if it cannot.
+ */
+int procfs_init(struct procfs *fs, const char *root, struct strbuf *err);
+void procfs_release(struct procfs *fs);
+/*
+ * Sets how many descriptors handles may keep: the open-file limit less a reserve for the log,
+ * reads by path and whatever else memline opens. Call again after changing the limit.
+ */
+void procfs_update_fd_budget(struct procfs *fs);
+
+/* What /proc/PID/stat says; see proc(5). */
+struct proc_stat {
+	pid_t pid;
+	char comm[32];
+	char state;
+	pid_t ppid;
+	unsigned long long minflt, majflt;
+	unsigned long long cminflt;	 /* minor faults of children it waited for */
+	unsigned long long utime, stime; /* clock ticks */
+	long threads;
+	unsigned long long starttime; /* clock ticks since boot */
+	unsigned long long vsize;     /* bytes */
+	long long rss;		      /* pages */
+	unsigned long long startcode; /* 0 without a memory map; 1 when not ours to see */
+	unsigned long long argstart;  /* where argv lives: moves with every exec */
+	int exit_signal;	      /* -1 for a thread that is not a group leader */
+	int exit_code;		      /* wait status of a zombie; -1 when the kernel does not say */
+};
+
+/* What /proc/PID/status says; -1 for a key that is absent (kernel threads, zombies). */
+struct proc_status {
+	long long vm_hwm, vm_rss, rss_anon, rss_file, rss_shmem, vm_swap, vm_size; /* KiB */
+	pid_t tgid;
+};
+
+struct proc_io {
+	long long rchar, wchar, read_bytes, write_bytes;
+};
+
+bool procfs_parse_stat(const char *buf, size_t len, struct proc_stat *st);
+bool procfs_parse_status(const char *buf, size_t len, struct proc_status *st);
+bool procfs_parse_io(const char *buf, size_t len, struct proc_io *io);
+/* The value of "key:" in a "key: value kB" file (status, meminfo, smaps_rollup), or -1. */
+long long procfs_parse_kv(const char *buf, size_t len, const char *key);
+/* The value of "key value" in /proc/vmstat or memory.events, or -1. */
+long long procfs_parse_counter(const char *buf, size_t len, const char *key);
+/* The last pid the kernel allocated, the fifth field of /proc/loadavg, or -1. */
+int procfs_parse_loadavg_last_pid(const char *buf, size_t len);
+/*
+ * The memory cgroup path from /proc/PID/cgroup: the v1 "memory" controller's line if there is
+ * one, else the v2 "0::" line. Sets *v2. Returns false if neither is there.
+ */
+bool procfs_parse_cgroup(const char *buf, size_t len, struct strbuf *path, bool *v2);
+
+/* Reads root-relative path whole into out (replacing its content). */
+bool procfs_read_file(const struct procfs *fs, const char *path, struct strbuf *out);
+/*
+ * Reads the file at path, absolute in the system's tree (a cgroup file under a mount point that
+ * mountinfo names, "/sys/fs/cgroup/job/memory.events"), relative to the system root, whole
+ * into out. False when it cannot be read or is empty.
+ */
+bool procfs_read_sys_file(const struct procfs *fs, const char *path, struct strbuf *out);
+/* memline's own mount table, /proc/self/mountinfo, into out. */
+bool procfs_mountinfo(const struct procfs *fs, struct strbuf *out);
+/*
+ * The kernel's short name of pid (/proc/PID/comm; of the caller when pid is 0) into buf of size
+ * bytes, without its newline. fs may be NULL: then /proc itself is read, with nothing set up,
+ * for a caller that needs one name (a default log name; libmemline inside a host program).
+ * False when it cannot be read.
+ */
+bool procfs_comm(const struct procfs *fs, pid_t pid, char *buf, size_t size);
+/* Reads /proc/PID/stat once, without keeping anything open. False if pid is gone. */
+bool procfs_pid_stat(const struct procfs *fs, pid_t pid, struct proc_stat *st);
+/* The kernel's last allocated pid, or -1. */
+int procfs_last_pid(const struct procfs *fs);
+/* MemTotal and MemAvailable in KiB; -1 when unknown. */
+void procfs_meminfo(const struct procfs *fs, long long *total, long long *avail);
+/* The oom_kill counter of /proc/vmstat, or -1 when the kernel has none. */
+long long procfs_vmstat_oom_kill(const struct procfs *fs);
+/*
+ * Calls fn for every process (thread group) in /proc. Returns -1 if /proc cannot be listed.
+ */
+int procfs_for_each_pid(const struct procfs *fs, void (*fn)(pid_t pid, void *data), void *data);
+
+/*
+ * A process's files, opened lazily and kept open. When the open-file limit is reached, a handle
+ * is transient instead: every read opens /proc/PID/FILE by path and closes it again, which costs
+ * more and cannot tell a reused pid from the process (the caller compares start times).
+ */
+struct proc_handle {
+	struct procfs *fs;
+	pid_t pid;
+	bool transient;
+	int dir_fd;
+	int stat_fd;
+	int status_fd;
+	int smaps_fd;	   /* -2: not readable, do not try again */
+	int clear_refs_fd; /* -2: not writable */
+	bool no_io;	   /* io is not readable: do not try again */
+	unsigned denied;   /* PROC_DENIED_* bits: files the kernel refused (EACCES, EPERM) */
+};
+
+/* Files of another user's process that a user who is not root may not open. */
+enum { PROC_DENIED_IO = 1, PROC_DENIED_RESET = 2, PROC_DENIED_PSS = 4 };
+
+/* Opens /proc/PID. Returns false if the process is gone. */
+bool proc_handle_open(struct proc_handle *h, struct procfs *fs, pid_t pid);
+void proc_handle_close(struct proc_handle *h);
+/* Each returns false if the process is gone or the file cannot be read. */
+bool proc_handle_stat(struct proc_handle *h, struct proc_stat *st);
+bool proc_handle_status(struct proc_handle *h, struct proc_status *st);
+bool proc_handle_io(struct proc_handle *h, struct proc_io *io);
+/* PSS in KiB from smaps_rollup, or -1. */
+long long proc_handle_pss(struct proc_handle *h);
+/* The command line, NUL-separated, into out (emptied first). */
+bool proc_handle_cmdline(struct proc_handle *h, struct strbuf *out);
+/* The memory cgroup path (see procfs_parse_cgroup). */
+bool proc_handle_cgroup(struct proc_handle *h, struct strbuf *path, bool *v2);
+/* Resets the high-water mark VmHWM to the current RSS (clear_refs "5"). */
+bool proc_handle_reset_hwm(struct proc_handle *h);
+
+#endif

@@ -1,0 +1,1150 @@
+/*
+ * recorder: the loop. One thread waits in sigtimedwait for a signal (SIGCHLD and the signals to
+ * forward, all blocked) until the next sample is due; each turn it reaps, samples or forwards,
+ * writes what the sampler found, and lets the log writer flush. Time is CLOCK_BOOTTIME, so a
+ * suspended laptop shows a gap instead of squeezing it out.
+ *
+ * How processes end: memline's own children (the command, and orphans it inherits as child
+ * subreaper) are reaped with wait4, which gives their exit status, final CPU time and the peak
+ * of their last interval (ru_maxrss, since memline reset it). Before reaping a child killed by
+ * SIGKILL, the OOM counters are read while its zombie still shows its cgroup. Other processes
+ * are seen as zombies (stat gives their exit status) or just vanish (status unknown; for the
+ * processes attach was given, their pidfd may still know it: pidfd.h).
+ */
+#include "record/recorder.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "record/capture.h"
+#include "record/channel.h"
+#include "log/writer.h"
+#include "record/oom.h"
+#include "record/pidfd.h"
+#include "record/procfs.h"
+#include "record/sampler.h"
+
+static const char *const job_vars[JOB_VARS_MAX] = {
+	"OMPI_COMM_WORLD_RANK",
+	"OMPI_COMM_WORLD_SIZE",
+	"OMPI_COMM_WORLD_LOCAL_RANK",
+	"PMI_RANK",
+	"PMI_SIZE",
+	"PMIX_RANK",
+	"MV2_COMM_WORLD_RANK",
+	"SLURM_JOB_ID",
+	"SLURM_ARRAY_JOB_ID",
+	"SLURM_ARRAY_TASK_ID",
+	"SLURM_PROCID",
+	"SLURM_LOCALID",
+	"SLURM_NODEID",
+	"PBS_JOBID",
+	"PBS_ARRAY_INDEX",
+	"PBS_TASKNUM",
+};
+
+struct recorder {
+	const struct recorder_options *o;
+	struct procfs fs;
+	struct sampler sampler;
+	struct oom_watch oom;
+	struct pidfd_watch exits; /* attach: how the processes it was given end (pidfd.h) */
+	struct log_writer log;
+	sigset_t sigs; /* blocked, and taken with sigtimedwait */
+	double t0;
+	bool attach;
+	bool self;	/* libmemline's in-process recording: no signals, a stop pipe instead */
+	bool started;	/* the first sample was taken */
+	int stop_fd;	/* self: readable when memline_stop() asks the thread to end */
+	pid_t main_pid; /* run: the command; attach: the first pid */
+	bool main_done;
+	struct exit_info main_exit;
+	bool stop; /* attach: detach now; run: stop waiting for descendants */
+	pid_t *oom_pids;
+	size_t n_oom, alloc_oom;
+	size_t procs_seen;
+	long long peak;
+	double peak_t;
+	double deadline;
+	double last_sample; /* when the last sample was taken, elapsed seconds */
+	double mark_sample; /* when a sample for marks just read is due; INFINITY if none */
+	struct strbuf warn;
+	/* The event channel: a reader, an inotify watch that raises SIGRTMIN when it grows. */
+	struct channel_reader chan;
+	bool chan_open;
+	int inotify_fd;
+	struct channel_dir place; /* the private directory memline made for it (run, self) */
+	bool capturing;		  /* --capture-output */
+	struct capture cap;
+	regex_t *regex; /* --event-regex, compiled */
+	size_t n_regex;
+	bool denied_noted; /* the warning that the kernel refused some files was given */
+	bool final_known;  /* an S message set how a self-recording ended */
+	enum run_status final_status;
+	char *final_error;
+};
+
+/* Marks from the channel are followed by a sample, but not more often than this. */
+#define MARK_SAMPLE_GAP 0.002
+
+static double boottime(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double elapsed(const struct recorder *r)
+{
+	return boottime() - r->t0;
+}
+
+void recorder_options_init(struct recorder_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->min_interval = RECORDER_MIN_INTERVAL;
+	o->max_interval = RECORDER_MAX_INTERVAL;
+	o->peak_reset = true;
+	o->proc_root = "/proc";
+}
+
+struct timespec recorder_wait_timespec(double secs)
+{
+	/* NaN, negative: no wait; beyond the limit (or infinite): the limit, then a new turn. */
+	if (!(secs > 0))
+		secs = 0;
+	if (secs > RECORDER_MAX_WAIT)
+		secs = RECORDER_MAX_WAIT;
+	struct timespec ts = {(time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9)};
+	if (ts.tv_nsec < 0 || ts.tv_nsec > 999999999)
+		ts.tv_nsec = 0;
+	return ts;
+}
+
+double recorder_next_interval(const struct recorder_options *o, double t)
+{
+	if (o->interval > RECORDER_INTERVAL_LIMIT)
+		return RECORDER_INTERVAL_LIMIT;
+	if (o->interval > 0)
+		return o->interval;
+	/* Every min_interval during the first second, then a sixtieth of the time so far. */
+	double i = t < 1.0 ? o->min_interval : t / 60.0;
+	if (i < o->min_interval)
+		i = o->min_interval;
+	if (i > o->max_interval)
+		i = o->max_interval;
+	if (!(i <= RECORDER_INTERVAL_LIMIT))
+		i = RECORDER_INTERVAL_LIMIT;
+	return i;
+}
+
+void recorder_result_release(struct recorder_result *res)
+{
+	strbuf_release(&res->warning);
+	free(res->log_path);
+	res->log_path = NULL;
+}
+
+static void note_warning(struct recorder *r, struct strbuf *msg)
+{
+	if (!r->warn.len && msg->len)
+		strbuf_addstr(&r->warn, msg->buf);
+	strbuf_reset(msg);
+}
+
+static void add_oom_pid(struct recorder *r, pid_t pid)
+{
+	if (r->n_oom == r->alloc_oom) {
+		size_t n = r->alloc_oom ? r->alloc_oom * 2 : 8;
+		pid_t *p = realloc(r->oom_pids, n * sizeof(*p));
+		if (!p)
+			return;
+		r->oom_pids = p;
+		r->alloc_oom = n;
+	}
+	r->oom_pids[r->n_oom++] = pid;
+}
+
+/* Writes what the sampler found since the last drain, deciding OOM kills on the way. */
+static void drain(struct recorder *r)
+{
+	size_t n;
+	struct sampler_event *ev = sampler_events(&r->sampler, &n);
+	for (size_t i = 0; i < n; i++) {
+		switch (ev[i].type) {
+		case SAMPLER_PROC:
+			r->procs_seen++;
+			oom_watch_add(&r->oom, ev[i].proc.pid);
+			log_write_proc(&r->log, &ev[i].proc);
+			break;
+		case SAMPLER_EXEC:
+			log_write_exec(&r->log, &ev[i].proc);
+			break;
+		case SAMPLER_EXIT: {
+			struct exit_info *e = &ev[i].exit;
+			/* Not our child and gone unseen: its pidfd may know how it ended. */
+			int status;
+			if (e->how == EXIT_HOW_UNKNOWN &&
+			    pidfd_watch_exit(&r->exits, e->pid, 100, &status))
+				exit_info_from_wait_status(e, status);
+			if (!ev[i].oom_known) {
+				bool sigkill = e->how == EXIT_HOW_KILLED && e->signal == SIGKILL;
+				if (sigkill || e->how == EXIT_HOW_UNKNOWN)
+					e->oom = oom_watch_killed(&r->oom, e->pid);
+				else
+					oom_watch_forget(&r->oom, e->pid);
+			}
+			if (e->oom)
+				add_oom_pid(r, e->pid);
+			if (e->pid == r->main_pid && !r->main_done) {
+				r->main_done = true;
+				r->main_exit = *e;
+			}
+			log_write_exit(&r->log, e);
+			break;
+		}
+		}
+	}
+	sampler_clear_events(&r->sampler);
+}
+
+/*
+ * Says once, in the log and to the caller, that the kernel refused to let memline read some
+ * process's files (another user's process, for a user who is not root): what is then missing.
+ */
+static void note_denied(struct recorder *r, double t)
+{
+	static const struct {
+		unsigned bit;
+		const char *what, *then;
+	} parts[] = {
+		{PROC_DENIED_IO, "read the I/O counters", "its I/O fields are null"},
+		{PROC_DENIED_RESET, "reset the peak", "its peak is its lifetime high-water mark"},
+		{PROC_DENIED_PSS, "read the PSS", "its PSS is null"},
+	};
+	unsigned d = r->sampler.denied;
+	size_t n = 0, k = 0;
+	for (size_t i = 0; i < 3; i++)
+		n += (d & parts[i].bit) != 0;
+	struct strbuf msg = STRBUF_INIT;
+	strbuf_addstr(&msg, "cannot ");
+	for (size_t i = 0; i < 3; i++)
+		if (d & parts[i].bit)
+			strbuf_addf(&msg, "%s%s", k++ ? (k == n ? " or " : ", ") : "",
+				    parts[i].what);
+	strbuf_addf(&msg, " of process %d (another user's, or a setuid program): ",
+		    (int)r->sampler.denied_pid);
+	k = 0;
+	for (size_t i = 0; i < 3; i++)
+		if (d & parts[i].bit)
+			strbuf_addf(&msg, "%s%s", k++ ? (k == n ? " and " : ", ") : "",
+				    parts[i].then);
+	strbuf_addstr(&msg, " (so for any other such process); record as that user or as root "
+			    "to have them");
+	if (!msg.oom) {
+		log_write_warning(&r->log, t, "access", r->sampler.denied_pid, msg.buf);
+		if (r->o->warn)
+			r->o->warn(r->o->warn_data, msg.buf);
+	}
+	strbuf_release(&msg);
+	r->denied_noted = true;
+}
+
+static size_t read_channel(struct recorder *r);
+static void read_output(struct recorder *r);
+static void want_mark_sample(struct recorder *r);
+
+static void take_sample(struct recorder *r)
+{
+	read_channel(r); /* marks sent before this sample come before it in the log */
+	read_output(r);
+	double t = elapsed(r);
+	r->last_sample = t;
+	r->mark_sample = INFINITY;
+	const struct sample *s = sampler_sample(&r->sampler, t);
+	drain(r);
+	log_write_sample(&r->log, s->t, s->avail, &s->tree, s->procs, s->n);
+	if (r->sampler.denied_pid && !r->denied_noted)
+		note_denied(r, t);
+	if (s->tree.v[TF_PEAK] > r->peak) {
+		r->peak = s->tree.v[TF_PEAK];
+		r->peak_t = t;
+	}
+}
+
+static void on_message(void *data, const struct channel_msg *m)
+{
+	struct recorder *r = data;
+	if (m->kind == CHANNEL_STATUS) {
+		/* How a self-recording ended: only attach (memline.track) takes it. */
+		if (!r->attach || r->final_known)
+			return;
+		r->final_known = true;
+		r->final_status = RUN_COMPLETED;
+		if (!strncmp(m->text, "failed", 6)) {
+			r->final_status = RUN_FAILED;
+			const char *msg = m->text + 6;
+			while (*msg == ' ')
+				msg++;
+			r->final_error = strdup(*msg ? msg : "failed");
+		}
+		r->stop = true;
+		return;
+	}
+	struct mark_info mark = {
+		.kind = m->kind == CHANNEL_BEGIN ? MARK_SPAN_BEGIN
+			: m->kind == CHANNEL_END ? MARK_SPAN_END
+						 : MARK_EVENT,
+		.t = m->t >= 0 ? m->t - r->t0 : elapsed(r),
+		.text = m->text,
+		.len = m->len,
+		.pid = m->pid,
+		.tid = m->tid,
+	};
+	log_write_mark(&r->log, &mark);
+}
+
+/* Writes the messages that arrived on the channel; returns how many. */
+static size_t read_channel(struct recorder *r)
+{
+	if (!r->chan_open)
+		return 0;
+	return channel_reader_poll(&r->chan, on_message, r);
+}
+
+/* The channel grew (SIGRTMIN from inotify, or SIGIO if those overflowed). */
+static void channel_ready(struct recorder *r)
+{
+	char buf[4096];
+	while (r->inotify_fd >= 0 && read(r->inotify_fd, buf, sizeof(buf)) > 0)
+		;
+	/*
+	 * A sample right after the marks gives them the tree's memory of that moment; marks that
+	 * follow a sample closely get one MARK_SAMPLE_GAP after it, shared by all of them.
+	 */
+	if (read_channel(r))
+		want_mark_sample(r);
+	read_output(r);
+}
+
+static void want_mark_sample(struct recorder *r)
+{
+	double due = r->last_sample + MARK_SAMPLE_GAP;
+	if (due < r->mark_sample)
+		r->mark_sample = due;
+}
+
+static void on_output(void *data, const char *stream, const char *line, size_t len)
+{
+	struct recorder *r = data;
+	double t = elapsed(r);
+	log_write_output(&r->log, t, stream, line, len);
+	if (!r->n_regex)
+		return;
+	/* regexec wants a string: a line with a NUL byte in it is matched up to that byte. */
+	for (size_t i = 0; i < r->n_regex; i++) {
+		if (regexec(&r->regex[i], line, 0, NULL, 0) == 0) {
+			struct mark_info mark = {.kind = MARK_EVENT,
+						 .t = t,
+						 .text = line,
+						 .len = len < CHANNEL_LABEL_MAX ? len
+										: CHANNEL_LABEL_MAX,
+						 .pid = -1,
+						 .tid = -1};
+			log_write_mark(&r->log, &mark);
+			want_mark_sample(r);
+			break;
+		}
+	}
+}
+
+static void read_output(struct recorder *r)
+{
+	if (r->capturing)
+		capture_poll(&r->cap, on_output, r);
+}
+
+/*
+ * Opens the channel: path if given (attach --events), else a new private file for the
+ * command's tree (run). Watches it with inotify so that a message wakes the loop; without
+ * inotify the channel is still read at every sample.
+ */
+static int open_channel(struct recorder *r, const char *path, struct strbuf *err)
+{
+	if (!path) {
+		/* No channel is no reason not to record: events are simply not offered. */
+		struct strbuf why = STRBUF_INIT;
+		int ret = channel_dir_create(&r->place, &r->fs, &why);
+		strbuf_release(&why);
+		if (ret < 0)
+			return 0;
+		path = r->place.file;
+	}
+	if (channel_reader_open(&r->chan, path, err) < 0)
+		return RECORDER_ERR_EVENTS;
+	r->chan_open = true;
+	r->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	bool watching =
+		r->inotify_fd >= 0 && inotify_add_watch(r->inotify_fd, path, IN_MODIFY) >= 0;
+	/* A self-recording polls the inotify fd; the others have it raise a signal. */
+	if (watching && !r->self)
+		watching =
+			fcntl(r->inotify_fd, F_SETOWN, getpid()) == 0 &&
+			fcntl(r->inotify_fd, F_SETSIG, SIGRTMIN) == 0 &&
+			fcntl(r->inotify_fd, F_SETFL, fcntl(r->inotify_fd, F_GETFL) | O_ASYNC) == 0;
+	if (!watching && r->inotify_fd >= 0) {
+		close(r->inotify_fd);
+		r->inotify_fd = -1;
+	}
+	return 0;
+}
+
+static void close_channel(struct recorder *r)
+{
+	if (r->chan_open)
+		channel_reader_close(&r->chan);
+	r->chan_open = false;
+	if (r->inotify_fd >= 0)
+		close(r->inotify_fd);
+	r->inotify_fd = -1;
+	/*
+	 * Removed even while descendants run on: they may still send, but nobody would read it,
+	 * and memline event and the libraries then do nothing. Keeping it would leave a directory
+	 * behind every run that ends before its last process.
+	 */
+	channel_dir_remove(&r->place);
+}
+
+/* Reaps every child that has exited. */
+static void reap(struct recorder *r)
+{
+	for (;;) {
+		siginfo_t si;
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+			return;
+		pid_t pid = si.si_pid;
+		bool oom = false, checked = false;
+		if ((si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) &&
+		    si.si_status == SIGKILL) {
+			/* Now, while its zombie still shows its cgroup. */
+			oom = oom_watch_killed(&r->oom, pid);
+			checked = true;
+		}
+		sampler_zombie(&r->sampler, pid);
+		int status;
+		struct rusage ru;
+		pid_t got;
+		do
+			got = wait4(pid, &status, 0, &ru);
+		while (got < 0 && errno == EINTR);
+		if (got != pid)
+			return;
+		struct sampler_event *ev =
+			sampler_reaped(&r->sampler, pid, status, &ru, elapsed(r));
+		if (ev) {
+			ev->exit.oom = oom;
+			ev->oom_known = true;
+		} else if (oom) {
+			add_oom_pid(r, pid); /* came and went between two samples, but was ours */
+		}
+		if (!checked)
+			oom_watch_forget(&r->oom, pid);
+		drain(r);
+	}
+}
+
+static bool has_children(void)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
+static void handle_signal(struct recorder *r, const siginfo_t *si)
+{
+	if (si->si_signo == SIGRTMIN || si->si_signo == SIGIO) {
+		channel_ready(r);
+		return;
+	}
+	if (si->si_signo == SIGCHLD) {
+		bool was_done = r->main_done;
+		reap(r);
+		if (r->main_done && !was_done)
+			take_sample(r); /* the tree as the command left it */
+		return;
+	}
+	if (r->attach || r->main_done) {
+		r->stop = true;
+		return;
+	}
+	/*
+	 * A signal from the terminal (Ctrl-C) went to the whole foreground process group, the
+	 * command included: forwarding it would deliver it twice.
+	 */
+	if (si->si_code != SI_KERNEL)
+		kill(r->main_pid, si->si_signo);
+}
+
+static void schedule(struct recorder *r)
+{
+	double t = elapsed(r);
+	double next = r->deadline + recorder_next_interval(r->o, r->deadline);
+	if (next <= t)
+		next = t + recorder_next_interval(r->o, t); /* fell behind: do not catch up */
+	r->deadline = next;
+}
+
+static bool finished(struct recorder *r)
+{
+	if (r->attach)
+		return r->stop || sampler_count(&r->sampler) == 0;
+	if (!r->main_done)
+		return false;
+	if (!r->o->wait || r->stop)
+		return true;
+	return sampler_count(&r->sampler) == 0 && !has_children();
+}
+
+/* How long the loop may wait: until a sample, a mark's sample or a flush is due. */
+static double wait_time(struct recorder *r)
+{
+	double wait = r->deadline - elapsed(r);
+	double flush = log_writer_due(&r->log) - boottime();
+	if (flush < wait)
+		wait = flush;
+	if (r->mark_sample - elapsed(r) < wait)
+		wait = r->mark_sample - elapsed(r);
+	return wait < 0 ? 0 : wait; /* overdue: only look for what is pending */
+}
+
+/* What a turn of the loop does after its wait: sample if due, flush if due. */
+static void turn(struct recorder *r, struct strbuf *err)
+{
+	if (elapsed(r) >= r->deadline && !finished(r)) {
+		take_sample(r);
+		schedule(r);
+	} else if (elapsed(r) >= r->mark_sample && !finished(r)) {
+		take_sample(r); /* for marks: the schedule stays as it was */
+	}
+	if (log_writer_flush(&r->log, boottime(), false, err) < 0)
+		note_warning(r, err);
+}
+
+/* The first sample, which starts the schedule. */
+static void first_sample(struct recorder *r)
+{
+	take_sample(r);
+	r->deadline = 0;
+	schedule(r);
+	r->started = true;
+}
+
+static void loop(struct recorder *r)
+{
+	struct strbuf err = STRBUF_INIT;
+	if (!r->started)
+		first_sample(r);
+	/*
+	 * One wait per turn, for a signal or, at most, until the next sample is due or records
+	 * written between samples (an exit) are due to reach the file. sigtimedwait costs what a
+	 * plain timed sleep does; polling a signalfd costs measurably more at 100 samples a second.
+	 * A self-recording owns no signal: it waits in ppoll on its stop pipe and the channel.
+	 */
+	while (!finished(r)) {
+		struct timespec ts = recorder_wait_timespec(wait_time(r));
+		if (r->self) {
+			struct pollfd pfd[2] = {{r->stop_fd, POLLIN, 0},
+						{r->inotify_fd, POLLIN, 0}};
+			if (ppoll(pfd, r->inotify_fd >= 0 ? 2 : 1, &ts, NULL) > 0) {
+				if (pfd[0].revents)
+					r->stop = true;
+				if (pfd[1].revents)
+					channel_ready(r);
+			}
+		} else {
+			siginfo_t si;
+			if (sigtimedwait(&r->sigs, &si, &ts) > 0)
+				handle_signal(r, &si);
+		}
+		turn(r, &err);
+	}
+	strbuf_release(&err);
+}
+
+static void status_from_exit(const struct exit_info *e, struct end_info *end)
+{
+	end->exit_code = e->code;
+	end->signal = e->signal;
+	end->core = e->core;
+	if (e->how == EXIT_HOW_EXITED)
+		end->status = e->code == 0 ? RUN_COMPLETED : RUN_FAILED;
+	else if (e->how == EXIT_HOW_KILLED)
+		end->status = RUN_KILLED;
+	else
+		end->status = RUN_EXITED;
+	if (e->oom)
+		end->status = RUN_OOM_KILLED;
+}
+
+static void finish(struct recorder *r, struct recorder_result *res)
+{
+	struct end_info end;
+	memset(&end, 0, sizeof(end));
+	end.t = elapsed(r);
+	end.exit_code = end.signal = -1;
+	bool marks = read_channel(r) > 0;
+	if (r->capturing) {
+		capture_finish(&r->cap, on_output, r);
+		capture_release(&r->cap);
+		r->capturing = false;
+	}
+	/* Marks read last (say just before an S line) get their sample too. */
+	if (marks || r->mark_sample < INFINITY)
+		take_sample(r);
+	if (r->final_known) {
+		end.status = r->final_status;
+		end.error = r->final_error;
+	} else if (r->attach && r->stop)
+		end.status = RUN_DETACHED;
+	else if (r->main_done)
+		status_from_exit(&r->main_exit, &end);
+	else
+		end.status = RUN_EXITED;
+	/* A job whose process was OOM-killed and that then failed was, for its user, OOM-killed. */
+	if ((end.status == RUN_FAILED || end.status == RUN_KILLED) && r->n_oom)
+		end.status = RUN_OOM_KILLED;
+	end.oom_killed = r->oom_pids;
+	end.n_oom_killed = r->n_oom;
+	size_t alive = sampler_count(&r->sampler);
+	pid_t *pids = calloc(alive ? alive : 1, sizeof(*pids));
+	end.n_alive = pids ? sampler_pids(&r->sampler, pids, alive) : 0;
+	end.alive = pids;
+	/*
+	 * memline's own CPU time: the process's for run and attach, the recording thread's for a
+	 * self-recording (finish() runs in it), whose process is the host's.
+	 */
+	struct rusage ru;
+	getrusage(r->self ? RUSAGE_THREAD : RUSAGE_SELF, &ru);
+	end.self_utime = ru.ru_utime.tv_sec * 1000LL + ru.ru_utime.tv_usec / 1000;
+	end.self_stime = ru.ru_stime.tv_sec * 1000LL + ru.ru_stime.tv_usec / 1000;
+	log_write_end(&r->log, &end);
+	close_channel(r);
+
+	struct strbuf err = STRBUF_INIT;
+	/* Named at the commit; a log whose header could not be written is none (fd closed). */
+	if (!res->log_path && r->log.fd >= 0)
+		res->log_path = strdup(r->log.path);
+	if (log_writer_close(&r->log, &err) < 0)
+		note_warning(r, &err);
+	strbuf_release(&err);
+	res->log_removed = r->log.removed;
+	res->log_moved = r->log.moved;
+	long samples = r->log.samples;
+
+	res->status = end.status;
+	res->exit_code = end.exit_code;
+	res->signal = end.signal;
+	res->core = end.core;
+	res->memline_exit = end.exit_code >= 0 ? end.exit_code
+			    : end.signal > 0   ? 128 + end.signal
+					       : 0;
+	res->duration = end.t;
+	res->peak_kib = r->peak;
+	res->peak_t = r->peak_t;
+	res->processes = r->procs_seen;
+	res->alive = end.n_alive;
+	res->oom_killed = r->n_oom;
+	res->samples = samples;
+	strbuf_init(&res->warning);
+	strbuf_addstr(&res->warning, r->warn.len ? r->warn.buf : "");
+	free(pids);
+}
+
+static void release(struct recorder *r)
+{
+	/*
+	 * Signals that came too late to matter (a last SIGRTMIN from the output pipes, a SIGCHLD)
+	 * must not act once the caller unblocks them: SIGRTMIN's default action is to terminate.
+	 */
+	struct timespec zero = {0, 0};
+	while (sigtimedwait(&r->sigs, NULL, &zero) > 0)
+		;
+	sampler_release(&r->sampler);
+	oom_watch_release(&r->oom);
+	pidfd_watch_release(&r->exits);
+	procfs_release(&r->fs);
+	free(r->oom_pids);
+	strbuf_release(&r->warn);
+	if (r->chan_open || r->inotify_fd >= 0)
+		close_channel(r);
+	channel_dir_remove(&r->place);
+	free(r->final_error);
+	if (r->capturing)
+		capture_release(&r->cap);
+	for (size_t i = 0; i < r->n_regex; i++)
+		regfree(&r->regex[i]);
+	free(r->regex);
+}
+
+static void fill_header(struct recorder *r, struct header_info *h, char **command, pid_t *pids,
+			size_t n_pids, char *cwd, struct utsname *u)
+{
+	memset(h, 0, sizeof(*h));
+	static char iso[40];
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	struct tm tm;
+	gmtime_r(&now.tv_sec, &tm);
+	size_t len = strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(iso + len, sizeof(iso) - len, ".%03ldZ", now.tv_nsec / 1000000);
+	h->format = LOG_FORMAT_VERSION;
+	h->memline_version = MEMLINE_VERSION;
+	h->mode = r->self ? "self" : r->attach ? "attach" : "run";
+	h->host = u->nodename;
+	h->kernel = u->release;
+	h->start_iso = iso;
+	h->start_unix = (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+	h->command = command;
+	h->pid = pids[0];
+	h->pids = pids;
+	h->n_pids = n_pids;
+	h->cwd = cwd;
+	for (size_t i = 0; i < JOB_VARS_MAX; i++) {
+		char *v = getenv(job_vars[i]);
+		if (v) {
+			h->job_names[h->n_job] = (char *)job_vars[i];
+			h->job_values[h->n_job++] = v;
+		}
+	}
+	h->page_size = r->fs.page_kib * 1024;
+	h->clk_tck = r->fs.clk_tck;
+	long long avail;
+	procfs_meminfo(&r->fs, &h->mem_total, &avail);
+	h->interval_fixed = r->o->interval;
+	h->interval_min = r->o->min_interval;
+	h->interval_max = r->o->max_interval;
+	h->peak_reset = r->o->peak_reset;
+	h->pss = r->o->pss;
+}
+
+static void write_header(struct recorder *r, char **command, pid_t *pids, size_t n)
+{
+	struct header_info h;
+	struct utsname u;
+	uname(&u);
+	char *cwd = getcwd(NULL, 0);
+	fill_header(r, &h, command, pids, n, cwd, &u);
+	log_write_header(&r->log, &h);
+	free(cwd);
+}
+
+/* The header of a recording of running processes: the first one's command line stands for
+ * the command. */
+static void write_header_of(struct recorder *r, const pid_t *pids, size_t n)
+{
+	struct strbuf cmd = STRBUF_INIT;
+	struct strbuf path = STRBUF_INIT;
+	strbuf_addf(&path, "%d/cmdline", (int)pids[0]);
+	procfs_read_file(&r->fs, path.buf, &cmd);
+	size_t nargs = 0;
+	for (size_t i = 0; i < cmd.len; i++)
+		nargs += cmd.buf[i] == '\0';
+	char **command = calloc(nargs + 2, sizeof(*command));
+	size_t k = 0;
+	for (size_t i = 0; command && i < cmd.len; i += strlen(cmd.buf + i) + 1)
+		command[k++] = cmd.buf + i;
+	write_header(r, command, (pid_t *)pids, n);
+	free(command);
+	strbuf_release(&cmd);
+	strbuf_release(&path);
+}
+
+/* Compiles the --event-regex patterns. */
+static int compile_regex(struct recorder *r, const struct recorder_options *o, struct strbuf *err)
+{
+	if (!o->n_event_regex)
+		return 0;
+	if (!(r->regex = calloc(o->n_event_regex, sizeof(*r->regex)))) {
+		strbuf_addstr(err, "out of memory");
+		return RECORDER_ERR_SYSTEM;
+	}
+	for (size_t i = 0; i < o->n_event_regex; i++) {
+		int rc = regcomp(&r->regex[i], o->event_regex[i], REG_EXTENDED | REG_NOSUB);
+		if (rc) {
+			char msg[256];
+			regerror(rc, &r->regex[i], msg, sizeof(msg));
+			strbuf_addf(err, "--event-regex '%s' is not a valid regular expression: %s",
+				    o->event_regex[i], msg);
+			return RECORDER_ERR_REGEX;
+		}
+		r->n_regex++;
+	}
+	return 0;
+}
+
+/*
+ * Everything both modes set up before anything starts: whatever can fail is tried before the
+ * log is opened (which touches nothing at its path either, see log.h).
+ */
+static int setup(struct recorder *r, const struct recorder_options *o, bool attach,
+		 sigset_t *oldmask, struct strbuf *err)
+{
+	memset(r, 0, sizeof(*r));
+	r->o = o;
+	r->attach = attach;
+	r->inotify_fd = -1;
+	r->mark_sample = INFINITY;
+	strbuf_init(&r->warn);
+	if (procfs_init(&r->fs, o->proc_root, err) < 0)
+		return RECORDER_ERR_SYSTEM;
+	sigemptyset(&r->sigs);
+	sigaddset(&r->sigs, SIGCHLD);
+	sigaddset(&r->sigs, SIGINT);
+	sigaddset(&r->sigs, SIGTERM);
+	sigaddset(&r->sigs, SIGHUP);
+	sigaddset(&r->sigs, SIGQUIT);
+	sigaddset(&r->sigs, SIGRTMIN); /* the event channel grew (inotify, F_SETSIG) */
+	sigaddset(&r->sigs, SIGIO);    /* the same, when queued realtime signals overflowed */
+	sigprocmask(SIG_BLOCK, &r->sigs, oldmask);
+	int ret = attach && !o->events_path ? 0 : open_channel(r, o->events_path, err);
+	if (!ret && !attach)
+		ret = compile_regex(r, o, err);
+	if (!ret && !attach && o->capture_output) {
+		if (capture_init(&r->cap, SIGRTMIN, !o->capture_quiet, err) < 0)
+			ret = RECORDER_ERR_SYSTEM;
+		else
+			r->capturing = true;
+	}
+	if (!ret && log_writer_open(&r->log, o->log_path, o->log_exclusive, err) < 0)
+		ret = RECORDER_ERR_LOG;
+	if (ret) {
+		sigprocmask(SIG_SETMASK, oldmask, NULL);
+		return ret;
+	}
+	if (o->flush_interval > 0)
+		r->log.flush_secs = o->flush_interval;
+	return RECORDER_OK;
+}
+
+/*
+ * The recording has begun (the header is buffered): the log takes its place at the path, which
+ * res->log_path then names (for the started hook too: it outlives the recorder).
+ */
+static void commit_log(struct recorder *r, struct recorder_result *res)
+{
+	r->log.t0 = r->t0;
+	struct strbuf err = STRBUF_INIT;
+	if (log_writer_commit(&r->log, boottime(), &err) < 0)
+		note_warning(r, &err);
+	strbuf_release(&err);
+	if (r->log.fd >= 0)
+		res->log_path = strdup(r->log.path);
+}
+
+/* Writes the header out and tells the caller the recording has begun (o->started). */
+static void announce_start(struct recorder *r, const struct recorder_options *o,
+			   const struct recorder_result *res)
+{
+	if (!o->started || r->log.fd < 0 || !res->log_path)
+		return;
+	struct strbuf err = STRBUF_INIT;
+	log_writer_flush(&r->log, boottime(), true, &err); /* a failure shows at the next flush */
+	strbuf_release(&err);
+	o->started(o->started_data, res->log_path);
+}
+
+/* Raises the open-file limit: memline keeps a few /proc files open per process. */
+static void raise_nofile(struct rlimit *old)
+{
+	if (getrlimit(RLIMIT_NOFILE, old) < 0)
+		return;
+	struct rlimit r = *old;
+	r.rlim_cur = r.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &r);
+}
+
+int recorder_run(const struct recorder_options *o, char *const argv[], struct recorder_result *res,
+		 struct strbuf *err)
+{
+	struct recorder r;
+	sigset_t oldmask;
+	memset(res, 0, sizeof(*res));
+	int ret = setup(&r, o, false, &oldmask, err);
+	if (ret) {
+		release(&r);
+		return ret;
+	}
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	struct rlimit nofile;
+	raise_nofile(&nofile);
+	procfs_update_fd_budget(&r.fs);
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		strbuf_addf(err, "cannot create a pipe: %s", strerror(errno));
+		log_writer_discard(&r.log);
+		release(&r);
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		return RECORDER_ERR_SYSTEM;
+	}
+	r.t0 = boottime();
+	/* Before the fork, so that the sampler's "last pid" predates the command's first child. */
+	struct sampler_options so = {
+		.self = getpid(), .peak_reset = o->peak_reset, .pss = o->pss, .t0 = r.t0};
+	sampler_init(&r.sampler, &r.fs, &so);
+	oom_watch_init(&r.oom, &r.fs);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* The command gets memline's environment as memline itself got it. */
+		signal(SIGPIPE, SIG_DFL);
+		setrlimit(RLIMIT_NOFILE, &nofile);
+		if (r.capturing)
+			capture_child(&r.cap);
+		if (o->stdin_null) {
+			int fd = open("/dev/null", O_RDONLY);
+			if (fd > 0) {
+				dup2(fd, 0);
+				close(fd);
+			}
+		}
+		if (r.place.file) {
+			char memline_pid[24];
+			snprintf(memline_pid, sizeof(memline_pid), "%d", (int)getppid());
+			setenv(CHANNEL_ENV, r.place.file, 1);
+			setenv(CHANNEL_PID_ENV, memline_pid, 1);
+		}
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		execvp(argv[0], argv);
+		int e = errno;
+		ssize_t unused = write(pipefd[1], &e, sizeof(e));
+		(void)unused;
+		_exit(e == ENOENT ? 127 : 126);
+	}
+	close(pipefd[1]);
+	if (r.capturing)
+		capture_parent(&r.cap, SIGRTMIN);
+	if (pid < 0) {
+		strbuf_addf(err, "cannot start '%s': %s", argv[0], strerror(errno));
+		close(pipefd[0]);
+		log_writer_discard(&r.log);
+		release(&r);
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		return RECORDER_ERR_SYSTEM;
+	}
+	int exec_errno = 0;
+	ssize_t got;
+	do
+		got = read(pipefd[0], &exec_errno, sizeof(exec_errno));
+	while (got < 0 && errno == EINTR);
+	close(pipefd[0]);
+	if (got == (ssize_t)sizeof(exec_errno)) {
+		waitpid(pid, NULL, 0);
+		if (exec_errno == ENOENT)
+			strbuf_addf(err,
+				    "cannot run '%s': command not found; check the name and PATH",
+				    argv[0]);
+		else
+			strbuf_addf(err, "cannot run '%s': %s", argv[0], strerror(exec_errno));
+		res->memline_exit = exec_errno == ENOENT ? 127 : 126;
+		log_writer_discard(&r.log);
+		release(&r);
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		return RECORDER_ERR_NOEXEC;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	r.main_pid = pid;
+	pid_t pids[1] = {pid};
+	write_header(&r, (char **)argv, pids, 1);
+	commit_log(&r, res);
+	sampler_add(&r.sampler, pid, elapsed(&r));
+	announce_start(&r, o, res);
+	loop(&r);
+	finish(&r, res);
+	release(&r);
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	return RECORDER_OK;
+}
+
+int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t n,
+		    struct recorder_result *res, struct strbuf *err)
+{
+	memset(res, 0, sizeof(*res));
+	for (size_t i = 0; i < n; i++)
+		if (kill(pids[i], 0) < 0 && errno == ESRCH) {
+			strbuf_addf(err, "no process with pid %d; check it with 'ps -p %d'",
+				    (int)pids[i], (int)pids[i]);
+			return RECORDER_ERR_NOPROC;
+		}
+	struct recorder r;
+	sigset_t oldmask;
+	int ret = setup(&r, o, true, &oldmask, err);
+	if (ret) {
+		release(&r);
+		return ret;
+	}
+	struct rlimit nofile;
+	raise_nofile(&nofile);
+	procfs_update_fd_budget(&r.fs);
+	for (size_t i = 0; i < n; i++)
+		pidfd_watch_add(&r.exits, pids[i]);
+	r.t0 = boottime();
+	r.main_pid = pids[0];
+	write_header_of(&r, pids, n);
+	commit_log(&r, res);
+	/* memline may be a descendant itself (memline.track() starts it from the process). */
+	struct sampler_options so = {.self = 0,
+				     .peak_reset = o->peak_reset,
+				     .pss = o->pss,
+				     .t0 = r.t0,
+				     .exclude = getpid()};
+	sampler_init(&r.sampler, &r.fs, &so);
+	oom_watch_init(&r.oom, &r.fs);
+	for (size_t i = 0; i < n; i++)
+		sampler_add_tree(&r.sampler, pids[i], 0);
+	announce_start(&r, o, res);
+	loop(&r);
+	finish(&r, res);
+	release(&r);
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	return RECORDER_OK;
+}
+
+/* ---- self-recording: libmemline's memline_start() and memline_stop() ---- */
+
+struct recorder_self {
+	struct recorder r;
+	struct recorder_options o;
+	char *log_path;
+	pthread_t thread;
+	int stop_pipe[2];
+	struct recorder_result res;
+};
+
+static void *self_thread(void *arg)
+{
+	struct recorder_self *s = arg;
+	/* The host's signals are for the host's threads. */
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	loop(&s->r);
+	finish(&s->r, &s->res);
+	return NULL;
+}
+
+static void self_free(struct recorder_self *s)
+{
+	release(&s->r);
+	for (int i = 0; i < 2; i++)
+		if (s->stop_pipe[i] >= 0)
+			close(s->stop_pipe[i]);
+	free(s->log_path);
+	free(s);
+}
+
+struct recorder_self *recorder_self_start(const struct recorder_options *o, struct strbuf *err)
+{
+	struct recorder_self *s = calloc(1, sizeof(*s));
+	if (!s || !(s->log_path = strdup(o->log_path))) {
+		free(s);
+		strbuf_addstr(err, "out of memory");
+		return NULL;
+	}
+	s->stop_pipe[0] = s->stop_pipe[1] = -1;
+	s->o = *o;
+	s->o.log_path = s->log_path;
+	s->o.events_path = NULL;
+	s->o.capture_output = false;
+	s->o.n_event_regex = 0;
+	s->o.wait = false;
+	struct recorder *r = &s->r;
+	r->o = &s->o;
+	r->attach = true;
+	r->self = true;
+	r->inotify_fd = -1;
+	r->stop_fd = -1;
+	r->mark_sample = INFINITY;
+	strbuf_init(&r->warn);
+	if (procfs_init(&r->fs, s->o.proc_root, err) < 0 || pipe2(s->stop_pipe, O_CLOEXEC) < 0 ||
+	    open_channel(r, NULL, err) < 0 ||
+	    log_writer_open(&r->log, s->o.log_path, s->o.log_exclusive, err) < 0) {
+		if (!err->len)
+			strbuf_addf(err, "cannot start recording: %s", strerror(errno));
+		self_free(s);
+		return NULL;
+	}
+	r->stop_fd = s->stop_pipe[0];
+	r->t0 = boottime();
+	r->log.t0 = r->t0;
+	pid_t self = getpid();
+	r->main_pid = self;
+	write_header_of(r, &self, 1);
+	/* Nothing of the host's has been recorded yet: a log not in place is no log. */
+	if (log_writer_commit(&r->log, boottime(), err) < 0) {
+		log_writer_discard(&r->log);
+		self_free(s);
+		return NULL;
+	}
+	struct sampler_options so = {
+		.self = 0, .peak_reset = s->o.peak_reset, .pss = s->o.pss, .t0 = r->t0};
+	sampler_init(&r->sampler, &r->fs, &so);
+	oom_watch_init(&r->oom, &r->fs);
+	sampler_add_tree(&r->sampler, self, 0);
+	/* Before returning: the recording has a baseline from before the caller goes on. */
+	first_sample(r);
+	int e = pthread_create(&s->thread, NULL, self_thread, s);
+	if (e) {
+		/* The log is in place: it ends here, saying why. */
+		strbuf_addf(err, "cannot start the recording thread: %s", strerror(e));
+		r->final_known = true;
+		r->final_status = RUN_FAILED;
+		r->final_error = strdup(err->buf);
+		finish(r, &s->res);
+		recorder_result_release(&s->res);
+		self_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+const char *recorder_self_channel(const struct recorder_self *s)
+{
+	return s->r.place.file;
+}
+
+int recorder_self_stop(struct recorder_self *s, const char *error, struct strbuf *err)
+{
+	/* Read by the thread after it sees the stop byte, written before it. */
+	s->r.final_known = true;
+	s->r.final_status = error ? RUN_FAILED : RUN_COMPLETED;
+	s->r.final_error = error ? strdup(error) : NULL;
+	ssize_t w;
+	do
+		w = write(s->stop_pipe[1], "x", 1);
+	while (w < 0 && errno == EINTR);
+	pthread_join(s->thread, NULL);
+	int ret = 0;
+	if (s->res.warning.len) {
+		strbuf_addstr(err, s->res.warning.buf);
+		ret = -1;
+	}
+	recorder_result_release(&s->res);
+	self_free(s);
+	return ret;
+}

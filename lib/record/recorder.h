@@ -1,0 +1,123 @@
+/*
+ * recorder: the recording loop that `memline run` and `memline attach` share (and, later,
+ * libmemline's self-recording). It starts or adopts the processes, drives the sampler on the
+ * sampling schedule, reaps memline's children, decides OOM kills, forwards signals, and hands
+ * every record to the log writer. It never prints and never kills the job; the result says
+ * how the run ended and what went wrong.
+ */
+#ifndef MEMLINE_RECORDER_H
+#define MEMLINE_RECORDER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "log/record.h"
+#include "util/strbuf.h"
+
+struct recorder_options {
+	const char *log_path;
+	bool log_exclusive; /* fail if log_path exists (a generated name) */
+	double interval;    /* fixed interval in seconds; 0 for the adaptive schedule */
+	double min_interval, max_interval;
+	bool wait; /* run: go on until every descendant has exited */
+	bool pss;
+	bool peak_reset;
+	const char *proc_root;	 /* "/proc" */
+	const char *events_path; /* attach: a channel file to read (docs/events.md), or NULL */
+	bool capture_output;	 /* run: record the command's output lines */
+	const char *const *event_regex; /* run: output lines matching one become events */
+	size_t n_event_regex;
+	bool capture_quiet; /* run: capture without passing the output on (a dashboard owns it) */
+	bool stdin_null;    /* run: the command reads /dev/null (a dashboard reads the terminal) */
+	double flush_interval; /* the longest a record waits before it is written; 0: 0.5 s */
+	/*
+	 * run and attach: called once, when the log has its header and the processes are being
+	 * recorded, from the recording thread with every signal blocked (threads it starts
+	 * inherit that, so signals keep coming to the recorder). May be NULL.
+	 */
+	void (*started)(void *data, const char *log_path);
+	void *started_data;
+	/*
+	 * Told, from the recording thread, of a limit of the recording while it runs (the kernel
+	 * refused some process's files); the log says it too. msg is one line. May be NULL.
+	 */
+	void (*warn)(void *data, const char *msg);
+	void *warn_data;
+};
+
+/* The schedule's defaults; see recorder_next_interval. */
+#define RECORDER_MIN_INTERVAL 0.01
+#define RECORDER_MAX_INTERVAL 5.0
+/* The longest interval there is (a day): longer ones are refused by the callers, cut here. */
+#define RECORDER_INTERVAL_LIMIT 86400.0
+/* The longest the loop waits in one turn; a longer wait is several turns. */
+#define RECORDER_MAX_WAIT 3600.0
+
+void recorder_options_init(struct recorder_options *o);
+
+struct recorder_result {
+	enum run_status status;
+	int exit_code; /* the command's exit code, -1 if it was killed or is unknown */
+	int signal;    /* the signal that killed it, -1 if none */
+	bool core;
+	int memline_exit; /* what memline should exit with: the code, or 128 + signal */
+	double duration;
+	long long peak_kib; /* the tree's peak RSS */
+	double peak_t;
+	size_t processes; /* how many processes the tree had in all */
+	size_t alive;	  /* descendants still running at the end */
+	size_t oom_killed;
+	long samples;
+	struct strbuf warning; /* a non-fatal problem (the log could not be written in full) */
+	char *log_path;	       /* where the log is (owned); NULL when no log was written */
+	bool log_removed;      /* the log was deleted while it was written */
+	bool log_moved;	       /* log_path no longer names the log (renamed or replaced) */
+};
+
+enum recorder_error {
+	RECORDER_OK = 0,
+	RECORDER_ERR_LOG = -1,	  /* cannot create the log */
+	RECORDER_ERR_NOEXEC = -2, /* the command could not be started (126/127 in exit_code) */
+	RECORDER_ERR_NOPROC = -3, /* attach: no such process */
+	RECORDER_ERR_SYSTEM = -4, /* a system call memline needs failed */
+	RECORDER_ERR_EVENTS = -5, /* attach: the event channel file cannot be opened */
+	RECORDER_ERR_REGEX = -6,  /* an --event-regex does not compile */
+};
+
+/*
+ * Runs argv and records it and its descendants. Returns RECORDER_OK with *res filled when the
+ * command ran (whatever its exit status), else an error with a one-line message in err.
+ */
+int recorder_run(const struct recorder_options *o, char *const argv[], struct recorder_result *res,
+		 struct strbuf *err);
+/* Records running processes and their descendants until they exit or SIGINT/SIGTERM/SIGHUP. */
+int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t n,
+		    struct recorder_result *res, struct strbuf *err);
+void recorder_result_release(struct recorder_result *res);
+
+/*
+ * Self-recording (libmemline's memline_start): records the calling process and its
+ * descendants from a thread of its own, which blocks every signal and reaps nothing, until
+ * recorder_self_stop(). Returns NULL with a message in err when it cannot start.
+ */
+struct recorder_self;
+struct recorder_self *recorder_self_start(const struct recorder_options *o, struct strbuf *err);
+/* The channel file the recording reads (for MEMLINE_EVENTS), or NULL. */
+const char *recorder_self_channel(const struct recorder_self *s);
+/*
+ * Ends the recording with status completed, or failed with error (not NULL), writes the end
+ * record and frees s. Returns -1 with a message in err when the log could not be written in
+ * full.
+ */
+int recorder_self_stop(struct recorder_self *s, const char *error, struct strbuf *err);
+
+/* The sampling interval at elapsed seconds since the start; at most RECORDER_INTERVAL_LIMIT. */
+double recorder_next_interval(const struct recorder_options *o, double elapsed);
+/*
+ * A wait of secs seconds as a timespec for sigtimedwait and ppoll: never negative, never past
+ * RECORDER_MAX_WAIT (so it cannot overflow time_t), 0 for NaN.
+ */
+struct timespec recorder_wait_timespec(double secs);
+
+#endif

@@ -1,0 +1,707 @@
+/*
+ * sampler: the tree of processes and their per-sample values.
+ *
+ * Discovery. Linux allocates pids cyclically, and /proc/loadavg's fifth field is the last pid
+ * allocated. When it has not moved since the previous sample, no process (or thread) was
+ * created, so there is nothing to look for. When it moved, only the pids allocated in between
+ * can be new: a few are probed directly (/proc/PID/stat, skipping threads, whose exit_signal is
+ * -1); many are found by listing /proc. A candidate joins the tree when its parent is tracked
+ * (or is memline, the child subreaper that inherits orphans); this repeats until nothing more
+ * joins, so a new child of a new child is found in one pass whatever the pid order. Tracked
+ * processes are found by pid in a hash table, so discovery costs O(candidates), not
+ * O(candidates x tracked).
+ *
+ * Reading. See sampler.h for the cost model and docs/log-format.md for what a peak means.
+ * Until status is read again, a changed process's split (anon, file, shmem), swap and I/O keep
+ * their last values while rss is stat's.
+ */
+#include "record/sampler.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Up to this many new pids are probed one by one; more, and /proc is listed instead. */
+#define PROBE_MAX 64
+/* status and io are read at least this often even for a process that changed nothing, */
+#define SLOW_MAX_AGE 1.0
+/*
+ * and at most this often for one that changes all the time. Its high-water mark keeps
+ * counting in between, so no peak is lost: sampling faster than this, a peak may show up to
+ * this much later than it happened. status costs several stat reads and its reset takes the
+ * process's mmap lock: reading it every 10 ms from hundreds of busy processes would cost them
+ * and memline more than it tells.
+ */
+#define SLOW_MIN_AGE 0.05
+/*
+ * What makes a change worth that early read: since the last status read, this many page
+ * faults, or this much RSS moved. Smaller changes (a few pages faulted in and freed again) wait
+ * for the once-a-second read, whose high-water mark still holds them: late, never lost.
+ */
+#define EARLY_FAULTS 16
+#define EARLY_KIB    64
+
+struct tracked_proc {
+	struct proc_handle h;
+	size_t idx; /* its place in s->procs */
+	pid_t pid, ppid;
+	unsigned long long starttime;
+	char comm[32];
+	unsigned long long startcode, argstart;
+	unsigned long long faults;
+	long long rss;			/* KiB, at the previous sample */
+	long long stat_rss;		/* KiB, what stat said at the previous sample */
+	long long hwm;			/* lifetime VmHWM, for --no-peak-reset */
+	double slow_t;			/* when status was last read; < 0 never */
+	double io_t;			/* when io was last read */
+	unsigned long long slow_faults; /* faults at the last status read */
+	long long slow_rss;		/* stat's RSS at the last status read */
+	bool no_reset;	       /* its high-water mark cannot be reset (not ours to write) */
+	bool waited_for_child; /* its zombie says it reaped a child: ru_maxrss is not its own */
+	struct proc_values v;  /* the latest values */
+};
+
+static void *grow(void *p, size_t *alloc, size_t need, size_t size, bool *oom)
+{
+	if (need <= *alloc)
+		return p;
+	size_t n = *alloc ? *alloc * 2 : 16;
+	while (n < need)
+		n *= 2;
+	void *q = realloc(p, n * size);
+	if (!q) {
+		*oom = true;
+		return NULL;
+	}
+	*alloc = n;
+	return q;
+}
+
+void sampler_init(struct sampler *s, struct procfs *fs, const struct sampler_options *opt)
+{
+	memset(s, 0, sizeof(*s));
+	s->fs = fs;
+	s->opt = *opt;
+	s->last_pid = procfs_last_pid(fs);
+	strbuf_init(&s->scratch);
+}
+
+static void event_release(struct sampler_event *e)
+{
+	free(e->proc.cmdline);
+	e->proc.cmdline = NULL;
+}
+
+void sampler_clear_events(struct sampler *s)
+{
+	for (size_t i = 0; i < s->n_events; i++)
+		event_release(&s->events[i]);
+	s->n_events = 0;
+}
+
+void sampler_release(struct sampler *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		proc_handle_close(&s->procs[i]->h);
+		free(s->procs[i]);
+	}
+	free(s->procs);
+	free(s->slots);
+	sampler_clear_events(s);
+	free(s->events);
+	free(s->sample.procs);
+	strbuf_release(&s->scratch);
+	memset(s, 0, sizeof(*s));
+}
+
+static struct sampler_event *new_event(struct sampler *s, enum sampler_event_type type)
+{
+	struct sampler_event *ev =
+		grow(s->events, &s->alloc_events, s->n_events + 1, sizeof(*ev), &s->oom);
+	if (!ev)
+		return NULL;
+	s->events = ev;
+	ev = &s->events[s->n_events++];
+	memset(ev, 0, sizeof(*ev));
+	ev->type = type;
+	return ev;
+}
+
+/* ---- the pid table ---- */
+
+static size_t slot_of(pid_t pid, size_t cap)
+{
+	return ((size_t)(unsigned)pid * 2654435761u) & (cap - 1);
+}
+
+/* The tracked process with pid, or NULL. O(1). */
+static struct tracked_proc *find(const struct sampler *s, pid_t pid)
+{
+	if (!s->slot_cap)
+		return NULL;
+	for (size_t h = slot_of(pid, s->slot_cap);; h = (h + 1) & (s->slot_cap - 1)) {
+		struct tracked_proc *p = s->slots[h];
+		if (!p || p->pid == pid)
+			return p;
+	}
+}
+
+static void slot_put(struct tracked_proc **slots, size_t cap, struct tracked_proc *p)
+{
+	size_t h = slot_of(p->pid, cap);
+	while (slots[h])
+		h = (h + 1) & (cap - 1);
+	slots[h] = p;
+}
+
+/*
+ * Enters p (whose pid is not in the table) into the table, which it keeps at most half full.
+ * False when the table is full and cannot grow.
+ */
+static bool slot_add(struct sampler *s, struct tracked_proc *p)
+{
+	if ((s->slot_used + 1) * 2 > s->slot_cap) {
+		size_t cap = s->slot_cap ? s->slot_cap * 2 : 64;
+		struct tracked_proc **slots = calloc(cap, sizeof(*slots));
+		if (slots) {
+			for (size_t i = 0; i < s->slot_cap; i++)
+				if (s->slots[i])
+					slot_put(slots, cap, s->slots[i]);
+			free(s->slots);
+			s->slots = slots;
+			s->slot_cap = cap;
+		} else if (s->slot_used + 1 >= s->slot_cap) {
+			return false;
+		}
+	}
+	slot_put(s->slots, s->slot_cap, p);
+	s->slot_used++;
+	return true;
+}
+
+/* Takes p out of the table; the entries after it move back so that no probe chain breaks. */
+static void slot_remove(struct sampler *s, const struct tracked_proc *p)
+{
+	size_t mask = s->slot_cap - 1, i = slot_of(p->pid, s->slot_cap);
+	while (s->slots[i] != p)
+		i = (i + 1) & mask;
+	s->slots[i] = NULL;
+	for (size_t j = (i + 1) & mask; s->slots[j]; j = (j + 1) & mask) {
+		size_t home = slot_of(s->slots[j]->pid, s->slot_cap);
+		/* It stays when its home lies cyclically in (i, j]: its chain does not cross i. */
+		bool stays = i < j ? home > i && home <= j : home > i || home <= j;
+		if (!stays) {
+			s->slots[i] = s->slots[j];
+			s->slots[j] = NULL;
+			i = j;
+		}
+	}
+	s->slot_used--;
+}
+
+size_t sampler_count(const struct sampler *s)
+{
+	return s->n;
+}
+
+bool sampler_tracks(const struct sampler *s, pid_t pid)
+{
+	return find(s, pid) != NULL;
+}
+
+size_t sampler_pids(const struct sampler *s, pid_t *out, size_t max)
+{
+	size_t n = s->n < max ? s->n : max;
+	for (size_t i = 0; i < n; i++)
+		out[i] = s->procs[i]->pid;
+	return n;
+}
+
+static bool in_tree(const struct sampler *s, pid_t ppid)
+{
+	return (s->opt.self > 0 && ppid == s->opt.self) || find(s, ppid);
+}
+
+static double start_secs(const struct sampler *s, unsigned long long starttime)
+{
+	return (double)starttime / (double)s->fs->clk_tck - s->opt.t0;
+}
+
+/* Fills a proc_info event from the process's current command line. */
+static void emit_proc_info(struct sampler *s, enum sampler_event_type type, struct tracked_proc *p,
+			   double t)
+{
+	struct sampler_event *ev = new_event(s, type);
+	if (!ev)
+		return;
+	ev->proc.pid = p->pid;
+	ev->proc.ppid = p->ppid;
+	ev->proc.t = t;
+	ev->proc.start = start_secs(s, p->starttime);
+	memcpy(ev->proc.comm, p->comm, sizeof(p->comm));
+	if (proc_handle_cmdline(&p->h, &s->scratch) && s->scratch.len) {
+		ev->proc.cmdline = malloc(s->scratch.len);
+		if (ev->proc.cmdline) {
+			memcpy(ev->proc.cmdline, s->scratch.buf, s->scratch.len);
+			ev->proc.cmdline_len = s->scratch.len;
+		}
+	}
+}
+
+/* Takes ownership of an open handle whose stat was read; adds the process to the tree. */
+static struct tracked_proc *track(struct sampler *s, struct proc_handle *h,
+				  const struct proc_stat *st, double t)
+{
+	struct tracked_proc **procs = grow(s->procs, &s->alloc, s->n + 1, sizeof(*procs), &s->oom);
+	struct tracked_proc *p = procs ? calloc(1, sizeof(*p)) : NULL;
+	if (procs)
+		s->procs = procs;
+	if (p)
+		p->pid = st->pid;
+	if (!p || !slot_add(s, p)) {
+		s->oom = true;
+		free(p);
+		proc_handle_close(h);
+		return NULL;
+	}
+	p->idx = s->n;
+	s->procs[s->n++] = p;
+	p->h = *h;
+	p->ppid = st->ppid;
+	p->starttime = st->starttime;
+	memcpy(p->comm, st->comm, sizeof(p->comm));
+	p->startcode = st->startcode;
+	p->argstart = st->argstart;
+	p->slow_t = -1;
+	p->io_t = -1;
+	p->rss = -1;
+	p->hwm = -1;
+	for (int i = 0; i < PROC_NFIELDS; i++)
+		p->v.v[i] = -1;
+	emit_proc_info(s, SAMPLER_PROC, p, t);
+	return p;
+}
+
+bool sampler_add(struct sampler *s, pid_t pid, double t)
+{
+	if (find(s, pid))
+		return true;
+	struct proc_handle h;
+	struct proc_stat st;
+	if (!proc_handle_open(&h, s->fs, pid))
+		return false;
+	if (!proc_handle_stat(&h, &st)) {
+		proc_handle_close(&h);
+		return false;
+	}
+	return track(s, &h, &st, t) != NULL;
+}
+
+/* A process that may be new: its stat was read, its handle is not open yet. */
+struct candidate {
+	struct proc_stat st;
+	bool taken;
+};
+
+struct candidates {
+	struct candidate *c;
+	size_t n, alloc;
+	const struct procfs *fs;
+	int lo, hi; /* accept pids in (lo, hi], or all when lo < 0 */
+	bool oom;
+};
+
+static bool in_range(const struct candidates *cs, pid_t pid)
+{
+	if (cs->lo < 0)
+		return true;
+	if (cs->hi >= cs->lo)
+		return pid > cs->lo && pid <= cs->hi;
+	return pid > cs->lo || pid <= cs->hi; /* the pid counter wrapped */
+}
+
+static void consider(pid_t pid, void *data)
+{
+	struct candidates *cs = data;
+	if (!in_range(cs, pid))
+		return;
+	struct candidate *c = grow(cs->c, &cs->alloc, cs->n + 1, sizeof(*c), &cs->oom);
+	if (!c)
+		return;
+	cs->c = c;
+	c = &cs->c[cs->n];
+	/* A thread (not a thread group leader) has exit_signal -1: it is not a process. */
+	if (!procfs_pid_stat(cs->fs, pid, &c->st) || c->st.exit_signal == -1 || c->st.pid != pid)
+		return;
+	c->taken = false;
+	cs->n++;
+}
+
+/* Adds every candidate whose parent is in the tree, until nothing more joins. */
+static void adopt(struct sampler *s, struct candidates *cs, double t)
+{
+	bool more = true;
+	while (more) {
+		more = false;
+		for (size_t i = 0; i < cs->n; i++) {
+			struct candidate *c = &cs->c[i];
+			if (c->taken || find(s, c->st.pid) || !in_tree(s, c->st.ppid) ||
+			    c->st.pid == s->opt.exclude)
+				continue;
+			c->taken = true;
+			/* Open it for keeps, and make sure it is still the same process. */
+			struct proc_handle h;
+			struct proc_stat st;
+			if (!proc_handle_open(&h, s->fs, c->st.pid))
+				continue;
+			if (!proc_handle_stat(&h, &st) || st.starttime != c->st.starttime) {
+				proc_handle_close(&h);
+				continue;
+			}
+			track(s, &h, &st, t);
+			more = true;
+		}
+	}
+	free(cs->c);
+	if (cs->oom)
+		s->oom = true;
+}
+
+static void discover(struct sampler *s, double t)
+{
+	int last = procfs_last_pid(s->fs);
+	if (last < 0 || s->last_pid < 0) {
+		/* No /proc/loadavg to tell what is new: list everything. */
+		struct candidates cs = {.fs = s->fs, .lo = -1};
+		procfs_for_each_pid(s->fs, consider, &cs);
+		adopt(s, &cs, t);
+		s->last_pid = last;
+		return;
+	}
+	if (last == s->last_pid)
+		return;
+	struct candidates cs = {.fs = s->fs, .lo = s->last_pid, .hi = last};
+	long count =
+		last > s->last_pid ? last - s->last_pid : (long)s->fs->pid_max - s->last_pid + last;
+	s->last_pid = last;
+	if (count <= PROBE_MAX) {
+		for (long i = 1; i <= count; i++) {
+			long pid = cs.lo + i;
+			if (pid >= s->fs->pid_max)
+				pid -= s->fs->pid_max;
+			if (pid > 0 && !find(s, (pid_t)pid))
+				consider((pid_t)pid, &cs);
+		}
+	} else {
+		procfs_for_each_pid(s->fs, consider, &cs);
+	}
+	adopt(s, &cs, t);
+}
+
+bool sampler_add_tree(struct sampler *s, pid_t pid, double t)
+{
+	if (!sampler_add(s, pid, t))
+		return false;
+	struct candidates cs = {.fs = s->fs, .lo = -1};
+	procfs_for_each_pid(s->fs, consider, &cs);
+	adopt(s, &cs, t);
+	return true;
+}
+
+/* Removes p from the tree; its CPU time stays in the tree's totals. */
+static void untrack(struct sampler *s, size_t i)
+{
+	struct tracked_proc *p = s->procs[i];
+	if (p->v.v[PF_UTIME] > 0)
+		s->exited_utime += p->v.v[PF_UTIME];
+	if (p->v.v[PF_STIME] > 0)
+		s->exited_stime += p->v.v[PF_STIME];
+	proc_handle_close(&p->h);
+	slot_remove(s, p);
+	free(p);
+	s->procs[i] = s->procs[--s->n];
+	if (i < s->n)
+		s->procs[i]->idx = i;
+}
+
+static void emit_exit(struct sampler *s, struct tracked_proc *p, double t, int wait_status,
+		      bool known)
+{
+	struct sampler_event *ev = new_event(s, SAMPLER_EXIT);
+	if (!ev)
+		return;
+	struct exit_info *e = &ev->exit;
+	e->pid = p->pid;
+	e->t = t;
+	if (known) {
+		exit_info_from_wait_status(e, wait_status);
+	} else {
+		e->how = EXIT_HOW_UNKNOWN;
+		e->code = e->signal = -1;
+	}
+	e->peak = -1;
+	e->utime = p->v.v[PF_UTIME];
+	e->stime = p->v.v[PF_STIME];
+}
+
+static long long ticks_ms(const struct sampler *s, unsigned long long ticks)
+{
+	return (long long)(ticks * 1000ULL / (unsigned long long)s->fs->clk_tck);
+}
+
+/* Reads status (and io, pss), updating the split, swap and peak; resets the high-water mark. */
+static void read_slow(struct sampler *s, struct tracked_proc *p, long long rss, double t)
+{
+	struct proc_values *v = &p->v;
+	struct proc_status ps;
+	if (proc_handle_status(&p->h, &ps) && ps.rss_anon >= 0) {
+		v->v[PF_ANON] = ps.rss_anon;
+		v->v[PF_FILE] = ps.rss_file;
+		v->v[PF_SHMEM] = ps.rss_shmem;
+		v->v[PF_SWAP] = ps.vm_swap;
+		v->v[PF_RSS] = ps.rss_anon + (ps.rss_file > 0 ? ps.rss_file : 0) +
+			       (ps.rss_shmem > 0 ? ps.rss_shmem : 0);
+		long long peak = v->v[PF_RSS] > rss ? v->v[PF_RSS] : rss;
+		bool first = p->slow_t < 0;
+		bool resets = s->opt.peak_reset && !p->no_reset;
+		/*
+		 * VmHWM speaks of this interval when it was reset at the last read, or when it
+		 * rose (a new lifetime peak). At the first read it is the peak since the process
+		 * started: ours to count only if that was during the recording.
+		 */
+		bool counts =
+			first ? start_secs(s, p->starttime) >= 0 : resets || ps.vm_hwm > p->hwm;
+		if (counts && ps.vm_hwm > peak)
+			peak = ps.vm_hwm;
+		if (!first && p->rss > peak)
+			peak = p->rss; /* where the interval began */
+		p->hwm = ps.vm_hwm;
+		if (s->opt.peak_reset && !p->no_reset && !proc_handle_reset_hwm(&p->h))
+			p->no_reset = true; /* from now on VmHWM is a lifetime peak */
+		v->v[PF_PEAK] = peak;
+	} else {
+		/* Not readable (another user's process, or it just died): what stat says. */
+		v->v[PF_RSS] = rss;
+		v->v[PF_PEAK] = rss > p->rss ? rss : p->rss;
+	}
+	if (s->opt.pss)
+		v->v[PF_PSS] = proc_handle_pss(&p->h);
+	if (t - p->io_t >= SLOW_MAX_AGE || p->io_t < 0) {
+		struct proc_io io;
+		if (proc_handle_io(&p->h, &io)) {
+			v->v[PF_RCHAR] = io.rchar;
+			v->v[PF_WCHAR] = io.wchar;
+			v->v[PF_READ_BYTES] = io.read_bytes;
+			v->v[PF_WRITE_BYTES] = io.write_bytes;
+		}
+		p->io_t = t;
+	}
+	p->slow_t = t;
+	if (p->h.denied && !s->denied_pid) {
+		s->denied_pid = p->pid;
+		s->denied = p->h.denied;
+	}
+}
+
+/*
+ * Whether the process replaced its program since the last look. Where the kernel shows us its
+ * code and argument addresses, an exec moves them; where it hides them (1), the name is all
+ * there is; without a memory map (0: exiting, or in the middle of an exec) nothing can be told
+ * yet.
+ */
+static bool execed(const struct tracked_proc *p, const struct proc_stat *st)
+{
+	if (st->startcode == 0)
+		return false;
+	/*
+	 * First seen in the middle of an exec (its new memory map not yet filled in: no code
+	 * address, an empty command line): its program shows now.
+	 */
+	if (p->startcode == 0)
+		return true;
+	if (st->startcode > 1 && p->startcode > 1)
+		return st->startcode != p->startcode || st->argstart != p->argstart;
+	return strcmp(st->comm, p->comm) != 0;
+}
+
+/* Reads one process. Returns false when it is gone (its exit event is emitted). */
+static bool read_proc(struct sampler *s, struct tracked_proc *p, double t)
+{
+	struct proc_stat st;
+	if (!proc_handle_stat(&p->h, &st)) {
+		emit_exit(s, p, t, 0, false);
+		return false;
+	}
+	if (st.starttime != p->starttime) {
+		/* A transient handle read a new process that reuses the pid: this one is gone. */
+		emit_exit(s, p, t, 0, false);
+		return false;
+	}
+	struct proc_values *v = &p->v;
+	if (st.state == 'Z' || st.state == 'X') {
+		if (st.threads > 1) {
+			/* The leader exited but other threads run on: its memory is theirs now,
+			 * and the leader's files no longer show it. Keep the last values. */
+			v->v[PF_UTIME] = ticks_ms(s, st.utime);
+			v->v[PF_STIME] = ticks_ms(s, st.stime);
+			v->v[PF_THREADS] = st.threads;
+			return true;
+		}
+		if (s->opt.self > 0 && st.ppid == s->opt.self) {
+			/* memline's own child: it will be reaped with its rusage; not sampled. */
+			v->state = st.state;
+			return true;
+		}
+		emit_exit(s, p, t, st.exit_code, st.exit_code >= 0);
+		return false;
+	}
+	if (execed(p, &st)) {
+		memcpy(p->comm, st.comm, sizeof(p->comm));
+		p->startcode = st.startcode;
+		p->argstart = st.argstart;
+		p->ppid = st.ppid;
+		emit_proc_info(s, SAMPLER_EXEC, p, t);
+	}
+	p->ppid = st.ppid;
+	long long rss = st.rss * s->fs->page_kib;
+	unsigned long long faults = st.minflt + st.majflt;
+	/*
+	 * stat's RSS is a quick read of per-CPU counters and status's the exact sum: compare
+	 * stat with stat.
+	 */
+	bool changed = faults != p->faults || rss != p->stat_rss;
+	long long moved = rss > p->slow_rss ? rss - p->slow_rss : p->slow_rss - rss;
+	bool early = faults - p->slow_faults >= EARLY_FAULTS || moved >= EARLY_KIB;
+	double age = t - p->slow_t;
+	if (p->slow_t < 0 || age >= SLOW_MAX_AGE || (early && age >= SLOW_MIN_AGE)) {
+		read_slow(s, p, rss, t);
+		p->slow_faults = faults;
+		p->slow_rss = rss;
+	} else if (changed) {
+		/* Read later: until then what stat says, and the larger RSS as the peak. */
+		v->v[PF_RSS] = rss;
+		v->v[PF_PEAK] = rss > p->rss ? rss : p->rss;
+	} else {
+		/* Nothing faulted in and RSS is unchanged: it cannot have peaked higher. */
+		v->v[PF_PEAK] = v->v[PF_RSS];
+	}
+	v->v[PF_PID] = p->pid;
+	v->v[PF_VMS] = (long long)(st.vsize / 1024);
+	v->v[PF_UTIME] = ticks_ms(s, st.utime);
+	v->v[PF_STIME] = ticks_ms(s, st.stime);
+	v->v[PF_MINFLT] = (long long)st.minflt;
+	v->v[PF_MAJFLT] = (long long)st.majflt;
+	v->v[PF_THREADS] = st.threads;
+	v->state = st.state;
+	p->faults = faults;
+	p->stat_rss = rss;
+	p->rss = v->v[PF_RSS] >= 0 ? v->v[PF_RSS] : rss;
+	return true;
+}
+
+static void add_total(long long *total, long long v)
+{
+	if (v > 0)
+		*total += v;
+}
+
+const struct sample *sampler_sample(struct sampler *s, double t)
+{
+	discover(s, t);
+	struct sample *out = &s->sample;
+	out->t = t;
+	out->n = 0;
+	struct proc_values *procs =
+		grow(out->procs, &s->alloc_sample, s->n ? s->n : 1, sizeof(*procs), &s->oom);
+	if (procs)
+		out->procs = procs;
+	struct tree_values *tree = &out->tree;
+	memset(tree, 0, sizeof(*tree));
+	tree->v[TF_PSS] = s->opt.pss ? 0 : -1;
+	for (size_t i = 0; i < s->n;) {
+		struct tracked_proc *p = s->procs[i];
+		if (!read_proc(s, p, t)) {
+			untrack(s, i);
+			continue;
+		}
+		i++;
+		if (p->v.state == 'Z' || !procs || out->n >= s->alloc_sample)
+			continue;
+		const long long *v = p->v.v;
+		out->procs[out->n++] = p->v;
+		tree->v[TF_NPROC]++;
+		add_total(&tree->v[TF_RSS], v[PF_RSS]);
+		add_total(&tree->v[TF_ANON], v[PF_ANON]);
+		add_total(&tree->v[TF_FILE], v[PF_FILE]);
+		add_total(&tree->v[TF_SHMEM], v[PF_SHMEM]);
+		add_total(&tree->v[TF_PEAK], v[PF_PEAK]);
+		add_total(&tree->v[TF_VMS], v[PF_VMS]);
+		add_total(&tree->v[TF_SWAP], v[PF_SWAP]);
+		if (s->opt.pss)
+			add_total(&tree->v[TF_PSS], v[PF_PSS]);
+		add_total(&tree->v[TF_UTIME], v[PF_UTIME]);
+		add_total(&tree->v[TF_STIME], v[PF_STIME]);
+	}
+	tree->v[TF_PEAK] += s->exited_peak;
+	tree->v[TF_UTIME] += s->exited_utime;
+	tree->v[TF_STIME] += s->exited_stime;
+	s->exited_peak = 0;
+	/* The machine's MemAvailable changes slowly and costs a /proc/meminfo: 10 times a second.
+	 */
+	if (t - s->meminfo_t >= 0.1 || s->meminfo_t == 0) {
+		long long total;
+		procfs_meminfo(s->fs, &total, &s->avail);
+		s->meminfo_t = t;
+	}
+	out->avail = s->avail;
+	return out;
+}
+
+void sampler_zombie(struct sampler *s, pid_t pid)
+{
+	struct tracked_proc *p = find(s, pid);
+	struct proc_stat st;
+	if (!p || !proc_handle_stat(&p->h, &st))
+		return;
+	p->waited_for_child = st.cminflt > 0;
+	p->v.v[PF_UTIME] = ticks_ms(s, st.utime);
+	p->v.v[PF_STIME] = ticks_ms(s, st.stime);
+}
+
+struct sampler_event *sampler_reaped(struct sampler *s, pid_t pid, int status,
+				     const struct rusage *ru, double t)
+{
+	struct tracked_proc *p = find(s, pid);
+	/*
+	 * wait4's rusage covers the process and the children it waited for. Only when it waited
+	 * for none are ru_maxrss (its peak since the last reset: its last interval) and the CPU
+	 * times its own.
+	 */
+	bool own = ru && p && !p->waited_for_child;
+	long long maxrss = own ? ru->ru_maxrss : -1;
+	if (s->opt.peak_reset && maxrss > 0)
+		s->exited_peak += maxrss;
+	if (!p) {
+		/* A process that came and went between two samples: its CPU still counts. */
+		if (ru) {
+			s->exited_utime +=
+				ru->ru_utime.tv_sec * 1000LL + ru->ru_utime.tv_usec / 1000;
+			s->exited_stime +=
+				ru->ru_stime.tv_sec * 1000LL + ru->ru_stime.tv_usec / 1000;
+		}
+		return NULL;
+	}
+	emit_exit(s, p, t, status, true);
+	struct sampler_event *ev = s->n_events ? &s->events[s->n_events - 1] : NULL;
+	struct exit_info *e = ev ? &ev->exit : NULL;
+	if (e && ev->type == SAMPLER_EXIT && e->pid == pid)
+		e->peak = maxrss;
+	untrack(s, p->idx);
+	return e ? ev : NULL;
+}
+
+struct sampler_event *sampler_events(struct sampler *s, size_t *n)
+{
+	*n = s->n_events;
+	return s->events;
+}

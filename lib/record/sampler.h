@@ -1,0 +1,111 @@
+/*
+ * sampler: finds every process of a tree and reads how much memory and CPU each uses, into the
+ * structs of record.h. It knows nothing of logs or output: the recorder asks it for a sample
+ * and for the events (a process joined, exec'd, exited) found since the last drain, in order.
+ *
+ * Cost model: one pread of /proc/PID/stat per process per sample. status (the RSS split and the
+ * high-water mark), io and smaps_rollup are read once a second, and sooner (at most every
+ * 50 ms) when stat shows the process faulted 16 pages in or its RSS moved by 64 KiB since. New
+ * processes are looked for only when the kernel's last allocated pid (/proc/loadavg) moved, and
+ * then only among the new pids.
+ */
+#ifndef MEMLINE_SAMPLER_H
+#define MEMLINE_SAMPLER_H
+
+#include <stdbool.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "record/procfs.h"
+#include "log/record.h"
+#include "util/strbuf.h"
+
+struct sampler_options {
+	/* Processes whose parent is self belong to the tree (memline as child subreaper); 0 if
+	 * none. */
+	pid_t self;
+	bool peak_reset; /* reset VmHWM after reading it */
+	bool pss;	 /* read smaps_rollup */
+	double t0;	 /* CLOCK_BOOTTIME seconds at the start of the recording */
+	pid_t exclude;	 /* never tracked (memline itself, when it is a descendant); 0 if none */
+};
+
+enum sampler_event_type { SAMPLER_PROC, SAMPLER_EXEC, SAMPLER_EXIT };
+
+struct sampler_event {
+	enum sampler_event_type type;
+	struct proc_info proc; /* SAMPLER_PROC, SAMPLER_EXEC (cmdline owned by the event) */
+	struct exit_info exit; /* SAMPLER_EXIT */
+	bool oom_known;	       /* exit.oom was already decided (by whoever reaped it) */
+};
+
+struct sample {
+	double t;
+	long long avail;
+	struct tree_values tree;
+	struct proc_values *procs;
+	size_t n;
+};
+
+struct tracked_proc;
+
+struct sampler {
+	struct procfs *fs;
+	struct sampler_options opt;
+	struct tracked_proc **procs;
+	size_t n, alloc;
+	/* pid -> tracked process, open addressing (linear probing); slot_cap a power of two */
+	struct tracked_proc **slots;
+	size_t slot_cap, slot_used;
+	int last_pid;
+	long long exited_peak; /* last-interval peaks of processes gone since the last sample */
+	long long exited_utime, exited_stime;
+	long long avail; /* MemAvailable, read at meminfo_t */
+	double meminfo_t;
+	struct sampler_event *events;
+	size_t n_events, alloc_events;
+	struct sample sample;
+	size_t alloc_sample;
+	struct strbuf scratch;
+	bool oom; /* an allocation failed; the sampler dropped data */
+	/* The first process some of whose files the kernel refused (another user's), and which
+	 * (PROC_DENIED_* bits); 0 while there is none. */
+	pid_t denied_pid;
+	unsigned denied;
+};
+
+void sampler_init(struct sampler *s, struct procfs *fs, const struct sampler_options *opt);
+void sampler_release(struct sampler *s);
+
+/* Starts tracking pid (not its descendants yet). False if it does not exist. */
+bool sampler_add(struct sampler *s, pid_t pid, double t);
+/* Starts tracking pid and every descendant it has now (attach). False if pid does not exist. */
+bool sampler_add_tree(struct sampler *s, pid_t pid, double t);
+/* Number of processes tracked. */
+size_t sampler_count(const struct sampler *s);
+bool sampler_tracks(const struct sampler *s, pid_t pid);
+/* Pids of tracked processes into out (at most max); returns how many. */
+size_t sampler_pids(const struct sampler *s, pid_t *out, size_t max);
+
+/* Finds new processes and reads every tracked one. The result is valid until the next call. */
+const struct sample *sampler_sample(struct sampler *s, double t);
+
+/*
+ * pid, memline's child, is a zombie about to be reaped: reads its final CPU time, and whether
+ * it ever waited for a child of its own (if it did, wait4's ru_maxrss covers those children
+ * too and is not its own peak).
+ */
+void sampler_zombie(struct sampler *s, pid_t pid);
+
+/*
+ * memline reaped pid itself (it is memline's child): records its exit with the wait status and
+ * the final resource usage. Returns the exit event, or NULL if pid was not tracked.
+ */
+struct sampler_event *sampler_reaped(struct sampler *s, pid_t pid, int status,
+				     const struct rusage *ru, double t);
+
+/* The events found since the last sampler_clear_events, in the order they happened. */
+struct sampler_event *sampler_events(struct sampler *s, size_t *n);
+void sampler_clear_events(struct sampler *s);
+
+#endif

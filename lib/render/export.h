@@ -1,0 +1,86 @@
+/*
+ * export: a run (run.h) in other tools' formats, for `memline export`: a tidy CSV table (one
+ * row per process per sample, for pandas and spreadsheets), Chrome trace event JSON (opens in
+ * ui.perfetto.dev), and a gnuplot data file with the script that draws it.
+ *
+ * Nothing here does I/O. Text is appended to an export_out's buffer; a caller that wants a
+ * large export written as it is made gives a flush function, which is handed the text in
+ * chunks of about 64 KiB, so a million process-samples never sit in memory twice.
+ */
+#ifndef MEMLINE_EXPORT_H
+#define MEMLINE_EXPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "model/run.h"
+#include "model/series.h"
+#include "util/strbuf.h"
+
+/* Writes len bytes of an export somewhere. Returns 0, or -1 with errno set. */
+typedef int export_flush_fn(void *data, const char *buf, size_t len);
+
+struct export_out {
+	struct strbuf buf;	/* text not yet handed to flush (all of it without flush) */
+	export_flush_fn *flush; /* NULL: everything stays in buf */
+	void *data;
+	int error; /* errno of the first failed flush, ENOMEM when out of memory; 0 if none */
+};
+
+void export_out_init(struct export_out *o, export_flush_fn *flush, void *data);
+/* Hands what is left in the buffer to flush. Returns 0, or -1 with the errno in o->error. */
+int export_out_finish(struct export_out *o);
+void export_out_release(struct export_out *o);
+
+/*
+ * The CSV table: a header row (t, pid, ppid, cmd, the per-process fields of proc_field_names
+ * after pid, in the log's units, then state), then one row per process per sample in log
+ * order. Unknown values are empty cells; cmd is the command line as run_proc_cmd writes it,
+ * invalid UTF-8 replaced by U+FFFD; fields are quoted as RFC 4180 says when they hold a comma,
+ * a quote, a line break or surrounding spaces. Lines end in LF.
+ */
+void export_csv(const struct run *run, struct export_out *out);
+/* The process-sample fields each export reads, for loading the run (run_keep_fields). */
+#define EXPORT_CSV_FIELDS      RUN_ALL_FIELDS
+#define EXPORT_PERFETTO_FIELDS RUN_FIELD(PF_RSS)
+#define EXPORT_GNUPLOT_FIELDS  series_fields(SERIES_RSS)
+
+/*
+ * Pid of the pseudo-process that carries the tree's total and the events and spans of no
+ * known process in the trace: above any pid Linux hands out (PID_MAX_LIMIT is 4194304).
+ */
+#define EXPORT_TREE_PID 4194304
+
+/*
+ * Chrome trace event JSON ({"traceEvents":[...],"displayTimeUnit":"ms"}), timestamps in
+ * microseconds since the start of the recording:
+ * - "M" process_name and process_sort_index for every pid, and for EXPORT_TREE_PID;
+ * - "C" counters named "rss" with args {"bytes": N}: one per process-sample with a known RSS,
+ *   a 0 when a process with samples exits, and one per sample for the tree total;
+ * - "i" instants for events, scope "p" on their process when it is in the run, else "g";
+ *   args {"rss": tree RSS in bytes} when known;
+ * - "X" slices for spans on their pid and tid (EXPORT_TREE_PID when unknown), args with
+ *   peak_rss and rss_change in bytes and whether the span was left open.
+ */
+void export_perfetto(const struct run *run, struct export_out *out);
+
+#define EXPORT_GNUPLOT_TOP 8 /* processes with a column of their own, by peak */
+
+/*
+ * The gnuplot data file: comment lines naming the log, the command and the columns, then one
+ * line a sample (series_table_build over every sample with a value): time in seconds, then the
+ * RSS series of series.h, the same lines the plots draw: the tree total, each of the top
+ * processes by peak (NaN when it is not alive), and when there are more processes, the rest
+ * summed as "other"; memory in KiB.
+ */
+void export_gnuplot_dat(const struct run *run, int top, struct export_out *out);
+/*
+ * The gnuplot script that draws memline.dat, found beside the script, to memline.png beside
+ * it (pngcairo): a title with the command, a MiB axis, time in s, min or h, spans as shaded
+ * bands, events as labelled arrows to the tree's line, the peak and how the run ended. Text
+ * from the log is put in double quotes, escaped, with backquotes and control characters
+ * replaced, so it cannot run commands or break the script.
+ */
+void export_gnuplot_plt(const struct run *run, int top, struct export_out *out);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * plot: what a plot of one or more runs shows, shared by every renderer: cairo (PNG, SVG, PDF,
+ * lib/render/plot-cairo.c) and the interactive HTML report (lib/render/plot-html.c). Renderers read
+ * runs (lib/model/run.h) and never print or exit; `memline plot` (src/cmd-plot.c) chooses one by
+ * the output's extension.
+ */
+#ifndef MEMLINE_PLOT_H
+#define MEMLINE_PLOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "model/run.h"
+#include "model/series.h"
+#include "util/strbuf.h"
+
+enum plot_format { PLOT_PNG, PLOT_SVG, PLOT_PDF, PLOT_HTML };
+
+struct plot_options {
+	enum series_metric metric;
+	bool dark;
+	int top;	   /* per-process lines for the top N processes by peak; the rest "other" */
+	int width, height; /* pixels for PNG, points for SVG and PDF; 0 for the default */
+	const char *title; /* NULL: made from the command */
+	bool live;	   /* HTML: a page served by memline that follows the recording */
+};
+
+/* One log to draw; several overlay on one time axis, each from its run's start. */
+struct plot_input {
+	const struct run *run;
+	const char *path;
+	const char *label; /* what the legend calls it (`plot --label`); NULL: plot_labels' */
+};
+
+void plot_options_init(struct plot_options *o);
+/*
+ * The names that tell the n inputs apart in a legend, into labels[0 .. n) (strbufs the caller
+ * initialised and releases; raw text from the logs, to escape where it is shown). An input's
+ * own label wins. The others get the shortest part that tells them apart, tried in turn until
+ * every label differs: the words of the commands that differ (the words all of them share at
+ * the start and at the end left out, but the option they follow, "--lr 0.1", and one kept
+ * back when that would leave one empty); else
+ * the log files' names (without a shared extension, with as many directories as it takes);
+ * else the start times; else the log's name and its place, "run.jsonl #2". With one input
+ * the label is its own, else its log's name. Sets labels[i].oom when out of memory.
+ */
+void plot_labels(const struct plot_input *in, size_t n, struct strbuf *labels);
+/* The format for a file name by its extension, or -1. */
+int plot_format_for(const char *path);
+
+/*
+ * Draws the picture as PNG, SVG or PDF, appended to out (the caller writes it where it goes).
+ * Returns -1 with a one-line message in err.
+ */
+int plot_cairo(const struct plot_input *in, size_t n, const struct plot_options *o,
+	       enum plot_format format, struct strbuf *out, struct strbuf *err);
+/*
+ * The data the HTML report draws, as one JSON object (the page embeds it; a live page fetches
+ * it again as the recording grows). Returns -1 when out of memory.
+ */
+int plot_html_json(const struct plot_input *in, size_t n, const struct plot_options *o,
+		   struct strbuf *out);
+/*
+ * The self-contained interactive HTML report into out. With o->live the page may also connect
+ * back to the server that sent it (connect-src 'self'). Returns -1 with a message in err.
+ */
+int plot_html(const struct plot_input *in, size_t n, const struct plot_options *o,
+	      struct strbuf *out, struct strbuf *err);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * report: renderers of a run (run.h) as text for people and as JSON for scripts, plus the
+ * small formatting helpers (human units, signal names, how a run ended) other renderers and
+ * the CLI share. Nothing here does I/O: everything is appended to a strbuf.
+ */
+#ifndef MEMLINE_REPORT_H
+#define MEMLINE_REPORT_H
+
+#include "model/run.h"
+#include "util/strbuf.h"
+#include "util/text.h"
+
+/*
+ * The text report: summary (command, host, start, duration, how it ended, peak), warnings for
+ * damaged or incomplete logs, a table of processes sorted by start, a timeline of the tree's
+ * RSS, and when the program marked any, its phases (spans by start, indented by depth, with the
+ * memory within each) and its events (with the tree's RSS at each), at most 100 rows each.
+ * Fits in 100 columns; uses Unicode block characters for the bars.
+ */
+void report_text(const struct run *run, struct strbuf *out);
+/*
+ * The JSON report: one object, a stable interface for scripts (see docs/log-format.md for the
+ * log it comes from; docs/reading.md lists its members). Memory in bytes, times in seconds
+ * since the start. Ends in a newline.
+ */
+void report_json(const struct run *run, struct strbuf *out);
+/*
+ * The JSON report's "events" and "spans" members (each a key and its array, as documented in
+ * docs/reading.md; spans sorted by start), for other renderers that embed them (the HTML
+ * report's data). Memory in bytes.
+ */
+void report_json_events(const struct run *run, struct strbuf *out);
+void report_json_spans(const struct run *run, struct strbuf *out);
+
+/*
+ * One line saying how the run ended, starting with its status word, e.g. "oom-killed: pid 123
+ * (python3 train.py) killed by the kernel's OOM killer at 12.3 s", and ending with the end
+ * record's error message when it has one ("failed: ValueError: bad input"), escaped and cut
+ * so that the line fits in 100 columns. No newline.
+ */
+void report_ending(const struct run *run, struct strbuf *out);
+/*
+ * For a log with a "stopped" record: "the log stopped at 12.3 s: file system full (ENOSPC)",
+ * the error escaped. No newline; nothing when the log has none.
+ */
+void report_stopped(const struct run *run, struct strbuf *out);
+
+#endif

@@ -1,0 +1,1376 @@
+/*
+ * tui: the terminal dashboard (contract in tui.h; docs/live.md for people who change it).
+ *
+ * The loop: getch() with a 100 ms timeout, so at most 10 frames a second plus one per key.
+ * Each turn it checks the terminal's size with ioctl(TIOCGWINSZ) (in `run --live` every signal
+ * is blocked in this thread, so a SIGWINCH handler would never run) and calls resizeterm()
+ * when it changed, then decides whether anything must be drawn: the model's version changed,
+ * the elapsed clock's second ticked, a key was pressed, the size or the window changed. A
+ * turn with nothing to draw takes the lock only to read the version.
+ *
+ * A frame is built in two halves. Under the live lock, frame_build() copies what the frame
+ * shows out of the model: the process table's rows (only as many as fit), the latest events
+ * and output lines, how the run ended, and brings the chart's bins up to date. Then, without
+ * the lock, draw() turns that copy into curses calls; curses sends the terminal only the cells
+ * that changed.
+ *
+ * The chart (struct tui_chart) never rescans an hour of samples per frame: it keeps bins of
+ * the tree's and the top processes' RSS, aligned to multiples of a bin width w since the
+ * start, each the highest value of the samples in it. A fixed window of H seconds drawn in D
+ * dot columns uses w = H / D: new samples are added to their bin, bins that slid out of the
+ * window are dropped (their last value kept to carry the line into the window), so a frame
+ * costs the samples that arrived since the last one. The whole-run window uses a w that
+ * doubles as the run grows, keeping at most 4 D bins; each doubling, a change of window,
+ * width or top processes, or a model that started over (the log was rewritten) rebuilds the
+ * bins from the samples in the window. Columns take the highest of their bins, and a column
+ * with no sample carries the value before it, so the line joins the samples.
+ *
+ * When the terminal goes away (a hangup: the ssh connection or the tmux server killed), getch()
+ * returns at once instead of after its timeout; the loop sees the hangup with poll() and ends,
+ * so the dashboard's thread neither spins nor draws again, and the recording goes on.
+ *
+ * Braille cells (U+2800..U+28FF) give each character cell 2 x 4 dots; a locale that is not
+ * UTF-8 gets ASCII instead. Text from the recorded program (command lines, labels, output) is
+ * shown through text_escape(), so it cannot move the cursor or break a line.
+ */
+#include "render/tui.h"
+
+#include <curses.h>
+#include <errno.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <math.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "render/report.h"
+#include "model/series.h"
+
+/* ---- braille ---- */
+
+unsigned tui_braille_bit(int x, int y)
+{
+	/* Dots 1-2-3-7 down the left column, 4-5-6-8 down the right (Unicode's numbering). */
+	static const unsigned left[4] = {0x01, 0x02, 0x04, 0x40};
+	static const unsigned right[4] = {0x08, 0x10, 0x20, 0x80};
+	if (y < 0 || y > 3 || x < 0 || x > 1)
+		return 0;
+	return x ? right[y] : left[y];
+}
+
+void tui_braille_utf8(unsigned bits, char out[4])
+{
+	unsigned cp = 0x2800 + (bits & 0xff);
+	out[0] = (char)(0xe0 | (cp >> 12));
+	out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	out[2] = (char)(0x80 | (cp & 0x3f));
+	out[3] = 0;
+}
+
+/* ---- history windows ---- */
+
+static const double windows[] = {10, 60, 300, 900, 3600};
+#define N_WINDOWS (sizeof(windows) / sizeof(windows[0]))
+
+double tui_window_step(double window, int dir, double run_length)
+{
+	double w = window > 0 ? window : INFINITY;
+	if (dir > 0) {
+		for (size_t i = 0; i < N_WINDOWS; i++)
+			if (windows[i] > w && windows[i] < run_length)
+				return windows[i];
+		return 0;
+	}
+	if (dir < 0) {
+		double below = window > 0 ? w : run_length;
+		for (size_t i = N_WINDOWS; i-- > 0;)
+			if (windows[i] < below)
+				return windows[i];
+		if (window <= 0)
+			return windows[0]; /* a run shorter than every window: the shortest */
+	}
+	return window;
+}
+
+/* ---- the chart's bins ---- */
+
+void tui_chart_init(struct tui_chart *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->window = -1;
+	for (int s = 0; s < TUI_SERIES; s++)
+		c->before[s] = NAN;
+}
+
+void tui_chart_release(struct tui_chart *c)
+{
+	free(c->v);
+	tui_chart_init(c);
+}
+
+/* The top TUI_TOP processes by peak RSS, highest first; returns how many. */
+static int top_procs(const struct run *run, int top[TUI_TOP])
+{
+	int n = 0;
+	for (size_t i = 0; i < run->n_procs; i++) {
+		long long p = run->procs[i].peak;
+		if (p <= 0)
+			continue;
+		int j = n < TUI_TOP ? n++ : TUI_TOP;
+		while (j > 0 && run->procs[top[j - 1]].peak < p) {
+			if (j < TUI_TOP)
+				top[j] = top[j - 1];
+			j--;
+		}
+		if (j < TUI_TOP)
+			top[j] = (int)i;
+	}
+	return n;
+}
+
+/* The tree's RSS in sample s: its tree value, else the sum of its processes' known values. */
+static double tree_rss(const struct run *run, const struct run_sample *s)
+{
+	if (s->tree.v[TF_RSS] >= 0)
+		return (double)s->tree.v[TF_RSS];
+	long long sum = -1;
+	for (size_t i = s->first; i < s->first + s->n; i++) {
+		long long v = run_ps_value(run, run_ps(run, i), PF_RSS);
+		if (v >= 0)
+			sum = (sum < 0 ? 0 : sum) + v;
+	}
+	return (double)sum;
+}
+
+static int chart_grow(struct tui_chart *c, size_t n)
+{
+	if (n > c->cap) {
+		size_t cap = c->cap ? c->cap : 64;
+		while (cap < n)
+			cap *= 2;
+		double *v = realloc(c->v, cap * TUI_SERIES * sizeof(*v));
+		if (!v)
+			return -1;
+		c->v = v;
+		c->cap = cap;
+	}
+	for (size_t i = c->n * TUI_SERIES; i < n * TUI_SERIES; i++)
+		c->v[i] = NAN;
+	if (n > c->n)
+		c->n = n;
+	return 0;
+}
+
+static void chart_put(struct tui_chart *c, long k, int s, double v)
+{
+	if (v < 0)
+		return;
+	if (k < c->k0) {
+		c->before[s] = v;
+		return;
+	}
+	double *b = &c->v[(size_t)(k - c->k0) * TUI_SERIES + s];
+	if (isnan(*b) || v > *b)
+		*b = v;
+}
+
+static int chart_add_sample(struct tui_chart *c, const struct run *run, size_t i)
+{
+	const struct run_sample *s = &run->samples[i];
+	long k = s->t > 0 ? (long)floor(s->t / c->w) : 0;
+	if (k >= c->k0 && chart_grow(c, (size_t)(k - c->k0) + 1) < 0)
+		return -1;
+	chart_put(c, k, 0, tree_rss(run, s));
+	for (size_t j = s->first; j < s->first + s->n; j++) {
+		const struct run_proc_sample *ps = run_ps(run, j);
+		for (int t = 1; t < c->ns; t++)
+			if (c->proc[t - 1] == ps->proc)
+				chart_put(c, k, t, (double)run_ps_value(run, ps, PF_RSS));
+	}
+	return 0;
+}
+
+/* Drops the bins before bin k, keeping each series' last value in before[]. */
+static void chart_slide(struct tui_chart *c, long k)
+{
+	if (k <= c->k0)
+		return;
+	size_t drop = (size_t)(k - c->k0) < c->n ? (size_t)(k - c->k0) : c->n;
+	c->k0 = k;
+	if (!drop)
+		return;
+	for (size_t i = 0; i < drop; i++)
+		for (int s = 0; s < TUI_SERIES; s++)
+			if (!isnan(c->v[i * TUI_SERIES + s]))
+				c->before[s] = c->v[i * TUI_SERIES + s];
+	memmove(c->v, c->v + drop * TUI_SERIES, (c->n - drop) * TUI_SERIES * sizeof(*c->v));
+	c->n -= drop;
+}
+
+int tui_chart_update(struct tui_chart *c, const struct run *run, double now, double window,
+		     size_t dots)
+{
+	if (!dots)
+		dots = 1;
+	double w;
+	if (window > 0) {
+		w = window / (double)dots;
+	} else {
+		w = 0.01;
+		while (w * 4 * (double)dots < now)
+			w *= 2;
+	}
+	int top[TUI_TOP];
+	int ntop = top_procs(run, top);
+	bool restarted = c->next > run->n_samples ||
+			 (c->next > 0 && run->samples[c->next - 1].t != c->last_t);
+	bool same_top =
+		ntop + 1 == c->ns && (!ntop || !memcmp(top, c->proc, (size_t)ntop * sizeof(int)));
+	if (window != c->window || dots != c->dots || w != c->w || !same_top || restarted) {
+		c->window = window;
+		c->dots = dots;
+		c->w = w;
+		c->ns = ntop + 1;
+		if (ntop)
+			memcpy(c->proc, top, (size_t)ntop * sizeof(int));
+		c->n = 0;
+		for (int s = 0; s < TUI_SERIES; s++)
+			c->before[s] = NAN;
+		c->k0 = window > 0 ? (long)floor((now - window) / w) : 0;
+		if (c->k0 < 0)
+			c->k0 = 0;
+		/* One sample before the window too, for the value the line enters it with. */
+		c->next = run_sample_from(run, (double)c->k0 * w);
+		if (c->next > 0)
+			c->next--;
+		c->last_t = c->next > 0 ? run->samples[c->next - 1].t : 0;
+		c->rebuilds++;
+	}
+	if (window > 0) {
+		long k = (long)floor((now - window) / w);
+		chart_slide(c, k);
+	}
+	while (c->next < run->n_samples && run->samples[c->next].t <= now) {
+		if (chart_add_sample(c, run, c->next) < 0)
+			return -1;
+		c->last_t = run->samples[c->next].t;
+		c->next++;
+	}
+	return 0;
+}
+
+void tui_chart_columns(const struct tui_chart *c, int s, double t0, double t1, size_t dots,
+		       double *out)
+{
+	double carry = s < TUI_SERIES ? c->before[s] : NAN;
+	for (size_t i = 0; i < dots; i++)
+		out[i] = NAN;
+	if (s >= c->ns || t1 <= t0 || !dots)
+		return;
+	double dt = (t1 - t0) / (double)dots;
+	for (size_t j = 0; j < c->n; j++) {
+		double v = c->v[j * TUI_SERIES + s];
+		if (isnan(v))
+			continue;
+		double mid = ((double)(c->k0 + (long)j) + 0.5) * c->w;
+		double col = floor((mid - t0) / dt);
+		if (col < 0) {
+			carry = v;
+			continue;
+		}
+		size_t i = col >= (double)dots ? dots - 1 : (size_t)col;
+		if (col >= (double)dots && mid > t1 + c->w)
+			break;
+		if (isnan(out[i]) || v > out[i])
+			out[i] = v;
+	}
+	for (size_t i = 0; i < dots; i++) {
+		if (isnan(out[i]))
+			out[i] = carry;
+		else
+			carry = out[i];
+	}
+}
+
+/* ---- a frame: what one screen shows, copied out of the model under the lock ---- */
+
+enum {
+	C_TREE = 1, /* C_TREE + s: series s's colour */
+	C_RED = 1 + TUI_SERIES,
+	C_GREEN,
+	C_YELLOW,
+	C_TITLE,
+	C_DIM,
+};
+
+struct text {
+	size_t off, len; /* in frame.str */
+};
+
+struct prow {
+	int proc; /* index into run->procs */
+	pid_t pid;
+	struct text cmd;
+	long long rss, peak; /* KiB, -1 unknown */
+	double cpu;	     /* percent of one CPU, < 0 unknown */
+	long long cpu_base;  /* its CPU ms at the start of the CPU window, -1 unknown */
+	long long threads;   /* its threads then, -1 unknown */
+	char state[12];
+	int series; /* its chart series, 0 when not drawn */
+};
+
+struct fline {
+	double t;
+	long long rss;
+	bool err;
+	struct text text;
+};
+
+/* The screen's layout, from its size. */
+struct layout {
+	int rows, cols;
+	int chart_y, chart_h, chart_x, chart_w;
+	int table_y, table_h;
+	int panes_y, panes_h;
+	int cmd_w;
+};
+
+struct frame {
+	struct strbuf str;
+	struct text title, command, ending, error;
+	enum run_status status;
+	bool running, finished;
+	double now, t0, t1; /* the window drawn */
+	double elapsed;
+	long long rss, peak; /* the tree's RSS now, its peak over the run; KiB */
+	double peak_t;
+	size_t n_alive, n_procs;
+	struct prow *rows;
+	size_t n_rows, alloc_rows;
+	struct fline *events, *outs;
+	size_t n_events, n_outs, alloc_lines;
+	size_t events_total, outs_total;
+	double *col[TUI_SERIES]; /* chart values per dot column */
+	size_t dots, alloc_dots;
+	int ns;
+	struct text legend[TUI_SERIES];
+	unsigned char *marks; /* per character column of the chart: 1 event, 2 the peak */
+	size_t alloc_marks;
+};
+
+struct tui {
+	struct live *live;
+	const struct tui_options *opt;
+	struct tui_chart chart;
+	struct frame f;
+	struct layout lay;
+	int *slot; /* scratch, per process of the model: its entry in the last sample, or -1 */
+	size_t n_slot;
+	double window;
+	bool paused, help, utf8, colors;
+	double paused_now;
+	struct strbuf line; /* scratch for drawing: putf's */
+	struct strbuf tmp;  /* scratch for drawing: what goes into putf */
+};
+
+static struct text frame_text(struct frame *f, size_t start)
+{
+	return (struct text){start, f->str.len - start};
+}
+
+/* Appends untrusted text escaped and cut to cols columns; returns its place. */
+static struct text frame_escape(struct frame *f, const char *s, size_t len, size_t cols)
+{
+	size_t start = f->str.len;
+	text_escape(&f->str, s, len, cols ? cols : 1);
+	return frame_text(f, start);
+}
+
+static void *grow(void *p, size_t *alloc, size_t n, size_t size)
+{
+	if (n <= *alloc)
+		return p;
+	size_t a = *alloc ? *alloc : 16;
+	while (a < n)
+		a *= 2;
+	void *q = realloc(p, a * size);
+	if (q)
+		*alloc = a;
+	return q;
+}
+
+static void layout_compute(struct layout *l, int rows, int cols)
+{
+	l->rows = rows;
+	l->cols = cols;
+	/* Fixed rows: title, summary, axis, legend, table header, panes header, bottom line. */
+	int free_rows = rows - 7;
+	if (free_rows < 3)
+		free_rows = 3;
+	l->chart_h = free_rows * 2 / 5;
+	if (l->chart_h < 2)
+		l->chart_h = 2;
+	l->table_h = (free_rows - l->chart_h) / 2;
+	if (l->table_h < 1)
+		l->table_h = 1;
+	l->panes_h = free_rows - l->chart_h - l->table_h;
+	if (l->panes_h < 0)
+		l->panes_h = 0;
+	l->chart_y = 2;
+	l->chart_x = cols >= 40 ? 10 : 0;
+	l->chart_w = cols - l->chart_x;
+	if (l->chart_w < 1)
+		l->chart_w = 1;
+	l->table_y = l->chart_y + l->chart_h + 2;
+	l->panes_y = l->table_y + 1 + l->table_h;
+	/* PID, RSS, PEAK, CPU% and state take 7 + 10 + 10 + 6 + 6 columns and 5 spaces. */
+	l->cmd_w = cols - 44;
+	if (l->cmd_w < 8)
+		l->cmd_w = 8;
+}
+
+static double wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The elapsed time of the run: the wall clock while a followed run goes on. */
+static double run_now(const struct tui *ui, const struct run *run)
+{
+	double now = run->duration > 0 ? run->duration : 0;
+	if (ui->live->follow_on && !ui->live->finished && run->status == RUN_RUNNING &&
+	    run->has_header && run->header.start_unix > 0) {
+		double wall = wall_now() - run->header.start_unix;
+		if (wall > now)
+			now = wall;
+	}
+	return now;
+}
+
+static int cmp_rss(const void *a, const void *b)
+{
+	const struct prow *x = a, *y = b;
+	if (x->rss != y->rss)
+		return x->rss < y->rss ? 1 : -1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* A gone process's state column: "oom", "killed", "exit N", or "gone" when how is unknown. */
+static void exit_state(const struct run_proc *p, char out[12])
+{
+	if (p->exit.oom)
+		snprintf(out, 12, "oom");
+	else if (p->exit.how == EXIT_HOW_KILLED)
+		snprintf(out, 12, "killed");
+	else if (p->exit.how == EXIT_HOW_EXITED && p->exit.code >= 0)
+		snprintf(out, 12, "exit %d", p->exit.code > 999 ? 999 : p->exit.code);
+	else
+		snprintf(out, 12, "gone");
+}
+
+/* Adds the row of process i (its text comes later, from frame_row_text). */
+static struct prow *frame_add_row(struct tui *ui, const struct run *run, size_t i)
+{
+	struct frame *f = &ui->f;
+	struct prow *r = grow(f->rows, &f->alloc_rows, f->n_rows + 1, sizeof(*r));
+	if (!r)
+		return NULL;
+	f->rows = r;
+	r = &f->rows[f->n_rows++];
+	memset(r, 0, sizeof(*r));
+	const struct run_proc *p = &run->procs[i];
+	r->proc = (int)i;
+	r->pid = p->pid;
+	r->rss = -1;
+	r->peak = p->peak;
+	r->cpu = -1;
+	r->cpu_base = -1;
+	r->threads = -1;
+	if (p->exited)
+		exit_state(p, r->state);
+	else
+		snprintf(r->state, sizeof(r->state), "?");
+	return r;
+}
+
+/*
+ * The process table: the processes of the last sample by RSS (CPU% from their CPU time since
+ * the sample before), then, in the rows left, the others (gone, or not sampled yet) by peak.
+ * Only the rows shown get their command line formatted.
+ */
+static int frame_table(struct tui *ui, const struct run *run)
+{
+	struct frame *f = &ui->f;
+	size_t want = (size_t)ui->lay.table_h;
+	f->n_rows = 0;
+	f->n_alive = 0;
+	f->n_procs = run->n_procs;
+	if (run->n_procs > ui->n_slot) {
+		int *s = realloc(ui->slot, run->n_procs * sizeof(*s));
+		if (!s)
+			return -1;
+		for (size_t i = ui->n_slot; i < run->n_procs; i++)
+			s[i] = -1;
+		ui->slot = s;
+		ui->n_slot = run->n_procs;
+	}
+	const struct run_sample *last = run->n_samples ? &run->samples[run->n_samples - 1] : NULL;
+	/* CPU% over the last window of at least series_cpu_window(): from the latest sample that
+	 * far back (series.h has the definition) */
+	const struct run_sample *prev = NULL;
+	double t0 = 0;
+	if (last) {
+		t0 = last->t - series_cpu_window(run);
+		size_t j = run_sample_from(run, t0);
+		if (j < run->n_samples && run->samples[j].t <= t0)
+			j++;
+		prev = j > 0 ? &run->samples[j - 1] : NULL;
+		t0 = prev ? prev->t : 0;
+	}
+	if (last) {
+		f->n_alive = last->n;
+		/* Row k is entry k of the last sample until the sort. */
+		for (size_t j = last->first; j < last->first + last->n; j++) {
+			const struct run_proc_sample *ps = run_ps(run, j);
+			struct prow *r = frame_add_row(ui, run, (size_t)ps->proc);
+			if (!r)
+				return -1;
+			r->rss = run_ps_value(run, ps, PF_RSS);
+			snprintf(r->state, sizeof(r->state), "%c", ps->state ? ps->state : '?');
+			ui->slot[ps->proc] = (int)(j - last->first);
+		}
+		/* baselines: 0 for those that started in the window, else their CPU at prev */
+		double dt = last->t - t0;
+		for (size_t j = last->first; j < last->first + last->n; j++) {
+			const struct run_proc_sample *b = run_ps(run, j);
+			f->rows[j - last->first].cpu_base =
+				run->procs[b->proc].start >= t0 ? 0 : -1;
+		}
+		for (size_t j = prev ? prev->first : 0; prev && j < prev->first + prev->n; j++) {
+			const struct run_proc_sample *ps = run_ps(run, j);
+			int k = ui->slot[ps->proc];
+			if (k < 0)
+				continue;
+			long long au = run_ps_value(run, ps, PF_UTIME),
+				  as = run_ps_value(run, ps, PF_STIME);
+			f->rows[k].cpu_base = au < 0 || as < 0 ? -1 : au + as;
+			f->rows[k].threads = run_ps_value(run, ps, PF_THREADS);
+		}
+		for (size_t j = last->first; j < last->first + last->n; j++) {
+			const struct run_proc_sample *b = run_ps(run, j);
+			struct prow *r = &f->rows[j - last->first];
+			long long bu = run_ps_value(run, b, PF_UTIME),
+				  bs = run_ps_value(run, b, PF_STIME);
+			long long th = run_ps_value(run, b, PF_THREADS);
+			if (th < r->threads)
+				th = r->threads;
+			if (bu >= 0 && bs >= 0 && r->cpu_base >= 0 && bu + bs >= r->cpu_base) {
+				double v = series_cpu_percent(bu + bs - r->cpu_base, dt, th);
+				r->cpu = isnan(v) ? -1 : v;
+			}
+		}
+		for (size_t j = last->first; j < last->first + last->n; j++)
+			ui->slot[run_ps(run, j)->proc] = -1;
+		if (f->n_rows)
+			qsort(f->rows, f->n_rows, sizeof(*f->rows), cmp_rss);
+		if (f->n_rows > want)
+			f->n_rows = want;
+	}
+	/* The rows left: one pass keeping the highest peaks of the processes not sampled last. */
+	size_t have = f->n_rows, spare = want - have;
+	for (size_t i = 0; i < run->n_procs && spare; i++) {
+		const struct run_proc *p = &run->procs[i];
+		if (last && p->last_sample == (long)run->n_samples - 1)
+			continue;
+		size_t n = f->n_rows - have;
+		if (n == spare && run->procs[f->rows[f->n_rows - 1].proc].peak >= p->peak)
+			continue;
+		if (n == spare)
+			f->n_rows--;
+		if (!frame_add_row(ui, run, i))
+			return -1;
+		for (size_t k = f->n_rows - 1;
+		     k > have && run->procs[f->rows[k - 1].proc].peak < p->peak; k--) {
+			struct prow t = f->rows[k];
+			f->rows[k] = f->rows[k - 1];
+			f->rows[k - 1] = t;
+		}
+	}
+	for (size_t k = 0; k < f->n_rows; k++) {
+		struct prow *r = &f->rows[k];
+		for (int s = 1; s < ui->chart.ns; s++)
+			if (ui->chart.proc[s - 1] == r->proc)
+				r->series = s;
+		struct strbuf cmd = STRBUF_INIT;
+		run_proc_cmd(run, (size_t)r->proc, &cmd);
+		r->cmd = frame_escape(f, cmd.buf ? cmd.buf : "", cmd.len, (size_t)ui->lay.cmd_w);
+		strbuf_release(&cmd);
+	}
+	return 0;
+}
+
+/* The latest events and output lines, as many as the panes show. */
+static int frame_panes(struct tui *ui, const struct run *run)
+{
+	struct frame *f = &ui->f;
+	size_t rows = ui->lay.panes_h > 0 ? (size_t)ui->lay.panes_h : 0;
+	size_t half = (size_t)(ui->lay.cols / 2 > 12 ? ui->lay.cols / 2 : 12);
+	size_t cap = f->alloc_lines;
+	struct fline *e = grow(f->events, &cap, rows + 1, sizeof(*e));
+	if (!e)
+		return -1;
+	f->events = e;
+	cap = f->alloc_lines;
+	struct fline *o = grow(f->outs, &cap, rows + 1, sizeof(*o));
+	if (!o)
+		return -1;
+	f->outs = o;
+	f->alloc_lines = cap;
+	f->events_total = run->n_events;
+	f->outs_total = run->n_outputs;
+	size_t first = run->n_events > rows ? run->n_events - rows : 0;
+	f->n_events = 0;
+	for (size_t i = first; i < run->n_events; i++) {
+		const struct run_event *ev = &run->events[i];
+		struct fline *l = &f->events[f->n_events++];
+		l->t = ev->t;
+		l->rss = ev->rss;
+		l->err = false;
+		l->text = frame_escape(f, ev->label, ev->label_len, half > 12 ? half - 12 : 1);
+	}
+	first = run->n_outputs > rows ? run->n_outputs - rows : 0;
+	f->n_outs = 0;
+	for (size_t i = first; i < run->n_outputs; i++) {
+		const struct run_output *out = &run->outputs[i];
+		struct fline *l = &f->outs[f->n_outs++];
+		l->t = out->t;
+		l->err = out->err;
+		l->text = frame_escape(f, out->text, out->len, (size_t)ui->lay.cols - half - 1);
+	}
+	return 0;
+}
+
+static int frame_chart(struct tui *ui, const struct run *run)
+{
+	struct frame *f = &ui->f;
+	size_t w = (size_t)ui->lay.chart_w;
+	size_t dots = ui->utf8 ? 2 * w : w;
+	f->t1 = f->now;
+	f->t0 = ui->window > 0 ? f->now - ui->window : 0;
+	if (f->t1 <= f->t0)
+		f->t1 = f->t0 + 1;
+	if (tui_chart_update(&ui->chart, run, f->now, ui->window, dots) < 0)
+		return -1;
+	if (dots > f->alloc_dots) {
+		for (int s = 0; s < TUI_SERIES; s++) {
+			double *c = realloc(f->col[s], dots * sizeof(*c));
+			if (!c)
+				return -1;
+			f->col[s] = c;
+		}
+		f->alloc_dots = dots;
+	}
+	f->dots = dots;
+	f->ns = ui->chart.ns;
+	for (int s = 0; s < f->ns; s++)
+		tui_chart_columns(&ui->chart, s, f->t0, f->t1, dots, f->col[s]);
+	for (int s = 0; s < f->ns; s++) {
+		size_t start = f->str.len;
+		if (s == 0) {
+			strbuf_addstr(&f->str, "tree");
+		} else {
+			const struct run_proc *p = &run->procs[ui->chart.proc[s - 1]];
+			strbuf_addf(&f->str, "%d ", (int)p->pid);
+			text_escape(&f->str, p->comm, strlen(p->comm), 15);
+		}
+		f->legend[s] = frame_text(f, start);
+	}
+	unsigned char *m = grow(f->marks, &f->alloc_marks, w, 1);
+	if (!m)
+		return -1;
+	f->marks = m;
+	memset(m, 0, w);
+	double span = f->t1 - f->t0;
+	for (size_t i = run_event_from(run, f->t0); i < run->n_events && run->events[i].t <= f->t1;
+	     i++)
+		m[(size_t)fmin((double)w - 1, (run->events[i].t - f->t0) / span * (double)w)] = 1;
+	if (run->peak > 0 && run->peak_t >= f->t0 && run->peak_t <= f->t1)
+		m[(size_t)fmin((double)w - 1, (run->peak_t - f->t0) / span * (double)w)] = 2;
+	return 0;
+}
+
+/* Copies what a frame shows out of the model; takes the live lock. Returns -1 when out of memory.
+ */
+static int frame_build(struct tui *ui, unsigned long *version)
+{
+	struct frame *f = &ui->f;
+	struct live *l = ui->live;
+	int ret = 0;
+	strbuf_reset(&f->str);
+	live_lock(l);
+	const struct run *run = &l->follow.run;
+	*version = l->version;
+	f->finished = l->finished;
+	f->status = run->status;
+	f->running = run->status == RUN_RUNNING && l->follow_on && !l->finished;
+	f->now = ui->paused ? ui->paused_now : run_now(ui, run);
+	f->elapsed = f->now;
+	f->rss = run->n_samples ? (long long)tree_rss(run, &run->samples[run->n_samples - 1]) : -1;
+	f->peak = run->peak;
+	f->peak_t = run->peak_t;
+	size_t start = f->str.len;
+	const char *title = ui->opt && ui->opt->title ? ui->opt->title : run->path;
+	strbuf_addstr(&f->str, title ? title : "");
+	f->title = frame_text(f, start);
+	struct strbuf tmp = STRBUF_INIT;
+	run_command(run, &tmp);
+	f->command = frame_escape(f, tmp.buf ? tmp.buf : "", tmp.len, (size_t)ui->lay.cols);
+	strbuf_reset(&tmp);
+	f->ending = frame_text(f, f->str.len);
+	if (run->status != RUN_RUNNING) {
+		report_ending(run, &tmp);
+		start = f->str.len;
+		text_escape(&f->str, tmp.buf ? tmp.buf : "", tmp.len, (size_t)ui->lay.cols - 1);
+		f->ending = frame_text(f, start);
+	}
+	strbuf_release(&tmp);
+	f->error = frame_escape(f, l->error.buf ? l->error.buf : "", l->error.len,
+				(size_t)ui->lay.cols - 1);
+	if (!l->error.len)
+		f->error.len = 0;
+	if (frame_table(ui, run) < 0 || frame_panes(ui, run) < 0 || frame_chart(ui, run) < 0)
+		ret = -1;
+	live_unlock(l);
+	if (f->str.oom)
+		ret = -1;
+	return ret;
+}
+
+static void frame_release(struct frame *f)
+{
+	strbuf_release(&f->str);
+	free(f->rows);
+	free(f->events);
+	free(f->outs);
+	for (int s = 0; s < TUI_SERIES; s++)
+		free(f->col[s]);
+	free(f->marks);
+	memset(f, 0, sizeof(*f));
+}
+
+/* ---- drawing ---- */
+
+static const char *ftext(const struct frame *f, struct text t)
+{
+	return f->str.buf ? f->str.buf + t.off : "";
+}
+
+static void color_on(const struct tui *ui, int pair, attr_t extra)
+{
+	attrset((ui->colors && pair ? COLOR_PAIR(pair) : 0) | extra);
+}
+
+/* Writes at most cols columns of s (ASCII or text already cut to its columns). */
+static void put(int y, int x, const char *s, size_t len, int cols)
+{
+	if (cols <= 0 || y < 0 || y >= LINES || x >= COLS)
+		return;
+	if (x + cols > COLS)
+		cols = COLS - x;
+	size_t n = 0, c = 0;
+	while (n < len && c < (size_t)cols) {
+		n++;
+		while (n < len && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n++;
+		c++;
+	}
+	mvaddnstr(y, x, s, (int)n);
+}
+
+static void putf(struct tui *ui, int y, int x, int cols, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static void putf(struct tui *ui, int y, int x, int cols, const char *fmt, ...)
+{
+	va_list ap;
+	strbuf_reset(&ui->line);
+	va_start(ap, fmt);
+	strbuf_vaddf(&ui->line, fmt, ap);
+	va_end(ap);
+	put(y, x, ui->line.buf ? ui->line.buf : "", ui->line.len, cols);
+}
+
+static void add_window_name(struct strbuf *sb, double window)
+{
+	if (window <= 0)
+		strbuf_addstr(sb, "whole run");
+	else
+		text_secs(sb, window);
+}
+
+static bool status_bad(enum run_status s)
+{
+	return s == RUN_FAILED || s == RUN_KILLED || s == RUN_OOM_KILLED || s == RUN_INCOMPLETE;
+}
+
+static void draw_title(struct tui *ui)
+{
+	const struct frame *f = &ui->f;
+	int cols = ui->lay.cols;
+	struct strbuf *sb = &ui->line;
+	color_on(ui, C_TITLE, A_REVERSE);
+	move(0, 0);
+	hline(' ', cols);
+	strbuf_reset(sb);
+	strbuf_addstr(sb, "elapsed ");
+	text_secs(sb, f->elapsed);
+	strbuf_addf(sb, "  %s ", f->running ? "running" : run_status_names[f->status]);
+	int right = (int)sb->len;
+	int x = cols - right > 0 ? cols - right : 0;
+	put(0, x, sb->buf, sb->len, cols - x);
+	if (!f->running && status_bad(f->status)) {
+		color_on(ui, C_RED, A_REVERSE | A_BOLD);
+		int w = (int)strlen(run_status_names[f->status]);
+		put(0, cols - w - 1, run_status_names[f->status], (size_t)w, w);
+		color_on(ui, C_TITLE, A_REVERSE);
+	}
+	put(0, 0, " memline ", 9, x);
+	int left = x - 10;
+	if (left > 0) {
+		color_on(ui, C_TITLE, A_REVERSE | A_BOLD);
+		strbuf_reset(sb);
+		text_escape(sb, ftext(f, f->title), f->title.len, (size_t)left);
+		put(0, 9, sb->buf, sb->len, left);
+	}
+	attrset(A_NORMAL);
+}
+
+static void draw_summary(struct tui *ui)
+{
+	const struct frame *f = &ui->f;
+	struct strbuf *sb = &ui->line;
+	strbuf_reset(sb);
+	strbuf_addstr(sb, "RSS ");
+	text_bytes(sb, f->rss >= 0 ? f->rss * 1024 : -1);
+	strbuf_addstr(sb, "  peak ");
+	text_bytes(sb, f->peak >= 0 ? f->peak * 1024 : -1);
+	if (f->peak >= 0) {
+		strbuf_addstr(sb, " at ");
+		text_secs(sb, f->peak_t);
+	}
+	strbuf_addf(sb, "  %zu/%zu procs  window ", f->n_alive, f->n_procs);
+	add_window_name(sb, ui->window);
+	put(1, 0, sb->buf, sb->len, ui->lay.cols);
+	if (ui->paused) {
+		color_on(ui, C_YELLOW, A_BOLD | A_REVERSE);
+		put(1, ui->lay.cols - 8, " PAUSED ", 8, 8);
+		attrset(A_NORMAL);
+	} else if (f->command.len && (int)sb->len + 6 < ui->lay.cols) {
+		int x = (int)sb->len + 3;
+		color_on(ui, C_DIM, A_DIM);
+		strbuf_reset(sb);
+		strbuf_addstr(sb, "$ ");
+		text_escape(sb, ftext(f, f->command), f->command.len,
+			    (size_t)(ui->lay.cols - x - 2));
+		put(1, x, sb->buf, sb->len, ui->lay.cols - x);
+		attrset(A_NORMAL);
+	}
+}
+
+/* A round scale at or above v (KiB): 1, 1.5, 2, 3, 4, 5, 6 or 8 times a power of ten of KiB,
+ * MiB, GiB or TiB, so the labels read as round numbers. */
+double tui_nice_max(double v)
+{
+	static const double steps[] = {1, 1.5, 2, 3, 4, 5, 6, 8};
+	if (!(v > 0))
+		return 1024;
+	double unit = 1;
+	while (v >= 1000 * unit && unit < 1024.0 * 1024 * 1024)
+		unit *= 1024;
+	double p = 1;
+	while (p * 10 <= v / unit)
+		p *= 10;
+	for (;;) {
+		for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+			if (v <= steps[i] * p * unit)
+				return steps[i] * p * unit;
+		p *= 10;
+	}
+}
+
+void tui_axis_label(struct strbuf *out, double kib)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+	if (!(kib > 0)) {
+		strbuf_addch(out, '0');
+		return;
+	}
+	size_t u = 0;
+	while (u + 1 < 4 && kib >= 1024)
+		kib /= 1024, u++;
+	char num[48]; /* holds any double printed with %.0f below 1e40 */
+	int n = snprintf(num, sizeof(num), "%.*f", kib < 10 ? 2 : kib < 100 ? 1 : 0, kib);
+	if (n < 0 || (size_t)n >= sizeof(num))
+		n = snprintf(num, sizeof(num), "%.3g", kib);
+	if (n > 0 && memchr(num, '.', (size_t)n)) {
+		while (n > 0 && num[n - 1] == '0')
+			n--;
+		if (n > 0 && num[n - 1] == '.')
+			n--;
+	}
+	strbuf_add(out, num, n > 0 ? (size_t)n : 0);
+	strbuf_addf(out, " %s", units[u]);
+}
+
+static void draw_chart(struct tui *ui)
+{
+	const struct frame *f = &ui->f;
+	const struct layout *L = &ui->lay;
+	int h = L->chart_h, w = L->chart_w;
+	int dpc = ui->utf8 ? 2 : 1, dpr = ui->utf8 ? 4 : 1; /* dots per cell */
+	int H = h * dpr;
+	double ymax = 0;
+	for (int s = 0; s < f->ns; s++)
+		for (size_t x = 0; x < f->dots; x++)
+			if (!isnan(f->col[s][x]) && f->col[s][x] > ymax)
+				ymax = f->col[s][x];
+	ymax = tui_nice_max(ymax * 1.02);
+	size_t cells = (size_t)h * (size_t)w;
+	unsigned char *bits = calloc(cells ? cells : 1, 2);
+	if (!bits)
+		return;
+	unsigned char *series = bits + cells;
+	for (int s = f->ns - 1; s >= 0; s--) {
+		int prev = -1;
+		for (size_t x = 0; x < f->dots; x++) {
+			double v = f->col[s][x];
+			if (isnan(v)) {
+				prev = -1;
+				continue;
+			}
+			int y = (int)lround(v / ymax * (H - 1));
+			y = y < 0 ? 0 : y >= H ? H - 1 : y;
+			int lo = prev < 0 ? y : prev < y ? prev + 1 : y;
+			int hi = prev < 0 ? y : prev > y ? prev - 1 : y;
+			if (lo > hi)
+				lo = hi = y;
+			for (int yy = lo; yy <= hi; yy++) {
+				int yt = H - 1 - yy;
+				size_t cell = (size_t)(yt / dpr) * (size_t)w + x / (size_t)dpc;
+				if (cell >= cells)
+					continue;
+				bits[cell] |= ui->utf8 ? (unsigned char)tui_braille_bit(
+								 (int)(x % 2), yt % 4)
+						       : 1;
+				series[cell] = (unsigned char)s;
+			}
+			prev = y;
+		}
+	}
+	char cell[4] = "*";
+	for (int r = 0; r < h; r++) {
+		for (int c = 0; c < w; c++) {
+			unsigned char b = bits[(size_t)r * (size_t)w + (size_t)c];
+			if (!b)
+				continue;
+			if (ui->utf8)
+				tui_braille_utf8(b, cell);
+			color_on(ui, C_TREE + series[(size_t)r * (size_t)w + (size_t)c], 0);
+			mvaddstr(L->chart_y + r, L->chart_x + c, cell);
+		}
+	}
+	free(bits);
+	attrset(A_NORMAL);
+	/* The scale on the left, the marks and the time below. */
+	if (L->chart_x) {
+		struct strbuf *sb = &ui->tmp;
+		strbuf_reset(sb);
+		tui_axis_label(sb, ymax);
+		putf(ui, L->chart_y, 0, L->chart_x - 1, "%*s", L->chart_x - 1, sb->buf);
+		if (h >= 4) {
+			strbuf_reset(sb);
+			tui_axis_label(sb, ymax / 2);
+			putf(ui, L->chart_y + (h - 1) / 2, 0, L->chart_x - 1, "%*s", L->chart_x - 1,
+			     sb->buf);
+		}
+		putf(ui, L->chart_y + h - 1, 0, L->chart_x - 1, "%*s", L->chart_x - 1, "0");
+	}
+	int ay = L->chart_y + h;
+	for (int c = 0; c < w; c++) {
+		unsigned char m = f->marks ? f->marks[c] : 0;
+		if (m == 2) {
+			color_on(ui, C_RED, A_BOLD);
+			mvaddstr(ay, L->chart_x + c, ui->utf8 ? "▲" : "P");
+		} else if (m == 1) {
+			color_on(ui, C_YELLOW, A_BOLD);
+			mvaddstr(ay, L->chart_x + c, "^");
+		} else {
+			color_on(ui, C_DIM, A_DIM);
+			mvaddstr(ay, L->chart_x + c, ui->utf8 ? "─" : "-");
+		}
+	}
+	attrset(A_NORMAL);
+	struct strbuf *sb = &ui->tmp;
+	strbuf_reset(sb);
+	if (ui->window > 0) {
+		strbuf_addch(sb, '-');
+		text_secs(sb, ui->window);
+	} else {
+		strbuf_addstr(sb, "0 s");
+	}
+	int ly = ay + 1;
+	if (L->chart_x)
+		putf(ui, ly, 0, L->chart_x - 1, "%*s", L->chart_x - 1, sb->buf);
+	else
+		put(ly, 0, sb->buf, sb->len, 10);
+	int x = L->chart_x ? L->chart_x : (int)sb->len + 1;
+	strbuf_reset(sb);
+	if (f->running)
+		strbuf_addstr(sb, "now");
+	else
+		text_secs(sb, f->t1);
+	int endw = (int)sb->len;
+	put(ly, L->cols - endw, sb->buf, sb->len, endw);
+	for (int s = 0; s < f->ns && x < L->cols - endw - 4; s++) {
+		color_on(ui, C_TREE + s, A_BOLD);
+		put(ly, x, ui->utf8 ? "━━" : "--", ui->utf8 ? 6 : 2, 2);
+		attrset(A_NORMAL);
+		int room = L->cols - endw - 1 - (x + 3);
+		strbuf_reset(sb);
+		text_escape(sb, ftext(f, f->legend[s]), f->legend[s].len,
+			    room > 0 ? (size_t)room : 1);
+		put(ly, x + 3, sb->buf, sb->len, room);
+		x += 3 + (int)f->legend[s].len + 2;
+	}
+}
+
+static void draw_table(struct tui *ui)
+{
+	const struct frame *f = &ui->f;
+	const struct layout *L = &ui->lay;
+	color_on(ui, C_TITLE, A_BOLD | A_UNDERLINE);
+	putf(ui, L->table_y - 1 + 1, 0, L->cols, "%7s %-*s %10s %10s %6s %-6s", "PID", L->cmd_w,
+	     "COMMAND", "RSS", "PEAK", "CPU%", "STATE");
+	attrset(A_NORMAL);
+	struct strbuf *sb = &ui->tmp;
+	for (size_t i = 0; i < f->n_rows && (int)i < L->table_h; i++) {
+		const struct prow *r = &f->rows[i];
+		int y = L->table_y + 1 + (int)i;
+		color_on(ui, r->series ? C_TREE + r->series : 0, r->series ? A_BOLD : 0);
+		putf(ui, y, 0, 7, "%7d", (int)r->pid);
+		attrset(r->rss < 0 ? A_DIM : A_NORMAL);
+		put(y, 8, ftext(f, r->cmd), r->cmd.len, L->cmd_w);
+		strbuf_reset(sb);
+		strbuf_addch(sb, ' ');
+		if (r->rss >= 0)
+			text_bytes(sb, r->rss * 1024);
+		else
+			strbuf_addch(sb, '-');
+		putf(ui, y, 8 + L->cmd_w, 11, "%11s", sb->buf);
+		strbuf_reset(sb);
+		text_bytes(sb, r->peak >= 0 ? r->peak * 1024 : -1);
+		putf(ui, y, 19 + L->cmd_w, 11, "%11s", sb->buf);
+		if (r->cpu >= 0)
+			putf(ui, y, 30 + L->cmd_w, 7, "%7.1f", r->cpu);
+		else
+			putf(ui, y, 30 + L->cmd_w, 7, "%7s", "-");
+		bool bad = !strcmp(r->state, "oom") || !strcmp(r->state, "killed") ||
+			   (!strncmp(r->state, "exit ", 5) && strcmp(r->state, "exit 0"));
+		if (bad)
+			color_on(ui, C_RED, 0);
+		putf(ui, y, 38 + L->cmd_w, L->cols - 38 - L->cmd_w, "%s", r->state);
+		attrset(A_NORMAL);
+	}
+}
+
+static void draw_panes(struct tui *ui)
+{
+	const struct frame *f = &ui->f;
+	const struct layout *L = &ui->lay;
+	if (L->panes_h <= 0)
+		return;
+	int half = L->cols / 2 > 12 ? L->cols / 2 : 12;
+	color_on(ui, C_TITLE, A_BOLD | A_UNDERLINE);
+	putf(ui, L->panes_y, 0, half - 1, "%-*s", half - 1, "");
+	putf(ui, L->panes_y, 0, half - 1, "EVENTS (%zu)", f->events_total);
+	putf(ui, L->panes_y, half, L->cols - half, "%-*s", L->cols - half, "");
+	putf(ui, L->panes_y, half, L->cols - half, "OUTPUT (%zu lines)", f->outs_total);
+	attrset(A_NORMAL);
+	struct strbuf *sb = &ui->tmp;
+	for (size_t i = 0; i < f->n_events && (int)i < L->panes_h; i++) {
+		const struct fline *l = &f->events[i];
+		int y = L->panes_y + 1 + (int)i;
+		strbuf_reset(sb);
+		text_secs(sb, l->t);
+		color_on(ui, C_YELLOW, 0);
+		putf(ui, y, 0, 10, "%9s", sb->buf);
+		attrset(A_NORMAL);
+		put(y, 10, ftext(f, l->text), l->text.len, half - 11);
+	}
+	for (size_t i = 0; i < f->n_outs && (int)i < L->panes_h; i++) {
+		const struct fline *l = &f->outs[i];
+		color_on(ui, l->err ? C_RED : 0, 0);
+		put(L->panes_y + 1 + (int)i, half, ftext(f, l->text), l->text.len, L->cols - half);
+		attrset(A_NORMAL);
+	}
+}
+
+static void draw_bottom(struct tui *ui)
+{
+	const struct frame *f = &ui->f;
+	int y = ui->lay.rows - 1;
+	if (f->error.len) {
+		color_on(ui, C_RED, A_BOLD);
+		put(y, 0, ftext(f, f->error), f->error.len, ui->lay.cols - 1);
+	} else if (f->ending.len && !f->running) {
+		color_on(ui, status_bad(f->status) ? C_RED : C_GREEN, A_BOLD);
+		put(y, 0, ftext(f, f->ending), f->ending.len, ui->lay.cols - 1);
+	} else {
+		color_on(ui, C_DIM, A_DIM);
+		static const char keys[] = "q quit  p pause  +/- window  ? help";
+		put(y, 0, keys, sizeof(keys) - 1, ui->lay.cols - 1);
+	}
+	attrset(A_NORMAL);
+}
+
+static void draw_help(struct tui *ui)
+{
+	static const char *const lines[] = {
+		"memline dashboard keys",
+		"",
+		"q          quit the view",
+		"p, space   pause / resume the picture",
+		"+          longer history window",
+		"-          shorter history window",
+		"?, h       this help (any key closes it)",
+		"",
+		"chart: tree RSS and the top processes",
+		"below it: ^ an event, \xe2\x96\xb2 (P) the peak",
+	};
+	int n = (int)(sizeof(lines) / sizeof(lines[0]));
+	int w = 44, h = n + 2;
+	int y0 = (ui->lay.rows - h) / 2, x0 = (ui->lay.cols - w) / 2;
+	if (y0 < 0)
+		y0 = 0;
+	if (x0 < 0)
+		x0 = 0;
+	color_on(ui, C_TITLE, A_REVERSE);
+	for (int r = 0; r < h && y0 + r < ui->lay.rows; r++) {
+		move(y0 + r, x0);
+		hline(' ', w < ui->lay.cols ? w : ui->lay.cols);
+		if (r > 0 && r <= n)
+			put(y0 + r, x0 + 2, lines[r - 1], strlen(lines[r - 1]), w - 4);
+	}
+	attrset(A_NORMAL);
+}
+
+static void draw(struct tui *ui)
+{
+	erase();
+	draw_title(ui);
+	draw_summary(ui);
+	draw_chart(ui);
+	draw_table(ui);
+	draw_panes(ui);
+	draw_bottom(ui);
+	if (ui->help)
+		draw_help(ui);
+	refresh();
+}
+
+/* ---- the loop ---- */
+
+static void colors_init(struct tui *ui)
+{
+	ui->colors = has_colors() && start_color() == OK;
+	if (!ui->colors)
+		return;
+	use_default_colors();
+	static const short series[TUI_SERIES] = {COLOR_GREEN, COLOR_CYAN, COLOR_MAGENTA,
+						 COLOR_BLUE};
+	for (int s = 0; s < TUI_SERIES; s++)
+		init_pair((short)(C_TREE + s), series[s], -1);
+	init_pair(C_RED, COLOR_RED, -1);
+	init_pair(C_GREEN, COLOR_GREEN, -1);
+	init_pair(C_YELLOW, COLOR_YELLOW, -1);
+	init_pair(C_TITLE, -1, -1);
+	init_pair(C_DIM, -1, -1);
+}
+
+/* Seconds between redraws that the clock alone asks for: a dot column's time, 0.1 s to 1 s. */
+static double tick_period(const struct tui *ui)
+{
+	double dots = ui->lay.chart_w * (ui->utf8 ? 2.0 : 1.0);
+	double p = ui->window > 0 ? ui->window / dots : 1;
+	return p < 0.1 ? 0.1 : p > 1 ? 1 : p;
+}
+
+static bool check_size(struct tui *ui)
+{
+	struct winsize ws;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 || !ws.ws_row || !ws.ws_col)
+		return false;
+	if (ws.ws_row == ui->lay.rows && ws.ws_col == ui->lay.cols)
+		return false;
+	if (ws.ws_row != LINES || ws.ws_col != COLS)
+		resizeterm(ws.ws_row, ws.ws_col);
+	layout_compute(&ui->lay, ws.ws_row, ws.ws_col);
+	return true;
+}
+
+/*
+ * Whether the terminal went away (its ssh connection or tmux server killed): a hung-up
+ * terminal makes every read return at once, so getch() returns ERR without waiting and the
+ * loop would spin. poll() says so with POLLHUP (or POLLERR, POLLNVAL); a timeout of getch's
+ * on a live terminal leaves none of them set.
+ */
+static bool terminal_lost(void)
+{
+	struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+	if (poll(&p, 1, 0) < 0)
+		return errno != EINTR && errno != EAGAIN;
+	return p.revents & (POLLHUP | POLLERR | POLLNVAL);
+}
+
+/* Returns 0 when the user quit (or was asked to), 1 when the terminal went away, -1 on error. */
+static int loop(struct tui *ui, struct strbuf *err)
+{
+	unsigned long seen = 0;
+	bool dirty = true, rebuild = true;
+	double last_tick = -1;
+	for (;;) {
+		if (check_size(ui))
+			dirty = rebuild = true;
+		live_lock(ui->live);
+		unsigned long v = ui->live->version;
+		bool finished = ui->live->finished;
+		live_unlock(ui->live);
+		if ((!ui->opt->wait_at_end && finished) ||
+		    (ui->opt->quit && atomic_load(ui->opt->quit)))
+			return 0;
+		if (!ui->paused && v != seen)
+			rebuild = true;
+		if (!ui->paused && ui->f.running) {
+			double tick = floor(wall_now() / tick_period(ui));
+			if (tick != last_tick)
+				rebuild = true;
+			last_tick = tick;
+		}
+		if (rebuild) {
+			if (frame_build(ui, &seen) < 0) {
+				strbuf_addstr(err, "out of memory drawing the dashboard");
+				return -1;
+			}
+			rebuild = false;
+			dirty = true;
+		}
+		if (dirty)
+			draw(ui);
+		dirty = false;
+		int ch = getch();
+		if (ch == ERR) {
+			if (terminal_lost())
+				return 1;
+			continue;
+		}
+		dirty = true;
+		if (ui->help && ch != KEY_RESIZE) {
+			ui->help = false;
+			if (ch != 'q' && ch != 'Q')
+				continue;
+		}
+		switch (ch) {
+		case 'q':
+		case 'Q':
+			return 0;
+		case 'p':
+		case 'P':
+		case ' ':
+			ui->paused = !ui->paused;
+			ui->paused_now = ui->f.now;
+			rebuild = !ui->paused;
+			break;
+		case '+':
+		case '=':
+			ui->window = tui_window_step(ui->window, 1, ui->f.elapsed);
+			rebuild = true;
+			break;
+		case '-':
+		case '_':
+			ui->window = tui_window_step(ui->window, -1, ui->f.elapsed);
+			rebuild = true;
+			break;
+		case '?':
+		case 'h':
+		case 'H':
+			ui->help = true;
+			break;
+		case KEY_RESIZE:
+			rebuild = true;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+int tui_run(struct live *l, const struct tui_options *o, struct strbuf *err)
+{
+	static const struct tui_options defaults = {0};
+	if (!o)
+		o = &defaults;
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+		strbuf_addstr(err, "the dashboard needs a terminal: standard input and output are "
+				   "not one");
+		return -1;
+	}
+	const char *term = getenv("TERM");
+	const char *old = setlocale(LC_CTYPE, NULL);
+	char *saved = old ? strdup(old) : NULL;
+	setlocale(LC_CTYPE, "");
+	struct tui ui;
+	memset(&ui, 0, sizeof(ui));
+	ui.live = l;
+	ui.opt = o;
+	ui.window = o->history > 0 ? o->history : 0;
+	ui.utf8 = !strcmp(nl_langinfo(CODESET), "UTF-8");
+	tui_chart_init(&ui.chart);
+	int ret = -1;
+	SCREEN *scr = term && *term ? newterm(NULL, stdout, stdin) : NULL;
+	if (!scr) {
+		strbuf_addf(err, "cannot start the dashboard on terminal type '%s'",
+			    term && *term ? term : "(TERM is not set)");
+	} else {
+		set_term(scr);
+		cbreak();
+		noecho();
+		nonl();
+		keypad(stdscr, TRUE);
+		curs_set(0);
+		timeout(100);
+		colors_init(&ui);
+		layout_compute(&ui.lay, LINES, COLS);
+		ret = loop(&ui, err);
+		erase();
+		refresh();
+		endwin();
+		delscreen(scr);
+	}
+	tui_chart_release(&ui.chart);
+	frame_release(&ui.f);
+	strbuf_release(&ui.line);
+	strbuf_release(&ui.tmp);
+	free(ui.slot);
+	if (saved) {
+		setlocale(LC_CTYPE, saved);
+		free(saved);
+	}
+	return ret;
+}
