@@ -11,9 +11,9 @@
  * processes are found by pid in a hash table, so discovery costs O(candidates), not
  * O(candidates x tracked).
  *
- * Reading. See sampler.h for the cost model and docs/log-format.md for what a peak means.
- * Until status is read again, a changed process's split (anon, file, shmem), swap and I/O keep
- * their last values while rss is stat's.
+ * Reading. Every tracked process is read by the collectors (record/collector.h) in the order of
+ * the table below: stat, then those that read less often (each decides when it is due). See
+ * sampler.h for the cost model and docs/log-format.md for what a peak means.
  */
 #include "record/sampler.h"
 
@@ -21,45 +21,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "record/collector.h"
+
 /* Up to this many new pids are probed one by one; more, and /proc is listed instead. */
 #define PROBE_MAX 64
-/* status and io are read at least this often even for a process that changed nothing, */
-#define SLOW_MAX_AGE 1.0
-/*
- * and at most this often for one that changes all the time. Its high-water mark keeps
- * counting in between, so no peak is lost: sampling faster than this, a peak may show up to
- * this much later than it happened. status costs several stat reads and its reset takes the
- * process's mmap lock: reading it every 10 ms from hundreds of busy processes would cost them
- * and memline more than it tells.
- */
-#define SLOW_MIN_AGE 0.05
-/*
- * What makes a change worth that early read: since the last status read, this many page
- * faults, or this much RSS moved. Smaller changes (a few pages faulted in and freed again) wait
- * for the once-a-second read, whose high-water mark still holds them: late, never lost.
- */
-#define EARLY_FAULTS 16
-#define EARLY_KIB    64
 
-struct tracked_proc {
-	struct proc_handle h;
-	size_t idx; /* its place in s->procs */
-	pid_t pid, ppid;
-	unsigned long long starttime;
-	char comm[32];
-	unsigned long long startcode, argstart;
-	unsigned long long faults;
-	long long rss;			/* KiB, at the previous sample */
-	long long stat_rss;		/* KiB, what stat said at the previous sample */
-	long long hwm;			/* lifetime VmHWM, for --no-peak-reset */
-	double slow_t;			/* when status was last read; < 0 never */
-	double io_t;			/* when io was last read */
-	unsigned long long slow_faults; /* faults at the last status read */
-	long long slow_rss;		/* stat's RSS at the last status read */
-	bool no_reset;	       /* its high-water mark cannot be reset (not ours to write) */
-	bool waited_for_child; /* its zombie says it reaped a child: ru_maxrss is not its own */
-	struct proc_values v;  /* the latest values */
+/* The collectors, in the order they read a process: stat first (it says whether it is there). */
+static const struct collector *const collectors[] = {
+	&collect_stat,
+	&collect_status,
+	&collect_smaps,
+	&collect_io,
 };
+_Static_assert(sizeof(collectors) / sizeof(collectors[0]) <= SAMPLER_MAX_COLLECTORS,
+	       "more collectors than struct sampler has room for");
 
 static void *grow(void *p, size_t *alloc, size_t need, size_t size, bool *oom)
 {
@@ -84,6 +59,9 @@ void sampler_init(struct sampler *s, struct procfs *fs, const struct sampler_opt
 	s->opt = *opt;
 	s->last_pid = procfs_last_pid(fs);
 	strbuf_init(&s->scratch);
+	for (size_t i = 0; i < sizeof(collectors) / sizeof(collectors[0]); i++)
+		if (!collectors[i]->wanted || collectors[i]->wanted(&s->opt))
+			s->collectors[s->n_collectors++] = collectors[i];
 }
 
 static void event_release(struct sampler_event *e)
@@ -222,7 +200,7 @@ static bool in_tree(const struct sampler *s, pid_t ppid)
 	return (s->opt.self > 0 && ppid == s->opt.self) || find(s, ppid);
 }
 
-static double start_secs(const struct sampler *s, unsigned long long starttime)
+double sampler_start_secs(const struct sampler *s, unsigned long long starttime)
 {
 	return (double)starttime / (double)s->fs->clk_tck - s->opt.t0;
 }
@@ -237,7 +215,7 @@ static void emit_proc_info(struct sampler *s, enum sampler_event_type type, stru
 	ev->proc.pid = p->pid;
 	ev->proc.ppid = p->ppid;
 	ev->proc.t = t;
-	ev->proc.start = start_secs(s, p->starttime);
+	ev->proc.start = sampler_start_secs(s, p->starttime);
 	memcpy(ev->proc.comm, p->comm, sizeof(p->comm));
 	if (proc_handle_cmdline(&p->h, &s->scratch) && s->scratch.len) {
 		ev->proc.cmdline = malloc(s->scratch.len);
@@ -424,8 +402,8 @@ static void untrack(struct sampler *s, size_t i)
 		s->procs[i]->idx = i;
 }
 
-static void emit_exit(struct sampler *s, struct tracked_proc *p, double t, int wait_status,
-		      bool known)
+void sampler_emit_exit(struct sampler *s, struct tracked_proc *p, double t, int wait_status,
+		       bool known)
 {
 	struct sampler_event *ev = new_event(s, SAMPLER_EXIT);
 	if (!ev)
@@ -444,158 +422,32 @@ static void emit_exit(struct sampler *s, struct tracked_proc *p, double t, int w
 	e->stime = p->v.v[PF_STIME];
 }
 
-static long long ticks_ms(const struct sampler *s, unsigned long long ticks)
+long long sampler_ticks_ms(const struct sampler *s, unsigned long long ticks)
 {
 	return (long long)(ticks * 1000ULL / (unsigned long long)s->fs->clk_tck);
 }
 
-/* Reads status (and io, pss), updating the split, swap and peak; resets the high-water mark. */
-static void read_slow(struct sampler *s, struct tracked_proc *p, long long rss, double t)
+void sampler_emit_exec(struct sampler *s, struct tracked_proc *p, double t)
 {
-	struct proc_values *v = &p->v;
-	struct proc_status ps;
-	if (proc_handle_status(&p->h, &ps) && ps.rss_anon >= 0) {
-		v->v[PF_ANON] = ps.rss_anon;
-		v->v[PF_FILE] = ps.rss_file;
-		v->v[PF_SHMEM] = ps.rss_shmem;
-		v->v[PF_SWAP] = ps.vm_swap;
-		v->v[PF_RSS] = ps.rss_anon + (ps.rss_file > 0 ? ps.rss_file : 0) +
-			       (ps.rss_shmem > 0 ? ps.rss_shmem : 0);
-		long long peak = v->v[PF_RSS] > rss ? v->v[PF_RSS] : rss;
-		bool first = p->slow_t < 0;
-		bool resets = s->opt.peak_reset && !p->no_reset;
-		/*
-		 * VmHWM speaks of this interval when it was reset at the last read, or when it
-		 * rose (a new lifetime peak). At the first read it is the peak since the process
-		 * started: ours to count only if that was during the recording.
-		 */
-		bool counts =
-			first ? start_secs(s, p->starttime) >= 0 : resets || ps.vm_hwm > p->hwm;
-		if (counts && ps.vm_hwm > peak)
-			peak = ps.vm_hwm;
-		if (!first && p->rss > peak)
-			peak = p->rss; /* where the interval began */
-		p->hwm = ps.vm_hwm;
-		if (s->opt.peak_reset && !p->no_reset && !proc_handle_reset_hwm(&p->h))
-			p->no_reset = true; /* from now on VmHWM is a lifetime peak */
-		v->v[PF_PEAK] = peak;
-	} else {
-		/* Not readable (another user's process, or it just died): what stat says. */
-		v->v[PF_RSS] = rss;
-		v->v[PF_PEAK] = rss > p->rss ? rss : p->rss;
-	}
-	if (s->opt.pss)
-		v->v[PF_PSS] = proc_handle_pss(&p->h);
-	if (t - p->io_t >= SLOW_MAX_AGE || p->io_t < 0) {
-		struct proc_io io;
-		if (proc_handle_io(&p->h, &io)) {
-			v->v[PF_RCHAR] = io.rchar;
-			v->v[PF_WCHAR] = io.wchar;
-			v->v[PF_READ_BYTES] = io.read_bytes;
-			v->v[PF_WRITE_BYTES] = io.write_bytes;
-		}
-		p->io_t = t;
-	}
-	p->slow_t = t;
-	if (p->h.denied && !s->denied_pid) {
-		s->denied_pid = p->pid;
-		s->denied = p->h.denied;
-	}
+	emit_proc_info(s, SAMPLER_EXEC, p, t);
 }
 
 /*
- * Whether the process replaced its program since the last look. Where the kernel shows us its
- * code and argument addresses, an exec moves them; where it hides them (1), the name is all
- * there is; without a memory map (0: exiting, or in the middle of an exec) nothing can be told
- * yet.
+ * Reads one process with every collector. Returns false when it is gone (its exit event is
+ * emitted).
  */
-static bool execed(const struct tracked_proc *p, const struct proc_stat *st)
-{
-	if (st->startcode == 0)
-		return false;
-	/*
-	 * First seen in the middle of an exec (its new memory map not yet filled in: no code
-	 * address, an empty command line): its program shows now.
-	 */
-	if (p->startcode == 0)
-		return true;
-	if (st->startcode > 1 && p->startcode > 1)
-		return st->startcode != p->startcode || st->argstart != p->argstart;
-	return strcmp(st->comm, p->comm) != 0;
-}
-
-/* Reads one process. Returns false when it is gone (its exit event is emitted). */
 static bool read_proc(struct sampler *s, struct tracked_proc *p, double t)
 {
-	struct proc_stat st;
-	if (!proc_handle_stat(&p->h, &st)) {
-		emit_exit(s, p, t, 0, false);
+	enum collect_result r = COLLECT_OK;
+	for (size_t i = 0; i < s->n_collectors && r == COLLECT_OK; i++)
+		r = s->collectors[i]->collect(s, p, t);
+	if (r == COLLECT_GONE)
 		return false;
+	if (p->h.denied && !s->denied_pid) {
+		/* the first process the kernel refused files of: said once, in the log */
+		s->denied_pid = p->pid;
+		s->denied = p->h.denied;
 	}
-	if (st.starttime != p->starttime) {
-		/* A transient handle read a new process that reuses the pid: this one is gone. */
-		emit_exit(s, p, t, 0, false);
-		return false;
-	}
-	struct proc_values *v = &p->v;
-	if (st.state == 'Z' || st.state == 'X') {
-		if (st.threads > 1) {
-			/* The leader exited but other threads run on: its memory is theirs now,
-			 * and the leader's files no longer show it. Keep the last values. */
-			v->v[PF_UTIME] = ticks_ms(s, st.utime);
-			v->v[PF_STIME] = ticks_ms(s, st.stime);
-			v->v[PF_THREADS] = st.threads;
-			return true;
-		}
-		if (s->opt.self > 0 && st.ppid == s->opt.self) {
-			/* memline's own child: it will be reaped with its rusage; not sampled. */
-			v->state = st.state;
-			return true;
-		}
-		emit_exit(s, p, t, st.exit_code, st.exit_code >= 0);
-		return false;
-	}
-	if (execed(p, &st)) {
-		memcpy(p->comm, st.comm, sizeof(p->comm));
-		p->startcode = st.startcode;
-		p->argstart = st.argstart;
-		p->ppid = st.ppid;
-		emit_proc_info(s, SAMPLER_EXEC, p, t);
-	}
-	p->ppid = st.ppid;
-	long long rss = st.rss * s->fs->page_kib;
-	unsigned long long faults = st.minflt + st.majflt;
-	/*
-	 * stat's RSS is a quick read of per-CPU counters and status's the exact sum: compare
-	 * stat with stat.
-	 */
-	bool changed = faults != p->faults || rss != p->stat_rss;
-	long long moved = rss > p->slow_rss ? rss - p->slow_rss : p->slow_rss - rss;
-	bool early = faults - p->slow_faults >= EARLY_FAULTS || moved >= EARLY_KIB;
-	double age = t - p->slow_t;
-	if (p->slow_t < 0 || age >= SLOW_MAX_AGE || (early && age >= SLOW_MIN_AGE)) {
-		read_slow(s, p, rss, t);
-		p->slow_faults = faults;
-		p->slow_rss = rss;
-	} else if (changed) {
-		/* Read later: until then what stat says, and the larger RSS as the peak. */
-		v->v[PF_RSS] = rss;
-		v->v[PF_PEAK] = rss > p->rss ? rss : p->rss;
-	} else {
-		/* Nothing faulted in and RSS is unchanged: it cannot have peaked higher. */
-		v->v[PF_PEAK] = v->v[PF_RSS];
-	}
-	v->v[PF_PID] = p->pid;
-	v->v[PF_VMS] = (long long)(st.vsize / 1024);
-	v->v[PF_UTIME] = ticks_ms(s, st.utime);
-	v->v[PF_STIME] = ticks_ms(s, st.stime);
-	v->v[PF_MINFLT] = (long long)st.minflt;
-	v->v[PF_MAJFLT] = (long long)st.majflt;
-	v->v[PF_THREADS] = st.threads;
-	v->state = st.state;
-	p->faults = faults;
-	p->stat_rss = rss;
-	p->rss = v->v[PF_RSS] >= 0 ? v->v[PF_RSS] : rss;
 	return true;
 }
 
@@ -664,8 +516,8 @@ void sampler_zombie(struct sampler *s, pid_t pid)
 	if (!p || !proc_handle_stat(&p->h, &st))
 		return;
 	p->waited_for_child = st.cminflt > 0;
-	p->v.v[PF_UTIME] = ticks_ms(s, st.utime);
-	p->v.v[PF_STIME] = ticks_ms(s, st.stime);
+	p->v.v[PF_UTIME] = sampler_ticks_ms(s, st.utime);
+	p->v.v[PF_STIME] = sampler_ticks_ms(s, st.stime);
 }
 
 struct sampler_event *sampler_reaped(struct sampler *s, pid_t pid, int status,
@@ -691,7 +543,7 @@ struct sampler_event *sampler_reaped(struct sampler *s, pid_t pid, int status,
 		}
 		return NULL;
 	}
-	emit_exit(s, p, t, status, true);
+	sampler_emit_exit(s, p, t, status, true);
 	struct sampler_event *ev = s->n_events ? &s->events[s->n_events - 1] : NULL;
 	struct exit_info *e = ev ? &ev->exit : NULL;
 	if (e && ev->type == SAMPLER_EXIT && e->pid == pid)

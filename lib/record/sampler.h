@@ -48,10 +48,16 @@ struct sample {
 };
 
 struct tracked_proc;
+struct collector;
+
+#define SAMPLER_MAX_COLLECTORS 8
 
 struct sampler {
 	struct procfs *fs;
 	struct sampler_options opt;
+	/* the collectors this recording runs (record/collector.h), in their order */
+	const struct collector *collectors[SAMPLER_MAX_COLLECTORS];
+	size_t n_collectors;
 	struct tracked_proc **procs;
 	size_t n, alloc;
 	/* pid -> tracked process, open addressing (linear probing); slot_cap a power of two */

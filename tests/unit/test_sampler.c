@@ -3,7 +3,9 @@
  * directory and changes between samples: discovery of new pids from /proc/loadavg (children,
  * grandchildren in any pid order, a wrapped pid counter), threads and strangers left out, exec,
  * zombies with their exit code, vanished processes, and the rule that /proc/PID/status (and the
- * high-water-mark reset) is read only when stat shows the process changed or a second passed.
+ * high-water-mark reset) is read only when stat shows the process changed or a second passed;
+ * the collectors a recording runs (smaps only under --pss), and that smaps_rollup and io are
+ * read with status, io at most once a second.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "record/collector.h"
 #include "record/sampler.h"
 
 struct fake {
@@ -134,15 +137,20 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void start(struct fake *f, const struct fproc *root)
+static void start_with(struct fake *f, const struct fproc *root, bool pss)
 {
 	struct strbuf err = STRBUF_INIT;
 	assert_int_equal(procfs_init(&f->fs, f->dir, &err), 0);
-	struct sampler_options o = {.self = 0, .peak_reset = true, .pss = false, .t0 = 0};
+	struct sampler_options o = {.self = 0, .peak_reset = true, .pss = pss, .t0 = 0};
 	add_proc(f, root);
 	sampler_init(&f->s, &f->fs, &o);
 	assert_true(sampler_add(&f->s, root->pid, 0));
 	strbuf_release(&err);
+}
+
+static void start(struct fake *f, const struct fproc *root)
+{
+	start_with(f, root, false);
 }
 
 /* Event types and pids since the last call, as a string like "proc:1001 exit:1004". */
@@ -463,6 +471,69 @@ static void test_first_seen_mid_exec(void **state)
 	expect_events(f, "");
 }
 
+/* The collectors' names, in the order the sampler runs them. */
+static char *collector_names(const struct sampler *s)
+{
+	struct strbuf sb = STRBUF_INIT;
+	for (size_t i = 0; i < s->n_collectors; i++)
+		strbuf_addf(&sb, "%s%s", i ? " " : "", s->collectors[i]->name);
+	return strbuf_detach(&sb, NULL);
+}
+
+static void put_io(struct fake *f, int pid, long rchar)
+{
+	char rel[64], buf[256];
+	snprintf(rel, sizeof(rel), "%d/io", pid);
+	snprintf(buf, sizeof(buf),
+		 "rchar: %ld\nwchar: 2\nsyscr: 1\nsyscw: 1\nread_bytes: 4096\nwrite_bytes: "
+		 "8192\ncancelled_write_bytes: 0\n",
+		 rchar);
+	put(f, rel, buf);
+}
+
+static void test_collectors(void **state)
+{
+	struct fake *f = *state;
+	struct fproc root = {1000, 1, "w", 'S', 10, 1000, 17, 0, 0, NULL, 0};
+	add_proc(f, &root);
+	put(f, "1000/smaps_rollup",
+	    "00400000-7fff00000000 ---p 00000000 00:00 0  [rollup]\n"
+	    "Rss:                4000 kB\nPss:                2500 kB\n");
+	put_io(f, 1000, 100);
+	/* Without --pss the table has no smaps collector, and PSS is never read. */
+	start_with(f, &root, false);
+	char *names = collector_names(&f->s);
+	assert_string_equal(names, "stat status io");
+	free(names);
+	const struct sample *s = sampler_sample(&f->s, 0.01);
+	assert_int_equal(find_values(s, 1000)->v[PF_PSS], -1);
+	assert_int_equal(find_values(s, 1000)->v[PF_RCHAR], 100);
+	sampler_release(&f->s);
+	procfs_release(&f->fs);
+
+	start_with(f, &root, true);
+	names = collector_names(&f->s);
+	assert_string_equal(names, "stat status smaps io");
+	free(names);
+	s = sampler_sample(&f->s, 0.01);
+	assert_int_equal(find_values(s, 1000)->v[PF_PSS], 2500);
+	/* Nothing changed: status is not due, so neither smaps nor io is read. */
+	put(f, "1000/smaps_rollup", "Rss: 4000 kB\nPss: 1000 kB\n");
+	put_io(f, 1000, 200);
+	s = sampler_sample(&f->s, 0.5);
+	assert_int_equal(find_values(s, 1000)->v[PF_PSS], 2500);
+	assert_int_equal(find_values(s, 1000)->v[PF_RCHAR], 100);
+	/* It faulted: status is read early, smaps with it, but io waits for its second. */
+	root.minflt = 40;
+	put_stat(f, &root);
+	s = sampler_sample(&f->s, 0.6);
+	assert_int_equal(find_values(s, 1000)->v[PF_PSS], 1000);
+	assert_int_equal(find_values(s, 1000)->v[PF_RCHAR], 100);
+	/* A second after the last read: all three again. */
+	s = sampler_sample(&f->s, 1.7);
+	assert_int_equal(find_values(s, 1000)->v[PF_RCHAR], 200);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -473,6 +544,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_processes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_early_peak_and_no_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_first_seen_mid_exec, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_collectors, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

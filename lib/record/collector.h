@@ -1,0 +1,87 @@
+/*
+ * collector: the sampler's sources of numbers, one function table each, as prmon's monitors
+ * are. At every sample the sampler runs its collectors over each tracked process, in the order
+ * of its table (sampler.c): stat first, which says whether the process is still there and what
+ * it did since the last look, then the others, each deciding for itself whether it is due. A
+ * new source of per-process numbers is a new file with a struct collector and a line in that
+ * table, not a longer loop. What collectors share of a process is struct tracked_proc; what
+ * they know of the recording, struct sampler (record/sampler.h); the functions at the end are
+ * the sampler's, for them.
+ *
+ * Today's collectors and the files they read (relative to procfs's root, through
+ * record/procfs.h):
+ *   stat    PID/stat, every sample: state, exec, RSS, CPU times, faults, threads
+ *   status  PID/status, once a second and sooner after a change: the RSS split, swap, the
+ *           high-water mark (then reset through clear_refs)
+ *   smaps   PID/smaps_rollup with status, under --pss: PSS
+ *   io      PID/io with status, at most once a second: I/O counters
+ */
+#ifndef MEMLINE_COLLECTOR_H
+#define MEMLINE_COLLECTOR_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "log/record.h"
+#include "record/procfs.h"
+
+struct sampler;
+struct sampler_options;
+
+/* A process of the tree, as the sampler and its collectors know it. */
+struct tracked_proc {
+	struct proc_handle h;
+	size_t idx; /* its place in the sampler's list */
+	pid_t pid, ppid;
+	unsigned long long starttime;
+	char comm[32];
+	unsigned long long startcode, argstart;
+	struct proc_values v; /* the latest values */
+	/* stat's, this sample (set by the stat collector for those after it) */
+	long long cur_rss;	       /* KiB */
+	unsigned long long cur_faults; /* minor + major */
+	/* at the previous sample */
+	unsigned long long faults;
+	long long rss;	    /* KiB */
+	long long stat_rss; /* KiB, what stat said */
+	/* the status collector's */
+	long long hwm; /* lifetime VmHWM, for --no-peak-reset */
+	double slow_t; /* when status was last read (this sample: == t); < 0 never */
+	unsigned long long slow_faults; /* faults at the last status read */
+	long long slow_rss;		/* stat's RSS at the last status read */
+	bool no_reset; /* its high-water mark cannot be reset (not ours to write) */
+	/* the io collector's */
+	double io_t; /* when io was last read; < 0 never */
+	/* the sampler's */
+	bool waited_for_child; /* its zombie says it reaped a child: ru_maxrss is not its own */
+};
+
+enum collect_result {
+	COLLECT_OK,   /* go on with the next collector */
+	COLLECT_DONE, /* nothing more to read of it in this sample; it stays in the tree */
+	COLLECT_GONE, /* it is gone (its exit event emitted): the sampler drops it */
+};
+
+struct collector {
+	const char *name;
+	/* Whether it takes part in a recording with these options; NULL: in every one. */
+	bool (*wanted)(const struct sampler_options *o);
+	/* Reads what it collects of p for the sample at t (seconds since the start) into p->v. */
+	enum collect_result (*collect)(struct sampler *s, struct tracked_proc *p, double t);
+};
+
+extern const struct collector collect_stat, collect_status, collect_smaps, collect_io;
+
+/* ---- the sampler's, for collectors ---- */
+
+/* Queues the exit of p at t: with wait_status when known (a zombie's), else of unknown cause. */
+void sampler_emit_exit(struct sampler *s, struct tracked_proc *p, double t, int wait_status,
+		       bool known);
+/* Queues an exec record of p at t, with its new command line. */
+void sampler_emit_exec(struct sampler *s, struct tracked_proc *p, double t);
+/* A start time in clock ticks since boot as seconds since the recording began. */
+double sampler_start_secs(const struct sampler *s, unsigned long long starttime);
+/* Clock ticks as milliseconds. */
+long long sampler_ticks_ms(const struct sampler *s, unsigned long long ticks);
+
+#endif
