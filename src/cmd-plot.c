@@ -107,6 +107,43 @@ static void release_logs(struct run *runs, struct plot_input *in, char **paths, 
 	free(paths);
 }
 
+/*
+ * Loads the n logs named in names (nn of them; none: the newest in the current directory) into
+ * runs, keeping fields, and fills in with them, their paths and labels (NULL: the default
+ * ones). Returns 0, or the exit code after saying why.
+ */
+static int load_logs(int nn, char **names, unsigned long long fields, struct run *runs,
+		     struct plot_input *in, char **paths, size_t n, char **labels)
+{
+	for (size_t i = 0; i < n; i++)
+		run_init(&runs[i]);
+	int code = 0;
+	struct strbuf err = STRBUF_INIT;
+	for (size_t i = 0; i < n && !code; i++) {
+		code = resolve_log(nn > 0 ? names[i] : NULL, &paths[i], &err);
+		if (code)
+			break;
+		int ret = run_load_fields(&runs[i], paths[i], fields, cli_log_warn, NULL, &err);
+		if (ret < 0) {
+			code = ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR;
+			break;
+		}
+		if (runs[i].truncated)
+			warning("%s: the last line was cut off; plotting what was written before "
+				"it",
+				paths[i]);
+		if (runs[i].status == RUN_INCOMPLETE)
+			warning("%s: the log has no end record; plotting what it holds", paths[i]);
+		in[i].run = &runs[i];
+		in[i].path = paths[i];
+		in[i].label = labels ? labels[i] : NULL;
+	}
+	if (code)
+		error("%s", err.buf ? err.buf : "cannot read the log");
+	strbuf_release(&err);
+	return code;
+}
+
 int cmd_plot(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -198,35 +235,10 @@ int cmd_plot(int argc, char **argv)
 		labels = NULL;
 		die(EXIT_SOFTWARE, "out of memory");
 	}
-	for (size_t i = 0; i < n; i++)
-		run_init(&runs[i]);
-	int code = 0;
-	struct strbuf err = STRBUF_INIT;
-	for (size_t i = 0; i < n && !code; i++) {
-		code = resolve_log(argc > optind ? argv[optind + (int)i] : NULL, &paths[i], &err);
-		if (code)
-			break;
-		int ret = run_load_fields(&runs[i], paths[i], series_fields(o.metric), cli_log_warn,
-					  NULL, &err);
-		if (ret < 0) {
-			code = ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR;
-			break;
-		}
-		if (runs[i].truncated)
-			warning("%s: the last line was cut off; plotting what was written before "
-				"it",
-				paths[i]);
-		if (runs[i].status == RUN_INCOMPLETE)
-			warning("%s: the log has no end record; plotting what it holds", paths[i]);
-		in[i].run = &runs[i];
-		in[i].path = paths[i];
-		in[i].label = n_labels ? labels[i] : NULL;
-	}
-	if (code)
-		error("%s", err.buf ? err.buf : "cannot read the log");
-	else
+	int code = load_logs(argc - optind, argv + optind, series_fields(o.metric), runs, in, paths,
+			     n, n_labels ? labels : NULL);
+	if (!code)
 		code = write_plot(in, n, &o, (enum plot_format)format, out);
-	strbuf_release(&err);
 	/* cairo's font caches, so that a leak checker sees less that is not ours */
 	cairo_debug_reset_static_data();
 	release_logs(runs, in, paths, n);

@@ -941,6 +941,104 @@ int log_reader_skip_long(struct log_reader *r, bool at_end, struct strbuf *err)
 	return 0;
 }
 
+/*
+ * A line that is no JSON object: the cut-off end of a log whose writer died (0, r->truncated),
+ * a corrupt line (skipped, 0), or, before the header, not a log at all (-1).
+ */
+static int not_an_object(struct log_reader *r, bool complete, const char *why, struct strbuf *err)
+{
+	if (!complete && r->seen_header) {
+		/* The writer died mid-line: the log simply ends here. */
+		r->truncated = true;
+		return 0;
+	}
+	if (!r->seen_header) {
+		if (!complete)
+			strbuf_addf(err, "'%s' ends inside its header: the recording died at once",
+				    r->path);
+		else
+			not_a_log(r, err);
+		return -1;
+	}
+	skip_line(r, why);
+	return 0;
+}
+
+/*
+ * The header rules: the first record must be a header of a format this reader knows (-1
+ * otherwise: this is no log it can read); a later header is a corrupt line (0). 1: go on.
+ */
+static int check_header(struct log_reader *r, const json_t *o, const struct log_record *rec,
+			struct strbuf *err)
+{
+	if (r->seen_header) {
+		if (rec->type != REC_HEADER)
+			return 1;
+		skip_line(r, "a second header");
+		return 0;
+	}
+	const json_t *format = json_object_get(o, "format");
+	if (rec->type != REC_HEADER || !json_is_integer(format) || json_integer_value(format) < 1)
+		return not_a_log(r, err);
+	if (json_integer_value(format) > LOG_FORMAT_VERSION) {
+		strbuf_addf(err,
+			    "'%s' was written by a newer memline (format %lld); upgrade memline "
+			    "to read it",
+			    r->path, (long long)json_integer_value(format));
+		return -1;
+	}
+	return 1;
+}
+
+/* Decodes o by rec->type into rec. Returns why the line is skipped, or NULL; sets *oom. */
+static const char *decode_record(struct log_reader *r, const json_t *o, struct log_record *rec,
+				 bool *oom)
+{
+	const char *bad = NULL;
+	switch (rec->type) {
+	case REC_HEADER:
+		*oom |= !decode_header(r, o, &rec->header);
+		r->seen_header = true;
+		break;
+	case REC_PROC:
+	case REC_EXEC:
+		if (!decode_proc(o, &rec->proc))
+			*oom = true;
+		else if (rec->proc.pid <= 0)
+			bad = "process record without a pid";
+		break;
+	case REC_SAMPLE:
+		bad = decode_sample(r, o, &rec->sample, oom);
+		break;
+	case REC_EXIT:
+		decode_exit(o, &rec->exit);
+		if (rec->exit.pid <= 0)
+			bad = "exit record without a pid";
+		break;
+	case REC_END:
+		*oom |= !decode_end(o, &rec->end);
+		rec->end_events = (long)get_ll(o, "events", -1);
+		if (json_is_string(json_object_get(o, "error")))
+			rec->end_error = copy_text(json_object_get(o, "error"), LOG_LABEL_MAX,
+						   &rec->end_error_len, oom);
+		break;
+	case REC_EVENT:
+	case REC_SPAN:
+		bad = decode_mark(o, rec->type, &rec->mark, oom);
+		break;
+	case REC_OUTPUT:
+		bad = decode_output(o, &rec->output, oom);
+		break;
+	case REC_STOPPED:
+	case REC_WARNING:
+		bad = decode_note(o, rec->type == REC_STOPPED, &rec->note, oom);
+		break;
+	case REC_UNKNOWN:
+		break;
+	}
+	return bad;
+}
+
 int log_reader_parse(struct log_reader *r, const char *line, size_t n, struct log_record *rec,
 		     struct strbuf *err)
 {
@@ -957,23 +1055,7 @@ int log_reader_parse(struct log_reader *r, const char *line, size_t n, struct lo
 	json_t *o = json_loadb(line, n, JSON_ALLOW_NUL, &jerr);
 	if (!o || !json_is_object(o)) {
 		json_decref(o);
-		if (!complete && r->seen_header) {
-			/* The writer died mid-line: the log simply ends here. */
-			r->truncated = true;
-			return 0;
-		}
-		if (!r->seen_header) {
-			if (!complete)
-				strbuf_addf(err,
-					    "'%s' ends inside its header: the recording died "
-					    "at once",
-					    r->path);
-			else
-				not_a_log(r, err);
-			return -1;
-		}
-		skip_line(r, o ? "not a JSON object" : jerr.text);
-		return 0;
+		return not_an_object(r, complete, o ? "not a JSON object" : jerr.text, err);
 	}
 	const char *type = json_string_value(json_object_get(o, "type"));
 	rec->type = REC_UNKNOWN;
@@ -981,73 +1063,15 @@ int log_reader_parse(struct log_reader *r, const char *line, size_t n, struct lo
 	for (size_t i = 0; type && i < sizeof(record_types) / sizeof(record_types[0]); i++)
 		if (!strcmp(type, record_types[i].name))
 			rec->type = record_types[i].type;
-
-	if (!r->seen_header) {
-		if (rec->type != REC_HEADER || !json_is_integer(json_object_get(o, "format")) ||
-		    json_integer_value(json_object_get(o, "format")) < 1) {
-			json_decref(o);
-			return not_a_log(r, err);
-		}
-		long long format = json_integer_value(json_object_get(o, "format"));
-		if (format > LOG_FORMAT_VERSION) {
-			strbuf_addf(err,
-				    "'%s' was written by a newer memline (format %lld); "
-				    "upgrade "
-				    "memline to read it",
-				    r->path, format);
-			json_decref(o);
-			return -1;
-		}
-	} else if (rec->type == REC_HEADER) {
+	int go = check_header(r, o, rec, err);
+	if (go <= 0) {
 		json_decref(o);
-		skip_line(r, "a second header");
-		return 0;
+		return go;
 	}
-
-	const char *bad = NULL;
-	bool ok = true, oom = false;
-	switch (rec->type) {
-	case REC_HEADER:
-		ok = decode_header(r, o, &rec->header);
-		r->seen_header = true;
-		break;
-	case REC_PROC:
-	case REC_EXEC:
-		ok = decode_proc(o, &rec->proc);
-		if (ok && rec->proc.pid <= 0)
-			bad = "process record without a pid";
-		break;
-	case REC_SAMPLE:
-		bad = decode_sample(r, o, &rec->sample, &oom);
-		break;
-	case REC_EXIT:
-		decode_exit(o, &rec->exit);
-		if (rec->exit.pid <= 0)
-			bad = "exit record without a pid";
-		break;
-	case REC_END:
-		ok = decode_end(o, &rec->end);
-		rec->end_events = (long)get_ll(o, "events", -1);
-		if (json_is_string(json_object_get(o, "error")))
-			rec->end_error = copy_text(json_object_get(o, "error"), LOG_LABEL_MAX,
-						   &rec->end_error_len, &oom);
-		break;
-	case REC_EVENT:
-	case REC_SPAN:
-		bad = decode_mark(o, rec->type, &rec->mark, &oom);
-		break;
-	case REC_OUTPUT:
-		bad = decode_output(o, &rec->output, &oom);
-		break;
-	case REC_STOPPED:
-	case REC_WARNING:
-		bad = decode_note(o, rec->type == REC_STOPPED, &rec->note, &oom);
-		break;
-	case REC_UNKNOWN:
-		break;
-	}
+	bool oom = false;
+	const char *bad = decode_record(r, o, rec, &oom);
 	json_decref(o);
-	if (!ok || oom) {
+	if (oom) {
 		strbuf_addf(err, "out of memory reading '%s'", r->path);
 		return -1;
 	}

@@ -274,92 +274,99 @@ unsigned long long series_fields(enum series_metric metric)
 	return RUN_FIELD(proc_field_of[metric]);
 }
 
-int series_set_build(struct series_set *set, const struct run *run, enum series_metric metric,
-		     int top)
+/*
+ * Pass 1: each process's peak, into rank. The values are computed again in pass 2 rather than
+ * kept: a large log has millions of process samples, and a second pass over them costs less
+ * than filling and reading back an array of them all.
+ */
+static void rank_peaks(const struct run *run, enum series_metric metric, struct cpu_calc *calc,
+		       struct proc_rank *rank)
 {
-	memset(set, 0, sizeof(*set));
-	set->metric = metric;
-	size_t np = run->n_procs;
 	bool cpu = metric == SERIES_CPU;
-	struct cpu_calc calc;
-	struct proc_rank *rank = calloc(np ? np : 1, sizeof(*rank));
-	int *slot_of = malloc((np ? np : 1) * sizeof(*slot_of));
-	int ret = -1;
-	if (cpu_calc_init(&calc, run, cpu) < 0 || !rank || !slot_of)
-		goto out;
-
-	/*
-	 * Pass 1: each process's peak. The values are computed again in pass 2 rather than kept:
-	 * a large log has millions of process samples, and a second pass over them costs less
-	 * than filling and reading back an array of them all.
-	 */
-	for (size_t i = 0; i < np; i++) {
+	for (size_t i = 0; i < run->n_procs; i++) {
 		rank[i].peak = -1;
 		rank[i].idx = (int)i;
 	}
 	for (size_t si = 0; si < run->n_samples; si++) {
 		const struct run_sample *smp = &run->samples[si];
-		bool ends = cpu && cpu_ends_window(&calc, si, smp->t);
+		bool ends = cpu && cpu_ends_window(calc, si, smp->t);
 		for (size_t k = smp->first; k < smp->first + smp->n; k++) {
 			const struct run_proc_sample *ps = run_ps(run, k);
-			double v = cpu ? cpu_proc(&calc, ps, si, smp->t, ends)
+			double v = cpu ? cpu_proc(calc, ps, si, smp->t, ends)
 				       : mem_value(run, ps, metric);
 			if (!isnan(v) && v > rank[ps->proc].peak)
 				rank[ps->proc].peak = v;
 		}
 		if (ends) {
 			double tree, other;
-			cpu_end_window(&calc, smp->t, &tree, &other);
+			cpu_end_window(calc, smp->t, &tree, &other);
 		}
 	}
-	qsort(rank, np, sizeof(*rank), cmp_rank);
+	qsort(rank, run->n_procs, sizeof(*rank), cmp_rank);
+}
+
+/*
+ * Where each process goes, from the ranking: slot_of[proc] is 1 + its place among the top,
+ * -2 for "other", -1 for no known point. Returns how many are in the top; counts the rest.
+ */
+static size_t assign_slots(const struct proc_rank *rank, size_t np, int top, int *slot_of,
+			   size_t *n_rest)
+{
 	size_t n_top = 0;
 	for (size_t i = 0; i < np; i++)
-		slot_of[i] = -1; /* no known point: in neither the top nor "other" */
+		slot_of[i] = -1;
 	for (size_t r = 0; r < np; r++) {
 		if (rank[r].peak < 0)
 			continue;
 		if (top > 0 && n_top < (size_t)top) {
 			slot_of[rank[r].idx] = (int)(1 + n_top++);
 		} else {
-			slot_of[rank[r].idx] = -2; /* "other" */
-			set->n_rest++;
+			slot_of[rank[r].idx] = -2;
+			(*n_rest)++;
 		}
 	}
+	return n_top;
+}
 
+/* The set's series, empty: the tree, the n_top processes of rank, and "other" if any. */
+static int alloc_series(struct series_set *set, const struct run *run, const struct proc_rank *rank,
+			size_t n_top)
+{
 	set->n = 1 + n_top + (set->n_rest ? 1 : 0);
 	set->s = calloc(set->n, sizeof(*set->s));
 	if (!set->s) {
 		set->n = 0;
-		goto out;
+		return -1;
 	}
 	if (series_alloc(&set->s[0], SERIES_TREE, -1, run->n_samples) < 0)
-		goto out;
+		return -1;
 	for (size_t r = 0; r < n_top; r++) {
 		int idx = rank[r].idx;
 		const struct run_proc *p = &run->procs[idx];
 		size_t cap =
 			p->first_sample < 0 ? 0 : (size_t)(p->last_sample - p->first_sample + 1);
 		if (series_alloc(&set->s[1 + r], SERIES_PROC, idx, cap) < 0)
-			goto out;
+			return -1;
 	}
-	struct series *other = set->n_rest ? &set->s[set->n - 1] : NULL;
-	if (other && series_alloc(other, SERIES_OTHER, -1, run->n_samples) < 0)
-		goto out;
+	if (set->n_rest && series_alloc(&set->s[set->n - 1], SERIES_OTHER, -1, run->n_samples) < 0)
+		return -1;
+	return 0;
+}
 
-	/* Pass 2: the values again, distributed to the series. */
-	cpu_calc_release(&calc);
-	if (cpu_calc_init(&calc, run, cpu) < 0)
-		goto out;
-	calc.slot_of = slot_of;
+/* Pass 2: the values again, distributed to the series by slot_of. */
+static void fill_series(struct series_set *set, const struct run *run, enum series_metric metric,
+			struct cpu_calc *calc, const int *slot_of)
+{
+	bool cpu = metric == SERIES_CPU;
+	struct series *other = set->n_rest ? &set->s[set->n - 1] : NULL;
 	for (size_t si = 0; si < run->n_samples; si++) {
 		const struct run_sample *smp = &run->samples[si];
-		bool ends = cpu && cpu_ends_window(&calc, si, smp->t);
+		bool ends = cpu && cpu_ends_window(calc, si, smp->t);
 		double sum = 0, rest = 0;
 		bool any = false, any_rest = false;
 		for (size_t k = smp->first; k < smp->first + smp->n; k++) {
 			const struct run_proc_sample *ps = run_ps(run, k);
-			double v = cpu ? cpu_proc(&calc, ps, si, smp->t, ends)
+			double v = cpu ? cpu_proc(calc, ps, si, smp->t, ends)
 				       : mem_value(run, ps, metric);
 			if (isnan(v))
 				continue;
@@ -378,9 +385,9 @@ int series_set_build(struct series_set *set, const struct run *run, enum series_
 				continue;
 			/* a window's end: known when some process is, or one ended in it, or
 			 * none is alive (nothing to sum, 0) */
-			bool known = any || calc.ended_in_window || !smp->n;
+			bool known = any || calc->ended_in_window || !smp->n;
 			double tree, rest_v;
-			cpu_end_window(&calc, smp->t, &tree, &rest_v);
+			cpu_end_window(calc, smp->t, &tree, &rest_v);
 			if (other)
 				series_push(other, si, smp->t, rest_v);
 			if (known)
@@ -395,6 +402,30 @@ int series_set_build(struct series_set *set, const struct run *run, enum series_
 		else if (any || !smp->n) /* no process alive: nothing to sum, 0 */
 			series_push(&set->s[0], si, smp->t, sum);
 	}
+}
+
+int series_set_build(struct series_set *set, const struct run *run, enum series_metric metric,
+		     int top)
+{
+	memset(set, 0, sizeof(*set));
+	set->metric = metric;
+	size_t np = run->n_procs;
+	bool cpu = metric == SERIES_CPU;
+	struct cpu_calc calc;
+	struct proc_rank *rank = calloc(np ? np : 1, sizeof(*rank));
+	int *slot_of = malloc((np ? np : 1) * sizeof(*slot_of));
+	int ret = -1;
+	if (cpu_calc_init(&calc, run, cpu) < 0 || !rank || !slot_of)
+		goto out;
+	rank_peaks(run, metric, &calc, rank);
+	size_t n_top = assign_slots(rank, np, top, slot_of, &set->n_rest);
+	if (alloc_series(set, run, rank, n_top) < 0)
+		goto out;
+	cpu_calc_release(&calc);
+	if (cpu_calc_init(&calc, run, cpu) < 0)
+		goto out;
+	calc.slot_of = slot_of;
+	fill_series(set, run, metric, &calc, slot_of);
 	ret = 0;
 out:
 	if (ret < 0)

@@ -456,27 +456,18 @@ static const char *const gp_colors[] = {
 };
 #define GP_NCOLORS (sizeof(gp_colors) / sizeof(gp_colors[0]))
 
-void export_gnuplot_plt(const struct run *run, int top, struct export_out *out)
+/* The time unit of the x axis: seconds, minutes, hours or days, by the run's length. */
+static double gp_time_unit(double dur, const char **unit)
 {
-	struct strbuf *sb = &out->buf;
-	struct series_set set = SERIES_SET_INIT;
-	if (!gp_series(run, top, &set, sb))
-		return;
-	double dur = run->duration > 0 ? run->duration : 1;
-	double tu = 1;
-	const char *unit = "s";
-	if (dur >= 2 * 86400) {
-		tu = 86400;
-		unit = "d";
-	} else if (dur >= 2 * 3600) {
-		tu = 3600;
-		unit = "h";
-	} else if (dur >= 120) {
-		tu = 60;
-		unit = "min";
-	}
-	double peak_mib = run->peak > 0 ? run->peak / 1024.0 : 1;
+	*unit = dur >= 2 * 86400 ? "d" : dur >= 2 * 3600 ? "h" : dur >= 120 ? "min" : "s";
+	return dur >= 2 * 86400 ? 86400 : dur >= 2 * 3600 ? 3600 : dur >= 120 ? 60 : 1;
+}
 
+/* The script's start: where the data is, the terminal, the title and the axes. */
+static void gp_header(const struct run *run, double dur, double peak_mib, struct strbuf *sb)
+{
+	const char *unit;
+	double tu = gp_time_unit(dur, &unit);
 	strbuf_addstr(sb, "# memline.plt: draws memline.dat, beside this script, to memline.png "
 			  "beside it:\n#   gnuplot DIR/memline.plt\n# Written by memline export "
 			  "--gnuplot; needs gnuplot 5 with the pngcairo terminal.\n"
@@ -498,10 +489,14 @@ void export_gnuplot_plt(const struct run *run, int top, struct export_out *out)
 	strbuf_addstr(sb, "]\nset yrange [0:");
 	gp_num(sb, peak_mib * 1.25);
 	strbuf_addstr(sb, "]\n");
+	sb->oom |= title.oom;
+	strbuf_release(&title);
+}
 
-	/* spans: shaded bands, their names at the top, stacked by depth */
+/* Spans: shaded bands, their names at the top, stacked by depth. Returns the next tag. */
+static int gp_spans(const struct run *run, int tag, struct strbuf *sb)
+{
 	strbuf_addstr(sb, "# spans\n");
-	int tag = 1;
 	for (size_t i = 0; i < run->n_spans && i < GP_MAX_SPANS; i++, tag++) {
 		const struct run_span *s = &run->spans[i];
 		int depth = s->depth < 5 ? s->depth : 5;
@@ -523,15 +518,22 @@ void export_gnuplot_plt(const struct run *run, int top, struct export_out *out)
 	}
 	if (run->n_spans > GP_MAX_SPANS)
 		strbuf_addf(sb, "# %zu more spans not drawn\n", run->n_spans - GP_MAX_SPANS);
+	return tag;
+}
 
-	/* events: an arrow up to the tree's line, the label rotated beside it; labels of events
-	 * close in time step right so that they do not print over each other */
+/*
+ * Events: an arrow up to the tree's line, the label rotated beside it; labels of events close
+ * in time step right so that they do not print over each other. Returns the next tag.
+ */
+static int gp_events(const struct run *run, const struct series *tree, double dur, int tag,
+		     struct strbuf *sb)
+{
 	strbuf_addstr(sb, "# events\n");
 	double last_t = -INFINITY;
 	int stack = 0;
 	for (size_t i = 0; i < run->n_events && i < GP_MAX_EVENTS; i++, tag++) {
 		const struct run_event *e = &run->events[i];
-		double y = fmax(series_at(&set.s[0], e->t), 0) / 1024.0;
+		double y = fmax(series_at(tree, e->t), 0) / 1024.0;
 		stack = e->t - last_t < dur / 100 ? stack + 1 : 0;
 		last_t = e->t;
 		strbuf_addf(sb, "set arrow %d from ", tag);
@@ -554,8 +556,12 @@ void export_gnuplot_plt(const struct run *run, int top, struct export_out *out)
 	}
 	if (run->n_events > GP_MAX_EVENTS)
 		strbuf_addf(sb, "# %zu more events not drawn\n", run->n_events - GP_MAX_EVENTS);
+	return tag;
+}
 
-	/* the peak, and how the run ended */
+/* The peak, marked where it was, and how the run ended, in red when it went wrong. */
+static void gp_peak_and_ending(const struct run *run, double peak_mib, int tag, struct strbuf *sb)
+{
 	if (run->peak >= 0) {
 		struct strbuf s = STRBUF_INIT;
 		strbuf_addstr(&s, "peak ");
@@ -575,16 +581,21 @@ void export_gnuplot_plt(const struct run *run, int top, struct export_out *out)
 	struct strbuf ending = STRBUF_INIT;
 	report_ending(run, &ending);
 	bool bad = run->status != RUN_COMPLETED;
-	strbuf_addf(sb, "set label %d ", tag++);
+	strbuf_addf(sb, "set label %d ", tag);
 	gp_str(sb, ending.buf ? ending.buf : "", ending.len, GP_TITLE_CHARS);
 	strbuf_addf(sb, " at graph 0.01, graph 0.03 left front textcolor rgb '%s'\n",
 		    bad ? "#cc0000" : "#555555");
+	sb->oom |= ending.oom;
+	strbuf_release(&ending);
+}
 
-	/* the lines */
+/* The plot command: the tree's line, the top processes' and "other", from memline.dat. */
+static void gp_lines(const struct run *run, const struct series_set *set, struct strbuf *sb)
+{
 	strbuf_addstr(sb, "plot dir.'memline.dat' using ($1/tu):($2/1024) with lines linewidth 2 "
 			  "linecolor rgb '#222222' title 'tree total'");
-	for (size_t k = 1; k < set.n; k++) {
-		if (set.s[k].kind == SERIES_OTHER) {
+	for (size_t k = 1; k < set->n; k++) {
+		if (set->s[k].kind == SERIES_OTHER) {
 			strbuf_addf(
 				sb,
 				", \\\n     '' using ($1/tu):($%zu/1024) with lines linewidth 1 "
@@ -593,7 +604,7 @@ void export_gnuplot_plt(const struct run *run, int top, struct export_out *out)
 			continue;
 		}
 		struct strbuf name = STRBUF_INIT;
-		gp_proc_name(run, set.s[k].proc, &name, GP_LABEL_CHARS);
+		gp_proc_name(run, set->s[k].proc, &name, GP_LABEL_CHARS);
 		strbuf_addf(sb,
 			    ", \\\n     '' using ($1/tu):($%zu/1024) with lines linewidth 1 "
 			    "linecolor rgb '%s' title ",
@@ -603,8 +614,20 @@ void export_gnuplot_plt(const struct run *run, int top, struct export_out *out)
 		strbuf_release(&name);
 	}
 	strbuf_addch(sb, '\n');
-	sb->oom |= title.oom || ending.oom;
-	strbuf_release(&title);
-	strbuf_release(&ending);
+}
+
+void export_gnuplot_plt(const struct run *run, int top, struct export_out *out)
+{
+	struct strbuf *sb = &out->buf;
+	struct series_set set = SERIES_SET_INIT;
+	if (!gp_series(run, top, &set, sb))
+		return;
+	double dur = run->duration > 0 ? run->duration : 1;
+	double peak_mib = run->peak > 0 ? run->peak / 1024.0 : 1;
+	gp_header(run, dur, peak_mib, sb);
+	int tag = gp_spans(run, 1, sb);
+	tag = gp_events(run, &set.s[0], dur, tag, sb);
+	gp_peak_and_ending(run, peak_mib, tag, sb);
+	gp_lines(run, &set, sb);
 	series_set_release(&set);
 }

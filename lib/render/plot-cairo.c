@@ -822,31 +822,27 @@ static void legend_swatch(struct plot *p, const struct entry *e, double x, doubl
 	cairo_set_dash(cr, NULL, 0, 0);
 }
 
-static void draw_legend(struct plot *p, double x0, double x1, size_t skipped_events,
-			size_t skipped_spans)
+/*
+ * The legend's entries, into a new array *out (NULL when out of memory): one a run when runs
+ * overlay (its label whole, wrapped to width: it is what tells them apart; then its log and
+ * command), else one a line of the single run. Returns how many.
+ */
+static size_t legend_entries(struct plot *p, double width, struct entry **out)
 {
-	cairo_t *cr = p->cr;
-	if (x1 - x0 < 60)
-		return;
-	size_t max_entries = 1;
+	size_t max_entries = 1, n = 0;
 	for (size_t l = 0; l < p->n; l++)
 		max_entries += p->n > 1 ? 1 : p->layers[l].set.n;
-	struct entry *es = calloc(max_entries, sizeof(*es));
-	if (!es)
-		return;
-	size_t n = 0;
-	for (size_t l = 0; l < p->n; l++) {
+	struct entry *es = *out = calloc(max_entries, sizeof(*es));
+	for (size_t l = 0; es && l < p->n; l++) {
 		const struct layer *ly = &p->layers[l];
 		if (p->n > 1) {
-			/* its label whole (wrapped, never cut: it is what tells the runs apart),
-			 * then its log and command as far as they fit */
 			struct entry *e = &es[n++];
 			e->c = ly->color;
 			e->alpha = 1;
 			e->width = 2.6;
 			font(p, 10.5, true);
-			e->lines = wrap(p, ly->label.buf ? ly->label.buf : "", ly->label.len,
-					x1 - x0 - 28, LABEL_LINES, &e->text);
+			e->lines = wrap(p, ly->label.buf ? ly->label.buf : "", ly->label.len, width,
+					LABEL_LINES, &e->text);
 			const char *base = ly->path ? strrchr(ly->path, '/') : NULL;
 			strbuf_addf(&e->sub, "%s: ", base ? base + 1 : ly->path ? ly->path : "?");
 			run_command(ly->run, &e->sub);
@@ -869,7 +865,43 @@ static void draw_legend(struct plot *p, double x0, double x1, size_t skipped_eve
 			}
 		}
 	}
+	return n;
+}
 
+/* One entry's text at y: a line, or a wrapped label and its muted second line. Returns y. */
+static double legend_text(struct plot *p, const struct entry *e, double x, double w, double y)
+{
+	set_rgb(p->cr, p->th->fg, 1);
+	if (!e->lines) {
+		font(p, 10.5, false);
+		draw_text(p, fit(p, e->text.buf, e->text.len, w), x, y, 0);
+		return y;
+	}
+	font(p, 10.5, true);
+	const char *line = e->text.buf ? e->text.buf : "";
+	for (size_t k = 0; k < e->lines; k++) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		strbuf_reset(&p->tmp);
+		strbuf_add(&p->tmp, line, len);
+		if (k)
+			y += ROW_H;
+		draw_text(p, p->tmp.buf ? p->tmp.buf : "", x, y, 0);
+		line = nl ? nl + 1 : line + len;
+	}
+	y += ROW_H;
+	font(p, 9.5, false);
+	set_rgb(p->cr, p->th->muted, 1);
+	draw_text(p, fit(p, e->sub.buf, e->sub.len, w), x, y, 0);
+	return y;
+}
+
+/*
+ * The entries that fit above the endings, "+N more" for those that do not, and for overlaid
+ * runs what their faint lines are. Returns the y of the last row drawn.
+ */
+static double legend_rows(struct plot *p, const struct entry *es, size_t n, double x0, double x1)
+{
 	double y = p->py0 + 4;
 	double bottom = p->py1 - (p->n + 2) * ROW_H; /* room for the endings below */
 	size_t rows = (size_t)fmax(1, (bottom - y) / ROW_H), used = 0, shown = 0;
@@ -883,49 +915,30 @@ static void draw_legend(struct plot *p, double x0, double x1, size_t skipped_eve
 	for (size_t i = 0; i < shown; i++) {
 		y += ROW_H;
 		legend_swatch(p, &es[i], x0, y);
-		set_rgb(cr, p->th->fg, 1);
-		if (!es[i].lines) {
-			font(p, 10.5, false);
-			draw_text(p, fit(p, es[i].text.buf, es[i].text.len, x1 - x0 - 28), x0 + 28,
-				  y, 0);
-			continue;
-		}
-		font(p, 10.5, true);
-		const char *line = es[i].text.buf ? es[i].text.buf : "";
-		for (size_t k = 0; k < es[i].lines; k++) {
-			const char *nl = strchr(line, '\n');
-			size_t len = nl ? (size_t)(nl - line) : strlen(line);
-			strbuf_reset(&p->tmp);
-			strbuf_add(&p->tmp, line, len);
-			if (k)
-				y += ROW_H;
-			draw_text(p, p->tmp.buf ? p->tmp.buf : "", x0 + 28, y, 0);
-			line = nl ? nl + 1 : line + len;
-		}
-		y += ROW_H;
-		font(p, 9.5, false);
-		set_rgb(cr, p->th->muted, 1);
-		draw_text(p, fit(p, es[i].sub.buf, es[i].sub.len, x1 - x0 - 28), x0 + 28, y, 0);
+		y = legend_text(p, &es[i], x0 + 28, x1 - x0 - 28, y);
 	}
 	font(p, 10.5, false);
+	set_rgb(p->cr, p->th->muted, 1);
 	if (shown < n) {
 		y += ROW_H;
 		strbuf_reset(&p->tmp);
 		strbuf_addf(&p->tmp, "+%zu more", n - shown);
-		set_rgb(cr, p->th->muted, 1);
 		draw_text(p, p->tmp.buf, x0 + 28, y, 0);
 	}
 	if (p->n > 1 && p->o->top > 0) {
 		y += ROW_H;
-		set_rgb(cr, p->th->muted, 1);
-		struct strbuf note = STRBUF_INIT;
+		struct strbuf note = STRBUF_INIT; /* fit() writes into p->tmp */
 		strbuf_addf(&note, "faint: top %d processes of each", p->o->top);
 		draw_text(p, fit(p, note.buf, note.len, x1 - x0), x0, y, 0);
 		strbuf_release(&note);
 	}
+	return y;
+}
 
-	/* how each run ended */
-	y += ROW_H * 1.5;
+/* How each run ended, from y down, in red when it went wrong; a colour square each overlaid. */
+static void legend_endings(struct plot *p, double x0, double x1, double y)
+{
+	cairo_t *cr = p->cr;
 	for (size_t l = 0; l < p->n && y < p->py1 + 4; l++) {
 		const struct run *run = p->layers[l].run;
 		strbuf_reset(&p->tmp);
@@ -933,32 +946,50 @@ static void draw_legend(struct plot *p, double x0, double x1, size_t skipped_eve
 		struct strbuf line = STRBUF_INIT;
 		strbuf_addstr(&line, p->tmp.buf);
 		font(p, 11, bad_end(run->status));
-		set_rgb(cr, bad_end(run->status) ? p->th->bad : p->th->fg, 1);
 		double x = x0;
 		if (p->n > 1) {
 			set_rgb(cr, p->layers[l].color, 1);
 			cairo_rectangle(cr, x0, y - 8, 8, 8);
 			cairo_fill(cr);
-			set_rgb(cr, bad_end(run->status) ? p->th->bad : p->th->fg, 1);
 			x += 12;
 		}
+		set_rgb(cr, bad_end(run->status) ? p->th->bad : p->th->fg, 1);
 		draw_text(p, fit(p, line.buf, line.len, x1 - x), x, y, 0);
 		strbuf_release(&line);
 		y += ROW_H;
 	}
-	if (skipped_events || skipped_spans) {
-		font(p, 10.5, false);
-		set_rgb(cr, p->th->muted, 1);
-		strbuf_reset(&p->tmp);
-		if (skipped_events)
-			strbuf_addf(&p->tmp, "+%zu event%s", skipped_events,
-				    skipped_events == 1 ? "" : "s");
-		if (skipped_spans)
-			strbuf_addf(&p->tmp, "%s+%zu span%s", skipped_events ? ", " : "",
-				    skipped_spans, skipped_spans == 1 ? "" : "s");
-		strbuf_addstr(&p->tmp, " not labelled");
-		draw_text(p, p->tmp.buf, p->px1, p->py1 + 32, 1);
-	}
+}
+
+/* Under the plot area, at its right: the events and spans left without a label. */
+static void legend_unlabelled(struct plot *p, size_t events, size_t spans)
+{
+	if (!events && !spans)
+		return;
+	font(p, 10.5, false);
+	set_rgb(p->cr, p->th->muted, 1);
+	strbuf_reset(&p->tmp);
+	if (events)
+		strbuf_addf(&p->tmp, "+%zu event%s", events, events == 1 ? "" : "s");
+	if (spans)
+		strbuf_addf(&p->tmp, "%s+%zu span%s", events ? ", " : "", spans,
+			    spans == 1 ? "" : "s");
+	strbuf_addstr(&p->tmp, " not labelled");
+	draw_text(p, p->tmp.buf, p->px1, p->py1 + 32, 1);
+}
+
+/* The legend, between x0 and x1 right of the plot area: its lines, then how the runs ended. */
+static void draw_legend(struct plot *p, double x0, double x1, size_t skipped_events,
+			size_t skipped_spans)
+{
+	if (x1 - x0 < 60)
+		return;
+	struct entry *es;
+	size_t n = legend_entries(p, x1 - x0 - 28, &es);
+	if (!es)
+		return;
+	double y = legend_rows(p, es, n, x0, x1);
+	legend_endings(p, x0, x1, y + ROW_H * 1.5);
+	legend_unlabelled(p, skipped_events, skipped_spans);
 	for (size_t i = 0; i < n; i++) {
 		strbuf_release(&es[i].text);
 		strbuf_release(&es[i].sub);
@@ -1061,6 +1092,44 @@ static bool svg_with_text(const struct plot *p, const struct strbuf *svg, struct
 	return !out->oom;
 }
 
+/* Sets p up for the n inputs: sizes, theme, and a layer each with its lines and label. */
+static int plot_layers(struct plot *p, const struct plot_input *in, size_t n,
+		       const struct plot_options *o, enum plot_format format)
+{
+	p->o = o;
+	p->format = format;
+	p->th = o->dark ? &dark : &light;
+	p->w = o->width > 0 ? o->width : DEFAULT_WIDTH;
+	p->h = o->height > 0 ? o->height : DEFAULT_HEIGHT;
+	p->n = n;
+	p->layers = calloc(n, sizeof(*p->layers));
+	size_t cols = (size_t)p->w;
+	p->dt = malloc(series_decimate_cap(cols) * sizeof(*p->dt));
+	p->dv = malloc(series_decimate_cap(cols) * sizeof(*p->dv));
+	if (!p->layers || !p->dt || !p->dv)
+		return -1;
+	for (size_t l = 0; l < n; l++) {
+		p->layers[l].run = in[l].run;
+		p->layers[l].path = in[l].path;
+		p->layers[l].color = l == 0 ? p->th->tree : palette[(l - 1) % N_PALETTE];
+		if (series_set_build(&p->layers[l].set, in[l].run, o->metric,
+				     o->top < 0 ? 0 : o->top) < 0)
+			return -1;
+		p->layers[l].tree_is_proc = series_tree_is_only_proc(&p->layers[l].set);
+	}
+	struct strbuf *labels = calloc(n, sizeof(*labels));
+	if (!labels)
+		return -1;
+	plot_labels(in, n, labels);
+	bool labels_oom = false;
+	for (size_t l = 0; l < n; l++) {
+		labels_oom |= labels[l].oom;
+		p->layers[l].label = labels[l];
+	}
+	free(labels);
+	return labels_oom ? -1 : 0;
+}
+
 int plot_cairo(const struct plot_input *in, size_t n, const struct plot_options *o,
 	       enum plot_format format, struct strbuf *out, struct strbuf *err)
 {
@@ -1072,38 +1141,7 @@ int plot_cairo(const struct plot_input *in, size_t n, const struct plot_options 
 		strbuf_addstr(err, "no log to plot");
 		return -1;
 	}
-	p.o = o;
-	p.format = format;
-	p.th = o->dark ? &dark : &light;
-	p.w = o->width > 0 ? o->width : DEFAULT_WIDTH;
-	p.h = o->height > 0 ? o->height : DEFAULT_HEIGHT;
-	p.n = n;
-	p.layers = calloc(n, sizeof(*p.layers));
-	size_t cols = (size_t)p.w;
-	p.dt = malloc(series_decimate_cap(cols) * sizeof(*p.dt));
-	p.dv = malloc(series_decimate_cap(cols) * sizeof(*p.dv));
-	if (!p.layers || !p.dt || !p.dv)
-		goto oom;
-	for (size_t l = 0; l < n; l++) {
-		p.layers[l].run = in[l].run;
-		p.layers[l].path = in[l].path;
-		p.layers[l].color = l == 0 ? p.th->tree : palette[(l - 1) % N_PALETTE];
-		if (series_set_build(&p.layers[l].set, in[l].run, o->metric,
-				     o->top < 0 ? 0 : o->top) < 0)
-			goto oom;
-		p.layers[l].tree_is_proc = series_tree_is_only_proc(&p.layers[l].set);
-	}
-	struct strbuf *labels = calloc(n, sizeof(*labels));
-	if (!labels)
-		goto oom;
-	plot_labels(in, n, labels);
-	bool labels_oom = false;
-	for (size_t l = 0; l < n; l++) {
-		labels_oom |= labels[l].oom;
-		p.layers[l].label = labels[l];
-	}
-	free(labels);
-	if (labels_oom)
+	if (plot_layers(&p, in, n, o, format) < 0)
 		goto oom;
 
 	switch (format) {

@@ -502,6 +502,101 @@ static struct prow *frame_add_row(struct tui *ui, const struct run *run, size_t 
 }
 
 /*
+ * Each row's CPU% (rows are the last sample's entries, in its order), over the last window of
+ * at least series_cpu_window() (series.h has the definition): from the latest sample that far
+ * back, or from its start for a process that started since.
+ */
+static void table_cpu(struct tui *ui, const struct run *run, const struct run_sample *last)
+{
+	struct frame *f = &ui->f;
+	double t0 = last->t - series_cpu_window(run);
+	size_t i = run_sample_from(run, t0);
+	if (i < run->n_samples && run->samples[i].t <= t0)
+		i++;
+	const struct run_sample *prev = i > 0 ? &run->samples[i - 1] : NULL;
+	t0 = prev ? prev->t : 0;
+	double dt = last->t - t0;
+	for (size_t j = last->first; j < last->first + last->n; j++) {
+		const struct run_proc_sample *b = run_ps(run, j);
+		f->rows[j - last->first].cpu_base = run->procs[b->proc].start >= t0 ? 0 : -1;
+		ui->slot[b->proc] = (int)(j - last->first);
+	}
+	for (size_t j = prev ? prev->first : 0; prev && j < prev->first + prev->n; j++) {
+		const struct run_proc_sample *ps = run_ps(run, j);
+		int k = ui->slot[ps->proc];
+		if (k < 0)
+			continue;
+		long long au = run_ps_value(run, ps, PF_UTIME),
+			  as = run_ps_value(run, ps, PF_STIME);
+		f->rows[k].cpu_base = au < 0 || as < 0 ? -1 : au + as;
+		f->rows[k].threads = run_ps_value(run, ps, PF_THREADS);
+	}
+	for (size_t j = last->first; j < last->first + last->n; j++) {
+		const struct run_proc_sample *b = run_ps(run, j);
+		struct prow *r = &f->rows[j - last->first];
+		long long bu = run_ps_value(run, b, PF_UTIME), bs = run_ps_value(run, b, PF_STIME);
+		long long th = run_ps_value(run, b, PF_THREADS);
+		if (th < r->threads)
+			th = r->threads;
+		if (bu >= 0 && bs >= 0 && r->cpu_base >= 0 && bu + bs >= r->cpu_base) {
+			double v = series_cpu_percent(bu + bs - r->cpu_base, dt, th);
+			r->cpu = isnan(v) ? -1 : v;
+		}
+		ui->slot[b->proc] = -1;
+	}
+}
+
+/* Rows for the processes alive at the last sample, largest RSS first, at most want. */
+static int table_alive(struct tui *ui, const struct run *run, const struct run_sample *last,
+		       size_t want)
+{
+	struct frame *f = &ui->f;
+	f->n_alive = last->n;
+	/* Row k is entry k of the last sample until the sort. */
+	for (size_t j = last->first; j < last->first + last->n; j++) {
+		const struct run_proc_sample *ps = run_ps(run, j);
+		struct prow *r = frame_add_row(ui, run, (size_t)ps->proc);
+		if (!r)
+			return -1;
+		r->rss = run_ps_value(run, ps, PF_RSS);
+		snprintf(r->state, sizeof(r->state), "%c", ps->state ? ps->state : '?');
+	}
+	table_cpu(ui, run, last);
+	if (f->n_rows)
+		qsort(f->rows, f->n_rows, sizeof(*f->rows), cmp_rss);
+	if (f->n_rows > want)
+		f->n_rows = want;
+	return 0;
+}
+
+/* The rows left under them: the processes not in the last sample with the highest peaks. */
+static int table_gone(struct tui *ui, const struct run *run, const struct run_sample *last,
+		      size_t want)
+{
+	struct frame *f = &ui->f;
+	size_t have = f->n_rows, spare = want - have;
+	for (size_t i = 0; i < run->n_procs && spare; i++) {
+		const struct run_proc *p = &run->procs[i];
+		if (last && p->last_sample == (long)run->n_samples - 1)
+			continue;
+		size_t n = f->n_rows - have;
+		if (n == spare && run->procs[f->rows[f->n_rows - 1].proc].peak >= p->peak)
+			continue;
+		if (n == spare)
+			f->n_rows--;
+		if (!frame_add_row(ui, run, i))
+			return -1;
+		for (size_t k = f->n_rows - 1;
+		     k > have && run->procs[f->rows[k - 1].proc].peak < p->peak; k--) {
+			struct prow t = f->rows[k];
+			f->rows[k] = f->rows[k - 1];
+			f->rows[k - 1] = t;
+		}
+	}
+	return 0;
+}
+
+/*
  * The process table: the processes of the last sample by RSS (CPU% from their CPU time since
  * the sample before), then, in the rows left, the others (gone, or not sampled yet) by peak.
  * Only the rows shown get their command line formatted.
@@ -523,87 +618,8 @@ static int frame_table(struct tui *ui, const struct run *run)
 		ui->n_slot = run->n_procs;
 	}
 	const struct run_sample *last = run->n_samples ? &run->samples[run->n_samples - 1] : NULL;
-	/* CPU% over the last window of at least series_cpu_window(): from the latest sample that
-	 * far back (series.h has the definition) */
-	const struct run_sample *prev = NULL;
-	double t0 = 0;
-	if (last) {
-		t0 = last->t - series_cpu_window(run);
-		size_t j = run_sample_from(run, t0);
-		if (j < run->n_samples && run->samples[j].t <= t0)
-			j++;
-		prev = j > 0 ? &run->samples[j - 1] : NULL;
-		t0 = prev ? prev->t : 0;
-	}
-	if (last) {
-		f->n_alive = last->n;
-		/* Row k is entry k of the last sample until the sort. */
-		for (size_t j = last->first; j < last->first + last->n; j++) {
-			const struct run_proc_sample *ps = run_ps(run, j);
-			struct prow *r = frame_add_row(ui, run, (size_t)ps->proc);
-			if (!r)
-				return -1;
-			r->rss = run_ps_value(run, ps, PF_RSS);
-			snprintf(r->state, sizeof(r->state), "%c", ps->state ? ps->state : '?');
-			ui->slot[ps->proc] = (int)(j - last->first);
-		}
-		/* baselines: 0 for those that started in the window, else their CPU at prev */
-		double dt = last->t - t0;
-		for (size_t j = last->first; j < last->first + last->n; j++) {
-			const struct run_proc_sample *b = run_ps(run, j);
-			f->rows[j - last->first].cpu_base =
-				run->procs[b->proc].start >= t0 ? 0 : -1;
-		}
-		for (size_t j = prev ? prev->first : 0; prev && j < prev->first + prev->n; j++) {
-			const struct run_proc_sample *ps = run_ps(run, j);
-			int k = ui->slot[ps->proc];
-			if (k < 0)
-				continue;
-			long long au = run_ps_value(run, ps, PF_UTIME),
-				  as = run_ps_value(run, ps, PF_STIME);
-			f->rows[k].cpu_base = au < 0 || as < 0 ? -1 : au + as;
-			f->rows[k].threads = run_ps_value(run, ps, PF_THREADS);
-		}
-		for (size_t j = last->first; j < last->first + last->n; j++) {
-			const struct run_proc_sample *b = run_ps(run, j);
-			struct prow *r = &f->rows[j - last->first];
-			long long bu = run_ps_value(run, b, PF_UTIME),
-				  bs = run_ps_value(run, b, PF_STIME);
-			long long th = run_ps_value(run, b, PF_THREADS);
-			if (th < r->threads)
-				th = r->threads;
-			if (bu >= 0 && bs >= 0 && r->cpu_base >= 0 && bu + bs >= r->cpu_base) {
-				double v = series_cpu_percent(bu + bs - r->cpu_base, dt, th);
-				r->cpu = isnan(v) ? -1 : v;
-			}
-		}
-		for (size_t j = last->first; j < last->first + last->n; j++)
-			ui->slot[run_ps(run, j)->proc] = -1;
-		if (f->n_rows)
-			qsort(f->rows, f->n_rows, sizeof(*f->rows), cmp_rss);
-		if (f->n_rows > want)
-			f->n_rows = want;
-	}
-	/* The rows left: one pass keeping the highest peaks of the processes not sampled last. */
-	size_t have = f->n_rows, spare = want - have;
-	for (size_t i = 0; i < run->n_procs && spare; i++) {
-		const struct run_proc *p = &run->procs[i];
-		if (last && p->last_sample == (long)run->n_samples - 1)
-			continue;
-		size_t n = f->n_rows - have;
-		if (n == spare && run->procs[f->rows[f->n_rows - 1].proc].peak >= p->peak)
-			continue;
-		if (n == spare)
-			f->n_rows--;
-		if (!frame_add_row(ui, run, i))
-			return -1;
-		for (size_t k = f->n_rows - 1;
-		     k > have && run->procs[f->rows[k - 1].proc].peak < p->peak; k--) {
-			struct prow t = f->rows[k];
-			f->rows[k] = f->rows[k - 1];
-			f->rows[k - 1] = t;
-		}
-	}
+	if ((last && table_alive(ui, run, last, want) < 0) || table_gone(ui, run, last, want) < 0)
+		return -1;
 	for (size_t k = 0; k < f->n_rows; k++) {
 		struct prow *r = &f->rows[k];
 		for (int s = 1; s < ui->chart.ns; s++)
@@ -929,19 +945,17 @@ void tui_axis_label(struct strbuf *out, double kib)
 	strbuf_addf(out, " %s", units[u]);
 }
 
-static void draw_chart(struct tui *ui)
+/*
+ * The chart's lines as dots in cells (braille: 2 x 4 dots a cell; else one a cell), each cell
+ * drawn in the colour of the last series through it (the tree on top), scaled to ymax.
+ */
+static void chart_lines(struct tui *ui, double ymax)
 {
 	const struct frame *f = &ui->f;
 	const struct layout *L = &ui->lay;
 	int h = L->chart_h, w = L->chart_w;
 	int dpc = ui->utf8 ? 2 : 1, dpr = ui->utf8 ? 4 : 1; /* dots per cell */
 	int H = h * dpr;
-	double ymax = 0;
-	for (int s = 0; s < f->ns; s++)
-		for (size_t x = 0; x < f->dots; x++)
-			if (!isnan(f->col[s][x]) && f->col[s][x] > ymax)
-				ymax = f->col[s][x];
-	ymax = tui_nice_max(ymax * 1.02);
 	size_t cells = (size_t)h * (size_t)w;
 	unsigned char *bits = calloc(cells ? cells : 1, 2);
 	if (!bits)
@@ -988,7 +1002,14 @@ static void draw_chart(struct tui *ui)
 	}
 	free(bits);
 	attrset(A_NORMAL);
-	/* The scale on the left, the marks and the time below. */
+}
+
+/* The scale left of the chart (its top, middle and 0), and the marks' row under it. */
+static void chart_scale_and_marks(struct tui *ui, double ymax)
+{
+	const struct frame *f = &ui->f;
+	const struct layout *L = &ui->lay;
+	int h = L->chart_h, w = L->chart_w;
 	if (L->chart_x) {
 		struct strbuf *sb = &ui->tmp;
 		strbuf_reset(sb);
@@ -1017,6 +1038,13 @@ static void draw_chart(struct tui *ui)
 		}
 	}
 	attrset(A_NORMAL);
+}
+
+/* The time row under the marks: the window's start, the legend, and "now" or the end. */
+static void chart_time_and_legend(struct tui *ui)
+{
+	const struct frame *f = &ui->f;
+	const struct layout *L = &ui->lay;
 	struct strbuf *sb = &ui->tmp;
 	strbuf_reset(sb);
 	if (ui->window > 0) {
@@ -1025,7 +1053,7 @@ static void draw_chart(struct tui *ui)
 	} else {
 		strbuf_addstr(sb, "0 s");
 	}
-	int ly = ay + 1;
+	int ly = L->chart_y + L->chart_h + 1;
 	if (L->chart_x)
 		putf(ui, ly, 0, L->chart_x - 1, "%*s", L->chart_x - 1, sb->buf);
 	else
@@ -1049,6 +1077,20 @@ static void draw_chart(struct tui *ui)
 		put(ly, x + 3, sb->buf, sb->len, room);
 		x += 3 + (int)f->legend[s].len + 2;
 	}
+}
+
+static void draw_chart(struct tui *ui)
+{
+	const struct frame *f = &ui->f;
+	double ymax = 0;
+	for (int s = 0; s < f->ns; s++)
+		for (size_t x = 0; x < f->dots; x++)
+			if (!isnan(f->col[s][x]) && f->col[s][x] > ymax)
+				ymax = f->col[s][x];
+	ymax = tui_nice_max(ymax * 1.02);
+	chart_lines(ui, ymax);
+	chart_scale_and_marks(ui, ymax);
+	chart_time_and_legend(ui);
 }
 
 static void draw_table(struct tui *ui)
