@@ -24,24 +24,107 @@ enum {
 	OPT_SERVE_TOKEN_FILE,
 };
 
-static const struct option long_options[] = {
-	{"output", required_argument, NULL, 'o'},
-	{"interval", required_argument, NULL, 'i'},
-	{"max-interval", required_argument, NULL, 'I'},
-	{"min-interval", required_argument, NULL, OPT_MIN_INTERVAL},
-	{"pss", no_argument, NULL, OPT_PSS},
-	{"no-peak-reset", no_argument, NULL, OPT_NO_PEAK_RESET},
-	{"quiet", no_argument, NULL, 'q'},
-	{"wait", no_argument, NULL, OPT_WAIT},
-	{"events", required_argument, NULL, OPT_EVENTS},
-	{"capture-output", no_argument, NULL, OPT_CAPTURE},
-	{"event-regex", required_argument, NULL, OPT_EVENT_REGEX},
-	{"live", no_argument, NULL, OPT_LIVE},
-	{"serve", required_argument, NULL, OPT_SERVE},
-	{"serve-token-file", required_argument, NULL, OPT_SERVE_TOKEN_FILE},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+/* Which commands take an option. */
+#define RUN    1u
+#define ATTACH 2u
+
+/*
+ * The options of run and attach, in the order --help lists them: getopt's name and code, the
+ * short letter, the value's name, the commands that take it, and its help (continuation lines
+ * after a newline). One table for both commands, so that their help never drifts apart.
+ */
+static const struct record_option {
+	const char *name;
+	int code;
+	const char *value; /* NULL: takes none */
+	unsigned cmds;
+	const char *help;
+} options[] = {
+	{"output", 'o', "LOG", RUN | ATTACH,
+	 "write the log to LOG (default memline-CMD-DATE-TIME.jsonl)"},
+	{"interval", 'i', "SECONDS", RUN | ATTACH,
+	 "sample at a fixed interval (default: adaptive, 10 ms at\n"
+	 "the start, backing off to --max-interval); at most a day"},
+	{"max-interval", 'I', "SECS", RUN | ATTACH, "longest adaptive interval (default 5)"},
+	{"min-interval", OPT_MIN_INTERVAL, "SECS", RUN | ATTACH,
+	 "shortest adaptive interval (default 0.01)"},
+	{"wait", OPT_WAIT, NULL, RUN,
+	 "after COMMAND exits, go on recording until every\n"
+	 "descendant has exited too"},
+	{"pss", OPT_PSS, NULL, RUN | ATTACH,
+	 "also record PSS (smaps_rollup; slow on large processes)"},
+	{"no-peak-reset", OPT_NO_PEAK_RESET, NULL, RUN | ATTACH,
+	 "do not reset the kernel's high-water mark (VmHWM); keeps\n"
+	 "the processes' own getrusage() ru_maxrss a lifetime peak"},
+	{"events", OPT_EVENTS, "FILE", ATTACH,
+	 "read FILE as the event channel (docs/events.md): events\n"
+	 "and spans the processes append to it are recorded, and an\n"
+	 "S line ends the recording with its status"},
+	{"capture-output", OPT_CAPTURE, NULL, RUN,
+	 "record every line COMMAND writes to stdout and stderr\n"
+	 "(passed on unchanged, through a pseudo-terminal when\n"
+	 "memline's own output is a terminal)"},
+	{"event-regex", OPT_EVENT_REGEX, "REGEX", RUN,
+	 "an output line matching REGEX (POSIX extended) is also an\n"
+	 "event; repeatable; implies --capture-output"},
+	{"live", OPT_LIVE, NULL, RUN | ATTACH,
+	 "watch it on a full-screen terminal dashboard (q leaves\n"
+	 "the dashboard, not the recording); under run the command's\n"
+	 "output goes to the log and its input is /dev/null"},
+	{"serve", OPT_SERVE, "[ADDR:]PORT", RUN | ATTACH,
+	 "serve live views over HTTP, on 127.0.0.1 unless ADDR\n"
+	 "is given: / (page), /metrics (Prometheus), /events,\n"
+	 "/log; PORT 0 picks a free port; every request needs\n"
+	 "the token in the URL memline prints; or unix:PATH, a\n"
+	 "socket of mode 0600 that needs no token"},
+	{"serve-token-file", OPT_SERVE_TOKEN_FILE, "FILE", RUN | ATTACH,
+	 "the token: read from FILE, or written there (mode\n"
+	 "0600) when there is none, for Prometheus to read"},
+	{"quiet", 'q', NULL, RUN | ATTACH, "no summary line on stderr"},
+	{"help", 'h', NULL, RUN | ATTACH, "this help"},
 };
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+/* getopt's table, made from options[] once. */
+static const struct option *long_options(void)
+{
+	static struct option table[N_OPTIONS + 1]; /* the last stays all zero: the end */
+	if (!table[0].name)
+		for (size_t i = 0; i < N_OPTIONS; i++)
+			table[i] = (struct option){
+				options[i].name, options[i].value ? required_argument : no_argument,
+				NULL, options[i].code};
+	return table;
+}
+
+/* The help's column where an option's text starts. */
+#define HELP_COL 27
+
+void record_opts_usage(const char *cmd, const char *head)
+{
+	unsigned mine = strcmp(cmd, "run") ? ATTACH : RUN;
+	fputs(head, stdout);
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		const struct record_option *o = &options[i];
+		if (!(o->cmds & mine))
+			continue;
+		char left[64];
+		int n = o->code < 256
+				? snprintf(left, sizeof(left), "  -%c, --%s%s%s", o->code, o->name,
+					   o->value ? " " : "", o->value ? o->value : "")
+				: snprintf(left, sizeof(left), "      --%s%s%s", o->name,
+					   o->value ? " " : "", o->value ? o->value : "");
+		/* a long name runs into the text's column: two spaces after it instead */
+		printf("%s%*s", left, n < HELP_COL ? HELP_COL - n : 2, "");
+		for (const char *h = o->help; *h;) {
+			size_t len = strcspn(h, "\n");
+			printf("%.*s\n", (int)len, h);
+			h += len;
+			if (*h == '\n' && *++h)
+				printf("%*s", HELP_COL, "");
+		}
+	}
+}
 
 void record_opts_init(struct record_opts *ro)
 {
@@ -125,7 +208,7 @@ static const char *short_options(const char *cmd)
 	return strcmp(cmd, "run") ? ":o:i:I:qh" : "+:o:i:I:qh";
 }
 
-int record_opts_parse(struct record_opts *ro, const char *cmd, const char *usage, int argc,
+int record_opts_parse(struct record_opts *ro, const char *cmd, const char *head, int argc,
 		      char **argv)
 {
 	const char *shortopts = short_options(cmd);
@@ -133,9 +216,9 @@ int record_opts_parse(struct record_opts *ro, const char *cmd, const char *usage
 	ro->cmd = cmd;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, shortopts, long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, long_options(), NULL)) != -1) {
 		if (c == 'h') {
-			fputs(usage, stdout);
+			record_opts_usage(cmd, head);
 			exit(0);
 		}
 		if (take(ro, cmd, c, optarg))
@@ -178,7 +261,7 @@ void record_opts_prepare(struct record_opts *ro, int argc, char **argv)
 		int c;
 		optind = 0;
 		opterr = 0;
-		while ((c = getopt_long(argc, argv, shortopts, long_options, NULL)) != -1)
+		while ((c = getopt_long(argc, argv, shortopts, long_options(), NULL)) != -1)
 			if (c == OPT_EVENT_REGEX && n < ro->n_regex)
 				ro->regex[n++] = optarg;
 		ro->rec.event_regex = ro->regex;

@@ -1,6 +1,6 @@
 /*
- * record-opts: the options `run` and `attach` share (-o, -i, -I, --min-interval, --pss,
- * --no-peak-reset, -q), their parsing, and the closing summary both print.
+ * record-opts: the options of `run` and `attach` (one table, for parsing and for --help), and
+ * what both do around the recording: the default log name and the closing summary.
  */
 #ifndef MEMLINE_RECORD_OPTS_H
 #define MEMLINE_RECORD_OPTS_H
@@ -26,12 +26,15 @@ struct record_opts {
 
 void record_opts_init(struct record_opts *ro);
 /*
- * Parses cmd's options ("run" takes --wait too, and stops at the command's name); prints
- * usage and exits 0 for --help; dies with a usage error for a bad option or combination.
- * Allocates nothing. Returns the index of the first argument after the options.
+ * Parses cmd's options ("run" takes --wait too, and stops at the command's name); for --help
+ * prints head (the command's usage line and what it does), then the options cmd takes, and
+ * exits 0; dies with a usage error for a bad option or combination. Allocates nothing.
+ * Returns the index of the first argument after the options.
  */
-int record_opts_parse(struct record_opts *ro, const char *cmd, const char *usage, int argc,
+int record_opts_parse(struct record_opts *ro, const char *cmd, const char *head, int argc,
 		      char **argv);
+/* Prints head, then the options cmd ("run" or "attach") takes, with their help. */
+void record_opts_usage(const char *cmd, const char *head);
 /*
  * Once the command's own arguments are checked: takes the --serve port (dying with 64 or 69
  * as views_prepare does), collects the --event-regex patterns and sets ro->rec up for the

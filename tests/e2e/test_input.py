@@ -280,3 +280,30 @@ def test_error_paths(ml, tmp_path, notalog, args, code):
     one_line(r.stderr)
     left = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert not left, f"expected no temporary file left: {left}"
+
+
+def _option_help(text):
+    """--help's options as {'--name': the lines of its help}."""
+    import re
+    opts, cur = {}, None
+    for line in text.splitlines():
+        m = re.match(r"^  (?:-\w, )?    ?(--[\w-]+)", line) or re.match(r"^  -\w, (--[\w-]+)", line)
+        if m:
+            cur = m.group(1)
+            opts[cur] = [line.split(cur, 1)[1].strip()]
+        elif cur and line.startswith(" " * 27):
+            opts[cur].append(line.strip())
+        else:
+            cur = None
+    return opts
+
+
+def test_run_and_attach_help_say_the_same_of_the_options_they_share(ml):
+    run, attach = (ml.cmd(c, "--help") for c in ("run", "attach"))
+    assert run.returncode == 0 and attach.returncode == 0, (run.stderr, attach.stderr)
+    r, a = _option_help(run.stdout), _option_help(attach.stdout)
+    shared = set(r) & set(a)
+    assert {"--output", "--interval", "--pss", "--live", "--serve", "--quiet"} <= shared, shared
+    for name in sorted(shared):
+        assert r[name] == a[name], f"{name}: run says {r[name]}, attach says {a[name]}"
+    assert "--wait" in r and "--wait" not in a and "--events" in a and "--events" not in r
