@@ -128,7 +128,7 @@ e2e: $(BUILD)/memline $(HELPERS) lib html-test
 	  python/tests
 
 C_FILES   := $(wildcard lib/*/*.[ch] src/*.[ch] include/*.h tests/unit/*.[ch] tests/fuzz/*.c \
-               tests/workload/*.c tests/e2e/c/*.c bench/*.c examples/*.c)
+               tests/workload/*.c tests/e2e/c/*.c bench/*.[ch] examples/*.c)
 check-format:
 	@clang-format --dry-run --Werror $(C_FILES) && echo "format: $(words $(C_FILES)) files clean"
 

@@ -29,28 +29,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 struct proc_fds {
 	pid_t pid;
 	int stat_fd;
 	int statm_fd;
 };
 
-static void die_os(const char *what)
-{
-	fprintf(stderr, "floor: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static bool parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
+const char *bench_prog = "floor";
 
 /* The parent pid of pid from /proc/PID/stat, or -1 when it is gone. */
 static pid_t read_ppid(pid_t pid)

@@ -21,26 +21,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #define TOUCH_BYTES (2u << 20) /* what each process keeps resident */
 #define CHUNK_BYTES (4u << 10) /* what a busy process frees and re-touches each period */
 #define PERIOD_NS   10000000L
 
-static void die_os(const char *what)
-{
-	fprintf(stderr, "tree: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static bool parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
+const char *bench_prog = "tree";
 
 static void ts_add_ns(struct timespec *ts, long ns)
 {

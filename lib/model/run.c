@@ -437,12 +437,19 @@ static int add_mark(struct run *run, struct mark_record *m)
 	return 0;
 }
 
-size_t run_sample_from(const struct run *run, double t)
+/*
+ * The first of n elements of size bytes at base, sorted by the double at offset t_off in
+ * each, whose time is t or later (n when none is): the samples' and the events' search.
+ */
+static size_t first_at_or_after(const void *base, size_t n, size_t size, size_t t_off, double t)
 {
-	size_t lo = 0, hi = run->n_samples;
+	const char *b = base;
+	size_t lo = 0, hi = n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (run->samples[mid].t < t)
+		double mt;
+		memcpy(&mt, b + mid * size + t_off, sizeof(mt));
+		if (mt < t)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -450,17 +457,16 @@ size_t run_sample_from(const struct run *run, double t)
 	return lo;
 }
 
+size_t run_sample_from(const struct run *run, double t)
+{
+	return first_at_or_after(run->samples, run->n_samples, sizeof(*run->samples),
+				 offsetof(struct run_sample, t), t);
+}
+
 size_t run_event_from(const struct run *run, double t)
 {
-	size_t lo = 0, hi = run->n_events;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (run->events[mid].t < t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return first_at_or_after(run->events, run->n_events, sizeof(*run->events),
+				 offsetof(struct run_event, t), t);
 }
 
 long run_sample_at(const struct run *run, double t)

@@ -880,6 +880,21 @@ static void raise_nofile(struct rlimit *old)
 	setrlimit(RLIMIT_NOFILE, &r);
 }
 
+/*
+ * What run and attach do once the processes are tracked: tell the caller the recording began,
+ * record to the end, write the end record, and give the signals back.
+ */
+static int record(struct recorder *r, const struct recorder_options *o, struct recorder_result *res,
+		  const sigset_t *oldmask)
+{
+	announce_start(r, o, res);
+	loop(r);
+	finish(r, res);
+	release(r);
+	sigprocmask(SIG_SETMASK, oldmask, NULL);
+	return RECORDER_OK;
+}
+
 int recorder_run(const struct recorder_options *o, char *const argv[], struct recorder_result *res,
 		 struct strbuf *err)
 {
@@ -973,12 +988,7 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	write_header(&r, (char **)argv, pids, 1);
 	commit_log(&r, res);
 	sampler_add(&r.sampler, pid, elapsed(&r));
-	announce_start(&r, o, res);
-	loop(&r);
-	finish(&r, res);
-	release(&r);
-	sigprocmask(SIG_SETMASK, &oldmask, NULL);
-	return RECORDER_OK;
+	return record(&r, o, res, &oldmask);
 }
 
 int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t n,
@@ -1017,12 +1027,7 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 	oom_watch_init(&r.oom, &r.fs);
 	for (size_t i = 0; i < n; i++)
 		sampler_add_tree(&r.sampler, pids[i], 0);
-	announce_start(&r, o, res);
-	loop(&r);
-	finish(&r, res);
-	release(&r);
-	sigprocmask(SIG_SETMASK, &oldmask, NULL);
-	return RECORDER_OK;
+	return record(&r, o, res, &oldmask);
 }
 
 /* ---- self-recording: libmemline's memline_start() and memline_stop() ---- */

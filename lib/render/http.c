@@ -347,6 +347,16 @@ static void add_common_headers(struct MHD_Response *r, const char *type)
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
+/* Queues r with the headers every answer has, and lets it go. */
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r,
+			     const char *type)
+{
+	add_common_headers(r, type);
+	enum MHD_Result ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 /* Queues sb's text (taken over and released) as the response. */
 static enum MHD_Result reply_buf(struct MHD_Connection *c, unsigned status, const char *type,
 				 struct strbuf *sb)
@@ -362,10 +372,7 @@ static enum MHD_Result reply_buf(struct MHD_Connection *c, unsigned status, cons
 		free(buf);
 		return MHD_NO;
 	}
-	add_common_headers(r, type);
-	enum MHD_Result ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return queue(c, status, r, type);
 }
 
 static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned status, const char *text)
@@ -436,10 +443,7 @@ static enum MHD_Result serve_log(struct http_server *s, struct MHD_Connection *c
 		close(fd);
 		return MHD_NO;
 	}
-	add_common_headers(r, "application/x-ndjson");
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+	return queue(c, MHD_HTTP_OK, r, "application/x-ndjson");
 }
 
 /* ---- /metrics ---- */
@@ -864,10 +868,7 @@ static enum MHD_Result serve_events(struct http_server *s, struct MHD_Connection
 		free(st);
 		return MHD_NO;
 	}
-	add_common_headers(r, "text/event-stream; charset=utf-8");
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+	return queue(c, MHD_HTTP_OK, r, "text/event-stream; charset=utf-8");
 }
 
 /* ---- requests ---- */
