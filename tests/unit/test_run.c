@@ -49,6 +49,19 @@ static void assert_cmd(const struct run *run, size_t i, const char *want)
 }
 
 /* A run loaded keeping one field of the process samples: the same model, less memory. */
+/* The JSON report of run, parsed (the caller decrefs it); fails the test if it is not JSON. */
+static json_t *json_report(const struct run *run)
+{
+	struct strbuf sb = STRBUF_INIT;
+	report_json(run, &sb);
+	json_error_t jerr;
+	json_t *o = json_loads(sb.buf, 0, &jerr);
+	if (!o)
+		fail_msg("report_json is not JSON: %s\n%s", jerr.text, sb.buf);
+	strbuf_release(&sb);
+	return o;
+}
+
 static void test_keep_fields(void **state)
 {
 	(void)state;
@@ -241,9 +254,7 @@ static void test_stopped_and_warnings(void **state)
 				       "\\x1b[31m(another user's)"));
 	assert_null(strchr(sb.buf, '\x1b'));
 	strbuf_reset(&sb);
-	report_json(&run, &sb);
-	json_t *o = json_loads(sb.buf, 0, NULL);
-	assert_non_null(o);
+	json_t *o = json_report(&run);
 	json_t *st = json_object_get(o, "stopped");
 	assert_string_equal(json_string_value(json_object_get(st, "errno")), "ENOSPC");
 	assert_near(json_number_value(json_object_get(st, "t")), 12.5);
@@ -255,8 +266,7 @@ static void test_stopped_and_warnings(void **state)
 	/* Without one, "stopped" is null and "warnings" empty. */
 	run_release(&run);
 	load(&run, "complete.jsonl");
-	report_json(&run, &sb);
-	o = json_loads(sb.buf, 0, NULL);
+	o = json_report(&run);
 	assert_true(json_is_null(json_object_get(o, "stopped")));
 	assert_int_equal(json_array_size(json_object_get(o, "warnings")), 0);
 	json_decref(o);
@@ -385,11 +395,7 @@ static void test_report_json_complete(void **state)
 	struct run run;
 	load(&run, "complete.jsonl");
 	struct strbuf sb = STRBUF_INIT;
-	report_json(&run, &sb);
-	json_error_t jerr;
-	json_t *o = json_loads(sb.buf, 0, &jerr);
-	if (!o)
-		fail_msg("report_json is not JSON: %s\n%s", jerr.text, sb.buf);
+	json_t *o = json_report(&run);
 	assert_string_equal(json_string_value(json_object_get(o, "status")), "completed");
 	assert_int_equal(json_integer_value(json_object_get(o, "exit_code")), 0);
 	assert_true(json_is_null(json_object_get(o, "signal")));
@@ -435,11 +441,7 @@ static void test_report_json_oom(void **state)
 	struct run run;
 	load(&run, "oom.jsonl");
 	struct strbuf sb = STRBUF_INIT;
-	report_json(&run, &sb);
-	json_error_t jerr;
-	json_t *o = json_loads(sb.buf, 0, &jerr);
-	if (!o)
-		fail_msg("report_json is not JSON: %s\n%s", jerr.text, sb.buf);
+	json_t *o = json_report(&run);
 	assert_string_equal(json_string_value(json_object_get(o, "status")), "oom-killed");
 	assert_true(json_is_null(json_object_get(o, "exit_code")));
 	assert_int_equal(json_integer_value(json_object_get(o, "signal")), 9);
@@ -469,9 +471,7 @@ static void test_report_json_incomplete(void **state)
 	struct run run;
 	load(&run, "truncated.jsonl");
 	struct strbuf sb = STRBUF_INIT;
-	report_json(&run, &sb);
-	json_t *o = json_loads(sb.buf, 0, NULL);
-	assert_non_null(o);
+	json_t *o = json_report(&run);
 	assert_string_equal(json_string_value(json_object_get(o, "status")), "incomplete");
 	assert_true(json_is_null(json_object_get(o, "exit_code")));
 	assert_true(json_is_null(json_object_get(o, "signal")));
@@ -602,11 +602,7 @@ static void test_events_reports(void **state)
 	assert_non_null(strstr(sb.buf, "ended     completed: exit code 0\n"));
 
 	strbuf_reset(&sb);
-	report_json(&run, &sb);
-	json_error_t jerr;
-	json_t *o = json_loads(sb.buf, 0, &jerr);
-	if (!o)
-		fail_msg("report_json is not JSON: %s\n%s", jerr.text, sb.buf);
+	json_t *o = json_report(&run);
 	assert_true(json_is_null(json_object_get(o, "error")));
 	assert_string_equal(json_string_value(json_object_get(o, "status")), "completed");
 	json_t *events = json_object_get(o, "events");
