@@ -115,6 +115,10 @@ void header_info_release(struct header_info *h)
 		free(h->job_values[i]);
 	}
 	free(h->kernel);
+	free(h->cgroup_path);
+	free(h->cgroup_peak);
+	for (size_t i = 0; i < h->n_event_sources; i++)
+		free(h->event_sources[i]);
 	memset(h, 0, sizeof(*h));
 }
 
@@ -142,6 +146,36 @@ void log_record_release(struct log_record *rec)
 	free(rec->note.code);
 	free(rec->note.text);
 	log_record_init(rec);
+}
+
+/*
+ * The header's "memory" and "events" (format 2). A format 1 log has neither: its job's memory
+ * is the sum of its processes' RSS (method rss), its processes learned of by polling.
+ */
+static void decode_memory(const json_t *o, struct header_info *h, bool *oom)
+{
+	const json_t *mem = json_object_get(o, "memory");
+	const char *method = json_string_value(json_object_get(mem, "method"));
+	h->method = MEM_RSS;
+	for (int i = 0; method && i < MEM_NMETHODS; i++)
+		if (!strcmp(method, memory_method_names[i]))
+			h->method = (enum memory_method)i;
+	const json_t *cg = json_object_get(mem, "cgroup");
+	if (json_is_object(cg)) {
+		h->cgroup_path = get_str(cg, "path", oom);
+		h->cgroup_version = (int)get_ll(cg, "version", 0);
+		h->cgroup_own = get_bool(cg, "own");
+		h->cgroup_peak = get_str(cg, "peak", oom);
+	}
+	const json_t *ev = json_object_get(o, "events"), *v;
+	size_t i;
+	json_array_foreach(ev, i, v)
+	{
+		const char *s = json_string_value(v);
+		if (s && h->n_event_sources < EVENT_SOURCES_MAX &&
+		    !(h->event_sources[h->n_event_sources++] = strdup(s)))
+			*oom = true;
+	}
 }
 
 /* Returns false only on allocation failure. */
@@ -192,6 +226,8 @@ static bool decode_header(struct log_reader *r, const json_t *o, struct header_i
 				oom = true;
 		}
 
+	decode_memory(o, h, &oom);
+
 	const json_t *iv = json_object_get(o, "interval");
 	h->interval_fixed = get_double(iv, "fixed", 0);
 	h->interval_min = get_double(iv, "min", 0);
@@ -235,6 +271,8 @@ static bool decode_proc(const json_t *o, struct proc_info *p)
 	p->t = get_double(o, "t", 0);
 	p->start = get_double(o, "start", p->t);
 	copy_comm(p->comm, sizeof(p->comm), o);
+	const char *seen = json_string_value(json_object_get(o, "seen"));
+	p->at_exit = seen && !strcmp(seen, "exit");
 	const json_t *argv = json_object_get(o, "argv");
 	size_t len = 0, i;
 	const json_t *a;
@@ -320,8 +358,16 @@ static void decode_exit(const json_t *o, struct exit_info *e)
 	e->core = get_bool(o, "core");
 	e->oom = get_bool(o, "oom");
 	e->peak = get_ll(o, "peak", -1);
+	e->hwm = get_ll(o, "hwm", -1);
+	e->maxrss = get_ll(o, "maxrss", -1);
 	e->utime = get_ll(o, "utime", -1);
 	e->stime = get_ll(o, "stime", -1);
+	/* format 1 said nothing of it: a reaped process had its rusage, the others not */
+	const char *src = json_string_value(json_object_get(o, "source"));
+	e->source = e->how == EXIT_HOW_UNKNOWN ? EXIT_SRC_VANISHED : EXIT_SRC_ZOMBIE;
+	for (int i = 0; src && i < EXIT_NSOURCES; i++)
+		if (!strcmp(src, exit_source_names[i]))
+			e->source = (enum exit_source)i;
 }
 
 /*
@@ -422,6 +468,10 @@ static bool decode_end(const json_t *o, struct end_info *e)
 	e->signal = (int)get_ll(o, "signal", -1);
 	e->core = get_bool(o, "core");
 	e->samples = (long)get_ll(o, "samples", -1);
+	e->job_peak = get_ll(o, "job_peak", -1);
+	e->job_peak_t = get_double(o, "job_peak_t", 0);
+	e->procs = (long)get_ll(o, "procs", -1);
+	e->missed = (long)get_ll(o, "missed", -1);
 	const char *st = json_string_value(json_object_get(o, "status"));
 	int status = st ? run_status_from_name(st) : -1;
 	if (status < 0 || status == RUN_INCOMPLETE || status == RUN_RUNNING) {

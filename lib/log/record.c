@@ -5,16 +5,24 @@
 #include <sys/wait.h>
 
 const char *const proc_field_names[PROC_NFIELDS] = {
-	"pid",	  "rss",     "anon",  "file",  "shmem",	     "peak",
-	"vms",	  "swap",    "pss",   "utime", "stime",	     "minflt",
-	"majflt", "threads", "rchar", "wchar", "read_bytes", "write_bytes",
+	"pid",	 "rss",	  "anon",	"file",	       "shmem",	 "peak",   "vms",
+	"swap",	 "pss",	  "utime",	"stime",       "minflt", "majflt", "threads",
+	"rchar", "wchar", "read_bytes", "write_bytes", "vm_of",
 };
 
 const char *const tree_field_names[TREE_NFIELDS] = {
-	"nproc", "rss", "anon", "file", "shmem", "peak", "vms", "swap", "pss", "utime", "stime",
+	"nproc",   "rss",      "anon",	    "file",    "shmem",	  "peak",     "vms",
+	"swap",	   "pss",      "utime",	    "stime",   "job",	  "job_peak", "cg_anon",
+	"cg_file", "cg_shmem", "cg_kernel", "cg_sock", "cg_swap",
 };
 
 const char *const exit_how_names[3] = {"unknown", "exited", "killed"};
+
+const char *const exit_source_names[EXIT_NSOURCES] = {
+	"vanished", "zombie", "wait4", "taskstats", "proc-connector", "ptrace", "pidfd",
+};
+
+const char *const memory_method_names[MEM_NMETHODS] = {"rss", "pss", "cgroup"};
 
 const char *const run_status_names[RUN_NSTATUS] = {
 	"completed", "failed", "killed",     "oom-killed",

@@ -11,7 +11,12 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define LOG_FORMAT_VERSION 1
+/*
+ * The format this memline writes; readers take it and every older one. 2 added the job's
+ * memory (tree fields job, job_peak and the cgroup's split, the header's "memory"), vm_of,
+ * processes seen only at their exit, how each exit was learned, and the end's job_peak.
+ */
+#define LOG_FORMAT_VERSION 2
 
 /* Positions in a sample's per-process array, in log order. Append only. */
 enum proc_field {
@@ -33,6 +38,7 @@ enum proc_field {
 	PF_WCHAR,
 	PF_READ_BYTES,
 	PF_WRITE_BYTES,
+	PF_VM_OF, /* the pid whose address space it shares (vfork, CLONE_VM); -1 its own */
 	PROC_NFIELDS
 };
 /* The state letter follows the numeric fields in the log's array, named "state". */
@@ -51,6 +57,14 @@ enum tree_field {
 	TF_PSS,
 	TF_UTIME,
 	TF_STIME,
+	TF_JOB,	     /* the job's memory, by the header's method (memory_method) */
+	TF_JOB_PEAK, /* its highest since the previous sample */
+	TF_CG_ANON,  /* the job's cgroup: memory.stat's split */
+	TF_CG_FILE,
+	TF_CG_SHMEM,
+	TF_CG_KERNEL,
+	TF_CG_SOCK,
+	TF_CG_SWAP,
 	TREE_NFIELDS
 };
 extern const char *const tree_field_names[TREE_NFIELDS];
@@ -75,10 +89,24 @@ struct proc_info {
 	 * the terminator not counted in cmdline_len. */
 	char *cmdline;
 	size_t cmdline_len;
+	bool at_exit; /* known only at its exit (a kernel event told of it): "seen": "exit" */
 };
 
 enum exit_how { EXIT_HOW_UNKNOWN, EXIT_HOW_EXITED, EXIT_HOW_KILLED };
 extern const char *const exit_how_names[3];
+
+/* How memline learned that a process ended. */
+enum exit_source {
+	EXIT_SRC_VANISHED,  /* it was gone at a sample: nothing said how it ended */
+	EXIT_SRC_ZOMBIE,    /* its zombie's /proc/PID/stat */
+	EXIT_SRC_WAIT4,	    /* memline reaped it */
+	EXIT_SRC_TASKSTATS, /* the kernel's taskstats exit record */
+	EXIT_SRC_CONNECTOR, /* the kernel's proc connector */
+	EXIT_SRC_PTRACE,    /* its exit stop under --trace */
+	EXIT_SRC_PIDFD,	    /* a pidfd held on it (attach) */
+	EXIT_NSOURCES
+};
+extern const char *const exit_source_names[EXIT_NSOURCES];
 
 struct exit_info {
 	pid_t pid;
@@ -88,8 +116,13 @@ struct exit_info {
 	int signal; /* -1 unknown or none */
 	bool core;
 	bool oom;
-	long long peak; /* KiB, -1 unknown */
+	/* KiB, -1 unknown: the peak of its last interval (the larger of hwm and a maxrss that is
+	 * its own); its own address space's high-water mark at exit (taskstats, ptrace: never the
+	 * image before its exec); wait4's ru_maxrss as the kernel gave it (it covers the children
+	 * it waited for, and the image it had before its exec) */
+	long long peak, hwm, maxrss;
 	long long utime, stime;
+	enum exit_source source;
 };
 
 enum run_status {
@@ -120,6 +153,10 @@ struct end_info {
 	long samples;
 	long long self_utime, self_stime; /* memline's own CPU time, ms; -1 unknown */
 	const char *error;		  /* a failure's message from the event channel, or NULL */
+	long long job_peak;		  /* the job's highest memory over the run, KiB; -1 */
+	double job_peak_t;
+	long procs;  /* processes of the tree that memline knew of, all told; -1 unknown */
+	long missed; /* processes it may have missed (pids handed out and never seen); -1 */
 };
 
 /* A moment or a phase boundary the program marked through the event channel. */
@@ -133,7 +170,17 @@ struct mark_info {
 	pid_t pid, tid; /* -1 unknown */
 };
 
-#define JOB_VARS_MAX 16
+/*
+ * How the job's memory (the tree fields job and job_peak) is obtained, best first: the job's
+ * memory cgroup (every page once, kernel memory included), the processes' PSS (shared pages
+ * split among those that map them), or the sum of their RSS (a page shared by n processes
+ * counted n times; processes sharing one address space counted once).
+ */
+enum memory_method { MEM_RSS, MEM_PSS, MEM_CGROUP, MEM_NMETHODS };
+extern const char *const memory_method_names[MEM_NMETHODS]; /* "rss", "pss", "cgroup" */
+
+#define JOB_VARS_MAX	  16
+#define EVENT_SOURCES_MAX 8
 struct header_info {
 	int format;
 	char *memline_version;
@@ -157,6 +204,15 @@ struct header_info {
 	double interval_min, interval_max;
 	bool peak_reset;
 	bool pss;
+	/* the header's "memory": how the job's memory is measured, and its cgroup if any */
+	enum memory_method method;
+	char *cgroup_path;  /* NULL: none */
+	int cgroup_version; /* 1 or 2 */
+	bool cgroup_own;    /* memline made it for the job */
+	char *cgroup_peak;  /* how job_peak is measured: "fd", "reset" or "lifetime" */
+	/* the header's "events": where memline learns of processes ("poll", "wait4", ...) */
+	char *event_sources[EVENT_SOURCES_MAX];
+	size_t n_event_sources;
 };
 
 /* Decodes a wait(2) status into how a process ended. */

@@ -435,6 +435,28 @@ static void add_opt_int(struct strbuf *sb, const char *key, long long v)
 	strbuf_add_json_opt(sb, v);
 }
 
+/* The header's "memory": how the job's memory is measured, and the job's cgroup. */
+static void write_memory(struct strbuf *sb, const struct header_info *h)
+{
+	strbuf_add_json_key(sb, "memory");
+	strbuf_addstr(sb, "{\"method\":");
+	strbuf_add_json_str(sb, memory_method_names[h->method]);
+	strbuf_add_json_key(sb, "cgroup");
+	if (!h->cgroup_path) {
+		strbuf_addstr(sb, "null}");
+		return;
+	}
+	strbuf_addstr(sb, "{\"path\":");
+	strbuf_add_json_str(sb, h->cgroup_path);
+	strbuf_add_json_key(sb, "version");
+	strbuf_add_json_i64(sb, h->cgroup_version);
+	strbuf_add_json_key(sb, "own");
+	strbuf_add_json_bool(sb, h->cgroup_own);
+	strbuf_add_json_key(sb, "peak");
+	strbuf_add_json_str(sb, h->cgroup_peak ? h->cgroup_peak : "lifetime");
+	strbuf_addstr(sb, "}}");
+}
+
 void log_write_header(struct log_writer *w, const struct header_info *h)
 {
 	if (w->failed)
@@ -497,6 +519,15 @@ void log_write_header(struct log_writer *w, const struct header_info *h)
 	strbuf_add_json_bool(sb, h->peak_reset);
 	strbuf_add_json_key(sb, "pss");
 	strbuf_add_json_bool(sb, h->pss);
+	write_memory(sb, h);
+	strbuf_add_json_key(sb, "events");
+	strbuf_addch(sb, '[');
+	for (size_t i = 0; i < h->n_event_sources; i++) {
+		if (i)
+			strbuf_addch(sb, ',');
+		strbuf_add_json_str(sb, h->event_sources[i]);
+	}
+	strbuf_addch(sb, ']');
 	strbuf_add_json_key(sb, "fields");
 	strbuf_addch(sb, '[');
 	for (int i = 0; i < PROC_NFIELDS; i++) {
@@ -536,6 +567,10 @@ static void write_proc_info(struct log_writer *w, const char *type, const struct
 	strbuf_add_json_str(sb, p->comm);
 	strbuf_add_json_key(sb, "argv");
 	strbuf_add_json_argv(sb, p->cmdline, p->cmdline_len);
+	if (full && p->at_exit) {
+		strbuf_add_json_key(sb, "seen");
+		strbuf_add_json_str(sb, "exit");
+	}
 	strbuf_addstr(sb, "}\n");
 }
 
@@ -603,6 +638,10 @@ void log_write_exit(struct log_writer *w, const struct exit_info *e)
 	add_opt_int(sb, "peak", e->peak);
 	add_opt_int(sb, "utime", e->utime);
 	add_opt_int(sb, "stime", e->stime);
+	add_opt_int(sb, "hwm", e->hwm);
+	add_opt_int(sb, "maxrss", e->maxrss);
+	strbuf_add_json_key(sb, "source");
+	strbuf_add_json_str(sb, exit_source_names[e->source]);
 	strbuf_addstr(sb, "}\n");
 }
 
@@ -684,6 +723,13 @@ void log_write_end(struct log_writer *w, const struct end_info *e)
 	add_opt_int(sb, "self_stime", e->self_stime);
 	strbuf_add_json_key(sb, "events");
 	strbuf_add_json_i64(sb, w->marks + w->buf_marks);
+	add_opt_int(sb, "job_peak", e->job_peak);
+	if (e->job_peak >= 0) {
+		strbuf_add_json_key(sb, "job_peak_t");
+		strbuf_add_json_secs(sb, e->job_peak_t);
+	}
+	add_opt_int(sb, "procs", e->procs);
+	add_opt_int(sb, "missed", e->missed);
 	if (e->error) {
 		strbuf_add_json_key(sb, "error");
 		strbuf_add_json_str(sb, e->error);

@@ -32,6 +32,8 @@ void run_init(struct run *run)
 {
 	memset(run, 0, sizeof(*run));
 	run->peak = -1;
+	run->job_peak = -1;
+	run->peak_pss = -1;
 	run->status = RUN_INCOMPLETE;
 	run->end_events = -1;
 	run_keep_fields(run, RUN_ALL_FIELDS);
@@ -157,6 +159,7 @@ static int new_proc(struct run *run, pid_t pid, double t)
 	p->seen = t;
 	p->end = -1;
 	p->peak = -1;
+	p->peak_pss = -1;
 	p->utime = p->stime = -1;
 	p->first_sample = p->last_sample = -1;
 	run->n_procs++;
@@ -225,6 +228,7 @@ static int add_proc(struct run *run, struct proc_info *info)
 	if (info->t < p->seen)
 		p->seen = info->t;
 	take_cmdline(p, info);
+	p->at_exit = info->at_exit;
 	return 0;
 }
 
@@ -262,6 +266,8 @@ static int add_sample(struct run *run, const struct sample_record *s)
 		p->last_sample = si;
 		long long peak = pv->v[PF_PEAK] >= 0 ? pv->v[PF_PEAK] : pv->v[PF_RSS];
 		note_peak(run, p, peak, s->t);
+		if (pv->v[PF_PSS] > p->peak_pss)
+			p->peak_pss = pv->v[PF_PSS];
 		if (pv->v[PF_UTIME] >= 0)
 			p->utime = pv->v[PF_UTIME];
 		if (pv->v[PF_STIME] >= 0)
@@ -272,6 +278,13 @@ static int add_sample(struct run *run, const struct sample_record *s)
 		run->peak = tp;
 		run->peak_t = s->t;
 	}
+	long long jp = run_sample_job_peak(rs);
+	if (jp > run->job_peak) {
+		run->job_peak = jp;
+		run->job_peak_t = s->t;
+	}
+	if (rs->tree.v[TF_PSS] > run->peak_pss)
+		run->peak_pss = rs->tree.v[TF_PSS];
 	return 0;
 }
 
@@ -722,6 +735,19 @@ int run_load_fields(struct run *run, const char *path, unsigned long long fields
 long long run_sample_peak(const struct run_sample *s)
 {
 	return s->tree.v[TF_PEAK] >= 0 ? s->tree.v[TF_PEAK] : s->tree.v[TF_RSS];
+}
+
+long long run_sample_job(const struct run_sample *s)
+{
+	/* a format 1 log has no job field: its job's memory was the sum of RSS */
+	return s->tree.v[TF_JOB] >= 0 ? s->tree.v[TF_JOB] : s->tree.v[TF_RSS];
+}
+
+long long run_sample_job_peak(const struct run_sample *s)
+{
+	if (s->tree.v[TF_JOB_PEAK] >= 0)
+		return s->tree.v[TF_JOB_PEAK];
+	return s->tree.v[TF_JOB] >= 0 ? s->tree.v[TF_JOB] : run_sample_peak(s);
 }
 
 /* ---- command lines ---- */

@@ -33,6 +33,8 @@ struct run_proc {
 	struct exit_info exit;
 	long long peak;		/* highest RSS over the run, KiB; -1 unknown */
 	double peak_t;		/* when it was seen */
+	long long peak_pss;	/* highest PSS over the run (--pss), KiB; -1 unknown */
+	bool at_exit;		/* known only at its exit: no sample shows it */
 	long long utime, stime; /* last known CPU times, ms; -1 unknown */
 	long first_sample;	/* index into run->samples of its first and last sample; -1 none */
 	long last_sample;
@@ -123,6 +125,13 @@ struct run {
 
 	long long peak; /* highest RSS of the whole tree, KiB; -1 unknown */
 	double peak_t;
+	/*
+	 * The job's memory (run_sample_job): its highest, and when; by header.method (a format 1
+	 * log's is the RSS sum, method rss). peak_pss is the tree's highest PSS (--pss).
+	 */
+	long long job_peak;
+	double job_peak_t;
+	long long peak_pss;
 
 	bool truncated; /* the last line was cut off */
 	long corrupt;	/* corrupt lines skipped */
@@ -227,6 +236,12 @@ pid_t *run_alive(const struct run *run, size_t *n);
 int run_oom_proc(const struct run *run, pid_t pid);
 /* A sample's highest tree RSS: its "peak" member, else its "rss"; -1 unknown. */
 long long run_sample_peak(const struct run_sample *s);
+/*
+ * The job's memory at sample s, and its highest since the sample before, KiB, by the run's
+ * method (header.method): the cgroup's charge, the PSS sum or the RSS sum; -1 unknown.
+ */
+long long run_sample_job(const struct run_sample *s);
+long long run_sample_job_peak(const struct run_sample *s);
 /* The first sample at or after t, else n_samples. O(log n). */
 size_t run_sample_from(const struct run *run, double t);
 /* The first event at or after t, else n_events (events are sorted: run_update_status). */

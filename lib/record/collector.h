@@ -8,7 +8,7 @@
  * they know of the recording, struct sampler (record/sampler.h); the functions at the end are
  * the sampler's, for them.
  *
- * Today's collectors and the files they read (relative to procfs's root, through
+ * Today's per-process collectors and the files they read (relative to procfs's root, through
  * record/procfs.h):
  *   stat    PID/stat, every sample: state, exec, RSS, CPU times, faults, threads
  *   status  PID/status, once a second and sooner after a change: the RSS split, swap, the
@@ -71,6 +71,25 @@ struct collector {
 };
 
 extern const struct collector collect_stat, collect_status, collect_smaps, collect_io;
+
+/*
+ * A source of numbers for the whole tree rather than a process (the job's cgroup), run once
+ * a sample after every process was read. It fills the tree fields it knows (TF_JOB,
+ * TF_JOB_PEAK, TF_CG_*; unknown is -1) of the sample; one later in the sampler's table may
+ * replace what an earlier one said of the job, as a better method does.
+ */
+struct sample;
+struct tree_collector {
+	const char *name;
+	/* Sets it up for this recording; false: it takes no part (NULL: it always does). It may
+	 * raise s->method to its own. */
+	bool (*init)(struct sampler *s);
+	void (*collect)(struct sampler *s, struct sample *sample, double t);
+	void (*release)(struct sampler *s); /* NULL: nothing to free */
+};
+
+/* The job's memory as the sum of its processes' RSS, and their peaks (method rss). */
+extern const struct tree_collector collect_job_rss;
 
 /* ---- the sampler's, for collectors ---- */
 

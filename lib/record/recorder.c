@@ -79,6 +79,8 @@ struct recorder {
 	pid_t *oom_pids;
 	size_t n_oom, alloc_oom;
 	size_t procs_seen;
+	long long job_peak; /* the job's highest memory (TF_JOB_PEAK), KiB; -1 none yet */
+	double job_peak_t;
 	long long peak;
 	double peak_t;
 	double deadline;
@@ -285,6 +287,11 @@ static void take_sample(struct recorder *r)
 	if (s->tree.v[TF_PEAK] > r->peak) {
 		r->peak = s->tree.v[TF_PEAK];
 		r->peak_t = t;
+	}
+	long long job = s->tree.v[TF_JOB_PEAK] >= 0 ? s->tree.v[TF_JOB_PEAK] : s->tree.v[TF_JOB];
+	if (job > r->job_peak) {
+		r->job_peak = job;
+		r->job_peak_t = t;
 	}
 }
 
@@ -644,6 +651,10 @@ static void finish(struct recorder *r, struct recorder_result *res)
 	getrusage(r->self ? RUSAGE_THREAD : RUSAGE_SELF, &ru);
 	end.self_utime = ru.ru_utime.tv_sec * 1000LL + ru.ru_utime.tv_usec / 1000;
 	end.self_stime = ru.ru_stime.tv_sec * 1000LL + ru.ru_stime.tv_usec / 1000;
+	end.job_peak = r->job_peak;
+	end.job_peak_t = r->job_peak_t;
+	end.procs = (long)r->procs_seen;
+	end.missed = -1;
 	log_write_end(&r->log, &end);
 	close_channel(r);
 
@@ -668,6 +679,9 @@ static void finish(struct recorder *r, struct recorder_result *res)
 	res->duration = end.t;
 	res->peak_kib = r->peak;
 	res->peak_t = r->peak_t;
+	res->job_peak_kib = r->job_peak;
+	res->job_peak_t = r->job_peak_t;
+	res->method = r->sampler.method;
 	res->processes = r->procs_seen;
 	res->alive = end.n_alive;
 	res->oom_killed = r->n_oom;
@@ -742,6 +756,11 @@ static void fill_header(struct recorder *r, struct header_info *h, char **comman
 	h->interval_max = r->o->max_interval;
 	h->peak_reset = r->o->peak_reset;
 	h->pss = r->o->pss;
+	h->method = r->sampler.method;
+	/* where processes are learned of: every sample's look at /proc, and the exits memline
+	 * hears of itself (its children's wait4, attach's pidfds) */
+	h->event_sources[h->n_event_sources++] = (char *)"poll";
+	h->event_sources[h->n_event_sources++] = (char *)(r->attach ? "pidfd" : "wait4");
 }
 
 static void write_header(struct recorder *r, char **command, pid_t *pids, size_t n)
@@ -811,6 +830,7 @@ static int setup(struct recorder *r, const struct recorder_options *o, bool atta
 	r->attach = attach;
 	r->inotify_fd = -1;
 	r->mark_sample = INFINITY;
+	r->job_peak = -1;
 	strbuf_init(&r->warn);
 	if (procfs_init(&r->fs, o->proc_root, err) < 0)
 		return RECORDER_ERR_SYSTEM;
@@ -1015,8 +1035,6 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 		pidfd_watch_add(&r.exits, pids[i]);
 	r.t0 = boottime();
 	r.main_pid = pids[0];
-	write_header_of(&r, pids, n);
-	commit_log(&r, res);
 	/* memline may be a descendant itself (memline.track() starts it from the process). */
 	struct sampler_options so = {.self = 0,
 				     .peak_reset = o->peak_reset,
@@ -1025,6 +1043,8 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 				     .exclude = getpid()};
 	sampler_init(&r.sampler, &r.fs, &so);
 	oom_watch_init(&r.oom, &r.fs);
+	write_header_of(&r, pids, n);
+	commit_log(&r, res);
 	for (size_t i = 0; i < n; i++)
 		sampler_add_tree(&r.sampler, pids[i], 0);
 	return record(&r, o, res, &oldmask);
@@ -1085,6 +1105,7 @@ struct recorder_self *recorder_self_start(const struct recorder_options *o, stru
 	r->inotify_fd = -1;
 	r->stop_fd = -1;
 	r->mark_sample = INFINITY;
+	r->job_peak = -1;
 	strbuf_init(&r->warn);
 	if (procfs_init(&r->fs, s->o.proc_root, err) < 0 || pipe2(s->stop_pipe, O_CLOEXEC) < 0 ||
 	    open_channel(r, NULL, err) < 0 ||
@@ -1099,6 +1120,10 @@ struct recorder_self *recorder_self_start(const struct recorder_options *o, stru
 	r->log.t0 = r->t0;
 	pid_t self = getpid();
 	r->main_pid = self;
+	struct sampler_options so = {
+		.self = 0, .peak_reset = s->o.peak_reset, .pss = s->o.pss, .t0 = r->t0};
+	sampler_init(&r->sampler, &r->fs, &so);
+	oom_watch_init(&r->oom, &r->fs);
 	write_header_of(r, &self, 1);
 	/* Nothing of the host's has been recorded yet: a log not in place is no log. */
 	if (log_writer_commit(&r->log, boottime(), err) < 0) {
@@ -1106,10 +1131,6 @@ struct recorder_self *recorder_self_start(const struct recorder_options *o, stru
 		self_free(s);
 		return NULL;
 	}
-	struct sampler_options so = {
-		.self = 0, .peak_reset = s->o.peak_reset, .pss = s->o.pss, .t0 = r->t0};
-	sampler_init(&r->sampler, &r->fs, &so);
-	oom_watch_init(&r->oom, &r->fs);
 	sampler_add_tree(&r->sampler, self, 0);
 	/* Before returning: the recording has a baseline from before the caller goes on. */
 	first_sample(r);

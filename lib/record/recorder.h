@@ -63,8 +63,11 @@ struct recorder_result {
 	bool core;
 	int memline_exit; /* what memline should exit with: the code, or 128 + signal */
 	double duration;
-	long long peak_kib; /* the tree's peak RSS */
+	long long peak_kib; /* the tree's peak RSS (the sum of its processes' peaks) */
 	double peak_t;
+	long long job_peak_kib; /* the job's peak memory, by method; -1 unknown */
+	double job_peak_t;
+	enum memory_method method;
 	size_t processes; /* how many processes the tree had in all */
 	size_t alive;	  /* descendants still running at the end */
 	size_t oom_killed;

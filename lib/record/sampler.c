@@ -36,6 +36,16 @@ static const struct collector *const collectors[] = {
 _Static_assert(sizeof(collectors) / sizeof(collectors[0]) <= SAMPLER_MAX_COLLECTORS,
 	       "more collectors than struct sampler has room for");
 
+/*
+ * The tree's collectors, after every process was read, in this order: each may replace what
+ * one before it said of the job's memory (a better method comes later).
+ */
+static const struct tree_collector *const tree_collectors[] = {
+	&collect_job_rss,
+};
+_Static_assert(sizeof(tree_collectors) / sizeof(tree_collectors[0]) <= SAMPLER_MAX_COLLECTORS,
+	       "more tree collectors than struct sampler has room for");
+
 static void *grow(void *p, size_t *alloc, size_t need, size_t size, bool *oom)
 {
 	if (need <= *alloc)
@@ -62,6 +72,10 @@ void sampler_init(struct sampler *s, struct procfs *fs, const struct sampler_opt
 	for (size_t i = 0; i < sizeof(collectors) / sizeof(collectors[0]); i++)
 		if (!collectors[i]->wanted || collectors[i]->wanted(&s->opt))
 			s->collectors[s->n_collectors++] = collectors[i];
+	s->method = MEM_RSS;
+	for (size_t i = 0; i < sizeof(tree_collectors) / sizeof(tree_collectors[0]); i++)
+		if (!tree_collectors[i]->init || tree_collectors[i]->init(s))
+			s->tree_collectors[s->n_tree_collectors++] = tree_collectors[i];
 }
 
 static void event_release(struct sampler_event *e)
@@ -79,6 +93,9 @@ void sampler_clear_events(struct sampler *s)
 
 void sampler_release(struct sampler *s)
 {
+	for (size_t i = 0; i < s->n_tree_collectors; i++)
+		if (s->tree_collectors[i]->release)
+			s->tree_collectors[i]->release(s);
 	for (size_t i = 0; i < s->n; i++) {
 		proc_handle_close(&s->procs[i]->h);
 		free(s->procs[i]);
@@ -417,9 +434,10 @@ void sampler_emit_exit(struct sampler *s, struct tracked_proc *p, double t, int 
 		e->how = EXIT_HOW_UNKNOWN;
 		e->code = e->signal = -1;
 	}
-	e->peak = -1;
+	e->peak = e->hwm = e->maxrss = -1;
 	e->utime = p->v.v[PF_UTIME];
 	e->stime = p->v.v[PF_STIME];
+	e->source = known ? EXIT_SRC_ZOMBIE : EXIT_SRC_VANISHED;
 }
 
 long long sampler_ticks_ms(const struct sampler *s, unsigned long long ticks)
@@ -498,6 +516,10 @@ const struct sample *sampler_sample(struct sampler *s, double t)
 	tree->v[TF_UTIME] += s->exited_utime;
 	tree->v[TF_STIME] += s->exited_stime;
 	s->exited_peak = 0;
+	for (int f = TF_JOB; f <= TF_CG_SWAP; f++)
+		tree->v[f] = -1;
+	for (size_t i = 0; i < s->n_tree_collectors; i++)
+		s->tree_collectors[i]->collect(s, out, t);
 	/* The machine's MemAvailable changes slowly and costs a /proc/meminfo: 10 times a second.
 	 */
 	if (t - s->meminfo_t >= 0.1 || s->meminfo_t == 0) {
@@ -546,8 +568,11 @@ struct sampler_event *sampler_reaped(struct sampler *s, pid_t pid, int status,
 	sampler_emit_exit(s, p, t, status, true);
 	struct sampler_event *ev = s->n_events ? &s->events[s->n_events - 1] : NULL;
 	struct exit_info *e = ev ? &ev->exit : NULL;
-	if (e && ev->type == SAMPLER_EXIT && e->pid == pid)
+	if (e && ev->type == SAMPLER_EXIT && e->pid == pid) {
 		e->peak = maxrss;
+		e->maxrss = ru ? ru->ru_maxrss : -1;
+		e->source = EXIT_SRC_WAIT4;
+	}
 	untrack(s, p->idx);
 	return e ? ev : NULL;
 }

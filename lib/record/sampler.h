@@ -49,6 +49,7 @@ struct sample {
 
 struct tracked_proc;
 struct collector;
+struct tree_collector;
 
 #define SAMPLER_MAX_COLLECTORS 8
 
@@ -58,6 +59,9 @@ struct sampler {
 	/* the collectors this recording runs (record/collector.h), in their order */
 	const struct collector *collectors[SAMPLER_MAX_COLLECTORS];
 	size_t n_collectors;
+	const struct tree_collector *tree_collectors[SAMPLER_MAX_COLLECTORS];
+	size_t n_tree_collectors;
+	enum memory_method method; /* how the sample's job field is had: the best collector's */
 	struct tracked_proc **procs;
 	size_t n, alloc;
 	/* pid -> tracked process, open addressing (linear probing); slot_cap a power of two */

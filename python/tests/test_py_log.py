@@ -81,7 +81,7 @@ def test_read_records_reads_invalid_utf8_as_replacement_characters(tmp_path):
 @pytest.mark.parametrize("name, message", [
     ("empty.jsonl", "is empty"),
     ("notalog.jsonl", "not a memline log"),
-    ("newer.jsonl", "newer memline (format 2)"),
+    ("newer.jsonl", "newer memline (format 99)"),
     ("no-such-log.jsonl", "cannot read"),
 ])
 def test_read_records_refuses(name, message):

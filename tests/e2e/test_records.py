@@ -9,10 +9,12 @@ from conftest import MEMWORK, of_type, read_log, read_pidfile, wait_until
 
 HEADER_MEMBERS = ["type", "format", "memline", "mode", "host", "start", "start_unix", "command", "pid",
                   "pids", "cwd", "job", "page_size", "clk_tck", "mem_total", "kernel", "interval",
-                  "peak_reset", "pss", "fields", "tree_fields"]
+                  "peak_reset", "pss", "memory", "events", "fields", "tree_fields"]
 FIELDS = ["pid", "rss", "anon", "file", "shmem", "peak", "vms", "swap", "pss", "utime", "stime",
-          "minflt", "majflt", "threads", "rchar", "wchar", "read_bytes", "write_bytes", "state"]
-TREE_FIELDS = ["nproc", "rss", "anon", "file", "shmem", "peak", "vms", "swap", "pss", "utime", "stime"]
+          "minflt", "majflt", "threads", "rchar", "wchar", "read_bytes", "write_bytes", "vm_of",
+          "state"]
+TREE_FIELDS = ["nproc", "rss", "anon", "file", "shmem", "peak", "vms", "swap", "pss", "utime", "stime",
+               "job", "job_peak", "cg_anon", "cg_file", "cg_shmem", "cg_kernel", "cg_sock", "cg_swap"]
 
 
 def test_header(ml, tmp_path):
@@ -21,7 +23,9 @@ def test_header(ml, tmp_path):
     h = run.header
     missing = [m for m in HEADER_MEMBERS if m not in h]
     assert not missing, f"expected the header to have {missing}: {h}"
-    assert h["format"] == 1 and h["mode"] == "run", f"expected format 1, mode run: {h}"
+    assert h["format"] == 2 and h["mode"] == "run", f"expected format 2, mode run: {h}"
+    assert h["memory"]["method"] in ("rss", "pss", "cgroup"), f"expected a memory method: {h['memory']}"
+    assert "poll" in h["events"] and "wait4" in h["events"], f"expected poll and wait4: {h['events']}"
     assert h["command"] == [str(MEMWORK), "alloc", "1M", "sleep", "50"], f"expected the command's argv: {h['command']}"
     assert h["pids"] == [h["pid"]], f"expected pids == [pid] for run: {h}"
     assert h["cwd"] == str(tmp_path), f"expected cwd {tmp_path}: {h['cwd']}"

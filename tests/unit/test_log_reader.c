@@ -397,7 +397,7 @@ static void test_newer_format(void **state)
 {
 	(void)state;
 	expect_error("newer.jsonl",
-		     "'%s' was written by a newer memline (format 2); upgrade memline to read it");
+		     "'%s' was written by a newer memline (format 99); upgrade memline to read it");
 }
 
 static void test_empty(void **state)
