@@ -72,7 +72,16 @@ def test_log_being_written_is_refused_and_untouched(ml, tmp_path, kept, killer):
     first = ml.popen("run", "-o", log, "-i", "0.05", "--", ml.memwork, "pidfile", pf, "waitsig")
     work = read_pidfile(pf)
     killer.append(work)
-    wait_for_records(log, "sample", 1)
+
+    def first_in_place():
+        # The kept log is there from the start: wait for the first recording's own log, whose
+        # header names its command, to have replaced it.
+        try:
+            records = read_log(log)
+        except (FileNotFoundError, AssertionError):
+            return False
+        return bool(records) and records[0].get("pid") == work and bool(of_type(records, "sample"))
+    wait_until(first_in_place, f"the first recording's log (pid {work}) in place at {log}")
     assert hidden(tmp_path) == [], f"expected the first recording's log in place: {hidden(tmp_path)}"
     pf2 = tmp_path / "second.pid"
     r = ml.cmd("run", "-o", log, "--", ml.memwork, "pidfile", pf2)
