@@ -12,9 +12,10 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: memline report [--json] [LOG]\n"
 		"\n"
-		"Summarises a memline log: how the run ended, its peak memory, its processes\n"
-		"and a timeline of the tree's RSS. LOG defaults to the newest memline-*.jsonl in\n"
-		"the current directory.\n"
+		"Summarises a memline log: how the run ended, the job's peak memory and how it\n"
+		"was measured (its cgroup, the PSS sum or the RSS sum), its processes and a\n"
+		"timeline of the job's memory. LOG defaults to the newest memline-*.jsonl in the\n"
+		"current directory.\n"
 		"\n"
 		"  -j, --json   print one JSON object for scripts (memory in bytes, times in s)\n"
 		"  -h, --help   print this help\n");

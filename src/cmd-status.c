@@ -72,6 +72,36 @@ static void add_pid_list(const struct run *run, struct strbuf *out, const char *
 	strbuf_addch(out, '\n');
 }
 
+/*
+ * The job's peak memory and how it was measured, the RSS sum where it differs, and the
+ * processes: "peak memory: 511.0 MiB at 3.2 s (cgroup); RSS sum 2.5 GiB". A format 1 log's
+ * status says nothing of memory, as it never did.
+ */
+static void add_memory(const struct run *run, struct strbuf *out)
+{
+	strbuf_addstr(out, "peak memory: ");
+	if (run->job_peak < 0) {
+		strbuf_addstr(out, "unknown (no samples)\n");
+	} else {
+		text_bytes(out, text_kib_bytes(run->job_peak));
+		strbuf_addstr(out, " at ");
+		text_secs(out, run->job_peak_t);
+		strbuf_addf(out, " (%s)", report_method_words(run->header.method, true));
+		if (run->peak >= 0 && run->peak != run->job_peak) {
+			strbuf_addstr(out, "; RSS sum ");
+			text_bytes(out, text_kib_bytes(run->peak));
+		}
+		strbuf_addch(out, '\n');
+	}
+	strbuf_addf(out, "processes: %zu", run->n_procs);
+	if (run->has_end && run->end.missed > 0)
+		strbuf_addf(out,
+			    "; %ld more may have been missed (run as root or with --trace to see "
+			    "them)",
+			    run->end.missed);
+	strbuf_addch(out, '\n');
+}
+
 static void render_status(const struct run *run, struct strbuf *out)
 {
 	const struct end_info *e = &run->end;
@@ -94,6 +124,8 @@ static void render_status(const struct run *run, struct strbuf *out)
 	strbuf_addstr(out, "duration: ");
 	text_secs(out, run->duration);
 	strbuf_addch(out, '\n');
+	if (run_measures_job(run))
+		add_memory(run, out);
 	size_t n_oom = 0, n_alive = 0;
 	pid_t *oom = run_oom_killed(run, &n_oom);
 	pid_t *alive = run_alive(run, &n_alive);

@@ -21,8 +21,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: memline view [--follow] [--window SECONDS] [--serve [ADDR:]PORT] [LOG]\n"
 		"\n"
-		"Shows a memline log as a full-screen dashboard: a chart of the tree's RSS and of\n"
-		"its top processes, the processes, the latest events and output lines, and how\n"
+		"Shows a memline log as a full-screen dashboard: a chart of the job's memory and\n"
+		"of its top processes, the processes, the latest events and output lines, and how\n"
 		"the run ended. LOG defaults to the newest memline-*.jsonl in the current\n"
 		"directory. Keys: q quit, p pause, + and - change the history window, ? help.\n"
 		"\n"

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "log/writer.h"
+#include "render/report.h"
 #include "util/text.h"
 
 enum {
@@ -318,8 +319,14 @@ static void print_summary(const struct record_opts *ro, const struct recorder_re
 	}
 	strbuf_addstr(&sb, " after ");
 	text_secs(&sb, res->duration);
-	strbuf_addstr(&sb, "; peak RSS ");
-	text_bytes(&sb, res->peak_kib * 1024);
+	/* the job's memory first, by its method; the RSS sum beside it where it differs */
+	strbuf_addstr(&sb, "; peak memory ");
+	text_bytes(&sb, text_kib_bytes(res->job_peak_kib));
+	strbuf_addf(&sb, " (%s)", report_method_words(res->method, true));
+	if (res->peak_kib >= 0 && res->peak_kib != res->job_peak_kib) {
+		strbuf_addstr(&sb, ", RSS sum ");
+		text_bytes(&sb, text_kib_bytes(res->peak_kib));
+	}
 	strbuf_addf(&sb, "; %zu process%s", res->processes, res->processes == 1 ? "" : "es");
 	if (res->alive && !strcmp(ro->cmd, "run"))
 		strbuf_addf(&sb, ", %zu still running (--wait records them to the end)",

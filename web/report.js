@@ -1,8 +1,9 @@
 /*
  * memline's interactive report: reads the runs from the page's JSON (<script id="memline-data">,
- * written by lib/render/plot-html.c) and draws them with uPlot: the tree total and top processes of
- * each run on one time axis (each run from its start), spans as shaded bands, events as markers
- * with a tooltip (and, with the "Event labels" toggle, their labels in rows on the chart), the
+ * written by lib/render/plot-html.c) and draws them with uPlot: the leading line (the job's
+ * memory, named by its method, where the log measured it; else the tree total), the RSS sum
+ * where it differs from the job's, and the top processes of each run on one time axis (each
+ * run from its start), spans as shaded bands, events as markers with a tooltip (and, with the "Event labels" toggle, their labels in rows on the chart), the
  * captured output near the cursor, the summary and the tables of events and phases. Everything from a log reaches the page through textContent, never as markup.
  * Drag zooms (uPlot), the wheel zooms at the pointer, Shift+drag and Shift+wheel pan.
  *
@@ -129,17 +130,20 @@
 		runs.forEach((run, r) => {
 			const table = [run.t];
 			run.series.forEach((s, k) => {
-				const total = s.kind === "total";
-				// A total that is its only process's line: a wide pale band under that line,
-				// which it would hide (uPlot draws the series in order, the total first).
-				const band = total && run.tree_is_proc;
+				// The leading line: the job's memory (kind "job"), else the tree's total. A
+				// total beside a job line (the RSS sum) is second and lighter.
+				const lead = k === 0;
+				const second = !lead && s.kind === "total";
+				// A leading line that is its only process's: a wide pale band under that
+				// line, which it would hide (uPlot draws the series in order, it first).
+				const band = lead && run.tree_is_proc;
 				const name = (multi ? run.label + " · " : "") + s.name +
 					(band ? " (the same as its only process)" : "");
 				const stroke = PALETTE[colour++ % PALETTE.length];
 				series.push({
 					label: name,
-					stroke: band ? stroke + "55" : stroke,
-					width: band ? 7 : total ? 2.5 : run.tree_is_proc ? 1.75 : 1.25,
+					stroke: band ? stroke + "55" : second ? stroke + "99" : stroke,
+					width: band ? 7 : lead ? 2.5 : second ? 1.5 : run.tree_is_proc ? 1.75 : 1.25,
 					dash: r > 0 ? [8, 4] : undefined,
 					spanGaps: true,
 					points: { show: false },
@@ -630,7 +634,17 @@
 			const bad = ["failed", "killed", "oom-killed", "incomplete"].includes(run.status);
 			add("Ended", run.ending, bad ? "bad" : "good");
 			add("Duration", fmtSecs(run.duration));
-			add("Peak RSS", run.peak === null ? "?" : fmtBytes(run.peak) + " at " + fmtSecs(run.peak_t));
+			if (run.memory) {
+				// the job's memory first, by its method; the RSS sum where it differs
+				add("Peak memory", run.job_peak === null ? "?" : fmtBytes(run.job_peak) +
+					" at " + fmtSecs(run.job_peak_t) + " (" + run.memory.words + ")");
+				if (run.peak !== null && run.peak !== run.job_peak)
+					add("RSS sum", fmtBytes(run.peak) + " at " + fmtSecs(run.peak_t) +
+						" (each process's RSS added up: shared pages once per process)");
+			} else {
+				add("Peak RSS", run.peak === null ? "?" : fmtBytes(run.peak) + " at " +
+					fmtSecs(run.peak_t));
+			}
 			add("Processes", run.procs);
 			add("Samples", run.samples);
 			summary.append(dl);

@@ -185,10 +185,14 @@ static void note_peak(struct run *run, struct run_proc *p, long long kib, double
 		p->peak = kib;
 		p->peak_t = t;
 	}
-	/* The tree's peak is at least any one process's. */
+	/* The tree's peak is at least any one process's; so is the RSS sum's, the job's by rss. */
 	if (kib > run->peak) {
 		run->peak = kib;
 		run->peak_t = t;
+	}
+	if (run->header.method == MEM_RSS && kib > run->job_peak) {
+		run->job_peak = kib;
+		run->job_peak_t = t;
 	}
 }
 
@@ -283,8 +287,10 @@ static int add_sample(struct run *run, const struct sample_record *s)
 		run->job_peak = jp;
 		run->job_peak_t = s->t;
 	}
-	if (rs->tree.v[TF_PSS] > run->peak_pss)
+	if (rs->tree.v[TF_PSS] > run->peak_pss) {
 		run->peak_pss = rs->tree.v[TF_PSS];
+		run->peak_pss_t = s->t;
+	}
 	return 0;
 }
 
@@ -645,6 +651,11 @@ int run_add_record(struct run *run, struct log_record *rec)
 		rec->end_error = NULL;
 		rec->end_error_len = 0;
 		run->end_events = rec->end_events;
+		/* the end's peak covers every sample, those a full disk kept out of the log too */
+		if (run->end.job_peak > run->job_peak) {
+			run->job_peak = run->end.job_peak;
+			run->job_peak_t = run->end.job_peak_t;
+		}
 		break;
 	case REC_EVENT:
 	case REC_SPAN:
@@ -730,6 +741,11 @@ int run_load_fields(struct run *run, const char *path, unsigned long long fields
 	}
 	run_update_status(run);
 	return 0;
+}
+
+bool run_measures_job(const struct run *run)
+{
+	return run->has_header && run->header.format >= 2;
 }
 
 long long run_sample_peak(const struct run_sample *s)

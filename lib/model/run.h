@@ -127,11 +127,15 @@ struct run {
 	double peak_t;
 	/*
 	 * The job's memory (run_sample_job): its highest, and when; by header.method (a format 1
-	 * log's is the RSS sum, method rss). peak_pss is the tree's highest PSS (--pss).
+	 * log's is the RSS sum, method rss). The highest of the samples' job_peak and of the end
+	 * record's (which covers samples a full disk kept out of the log); by method rss (the RSS
+	 * sum) at least any one process's peak, as the tree's peak is. peak_pss is the tree's
+	 * highest PSS (--pss), and when; -1 unknown.
 	 */
 	long long job_peak;
 	double job_peak_t;
 	long long peak_pss;
+	double peak_pss_t;
 
 	bool truncated; /* the last line was cut off */
 	long corrupt;	/* corrupt lines skipped */
@@ -234,6 +238,12 @@ pid_t *run_oom_killed(const struct run *run, size_t *n);
 pid_t *run_alive(const struct run *run, size_t *n);
 /* The process with pid the OOM killer killed, else the newest with pid; -1 if none. */
 int run_oom_proc(const struct run *run, pid_t pid);
+/*
+ * Whether the log measured the job's memory itself (format 2 and later: the tree's "job" and
+ * the header's memory method). A format 1 log's job's memory is its RSS sum, which readers
+ * show as they always did ("peak RSS (whole tree)").
+ */
+bool run_measures_job(const struct run *run);
 /* A sample's highest tree RSS: its "peak" member, else its "rss"; -1 unknown. */
 long long run_sample_peak(const struct run_sample *s);
 /*

@@ -62,6 +62,8 @@ void series_set_release(struct series_set *set)
 	free(set->s);
 	set->s = NULL;
 	set->n = set->n_rest = 0;
+	set->job = false;
+	set->tree = 0;
 }
 
 /* A process and its peak of the metric (-1 when it has no known point), to rank them. */
@@ -404,11 +406,76 @@ static void fill_series(struct series_set *set, const struct run *run, enum seri
 	}
 }
 
+/* Whether a and b have points at the same samples, each within tol of the other. */
+static bool series_same(const struct series *a, const struct series *b, double tol)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->at[i] != b->at[i] || fabs(a->v[i] - b->v[i]) > tol)
+			return false;
+	return true;
+}
+
+/* Whether a set of metric for run leads with the job's memory (series_set_build). */
+static bool wants_job(const struct run *run, enum series_metric metric)
+{
+	if (!run_measures_job(run))
+		return false;
+	return metric == SERIES_RSS || (metric == SERIES_PSS && run->header.method != MEM_RSS);
+}
+
+/*
+ * Puts the job's line first in a built set: in front of the tree total, or in its place when
+ * the tree total is the same line or its only process's. Returns -1 when out of memory.
+ */
+static int lead_with_job(struct series_set *set, const struct run *run)
+{
+	struct series job;
+	if (series_alloc(&job, SERIES_JOB, -1, run->n_samples) < 0) {
+		free(job.t);
+		free(job.v);
+		free(job.at);
+		return -1;
+	}
+	for (size_t si = 0; si < run->n_samples; si++) {
+		long long v = run_sample_job(&run->samples[si]);
+		if (v >= 0)
+			series_push(&job, si, run->samples[si].t, (double)v);
+	}
+	struct series *tree = &set->s[0];
+	double tol = 0.005 * fmax(job.peak, tree->peak);
+	set->job = true;
+	set->method = run->header.method;
+	if (series_same(&job, tree, tol) || series_tree_is_only_proc(set)) {
+		free(tree->t);
+		free(tree->v);
+		free(tree->at);
+		*tree = job;
+		set->tree = -1;
+		return 0;
+	}
+	struct series *s = realloc(set->s, (set->n + 1) * sizeof(*s));
+	if (!s) {
+		free(job.t);
+		free(job.v);
+		free(job.at);
+		return -1;
+	}
+	memmove(s + 1, s, set->n * sizeof(*s));
+	s[0] = job;
+	set->s = s;
+	set->n++;
+	set->tree = 1;
+	return 0;
+}
+
 int series_set_build(struct series_set *set, const struct run *run, enum series_metric metric,
 		     int top)
 {
 	memset(set, 0, sizeof(*set));
 	set->metric = metric;
+	set->tree = 0;
 	size_t np = run->n_procs;
 	bool cpu = metric == SERIES_CPU;
 	struct cpu_calc calc;
@@ -426,6 +493,8 @@ int series_set_build(struct series_set *set, const struct run *run, enum series_
 		goto out;
 	calc.slot_of = slot_of;
 	fill_series(set, run, metric, &calc, slot_of);
+	if (wants_job(run, metric) && lead_with_job(set, run) < 0)
+		goto out;
 	ret = 0;
 out:
 	if (ret < 0)

@@ -58,7 +58,12 @@ enum series_metric { SERIES_RSS, SERIES_PSS, SERIES_VMS, SERIES_SWAP, SERIES_CPU
 #define SERIES_NMETRICS 5
 extern const char *const series_metric_names[SERIES_NMETRICS]; /* "rss" ... "cpu" */
 
-enum series_kind { SERIES_TREE, SERIES_PROC, SERIES_OTHER };
+/*
+ * SERIES_TREE: the sum of the metric over the tree's processes (the RSS sum, the PSS sum...);
+ * SERIES_JOB: the job's memory by the log's method (run_sample_job: its cgroup's charge, the
+ * PSS sum or the RSS sum), the leading line where there is one (see series_set_build).
+ */
+enum series_kind { SERIES_TREE, SERIES_PROC, SERIES_OTHER, SERIES_JOB };
 
 struct series {
 	enum series_kind kind;
@@ -73,9 +78,17 @@ struct series {
 
 struct series_set {
 	enum series_metric metric;
-	struct series *s; /* s[0] is the tree total, then the top processes, then "other" */
+	/*
+	 * s[0] is the leading line: the job's memory (SERIES_JOB) where the set has one, else
+	 * the tree total; then, with a job line, the tree total where it is drawn; then the top
+	 * processes; then "other".
+	 */
+	struct series *s;
 	size_t n;
 	size_t n_rest; /* processes summed into "other" (having at least one known point) */
+	bool job;      /* s[0] is the job's memory */
+	int tree;      /* where the tree total is in s; -1 when it is not drawn */
+	enum memory_method method; /* the job's, when job */
 };
 
 #define SERIES_SET_INIT \
@@ -88,6 +101,13 @@ struct series_set {
  * top (>= 0) processes by peak of metric and "other". Processes with no known point of metric
  * are left out of both the top and "other". Returns 0, or -1 when out of memory (set is then
  * empty but must still be released). The caller releases set with series_set_release().
+ *
+ * The job's memory leads where the log measured it (run_measures_job: format 2 on) and it is
+ * what the metric plots: for rss always, for pss when the job's method is not the RSS sum. It
+ * is then s[0] (SERIES_JOB), a point at each sample where it is known, and the tree total
+ * (the RSS or PSS sum) follows it only where it differs: not when, at every sample, the two
+ * are within 0.5 % of the higher peak (the job's memory is the RSS sum), nor when the tree
+ * total is its only process's line (series_tree_is_only_proc of the set without the job).
  */
 int series_set_build(struct series_set *set, const struct run *run, enum series_metric metric,
 		     int top);
@@ -107,9 +127,10 @@ unsigned long long series_fields(enum series_metric metric);
 void series_set_release(struct series_set *set);
 
 /*
- * Whether set's tree line is its only process's line: no other process has a known point,
- * and at every sample the tree's value is the process's (within 0.5 % of the tree's peak), or
- * about 0 where the process is not alive. A plot then draws one line under the other.
+ * Whether set's leading line (s[0]: the tree's, or the job's) is its only process's line: no
+ * other line but the two, and at every sample the leading line's value is the process's
+ * (within 0.5 % of the higher peak), or about 0 where the process is not alive. A plot then
+ * draws one line under the other.
  */
 bool series_tree_is_only_proc(const struct series_set *set);
 

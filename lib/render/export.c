@@ -148,10 +148,11 @@ static void csv_num(struct strbuf *out, long long v)
 void export_csv(const struct run *run, struct export_out *out)
 {
 	struct strbuf *sb = &out->buf;
+	bool job = run_measures_job(run);
 	strbuf_addstr(sb, "t,pid,ppid,cmd");
 	for (int f = PF_PID + 1; f < PROC_NFIELDS; f++)
 		strbuf_addf(sb, ",%s", proc_field_names[f]);
-	strbuf_addstr(sb, ",state\n");
+	strbuf_addstr(sb, job ? ",job,job_peak,state\n" : ",state\n");
 
 	/* the cmd cell of each process, made once */
 	struct strbuf *cmds = calloc(run->n_procs ? run->n_procs : 1, sizeof(*cmds));
@@ -179,6 +180,10 @@ void export_csv(const struct run *run, struct export_out *out)
 				   cmds[ps->proc].len);
 			for (int f = PF_PID + 1; f < PROC_NFIELDS; f++)
 				csv_num(sb, run_ps_value(run, ps, (enum proc_field)f));
+			if (job) { /* the sample's: the same on each of its rows */
+				csv_num(sb, run_sample_job(s));
+				csv_num(sb, run_sample_job_peak(s));
+			}
 			strbuf_addch(sb, ',');
 			if (ps->state)
 				csv_field(sb, &ps->state, 1);
@@ -193,12 +198,12 @@ void export_csv(const struct run *run, struct export_out *out)
 
 /* ---- Chrome trace event JSON ---- */
 
-static void trace_counter(struct strbuf *sb, pid_t pid, double t, long long bytes)
+static void trace_counter(struct strbuf *sb, const char *name, pid_t pid, double t, long long bytes)
 {
 	strbuf_addf(sb,
-		    ",\n{\"ph\":\"C\",\"name\":\"rss\",\"pid\":%d,\"tid\":%d,\"ts\":%lld,"
+		    ",\n{\"ph\":\"C\",\"name\":\"%s\",\"pid\":%d,\"tid\":%d,\"ts\":%lld,"
 		    "\"args\":{\"bytes\":%lld}}",
-		    (int)pid, (int)pid, usecs(t), bytes);
+		    name, (int)pid, (int)pid, usecs(t), bytes);
 }
 
 static void trace_meta(struct strbuf *sb, pid_t pid, const char *name, int sort_index)
@@ -256,6 +261,8 @@ static void trace_names(const struct run *run, struct export_out *out)
 		run_command(run, &name);
 		strbuf_addch(&name, ')');
 	}
+	if (run_measures_job(run))
+		strbuf_addf(&name, "; job: %s", report_method_words(run->header.method, true));
 	trace_meta(sb, EXPORT_TREE_PID, name.buf, 0);
 	size_t n = run->n_procs ? run->n_procs : 1;
 	size_t *next = malloc(n * sizeof(*next));
@@ -293,16 +300,24 @@ void export_perfetto(const struct run *run, struct export_out *out)
 		    EXPORT_TREE_PID, EXPORT_TREE_PID);
 	trace_names(run, out);
 
+	/* the job's memory, on the tree's pseudo-process: where the log measured it itself */
+	bool job_track = run_measures_job(run);
 	for (size_t k = 0; k < run->n_samples; k++) {
 		const struct run_sample *s = &run->samples[k];
 		long long tree = text_kib_bytes(s->tree.v[TF_RSS]);
 		if (tree >= 0)
-			trace_counter(sb, EXPORT_TREE_PID, s->t, tree);
+			trace_counter(sb, "rss", EXPORT_TREE_PID, s->t, tree);
+		long long job = job_track ? text_kib_bytes(run_sample_job(s)) : -1;
+		long long job_peak = job_track ? text_kib_bytes(run_sample_job_peak(s)) : -1;
+		if (job >= 0)
+			trace_counter(sb, "job", EXPORT_TREE_PID, s->t, job);
+		if (job_peak >= 0)
+			trace_counter(sb, "job_peak", EXPORT_TREE_PID, s->t, job_peak);
 		for (size_t j = s->first; j < s->first + s->n && j < run->n_proc_samples; j++) {
 			const struct run_proc_sample *ps = run_ps(run, j);
 			long long b = text_kib_bytes(run_ps_value(run, ps, PF_RSS));
 			if (b >= 0)
-				trace_counter(sb, run->procs[ps->proc].pid, s->t, b);
+				trace_counter(sb, "rss", run->procs[ps->proc].pid, s->t, b);
 		}
 		hand_over(out, false);
 	}
@@ -310,7 +325,7 @@ void export_perfetto(const struct run *run, struct export_out *out)
 	for (size_t i = 0; i < run->n_procs; i++) {
 		const struct run_proc *p = &run->procs[i];
 		if (p->exited && p->first_sample >= 0 && p->end >= 0)
-			trace_counter(sb, p->pid, p->end, 0);
+			trace_counter(sb, "rss", p->pid, p->end, 0);
 	}
 
 	for (size_t i = 0; i < run->n_events; i++) {
@@ -399,12 +414,21 @@ void export_gnuplot_dat(const struct run *run, int top, struct export_out *out)
 	add_clean(sb, run->path ? run->path : "", run->path ? strlen(run->path) : 0, true, 0);
 	strbuf_addstr(sb, "\n# command: ");
 	add_clean(sb, cmd.buf ? cmd.buf : "", cmd.len, true, 0);
-	strbuf_addstr(sb, "\n# RSS in KiB, NaN where a process was not alive; columns:\n"
-			  "# 1 time (s)\n# 2 tree total\n");
+	if (set.job)
+		strbuf_addf(sb,
+			    "\n# memory in KiB, NaN where a process was not alive; columns:\n"
+			    "# 1 time (s)\n# 2 the job's memory (%s)\n",
+			    report_method_words(set.method, false));
+	else
+		strbuf_addstr(sb, "\n# RSS in KiB, NaN where a process was not alive; columns:\n"
+				  "# 1 time (s)\n# 2 tree total\n");
 	for (size_t k = 1; k < set.n; k++) {
 		strbuf_addf(sb, "# %zu ", k + 2);
 		if (set.s[k].kind == SERIES_OTHER)
 			strbuf_addstr(sb, "other processes, summed");
+		else if (set.s[k].kind == SERIES_TREE)
+			strbuf_addstr(sb, "RSS sum: each process's RSS added up, shared pages once "
+					  "per process");
 		else
 			gp_proc_name(run, set.s[k].proc, sb, 0);
 		strbuf_addch(sb, '\n');
@@ -464,7 +488,8 @@ static double gp_time_unit(double dur, const char **unit)
 }
 
 /* The script's start: where the data is, the terminal, the title and the axes. */
-static void gp_header(const struct run *run, double dur, double peak_mib, struct strbuf *sb)
+static void gp_header(const struct run *run, bool job, double dur, double peak_mib,
+		      struct strbuf *sb)
 {
 	const char *unit;
 	double tu = gp_time_unit(dur, &unit);
@@ -482,7 +507,8 @@ static void gp_header(const struct run *run, double dur, double peak_mib, struct
 	gp_str(sb, title.buf, title.len, GP_TITLE_CHARS);
 	strbuf_addf(sb, "\ntu = ");
 	gp_num(sb, tu);
-	strbuf_addf(sb, "\nset xlabel 'time (%s)'\nset ylabel 'RSS (MiB)'\n", unit);
+	strbuf_addf(sb, "\nset xlabel 'time (%s)'\nset ylabel '%s (MiB)'\n", unit,
+		    job ? "memory" : "RSS");
 	strbuf_addstr(sb, "set datafile missing 'NaN'\nset grid\nset key outside right top\n"
 			  "set xrange [0:");
 	gp_num(sb, dur / tu);
@@ -559,19 +585,25 @@ static int gp_events(const struct run *run, const struct series *tree, double du
 	return tag;
 }
 
-/* The peak, marked where it was, and how the run ended, in red when it went wrong. */
-static void gp_peak_and_ending(const struct run *run, double peak_mib, int tag, struct strbuf *sb)
+/*
+ * The peak, marked where it was (the job's, when the job's memory leads), and how the run
+ * ended, in red when it went wrong.
+ */
+static void gp_peak_and_ending(const struct run *run, bool job, double peak_mib, int tag,
+			       struct strbuf *sb)
 {
-	if (run->peak >= 0) {
+	long long peak = job ? run->job_peak : run->peak;
+	double peak_t = job ? run->job_peak_t : run->peak_t;
+	if (peak >= 0) {
 		struct strbuf s = STRBUF_INIT;
 		strbuf_addstr(&s, "peak ");
-		text_bytes(&s, text_kib_bytes(run->peak));
+		text_bytes(&s, text_kib_bytes(peak));
 		strbuf_addstr(&s, " at ");
-		text_secs(&s, run->peak_t);
+		text_secs(&s, peak_t);
 		strbuf_addf(sb, "set label %d ", tag++);
 		gp_str(sb, s.buf, s.len, 0);
 		strbuf_addstr(sb, " at ");
-		gp_num(sb, run->peak_t);
+		gp_num(sb, peak_t);
 		strbuf_addstr(sb, "/tu, first ");
 		gp_num(sb, peak_mib);
 		strbuf_addstr(sb, " center offset 0,1 point pointtype 6 pointsize 1.2 front\n");
@@ -589,12 +621,30 @@ static void gp_peak_and_ending(const struct run *run, double peak_mib, int tag, 
 	strbuf_release(&ending);
 }
 
-/* The plot command: the tree's line, the top processes' and "other", from memline.dat. */
+/*
+ * The plot command: the leading line (the job's memory, else the tree's), the RSS sum beside a
+ * job line (lighter), the top processes' and "other", from memline.dat.
+ */
 static void gp_lines(const struct run *run, const struct series_set *set, struct strbuf *sb)
 {
-	strbuf_addstr(sb, "plot dir.'memline.dat' using ($1/tu):($2/1024) with lines linewidth 2 "
-			  "linecolor rgb '#222222' title 'tree total'");
+	if (set->job)
+		strbuf_addf(sb,
+			    "plot dir.'memline.dat' using ($1/tu):($2/1024) with lines linewidth 2 "
+			    "linecolor rgb '#222222' title 'the job''s memory: %s'",
+			    report_method_words(set->method, true));
+	else
+		strbuf_addstr(sb,
+			      "plot dir.'memline.dat' using ($1/tu):($2/1024) with lines linewidth "
+			      "2 linecolor rgb '#222222' title 'tree total'");
 	for (size_t k = 1; k < set->n; k++) {
+		if (set->s[k].kind == SERIES_TREE) {
+			strbuf_addf(
+				sb,
+				", \\\n     '' using ($1/tu):($%zu/1024) with lines linewidth 1.5 "
+				"linecolor rgb '#999999' title 'RSS sum'",
+				k + 2);
+			continue;
+		}
 		if (set->s[k].kind == SERIES_OTHER) {
 			strbuf_addf(
 				sb,
@@ -623,11 +673,17 @@ void export_gnuplot_plt(const struct run *run, int top, struct export_out *out)
 	if (!gp_series(run, top, &set, sb))
 		return;
 	double dur = run->duration > 0 ? run->duration : 1;
-	double peak_mib = run->peak > 0 ? run->peak / 1024.0 : 1;
-	gp_header(run, dur, peak_mib, sb);
+	/* the y range holds the marked peak and every line drawn (the RSS sum beside a job's) */
+	long long mark = set.job ? run->job_peak : run->peak;
+	double ymax = (double)mark;
+	for (size_t k = 0; set.job && k < set.n; k++)
+		ymax = fmax(ymax, set.s[k].peak);
+	double peak_mib = ymax > 0 ? ymax / 1024.0 : 1;
+	double mark_mib = mark > 0 ? mark / 1024.0 : 1;
+	gp_header(run, set.job, dur, peak_mib, sb);
 	int tag = gp_spans(run, 1, sb);
 	tag = gp_events(run, &set.s[0], dur, tag, sb);
-	gp_peak_and_ending(run, peak_mib, tag, sb);
+	gp_peak_and_ending(run, set.job, mark_mib, tag, sb);
 	gp_lines(run, &set, sb);
 	series_set_release(&set);
 }

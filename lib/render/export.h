@@ -34,7 +34,9 @@ void export_out_release(struct export_out *o);
 
 /*
  * The CSV table: a header row (t, pid, ppid, cmd, the per-process fields of proc_field_names
- * after pid, in the log's units, then state), then one row per process per sample in log
+ * after pid, in the log's units; for a log of format 2 on, job and job_peak, the job's memory
+ * at the row's sample and its highest since the sample before, by the log's method, the same
+ * on every row of a sample; then state), then one row per process per sample in log
  * order. Unknown values are empty cells; cmd is the command line as run_proc_cmd writes it,
  * invalid UTF-8 replaced by U+FFFD; fields are quoted as RFC 4180 says when they hold a comma,
  * a quote, a line break or surrounding spaces. Lines end in LF.
@@ -56,7 +58,10 @@ void export_csv(const struct run *run, struct export_out *out);
  * microseconds since the start of the recording:
  * - "M" process_name and process_sort_index for every pid, and for EXPORT_TREE_PID;
  * - "C" counters named "rss" with args {"bytes": N}: one per process-sample with a known RSS,
- *   a 0 when a process with samples exits, and one per sample for the tree total;
+ *   a 0 when a process with samples exits, and one per sample for the tree total; for a log
+ *   of format 2 on, "job" and "job_peak" on EXPORT_TREE_PID, the job's memory by the log's
+ *   method at each sample and its highest since the sample before (the method named in the
+ *   pseudo-process's name: "...; job: cgroup");
  * - "i" instants for events, scope "p" on their process when it is in the run, else "g";
  *   args {"rss": tree RSS in bytes} when known;
  * - "X" slices for spans on their pid and tid (EXPORT_TREE_PID when unknown), args with
@@ -69,15 +74,17 @@ void export_perfetto(const struct run *run, struct export_out *out);
 /*
  * The gnuplot data file: comment lines naming the log, the command and the columns, then one
  * line a sample (series_table_build over every sample with a value): time in seconds, then the
- * RSS series of series.h, the same lines the plots draw: the tree total, each of the top
- * processes by peak (NaN when it is not alive), and when there are more processes, the rest
- * summed as "other"; memory in KiB.
+ * RSS series of series.h, the same lines the plots draw: the leading line (the job's memory
+ * where the log measured it, else the tree total), the RSS sum beside a job line where it
+ * differs, each of the top processes by peak (NaN when it is not alive), and when there are
+ * more processes, the rest summed as "other"; memory in KiB.
  */
 void export_gnuplot_dat(const struct run *run, int top, struct export_out *out);
 /*
  * The gnuplot script that draws memline.dat, found beside the script, to memline.png beside
  * it (pngcairo): a title with the command, a MiB axis, time in s, min or h, spans as shaded
- * bands, events as labelled arrows to the tree's line, the peak and how the run ended. Text
+ * bands, events as labelled arrows to the leading line, the peak (the job's, where its memory
+ * leads) and how the run ended. Text
  * from the log is put in double quotes, escaped, with backquotes and control characters
  * replaced, so it cannot run commands or break the script.
  */

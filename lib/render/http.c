@@ -548,6 +548,27 @@ static void tree_metric(struct strbuf *out, const char *name, const char *type, 
 		strbuf_addf(out, "%s %lld\n", name, v * (long long)scale);
 }
 
+/*
+ * The job's memory, by the log's method (a label: cgroup, pss or rss; a format 1 log's is the
+ * RSS sum, rss): in the newest sample, and its highest so far (between samples too).
+ */
+static void job_metrics(const struct run *run, const struct run_sample *last, struct strbuf *out)
+{
+	const char *method = memory_method_names[run->header.method];
+	long long now = last ? run_sample_job(last) : -1;
+	metric_head(out, "memline_job_memory_bytes", "gauge",
+		    "The job's memory in the newest sample: its cgroup's charge, the sum of its "
+		    "processes' PSS or of their RSS, as the method label says.");
+	if (now >= 0)
+		strbuf_addf(out, "memline_job_memory_bytes{method=\"%s\"} %lld\n", method,
+			    now * 1024);
+	metric_head(out, "memline_job_peak_bytes", "gauge",
+		    "The job's highest memory so far, between samples too, by the method label.");
+	if (run->job_peak >= 0)
+		strbuf_addf(out, "memline_job_peak_bytes{method=\"%s\"} %lld\n", method,
+			    run->job_peak * 1024);
+}
+
 /* The metrics of the run, with the lock held. */
 static void metrics_text(const struct run *run, struct strbuf *out)
 {
@@ -583,6 +604,7 @@ static void metrics_text(const struct run *run, struct strbuf *out)
 		    tv ? tv[TF_RSS] : -1, 1024);
 	tree_metric(out, "memline_tree_peak_bytes", "gauge",
 		    "Highest resident set size of the whole tree so far.", run->peak, 1024);
+	job_metrics(run, last, out);
 	/*
 	 * A counter must never go down: the sample's tree CPU drops when a process exits, so sum
 	 * every process's last known CPU time instead, exited ones included.

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "render/plot-png.h"
+#include "render/report.h"
 #include "util/text.h"
 #include "model/series.h"
 
@@ -346,7 +347,12 @@ static void draw_header(struct plot *p)
 	static const char *const what[] = {"RSS (resident memory)", "PSS (proportional set size)",
 					   "virtual memory size", "swap", "CPU (% of one core)"};
 	strbuf_reset(&cmd);
-	strbuf_addf(&cmd, "%s of the process tree", what[p->o->metric]);
+	const struct layer *first = &p->layers[0];
+	if (p->n == 1 && first->set.job)
+		strbuf_addf(&cmd, "the job's memory (%s) and the %s of its processes",
+			    report_method_words(first->set.method, true), what[p->o->metric]);
+	else
+		strbuf_addf(&cmd, "%s of the process tree", what[p->o->metric]);
 	const struct header_info *h = &p->layers[0].run->header;
 	if (p->n == 1 && h->host)
 		strbuf_addf(&cmd, " · %s", h->host);
@@ -509,15 +515,21 @@ static void series_style(struct plot *p, const struct layer *ly, size_t i, struc
 {
 	const struct series *s = &ly->set.s[i];
 	*dashed = s->kind == SERIES_OTHER;
-	if (s->kind == SERIES_TREE && ly->tree_is_proc && p->n == 1) {
+	if (i == 0 && ly->tree_is_proc && p->n == 1) {
 		/* a wide band under its only process's line, which it would hide */
 		*c = ly->color;
 		*alpha = 0.3;
 		*width = 7;
-	} else if (s->kind == SERIES_TREE) {
+	} else if (i == 0) {
+		/* the leading line: the job's memory, else the tree's */
 		*c = ly->color;
 		*alpha = 1;
 		*width = 2.6;
+	} else if (s->kind == SERIES_TREE) {
+		/* the tree's RSS (or PSS) sum beside the job's memory: second, lighter */
+		*c = ly->color;
+		*alpha = 0.5;
+		*width = 1.6;
 	} else if (p->n > 1) {
 		*c = ly->color;
 		*alpha = 0.45;
@@ -527,6 +539,29 @@ static void series_style(struct plot *p, const struct layer *ly, size_t i, struc
 		*alpha = 0.95;
 		*width = ly->tree_is_proc ? 1.8 : 1.3;
 	}
+}
+
+/* Draws line k of a layer, decimated to cols columns, in its style. */
+static void draw_line(struct plot *p, const struct layer *ly, size_t k, size_t cols)
+{
+	cairo_t *cr = p->cr;
+	const struct series *s = &ly->set.s[k];
+	size_t m = series_decimate(s->t, s->v, s->n, 0, p->t1, cols, p->dt, p->dv);
+	struct rgb c;
+	double alpha, width;
+	bool dashed;
+	series_style(p, ly, k, &c, &alpha, &width, &dashed);
+	cairo_new_path(cr);
+	cairo_move_to(cr, x_of(p, p->dt[0]), y_of(p, p->dv[0]));
+	for (size_t j = 1; j < m; j++)
+		cairo_line_to(cr, x_of(p, p->dt[j]), y_of(p, p->dv[j]));
+	if (m == 1)
+		cairo_rel_line_to(cr, 0.01, 0);
+	set_rgb(cr, c, alpha);
+	cairo_set_line_width(cr, width);
+	double dash[] = {5, 3};
+	cairo_set_dash(cr, dash, dashed ? 2 : 0, 0);
+	cairo_stroke(cr);
 }
 
 static void draw_series(struct plot *p)
@@ -540,40 +575,38 @@ static void draw_series(struct plot *p)
 	for (size_t l = 0; l < p->n; l++) {
 		const struct layer *ly = &p->layers[l];
 		/*
-		 * Back to front: the tree, "other", the processes from the lowest peak up. The
-		 * tree goes first so that it hides no process: where one process is most of the
-		 * tree (a single-process run), its thin line shows on the tree's thick one.
+		 * Back to front: the tree's sum beside a job line (lighter, under it; not for
+		 * overlaid runs, which show each run's leading line), the leading line, "other",
+		 * the processes from the lowest peak up. The leading line goes before the
+		 * processes so that it hides none: where one process is most of the tree (a
+		 * single-process run), its thin line shows on the thick one.
 		 */
+		size_t tree = ly->set.job && ly->set.tree > 0 ? (size_t)ly->set.tree : 0;
+		if (tree && p->n == 1 && ly->set.s[tree].n)
+			draw_line(p, ly, tree, cols);
 		for (size_t o = 0; o < ly->set.n; o++) {
 			size_t k = o == 0 ? 0 : ly->set.n - o;
-			const struct series *s = &ly->set.s[k];
-			if (!s->n || (k && ly->tree_is_proc && p->n > 1))
+			if (!ly->set.s[k].n || (tree && k == tree) ||
+			    (k && ly->tree_is_proc && p->n > 1))
 				continue;
-			size_t m = series_decimate(s->t, s->v, s->n, 0, p->t1, cols, p->dt, p->dv);
-			struct rgb c;
-			double alpha, width;
-			bool dashed;
-			series_style(p, ly, k, &c, &alpha, &width, &dashed);
-			cairo_new_path(cr);
-			cairo_move_to(cr, x_of(p, p->dt[0]), y_of(p, p->dv[0]));
-			for (size_t j = 1; j < m; j++)
-				cairo_line_to(cr, x_of(p, p->dt[j]), y_of(p, p->dv[j]));
-			if (m == 1)
-				cairo_rel_line_to(cr, 0.01, 0);
-			set_rgb(cr, c, alpha);
-			cairo_set_line_width(cr, width);
-			double dash[] = {5, 3};
-			cairo_set_dash(cr, dash, dashed ? 2 : 0, 0);
-			cairo_stroke(cr);
+			draw_line(p, ly, k, cols);
 		}
 	}
 	cairo_set_dash(cr, NULL, 0, 0);
 	cairo_restore(cr);
 }
 
-/* The peak of a layer's tree line: the run's RSS peak (between samples too), else the line's. */
+/*
+ * The peak of a layer's leading line: the job's peak where it leads with the job's memory, else
+ * for RSS the run's RSS peak (between samples too), else the line's own.
+ */
 static bool layer_peak(const struct plot *p, const struct layer *ly, double *t, double *v)
 {
+	if (ly->set.job && ly->run->job_peak >= 0) {
+		*t = ly->run->job_peak_t;
+		*v = (double)ly->run->job_peak;
+		return true;
+	}
 	if (p->o->metric == SERIES_RSS && ly->run->peak >= 0) {
 		*t = ly->run->peak_t;
 		*v = (double)ly->run->peak;
@@ -852,7 +885,17 @@ static size_t legend_entries(struct plot *p, double width, struct entry **out)
 			const struct series *s = &ly->set.s[k];
 			struct entry *e = &es[n++];
 			series_style(p, ly, k, &e->c, &e->alpha, &e->width, &e->dashed);
-			if (s->kind == SERIES_TREE && ly->tree_is_proc) {
+			if (s->kind == SERIES_JOB) {
+				strbuf_addf(&e->text, "the job's memory: %s%s",
+					    report_method_words(ly->set.method, true),
+					    ly->tree_is_proc ? ", the same as its only process"
+							     : "");
+			} else if (s->kind == SERIES_TREE && ly->set.job) {
+				strbuf_addstr(&e->text,
+					      p->o->metric == SERIES_PSS
+						      ? "PSS sum: shared pages split"
+						      : "RSS sum: shared pages once per process");
+			} else if (s->kind == SERIES_TREE && ly->tree_is_proc) {
 				strbuf_addstr(&e->text, "whole tree: the same as its only process");
 			} else if (s->kind == SERIES_TREE) {
 				strbuf_addstr(&e->text, "whole tree");

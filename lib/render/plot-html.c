@@ -50,14 +50,33 @@ static void add_value(struct strbuf *out, double v, enum series_metric m)
 		strbuf_addf(out, "%.0f", v * 1024); /* KiB to bytes */
 }
 
-/* One member of "series": its name, kind (pid and command line for a process) and values. */
-static void json_one_series(const struct run *run, const struct series *s, const double *v,
-			    size_t n, enum series_metric m, struct strbuf *out)
+/*
+ * One member of "series": its name, kind (pid and command line for a process; for the job's
+ * memory, its method) and values. kinds: "total" (the tree's sum: beside a job line, the RSS
+ * or PSS sum), "proc", "other", "job".
+ */
+static void json_one_series(const struct run *run, const struct series_set *set,
+			    const struct series *s, const double *v, size_t n, struct strbuf *out)
 {
-	static const char *const kinds[] = {"total", "proc", "other"};
+	static const char *const kinds[] = {"total", "proc", "other", "job"};
+	enum series_metric m = set->metric;
 	strbuf_addch(out, '{');
 	strbuf_add_json_key(out, "name");
-	if (s->kind == SERIES_PROC) {
+	if (s->kind == SERIES_JOB) {
+		struct strbuf tmp = STRBUF_INIT;
+		strbuf_addf(&tmp, "the job's memory: %s", report_method_words(set->method, true));
+		strbuf_add_json_strn(out, tmp.buf ? tmp.buf : "", tmp.len);
+		out->oom |= tmp.oom;
+		strbuf_release(&tmp);
+		strbuf_add_json_key(out, "kind");
+		strbuf_add_json_str(out, "job");
+		strbuf_add_json_key(out, "method");
+		strbuf_add_json_str(out, memory_method_names[set->method]);
+	} else if (s->kind == SERIES_TREE && set->job) {
+		strbuf_add_json_str(out, m == SERIES_PSS ? "PSS sum" : "RSS sum");
+		strbuf_add_json_key(out, "kind");
+		strbuf_add_json_str(out, "total");
+	} else if (s->kind == SERIES_PROC) {
 		const struct run_proc *proc = &run->procs[s->proc];
 		struct strbuf tmp = STRBUF_INIT;
 		strbuf_addf(&tmp, "%d %s", (int)proc->pid, proc->comm);
@@ -89,7 +108,8 @@ static void json_one_series(const struct run *run, const struct series *s, const
 
 /*
  * The "t" and "series" members: the run's series (series.h) on one time axis, decimated to at
- * most HTML_POINTS times; the tree total first, then "other", then the top processes.
+ * most HTML_POINTS times; the leading line first (the job's memory, else the tree total), the
+ * tree total beside a job line where it is drawn, then "other", then the top processes.
  */
 static int json_series(const struct run *run, const struct plot_options *o, struct strbuf *out)
 {
@@ -112,12 +132,13 @@ static int json_series(const struct run *run, const struct plot_options *o, stru
 	strbuf_add_json_key(out, "series");
 	strbuf_addch(out, '[');
 	bool other = set.n_rest > 0;
+	size_t lead = set.job && set.tree > 0 ? 2 : 1; /* the job's and the tree's lines */
 	for (size_t j = 0; j < set.n; j++) {
-		/* the page's order: total, "other" (the set's last), the processes */
-		size_t k = j == 0 || !other ? j : j == 1 ? set.n - 1 : j - 1;
+		/* the page's order: the leading lines, "other" (the set's last), the processes */
+		size_t k = j < lead || !other ? j : j == lead ? set.n - 1 : j - 1;
 		if (j)
 			strbuf_addch(out, ',');
-		json_one_series(run, &set.s[k], tab.v[k], tab.n, o->metric, out);
+		json_one_series(run, &set, &set.s[k], tab.v[k], tab.n, out);
 	}
 	strbuf_addch(out, ']');
 	strbuf_add_json_key(out, "tree_is_proc");
@@ -185,6 +206,24 @@ static void json_summary(const struct run *run, const char *path, const struct s
 	json_kib(out, "peak", run->peak);
 	strbuf_add_json_key(out, "peak_t");
 	strbuf_add_json_secs(out, run->peak_t);
+	/* the job's memory (a format 1 log has none of its own: null) */
+	json_kib(out, "job_peak", run_measures_job(run) ? run->job_peak : -1);
+	strbuf_add_json_key(out, "job_peak_t");
+	strbuf_add_json_secs(out, run->job_peak_t);
+	strbuf_add_json_key(out, "memory");
+	if (run_measures_job(run)) {
+		enum memory_method m = run->header.method;
+		strbuf_addch(out, '{');
+		strbuf_add_json_key(out, "method");
+		strbuf_add_json_str(out, memory_method_names[m]);
+		strbuf_add_json_key(out, "name");
+		strbuf_add_json_str(out, report_method_words(m, true));
+		strbuf_add_json_key(out, "words");
+		strbuf_add_json_str(out, report_method_words(m, false));
+		strbuf_addch(out, '}');
+	} else {
+		strbuf_addstr(out, "null");
+	}
 	strbuf_add_json_key(out, "procs");
 	strbuf_add_json_u64(out, run->n_procs);
 	strbuf_add_json_key(out, "samples");

@@ -138,6 +138,24 @@ void report_ending(const struct run *run, struct strbuf *out)
 	free(alive);
 }
 
+const char *report_method_words(enum memory_method method, bool short_name)
+{
+	switch (method) {
+	case MEM_CGROUP:
+		return short_name
+			       ? "cgroup"
+			       : "the job's cgroup: every page counted once, page cache included";
+	case MEM_PSS:
+		return short_name
+			       ? "PSS sum"
+			       : "PSS sum: each shared page split among the processes that map it";
+	case MEM_RSS:
+	case MEM_NMETHODS:
+		break;
+	}
+	return short_name ? "RSS sum" : "RSS sum: a page shared by processes counted once in each";
+}
+
 void report_stopped(const struct run *run, struct strbuf *out)
 {
 	if (!run->stopped)
@@ -185,6 +203,51 @@ static void add_exit_word(const struct run_proc *p, struct strbuf *out)
 		text_signal(out, p->exit.signal);
 	else
 		strbuf_addch(out, '?');
+}
+
+/* "2.5 GiB at 3.1 s", or "unknown (no samples)". */
+static void add_peak_at(struct strbuf *out, long long kib, double t)
+{
+	if (kib < 0) {
+		strbuf_addstr(out, "unknown (no samples)");
+		return;
+	}
+	add_kib(out, kib);
+	strbuf_addstr(out, " at ");
+	text_secs(out, t);
+}
+
+/*
+ * The job's peak memory first, by its method, then the RSS sum where it differs and the PSS
+ * sum where the log has it (and it is not the job's). A format 1 log's one line, as it was.
+ */
+static void text_memory(const struct run *run, struct strbuf *out)
+{
+	if (!run_measures_job(run)) {
+		strbuf_addstr(out, "\npeak RSS  ");
+		if (run->peak >= 0) {
+			add_kib(out, run->peak);
+			strbuf_addstr(out, " (whole tree) at ");
+			text_secs(out, run->peak_t);
+		} else {
+			strbuf_addstr(out, "unknown (no samples)");
+		}
+		return;
+	}
+	enum memory_method m = run->header.method;
+	strbuf_addstr(out, "\npeak      ");
+	add_peak_at(out, run->job_peak, run->job_peak_t);
+	strbuf_addf(out, " (%s)", report_method_words(m, false));
+	if (run->peak >= 0 && run->peak != run->job_peak) {
+		strbuf_addstr(out, "\nRSS sum   ");
+		add_peak_at(out, run->peak, run->peak_t);
+		strbuf_addstr(out, " (each process's RSS added up: shared pages once per process)");
+	}
+	if (run->peak_pss >= 0 && m != MEM_PSS) {
+		strbuf_addstr(out, "\nPSS sum   ");
+		add_peak_at(out, run->peak_pss, run->peak_pss_t);
+		strbuf_addstr(out, " (each shared page split among the processes that map it)");
+	}
 }
 
 static void text_summary(const struct run *run, struct strbuf *out)
@@ -241,16 +304,15 @@ static void text_summary(const struct run *run, struct strbuf *out)
 	}
 	free(oom);
 
-	strbuf_addstr(out, "\npeak RSS  ");
-	if (run->peak >= 0) {
-		add_kib(out, run->peak);
-		strbuf_addstr(out, " (whole tree) at ");
-		text_secs(out, run->peak_t);
-	} else {
-		strbuf_addstr(out, "unknown (no samples)");
-	}
-	strbuf_addf(out, "\nsamples   %zu sample%s, %zu process%s\n", run->n_samples,
+	text_memory(run, out);
+	strbuf_addf(out, "\nsamples   %zu sample%s, %zu process%s", run->n_samples,
 		    run->n_samples == 1 ? "" : "s", run->n_procs, run->n_procs == 1 ? "" : "es");
+	if (run->has_end && run->end.missed > 0)
+		strbuf_addf(out,
+			    "\nmissed    %ld process%s may have been missed; run as root or with "
+			    "--trace to see them",
+			    run->end.missed, run->end.missed == 1 ? "" : "es");
+	strbuf_addch(out, '\n');
 	strbuf_release(&tmp);
 }
 
@@ -321,6 +383,41 @@ static void text_warnings(const struct run *run, struct strbuf *out)
 		strbuf_addch(out, '\n');
 }
 
+/* One cell, padded to width (right-aligned) and followed by two spaces. */
+static void add_cell(struct strbuf *out, struct strbuf *cell, int width)
+{
+	add_pad(out, cell->buf ? cell->buf : "", width, false);
+	strbuf_addstr(out, "  ");
+	strbuf_reset(cell);
+}
+
+static void add_cpu(struct strbuf *cell, const struct run_proc *p)
+{
+	if (p->utime >= 0 || p->stime >= 0)
+		text_secs(cell,
+			  ((p->utime > 0 ? p->utime : 0) + (p->stime > 0 ? p->stime : 0)) / 1000.0);
+	else
+		strbuf_addch(cell, '?');
+}
+
+/*
+ * What the process table's marks mean, under it, for the marks it has: '*' after a pid, a
+ * process memline learned of only at its exit; '?' for how one ended, unknown. Said only for
+ * logs of format 2 on (a format 1 log's report is as it was).
+ */
+static void table_notes(const struct run *run, bool at_exit, bool unknown, struct strbuf *out)
+{
+	if (!run_measures_job(run))
+		return;
+	if (at_exit)
+		strbuf_addstr(out, "* seen only at its exit (the kernel's exit record, or --trace, "
+				   "told of it): in no sample; its\n  peak and CPU time are those "
+				   "it had at its end\n");
+	if (unknown)
+		strbuf_addstr(out, "? how it ended is unknown: its parent reaped it between two "
+				   "samples (as root, the kernel's exit\n  records tell)\n");
+}
+
 static void text_processes(const struct run *run, struct strbuf *out)
 {
 	if (!run->n_procs)
@@ -330,44 +427,43 @@ static void text_processes(const struct run *run, struct strbuf *out)
 		out->oom = true;
 		return;
 	}
-	for (size_t i = 0; i < run->n_procs; i++)
+	bool pss = false, at_exit = false, unknown = false;
+	for (size_t i = 0; i < run->n_procs; i++) {
 		order[i] = (int)i;
+		pss |= run->procs[i].peak_pss >= 0;
+	}
 	qsort_r(order, run->n_procs, sizeof(*order), cmp_start, (void *)run);
 
-	/* pid 7, start 9, end 9, peak 10, cpu 9, exit 7, two spaces between: command gets 39 */
-	const int w_cmd = TEXT_WIDTH - (7 + 9 + 9 + 10 + 9 + 7 + 6 * 2);
-	strbuf_addf(out, "\nprocesses\n%7s  %9s  %9s  %10s  %9s  %-7s  %s\n", "PID", "START", "END",
-		    "PEAK RSS", "CPU", "EXIT", "COMMAND");
+	/* pid 7 (and a mark), start 9, end 9, peak 10, (pss 10), cpu 9, exit 7, two spaces
+	 * between: the command gets the rest */
+	const int w_cmd = TEXT_WIDTH - (7 + 9 + 9 + 10 + 9 + 7 + 6 * 2) - (pss ? 10 + 2 : 0);
+	strbuf_addf(out, "\nprocesses\n%7s  %9s  %9s  %10s  ", "PID", "START", "END", "PEAK RSS");
+	if (pss)
+		strbuf_addf(out, "%10s  ", "PEAK PSS");
+	strbuf_addf(out, "%9s  %-7s  %s\n", "CPU", "EXIT", "COMMAND");
 	struct strbuf cell = STRBUF_INIT;
 	for (size_t k = 0; k < run->n_procs; k++) {
 		const struct run_proc *p = &run->procs[order[k]];
-		strbuf_addf(out, "%7d  ", (int)p->pid);
 		strbuf_reset(&cell);
+		strbuf_addf(out, "%7d%c ", (int)p->pid, p->at_exit ? '*' : ' ');
+		at_exit |= p->at_exit;
 		text_secs(&cell, p->start);
-		add_pad(out, cell.buf, 9, false);
-		strbuf_addstr(out, "  ");
-		strbuf_reset(&cell);
+		add_cell(out, &cell, 9);
 		if (p->end >= 0)
 			text_secs(&cell, p->end);
 		else
 			strbuf_addch(&cell, '-');
-		add_pad(out, cell.buf, 9, false);
-		strbuf_addstr(out, "  ");
-		strbuf_reset(&cell);
+		add_cell(out, &cell, 9);
 		add_kib(&cell, p->peak);
-		add_pad(out, cell.buf, 10, false);
-		strbuf_addstr(out, "  ");
-		strbuf_reset(&cell);
-		if (p->utime >= 0 || p->stime >= 0)
-			text_secs(&cell,
-				  ((p->utime > 0 ? p->utime : 0) + (p->stime > 0 ? p->stime : 0)) /
-					  1000.0);
-		else
-			strbuf_addch(&cell, '?');
-		add_pad(out, cell.buf, 9, false);
-		strbuf_addstr(out, "  ");
-		strbuf_reset(&cell);
+		add_cell(out, &cell, 10);
+		if (pss) {
+			add_kib(&cell, p->peak_pss);
+			add_cell(out, &cell, 10);
+		}
+		add_cpu(&cell, p);
+		add_cell(out, &cell, 9);
 		add_exit_word(p, &cell);
+		unknown |= cell.len == 1 && cell.buf[0] == '?';
 		add_pad(out, cell.buf, 7, true);
 		strbuf_addstr(out, "  ");
 		strbuf_reset(&cell);
@@ -375,6 +471,7 @@ static void text_processes(const struct run *run, struct strbuf *out)
 		text_escape(out, cell.buf ? cell.buf : "", cell.len, (size_t)w_cmd);
 		strbuf_addch(out, '\n');
 	}
+	table_notes(run, at_exit, unknown, out);
 	strbuf_release(&cell);
 	free(order);
 }
@@ -431,16 +528,34 @@ static void timeline_row(struct strbuf *out, double t, double step, long long ki
  * One row per sample when there are few; else TIMELINE_ROWS equal slices of time, each showing
  * the highest value in it so that no peak falls between rows.
  */
+/* A sample's value on the timeline: the job's highest memory in its interval (format 2 on),
+ * else the tree's RSS peak, as a format 1 log's report always showed. */
+static long long timeline_value(const struct run *run, const struct run_sample *s)
+{
+	return run_measures_job(run) ? run_sample_job_peak(s) : run_sample_peak(s);
+}
+
 static void text_timeline(const struct run *run, struct strbuf *out)
 {
 	if (!run->n_samples)
 		return;
-	strbuf_addstr(out, "\ntimeline: tree RSS, highest in each interval, % of the peak\n");
-	strbuf_addf(out, "%9s  %10s  %4s\n", "TIME", "RSS", "%");
+	bool job = run_measures_job(run);
+	long long peak = job ? run->job_peak : run->peak;
+	if (job)
+		strbuf_addf(
+			out,
+			"\ntimeline: the job's memory (%s), highest in each interval, %% of the "
+			"peak\n%9s  %10s  %4s\n",
+			report_method_words(run->header.method, true), "TIME", "MEMORY", "%");
+	else
+		strbuf_addf(out,
+			    "\ntimeline: tree RSS, highest in each interval, %% of the peak\n"
+			    "%9s  %10s  %4s\n",
+			    "TIME", "RSS", "%");
 	if (run->n_samples <= TIMELINE_ROWS) {
 		for (size_t i = 0; i < run->n_samples; i++)
-			timeline_row(out, run->samples[i].t, 0, run_sample_peak(&run->samples[i]),
-				     run->peak);
+			timeline_row(out, run->samples[i].t, 0,
+				     timeline_value(run, &run->samples[i]), peak);
 		return;
 	}
 	double span = run->duration;
@@ -454,13 +569,13 @@ static void text_timeline(const struct run *run, struct strbuf *out)
 		size_t b = span > 0 && s->t > 0 ? (size_t)(s->t / span * TIMELINE_ROWS) : 0;
 		if (b >= TIMELINE_ROWS)
 			b = TIMELINE_ROWS - 1;
-		long long v = run_sample_peak(s);
+		long long v = timeline_value(run, s);
 		if (v > maxv[b])
 			maxv[b] = v;
 	}
 	for (size_t b = 0; b < TIMELINE_ROWS; b++)
 		timeline_row(out, span * (double)b / TIMELINE_ROWS, span / TIMELINE_ROWS, maxv[b],
-			     run->peak);
+			     peak);
 }
 
 /* A time on the timeline of events and phases: milliseconds shown up to 1000 s. */
@@ -690,6 +805,32 @@ static void json_process(const struct run *run, size_t i, struct strbuf *out)
 	json_bool(out, "core", p->exited && p->exit.core);
 	json_bool(out, "oom", p->exited && p->exit.oom);
 	json_bool(out, "alive", !p->exited);
+	json_bytes(out, "peak_pss", p->peak_pss);
+	json_opt_str(out, "seen", p->at_exit ? "exit" : "sample");
+	json_opt_str(out, "exit_source", p->exited ? exit_source_names[p->exit.source] : NULL);
+	json_bytes(out, "hwm", p->exited ? p->exit.hwm : -1);
+	json_bytes(out, "maxrss", p->exited ? p->exit.maxrss : -1);
+	strbuf_addch(out, '}');
+}
+
+/* "memory": how the job's memory was measured, and its cgroup (null without one). */
+static void json_memory(const struct run *run, struct strbuf *out)
+{
+	const struct header_info *h = &run->header;
+	strbuf_add_json_key(out, "memory");
+	strbuf_addch(out, '{');
+	json_opt_str(out, "method", memory_method_names[h->method]);
+	strbuf_add_json_key(out, "cgroup");
+	if (h->cgroup_path) {
+		strbuf_addch(out, '{');
+		json_opt_str(out, "path", h->cgroup_path);
+		json_opt_int(out, "version", h->cgroup_version > 0 ? h->cgroup_version : -1);
+		json_bool(out, "own", h->cgroup_own);
+		json_opt_str(out, "peak", h->cgroup_peak);
+		strbuf_addch(out, '}');
+	} else {
+		strbuf_addstr(out, "null");
+	}
 	strbuf_addch(out, '}');
 }
 
@@ -778,6 +919,15 @@ void report_json(const struct run *run, struct strbuf *out)
 	json_bytes(out, "peak_rss", run->peak);
 	json_secs(out, "peak_rss_t", run->peak_t, run->peak >= 0);
 	json_bytes(out, "mem_total", h->mem_total);
+	json_bytes(out, "job_peak", run->job_peak);
+	json_secs(out, "job_peak_t", run->job_peak_t, run->job_peak >= 0);
+	json_memory(run, out);
+	json_bytes(out, "peak_pss", run->peak_pss);
+	json_secs(out, "peak_pss_t", run->peak_pss_t, run->peak_pss >= 0);
+	json_opt_int(out, "procs",
+		     run->has_end && run->end.procs >= 0 ? run->end.procs
+							 : (long long)run->n_procs);
+	json_opt_int(out, "missed", run->has_end ? run->end.missed : -1);
 	json_pids(out, "oom_killed", oom, n_oom);
 	json_pids(out, "alive", alive, n_alive);
 	json_bool(out, "truncated", run->truncated);

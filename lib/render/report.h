@@ -11,10 +11,13 @@
 #include "util/text.h"
 
 /*
- * The text report: summary (command, host, start, duration, how it ended, peak), warnings for
- * damaged or incomplete logs, a table of processes sorted by start, a timeline of the tree's
- * RSS, and when the program marked any, its phases (spans by start, indented by depth, with the
- * memory within each) and its events (with the tree's RSS at each), at most 100 rows each.
+ * The text report: summary (command, host, start, duration, how it ended, the job's peak
+ * memory and how it was measured, the RSS sum where it differs, PSS where the log has it, the
+ * processes memline may have missed), warnings for damaged or incomplete logs, a table of
+ * processes sorted by start (those seen only at their exit marked), a timeline of the job's
+ * memory (a format 1 log's: the tree's RSS, as it always was), and when the program marked
+ * any, its phases (spans by start, indented by depth, with the memory within each) and its
+ * events (with the tree's RSS at each), at most 100 rows each.
  * Fits in 100 columns; uses Unicode block characters for the bars.
  */
 void report_text(const struct run *run, struct strbuf *out);
@@ -39,6 +42,12 @@ void report_json_spans(const struct run *run, struct strbuf *out);
  * so that the line fits in 100 columns. No newline.
  */
 void report_ending(const struct run *run, struct strbuf *out);
+/*
+ * How a job's memory was measured (enum memory_method), in plain words: short, a name for a
+ * legend or a summary ("cgroup", "PSS sum", "RSS sum"); else what it counts, e.g. "the job's
+ * cgroup: every page counted once, page cache included". Static strings.
+ */
+const char *report_method_words(enum memory_method method, bool short_name);
 /*
  * For a log with a "stopped" record: "the log stopped at 12.3 s: file system full (ENOSPC)",
  * the error escaped. No newline; nothing when the log has none.

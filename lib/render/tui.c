@@ -114,13 +114,16 @@ void tui_chart_release(struct tui_chart *c)
 	tui_chart_init(c);
 }
 
-/* The top TUI_TOP processes by peak RSS, highest first; returns how many. */
+/*
+ * The top TUI_TOP processes by peak RSS, highest first, of those in some sample (one seen only
+ * at its exit has no line to draw); returns how many.
+ */
 static int top_procs(const struct run *run, int top[TUI_TOP])
 {
 	int n = 0;
 	for (size_t i = 0; i < run->n_procs; i++) {
 		long long p = run->procs[i].peak;
-		if (p <= 0)
+		if (p <= 0 || run->procs[i].first_sample < 0)
 			continue;
 		int j = n < TUI_TOP ? n++ : TUI_TOP;
 		while (j > 0 && run->procs[top[j - 1]].peak < p) {
@@ -146,6 +149,17 @@ static double tree_rss(const struct run *run, const struct run_sample *s)
 			sum = (sum < 0 ? 0 : sum) + v;
 	}
 	return (double)sum;
+}
+
+/*
+ * The chart's leading line in sample s: the job's memory where the log measured it (format 2
+ * on), else the tree's RSS, as a format 1 log's dashboard always drew.
+ */
+static double lead_value(const struct run *run, const struct run_sample *s)
+{
+	if (run_measures_job(run))
+		return (double)run_sample_job(s);
+	return tree_rss(run, s);
 }
 
 static int chart_grow(struct tui_chart *c, size_t n)
@@ -186,7 +200,7 @@ static int chart_add_sample(struct tui_chart *c, const struct run *run, size_t i
 	long k = s->t > 0 ? (long)floor(s->t / c->w) : 0;
 	if (k >= c->k0 && chart_grow(c, (size_t)(k - c->k0) + 1) < 0)
 		return -1;
-	chart_put(c, k, 0, tree_rss(run, s));
+	chart_put(c, k, 0, lead_value(run, s));
 	for (size_t j = s->first; j < s->first + s->n; j++) {
 		const struct run_proc_sample *ps = run_ps(run, j);
 		for (int t = 1; t < c->ns; t++)
@@ -348,8 +362,12 @@ struct frame {
 	bool running, finished;
 	double now, t0, t1; /* the window drawn */
 	double elapsed;
-	long long rss, peak; /* the tree's RSS now, its peak over the run; KiB */
+	/* the leading line's value now and its peak over the run, KiB: the job's memory (job,
+	 * by method), else the tree's RSS; the RSS sum's peak beside a job's where it differs */
+	long long rss, peak, rss_sum;
 	double peak_t;
+	bool job;
+	enum memory_method method;
 	size_t n_alive, n_procs;
 	struct prow *rows;
 	size_t n_rows, alloc_rows;
@@ -627,7 +645,16 @@ static int frame_table(struct tui *ui, const struct run *run)
 				r->series = s;
 		struct strbuf cmd = STRBUF_INIT;
 		run_proc_cmd(run, (size_t)r->proc, &cmd);
-		r->cmd = frame_escape(f, cmd.buf ? cmd.buf : "", cmd.len, (size_t)ui->lay.cmd_w);
+		/* one the kernel told of at its exit: no sample has it, its row is its end's */
+		static const char at_exit[] = " (seen only at its exit)";
+		bool mark = run->procs[r->proc].at_exit;
+		size_t w = (size_t)ui->lay.cmd_w,
+		       room = mark && w > 2 * sizeof(at_exit) ? w - (sizeof(at_exit) - 1) : w;
+		size_t start = f->str.len;
+		text_escape(&f->str, cmd.buf ? cmd.buf : "", cmd.len, room);
+		if (mark)
+			strbuf_addstr(&f->str, at_exit);
+		r->cmd = frame_text(f, start);
 		strbuf_release(&cmd);
 	}
 	return 0;
@@ -700,7 +727,10 @@ static int frame_chart(struct tui *ui, const struct run *run)
 		tui_chart_columns(&ui->chart, s, f->t0, f->t1, dots, f->col[s]);
 	for (int s = 0; s < f->ns; s++) {
 		size_t start = f->str.len;
-		if (s == 0) {
+		if (s == 0 && run_measures_job(run)) {
+			strbuf_addf(&f->str, "job (%s)",
+				    report_method_words(run->header.method, true));
+		} else if (s == 0) {
 			strbuf_addstr(&f->str, "tree");
 		} else {
 			const struct run_proc *p = &run->procs[ui->chart.proc[s - 1]];
@@ -718,8 +748,8 @@ static int frame_chart(struct tui *ui, const struct run *run)
 	for (size_t i = run_event_from(run, f->t0); i < run->n_events && run->events[i].t <= f->t1;
 	     i++)
 		m[(size_t)fmin((double)w - 1, (run->events[i].t - f->t0) / span * (double)w)] = 1;
-	if (run->peak > 0 && run->peak_t >= f->t0 && run->peak_t <= f->t1)
-		m[(size_t)fmin((double)w - 1, (run->peak_t - f->t0) / span * (double)w)] = 2;
+	if (f->peak > 0 && f->peak_t >= f->t0 && f->peak_t <= f->t1)
+		m[(size_t)fmin((double)w - 1, (f->peak_t - f->t0) / span * (double)w)] = 2;
 	return 0;
 }
 
@@ -739,9 +769,13 @@ static int frame_build(struct tui *ui, unsigned long *version)
 	f->running = run->status == RUN_RUNNING && l->follow_on && !l->finished;
 	f->now = ui->paused ? ui->paused_now : run_now(ui, run);
 	f->elapsed = f->now;
-	f->rss = run->n_samples ? (long long)tree_rss(run, &run->samples[run->n_samples - 1]) : -1;
-	f->peak = run->peak;
-	f->peak_t = run->peak_t;
+	f->rss =
+		run->n_samples ? (long long)lead_value(run, &run->samples[run->n_samples - 1]) : -1;
+	f->job = run_measures_job(run);
+	f->method = run->header.method;
+	f->peak = f->job ? run->job_peak : run->peak;
+	f->peak_t = f->job ? run->job_peak_t : run->peak_t;
+	f->rss_sum = f->job && run->peak != run->job_peak ? run->peak : -1;
 	size_t start = f->str.len;
 	const char *title = ui->opt && ui->opt->title ? ui->opt->title : run->path;
 	strbuf_addstr(&f->str, title ? title : "");
@@ -868,21 +902,60 @@ static void draw_title(struct tui *ui)
 	attrset(A_NORMAL);
 }
 
+void tui_memory_text(bool job, enum memory_method method, long long now, long long peak,
+		     double peak_t, struct strbuf *out)
+{
+	strbuf_addstr(out, job ? "memory " : "RSS ");
+	text_bytes(out, now >= 0 ? now * 1024 : -1);
+	strbuf_addstr(out, "  peak ");
+	text_bytes(out, peak >= 0 ? peak * 1024 : -1);
+	if (peak >= 0) {
+		strbuf_addstr(out, " at ");
+		text_secs(out, peak_t);
+	}
+	if (job)
+		strbuf_addf(out, " (%s)", report_method_words(method, true));
+}
+
+/*
+ * The summary row: the memory (tui_memory_text), the processes and the window, then the RSS
+ * sum beside a job's memory. What does not fit goes, least needed first: the RSS sum, then
+ * the method's name (the chart's legend says it too), "memory" said "job".
+ */
+static void summary_text(struct tui *ui, bool sum, bool method, struct strbuf *sb)
+{
+	const struct frame *f = &ui->f;
+	strbuf_reset(sb);
+	tui_memory_text(f->job && method, f->method, f->rss, f->peak, f->peak_t, sb);
+	if (f->job && !method) { /* shorter: "job", and without the method's name */
+		strbuf_reset(sb);
+		strbuf_addstr(sb, "job ");
+		text_bytes(sb, f->rss >= 0 ? f->rss * 1024 : -1);
+		strbuf_addstr(sb, "  peak ");
+		text_bytes(sb, f->peak >= 0 ? f->peak * 1024 : -1);
+		if (f->peak >= 0) {
+			strbuf_addstr(sb, " at ");
+			text_secs(sb, f->peak_t);
+		}
+	}
+	strbuf_addf(sb, "  %zu/%zu procs  window ", f->n_alive, f->n_procs);
+	add_window_name(sb, ui->window);
+	if (sum && f->rss_sum >= 0) {
+		strbuf_addstr(sb, "  RSS sum ");
+		text_bytes(sb, f->rss_sum * 1024);
+	}
+}
+
 static void draw_summary(struct tui *ui)
 {
 	const struct frame *f = &ui->f;
 	struct strbuf *sb = &ui->line;
-	strbuf_reset(sb);
-	strbuf_addstr(sb, "RSS ");
-	text_bytes(sb, f->rss >= 0 ? f->rss * 1024 : -1);
-	strbuf_addstr(sb, "  peak ");
-	text_bytes(sb, f->peak >= 0 ? f->peak * 1024 : -1);
-	if (f->peak >= 0) {
-		strbuf_addstr(sb, " at ");
-		text_secs(sb, f->peak_t);
-	}
-	strbuf_addf(sb, "  %zu/%zu procs  window ", f->n_alive, f->n_procs);
-	add_window_name(sb, ui->window);
+	int room = ui->lay.cols - (ui->paused ? 9 : 0);
+	summary_text(ui, true, true, sb);
+	if ((int)sb->len > room)
+		summary_text(ui, false, true, sb);
+	if ((int)sb->len > room)
+		summary_text(ui, false, false, sb);
 	put(1, 0, sb->buf, sb->len, ui->lay.cols);
 	if (ui->paused) {
 		color_on(ui, C_YELLOW, A_BOLD | A_REVERSE);
@@ -1193,7 +1266,7 @@ static void draw_help(struct tui *ui)
 		"-          shorter history window",
 		"?, h       this help (any key closes it)",
 		"",
-		"chart: tree RSS and the top processes",
+		"chart: the job's memory and the top processes",
 		"below it: ^ an event, \xe2\x96\xb2 (P) the peak",
 	};
 	int n = (int)(sizeof(lines) / sizeof(lines[0]));

@@ -84,6 +84,13 @@ int tui_chart_update(struct tui_chart *c, const struct run *run, double now, dou
 void tui_chart_columns(const struct tui_chart *c, int s, double t0, double t1, size_t dots,
 		       double *out);
 
+/*
+ * The summary row's memory: for a log that measured the job's memory (job), "memory 502.9 MiB
+ * peak 511.0 MiB at 3.2 s (cgroup)", its method's short name last; else the tree's, as a
+ * format 1 log's always read, "RSS 1.0 MiB  peak 2.0 MiB at 1.0 s". KiB; -1 unknown.
+ */
+void tui_memory_text(bool job, enum memory_method method, long long now, long long peak,
+		     double peak_t, struct strbuf *out);
 /* The bit of a braille cell (U+2800 + bits) for the dot in column x (0..1), row y (0..3). */
 unsigned tui_braille_bit(int x, int y);
 /* Writes the UTF-8 of braille cell U+2800 + bits (bits < 256) into out (3 bytes, then NUL). */

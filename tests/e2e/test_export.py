@@ -67,6 +67,13 @@ def test_csv_reads_back(ml, recording):
     # the shell's command line holds the hostile argument, read back whole
     sh = [rs[0][3] for rs in by_pid.values() if rs[0][3].startswith("sh -c")]
     assert sh and "'cmd, with \"quotes\"\nand a newline `id` '\\''x'\\'''" in sh[0], sh
+    # a format 2 log: the job's memory of each row's sample, by the log's method
+    job, job_peak = header.index("job"), header.index("job_peak")
+    tree = {n: i for i, n in enumerate(recording.records[0]["tree_fields"])}
+    by_t = {f"{s['t']:.3f}": s["tree"] for s in samples}
+    for r in rows[1:]:
+        want = by_t[r[0]]
+        assert (r[job], r[job_peak]) == (str(want[tree["job"]]), str(want[tree["job_peak"]])), r
 
 
 def test_perfetto_loads(ml, recording, tmp_path):

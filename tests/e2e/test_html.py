@@ -144,8 +144,11 @@ def test_html_of_a_real_recording(recording, tmp_path):
     data = page_data(html)
     run = data["runs"][0]
     assert [e["label"] for e in run["events"]] == labels
-    assert run["series"][0]["kind"] == "total" and any(v for v in run["series"][0]["v"]), (
-        f"expected a tree total with values: {run['series'][0]}")
+    # a format 2 log: the job's memory leads, by the method its header names
+    method = records[0]["memory"]["method"]
+    lead = run["series"][0]
+    assert lead["kind"] == "job" and lead["method"] == method and any(v for v in lead["v"]), (
+        f"expected the job's line with values: {lead}")
     assert max(v or 0 for v in run["series"][0]["v"]) >= 40 * 1024 * 1024, (
         "expected the tree's 40 MiB in the plotted total")
     assert any(o["text"] == "loaded 40 MiB" for o in run["output"]), (
@@ -312,3 +315,50 @@ def test_overlay_and_decimation(recording, tmp_path):
     assert max(v or 0 for v in lr["series"][0]["v"]) == peak, "expected the one-sample peak kept"
     res = load_in_chromium(out, tmp_path)
     check_page(res, out)
+
+
+FIXTURES = REPO / "tests" / "fixtures" / "logs"
+
+
+def test_page_leads_with_the_job_memory(tmp_path):
+    """A cgroup log whose job peak (511 MiB) is a fifth of its RSS sum (2.5 GiB): the page's
+    data carries the job's series first, with its method, and the RSS sum second; in
+    Chromium the chart's first line is the job's (thickest), named by its method, the RSS sum
+    lighter, and the summary leads with the job's peak memory, the RSS sum after it."""
+    out = tmp_path / "cgroup.html"
+    data = page_data(make_html([FIXTURES / "cgroup.jsonl"], out))
+    run = data["runs"][0]
+    assert run["memory"]["method"] == "cgroup", run["memory"]
+    assert run["job_peak"] == 523264 * 1024 and run["peak"] == 2621440 * 1024, run
+    kinds = [s["kind"] for s in run["series"]]
+    assert kinds[:2] == ["job", "total"], kinds
+    job, total = run["series"][0], run["series"][1]
+    assert job["method"] == "cgroup" and job["name"] == "the job's memory: cgroup", job
+    assert total["name"] == "RSS sum", total
+    # the job's line is the cgroup's charge at each sample, not the RSS sum
+    known = [v for v in job["v"] if v is not None]
+    assert max(known) == 523000 * 1024, known
+    assert max(v for v in total["v"] if v is not None) == 5 * 512000 * 1024
+    res = load_in_chromium(out, tmp_path)
+    check_page(res, out)
+    lines = res["series"][1:]
+    assert lines[0]["label"] == "the job's memory: cgroup", res["series"]
+    assert lines[1]["label"] == "RSS sum", res["series"]
+    assert lines[0]["width"] > lines[1]["width"], res["series"]
+    assert all(lines[0]["width"] > s["width"] for s in lines[1:]), res["series"]
+    terms = [t for t, _ in res["summary"]]
+    said = dict(res["summary"])
+    assert "Peak RSS" not in terms, res["summary"]
+    assert terms.index("Peak memory") < terms.index("RSS sum"), res["summary"]
+    assert said["Peak memory"].startswith("511.0 MiB at 3.2 s (the job's cgroup"), said
+    assert said["RSS sum"].startswith("2.5 GiB at 3.1 s"), said
+
+
+def test_page_of_a_format1_log_says_peak_rss(tmp_path):
+    out = tmp_path / "f1.html"
+    data = page_data(make_html([FIXTURES / "complete.jsonl"], out))
+    run = data["runs"][0]
+    assert run["memory"] is None and run["series"][0]["kind"] == "total", run
+    res = load_in_chromium(out, tmp_path)
+    check_page(res, out)
+    assert dict(res["summary"])["Peak RSS"] == "51.0 MiB at 1.0 s", res["summary"]

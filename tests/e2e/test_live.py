@@ -206,6 +206,43 @@ def test_view_window_scale_and_cpu(tmp_path, tmux):
     tmux.wait_for("the view to quit", contains("VIEW-EXITED 0"))
 
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "logs"
+
+
+def test_view_leads_with_the_job_memory(tmux):
+    """A cgroup log whose job peaks at 511 MiB while its RSS sum reached 2.5 GiB: the summary
+    row says the job's peak and its method, the RSS sum after it; the chart's first line is
+    the job's."""
+    tmux.start(f"env LANG=C.UTF-8 {MEMLINE} view {FIXTURES / 'cgroup.jsonl'}; "
+               "echo VIEW-EXITED $?; sleep 600", cols=100, rows=30)
+    lines = tmux.wait_for("the run", contains("completed: exit code 0"))
+    summary = lines[1]
+    assert summary.startswith("memory 0 B  peak 511.0 MiB at 3.2 s (cgroup)  0/5 procs"), lines
+    assert "RSS sum 2.5 GiB" in summary, summary
+    legend = [line for line in lines if "━━" in line]
+    assert legend and legend[0].split("━━")[1].strip() == "job (cgroup)", legend
+    tmux.keys("q")
+    tmux.wait_for("the view to quit", contains("VIEW-EXITED 0"))
+
+
+def test_view_shows_processes_seen_only_at_exit(tmux):
+    """Processes the kernel told of only at their exit have rows: their peak and exit status;
+    no chart line (no sample has them)."""
+    tmux.start(f"env LANG=C.UTF-8 {MEMLINE} view {FIXTURES / 'atexit.jsonl'}; "
+               "echo VIEW-EXITED $?; sleep 600")
+    lines = tmux.wait_for("the run", contains("failed: exit code 2"))
+    assert lines[1].startswith("memory 2.0 MiB  peak 52.9 MiB at 500 ms (RSS sum)"), lines
+    assert "RSS sum" not in lines[1].split("(RSS sum)", 1)[1], lines[1]
+    rows = {line.split()[0]: line for line in lines if line[:7].strip().isdigit()}
+    assert "[cc1] (seen only at its exit)" in rows["402"], rows
+    assert rows["402"].rstrip().endswith("exit 0") and "40.0 MiB" in rows["402"], rows["402"]
+    assert rows["403"].rstrip().endswith("exit 1") and "8.0 MiB" in rows["403"], rows["403"]
+    legend = [line for line in lines if "━━" in line][0]
+    assert "cc1" not in legend and "job (RSS sum)" in legend, legend
+    tmux.keys("q")
+    tmux.wait_for("the view to quit", contains("VIEW-EXITED 0"))
+
+
 def test_view_errors(ml, tmp_path):
     p = ml.cmd("view", tmp_path / "missing.jsonl")
     assert p.returncode == 66 and "missing.jsonl" in p.stderr and p.stderr.count("\n") == 1, p

@@ -590,3 +590,84 @@ def test_a_write_that_fails_names_the_file_asked_for(tmp_path, log, cmd):
     assert len(lines) == 1 and lines[0].startswith(f"memline: cannot write '{target}': "), r.stderr
     assert target.read_bytes() == b"old"
     assert not no_leftovers(tmp_path), no_leftovers(tmp_path)
+
+
+# ---- the job's memory leads ----
+
+def svg_labels(path):
+    """The SVG text layer's labels as (text, x, y, width)."""
+    root = ET.parse(path).getroot()
+    return [(el.text or "", float(el.get("x")), float(el.get("y")), float(el.get("textLength")))
+            for el in root.iter() if el.tag.endswith("text") and el.get("textLength")]
+
+
+def axis_scales(labels):
+    """From the SVG's axis labels, the functions from a value in GiB and a time in seconds to
+    the picture's y and x: cairo's SVG has the PNG's coordinates at the same size."""
+    ys = [(float(t.split()[0]), y - 3.5) for t, x, y, w in labels
+          if t.endswith(" GiB") and t.split()[0].replace(".", "").isdigit()]
+    bottom = max(y for t, x, y, w in labels if t.replace(".", "").isdigit())
+    xs = [(float(t), x + w / 2) for t, x, y, w in labels
+          if t.replace(".", "").isdigit() and y == bottom]
+    (v0, y0), (v1, y1) = ys[0], ys[-1]
+    (t0, x0), (t1, x1) = xs[0], xs[-1]
+    return (lambda v: y0 + (v - v0) * (y1 - y0) / (v1 - v0),
+            lambda t: x0 + (t - t0) * (x1 - x0) / (t1 - t0))
+
+
+def test_plot_leads_with_the_job_memory(tmp_path):
+    """A cgroup log whose job's memory (511 MiB) is a fifth of its RSS sum (2.5 GiB): the SVG's
+    text layer names the method and the RSS sum, and marks the job's peak; in the PNG the
+    leading line (the thick one in the tree's colour) runs at the job's memory, the RSS sum's
+    lighter line far above it."""
+    log = FIXTURES / "cgroup.jsonl"
+    svg = tmp_path / "p.svg"
+    plot(log, "-o", svg)
+    texts = svg_texts(svg)
+    assert "the job's memory: cgroup" in texts, texts
+    assert "RSS sum: shared pages once per process" in texts, texts
+    assert texts.index("the job's memory: cgroup") < texts.index(
+        "RSS sum: shared pages once per process"), "expected the job's line first in the legend"
+    assert "peak 511.0 MiB at 3.2 s" in texts, texts
+    assert not any(t.startswith("peak 2.5 GiB") for t in texts), texts
+    assert any("the job's memory (cgroup)" in t for t in texts), texts
+    assert "whole tree" not in texts
+
+    png = tmp_path / "p.png"
+    plot(log, "-o", png)
+    w, h, rows = read_png(png)
+    y_of, x_of = axis_scales(svg_labels(svg))
+    x = round(x_of(2.5))
+    lead = (31, 120, 181)  # the tree's colour of the light theme, at full strength
+    near = [y for y in range(h) if sum(abs(a - b) for a, b in zip(rows[y][x], lead)) < 40]
+    job_y, sum_y = y_of(522500 / 1024 / 1024), y_of(5 * 512000 / 1024 / 1024)
+    assert near, f"expected the leading line's colour in column {x}"
+    assert all(abs(y - job_y) <= 4 for y in near), (
+        f"expected the leading line at the job's memory (y {job_y:.0f}), found it at {near}")
+    # the RSS sum: lighter (half strength), where the RSS sum is
+    light = [y for y in range(h) if rows[y][x] != (255, 255, 255) and abs(y - sum_y) <= 3]
+    assert light, f"expected the RSS sum's line near y {sum_y:.0f} in column {x}"
+    assert all(sum(rows[y][x]) > sum(lead) + 150 for y in light), [rows[y][x] for y in light]
+
+
+def test_plot_of_a_job_that_is_its_rss_sum(tmp_path):
+    """Method rss: the job's memory is the RSS sum, drawn once and named so."""
+    svg = tmp_path / "p.svg"
+    plot(FIXTURES / "atexit.jsonl", "-o", svg)
+    texts = svg_texts(svg)
+    assert "the job's memory: RSS sum" in texts, texts
+    assert not any(t.startswith("RSS sum:") for t in texts), texts
+    svg = tmp_path / "pss.svg"
+    plot(FIXTURES / "pss.jsonl", "-o", svg)
+    texts = svg_texts(svg)
+    assert "the job's memory: PSS sum" in texts and "peak 200.2 MiB at 500 ms" in texts, texts
+
+
+def test_overlay_by_each_log_job_line(tmp_path):
+    """Overlaid logs: each log's leading line, and peak, is its job's memory."""
+    svg = tmp_path / "o.svg"
+    plot(FIXTURES / "cgroup.jsonl", FIXTURES / "pss.jsonl", "-o", svg)
+    texts = svg_texts(svg)
+    assert "peak 511.0 MiB at 3.2 s" in texts and "peak 200.2 MiB at 500 ms" in texts, texts
+    assert not any(t.startswith("peak 2.5 GiB") or t.startswith("peak 600.0 MiB")
+                   for t in texts), texts

@@ -15,6 +15,7 @@ import os
 import re
 import select
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -183,6 +184,46 @@ def test_metrics_parse_as_prometheus_text(served):
         for labels, v in fams[fam]["samples"]:
             assert set(labels) == {"pid", "command"}, f"{fam}: label set {labels}"
             assert v >= 0
+    # the job's memory, by the log's method
+    method = read_log(served.log)[0]["memory"]["method"]
+    for fam in ["memline_job_memory_bytes", "memline_job_peak_bytes"]:
+        samples = fams[fam]["samples"]
+        assert len(samples) == 1 and samples[0][0] == {"method": method}, (fam, samples)
+        assert samples[0][1] > 0, (fam, samples)
+    assert (fams["memline_job_peak_bytes"]["samples"][0][1]
+            >= fams["memline_job_memory_bytes"]["samples"][0][1])
+    if PROMTOOL:
+        r = subprocess.run([PROMTOOL, "check", "metrics"], input=body, capture_output=True,
+                           timeout=TIMEOUT)
+        assert r.returncode == 0, f"promtool check metrics failed: {r.stdout!r} {r.stderr!r}"
+
+
+def test_metrics_of_a_cgroup_log_lead_with_the_job():
+    """`memline view --serve` on a hand-written cgroup log: the job's memory of the newest
+    sample and its peak (511 MiB, where the RSS sum peaked at 2.5 GiB), labelled cgroup, beside
+    the tree's metrics as they were; promtool accepts it all."""
+    log = Path(__file__).resolve().parents[1] / "fixtures" / "logs" / "cgroup.jsonl"
+    view = subprocess.Popen([MEMLINE, "view", "--serve", "0", log], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        host, port, token = parse_url(read_url(view, "memline view --serve"))
+        c = http.client.HTTPConnection(host, port, timeout=TIMEOUT)
+        c.request("GET", "/metrics", headers={"Authorization": f"Bearer {token}"})
+        r = c.getresponse()
+        body = r.read()
+        assert r.status == 200, body
+    finally:
+        view.send_signal(signal.SIGINT)
+        view.wait(timeout=TIMEOUT)
+    fams = parse_metrics(body.decode("utf-8"))
+    records = read_log(log)
+    last = [x for x in records if x["type"] == "sample"][-1]
+    job = records[0]["tree_fields"].index("job")
+    assert fams["memline_job_memory_bytes"]["samples"] == [({"method": "cgroup"},
+                                                            last["tree"][job] * 1024)]
+    assert fams["memline_job_peak_bytes"]["samples"] == [({"method": "cgroup"}, 523264 * 1024)]
+    assert fams["memline_tree_peak_bytes"]["samples"] == [({}, 2621440 * 1024)]
+    assert fams["memline_job_memory_bytes"]["type"] == "gauge"
     if PROMTOOL:
         r = subprocess.run([PROMTOOL, "check", "metrics"], input=body, capture_output=True,
                            timeout=TIMEOUT)

@@ -3,7 +3,8 @@
  * the CSV read back with an RFC 4180 reader (row count, columns, a hostile command line), the
  * Chrome trace JSON parsed back with jansson (counts of each kind of event, hostile labels),
  * the gnuplot data and script (rows, columns that are the plots' series, nothing gnuplot would
- * expand), and the chunked output giving the same text as the buffered one.
+ * expand), the chunked output giving the same text as the buffered one, and a format 2 log's
+ * job's memory in each (the CSV's job columns, the trace's job tracks, gnuplot's first line).
  */
 #include <errno.h>
 #include <jansson.h>
@@ -557,6 +558,87 @@ static void test_chunks(void **state)
 	run_release(&run);
 }
 
+/* ---- the job's memory (a format 2 log) ---- */
+
+static void csv_fn(const struct run *run, struct export_out *out)
+{
+	export_csv(run, out);
+}
+
+static void perfetto_fn(const struct run *run, struct export_out *out)
+{
+	export_perfetto(run, out);
+}
+
+/* A cgroup log: the CSV's job columns, the trace's job tracks, gnuplot's leading line. */
+static void test_job_exports(void **state)
+{
+	(void)state;
+	struct run run;
+	load(&run, "cgroup.jsonl");
+	char *csv = render(&run, csv_fn);
+	const char *nl = strchr(csv, '\n');
+	assert_non_null(nl);
+	assert_true(nl - csv > 25 && !memcmp(nl - 25, ",vm_of,job,job_peak,state", 25));
+	/* the sample at 2.000: the cgroup's 522000 KiB and its 522500 peak, on each of its rows */
+	size_t rows = 0;
+	for (const char *l = strstr(csv, "\n2.000,"); l; l = strstr(l + 1, "\n2.000,")) {
+		const char *end = strchr(l + 1, '\n');
+		assert_non_null(end);
+		assert_true(end - l > 17 && !memcmp(end - 16, ",522000,522500,S", 16));
+		rows++;
+	}
+	assert_int_equal(rows, 5);
+	free(csv);
+
+	char *trace = render(&run, perfetto_fn);
+	json_error_t jerr;
+	json_t *o = json_loads(trace, 0, &jerr);
+	assert_non_null(o);
+	json_t *evs = json_object_get(o, "traceEvents");
+	size_t jobs = 0, peaks = 0;
+	long long top = 0;
+	bool named = false;
+	for (size_t i = 0; i < json_array_size(evs); i++) {
+		json_t *e = json_array_get(evs, i);
+		const char *ph = json_string_value(json_object_get(e, "ph"));
+		const char *name = json_string_value(json_object_get(e, "name"));
+		long long pid = json_integer_value(json_object_get(e, "pid"));
+		json_t *args = json_object_get(e, "args");
+		if (!strcmp(ph, "M") && !strcmp(name, "process_name") && pid == EXPORT_TREE_PID)
+			named = strstr(json_string_value(json_object_get(args, "name")),
+				       "; job: cgroup") != NULL;
+		if (strcmp(ph, "C") || pid != EXPORT_TREE_PID)
+			continue;
+		long long b = json_integer_value(json_object_get(args, "bytes"));
+		if (!strcmp(name, "job")) {
+			jobs++;
+		} else if (!strcmp(name, "job_peak")) {
+			peaks++;
+			top = b > top ? b : top;
+		}
+	}
+	assert_true(named);
+	assert_int_equal(jobs, run.n_samples);
+	assert_int_equal(peaks, run.n_samples);
+	assert_int_equal(top, 523264LL * 1024);
+	json_decref(o);
+	free(trace);
+
+	char *dat = render(&run, gp_dat), *plt = render(&run, gp_plt);
+	assert_non_null(strstr(dat, "\n# 2 the job's memory (the job's cgroup"));
+	assert_non_null(strstr(dat, "\n# 3 RSS sum"));
+	assert_non_null(strstr(dat, "\n2.000 522000 2560000 512000"));
+	assert_non_null(strstr(plt, "title 'the job''s memory: cgroup'"));
+	assert_non_null(strstr(plt, "($3/1024) with lines linewidth 1.5 linecolor rgb '#999999' "
+				    "title 'RSS sum'"));
+	assert_non_null(strstr(plt, "\"peak 511.0 MiB at 3.2 s\""));
+	assert_non_null(strstr(plt, "set ylabel 'memory (MiB)'"));
+	free(dat);
+	free(plt);
+	run_release(&run);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -569,6 +651,7 @@ int main(void)
 		cmocka_unit_test(test_perfetto_many_processes),
 		cmocka_unit_test(test_gnuplot_plt),
 		cmocka_unit_test(test_chunks),
+		cmocka_unit_test(test_job_exports),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

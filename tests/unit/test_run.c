@@ -844,6 +844,169 @@ static void test_spans_live(void **state)
 	run_release(&run);
 }
 
+/* ---- format 2: the job's memory first ---- */
+
+/* The text report of a fixture log; the caller frees it. */
+static char *text_of(const struct run *run)
+{
+	struct strbuf sb = STRBUF_INIT;
+	report_text(run, &sb);
+	assert_false(sb.oom);
+	return strbuf_detach(&sb, NULL);
+}
+
+/* The process of report --json with that pid. */
+static json_t *json_proc(json_t *o, long long pid)
+{
+	json_t *procs = json_object_get(o, "processes");
+	for (size_t i = 0; i < json_array_size(procs); i++) {
+		json_t *p = json_array_get(procs, i);
+		if (json_integer_value(json_object_get(p, "pid")) == pid)
+			return p;
+	}
+	fail_msg("no process %lld in report --json", pid);
+	return NULL;
+}
+
+#define MEMBER_INT(o, k) json_integer_value(json_object_get((o), (k)))
+#define MEMBER_STR(o, k) json_string_value(json_object_get((o), (k)))
+
+/* A 500 MB parent and 4 copy-on-write children in a cgroup: 511 MiB, where RSS sums 2.5 GiB. */
+static void test_job_cgroup(void **state)
+{
+	(void)state;
+	struct run run;
+	load(&run, "cgroup.jsonl");
+	assert_true(run_measures_job(&run));
+	assert_int_equal(run.header.method, MEM_CGROUP);
+	assert_int_equal(run.job_peak, 523264);
+	assert_near(run.job_peak_t, 3.2);
+	assert_int_equal(run.peak,
+			 2621440); /* the RSS sum: every child counts the parent's pages */
+	char *text = text_of(&run);
+	const char *job =
+		strstr(text, "\npeak      511.0 MiB at 3.2 s (the job's cgroup: every page "
+			     "counted once, page cache included)\n");
+	const char *sum = strstr(text, "\nRSS sum   2.5 GiB at 3.1 s (each process's RSS added up: "
+				       "shared pages once per process)\n");
+	assert_non_null(job);
+	assert_non_null(sum);
+	assert_true(job < sum); /* the job's memory leads */
+	assert_null(strstr(text, "peak RSS"));
+	assert_non_null(strstr(text, "timeline: the job's memory (cgroup), highest in each "
+				     "interval"));
+	assert_null(strstr(text, "\nmissed"));
+	free(text);
+
+	json_t *o = json_report(&run);
+	assert_int_equal(MEMBER_INT(o, "job_peak"), 523264LL * 1024);
+	assert_near(json_number_value(json_object_get(o, "job_peak_t")), 3.2);
+	assert_int_equal(MEMBER_INT(o, "peak_rss"), 2621440LL * 1024); /* its meaning kept */
+	json_t *mem = json_object_get(o, "memory"), *cg = json_object_get(mem, "cgroup");
+	assert_string_equal(MEMBER_STR(mem, "method"), "cgroup");
+	assert_string_equal(MEMBER_STR(cg, "path"),
+			    "/sys/fs/cgroup/memory/process_api/memline-200");
+	assert_int_equal(MEMBER_INT(cg, "version"), 1);
+	assert_true(json_is_true(json_object_get(cg, "own")));
+	assert_string_equal(MEMBER_STR(cg, "peak"), "reset");
+	assert_true(json_is_null(json_object_get(o, "peak_pss")));
+	assert_int_equal(MEMBER_INT(o, "procs"), 5);
+	assert_true(json_is_null(json_object_get(o, "missed")));
+	json_t *parent = json_proc(o, 200), *child = json_proc(o, 201);
+	assert_string_equal(MEMBER_STR(parent, "seen"), "sample");
+	assert_string_equal(MEMBER_STR(parent, "exit_source"), "wait4");
+	assert_int_equal(MEMBER_INT(parent, "maxrss"), 524288LL * 1024);
+	assert_true(json_is_null(json_object_get(parent, "hwm")));
+	assert_string_equal(MEMBER_STR(child, "exit_source"), "taskstats");
+	assert_int_equal(MEMBER_INT(child, "hwm"), 524288LL * 1024);
+	assert_true(json_is_null(json_object_get(child, "peak_pss")));
+	json_decref(o);
+	run_release(&run);
+}
+
+/* Method pss: the PSS sum leads, the per-process PSS in a column of its own and in the JSON. */
+static void test_job_pss(void **state)
+{
+	(void)state;
+	struct run run;
+	load(&run, "pss.jsonl");
+	assert_int_equal(run.header.method, MEM_PSS);
+	assert_int_equal(run.peak_pss, 204900);
+	char *text = text_of(&run);
+	assert_non_null(strstr(text, "\npeak      200.2 MiB at 500 ms (PSS sum: each shared page "
+				     "split among the processes that map it)\n"));
+	assert_non_null(strstr(text, "\nRSS sum   600.0 MiB at 500 ms"));
+	assert_null(strstr(text, "\nPSS sum")); /* it is the job's line */
+	assert_non_null(strstr(text, "PEAK RSS    PEAK PSS"));
+	assert_non_null(strstr(text, "   200.0 MiB    66.7 MiB  "));
+	free(text);
+	json_t *o = json_report(&run);
+	assert_string_equal(MEMBER_STR(json_object_get(o, "memory"), "method"), "pss");
+	assert_true(json_is_null(json_object_get(json_object_get(o, "memory"), "cgroup")));
+	assert_int_equal(MEMBER_INT(o, "job_peak"), 205000LL * 1024);
+	assert_int_equal(MEMBER_INT(o, "peak_pss"), 204900LL * 1024);
+	assert_near(json_number_value(json_object_get(o, "peak_pss_t")), 0.5);
+	assert_int_equal(MEMBER_INT(json_proc(o, 301), "peak_pss"), 68300LL * 1024);
+	assert_int_equal(MEMBER_INT(json_proc(o, 300), "peak_pss"), 204800LL * 1024);
+	json_decref(o);
+	run_release(&run);
+}
+
+/* Processes seen only at their exit have rows: their peak, CPU time and exit status. */
+static void test_job_at_exit(void **state)
+{
+	(void)state;
+	struct run run;
+	load(&run, "atexit.jsonl");
+	assert_true(run.procs[2].at_exit);
+	assert_int_equal(run.procs[2].peak, 40960);
+	char *text = text_of(&run);
+	assert_non_null(strstr(text, "\n    402*    250 ms     310 ms    40.0 MiB     130 ms  0    "
+				     "    [cc1]\n"));
+	assert_non_null(strstr(text, "\n    403*    300 ms     320 ms     8.0 MiB      18 ms  1    "
+				     "    [ld]\n"));
+	assert_non_null(strstr(text, "\n    401     140 ms"));
+	assert_non_null(strstr(text, "\n* seen only at its exit"));
+	assert_null(strstr(text, "\n? how it ended")); /* every end is known */
+	/* method rss: the job's memory is the RSS sum, said once */
+	assert_non_null(strstr(text, "\npeak      52.9 MiB at 500 ms (RSS sum"));
+	assert_null(strstr(text, "\nRSS sum"));
+	free(text);
+	json_t *o = json_report(&run);
+	json_t *cc1 = json_proc(o, 402), *cc = json_proc(o, 401);
+	assert_string_equal(MEMBER_STR(cc1, "seen"), "exit");
+	assert_string_equal(MEMBER_STR(cc1, "exit_source"), "taskstats");
+	assert_int_equal(MEMBER_INT(cc1, "peak_rss"), 40960LL * 1024);
+	assert_near(json_number_value(json_object_get(cc1, "cpu")), 0.13);
+	assert_int_equal(MEMBER_INT(cc1, "exit_code"), 0);
+	assert_int_equal(MEMBER_INT(json_proc(o, 403), "exit_code"), 1);
+	assert_string_equal(MEMBER_STR(cc, "seen"), "sample");
+	assert_int_equal(MEMBER_INT(o, "job_peak"), MEMBER_INT(o, "peak_rss"));
+	json_decref(o);
+	run_release(&run);
+}
+
+/* Without kernel events: how many processes may have been missed, and an end unknown. */
+static void test_job_missed(void **state)
+{
+	(void)state;
+	struct run run;
+	load(&run, "missed.jsonl");
+	char *text = text_of(&run);
+	assert_non_null(strstr(text,
+			       "\nsamples   3 samples, 2 processes\nmissed    7 processes may "
+			       "have been missed; run as root or with --trace to see them\n"));
+	assert_non_null(strstr(text, "  ?        ./step 1\n"));
+	assert_non_null(strstr(text, "\n? how it ended is unknown: its parent reaped it"));
+	free(text);
+	json_t *o = json_report(&run);
+	assert_int_equal(MEMBER_INT(o, "missed"), 7);
+	assert_int_equal(MEMBER_INT(o, "procs"), 2);
+	assert_string_equal(MEMBER_STR(json_proc(o, 501), "exit_source"), "vanished");
+	json_decref(o);
+	run_release(&run);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -868,6 +1031,10 @@ int main(void)
 		cmocka_unit_test(test_hostile_json),
 		cmocka_unit_test(test_text_escape),
 		cmocka_unit_test(test_spans_live),
+		cmocka_unit_test(test_job_cgroup),
+		cmocka_unit_test(test_job_pss),
+		cmocka_unit_test(test_job_at_exit),
+		cmocka_unit_test(test_job_missed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

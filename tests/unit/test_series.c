@@ -6,7 +6,8 @@
  * peak-preserving decimation (every column's highest and lowest point survive; the first and last
  * are kept; O(n) output bounded by four points a column), and tables that put every series on one
  * time axis (rows ascending, NAN where a process was not alive, the same CPU%, every series' peaks
- * kept when decimated).
+ * kept when decimated); the job's memory leading where the log measured it, the RSS sum beside
+ * it only where it differs, its peak kept by decimation.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -704,14 +705,141 @@ static void test_table_decimate(void **state)
 	fake_release(&f);
 }
 
+/* ---- the job's memory leads ---- */
+
+static void load_fixture(struct run *run, const char *name)
+{
+	const char *dir = getenv("MEMLINE_FIXTURES");
+	struct strbuf path = STRBUF_INIT, err = STRBUF_INIT;
+	strbuf_addf(&path, "%s/logs/%s", dir ? dir : "tests/fixtures", name);
+	if (run_load(run, path.buf, NULL, NULL, &err))
+		fail_msg("run_load(%s): %s", path.buf, err.buf);
+	strbuf_release(&path);
+	strbuf_release(&err);
+}
+
+/* A cgroup log: the job's line first, then the RSS sum (it differs), then the processes. */
+static void test_job_leads(void **state)
+{
+	(void)state;
+	struct run run;
+	struct series_set set;
+	load_fixture(&run, "cgroup.jsonl");
+	assert_int_equal(series_set_build(&set, &run, SERIES_RSS, 3), 0);
+	assert_true(set.job);
+	assert_int_equal(set.method, MEM_CGROUP);
+	assert_int_equal(set.s[0].kind, SERIES_JOB);
+	assert_int_equal(set.tree, 1);
+	assert_int_equal(set.s[1].kind, SERIES_TREE);
+	assert_int_equal(set.s[2].kind, SERIES_PROC);
+	assert_int_equal(set.s[set.n - 1].kind, SERIES_OTHER); /* 5 processes, top 3 */
+	assert_near(set.s[0].peak, 523000);		       /* the samples' job, not job_peak */
+	assert_near(set.s[1].peak, 2560000);
+	assert_int_equal(set.s[0].n, run.n_samples);
+	series_set_release(&set);
+	/* PSS of a cgroup log: the job's line still leads */
+	assert_int_equal(series_set_build(&set, &run, SERIES_PSS, 3), 0);
+	assert_true(set.job);
+	series_set_release(&set);
+	/* not for vms, swap or CPU: another quantity */
+	assert_int_equal(series_set_build(&set, &run, SERIES_VMS, 3), 0);
+	assert_false(set.job);
+	assert_int_equal(set.s[0].kind, SERIES_TREE);
+	series_set_release(&set);
+	run_release(&run);
+
+	/* method rss: the job's line is the RSS sum, drawn once */
+	load_fixture(&run, "atexit.jsonl");
+	assert_int_equal(series_set_build(&set, &run, SERIES_RSS, 3), 0);
+	assert_true(set.job);
+	assert_int_equal(set.tree, -1);
+	assert_int_equal(set.s[0].kind, SERIES_JOB);
+	assert_int_equal(set.s[1].kind, SERIES_PROC);
+	series_set_release(&set);
+	/* ... and a PSS plot of it has no job line: its PSS sum says more */
+	assert_int_equal(series_set_build(&set, &run, SERIES_PSS, 3), 0);
+	assert_false(set.job);
+	series_set_release(&set);
+	run_release(&run);
+
+	/* a format 1 log: as it was */
+	load_fixture(&run, "complete.jsonl");
+	assert_int_equal(series_set_build(&set, &run, SERIES_RSS, 3), 0);
+	assert_false(set.job);
+	assert_int_equal(set.tree, 0);
+	assert_int_equal(set.s[0].kind, SERIES_TREE);
+	series_set_release(&set);
+	run_release(&run);
+}
+
+/* The job's line loses no peak to decimation: a one-sample spike of the cgroup's charge. */
+static void test_job_decimation_keeps_peak(void **state)
+{
+	(void)state;
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addstr(&sb,
+		      "{\"type\":\"header\",\"format\":2,\"memline\":\"0.1.0\",\"mode\":\"run\","
+		      "\"command\":[\"w\"],\"pid\":10,\"clk_tck\":100,\"memory\":{\"method\":"
+		      "\"cgroup\",\"cgroup\":null},\"fields\":[\"pid\",\"rss\",\"state\"],"
+		      "\"tree_fields\":[\"nproc\",\"rss\",\"job\",\"job_peak\"]}\n");
+	for (int k = 1; k <= 20000; k++)
+		strbuf_addf(
+			&sb,
+			"{\"type\":\"sample\",\"t\":%.2f,\"tree\":[1,9000,%d,null],\"p\":[[10,9000,"
+			"\"S\"]]}\n",
+			k / 100.0, k == 12345 ? 700000 : 1000 + k % 50);
+	char path[] = "/tmp/memline-test-job-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, sb.buf, sb.len), (ssize_t)sb.len);
+	close(fd);
+	struct run run;
+	struct strbuf err = STRBUF_INIT;
+	assert_int_equal(run_load(&run, path, NULL, NULL, &err), 0);
+	unlink(path);
+	struct series_set set;
+	struct series_table tab;
+	assert_int_equal(series_set_build(&set, &run, SERIES_RSS, 3), 0);
+	assert_true(set.job);
+	assert_int_equal(set.tree, -1); /* the RSS sum is its one process's line: not drawn */
+	assert_int_equal(set.n, 2);
+	assert_int_equal(series_table_build(&tab, &set, 400), 0);
+	assert_true(tab.n <= 400);
+	double top = 0;
+	for (size_t i = 0; i < tab.n; i++)
+		if (!isnan(tab.v[0][i]) && tab.v[0][i] > top)
+			top = tab.v[0][i];
+	assert_near(top, 700000);
+	double *dt = malloc(series_decimate_cap(100) * sizeof(*dt));
+	double *dv = malloc(series_decimate_cap(100) * sizeof(*dv));
+	size_t m = series_decimate(set.s[0].t, set.s[0].v, set.s[0].n, 0, 200, 100, dt, dv);
+	top = 0;
+	for (size_t i = 0; i < m; i++)
+		top = fmax(top, dv[i]);
+	assert_near(top, 700000);
+	free(dt);
+	free(dv);
+	series_table_release(&tab);
+	series_set_release(&set);
+	run_release(&run);
+	strbuf_release(&sb);
+	strbuf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_top_and_other),	     cmocka_unit_test(test_cpu),
-		cmocka_unit_test(test_cpu_window),	     cmocka_unit_test(test_series_at),
-		cmocka_unit_test(test_decimate_keeps_peaks), cmocka_unit_test(test_empty_run),
-		cmocka_unit_test(test_table_gaps),	     cmocka_unit_test(test_table_cpu),
+		cmocka_unit_test(test_top_and_other),
+		cmocka_unit_test(test_cpu),
+		cmocka_unit_test(test_cpu_window),
+		cmocka_unit_test(test_series_at),
+		cmocka_unit_test(test_decimate_keeps_peaks),
+		cmocka_unit_test(test_empty_run),
+		cmocka_unit_test(test_table_gaps),
+		cmocka_unit_test(test_table_cpu),
 		cmocka_unit_test(test_table_decimate),
+		cmocka_unit_test(test_job_leads),
+		cmocka_unit_test(test_job_decimation_keeps_peak),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -241,12 +241,29 @@ static void test_chart_incremental(void **state)
 	run_release(&run);
 }
 
+/* The summary's memory: the job's with its method (format 2), the tree's RSS as it was. */
+static void test_memory_text(void **state)
+{
+	(void)state;
+	struct strbuf sb = STRBUF_INIT;
+	tui_memory_text(true, MEM_CGROUP, 515000, 523264, 3.2, &sb);
+	assert_string_equal(sb.buf, "memory 502.9 MiB  peak 511.0 MiB at 3.2 s (cgroup)");
+	strbuf_reset(&sb);
+	tui_memory_text(true, MEM_PSS, -1, -1, 0, &sb);
+	assert_string_equal(sb.buf, "memory ?  peak ? (PSS sum)");
+	strbuf_reset(&sb);
+	tui_memory_text(false, MEM_RSS, 1024, 2048, 1.0, &sb);
+	assert_string_equal(sb.buf, "RSS 1.0 MiB  peak 2.0 MiB at 1.0 s");
+	strbuf_release(&sb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_braille),	   cmocka_unit_test(test_windows),
-		cmocka_unit_test(test_nice_max),   cmocka_unit_test(test_chart_columns),
-		cmocka_unit_test(test_axis_label), cmocka_unit_test(test_chart_incremental),
+		cmocka_unit_test(test_braille),	    cmocka_unit_test(test_windows),
+		cmocka_unit_test(test_nice_max),    cmocka_unit_test(test_chart_columns),
+		cmocka_unit_test(test_axis_label),  cmocka_unit_test(test_chart_incremental),
+		cmocka_unit_test(test_memory_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

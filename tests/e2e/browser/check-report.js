@@ -2,7 +2,8 @@
 // /usr/bin/chromium) and prints what tests/e2e/test_html.py asserts on, as one JSON object:
 // console errors and page errors, every request the page made, whether the chart's canvas has
 // non-blank pixels, what the event tooltip says when the mouse is on each event marker, the
-// events table's labels, the span names drawn on the chart (their boxes), the phases table,
+// events table's labels, the chart's series (label, width, colour) and the summary's terms, the
+// span names drawn on the chart (their boxes), the phases table,
 // the time axis's labels over several ranges, the event labels the toggle draws, and window.x
 // (which a hostile label would set).
 // Usage: node check-report.js REPORT.html PROFILE_DIR
@@ -74,7 +75,12 @@ async function main() {
 				tr.children[tr.children.length - 3].textContent));
 		result.spanLabels = await page.evaluate(() => window.memlineReport.spanLabels());
 		result.series = await page.evaluate(() => window.memlineReport.chart().series.map((s) =>
-			({ label: s.label, width: s.width === undefined ? null : s.width })));
+			({ label: s.label, width: s.width === undefined ? null : s.width,
+				stroke: typeof s.stroke === "function" ? null : s.stroke })));
+		// The summary's terms and what each says (the first run's, or each run's in turn).
+		result.summary = await page.evaluate(() =>
+			Array.from(document.querySelectorAll("#summary dt")).map((dt) =>
+				[dt.textContent, dt.nextElementSibling ? dt.nextElementSibling.textContent : ""]));
 		// The time axis's labels over ranges whose steps are 0.25 s, 2.5 ms, 0.5 min...
 		result.ticks = [];
 		for (const [min, max] of [[0, 5], [0, 2.5], [0, 1.3], [0.1, 0.35], [0, 0.013], [0, 30],
