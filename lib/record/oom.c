@@ -2,7 +2,8 @@
  * oom: OOM-kill detection from the kernel's counters; see oom.h for the rule. Reading a
  * process's cgroup costs one small read when it joins the tree; counters are read again only
  * when a process of the tree dies of SIGKILL. Every file (mountinfo, /proc/PID/cgroup, the
- * cgroup counters, /proc/vmstat) is read through procfs, relative to its root fds.
+ * cgroup counters, /proc/vmstat) is read through procfs, relative to its root fds; the
+ * mounts, with the part of the hierarchy each shows, come from cgroup.h.
  */
 #include "record/oom.h"
 
@@ -21,81 +22,11 @@ struct oom_pid {
 	size_t cg;
 };
 
-/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
-static void unescape(char *s)
-{
-	char *o = s;
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-}
-
-void oom_parse_mountinfo(const char *buf, size_t len, char **v1_mount, char **v2_mount)
-{
-	const char *p = buf, *end = buf + len;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t ll = (size_t)((nl ? nl : end) - p);
-		char *line = strndup(p, ll);
-		p += ll + 1;
-		if (!line)
-			return;
-		/* id parent maj:min root mountpoint opts [optional...] - fstype source superopts */
-		char *f[6] = {0};
-		char *tok = line;
-		int i = 0;
-		for (char *q = line; i < 5; q++) {
-			if (*q == ' ' || *q == '\0') {
-				bool last = *q == '\0';
-				*q = '\0';
-				f[i++] = tok;
-				tok = q + 1;
-				if (last)
-					break;
-			}
-		}
-		char *sep = i == 5 ? strstr(tok, " - ") : NULL;
-		if (sep) {
-			char *fstype = sep + 3;
-			char *sp = strchr(fstype, ' ');
-			char *opts = sp ? strchr(sp + 1, ' ') : NULL;
-			if (sp)
-				*sp = '\0';
-			if (!strcmp(fstype, "cgroup2") && !*v2_mount) {
-				unescape(f[4]);
-				*v2_mount = strdup(f[4]);
-			} else if (!strcmp(fstype, "cgroup") && opts && !*v1_mount) {
-				for (char *o = opts + 1; o && *o;) {
-					char *comma = strchr(o, ',');
-					size_t olen = comma ? (size_t)(comma - o) : strlen(o);
-					if (olen == 6 && !memcmp(o, "memory", 6)) {
-						unescape(f[4]);
-						*v1_mount = strdup(f[4]);
-						break;
-					}
-					o = comma ? comma + 1 : NULL;
-				}
-			}
-		}
-		free(line);
-	}
-}
-
 void oom_watch_init(struct oom_watch *w, const struct procfs *fs)
 {
 	memset(w, 0, sizeof(*w));
 	w->fs = fs;
-	struct strbuf sb = STRBUF_INIT;
-	if (procfs_mountinfo(fs, &sb))
-		oom_parse_mountinfo(sb.buf, sb.len, &w->v1_mount, &w->v2_mount);
-	strbuf_release(&sb);
+	cgroup_mounts_read(&w->mounts, fs);
 	w->vmstat = procfs_vmstat_oom_kill(fs);
 }
 
@@ -105,27 +36,25 @@ void oom_watch_release(struct oom_watch *w)
 		free(w->cgs[i].path);
 	free(w->cgs);
 	free(w->pids);
-	free(w->v1_mount);
-	free(w->v2_mount);
+	cgroup_mounts_release(&w->mounts);
 	memset(w, 0, sizeof(*w));
 }
 
 static long long read_counter(const struct oom_watch *w, const struct oom_cgroup *cg)
 {
-	const char *mount = cg->v2 ? w->v2_mount : w->v1_mount;
-	if (!mount)
-		return -1;
 	static const char *const v1_files[] = {"memory.oom_control", NULL};
 	static const char *const v2_files[] = {"memory.events.local", "memory.events", NULL};
 	const char *const *files = cg->v2 ? v2_files : v1_files;
-	struct strbuf path = STRBUF_INIT, text = STRBUF_INIT;
+	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT, text = STRBUF_INIT;
 	long long v = -1;
-	for (; *files && v < 0; files++) {
-		strbuf_reset(&path);
-		strbuf_addf(&path, "%s%s/%s", mount, strcmp(cg->path, "/") ? cg->path : "", *files);
-		if (!path.oom && procfs_read_sys_file(w->fs, path.buf, &text))
-			v = procfs_parse_counter(text.buf, text.len, "oom_kill");
-	}
+	if (cgroup_mounts_dir(&w->mounts, cg->v2 ? 2 : 1, cg->path, &dir))
+		for (; *files && v < 0; files++) {
+			strbuf_reset(&path);
+			strbuf_addf(&path, "%s/%s", dir.buf, *files);
+			if (!path.oom && procfs_read_sys_file(w->fs, path.buf, &text))
+				v = procfs_parse_counter(text.buf, text.len, "oom_kill");
+		}
+	strbuf_release(&dir);
 	strbuf_release(&path);
 	strbuf_release(&text);
 	return v;

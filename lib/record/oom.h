@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "record/cgroup.h"
 #include "record/procfs.h"
 
 struct oom_cgroup;
@@ -20,8 +21,7 @@ struct oom_pid;
 
 struct oom_watch {
 	const struct procfs *fs;
-	char *v1_mount; /* where the v1 memory controller is mounted, or NULL */
-	char *v2_mount; /* where cgroup2 is mounted, or NULL */
+	struct cgroup_mounts mounts; /* where the memory cgroups are */
 	struct oom_cgroup *cgs;
 	size_t n_cgs, alloc_cgs;
 	struct oom_pid *pids;
@@ -44,8 +44,5 @@ void oom_watch_add(struct oom_watch *w, pid_t pid);
 bool oom_watch_killed(struct oom_watch *w, pid_t pid);
 /* pid left the tree otherwise. */
 void oom_watch_forget(struct oom_watch *w, pid_t pid);
-
-/* Parses mountinfo text for the cgroup mounts (exposed for tests). */
-void oom_parse_mountinfo(const char *buf, size_t len, char **v1_mount, char **v2_mount);
 
 #endif

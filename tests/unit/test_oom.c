@@ -79,8 +79,8 @@ static void test_v2(void **state)
 {
 	(void)state;
 	struct tree *t = tree_open("cgroup-v2");
-	assert_string_equal(t->w.v2_mount, "/sys/fs/cgroup");
-	assert_null(t->w.v1_mount);
+	assert_string_equal(t->w.mounts.v2, "/sys/fs/cgroup");
+	assert_null(t->w.mounts.v1);
 	assert_int_equal(t->w.vmstat, 7);
 
 	/* 100 dies of SIGKILL and its cgroup's own count (memory.events.local) rose: OOM. */
@@ -114,8 +114,8 @@ static void test_v1(void **state)
 {
 	(void)state;
 	struct tree *t = tree_open("cgroup-v1");
-	assert_string_equal(t->w.v1_mount, "/sys/fs/cgroup/memory");
-	assert_string_equal(t->w.v2_mount, "/sys/fs/cgroup/unified");
+	assert_string_equal(t->w.mounts.v1, "/sys/fs/cgroup/memory");
+	assert_string_equal(t->w.mounts.v2, "/sys/fs/cgroup/unified");
 
 	oom_watch_add(&t->w, 100);
 	/* At its death a v1 task shows "/" as its cgroup: its last known cgroup decides. */
