@@ -196,6 +196,8 @@ static void drain(struct recorder *r)
 			log_write_proc(&r->log, &ev[i].proc);
 			break;
 		case SAMPLER_EXEC:
+			/* a tool such as cgexec moves itself before its exec: see where it runs */
+			oom_watch_add(&r->oom, ev[i].proc.pid);
 			log_write_exec(&r->log, &ev[i].proc);
 			break;
 		case SAMPLER_EXIT: {

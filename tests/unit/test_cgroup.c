@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "record/cgroup.h"
+#include "record/oom.h"
 #include "record/procfs.h"
 
 struct tree {
@@ -535,6 +536,34 @@ static void test_read_v1(void **state)
 	tree_close(t);
 }
 
+/*
+ * The OOM decision with the job's own cgroup (v2): its memory.events decides for every process
+ * in it; /proc/vmstat, which rose for a kill elsewhere, does not.
+ */
+static void test_oom_job_v2(void **state)
+{
+	(void)state;
+	struct tree *t = tree_open("cgroup-v2-job");
+	struct oom_watch w;
+	oom_watch_init(&w, &t->fs);
+	oom_watch_job(&w, "/system.slice/job.service", 2);
+	assert_int_equal(mkdir(at(t, "proc/300"), 0755), 0);
+	put(t, "proc/300/cgroup", "0::/system.slice/job.service/worker\n");
+	oom_watch_add(&w, 300);
+	put(t, "proc/vmstat", "oom_kill 6\n");
+	assert_false(oom_watch_killed(&w, 300));
+	/* two kills in the job before memline looked: both deaths are OOM kills, a third not */
+	put(t, JOB "/memory.events", "oom 2\noom_kill 2\n");
+	oom_watch_add(&w, 300);
+	assert_true(oom_watch_killed(&w, 300));
+	oom_watch_add(&w, 300);
+	assert_true(oom_watch_killed(&w, 300));
+	oom_watch_add(&w, 300);
+	assert_false(oom_watch_killed(&w, 300));
+	oom_watch_release(&w);
+	tree_close(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -550,6 +579,7 @@ int main(void)
 		cmocka_unit_test(test_read_v2_fd),
 		cmocka_unit_test(test_read_v2_lifetime),
 		cmocka_unit_test(test_read_v1),
+		cmocka_unit_test(test_oom_job_v2),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
