@@ -402,3 +402,33 @@ def test_attach_to_a_cgroup(ml, cgroups, tmp_path, killer):
     job_peak = end_of(records)["job_peak"]
     assert job_peak is not None and abs(job_peak - truth) <= 0.05 * truth, (job_peak, truth)
     assert cg.path.exists(), "expected attach to leave the cgroup"
+
+
+def test_attach_takes_the_processes_own_cgroup(ml, cgroups, tmp_path, killer):
+    """attach PID: when the process's memory cgroup holds nothing but it (and its descendants),
+    that cgroup is the job's; one more process there, or --no-cgroup, and it is not."""
+    cg = cgroups()
+    pf = tmp_path / "w.pid"
+    ml.work("pidfile", pf, "alloc", "30M", "child", "alloc 10M waitsig", "waitsig",
+            preexec_fn=cg.enter())
+    pid = read_pidfile(pf)
+    killer.append(pid)
+
+    def attach(*opts):
+        log = ml.logpath()
+        p = ml.popen("attach", "-i", "0.05", "-o", log, *opts, pid)
+        wait_for_records(log, "sample", 2)
+        p.send_signal(signal.SIGINT)
+        ml.finish(p)
+        return header_of(read_log(log))["memory"]
+    mem = attach()
+    assert mem["method"] == "cgroup", mem
+    assert mem["cgroup"]["path"] == str(cg.path) and mem["cgroup"]["own"] is False, mem
+    assert attach("--no-cgroup")["method"] == "rss"
+    other = tmp_path / "other.pid"
+    ml.work("pidfile", other, "waitsig", preexec_fn=cg.enter())
+    killer.append(read_pidfile(other))
+    mem = attach()
+    assert mem["method"] == "rss" and mem["cgroup"] is None, (
+        f"expected no cgroup: another process is in {cg.path}: {mem}")
+    assert cg.path.exists()
