@@ -10,6 +10,7 @@
 
 static const char usage[] =
 	"usage: memline attach [OPTIONS] PID...\n"
+	"       memline attach [OPTIONS] --cgroup PATH\n"
 	"\n"
 	"Records running processes and every descendant until they all exit, or until\n"
 	"Ctrl-C (SIGINT), SIGTERM, SIGHUP or SIGQUIT, which stops recording\n"
@@ -21,7 +22,10 @@ int cmd_attach(int argc, char **argv)
 	struct record_opts ro;
 	record_opts_init(&ro);
 	int first = record_opts_parse(&ro, "attach", usage, argc, argv);
-	if (first >= argc)
+	if (ro.rec.cgroup && first < argc)
+		die(EXIT_USAGE,
+		    "--cgroup records the processes of the cgroup; give no PID (or no --cgroup)");
+	if (first >= argc && !ro.rec.cgroup)
 		die(EXIT_USAGE, "no process to attach to; usage: memline attach [OPTIONS] PID...");
 	size_t n = (size_t)(argc - first);
 	pid_t self = getpid();
@@ -33,13 +37,17 @@ int cmd_attach(int argc, char **argv)
 			    (int)self);
 	record_opts_prepare(&ro, argc, argv);
 	if (!ro.log_path) {
-		/* named after the first process, as run names its log after the command */
+		/* named after the first process, as run names its log after the command; after
+		 * the cgroup with --cgroup */
 		char name[64];
-		if (!procfs_comm(NULL, parse_pid(argv[first]), name, sizeof(name)))
+		const char *cg = ro.rec.cgroup ? strrchr(ro.rec.cgroup, '/') : NULL;
+		if (cg)
+			snprintf(name, sizeof(name), "%s", cg[1] ? cg + 1 : "cgroup");
+		else if (!procfs_comm(NULL, parse_pid(argv[first]), name, sizeof(name)))
 			snprintf(name, sizeof(name), "attach");
 		record_opts_default_log(&ro, name);
 	}
-	pid_t *pids = calloc(n, sizeof(*pids));
+	pid_t *pids = calloc(n ? n : 1, sizeof(*pids));
 	if (!pids) {
 		record_opts_release(&ro);
 		die(EXIT_SOFTWARE, "out of memory");

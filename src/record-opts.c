@@ -23,6 +23,8 @@ enum {
 	OPT_LIVE,
 	OPT_SERVE,
 	OPT_SERVE_TOKEN_FILE,
+	OPT_CGROUP,
+	OPT_NO_CGROUP,
 };
 
 /* Which commands take an option. */
@@ -54,6 +56,13 @@ static const struct record_option {
 	 "descendant has exited too"},
 	{"pss", OPT_PSS, NULL, RUN | ATTACH,
 	 "also record PSS (smaps_rollup; slow on large processes)"},
+	{"cgroup", OPT_CGROUP, "PATH", RUN | ATTACH,
+	 "the job is the existing memory cgroup PATH (its directory,\n"
+	 "or its path as /proc/PID/cgroup shows it), never removed:\n"
+	 "run starts COMMAND in it, attach records its processes"},
+	{"no-cgroup", OPT_NO_CGROUP, NULL, RUN | ATTACH,
+	 "no memory cgroup for the job (run makes one, attach takes\n"
+	 "the processes' own): its memory is then its processes'"},
 	{"no-peak-reset", OPT_NO_PEAK_RESET, NULL, RUN | ATTACH,
 	 "do not reset the kernel's high-water mark (VmHWM); keeps\n"
 	 "the processes' own getrusage() ru_maxrss a lifetime peak"},
@@ -161,6 +170,17 @@ static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg
 	case OPT_NO_PEAK_RESET:
 		ro->rec.peak_reset = false;
 		return true;
+	case OPT_CGROUP:
+		if (arg[0] != '/')
+			die(EXIT_USAGE,
+			    "--cgroup takes an absolute path: the cgroup's directory "
+			    "(/sys/fs/cgroup/...) or its path in the hierarchy, not '%s'",
+			    arg);
+		ro->rec.cgroup = arg;
+		return true;
+	case OPT_NO_CGROUP:
+		ro->rec.no_cgroup = true;
+		return true;
 	case OPT_WAIT:
 		if (strcmp(cmd, "run"))
 			die(EXIT_USAGE,
@@ -235,6 +255,8 @@ int record_opts_parse(struct record_opts *ro, const char *cmd, const char *head,
 	}
 	if (ro->rec.min_interval > ro->rec.max_interval)
 		die(EXIT_USAGE, "--min-interval is longer than --max-interval; make it shorter");
+	if (ro->rec.cgroup && ro->rec.no_cgroup)
+		die(EXIT_USAGE, "--cgroup and --no-cgroup contradict each other; give one");
 	return optind;
 }
 
@@ -369,7 +391,11 @@ int record_finish(struct record_opts *ro, int ret, struct recorder_result *res, 
 		break;
 	case RECORDER_ERR_NOPROC:
 	case RECORDER_ERR_EVENTS:
+	case RECORDER_ERR_NOCGROUP:
 		code = EXIT_NOINPUT;
+		break;
+	case RECORDER_ERR_CGROUP:
+		code = EXIT_UNAVAILABLE;
 		break;
 	case RECORDER_ERR_REGEX:
 		code = EXIT_USAGE;

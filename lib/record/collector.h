@@ -90,6 +90,8 @@ struct tree_collector {
 
 /* The job's memory as the sum of its processes' RSS, and their peaks (method rss). */
 extern const struct tree_collector collect_job_rss;
+/* The job's memory cgroup's charge, peak and split (method cgroup), when it has one. */
+extern const struct tree_collector collect_cgroup;
 
 /* ---- the sampler's, for collectors ---- */
 

@@ -1,8 +1,11 @@
 /*
  * oom: OOM-kill detection from the kernel's counters; see oom.h for the rule. Reading a
- * process's cgroup costs one small read when it joins the tree; counters are read again only
- * when a process of the tree dies of SIGKILL. Every file (mountinfo, /proc/PID/cgroup, the
- * cgroup counters, /proc/vmstat) is read through procfs, relative to its root fds.
+ * process's cgroup costs one small read when it joins the tree or execs; counters are read
+ * again only when a process of the tree dies of SIGKILL or vanishes. A counter that rose by n
+ * stands for n kills: each death it explains takes one, so that two processes killed before
+ * memline looked are both OOM kills, and one kill is never counted for two deaths. Every file
+ * (mountinfo, /proc/PID/cgroup, the cgroup counters, /proc/vmstat) is read through procfs,
+ * relative to its root fds.
  */
 #include "record/oom.h"
 
@@ -11,9 +14,10 @@
 #include <string.h>
 
 struct oom_cgroup {
-	char *path; /* relative to its mount */
+	char *path; /* in its hierarchy */
 	bool v2;
-	long long count; /* oom_kill at the last look, -1 unknown */
+	bool job;	 /* the job's cgroup: its hierarchical counter (memory.events) */
+	long long count; /* oom_kill at the last look (less the kills taken since), -1 unknown */
 };
 
 struct oom_pid {
@@ -21,81 +25,12 @@ struct oom_pid {
 	size_t cg;
 };
 
-/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
-static void unescape(char *s)
-{
-	char *o = s;
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-}
-
-void oom_parse_mountinfo(const char *buf, size_t len, char **v1_mount, char **v2_mount)
-{
-	const char *p = buf, *end = buf + len;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t ll = (size_t)((nl ? nl : end) - p);
-		char *line = strndup(p, ll);
-		p += ll + 1;
-		if (!line)
-			return;
-		/* id parent maj:min root mountpoint opts [optional...] - fstype source superopts */
-		char *f[6] = {0};
-		char *tok = line;
-		int i = 0;
-		for (char *q = line; i < 5; q++) {
-			if (*q == ' ' || *q == '\0') {
-				bool last = *q == '\0';
-				*q = '\0';
-				f[i++] = tok;
-				tok = q + 1;
-				if (last)
-					break;
-			}
-		}
-		char *sep = i == 5 ? strstr(tok, " - ") : NULL;
-		if (sep) {
-			char *fstype = sep + 3;
-			char *sp = strchr(fstype, ' ');
-			char *opts = sp ? strchr(sp + 1, ' ') : NULL;
-			if (sp)
-				*sp = '\0';
-			if (!strcmp(fstype, "cgroup2") && !*v2_mount) {
-				unescape(f[4]);
-				*v2_mount = strdup(f[4]);
-			} else if (!strcmp(fstype, "cgroup") && opts && !*v1_mount) {
-				for (char *o = opts + 1; o && *o;) {
-					char *comma = strchr(o, ',');
-					size_t olen = comma ? (size_t)(comma - o) : strlen(o);
-					if (olen == 6 && !memcmp(o, "memory", 6)) {
-						unescape(f[4]);
-						*v1_mount = strdup(f[4]);
-						break;
-					}
-					o = comma ? comma + 1 : NULL;
-				}
-			}
-		}
-		free(line);
-	}
-}
-
 void oom_watch_init(struct oom_watch *w, const struct procfs *fs)
 {
 	memset(w, 0, sizeof(*w));
 	w->fs = fs;
-	struct strbuf sb = STRBUF_INIT;
-	if (procfs_mountinfo(fs, &sb))
-		oom_parse_mountinfo(sb.buf, sb.len, &w->v1_mount, &w->v2_mount);
-	strbuf_release(&sb);
+	w->job = -1;
+	cgroup_mounts_read(&w->mounts, fs);
 	w->vmstat = procfs_vmstat_oom_kill(fs);
 }
 
@@ -105,36 +40,62 @@ void oom_watch_release(struct oom_watch *w)
 		free(w->cgs[i].path);
 	free(w->cgs);
 	free(w->pids);
-	free(w->v1_mount);
-	free(w->v2_mount);
+	cgroup_mounts_release(&w->mounts);
 	memset(w, 0, sizeof(*w));
+	w->job = -1;
 }
 
 static long long read_counter(const struct oom_watch *w, const struct oom_cgroup *cg)
 {
-	const char *mount = cg->v2 ? w->v2_mount : w->v1_mount;
-	if (!mount)
-		return -1;
 	static const char *const v1_files[] = {"memory.oom_control", NULL};
 	static const char *const v2_files[] = {"memory.events.local", "memory.events", NULL};
-	const char *const *files = cg->v2 ? v2_files : v1_files;
-	struct strbuf path = STRBUF_INIT, text = STRBUF_INIT;
+	/* the job's counts the cgroups below it too: they are the job's */
+	static const char *const job_files[] = {"memory.events", NULL};
+	const char *const *files = !cg->v2 ? v1_files : cg->job ? job_files : v2_files;
+	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT, text = STRBUF_INIT;
 	long long v = -1;
-	for (; *files && v < 0; files++) {
-		strbuf_reset(&path);
-		strbuf_addf(&path, "%s%s/%s", mount, strcmp(cg->path, "/") ? cg->path : "", *files);
-		if (!path.oom && procfs_read_sys_file(w->fs, path.buf, &text))
-			v = procfs_parse_counter(text.buf, text.len, "oom_kill");
-	}
+	if (cgroup_mounts_dir(&w->mounts, cg->v2 ? 2 : 1, cg->path, &dir))
+		for (; *files && v < 0; files++) {
+			strbuf_reset(&path);
+			strbuf_addf(&path, "%s/%s", dir.buf, *files);
+			if (!path.oom && procfs_read_sys_file(w->fs, path.buf, &text))
+				v = procfs_parse_counter(text.buf, text.len, "oom_kill");
+		}
+	strbuf_release(&dir);
 	strbuf_release(&path);
 	strbuf_release(&text);
 	return v;
 }
 
+/* The index of the cgroup path of hierarchy v2 or v1, registered (count unknown) if new; -1. */
+static long find_cgroup(struct oom_watch *w, const char *path, bool v2)
+{
+	for (size_t i = 0; i < w->n_cgs; i++)
+		if (w->cgs[i].v2 == v2 && !strcmp(w->cgs[i].path, path))
+			return (long)i;
+	if (w->n_cgs == w->alloc_cgs) {
+		if (w->alloc_cgs >= 1024)
+			return -1;
+		size_t n = w->alloc_cgs ? w->alloc_cgs * 2 : 8;
+		struct oom_cgroup *c = realloc(w->cgs, n * sizeof(*c));
+		if (!c)
+			return -1;
+		w->cgs = c;
+		w->alloc_cgs = n;
+	}
+	struct oom_cgroup *c = &w->cgs[w->n_cgs];
+	if (!(c->path = strdup(path)))
+		return -1;
+	c->v2 = v2;
+	c->job = false;
+	c->count = -2; /* registered now: earlier count unknown */
+	return (long)w->n_cgs++;
+}
+
 /*
- * The index of pid's current memory cgroup, registered (count unknown) if new; or -1. At exit,
- * the kernel shows a task's v1 cgroups as "/" (only cgroup2 keeps the real path for a zombie):
- * with dying set, such a "/" is not an answer.
+ * The index of pid's current memory cgroup, or -1. At exit, the kernel shows a task's v1
+ * cgroups as "/" (only cgroup2 keeps the real path for a zombie): with dying set, such a "/" is
+ * not an answer.
  */
 static long cgroup_of(struct oom_watch *w, pid_t pid, bool dying)
 {
@@ -144,31 +105,26 @@ static long cgroup_of(struct oom_watch *w, pid_t pid, bool dying)
 	bool v2 = false;
 	long idx = -1;
 	if (procfs_read_file(w->fs, rel, &sb) && procfs_parse_cgroup(sb.buf, sb.len, &path, &v2) &&
-	    !(dying && !v2 && !strcmp(path.buf, "/"))) {
-		for (size_t i = 0; i < w->n_cgs; i++)
-			if (w->cgs[i].v2 == v2 && !strcmp(w->cgs[i].path, path.buf))
-				idx = (long)i;
-		if (idx < 0 && (w->n_cgs < w->alloc_cgs || w->alloc_cgs < 1024)) {
-			if (w->n_cgs == w->alloc_cgs) {
-				size_t n = w->alloc_cgs ? w->alloc_cgs * 2 : 8;
-				struct oom_cgroup *c = realloc(w->cgs, n * sizeof(*c));
-				if (c) {
-					w->cgs = c;
-					w->alloc_cgs = n;
-				}
-			}
-			if (w->n_cgs < w->alloc_cgs) {
-				struct oom_cgroup *c = &w->cgs[w->n_cgs];
-				c->path = strbuf_detach(&path, NULL);
-				c->v2 = v2;
-				c->count = -2; /* registered now: earlier count unknown */
-				idx = (long)w->n_cgs++;
-			}
-		}
-	}
+	    !(dying && !v2 && !strcmp(path.buf, "/")))
+		idx = find_cgroup(w, path.buf, v2);
 	strbuf_release(&sb);
 	strbuf_release(&path);
 	return idx;
+}
+
+void oom_watch_job(struct oom_watch *w, const char *path, int version)
+{
+	if (w->job >= 0)
+		w->cgs[w->job].job = false;
+	w->job = -1;
+	if (!path)
+		return;
+	long idx = find_cgroup(w, path, version == 2);
+	if (idx < 0)
+		return;
+	w->cgs[idx].job = true;
+	w->cgs[idx].count = read_counter(w, &w->cgs[idx]);
+	w->job = idx;
 }
 
 static struct oom_pid *find_pid(struct oom_watch *w, pid_t pid)
@@ -209,14 +165,25 @@ void oom_watch_forget(struct oom_watch *w, pid_t pid)
 		*p = w->pids[--w->n_pids];
 }
 
-/* Whether cgroup cg's oom_kill counter rose since the last look; -1 if that is unknown. */
+/*
+ * Whether cgroup cg's oom_kill counter rose since the last look, taking one kill if it did;
+ * -1 if that is unknown (it cannot be read, or there is no earlier value).
+ */
 static int counter_rose(struct oom_watch *w, long cg)
 {
 	struct oom_cgroup *c = &w->cgs[cg];
 	long long before = c->count;
 	long long now = read_counter(w, c);
+	if (before < 0 || now < 0) {
+		c->count = now;
+		return -1;
+	}
+	if (now > before) {
+		c->count = before + 1;
+		return 1;
+	}
 	c->count = now;
-	return before >= 0 && now >= 0 ? now > before : -1;
+	return 0;
 }
 
 bool oom_watch_killed(struct oom_watch *w, pid_t pid)
@@ -230,12 +197,35 @@ bool oom_watch_killed(struct oom_watch *w, pid_t pid)
 	oom_watch_forget(w, pid);
 	/* Where it died, if the kernel still says (a cgroup2 zombie does). */
 	long now = cgroup_of(w, pid, true);
-	if (now >= 0) {
-		int rose = counter_rose(w, now);
-		return rose >= 0 ? rose == 1 : vm_rose;
+	long where = now >= 0 ? now : known;
+	bool readable = false;
+	int rose;
+	/*
+	 * The job's cgroup decides for a process in it (every process placed there, unless it
+	 * moved itself), and for one whose cgroup memline never saw. One in a cgroup below it is
+	 * decided by its own as well: cgroup v1 counts a kill only in the victim's cgroup.
+	 */
+	if (w->job >= 0) {
+		rose = counter_rose(w, w->job);
+		if (rose == 1)
+			return true;
+		if (rose == 0 && (where < 0 || where == w->job))
+			return false;
+		readable = rose == 0;
 	}
-	/* Unknown: it may have moved since we looked, so only a rise counts, never its absence. */
-	if (known >= 0 && counter_rose(w, known) == 1)
-		return true;
-	return vm_rose;
+	/* The cgroup it died in, then the one it was last seen in (it may have moved since: only a
+	 * rise says anything there), each unless it is the job's, just read. */
+	if (now >= 0 && now != w->job) {
+		rose = counter_rose(w, now);
+		if (rose >= 0)
+			return rose == 1;
+	}
+	if (known >= 0 && known != now && known != w->job) {
+		rose = counter_rose(w, known);
+		if (rose == 1)
+			return true;
+		readable |= rose == 0;
+	}
+	/* The machine's count only when no count of the job's own could tell. */
+	return readable ? false : vm_rose;
 }

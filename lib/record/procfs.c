@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -361,16 +362,48 @@ bool procfs_read_file(const struct procfs *fs, const char *path, struct strbuf *
 
 bool procfs_read_sys_file(const struct procfs *fs, const char *path, struct strbuf *out)
 {
-	while (*path == '/')
-		path++;
 	if (fs->sys_fd < 0)
 		return false;
-	int fd = open_ro(fs->sys_fd, *path ? path : ".");
+	int fd = open_ro(fs->sys_fd, procfs_sys_rel(path));
 	if (fd < 0)
 		return false;
 	bool ok = pread_all(fd, out);
 	close(fd);
 	return ok;
+}
+
+const char *procfs_sys_rel(const char *path)
+{
+	while (*path == '/')
+		path++;
+	return *path ? path : ".";
+}
+
+int procfs_sys_open(const struct procfs *fs, const char *path, int flags)
+{
+	if (fs->sys_fd < 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	return openat(fs->sys_fd, procfs_sys_rel(path), flags | O_CLOEXEC);
+}
+
+bool procfs_fd_read(int fd, struct strbuf *out)
+{
+	return fd >= 0 && pread_all(fd, out);
+}
+
+long long procfs_fd_number(int fd)
+{
+	char buf[64];
+	ssize_t n = pread_small(fd, buf, sizeof(buf));
+	if (n <= 0)
+		return -1;
+	if (!strncmp(buf, "max", 3))
+		return LLONG_MAX;
+	const char *p = buf;
+	long long v;
+	return next_num(&p, buf + n, &v) && v >= 0 ? v : -1;
 }
 
 bool procfs_mountinfo(const struct procfs *fs, struct strbuf *out)

@@ -93,6 +93,23 @@ bool procfs_read_file(const struct procfs *fs, const char *path, struct strbuf *
  * into out. False when it cannot be read or is empty.
  */
 bool procfs_read_sys_file(const struct procfs *fs, const char *path, struct strbuf *out);
+/*
+ * Opens the file or directory at path, absolute in the system's tree (a cgroup's
+ * "/sys/fs/cgroup/memory/job/memory.usage_in_bytes"), relative to the system root, with flags
+ * (O_CLOEXEC is added). Returns the fd, or -1 with errno set. For the files that are read again
+ * and again (a cgroup's counters, kept open) and written (its cgroup.procs).
+ */
+int procfs_sys_open(const struct procfs *fs, const char *path, int flags);
+/* path relative to the system root: without its leading slashes, "." for the root itself. */
+const char *procfs_sys_rel(const char *path);
+/* Reads what fd holds whole, by pread from offset 0, into out (replacing its content). False
+ * on an error or an empty file. */
+bool procfs_fd_read(int fd, struct strbuf *out);
+/*
+ * The decimal number fd holds (a cgroup's memory.current), read by pread from offset 0; "max"
+ * reads as LLONG_MAX. -1 when it cannot be read or holds no number.
+ */
+long long procfs_fd_number(int fd);
 /* memline's own mount table, /proc/self/mountinfo, into out. */
 bool procfs_mountinfo(const struct procfs *fs, struct strbuf *out);
 /*

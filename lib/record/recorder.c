@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h> /* struct clone_args, CLONE_INTO_CGROUP */
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -27,12 +28,14 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "record/capture.h"
+#include "record/cgroup.h"
 #include "record/channel.h"
 #include "log/writer.h"
 #include "record/oom.h"
@@ -100,6 +103,12 @@ struct recorder {
 	bool final_known;  /* an S message set how a self-recording ended */
 	enum run_status final_status;
 	char *final_error;
+	/* The job's memory cgroup (cgroup.h), when it has one (have_cg); why not, for the log. */
+	struct cgroup cg;
+	bool have_cg;
+	bool cg_rescan;	      /* attach --cgroup: its processes are those in it, looked for again */
+	double cg_rescan_t;   /* when they were last looked for */
+	struct strbuf cg_why; /* why the job has no cgroup (a warning record), or empty */
 };
 
 /* Marks from the channel are followed by a sample, but not more often than this. */
@@ -196,6 +205,8 @@ static void drain(struct recorder *r)
 			log_write_proc(&r->log, &ev[i].proc);
 			break;
 		case SAMPLER_EXEC:
+			/* a tool such as cgexec moves itself before its exec: see where it runs */
+			oom_watch_add(&r->oom, ev[i].proc.pid);
 			log_write_exec(&r->log, &ev[i].proc);
 			break;
 		case SAMPLER_EXIT: {
@@ -272,6 +283,26 @@ static size_t read_channel(struct recorder *r);
 static void read_output(struct recorder *r);
 static void want_mark_sample(struct recorder *r);
 
+/* attach --cgroup: the processes of the cgroup, found in it at most once a second. */
+#define CGROUP_RESCAN 1.0
+
+static void add_cgroup_pid(pid_t pid, void *data)
+{
+	struct recorder *r = data;
+	if (pid != getpid() && !sampler_tracks(&r->sampler, pid))
+		sampler_add(&r->sampler, pid, elapsed(r));
+}
+
+/* attach --cgroup: starts tracking the processes that joined the cgroup since the last look. */
+static void rescan_cgroup(struct recorder *r, bool now)
+{
+	double t = elapsed(r);
+	if (!r->cg_rescan || (!now && t - r->cg_rescan_t < CGROUP_RESCAN))
+		return;
+	r->cg_rescan_t = t;
+	cgroup_for_each_pid(&r->cg, add_cgroup_pid, r);
+}
+
 static void take_sample(struct recorder *r)
 {
 	read_channel(r); /* marks sent before this sample come before it in the log */
@@ -279,6 +310,7 @@ static void take_sample(struct recorder *r)
 	double t = elapsed(r);
 	r->last_sample = t;
 	r->mark_sample = INFINITY;
+	rescan_cgroup(r, false);
 	const struct sample *s = sampler_sample(&r->sampler, t);
 	drain(r);
 	log_write_sample(&r->log, s->t, s->avail, &s->tree, s->procs, s->n);
@@ -520,6 +552,8 @@ static void schedule(struct recorder *r)
 
 static bool finished(struct recorder *r)
 {
+	if (r->attach && !r->stop && sampler_count(&r->sampler) == 0)
+		rescan_cgroup(r, true); /* the cgroup's last process may not be the last one */
 	if (r->attach)
 		return r->stop || sampler_count(&r->sampler) == 0;
 	if (!r->main_done)
@@ -610,6 +644,21 @@ static void status_from_exit(const struct exit_info *e, struct end_info *end)
 		end->status = RUN_OOM_KILLED;
 }
 
+/*
+ * The end of the job's cgroup, when memline made it: the processes that outlived the recording
+ * move to memline's own cgroup and run on there, and the cgroup goes. When it cannot go, the
+ * log says so.
+ */
+static void end_cgroup(struct recorder *r, double t)
+{
+	if (!r->have_cg || !r->cg.own)
+		return;
+	struct strbuf msg = STRBUF_INIT;
+	if (cgroup_remove(&r->cg, &msg) && msg.len && !msg.oom)
+		log_write_warning(&r->log, t, "cgroup", 0, msg.buf);
+	strbuf_release(&msg);
+}
+
 static void finish(struct recorder *r, struct recorder_result *res)
 {
 	struct end_info end;
@@ -655,6 +704,7 @@ static void finish(struct recorder *r, struct recorder_result *res)
 	end.job_peak_t = r->job_peak_t;
 	end.procs = (long)r->procs_seen;
 	end.missed = -1;
+	end_cgroup(r, end.t);
 	log_write_end(&r->log, &end);
 	close_channel(r);
 
@@ -701,6 +751,8 @@ static void release(struct recorder *r)
 	while (sigtimedwait(&r->sigs, NULL, &zero) > 0)
 		;
 	sampler_release(&r->sampler);
+	cgroup_release(&r->cg);
+	strbuf_release(&r->cg_why);
 	oom_watch_release(&r->oom);
 	pidfd_watch_release(&r->exits);
 	procfs_release(&r->fs);
@@ -757,6 +809,12 @@ static void fill_header(struct recorder *r, struct header_info *h, char **comman
 	h->peak_reset = r->o->peak_reset;
 	h->pss = r->o->pss;
 	h->method = r->sampler.method;
+	if (r->have_cg) {
+		h->cgroup_path = r->cg.dir;
+		h->cgroup_version = r->cg.version;
+		h->cgroup_own = r->cg.own;
+		h->cgroup_peak = (char *)cgroup_peak_names[r->cg.peak];
+	}
 	/* where processes are learned of: every sample's look at /proc, and the exits memline
 	 * hears of itself (its children's wait4, attach's pidfds) */
 	h->event_sources[h->n_event_sources++] = (char *)"poll";
@@ -832,6 +890,8 @@ static int setup(struct recorder *r, const struct recorder_options *o, bool atta
 	r->mark_sample = INFINITY;
 	r->job_peak = -1;
 	strbuf_init(&r->warn);
+	cgroup_init(&r->cg);
+	strbuf_init(&r->cg_why);
 	if (procfs_init(&r->fs, o->proc_root, err) < 0)
 		return RECORDER_ERR_SYSTEM;
 	sigemptyset(&r->sigs);
@@ -915,6 +975,188 @@ static int record(struct recorder *r, const struct recorder_options *o, struct r
 	return RECORDER_OK;
 }
 
+/* ---- the job's cgroup, and starting the command in it ---- */
+
+/* Says in the log why the job has no cgroup of its own (once, at the start; not on the
+ * terminal: a user who cannot have one would be told at every run). */
+static void note_no_cgroup(struct recorder *r)
+{
+	if (!r->cg_why.len)
+		return;
+	struct strbuf msg = STRBUF_INIT;
+	strbuf_addf(&msg,
+		    "the job has no memory cgroup of its own (%s): its memory is measured from its "
+		    "processes (method %s)",
+		    r->cg_why.buf, memory_method_names[r->sampler.method]);
+	if (!msg.oom)
+		log_write_warning(&r->log, elapsed(r), "cgroup", 0, msg.buf);
+	strbuf_release(&msg);
+}
+
+/* --cgroup: takes the existing cgroup o->cgroup as the job's. */
+static int existing_cgroup(struct recorder *r, const struct recorder_options *o, struct strbuf *err)
+{
+	bool missing;
+	if (cgroup_open(&r->cg, &r->fs, o->cgroup, &missing, err) < 0)
+		return missing ? RECORDER_ERR_NOCGROUP : RECORDER_ERR_CGROUP;
+	r->have_cg = true;
+	return 0;
+}
+
+/* run: the job's cgroup: the one --cgroup names, or one made for it unless --no-cgroup. */
+static int run_cgroup(struct recorder *r, const struct recorder_options *o, struct strbuf *err)
+{
+	if (o->cgroup) {
+		int ret = existing_cgroup(r, o, err);
+		if (!ret && r->cg.procs_fd < 0) {
+			strbuf_addf(err, "cannot place the command in cgroup '%s': %s", r->cg.dir,
+				    strerror(r->cg.procs_errno));
+			ret = RECORDER_ERR_CGROUP;
+		}
+		return ret;
+	}
+	if (!o->no_cgroup && cgroup_create(&r->cg, &r->fs, getpid(), &r->cg_why) == 0)
+		r->have_cg = true;
+	return 0;
+}
+
+/*
+ * The command could not be placed in the cgroup memline made for it (e): it runs without one.
+ * The sampler, which has tracked nothing yet, starts again without the cgroup's collector.
+ */
+static void drop_cgroup(struct recorder *r, int e)
+{
+	strbuf_addf(&r->cg_why, "cannot place the command in '%s': %s", r->cg.dir, strerror(e));
+	struct strbuf msg = STRBUF_INIT;
+	cgroup_remove(&r->cg, &msg);
+	strbuf_release(&msg);
+	cgroup_release(&r->cg);
+	r->have_cg = false;
+	oom_watch_job(&r->oom, NULL, 0);
+	struct sampler_options so = r->sampler.opt;
+	int last = r->sampler.last_pid;
+	so.cgroup = NULL;
+	sampler_release(&r->sampler);
+	sampler_init(&r->sampler, &r->fs, &so);
+	r->sampler.last_pid = last;
+}
+
+/*
+ * What the command's process does before its exec. With go_fd, it first waits for memline to
+ * have placed it in the job's cgroup ('g'; anything else: it ends). Never returns.
+ */
+static void exec_child(struct recorder *r, char *const argv[], int exec_fd, int go_fd,
+		       const struct rlimit *nofile, const sigset_t *oldmask)
+{
+	if (go_fd >= 0) {
+		char c = 0;
+		ssize_t n;
+		do
+			n = read(go_fd, &c, 1);
+		while (n < 0 && errno == EINTR);
+		if (n != 1 || c != 'g')
+			_exit(126);
+		close(go_fd);
+	}
+	/* The command gets memline's environment as memline itself got it. */
+	signal(SIGPIPE, SIG_DFL);
+	setrlimit(RLIMIT_NOFILE, nofile);
+	if (r->capturing)
+		capture_child(&r->cap);
+	if (r->o->stdin_null) {
+		int fd = open("/dev/null", O_RDONLY);
+		if (fd > 0) {
+			dup2(fd, 0);
+			close(fd);
+		}
+	}
+	if (r->place.file) {
+		char memline_pid[24];
+		snprintf(memline_pid, sizeof(memline_pid), "%d", (int)getppid());
+		setenv(CHANNEL_ENV, r->place.file, 1);
+		setenv(CHANNEL_PID_ENV, memline_pid, 1);
+	}
+	sigprocmask(SIG_SETMASK, oldmask, NULL);
+	execvp(argv[0], argv);
+	int e = errno;
+	ssize_t unused = write(exec_fd, &e, sizeof(e));
+	(void)unused;
+	_exit(e == ENOENT ? 127 : 126);
+}
+
+/*
+ * A child born in the cgroup cgroup_fd names: clone3 with CLONE_INTO_CGROUP (cgroup v2, Linux
+ * 5.7+), otherwise as fork. -1 with errno where the kernel cannot (ENOSYS, EINVAL before 5.7) or
+ * will not (EACCES, EBUSY). memline is single-threaded here, as fork's child would assume.
+ */
+static pid_t clone_into(int cgroup_fd)
+{
+#if defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
+	struct clone_args a;
+	memset(&a, 0, sizeof(a));
+	a.flags = CLONE_INTO_CGROUP;
+	a.exit_signal = SIGCHLD;
+	a.cgroup = (__u64)cgroup_fd;
+	return (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+#else
+	(void)cgroup_fd;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/*
+ * Starts the command, in the job's cgroup when there is one, so that nothing it does happens
+ * outside it: born there (clone_into), or else moved there by memline (cgroup.procs) while it
+ * waits on a pipe, before it has done anything. Returns its pid, or -1 with errno when no
+ * process could be made. When the kernel refuses to place it: in a cgroup memline made, the
+ * command runs without one (drop_cgroup); in the one --cgroup names, it ends before its exec and
+ * *ret is an error, with a message in err.
+ */
+static pid_t spawn(struct recorder *r, char *const argv[], int exec_fd, const struct rlimit *nofile,
+		   const sigset_t *oldmask, int *ret, struct strbuf *err)
+{
+	*ret = 0;
+	pid_t pid;
+	if (r->have_cg && r->cg.version == 2) {
+		pid = clone_into(r->cg.dir_fd);
+		if (pid == 0)
+			exec_child(r, argv, exec_fd, -1, nofile, oldmask);
+		if (pid > 0)
+			return pid;
+	}
+	int go[2] = {-1, -1};
+	if (r->have_cg && pipe2(go, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		if (go[1] >= 0)
+			close(go[1]);
+		exec_child(r, argv, exec_fd, go[0], nofile, oldmask);
+	}
+	if (go[0] >= 0)
+		close(go[0]);
+	if (pid > 0 && r->have_cg) {
+		char c = 'g';
+		if (cgroup_place_pid(&r->cg, pid) < 0) {
+			int e = errno;
+			if (r->cg.own) {
+				drop_cgroup(r, e);
+			} else {
+				c = 'x';
+				strbuf_addf(err, "cannot place the command in cgroup '%s': %s",
+					    r->cg.dir, strerror(e));
+				*ret = RECORDER_ERR_CGROUP;
+			}
+		}
+		ssize_t unused = write(go[1], &c, 1);
+		(void)unused;
+	}
+	if (go[1] >= 0)
+		close(go[1]);
+	return pid;
+}
+
 int recorder_run(const struct recorder_options *o, char *const argv[], struct recorder_result *res,
 		 struct strbuf *err)
 {
@@ -924,6 +1166,12 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	int ret = setup(&r, o, false, &oldmask, err);
 	if (ret) {
 		release(&r);
+		return ret;
+	}
+	if ((ret = run_cgroup(&r, o, err))) {
+		log_writer_discard(&r.log);
+		release(&r);
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 		return ret;
 	}
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -940,47 +1188,30 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	}
 	r.t0 = boottime();
 	/* Before the fork, so that the sampler's "last pid" predates the command's first child. */
-	struct sampler_options so = {
-		.self = getpid(), .peak_reset = o->peak_reset, .pss = o->pss, .t0 = r.t0};
+	struct sampler_options so = {.self = getpid(),
+				     .peak_reset = o->peak_reset,
+				     .pss = o->pss,
+				     .t0 = r.t0,
+				     .cgroup = r.have_cg ? &r.cg : NULL};
 	sampler_init(&r.sampler, &r.fs, &so);
 	oom_watch_init(&r.oom, &r.fs);
-	pid_t pid = fork();
-	if (pid == 0) {
-		/* The command gets memline's environment as memline itself got it. */
-		signal(SIGPIPE, SIG_DFL);
-		setrlimit(RLIMIT_NOFILE, &nofile);
-		if (r.capturing)
-			capture_child(&r.cap);
-		if (o->stdin_null) {
-			int fd = open("/dev/null", O_RDONLY);
-			if (fd > 0) {
-				dup2(fd, 0);
-				close(fd);
-			}
-		}
-		if (r.place.file) {
-			char memline_pid[24];
-			snprintf(memline_pid, sizeof(memline_pid), "%d", (int)getppid());
-			setenv(CHANNEL_ENV, r.place.file, 1);
-			setenv(CHANNEL_PID_ENV, memline_pid, 1);
-		}
-		sigprocmask(SIG_SETMASK, &oldmask, NULL);
-		execvp(argv[0], argv);
-		int e = errno;
-		ssize_t unused = write(pipefd[1], &e, sizeof(e));
-		(void)unused;
-		_exit(e == ENOENT ? 127 : 126);
-	}
+	if (r.have_cg)
+		oom_watch_job(&r.oom, r.cg.path, r.cg.version);
+	int place_ret;
+	pid_t pid = spawn(&r, argv, pipefd[1], &nofile, &oldmask, &place_ret, err);
 	close(pipefd[1]);
 	if (r.capturing)
 		capture_parent(&r.cap, SIGRTMIN);
-	if (pid < 0) {
-		strbuf_addf(err, "cannot start '%s': %s", argv[0], strerror(errno));
+	if (pid < 0 || place_ret) {
+		if (pid < 0)
+			strbuf_addf(err, "cannot start '%s': %s", argv[0], strerror(errno));
+		else
+			waitpid(pid, NULL, 0);
 		close(pipefd[0]);
 		log_writer_discard(&r.log);
 		release(&r);
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
-		return RECORDER_ERR_SYSTEM;
+		return pid < 0 ? RECORDER_ERR_SYSTEM : place_ret;
 	}
 	int exec_errno = 0;
 	ssize_t got;
@@ -1007,8 +1238,101 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	pid_t pids[1] = {pid};
 	write_header(&r, (char **)argv, pids, 1);
 	commit_log(&r, res);
+	note_no_cgroup(&r);
 	sampler_add(&r.sampler, pid, elapsed(&r));
 	return record(&r, o, res, &oldmask);
+}
+
+/* Whether pid is one of pids or descends from one (its parents, up to pid 1). */
+static bool descends(const struct procfs *fs, pid_t pid, const pid_t *pids, size_t n)
+{
+	for (int depth = 0; pid > 1 && depth < 256; depth++) {
+		for (size_t i = 0; i < n; i++)
+			if (pids[i] == pid)
+				return true;
+		struct proc_stat st;
+		if (!procfs_pid_stat(fs, pid, &st))
+			return false;
+		pid = st.ppid;
+	}
+	return false;
+}
+
+struct members {
+	const struct procfs *fs;
+	const pid_t *pids;
+	size_t n;
+	bool stranger; /* a process of the cgroup that is none of the job's */
+};
+
+static void check_member(pid_t pid, void *data)
+{
+	struct members *m = data;
+	if (!m->stranger && !descends(m->fs, pid, m->pids, m->n))
+		m->stranger = true;
+}
+
+/*
+ * attach without --cgroup: the attached processes' memory cgroup is the job's when they are
+ * all in it and it holds nothing but them and their descendants (a service's, a Slurm step's,
+ * a container's): its charge is then the job's memory, every page once. Never memline's own
+ * cgroup, nor one memline is in.
+ */
+static void attach_cgroup(struct recorder *r, const pid_t *pids, size_t n)
+{
+	struct strbuf sb = STRBUF_INIT, path = STRBUF_INIT, other = STRBUF_INIT;
+	bool v2 = false, v2b = false, same = n > 0;
+	char rel[32];
+	for (size_t i = 0; i < n && same; i++) {
+		snprintf(rel, sizeof(rel), "%d/cgroup", (int)pids[i]);
+		struct strbuf *into = i ? &other : &path;
+		same = procfs_read_file(&r->fs, rel, &sb) &&
+		       procfs_parse_cgroup(sb.buf, sb.len, into, i ? &v2b : &v2) &&
+		       (!i || (v2b == v2 && !strcmp(other.buf, path.buf)));
+	}
+	if (same && !strcmp(path.buf, "/"))
+		same = false; /* the root cgroup is the whole machine's */
+	if (same && procfs_read_file(&r->fs, "self/cgroup", &sb) &&
+	    procfs_parse_cgroup(sb.buf, sb.len, &other, &v2b) && v2b == v2 &&
+	    !strcmp(other.buf, path.buf))
+		same = false; /* memline is in it: its own memory would count */
+	struct strbuf err = STRBUF_INIT;
+	bool missing;
+	if (same && cgroup_open(&r->cg, &r->fs, path.buf, &missing, &err) == 0) {
+		struct members m = {.fs = &r->fs, .pids = pids, .n = n};
+		if (cgroup_for_each_pid(&r->cg, check_member, &m) > 0 && !m.stranger)
+			r->have_cg = true;
+		else
+			cgroup_release(&r->cg);
+	}
+	strbuf_release(&err);
+	strbuf_release(&sb);
+	strbuf_release(&path);
+	strbuf_release(&other);
+}
+
+struct pid_list {
+	pid_t *pids;
+	size_t n, alloc;
+	bool oom;
+};
+
+static void list_pid(pid_t pid, void *data)
+{
+	struct pid_list *l = data;
+	if (pid == getpid())
+		return;
+	if (l->n == l->alloc) {
+		size_t a = l->alloc ? l->alloc * 2 : 16;
+		pid_t *p = realloc(l->pids, a * sizeof(*p));
+		if (!p) {
+			l->oom = true;
+			return;
+		}
+		l->pids = p;
+		l->alloc = a;
+	}
+	l->pids[l->n++] = pid;
 }
 
 int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t n,
@@ -1023,10 +1347,38 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 		}
 	struct recorder r;
 	sigset_t oldmask;
+	struct pid_list found = {0};
 	int ret = setup(&r, o, true, &oldmask, err);
 	if (ret) {
 		release(&r);
 		return ret;
+	}
+	if (o->cgroup) {
+		ret = existing_cgroup(&r, o, err);
+		/* its processes, those in it and in the cgroups below it, are the ones recorded */
+		if (!ret && (cgroup_for_each_pid(&r.cg, list_pid, &found) < 0 || found.oom)) {
+			strbuf_addf(err, "cannot read the processes of cgroup '%s': %s", r.cg.dir,
+				    found.oom ? strerror(ENOMEM) : strerror(errno));
+			ret = RECORDER_ERR_CGROUP;
+		}
+		if (!ret && !found.n && !n) {
+			strbuf_addf(err, "cgroup '%s' has no process to record", r.cg.dir);
+			ret = RECORDER_ERR_NOPROC;
+		}
+		r.cg_rescan = true;
+	} else if (!o->no_cgroup) {
+		attach_cgroup(&r, pids, n);
+	}
+	if (ret) {
+		free(found.pids);
+		log_writer_discard(&r.log);
+		release(&r);
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		return ret;
+	}
+	if (!n) {
+		pids = found.pids;
+		n = found.n;
 	}
 	struct rlimit nofile;
 	raise_nofile(&nofile);
@@ -1035,19 +1387,29 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 		pidfd_watch_add(&r.exits, pids[i]);
 	r.t0 = boottime();
 	r.main_pid = pids[0];
+	r.cg_rescan_t = 0;
 	/* memline may be a descendant itself (memline.track() starts it from the process). */
 	struct sampler_options so = {.self = 0,
 				     .peak_reset = o->peak_reset,
 				     .pss = o->pss,
 				     .t0 = r.t0,
-				     .exclude = getpid()};
+				     .exclude = getpid(),
+				     .cgroup = r.have_cg ? &r.cg : NULL};
 	sampler_init(&r.sampler, &r.fs, &so);
 	oom_watch_init(&r.oom, &r.fs);
+	if (r.have_cg)
+		oom_watch_job(&r.oom, r.cg.path, r.cg.version);
 	write_header_of(&r, pids, n);
 	commit_log(&r, res);
+	/* a cgroup's processes are its own, not their descendants elsewhere */
 	for (size_t i = 0; i < n; i++)
-		sampler_add_tree(&r.sampler, pids[i], 0);
-	return record(&r, o, res, &oldmask);
+		if (found.pids)
+			sampler_add(&r.sampler, pids[i], 0);
+		else
+			sampler_add_tree(&r.sampler, pids[i], 0);
+	ret = record(&r, o, res, &oldmask);
+	free(found.pids);
+	return ret;
 }
 
 /* ---- self-recording: libmemline's memline_start() and memline_stop() ---- */
@@ -1107,6 +1469,8 @@ struct recorder_self *recorder_self_start(const struct recorder_options *o, stru
 	r->mark_sample = INFINITY;
 	r->job_peak = -1;
 	strbuf_init(&r->warn);
+	cgroup_init(&r->cg);
+	strbuf_init(&r->cg_why);
 	if (procfs_init(&r->fs, s->o.proc_root, err) < 0 || pipe2(s->stop_pipe, O_CLOEXEC) < 0 ||
 	    open_channel(r, NULL, err) < 0 ||
 	    log_writer_open(&r->log, s->o.log_path, s->o.log_exclusive, err) < 0) {

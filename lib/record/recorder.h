@@ -32,6 +32,14 @@ struct recorder_options {
 	bool stdin_null;    /* run: the command reads /dev/null (a dashboard reads the terminal) */
 	double flush_interval; /* the longest a record waits before it is written; 0: 0.5 s */
 	/*
+	 * The job's memory cgroup (docs/recorder.md). run makes one for the command unless
+	 * no_cgroup; attach uses the attached processes' when it holds only them. cgroup: an
+	 * existing one (a directory of a cgroup file system, or a path of the memory hierarchy)
+	 * to record instead: run places the command in it, attach records its processes.
+	 */
+	bool no_cgroup;
+	const char *cgroup;
+	/*
 	 * run and attach: called once, when the log has its header and the processes are being
 	 * recorded, from the recording thread with every signal blocked (threads it starts
 	 * inherit that, so signals keep coming to the recorder). May be NULL.
@@ -80,12 +88,14 @@ struct recorder_result {
 
 enum recorder_error {
 	RECORDER_OK = 0,
-	RECORDER_ERR_LOG = -1,	  /* cannot create the log */
-	RECORDER_ERR_NOEXEC = -2, /* the command could not be started (126/127 in exit_code) */
-	RECORDER_ERR_NOPROC = -3, /* attach: no such process */
-	RECORDER_ERR_SYSTEM = -4, /* a system call memline needs failed */
-	RECORDER_ERR_EVENTS = -5, /* attach: the event channel file cannot be opened */
-	RECORDER_ERR_REGEX = -6,  /* an --event-regex does not compile */
+	RECORDER_ERR_LOG = -1,	    /* cannot create the log */
+	RECORDER_ERR_NOEXEC = -2,   /* the command could not be started (126/127 in exit_code) */
+	RECORDER_ERR_NOPROC = -3,   /* attach: no such process */
+	RECORDER_ERR_SYSTEM = -4,   /* a system call memline needs failed */
+	RECORDER_ERR_EVENTS = -5,   /* attach: the event channel file cannot be opened */
+	RECORDER_ERR_REGEX = -6,    /* an --event-regex does not compile */
+	RECORDER_ERR_NOCGROUP = -7, /* --cgroup: no such cgroup */
+	RECORDER_ERR_CGROUP = -8,   /* --cgroup: not a memory cgroup, or the command cannot go in */
 };
 
 /*
@@ -94,7 +104,10 @@ enum recorder_error {
  */
 int recorder_run(const struct recorder_options *o, char *const argv[], struct recorder_result *res,
 		 struct strbuf *err);
-/* Records running processes and their descendants until they exit or SIGINT/SIGTERM/SIGHUP. */
+/*
+ * Records running processes and their descendants until they exit or SIGINT/SIGTERM/SIGHUP;
+ * with o->cgroup, n may be 0: the processes are the cgroup's (and those that join it later).
+ */
 int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t n,
 		    struct recorder_result *res, struct strbuf *err);
 void recorder_result_release(struct recorder_result *res);

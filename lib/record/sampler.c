@@ -42,6 +42,7 @@ _Static_assert(sizeof(collectors) / sizeof(collectors[0]) <= SAMPLER_MAX_COLLECT
  */
 static const struct tree_collector *const tree_collectors[] = {
 	&collect_job_rss,
+	&collect_cgroup, /* the job's cgroup, when it has one: the best method, last */
 };
 _Static_assert(sizeof(tree_collectors) / sizeof(tree_collectors[0]) <= SAMPLER_MAX_COLLECTORS,
 	       "more tree collectors than struct sampler has room for");

@@ -20,6 +20,8 @@
 #include "log/record.h"
 #include "util/strbuf.h"
 
+struct cgroup;
+
 struct sampler_options {
 	/* Processes whose parent is self belong to the tree (memline as child subreaper); 0 if
 	 * none. */
@@ -28,6 +30,8 @@ struct sampler_options {
 	bool pss;	 /* read smaps_rollup */
 	double t0;	 /* CLOCK_BOOTTIME seconds at the start of the recording */
 	pid_t exclude;	 /* never tracked (memline itself, when it is a descendant); 0 if none */
+	/* the job's memory cgroup (the caller's, kept until sampler_release), or NULL: none */
+	struct cgroup *cgroup;
 };
 
 enum sampler_event_type { SAMPLER_PROC, SAMPLER_EXEC, SAMPLER_EXIT };

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -23,6 +24,8 @@
 
 struct tree {
 	char dir[64];
+	char proc_cgroup[160]; /* proc/100/cgroup in the tree */
+	char other_dir[160];   /* the v1 cgroup /other in the tree */
 	struct procfs fs;
 	struct oom_watch w;
 };
@@ -43,6 +46,8 @@ static struct tree *tree_open(const char *name)
 	strbuf_addf(&cmd, "%s/proc", t->dir);
 	assert_int_equal(procfs_init(&t->fs, cmd.buf, &err), 0);
 	oom_watch_init(&t->w, &t->fs);
+	snprintf(t->proc_cgroup, sizeof(t->proc_cgroup), "%s/proc/100/cgroup", t->dir);
+	snprintf(t->other_dir, sizeof(t->other_dir), "%s/sys/fs/cgroup/memory/other", t->dir);
 	strbuf_release(&cmd);
 	strbuf_release(&err);
 	return t;
@@ -79,8 +84,8 @@ static void test_v2(void **state)
 {
 	(void)state;
 	struct tree *t = tree_open("cgroup-v2");
-	assert_string_equal(t->w.v2_mount, "/sys/fs/cgroup");
-	assert_null(t->w.v1_mount);
+	assert_string_equal(t->w.mounts.v2, "/sys/fs/cgroup");
+	assert_null(t->w.mounts.v1);
 	assert_int_equal(t->w.vmstat, 7);
 
 	/* 100 dies of SIGKILL and its cgroup's own count (memory.events.local) rose: OOM. */
@@ -114,8 +119,8 @@ static void test_v1(void **state)
 {
 	(void)state;
 	struct tree *t = tree_open("cgroup-v1");
-	assert_string_equal(t->w.v1_mount, "/sys/fs/cgroup/memory");
-	assert_string_equal(t->w.v2_mount, "/sys/fs/cgroup/unified");
+	assert_string_equal(t->w.mounts.v1, "/sys/fs/cgroup/memory");
+	assert_string_equal(t->w.mounts.v2, "/sys/fs/cgroup/unified");
 
 	oom_watch_add(&t->w, 100);
 	/* At its death a v1 task shows "/" as its cgroup: its last known cgroup decides. */
@@ -127,6 +132,74 @@ static void test_v1(void **state)
 	put(t, "proc/100/cgroup", "4:memory:/\n0::/\n");
 	put(t, V1_JOB, "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
 	assert_true(oom_watch_killed(&t->w, 100));
+	tree_close(t);
+}
+
+/*
+ * The false oom-killed of cgroup v1: a process of the tree vanishes (reaped by its own parent)
+ * or dies of SIGKILL while the OOM killer kills something in another cgroup. Its cgroup's
+ * counter was read and did not rise: /proc/vmstat's rise is the other cgroup's kill.
+ */
+static void test_v1_kill_elsewhere(void **state)
+{
+	(void)state;
+	struct tree *t = tree_open("cgroup-v1");
+	oom_watch_add(&t->w, 100);
+	put(t, "proc/100/cgroup", "4:memory:/\n0::/\n"); /* dying, or gone: "/" */
+	put(t, "proc/vmstat", "oom_kill 4\n");
+	assert_false(oom_watch_killed(&t->w, 100));
+	/* Gone altogether: the same. */
+	put(t, "proc/100/cgroup", "4:memory:/job/42\n0::/\n");
+	oom_watch_add(&t->w, 100);
+	assert_int_equal(unlink(t->proc_cgroup), 0);
+	put(t, "proc/vmstat", "oom_kill 5\n");
+	assert_false(oom_watch_killed(&t->w, 100));
+	/* No counter of its cgroup can be read: only then does /proc/vmstat decide. */
+	put(t, "proc/100/cgroup", "4:memory:/job/43\n0::/\n");
+	oom_watch_add(&t->w, 100);
+	put(t, "proc/vmstat", "oom_kill 6\n");
+	assert_true(oom_watch_killed(&t->w, 100));
+	tree_close(t);
+}
+
+/*
+ * With the job's own cgroup (v1, /job), its counter decides for every process in it, whatever
+ * /proc/vmstat says. v1 counts a kill only in the victim's own cgroup: one in a cgroup below
+ * the job's (/job/42), or one that moved itself out (seen elsewhere at its exec), is decided by
+ * the cgroup it was seen in.
+ */
+static void test_v1_job(void **state)
+{
+	(void)state;
+	struct tree *t = tree_open("cgroup-v1");
+	oom_watch_job(&t->w, "/job", 1);
+	put(t, "proc/100/cgroup", "4:memory:/job\n0::/\n");
+	oom_watch_add(&t->w, 100);
+	put(t, "proc/100/cgroup", "4:memory:/\n0::/\n");
+	put(t, "proc/vmstat", "oom_kill 4\n");
+	assert_false(oom_watch_killed(&t->w, 100)); /* the job's own counter did not rise */
+	put(t, "sys/fs/cgroup/memory/job/memory.oom_control", "under_oom 0\noom_kill 1\n");
+	oom_watch_add(&t->w, 100);
+	assert_true(oom_watch_killed(&t->w, 100));
+
+	put(t, "proc/100/cgroup", "4:memory:/job/42\n0::/\n");
+	oom_watch_add(&t->w, 100); /* in /job/42, below the job's */
+	put(t, "proc/100/cgroup", "4:memory:/\n0::/\n");
+	assert_false(oom_watch_killed(&t->w, 100));
+	put(t, "proc/100/cgroup", "4:memory:/job/42\n0::/\n");
+	oom_watch_add(&t->w, 100);
+	put(t, V1_JOB, "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n"); /* only there */
+	assert_true(oom_watch_killed(&t->w, 100));
+
+	assert_int_equal(mkdir(t->other_dir, 0755), 0);
+	put(t, "sys/fs/cgroup/memory/other/memory.oom_control", "oom_kill 0\n");
+	put(t, "proc/100/cgroup", "4:memory:/other\n0::/\n");
+	oom_watch_add(&t->w, 100);
+	put(t, "proc/100/cgroup", "4:memory:/\n0::/\n");
+	put(t, "sys/fs/cgroup/memory/other/memory.oom_control", "oom_kill 1\n");
+	assert_true(oom_watch_killed(&t->w, 100));
+	oom_watch_job(&t->w, NULL, 0);
+	assert_int_equal(t->w.job, -1);
 	tree_close(t);
 }
 
@@ -157,6 +230,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_v2),
 		cmocka_unit_test(test_v1),
+		cmocka_unit_test(test_v1_kill_elsewhere),
+		cmocka_unit_test(test_v1_job),
 		cmocka_unit_test(test_comm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "record/oom.h"
+#include "record/cgroup.h"
 #include "record/procfs.h"
 
 static struct strbuf load(const char *name)
@@ -194,20 +194,18 @@ static void test_mountinfo(void **state)
 {
 	(void)state;
 	struct strbuf sb = load("mountinfo-hybrid.txt");
-	char *v1 = NULL, *v2 = NULL;
-	oom_parse_mountinfo(sb.buf, sb.len, &v1, &v2);
-	assert_non_null(v1);
-	assert_non_null(v2);
-	assert_string_equal(v1, "/sys/fs/cgroup/memory");
-	assert_string_equal(v2, "/sys/fs/cgroup/unified");
-	free(v1);
-	free(v2);
-	v1 = v2 = NULL;
+	struct cgroup_mounts m = {0};
+	cgroup_mounts_parse(sb.buf, sb.len, &m);
+	assert_non_null(m.v1);
+	assert_non_null(m.v2);
+	assert_string_equal(m.v1, "/sys/fs/cgroup/memory");
+	assert_string_equal(m.v2, "/sys/fs/cgroup/unified");
+	cgroup_mounts_release(&m);
 	const char *escaped = "30 1 0:26 / /my\\040cg rw - cgroup2 cgroup2 rw\n";
-	oom_parse_mountinfo(escaped, strlen(escaped), &v1, &v2);
-	assert_null(v1);
-	assert_string_equal(v2, "/my cg");
-	free(v2);
+	cgroup_mounts_parse(escaped, strlen(escaped), &m);
+	assert_null(m.v1);
+	assert_string_equal(m.v2, "/my cg");
+	cgroup_mounts_release(&m);
 	strbuf_release(&sb);
 }
 
