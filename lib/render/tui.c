@@ -909,7 +909,7 @@ void tui_memory_text(bool job, enum memory_method method, long long now, long lo
 	text_bytes(out, now >= 0 ? now * 1024 : -1);
 	strbuf_addstr(out, "  peak ");
 	text_bytes(out, peak >= 0 ? peak * 1024 : -1);
-	if (peak >= 0) {
+	if (peak >= 0 && peak_t >= 0) { /* a negative time: the peak without its time */
 		strbuf_addstr(out, " at ");
 		text_secs(out, peak_t);
 	}
@@ -919,28 +919,29 @@ void tui_memory_text(bool job, enum memory_method method, long long now, long lo
 
 /*
  * The summary row: the memory (tui_memory_text), the processes and the window, then the RSS
- * sum beside a job's memory. What does not fit goes, least needed first: the RSS sum, then
- * the method's name (the chart's legend says it too), "memory" said "job".
+ * sum beside a job's memory. What does not fit goes, least needed first (level 0 keeps all):
+ * the RSS sum (1), then the method's name (the chart's legend says it too), "memory" said
+ * "job" (2), then the peak's time (3). The window stays: it answers the keys + and -.
  */
-static void summary_text(struct tui *ui, bool sum, bool method, struct strbuf *sb)
+static void summary_text(struct tui *ui, int level, struct strbuf *sb)
 {
 	const struct frame *f = &ui->f;
 	strbuf_reset(sb);
-	tui_memory_text(f->job && method, f->method, f->rss, f->peak, f->peak_t, sb);
-	if (f->job && !method) { /* shorter: "job", and without the method's name */
-		strbuf_reset(sb);
+	if (level < 2 || !f->job) {
+		tui_memory_text(f->job, f->method, f->rss, f->peak, level < 3 ? f->peak_t : -1, sb);
+	} else { /* shorter: "job", and without the method's name */
 		strbuf_addstr(sb, "job ");
 		text_bytes(sb, f->rss >= 0 ? f->rss * 1024 : -1);
 		strbuf_addstr(sb, "  peak ");
 		text_bytes(sb, f->peak >= 0 ? f->peak * 1024 : -1);
-		if (f->peak >= 0) {
+		if (f->peak >= 0 && level < 3) {
 			strbuf_addstr(sb, " at ");
 			text_secs(sb, f->peak_t);
 		}
 	}
 	strbuf_addf(sb, "  %zu/%zu procs  window ", f->n_alive, f->n_procs);
 	add_window_name(sb, ui->window);
-	if (sum && f->rss_sum >= 0) {
+	if (level == 0 && f->rss_sum >= 0) {
 		strbuf_addstr(sb, "  RSS sum ");
 		text_bytes(sb, f->rss_sum * 1024);
 	}
@@ -951,11 +952,11 @@ static void draw_summary(struct tui *ui)
 	const struct frame *f = &ui->f;
 	struct strbuf *sb = &ui->line;
 	int room = ui->lay.cols - (ui->paused ? 9 : 0);
-	summary_text(ui, true, true, sb);
-	if ((int)sb->len > room)
-		summary_text(ui, false, true, sb);
-	if ((int)sb->len > room)
-		summary_text(ui, false, false, sb);
+	for (int level = 0; level <= 3; level++) {
+		summary_text(ui, level, sb);
+		if ((int)sb->len <= room)
+			break;
+	}
 	put(1, 0, sb->buf, sb->len, ui->lay.cols);
 	if (ui->paused) {
 		color_on(ui, C_YELLOW, A_BOLD | A_REVERSE);

@@ -87,7 +87,8 @@ void tui_chart_columns(const struct tui_chart *c, int s, double t0, double t1, s
 /*
  * The summary row's memory: for a log that measured the job's memory (job), "memory 502.9 MiB
  * peak 511.0 MiB at 3.2 s (cgroup)", its method's short name last; else the tree's, as a
- * format 1 log's always read, "RSS 1.0 MiB  peak 2.0 MiB at 1.0 s". KiB; -1 unknown.
+ * format 1 log's always read, "RSS 1.0 MiB  peak 2.0 MiB at 1.0 s". KiB; -1 unknown; a
+ * negative peak_t leaves the peak's time out.
  */
 void tui_memory_text(bool job, enum memory_method method, long long now, long long peak,
 		     double peak_t, struct strbuf *out);
