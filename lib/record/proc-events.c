@@ -9,8 +9,9 @@
  *
  * Opening: bind to the group, send PROC_CN_MCAST_LISTEN and wait for the kernel's ack, which
  * carries the errno of the request (EPERM: not root). The kernel answers nothing to a process
- * outside the initial user and pid namespaces (its pids would not be memline's): no ack in a
- * second means that. Closing sends PROC_CN_MCAST_IGNORE, which the kernel counts.
+ * outside the initial user and pid namespaces (its pids would not be memline's): no ack in
+ * 250 ms means that (events_open looks for those namespaces first, and does not wait where it
+ * can tell). Closing sends PROC_CN_MCAST_IGNORE, which the kernel counts.
  */
 #include "record/events.h"
 
@@ -26,7 +27,7 @@
 #include <unistd.h>
 
 #define CN_RCVBUF   (4 << 20)
-#define CN_WAIT_MS  1000
+#define CN_WAIT_MS  250
 #define CN_MSG_SIZE 65536
 
 struct cn {

@@ -255,6 +255,25 @@ def test_kernel_events_none_polls_only(ml):
     assert bad.returncode == 64 and "bogus" in bad.stderr, bad.stderr
 
 
+def test_in_a_pid_namespace_the_sources_say_why(ml, tmp_path):
+    """In a pid namespace of its own (a container), the kernel sends no process events: memline
+    says so in the header, without waiting for an answer, and records by polling."""
+    if not shutil.which("unshare"):
+        pytest.skip("unshare is not installed")
+    log = tmp_path / "ns.jsonl"
+    # a sleep as pid 2 of the namespace, where the initial one has the kernel's kthreadd
+    p = subprocess.run(["unshare", "-p", "-f", "--mount-proc", "sh", "-c",
+                        f"sleep 5 & exec {ml.bin} run -o {log} -- {ml.memwork} children 5 'spike 1M 0'"],
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode != 0 and not log.exists():
+        pytest.skip(f"cannot make a pid namespace here: {p.stderr.strip()}")
+    assert p.returncode == 0, p.stderr
+    h = header_of(read_log(log))
+    assert h["events"] == ["poll", "wait4"], h
+    for name in ("taskstats", "proc-connector"):
+        assert "initial pid namespace" in h["events_off"][name], h["events_off"]
+
+
 # ---- --trace, and an unprivileged user ----
 
 
