@@ -63,6 +63,9 @@ struct tracked_proc {
 	long long ev_hwm;	    /* its high-water mark when a thread of it exited, KiB; -1 */
 	double ev_hwm_t;	    /* when */
 	long long ev_utime_us, ev_stime_us; /* CPU of its threads that exited; -1 none */
+	double born;   /* when it was forked, exactly (a fork event's time); NAN unknown */
+	double ev_end; /* when its leader ended, exactly (an exit event's time); NAN unknown */
+	pid_t ev_last; /* the thread whose end was its process's end (0: not told) */
 };
 
 enum collect_result {
@@ -138,6 +141,22 @@ bool sampler_news_ended(struct sampler *s, pid_t pid, double start);
  */
 struct sampler_event *sampler_news_reaped(struct sampler *s, pid_t pid, int status,
 					  const struct rusage *ru, double t, bool *written);
+/*
+ * p, tracked, left the tree at t with peak (KiB), which it reached at some moment of its span:
+ * from its last high-water mark reset (or its start) to its end. The next sample's tree peak
+ * counts it with those whose spans meet it, not with all that left (a thousand children one
+ * after another never had their memory at once).
+ */
+void sampler_tracked_span(struct sampler *s, const struct tracked_proc *p, double t,
+			  long long peak);
+/*
+ * p is in the sample at t with peak: where it was born since the last sample, its span too
+ * (it cannot have met those that left before it was born) and true; else false: it may have
+ * met any of them, and the caller adds its peak to all.
+ */
+bool sampler_young_span(struct sampler *s, const struct tracked_proc *p, double t, long long peak);
+/* The largest sum of the peaks of those spans that meet at one moment; forgets them. */
+long long sampler_exited_peak_take(struct sampler *s);
 /* A sample's discovery found n new pids gone before they could be read (pid, when n is 1). */
 void sampler_news_gone(struct sampler *s, pid_t pid, long n);
 /* After a sample: forgets what is too old to matter. */

@@ -136,6 +136,7 @@ struct proc_event_info {
 	unsigned status;  /* exit: a wait(2) status */
 	unsigned ack_err; /* an ack: the errno of the request */
 	uint32_t seq, ack;
+	uint64_t timestamp_ns; /* when it happened, CLOCK_MONOTONIC */
 };
 /* Calls fn for every proc connector message in len bytes; returns their number, or -1. */
 int proc_events_parse(const void *buf, size_t len,

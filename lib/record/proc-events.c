@@ -32,6 +32,7 @@
 
 struct cn {
 	int fd;
+	double mono_to_t; /* a CLOCK_MONOTONIC time in seconds, plus this: the recording's time */
 	bool listening;
 	uint32_t seq, ack; /* of the request whose ack is awaited */
 	bool acked;
@@ -62,7 +63,10 @@ int proc_events_parse(const void *buf, size_t len,
 		struct proc_event ev;
 		memset(&ev, 0, sizeof(ev));
 		memcpy(&ev, m->data, m->len < sizeof(ev) ? m->len : sizeof(ev));
-		struct proc_event_info e = {.what = ev.what, .seq = m->seq, .ack = m->ack};
+		struct proc_event_info e = {.what = ev.what,
+					    .seq = m->seq,
+					    .ack = m->ack,
+					    .timestamp_ns = ev.timestamp_ns};
 		switch (ev.what) {
 		case PROC_EVENT_NONE:
 			e.ack_err = ev.event_data.ack.err;
@@ -109,16 +113,18 @@ static void on_event(const struct proc_event_info *e, void *data)
 	struct sampler *s = c->s;
 	if (!s)
 		return;
+	/* when it happened, on the recording's clock (the kernel stamps it with CLOCK_MONOTONIC) */
+	double when = e->timestamp_ns ? (double)e->timestamp_ns * 1e-9 + c->mono_to_t : (double)NAN;
+	if (isnan(when) || when > c->t)
+		when = c->t;
 	if (e->what == PROC_EVENT_FORK) {
 		if (e->pid == e->tgid) /* a process, not a thread */
-			sampler_fork(s, e->tgid, e->ppid, c->t);
+			sampler_fork(s, e->tgid, e->ppid, when, c->t);
 	} else if (e->what == PROC_EVENT_EXEC) {
 		sampler_exec(s, e->tgid, c->t);
 	} else if (e->what == PROC_EVENT_EXIT && e->pid == e->tgid) {
-		/* With taskstats on, it tells every end, with more: only a note on a tracked
-		 * process here, in case taskstats lost it. */
-		if ((s->ev_flags & SAMPLER_EV_EXITS) && !sampler_tracks(s, e->tgid))
-			return;
+		/* With taskstats on, it tells every end, with more: here the status, in case
+		 * taskstats lost it, and when it ended, exactly. */
 		struct sampler_exit_report r = {.pid = e->pid,
 						.tgid = e->tgid,
 						.ppid = e->ppid,
@@ -128,7 +134,9 @@ static void on_event(const struct proc_event_info *e, void *data)
 						.hwm = -1,
 						.utime_us = -1,
 						.stime_us = -1,
-						.start = (double)NAN};
+						.start = (double)NAN,
+						.end = when,
+						.end_lo = (double)NAN};
 		sampler_exit_report(s, &r, c->t);
 	}
 }
@@ -166,6 +174,14 @@ static double now_since(const struct sampler *s)
 	struct timespec ts;
 	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 - s->opt.t0;
+}
+
+/* What turns a CLOCK_MONOTONIC time into the recording's (CLOCK_BOOTTIME since t0) now. */
+static double mono_offset(const struct sampler *s)
+{
+	struct timespec m;
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	return now_since(s) - ((double)m.tv_sec + (double)m.tv_nsec * 1e-9);
 }
 
 static void cn_close(void *st)
@@ -210,6 +226,7 @@ static void *cn_open(struct sampler *s, struct procfs *fs, struct strbuf *why)
 			break;
 		if (n > 0) {
 			c->t = now_since(s);
+			c->mono_to_t = mono_offset(s);
 			proc_events_parse(c->buf, (size_t)n, on_event, c);
 		}
 	}
@@ -249,7 +266,9 @@ static long cn_read(void *st, struct sampler *s, double t)
 			lost++;
 			continue;
 		}
-		c->t = t;
+		(void)t;
+		c->t = now_since(s); /* it came before now: its events happened before */
+		c->mono_to_t = mono_offset(s);
 		proc_events_parse(c->buf, (size_t)n, on_event, c);
 	}
 	return lost;

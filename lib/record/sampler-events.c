@@ -54,8 +54,14 @@ struct news_pending {
 	int status, rank; /* its wait status, and 1 + the sampler_exit_what that gave it */
 	enum exit_source source;
 	long long hwm, utime_us, stime_us;
-	bool complete; /* its last thread ended: it can be written */
-	bool dead;     /* written, or forgotten: skipped until the table is rebuilt */
+	double born;	    /* when it was forked, exactly (the connector); NAN unknown */
+	double end;	    /* when its leader ended, exactly (the connector); NAN unknown */
+	double ended_by;    /* its last thread had ended by then (when that report was read) */
+	double ended_after; /* ... and after this (the source's previous read); NAN unknown */
+	double life;	    /* how long it lived (its age at its last thread's end); NAN unknown */
+	pid_t last;	    /* the thread whose end was its process's (0: not told) */
+	bool complete;	    /* its last thread ended: it can be written */
+	bool dead;	    /* written, or forgotten: skipped until the table is rebuilt */
 	int next_tgid, next_ppid;
 };
 
@@ -66,7 +72,17 @@ struct news_ended {
 	int next;
 };
 
+/* A process that left the tree since the last sample: when it may have had its peak. */
+struct news_span {
+	pid_t pid;
+	double lo, hi;
+	long long peak;
+	bool narrows; /* its leader was its last thread: the connector's exit time is its end */
+};
+
 struct sampler_news {
+	struct news_span *spans; /* since the last sample */
+	size_t n_spans, alloc_spans;
 	struct news_pending *p;
 	size_t np, alloc_p; /* alloc_p: a power of two, the size of both chains' heads */
 	int *tgid_head, *ppid_head;
@@ -101,6 +117,7 @@ void sampler_news_free(struct sampler *s)
 	free(n->e);
 	free(n->pid_head);
 	free(n->stack);
+	free(n->spans);
 	free(n);
 	s->news = NULL;
 }
@@ -173,7 +190,7 @@ static int pending_add(struct sampler *s, struct sampler_news *n, pid_t tgid, do
 	memset(e, 0, sizeof(*e));
 	e->tgid = tgid;
 	e->t = t;
-	e->start = NAN;
+	e->start = e->born = e->end = e->ended_by = e->ended_after = e->life = NAN;
 	e->status = -1;
 	e->hwm = e->utime_us = e->stime_us = -1;
 	e->next_ppid = -1;
@@ -250,11 +267,127 @@ static bool memline_child(const struct sampler *s, pid_t ppid)
 	return s->opt.self > 0 && ppid == s->opt.self;
 }
 
+/* ---- the tree's peak: the processes that left it since the last sample ---- */
+
+static void add_span(struct sampler *s, pid_t pid, double lo, double hi, long long peak,
+		     bool narrows)
+{
+	if (peak <= 0)
+		return;
+	struct sampler_news *n = news(s);
+	if (n && n->n_spans == n->alloc_spans) {
+		size_t cap = n->alloc_spans ? n->alloc_spans * 2 : 64;
+		struct news_span *sp = realloc(n->spans, cap * sizeof(*sp));
+		if (sp) {
+			n->spans = sp;
+			n->alloc_spans = cap;
+		}
+	}
+	if (!n || n->n_spans == n->alloc_spans) {
+		s->exited_peak += peak; /* the sum: an upper bound too */
+		return;
+	}
+	if (!(lo <= hi))
+		lo = -INFINITY; /* times that do not say: it may meet any other */
+	n->spans[n->n_spans++] = (struct news_span){pid, lo, hi, peak, narrows};
+}
+
+/* The exit of pid, which was its last thread's, was at end exactly: its span ends there. */
+static void narrow_span(struct sampler *s, pid_t pid, double end)
+{
+	struct sampler_news *n = s->news;
+	for (size_t i = 0; n && i < n->n_spans; i++)
+		if (n->spans[i].pid == pid && n->spans[i].narrows && end < n->spans[i].hi &&
+		    end >= n->spans[i].lo)
+			n->spans[i].hi = end;
+}
+
+struct mark {
+	double t;
+	long long d;
+};
+
+/* By time; at one moment, a start before an end (spans that touch meet). */
+static int by_time(const void *a, const void *b)
+{
+	const struct mark *x = a, *y = b;
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	return (x->d < 0) - (y->d < 0);
+}
+
+long long sampler_exited_peak_take(struct sampler *s)
+{
+	struct sampler_news *n = s->news;
+	if (!n || !n->n_spans)
+		return 0;
+	long long best = 0, sum = 0;
+	struct mark *m = malloc(2 * n->n_spans * sizeof(*m));
+	if (!m) {
+		for (size_t i = 0; i < n->n_spans; i++)
+			best += n->spans[i].peak;
+	} else {
+		for (size_t i = 0; i < n->n_spans; i++) {
+			m[2 * i] = (struct mark){n->spans[i].lo, n->spans[i].peak};
+			m[2 * i + 1] = (struct mark){n->spans[i].hi, -n->spans[i].peak};
+		}
+		qsort(m, 2 * n->n_spans, sizeof(*m), by_time);
+		for (size_t i = 0; i < 2 * n->n_spans; i++)
+			if ((sum += m[i].d) > best)
+				best = sum;
+		free(m);
+	}
+	n->n_spans = 0;
+	return best;
+}
+
+void sampler_tracked_span(struct sampler *s, const struct tracked_proc *p, double t, long long peak)
+{
+	/* its high-water mark covers the time since its last reset (a status read) */
+	double lo = isnan(p->born) ? sampler_start_secs(s, p->starttime) : p->born;
+	if (p->slow_t > lo)
+		lo = p->slow_t;
+	bool narrows = p->ev_last == p->pid;
+	double hi = t;
+	if (narrows && !isnan(p->ev_end) && p->ev_end < hi)
+		hi = p->ev_end;
+	add_span(s, p->pid, lo, hi, peak, narrows);
+}
+
+bool sampler_young_span(struct sampler *s, const struct tracked_proc *p, double t, long long peak)
+{
+	struct sampler_news *n = s->news;
+	if (!n || !n->n_spans || peak <= 0)
+		return false; /* nothing left the tree: the sum is the same */
+	double lo = isnan(p->born) ? sampler_start_secs(s, p->starttime) : p->born;
+	if (!(lo > s->prev_sample_t))
+		return false;
+	add_span(s, p->pid, lo, t, peak, false);
+	return true;
+}
+
+/* When a pending process may have had its peak: between its fork (or the earliest start its
+ * records allow) and its end (or when its record was read). */
+static void pending_span(const struct news_pending *e, double *lo, double *hi, bool *narrows)
+{
+	*narrows = e->last == e->tgid;
+	*lo = !isnan(e->born)				  ? e->born
+	      : !isnan(e->ended_after) && !isnan(e->life) ? e->ended_after - e->life
+							  : -INFINITY;
+	*hi = isnan(e->ended_by) ? INFINITY : e->ended_by;
+	if (!isnan(e->born) && !isnan(e->life) && e->born + e->life < *hi)
+		*hi = e->born + e->life;
+	if (*narrows && !isnan(e->end) && e->end < *hi)
+		*hi = e->end;
+}
+
 /* ---- writing what is known of a process seen only at its exit ---- */
 
 struct seen {
 	pid_t pid, ppid;
 	double start;
+	double lo, hi; /* when it may have had its peak (add_span) */
+	bool narrows;
 	const char *comm;
 	bool known; /* its status is */
 	int status;
@@ -302,7 +435,7 @@ static long emit_seen(struct sampler *s, const struct seen *w, double t)
 	if (e->stime > 0)
 		s->exited_stime += e->stime;
 	if (s->opt.peak_reset && e->peak > 0)
-		s->exited_peak += e->peak;
+		add_span(s, w->pid, w->lo, w->hi, e->peak, w->narrows);
 	ended_add(s, w->pid, w->start, t);
 	return (long)s->n_events - 1;
 }
@@ -343,9 +476,15 @@ static void join_children(struct sampler *s, pid_t pid, double t)
 			if (e->dead || !e->complete || e->ppid != parent)
 				continue;
 			e->dead = true;
+			double lo, hi;
+			bool narrows;
+			pending_span(e, &lo, &hi, &narrows);
 			struct seen w = {.pid = e->tgid,
 					 .ppid = e->ppid,
 					 .start = e->start,
+					 .lo = lo,
+					 .hi = hi < t ? hi : t,
+					 .narrows = narrows,
 					 .comm = e->comm,
 					 .known = e->status >= 0,
 					 .status = e->status,
@@ -373,7 +512,7 @@ void sampler_events_lost(struct sampler *s)
 	s->ev_lost = s->ev_ever_lost = true;
 }
 
-void sampler_fork(struct sampler *s, pid_t pid, pid_t ppid, double t)
+void sampler_fork(struct sampler *s, pid_t pid, pid_t ppid, double born, double t)
 {
 	if (pid <= 0 || pid == s->opt.exclude || sampler_find(s, pid))
 		return;
@@ -389,7 +528,8 @@ void sampler_fork(struct sampler *s, pid_t pid, pid_t ppid, double t)
 		struct tracked_proc *parent = sampler_find(s, ppid);
 		if (i >= 0) {
 			n->p[i].ppid = ppid;
-			n->p[i].start = t;
+			n->p[i].born = born;
+			n->p[i].start = isnan(born) ? t : born;
 			if (parent) /* its name at its fork; an exit record may tell a newer one */
 				memcpy(n->p[i].comm, parent->comm, sizeof(n->p[i].comm));
 		}
@@ -403,7 +543,9 @@ void sampler_fork(struct sampler *s, pid_t pid, pid_t ppid, double t)
 		proc_handle_close(&h); /* a thread, gone, not the tree's, or ended already */
 		return;
 	}
-	sampler_track(s, &h, &st, t);
+	struct tracked_proc *p = sampler_track(s, &h, &st, t);
+	if (p)
+		p->born = born;
 }
 
 void sampler_exec(struct sampler *s, pid_t pid, double t)
@@ -418,6 +560,10 @@ void sampler_exec(struct sampler *s, pid_t pid, double t)
 /* Takes what a report says of a tracked process's end. */
 static void merge_tracked(struct tracked_proc *p, const struct sampler_exit_report *r, double t)
 {
+	if (!isnan(r->end))
+		p->ev_end = r->end;
+	if (r->what == SAMPLER_EXIT_PROCESS)
+		p->ev_last = r->pid;
 	if (r->hwm >= 0) {
 		p->ev_hwm = r->hwm;
 		p->ev_hwm_t = t;
@@ -434,8 +580,17 @@ static void merge_tracked(struct tracked_proc *p, const struct sampler_exit_repo
 		p->ev_stime_us = (p->ev_stime_us > 0 ? p->ev_stime_us : 0) + r->stime_us;
 }
 
-static void merge_pending(struct news_pending *e, const struct sampler_exit_report *r)
+static void merge_pending(struct news_pending *e, const struct sampler_exit_report *r, double t)
 {
+	if (!isnan(r->end) && r->pid == e->tgid)
+		e->end = r->end;
+	if (r->what == SAMPLER_EXIT_PROCESS) {
+		e->last = r->pid;
+		e->ended_by = t;
+		e->ended_after = r->end_lo;
+		if (!isnan(r->start))
+			e->life = t - r->start;
+	}
 	if (r->ppid > 0)
 		e->ppid = r->ppid;
 	if (isnan(e->start))
@@ -482,8 +637,12 @@ void sampler_exit_report(struct sampler *s, const struct sampler_exit_report *r,
 		}
 		return;
 	}
-	if (sampler_news_ended(s, tgid, r->start))
-		return; /* a late report of a process whose end was written */
+	if (sampler_news_ended(s, tgid, r->start)) {
+		/* a late report of a process whose end was written: when it ended, at most */
+		if (!isnan(r->end) && r->pid == tgid)
+			narrow_span(s, tgid, r->end);
+		return;
+	}
 	struct sampler_news *n = news(s);
 	int i = n ? pending_find(n, tgid) : -1;
 	if (n && i >= 0 && !same_start(n->p[i].start, r->start))
@@ -495,7 +654,7 @@ void sampler_exit_report(struct sampler *s, const struct sampler_exit_report *r,
 		return;
 	}
 	struct news_pending *e = &n->p[i];
-	merge_pending(e, r);
+	merge_pending(e, r, t);
 	bool ends = r->what == SAMPLER_EXIT_PROCESS ||
 		    (r->what == SAMPLER_EXIT_LEADER && !(s->ev_flags & SAMPLER_EV_PROCESS_ENDS));
 	if (!ends || e->complete)
@@ -544,7 +703,7 @@ void sampler_news_exit(struct sampler *s, struct tracked_proc *p, struct exit_in
 	if (p->ev_hwm >= 0 && p->ev_hwm_t >= p->slow_t) {
 		e->hwm = e->peak = p->ev_hwm;
 		if (s->opt.peak_reset)
-			s->exited_peak += p->ev_hwm;
+			sampler_tracked_span(s, p, e->t, p->ev_hwm);
 	}
 	long long ut = us_ms(p->ev_utime_us), st = us_ms(p->ev_stime_us);
 	if (ut > e->utime)
@@ -574,7 +733,16 @@ struct sampler_event *sampler_news_reaped(struct sampler *s, pid_t pid, int stat
 		return NULL;
 	struct news_pending *e = i >= 0 ? &n->p[i] : NULL;
 	const struct proc_stat *z = zombie ? &s->zombie : NULL;
+	double lo = -INFINITY, hi = t;
+	bool narrows = false;
+	if (e)
+		pending_span(e, &lo, &hi, &narrows);
+	if (z && isinf(lo))
+		lo = sampler_start_secs(s, z->starttime); /* cut to a tick: earlier, never later */
 	struct seen w = {
+		.lo = lo,
+		.hi = hi < t ? hi : t,
+		.narrows = narrows,
 		.pid = pid,
 		.ppid = e && e->ppid > 0 ? e->ppid
 			: z		 ? z->ppid

@@ -18,6 +18,7 @@
 #include "record/sampler.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,6 +276,7 @@ static struct tracked_proc *track(struct sampler *s, struct proc_handle *h,
 	p->ev_status = -1;
 	p->ev_hwm = -1;
 	p->ev_utime_us = p->ev_stime_us = -1;
+	p->born = p->ev_end = NAN;
 	for (int i = 0; i < PROC_NFIELDS; i++)
 		p->v.v[i] = -1;
 	emit_proc_info(s, SAMPLER_PROC, p, t);
@@ -534,7 +536,8 @@ const struct sample *sampler_sample(struct sampler *s, double t)
 		add_total(&tree->v[TF_ANON], v[PF_ANON]);
 		add_total(&tree->v[TF_FILE], v[PF_FILE]);
 		add_total(&tree->v[TF_SHMEM], v[PF_SHMEM]);
-		add_total(&tree->v[TF_PEAK], v[PF_PEAK]);
+		if (!sampler_young_span(s, p, t, v[PF_PEAK]))
+			add_total(&tree->v[TF_PEAK], v[PF_PEAK]);
 		add_total(&tree->v[TF_VMS], v[PF_VMS]);
 		add_total(&tree->v[TF_SWAP], v[PF_SWAP]);
 		if (s->opt.pss)
@@ -543,7 +546,8 @@ const struct sample *sampler_sample(struct sampler *s, double t)
 		add_total(&tree->v[TF_STIME], v[PF_STIME]);
 	}
 	s->in_sample = false;
-	tree->v[TF_PEAK] += s->exited_peak;
+	/* those that left since the last sample: together only where their lives meet */
+	tree->v[TF_PEAK] += s->exited_peak + sampler_exited_peak_take(s);
 	tree->v[TF_UTIME] += s->exited_utime;
 	tree->v[TF_STIME] += s->exited_stime;
 	s->exited_peak = 0;
@@ -613,7 +617,7 @@ struct sampler_event *sampler_reaped(struct sampler *s, pid_t pid, int status,
 		if (e->hwm < 0) {
 			e->peak = maxrss;
 			if (s->opt.peak_reset && maxrss > 0)
-				s->exited_peak += maxrss;
+				sampler_tracked_span(s, p, t, maxrss);
 		}
 		e->maxrss = ru ? ru->ru_maxrss : -1;
 		/* memline reaps another's child only as its tracer (--trace) */

@@ -152,8 +152,11 @@ void sampler_events_on(struct sampler *s, unsigned flags);
 /* A source lost reports (its socket overflowed): the pids of this interval may be missed. */
 void sampler_events_lost(struct sampler *s);
 
-/* pid, a new process (not a thread) whose parent is ppid (0: read it), was forked at t. */
-void sampler_fork(struct sampler *s, pid_t pid, pid_t ppid, double t);
+/*
+ * pid, a new process (not a thread) whose parent is ppid (0: read it), was told of at t; born
+ * is when it was forked, exactly (the proc connector's time), or NAN.
+ */
+void sampler_fork(struct sampler *s, pid_t pid, pid_t ppid, double born, double t);
 /* pid replaced its program. */
 void sampler_exec(struct sampler *s, pid_t pid, double t);
 
@@ -167,7 +170,9 @@ struct sampler_exit_report {
 	long long hwm;		      /* its address space's high-water mark, KiB; -1 unknown */
 	long long utime_us, stime_us; /* the thread's own CPU time; -1 unknown */
 	double start;		      /* when its process started, seconds since t0; NAN unknown */
-	char comm[32];		      /* the thread's name; "" unknown */
+	double end;    /* when it ended, exactly (the proc connector's time); NAN unknown */
+	double end_lo; /* it ended after this (the source's previous read); NAN unknown */
+	char comm[32]; /* the thread's name; "" unknown */
 };
 void sampler_exit_report(struct sampler *s, const struct sampler_exit_report *r, double t);
 /* Processes the tree had that memline never saw, at most (see docs/sampler.md); -1 where the

@@ -23,6 +23,7 @@
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 #include <linux/taskstats.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,8 +47,9 @@ struct ts {
 	char *buf;  /* TS_MSG_SIZE */
 	uint32_t seq;
 	struct sampler *s;
-	double t; /* of what is being read */
-	int err;  /* of the ack awaited, while opening */
+	double t;      /* when what is being read was received */
+	double prev_t; /* when the previous read found nothing more: what is read now ended after */
+	int err;       /* of the ack awaited, while opening */
 	bool acked;
 	bool got_self;
 	unsigned version;
@@ -209,6 +211,8 @@ static void on_exit_record(const struct taskstats_exit *x, void *data)
 		.stime_us = (long long)x->stime_us,
 		/* the group's elapsed time, back from now (a record is read within moments) */
 		.start = t->t - (double)x->tgetime_us * 1e-6,
+		.end = (double)NAN, /* before it was read, after the previous read: end_lo */
+		.end_lo = t->prev_t,
 	};
 	memcpy(r.comm, x->comm, sizeof(r.comm));
 	sampler_exit_report(t->s, &r, t->t);
@@ -384,6 +388,7 @@ static void *ts_open(struct sampler *s, struct procfs *fs, struct strbuf *why)
 	}
 	t->acked = false;
 	t->s = s;
+	t->prev_t = now_since(s);
 	if (send_cmd(t, (uint16_t)t->family, TASKSTATS_CMD_GET, TASKSTATS_CMD_ATTR_REGISTER_CPUMASK,
 		     t->cpus, strlen(t->cpus) + 1, NLM_F_ACK) < 0 ||
 	    !await(t, got_ack) || t->err) {
@@ -415,15 +420,21 @@ static long ts_read(void *st, struct sampler *s, double now)
 	struct ts *t = st;
 	long lost = 0;
 	t->s = s;
+	(void)now;
 	for (;;) {
+		double before = now_since(s);
 		ssize_t n = events_recv(t->fd, t->buf, TS_MSG_SIZE);
-		if (n == 0 || n < -1)
+		if (n == 0) {
+			t->prev_t = before; /* every record sent before then is read */
+			break;
+		}
+		if (n < -1)
 			break;
 		if (n < 0) {
 			lost++;
 			continue;
 		}
-		t->t = now;
+		t->t = now_since(s); /* its task ended before now */
 		taskstats_parse(t->buf, (size_t)n, t->family, on_exit_record, t);
 	}
 	return lost;

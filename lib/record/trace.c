@@ -171,7 +171,10 @@ static void exit_stop(struct tracer *tr, pid_t tid, double t)
 					.hwm = ps.vm_hwm > 0 ? ps.vm_hwm : -1,
 					.utime_us = -1,
 					.stime_us = -1,
-					.start = (double)NAN};
+					.start = (double)NAN,
+					/* its peak was before this stop: it ends with its memory */
+					.end = t,
+					.end_lo = (double)NAN};
 	sampler_exit_report(tr->s, &r, t);
 }
 
@@ -186,7 +189,7 @@ static void on_stop(struct tracer *tr, pid_t tid, int code, double t)
 		/* the child, stopped at its first stop until memline restarts it: read it now */
 		if (ptrace(PTRACE_GETEVENTMSG, tid, NULL, &msg) == 0) {
 			tid_add(tr, (pid_t)msg);
-			sampler_fork(tr->s, (pid_t)msg, 0, t);
+			sampler_fork(tr->s, (pid_t)msg, 0, (double)NAN, t);
 		}
 		restart(tid, PTRACE_CONT, 0);
 		break;
@@ -215,9 +218,9 @@ static void on_stop(struct tracer *tr, pid_t tid, int code, double t)
 		if (!tid_has(tr, tid)) {
 			/* a new tracee's first stop (before its parent's event, at times) */
 			tid_add(tr, tid);
-			sampler_fork(tr->s, tid, 0, t);
+			sampler_fork(tr->s, tid, 0, (double)NAN, t);
 		} else if (!sampler_tracks(tr->s, tid)) {
-			sampler_fork(tr->s, tid, 0, t); /* a clone(2) child: a process? */
+			sampler_fork(tr->s, tid, 0, (double)NAN, t); /* a clone(2) child? */
 		}
 		restart(tid, PTRACE_CONT, 0);
 		break;

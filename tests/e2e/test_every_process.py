@@ -18,8 +18,9 @@ import tempfile
 
 import pytest
 
-from conftest import (MIB, check_identity, end_of, exits_by_pid, header_of, of_type,
-                      procs_by_pid, read_log, read_pidfile, recorded_peak, wait_ready)
+from conftest import (MIB, check_identity, end_of, exits_by_pid, field_pos, header_of,
+                      of_type, procs_by_pid, read_log, read_pidfile, recorded_peak, wait_ready,
+                      wait_until)
 
 SLOW = ["-i", "0.5"]
 LIFETIME = ["--no-peak-reset"]
@@ -111,6 +112,24 @@ def test_short_lived_children_with_peak_resets(ml):
            if (recorded_peak(run.records, p) or 0) < 0.97 * 16 * MIB]
     assert not low, f"expected each child's peak to hold the 16 MiB it touched: {low[:5]}"
     check_identity(run.records)
+
+
+def test_tree_peak_of_children_one_after_another(ml):
+    """The issue's parent that starts big children one after another, sampled once a second:
+    the tree's peak is one child's and the parent's, not all the children's at once (nor the
+    parent's alone, as when polling missed them)."""
+    run = ml.run_memwork("children", 10, "spike 100M 80 pidrss", "pidrss", opts=["-i", "1"])
+    assert run.code == 0, run.describe()
+    need_sources(run, "taskstats", "proc-connector")
+    truth = pidrss(run.stdout)
+    parent = truth.pop(run.pid)
+    biggest = max(truth.values())
+    pos = field_pos(run.records, "peak", tree=True)
+    top = max(s["tree"][pos] for s in of_type(run.records, "sample"))
+    assert 0.97 * biggest <= top <= 1.03 * (biggest + parent), (
+        f"expected the tree's peak ({top} KiB) to be one child's ({biggest}) and the parent's "
+        f"({parent}), at most")
+    assert run.end["job_peak"] == top, run.end
 
 
 def _project(d, n=10):
@@ -253,6 +272,41 @@ def test_kernel_events_none_polls_only(ml):
     assert end_of(run.records)["missed"] >= 20 - (len(procs_by_pid(run.records)) - 1)
     bad = ml.cmd("run", "--kernel-events", "taskstats,bogus", "--", "true")
     assert bad.returncode == 64 and "bogus" in bad.stderr, bad.stderr
+
+
+def test_lost_records_are_counted_and_said(ml, tmp_path, killer):
+    """memline stopped while its job starts and ends thousands of processes: the kernel's
+    sockets overflow and drop records. memline says so, counts it, and counts the pids of that
+    time in 'missed', which bounds the processes really missed."""
+    start, done = tmp_path / "start.pid", tmp_path / "done.pid"
+    log = ml.logpath()
+    p = ml.popen("run", "-o", log, "-i", "0.5", "--", ml.memwork, "pidfile", start, "waitsig",
+                 "children", 6000, "pidrss", "pidfile", done, "waitsig")
+    work = read_pidfile(start)
+    killer.append(work)
+    wait_until(lambda: log.exists(), f"the log {log}")
+    os.kill(p.pid, signal.SIGSTOP)
+    try:
+        os.kill(work, signal.SIGUSR1)
+        read_pidfile(done, timeout=120)
+    finally:
+        os.kill(p.pid, signal.SIGCONT)
+    os.kill(work, signal.SIGUSR1)
+    out, err = ml.finish(p, timeout=120)
+    assert p.returncode == 0, err
+    records = read_log(log)
+    need_sources(_Run(0, "", "", records), "taskstats")
+    end = end_of(records)
+    assert end["overruns"] >= 1, f"expected the overflow counted: {end}"
+    notes = [r for r in of_type(records, "warning") if r["code"] == "overrun"]
+    assert len(notes) == 1 and "dropped" in notes[0]["text"], notes
+    assert "dropped process events" in err, err
+    truth = pidrss(out)
+    assert len(truth) == 6000, f"expected 6000 children to report, got {len(truth)}"
+    procs = procs_by_pid(records)
+    really = len([q for q in truth if q not in procs])
+    assert end["missed"] is not None and end["missed"] >= really, (
+        f"expected 'missed' ({end['missed']}) to bound the {really} children really missed")
 
 
 def test_in_a_pid_namespace_the_sources_say_why(ml, tmp_path):

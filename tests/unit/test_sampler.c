@@ -570,7 +570,9 @@ static void report(struct fake *f, pid_t tid, pid_t tgid, pid_t ppid, enum sampl
 					.hwm = hwm,
 					.utime_us = cpu_us,
 					.stime_us = cpu_us / 2,
-					.start = NAN};
+					.start = NAN,
+					.end = NAN,
+					.end_lo = NAN};
 	snprintf(r.comm, sizeof(r.comm), "c%d", (int)tid);
 	sampler_exit_report(&f->s, &r, t);
 }
@@ -620,7 +622,7 @@ static void test_exits_before_their_parents(void **state)
 	expect_events(f, "proc:3000 exit:3000 proc:3001 exit:3001");
 	/* A late report of either, and a fork told after the exit, change nothing. */
 	report(f, 3000, 3000, 1000, SAMPLER_EXIT_PROCESS, 9, 8000, 4000, 0.13);
-	sampler_fork(&f->s, 3001, 3000, 0.13);
+	sampler_fork(&f->s, 3001, 3000, NAN, 0.13);
 	expect_events(f, "");
 	/* Their ends are in the tree's totals at the next sample. */
 	const struct sample *s = sampler_sample(&f->s, 0.2);
@@ -637,8 +639,8 @@ static void test_tracked_process_ends_by_report(void **state)
 	sampler_events_on(&f->s, SAMPLER_EV_EXITS | SAMPLER_EV_PROCESS_ENDS);
 	/* Told of its fork: tracked at once, before any sample; a stranger's fork is not. */
 	add_proc(f, &child);
-	sampler_fork(&f->s, 1001, 1000, 0.01);
-	sampler_fork(&f->s, 1003, 1, 0.01);
+	sampler_fork(&f->s, 1001, 1000, NAN, 0.01);
+	sampler_fork(&f->s, 1003, 1, NAN, 0.01);
 	expect_events(f, "proc:1000 proc:1001");
 	assert_true(sampler_tracks(&f->s, 1001));
 	/* Its leader ends first (others run on): a note; then its last thread. */
@@ -723,6 +725,55 @@ static void test_missed_pids(void **state)
 	assert_int_equal(sampler_missed(&f->s), 7);
 }
 
+/* A child's exit record, read at t: it lived life seconds and ended after after. */
+static void timed_report(struct fake *f, pid_t pid, long long hwm, double life, double after,
+			 double t)
+{
+	struct sampler_exit_report r = {.pid = pid,
+					.tgid = pid,
+					.ppid = 1000,
+					.what = SAMPLER_EXIT_PROCESS,
+					.source = EXIT_SRC_TASKSTATS,
+					.status = 0,
+					.hwm = hwm,
+					.utime_us = 0,
+					.stime_us = 0,
+					.start = t - life,
+					.end = NAN,
+					.end_lo = after};
+	sampler_exit_report(&f->s, &r, t);
+}
+
+static void test_tree_peak_of_children_one_after_another(void **state)
+{
+	struct fake *f = *state;
+	struct fproc root = {1000, 1, "sh", 'S', 10, 100, 17, 0, 0, NULL, 0};
+	start(f, &root);
+	sampler_events_on(&f->s, SAMPLER_EV_EXITS | SAMPLER_EV_PROCESS_ENDS);
+	const struct sample *s = sampler_sample(&f->s, 0.0);
+	long long base = s->tree.v[TF_PEAK];
+	/* Three children one after another, each read right after its end: never together. */
+	timed_report(f, 3001, 100000, 0.08, 0.095, 0.1);
+	timed_report(f, 3002, 120000, 0.08, 0.195, 0.2);
+	timed_report(f, 3003, 110000, 0.08, 0.295, 0.3);
+	s = sampler_sample(&f->s, 1.0);
+	assert_int_equal(s->tree.v[TF_PEAK] - base, 120000);
+	/* Two that lived at once, and one read late (its end could have been any time since the
+	 * previous read): all three may have met. */
+	timed_report(f, 3004, 100000, 0.2, 1.25, 1.3);
+	timed_report(f, 3005, 50000, 0.1, 1.25, 1.3);
+	timed_report(f, 3006, 70000, 0.05, 1.0, 1.9);
+	s = sampler_sample(&f->s, 2.0);
+	assert_int_equal(s->tree.v[TF_PEAK] - base, 220000);
+	/* Exact fork times (the connector) and lifetimes: one after another again. */
+	sampler_fork(&f->s, 3007, 1000, 2.1, 2.11);
+	sampler_fork(&f->s, 3008, 1000, 2.3, 2.31);
+	timed_report(f, 3007, 100000, 0.1, 2.0, 2.5);
+	timed_report(f, 3008, 90000, 0.1, 2.0, 2.5);
+	s = sampler_sample(&f->s, 3.0);
+	assert_int_equal(s->tree.v[TF_PEAK] - base, 100000);
+}
+
 static void test_news_forgotten(void **state)
 {
 	struct fake *f = *state;
@@ -756,6 +807,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_missed_pids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_news_forgotten, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tree_peak_of_children_one_after_another, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
