@@ -98,6 +98,7 @@ fuzz-replay: $(FUZZ_BIN)
 	$(BUILD)/fuzz/fuzz_http_spec tests/fixtures/http/*.txt
 	$(BUILD)/fuzz/fuzz_channel tests/fixtures/channel/*.txt
 	$(BUILD)/fuzz/fuzz_http_request tests/fixtures/http/*.req
+	$(BUILD)/fuzz/fuzz_kernel_events tests/fixtures/kernel/*.bin
 
 # Open-ended fuzzing with libFuzzer: make fuzz FUZZ_SECONDS=600
 FUZZ_SECONDS ?= 60
@@ -120,6 +121,12 @@ fuzz: $(HTML_C)
 	@mkdir -p build/fuzz-corpus-http
 	build/libfuzzer/fuzz_http_request -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	  build/fuzz-corpus-http tests/fixtures/http
+	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -DMEMLINE_VERSION='"$(VERSION)"' -Iinclude -Ilib \
+	  -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags $(PKGS)) \
+	  -o build/libfuzzer/fuzz_kernel_events tests/fuzz/fuzz_kernel_events.c $(LIB_SRC) $(HTML_C) $(LIBS)
+	@mkdir -p build/fuzz-corpus-kernel
+	build/libfuzzer/fuzz_kernel_events -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	  build/fuzz-corpus-kernel tests/fixtures/kernel
 
 e2e: $(BUILD)/memline $(HELPERS) lib html-test
 	MEMLINE_BUILD=$(abspath $(BUILD)) \

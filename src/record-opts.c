@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "log/writer.h"
 #include "render/report.h"
+#include "record/events.h"
 #include "util/text.h"
 
 enum {
@@ -25,6 +26,8 @@ enum {
 	OPT_SERVE_TOKEN_FILE,
 	OPT_CGROUP,
 	OPT_NO_CGROUP,
+	OPT_TRACE,
+	OPT_KERNEL_EVENTS,
 };
 
 /* Which commands take an option. */
@@ -66,6 +69,14 @@ static const struct record_option {
 	{"no-peak-reset", OPT_NO_PEAK_RESET, NULL, RUN | ATTACH,
 	 "do not reset the kernel's high-water mark (VmHWM); keeps\n"
 	 "the processes' own getrusage() ru_maxrss a lifetime peak"},
+	{"trace", OPT_TRACE, NULL, RUN,
+	 "follow every process and thread with ptrace, so that none\n"
+	 "is missed and each has its peak, without root; slows\n"
+	 "forks and exits, and the job cannot run under gdb or strace"},
+	{"kernel-events", OPT_KERNEL_EVENTS, "LIST", RUN | ATTACH,
+	 "the kernel's process events to take where memline may\n"
+	 "(root): taskstats, proc-connector, all (the default) or\n"
+	 "none (look at /proc at each sample only), comma-separated"},
 	{"events", OPT_EVENTS, "FILE", ATTACH,
 	 "read FILE as the event channel (docs/events.md): events\n"
 	 "and spans the processes append to it are recorded, and an\n"
@@ -145,6 +156,37 @@ void record_opts_init(struct record_opts *ro)
 	strbuf_init(&ro->notes);
 }
 
+/* --kernel-events: a comma-separated list of sources, all or none. */
+static unsigned parse_kernel_events(const char *arg)
+{
+	static const struct {
+		const char *name;
+		unsigned bits;
+	} names[] = {
+		{"taskstats", EVENTS_TASKSTATS},
+		{"proc-connector", EVENTS_CONNECTOR},
+		{"all", EVENTS_ALL},
+		{"none", 0},
+	};
+	unsigned bits = 0;
+	for (const char *p = arg;;) {
+		size_t len = strcspn(p, ",");
+		size_t i = 0;
+		while (i < sizeof(names) / sizeof(names[0]) &&
+		       (strlen(names[i].name) != len || strncmp(p, names[i].name, len)))
+			i++;
+		if (i == sizeof(names) / sizeof(names[0]))
+			die(EXIT_USAGE,
+			    "--kernel-events takes taskstats, proc-connector, all or none, not "
+			    "'%.*s'",
+			    (int)len, p);
+		bits |= names[i].bits;
+		if (!p[len])
+			return bits;
+		p += len + 1;
+	}
+}
+
 /* Takes one option; false if c is not one. Allocates nothing: the strings stay argv's. */
 static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg)
 {
@@ -180,6 +222,15 @@ static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg
 		return true;
 	case OPT_NO_CGROUP:
 		ro->rec.no_cgroup = true;
+		return true;
+	case OPT_TRACE:
+		if (strcmp(cmd, "run"))
+			die(EXIT_USAGE, "--trace is for 'memline run': memline traces only what it "
+					"starts");
+		ro->rec.trace = true;
+		return true;
+	case OPT_KERNEL_EVENTS:
+		ro->rec.kernel_events = parse_kernel_events(arg);
 		return true;
 	case OPT_WAIT:
 		if (strcmp(cmd, "run"))
@@ -350,6 +401,9 @@ static void print_summary(const struct record_opts *ro, const struct recorder_re
 		text_bytes(&sb, text_kib_bytes(res->peak_kib));
 	}
 	strbuf_addf(&sb, "; %zu process%s", res->processes, res->processes == 1 ? "" : "es");
+	if (res->missed > 0)
+		strbuf_addf(&sb, " (%ld more may have been missed: record as root%s to see them)",
+			    res->missed, strcmp(ro->cmd, "run") ? "" : ", or with --trace");
 	if (res->alive && !strcmp(ro->cmd, "run"))
 		strbuf_addf(&sb, ", %zu still running (--wait records them to the end)",
 			    res->alive);

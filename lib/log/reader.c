@@ -119,6 +119,10 @@ void header_info_release(struct header_info *h)
 	free(h->cgroup_peak);
 	for (size_t i = 0; i < h->n_event_sources; i++)
 		free(h->event_sources[i]);
+	for (size_t i = 0; i < h->n_events_off; i++) {
+		free(h->events_off[i]);
+		free(h->events_off_why[i]);
+	}
 	memset(h, 0, sizeof(*h));
 }
 
@@ -175,6 +179,27 @@ static void decode_memory(const json_t *o, struct header_info *h, bool *oom)
 		if (s && h->n_event_sources < EVENT_SOURCES_MAX &&
 		    !(h->event_sources[h->n_event_sources++] = strdup(s)))
 			*oom = true;
+	}
+	/* why sources were off: names and reasons cut as labels are, a crafted log's never whole */
+	const json_t *off = json_object_get(o, "events_off");
+	const char *name;
+	json_object_foreach((json_t *)off, name, v)
+	{
+		if (!json_is_string(v) || h->n_events_off >= EVENT_SOURCES_MAX)
+			continue;
+		size_t n = text_utf8_prefix(name, strlen(name), 64);
+		size_t m = text_utf8_prefix(json_string_value(v), json_string_length(v),
+					    LOG_LABEL_MAX);
+		char *k = strndup(name, n);
+		char *why = strndup(json_string_value(v), m);
+		if (!k || !why) {
+			free(k);
+			free(why);
+			*oom = true;
+			continue;
+		}
+		h->events_off[h->n_events_off] = k;
+		h->events_off_why[h->n_events_off++] = why;
 	}
 }
 
@@ -472,6 +497,7 @@ static bool decode_end(const json_t *o, struct end_info *e)
 	e->job_peak_t = get_double(o, "job_peak_t", 0);
 	e->procs = (long)get_ll(o, "procs", -1);
 	e->missed = (long)get_ll(o, "missed", -1);
+	e->overruns = (long)get_ll(o, "overruns", -1);
 	const char *st = json_string_value(json_object_get(o, "status"));
 	int status = st ? run_status_from_name(st) : -1;
 	if (status < 0 || status == RUN_INCOMPLETE || status == RUN_RUNNING) {

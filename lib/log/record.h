@@ -155,8 +155,9 @@ struct end_info {
 	const char *error;		  /* a failure's message from the event channel, or NULL */
 	long long job_peak;		  /* the job's highest memory over the run, KiB; -1 */
 	double job_peak_t;
-	long procs;  /* processes of the tree that memline knew of, all told; -1 unknown */
-	long missed; /* processes it may have missed (pids handed out and never seen); -1 */
+	long procs;    /* processes of the tree that memline knew of, all told; -1 unknown */
+	long missed;   /* processes it may have missed (pids handed out and never seen); -1 */
+	long overruns; /* times the kernel's event sockets overflowed (records lost); -1 */
 };
 
 /* A moment or a phase boundary the program marked through the event channel. */
@@ -213,6 +214,10 @@ struct header_info {
 	/* the header's "events": where memline learns of processes ("poll", "wait4", ...) */
 	char *event_sources[EVENT_SOURCES_MAX];
 	size_t n_event_sources;
+	/* the header's "events_off": sources memline tried and could not have, and why */
+	char *events_off[EVENT_SOURCES_MAX];
+	char *events_off_why[EVENT_SOURCES_MAX];
+	size_t n_events_off;
 };
 
 /* Decodes a wait(2) status into how a process ended. */

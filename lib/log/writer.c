@@ -528,6 +528,18 @@ void log_write_header(struct log_writer *w, const struct header_info *h)
 		strbuf_add_json_str(sb, h->event_sources[i]);
 	}
 	strbuf_addch(sb, ']');
+	if (h->n_events_off) {
+		strbuf_add_json_key(sb, "events_off");
+		strbuf_addch(sb, '{');
+		for (size_t i = 0; i < h->n_events_off; i++) {
+			if (i)
+				strbuf_addch(sb, ',');
+			strbuf_add_json_str(sb, h->events_off[i]);
+			strbuf_addch(sb, ':');
+			strbuf_add_json_str(sb, h->events_off_why[i]);
+		}
+		strbuf_addch(sb, '}');
+	}
 	strbuf_add_json_key(sb, "fields");
 	strbuf_addch(sb, '[');
 	for (int i = 0; i < PROC_NFIELDS; i++) {
@@ -730,6 +742,8 @@ void log_write_end(struct log_writer *w, const struct end_info *e)
 	}
 	add_opt_int(sb, "procs", e->procs);
 	add_opt_int(sb, "missed", e->missed);
+	if (e->overruns >= 0)
+		add_opt_int(sb, "overruns", e->overruns);
 	if (e->error) {
 		strbuf_add_json_key(sb, "error");
 		strbuf_add_json_str(sb, e->error);

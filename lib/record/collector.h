@@ -24,7 +24,9 @@
 
 #include "log/record.h"
 #include "record/procfs.h"
+#include "record/sampler.h"
 
+struct rusage;
 struct sampler;
 struct sampler_options;
 
@@ -54,6 +56,16 @@ struct tracked_proc {
 	double io_t; /* when io was last read; < 0 never */
 	/* the sampler's */
 	bool waited_for_child; /* its zombie says it reaped a child: ru_maxrss is not its own */
+	/* what kernel event sources said of its end (sampler-events.c) */
+	enum exit_source ev_source; /* who gave ev_status */
+	int ev_status;		    /* its wait status, -1 unknown */
+	int ev_rank;		    /* enum sampler_exit_what of the report that gave it */
+	long long ev_hwm;	    /* its high-water mark when a thread of it exited, KiB; -1 */
+	double ev_hwm_t;	    /* when */
+	long long ev_utime_us, ev_stime_us; /* CPU of its threads that exited; -1 none */
+	double born;   /* when it was forked, exactly (a fork event's time); NAN unknown */
+	double ev_end; /* when its leader ended, exactly (an exit event's time); NAN unknown */
+	pid_t ev_last; /* the thread whose end was its process's end (0: not told) */
 };
 
 enum collect_result {
@@ -104,5 +116,53 @@ void sampler_emit_exec(struct sampler *s, struct tracked_proc *p, double t);
 double sampler_start_secs(const struct sampler *s, unsigned long long starttime);
 /* Clock ticks as milliseconds. */
 long long sampler_ticks_ms(const struct sampler *s, unsigned long long ticks);
+
+/* ---- the sampler's, for its event side (sampler-events.c) ---- */
+
+struct tracked_proc *sampler_find(const struct sampler *s, pid_t pid);
+/* Whether a process whose parent is ppid belongs to the tree (ppid tracked, or memline). */
+bool sampler_in_tree(const struct sampler *s, pid_t ppid);
+/* Tracks a process whose handle is open and stat read (its proc event queued); or NULL. */
+struct tracked_proc *sampler_track(struct sampler *s, struct proc_handle *h,
+				   const struct proc_stat *st, double t);
+/* Stops tracking p (its CPU time stays in the tree's totals); p is freed. */
+void sampler_untrack(struct sampler *s, struct tracked_proc *p);
+/* A new event at the end of the queue, zeroed but for its type; NULL out of memory. */
+struct sampler_event *sampler_new_event(struct sampler *s, enum sampler_event_type type);
+
+/* In sampler-events.c, for sampler.c: */
+/* p just joined the tree: takes what sources said of it already, and the children they told of. */
+void sampler_news_joined(struct sampler *s, struct tracked_proc *p, double t);
+/* p's exit is being queued (e): what sources said of its end, its final CPU time and peak. */
+void sampler_news_exit(struct sampler *s, struct tracked_proc *p, struct exit_info *e);
+/* Whether pid, started at start (seconds since t0), is one whose end was already written. */
+bool sampler_news_ended(struct sampler *s, pid_t pid, double start);
+/*
+ * A child memline reaped that it does not track: its proc and exit events, or NULL (*written
+ * when its end was written already, as a zombie, or reaped once by memline as its tracer).
+ */
+struct sampler_event *sampler_news_reaped(struct sampler *s, pid_t pid, int status,
+					  const struct rusage *ru, double t, bool *written);
+/*
+ * p, tracked, left the tree at t with peak (KiB), which it reached at some moment of its span:
+ * from its last high-water mark reset (or its start) to its end. The next sample's tree peak
+ * counts it with those whose spans meet it, not with all that left (a thousand children one
+ * after another never had their memory at once).
+ */
+void sampler_tracked_span(struct sampler *s, const struct tracked_proc *p, double t,
+			  long long peak);
+/*
+ * p is in the sample at t with peak: where it was born since the last sample, its span too
+ * (it cannot have met those that left before it was born) and true; else false: it may have
+ * met any of them, and the caller adds its peak to all.
+ */
+bool sampler_young_span(struct sampler *s, const struct tracked_proc *p, double t, long long peak);
+/* The largest sum of the peaks of those spans that meet at one moment; forgets them. */
+long long sampler_exited_peak_take(struct sampler *s);
+/* A sample's discovery found n new pids gone before they could be read (pid, when n is 1). */
+void sampler_news_gone(struct sampler *s, pid_t pid, long n);
+/* After a sample: forgets what is too old to matter. */
+void sampler_news_expire(struct sampler *s, double t);
+void sampler_news_free(struct sampler *s);
 
 #endif

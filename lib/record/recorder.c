@@ -13,6 +13,8 @@
  */
 #include "record/recorder.h"
 
+#include "record/events.h" /* before sys/socket.h, see there */
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h> /* struct clone_args, CLONE_INTO_CGROUP */
@@ -42,6 +44,10 @@
 #include "record/pidfd.h"
 #include "record/procfs.h"
 #include "record/sampler.h"
+#include "record/trace.h"
+
+/* The kernel's event sources raise this when they have something (SIGRTMIN: the channel). */
+#define SIGEVENTS (SIGRTMIN + 1)
 
 static const char *const job_vars[JOB_VARS_MAX] = {
 	"OMPI_COMM_WORLD_RANK",
@@ -68,6 +74,12 @@ struct recorder {
 	struct sampler sampler;
 	struct oom_watch oom;
 	struct pidfd_watch exits; /* attach: how the processes it was given end (pidfd.h) */
+	struct events events;	  /* the kernel's event sources that are on (events.h) */
+	struct tracer tracer;	  /* --trace (trace.h) */
+	bool tracing;
+	char *trace_why; /* why --trace could not be had */
+	int trace_go[2]; /* --trace: the pipe the command waits on until it is seized; -1 */
+	bool overrun_noted;
 	struct log_writer log;
 	sigset_t sigs; /* blocked, and taken with sigtimedwait */
 	double t0;
@@ -133,6 +145,7 @@ void recorder_options_init(struct recorder_options *o)
 	o->max_interval = RECORDER_MAX_INTERVAL;
 	o->peak_reset = true;
 	o->proc_root = "/proc";
+	o->kernel_events = EVENTS_ALL;
 }
 
 struct timespec recorder_wait_timespec(double secs)
@@ -201,7 +214,8 @@ static void drain(struct recorder *r)
 		switch (ev[i].type) {
 		case SAMPLER_PROC:
 			r->procs_seen++;
-			oom_watch_add(&r->oom, ev[i].proc.pid);
+			if (!ev[i].proc.at_exit) /* a process already gone has no cgroup to read */
+				oom_watch_add(&r->oom, ev[i].proc.pid);
 			log_write_proc(&r->log, &ev[i].proc);
 			break;
 		case SAMPLER_EXEC:
@@ -303,10 +317,58 @@ static void rescan_cgroup(struct recorder *r, bool now)
 	cgroup_for_each_pid(&r->cg, add_cgroup_pid, r);
 }
 
+/*
+ * Reads what the kernel's event sources have (its news goes to the sampler's queue); says
+ * once, in the log and to the caller, that one lost records.
+ */
+static void read_events(struct recorder *r)
+{
+	if (!r->events.n || !events_read(&r->events, elapsed(r)) || r->overrun_noted)
+		return;
+	r->overrun_noted = true;
+	const char *msg = "the kernel dropped process events (its socket overflowed): processes "
+			  "of the tree may be missing; the end record's 'missed' counts the pids "
+			  "that may be";
+	log_write_warning(&r->log, elapsed(r), "overrun", 0, msg);
+	if (r->o->warn)
+		r->o->warn(r->o->warn_data, msg);
+}
+
+/* The sampler found a tracked process ended in a sample: what the sources told of it. */
+static void sampler_wants_news(void *data)
+{
+	read_events(data);
+}
+
+/* Opens the kernel's event sources for the sampler (sig 0: polled, not signalled). */
+static void open_events(struct recorder *r, unsigned want, int sig)
+{
+	events_open(&r->events, &r->sampler, &r->fs, want, sig);
+	if (r->events.n) {
+		r->sampler.opt.news = sampler_wants_news;
+		r->sampler.opt.news_data = r;
+	}
+}
+
+/* The event sources' descriptors raised SIGEVENTS: read them, write what they told. */
+static void events_ready(struct recorder *r)
+{
+	/* signals queued for what is read now are taken first: one for later data stays */
+	sigset_t only;
+	sigemptyset(&only);
+	sigaddset(&only, SIGEVENTS);
+	struct timespec zero = {0, 0};
+	while (sigtimedwait(&only, NULL, &zero) > 0)
+		;
+	read_events(r);
+	drain(r);
+}
+
 static void take_sample(struct recorder *r)
 {
 	read_channel(r); /* marks sent before this sample come before it in the log */
 	read_output(r);
+	read_events(r); /* what the kernel told before it: an exit before its zombie is found */
 	double t = elapsed(r);
 	r->last_sample = t;
 	r->mark_sample = INFINITY;
@@ -470,14 +532,24 @@ static void close_channel(struct recorder *r)
 	channel_dir_remove(&r->place);
 }
 
-/* Reaps every child that has exited. */
+/*
+ * Reaps every child that has exited; under --trace, handles the tracees' stops too, and reaps
+ * the tree's processes as their tracer.
+ */
 static void reap(struct recorder *r)
 {
+	/* a child's exit record is sent before its SIGCHLD: read it first, for its peak */
+	read_events(r);
+	int all = r->tracing ? __WALL : 0;
 	for (;;) {
 		siginfo_t si;
 		memset(&si, 0, sizeof(si));
-		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT | all) < 0 || si.si_pid == 0)
 			return;
+		if (r->tracing && tracer_take(&r->tracer, &si, elapsed(r))) {
+			drain(r);
+			continue;
+		}
 		pid_t pid = si.si_pid;
 		bool oom = false, checked = false;
 		if ((si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) &&
@@ -491,7 +563,7 @@ static void reap(struct recorder *r)
 		struct rusage ru;
 		pid_t got;
 		do
-			got = wait4(pid, &status, 0, &ru);
+			got = wait4(pid, &status, all, &ru);
 		while (got < 0 && errno == EINTR);
 		if (got != pid)
 			return;
@@ -518,8 +590,14 @@ static bool has_children(void)
 
 static void handle_signal(struct recorder *r, const siginfo_t *si)
 {
+	if (si->si_signo == SIGEVENTS) {
+		events_ready(r);
+		return;
+	}
 	if (si->si_signo == SIGRTMIN || si->si_signo == SIGIO) {
 		channel_ready(r);
+		if (si->si_signo == SIGIO)
+			events_ready(r); /* realtime signals overflowed: theirs too */
 		return;
 	}
 	if (si->si_signo == SIGCHLD) {
@@ -597,6 +675,27 @@ static void first_sample(struct recorder *r)
 	r->started = true;
 }
 
+/* A self-recording's wait: its stop pipe, the channel, the event sources. */
+static void self_wait(struct recorder *r, const struct timespec *ts)
+{
+	struct pollfd pfd[2 + EVENTS_MAX] = {{r->stop_fd, POLLIN, 0}, {r->inotify_fd, POLLIN, 0}};
+	nfds_t n = 2;
+	for (size_t i = 0; i < r->events.n; i++)
+		pfd[n++] = (struct pollfd){r->events.on[i].fd, POLLIN, 0};
+	if (ppoll(pfd, n, ts, NULL) <= 0)
+		return;
+	if (pfd[0].revents)
+		r->stop = true;
+	if (pfd[1].revents)
+		channel_ready(r);
+	for (nfds_t i = 2; i < n; i++)
+		if (pfd[i].revents) {
+			read_events(r);
+			drain(r);
+			break;
+		}
+}
+
 static void loop(struct recorder *r)
 {
 	struct strbuf err = STRBUF_INIT;
@@ -611,14 +710,7 @@ static void loop(struct recorder *r)
 	while (!finished(r)) {
 		struct timespec ts = recorder_wait_timespec(wait_time(r));
 		if (r->self) {
-			struct pollfd pfd[2] = {{r->stop_fd, POLLIN, 0},
-						{r->inotify_fd, POLLIN, 0}};
-			if (ppoll(pfd, r->inotify_fd >= 0 ? 2 : 1, &ts, NULL) > 0) {
-				if (pfd[0].revents)
-					r->stop = true;
-				if (pfd[1].revents)
-					channel_ready(r);
-			}
+			self_wait(r, &ts);
 		} else {
 			siginfo_t si;
 			if (sigtimedwait(&r->sigs, &si, &ts) > 0)
@@ -703,7 +795,10 @@ static void finish(struct recorder *r, struct recorder_result *res)
 	end.job_peak = r->job_peak;
 	end.job_peak_t = r->job_peak_t;
 	end.procs = (long)r->procs_seen;
-	end.missed = -1;
+	end.missed = sampler_missed(&r->sampler);
+	end.overruns = r->events.n ? r->events.overruns : -1;
+	if (r->tracing)
+		tracer_detach_all(&r->tracer); /* tracees that run on are not stopped for nobody */
 	end_cgroup(r, end.t);
 	log_write_end(&r->log, &end);
 	close_channel(r);
@@ -733,6 +828,7 @@ static void finish(struct recorder *r, struct recorder_result *res)
 	res->job_peak_t = r->job_peak_t;
 	res->method = r->sampler.method;
 	res->processes = r->procs_seen;
+	res->missed = end.missed;
 	res->alive = end.n_alive;
 	res->oom_killed = r->n_oom;
 	res->samples = samples;
@@ -747,9 +843,12 @@ static void release(struct recorder *r)
 	 * Signals that came too late to matter (a last SIGRTMIN from the output pipes, a SIGCHLD)
 	 * must not act once the caller unblocks them: SIGRTMIN's default action is to terminate.
 	 */
+	events_release(&r->events); /* their sockets raise no more signals once closed */
 	struct timespec zero = {0, 0};
 	while (sigtimedwait(&r->sigs, NULL, &zero) > 0)
 		;
+	tracer_release(&r->tracer);
+	free(r->trace_why);
 	sampler_release(&r->sampler);
 	cgroup_release(&r->cg);
 	strbuf_release(&r->cg_why);
@@ -819,6 +918,19 @@ static void fill_header(struct recorder *r, struct header_info *h, char **comman
 	 * hears of itself (its children's wait4, attach's pidfds) */
 	h->event_sources[h->n_event_sources++] = (char *)"poll";
 	h->event_sources[h->n_event_sources++] = (char *)(r->attach ? "pidfd" : "wait4");
+	/* the kernel's, where they are open; why the others are not */
+	for (size_t i = 0; i < r->events.n; i++)
+		h->event_sources[h->n_event_sources++] = (char *)r->events.on[i].src->name;
+	if (r->tracing)
+		h->event_sources[h->n_event_sources++] = (char *)"ptrace";
+	for (size_t i = 0; i < r->events.n_off; i++) {
+		h->events_off[h->n_events_off] = (char *)r->events.off[i];
+		h->events_off_why[h->n_events_off++] = r->events.why[i];
+	}
+	if (r->trace_why) {
+		h->events_off[h->n_events_off] = (char *)"ptrace";
+		h->events_off_why[h->n_events_off++] = r->trace_why;
+	}
 }
 
 static void write_header(struct recorder *r, char **command, pid_t *pids, size_t n)
@@ -887,6 +999,7 @@ static int setup(struct recorder *r, const struct recorder_options *o, bool atta
 	r->o = o;
 	r->attach = attach;
 	r->inotify_fd = -1;
+	r->trace_go[0] = r->trace_go[1] = -1;
 	r->mark_sample = INFINITY;
 	r->job_peak = -1;
 	strbuf_init(&r->warn);
@@ -900,8 +1013,9 @@ static int setup(struct recorder *r, const struct recorder_options *o, bool atta
 	sigaddset(&r->sigs, SIGTERM);
 	sigaddset(&r->sigs, SIGHUP);
 	sigaddset(&r->sigs, SIGQUIT);
-	sigaddset(&r->sigs, SIGRTMIN); /* the event channel grew (inotify, F_SETSIG) */
-	sigaddset(&r->sigs, SIGIO);    /* the same, when queued realtime signals overflowed */
+	sigaddset(&r->sigs, SIGRTMIN);	/* the event channel grew (inotify, F_SETSIG) */
+	sigaddset(&r->sigs, SIGEVENTS); /* a kernel event source has news */
+	sigaddset(&r->sigs, SIGIO);	/* the same, when queued realtime signals overflowed */
 	sigprocmask(SIG_BLOCK, &r->sigs, oldmask);
 	int ret = attach && !o->events_path ? 0 : open_channel(r, o->events_path, err);
 	if (!ret && !attach)
@@ -1077,6 +1191,10 @@ static void exec_child(struct recorder *r, char *const argv[], int exec_fd, int 
 		setenv(CHANNEL_PID_ENV, memline_pid, 1);
 	}
 	sigprocmask(SIG_SETMASK, oldmask, NULL);
+	if (r->trace_go[0] >= 0) {
+		close(r->trace_go[1]);
+		tracer_child_wait(r->trace_go[0]); /* until memline traces it: then its exec */
+	}
 	execvp(argv[0], argv);
 	int e = errno;
 	ssize_t unused = write(exec_fd, &e, sizeof(e));
@@ -1157,6 +1275,41 @@ static pid_t spawn(struct recorder *r, char *const argv[], int exec_fd, const st
 	return pid;
 }
 
+/*
+ * The recording's time starts once the event sources are open (which can take a second, where
+ * a kernel does not answer), not before.
+ */
+static void restart_clock(struct recorder *r)
+{
+	r->t0 = boottime();
+	r->sampler.opt.t0 = r->t0;
+}
+
+/*
+ * --trace: seizes the command, waiting in tracer_child_wait, then lets it exec. Where ptrace
+ * is not allowed the command runs untraced, which the caller is told (o->warn) and the
+ * header's events_off says.
+ */
+static void start_tracing(struct recorder *r, pid_t pid, int gofd[2])
+{
+	close(gofd[0]);
+	struct strbuf why = STRBUF_INIT;
+	if (pid > 0 && tracer_seize(&r->tracer, pid, &why) == 0) {
+		r->tracing = true;
+		sampler_events_on(&r->sampler, SAMPLER_EV_FORKS);
+	} else if (pid > 0) {
+		r->trace_why = strdup(why.buf);
+		if (r->o->warn) {
+			strbuf_addstr(&why, "; recording without --trace");
+			r->o->warn(r->o->warn_data, why.buf);
+		}
+	}
+	strbuf_release(&why);
+	ssize_t unused = write(gofd[1], "g", 1);
+	(void)unused;
+	close(gofd[1]);
+}
+
 int recorder_run(const struct recorder_options *o, char *const argv[], struct recorder_result *res,
 		 struct strbuf *err)
 {
@@ -1178,8 +1331,8 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	struct rlimit nofile;
 	raise_nofile(&nofile);
 	procfs_update_fd_budget(&r.fs);
-	int pipefd[2];
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+	int pipefd[2], gofd[2] = {-1, -1};
+	if (pipe2(pipefd, O_CLOEXEC) < 0 || (o->trace && pipe2(gofd, O_CLOEXEC) < 0)) {
 		strbuf_addf(err, "cannot create a pipe: %s", strerror(errno));
 		log_writer_discard(&r.log);
 		release(&r);
@@ -1197,9 +1350,18 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	oom_watch_init(&r.oom, &r.fs);
 	if (r.have_cg)
 		oom_watch_job(&r.oom, r.cg.path, r.cg.version);
+	/* Before the fork, so that the command's first fork is heard of. */
+	open_events(&r, o->kernel_events, SIGEVENTS);
+	restart_clock(&r);
+	tracer_init(&r.tracer, &r.sampler, &r.fs);
+	r.trace_go[0] = gofd[0];
+	r.trace_go[1] = gofd[1];
 	int place_ret;
 	pid_t pid = spawn(&r, argv, pipefd[1], &nofile, &oldmask, &place_ret, err);
 	close(pipefd[1]);
+	if (gofd[0] >= 0)
+		start_tracing(&r, place_ret ? -1 : pid,
+			      gofd); /* not a command that ends unplaced */
 	if (r.capturing)
 		capture_parent(&r.cap, SIGRTMIN);
 	if (pid < 0 || place_ret) {
@@ -1220,7 +1382,10 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	while (got < 0 && errno == EINTR);
 	close(pipefd[0]);
 	if (got == (ssize_t)sizeof(exec_errno)) {
-		waitpid(pid, NULL, 0);
+		if (r.tracing)
+			tracer_reap_failed(pid);
+		else
+			waitpid(pid, NULL, 0);
 		if (exec_errno == ENOENT)
 			strbuf_addf(err,
 				    "cannot run '%s': command not found; check the name and PATH",
@@ -1399,6 +1564,8 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 	oom_watch_init(&r.oom, &r.fs);
 	if (r.have_cg)
 		oom_watch_job(&r.oom, r.cg.path, r.cg.version);
+	open_events(&r, o->kernel_events, SIGEVENTS);
+	restart_clock(&r);
 	write_header_of(&r, pids, n);
 	commit_log(&r, res);
 	/* a cgroup's processes are its own, not their descendants elsewhere */
@@ -1488,6 +1655,10 @@ struct recorder_self *recorder_self_start(const struct recorder_options *o, stru
 		.self = 0, .peak_reset = s->o.peak_reset, .pss = s->o.pss, .t0 = r->t0};
 	sampler_init(&r->sampler, &r->fs, &so);
 	oom_watch_init(&r->oom, &r->fs);
+	/* polled by the thread's ppoll: no signal of the host's is taken */
+	open_events(r, s->o.kernel_events, 0);
+	restart_clock(r);
+	r->log.t0 = r->t0;
 	write_header_of(r, &self, 1);
 	/* Nothing of the host's has been recorded yet: a log not in place is no log. */
 	if (log_writer_commit(&r->log, boottime(), err) < 0) {

@@ -31,6 +31,10 @@ struct recorder_options {
 	bool capture_quiet; /* run: capture without passing the output on (a dashboard owns it) */
 	bool stdin_null;    /* run: the command reads /dev/null (a dashboard reads the terminal) */
 	double flush_interval; /* the longest a record waits before it is written; 0: 0.5 s */
+	/* the kernel's event sources to open where they can be (EVENTS_* of record/events.h;
+	 * all by default, 0: none) */
+	unsigned kernel_events;
+	bool trace; /* run: follow the tree with ptrace (record/trace.h) */
 	/*
 	 * The job's memory cgroup (docs/recorder.md). run makes one for the command unless
 	 * no_cgroup; attach uses the attached processes' when it holds only them. cgroup: an
@@ -77,6 +81,7 @@ struct recorder_result {
 	double job_peak_t;
 	enum memory_method method;
 	size_t processes; /* how many processes the tree had in all */
+	long missed;	  /* how many it may have had that were never seen; -1: none */
 	size_t alive;	  /* descendants still running at the end */
 	size_t oom_killed;
 	long samples;

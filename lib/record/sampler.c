@@ -18,6 +18,7 @@
 #include "record/sampler.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +105,7 @@ void sampler_release(struct sampler *s)
 	free(s->procs);
 	free(s->slots);
 	sampler_clear_events(s);
+	sampler_news_free(s);
 	free(s->events);
 	free(s->sample.procs);
 	strbuf_release(&s->scratch);
@@ -272,9 +274,14 @@ static struct tracked_proc *track(struct sampler *s, struct proc_handle *h,
 	p->io_t = -1;
 	p->rss = -1;
 	p->hwm = -1;
+	p->ev_status = -1;
+	p->ev_hwm = -1;
+	p->ev_utime_us = p->ev_stime_us = -1;
+	p->born = p->ev_end = NAN;
 	for (int i = 0; i < PROC_NFIELDS; i++)
 		p->v.v[i] = -1;
 	emit_proc_info(s, SAMPLER_PROC, p, t);
+	sampler_news_joined(s, p, t);
 	return p;
 }
 
@@ -303,7 +310,9 @@ struct candidates {
 	struct candidate *c;
 	size_t n, alloc;
 	const struct procfs *fs;
-	int lo, hi; /* accept pids in (lo, hi], or all when lo < 0 */
+	struct sampler *s;
+	int lo, hi;  /* accept pids in (lo, hi], or all when lo < 0 */
+	long listed; /* pids in the range that exist(ed) */
 	bool oom;
 };
 
@@ -326,8 +335,15 @@ static void consider(pid_t pid, void *data)
 		return;
 	cs->c = c;
 	c = &cs->c[cs->n];
+	cs->listed++;
+	if (!procfs_pid_stat(cs->fs, pid, &c->st)) {
+		/* gone before it could be read: maybe a process of the tree that was missed */
+		if (cs->lo >= 0)
+			sampler_news_gone(cs->s, pid, 1);
+		return;
+	}
 	/* A thread (not a thread group leader) has exit_signal -1: it is not a process. */
-	if (!procfs_pid_stat(cs->fs, pid, &c->st) || c->st.exit_signal == -1 || c->st.pid != pid)
+	if (c->st.exit_signal == -1 || c->st.pid != pid)
 		return;
 	c->taken = false;
 	cs->n++;
@@ -344,6 +360,13 @@ static void adopt(struct sampler *s, struct candidates *cs, double t)
 			if (c->taken || find(s, c->st.pid) || !in_tree(s, c->st.ppid) ||
 			    c->st.pid == s->opt.exclude)
 				continue;
+			/* one whose end was written already (a kernel event told it): its zombie,
+			 * or it is still in its exit */
+			if (sampler_news_ended(s, c->st.pid,
+					       sampler_start_secs(s, c->st.starttime))) {
+				c->taken = true;
+				continue;
+			}
 			c->taken = true;
 			/* Open it for keeps, and make sure it is still the same process. */
 			struct proc_handle h;
@@ -368,7 +391,7 @@ static void discover(struct sampler *s, double t)
 	int last = procfs_last_pid(s->fs);
 	if (last < 0 || s->last_pid < 0) {
 		/* No /proc/loadavg to tell what is new: list everything. */
-		struct candidates cs = {.fs = s->fs, .lo = -1};
+		struct candidates cs = {.fs = s->fs, .s = s, .lo = -1};
 		procfs_for_each_pid(s->fs, consider, &cs);
 		adopt(s, &cs, t);
 		s->last_pid = last;
@@ -376,7 +399,7 @@ static void discover(struct sampler *s, double t)
 	}
 	if (last == s->last_pid)
 		return;
-	struct candidates cs = {.fs = s->fs, .lo = s->last_pid, .hi = last};
+	struct candidates cs = {.fs = s->fs, .s = s, .lo = s->last_pid, .hi = last};
 	long count =
 		last > s->last_pid ? last - s->last_pid : (long)s->fs->pid_max - s->last_pid + last;
 	s->last_pid = last;
@@ -390,6 +413,9 @@ static void discover(struct sampler *s, double t)
 		}
 	} else {
 		procfs_for_each_pid(s->fs, consider, &cs);
+		/* the pids of the range /proc does not list: gone, or threads */
+		if (count > cs.listed)
+			sampler_news_gone(s, 0, count - cs.listed);
 	}
 	adopt(s, &cs, t);
 }
@@ -398,7 +424,7 @@ bool sampler_add_tree(struct sampler *s, pid_t pid, double t)
 {
 	if (!sampler_add(s, pid, t))
 		return false;
-	struct candidates cs = {.fs = s->fs, .lo = -1};
+	struct candidates cs = {.fs = s->fs, .s = s, .lo = -1};
 	procfs_for_each_pid(s->fs, consider, &cs);
 	adopt(s, &cs, t);
 	return true;
@@ -423,6 +449,9 @@ static void untrack(struct sampler *s, size_t i)
 void sampler_emit_exit(struct sampler *s, struct tracked_proc *p, double t, int wait_status,
 		       bool known)
 {
+	/* what the kernel told of it and is not read yet: its exit record came before its end */
+	if (s->in_sample && s->ev_flags && s->opt.news)
+		s->opt.news(s->opt.news_data);
 	struct sampler_event *ev = new_event(s, SAMPLER_EXIT);
 	if (!ev)
 		return;
@@ -439,6 +468,7 @@ void sampler_emit_exit(struct sampler *s, struct tracked_proc *p, double t, int 
 	e->utime = p->v.v[PF_UTIME];
 	e->stime = p->v.v[PF_STIME];
 	e->source = known ? EXIT_SRC_ZOMBIE : EXIT_SRC_VANISHED;
+	sampler_news_exit(s, p, e); /* what kernel events told of it: status, peak, CPU */
 }
 
 long long sampler_ticks_ms(const struct sampler *s, unsigned long long ticks)
@@ -448,6 +478,7 @@ long long sampler_ticks_ms(const struct sampler *s, unsigned long long ticks)
 
 void sampler_emit_exec(struct sampler *s, struct tracked_proc *p, double t)
 {
+	p->ev_hwm = -1; /* of the image it left */
 	emit_proc_info(s, SAMPLER_EXEC, p, t);
 }
 
@@ -489,6 +520,7 @@ const struct sample *sampler_sample(struct sampler *s, double t)
 	struct tree_values *tree = &out->tree;
 	memset(tree, 0, sizeof(*tree));
 	tree->v[TF_PSS] = s->opt.pss ? 0 : -1;
+	s->in_sample = true;
 	for (size_t i = 0; i < s->n;) {
 		struct tracked_proc *p = s->procs[i];
 		if (!read_proc(s, p, t)) {
@@ -505,7 +537,8 @@ const struct sample *sampler_sample(struct sampler *s, double t)
 		add_total(&tree->v[TF_ANON], v[PF_ANON]);
 		add_total(&tree->v[TF_FILE], v[PF_FILE]);
 		add_total(&tree->v[TF_SHMEM], v[PF_SHMEM]);
-		add_total(&tree->v[TF_PEAK], v[PF_PEAK]);
+		if (!sampler_young_span(s, p, t, v[PF_PEAK]))
+			add_total(&tree->v[TF_PEAK], v[PF_PEAK]);
 		add_total(&tree->v[TF_VMS], v[PF_VMS]);
 		add_total(&tree->v[TF_SWAP], v[PF_SWAP]);
 		if (s->opt.pss)
@@ -513,10 +546,13 @@ const struct sample *sampler_sample(struct sampler *s, double t)
 		add_total(&tree->v[TF_UTIME], v[PF_UTIME]);
 		add_total(&tree->v[TF_STIME], v[PF_STIME]);
 	}
-	tree->v[TF_PEAK] += s->exited_peak;
+	s->in_sample = false;
+	/* those that left since the last sample: together only where their lives meet */
+	tree->v[TF_PEAK] += s->exited_peak + sampler_exited_peak_take(s);
 	tree->v[TF_UTIME] += s->exited_utime;
 	tree->v[TF_STIME] += s->exited_stime;
 	s->exited_peak = 0;
+	sampler_news_expire(s, t);
 	for (int f = TF_JOB; f <= TF_CG_SWAP; f++)
 		tree->v[f] = -1;
 	for (size_t i = 0; i < s->n_tree_collectors; i++)
@@ -536,8 +572,14 @@ void sampler_zombie(struct sampler *s, pid_t pid)
 {
 	struct tracked_proc *p = find(s, pid);
 	struct proc_stat st;
-	if (!p || !proc_handle_stat(&p->h, &st))
+	if (!p) {
+		/* never seen: what its zombie says makes its record (sampler_reaped) */
+		s->zombie_ok = procfs_pid_stat(s->fs, pid, &s->zombie) && s->zombie.pid == pid;
 		return;
+	}
+	if (!proc_handle_stat(&p->h, &st))
+		return;
+	p->ppid = st.ppid;
 	p->waited_for_child = st.cminflt > 0;
 	p->v.v[PF_UTIME] = sampler_ticks_ms(s, st.utime);
 	p->v.v[PF_STIME] = sampler_ticks_ms(s, st.stime);
@@ -554,25 +596,34 @@ struct sampler_event *sampler_reaped(struct sampler *s, pid_t pid, int status,
 	 */
 	bool own = ru && p && !p->waited_for_child;
 	long long maxrss = own ? ru->ru_maxrss : -1;
-	if (s->opt.peak_reset && maxrss > 0)
-		s->exited_peak += maxrss;
 	if (!p) {
-		/* A process that came and went between two samples: its CPU still counts. */
-		if (ru) {
+		/* It came and went between two samples: a record from what is known of it. */
+		bool written;
+		struct sampler_event *ev = sampler_news_reaped(s, pid, status, ru, t, &written);
+		if (!ev && !written && ru) {
+			/* nothing known of it but its rusage: its CPU still counts */
 			s->exited_utime +=
 				ru->ru_utime.tv_sec * 1000LL + ru->ru_utime.tv_usec / 1000;
 			s->exited_stime +=
 				ru->ru_stime.tv_sec * 1000LL + ru->ru_stime.tv_usec / 1000;
 		}
-		return NULL;
+		return ev;
 	}
 	sampler_emit_exit(s, p, t, status, true);
 	struct sampler_event *ev = s->n_events ? &s->events[s->n_events - 1] : NULL;
 	struct exit_info *e = ev ? &ev->exit : NULL;
 	if (e && ev->type == SAMPLER_EXIT && e->pid == pid) {
-		e->peak = maxrss;
+		/* The high-water mark of its own address space when a kernel event gave it; else
+		 * ru_maxrss, when it is its own. */
+		if (e->hwm < 0) {
+			e->peak = maxrss;
+			if (s->opt.peak_reset && maxrss > 0)
+				sampler_tracked_span(s, p, t, maxrss);
+		}
 		e->maxrss = ru ? ru->ru_maxrss : -1;
-		e->source = EXIT_SRC_WAIT4;
+		/* memline reaps another's child only as its tracer (--trace) */
+		e->source = s->opt.self > 0 && p->ppid != s->opt.self ? EXIT_SRC_PTRACE
+								      : EXIT_SRC_WAIT4;
 	}
 	untrack(s, p->idx);
 	return e ? ev : NULL;
@@ -582,4 +633,32 @@ struct sampler_event *sampler_events(struct sampler *s, size_t *n)
 {
 	*n = s->n_events;
 	return s->events;
+}
+
+/* ---- for the sampler's event side (sampler-events.c) ---- */
+
+struct tracked_proc *sampler_find(const struct sampler *s, pid_t pid)
+{
+	return find(s, pid);
+}
+
+bool sampler_in_tree(const struct sampler *s, pid_t ppid)
+{
+	return in_tree(s, ppid);
+}
+
+struct tracked_proc *sampler_track(struct sampler *s, struct proc_handle *h,
+				   const struct proc_stat *st, double t)
+{
+	return track(s, h, st, t);
+}
+
+void sampler_untrack(struct sampler *s, struct tracked_proc *p)
+{
+	untrack(s, p->idx);
+}
+
+struct sampler_event *sampler_new_event(struct sampler *s, enum sampler_event_type type)
+{
+	return new_event(s, type);
 }

@@ -32,6 +32,13 @@ struct sampler_options {
 	pid_t exclude;	 /* never tracked (memline itself, when it is a descendant); 0 if none */
 	/* the job's memory cgroup (the caller's, kept until sampler_release), or NULL: none */
 	struct cgroup *cgroup;
+	/*
+	 * Reads what the kernel's event sources told since (record/events.h), when a sample finds
+	 * a tracked process ended: its exit record was sent before it could be reaped, so it is
+	 * there to be read, and the exit has its status and peak. NULL: no sources.
+	 */
+	void (*news)(void *data);
+	void *news_data;
 };
 
 enum sampler_event_type { SAMPLER_PROC, SAMPLER_EXEC, SAMPLER_EXIT };
@@ -54,6 +61,7 @@ struct sample {
 struct tracked_proc;
 struct collector;
 struct tree_collector;
+struct sampler_news;
 
 #define SAMPLER_MAX_COLLECTORS 8
 
@@ -86,6 +94,17 @@ struct sampler {
 	 * (PROC_DENIED_* bits); 0 while there is none. */
 	pid_t denied_pid;
 	unsigned denied;
+	/* What kernel event sources told of processes it does not track (sampler-events.c). */
+	struct sampler_news *news;
+	unsigned ev_flags;    /* SAMPLER_EV_*: what the sources that are on tell */
+	bool ev_lost;	      /* a source lost reports since the last sample */
+	bool in_sample;	      /* reading the processes: what sources tell is only noted */
+	bool ev_ever_lost;    /* ... at some time in the recording */
+	long gone;	      /* pids handed out that no sample or event showed: maybe missed */
+	double prev_sample_t; /* when the sample before the last one was taken */
+	/* the zombie sampler_zombie() read of a child it does not track, for sampler_reaped() */
+	struct proc_stat zombie;
+	bool zombie_ok;
 };
 
 void sampler_init(struct sampler *s, struct procfs *fs, const struct sampler_options *opt);
@@ -117,6 +136,52 @@ void sampler_zombie(struct sampler *s, pid_t pid);
  */
 struct sampler_event *sampler_reaped(struct sampler *s, pid_t pid, int status,
 				     const struct rusage *ru, double t);
+
+/*
+ * ---- What the kernel's event sources tell (record/events.h) ----
+ *
+ * They hear of every process on the machine; the sampler keeps what is of its tree. A process
+ * whose parent is in the tree joins it at its fork, before any sample could see it; an exit
+ * report of a process it never saw (it lived between two samples) is kept until its parent is
+ * known to be of the tree (children often end before their parents), then written as a proc
+ * record "seen at exit" and its exit, or forgotten once a sample found no such parent.
+ */
+enum {
+	SAMPLER_EV_FORKS = 1,	     /* a source tells every fork (proc connector, ptrace) */
+	SAMPLER_EV_EXITS = 2,	     /* a source tells every exit (taskstats) */
+	SAMPLER_EV_PROCESS_ENDS = 4, /* it tells when the last thread of a process ended */
+};
+/* Which kinds of news the recording's sources give (SAMPLER_EV_* bits). */
+void sampler_events_on(struct sampler *s, unsigned flags);
+/* A source lost reports (its socket overflowed): the pids of this interval may be missed. */
+void sampler_events_lost(struct sampler *s);
+
+/*
+ * pid, a new process (not a thread) whose parent is ppid (0: read it), was told of at t; born
+ * is when it was forked, exactly (the proc connector's time), or NAN.
+ */
+void sampler_fork(struct sampler *s, pid_t pid, pid_t ppid, double born, double t);
+/* pid replaced its program. */
+void sampler_exec(struct sampler *s, pid_t pid, double t);
+
+/* What ended: a thread other than the leader, the leader (others may run on), the process. */
+enum sampler_exit_what { SAMPLER_EXIT_THREAD, SAMPLER_EXIT_LEADER, SAMPLER_EXIT_PROCESS };
+struct sampler_exit_report {
+	pid_t pid, tgid, ppid; /* the thread, its process, the process's parent */
+	enum sampler_exit_what what;
+	enum exit_source source;
+	int status;		      /* wait(2) status, -1 unknown */
+	long long hwm;		      /* its address space's high-water mark, KiB; -1 unknown */
+	long long utime_us, stime_us; /* the thread's own CPU time; -1 unknown */
+	double start;		      /* when its process started, seconds since t0; NAN unknown */
+	double end;    /* when it ended, exactly (the proc connector's time); NAN unknown */
+	double end_lo; /* it ended after this (the source's previous read); NAN unknown */
+	char comm[32]; /* the thread's name; "" unknown */
+};
+void sampler_exit_report(struct sampler *s, const struct sampler_exit_report *r, double t);
+/* Processes the tree had that memline never saw, at most (see docs/sampler.md); -1 where the
+ * kernel's events covered the whole recording. */
+long sampler_missed(const struct sampler *s);
 
 /* The events found since the last sampler_clear_events, in the order they happened. */
 struct sampler_event *sampler_events(struct sampler *s, size_t *n);

@@ -5,7 +5,11 @@
  * zombies with their exit code, vanished processes, and the rule that /proc/PID/status (and the
  * high-water-mark reset) is read only when stat shows the process changed or a second passed;
  * the collectors a recording runs (smaps only under --pss), and that smaps_rollup and io are
- * read with status, io at most once a second.
+ * read with status, io at most once a second; and what the kernel's event sources tell it
+ * (sampler-events.c): forks tracked at once, exits of processes never seen kept until their
+ * parent is known (children before parents), threads summed into their process, the ends of
+ * memline's children left to its reaping, late reports and zombies not taken twice, and the
+ * pids a sample found gone counted as maybe missed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +22,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <math.h>
 
 #include "record/collector.h"
 #include "record/sampler.h"
@@ -60,6 +65,9 @@ struct fproc {
 	unsigned long code; /* where its program's code starts; 0 for 4096; -1UL: no memory map */
 };
 
+/* Added to every start time written: a pid handed out again starts later than its first. */
+static int start_shift;
+
 static void put_stat(struct fake *f, const struct fproc *p)
 {
 	char rel[64], buf[512];
@@ -69,8 +77,8 @@ static void put_stat(struct fake *f, const struct fproc *p)
 		 "%d (%s) %c %d 1 1 0 -1 0 %lu 0 0 0 150 50 0 0 20 0 1 0 %d 104857600 %ld "
 		 "18446744073709551615 %lu 8192 0 0 0 0 0 0 0 0 0 0 %d 0 0 0 0 0 0 0 0 0 %lu 0 0 "
 		 "0 %d\n",
-		 p->pid, p->comm, p->state, p->ppid, p->minflt, 1000 + p->pid, p->rss_pages, code,
-		 p->exit_signal, code ? code + 100000 : 0, p->exit_code);
+		 p->pid, p->comm, p->state, p->ppid, p->minflt, 1000 + p->pid + start_shift,
+		 p->rss_pages, code, p->exit_signal, code ? code + 100000 : 0, p->exit_code);
 	put(f, rel, buf);
 }
 
@@ -109,6 +117,7 @@ static void add_proc(struct fake *f, const struct fproc *p)
 static int setup(void **state)
 {
 	struct fake *f = calloc(1, sizeof(*f));
+	start_shift = 0;
 	snprintf(f->dir, sizeof(f->dir), "/tmp/memline-test-proc-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	char sys[96];
@@ -377,7 +386,8 @@ static void test_many_processes(void **state)
 		assert_int_equal(sampler_tracks(&f->s, BASE + i), i % 2 == 1);
 	sampler_clear_events(&f->s);
 
-	/* Their pids come back as new children of the root (the counter wrapped). */
+	/* Their pids come back as new children of the root (the counter wrapped), later. */
+	start_shift = 500;
 	for (int i = 0; i < N; i += 2) {
 		struct fproc c = {BASE + i, 1000, "again", 'S', 1, 10, 17, 0, 0, NULL, 0};
 		put_stat(f, &c);
@@ -534,6 +544,251 @@ static void test_collectors(void **state)
 	assert_int_equal(find_values(s, 1000)->v[PF_RCHAR], 200);
 }
 
+/* ---- what the kernel's event sources tell ---- */
+
+static void start_self(struct fake *f, const struct fproc *root, pid_t self)
+{
+	struct strbuf err = STRBUF_INIT;
+	assert_int_equal(procfs_init(&f->fs, f->dir, &err), 0);
+	struct sampler_options o = {.self = self, .peak_reset = true, .t0 = 0};
+	add_proc(f, root);
+	sampler_init(&f->s, &f->fs, &o);
+	assert_true(sampler_add(&f->s, root->pid, 0));
+	strbuf_release(&err);
+}
+
+/* An exit report: of a whole process (what), wait status, hwm and CPU (us). */
+static void report(struct fake *f, pid_t tid, pid_t tgid, pid_t ppid, enum sampler_exit_what what,
+		   int status, long long hwm, long long cpu_us, double t)
+{
+	struct sampler_exit_report r = {.pid = tid,
+					.tgid = tgid,
+					.ppid = ppid,
+					.what = what,
+					.source = EXIT_SRC_TASKSTATS,
+					.status = status,
+					.hwm = hwm,
+					.utime_us = cpu_us,
+					.stime_us = cpu_us / 2,
+					.start = NAN,
+					.end = NAN,
+					.end_lo = NAN};
+	snprintf(r.comm, sizeof(r.comm), "c%d", (int)tid);
+	sampler_exit_report(&f->s, &r, t);
+}
+
+static const struct exit_info *nth_exit(struct fake *f, pid_t pid)
+{
+	size_t n;
+	struct sampler_event *ev = sampler_events(&f->s, &n);
+	for (size_t i = 0; i < n; i++)
+		if (ev[i].type == SAMPLER_EXIT && ev[i].exit.pid == pid)
+			return &ev[i].exit;
+	return NULL;
+}
+
+static void test_exits_before_their_parents(void **state)
+{
+	struct fake *f = *state;
+	struct fproc root = {1000, 1, "sh", 'S', 10, 100, 17, 0, 0, NULL, 0};
+	start(f, &root);
+	sampler_events_on(&f->s, SAMPLER_EV_EXITS | SAMPLER_EV_PROCESS_ENDS);
+	expect_events(f, "proc:1000");
+	/* A grandchild ends before its parent: nothing is known of 3000 yet. */
+	report(f, 3001, 3001, 3000, SAMPLER_EXIT_PROCESS, 3 << 8, 5000, 2000, 0.1);
+	/* A stranger's process ends: never the tree's. */
+	report(f, 4000, 4000, 1, SAMPLER_EXIT_PROCESS, 0, 100, 0, 0.1);
+	expect_events(f, "");
+	/* Threads of the child end (their CPU is its), then the child itself. */
+	report(f, 3005, 3000, 1000, SAMPLER_EXIT_THREAD, 0, 7000, 1000, 0.11);
+	report(f, 3006, 3000, 1000, SAMPLER_EXIT_THREAD, 0, 7000, 1000, 0.11);
+	report(f, 3000, 3000, 1000, SAMPLER_EXIT_PROCESS, 9, 8000, 4000, 0.12);
+	const struct exit_info *c = nth_exit(f, 3000), *g = nth_exit(f, 3001);
+	assert_non_null(c);
+	assert_non_null(g);
+	assert_int_equal(c->how, EXIT_HOW_KILLED);
+	assert_int_equal(c->signal, 9);
+	assert_int_equal(c->hwm, 8000);
+	assert_int_equal(c->peak, 8000);
+	assert_int_equal(c->utime, 6); /* 1 + 1 + 4 ms */
+	assert_int_equal(c->source, EXIT_SRC_TASKSTATS);
+	assert_int_equal(g->code, 3);
+	assert_int_equal(g->peak, 5000);
+	size_t n;
+	struct sampler_event *ev = sampler_events(&f->s, &n);
+	assert_true(ev[0].proc.at_exit);
+	assert_int_equal(ev[0].proc.ppid, 1000);
+	assert_string_equal(ev[0].proc.comm, "c3000");
+	expect_events(f, "proc:3000 exit:3000 proc:3001 exit:3001");
+	/* A late report of either, and a fork told after the exit, change nothing. */
+	report(f, 3000, 3000, 1000, SAMPLER_EXIT_PROCESS, 9, 8000, 4000, 0.13);
+	sampler_fork(&f->s, 3001, 3000, NAN, 0.13);
+	expect_events(f, "");
+	/* Their ends are in the tree's totals at the next sample. */
+	const struct sample *s = sampler_sample(&f->s, 0.2);
+	assert_true(s->tree.v[TF_PEAK] >= 13000);
+	assert_true(s->tree.v[TF_UTIME] >= 6);
+}
+
+static void test_tracked_process_ends_by_report(void **state)
+{
+	struct fake *f = *state;
+	struct fproc root = {1000, 1, "sh", 'S', 10, 100, 17, 0, 0, NULL, 0};
+	struct fproc child = {1001, 1000, "child", 'S', 5, 50, 17, 0, 0, NULL, 0};
+	start(f, &root);
+	sampler_events_on(&f->s, SAMPLER_EV_EXITS | SAMPLER_EV_PROCESS_ENDS);
+	/* Told of its fork: tracked at once, before any sample; a stranger's fork is not. */
+	add_proc(f, &child);
+	sampler_fork(&f->s, 1001, 1000, NAN, 0.01);
+	sampler_fork(&f->s, 1003, 1, NAN, 0.01);
+	expect_events(f, "proc:1000 proc:1001");
+	assert_true(sampler_tracks(&f->s, 1001));
+	/* Its leader ends first (others run on): a note; then its last thread. */
+	report(f, 1001, 1001, 1000, SAMPLER_EXIT_LEADER, 7 << 8, 6000, 0, 0.02);
+	assert_true(sampler_tracks(&f->s, 1001));
+	expect_events(f, "");
+	child.state = 'Z';
+	put_stat(f, &child);
+	report(f, 1002, 1001, 1000, SAMPLER_EXIT_PROCESS, 7 << 8, 6500, 0, 0.03);
+	const struct exit_info *e = nth_exit(f, 1001);
+	assert_non_null(e);
+	assert_int_equal(e->code, 7);
+	assert_int_equal(e->hwm, 6500);
+	assert_int_equal(e->source, EXIT_SRC_TASKSTATS);
+	expect_events(f, "exit:1001");
+	assert_false(sampler_tracks(&f->s, 1001));
+	/* Its zombie is still there for its parent: a sample does not take it for a new one. */
+	put_loadavg(f, 1001);
+	sampler_sample(&f->s, 0.05);
+	expect_events(f, "");
+}
+
+static void test_memline_children_end_when_reaped(void **state)
+{
+	struct fake *f = *state;
+	struct fproc root = {1000, 999, "sh", 'S', 10, 100, 17, 0, 0, NULL, 0};
+	start_self(f, &root, 999);
+	sampler_events_on(&f->s, SAMPLER_EV_EXITS | SAMPLER_EV_PROCESS_ENDS);
+	expect_events(f, "proc:1000");
+	/* memline's child: the report is a note, the reaping ends it, with the report's hwm. */
+	report(f, 1000, 1000, 999, SAMPLER_EXIT_PROCESS, 0, 9000, 0, 0.1);
+	expect_events(f, "");
+	struct rusage ru = {.ru_maxrss = 12000};
+	root.state = 'Z';
+	put_stat(f, &root);
+	sampler_zombie(&f->s, 1000);
+	struct sampler_event *ev = sampler_reaped(&f->s, 1000, 0, &ru, 0.11);
+	assert_non_null(ev);
+	assert_int_equal(ev->exit.hwm, 9000);
+	assert_int_equal(ev->exit.peak, 9000); /* its own address space's, not ru_maxrss */
+	assert_int_equal(ev->exit.maxrss, 12000);
+	assert_int_equal(ev->exit.source, EXIT_SRC_WAIT4);
+	expect_events(f, "exit:1000");
+	/* An orphan memline reaps that no sample saw: a record from its zombie and its report. */
+	struct fproc orphan = {1010, 999, "orphan", 'Z', 5, 0, 17, 0, 0, NULL, 0};
+	add_proc(f, &orphan);
+	report(f, 1010, 1010, 999, SAMPLER_EXIT_PROCESS, 2 << 8, 3000, 0, 0.2);
+	expect_events(f, "");
+	sampler_zombie(&f->s, 1010);
+	ev = sampler_reaped(&f->s, 1010, 2 << 8, &ru, 0.21);
+	assert_non_null(ev);
+	assert_int_equal(ev->exit.code, 2);
+	assert_int_equal(ev->exit.hwm, 3000);
+	expect_events(f, "proc:1010 exit:1010");
+	/* Reaped again (memline was its tracer, then its parent's heir): nothing more. */
+	sampler_zombie(&f->s, 1010);
+	assert_null(sampler_reaped(&f->s, 1010, 2 << 8, &ru, 0.22));
+	expect_events(f, "");
+}
+
+static void test_missed_pids(void **state)
+{
+	struct fake *f = *state;
+	struct fproc root = {1000, 1, "sh", 'S', 10, 100, 17, 0, 0, NULL, 0};
+	start(f, &root);
+	/* Five pids handed out, one a live stranger, four gone before the sample looked. */
+	struct fproc stranger = {1003, 1, "other", 'S', 5, 50, 17, 0, 0, NULL, 0};
+	add_proc(f, &stranger);
+	put_loadavg(f, 1005);
+	sampler_sample(&f->s, 0.01);
+	assert_int_equal(sampler_missed(&f->s), 4);
+	/* With a source that hears every exit, nothing is missed. */
+	sampler_events_on(&f->s, SAMPLER_EV_EXITS);
+	assert_int_equal(sampler_missed(&f->s), -1);
+	/* Unless it lost some: then the gone pids of that interval count. */
+	sampler_events_lost(&f->s);
+	put_loadavg(f, 1008);
+	sampler_sample(&f->s, 0.02);
+	assert_int_equal(sampler_missed(&f->s), 7);
+	put_loadavg(f, 1010);
+	sampler_sample(&f->s, 0.03);
+	assert_int_equal(sampler_missed(&f->s), 7);
+}
+
+/* A child's exit record, read at t: it lived life seconds and ended after after. */
+static void timed_report(struct fake *f, pid_t pid, long long hwm, double life, double after,
+			 double t)
+{
+	struct sampler_exit_report r = {.pid = pid,
+					.tgid = pid,
+					.ppid = 1000,
+					.what = SAMPLER_EXIT_PROCESS,
+					.source = EXIT_SRC_TASKSTATS,
+					.status = 0,
+					.hwm = hwm,
+					.utime_us = 0,
+					.stime_us = 0,
+					.start = t - life,
+					.end = NAN,
+					.end_lo = after};
+	sampler_exit_report(&f->s, &r, t);
+}
+
+static void test_tree_peak_of_children_one_after_another(void **state)
+{
+	struct fake *f = *state;
+	struct fproc root = {1000, 1, "sh", 'S', 10, 100, 17, 0, 0, NULL, 0};
+	start(f, &root);
+	sampler_events_on(&f->s, SAMPLER_EV_EXITS | SAMPLER_EV_PROCESS_ENDS);
+	const struct sample *s = sampler_sample(&f->s, 0.0);
+	long long base = s->tree.v[TF_PEAK];
+	/* Three children one after another, each read right after its end: never together. */
+	timed_report(f, 3001, 100000, 0.08, 0.095, 0.1);
+	timed_report(f, 3002, 120000, 0.08, 0.195, 0.2);
+	timed_report(f, 3003, 110000, 0.08, 0.295, 0.3);
+	s = sampler_sample(&f->s, 1.0);
+	assert_int_equal(s->tree.v[TF_PEAK] - base, 120000);
+	/* Two that lived at once, and one read late (its end could have been any time since the
+	 * previous read): all three may have met. */
+	timed_report(f, 3004, 100000, 0.2, 1.25, 1.3);
+	timed_report(f, 3005, 50000, 0.1, 1.25, 1.3);
+	timed_report(f, 3006, 70000, 0.05, 1.0, 1.9);
+	s = sampler_sample(&f->s, 2.0);
+	assert_int_equal(s->tree.v[TF_PEAK] - base, 220000);
+	/* Exact fork times (the connector) and lifetimes: one after another again. */
+	sampler_fork(&f->s, 3007, 1000, 2.1, 2.11);
+	sampler_fork(&f->s, 3008, 1000, 2.3, 2.31);
+	timed_report(f, 3007, 100000, 0.1, 2.0, 2.5);
+	timed_report(f, 3008, 90000, 0.1, 2.0, 2.5);
+	s = sampler_sample(&f->s, 3.0);
+	assert_int_equal(s->tree.v[TF_PEAK] - base, 100000);
+}
+
+static void test_news_forgotten(void **state)
+{
+	struct fake *f = *state;
+	struct fproc root = {1000, 1, "sh", 'S', 10, 100, 17, 0, 0, NULL, 0};
+	start(f, &root);
+	sampler_events_on(&f->s, SAMPLER_EV_EXITS | SAMPLER_EV_PROCESS_ENDS);
+	expect_events(f, "proc:1000");
+	/* An exit whose parent no sample found stays a while, then is forgotten. */
+	report(f, 3001, 3001, 3000, SAMPLER_EXIT_PROCESS, 0, 100, 0, 0.0);
+	for (double t = 0.5; t < 4; t += 0.5)
+		sampler_sample(&f->s, t);
+	report(f, 3000, 3000, 1000, SAMPLER_EXIT_PROCESS, 0, 100, 0, 4.0);
+	expect_events(f, "proc:3000 exit:3000");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -545,6 +800,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_early_peak_and_no_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_first_seen_mid_exec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_collectors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exits_before_their_parents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tracked_process_ends_by_report, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_memline_children_end_when_reaped, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_missed_pids, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_news_forgotten, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tree_peak_of_children_one_after_another, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

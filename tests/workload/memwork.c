@@ -15,6 +15,14 @@
  *                   own steps' memory
  *   orphan STEPS    like child, through an intermediate process that exits at once, so the
  *                   grandchild running STEPS is reparented (to memline when it is a subreaper)
+ *   daemon STEPS    like orphan, as a daemon does it: the intermediate calls setsid(2) before
+ *                   it forks the grandchild that runs STEPS
+ *   children N STEPS  fork N children one after another, each running STEPS and exiting 0,
+ *                   each waited for before the next is forked (sequential short-lived children)
+ *   threads N SIZE MS  start N threads that each mmap and touch SIZE, hold it MS ms, unmap it
+ *                   and return; the step ends when all have (joined)
+ *   bgthreads N SIZE   start N threads that each touch SIZE and then sleep forever; the step
+ *                   ends at once (an exit later ends them with the process)
  *   wait            wait until every child has exited
  *   exit N          exit with status N
  *   kill SIG        raise signal SIG (a number or a name: 9, KILL, SIGSEGV) on itself; core
@@ -24,6 +32,7 @@
  *                   RUSAGE_SELF). memline resets the high-water mark after each sample, so
  *                   under memline this is the peak since its last sample, unless it runs with
  *                   --no-peak-reset
+ *   pidrss          print "pidrss PID KIB": its pid and ru_maxrss, as maxrss
  *   churn N         deterministic CPU and memory work: N rounds of allocating 1 MiB, touching
  *                   it, computing over it and freeing it; "churn 2s" instead runs 2 seconds
  *   say TEXT        print TEXT and a newline on stdout, flushed
@@ -40,6 +49,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -201,10 +211,11 @@ static int step_nargs(const char *step)
 		const char *name;
 		int nargs;
 	} steps[] = {
-		{"alloc", 1},  {"free", 0},  {"spike", 2}, {"sleep", 1},   {"child", 1},
-		{"orphan", 1}, {"wait", 0},  {"exit", 1},  {"kill", 1},	   {"onsig", 2},
-		{"maxrss", 0}, {"churn", 1}, {"say", 1},   {"pidfile", 1}, {"waitsig", 0},
-		{"ready", 1},  {"hang", 0},
+		{"alloc", 1},	  {"free", 0},	 {"spike", 2},	{"sleep", 1},	 {"child", 1},
+		{"orphan", 1},	  {"wait", 0},	 {"exit", 1},	{"kill", 1},	 {"onsig", 2},
+		{"maxrss", 0},	  {"churn", 1},	 {"say", 1},	{"pidfile", 1},	 {"waitsig", 0},
+		{"ready", 1},	  {"hang", 0},	 {"daemon", 1}, {"children", 2}, {"threads", 3},
+		{"bgthreads", 2}, {"pidrss", 0},
 	};
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
 		if (!strcmp(step, steps[i].name))
@@ -261,9 +272,22 @@ static void check_steps(char **argv, int argc)
 			fail("churn: bad count '%s' (rounds, or seconds with an s)", a);
 		if (!strcmp(step, "ready") && !parse_ll(a, 0, INT_MAX, &v))
 			fail("ready: bad file descriptor '%s'", a);
-		if (!strcmp(step, "child") || !strcmp(step, "orphan")) {
+		if ((!strcmp(step, "children") || !strcmp(step, "threads") ||
+		     !strcmp(step, "bgthreads")) &&
+		    !parse_ll(a, 0, 100000, &v))
+			fail("%s: bad count", step);
+		if ((!strcmp(step, "threads") || !strcmp(step, "bgthreads")) && !parse_size(b, &sz))
+			fail("threads: bad size '%s'", b);
+		if (!strcmp(step, "threads") && !parse_ll(argv[i + 3], 0, INT_MAX, &v))
+			fail("threads: bad milliseconds '%s'", argv[i + 3]);
+		const char *sub =
+			!strcmp(step, "child") || !strcmp(step, "orphan") || !strcmp(step, "daemon")
+				? a
+			: !strcmp(step, "children") ? b
+						    : NULL;
+		if (sub) {
 			int n;
-			char **words = split_steps(a, &n);
+			char **words = split_steps(sub, &n);
 			check_steps(words, n);
 			free_words(words, n);
 		}
@@ -387,7 +411,7 @@ static void run_in_child(const char *steps)
 	_exit(0);
 }
 
-static void do_child(const char *steps, bool orphan)
+static void do_child(const char *steps, bool orphan, bool daemon)
 {
 	fflush(NULL);
 	pid_t pid = fork();
@@ -396,6 +420,8 @@ static void do_child(const char *steps, bool orphan)
 	if (pid == 0) {
 		if (!orphan)
 			run_in_child(steps);
+		if (daemon && setsid() < 0)
+			fail_os("setsid");
 		pid_t grandchild = fork();
 		if (grandchild < 0)
 			fail_os("fork");
@@ -406,6 +432,63 @@ static void do_child(const char *steps, bool orphan)
 	if (orphan)
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
+}
+
+/* Forks n children one after another, each running steps, each waited for. */
+static void do_children(long long n, const char *steps)
+{
+	for (long long k = 0; k < n; k++) {
+		fflush(NULL);
+		pid_t pid = fork();
+		if (pid < 0)
+			fail_os("fork");
+		if (pid == 0)
+			run_in_child(steps);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+}
+
+struct thread_work {
+	size_t len;
+	long long ms; /* < 0: hold forever */
+};
+
+static void *thread_main(void *arg)
+{
+	const struct thread_work *w = arg;
+	void *p = map_touched(w->len);
+	if (w->ms < 0)
+		for (;;)
+			pause();
+	sleep_ms(w->ms);
+	if (p)
+		munmap(p, w->len);
+	return NULL;
+}
+
+/* Starts n threads that each touch len; joins them unless they hold it forever (ms < 0). */
+static void do_threads(long long n, size_t len, long long ms)
+{
+	/* the threads' for as long as they run: kept (held forever by bgthreads) */
+	struct thread_work *w = malloc(sizeof(*w));
+	pthread_t *t = calloc((size_t)n + 1, sizeof(*t));
+	if (!t || !w)
+		fail_os("calloc");
+	*w = (struct thread_work){len, ms};
+	for (long long k = 0; k < n; k++) {
+		int e = pthread_create(&t[k], NULL, thread_main, w);
+		if (e) {
+			errno = e;
+			fail_os("pthread_create");
+		}
+	}
+	if (ms >= 0) {
+		for (long long k = 0; k < n; k++)
+			pthread_join(t[k], NULL);
+		free(w);
+	}
+	free(t);
 }
 
 static void run_steps(char **argv, int argc)
@@ -431,8 +514,24 @@ static void run_steps(char **argv, int argc)
 		} else if (!strcmp(step, "sleep")) {
 			parse_ll(a, 0, INT_MAX, &v);
 			sleep_ms(v);
-		} else if (!strcmp(step, "child") || !strcmp(step, "orphan")) {
-			do_child(a, !strcmp(step, "orphan"));
+		} else if (!strcmp(step, "child") || !strcmp(step, "orphan") ||
+			   !strcmp(step, "daemon")) {
+			do_child(a, strcmp(step, "child") != 0, !strcmp(step, "daemon"));
+		} else if (!strcmp(step, "children")) {
+			parse_ll(a, 0, 100000, &v);
+			do_children(v, b);
+		} else if (!strcmp(step, "threads") || !strcmp(step, "bgthreads")) {
+			parse_ll(a, 0, 100000, &v);
+			parse_size(b, &sz);
+			long long ms = -1;
+			if (!strcmp(step, "threads"))
+				parse_ll(argv[i + 3], 0, INT_MAX, &ms);
+			do_threads(v, sz, ms);
+		} else if (!strcmp(step, "pidrss")) {
+			struct rusage ru;
+			getrusage(RUSAGE_SELF, &ru);
+			printf("pidrss %ld %ld\n", (long)getpid(), ru.ru_maxrss);
+			fflush(stdout);
 		} else if (!strcmp(step, "wait")) {
 			while (wait(NULL) >= 0 || errno == EINTR)
 				;
