@@ -123,6 +123,7 @@ void recorder_options_init(struct recorder_options *o)
 	o->min_interval = RECORDER_MIN_INTERVAL;
 	o->max_interval = RECORDER_MAX_INTERVAL;
 	o->peak_reset = true;
+	o->pss_budget = SAMPLER_PSS_BUDGET;
 	o->proc_root = "/proc";
 }
 
@@ -940,8 +941,11 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	}
 	r.t0 = boottime();
 	/* Before the fork, so that the sampler's "last pid" predates the command's first child. */
-	struct sampler_options so = {
-		.self = getpid(), .peak_reset = o->peak_reset, .pss = o->pss, .t0 = r.t0};
+	struct sampler_options so = {.self = getpid(),
+				     .peak_reset = o->peak_reset,
+				     .pss = o->pss,
+				     .t0 = r.t0,
+				     .pss_budget = o->pss_budget};
 	sampler_init(&r.sampler, &r.fs, &so);
 	oom_watch_init(&r.oom, &r.fs);
 	pid_t pid = fork();
@@ -1040,7 +1044,8 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 				     .peak_reset = o->peak_reset,
 				     .pss = o->pss,
 				     .t0 = r.t0,
-				     .exclude = getpid()};
+				     .exclude = getpid(),
+				     .pss_budget = o->pss_budget};
 	sampler_init(&r.sampler, &r.fs, &so);
 	oom_watch_init(&r.oom, &r.fs);
 	write_header_of(&r, pids, n);
@@ -1120,8 +1125,11 @@ struct recorder_self *recorder_self_start(const struct recorder_options *o, stru
 	r->log.t0 = r->t0;
 	pid_t self = getpid();
 	r->main_pid = self;
-	struct sampler_options so = {
-		.self = 0, .peak_reset = s->o.peak_reset, .pss = s->o.pss, .t0 = r->t0};
+	struct sampler_options so = {.self = 0,
+				     .peak_reset = s->o.peak_reset,
+				     .pss = s->o.pss,
+				     .t0 = r->t0,
+				     .pss_budget = s->o.pss_budget};
 	sampler_init(&r->sampler, &r->fs, &so);
 	oom_watch_init(&r->oom, &r->fs);
 	write_header_of(r, &self, 1);

@@ -14,6 +14,12 @@
  * Reading. Every tracked process is read by the collectors (record/collector.h) in the order of
  * the table below: stat, then those that read less often (each decides when it is due). See
  * sampler.h for the cost model and docs/log-format.md for what a peak means.
+ *
+ * Sharing. A process that joins with its parent's program (forked, not exec'd) is of its
+ * parent's family: their pages are shared copy-on-write. When it shares its parent's address
+ * space itself (vfork, CLONE_VM: kcmp tells, once, as it joins), it is vm_of that process and
+ * counts nothing until it execs. A fork, an exec or an exit changes how the family shares its
+ * pages: its members are marked share_changed for the PSS readers.
  */
 #include "record/sampler.h"
 
@@ -28,10 +34,7 @@
 
 /* The collectors, in the order they read a process: stat first (it says whether it is there). */
 static const struct collector *const collectors[] = {
-	&collect_stat,
-	&collect_status,
-	&collect_smaps,
-	&collect_io,
+	&collect_stat, &collect_vm, &collect_status, &collect_smaps, &collect_io,
 };
 _Static_assert(sizeof(collectors) / sizeof(collectors[0]) <= SAMPLER_MAX_COLLECTORS,
 	       "more collectors than struct sampler has room for");
@@ -42,6 +45,7 @@ _Static_assert(sizeof(collectors) / sizeof(collectors[0]) <= SAMPLER_MAX_COLLECT
  */
 static const struct tree_collector *const tree_collectors[] = {
 	&collect_job_rss,
+	&collect_job_pss,
 };
 _Static_assert(sizeof(tree_collectors) / sizeof(tree_collectors[0]) <= SAMPLER_MAX_COLLECTORS,
 	       "more tree collectors than struct sampler has room for");
@@ -139,6 +143,11 @@ static struct tracked_proc *find(const struct sampler *s, pid_t pid)
 		if (!p || p->pid == pid)
 			return p;
 	}
+}
+
+struct tracked_proc *sampler_find(const struct sampler *s, pid_t pid)
+{
+	return find(s, pid);
 }
 
 static void slot_put(struct tracked_proc **slots, size_t cap, struct tracked_proc *p)
@@ -243,6 +252,86 @@ static void emit_proc_info(struct sampler *s, enum sampler_event_type type, stru
 	}
 }
 
+/* The members of p's family, or of the process that shares p's shared memory, changed. */
+static void sharing_changed(struct sampler *s, const struct tracked_proc *p)
+{
+	if (p->v.v[PF_SHMEM] > 0)
+		s->changed_shmem = true;
+	for (size_t i = 0; i < s->n_changed; i++)
+		if (s->changed[i] == p->family)
+			return;
+	if (s->n_changed < SAMPLER_MAX_CHANGED)
+		s->changed[s->n_changed++] = p->family;
+	else
+		s->changed_all = true;
+}
+
+/* Marks the processes whose sharing changed (sharing_changed) as share_changed. */
+static void mark_sharing(struct sampler *s)
+{
+	if (!s->n_changed && !s->changed_all && !s->changed_shmem)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		struct tracked_proc *p = s->procs[i];
+		bool mark = s->changed_all || (s->changed_shmem && p->v.v[PF_SHMEM] > 0);
+		for (size_t k = 0; !mark && k < s->n_changed; k++)
+			mark = p->family == s->changed[k];
+		if (mark)
+			p->share_changed = true;
+	}
+	s->n_changed = 0;
+	s->changed_all = s->changed_shmem = false;
+}
+
+/*
+ * p, a family's root, leaves the family (it exits or execs): another member, if any, becomes
+ * the root, so that a family is always named by a tracked process.
+ */
+static void rehome(struct sampler *s, struct tracked_proc *p)
+{
+	if (p->family != p->pid)
+		return;
+	pid_t root = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		struct tracked_proc *q = s->procs[i];
+		if (q == p || q->family != p->pid)
+			continue;
+		if (!root)
+			root = q->pid;
+		q->family = root;
+	}
+}
+
+/* Whether p and q run the same program image (a fork that did not exec), as far as stat shows. */
+static bool same_image(const struct tracked_proc *p, const struct tracked_proc *q)
+{
+	return p->startcode > 1 && p->startcode == q->startcode && p->argstart == q->argstart;
+}
+
+/* A process joined: its family, and whether it shares its parent's address space. */
+static void join_family(struct sampler *s, struct tracked_proc *p)
+{
+	struct tracked_proc *parent = find(s, p->ppid);
+	p->family = p->pid;
+	if (!parent || parent == p || !same_image(p, parent))
+		return;
+	p->forked = true;
+	p->family = parent->family;
+	vm_joined(s, p, parent);
+	if (p->vm_of < 0)
+		sharing_changed(s, p); /* a fork: its family's pages are split once more */
+}
+
+static void memory_gone(struct sampler *s, struct tracked_proc *p, bool exec)
+{
+	for (size_t i = 0; i < s->n_tree_collectors; i++)
+		if (s->tree_collectors[i]->left)
+			s->tree_collectors[i]->left(s, p, exec);
+	if (p->vm_of < 0 && (p->family != p->pid || p->v.v[PF_SHMEM] > 0))
+		sharing_changed(s, p);
+	rehome(s, p);
+}
+
 /* Takes ownership of an open handle whose stat was read; adds the process to the tree. */
 static struct tracked_proc *track(struct sampler *s, struct proc_handle *h,
 				  const struct proc_stat *st, double t)
@@ -271,8 +360,13 @@ static struct tracked_proc *track(struct sampler *s, struct proc_handle *h,
 	p->io_t = -1;
 	p->rss = -1;
 	p->hwm = -1;
+	p->vm_of = -1;
+	p->exit_peak = -1;
+	p->pss.t = p->pss.read_t = p->pss.fam_t = -1;
+	p->pss.est = p->pss.est_rss = p->pss.private_kib = -1;
 	for (int i = 0; i < PROC_NFIELDS; i++)
 		p->v.v[i] = -1;
+	join_family(s, p);
 	emit_proc_info(s, SAMPLER_PROC, p, t);
 	return p;
 }
@@ -407,6 +501,7 @@ bool sampler_add_tree(struct sampler *s, pid_t pid, double t)
 static void untrack(struct sampler *s, size_t i)
 {
 	struct tracked_proc *p = s->procs[i];
+	memory_gone(s, p, false);
 	if (p->v.v[PF_UTIME] > 0)
 		s->exited_utime += p->v.v[PF_UTIME];
 	if (p->v.v[PF_STIME] > 0)
@@ -448,6 +543,9 @@ long long sampler_ticks_ms(const struct sampler *s, unsigned long long ticks)
 void sampler_emit_exec(struct sampler *s, struct tracked_proc *p, double t)
 {
 	emit_proc_info(s, SAMPLER_EXEC, p, t);
+	memory_gone(s, p, true);
+	p->family = p->pid;
+	p->forked = false;
 }
 
 /*
@@ -478,6 +576,7 @@ static void add_total(long long *total, long long v)
 const struct sample *sampler_sample(struct sampler *s, double t)
 {
 	discover(s, t);
+	mark_sharing(s);
 	struct sample *out = &s->sample;
 	out->t = t;
 	out->n = 0;
@@ -518,6 +617,7 @@ const struct sample *sampler_sample(struct sampler *s, double t)
 	s->exited_peak = 0;
 	for (int f = TF_JOB; f <= TF_CG_SWAP; f++)
 		tree->v[f] = -1;
+	mark_sharing(s); /* the exits and execs of this sample */
 	for (size_t i = 0; i < s->n_tree_collectors; i++)
 		s->tree_collectors[i]->collect(s, out, t);
 	/* The machine's MemAvailable changes slowly and costs a /proc/meminfo: 10 times a second.
@@ -542,16 +642,20 @@ void sampler_zombie(struct sampler *s, pid_t pid)
 	p->v.v[PF_STIME] = sampler_ticks_ms(s, st.stime);
 }
 
+/*
+ * Whether wait4's ru_maxrss of p is its own last interval's peak. It covers the children p
+ * waited for, and the address space it shares with another (vm_of).
+ */
+static bool own_maxrss(const struct tracked_proc *p)
+{
+	return !p->waited_for_child && p->vm_of <= 0;
+}
+
 struct sampler_event *sampler_reaped(struct sampler *s, pid_t pid, int status,
 				     const struct rusage *ru, double t)
 {
 	struct tracked_proc *p = find(s, pid);
-	/*
-	 * wait4's rusage covers the process and the children it waited for. Only when it waited
-	 * for none are ru_maxrss (its peak since the last reset: its last interval) and the CPU
-	 * times its own.
-	 */
-	bool own = ru && p && !p->waited_for_child;
+	bool own = ru && p && own_maxrss(p);
 	long long maxrss = own ? ru->ru_maxrss : -1;
 	if (s->opt.peak_reset && maxrss > 0)
 		s->exited_peak += maxrss;
@@ -573,6 +677,7 @@ struct sampler_event *sampler_reaped(struct sampler *s, pid_t pid, int status,
 		e->maxrss = ru ? ru->ru_maxrss : -1;
 		e->source = EXIT_SRC_WAIT4;
 	}
+	p->exit_peak = maxrss;
 	untrack(s, p->idx);
 	return e ? ev : NULL;
 }

@@ -4,10 +4,11 @@
  * and for the events (a process joined, exec'd, exited) found since the last drain, in order.
  *
  * Cost model: one pread of /proc/PID/stat per process per sample. status (the RSS split and the
- * high-water mark), io and smaps_rollup are read once a second, and sooner (at most every
- * 50 ms) when stat shows the process faulted 16 pages in or its RSS moved by 64 KiB since. New
- * processes are looked for only when the kernel's last allocated pid (/proc/loadavg) moved, and
- * then only among the new pids.
+ * high-water mark), io and (under --pss) smaps_rollup are read once a second, and sooner (at
+ * most every 50 ms) when stat shows the process faulted 16 pages in or its RSS moved by 64 KiB
+ * since. For the job's memory, smaps_rollup is read within a CPU budget (pss_budget), where an
+ * estimate is least sure (collect-pss.c). New processes are looked for only when the kernel's
+ * last allocated pid (/proc/loadavg) moved, and then only among the new pids.
  */
 #ifndef MEMLINE_SAMPLER_H
 #define MEMLINE_SAMPLER_H
@@ -28,7 +29,15 @@ struct sampler_options {
 	bool pss;	 /* read smaps_rollup */
 	double t0;	 /* CLOCK_BOOTTIME seconds at the start of the recording */
 	pid_t exclude;	 /* never tracked (memline itself, when it is a descendant); 0 if none */
+	/*
+	 * The share of one CPU that reading PSS for the job's memory may take (0.02: 2%); 0: the
+	 * job's memory is the RSS sum.
+	 */
+	double pss_budget;
 };
+
+/* The default of sampler_options.pss_budget. */
+#define SAMPLER_PSS_BUDGET 0.02
 
 enum sampler_event_type { SAMPLER_PROC, SAMPLER_EXEC, SAMPLER_EXIT };
 
@@ -52,6 +61,23 @@ struct collector;
 struct tree_collector;
 
 #define SAMPLER_MAX_COLLECTORS 8
+#define SAMPLER_MAX_CHANGED    16
+
+struct pss_pick;
+struct proc_pss;
+/* The PSS collector's state (collect-pss.c). */
+struct sampler_pss {
+	double credit;	   /* CPU seconds its reads may still take now (negative: overspent) */
+	double credit_t;   /* when the credit was last topped up; < 0 never */
+	double ns_per_kib; /* what a read costs per KiB of RSS, learned from the reads */
+	double spent;	   /* CPU seconds every read of smaps_rollup took */
+	unsigned long reads;
+	long long exited_peak; /* what the processes that left since the last sample held */
+	struct pss_pick *picks;
+	size_t alloc_picks;
+	struct proc_pss *saved; /* a group's states before a read, should it be forgotten */
+	size_t alloc_saved;
+};
 
 struct sampler {
 	struct procfs *fs;
@@ -69,6 +95,15 @@ struct sampler {
 	size_t slot_cap, slot_used;
 	int last_pid;
 	long long exited_peak; /* last-interval peaks of processes gone since the last sample */
+	/*
+	 * Families (tracked_proc.family) whose members changed since the last sample (a fork, an
+	 * exec, an exit), and whether a process that mapped shared memory left: the processes
+	 * that shared pages with them are marked share_changed before the next reads.
+	 */
+	pid_t changed[SAMPLER_MAX_CHANGED];
+	size_t n_changed;
+	bool changed_all, changed_shmem;
+	struct sampler_pss pss;
 	long long exited_utime, exited_stime;
 	long long avail; /* MemAvailable, read at meminfo_t */
 	double meminfo_t;
@@ -109,7 +144,9 @@ void sampler_zombie(struct sampler *s, pid_t pid);
 
 /*
  * memline reaped pid itself (it is memline's child): records its exit with the wait status and
- * the final resource usage. Returns the exit event, or NULL if pid was not tracked.
+ * the final resource usage. ru_maxrss is the exit's peak only when it is the process's own: it
+ * waited for no child, and shared no other's address space. Returns the exit event, or NULL if
+ * pid was not tracked.
  */
 struct sampler_event *sampler_reaped(struct sampler *s, pid_t pid, int status,
 				     const struct rusage *ru, double t);
