@@ -101,8 +101,10 @@ struct tracked_proc {
 	bool vm_checked; /* whether it shares one was decided (once, when it joined) */
 	/* the sampler's */
 	bool waited_for_child; /* its zombie says it reaped a child: ru_maxrss is not its own */
-	/* It joined with its parent's program, not exec'd since (a fork): it shares its pages
-	 * with its family copy-on-write. */
+	/*
+	 * It joined with its parent's program, not exec'd since (a fork): it shares its pages
+	 * with its family copy-on-write, and its wait4 ru_maxrss is its own address space's.
+	 */
 	bool forked;
 	/*
 	 * Its family: the processes of the tree that forked from one another without an exec
@@ -110,8 +112,11 @@ struct tracked_proc {
 	 * its own pid for a process with a program of its own.
 	 */
 	pid_t family;
-	bool share_changed;  /* its family, or the shared memory it maps, changed: a fork, an exec,
-				an exit */
+	bool share_changed; /* its family, or the shared memory it maps, changed: a fork, an exec,
+			       an exit */
+	/* The image before its exec that wait4's ru_maxrss includes (memline's child's copy of
+	 * memline, for the command), KiB: ru_maxrss is its own only when above; -1 unknown. */
+	long long maxrss_base;
 	long long exit_peak; /* when it is reaped: its final interval's peak, KiB; -1 unknown */
 	struct proc_pss pss;
 };

@@ -916,6 +916,35 @@ static int record(struct recorder *r, const struct recorder_options *o, struct r
 	return RECORDER_OK;
 }
 
+/*
+ * What memline's child tells it through a close-on-exec pipe: just before its exec, the
+ * high-water mark of its copy of memline (err 0); after an exec that failed, why.
+ */
+struct spawn_msg {
+	long long hwm_kib;
+	int err;
+};
+
+/*
+ * The pages the child may touch between its getrusage and the kernel's taking its memory away
+ * in the exec: execvp's search of PATH builds each candidate path on the stack.
+ */
+#define SPAWN_SLACK_KIB 64
+
+/*
+ * In memline's child: reports err, or (err 0) the high-water mark of the image it runs now, as
+ * wait4's ru_maxrss will count it: the kernel keeps the larger of that and the command's own.
+ */
+static void spawn_report(int fd, int err)
+{
+	struct spawn_msg m = {-1, err};
+	struct rusage ru;
+	if (!err && getrusage(RUSAGE_SELF, &ru) == 0)
+		m.hwm_kib = ru.ru_maxrss;
+	ssize_t unused = write(fd, &m, sizeof(m));
+	(void)unused;
+}
+
 int recorder_run(const struct recorder_options *o, char *const argv[], struct recorder_result *res,
 		 struct strbuf *err)
 {
@@ -969,10 +998,10 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 			setenv(CHANNEL_PID_ENV, memline_pid, 1);
 		}
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		spawn_report(pipefd[1], 0);
 		execvp(argv[0], argv);
 		int e = errno;
-		ssize_t unused = write(pipefd[1], &e, sizeof(e));
-		(void)unused;
+		spawn_report(pipefd[1], e);
 		_exit(e == ENOENT ? 127 : 126);
 	}
 	close(pipefd[1]);
@@ -986,13 +1015,23 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 		return RECORDER_ERR_SYSTEM;
 	}
-	int exec_errno = 0;
+	/* What the child said before its exec (its image's high-water mark), then, if the exec
+	 * failed, why; end of file once the exec succeeded. */
+	struct spawn_msg msg = {-1, 0}, m;
 	ssize_t got;
-	do
-		got = read(pipefd[0], &exec_errno, sizeof(exec_errno));
-	while (got < 0 && errno == EINTR);
+	for (;;) {
+		do
+			got = read(pipefd[0], &m, sizeof(m));
+		while (got < 0 && errno == EINTR);
+		if (got != (ssize_t)sizeof(m))
+			break;
+		msg.err = m.err;
+		if (!m.err)
+			msg.hwm_kib = m.hwm_kib;
+	}
 	close(pipefd[0]);
-	if (got == (ssize_t)sizeof(exec_errno)) {
+	int exec_errno = msg.err;
+	if (exec_errno) {
 		waitpid(pid, NULL, 0);
 		if (exec_errno == ENOENT)
 			strbuf_addf(err,
@@ -1012,6 +1051,8 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	write_header(&r, (char **)argv, pids, 1);
 	commit_log(&r, res);
 	sampler_add(&r.sampler, pid, elapsed(&r));
+	if (msg.hwm_kib >= 0)
+		sampler_set_maxrss_base(&r.sampler, pid, msg.hwm_kib + SPAWN_SLACK_KIB);
 	return record(&r, o, res, &oldmask);
 }
 

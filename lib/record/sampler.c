@@ -361,6 +361,7 @@ static struct tracked_proc *track(struct sampler *s, struct proc_handle *h,
 	p->rss = -1;
 	p->hwm = -1;
 	p->vm_of = -1;
+	p->maxrss_base = -1;
 	p->exit_peak = -1;
 	p->pss.t = p->pss.read_t = p->pss.fam_t = -1;
 	p->pss.est = p->pss.est_rss = p->pss.private_kib = -1;
@@ -529,7 +530,7 @@ void sampler_emit_exit(struct sampler *s, struct tracked_proc *p, double t, int 
 		e->how = EXIT_HOW_UNKNOWN;
 		e->code = e->signal = -1;
 	}
-	e->peak = e->hwm = e->maxrss = -1;
+	e->peak = e->hwm = e->maxrss = e->maxrss_base = -1;
 	e->utime = p->v.v[PF_UTIME];
 	e->stime = p->v.v[PF_STIME];
 	e->source = known ? EXIT_SRC_ZOMBIE : EXIT_SRC_VANISHED;
@@ -642,20 +643,33 @@ void sampler_zombie(struct sampler *s, pid_t pid)
 	p->v.v[PF_STIME] = sampler_ticks_ms(s, st.stime);
 }
 
+void sampler_set_maxrss_base(struct sampler *s, pid_t pid, long long base_kib)
+{
+	struct tracked_proc *p = find(s, pid);
+	if (p)
+		p->maxrss_base = base_kib;
+}
+
 /*
  * Whether wait4's ru_maxrss of p is its own last interval's peak. It covers the children p
- * waited for, and the address space it shares with another (vm_of).
+ * waited for; the address space it shares with another (vm_of); and the image it had before its
+ * last exec (the kernel keeps that image's high-water mark apart, and reports the larger):
+ * known to be none when p did not exec since its fork, bounded by maxrss_base for the command.
  */
-static bool own_maxrss(const struct tracked_proc *p)
+static bool own_maxrss(const struct tracked_proc *p, long long maxrss)
 {
-	return !p->waited_for_child && p->vm_of <= 0;
+	if (p->waited_for_child || p->vm_of > 0)
+		return false;
+	if (p->maxrss_base >= 0)
+		return maxrss > p->maxrss_base;
+	return p->forked;
 }
 
 struct sampler_event *sampler_reaped(struct sampler *s, pid_t pid, int status,
 				     const struct rusage *ru, double t)
 {
 	struct tracked_proc *p = find(s, pid);
-	bool own = ru && p && own_maxrss(p);
+	bool own = ru && p && own_maxrss(p, ru->ru_maxrss);
 	long long maxrss = own ? ru->ru_maxrss : -1;
 	if (s->opt.peak_reset && maxrss > 0)
 		s->exited_peak += maxrss;
@@ -675,6 +689,7 @@ struct sampler_event *sampler_reaped(struct sampler *s, pid_t pid, int status,
 	if (e && ev->type == SAMPLER_EXIT && e->pid == pid) {
 		e->peak = maxrss;
 		e->maxrss = ru ? ru->ru_maxrss : -1;
+		e->maxrss_base = p->maxrss_base;
 		e->source = EXIT_SRC_WAIT4;
 	}
 	p->exit_peak = maxrss;

@@ -143,10 +143,18 @@ const struct sample *sampler_sample(struct sampler *s, double t);
 void sampler_zombie(struct sampler *s, pid_t pid);
 
 /*
+ * pid, memline's child, exec'd its program from an image whose high-water mark was at most
+ * base_kib (memline's own copy, which the child measured just before its exec): wait4's
+ * ru_maxrss includes that image, so it is taken as the process's peak only when above it.
+ */
+void sampler_set_maxrss_base(struct sampler *s, pid_t pid, long long base_kib);
+
+/*
  * memline reaped pid itself (it is memline's child): records its exit with the wait status and
- * the final resource usage. ru_maxrss is the exit's peak only when it is the process's own: it
- * waited for no child, and shared no other's address space. Returns the exit event, or NULL if
- * pid was not tracked.
+ * the final resource usage. ru_maxrss is the exit's peak only when it is the process's own:
+ * it waited for no child, it shared no other's address space, and its image from before its
+ * last exec is not in it (it did not exec since it was forked, or ru_maxrss is above the
+ * maxrss_base of that image). Returns the exit event, or NULL if pid was not tracked.
  */
 struct sampler_event *sampler_reaped(struct sampler *s, pid_t pid, int status,
 				     const struct rusage *ru, double t);

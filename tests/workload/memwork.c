@@ -39,6 +39,8 @@
  *                   under memline this is the peak since its last sample, unless it runs with
  *                   --no-peak-reset. It also covers the image the process had before its exec
  *                   (its parent's, forked or vfork'd)
+ *   hwm             print "hwm KIB", the high-water mark of this program's own memory (VmHWM
+ *                   of /proc/self/status: never the image before its exec)
  *   churn N         deterministic CPU and memory work: N rounds of allocating 1 MiB, touching
  *                   it, computing over it and freeing it; "churn 2s" instead runs 2 seconds
  *   say TEXT        print TEXT and a newline on stdout, flushed
@@ -223,7 +225,7 @@ static int step_nargs(const char *step)
 		{"orphan", 1}, {"wait", 0},  {"exit", 1},  {"kill", 1},	   {"onsig", 2},
 		{"maxrss", 0}, {"churn", 1}, {"say", 1},   {"pidfile", 1}, {"waitsig", 0},
 		{"ready", 1},  {"hang", 0},  {"cow", 1},   {"spawn", 2},   {"shared", 1},
-		{"shm", 2},    {"touch", 0},
+		{"shm", 2},    {"touch", 0}, {"hwm", 0},
 	};
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
 		if (!strcmp(step, steps[i].name))
@@ -359,6 +361,21 @@ static void touch_shared(void)
 	for (size_t i = 0; i < n_shared; i++)
 		for (size_t off = 0; off < shared[i].len; off += (size_t)page_size)
 			sink += ((volatile char *)shared[i].addr)[off];
+}
+
+/* The high-water mark of this program's own memory, VmHWM, KiB; -1 if unreadable. */
+static long own_hwm(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	char line[256];
+	long v = -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmHWM:", 6))
+			v = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return v;
 }
 
 static void release_held(void)
@@ -547,7 +564,9 @@ static void run_steps(char **argv, int argc)
 			do_shm(a, sz);
 		} else if (!strcmp(step, "touch")) {
 			touch_shared();
-
+		} else if (!strcmp(step, "hwm")) {
+			printf("hwm %ld\n", own_hwm());
+			fflush(stdout);
 		} else if (!strcmp(step, "wait")) {
 			while (wait(NULL) >= 0 || errno == EINTR)
 				;
