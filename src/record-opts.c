@@ -1,6 +1,7 @@
 /* record-opts: option parsing and the closing summary shared by `run` and `attach`. */
 #include "record-opts.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@ enum {
 	OPT_WAIT = 256,
 	OPT_MIN_INTERVAL,
 	OPT_PSS,
+	OPT_PSS_BUDGET,
 	OPT_NO_PEAK_RESET,
 	OPT_EVENTS,
 	OPT_CAPTURE,
@@ -58,7 +60,12 @@ static const struct record_option {
 	 "after COMMAND exits, go on recording until every\n"
 	 "descendant has exited too"},
 	{"pss", OPT_PSS, NULL, RUN | ATTACH,
-	 "also record PSS (smaps_rollup; slow on large processes)"},
+	 "also record every process's PSS (smaps_rollup, read with\n"
+	 "the rest about once a second; slow on large processes)"},
+	{"pss-budget", OPT_PSS_BUDGET, "PCT", RUN | ATTACH,
+	 "without a cgroup, the job's memory is its processes' PSS\n"
+	 "summed (a shared page counted once), read within PCT % of\n"
+	 "one CPU (default 2); 0: the RSS sum instead"},
 	{"cgroup", OPT_CGROUP, "PATH", RUN | ATTACH,
 	 "the job is the existing memory cgroup PATH (its directory,\n"
 	 "or its path as /proc/PID/cgroup shows it), never removed:\n"
@@ -209,6 +216,17 @@ static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg
 	case OPT_PSS:
 		ro->rec.pss = true;
 		return true;
+	case OPT_PSS_BUDGET: {
+		char *end;
+		errno = 0;
+		double pct = strtod(arg, &end);
+		if (errno || end == arg || *end || !(pct >= 0 && pct <= 100))
+			die(EXIT_USAGE,
+			    "--pss-budget takes a percentage of one CPU from 0 to 100, not '%s'",
+			    arg);
+		ro->rec.pss_budget = pct / 100;
+		return true;
+	}
 	case OPT_NO_PEAK_RESET:
 		ro->rec.peak_reset = false;
 		return true;

@@ -385,6 +385,7 @@ static void decode_exit(const json_t *o, struct exit_info *e)
 	e->peak = get_ll(o, "peak", -1);
 	e->hwm = get_ll(o, "hwm", -1);
 	e->maxrss = get_ll(o, "maxrss", -1);
+	e->maxrss_base = get_ll(o, "maxrss_base", -1);
 	e->utime = get_ll(o, "utime", -1);
 	e->stime = get_ll(o, "stime", -1);
 	/* format 1 said nothing of it: a reaped process had its rusage, the others not */

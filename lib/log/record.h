@@ -121,6 +121,10 @@ struct exit_info {
 	 * image before its exec); wait4's ru_maxrss as the kernel gave it (it covers the children
 	 * it waited for, and the image it had before its exec) */
 	long long peak, hwm, maxrss;
+	/* KiB, -1 unknown: the high-water mark of the image it had before its exec, which maxrss
+	 * includes (memline's child's copy of memline, for the command): maxrss is the process's
+	 * own (or its waited children's) only when above it */
+	long long maxrss_base;
 	long long utime, stime;
 	enum exit_source source;
 };

@@ -652,6 +652,7 @@ void log_write_exit(struct log_writer *w, const struct exit_info *e)
 	add_opt_int(sb, "stime", e->stime);
 	add_opt_int(sb, "hwm", e->hwm);
 	add_opt_int(sb, "maxrss", e->maxrss);
+	add_opt_int(sb, "maxrss_base", e->maxrss_base);
 	strbuf_add_json_key(sb, "source");
 	strbuf_add_json_str(sb, exit_source_names[e->source]);
 	strbuf_addstr(sb, "}\n");

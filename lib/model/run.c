@@ -34,6 +34,7 @@ void run_init(struct run *run)
 	run->peak = -1;
 	run->job_peak = -1;
 	run->peak_pss = -1;
+	run->largest_peak_floor = -1;
 	run->status = RUN_INCOMPLETE;
 	run->end_events = -1;
 	run_keep_fields(run, RUN_ALL_FIELDS);
@@ -306,6 +307,11 @@ static int add_exit(struct run *run, const struct exit_info *e)
 	p->exit = *e;
 	p->end = e->t;
 	note_peak(run, p, e->peak, e->t);
+	/* wait4's ru_maxrss: some process's peak, once it is above the image from before the exec
+	 */
+	if (e->maxrss > run->largest_peak_floor &&
+	    (e->maxrss_base < 0 || e->maxrss > e->maxrss_base))
+		run->largest_peak_floor = e->maxrss;
 	if (e->utime >= 0)
 		p->utime = e->utime;
 	if (e->stime >= 0)

@@ -136,6 +136,13 @@ struct run {
 	double job_peak_t;
 	long long peak_pss;
 	double peak_pss_t;
+	/*
+	 * The largest single process's peak was at least this, KiB; -1 unknown: the highest wait4
+	 * ru_maxrss of memline's children (exit maxrss above its maxrss_base). A process that
+	 * waited for its children reports the largest of them and itself, so this holds even when
+	 * the process that peaked came and went unseen; it bounds no process's own peak.
+	 */
+	long long largest_peak_floor;
 
 	bool truncated; /* the last line was cut off */
 	long corrupt;	/* corrupt lines skipped */

@@ -62,9 +62,13 @@ static enum collect_result collect(struct sampler *s, struct tracked_proc *p, do
 		p->startcode = st.startcode;
 		p->argstart = st.argstart;
 		p->ppid = st.ppid;
+		p->execs++;
+		p->hwm = -1; /* a new memory map, whose high-water mark starts afresh */
+		proc_handle_exec(&p->h);
 		sampler_emit_exec(s, p, t);
 	}
 	p->ppid = st.ppid;
+	p->exiting = (st.flags & PF_EXITING_FLAG) != 0;
 	p->cur_rss = st.rss * s->fs->page_kib;
 	p->cur_faults = st.minflt + st.majflt;
 	v->v[PF_PID] = p->pid;

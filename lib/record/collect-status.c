@@ -28,6 +28,16 @@
 #define EARLY_FAULTS 16
 #define EARLY_KIB    64
 
+/*
+ * Whether p started during the recording. Its start time is in clock ticks, cut down to one: a
+ * process that started in the tick the recording began in (the command, a moment after) reads
+ * as up to a tick before it.
+ */
+static bool started_here(const struct sampler *s, const struct tracked_proc *p)
+{
+	return sampler_start_secs(s, p->starttime) > -1.0 / (double)s->fs->clk_tck;
+}
+
 /* Reads status: the split, swap and the peak of the interval; resets the high-water mark. */
 static void read_status(struct sampler *s, struct tracked_proc *p)
 {
@@ -54,8 +64,7 @@ static void read_status(struct sampler *s, struct tracked_proc *p)
 	 * lifetime peak). At the first read it is the peak since the process started: ours to
 	 * count only if that was during the recording.
 	 */
-	bool counts =
-		first ? sampler_start_secs(s, p->starttime) >= 0 : resets || ps.vm_hwm > p->hwm;
+	bool counts = first ? started_here(s, p) : resets || ps.vm_hwm > p->hwm;
 	if (counts && ps.vm_hwm > peak)
 		peak = ps.vm_hwm;
 	if (!first && p->rss > peak)

@@ -13,7 +13,11 @@
  *   stat    PID/stat, every sample: state, exec, RSS, CPU times, faults, threads
  *   status  PID/status, once a second and sooner after a change: the RSS split, swap, the
  *           high-water mark (then reset through clear_refs)
- *   smaps   PID/smaps_rollup with status, under --pss: PSS
+ *   vm      nothing, mostly: for a process that joined without an exec of its own, whether it
+ *           shares its parent's address space (kcmp(2)), and then nothing else is read of it
+ *           until it execs (vm_of)
+ *   smaps   PID/smaps_rollup with status, under --pss (and when those it shares pages with
+ *           changed): PSS
  *   io      PID/io with status, at most once a second: I/O counters
  */
 #ifndef MEMLINE_COLLECTOR_H
@@ -29,6 +33,43 @@
 struct rusage;
 struct sampler;
 struct sampler_options;
+
+/*
+ * What the PSS collector (collect-pss.c) knows of a process: its PSS at the last read, and
+ * since then an estimate (that PSS plus the RSS it gained: new pages are its own).
+ */
+struct proc_pss {
+	bool seeded;	       /* base is set (at the first sample it was in) */
+	unsigned execs;	       /* tracked_proc.execs when it was seeded */
+	long long base;	       /* KiB: PSS at the last read, or the seed, plus what it took over */
+	long long base_rss;    /* stat's RSS then */
+	long long private_kib; /* its private pages then (smaps_rollup); -1 unknown */
+	long long cowable;     /* anonymous pages it shared then, which a write can copy; KiB */
+	long long mapped;      /* its shared memory and file pages then (status), KiB; -1 */
+	long long mapped_now;  /* the same, as last known (status or statm); -1 */
+	double yield;	       /* how much of what it may have copied since its family's reads did
+				  show in them (learned; 1 at first) */
+	unsigned long long faults; /* its page faults then */
+	double t;		   /* when it was read; < 0 never */
+	double move_t;		   /* since when its memory moves fast; < 0 it does not */
+	double cost;		   /* CPU seconds that read took; 0 never read */
+	bool unreadable;	   /* its smaps_rollup is not ours to read */
+	long long est, est_rss; /* its share of the job at the last sample, stat's RSS then; -1 */
+	/* the last read (either collector's), for the other to use in the same sample */
+	double read_t;
+	struct proc_smaps read;
+	/* a family root's, in the sample at fam_t: the read group its family is in (named by
+	 * the root of one of them); and when it names one, the group's error and read cost, and
+	 * its estimates at the interval's two ends (KiB) */
+	struct tracked_proc *root; /* its family's root, in the latest sample */
+	double fam_t;
+	struct tracked_proc *grp;
+	double fam_err, fam_cost;
+	size_t fam_n, fam_mappers; /* its members, those that map much shared memory or files */
+	bool fam_moving;	   /* a member's memory moves fast, or it is exiting */
+	double fam_move_t;	   /* since when (the earliest of its moving members') */
+	long long fam_before, fam_now, fam_above;
+};
 
 /* A process of the tree, as the sampler and its collectors know it. */
 struct tracked_proc {
@@ -54,6 +95,12 @@ struct tracked_proc {
 	bool no_reset; /* its high-water mark cannot be reset (not ours to write) */
 	/* the io collector's */
 	double io_t; /* when io was last read; < 0 never */
+	/* the stat collector's */
+	unsigned execs; /* how many times it replaced its program while tracked */
+	bool exiting;	/* it is exiting (PF_EXITING): its memory map is being taken down */
+	/* the vm collector's */
+	pid_t vm_of;	 /* the tracked process whose address space it shares; -1 its own */
+	bool vm_checked; /* whether it shares one was decided (once, when it joined) */
 	/* the sampler's */
 	bool waited_for_child; /* its zombie says it reaped a child: ru_maxrss is not its own */
 	/* what kernel event sources said of its end (sampler-events.c) */
@@ -66,6 +113,24 @@ struct tracked_proc {
 	double born;   /* when it was forked, exactly (a fork event's time); NAN unknown */
 	double ev_end; /* when its leader ended, exactly (an exit event's time); NAN unknown */
 	pid_t ev_last; /* the thread whose end was its process's end (0: not told) */
+	/*
+	 * It joined with its parent's program, not exec'd since (a fork): it shares its pages
+	 * with its family copy-on-write, and its wait4 ru_maxrss is its own address space's.
+	 */
+	bool forked;
+	/*
+	 * Its family: the processes of the tree that forked from one another without an exec
+	 * (their pages shared copy-on-write), named by one of them, the root (a tracked process);
+	 * its own pid for a process with a program of its own.
+	 */
+	pid_t family;
+	bool share_changed; /* its family, or the shared memory it maps, changed: a fork, an exec,
+			       an exit */
+	/* The image before its exec that wait4's ru_maxrss includes (memline's child's copy of
+	 * memline, for the command), KiB: ru_maxrss is its own only when above; -1 unknown. */
+	long long maxrss_base;
+	long long exit_peak; /* when it is reaped: its final interval's peak, KiB; -1 unknown */
+	struct proc_pss pss;
 };
 
 enum collect_result {
@@ -82,7 +147,7 @@ struct collector {
 	enum collect_result (*collect)(struct sampler *s, struct tracked_proc *p, double t);
 };
 
-extern const struct collector collect_stat, collect_status, collect_smaps, collect_io;
+extern const struct collector collect_stat, collect_vm, collect_status, collect_smaps, collect_io;
 
 /*
  * A source of numbers for the whole tree rather than a process (the job's cgroup), run once
@@ -98,20 +163,47 @@ struct tree_collector {
 	bool (*init)(struct sampler *s);
 	void (*collect)(struct sampler *s, struct sample *sample, double t);
 	void (*release)(struct sampler *s); /* NULL: nothing to free */
+	/*
+	 * p's memory is gone: it exited (it leaves the tree after this call; p->exit_peak is its
+	 * final interval's peak when known), or it replaced its program (p->execs was just
+	 * counted; it stays). NULL: nothing to do.
+	 */
+	void (*left)(struct sampler *s, struct tracked_proc *p, bool exec);
 };
 
 /* The job's memory as the sum of its processes' RSS, and their peaks (method rss). */
 extern const struct tree_collector collect_job_rss;
 /* The job's memory cgroup's charge, peak and split (method cgroup), when it has one. */
 extern const struct tree_collector collect_cgroup;
+/*
+ * The job's memory as the sum of its processes' PSS (method pss): read within a CPU budget,
+ * estimated in between; a page shared by several processes of the tree counted once.
+ */
+extern const struct tree_collector collect_job_pss;
+
+/*
+ * Reads p's smaps_rollup for the sample at t (once: a second call at the same t gives the same
+ * read), counting its CPU time against the budget of the PSS reads. False when it cannot be
+ * read. (collect-pss.c, for collect-smaps.c too.)
+ */
+bool pss_read(struct sampler *s, struct tracked_proc *p, double t, struct proc_smaps *out);
+
+/*
+ * p joined the tree with its parent's program (a fork or a vfork, not exec'd yet): decides,
+ * once, whether it shares parent's address space (kcmp), and sets p->vm_of. (collect-vm.c, for
+ * the sampler.)
+ */
+void vm_joined(struct sampler *s, struct tracked_proc *p, const struct tracked_proc *parent);
 
 /* ---- the sampler's, for collectors ---- */
 
 /* Queues the exit of p at t: with wait_status when known (a zombie's), else of unknown cause. */
 void sampler_emit_exit(struct sampler *s, struct tracked_proc *p, double t, int wait_status,
 		       bool known);
-/* Queues an exec record of p at t, with its new command line. */
+/* Queues an exec record of p at t, with its new command line; tells the tree collectors. */
 void sampler_emit_exec(struct sampler *s, struct tracked_proc *p, double t);
+/* The tracked process with pid, or NULL. */
+struct tracked_proc *sampler_find(const struct sampler *s, pid_t pid);
 /* A start time in clock ticks since boot as seconds since the recording began. */
 double sampler_start_secs(const struct sampler *s, unsigned long long starttime);
 /* Clock ticks as milliseconds. */
@@ -119,7 +211,6 @@ long long sampler_ticks_ms(const struct sampler *s, unsigned long long ticks);
 
 /* ---- the sampler's, for its event side (sampler-events.c) ---- */
 
-struct tracked_proc *sampler_find(const struct sampler *s, pid_t pid);
 /* Whether a process whose parent is ppid belongs to the tree (ppid tracked, or memline). */
 bool sampler_in_tree(const struct sampler *s, pid_t ppid);
 /* Tracks a process whose handle is open and stat read (its proc event queued); or NULL. */

@@ -14,8 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kcmp.h>
+#include <linux/magic.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #define SMALL_READ 4096
@@ -39,6 +42,8 @@ int procfs_init(struct procfs *fs, const char *root, struct strbuf *err)
 	/* "/" for /proc; a fixture tree's root for TREE/proc. -1 if it cannot be opened: no
 	 * cgroup file is then readable, and OOM detection falls back to /proc/vmstat. */
 	fs->sys_fd = openat(fs->root_fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct statfs sfs;
+	fs->live = fstatfs(fs->root_fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
 	fs->loadavg_fd = open_ro(fs->root_fd, "loadavg");
 	fs->meminfo_fd = open_ro(fs->root_fd, "meminfo");
 	fs->vmstat_fd = open_ro(fs->root_fd, "vmstat");
@@ -138,7 +143,7 @@ bool procfs_parse_stat(const char *buf, size_t len, struct proc_stat *st)
 	 * Fields 4 onwards, numbered as in proc(5): the ones memline uses are parsed, the others
 	 * skipped. This runs for every process at every sample.
 	 */
-	static const unsigned char wanted[] = {4,  10, 11, 12, 14, 15, 20,
+	static const unsigned char wanted[] = {4,  9,  10, 11, 12, 14, 15, 20,
 					       22, 23, 24, 26, 38, 48, 52};
 	long long f[53] = {0};
 	int field = 3;
@@ -155,6 +160,7 @@ bool procfs_parse_stat(const char *buf, size_t len, struct proc_stat *st)
 	if (field < 24)
 		return false;
 	st->ppid = (pid_t)f[4];
+	st->flags = (unsigned long)f[9];
 	st->minflt = (unsigned long long)f[10];
 	st->cminflt = (unsigned long long)f[11];
 	st->majflt = (unsigned long long)f[12];
@@ -264,6 +270,25 @@ bool procfs_parse_io(const char *buf, size_t len, struct proc_io *io)
 	io->read_bytes = procfs_parse_kv(buf, len, "read_bytes");
 	io->write_bytes = procfs_parse_kv(buf, len, "write_bytes");
 	return io->rchar >= 0;
+}
+
+bool procfs_parse_statm(const char *buf, size_t len, long long *resident, long long *shared)
+{
+	const char *p = buf, *end = buf + len;
+	long long size;
+	return next_num(&p, end, &size) && next_num(&p, end, resident) && next_num(&p, end, shared);
+}
+
+bool procfs_parse_smaps(const char *buf, size_t len, struct proc_smaps *sm)
+{
+	sm->rss = procfs_parse_kv(buf, len, "Rss");
+	sm->pss = procfs_parse_kv(buf, len, "Pss");
+	long long clean = procfs_parse_kv(buf, len, "Private_Clean");
+	long long dirty = procfs_parse_kv(buf, len, "Private_Dirty");
+	sm->private_kib = clean >= 0 && dirty >= 0 ? clean + dirty : -1;
+	sm->anon = procfs_parse_kv(buf, len, "Anonymous");
+	sm->pss_anon = procfs_parse_kv(buf, len, "Pss_Anon");
+	return sm->pss >= 0;
 }
 
 int procfs_parse_loadavg_last_pid(const char *buf, size_t len)
@@ -460,6 +485,21 @@ bool procfs_pid_stat(const struct procfs *fs, pid_t pid, struct proc_stat *st)
 	return n > 0 && procfs_parse_stat(buf, (size_t)n, st);
 }
 
+int procfs_same_vm(struct procfs *fs, pid_t a, pid_t b)
+{
+	if (!fs->live || fs->no_kcmp)
+		return -1;
+	long r = syscall(SYS_kcmp, a, b, KCMP_VM, 0, 0);
+	if (r < 0 && errno == ENOSYS)
+		fs->no_kcmp = true;
+	return r < 0 ? -1 : r == 0;
+}
+
+bool procfs_has_smaps_rollup(const struct procfs *fs)
+{
+	return faccessat(fs->root_fd, "self/smaps_rollup", R_OK, 0) == 0;
+}
+
 int procfs_last_pid(const struct procfs *fs)
 {
 	char buf[256];
@@ -523,7 +563,7 @@ bool proc_handle_open(struct proc_handle *h, struct procfs *fs, pid_t pid)
 	memset(h, 0, sizeof(*h));
 	h->fs = fs;
 	h->pid = pid;
-	h->dir_fd = h->stat_fd = h->status_fd = h->smaps_fd = h->clear_refs_fd = -1;
+	h->dir_fd = h->stat_fd = h->status_fd = h->statm_fd = h->smaps_fd = h->clear_refs_fd = -1;
 	bool full = fs->fds_kept + 2 > fs->fd_budget;
 	if (!full) {
 		h->dir_fd = openat(fs->root_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -559,6 +599,7 @@ void proc_handle_close(struct proc_handle *h)
 	drop_fd(h, &h->dir_fd);
 	drop_fd(h, &h->stat_fd);
 	drop_fd(h, &h->status_fd);
+	drop_fd(h, &h->statm_fd);
 	drop_fd(h, &h->smaps_fd);
 	drop_fd(h, &h->clear_refs_fd);
 }
@@ -630,6 +671,19 @@ bool proc_handle_status(struct proc_handle *h, struct proc_status *st)
 	return ok;
 }
 
+bool proc_handle_statm(struct proc_handle *h, long long *rss, long long *shared)
+{
+	int fd = get_fd(h, &h->statm_fd, "statm", O_RDONLY, true);
+	char buf[256];
+	ssize_t n = pread_small(fd, buf, sizeof(buf));
+	put_fd(h, fd, &h->statm_fd);
+	if (n <= 0 || !procfs_parse_statm(buf, (size_t)n, rss, shared))
+		return false;
+	*rss *= h->fs->page_kib;
+	*shared *= h->fs->page_kib;
+	return true;
+}
+
 bool proc_handle_io(struct proc_handle *h, struct proc_io *io)
 {
 	/* Read about once a second: not worth a descriptor kept open. */
@@ -648,7 +702,7 @@ bool proc_handle_io(struct proc_handle *h, struct proc_io *io)
 	return n > 0 && procfs_parse_io(buf, (size_t)n, io);
 }
 
-long long proc_handle_pss(struct proc_handle *h)
+bool proc_handle_smaps(struct proc_handle *h, struct proc_smaps *sm)
 {
 	bool tried = h->smaps_fd == -1;
 	int fd = get_fd(h, &h->smaps_fd, "smaps_rollup", O_RDONLY, true);
@@ -657,7 +711,18 @@ long long proc_handle_pss(struct proc_handle *h)
 	char buf[SMALL_READ];
 	ssize_t n = pread_small(fd, buf, sizeof(buf));
 	put_fd(h, fd, &h->smaps_fd);
-	return n > 0 ? procfs_parse_kv(buf, (size_t)n, "Pss") : -1;
+	return n > 0 && procfs_parse_smaps(buf, (size_t)n, sm);
+}
+
+long long proc_handle_pss(struct proc_handle *h)
+{
+	struct proc_smaps sm;
+	return proc_handle_smaps(h, &sm) ? sm.pss : -1;
+}
+
+void proc_handle_exec(struct proc_handle *h)
+{
+	drop_fd(h, &h->smaps_fd);
 }
 
 /* Reads a file of the process that is read rarely (cmdline, cgroup) whole into out. */

@@ -27,6 +27,12 @@ struct procfs {
 	int pid_max;
 	long fd_budget; /* how many descriptors process handles may keep open */
 	long fds_kept;
+	/*
+	 * The root is the kernel's own /proc (not a fixture tree): its pids are real processes,
+	 * which kcmp(2) may compare (procfs_same_vm).
+	 */
+	bool live;
+	bool no_kcmp; /* kcmp(2) is not there (ENOSYS): do not try again */
 };
 
 /*
@@ -47,6 +53,7 @@ struct proc_stat {
 	char comm[32];
 	char state;
 	pid_t ppid;
+	unsigned long flags; /* the kernel's PF_* flags of the task (PF_EXITING_FLAG) */
 	unsigned long long minflt, majflt;
 	unsigned long long cminflt;	 /* minor faults of children it waited for */
 	unsigned long long utime, stime; /* clock ticks */
@@ -59,6 +66,9 @@ struct proc_stat {
 	int exit_signal;	      /* -1 for a thread that is not a group leader */
 	int exit_code;		      /* wait status of a zombie; -1 when the kernel does not say */
 };
+
+/* The kernel's PF_EXITING (include/linux/sched.h) in stat's flags: do_exit() has begun. */
+#define PF_EXITING_FLAG 0x4u
 
 /* What /proc/PID/status says; -1 for a key that is absent (kernel threads, zombies). */
 struct proc_status {
@@ -73,6 +83,8 @@ struct proc_io {
 bool procfs_parse_stat(const char *buf, size_t len, struct proc_stat *st);
 bool procfs_parse_status(const char *buf, size_t len, struct proc_status *st);
 bool procfs_parse_io(const char *buf, size_t len, struct proc_io *io);
+/* statm's resident and shared fields, in pages. */
+bool procfs_parse_statm(const char *buf, size_t len, long long *resident, long long *shared);
 /* The value of "key:" in a "key: value kB" file (status, meminfo, smaps_rollup), or -1. */
 long long procfs_parse_kv(const char *buf, size_t len, const char *key);
 /* The value of "key value" in /proc/vmstat or memory.events, or -1. */
@@ -121,6 +133,15 @@ bool procfs_mountinfo(const struct procfs *fs, struct strbuf *out);
 bool procfs_comm(const struct procfs *fs, pid_t pid, char *buf, size_t size);
 /* Reads /proc/PID/stat once, without keeping anything open. False if pid is gone. */
 bool procfs_pid_stat(const struct procfs *fs, pid_t pid, struct proc_stat *st);
+/*
+ * Whether processes a and b share one address space (a vfork child before its exec, a
+ * CLONE_VM child), by kcmp(2) KCMP_VM: 1 they do, 0 they do not, -1 it cannot be told (a
+ * fixture tree, a kernel without kcmp, no ptrace-read access to one of them: another user's
+ * process, a setuid one; or one is gone).
+ */
+int procfs_same_vm(struct procfs *fs, pid_t a, pid_t b);
+/* Whether the kernel has PID/smaps_rollup (4.14 and later), tried on memline's own. */
+bool procfs_has_smaps_rollup(const struct procfs *fs);
 /* The kernel's last allocated pid, or -1. */
 int procfs_last_pid(const struct procfs *fs);
 /* MemTotal and MemAvailable in KiB; -1 when unknown. */
@@ -144,6 +165,7 @@ struct proc_handle {
 	int dir_fd;
 	int stat_fd;
 	int status_fd;
+	int statm_fd;
 	int smaps_fd;	   /* -2: not readable, do not try again */
 	int clear_refs_fd; /* -2: not writable */
 	bool no_io;	   /* io is not readable: do not try again */
@@ -160,8 +182,25 @@ void proc_handle_close(struct proc_handle *h);
 bool proc_handle_stat(struct proc_handle *h, struct proc_stat *st);
 bool proc_handle_status(struct proc_handle *h, struct proc_status *st);
 bool proc_handle_io(struct proc_handle *h, struct proc_io *io);
+/* From statm, KiB: the RSS, and of it the pages of files and shared memory (RssFile + RssShmem). */
+bool proc_handle_statm(struct proc_handle *h, long long *rss, long long *shared);
+/* What PID/smaps_rollup says, KiB: -1 for a key that is absent. */
+struct proc_smaps {
+	long long rss, pss;
+	long long private_kib;	  /* Private_Clean + Private_Dirty: pages no other process maps */
+	long long anon, pss_anon; /* Anonymous, Pss_Anon (4.19 and later; else -1) */
+};
+bool procfs_parse_smaps(const char *buf, size_t len, struct proc_smaps *sm);
+/* PSS and the private pages from smaps_rollup. False when it cannot be read (or is gone). */
+bool proc_handle_smaps(struct proc_handle *h, struct proc_smaps *sm);
 /* PSS in KiB from smaps_rollup, or -1. */
 long long proc_handle_pss(struct proc_handle *h);
+/*
+ * The process replaced its program: the files that stay bound to the memory map they were
+ * opened on (smaps_rollup; stat, status and clear_refs follow the process) are reopened at
+ * their next use, and one refused for the old program is tried again.
+ */
+void proc_handle_exec(struct proc_handle *h);
 /* The command line, NUL-separated, into out (emptied first). */
 bool proc_handle_cmdline(struct proc_handle *h, struct strbuf *out);
 /* The memory cgroup path (see procfs_parse_cgroup). */

@@ -144,6 +144,7 @@ void recorder_options_init(struct recorder_options *o)
 	o->min_interval = RECORDER_MIN_INTERVAL;
 	o->max_interval = RECORDER_MAX_INTERVAL;
 	o->peak_reset = true;
+	o->pss_budget = SAMPLER_PSS_BUDGET;
 	o->proc_root = "/proc";
 	o->kernel_events = EVENTS_ALL;
 }
@@ -1156,6 +1157,35 @@ static void drop_cgroup(struct recorder *r, int e)
 }
 
 /*
+ * What memline's child tells it through a close-on-exec pipe: just before its exec, the
+ * high-water mark of its copy of memline (err 0); after an exec that failed, why.
+ */
+struct spawn_msg {
+	long long hwm_kib;
+	int err;
+};
+
+/*
+ * The pages the child may touch between its getrusage and the kernel's taking its memory away
+ * in the exec: execvp's search of PATH builds each candidate path on the stack.
+ */
+#define SPAWN_SLACK_KIB 64
+
+/*
+ * In memline's child: reports err, or (err 0) the high-water mark of the image it runs now, as
+ * wait4's ru_maxrss will count it: the kernel keeps the larger of that and the command's own.
+ */
+static void spawn_report(int fd, int err)
+{
+	struct spawn_msg m = {-1, err};
+	struct rusage ru;
+	if (!err && getrusage(RUSAGE_SELF, &ru) == 0)
+		m.hwm_kib = ru.ru_maxrss;
+	ssize_t unused = write(fd, &m, sizeof(m));
+	(void)unused;
+}
+
+/*
  * What the command's process does before its exec. With go_fd, it first waits for memline to
  * have placed it in the job's cgroup ('g'; anything else: it ends). Never returns.
  */
@@ -1195,10 +1225,10 @@ static void exec_child(struct recorder *r, char *const argv[], int exec_fd, int 
 		close(r->trace_go[1]);
 		tracer_child_wait(r->trace_go[0]); /* until memline traces it: then its exec */
 	}
+	spawn_report(exec_fd, 0);
 	execvp(argv[0], argv);
 	int e = errno;
-	ssize_t unused = write(exec_fd, &e, sizeof(e));
-	(void)unused;
+	spawn_report(exec_fd, e);
 	_exit(e == ENOENT ? 127 : 126);
 }
 
@@ -1345,7 +1375,8 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 				     .peak_reset = o->peak_reset,
 				     .pss = o->pss,
 				     .t0 = r.t0,
-				     .cgroup = r.have_cg ? &r.cg : NULL};
+				     .cgroup = r.have_cg ? &r.cg : NULL,
+				     .pss_budget = o->pss_budget};
 	sampler_init(&r.sampler, &r.fs, &so);
 	oom_watch_init(&r.oom, &r.fs);
 	if (r.have_cg)
@@ -1359,9 +1390,8 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	int place_ret;
 	pid_t pid = spawn(&r, argv, pipefd[1], &nofile, &oldmask, &place_ret, err);
 	close(pipefd[1]);
-	if (gofd[0] >= 0)
-		start_tracing(&r, place_ret ? -1 : pid,
-			      gofd); /* not a command that ends unplaced */
+	if (gofd[0] >= 0) /* not a command that ends unplaced */
+		start_tracing(&r, place_ret ? -1 : pid, gofd);
 	if (r.capturing)
 		capture_parent(&r.cap, SIGRTMIN);
 	if (pid < 0 || place_ret) {
@@ -1375,13 +1405,23 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 		return pid < 0 ? RECORDER_ERR_SYSTEM : place_ret;
 	}
-	int exec_errno = 0;
+	/* What the child said before its exec (its image's high-water mark), then, if the exec
+	 * failed, why; end of file once the exec succeeded. */
+	struct spawn_msg msg = {-1, 0}, m;
 	ssize_t got;
-	do
-		got = read(pipefd[0], &exec_errno, sizeof(exec_errno));
-	while (got < 0 && errno == EINTR);
+	for (;;) {
+		do
+			got = read(pipefd[0], &m, sizeof(m));
+		while (got < 0 && errno == EINTR);
+		if (got != (ssize_t)sizeof(m))
+			break;
+		msg.err = m.err;
+		if (!m.err)
+			msg.hwm_kib = m.hwm_kib;
+	}
 	close(pipefd[0]);
-	if (got == (ssize_t)sizeof(exec_errno)) {
+	int exec_errno = msg.err;
+	if (exec_errno) {
 		if (r.tracing)
 			tracer_reap_failed(pid);
 		else
@@ -1405,6 +1445,8 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 	commit_log(&r, res);
 	note_no_cgroup(&r);
 	sampler_add(&r.sampler, pid, elapsed(&r));
+	if (msg.hwm_kib >= 0)
+		sampler_set_maxrss_base(&r.sampler, pid, msg.hwm_kib + SPAWN_SLACK_KIB);
 	return record(&r, o, res, &oldmask);
 }
 
@@ -1559,7 +1601,8 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 				     .pss = o->pss,
 				     .t0 = r.t0,
 				     .exclude = getpid(),
-				     .cgroup = r.have_cg ? &r.cg : NULL};
+				     .cgroup = r.have_cg ? &r.cg : NULL,
+				     .pss_budget = o->pss_budget};
 	sampler_init(&r.sampler, &r.fs, &so);
 	oom_watch_init(&r.oom, &r.fs);
 	if (r.have_cg)
@@ -1651,8 +1694,11 @@ struct recorder_self *recorder_self_start(const struct recorder_options *o, stru
 	r->log.t0 = r->t0;
 	pid_t self = getpid();
 	r->main_pid = self;
-	struct sampler_options so = {
-		.self = 0, .peak_reset = s->o.peak_reset, .pss = s->o.pss, .t0 = r->t0};
+	struct sampler_options so = {.self = 0,
+				     .peak_reset = s->o.peak_reset,
+				     .pss = s->o.pss,
+				     .t0 = r->t0,
+				     .pss_budget = s->o.pss_budget};
 	sampler_init(&r->sampler, &r->fs, &so);
 	oom_watch_init(&r->oom, &r->fs);
 	/* polled by the thread's ppoll: no signal of the host's is taken */

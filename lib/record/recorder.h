@@ -22,6 +22,8 @@ struct recorder_options {
 	double min_interval, max_interval;
 	bool wait; /* run: go on until every descendant has exited */
 	bool pss;
+	/* the share of one CPU the job's PSS reads may take (sampler_options.pss_budget) */
+	double pss_budget;
 	bool peak_reset;
 	const char *proc_root;	 /* "/proc" */
 	const char *events_path; /* attach: a channel file to read (docs/events.md), or NULL */

@@ -697,11 +697,15 @@ void sampler_news_exit(struct sampler *s, struct tracked_proc *p, struct exit_in
 	if (e->how == EXIT_HOW_UNKNOWN && p->ev_status >= 0) {
 		exit_info_from_wait_status(e, p->ev_status);
 		e->source = p->ev_source;
+	} else if (e->source == EXIT_SRC_ZOMBIE && p->ev_rank == SAMPLER_EXIT_PROCESS + 1) {
+		/* its zombie, and the record of its last thread's end, which says more */
+		e->source = p->ev_source;
 	}
 	/* A high-water mark read after the last reset (the status collector's) is this
 	 * interval's. */
 	if (p->ev_hwm >= 0 && p->ev_hwm_t >= p->slow_t) {
 		e->hwm = e->peak = p->ev_hwm;
+		p->exit_peak = p->ev_hwm; /* for the tree collectors, as a reap's would be */
 		if (s->opt.peak_reset)
 			sampler_tracked_span(s, p, e->t, p->ev_hwm);
 	}

@@ -14,6 +14,12 @@
  * Reading. Every tracked process is read by the collectors (record/collector.h) in the order of
  * the table below: stat, then those that read less often (each decides when it is due). See
  * sampler.h for the cost model and docs/log-format.md for what a peak means.
+ *
+ * Sharing. A process that joins with its parent's program (forked, not exec'd) is of its
+ * parent's family: their pages are shared copy-on-write. When it shares its parent's address
+ * space itself (vfork, CLONE_VM: kcmp tells, once, as it joins), it is vm_of that process and
+ * counts nothing until it execs. A fork, an exec or an exit changes how the family shares its
+ * pages: its members are marked share_changed for the PSS readers.
  */
 #include "record/sampler.h"
 
@@ -29,10 +35,7 @@
 
 /* The collectors, in the order they read a process: stat first (it says whether it is there). */
 static const struct collector *const collectors[] = {
-	&collect_stat,
-	&collect_status,
-	&collect_smaps,
-	&collect_io,
+	&collect_stat, &collect_vm, &collect_status, &collect_smaps, &collect_io,
 };
 _Static_assert(sizeof(collectors) / sizeof(collectors[0]) <= SAMPLER_MAX_COLLECTORS,
 	       "more collectors than struct sampler has room for");
@@ -42,8 +45,9 @@ _Static_assert(sizeof(collectors) / sizeof(collectors[0]) <= SAMPLER_MAX_COLLECT
  * one before it said of the job's memory (a better method comes later).
  */
 static const struct tree_collector *const tree_collectors[] = {
-	&collect_job_rss,
-	&collect_cgroup, /* the job's cgroup, when it has one: the best method, last */
+	&collect_job_rss, /* the RSS sum: always */
+	&collect_job_pss, /* the PSS sum, where the job has no cgroup */
+	&collect_cgroup,  /* the job's cgroup, when it has one: the best method, last */
 };
 _Static_assert(sizeof(tree_collectors) / sizeof(tree_collectors[0]) <= SAMPLER_MAX_COLLECTORS,
 	       "more tree collectors than struct sampler has room for");
@@ -142,6 +146,11 @@ static struct tracked_proc *find(const struct sampler *s, pid_t pid)
 		if (!p || p->pid == pid)
 			return p;
 	}
+}
+
+struct tracked_proc *sampler_find(const struct sampler *s, pid_t pid)
+{
+	return find(s, pid);
 }
 
 static void slot_put(struct tracked_proc **slots, size_t cap, struct tracked_proc *p)
@@ -246,6 +255,86 @@ static void emit_proc_info(struct sampler *s, enum sampler_event_type type, stru
 	}
 }
 
+/* The members of p's family, or of the process that shares p's shared memory, changed. */
+static void sharing_changed(struct sampler *s, const struct tracked_proc *p)
+{
+	if (p->v.v[PF_SHMEM] > 0)
+		s->changed_shmem = true;
+	for (size_t i = 0; i < s->n_changed; i++)
+		if (s->changed[i] == p->family)
+			return;
+	if (s->n_changed < SAMPLER_MAX_CHANGED)
+		s->changed[s->n_changed++] = p->family;
+	else
+		s->changed_all = true;
+}
+
+/* Marks the processes whose sharing changed (sharing_changed) as share_changed. */
+static void mark_sharing(struct sampler *s)
+{
+	if (!s->n_changed && !s->changed_all && !s->changed_shmem)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		struct tracked_proc *p = s->procs[i];
+		bool mark = s->changed_all || (s->changed_shmem && p->v.v[PF_SHMEM] > 0);
+		for (size_t k = 0; !mark && k < s->n_changed; k++)
+			mark = p->family == s->changed[k];
+		if (mark)
+			p->share_changed = true;
+	}
+	s->n_changed = 0;
+	s->changed_all = s->changed_shmem = false;
+}
+
+/*
+ * p, a family's root, leaves the family (it exits or execs): another member, if any, becomes
+ * the root, so that a family is always named by a tracked process.
+ */
+static void rehome(struct sampler *s, struct tracked_proc *p)
+{
+	if (p->family != p->pid)
+		return;
+	pid_t root = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		struct tracked_proc *q = s->procs[i];
+		if (q == p || q->family != p->pid)
+			continue;
+		if (!root)
+			root = q->pid;
+		q->family = root;
+	}
+}
+
+/* Whether p and q run the same program image (a fork that did not exec), as far as stat shows. */
+static bool same_image(const struct tracked_proc *p, const struct tracked_proc *q)
+{
+	return p->startcode > 1 && p->startcode == q->startcode && p->argstart == q->argstart;
+}
+
+/* A process joined: its family, and whether it shares its parent's address space. */
+static void join_family(struct sampler *s, struct tracked_proc *p)
+{
+	struct tracked_proc *parent = find(s, p->ppid);
+	p->family = p->pid;
+	if (!parent || parent == p || !same_image(p, parent))
+		return;
+	p->forked = true;
+	p->family = parent->family;
+	vm_joined(s, p, parent);
+	if (p->vm_of < 0)
+		sharing_changed(s, p); /* a fork: its family's pages are split once more */
+}
+
+static void memory_gone(struct sampler *s, struct tracked_proc *p, bool exec)
+{
+	for (size_t i = 0; i < s->n_tree_collectors; i++)
+		if (s->tree_collectors[i]->left)
+			s->tree_collectors[i]->left(s, p, exec);
+	if (p->vm_of < 0 && (p->family != p->pid || p->v.v[PF_SHMEM] > 0))
+		sharing_changed(s, p);
+	rehome(s, p);
+}
+
 /* Takes ownership of an open handle whose stat was read; adds the process to the tree. */
 static struct tracked_proc *track(struct sampler *s, struct proc_handle *h,
 				  const struct proc_stat *st, double t)
@@ -278,8 +367,14 @@ static struct tracked_proc *track(struct sampler *s, struct proc_handle *h,
 	p->ev_hwm = -1;
 	p->ev_utime_us = p->ev_stime_us = -1;
 	p->born = p->ev_end = NAN;
+	p->vm_of = -1;
+	p->maxrss_base = -1;
+	p->exit_peak = -1;
+	p->pss.t = p->pss.read_t = p->pss.fam_t = -1;
+	p->pss.est = p->pss.est_rss = p->pss.private_kib = -1;
 	for (int i = 0; i < PROC_NFIELDS; i++)
 		p->v.v[i] = -1;
+	join_family(s, p);
 	emit_proc_info(s, SAMPLER_PROC, p, t);
 	sampler_news_joined(s, p, t);
 	return p;
@@ -434,6 +529,7 @@ bool sampler_add_tree(struct sampler *s, pid_t pid, double t)
 static void untrack(struct sampler *s, size_t i)
 {
 	struct tracked_proc *p = s->procs[i];
+	memory_gone(s, p, false);
 	if (p->v.v[PF_UTIME] > 0)
 		s->exited_utime += p->v.v[PF_UTIME];
 	if (p->v.v[PF_STIME] > 0)
@@ -464,7 +560,7 @@ void sampler_emit_exit(struct sampler *s, struct tracked_proc *p, double t, int 
 		e->how = EXIT_HOW_UNKNOWN;
 		e->code = e->signal = -1;
 	}
-	e->peak = e->hwm = e->maxrss = -1;
+	e->peak = e->hwm = e->maxrss = e->maxrss_base = -1;
 	e->utime = p->v.v[PF_UTIME];
 	e->stime = p->v.v[PF_STIME];
 	e->source = known ? EXIT_SRC_ZOMBIE : EXIT_SRC_VANISHED;
@@ -480,6 +576,9 @@ void sampler_emit_exec(struct sampler *s, struct tracked_proc *p, double t)
 {
 	p->ev_hwm = -1; /* of the image it left */
 	emit_proc_info(s, SAMPLER_EXEC, p, t);
+	memory_gone(s, p, true);
+	p->family = p->pid;
+	p->forked = false;
 }
 
 /*
@@ -510,6 +609,7 @@ static void add_total(long long *total, long long v)
 const struct sample *sampler_sample(struct sampler *s, double t)
 {
 	discover(s, t);
+	mark_sharing(s);
 	struct sample *out = &s->sample;
 	out->t = t;
 	out->n = 0;
@@ -555,6 +655,7 @@ const struct sample *sampler_sample(struct sampler *s, double t)
 	sampler_news_expire(s, t);
 	for (int f = TF_JOB; f <= TF_CG_SWAP; f++)
 		tree->v[f] = -1;
+	mark_sharing(s); /* the exits and execs of this sample */
 	for (size_t i = 0; i < s->n_tree_collectors; i++)
 		s->tree_collectors[i]->collect(s, out, t);
 	/* The machine's MemAvailable changes slowly and costs a /proc/meminfo: 10 times a second.
@@ -585,16 +686,33 @@ void sampler_zombie(struct sampler *s, pid_t pid)
 	p->v.v[PF_STIME] = sampler_ticks_ms(s, st.stime);
 }
 
+void sampler_set_maxrss_base(struct sampler *s, pid_t pid, long long base_kib)
+{
+	struct tracked_proc *p = find(s, pid);
+	if (p)
+		p->maxrss_base = base_kib;
+}
+
+/*
+ * Whether wait4's ru_maxrss of p is its own last interval's peak. It covers the children p
+ * waited for; the address space it shares with another (vm_of); and the image it had before its
+ * last exec (the kernel keeps that image's high-water mark apart, and reports the larger):
+ * known to be none when p did not exec since its fork, bounded by maxrss_base for the command.
+ */
+static bool own_maxrss(const struct tracked_proc *p, long long maxrss)
+{
+	if (p->waited_for_child || p->vm_of > 0)
+		return false;
+	if (p->maxrss_base >= 0)
+		return maxrss > p->maxrss_base;
+	return p->forked;
+}
+
 struct sampler_event *sampler_reaped(struct sampler *s, pid_t pid, int status,
 				     const struct rusage *ru, double t)
 {
 	struct tracked_proc *p = find(s, pid);
-	/*
-	 * wait4's rusage covers the process and the children it waited for. Only when it waited
-	 * for none are ru_maxrss (its peak since the last reset: its last interval) and the CPU
-	 * times its own.
-	 */
-	bool own = ru && p && !p->waited_for_child;
+	bool own = ru && p && own_maxrss(p, ru->ru_maxrss);
 	long long maxrss = own ? ru->ru_maxrss : -1;
 	if (!p) {
 		/* It came and went between two samples: a record from what is known of it. */
@@ -621,10 +739,12 @@ struct sampler_event *sampler_reaped(struct sampler *s, pid_t pid, int status,
 				sampler_tracked_span(s, p, t, maxrss);
 		}
 		e->maxrss = ru ? ru->ru_maxrss : -1;
+		e->maxrss_base = p->maxrss_base;
 		/* memline reaps another's child only as its tracer (--trace) */
 		e->source = s->opt.self > 0 && p->ppid != s->opt.self ? EXIT_SRC_PTRACE
 								      : EXIT_SRC_WAIT4;
 	}
+	p->exit_peak = e && e->pid == pid && e->hwm >= 0 ? e->hwm : maxrss;
 	untrack(s, p->idx);
 	return e ? ev : NULL;
 }
@@ -636,11 +756,6 @@ struct sampler_event *sampler_events(struct sampler *s, size_t *n)
 }
 
 /* ---- for the sampler's event side (sampler-events.c) ---- */
-
-struct tracked_proc *sampler_find(const struct sampler *s, pid_t pid)
-{
-	return find(s, pid);
-}
 
 bool sampler_in_tree(const struct sampler *s, pid_t ppid)
 {

@@ -4,10 +4,11 @@
  * and for the events (a process joined, exec'd, exited) found since the last drain, in order.
  *
  * Cost model: one pread of /proc/PID/stat per process per sample. status (the RSS split and the
- * high-water mark), io and smaps_rollup are read once a second, and sooner (at most every
- * 50 ms) when stat shows the process faulted 16 pages in or its RSS moved by 64 KiB since. New
- * processes are looked for only when the kernel's last allocated pid (/proc/loadavg) moved, and
- * then only among the new pids.
+ * high-water mark), io and (under --pss) smaps_rollup are read once a second, and sooner (at
+ * most every 50 ms) when stat shows the process faulted 16 pages in or its RSS moved by 64 KiB
+ * since. For the job's memory, smaps_rollup is read within a CPU budget (pss_budget), where an
+ * estimate is least sure (collect-pss.c). New processes are looked for only when the kernel's
+ * last allocated pid (/proc/loadavg) moved, and then only among the new pids.
  */
 #ifndef MEMLINE_SAMPLER_H
 #define MEMLINE_SAMPLER_H
@@ -39,7 +40,15 @@ struct sampler_options {
 	 */
 	void (*news)(void *data);
 	void *news_data;
+	/*
+	 * The share of one CPU that reading PSS for the job's memory may take (0.02: 2%); 0: the
+	 * job's memory is the RSS sum.
+	 */
+	double pss_budget;
 };
+
+/* The default of sampler_options.pss_budget. */
+#define SAMPLER_PSS_BUDGET 0.02
 
 enum sampler_event_type { SAMPLER_PROC, SAMPLER_EXEC, SAMPLER_EXIT };
 
@@ -64,6 +73,24 @@ struct tree_collector;
 struct sampler_news;
 
 #define SAMPLER_MAX_COLLECTORS 8
+#define SAMPLER_MAX_CHANGED    16
+
+struct pss_pick;
+struct proc_pss;
+/* The PSS collector's state (collect-pss.c). */
+struct sampler_pss {
+	double credit;	   /* CPU seconds its reads may still take now (negative: overspent) */
+	double credit_t;   /* when the credit was last topped up; < 0 never */
+	double ns_per_kib; /* what a read costs per KiB of RSS, learned from the reads */
+	double spent;	   /* CPU seconds every read of smaps_rollup took */
+	unsigned long reads;
+	long long exited_peak; /* what the processes that left since the last sample held */
+	size_t mappers;	       /* the tree's processes mapping much shared memory or files */
+	struct pss_pick *picks;
+	size_t alloc_picks;
+	struct proc_pss *saved; /* a group's states before a read, should it be forgotten */
+	size_t alloc_saved;
+};
 
 struct sampler {
 	struct procfs *fs;
@@ -81,6 +108,15 @@ struct sampler {
 	size_t slot_cap, slot_used;
 	int last_pid;
 	long long exited_peak; /* last-interval peaks of processes gone since the last sample */
+	/*
+	 * Families (tracked_proc.family) whose members changed since the last sample (a fork, an
+	 * exec, an exit), and whether a process that mapped shared memory left: the processes
+	 * that shared pages with them are marked share_changed before the next reads.
+	 */
+	pid_t changed[SAMPLER_MAX_CHANGED];
+	size_t n_changed;
+	bool changed_all, changed_shmem;
+	struct sampler_pss pss;
 	long long exited_utime, exited_stime;
 	long long avail; /* MemAvailable, read at meminfo_t */
 	double meminfo_t;
@@ -131,8 +167,18 @@ const struct sample *sampler_sample(struct sampler *s, double t);
 void sampler_zombie(struct sampler *s, pid_t pid);
 
 /*
+ * pid, memline's child, exec'd its program from an image whose high-water mark was at most
+ * base_kib (memline's own copy, which the child measured just before its exec): wait4's
+ * ru_maxrss includes that image, so it is taken as the process's peak only when above it.
+ */
+void sampler_set_maxrss_base(struct sampler *s, pid_t pid, long long base_kib);
+
+/*
  * memline reaped pid itself (it is memline's child): records its exit with the wait status and
- * the final resource usage. Returns the exit event, or NULL if pid was not tracked.
+ * the final resource usage. ru_maxrss is the exit's peak only when it is the process's own:
+ * it waited for no child, it shared no other's address space, and its image from before its
+ * last exec is not in it (it did not exec since it was forked, or ru_maxrss is above the
+ * maxrss_base of that image). Returns the exit event, or NULL if pid was not tracked.
  */
 struct sampler_event *sampler_reaped(struct sampler *s, pid_t pid, int status,
 				     const struct rusage *ru, double t);

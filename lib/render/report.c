@@ -918,6 +918,7 @@ void report_json(const struct run *run, struct strbuf *out)
 	json_opt_int(out, "samples", (long long)run->n_samples);
 	json_bytes(out, "peak_rss", run->peak);
 	json_secs(out, "peak_rss_t", run->peak_t, run->peak >= 0);
+	json_bytes(out, "largest_peak_floor", run->largest_peak_floor);
 	json_bytes(out, "mem_total", h->mem_total);
 	json_bytes(out, "job_peak", run->job_peak);
 	json_secs(out, "job_peak_t", run->job_peak_t, run->job_peak >= 0);

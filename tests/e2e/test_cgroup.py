@@ -234,7 +234,8 @@ def test_no_cgroup(ml, cgroups):
     run = run_in(ml, cg, [MEMWORK, "alloc", "20M", "sleep", "100"], opts=["--no-cgroup", "-i", "0.05"])
     assert run.code == 0, run.describe()
     mem = memory_of(run)
-    assert mem["method"] == "rss" and mem["cgroup"] is None, mem
+    # without a cgroup, the job's memory is its processes' PSS sum
+    assert mem["method"] == "pss" and mem["cgroup"] is None, mem
     assert not of_type(run.records, "warning"), "--no-cgroup is asked for: nothing to warn of"
     assert not list(cg.path.glob("memline-*")), "expected no cgroup made with --no-cgroup"
 
@@ -424,11 +425,11 @@ def test_attach_takes_the_processes_own_cgroup(ml, cgroups, tmp_path, killer):
     mem = attach()
     assert mem["method"] == "cgroup", mem
     assert mem["cgroup"]["path"] == str(cg.path) and mem["cgroup"]["own"] is False, mem
-    assert attach("--no-cgroup")["method"] == "rss"
+    assert attach("--no-cgroup")["method"] == "pss"
     other = tmp_path / "other.pid"
     ml.work("pidfile", other, "waitsig", preexec_fn=cg.enter())
     killer.append(read_pidfile(other))
     mem = attach()
-    assert mem["method"] == "rss" and mem["cgroup"] is None, (
+    assert mem["method"] == "pss" and mem["cgroup"] is None, (
         f"expected no cgroup: another process is in {cg.path}: {mem}")
     assert cg.path.exists()

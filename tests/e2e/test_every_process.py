@@ -117,10 +117,10 @@ def test_short_lived_children_with_peak_resets(ml):
 def test_tree_peak_of_children_one_after_another(ml):
     """The issue's parent that starts big children one after another, sampled once a second:
     the tree's peak is one child's and the parent's, not all the children's at once (nor the
-    parent's alone, as when polling missed them). Without the job's cgroup, so that the job's
-    memory is the tree's (method rss)."""
+    parent's alone, as when polling missed them). Without the job's cgroup and PSS, so that the
+    job's memory is the tree's (method rss)."""
     run = ml.run_memwork("children", 10, "spike 100M 80 pidrss", "pidrss",
-                         opts=["-i", "1", "--no-cgroup"])
+                         opts=["-i", "1", "--no-cgroup", "--pss-budget", "0"])
     assert run.code == 0, run.describe()
     need_sources(run, "taskstats", "proc-connector")
     truth = pidrss(run.stdout)

@@ -231,10 +231,11 @@ def test_time_axis_and_a_single_process(tmp_path):
     """The time axis's labels, read in Chromium over ranges whose steps are 0.25 s, 20 ms, 20 s,
     10 min...: each says its tick's time exactly (0.25 s, not 0.3 s) and no two are alike. A
     run of one process draws the total as a wide band under the process's line, which it
-    would hide, and says so in the legend. (Without the job's cgroup, whose charge is not the
-    process's RSS, so that the tree's line leads.)"""
+    would hide, and says so in the legend. (Without the job's cgroup and PSS, neither of which
+    is the process's RSS, so that the tree's line leads.)"""
     log = tmp_path / "one.jsonl"
-    r = subprocess.run([MEMLINE, "run", "-q", "--no-cgroup", "-o", log, "--", MEMWORK, "alloc", "20M", "sleep",
+    r = subprocess.run([MEMLINE, "run", "-q", "--no-cgroup", "--pss-budget", "0", "-o", log,
+                        "--", MEMWORK, "alloc", "20M", "sleep",
                         "300"], capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr
     out = tmp_path / "axis.html"

@@ -49,6 +49,8 @@ static void test_stat_normal(void **state)
 	assert_true(st.starttime > 0);
 	assert_int_equal(st.exit_signal, 17);
 	assert_int_equal(st.exit_code, 0);
+	assert_int_equal(st.flags, 0x400000); /* PF_RANDOMIZE */
+	assert_false(st.flags & PF_EXITING_FLAG);
 	strbuf_release(&sb);
 }
 
@@ -75,6 +77,7 @@ static void test_stat_zombie_and_thread(void **state)
 	assert_int_equal(st.state, 'Z');
 	assert_int_equal(st.exit_code, 3 << 8); /* a wait status: exit(3) */
 	assert_int_equal(st.rss, 0);
+	assert_true(st.flags & PF_EXITING_FLAG); /* it exited */
 	assert_true(procfs_parse_stat(t.buf, t.len, &st));
 	assert_int_equal(st.exit_signal, -1); /* a thread, not a process */
 	assert_int_equal(st.threads, 2);
@@ -138,6 +141,19 @@ static void test_io_smaps_meminfo_vmstat(void **state)
 	assert_true(pio.rchar > 0);
 	assert_true(pio.read_bytes >= 0 && pio.write_bytes >= 0);
 	assert_true(procfs_parse_kv(sm.buf, sm.len, "Pss") > 0);
+	struct proc_smaps smaps;
+	assert_true(procfs_parse_smaps(sm.buf, sm.len, &smaps));
+	assert_int_equal(smaps.rss, 2016);
+	assert_int_equal(smaps.pss, 488);
+	assert_int_equal(smaps.private_kib, 160 + 160);
+	assert_int_equal(smaps.anon, 160);
+	assert_int_equal(smaps.pss_anon, 160);
+	assert_false(procfs_parse_smaps("Rss: 4 kB\n", 10, &smaps));
+	long long resident, shared;
+	assert_true(procfs_parse_statm("2458 412 343 5 0 133 0\n", 23, &resident, &shared));
+	assert_int_equal(resident, 412);
+	assert_int_equal(shared, 343);
+	assert_false(procfs_parse_statm("2458\n", 5, &resident, &shared));
 	assert_true(procfs_parse_kv(sm.buf, sm.len, "Rss") >=
 		    procfs_parse_kv(sm.buf, sm.len, "Pss"));
 	long long total = procfs_parse_kv(mi.buf, mi.len, "MemTotal");

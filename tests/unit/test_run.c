@@ -19,6 +19,8 @@
 #include "render/report.h"
 #include "model/run.h"
 
+#include "run-fixture.h"
+
 #define assert_near(a, b) assert_true((a) > (b)-0.0005 && (a) < (b) + 0.0005)
 
 static char *fixture(const char *name)
@@ -1007,6 +1009,39 @@ static void test_job_missed(void **state)
 	run_release(&run);
 }
 
+/*
+ * The largest process's peak floor: wait4's maxrss of memline's children, once it is above the
+ * image the child had before its exec (maxrss_base); exits without it (orphans) count as they are.
+ */
+static void test_largest_peak_floor(void **state)
+{
+	(void)state;
+	struct run run;
+	load_text(&run,
+		  "{\"type\":\"proc\",\"t\":0,\"pid\":10,\"ppid\":1,\"start\":0,"
+		  "\"comm\":\"w\",\"argv\":[\"w\"]}\n"
+		  "{\"type\":\"exit\",\"t\":1,\"pid\":10,\"how\":\"exited\",\"code\":0,"
+		  "\"peak\":null,\"maxrss\":2400,\"maxrss_base\":2500,\"source\":\"wait4\"}\n");
+	assert_int_equal(run.largest_peak_floor, -1); /* memline's image, no process's peak */
+	run_release(&run);
+	load_text(&run, "{\"type\":\"exit\",\"t\":1,\"pid\":10,\"how\":\"exited\",\"code\":0,"
+			"\"peak\":null,\"maxrss\":307200,\"maxrss_base\":2500,\"source\":"
+			"\"wait4\"}\n"
+			"{\"type\":\"exit\",\"t\":1,\"pid\":11,\"how\":\"exited\",\"code\":0,"
+			"\"peak\":null,\"maxrss\":400000,\"source\":\"wait4\"}\n");
+	assert_int_equal(run.largest_peak_floor, 400000);
+	struct strbuf out = STRBUF_INIT;
+	report_json(&run, &out);
+	json_error_t jerr;
+	json_t *j = json_loads(out.buf, 0, &jerr);
+	assert_non_null(j);
+	assert_int_equal(json_integer_value(json_object_get(j, "largest_peak_floor")),
+			 400000LL * 1024);
+	json_decref(j);
+	strbuf_release(&out);
+	run_release(&run);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1026,6 +1061,7 @@ int main(void)
 		cmocka_unit_test(test_report_json_incomplete),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_spans),
+		cmocka_unit_test(test_largest_peak_floor),
 		cmocka_unit_test(test_events_reports),
 		cmocka_unit_test(test_hostile_text),
 		cmocka_unit_test(test_hostile_json),

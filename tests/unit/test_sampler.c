@@ -513,7 +513,7 @@ static void test_collectors(void **state)
 	/* Without --pss the table has no smaps collector, and PSS is never read. */
 	start_with(f, &root, false);
 	char *names = collector_names(&f->s);
-	assert_string_equal(names, "stat status io");
+	assert_string_equal(names, "stat vm status io");
 	free(names);
 	const struct sample *s = sampler_sample(&f->s, 0.01);
 	assert_int_equal(find_values(s, 1000)->v[PF_PSS], -1);
@@ -523,7 +523,7 @@ static void test_collectors(void **state)
 
 	start_with(f, &root, true);
 	names = collector_names(&f->s);
-	assert_string_equal(names, "stat status smaps io");
+	assert_string_equal(names, "stat vm status smaps io");
 	free(names);
 	s = sampler_sample(&f->s, 0.01);
 	assert_int_equal(find_values(s, 1000)->v[PF_PSS], 2500);
@@ -789,6 +789,78 @@ static void test_news_forgotten(void **state)
 	expect_events(f, "proc:3000 exit:3000");
 }
 
+static void put_smaps(struct fake *f, int pid, long rss, long pss, long private_kib)
+{
+	char rel[64], buf[256];
+	snprintf(rel, sizeof(rel), "%d/smaps_rollup", pid);
+	snprintf(buf, sizeof(buf),
+		 "00400000-7fff00000000 ---p 00000000 00:00 0  [rollup]\nRss: %ld kB\nPss: %ld "
+		 "kB\nPrivate_Clean: 0 kB\nPrivate_Dirty: %ld kB\nAnonymous: %ld kB\nPss_Anon: %ld "
+		 "kB\n",
+		 rss, pss, private_kib, rss - 100, pss - 100 > 0 ? pss - 100 : 0);
+	put(f, rel, buf);
+}
+
+/* The job's memory by PSS (collect-pss.c): the kernel has smaps_rollup (self/smaps_rollup). */
+static void start_pss(struct fake *f, const struct fproc *root, double budget)
+{
+	char dir[96];
+	snprintf(dir, sizeof(dir), "%s/self", f->dir);
+	mkdir(dir, 0755);
+	put(f, "self/smaps_rollup", "Rss: 1 kB\nPss: 1 kB\n");
+	struct strbuf err = STRBUF_INIT;
+	assert_int_equal(procfs_init(&f->fs, f->dir, &err), 0);
+	struct sampler_options o = {.peak_reset = true, .pss_budget = budget};
+	add_proc(f, root);
+	sampler_init(&f->s, &f->fs, &o);
+	assert_true(sampler_add(&f->s, root->pid, 0));
+	strbuf_release(&err);
+}
+
+static void test_job_pss(void **state)
+{
+	struct fake *f = *state;
+	/* 4000 KiB, of which 3000 private, 1000 shared with processes outside the tree. */
+	struct fproc root = {1000, 1, "w", 'S', 10, 1000, 17, 0, 0, NULL, 0};
+	start_pss(f, &root, SAMPLER_PSS_BUDGET);
+	put_smaps(f, 1000, 4000, 3500, 3000);
+	assert_int_equal(f->s.method, MEM_PSS);
+	const struct sample *s = sampler_sample(&f->s, 0.01);
+	assert_int_equal(s->tree.v[TF_RSS], 4000);
+	assert_int_equal(s->tree.v[TF_JOB], 3500); /* read at once: never read, its error is big */
+	/* It gains 400 KiB of its own: between reads, the estimate adds them. */
+	root.rss_pages = 1100;
+	put_stat(f, &root);
+	s = sampler_sample(&f->s, 0.02);
+	assert_int_equal(s->tree.v[TF_JOB], 3900);
+	/* It forks (the child keeps its pages, copy-on-write): the child starts at 0, and the
+	 * family is read as one, whose shares sum to what the parent held. */
+	struct fproc child = {1001, 1000, "w", 'S', 10, 1100, 17, 0, 0, NULL, 0};
+	add_proc(f, &child);
+	put_smaps(f, 1000, 4400, 2100, 100);
+	put_smaps(f, 1001, 4400, 1800, 0);
+	put_loadavg(f, 1001);
+	s = sampler_sample(&f->s, 0.03);
+	assert_int_equal(s->tree.v[TF_RSS], 8800);
+	assert_int_equal(s->tree.v[TF_JOB], 3900);
+	assert_int_equal(s->tree.v[TF_JOB_PEAK], 3900);
+	/* The child exits: the pages it shared are its parent's alone now, which is read again at
+	 * once (its family changed); only the child's own pages left the job. */
+	put(f, "1001/stat", "");
+	put_smaps(f, 1000, 4400, 3900, 3900);
+	s = sampler_sample(&f->s, 0.04);
+	assert_int_equal(s->tree.v[TF_JOB], 3900);
+	assert_int_equal(s->tree.v[TF_JOB_PEAK], 3900);
+	sampler_release(&f->s);
+	procfs_release(&f->fs);
+
+	/* Without a budget there is no PSS: the job's memory is the RSS sum. */
+	start_pss(f, &root, 0);
+	assert_int_equal(f->s.method, MEM_RSS);
+	s = sampler_sample(&f->s, 0.01);
+	assert_int_equal(s->tree.v[TF_JOB], 4400);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -809,6 +881,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_news_forgotten, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tree_peak_of_children_one_after_another, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_job_pss, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,20 @@
  *                   and return; the step ends when all have (joined)
  *   bgthreads N SIZE   start N threads that each touch SIZE and then sleep forever; the step
  *                   ends at once (an exit later ends them with the process)
+ *   cow STEPS       like child, but the child keeps what alloc and shared hold: its pages stay
+ *                   shared with the parent's, copy-on-write (multiprocessing, DataLoader
+ *                   workers)
+ *   spawn FIFO STEPS  posix_spawn a new memwork running STEPS (glibc spawns with a vfork-style
+ *                   clone: the child runs in this process's memory until its exec); with FIFO
+ *                   not "-", the child first opens FIFO as its stdin, which blocks until a
+ *                   writer opens it: the child shares this process's memory until then. The
+ *                   parent goes on once the child exec'd
+ *   shared SIZE     mmap SIZE of shared anonymous memory and write every page; held until the
+ *                   process exits (a child made by child or cow keeps it mapped)
+ *   shm NAME SIZE   shm_open NAME (made if need be, SIZE long), map it shared and write every
+ *                   page; held until the process exits. The name is not removed
+ *   touch           read every page of what shared and shm hold (a child's mapping of its
+ *                   parent's shared memory is resident in it only once touched)
  *   wait            wait until every child has exited
  *   exit N          exit with status N
  *   kill SIG        raise signal SIG (a number or a name: 9, KILL, SIGSEGV) on itself; core
@@ -31,8 +45,11 @@
  *   maxrss          print "maxrss KIB", the kernel's high-water mark of RSS (ru_maxrss of
  *                   RUSAGE_SELF). memline resets the high-water mark after each sample, so
  *                   under memline this is the peak since its last sample, unless it runs with
- *                   --no-peak-reset
+ *                   --no-peak-reset. It also covers the image the process had before its exec
+ *                   (its parent's, forked or vfork'd)
  *   pidrss          print "pidrss PID KIB": its pid and ru_maxrss, as maxrss
+ *   hwm             print "hwm KIB", the high-water mark of this program's own memory (VmHWM
+ *                   of /proc/self/status: never the image before its exec)
  *   churn N         deterministic CPU and memory work: N rounds of allocating 1 MiB, touching
  *                   it, computing over it and freeing it; "churn 2s" instead runs 2 seconds
  *   say TEXT        print TEXT and a newline on stdout, flushed
@@ -51,6 +68,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -72,6 +90,8 @@ struct region {
 
 static struct region *held;
 static size_t n_held, alloc_held;
+static struct region *shared;
+static size_t n_shared, alloc_shared;
 static long page_size;
 static volatile uint64_t sink;
 
@@ -215,7 +235,8 @@ static int step_nargs(const char *step)
 		{"orphan", 1},	  {"wait", 0},	 {"exit", 1},	{"kill", 1},	 {"onsig", 2},
 		{"maxrss", 0},	  {"churn", 1},	 {"say", 1},	{"pidfile", 1},	 {"waitsig", 0},
 		{"ready", 1},	  {"hang", 0},	 {"daemon", 1}, {"children", 2}, {"threads", 3},
-		{"bgthreads", 2}, {"pidrss", 0},
+		{"bgthreads", 2}, {"pidrss", 0}, {"cow", 1},	{"spawn", 2},	 {"shared", 1},
+		{"shm", 2},	  {"touch", 0},	 {"hwm", 0},
 	};
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
 		if (!strcmp(step, steps[i].name))
@@ -280,11 +301,17 @@ static void check_steps(char **argv, int argc)
 			fail("threads: bad size '%s'", b);
 		if (!strcmp(step, "threads") && !parse_ll(argv[i + 3], 0, INT_MAX, &v))
 			fail("threads: bad milliseconds '%s'", argv[i + 3]);
-		const char *sub =
-			!strcmp(step, "child") || !strcmp(step, "orphan") || !strcmp(step, "daemon")
-				? a
-			: !strcmp(step, "children") ? b
-						    : NULL;
+		if ((!strcmp(step, "shared") || !strcmp(step, "shm")) &&
+		    !parse_size(!strcmp(step, "shm") ? b : a, &sz))
+			fail("%s: bad size (bytes, or a number with K, M or G)", step);
+		if (!strcmp(step, "shm") && a[0] != '/')
+			fail("shm: the name '%s' must start with /", a);
+		const char *sub = NULL; /* the steps a child runs */
+		if (!strcmp(step, "child") || !strcmp(step, "orphan") || !strcmp(step, "daemon") ||
+		    !strcmp(step, "cow"))
+			sub = a;
+		else if (!strcmp(step, "children") || !strcmp(step, "spawn"))
+			sub = b;
 		if (sub) {
 			int n;
 			char **words = split_steps(sub, &n);
@@ -312,6 +339,67 @@ static void *map_touched(size_t len)
 	for (size_t off = 0; off < len; off += (size_t)page_size)
 		((volatile char *)p)[off] = 1;
 	return p;
+}
+
+/* Keeps a shared mapping (shared, shm) until the process exits. */
+static void hold_shared(void *p, size_t len)
+{
+	if (n_shared == alloc_shared) {
+		alloc_shared = alloc_shared ? 2 * alloc_shared : 16;
+		struct region *ns = realloc(shared, alloc_shared * sizeof(*shared));
+		if (!ns)
+			fail_os("realloc");
+		shared = ns;
+	}
+	shared[n_shared++] = (struct region){p, len};
+}
+
+static void *map_shared(int fd, size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | (fd < 0 ? MAP_ANONYMOUS : 0),
+		       fd, 0);
+	if (p == MAP_FAILED)
+		fail_os("mmap");
+	for (size_t off = 0; off < len; off += (size_t)page_size)
+		((volatile char *)p)[off] = 1;
+	hold_shared(p, len);
+	return p;
+}
+
+static void do_shm(const char *name, size_t len)
+{
+	int fd = shm_open(name, O_RDWR | O_CREAT, 0600);
+	if (fd < 0)
+		fail_os("shm_open");
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		fail_os("fstat");
+	if ((size_t)st.st_size < len && ftruncate(fd, (off_t)len) < 0)
+		fail_os("ftruncate");
+	map_shared(fd, len);
+	close(fd);
+}
+
+static void touch_shared(void)
+{
+	for (size_t i = 0; i < n_shared; i++)
+		for (size_t off = 0; off < shared[i].len; off += (size_t)page_size)
+			sink += ((volatile char *)shared[i].addr)[off];
+}
+
+/* The high-water mark of this program's own memory, VmHWM, KiB; -1 if unreadable. */
+static long own_hwm(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	char line[256];
+	long v = -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmHWM:", 6))
+			v = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return v;
 }
 
 static void release_held(void)
@@ -401,9 +489,10 @@ static void on_signal(int sig)
 
 static void run_steps(char **argv, int argc);
 
-static void run_in_child(const char *steps)
+static void run_in_child(const char *steps, bool keep)
 {
-	release_held();
+	if (!keep)
+		release_held();
 	int n;
 	char **words = split_steps(steps, &n);
 	run_steps(words, n);
@@ -411,7 +500,7 @@ static void run_in_child(const char *steps)
 	_exit(0);
 }
 
-static void do_child(const char *steps, bool orphan, bool daemon)
+static void do_child(const char *steps, bool orphan, bool daemon, bool keep)
 {
 	fflush(NULL);
 	pid_t pid = fork();
@@ -419,14 +508,14 @@ static void do_child(const char *steps, bool orphan, bool daemon)
 		fail_os("fork");
 	if (pid == 0) {
 		if (!orphan)
-			run_in_child(steps);
+			run_in_child(steps, keep);
 		if (daemon && setsid() < 0)
 			fail_os("setsid");
 		pid_t grandchild = fork();
 		if (grandchild < 0)
 			fail_os("fork");
 		if (grandchild == 0)
-			run_in_child(steps);
+			run_in_child(steps, keep);
 		_exit(0);
 	}
 	if (orphan)
@@ -443,7 +532,7 @@ static void do_children(long long n, const char *steps)
 		if (pid < 0)
 			fail_os("fork");
 		if (pid == 0)
-			run_in_child(steps);
+			run_in_child(steps, false);
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	}
@@ -491,6 +580,35 @@ static void do_threads(long long n, size_t len, long long ms)
 	free(t);
 }
 
+/* posix_spawn memwork STEPS, its stdin FIFO unless fifo is "-". */
+static void do_spawn(const char *fifo, const char *steps)
+{
+	int n;
+	char **words = split_steps(steps, &n);
+	char **args = malloc(((size_t)n + 2) * sizeof(*args));
+	if (!args)
+		fail_os("malloc");
+	args[0] = "memwork";
+	for (int i = 0; i < n; i++)
+		args[i + 1] = words[i];
+	args[n + 1] = NULL;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	if (strcmp(fifo, "-"))
+		posix_spawn_file_actions_addopen(&fa, 0, fifo, O_RDONLY, 0);
+	fflush(NULL);
+	extern char **environ;
+	pid_t pid;
+	int e = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, args, environ);
+	if (e) {
+		errno = e;
+		fail_os("posix_spawn");
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	free(args);
+	free_words(words, n);
+}
+
 static void run_steps(char **argv, int argc)
 {
 	for (int i = 0; i < argc; i++) {
@@ -516,7 +634,9 @@ static void run_steps(char **argv, int argc)
 			sleep_ms(v);
 		} else if (!strcmp(step, "child") || !strcmp(step, "orphan") ||
 			   !strcmp(step, "daemon")) {
-			do_child(a, strcmp(step, "child") != 0, !strcmp(step, "daemon"));
+			do_child(a, strcmp(step, "child") != 0, !strcmp(step, "daemon"), false);
+		} else if (!strcmp(step, "cow")) {
+			do_child(a, false, false, true);
 		} else if (!strcmp(step, "children")) {
 			parse_ll(a, 0, 100000, &v);
 			do_children(v, b);
@@ -531,6 +651,20 @@ static void run_steps(char **argv, int argc)
 			struct rusage ru;
 			getrusage(RUSAGE_SELF, &ru);
 			printf("pidrss %ld %ld\n", (long)getpid(), ru.ru_maxrss);
+			fflush(stdout);
+		} else if (!strcmp(step, "spawn")) {
+			do_spawn(a, b);
+		} else if (!strcmp(step, "shared")) {
+			parse_size(a, &sz);
+			if (sz)
+				map_shared(-1, sz);
+		} else if (!strcmp(step, "shm")) {
+			parse_size(b, &sz);
+			do_shm(a, sz);
+		} else if (!strcmp(step, "touch")) {
+			touch_shared();
+		} else if (!strcmp(step, "hwm")) {
+			printf("hwm %ld\n", own_hwm());
 			fflush(stdout);
 		} else if (!strcmp(step, "wait")) {
 			while (wait(NULL) >= 0 || errno == EINTR)
