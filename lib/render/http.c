@@ -2,7 +2,8 @@
  * http: the HTTP server of the live views, on libmicrohttpd (MHD); the contract is in http.h.
  *
  * Threading: MHD runs one thread per connection (MHD_USE_THREAD_PER_CONNECTION), at most
- * HTTP_MAX_CONNECTIONS of them, HTTP_PER_ADDR of one client address. It gets its connections
+ * HTTP_MAX_CONNECTIONS of them, HTTP_PER_ADDR of one client address (on an address other
+ * machines reach; loopback and unix socket clients share one, uncapped). It gets its connections
  * from the gate (http-gate.h), which accepts them and hands on only those whose request's
  * headers came within a few seconds, so that slow clients cannot hold the threads; every
  * response closes its connection, so that every request passes the gate. An event stream is
@@ -1278,10 +1279,16 @@ int http_serve(struct http_server *s, struct live *l, struct strbuf *err)
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	/*
+	 * Clients of loopback or of a unix socket share one address: no cap of an address there
+	 * (libmicrohttpd's count of an address also lags the connections' ends, which its own
+	 * thread cleans up later: a burst of short requests could be refused under the cap).
+	 */
+	bool shared = s->policy.loopback || s->socket_path;
 	s->daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		(unsigned)HTTP_PER_ADDR, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		shared ? 0U : (unsigned)HTTP_PER_ADDR, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		(size_t)HTTP_MEMORY_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT,
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)HTTP_STACK, MHD_OPTION_UNESCAPE_CALLBACK,
 		unescape_none, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
@@ -1291,8 +1298,6 @@ int http_serve(struct http_server *s, struct live *l, struct strbuf *err)
 		strbuf_addf(err, "cannot serve on %s: the HTTP server did not start", s->address);
 		return -1;
 	}
-	/* Clients of loopback or of a unix socket share one address: no cap an address there. */
-	bool shared = s->policy.loopback || s->socket_path;
 	if (!(s->gate = http_gate_start(s->fd, shared, HTTP_MEMORY_LIMIT, admit, s, err))) {
 		MHD_stop_daemon(s->daemon);
 		s->daemon = NULL;
