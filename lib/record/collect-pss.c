@@ -547,11 +547,10 @@ static void collect(struct sampler *s, struct sample *sample, double t)
 		 * read a moment after stat's RSS, while it faults a shared object in, is not its
 		 * own) */
 		long long mapped = p->pss.mapped_now;
-		if (above > 0 && mapped > 0 && p->cur_rss > 0 && others_map_shared(s, p))
-			above = (long long)((double)above *
-					    (double)(mapped < p->cur_rss ? p->cur_rss - mapped
-									 : 0) /
-					    (double)p->cur_rss);
+		if (above > 0 && mapped > 0 && p->cur_rss > 0 && others_map_shared(s, p)) {
+			long long own = mapped < p->cur_rss ? p->cur_rss - mapped : 0;
+			above = (long long)((double)above * (double)own / (double)p->cur_rss);
+		}
 		struct proc_pss *g = &group_of(s, p)->pss;
 		g->fam_before += p->pss.est > 0 ? p->pss.est : 0;
 		g->fam_now += e;
