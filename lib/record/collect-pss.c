@@ -33,11 +33,13 @@
  * The peak of the interval: for each group, the larger of its estimated sums at the interval's two
  * ends (shares that move among its members, as they fork, exit or are read, move the sum not at
  * all), plus what each member's RSS peak of the interval (VmHWM-based, see collect-status.c) rose
- * above its RSS at both ends (pages it had and freed in between: taken as its own); plus what
+ * above its RSS at both ends (pages it had and freed in between: taken as its own, but for the
+ * share of its pages that may be another's, as the estimate splits them); plus what
  * memline's children that it reaped since the previous sample held of their own up to their exit.
  * The kernel keeps no PSS peak; this is an upper bound of the job's PSS in the interval under the
  * estimate's assumptions, as the tree's RSS peak is of its RSS (processes may peak at different
- * moments).
+ * moments), and it is never above that RSS peak, which knows which of the processes that left
+ * can have lived at once.
  */
 #include "record/collector.h"
 
@@ -571,6 +573,14 @@ static void collect(struct sampler *s, struct sample *sample, double t)
 				g->fam_above;
 	}
 	b->exited_peak = 0;
+	/*
+	 * No more than the RSS sum's peak, an upper bound too (a process's PSS is at most its RSS
+	 * at every moment), which knows when the processes that left lived: children one after
+	 * another, each added above here, never held their memory at once.
+	 */
+	long long rss_peak = sample->tree.v[TF_PEAK];
+	if (rss_peak >= job && peak > rss_peak)
+		peak = rss_peak;
 	sample->tree.v[TF_JOB] = job;
 	sample->tree.v[TF_JOB_PEAK] = peak > job ? peak : job;
 }

@@ -1340,6 +1340,28 @@ static void start_tracing(struct recorder *r, pid_t pid, int gofd[2])
 	close(gofd[1]);
 }
 
+/*
+ * What memline's child said through fd (which this closes) before its exec, its image's
+ * high-water mark, and then, if the exec failed, why; end of file once the exec succeeded.
+ */
+static struct spawn_msg spawn_heard(int fd)
+{
+	struct spawn_msg msg = {-1, 0}, m;
+	ssize_t got;
+	for (;;) {
+		do
+			got = read(fd, &m, sizeof(m));
+		while (got < 0 && errno == EINTR);
+		if (got != (ssize_t)sizeof(m))
+			break;
+		msg.err = m.err;
+		if (!m.err)
+			msg.hwm_kib = m.hwm_kib;
+	}
+	close(fd);
+	return msg;
+}
+
 int recorder_run(const struct recorder_options *o, char *const argv[], struct recorder_result *res,
 		 struct strbuf *err)
 {
@@ -1405,21 +1427,7 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 		return pid < 0 ? RECORDER_ERR_SYSTEM : place_ret;
 	}
-	/* What the child said before its exec (its image's high-water mark), then, if the exec
-	 * failed, why; end of file once the exec succeeded. */
-	struct spawn_msg msg = {-1, 0}, m;
-	ssize_t got;
-	for (;;) {
-		do
-			got = read(pipefd[0], &m, sizeof(m));
-		while (got < 0 && errno == EINTR);
-		if (got != (ssize_t)sizeof(m))
-			break;
-		msg.err = m.err;
-		if (!m.err)
-			msg.hwm_kib = m.hwm_kib;
-	}
-	close(pipefd[0]);
+	struct spawn_msg msg = spawn_heard(pipefd[0]);
 	int exec_errno = msg.err;
 	if (exec_errno) {
 		if (r.tracing)
