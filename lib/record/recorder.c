@@ -1150,10 +1150,12 @@ static void drop_cgroup(struct recorder *r, int e)
 	oom_watch_job(&r->oom, NULL, 0);
 	struct sampler_options so = r->sampler.opt;
 	int last = r->sampler.last_pid;
+	unsigned told = r->sampler.ev_flags; /* what the event sources, open already, tell */
 	so.cgroup = NULL;
 	sampler_release(&r->sampler);
 	sampler_init(&r->sampler, &r->fs, &so);
 	r->sampler.last_pid = last;
+	sampler_events_on(&r->sampler, told);
 }
 
 /*
