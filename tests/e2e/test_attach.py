@@ -127,9 +127,12 @@ def test_unprivileged_attach_to_a_process_it_cannot_fully_read(ml, tmp_path, kil
         assert samples, "expected samples of the attached process"
         fields = header_of(records)["fields"]
         rss, rchar = fields.index("rss"), fields.index("rchar")
-        entry = samples[-1]["p"][0]
-        assert entry[rss] >= 20 * 1024, f"expected its 20 MiB in rss: {entry}"
-        assert entry[rchar] is None, f"expected io (not ours to read) as null: {entry}"
+        # (the last sample may find it exiting, its memory already taken down: rss 0)
+        entries = [s["p"][0] for s in samples]
+        assert max(e[rss] or 0 for e in entries) >= 20 * 1024, (
+            f"expected its 20 MiB in rss: {entries[-3:]}")
+        assert all(e[rchar] is None for e in entries), (
+            f"expected io (not ours to read) as null: {entries[-3:]}")
     finally:
         shutil.rmtree(shared, ignore_errors=True)
 
