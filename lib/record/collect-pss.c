@@ -175,11 +175,17 @@ static void seed(struct tracked_proc *p)
 /*
  * Whether p maps so much shared memory, or so many file pages, that another program of the tree
  * (not of its family) may share them: a shm_open object, a large file mapped by several. Smaller
- * file mappings (its libraries) are left out, or every process would be read at once.
+ * file mappings (its libraries) are left out, or every process would be read at once. Status is
+ * read at the slow cadence: pages of files and shared memory that statm showed since (p faulting
+ * a shm_open object in) count as shared memory, or p would be read apart from the process it
+ * shares them with, each one's share seen at another moment.
  */
 static bool maps_shared(const struct tracked_proc *p)
 {
-	return p->v.v[PF_SHMEM] >= SHARED_SHMEM_KIB || p->v.v[PF_FILE] >= SHARED_FILE_KIB;
+	if (p->v.v[PF_SHMEM] >= SHARED_SHMEM_KIB || p->v.v[PF_FILE] >= SHARED_FILE_KIB)
+		return true;
+	long long status = status_mapped(p);
+	return status >= 0 && p->pss.mapped_now - status >= SHARED_SHMEM_KIB;
 }
 
 /* The tracked process that names p's family, p itself if none does. */
@@ -526,13 +532,25 @@ static void collect(struct sampler *s, struct sample *sample, double t)
 			seed(p);
 	}
 	make_groups(s, t);
-	long long job = 0;
+	bool regroup = false;
 	for (size_t i = 0; i < s->n; i++) {
 		struct tracked_proc *p = s->procs[i];
 		if (counted(p)) {
+			bool was = maps_shared(p);
 			update_mapped(s, p, t);
-			job += estimate(s, p);
+			regroup |= !was && maps_shared(p); /* it began to map another's pages */
 		}
+	}
+	if (regroup) {
+		for (size_t i = 0; i < s->n; i++)
+			s->procs[i]->pss.fam_t = -1;
+		make_groups(s, t);
+	}
+	long long job = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		struct tracked_proc *p = s->procs[i];
+		if (counted(p))
+			job += estimate(s, p);
 	}
 	if (b->credit > 0)
 		read_due(s, t, job);
