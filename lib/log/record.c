@@ -53,3 +53,7 @@ void exit_info_from_wait_status(struct exit_info *e, int status)
 		e->how = EXIT_HOW_UNKNOWN;
 	}
 }
+
+const char *const frame_kind_names[FRAME_NKINDS] = {"native", "python"};
+
+const char *const stack_why_names[STACK_NWHY] = {"peak", "event", "every", "signal"};

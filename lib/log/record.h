@@ -129,6 +129,51 @@ struct exit_info {
 	enum exit_source source;
 };
 
+/* One frame of a captured stack (docs/log-format.md, "frames"). */
+enum frame_kind { FRAME_NATIVE, FRAME_PYTHON, FRAME_NKINDS };
+extern const char *const frame_kind_names[FRAME_NKINDS]; /* "native", "python" */
+
+struct frame_info {
+	enum frame_kind kind;
+	const char *fn;	    /* the function's name; NULL unknown (no symbol) */
+	const char *module; /* native: the mapped file's path, or "[vdso]"; NULL unknown */
+	long long off;	    /* native: the pc's offset in module's file; -1 unknown */
+	long long fn_off;   /* native: the pc's offset from fn's start; -1 unknown */
+	const char *file;   /* the source file; NULL unknown (no debug information) */
+	int line;	    /* its line; 0 unknown */
+};
+
+/* Why a capture was taken (--stacks=WHEN). */
+enum stack_why { STACK_PEAK, STACK_EVENT, STACK_EVERY, STACK_SIGNAL, STACK_NWHY };
+extern const char *const stack_why_names[STACK_NWHY]; /* "peak", "event", "every", "signal" */
+
+/*
+ * One thread's stack, from one capture of a process's threads (docs/log-format.md, "stack").
+ * The log holds frames once each, in "frames" records the writer makes as new frames come.
+ */
+struct stack_info {
+	double t;
+	long capture; /* the capture's number, from 1: the threads of one capture share it */
+	enum stack_why why;
+	const char *label; /* why event: the event's or span's label (len bytes); NULL none */
+	size_t label_len;
+	pid_t pid, tid;
+	const char *thread;		 /* the thread's name (comm); NULL unknown */
+	const struct frame_info *frames; /* innermost first */
+	size_t n_frames;
+	bool truncated;	    /* the unwind stopped before the outermost frame */
+	const char *error;  /* why there are no frames, or fewer than there are; NULL */
+	long long stall_us; /* how long the thread was stopped, microseconds; -1 unknown */
+};
+
+/* The captures of a recording, in its end record ("stacks"). */
+struct stack_counts {
+	long captures; /* captures taken; -1: stacks were not asked for */
+	long skipped;  /* not taken: the budget was spent */
+	long failed;   /* taken, with no stack for any thread (an error says why) */
+	double cpu;    /* memline's CPU time for them, seconds */
+};
+
 enum run_status {
 	RUN_COMPLETED,
 	RUN_FAILED,
@@ -162,6 +207,7 @@ struct end_info {
 	long procs;    /* processes of the tree that memline knew of, all told; -1 unknown */
 	long missed;   /* processes it may have missed (pids handed out and never seen); -1 */
 	long overruns; /* times the kernel's event sockets overflowed (records lost); -1 */
+	struct stack_counts stacks; /* stacks.captures -1: --stacks was not given */
 };
 
 /* A moment or a phase boundary the program marked through the event channel. */
@@ -222,6 +268,10 @@ struct header_info {
 	char *events_off[EVENT_SOURCES_MAX];
 	char *events_off_why[EVENT_SOURCES_MAX];
 	size_t n_events_off;
+	/* the header's "stacks" (--stacks): stacks_when is 0 when stacks were not asked for */
+	unsigned stacks_when; /* 1 << enum stack_why for each moment asked for */
+	double stacks_every;  /* every=S: S; 0 */
+	double stacks_threshold, stacks_gap, stacks_budget;
 };
 
 /* Decodes a wait(2) status into how a process ended. */
