@@ -12,7 +12,7 @@ PREFIX    ?= /usr/local
 BUILD     ?= build
 CC        ?= cc
 PYTHON    ?= /usr/bin/python3
-PKGS      := jansson cairo libpng16 ncursesw libmicrohttpd
+PKGS      := jansson cairo libpng16 ncursesw libmicrohttpd libdw
 
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-sign-compare
 ifdef CI
@@ -35,7 +35,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 SRC_OBJ   := $(SRC_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 CORE      := $(BUILD)/libmemline-core.a
-HELPERS   := $(BUILD)/memwork
+HELPERS   := $(BUILD)/memwork $(BUILD)/callchain $(BUILD)/callchain-stripped
 
 .PHONY: all deps demo check unit e2e fuzz-replay fuzz check-format bench install install-python \
         clean
@@ -60,6 +60,15 @@ PLAINCFLAGS := -std=gnu17 -O2 -g $(WARN) -D_GNU_SOURCE
 $(BUILD)/memwork: tests/workload/memwork.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PLAINCFLAGS) -o $@ $<
+
+# A program with a known call chain, for the stack tests: with -g (and no inlining of the chain),
+# and a stripped copy.
+$(BUILD)/callchain: tests/workload/callchain.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PLAINCFLAGS) -O1 -fno-omit-frame-pointer -o $@ $< -pthread
+
+$(BUILD)/callchain-stripped: $(BUILD)/callchain
+	strip -o $@ $<
 
 $(BUILD)/demo: examples/demo.c $(BUILD)/libmemline.a
 	@mkdir -p $(dir $@)

@@ -12,6 +12,7 @@
 #include "log/writer.h"
 #include "render/report.h"
 #include "record/events.h"
+#include "stacks/stacks.h"
 #include "util/text.h"
 
 enum {
@@ -30,6 +31,10 @@ enum {
 	OPT_NO_CGROUP,
 	OPT_TRACE,
 	OPT_KERNEL_EVENTS,
+	OPT_STACKS,
+	OPT_STACKS_THRESHOLD,
+	OPT_STACKS_GAP,
+	OPT_STACKS_BUDGET,
 };
 
 /* Which commands take an option. */
@@ -84,6 +89,21 @@ static const struct record_option {
 	 "the kernel's process events to take where memline may\n"
 	 "(root): taskstats, proc-connector, all (the default) or\n"
 	 "none (look at /proc at each sample only), comma-separated"},
+	{"stacks", OPT_STACKS, "[=WHEN]", RUN | ATTACH,
+	 "capture the stacks of a process's threads (native, and\n"
+	 "Python's frames) at WHEN, a comma list: peaks (a new peak\n"
+	 "of the job: the process that grew most; the default),\n"
+	 "events (each event and span from the program), every=S\n"
+	 "(every process, each S seconds), signal (SIGUSR1 to\n"
+	 "memline: every process, now); see memline(1)"},
+	{"stacks-threshold", OPT_STACKS_THRESHOLD, "PCT", RUN | ATTACH,
+	 "peaks: a new peak is PCT % above the last one captured\n"
+	 "(default 5)"},
+	{"stacks-gap", OPT_STACKS_GAP, "SECS", RUN | ATTACH,
+	 "peaks: at most one capture each SECS seconds (default 1)"},
+	{"stacks-budget", OPT_STACKS_BUDGET, "PCT", RUN | ATTACH,
+	 "captures take at most PCT % of one CPU (default 2); one\n"
+	 "that would take more is skipped and counted"},
 	{"events", OPT_EVENTS, "FILE", ATTACH,
 	 "read FILE as the event channel (docs/events.md): events\n"
 	 "and spans the processes append to it are recorded, and an\n"
@@ -119,10 +139,18 @@ static const struct option *long_options(void)
 	static struct option table[N_OPTIONS + 1]; /* the last stays all zero: the end */
 	if (!table[0].name)
 		for (size_t i = 0; i < N_OPTIONS; i++)
-			table[i] = (struct option){
-				options[i].name, options[i].value ? required_argument : no_argument,
-				NULL, options[i].code};
+			table[i] = (struct option){options[i].name,
+						   !options[i].value		? no_argument
+						   : options[i].value[0] == '[' ? optional_argument
+										: required_argument,
+						   NULL, options[i].code};
 	return table;
+}
+
+/* What stands between an option's name and its value's in the help: "--stacks[=WHEN]". */
+static const char *space(const struct record_option *o)
+{
+	return o->value && o->value[0] != '[' ? " " : "";
 }
 
 /* The help's column where an option's text starts. */
@@ -137,11 +165,10 @@ void record_opts_usage(const char *cmd, const char *head)
 		if (!(o->cmds & mine))
 			continue;
 		char left[64];
-		int n = o->code < 256
-				? snprintf(left, sizeof(left), "  -%c, --%s%s%s", o->code, o->name,
-					   o->value ? " " : "", o->value ? o->value : "")
-				: snprintf(left, sizeof(left), "      --%s%s%s", o->name,
-					   o->value ? " " : "", o->value ? o->value : "");
+		int n = o->code < 256 ? snprintf(left, sizeof(left), "  -%c, --%s%s%s", o->code,
+						 o->name, space(o), o->value ? o->value : "")
+				      : snprintf(left, sizeof(left), "      --%s%s%s", o->name,
+						 space(o), o->value ? o->value : "");
 		/* a long name runs into the text's column: two spaces after it instead */
 		printf("%s%*s", left, n < HELP_COL ? HELP_COL - n : 2, "");
 		for (const char *h = o->help; *h;) {
@@ -194,6 +221,50 @@ static unsigned parse_kernel_events(const char *arg)
 	}
 }
 
+/* A percentage from 0 to 100 for option name, as a fraction. */
+static double parse_pct(const char *name, const char *arg)
+{
+	char *end;
+	errno = 0;
+	double pct = strtod(arg, &end);
+	if (errno || end == arg || *end || !(pct >= 0 && pct <= 100))
+		die(EXIT_USAGE, "%s takes a percentage from 0 to 100, not '%s'", name, arg);
+	return pct / 100;
+}
+
+/* --stacks=WHEN: a comma list of peaks, events, every=S, signal. */
+static void parse_stacks(struct stacks_options *o, const char *arg)
+{
+	o->when = 0;
+	if (!arg) {
+		o->when = 1u << STACK_PEAK;
+		return;
+	}
+	for (const char *p = arg;;) {
+		size_t len = strcspn(p, ",");
+		if (len == 5 && !strncmp(p, "peaks", 5)) {
+			o->when |= 1u << STACK_PEAK;
+		} else if (len == 6 && !strncmp(p, "events", 6)) {
+			o->when |= 1u << STACK_EVENT;
+		} else if (len == 6 && !strncmp(p, "signal", 6)) {
+			o->when |= 1u << STACK_SIGNAL;
+		} else if (len > 6 && !strncmp(p, "every=", 6)) {
+			char secs[64];
+			snprintf(secs, sizeof(secs), "%.*s", (int)(len - 6), p + 6);
+			o->every = parse_seconds("--stacks=every", secs, CLI_MAX_INTERVAL);
+			o->when |= 1u << STACK_EVERY;
+		} else {
+			die(EXIT_USAGE,
+			    "--stacks takes a comma list of peaks, events, every=SECONDS and "
+			    "signal, not '%.*s'",
+			    (int)len, p);
+		}
+		if (!p[len])
+			return;
+		p += len + 1;
+	}
+}
+
 /* Takes one option; false if c is not one. Allocates nothing: the strings stay argv's. */
 static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg)
 {
@@ -216,17 +287,22 @@ static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg
 	case OPT_PSS:
 		ro->rec.pss = true;
 		return true;
-	case OPT_PSS_BUDGET: {
-		char *end;
-		errno = 0;
-		double pct = strtod(arg, &end);
-		if (errno || end == arg || *end || !(pct >= 0 && pct <= 100))
-			die(EXIT_USAGE,
-			    "--pss-budget takes a percentage of one CPU from 0 to 100, not '%s'",
-			    arg);
-		ro->rec.pss_budget = pct / 100;
+	case OPT_PSS_BUDGET:
+		ro->rec.pss_budget = parse_pct("--pss-budget", arg);
 		return true;
-	}
+	case OPT_STACKS:
+		parse_stacks(&ro->rec.stacks, arg);
+		ro->rec.stacks_watcher = &stacks_watcher;
+		return true;
+	case OPT_STACKS_THRESHOLD:
+		ro->rec.stacks.threshold = parse_pct("--stacks-threshold", arg);
+		return true;
+	case OPT_STACKS_GAP:
+		ro->rec.stacks.gap = parse_seconds("--stacks-gap", arg, CLI_MAX_INTERVAL);
+		return true;
+	case OPT_STACKS_BUDGET:
+		ro->rec.stacks.budget = parse_pct("--stacks-budget", arg);
+		return true;
 	case OPT_NO_PEAK_RESET:
 		ro->rec.peak_reset = false;
 		return true;

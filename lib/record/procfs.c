@@ -527,9 +527,9 @@ long long procfs_vmstat_oom_kill(const struct procfs *fs)
 	return v;
 }
 
-int procfs_for_each_pid(const struct procfs *fs, void (*fn)(pid_t pid, void *data), void *data)
+/* Calls fn for every numeric entry of the directory fd (closed here). */
+static int for_each_number(int fd, void (*fn)(pid_t pid, void *data), void *data)
 {
-	int fd = openat(fs->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	DIR *d = fdopendir(fd);
@@ -549,6 +549,49 @@ int procfs_for_each_pid(const struct procfs *fs, void (*fn)(pid_t pid, void *dat
 	}
 	closedir(d);
 	return 0;
+}
+
+int procfs_for_each_pid(const struct procfs *fs, void (*fn)(pid_t pid, void *data), void *data)
+{
+	return for_each_number(openat(fs->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), fn,
+			       data);
+}
+
+int procfs_for_each_task(const struct procfs *fs, pid_t pid, void (*fn)(pid_t tid, void *data),
+			 void *data)
+{
+	char path[32];
+	snprintf(path, sizeof(path), "%d/task", (int)pid);
+	return for_each_number(openat(fs->root_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fn,
+			       data);
+}
+
+bool procfs_task_comm(const struct procfs *fs, pid_t pid, pid_t tid, char *buf, size_t size)
+{
+	char path[48];
+	snprintf(path, sizeof(path), "%d/task/%d/comm", (int)pid, (int)tid);
+	int fd = open_ro(fs->root_fd, path);
+	ssize_t n = size >= 2 ? pread_small(fd, buf, size) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return false;
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf[0] != '\0';
+}
+
+int procfs_mem_open(const struct procfs *fs, pid_t pid)
+{
+	char path[32];
+	snprintf(path, sizeof(path), "%d/mem", (int)pid);
+	return openat(fs->root_fd, path, O_RDONLY | O_CLOEXEC);
+}
+
+bool procfs_read_maps(const struct procfs *fs, pid_t pid, struct strbuf *out)
+{
+	char path[32];
+	snprintf(path, sizeof(path), "%d/maps", (int)pid);
+	return procfs_read_file(fs, path, out);
 }
 
 static bool out_of_fds(void)

@@ -152,6 +152,15 @@ long long procfs_vmstat_oom_kill(const struct procfs *fs);
  * Calls fn for every process (thread group) in /proc. Returns -1 if /proc cannot be listed.
  */
 int procfs_for_each_pid(const struct procfs *fs, void (*fn)(pid_t pid, void *data), void *data);
+/* Calls fn for every thread of pid (/proc/PID/task). -1 when pid is gone. */
+int procfs_for_each_task(const struct procfs *fs, pid_t pid, void (*fn)(pid_t tid, void *data),
+			 void *data);
+/* Thread tid's name (/proc/PID/task/TID/comm) into buf, as procfs_comm. */
+bool procfs_task_comm(const struct procfs *fs, pid_t pid, pid_t tid, char *buf, size_t size);
+/* Opens /proc/PID/mem for reading (ptrace read access needed); the descriptor, or -1. */
+int procfs_mem_open(const struct procfs *fs, pid_t pid);
+/* /proc/PID/maps into out. False when it cannot be read. */
+bool procfs_read_maps(const struct procfs *fs, pid_t pid, struct strbuf *out);
 
 /*
  * A process's files, opened lazily and kept open. When the open-file limit is reached, a handle

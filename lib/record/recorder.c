@@ -121,6 +121,8 @@ struct recorder {
 	bool cg_rescan;	      /* attach --cgroup: its processes are those in it, looked for again */
 	double cg_rescan_t;   /* when they were last looked for */
 	struct strbuf cg_why; /* why the job has no cgroup (a warning record), or empty */
+	void *stacks;	      /* --stacks: its watcher's (o->stacks_watcher), or NULL */
+	bool stacking;
 };
 
 /* Marks from the channel are followed by a sample, but not more often than this. */
@@ -147,6 +149,9 @@ void recorder_options_init(struct recorder_options *o)
 	o->pss_budget = SAMPLER_PSS_BUDGET;
 	o->proc_root = "/proc";
 	o->kernel_events = EVENTS_ALL;
+	o->stacks.threshold = STACKS_THRESHOLD;
+	o->stacks.gap = STACKS_GAP;
+	o->stacks.budget = STACKS_BUDGET;
 }
 
 struct timespec recorder_wait_timespec(double secs)
@@ -388,6 +393,10 @@ static void take_sample(struct recorder *r)
 		r->job_peak = job;
 		r->job_peak_t = t;
 	}
+	if (r->stacking) {
+		r->o->stacks_watcher->sample(r->stacks, s, t);
+		drain(r); /* a process that ended during a capture */
+	}
 }
 
 static void on_message(void *data, const struct channel_msg *m)
@@ -420,6 +429,8 @@ static void on_message(void *data, const struct channel_msg *m)
 		.tid = m->tid,
 	};
 	log_write_mark(&r->log, &mark);
+	if (r->stacking)
+		r->o->stacks_watcher->mark(r->stacks, m->pid, r->main_pid, m->text, m->len, mark.t);
 }
 
 /* Writes the messages that arrived on the channel; returns how many. */
@@ -601,6 +612,12 @@ static void handle_signal(struct recorder *r, const siginfo_t *si)
 			events_ready(r); /* realtime signals overflowed: theirs too */
 		return;
 	}
+	if (si->si_signo == SIGUSR1 && r->stacking) {
+		r->o->stacks_watcher->ask(r->stacks); /* at the next sample, which is now */
+		if (r->mark_sample > elapsed(r))
+			r->mark_sample = elapsed(r);
+		return;
+	}
 	if (si->si_signo == SIGCHLD) {
 		bool was_done = r->main_done;
 		reap(r);
@@ -663,6 +680,8 @@ static void turn(struct recorder *r, struct strbuf *err)
 	} else if (elapsed(r) >= r->mark_sample && !finished(r)) {
 		take_sample(r); /* for marks: the schedule stays as it was */
 	}
+	if (r->stacking)
+		r->o->stacks_watcher->tick(r->stacks);
 	if (log_writer_flush(&r->log, boottime(), false, err) < 0)
 		note_warning(r, err);
 }
@@ -798,6 +817,9 @@ static void finish(struct recorder *r, struct recorder_result *res)
 	end.procs = (long)r->procs_seen;
 	end.missed = sampler_missed(&r->sampler);
 	end.overruns = r->events.n ? r->events.overruns : -1;
+	end.stacks.captures = -1;
+	if (r->stacking)
+		r->o->stacks_watcher->counts(r->stacks, &end.stacks);
 	if (r->tracing)
 		tracer_detach_all(&r->tracer); /* tracees that run on are not stopped for nobody */
 	end_cgroup(r, end.t);
@@ -850,6 +872,8 @@ static void release(struct recorder *r)
 		;
 	tracer_release(&r->tracer);
 	free(r->trace_why);
+	if (r->stacking)
+		r->o->stacks_watcher->stop(r->stacks);
 	sampler_release(&r->sampler);
 	cgroup_release(&r->cg);
 	strbuf_release(&r->cg_why);
@@ -932,6 +956,13 @@ static void fill_header(struct recorder *r, struct header_info *h, char **comman
 		h->events_off[h->n_events_off] = (char *)"ptrace";
 		h->events_off_why[h->n_events_off++] = r->trace_why;
 	}
+	if (r->stacking) {
+		h->stacks_when = r->o->stacks.when;
+		h->stacks_every = r->o->stacks.every;
+		h->stacks_threshold = r->o->stacks.threshold;
+		h->stacks_gap = r->o->stacks.gap;
+		h->stacks_budget = r->o->stacks.budget;
+	}
 }
 
 static void write_header(struct recorder *r, char **command, pid_t *pids, size_t n)
@@ -993,6 +1024,25 @@ static int compile_regex(struct recorder *r, const struct recorder_options *o, s
  * Everything both modes set up before anything starts: whatever can fail is tried before the
  * log is opened (which touches nothing at its path either, see log.h).
  */
+static void on_stack(void *data, const struct stack_info *s)
+{
+	struct recorder *r = data;
+	log_write_stack(&r->log, s);
+}
+
+static void on_stack_warning(void *data, double t, const char *code, pid_t pid, const char *text)
+{
+	struct recorder *r = data;
+	log_write_warning(&r->log, t, code, pid, text);
+}
+
+static void start_stacks(struct recorder *r)
+{
+	struct recorder_watch_io io = {on_stack, on_stack_warning, r};
+	r->stacks = r->o->stacks_watcher->start(r->o, &r->fs, &io);
+	r->stacking = r->stacks != NULL;
+}
+
 static int setup(struct recorder *r, const struct recorder_options *o, bool attach,
 		 sigset_t *oldmask, struct strbuf *err)
 {
@@ -1017,6 +1067,10 @@ static int setup(struct recorder *r, const struct recorder_options *o, bool atta
 	sigaddset(&r->sigs, SIGRTMIN);	/* the event channel grew (inotify, F_SETSIG) */
 	sigaddset(&r->sigs, SIGEVENTS); /* a kernel event source has news */
 	sigaddset(&r->sigs, SIGIO);	/* the same, when queued realtime signals overflowed */
+	if (o->stacks.when && o->stacks_watcher) {
+		sigaddset(&r->sigs, SIGUSR1); /* a person asks for stacks now */
+		start_stacks(r);
+	}
 	sigprocmask(SIG_BLOCK, &r->sigs, oldmask);
 	int ret = attach && !o->events_path ? 0 : open_channel(r, o->events_path, err);
 	if (!ret && !attach)

@@ -15,6 +15,23 @@
 #include "log/record.h"
 #include "util/strbuf.h"
 
+struct procfs;
+struct sample;
+struct recorder_watcher;
+
+/* --stacks (docs/stacks.md): when to capture, and within what. */
+struct stacks_options {
+	unsigned when;	  /* 1 << enum stack_why for each moment asked for; 0: off */
+	double every;	  /* every=S: S seconds; 0 */
+	double threshold; /* a new peak is this fraction above the last captured one */
+	double gap;	  /* at least this long between two peak captures, seconds */
+	double budget;	  /* the share of one CPU captures may take */
+};
+/* The defaults of --stacks-threshold, --stacks-gap and --stacks-budget. */
+#define STACKS_THRESHOLD 0.05
+#define STACKS_GAP	 1.0
+#define STACKS_BUDGET	 0.02
+
 struct recorder_options {
 	const char *log_path;
 	bool log_exclusive; /* fail if log_path exists (a generated name) */
@@ -46,6 +63,12 @@ struct recorder_options {
 	bool no_cgroup;
 	const char *cgroup;
 	/*
+	 * --stacks: with stacks.when, the watcher that captures them (lib/stacks/: the tool's,
+	 * which libmemline's recorder does without); SIGUSR1 then asks for a capture.
+	 */
+	struct stacks_options stacks;
+	const struct recorder_watcher *stacks_watcher;
+	/*
 	 * run and attach: called once, when the log has its header and the processes are being
 	 * recorded, from the recording thread with every signal blocked (threads it starts
 	 * inherit that, so signals keep coming to the recorder). May be NULL.
@@ -58,6 +81,28 @@ struct recorder_options {
 	 */
 	void (*warn)(void *data, const char *msg);
 	void *warn_data;
+};
+
+/*
+ * What watches the job besides the sampler, driven from the recording thread: the stack
+ * capture. It writes through the callbacks it is started with; every member is called with
+ * what start returned.
+ */
+struct recorder_watch_io {
+	void (*stack)(void *data, const struct stack_info *s);
+	void (*warning)(void *data, double t, const char *code, pid_t pid, const char *text);
+	void *data;
+};
+struct recorder_watcher {
+	void *(*start)(const struct recorder_options *o, struct procfs *fs,
+		       const struct recorder_watch_io *io);
+	void (*sample)(void *w, const struct sample *s, double t); /* after each sample */
+	/* an event or a span's end or begin from pid (-1 unknown: main) */
+	void (*mark)(void *w, pid_t pid, pid_t main, const char *label, size_t len, double t);
+	void (*ask)(void *w);  /* SIGUSR1: stacks of every process at the next sample */
+	void (*tick)(void *w); /* each turn of the loop */
+	void (*counts)(const void *w, struct stack_counts *c);
+	void (*stop)(void *w); /* frees w */
 };
 
 /* The schedule's defaults; see recorder_next_interval. */
