@@ -402,6 +402,9 @@ int record_opts_parse(struct record_opts *ro, const char *cmd, const char *head,
 		die(EXIT_USAGE, "--min-interval is longer than --max-interval; make it shorter");
 	if (ro->rec.cgroup && ro->rec.no_cgroup)
 		die(EXIT_USAGE, "--cgroup and --no-cgroup contradict each other; give one");
+	if (ro->rec.trace && ro->rec.stacks.when)
+		die(EXIT_USAGE, "--stacks cannot yet share --trace's ptrace of the job; give one "
+				"of them");
 	return optind;
 }
 

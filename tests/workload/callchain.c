@@ -4,12 +4,12 @@
  * time, a step every STEP_MS milliseconds, then waits where the test can find it. Built twice
  * by the Makefile: with -g (build/callchain) and stripped (build/callchain-stripped).
  *
- *   callchain MIB STEP_MS HOLD_MS [THREADS]
+ *   callchain MIB STEP_MS HOLD_MS [THREADS [READY_FD]]
  *
  * With THREADS > 0, that many threads first start, each waiting in thread_outer ->
  * thread_inner -> a blocking read of a pipe that never gets a byte, named "worker-N"; the
- * main thread then grows as above. It writes "ready\n" to fd 3 if open, once it holds its
- * memory, and exits after HOLD_MS.
+ * main thread then grows as above. Once it holds its memory it writes "ready\n" to READY_FD
+ * (when given), and exits after HOLD_MS.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -75,20 +75,20 @@ int main(int argc, char **argv)
 	}
 	long mib = strtol(argv[1], NULL, 10), step = strtol(argv[2], NULL, 10);
 	long hold = strtol(argv[3], NULL, 10), threads = argc > 4 ? strtol(argv[4], NULL, 10) : 0;
+	int ready = argc > 5 ? (int)strtol(argv[5], NULL, 10) : -1;
 	if (pipe(never) < 0)
 		return 1;
 	for (long i = 0; i < threads; i++) {
 		pthread_t t;
 		if (pthread_create(&t, NULL, thread_outer, NULL) != 0)
 			return 1;
-		char name[16];
+		char name[32];
 		snprintf(name, sizeof(name), "worker-%ld", i);
 		pthread_setname_np(t, name);
 	}
 	chain_outer(mib, step);
-	if (write(3, "ready\n", 6) < 0) {
-		/* no one listens */
-	}
+	if (ready >= 0 && write(ready, "ready\n", 6) < 0)
+		return 1;
 	pause_ms(hold);
 	return 0;
 }

@@ -1,0 +1,223 @@
+"""Stacks at the moments that matter (`memline run --stacks`), on real processes.
+
+The ground truth is callchain (tests/workload/callchain.c): a program whose call chain the test
+reads from its source (main -> chain_outer -> chain_middle -> chain_grow, which allocates), with
+worker threads blocked in thread_outer -> thread_inner -> read. Built with -g, and stripped.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import (BUILD, MEMLINE, REPO, TIMEOUT, end_of, header_of, of_type, read_log,
+                      wait_ready)
+
+CALLCHAIN = BUILD / "callchain"
+STRIPPED = BUILD / "callchain-stripped"
+SOURCE = REPO / "tests" / "workload" / "callchain.c"
+NOBODY = 65534
+
+
+def line_of(text):
+    """The line number of the line of callchain.c that holds text (exactly one)."""
+    lines = [n for n, l in enumerate(SOURCE.read_text().splitlines(), 1) if text in l]
+    assert len(lines) == 1, f"expected one line of {SOURCE} with {text!r}, got {lines}"
+    return lines[0]
+
+
+def frames_table(records):
+    table = []
+    for r in of_type(records, "frames"):
+        assert r["first"] == len(table), f"expected frames numbered on from {len(table)}: {r}"
+        table.extend(r["frames"])
+    return table
+
+
+def stacks(records):
+    """Every stack record with its frames resolved, innermost first."""
+    table = frames_table(records)
+    out = []
+    for s in of_type(records, "stack"):
+        out.append(dict(s, frames=[table[i] for i in s.get("frames", [])]))
+    return out
+
+
+def fns(stack):
+    return [f.get("fn") for f in stack["frames"]]
+
+
+def record(tmp_path, argv, opts=("--stacks",), pass_fds=()):
+    log = tmp_path / "s.jsonl"
+    p = subprocess.run([str(MEMLINE), "run", "-q", "-o", str(log), *opts, "--", *map(str, argv)],
+                       capture_output=True, timeout=TIMEOUT, pass_fds=pass_fds)
+    assert p.returncode == 0, f"memline run failed ({p.returncode}): {p.stderr.decode()[-2000:]}"
+    return read_log(log, allow_cut_last=False)
+
+
+def main_stacks(records, pid):
+    return [s for s in stacks(records) if s["tid"] == pid]
+
+
+def test_peak_stack_names_the_chain_with_lines(tmp_path):
+    records = record(tmp_path, [CALLCHAIN, 160, 25, 300])
+    pid = header_of(records)["pid"]
+    peak = [s for s in main_stacks(records, pid) if s["why"] == "peak"]
+    assert peak, f"expected peak captures of the command's main thread: {stacks(records)}"
+    last = peak[-1]
+    names = fns(last)
+    chain = ["chain_grow", "chain_middle", "chain_outer", "main"]
+    assert all(n in names for n in chain), f"expected the chain {chain} in {names}"
+    pos = [names.index(n) for n in chain]
+    assert pos == sorted(pos), f"expected {chain} innermost first, got {names}"
+    by = {f["fn"]: f for f in last["frames"] if f.get("fn") in chain}
+    want = {"chain_middle": line_of("chain_grow(mib, step_ms);"),
+            "chain_outer": line_of("chain_middle(mib, step_ms);"),
+            "main": line_of("chain_outer(mib, step);")}
+    for fn, line in want.items():
+        f = by[fn]
+        assert f["file"].endswith("callchain.c") and f["line"] == line, (
+            f"expected {fn} at callchain.c:{line}, got {f.get('file')}:{f.get('line')}")
+        assert f["mod"] == str(CALLCHAIN) and f["off"] > 0, f"expected {fn}'s module: {f}"
+    assert last["stall_us"] >= 0 and not last.get("error"), f"expected a clean capture: {last}"
+    e = end_of(records)
+    assert e["stacks"]["captures"] >= 1 and e["stacks"]["failed"] == 0, e["stacks"]
+    assert header_of(records)["stacks"]["when"] == ["peaks"], header_of(records)["stacks"]
+
+
+def test_stripped_binary_gives_module_and_offset(tmp_path):
+    records = record(tmp_path, [STRIPPED, 120, 25, 300])
+    pid = header_of(records)["pid"]
+    # the first peak capture is of the growth (a later one may be of main's last wait)
+    last = [s for s in main_stacks(records, pid) if s["why"] == "peak"][0]
+    own = [f for f in last["frames"] if f.get("mod") == str(STRIPPED)]
+    # chain_grow, chain_middle, chain_outer, main and pause_ms: no symbols, but each its offset
+    assert len(own) >= 4, f"expected the stripped binary's frames by module: {last['frames']}"
+    assert all(f.get("fn") is None and f["off"] > 0 and not f.get("file") for f in own), own
+    assert len({f["off"] for f in own}) == len(own), f"expected distinct offsets: {own}"
+    assert "__libc_start_call_main" in fns(last), f"expected libc's frames named: {fns(last)}"
+
+
+def test_every_thread_with_its_name(tmp_path):
+    records = record(tmp_path, [CALLCHAIN, 80, 25, 300, 3])
+    pid = header_of(records)["pid"]
+    # the last capture: the workers are in their read by then
+    last = max(s["capture"] for s in stacks(records))
+    cap = [s for s in stacks(records) if s["capture"] == last]
+    assert len(cap) == 4, f"expected 4 threads in a capture, got {[s['tid'] for s in cap]}"
+    workers = sorted(s["thread"] for s in cap if s["tid"] != pid)
+    assert workers == ["worker-0", "worker-1", "worker-2"], workers
+    for s in cap:
+        names = fns(s)
+        if s["tid"] == pid:
+            assert "main" in names, names
+        else:
+            assert names.index("thread_inner") < names.index("thread_outer"), names
+    # the frames of the three workers' identical stacks are in the table once
+    table = frames_table(records)
+    keys = [(f.get("fn"), f.get("mod"), f.get("off")) for f in table]
+    assert len(keys) == len(set(keys)), "expected every frame once in the frame table"
+
+
+def test_signal_asks_for_stacks_now(tmp_path):
+    log = tmp_path / "s.jsonl"
+    r, w = os.pipe()
+    p = subprocess.Popen([str(MEMLINE), "run", "-q", "-o", str(log), "--stacks=signal", "--",
+                          str(CALLCHAIN), "8", "1", "20000", "0", str(w)], pass_fds=(w,),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    os.close(w)
+    try:
+        wait_ready(r, "callchain")
+        before = len(stacks(read_log(log))) if log.exists() else 0
+        p.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 20
+        got = []
+        while time.monotonic() < deadline and not got:
+            time.sleep(0.05)
+            got = [s for s in stacks(read_log(log)) if s["why"] == "signal"]
+        assert before == 0 and got, "expected a capture after SIGUSR1 (and none before it)"
+        assert "pause_ms" in fns(got[0]) and "main" in fns(got[0]), fns(got[0])
+        assert p.poll() is None, "expected memline to go on recording after SIGUSR1"
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=TIMEOUT)
+        os.close(r)
+
+
+def test_events_from_python_get_their_stacks(tmp_path):
+    script = tmp_path / "ev.py"
+    script.write_text("import memline, time\n"
+                      "memline.event('loaded')\n"
+                      "time.sleep(0.5)\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
+    log = tmp_path / "s.jsonl"
+    p = subprocess.run([str(MEMLINE), "run", "-q", "-o", str(log), "--stacks=events", "--",
+                        "/usr/bin/python3", str(script)], capture_output=True, timeout=TIMEOUT,
+                       env=env)
+    assert p.returncode == 0, p.stderr.decode()
+    records = read_log(log, allow_cut_last=False)
+    ev = [s for s in stacks(records) if s["why"] == "event"]
+    assert ev and ev[0]["label"] == "loaded", f"expected a capture at the event: {ev}"
+    assert ev[0]["pid"] == header_of(records)["pid"], "expected the sender's stack"
+    assert any(f.get("mod", "").endswith("python3.11") for f in ev[0]["frames"]), ev[0]
+
+
+def test_processes_that_exit_during_captures(tmp_path):
+    """Captures every 10 ms of a tree of short-lived processes: the job runs as it would,
+    its exit code is kept, no process is left stopped or traced."""
+    log = tmp_path / "s.jsonl"
+    p = subprocess.run([str(MEMLINE), "run", "-q", "-o", str(log), "-i", "0.01",
+                        "--stacks=every=0.01", "--stacks-budget", "100", "--", "/bin/sh", "-c",
+                        "for i in $(seq 40); do /bin/true & /bin/true & sleep 0.02; done; wait; exit 7"],
+                       capture_output=True, timeout=TIMEOUT)
+    assert p.returncode == 7, f"expected the job's exit code 7, got {p.returncode}: {p.stderr}"
+    records = read_log(log, allow_cut_last=False)
+    e = end_of(records)
+    assert e["status"] == "failed" and e["exit_code"] == 7, e
+    st = stacks(records)
+    assert e["stacks"]["captures"] >= 3 and len(st) >= 3, e["stacks"]
+    for s in st:
+        assert s.get("frames") or s.get("error"), f"expected frames or a reason: {s}"
+
+
+def test_denied_capture_says_why(tmp_path):
+    """nobody attaching to root's process: no stack, one clear line, the recording goes on."""
+    sleeper = subprocess.Popen(["sleep", "30"])
+    d = Path(tempfile.mkdtemp(prefix="memline-stacks-", dir="/tmp"))
+    os.chmod(d, 0o1777)
+    log = d / "a.jsonl"
+
+    def as_nobody():
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+    try:
+        p = subprocess.Popen([str(MEMLINE), "attach", "-q", "-o", str(log), "-i", "0.05",
+                              "--stacks=every=0.2", str(sleeper.pid)], preexec_fn=as_nobody,
+                             stderr=subprocess.PIPE)
+        time.sleep(1.0)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=TIMEOUT)
+        assert p.returncode == 0, f"expected attach to end cleanly, got {p.returncode}: {err}"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    records = read_log(log, allow_cut_last=False)
+    shutil.rmtree(d, ignore_errors=True)
+    st = stacks(records)
+    assert st and all(not s["frames"] and "ptrace" in s["error"] for s in st), st
+    warn = [w for w in of_type(records, "warning") if w.get("code") == "stacks"]
+    assert len(warn) == 1 and "ptrace" in warn[0]["text"], warn
+    assert end_of(records)["stacks"]["failed"] == end_of(records)["stacks"]["captures"]
+
+
+def test_stacks_and_trace_are_refused_together(tmp_path):
+    p = subprocess.run([str(MEMLINE), "run", "-o", str(tmp_path / "x.jsonl"), "--trace",
+                        "--stacks", "--", "true"], capture_output=True, timeout=TIMEOUT)
+    assert p.returncode == 64 and b"--trace" in p.stderr, p.stderr
+    assert not (tmp_path / "x.jsonl").exists()
