@@ -6,7 +6,8 @@
 #
 # What it is made of is a rule, not a list: the recording side of lib/ (docs/architecture.md),
 # that is every file of lib/util, lib/log and lib/record but the log reader (the one that needs
-# jansson): the sender (record/api.c, record/channel.c) and, for memline_start(), the recorder
+# jansson) and the Python frame reader (the one that needs libelf, for `memline run --stacks`
+# only): the sender (record/api.c, record/channel.c) and, for memline_start(), the recorder
 # and what it uses. A file added to one of those folders joins the library by itself. They are
 # compiled once more, position-independent and with hidden visibility, so the shared library
 # exports memline_* (marked visible in memline.h) and nothing else. In the static library every
@@ -19,7 +20,8 @@ ifeq ($(.DEFAULT_GOAL),)
 endif
 
 OBJCOPY     ?= objcopy
-MLIB_SRC    := $(filter-out lib/log/reader.c,$(wildcard lib/util/*.c lib/log/*.c lib/record/*.c))
+MLIB_SRC    := $(filter-out lib/log/reader.c lib/record/pyframes.c, \
+                 $(wildcard lib/util/*.c lib/log/*.c lib/record/*.c))
 MLIB_OBJ    := $(MLIB_SRC:%.c=$(BUILD)/pic/%.o)
 MLIB_SO     := $(BUILD)/libmemline.so.0
 MLIB_A      := $(BUILD)/libmemline.a
