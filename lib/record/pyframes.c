@@ -24,10 +24,12 @@
 #include "record/pyframes.h"
 
 #define PY_MAX_INTERPS	 64
-#define PY_MAX_STR	 4096	    /* code points of a name or file name */
-#define PY_MAX_LINETABLE (1u << 20) /* bytes of a location table */
-#define PY_MAX_LOADS	 16	    /* PT_LOAD segments looked at */
-#define PY_CACHE_MAX	 8192	    /* code objects cached before the cache is emptied */
+#define PY_MAX_STR	 4096		    /* code points of a name or file name */
+#define PY_MAX_LINETABLE (1u << 20)	    /* bytes of a location table */
+#define PY_MAX_LOADS	 16		    /* PT_LOAD segments looked at */
+#define PY_WINDOW	 (64u << 10)	    /* bytes of frame stack read at once, */
+#define PY_WINDOW_PAGES	 (PY_WINDOW / 4096) /* a page an iovec */
+#define PY_CACHE_MAX	 8192		    /* code objects cached before the cache is emptied */
 #define PY_PAGE_DOWN(x)	 ((x) & ~(uint64_t)0xfff)
 
 /* CPython 3.11, x86_64: tests/unit/test_pyframes.c checks every number with the real headers. */
@@ -40,6 +42,8 @@ static const struct py_layout layout_3_11 = {
 	.tstate_native_thread_id = 160,
 	.tstate_cframe = 56,
 	.tstate_size = 360,
+	.tstate_datastack_chunk = 296,
+	.tstate_datastack_top = 304,
 	.cframe_current_frame = 8,
 	.frame_code = 32,
 	.frame_previous = 48,
@@ -107,6 +111,9 @@ struct py_proc {
 	size_t n_raw, alloc_raw;
 	struct py_frame *frames;
 	size_t alloc_frames;
+	unsigned char *win;	     /* PY_WINDOW bytes of the target from win_base on */
+	uint64_t win_base, win_addr; /* of which [win_addr, win_end) could be read */
+	uint64_t win_end;
 	struct py_code **codes; /* open addressing on addr, cap_codes a power of two */
 	size_t n_codes, cap_codes;
 };
@@ -736,10 +743,84 @@ void py_proc_free(struct py_proc *py)
 	free(py->threads);
 	free(py->raw);
 	free(py->frames);
+	free(py->win);
 	free(py);
 }
 
 /* ---- the snapshot ---- */
+
+/*
+ * Reads what it can of the PY_WINDOW bytes below top into the window, in one system call, after
+ * the n_first (0 or 1) reads of first (whose result it returns: 0 read, -1 not). The remote
+ * pages are given highest first, so the read goes down from top and stops at the first page
+ * that is not mapped, keeping all it read above it. The frames of a thread's functions are
+ * laid out in its data stack chunks, each below the one it called: one window holds many.
+ */
+static int window_fill(struct py_proc *py, uint64_t top, const struct iovec *first_l,
+		       const struct iovec *first_r, size_t n_first)
+{
+	struct iovec l[PY_WINDOW_PAGES + 2], r[PY_WINDOW_PAGES + 2];
+	size_t n = 0, want = 0;
+	py->win_addr = py->win_end = 0;
+	for (; n < n_first; n++) {
+		l[n] = first_l[n];
+		r[n] = first_r[n];
+		want += l[n].iov_len;
+	}
+	if (!py->win && !(py->win = malloc(PY_WINDOW)))
+		top = 0; /* no window: the first reads alone */
+	uint64_t lo = top > PY_WINDOW ? top - PY_WINDOW : 0, hi = top;
+	py->win_base = lo;
+	while (hi > lo && hi > 4096) {
+		uint64_t start = PY_PAGE_DOWN(hi - 1) < lo ? lo : PY_PAGE_DOWN(hi - 1);
+		l[n] = (struct iovec){py->win + (start - lo), hi - start};
+		r[n++] = (struct iovec){(void *)(uintptr_t)start, hi - start};
+		hi = start;
+	}
+	ssize_t got = n ? process_vm_readv(py->pid, l, n, r, n, 0) : 0;
+	if (got < (ssize_t)want)
+		return -1;
+	got -= want;
+	py->win_addr = py->win_end = top;
+	for (size_t i = n_first; i < n && (size_t)got >= l[i].iov_len; i++) {
+		got -= l[i].iov_len;
+		py->win_addr = (uint64_t)(uintptr_t)r[i].iov_base;
+	}
+	return 0;
+}
+
+/* n bytes of a frame at addr: from the window, else from a window filled below it. */
+static int frame_read(struct py_proc *py, uint64_t addr, unsigned char *buf, size_t n)
+{
+	if (addr >= py->win_addr && addr < py->win_end && py->win_end - addr >= n) {
+		memcpy(buf, py->win + (addr - py->win_base), n);
+		return 0;
+	}
+	if (addr > UINT64_MAX - n || window_fill(py, addr + n, NULL, NULL, 0) < 0 ||
+	    addr < py->win_addr) {
+		py->win_addr = py->win_end = 0;
+		return mem_read(py->pid, addr, buf, n);
+	}
+	memcpy(buf, py->win + (addr - py->win_base), n);
+	return 0;
+}
+
+/*
+ * In one system call, cframe->current_frame into *frame (0 when it cannot be read) and the
+ * window below the top of the thread's data stack, where its innermost frames are.
+ */
+static void snap_stack(struct py_proc *py, const unsigned char *t, uint64_t *frame)
+{
+	const struct py_layout *lay = py->lay;
+	uint64_t cframe = u64_at(t, lay->tstate_cframe);
+	uint64_t top = u64_at(t, lay->tstate_datastack_top);
+	struct iovec l = {frame, sizeof(*frame)};
+	struct iovec r = {(void *)(uintptr_t)(cframe + lay->cframe_current_frame), sizeof(*frame)};
+	*frame = 0;
+	py->win_addr = py->win_end = 0;
+	if (cframe && window_fill(py, top, &l, &r, 1) < 0)
+		*frame = 0;
+}
 
 /* Copies the frame chain from frame on into raw[]; false when out of memory. */
 static bool snap_frames(struct py_proc *py, uint64_t frame)
@@ -747,7 +828,7 @@ static bool snap_frames(struct py_proc *py, uint64_t frame)
 	const struct py_layout *lay = py->lay;
 	unsigned char f[128];
 	for (size_t depth = 0; frame && depth < PY_MAX_FRAMES; depth++) {
-		if (mem_read(py->pid, frame, f, lay->frame_owner + 1) < 0)
+		if (frame_read(py, frame, f, lay->frame_owner + 1) < 0)
 			break; /* a chain into memory that is not there: what came before stands */
 		unsigned char owner = f[lay->frame_owner];
 		if (owner > lay->owner_max)
@@ -770,15 +851,14 @@ static int snap_threads(struct py_proc *py, uint64_t ts)
 {
 	const struct py_layout *lay = py->lay;
 	unsigned char t[512];
-	size_t len = lay->tstate_native_thread_id + 8;
+	size_t len = lay->tstate_datastack_top + 8;
+	if (lay->tstate_native_thread_id + 8 > len)
+		len = lay->tstate_native_thread_id + 8;
 	while (ts && py->n_threads < PY_MAX_THREADS) {
-		uint64_t cframe, frame = 0;
+		uint64_t frame;
 		if (mem_read(py->pid, ts, t, len) < 0)
 			return errno == ESRCH ? -1 : 0;
-		cframe = u64_at(t, lay->tstate_cframe);
-		if (cframe && mem_read(py->pid, cframe + lay->cframe_current_frame, &frame,
-				       sizeof(frame)) < 0)
-			frame = 0;
+		snap_stack(py, t, &frame);
 		if (!grow((void **)&py->threads, &py->alloc_threads, py->n_threads + 1,
 			  sizeof(*py->threads)))
 			return -1;

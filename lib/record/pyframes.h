@@ -67,6 +67,7 @@ struct py_layout {
 	size_t runtime_interpreters_head;
 	size_t interp_next, interp_threads_head;
 	size_t tstate_next, tstate_native_thread_id, tstate_cframe, tstate_size;
+	size_t tstate_datastack_chunk, tstate_datastack_top; /* where most frames live */
 	size_t cframe_current_frame;
 	size_t frame_code, frame_previous, frame_prev_instr, frame_is_entry, frame_owner;
 	size_t frame_size;

@@ -96,6 +96,8 @@ static const struct check checks[] = {
 	OFF(tstate_native_thread_id, "offsetof(PyThreadState, native_thread_id)"),
 	OFF(tstate_cframe, "offsetof(PyThreadState, cframe)"),
 	OFF(tstate_size, "sizeof(PyThreadState)"),
+	OFF(tstate_datastack_chunk, "offsetof(PyThreadState, datastack_chunk)"),
+	OFF(tstate_datastack_top, "offsetof(PyThreadState, datastack_top)"),
 	OFF(cframe_current_frame, "offsetof(_PyCFrame, current_frame)"),
 	OFF(frame_code, "offsetof(_PyInterpreterFrame, f_code)"),
 	OFF(frame_previous, "offsetof(_PyInterpreterFrame, previous)"),
@@ -226,6 +228,18 @@ static const char script_threads[] =
 	"ts = [threading.Thread(target=a_outer), threading.Thread(target=b_outer)]\n"
 	"for t in ts: t.start()\n"
 	"for t in ts: t.join()\n";
+
+/* 1101 calls of rec() under <module>: cut at PY_MAX_FRAMES, spread over data stack chunks. */
+static const char script_deep[] =
+	"import os, sys\n"
+	"R, G = int(sys.argv[1]), int(sys.argv[2])\n"
+	"sys.setrecursionlimit(10000)\n"
+	"def rec(n):\n"
+	"    if n == 0:\n"
+	"        os.write(R, b'%d\\n' % os.getpid()); os.read(G, 1)  # L:leaf\n"
+	"    else:\n"
+	"        rec(n - 1)  # L:rec\n"
+	"rec(1100)\n";
 
 struct child {
 	pid_t pid;
@@ -426,6 +440,29 @@ static void test_threads(void **state)
 	strbuf_release(&why);
 }
 
+static void test_deep(void **state)
+{
+	(void)state;
+	struct child c;
+	struct strbuf why = STRBUF_INIT;
+	const struct py_frame *fr;
+	pid_t id;
+	child_start(&c, PY_SYSTEM, script_deep);
+	child_ids(&c, &id, 1);
+	struct py_proc *py = py_proc_open(c.pid, &why);
+	assert_non_null(py);
+	child_stop(&c);
+	assert_int_equal(py_proc_snapshot(py, &why), 1);
+	assert_int_equal(kill(c.pid, SIGCONT), 0);
+	assert_int_equal(py_proc_frames(py, c.pid, &fr), PY_MAX_FRAMES);
+	expect_frame(&c, &fr[0], "rec", "leaf", false);
+	for (size_t i = 1; i < PY_MAX_FRAMES; i++)
+		expect_frame(&c, &fr[i], "rec", "rec", false);
+	child_finish(&c, 1);
+	py_proc_free(py);
+	strbuf_release(&why);
+}
+
 /* ---- what it must refuse, calmly ---- */
 
 static void test_other_versions(void **state)
@@ -534,11 +571,11 @@ static void test_other_user(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_linetable),    cmocka_unit_test(test_layout_headers),
-		cmocka_unit_test(test_chain_system), cmocka_unit_test(test_chain_pyenv),
-		cmocka_unit_test(test_threads),	     cmocka_unit_test(test_other_versions),
-		cmocka_unit_test(test_not_python),   cmocka_unit_test(test_exited),
-		cmocka_unit_test(test_other_user),
+		cmocka_unit_test(test_linetable),      cmocka_unit_test(test_layout_headers),
+		cmocka_unit_test(test_chain_system),   cmocka_unit_test(test_chain_pyenv),
+		cmocka_unit_test(test_threads),	       cmocka_unit_test(test_deep),
+		cmocka_unit_test(test_other_versions), cmocka_unit_test(test_not_python),
+		cmocka_unit_test(test_exited),	       cmocka_unit_test(test_other_user),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
