@@ -241,6 +241,19 @@ static const char script_deep[] =
 	"        rec(n - 1)  # L:rec\n"
 	"rec(1100)\n";
 
+/* Names that are not ASCII: latin-1 (one byte a character), UCS-2 and UCS-4 strings. */
+static const char script_names[] =
+	"import os, sys\n"
+	"R, G = int(sys.argv[1]), int(sys.argv[2])\n"
+	"class Caf\u00e9:\n"
+	"    def na\u00efve(self):\n"
+	"        os.write(R, b'%d\\n' % os.getpid()); os.read(G, 1)  # L:na\u00efve\n"
+	"def \u51fd\u6570():\n"
+	"    Caf\u00e9().na\u00efve()  # L:\u51fd\u6570\n"
+	"def \U00020000():\n"
+	"    \u51fd\u6570()  # L:\U00020000\n"
+	"\U00020000()\n";
+
 struct child {
 	pid_t pid;
 	int ready, go; /* what it writes (its ids), what releases it */
@@ -463,6 +476,30 @@ static void test_deep(void **state)
 	strbuf_release(&why);
 }
 
+static void test_names(void **state)
+{
+	(void)state;
+	struct child c;
+	struct strbuf why = STRBUF_INIT;
+	const struct py_frame *fr;
+	pid_t id;
+	child_start(&c, PY_SYSTEM, script_names);
+	child_ids(&c, &id, 1);
+	struct py_proc *py = py_proc_open(c.pid, &why);
+	assert_non_null(py);
+	child_stop(&c);
+	assert_int_equal(py_proc_snapshot(py, &why), 1);
+	assert_int_equal(kill(c.pid, SIGCONT), 0);
+	assert_int_equal(py_proc_frames(py, c.pid, &fr), 4);
+	expect_frame(&c, &fr[0], "Caf\u00e9.na\u00efve", "na\u00efve", false);
+	expect_frame(&c, &fr[1], "\u51fd\u6570", "\u51fd\u6570", false);
+	expect_frame(&c, &fr[2], "\U00020000", "\U00020000", false);
+	assert_string_equal(fr[3].fn, "<module>");
+	child_finish(&c, 1);
+	py_proc_free(py);
+	strbuf_release(&why);
+}
+
 /* ---- what it must refuse, calmly ---- */
 
 static void test_other_versions(void **state)
@@ -571,11 +608,12 @@ static void test_other_user(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_linetable),      cmocka_unit_test(test_layout_headers),
-		cmocka_unit_test(test_chain_system),   cmocka_unit_test(test_chain_pyenv),
-		cmocka_unit_test(test_threads),	       cmocka_unit_test(test_deep),
-		cmocka_unit_test(test_other_versions), cmocka_unit_test(test_not_python),
-		cmocka_unit_test(test_exited),	       cmocka_unit_test(test_other_user),
+		cmocka_unit_test(test_linetable),    cmocka_unit_test(test_layout_headers),
+		cmocka_unit_test(test_chain_system), cmocka_unit_test(test_chain_pyenv),
+		cmocka_unit_test(test_threads),	     cmocka_unit_test(test_deep),
+		cmocka_unit_test(test_names),	     cmocka_unit_test(test_other_versions),
+		cmocka_unit_test(test_not_python),   cmocka_unit_test(test_exited),
+		cmocka_unit_test(test_other_user),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
