@@ -241,17 +241,24 @@ static const char script_deep[] =
 	"        rec(n - 1)  # L:rec\n"
 	"rec(1100)\n";
 
-/* Names that are not ASCII: latin-1 (one byte a character), UCS-2 and UCS-4 strings. */
+/*
+ * Names that are not ASCII: latin-1 (one byte a character), UCS-2 and UCS-4 strs, and one
+ * whose UTF-8 form CPython has cached (asked for through ctypes, as a C extension would).
+ */
 static const char script_names[] =
-	"import os, sys\n"
+	"import ctypes, os, sys\n"
 	"R, G = int(sys.argv[1]), int(sys.argv[2])\n"
 	"class Caf\u00e9:\n"
 	"    def na\u00efve(self):\n"
 	"        os.write(R, b'%d\\n' % os.getpid()); os.read(G, 1)  # L:na\u00efve\n"
+	"def \u03a9mega():\n"
+	"    Caf\u00e9().na\u00efve()  # L:\u03a9mega\n"
 	"def \u51fd\u6570():\n"
-	"    Caf\u00e9().na\u00efve()  # L:\u51fd\u6570\n"
+	"    \u03a9mega()  # L:\u51fd\u6570\n"
 	"def \U00020000():\n"
 	"    \u51fd\u6570()  # L:\U00020000\n"
+	"ctypes.pythonapi.PyUnicode_AsUTF8.restype = ctypes.c_void_p\n"
+	"ctypes.pythonapi.PyUnicode_AsUTF8(ctypes.py_object(\u51fd\u6570.__code__.co_qualname))\n"
 	"\U00020000()\n";
 
 struct child {
@@ -490,11 +497,12 @@ static void test_names(void **state)
 	child_stop(&c);
 	assert_int_equal(py_proc_snapshot(py, &why), 1);
 	assert_int_equal(kill(c.pid, SIGCONT), 0);
-	assert_int_equal(py_proc_frames(py, c.pid, &fr), 4);
+	assert_int_equal(py_proc_frames(py, c.pid, &fr), 5);
 	expect_frame(&c, &fr[0], "Caf\u00e9.na\u00efve", "na\u00efve", false);
-	expect_frame(&c, &fr[1], "\u51fd\u6570", "\u51fd\u6570", false);
-	expect_frame(&c, &fr[2], "\U00020000", "\U00020000", false);
-	assert_string_equal(fr[3].fn, "<module>");
+	expect_frame(&c, &fr[1], "\u03a9mega", "\u03a9mega", false);
+	expect_frame(&c, &fr[2], "\u51fd\u6570", "\u51fd\u6570", false);
+	expect_frame(&c, &fr[3], "\U00020000", "\U00020000", false);
+	assert_string_equal(fr[4].fn, "<module>");
 	child_finish(&c, 1);
 	py_proc_free(py);
 	strbuf_release(&why);
