@@ -65,6 +65,71 @@ static void test_linetable(void **state)
 	assert_int_equal(py_linetable_line(NULL, 0, 10, 0), 0);
 }
 
+/*
+ * Every code object of threading.py, compiled by /usr/bin/python3: each code unit's line as
+ * co_lines() tells it (None: 0), against the decoder on the same co_linetable.
+ */
+static const char lines_py[] =
+	"import threading, types\n"
+	"def codes(co):\n"
+	"    yield co\n"
+	"    for c in co.co_consts:\n"
+	"        if isinstance(c, types.CodeType): yield from codes(c)\n"
+	"src = open(threading.__file__).read()\n"
+	"for co in codes(compile(src, threading.__file__, 'exec')):\n"
+	"    lines = {}\n"
+	"    for start, end, line in co.co_lines():\n"
+	"        for u in range(start // 2, end // 2): lines[u] = line or 0\n"
+	"    units = len(co.co_code) // 2\n"
+	"    print(co.co_firstlineno, co.co_linetable.hex() or '-', units,\n"
+	"          *[lines.get(u, 0) for u in range(units)])\n";
+
+/* One line of lines_py's output checked; false at the end. */
+static bool linetable_check_one(FILE *f, unsigned char *tab, size_t cap)
+{
+	char hex[1 << 16];
+	int first;
+	long units;
+	size_t n = 0;
+	if (fscanf(f, "%d %65535s %ld", &first, hex, &units) != 3)
+		return false;
+	for (; hex[0] != '-' && hex[2 * n] && n < cap; n++)
+		assert_int_equal(sscanf(hex + 2 * n, "%2hhx", &tab[n]), 1);
+	for (long u = 0; u < units; u++) {
+		int want;
+		assert_int_equal(fscanf(f, "%d", &want), 1);
+		if (py_linetable_line(tab, n, first, u) != want)
+			fail_msg("unit %ld of a code object at line %d: %d, CPython says %d", u,
+				 first, py_linetable_line(tab, n, first, u), want);
+	}
+	return true;
+}
+
+static void test_linetable_cpython(void **state)
+{
+	(void)state;
+	static unsigned char tab[1 << 15];
+	if (access(PY_SYSTEM, X_OK) != 0)
+		skip();
+	char dir[] = "/tmp/memline-test-pyframes-XXXXXX", cmd[256];
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "%s/lines.py", dir);
+	FILE *f = fopen(cmd, "w");
+	assert_non_null(f);
+	fputs(lines_py, f);
+	assert_int_equal(fclose(f), 0);
+	snprintf(cmd, sizeof(cmd), PY_SYSTEM " %s/lines.py", dir);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	int n = 0;
+	while (linetable_check_one(f, tab, sizeof(tab)))
+		n++;
+	assert_int_equal(pclose(f), 0);
+	assert_true(n > 50);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* ---- the layout against the headers ---- */
 
 struct check {
@@ -616,12 +681,12 @@ static void test_other_user(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_linetable),    cmocka_unit_test(test_layout_headers),
-		cmocka_unit_test(test_chain_system), cmocka_unit_test(test_chain_pyenv),
-		cmocka_unit_test(test_threads),	     cmocka_unit_test(test_deep),
-		cmocka_unit_test(test_names),	     cmocka_unit_test(test_other_versions),
-		cmocka_unit_test(test_not_python),   cmocka_unit_test(test_exited),
-		cmocka_unit_test(test_other_user),
+		cmocka_unit_test(test_linetable),      cmocka_unit_test(test_linetable_cpython),
+		cmocka_unit_test(test_layout_headers), cmocka_unit_test(test_chain_system),
+		cmocka_unit_test(test_chain_pyenv),    cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_deep),	       cmocka_unit_test(test_names),
+		cmocka_unit_test(test_other_versions), cmocka_unit_test(test_not_python),
+		cmocka_unit_test(test_exited),	       cmocka_unit_test(test_other_user),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
