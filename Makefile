@@ -12,7 +12,7 @@ PREFIX    ?= /usr/local
 BUILD     ?= build
 CC        ?= cc
 PYTHON    ?= /usr/bin/python3
-PKGS      := jansson cairo libpng16 ncursesw libmicrohttpd libdw
+PKGS      := jansson cairo libpng16 ncursesw libmicrohttpd libdw libelf
 
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-sign-compare
 ifdef CI

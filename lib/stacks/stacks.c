@@ -28,8 +28,9 @@ struct stack_session {
 	struct unwinder uw;
 	struct py_proc *py;
 	bool py_tried;
-	double cost; /* the CPU its last capture took, seconds; 0 none yet */
-	bool seen;   /* in the last sample */
+	char *py_why; /* why its Python cannot be read, until said; NULL */
+	double cost;  /* the CPU its last capture took, seconds; 0 none yet */
+	bool seen;    /* in the last sample */
 };
 
 struct stacks_rss {
@@ -63,6 +64,7 @@ static void free_session(struct stack_session *ss)
 {
 	unwinder_release(&ss->uw);
 	py_proc_free(ss->py);
+	free(ss->py_why);
 	free(ss);
 }
 
@@ -204,8 +206,11 @@ static void warn_once(struct stacks *st, double t, pid_t pid, const char *text)
 		st->warn(st->data, t, "stacks", pid, text);
 }
 
-/* The Python reader of ss, looked for once; a Python memline cannot read is said once. */
-static void python_of(struct stacks *st, struct stack_session *ss, double t)
+/*
+ * The Python reader of ss, looked for once. Why a Python cannot be read is said after the first
+ * capture that stopped its threads (else the capture's own reason says it all: ptrace refused).
+ */
+static void python_of(struct stacks *st, struct stack_session *ss)
 {
 	if (ss->py_tried)
 		return;
@@ -213,7 +218,16 @@ static void python_of(struct stacks *st, struct stack_session *ss, double t)
 	strbuf_reset(&st->why);
 	ss->py = py_proc_open(ss->pid, &st->why);
 	if (!ss->py && st->why.len)
-		warn_once(st, t, ss->pid, st->why.buf);
+		ss->py_why = strdup(st->why.buf);
+}
+
+static void python_said(struct stacks *st, struct stack_session *ss, double t)
+{
+	if (!ss->py_why)
+		return;
+	warn_once(st, t, ss->pid, ss->py_why);
+	free(ss->py_why);
+	ss->py_why = NULL;
 }
 
 static void emit_threads(struct stacks *st, struct stack_session *ss, struct stack_info *info)
@@ -254,7 +268,7 @@ void stacks_capture(struct stacks *st, pid_t pid, enum stack_why why, const char
 	struct stack_session *ss = session_of(st, pid);
 	if (!ss)
 		return;
-	python_of(st, ss, t);
+	python_of(st, ss);
 	struct proc_stat ps;
 	bool own = procfs_pid_stat(st->fs, pid, &ps) && ps.ppid == st->self;
 	st->counts.captures++;
@@ -278,6 +292,7 @@ void stacks_capture(struct stacks *st, pid_t pid, enum stack_why why, const char
 			warn_once(st, t, pid, st->why.buf);
 		}
 	} else {
+		python_said(st, ss, t);
 		emit_threads(st, ss, &info);
 	}
 	double cost = thread_cpu() - c0;

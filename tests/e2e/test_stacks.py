@@ -104,7 +104,7 @@ def test_stripped_binary_gives_module_and_offset(tmp_path):
 
 
 def test_every_thread_with_its_name(tmp_path):
-    records = record(tmp_path, [CALLCHAIN, 80, 25, 300, 3])
+    records = record(tmp_path, [CALLCHAIN, 40, 10, 1000, 3], opts=["--stacks=every=0.3"])
     pid = header_of(records)["pid"]
     # the last capture: the workers are in their read by then
     last = max(s["capture"] for s in stacks(records))
@@ -221,3 +221,38 @@ def test_stacks_and_trace_are_refused_together(tmp_path):
                         "--stacks", "--", "true"], capture_output=True, timeout=TIMEOUT)
     assert p.returncode == 64 and b"--trace" in p.stderr, p.stderr
     assert not (tmp_path / "x.jsonl").exists()
+
+
+PY_CHAIN = '''\
+import time
+def load_batch():
+    held = [bytearray(1 << 20) for _ in range(80)]
+    time.sleep(1.2)
+    return held
+def train_step():
+    return load_batch()
+def train():
+    return train_step()
+train()
+'''
+
+
+def test_python_frames_at_the_peak(tmp_path):
+    """Debian's CPython 3.11: the stack at the peak holds the script's functions and lines,
+    in place of the interpreter's _PyEval_EvalFrameDefault."""
+    script = tmp_path / "train.py"
+    script.write_text(PY_CHAIN)
+    lines = {fn: n for n, l in enumerate(PY_CHAIN.splitlines(), 1)
+             for fn in ("time.sleep(1.2)", "return load_batch()", "return train_step()",
+                        "train()") if l.strip() == fn}
+    records = record(tmp_path, ["/usr/bin/python3", script])
+    pid = header_of(records)["pid"]
+    last = [s for s in main_stacks(records, pid) if s["why"] == "peak"][-1]
+    py = [(f["fn"], f["line"]) for f in last["frames"] if f["kind"] == "python"]
+    assert py == [("load_batch", lines["time.sleep(1.2)"]),
+                  ("train_step", lines["return load_batch()"]),
+                  ("train", lines["return train_step()"]),
+                  ("<module>", lines["train()"])], f"expected the script's frames: {py}"
+    assert all(f["file"] == str(script) for f in last["frames"] if f["kind"] == "python")
+    assert "_PyEval_EvalFrameDefault" not in fns(last), "expected the eval frames replaced"
+    assert "Py_BytesMain" in fns(last), "expected the native frames around them"
