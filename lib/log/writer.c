@@ -457,6 +457,36 @@ static void write_memory(struct strbuf *sb, const struct header_info *h)
 	strbuf_addstr(sb, "}}");
 }
 
+/*
+ * The header's "stacks": the moments asked for, by their names there (peaks and events in the
+ * plural, as the option says them), and the limits of the captures.
+ */
+static void write_stacks_asked(struct strbuf *sb, const struct header_info *h)
+{
+	static const char *const when_names[STACK_NWHY] = {"peaks", "events", "every", "signal"};
+	strbuf_add_json_key(sb, "stacks");
+	strbuf_addstr(sb, "{\"when\":[");
+	for (int i = 0; i < STACK_NWHY; i++) {
+		if (!(h->stacks_when & (1u << i)))
+			continue;
+		if (sb->buf[sb->len - 1] != '[')
+			strbuf_addch(sb, ',');
+		strbuf_add_json_str(sb, when_names[i]);
+	}
+	strbuf_addstr(sb, "],\"every\":");
+	if (h->stacks_every > 0)
+		strbuf_add_json_secs(sb, h->stacks_every);
+	else
+		strbuf_addstr(sb, "null");
+	strbuf_addstr(sb, ",\"threshold\":");
+	strbuf_add_json_secs(sb, h->stacks_threshold);
+	strbuf_addstr(sb, ",\"gap\":");
+	strbuf_add_json_secs(sb, h->stacks_gap);
+	strbuf_addstr(sb, ",\"budget\":");
+	strbuf_add_json_secs(sb, h->stacks_budget);
+	strbuf_addch(sb, '}');
+}
+
 void log_write_header(struct log_writer *w, const struct header_info *h)
 {
 	if (w->failed)
@@ -540,6 +570,9 @@ void log_write_header(struct log_writer *w, const struct header_info *h)
 		}
 		strbuf_addch(sb, '}');
 	}
+	w->stacks_asked = h->stacks_when != 0;
+	if (h->stacks_when)
+		write_stacks_asked(sb, h);
 	strbuf_add_json_key(sb, "fields");
 	strbuf_addch(sb, '[');
 	for (int i = 0; i < PROC_NFIELDS; i++) {
@@ -712,6 +745,117 @@ void log_write_warning(struct log_writer *w, double t, const char *code, pid_t p
 	strbuf_addstr(sb, "}\n");
 }
 
+/* A frame of a "frames" record: unknown members left out. */
+static void write_frame(struct strbuf *sb, const struct frame_info *f)
+{
+	strbuf_addstr(sb, "{\"kind\":");
+	strbuf_add_json_str(sb, frame_kind_names[f->kind]);
+	strbuf_add_json_key(sb, "fn");
+	if (f->fn)
+		strbuf_add_json_str(sb, f->fn);
+	else
+		strbuf_addstr(sb, "null");
+	if (f->module) {
+		strbuf_add_json_key(sb, "mod");
+		strbuf_add_json_str(sb, f->module);
+	}
+	if (f->off >= 0)
+		add_opt_int(sb, "off", f->off);
+	if (f->fn_off >= 0)
+		add_opt_int(sb, "fn_off", f->fn_off);
+	if (f->file) {
+		strbuf_add_json_key(sb, "file");
+		strbuf_add_json_str(sb, f->file);
+	}
+	if (f->line > 0)
+		add_opt_int(sb, "line", f->line);
+	strbuf_addch(sb, '}');
+}
+
+/*
+ * The numbers of s's frames into w->stack_ids, new frames added to the table: returns the
+ * number of the first new one (w->frames.n when none is new), or -1 when out of memory.
+ */
+static long intern_frames(struct log_writer *w, const struct stack_info *s)
+{
+	size_t first = w->frames.n;
+	if (s->n_frames > w->stack_ids_alloc) {
+		size_t *ids = realloc(w->stack_ids, s->n_frames * sizeof(*ids));
+		if (!ids)
+			return -1;
+		w->stack_ids = ids;
+		w->stack_ids_alloc = s->n_frames;
+	}
+	for (size_t i = 0; i < s->n_frames; i++) {
+		struct frame_info f = s->frames[i];
+		if ((unsigned)f.kind >= FRAME_NKINDS)
+			f.kind = FRAME_NATIVE;
+		long id = frame_table_intern(&w->frames, &f);
+		if (id < 0)
+			return -1;
+		w->stack_ids[i] = (size_t)id;
+	}
+	return (long)first;
+}
+
+void log_write_stack(struct log_writer *w, const struct stack_info *s)
+{
+	if (w->failed)
+		return;
+	struct strbuf *sb = &w->buf;
+	long first = intern_frames(w, s);
+	if (first < 0) {
+		sb->oom = true; /* the next flush stops the log with ENOMEM, saying so */
+		return;
+	}
+	if ((size_t)first < w->frames.n) {
+		strbuf_addstr(sb, "{\"type\":\"frames\",\"t\":");
+		strbuf_add_json_secs(sb, s->t);
+		strbuf_add_json_key(sb, "first");
+		strbuf_add_json_i64(sb, first);
+		strbuf_addstr(sb, ",\"frames\":[");
+		for (size_t k = (size_t)first; k < w->frames.n; k++) {
+			if (k > (size_t)first)
+				strbuf_addch(sb, ',');
+			write_frame(sb, &w->frames.frames[k]);
+		}
+		strbuf_addstr(sb, "]}\n");
+	}
+	strbuf_addstr(sb, "{\"type\":\"stack\",\"t\":");
+	strbuf_add_json_secs(sb, s->t);
+	add_opt_int(sb, "capture", s->capture);
+	strbuf_add_json_key(sb, "why");
+	strbuf_add_json_str(sb, stack_why_names[(unsigned)s->why < STACK_NWHY ? s->why : 0]);
+	if (s->label) {
+		strbuf_add_json_key(sb, "label");
+		strbuf_add_json_strn(sb, s->label, s->label_len);
+	}
+	add_opt_int(sb, "pid", s->pid);
+	add_opt_int(sb, "tid", s->tid);
+	if (s->thread) {
+		strbuf_add_json_key(sb, "thread");
+		strbuf_add_json_str(sb, s->thread);
+	}
+	strbuf_addstr(sb, ",\"frames\":[");
+	for (size_t i = 0; i < s->n_frames; i++) {
+		if (i)
+			strbuf_addch(sb, ',');
+		strbuf_add_json_u64(sb, w->stack_ids[i]);
+	}
+	strbuf_addch(sb, ']');
+	if (s->stall_us >= 0)
+		add_opt_int(sb, "stall_us", s->stall_us);
+	if (s->truncated) {
+		strbuf_add_json_key(sb, "truncated");
+		strbuf_add_json_bool(sb, true);
+	}
+	if (s->error) {
+		strbuf_add_json_key(sb, "error");
+		strbuf_add_json_str(sb, s->error);
+	}
+	strbuf_addstr(sb, "}\n");
+}
+
 void log_write_end(struct log_writer *w, const struct end_info *e)
 {
 	/* After a stop, the end alone is still tried at close (log_writer_close). */
@@ -748,6 +892,15 @@ void log_write_end(struct log_writer *w, const struct end_info *e)
 	if (e->error) {
 		strbuf_add_json_key(sb, "error");
 		strbuf_add_json_str(sb, e->error);
+	}
+	if (e->stacks.captures >= 0 && w->stacks_asked) {
+		strbuf_addstr(sb, ",\"stacks\":{\"captures\":");
+		strbuf_add_json_i64(sb, e->stacks.captures);
+		add_opt_int(sb, "skipped", e->stacks.skipped);
+		add_opt_int(sb, "failed", e->stacks.failed);
+		strbuf_add_json_key(sb, "cpu");
+		strbuf_add_json_secs(sb, e->stacks.cpu);
+		strbuf_addch(sb, '}');
 	}
 	strbuf_addstr(sb, "}\n");
 }
@@ -871,6 +1024,10 @@ static void free_writer(struct log_writer *w)
 	w->path = w->tmp = w->target = w->stem = NULL;
 	strbuf_release(&w->buf);
 	strbuf_release(&w->err_msg);
+	frame_table_release(&w->frames);
+	free(w->stack_ids);
+	w->stack_ids = NULL;
+	w->stack_ids_alloc = 0;
 }
 
 int log_writer_close(struct log_writer *w, struct strbuf *err)

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "log/frames.h"
 #include "log/record.h"
 #include "util/strbuf.h"
 
@@ -52,6 +53,10 @@ struct log_writer {
 	bool removed;	 /* the log was deleted while being written */
 	bool moved;	 /* at close: path no longer names the log (renamed or replaced) */
 	struct strbuf err_msg;
+	bool stacks_asked;	   /* the header has "stacks": the end may have them too */
+	struct frame_table frames; /* the frames written so far (log_write_stack) */
+	size_t *stack_ids;	   /* room for a stack's frame numbers */
+	size_t stack_ids_alloc;
 };
 
 /*
@@ -85,6 +90,17 @@ void log_write_output(struct log_writer *w, double t, const char *stream, const 
 /* A limit of the recording, said once (docs/log-format.md, "warning"); pid 0 for none. */
 void log_write_warning(struct log_writer *w, double t, const char *code, pid_t pid,
 		       const char *text);
+/*
+ * One thread's stack of a capture: a "frames" record first with the frames no stack had
+ * before (numbered on from the last), then the "stack" record, its frames as numbers.
+ */
+void log_write_stack(struct log_writer *w, const struct stack_info *s);
+/*
+ * The end record. Its "stacks" (the captures' counts) are written when e->stacks.captures >= 0
+ * and the header asked for stacks (header_info.stacks_when): a recording without --stacks
+ * sets captures to -1, and an end_info left zero by one that does not know of stacks (a
+ * self-recording) writes none either.
+ */
 void log_write_end(struct log_writer *w, const struct end_info *e);
 /*
  * Writes buffered records if force, if flush_secs have passed since the last write, or if the

@@ -459,6 +459,150 @@ static void test_exclusive_never_replaces(void **state)
 	strbuf_release(&err);
 }
 
+/* Three frames of three kinds of knowledge: symbol and line, module and offset, Python. */
+static const struct frame_info grow = {FRAME_NATIVE, "grow", "/bin/solver", 4660, 24,
+				       "solver.c",   41};
+static const struct frame_info nosym = {FRAME_NATIVE, NULL, "/lib/libfoo.so.1", 73216, -1, NULL, 0};
+static const struct frame_info py = {FRAME_PYTHON, "load\"batch", NULL, -1, -1, "train.py", 88};
+
+/* Writes a log with stacks (two captures sharing frames) into path; with or without --stacks. */
+static void write_stacks(const char *path, bool asked)
+{
+	struct log_writer w;
+	struct strbuf err = STRBUF_INIT;
+	assert_int_equal(log_writer_open(&w, path, false, &err), 0);
+	struct header_info h = {.memline_version = "x",
+				.mode = "run",
+				.host = "h",
+				.start_iso = "s",
+				.kernel = "k",
+				.stacks_when =
+					asked ? (1u << STACK_PEAK) | (1u << STACK_SIGNAL) : 0,
+				.stacks_threshold = 0.05,
+				.stacks_gap = 1,
+				.stacks_budget = 0.02};
+	log_write_header(&w, &h);
+	assert_int_equal(log_writer_commit(&w, 1, &err), 0);
+	struct frame_info one[] = {grow, nosym};
+	struct stack_info s = {.t = 1.25,
+			       .capture = 1,
+			       .why = STACK_EVENT,
+			       .label = "a\0b",
+			       .label_len = 3,
+			       .pid = 10,
+			       .tid = 11,
+			       .thread = "main",
+			       .frames = one,
+			       .n_frames = 2,
+			       .stall_us = 84};
+	log_write_stack(&w, &s);
+	/* The same frames again, copies at other addresses, and one new. */
+	struct frame_info two[] = {py, grow, nosym};
+	char fn[] = "grow";
+	two[1].fn = fn;
+	s = (struct stack_info){.t = 2,
+				.capture = 2,
+				.why = STACK_PEAK,
+				.pid = 10,
+				.tid = 12,
+				.frames = two,
+				.n_frames = 3,
+				.truncated = true,
+				.stall_us = -1};
+	log_write_stack(&w, &s);
+	/* No new frame: no frames record; an error and no frames. */
+	s = (struct stack_info){.t = 2,
+				.capture = 2,
+				.why = STACK_PEAK,
+				.pid = 10,
+				.tid = 13,
+				.frames = one + 1,
+				.n_frames = 1,
+				.stall_us = 5};
+	log_write_stack(&w, &s);
+	s = (struct stack_info){.t = 3,
+				.capture = 3,
+				.why = STACK_SIGNAL,
+				.pid = 10,
+				.tid = 10,
+				.error = "process exited",
+				.stall_us = -1};
+	log_write_stack(&w, &s);
+	struct end_info end = {.t = 4,
+			       .exit_code = 0,
+			       .signal = -1,
+			       .stacks = {.captures = 3, .skipped = 1, .failed = 1, .cpu = 0.012}};
+	log_write_end(&w, &end);
+	assert_int_equal(log_writer_close(&w, &err), 0);
+	strbuf_release(&err);
+}
+
+/* The lines of the log at path after its header. */
+static char *body_of(const char *path)
+{
+	char *all = read_whole(path);
+	char *nl = strchr(all, '\n');
+	assert_non_null(nl);
+	char *body = strdup(nl + 1);
+	free(all);
+	return body;
+}
+
+static void test_stacks_written(void **state)
+{
+	(void)state;
+	char *path = tmp_path();
+	write_stacks(path, true);
+	char *all = read_whole(path);
+	assert_non_null(strstr(all, ",\"stacks\":{\"when\":[\"peaks\",\"signal\"],\"every\":null,"
+				    "\"threshold\":0.050,\"gap\":1.000,\"budget\":0.020}"));
+	free(all);
+	char *body = body_of(path);
+	const char *want =
+		"{\"type\":\"frames\",\"t\":1.250,\"first\":0,\"frames\":["
+		"{\"kind\":\"native\",\"fn\":\"grow\",\"mod\":\"/bin/"
+		"solver\",\"off\":4660,\"fn_off\":24,"
+		"\"file\":\"solver.c\",\"line\":41},"
+		"{\"kind\":\"native\",\"fn\":null,\"mod\":\"/lib/libfoo.so.1\",\"off\":73216}]}\n"
+		"{\"type\":\"stack\",\"t\":1.250,\"capture\":1,\"why\":\"event\",\"label\":"
+		"\"a\\u0000b\","
+		"\"pid\":10,\"tid\":11,\"thread\":\"main\",\"frames\":[0,1],\"stall_us\":84}\n"
+		"{\"type\":\"frames\",\"t\":2.000,\"first\":2,\"frames\":["
+		"{\"kind\":\"python\",\"fn\":\"load\\\"batch\",\"file\":\"train.py\",\"line\":88}]}"
+		"\n"
+		"{\"type\":\"stack\",\"t\":2.000,\"capture\":2,\"why\":\"peak\",\"pid\":10,\"tid\":"
+		"12,"
+		"\"frames\":[2,0,1],\"truncated\":true}\n"
+		"{\"type\":\"stack\",\"t\":2.000,\"capture\":2,\"why\":\"peak\",\"pid\":10,\"tid\":"
+		"13,"
+		"\"frames\":[1],\"stall_us\":5}\n"
+		"{\"type\":\"stack\",\"t\":3.000,\"capture\":3,\"why\":\"signal\",\"pid\":10,"
+		"\"tid\":10,"
+		"\"frames\":[],\"error\":\"process exited\"}\n";
+	assert_memory_equal(body, want, strlen(want));
+	assert_non_null(strstr(body + strlen(want), ",\"stacks\":{\"captures\":3,\"skipped\":1,"
+						    "\"failed\":1,\"cpu\":0.012}}\n"));
+	free(body);
+	unlink(path);
+	free(path);
+}
+
+/* Without --stacks, neither the header nor the end says anything of stacks. */
+static void test_no_stacks_asked(void **state)
+{
+	(void)state;
+	char *path = tmp_path();
+	write_stacks(path, false);
+	char *all = read_whole(path);
+	char *end = strstr(all, "{\"type\":\"end\"");
+	assert_non_null(end);
+	assert_null(strstr(end, "stacks"));
+	assert_null(strstr(all, "\"when\""));
+	free(all);
+	unlink(path);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -469,6 +613,8 @@ int main(void)
 		cmocka_unit_test(test_existing_log_kept_until_commit),
 		cmocka_unit_test(test_symlink_followed),
 		cmocka_unit_test(test_exclusive_never_replaces),
+		cmocka_unit_test(test_stacks_written),
+		cmocka_unit_test(test_no_stacks_asked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
