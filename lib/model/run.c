@@ -688,6 +688,8 @@ int run_add_record(struct run *run, struct log_record *rec)
 			rec->note.text = NULL;
 		}
 		break;
+	case REC_STACK:	 /* not kept yet */
+	case REC_FRAMES: /* the reader keeps those */
 	case REC_UNKNOWN:
 		break;
 	}
