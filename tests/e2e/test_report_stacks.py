@@ -1,4 +1,4 @@
-"""`memline report --stacks`, `report --json`'s stacks on the hand-written
+"""`memline report --stacks`, `report --json`'s stacks and `export --folded` on the hand-written
 log tests/fixtures/logs/stacks.jsonl (captures at a peak, at an event with a hostile label, at
 a signal that failed; frames of each kind, hostile frame text) and on a log without stacks.
 
@@ -91,3 +91,17 @@ def test_json_and_stacks_refused_together():
     code, _, err = memline("report", "--json", "--stacks", LOG)
     assert code == 64 and "--json and --stacks" in err
 
+
+def test_export_folded(tmp_path):
+    code, text, _ = memline("export", "--folded", LOG)
+    assert code == 0
+    lines = text.splitlines()
+    assert len(lines) == 3
+    counts = {line.rsplit(" ", 1)[0]: int(line.rsplit(" ", 1)[1]) for line in lines}
+    assert counts["<module> (train.py:120);libfoo.so.1+0x11e00"] == 4
+    assert sum(counts.values()) == 7  # the thread stacks with frames: 2 + 2 + 3
+    out = tmp_path / "out.folded"
+    code, _, _ = memline("export", "--folded", "-o", out, LOG)
+    assert code == 0 and out.read_text() == text
+    code, text, err = memline("export", "--folded", NO_STACKS)
+    assert code == 0 and text == "" and "no stacks" in err
