@@ -1,8 +1,8 @@
 /*
- * cmd-export: `memline export --csv|--perfetto [-o FILE] [LOG]` and `memline export --gnuplot
- * DIR [LOG]`: load a log and write it in another tool's format (lib/render/export.c). Output goes
- * to standard output as it is made, or to a file that appears whole or not at all: it is
- * written to a temporary file beside it, then renamed over it.
+ * cmd-export: `memline export --csv|--perfetto|--folded [-o FILE] [LOG]` and `memline export
+ * --gnuplot DIR [LOG]`: load a log and write it in another tool's format (lib/render/export.c).
+ * Output goes to standard output as it is made, or to a file that appears whole or not at all: it
+ * is written to a temporary file beside it, then renamed over it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,7 +17,7 @@
 #include "util/outfile.h"
 #include "model/run.h"
 
-enum format { FMT_NONE, FMT_CSV, FMT_PERFETTO, FMT_GNUPLOT };
+enum format { FMT_NONE, FMT_CSV, FMT_PERFETTO, FMT_GNUPLOT, FMT_FOLDED };
 
 static void usage(FILE *f)
 {
@@ -25,6 +25,7 @@ static void usage(FILE *f)
 		"usage: memline export --csv [-o FILE] [LOG]\n"
 		"       memline export --perfetto [-o FILE] [LOG]\n"
 		"       memline export --gnuplot DIR [LOG]\n"
+		"       memline export --folded [-o FILE] [LOG]\n"
 		"\n"
 		"Writes a memline log in another tool's format. LOG defaults to the newest\n"
 		"memline-*.jsonl in the current directory.\n"
@@ -36,11 +37,14 @@ static void usage(FILE *f)
 		"  --perfetto      Chrome trace event JSON for ui.perfetto.dev: RSS counters per\n"
 		"                  process and for the tree, the job's memory, events as "
 		"instants,\n"
-		"                  spans as slices\n"
+		"                  spans as slices, stacks (--stacks) as instants\n"
 		"  --gnuplot DIR   DIR/memline.dat and DIR/memline.plt; 'gnuplot DIR/memline.plt'\n"
 		"                  draws DIR/memline.png (DIR is created if missing)\n"
+		"  --folded        the stacks captured (memline run --stacks) as folded stacks,\n"
+		"                  'outermost;...;innermost COUNT' a line, for flame graph tools\n"
 		"  -o, --output FILE  write to FILE instead of standard output (--csv, "
-		"--perfetto)\n"
+		"--perfetto,\n"
+		"                  --folded)\n"
 		"  -h, --help      print this help\n");
 }
 
@@ -158,6 +162,12 @@ static void render_perfetto(const struct run *run, int top, struct export_out *o
 	export_perfetto(run, out);
 }
 
+static void render_folded(const struct run *run, int top, struct export_out *out)
+{
+	(void)top;
+	export_folded(run, out);
+}
+
 /* Writes DIR/NAME. Returns 0, or the exit code after saying why. */
 static int write_file(const char *dir, const char *name, const struct run *run, render_fn *render)
 {
@@ -177,9 +187,13 @@ static int write_file(const char *dir, const char *name, const struct run *run, 
 int cmd_export(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"csv", no_argument, NULL, 'c'},	   {"perfetto", no_argument, NULL, 'p'},
-		{"gnuplot", required_argument, NULL, 'g'}, {"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},	   {0},
+		{"csv", no_argument, NULL, 'c'},
+		{"perfetto", no_argument, NULL, 'p'},
+		{"gnuplot", required_argument, NULL, 'g'},
+		{"output", required_argument, NULL, 'o'},
+		{"folded", no_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	enum format fmt = FMT_NONE;
 	const char *output = NULL, *dir = NULL;
@@ -193,6 +207,9 @@ int cmd_export(int argc, char **argv)
 			break;
 		case 'p':
 			want = FMT_PERFETTO;
+			break;
+		case 'f':
+			want = FMT_FOLDED;
 			break;
 		case 'g':
 			want = FMT_GNUPLOT;
@@ -214,15 +231,16 @@ int cmd_export(int argc, char **argv)
 			    argv[optind - 1]);
 		}
 		if (fmt != FMT_NONE && fmt != want)
-			die(EXIT_USAGE, "export: give one of --csv, --perfetto and --gnuplot");
+			die(EXIT_USAGE,
+			    "export: give one of --csv, --perfetto, --folded and --gnuplot");
 		fmt = want;
 	}
 	if (fmt == FMT_NONE)
-		die(EXIT_USAGE, "export: give --csv, --perfetto or --gnuplot DIR; see 'memline "
-				"export --help'");
+		die(EXIT_USAGE, "export: give --csv, --perfetto, --folded or --gnuplot DIR; see "
+				"'memline export --help'");
 	if (fmt == FMT_GNUPLOT && output)
-		die(EXIT_USAGE, "export: --gnuplot writes into its DIR; -o is for --csv and "
-				"--perfetto");
+		die(EXIT_USAGE, "export: --gnuplot writes into its DIR; -o is for --csv, "
+				"--perfetto and --folded");
 	if (fmt == FMT_GNUPLOT && !*dir)
 		die(EXIT_USAGE, "export: --gnuplot needs a directory");
 	if (output && !*output)
@@ -232,7 +250,10 @@ int cmd_export(int argc, char **argv)
 	cli_load_run("export", argc, argv, optind, &run,
 		     fmt == FMT_CSV	   ? EXPORT_CSV_FIELDS
 		     : fmt == FMT_PERFETTO ? EXPORT_PERFETTO_FIELDS
+		     : fmt == FMT_FOLDED   ? EXPORT_FOLDED_FIELDS
 					   : EXPORT_GNUPLOT_FIELDS);
+	if (fmt == FMT_FOLDED && !run.stacks.n_captures)
+		note("%s has no stacks (recorded without --stacks): nothing to fold", run.path);
 	if (run.truncated || run.corrupt)
 		warning("%s: the log is damaged; exporting what could be read", run.path);
 
@@ -244,7 +265,9 @@ int cmd_export(int argc, char **argv)
 		run_release(&run);
 		return code;
 	}
-	render_fn *render = fmt == FMT_CSV ? render_csv : render_perfetto;
+	render_fn *render = fmt == FMT_CSV	? render_csv
+			    : fmt == FMT_FOLDED ? render_folded
+						: render_perfetto;
 	struct export_out out;
 	if (output) {
 		code = write_output(output, &run, render);

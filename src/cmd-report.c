@@ -1,4 +1,7 @@
-/* cmd-report: `memline report [--json] [LOG]`: load a log and print the text or JSON report. */
+/*
+ * cmd-report: `memline report [--json | --stacks] [LOG]`: load a log and print the text or
+ * JSON report, or the stacks captured at its peaks (--stacks).
+ */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,31 +13,37 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: memline report [--json] [LOG]\n"
+		"usage: memline report [--json | --stacks] [LOG]\n"
 		"\n"
 		"Summarises a memline log: how the run ended, the job's peak memory and how it\n"
 		"was measured (its cgroup, the PSS sum or the RSS sum), its processes and a\n"
 		"timeline of the job's memory. LOG defaults to the newest memline-*.jsonl in the\n"
 		"current directory.\n"
 		"\n"
-		"  -j, --json   print one JSON object for scripts (memory in bytes, times in s)\n"
-		"  -h, --help   print this help\n");
+		"  -j, --json     print one JSON object for scripts (memory in bytes, times in s)\n"
+		"  -s, --stacks   print the stacks captured (memline run --stacks): the one at\n"
+		"                 the job's peak, then every capture, identical stacks grouped\n"
+		"  -h, --help     print this help\n");
 }
 
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
+		{"stacks", no_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	bool json = false;
+	bool json = false, stacks = false;
 	int c;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jsh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
+			break;
+		case 's':
+			stacks = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -44,12 +53,17 @@ int cmd_report(int argc, char **argv)
 			    argv[optind - 1]);
 		}
 	}
+	if (json && stacks)
+		die(EXIT_USAGE, "report: --json and --stacks do not go together (the JSON report "
+				"has the stacks)");
 	struct run run;
 	struct strbuf out = STRBUF_INIT;
 	/* The reports read the processes' totals and the tree's values, no process sample. */
 	cli_load_run("report", argc, argv, optind, &run, 0);
 	if (json)
 		report_json(&run, &out);
+	else if (stacks)
+		report_stacks_text(&run, &out);
 	else
 		report_text(&run, &out);
 	int code = cli_print(&out);

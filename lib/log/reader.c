@@ -149,6 +149,17 @@ void log_record_release(struct log_record *rec)
 	free(rec->output.text);
 	free(rec->note.code);
 	free(rec->note.text);
+	free(rec->stack.label);
+	free(rec->stack.thread);
+	free(rec->stack.error);
+	free(rec->stack.frames);
+	free(rec->stack.ids);
+	for (size_t i = 0; i < rec->frames.n; i++) {
+		free((char *)rec->frames.frames[i].fn);
+		free((char *)rec->frames.frames[i].module);
+		free((char *)rec->frames.frames[i].file);
+	}
+	free(rec->frames.frames);
 	log_record_init(rec);
 }
 
@@ -203,6 +214,28 @@ static void decode_memory(const json_t *o, struct header_info *h, bool *oom)
 	}
 }
 
+/* The header's "stacks" (--stacks): what captures were asked for; none when absent. */
+static void decode_stacks_asked(const json_t *st, struct header_info *h)
+{
+	/* The header says the moments as the option does: peaks and events in the plural. */
+	static const char *const when_names[STACK_NWHY] = {"peaks", "events", "every", "signal"};
+	if (!json_is_object(st))
+		return;
+	size_t i;
+	const json_t *val;
+	json_array_foreach(json_object_get(st, "when"), i, val)
+	{
+		const char *s = json_string_value(val);
+		for (int k = 0; s && k < STACK_NWHY; k++)
+			if (!strcmp(s, when_names[k]) || !strcmp(s, stack_why_names[k]))
+				h->stacks_when |= 1u << k;
+	}
+	h->stacks_every = get_double(st, "every", 0);
+	h->stacks_threshold = get_double(st, "threshold", 0);
+	h->stacks_gap = get_double(st, "gap", 0);
+	h->stacks_budget = get_double(st, "budget", 0);
+}
+
 /* Returns false only on allocation failure. */
 static bool decode_header(struct log_reader *r, const json_t *o, struct header_info *h)
 {
@@ -252,6 +285,7 @@ static bool decode_header(struct log_reader *r, const json_t *o, struct header_i
 		}
 
 	decode_memory(o, h, &oom);
+	decode_stacks_asked(json_object_get(o, "stacks"), h);
 
 	const json_t *iv = json_object_get(o, "interval");
 	h->interval_fixed = get_double(iv, "fixed", 0);
@@ -487,6 +521,108 @@ static const char *decode_note(const json_t *o, bool stopped, struct note_record
 	return NULL;
 }
 
+/* The longest function name, module path or source file name a reader keeps, in bytes. */
+#define FRAME_TEXT_MAX 4096
+
+/* A string member of a frame, cut to FRAME_TEXT_MAX; NULL when absent or not a string. */
+static const char *frame_str(const json_t *o, const char *key, bool *oom)
+{
+	const json_t *v = json_object_get(o, key);
+	size_t len;
+	return json_is_string(v) ? copy_text(v, FRAME_TEXT_MAX, &len, oom) : NULL;
+}
+
+/* One frame of a frames record; false when it is not a frame (no object, no kind we know). */
+static bool decode_frame(const json_t *o, struct frame_info *f, bool *oom)
+{
+	const char *kind = json_string_value(json_object_get(o, "kind"));
+	int k = 0;
+	while (kind && k < FRAME_NKINDS && strcmp(kind, frame_kind_names[k]))
+		k++;
+	if (!json_is_object(o) || !kind || k == FRAME_NKINDS)
+		return false;
+	f->kind = (enum frame_kind)k;
+	f->fn = frame_str(o, "fn", oom);
+	f->module = frame_str(o, "mod", oom);
+	f->file = frame_str(o, "file", oom);
+	f->off = get_ll(o, "off", -1);
+	f->fn_off = get_ll(o, "fn_off", -1);
+	long long line = get_ll(o, "line", 0);
+	f->line = line > 0 && line <= INT_MAX ? (int)line : 0;
+	if (f->off < 0)
+		f->off = -1;
+	if (f->fn_off < 0)
+		f->fn_off = -1;
+	return true;
+}
+
+/*
+ * A frames record, its frames decoded into fr (they go into the frame table when the record
+ * is taken, in log order). Returns NULL on success, else why the record is unusable.
+ */
+static const char *decode_frames(const json_t *o, struct frames_record *fr, bool *oom)
+{
+	const json_t *frames = json_object_get(o, "frames");
+	long long first = get_ll(o, "first", -1);
+	if (first < 0 || !json_is_array(frames))
+		return "frames record without its first number or frames";
+	size_t n = json_array_size(frames);
+	if ((unsigned long long)first >= FRAME_TABLE_MAX || n > FRAME_TABLE_MAX - (size_t)first)
+		return "frames record numbered beyond the frame table";
+	fr->first = (size_t)first;
+	if (n && !(fr->frames = calloc(n, sizeof(*fr->frames)))) {
+		*oom = true;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++, fr->n++)
+		if (!decode_frame(json_array_get(frames, i), &fr->frames[i], oom))
+			return "frames record with a frame of no known kind";
+	return NULL;
+}
+
+/*
+ * A stack record, its frames as numbers (looked up in the frame table when the record is
+ * taken). Returns NULL on success, else why the record is unusable.
+ */
+static const char *decode_stack(const json_t *o, struct stack_record *st, bool *oom)
+{
+	const char *why = json_string_value(json_object_get(o, "why"));
+	int w = 0;
+	while (why && w < STACK_NWHY && strcmp(why, stack_why_names[w]))
+		w++;
+	const json_t *frames = json_object_get(o, "frames");
+	st->t = get_double(o, "t", NAN);
+	st->capture = (long)get_ll(o, "capture", -1);
+	st->pid = get_pid(o, "pid");
+	if (isnan(st->t) || st->capture < 1 || st->pid <= 0 || !why || w == STACK_NWHY)
+		return "stack record without a time, capture, pid or why";
+	st->why = (enum stack_why)w;
+	st->tid = get_pid(o, "tid");
+	if (st->tid <= 0)
+		st->tid = st->pid;
+	st->stall_us = get_ll(o, "stall_us", -1);
+	st->truncated = get_bool(o, "truncated");
+	size_t len, n = json_array_size(frames);
+	if (json_is_string(json_object_get(o, "label")))
+		st->label =
+			copy_text(json_object_get(o, "label"), LOG_LABEL_MAX, &st->label_len, oom);
+	if (json_is_string(json_object_get(o, "thread")))
+		st->thread = copy_text(json_object_get(o, "thread"), 64, &len, oom);
+	if (json_is_string(json_object_get(o, "error")))
+		st->error = copy_text(json_object_get(o, "error"), LOG_LABEL_MAX, &len, oom);
+	if (n && !(st->ids = calloc(n, sizeof(*st->ids)))) {
+		*oom = true;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		long long id = json_ll(json_array_get(frames, i), -1);
+		if (id < 0 || !json_is_integer(json_array_get(frames, i)))
+			return "stack record with a frame that is not a number";
+		st->ids[st->n_frames++] = (size_t)id;
+	}
+	return NULL;
+}
+
 static bool decode_end(const json_t *o, struct end_info *e)
 {
 	e->t = get_double(o, "t", 0);
@@ -499,6 +635,13 @@ static bool decode_end(const json_t *o, struct end_info *e)
 	e->procs = (long)get_ll(o, "procs", -1);
 	e->missed = (long)get_ll(o, "missed", -1);
 	e->overruns = (long)get_ll(o, "overruns", -1);
+	const json_t *sc = json_object_get(o, "stacks");
+	e->stacks.captures = json_is_object(sc) ? (long)get_ll(sc, "captures", 0) : -1;
+	if (json_is_object(sc) && e->stacks.captures < 0)
+		e->stacks.captures = 0;
+	e->stacks.skipped = (long)get_ll(sc, "skipped", 0);
+	e->stacks.failed = (long)get_ll(sc, "failed", 0);
+	e->stacks.cpu = get_double(sc, "cpu", 0);
 	const char *st = json_string_value(json_object_get(o, "status"));
 	int status = st ? run_status_from_name(st) : -1;
 	if (status < 0 || status == RUN_INCOMPLETE || status == RUN_RUNNING) {
@@ -617,6 +760,7 @@ void log_reader_close(struct log_reader *r)
 	free(r->path);
 	free(r->blk);
 	strbuf_release(&r->pending);
+	frame_table_release(&r->frames);
 	memset(r, 0, sizeof(*r));
 	r->fd = -1;
 }
@@ -648,7 +792,8 @@ static const struct {
 	{"header", REC_HEADER},	  {"proc", REC_PROC},	    {"exec", REC_EXEC},
 	{"sample", REC_SAMPLE},	  {"exit", REC_EXIT},	    {"end", REC_END},
 	{"event", REC_EVENT},	  {"span", REC_SPAN},	    {"output", REC_OUTPUT},
-	{"stopped", REC_STOPPED}, {"warning", REC_WARNING},
+	{"stopped", REC_STOPPED}, {"warning", REC_WARNING}, {"stack", REC_STACK},
+	{"frames", REC_FRAMES},
 };
 
 /*
@@ -1110,14 +1255,21 @@ static const char *decode_record(struct log_reader *r, const json_t *o, struct l
 	case REC_WARNING:
 		bad = decode_note(o, rec->type == REC_STOPPED, &rec->note, oom);
 		break;
+	case REC_STACK:
+		bad = decode_stack(o, &rec->stack, oom);
+		break;
+	case REC_FRAMES:
+		bad = decode_frames(o, &rec->frames, oom);
+		break;
 	case REC_UNKNOWN:
 		break;
 	}
 	return bad;
 }
 
-int log_reader_parse(struct log_reader *r, const char *line, size_t n, struct log_record *rec,
-		     struct strbuf *err)
+/* log_reader_parse without taking frames and stacks (reading ahead takes them in order). */
+static int parse_line(struct log_reader *r, const char *line, size_t n, struct log_record *rec,
+		      struct strbuf *err)
 {
 	log_record_release(rec);
 	r->line++;
@@ -1158,6 +1310,83 @@ int log_reader_parse(struct log_reader *r, const char *line, size_t n, struct lo
 		return 0;
 	}
 	return 1;
+}
+
+/* skip_line for a record of line `line` (reading ahead: not the reader's line). */
+static void skip_record(struct log_reader *r, long line, const char *why)
+{
+	long at = r->line;
+	r->line = line;
+	skip_line(r, why);
+	r->line = at;
+}
+
+/* A frames record's frames into the frame table: 0, 1 to skip the record, -1 out of memory. */
+static int take_frames(struct log_reader *r, const struct frames_record *fr)
+{
+	for (size_t i = 0; i < fr->n; i++)
+		if (frame_table_get(&r->frames, fr->first + i))
+			return 1;
+	for (size_t i = 0; i < fr->n; i++)
+		if (frame_table_set(&r->frames, fr->first + i, &fr->frames[i]) < 0)
+			return -1;
+	return 0;
+}
+
+/* A stack record's frames looked up: 0, 1 to skip the record (a number not in the table). */
+static int resolve_stack(struct log_reader *r, struct stack_record *st, bool *oom)
+{
+	if (!st->n_frames)
+		return 0;
+	for (size_t i = 0; i < st->n_frames; i++)
+		if (!frame_table_get(&r->frames, st->ids[i]))
+			return 1;
+	if (!(st->frames = calloc(st->n_frames, sizeof(*st->frames)))) {
+		*oom = true;
+		return 0;
+	}
+	for (size_t i = 0; i < st->n_frames; i++)
+		st->frames[i] = *frame_table_get(&r->frames, st->ids[i]);
+	return 0;
+}
+
+/*
+ * Takes a decoded record, in log order: a frames record goes into the frame table (0: no
+ * record), a stack record gets its frames. Returns 1 with the record, 0 when it gave none
+ * (skipped as corrupt with a warning), -1 out of memory.
+ */
+static int take_record(struct log_reader *r, struct log_record *rec, struct strbuf *err)
+{
+	bool oom = false, frames = rec->type == REC_FRAMES;
+	int bad;
+	if (frames) {
+		bad = take_frames(r, &rec->frames);
+		oom = bad < 0;
+	} else if (rec->type == REC_STACK) {
+		bad = resolve_stack(r, &rec->stack, &oom);
+	} else {
+		return 1;
+	}
+	if (!oom && !frames && !bad)
+		return 1;
+	long line = rec->line;
+	log_record_release(rec);
+	if (oom) {
+		strbuf_addf(err, "out of memory reading '%s'", r->path);
+		return -1;
+	}
+	if (bad)
+		skip_record(r, line,
+			    frames ? "frames record renumbering frames already read"
+				   : "stack record with a frame no frames record gave");
+	return 0;
+}
+
+int log_reader_parse(struct log_reader *r, const char *line, size_t n, struct log_record *rec,
+		     struct strbuf *err)
+{
+	int ret = parse_line(r, line, n, rec, err);
+	return ret > 0 ? take_record(r, rec, err) : ret;
 }
 
 /*
@@ -1305,7 +1534,7 @@ static void decode_chunk(struct ahead_worker *w, struct ahead_chunk *c)
 			c->rec = nr;
 			c->cap = want;
 		}
-		int ret = log_reader_parse(sub, p, len, &c->rec[c->n], &c->err);
+		int ret = parse_line(sub, p, len, &c->rec[c->n], &c->err);
 		p += len;
 		if (ret < 0) {
 			c->ret = -1;
@@ -1386,6 +1615,7 @@ int log_reader_read_ahead(struct log_reader *r, struct log_record *first, struct
 		w->sub.blk_pos = w->sub.blk_len = 0;
 		strbuf_init(&w->sub.pending);
 		w->sub.ahead = NULL;
+		frame_table_init(&w->sub.frames); /* frames are the caller's to take */
 		w->sub.warn = r->warn ? ahead_warn : NULL;
 		w->sub.warn_data = w;
 		if (pthread_create(&w->thread, NULL, ahead_thread, w))
@@ -1435,7 +1665,12 @@ static int ahead_next(struct log_reader *r, struct log_record *rec, struct strbu
 			*rec = c->rec[a->pos];
 			log_record_init(&c->rec[a->pos++]);
 			rec->line += a->line_base;
-			return 1;
+			int took = take_record(r, rec, err);
+			if (took < 0)
+				a->end = -1;
+			if (took)
+				return took;
+			continue;
 		}
 		/* Done with the chunk. */
 		r->corrupt += c->corrupt;

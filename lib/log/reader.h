@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "log/frames.h"
 #include "log/record.h"
 #include "util/strbuf.h"
 
@@ -42,6 +43,8 @@ enum record_type {
 	REC_OUTPUT,
 	REC_STOPPED,
 	REC_WARNING,
+	REC_STACK,
+	REC_FRAMES, /* the reader's own: it keeps the frames; never handed to a caller */
 	REC_UNKNOWN
 };
 
@@ -81,6 +84,36 @@ struct note_record {
 	pid_t pid;  /* warning: the process it is about; -1 none */
 };
 
+/*
+ * A "stack" record: one thread's stack at a capture (--stacks). Its frames are resolved: the
+ * array is the record's, the frames' strings are the reader's (its frame table), valid until
+ * log_reader_close. A reader of the records that keeps them longer copies them (or interns
+ * them in a table of its own, as the run model does).
+ */
+struct stack_record {
+	double t;
+	long capture; /* from 1 */
+	enum stack_why why;
+	char *label; /* why event: the event's label, NUL-terminated (len bytes, NULs kept), owned;
+			NULL none */
+	size_t label_len;
+	pid_t pid, tid;		   /* tid: pid when the log does not say */
+	char *thread;		   /* the thread's name, owned; NULL unknown */
+	struct frame_info *frames; /* innermost first, n_frames (see above) */
+	size_t n_frames;
+	size_t *ids; /* the frames' numbers in the frame table, n_frames */
+	bool truncated;
+	char *error;	    /* owned; NULL none */
+	long long stall_us; /* -1 unknown */
+};
+
+/* A "frames" record, decoded, before the reader puts its frames into its frame table. */
+struct frames_record {
+	size_t first;
+	struct frame_info *frames; /* n of them, their strings owned */
+	size_t n;
+};
+
 struct log_record {
 	enum record_type type;
 	long line;
@@ -93,6 +126,8 @@ struct log_record {
 	struct mark_record mark;
 	struct output_record output; /* REC_OUTPUT */
 	struct note_record note;     /* REC_STOPPED, REC_WARNING */
+	struct stack_record stack;   /* REC_STACK */
+	struct frames_record frames; /* REC_FRAMES, inside the reader only */
 	/* REC_END: its "error" (owned, NULL when absent; end_error_len bytes, NULs kept) and
 	 * "events" (-1 when absent) members */
 	char *end_error;
@@ -120,6 +155,12 @@ struct log_reader {
 	void *warn_data;
 	size_t fast_hint;	 /* entries of the last sample read by the fast path */
 	struct log_ahead *ahead; /* reading ahead on a thread (log_reader_read_ahead), or NULL */
+	/*
+	 * The log's frames so far, from its "frames" records, applied in log order (when reading
+	 * ahead, by the caller's thread as it takes the records), so that a "stack" record finds
+	 * every frame written before it.
+	 */
+	struct frame_table frames;
 };
 
 /*
@@ -143,7 +184,9 @@ int log_reader_init(struct log_reader *r, const char *path, log_warn_fn *warn, v
 		    struct strbuf *err);
 /*
  * Decodes one line of n bytes, its newline included when it has one (the last line of a log
- * the writer died in has none), into rec (released first). Returns 1
+ * the writer died in has none), into rec (released first). A "frames" record goes into the
+ * reader's frame table and gives no record (0); a "stack" record's frames are looked up there
+ * (a number it does not have: the line is skipped as corrupt). Returns 1
  * with a record, 0 when the line gave none (skipped with a warning, or a cut-off last line:
  * r->truncated), -1 on an error that stops reading (the first line is not a header, a newer
  * format, out of memory).

@@ -37,6 +37,8 @@ void run_init(struct run *run)
 	run->largest_peak_floor = -1;
 	run->status = RUN_INCOMPLETE;
 	run->end_events = -1;
+	run->end.stacks.captures = -1;
+	run_stacks_init(&run->stacks);
 	run_keep_fields(run, RUN_ALL_FIELDS);
 }
 
@@ -78,6 +80,7 @@ void run_release(struct run *run)
 	free(run->error);
 	free(run->stopped_errno);
 	free(run->stopped_error);
+	run_stacks_release(&run->stacks);
 	for (size_t i = 0; i < run->n_warnings; i++)
 		free(run->warnings[i]);
 	free(run->warnings);
@@ -612,6 +615,8 @@ static double record_time(const struct log_record *rec)
 	case REC_STOPPED:
 	case REC_WARNING:
 		return rec->note.t;
+	case REC_STACK:
+		return rec->stack.t;
 	default:
 		return 0;
 	}
@@ -688,6 +693,10 @@ int run_add_record(struct run *run, struct log_record *rec)
 			rec->note.text = NULL;
 		}
 		break;
+	case REC_STACK:
+		ret = run_stacks_add(&run->stacks, &rec->stack);
+		break;
+	case REC_FRAMES: /* the reader keeps those */
 	case REC_UNKNOWN:
 		break;
 	}
@@ -870,4 +879,14 @@ int run_oom_proc(const struct run *run, pid_t pid)
 		if (run->procs[i].pid == pid && run->procs[i].exited && run->procs[i].exit.oom)
 			return (int)i;
 	return run_proc_by_pid(run, pid);
+}
+
+long run_peak_capture(const struct run *run)
+{
+	double t = run->duration;
+	if (run->job_peak >= 0)
+		t = run->job_peak_t;
+	else if (run->peak >= 0)
+		t = run->peak_t;
+	return run_stacks_at(&run->stacks, t);
 }

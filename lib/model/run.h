@@ -18,6 +18,7 @@
 
 #include "log/reader.h"
 #include "log/record.h"
+#include "model/stacks.h"
 #include "util/strbuf.h"
 
 struct run_proc {
@@ -162,6 +163,8 @@ struct run {
 	double stopped_t;
 	char *stopped_errno; /* its errno's name ("ENOSPC"), "" unknown; owned */
 	char *stopped_error; /* its error message, "" unknown; owned */
+	/* The stack captures (--stacks); the end's counts of them are end.stacks. */
+	struct run_stacks stacks;
 	/* The texts of the log's warning records (limits of the recording), at most 16. */
 	char **warnings;
 	size_t n_warnings;
@@ -270,5 +273,11 @@ size_t run_event_from(const struct run *run, double t);
 long run_sample_at(const struct run *run, double t);
 /* The tree's RSS at time t: run_sample_at's tree "rss", KiB; -1 unknown. */
 long long run_rss_at(const struct run *run, double t);
+
+/*
+ * The capture that shows the job at its peak (run_stacks_at at the job's peak, else the tree's,
+ * else the end of the run); -1 when the run has none.
+ */
+long run_peak_capture(const struct run *run);
 
 #endif

@@ -34,7 +34,7 @@ void export_out_init(struct export_out *o, export_flush_fn *flush, void *data)
 	o->error = 0;
 }
 
-static void hand_over(struct export_out *o, bool all)
+void export_out_hand_over(struct export_out *o, bool all)
 {
 	if (!o->flush || (!all && o->buf.len < CHUNK))
 		return;
@@ -47,7 +47,7 @@ static void hand_over(struct export_out *o, bool all)
 
 int export_out_finish(struct export_out *o)
 {
-	hand_over(o, true);
+	export_out_hand_over(o, true);
 	if (!o->error && o->buf.oom)
 		o->error = ENOMEM;
 	return o->error ? -1 : 0;
@@ -68,12 +68,8 @@ static long long usecs(double t)
 	return llround(t * 1e6);
 }
 
-/*
- * Appends s (len bytes) as valid UTF-8: each invalid byte becomes U+FFFD; with plain, control
- * characters become '?' and backquotes a quote (for gnuplot). Stops after cols characters
- * (0: no limit), ending in "…" when cut.
- */
-static void add_clean(struct strbuf *sb, const char *s, size_t len, bool plain, size_t cols)
+/* export_clean: "plain" is for gnuplot, where a backquote would run a command. */
+void export_clean(struct strbuf *sb, const char *s, size_t len, bool plain, size_t cols)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t chars = 0;
@@ -118,7 +114,7 @@ static void proc_cmd(const struct run *run, size_t i, struct strbuf *out)
 static void csv_field(struct strbuf *out, const char *s, size_t len)
 {
 	struct strbuf clean = STRBUF_INIT;
-	add_clean(&clean, s, len, false, 0);
+	export_clean(&clean, s, len, false, 0);
 	const char *c = clean.buf ? clean.buf : "";
 	bool quote = clean.len && (c[0] == ' ' || c[clean.len - 1] == ' ');
 	for (size_t i = 0; i < clean.len && !quote; i++)
@@ -188,7 +184,7 @@ void export_csv(const struct run *run, struct export_out *out)
 			if (ps->state)
 				csv_field(sb, &ps->state, 1);
 			strbuf_addch(sb, '\n');
-			hand_over(out, false);
+			export_out_hand_over(out, false);
 		}
 	}
 	for (size_t i = 0; i < run->n_procs; i++)
@@ -281,7 +277,7 @@ static void trace_names(const struct run *run, struct export_out *out)
 			proc_cmd(run, j, &name);
 		}
 		trace_meta(sb, run->procs[i].pid, name.buf ? name.buf : "", (int)i + 1);
-		hand_over(out, false);
+		export_out_hand_over(out, false);
 	}
 out:
 	sb->oom |= name.oom;
@@ -319,7 +315,7 @@ void export_perfetto(const struct run *run, struct export_out *out)
 			if (b >= 0)
 				trace_counter(sb, "rss", run->procs[ps->proc].pid, s->t, b);
 		}
-		hand_over(out, false);
+		export_out_hand_over(out, false);
 	}
 	/* an exited process holds no memory: its track drops to 0 rather than stay up */
 	for (size_t i = 0; i < run->n_procs; i++) {
@@ -341,7 +337,7 @@ void export_perfetto(const struct run *run, struct export_out *out)
 		if (rss >= 0)
 			strbuf_addf(sb, ",\"args\":{\"rss\":%lld}", rss);
 		strbuf_addch(sb, '}');
-		hand_over(out, false);
+		export_out_hand_over(out, false);
 	}
 
 	for (size_t i = 0; i < run->n_spans; i++) {
@@ -365,8 +361,9 @@ void export_perfetto(const struct run *run, struct export_out *out)
 		strbuf_addstr(sb, ",\"open\":");
 		strbuf_add_json_bool(sb, s->open);
 		strbuf_addstr(sb, "}}");
-		hand_over(out, false);
+		export_out_hand_over(out, false);
 	}
+	export_perfetto_stacks(run, out);
 	strbuf_addstr(sb, "\n],\"displayTimeUnit\":\"ms\"}\n");
 }
 
@@ -378,7 +375,7 @@ static void gp_proc_name(const struct run *run, int i, struct strbuf *out, size_
 	struct strbuf cmd = STRBUF_INIT, s = STRBUF_INIT;
 	proc_cmd(run, (size_t)i, &cmd);
 	strbuf_addf(&s, "pid %d %s", (int)run->procs[i].pid, cmd.buf ? cmd.buf : "");
-	add_clean(out, s.buf ? s.buf : "", s.len, true, cols);
+	export_clean(out, s.buf ? s.buf : "", s.len, true, cols);
 	out->oom |= cmd.oom || s.oom;
 	strbuf_release(&cmd);
 	strbuf_release(&s);
@@ -411,9 +408,9 @@ void export_gnuplot_dat(const struct run *run, int top, struct export_out *out)
 	strbuf_addstr(sb,
 		      "# memline.dat: the memory of a recorded run, from memline export --gnuplot\n"
 		      "# log: ");
-	add_clean(sb, run->path ? run->path : "", run->path ? strlen(run->path) : 0, true, 0);
+	export_clean(sb, run->path ? run->path : "", run->path ? strlen(run->path) : 0, true, 0);
 	strbuf_addstr(sb, "\n# command: ");
-	add_clean(sb, cmd.buf ? cmd.buf : "", cmd.len, true, 0);
+	export_clean(sb, cmd.buf ? cmd.buf : "", cmd.len, true, 0);
 	if (set.job)
 		strbuf_addf(sb,
 			    "\n# memory in KiB, NaN where a process was not alive; columns:\n"
@@ -442,7 +439,7 @@ void export_gnuplot_dat(const struct run *run, int top, struct export_out *out)
 				strbuf_addf(sb, " %.0f", tab.v[k][i]);
 		}
 		strbuf_addch(sb, '\n');
-		hand_over(out, false);
+		export_out_hand_over(out, false);
 	}
 	sb->oom |= cmd.oom;
 	strbuf_release(&cmd);
@@ -457,7 +454,7 @@ void export_gnuplot_dat(const struct run *run, int top, struct export_out *out)
 static void gp_str(struct strbuf *out, const char *s, size_t len, size_t cols)
 {
 	struct strbuf clean = STRBUF_INIT;
-	add_clean(&clean, s, len, true, cols);
+	export_clean(&clean, s, len, true, cols);
 	strbuf_addch(out, '"');
 	for (size_t i = 0; i < clean.len; i++) {
 		if (clean.buf[i] == '"' || clean.buf[i] == '\\')

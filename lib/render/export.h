@@ -30,6 +30,14 @@ struct export_out {
 void export_out_init(struct export_out *o, export_flush_fn *flush, void *data);
 /* Hands what is left in the buffer to flush. Returns 0, or -1 with the errno in o->error. */
 int export_out_finish(struct export_out *o);
+/* For the exports: hands the buffer to flush once it holds a chunk (or, with all, whatever). */
+void export_out_hand_over(struct export_out *o, bool all);
+/*
+ * Appends s (len bytes) as valid UTF-8: each invalid byte becomes U+FFFD; with plain, control
+ * characters become '?' and backquotes a quote. Stops after cols characters (0: no limit),
+ * ending in "…" when cut.
+ */
+void export_clean(struct strbuf *sb, const char *s, size_t len, bool plain, size_t cols);
 void export_out_release(struct export_out *o);
 
 /*
@@ -65,9 +73,26 @@ void export_csv(const struct run *run, struct export_out *out);
  * - "i" instants for events, scope "p" on their process when it is in the run, else "g";
  *   args {"rss": tree RSS in bytes} when known;
  * - "X" slices for spans on their pid and tid (EXPORT_TREE_PID when unknown), args with
- *   peak_rss and rss_change in bytes and whether the span was left open.
+ *   peak_rss and rss_change in bytes and whether the span was left open;
+ * - "i" instants for the stacks (--stacks), cat "stack", one per thread of a capture, scope
+ *   "t" on its pid and tid (scope "g" on EXPORT_TREE_PID for a process not in the run), named
+ *   "stack (WHY)", args {"capture", "why", "label", "thread", "frames": names as the report
+ *   shows them, innermost first, "truncated", "error"}.
  */
 void export_perfetto(const struct run *run, struct export_out *out);
+/* The stacks' instants of export_perfetto (export-stacks.c). */
+void export_perfetto_stacks(const struct run *run, struct export_out *out);
+
+#define EXPORT_FOLDED_FIELDS 0 /* the stacks need no process sample */
+
+/*
+ * Folded stacks for flame graph tools (flamegraph.pl, speedscope, inferno): one line per
+ * distinct stack of the run's captures, "outermost;...;innermost COUNT", COUNT the thread
+ * stacks that were it, frames named as the report names them (a ';' in a name becomes ':',
+ * control characters '?', invalid UTF-8 U+FFFD); sorted, so that stacks whose frames have the
+ * same names make one line. Stacks without frames (a failed capture) are left out.
+ */
+void export_folded(const struct run *run, struct export_out *out);
 
 #define EXPORT_GNUPLOT_TOP 8 /* processes with a column of their own, by peak */
 

@@ -722,6 +722,7 @@ static void text_phases(const struct run *run, struct strbuf *out)
 void report_text(const struct run *run, struct strbuf *out)
 {
 	text_summary(run, out);
+	report_stacks_line(run, out);
 	text_warnings(run, out);
 	text_processes(run, out);
 	text_timeline(run, out);
@@ -966,7 +967,9 @@ void report_json(const struct run *run, struct strbuf *out)
 			strbuf_addch(out, ',');
 		strbuf_add_json_str(out, run->warnings[i]);
 	}
-	strbuf_addstr(out, "]}\n");
+	strbuf_addch(out, ']');
+	report_json_stacks(run, out);
+	strbuf_addstr(out, "}\n");
 	free(oom);
 	free(alive);
 }

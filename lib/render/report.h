@@ -36,6 +36,20 @@ void report_json_events(const struct run *run, struct strbuf *out);
 void report_json_spans(const struct run *run, struct strbuf *out);
 
 /*
+ * `memline report --stacks`: the captures' counts, the capture at the job's peak with its
+ * threads' stacks, then every capture in time order (at most 100), threads with the same
+ * stack in one entry and each distinct stack's frames printed once; "no stacks" in one line
+ * for a log without them. Recorded text escaped.
+ */
+void report_stacks_text(const struct run *run, struct strbuf *out);
+/* The JSON report's "stacks" member (docs/reading.md): null for a log without stacks. */
+void report_json_stacks(const struct run *run, struct strbuf *out);
+/* Whether the log has stacks: asked for in its header, counted at its end, or captured. */
+bool report_has_stacks(const struct run *run);
+/* The text report's line about the stacks, "stacks    4 captures...\n"; nothing without. */
+void report_stacks_line(const struct run *run, struct strbuf *out);
+
+/*
  * One line saying how the run ended, starting with its status word, e.g. "oom-killed: pid 123
  * (python3 train.py) killed by the kernel's OOM killer at 12.3 s", and ending with the end
  * record's error message when it has one ("failed: ValueError: bad input"), escaped and cut

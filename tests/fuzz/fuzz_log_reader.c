@@ -1,6 +1,7 @@
 /*
  * fuzz_log_reader: a libFuzzer target for everything that reads a log from outside: the log
- * reader, the run model built from it, and both reports rendered from the model. The input is
+ * reader, the run model built from it, both reports, the stacks report and the folded stacks
+ * rendered from the model. The input is
  * the whole log file. Built by `make fuzz` (clang, -fsanitize=fuzzer) and, in `make check`,
  * linked with tests/fuzz/replay.c, which feeds it the fixture logs and mutations of them.
  */
@@ -10,6 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "render/export.h"
 #include "render/report.h"
 #include "model/run.h"
 
@@ -31,6 +33,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (run_load(&run, path, NULL, NULL, &err) == 0) {
 		report_text(&run, &out);
 		report_json(&run, &out);
+		report_stacks_text(&run, &out);
+		struct export_out folded;
+		export_out_init(&folded, NULL, NULL);
+		export_folded(&run, &folded);
+		export_out_finish(&folded);
+		export_out_release(&folded);
 		run_release(&run);
 	}
 	strbuf_release(&err);

@@ -28,7 +28,7 @@ static const char *const tokens[] = {
 	"null",	    "-1",	"1e308",      "18446744073709551616", "\"\\ud800\"",
 	"[]",	    "{}",	"\"type\"",   "\"sample\"",	      "\"end\"",
 	"\"proc\"", "\"exit\"", "\"header\"", "9999999999",	      "0",
-	"\n",	    "\"\"",
+	"\n",	    "\"\"",	"\"stack\"",  "\"frames\"",
 };
 
 static size_t mutate(const uint8_t *in, size_t n, uint8_t *out, size_t cap)

@@ -4,7 +4,8 @@
  * Chrome trace JSON parsed back with jansson (counts of each kind of event, hostile labels),
  * the gnuplot data and script (rows, columns that are the plots' series, nothing gnuplot would
  * expand), the chunked output giving the same text as the buffered one, and a format 2 log's
- * job's memory in each (the CSV's job columns, the trace's job tracks, gnuplot's first line).
+ * job's memory in each (the CSV's job columns, the trace's job tracks, gnuplot's first line);
+ * the stacks (--stacks) as folded lines and as the trace's instants.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -639,6 +640,103 @@ static void test_job_exports(void **state)
 	run_release(&run);
 }
 
+/* Folded stacks: outermost first, counted, sorted, separators and control bytes replaced. */
+static void test_folded(void **state)
+{
+	(void)state;
+	struct run run;
+	load(&run, "stacks.jsonl");
+	char *text = render(&run, export_folded);
+	const char *want =
+		"<module> (train.py:120);libfoo.so.1+0x11e00 4\n"
+		"<module> (train.py:120);load_batch (train.py:88);_PyEval_EvalFrameDefault "
+		"(python3.11);evil?]0:pwned? (b>.so) 1\n"
+		"<module> (train.py:120);load_batch (train.py:88);libfoo.so.1+0x11e00;grow "
+		"(solver.c:41) 2\n";
+	assert_string_equal(text, want);
+	free(text);
+	run_release(&run);
+	/* A log without stacks folds to nothing. */
+	load(&run, "complete.jsonl");
+	text = render(&run, export_folded);
+	assert_string_equal(text, "");
+	free(text);
+	run_release(&run);
+}
+
+/* Two distinct stacks whose frames have the same names make one folded line. */
+static void test_folded_merges_names(void **state)
+{
+	(void)state;
+	struct run run;
+	run_init(&run);
+	struct frame_info a = {FRAME_NATIVE, "f", "/lib/x.so", 16, 4, NULL, 0};
+	struct frame_info b = a;
+	b.off = 20; /* another pc in f: another frame, the same name */
+	b.fn_off = 8;
+	struct stack_record s = {.t = 1,
+				 .capture = 1,
+				 .why = STACK_EVERY,
+				 .pid = 5,
+				 .tid = 5,
+				 .frames = &a,
+				 .n_frames = 1,
+				 .stall_us = -1};
+	assert_int_equal(run_stacks_add(&run.stacks, &s), 0);
+	s.capture = 2;
+	s.frames = &b;
+	assert_int_equal(run_stacks_add(&run.stacks, &s), 0);
+	assert_int_equal(run.stacks.n_groups, 2);
+	char *text = render(&run, export_folded);
+	assert_string_equal(text, "f (x.so) 2\n");
+	free(text);
+	run_release(&run);
+}
+
+/* Each thread of each capture is an instant on its thread's track, its frames in args. */
+static void test_perfetto_stacks(void **state)
+{
+	(void)state;
+	struct run run;
+	load(&run, "stacks.jsonl");
+	char *text = render(&run, export_perfetto);
+	json_error_t jerr;
+	json_t *o = json_loads(text, JSON_ALLOW_NUL, &jerr); /* a label holds a NUL */
+	if (!o)
+		fail_msg("not JSON: %s", jerr.text);
+	size_t i, n = 0;
+	json_t *ev;
+	json_array_foreach(json_object_get(o, "traceEvents"), i, ev)
+	{
+		const char *cat = json_string_value(json_object_get(ev, "cat"));
+		if (!cat || strcmp(cat, "stack"))
+			continue;
+		n++;
+		assert_string_equal(json_string_value(json_object_get(ev, "ph")), "i");
+		assert_string_equal(json_string_value(json_object_get(ev, "s")), "t");
+		json_t *args = json_object_get(ev, "args");
+		json_int_t tid = json_integer_value(json_object_get(ev, "tid"));
+		json_int_t capture = json_integer_value(json_object_get(args, "capture"));
+		json_t *frames = json_object_get(args, "frames");
+		if (capture == 3 && tid == 300) {
+			assert_int_equal(json_integer_value(json_object_get(ev, "ts")), 2000000);
+			assert_int_equal(json_array_size(frames), 4);
+			assert_string_equal(json_string_value(json_array_get(frames, 0)),
+					    "grow (solver.c:41)");
+		}
+		if (capture == 2 && tid == 300)
+			assert_string_equal(json_string_value(json_array_get(frames, 0)),
+					    "evil\x1b]0;pwned\x07 (b>.so)");
+		if (capture == 4)
+			assert_string_equal(json_string_value(json_object_get(args, "error")),
+					    "the process exited during the capture");
+	}
+	assert_int_equal(n, 8); /* 2 + 2 + 3 + 1 threads */
+	json_decref(o);
+	free(text);
+	run_release(&run);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -652,6 +750,9 @@ int main(void)
 		cmocka_unit_test(test_gnuplot_plt),
 		cmocka_unit_test(test_chunks),
 		cmocka_unit_test(test_job_exports),
+		cmocka_unit_test(test_folded),
+		cmocka_unit_test(test_folded_merges_names),
+		cmocka_unit_test(test_perfetto_stacks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

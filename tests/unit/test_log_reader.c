@@ -862,6 +862,144 @@ static void test_damaged_marks(void **state)
 	free(path);
 }
 
+/*
+ * The frame table from hand-written lines: frames looked up by number, a stack whose number
+ * no frames record gave, a frames record that renumbers frames, damaged stacks and frames,
+ * all skipped with a warning; those after them read on.
+ */
+static void test_stack_frames(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"{\"type\":\"header\",\"format\":2}\n"
+		"{\"type\":\"stack\",\"t\":1,\"capture\":1,\"why\":\"peak\",\"pid\":5,\"frames\":["
+		"0]}\n"
+		"{\"type\":\"frames\",\"t\":1,\"first\":0,\"frames\":[{\"kind\":\"native\",\"fn\":"
+		"\"main\",\"mod\":\"/bin/"
+		"x\",\"off\":16},{\"kind\":\"python\",\"fn\":\"f\",\"file\":"
+		"\"a.py\",\"line\":3}]}\n"
+		"{\"type\":\"stack\",\"t\":1,\"capture\":1,\"why\":\"peak\",\"pid\":5,\"tid\":6,"
+		"\"frames\":[1,0,1]}\n"
+		"{\"type\":\"frames\",\"t\":2,\"first\":1,\"frames\":[{\"kind\":\"native\"}]}\n"
+		"{\"type\":\"stack\",\"t\":2,\"capture\":2,\"why\":\"peak\",\"pid\":5,\"frames\":["
+		"2]}\n"
+		"{\"type\":\"stack\",\"t\":2,\"capture\":2,\"why\":\"later\",\"pid\":5,\"frames\":["
+		"0]}\n"
+		"{\"type\":\"stack\",\"t\":2,\"capture\":2,\"why\":\"peak\",\"pid\":5,\"frames\":[-"
+		"1]}\n"
+		"{\"type\":\"stack\",\"t\":2,\"capture\":2,\"why\":\"peak\",\"pid\":5,\"frames\":["
+		"\"0\"]}\n"
+		"{\"type\":\"frames\",\"t\":2,\"first\":2,\"frames\":[{\"kind\":\"rust\"}]}\n"
+		"{\"type\":\"frames\",\"t\":2,\"first\":99999999999,\"frames\":[]}\n"
+		"{\"type\":\"frames\",\"t\":2,\"first\":3,\"frames\":[{\"kind\":\"native\",\"fn\":"
+		"\"gap\"}]}\n"
+		"{\"type\":\"stack\",\"t\":3,\"capture\":3,\"why\":\"signal\",\"pid\":5,"
+		"\"frames\":[3,0],\"error\":\"stopped\"}\n"
+		"{\"type\":\"stack\",\"t\":3,\"capture\":3,\"why\":\"signal\",\"pid\":5,\"frames\":"
+		"[2]}\n";
+	char *path = temp_log(text, sizeof(text) - 1);
+	struct log_reader r;
+	struct log_record rec;
+	struct strbuf err = STRBUF_INIT;
+	struct warnings w = {0};
+	log_record_init(&rec);
+	assert_int_equal(log_reader_open(&r, path, collect_warning, &w, &err), 0);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1); /* header */
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(w.n, 1); /* line 2: frame 0 was not given yet */
+	assert_int_equal(w.line, 2);
+	assert_int_equal(rec.type, REC_STACK);
+	assert_int_equal(rec.line, 4);
+	assert_int_equal(rec.stack.tid, 6);
+	assert_int_equal(rec.stack.n_frames, 3);
+	assert_string_equal(rec.stack.frames[0].fn, "f");
+	assert_string_equal(rec.stack.frames[0].file, "a.py");
+	assert_int_equal(rec.stack.frames[0].line, 3);
+	assert_int_equal(rec.stack.frames[0].kind, FRAME_PYTHON);
+	assert_string_equal(rec.stack.frames[1].module, "/bin/x");
+	assert_int_equal(rec.stack.frames[1].off, 16);
+	assert_int_equal(rec.stack.frames[1].fn_off, -1);
+	assert_null(rec.stack.frames[1].file);
+	assert_ptr_equal(rec.stack.frames[0].fn, rec.stack.frames[2].fn);
+	/* Lines 5 (renumbers 1), 6 (frame 2 unknown), 7-9, 10-11 skipped; 12 fills frame 3. */
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.line, 13);
+	assert_int_equal(w.n, 8);
+	assert_int_equal(rec.stack.n_frames, 2);
+	assert_string_equal(rec.stack.frames[0].fn, "gap");
+	assert_string_equal(rec.stack.error, "stopped");
+	assert_int_equal(log_reader_next(&r, &rec, &err), 0); /* frame 2 is a gap */
+	assert_int_equal(w.n, 9);
+	assert_int_equal(r.corrupt, 9);
+	log_record_release(&rec);
+	log_reader_close(&r);
+	strbuf_release(&err);
+	unlink(path);
+	free(path);
+}
+
+/*
+ * Reading ahead decodes lines on other threads: a stack is still resolved with the frames of
+ * every frames record before it, however the lines fall into chunks. Each of n stacks has a
+ * new frame named by its number on top of all those before.
+ */
+static void test_stacks_read_ahead(void **state)
+{
+	(void)state;
+	size_t n = 3000;
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addstr(&sb, "{\"type\":\"header\",\"format\":2,\"fields\":[\"pid\",\"rss\"],"
+			   "\"tree_fields\":[\"nproc\"]}\n");
+	for (size_t i = 0; i < n; i++) {
+		for (int k = 0; k < 40; k++)
+			strbuf_addf(&sb,
+				    "{\"type\":\"sample\",\"t\":%zu.000,\"avail\":null,"
+				    "\"tree\":[1],\"p\":[[7,%zu]]}\n",
+				    i, i);
+		strbuf_addf(&sb,
+			    "{\"type\":\"frames\",\"t\":%zu,\"first\":%zu,\"frames\":["
+			    "{\"kind\":\"native\",\"fn\":\"f%zu\"}]}\n",
+			    i, i, i);
+		strbuf_addf(&sb,
+			    "{\"type\":\"stack\",\"t\":%zu,\"capture\":%zu,\"why\":\"every\","
+			    "\"pid\":7,\"frames\":[%zu,0]}\n",
+			    i, i + 1, i);
+	}
+	char *path = temp_log(sb.buf, sb.len);
+	assert_true(sb.len > 8 * 1024 * 1024); /* many chunks */
+	strbuf_release(&sb);
+	for (int ahead = 0; ahead < 2; ahead++) {
+		struct log_reader r;
+		struct log_record rec;
+		struct strbuf err = STRBUF_INIT;
+		struct warnings w = {0};
+		log_record_init(&rec);
+		assert_int_equal(log_reader_open(&r, path, collect_warning, &w, &err), 0);
+		int ret = ahead ? log_reader_read_ahead(&r, &rec, &err)
+				: log_reader_next(&r, &rec, &err);
+		size_t stacks = 0;
+		for (; ret > 0; ret = log_reader_next(&r, &rec, &err)) {
+			if (rec.type != REC_STACK)
+				continue;
+			char want[32];
+			snprintf(want, sizeof(want), "f%zu", stacks);
+			assert_int_equal(rec.stack.capture, (long)stacks + 1);
+			assert_int_equal(rec.stack.n_frames, 2);
+			assert_string_equal(rec.stack.frames[0].fn, want);
+			assert_string_equal(rec.stack.frames[1].fn, "f0");
+			stacks++;
+		}
+		assert_int_equal(ret, 0);
+		assert_int_equal(stacks, n);
+		assert_int_equal(w.n, 0);
+		log_record_release(&rec);
+		log_reader_close(&r);
+		strbuf_release(&err);
+	}
+	unlink(path);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -885,6 +1023,8 @@ int main(void)
 		cmocka_unit_test(test_line_longer_than_the_cap),
 		cmocka_unit_test(test_long_first_and_last_lines),
 		cmocka_unit_test(test_text_cut_to_the_writer_caps),
+		cmocka_unit_test(test_stack_frames),
+		cmocka_unit_test(test_stacks_read_ahead),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -587,6 +587,87 @@ static void test_stacks_written(void **state)
 	free(path);
 }
 
+static void assert_frame(const struct frame_info *got, const struct frame_info *want)
+{
+	assert_int_equal(got->kind, want->kind);
+	if (want->fn)
+		assert_string_equal(got->fn, want->fn);
+	else
+		assert_null(got->fn);
+	if (want->module)
+		assert_string_equal(got->module, want->module);
+	else
+		assert_null(got->module);
+	if (want->file)
+		assert_string_equal(got->file, want->file);
+	else
+		assert_null(got->file);
+	assert_int_equal(got->off, want->off);
+	assert_int_equal(got->fn_off, want->fn_off);
+	assert_int_equal(got->line, want->line);
+}
+
+/* What the writer wrote, the reader reads back: frames resolved, labels with NULs. */
+static void test_stacks_roundtrip(void **state)
+{
+	(void)state;
+	char *path = tmp_path();
+	write_stacks(path, true);
+	struct log_reader r;
+	struct log_record rec;
+	struct strbuf err = STRBUF_INIT;
+	log_record_init(&rec);
+	assert_int_equal(log_reader_open(&r, path, NULL, NULL, &err), 0);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.header.stacks_when, (1u << STACK_PEAK) | (1u << STACK_SIGNAL));
+	assert_true(rec.header.stacks_threshold == 0.05 && rec.header.stacks_gap == 1.0);
+	assert_true(rec.header.stacks_budget == 0.02 && rec.header.stacks_every == 0);
+
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1); /* the frames record gives none */
+	assert_int_equal(rec.type, REC_STACK);
+	assert_int_equal(rec.stack.capture, 1);
+	assert_int_equal(rec.stack.why, STACK_EVENT);
+	assert_int_equal(rec.stack.label_len, 3);
+	assert_memory_equal(rec.stack.label, "a\0b", 3);
+	assert_int_equal(rec.stack.tid, 11);
+	assert_string_equal(rec.stack.thread, "main");
+	assert_int_equal(rec.stack.stall_us, 84);
+	assert_int_equal(rec.stack.n_frames, 2);
+	assert_frame(&rec.stack.frames[0], &grow);
+	assert_frame(&rec.stack.frames[1], &nosym);
+
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.stack.n_frames, 3);
+	assert_true(rec.stack.truncated);
+	assert_int_equal(rec.stack.stall_us, -1);
+	assert_frame(&rec.stack.frames[0], &py);
+	assert_frame(&rec.stack.frames[1], &grow);
+	assert_frame(&rec.stack.frames[2], &nosym);
+
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.stack.n_frames, 1);
+	assert_frame(&rec.stack.frames[0], &nosym);
+
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.stack.why, STACK_SIGNAL);
+	assert_int_equal(rec.stack.n_frames, 0);
+	assert_string_equal(rec.stack.error, "process exited");
+
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_END);
+	assert_int_equal(rec.end.stacks.captures, 3);
+	assert_int_equal(rec.end.stacks.skipped, 1);
+	assert_int_equal(rec.end.stacks.failed, 1);
+	assert_true(rec.end.stacks.cpu == 0.012);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 0);
+	assert_int_equal(r.corrupt, 0);
+	log_record_release(&rec);
+	log_reader_close(&r);
+	strbuf_release(&err);
+	unlink(path);
+	free(path);
+}
+
 /* Without --stacks, neither the header nor the end says anything of stacks. */
 static void test_no_stacks_asked(void **state)
 {
@@ -599,6 +680,18 @@ static void test_no_stacks_asked(void **state)
 	assert_null(strstr(end, "stacks"));
 	assert_null(strstr(all, "\"when\""));
 	free(all);
+	struct log_reader r;
+	struct log_record rec;
+	struct strbuf err = STRBUF_INIT;
+	log_record_init(&rec);
+	assert_int_equal(log_reader_open(&r, path, NULL, NULL, &err), 0);
+	while (log_reader_next(&r, &rec, &err) > 0 && rec.type != REC_END)
+		;
+	assert_int_equal(rec.type, REC_END);
+	assert_int_equal(rec.end.stacks.captures, -1);
+	log_record_release(&rec);
+	log_reader_close(&r);
+	strbuf_release(&err);
 	unlink(path);
 	free(path);
 }
@@ -614,6 +707,7 @@ int main(void)
 		cmocka_unit_test(test_symlink_followed),
 		cmocka_unit_test(test_exclusive_never_replaces),
 		cmocka_unit_test(test_stacks_written),
+		cmocka_unit_test(test_stacks_roundtrip),
 		cmocka_unit_test(test_no_stacks_asked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
