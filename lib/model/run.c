@@ -11,6 +11,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -881,6 +882,20 @@ int run_oom_proc(const struct run *run, pid_t pid)
 	return run_proc_by_pid(run, pid);
 }
 
+/* The job's memory in the last sample at or before t; -1 none. */
+static long long job_at(const struct run *run, double t)
+{
+	long long job = -1;
+	for (size_t i = 0; i < run->n_samples && run->samples[i].t <= t + 1e-9; i++)
+		job = run_sample_job(&run->samples[i]);
+	return job;
+}
+
+/*
+ * The peak capture taken when the job's memory was highest (a capture follows the sample that
+ * made it: a capture before the peak, whose memory was lower, shows less of what grew); among
+ * equals, the one nearest the job's peak; without peak captures, the capture nearest it.
+ */
 long run_peak_capture(const struct run *run)
 {
 	double t = run->duration;
@@ -888,5 +903,18 @@ long run_peak_capture(const struct run *run)
 		t = run->job_peak_t;
 	else if (run->peak >= 0)
 		t = run->peak_t;
-	return run_stacks_at(&run->stacks, t);
+	long best = -1;
+	long long best_job = -1;
+	for (size_t i = 0; i < run->stacks.n_captures; i++) {
+		const struct run_capture *c = &run->stacks.captures[i];
+		if (c->why != STACK_PEAK)
+			continue;
+		long long job = job_at(run, c->t);
+		if (best < 0 || job > best_job ||
+		    (job == best_job && fabs(c->t - t) < fabs(run->stacks.captures[best].t - t))) {
+			best = (long)i;
+			best_job = job;
+		}
+	}
+	return best >= 0 ? best : run_stacks_at(&run->stacks, t);
 }

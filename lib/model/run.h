@@ -275,8 +275,9 @@ long run_sample_at(const struct run *run, double t);
 long long run_rss_at(const struct run *run, double t);
 
 /*
- * The capture that shows the job at its peak (run_stacks_at at the job's peak, else the tree's,
- * else the end of the run); -1 when the run has none.
+ * The capture that shows the job at its peak: the peak capture taken when the job's memory was
+ * highest (nearest the job's peak among equals), else run_stacks_at the job's peak (else the
+ * tree's, else the end of the run); -1 when the run has none.
  */
 long run_peak_capture(const struct run *run);
 
