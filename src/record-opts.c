@@ -133,24 +133,31 @@ static const struct record_option {
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
+/* Whether an option's value may be left out: its name in the table is "[=VALUE]". */
+static bool optional_value(const struct record_option *o)
+{
+	return o->value && !strncmp(o->value, "[=", 2);
+}
+
+/* What stands between an option's name and its value's in the help: "--stacks[=WHEN]". */
+static const char *space(const struct record_option *o)
+{
+	return o->value && !optional_value(o) ? " " : "";
+}
+
 /* getopt's table, made from options[] once. */
 static const struct option *long_options(void)
 {
 	static struct option table[N_OPTIONS + 1]; /* the last stays all zero: the end */
 	if (!table[0].name)
 		for (size_t i = 0; i < N_OPTIONS; i++)
-			table[i] = (struct option){options[i].name,
-						   !options[i].value		? no_argument
-						   : options[i].value[0] == '[' ? optional_argument
-										: required_argument,
-						   NULL, options[i].code};
+			table[i] =
+				(struct option){options[i].name,
+						!options[i].value	      ? no_argument
+						: optional_value(&options[i]) ? optional_argument
+									      : required_argument,
+						NULL, options[i].code};
 	return table;
-}
-
-/* What stands between an option's name and its value's in the help: "--stacks[=WHEN]". */
-static const char *space(const struct record_option *o)
-{
-	return o->value && o->value[0] != '[' ? " " : "";
 }
 
 /* The help's column where an option's text starts. */
@@ -402,9 +409,6 @@ int record_opts_parse(struct record_opts *ro, const char *cmd, const char *head,
 		die(EXIT_USAGE, "--min-interval is longer than --max-interval; make it shorter");
 	if (ro->rec.cgroup && ro->rec.no_cgroup)
 		die(EXIT_USAGE, "--cgroup and --no-cgroup contradict each other; give one");
-	if (ro->rec.trace && ro->rec.stacks.when)
-		die(EXIT_USAGE, "--stacks cannot yet share --trace's ptrace of the job; give one "
-				"of them");
 	return optind;
 }
 

@@ -1036,9 +1036,21 @@ static void on_stack_warning(void *data, double t, const char *code, pid_t pid, 
 	log_write_warning(&r->log, t, code, pid, text);
 }
 
+static bool stacks_traced(void *data)
+{
+	const struct recorder *r = data;
+	return r->tracing;
+}
+
+static void stacks_stop(void *data, pid_t tid, int code)
+{
+	struct recorder *r = data;
+	tracer_stop(&r->tracer, tid, code, elapsed(r));
+}
+
 static void start_stacks(struct recorder *r)
 {
-	struct recorder_watch_io io = {on_stack, on_stack_warning, r};
+	struct recorder_watch_io io = {on_stack, on_stack_warning, stacks_traced, stacks_stop, r};
 	r->stacks = r->o->stacks_watcher->start(r->o, &r->fs, &io);
 	r->stacking = r->stacks != NULL;
 }

@@ -91,6 +91,13 @@ struct recorder_options {
 struct recorder_watch_io {
 	void (*stack)(void *data, const struct stack_info *s);
 	void (*warning)(void *data, double t, const char *code, pid_t pid, const char *text);
+	/*
+	 * Under --trace memline traces the job's threads already: traced says so (it begins
+	 * once the command is seized), and stop hands the tracer a stop of a traced thread that
+	 * a capture met and that is not its own (code: waitid's si_status).
+	 */
+	bool (*traced)(void *data);
+	void (*stop)(void *data, pid_t tid, int code);
 	void *data;
 };
 struct recorder_watcher {

@@ -233,6 +233,11 @@ static void on_stop(struct tracer *tr, pid_t tid, int code, double t)
 	}
 }
 
+void tracer_stop(struct tracer *tr, pid_t tid, int code, double t)
+{
+	on_stop(tr, tid, code, t);
+}
+
 bool tracer_take(struct tracer *tr, const siginfo_t *si, double t)
 {
 	pid_t pid = si->si_pid;

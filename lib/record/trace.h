@@ -58,6 +58,11 @@ int tracer_seize(struct tracer *tr, pid_t pid, struct strbuf *why);
  * wait4 and __WALL).
  */
 bool tracer_take(struct tracer *tr, const siginfo_t *si, double t);
+/*
+ * A stop of tracee tid that someone else took from waitid (a stack capture waiting for its
+ * own): handled as if the recorder had (code: waitid's si_status), the tracee restarted.
+ */
+void tracer_stop(struct tracer *tr, pid_t tid, int code, double t);
 /* pid was seized but its exec failed: lets it end and reaps it. */
 void tracer_reap_failed(pid_t pid);
 /*

@@ -79,6 +79,37 @@ static void add_pending(struct grab *g, pid_t tid)
 	g->pending[g->n_pending++] = tid;
 }
 
+static bool stopping_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+/*
+ * look() under the job's tracer: the interrupt's stop is the grab's; a group-stop holds the
+ * thread as well (it is let go with PTRACE_LISTEN); any other stop is the tracer's, which
+ * handles it and restarts the thread (the interrupt stays pending, the thread stops for it
+ * next); an end is left to the tracer's reaping.
+ */
+static void look_traced(struct grab *g, struct grab_thread *t, const siginfo_t *peek)
+{
+	if (peek->si_code != CLD_TRAPPED && peek->si_code != CLD_STOPPED) {
+		t->gone = true;
+		return;
+	}
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)t->tid, &si, WSTOPPED | WNOHANG | __WALL) < 0 || si.si_pid == 0)
+		return;
+	int sig = si.si_status & 0x7f, event = (si.si_status >> 8) & 0xff;
+	if (event == PTRACE_EVENT_STOP && (sig == SIGTRAP || stopping_signal(sig))) {
+		t->stopped = true;
+		t->listen = sig != SIGTRAP;
+		t->sig = 0;
+		return;
+	}
+	g->tracer->stop(g->tracer->arg, t->tid, si.si_status);
+}
+
 /*
  * Looks for t's stop or end without waiting. A stop is consumed and t is stopped; an end is
  * consumed unless it is the leader of the caller's child; either way t is gone.
@@ -93,6 +124,10 @@ static void look(struct grab *g, struct grab_thread *t, bool own_child)
 	}
 	if (si.si_pid == 0)
 		return;
+	if (g->tracer) {
+		look_traced(g, t, &si);
+		return;
+	}
 	if (si.si_code == CLD_TRAPPED || si.si_code == CLD_STOPPED) {
 		int status;
 		if (waitpid(t->tid, &status, WNOHANG | __WALL) != t->tid)
@@ -152,6 +187,10 @@ static void seize_all(struct grab *g)
 {
 	for (size_t i = 0; i < g->n; i++) {
 		struct grab_thread *t = &g->t[i];
+		if (g->tracer) {
+			t->seized = true; /* memline's tracer has it */
+			continue;
+		}
 		if (ptrace(PTRACE_SEIZE, t->tid, 0, 0) < 0) {
 			if (errno == EPERM || errno == EACCES)
 				g->denied = errno;
@@ -170,7 +209,7 @@ static void seize_all(struct grab *g)
 	}
 }
 
-static void detach(struct grab_thread *t);
+static void detach(struct grab *g, struct grab_thread *t);
 
 /*
  * Waits, at most GRAB_STOP_WAIT, for the seized threads to stop, copying each as it stops and,
@@ -193,7 +232,7 @@ static size_t wait_stops(struct grab *g, bool own_child, bool hold)
 				stopped++;
 				take_regs(g, t);
 				if (!hold)
-					detach(t);
+					detach(g, t);
 			} else if (!t->gone) {
 				waiting++;
 			}
@@ -211,10 +250,13 @@ static size_t wait_stops(struct grab *g, bool own_child, bool hold)
 	}
 }
 
-/* Lets a stopped thread go, with the signal it was stopped for. */
-static void detach(struct grab_thread *t)
+/* Lets a stopped thread go, with the signal it was stopped for (traced: it runs on traced). */
+static void detach(struct grab *g, struct grab_thread *t)
 {
-	ptrace(PTRACE_DETACH, t->tid, 0, (void *)(long)t->sig);
+	if (g->tracer)
+		ptrace(t->listen ? PTRACE_LISTEN : PTRACE_CONT, t->tid, 0, 0);
+	else
+		ptrace(PTRACE_DETACH, t->tid, 0, (void *)(long)t->sig);
 	t->stall_ns = (long long)((now() - t->interrupted) * 1e9);
 	t->seized = false;
 }
@@ -226,23 +268,26 @@ static void let_go(struct grab *g)
 		if (!t->seized)
 			continue;
 		if (t->stopped) {
-			detach(t);
+			detach(g, t);
 		} else if (t->gone) {
 			if (!t->error)
 				t->error = "it ended during the capture";
 		} else {
 			t->error = "it did not stop (asleep in the kernel)";
-			add_pending(g, t->tid);
+			if (!g->tracer) /* the tracer takes its interrupt's stop, when it comes */
+				add_pending(g, t->tid);
 		}
 	}
 }
 
 int grab_take(struct grab *g, struct procfs *fs, pid_t pid, bool own_child,
-	      void (*stopped)(void *arg), void *arg, struct strbuf *why)
+	      const struct grab_tracer *tracer, void (*stopped)(void *arg), void *arg,
+	      struct strbuf *why)
 {
 	clear_threads(g);
 	g->pid = pid;
 	g->denied = 0;
+	g->tracer = tracer;
 	if (procfs_for_each_task(fs, pid, add_tid, g) < 0 || g->n == 0) {
 		strbuf_addf(why, "process %d ended before its threads could be stopped", (int)pid);
 		return -1;

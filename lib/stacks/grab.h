@@ -43,8 +43,20 @@ struct grab_thread {
 	const char *error;  /* why it has no registers (a static string), NULL when it has */
 	/* private */
 	bool seized, stopped, gone;
-	int sig; /* the signal to hand back when it is let go */
+	bool listen; /* traced: it was in a group-stop, resumed with PTRACE_LISTEN */
+	int sig;     /* the signal to hand back when it is let go */
 	double interrupted;
+};
+
+/*
+ * Under --trace, memline traces the job's threads already: a grab does not seize them, hands
+ * every stop that is not its own interrupt's to the tracer (code: waitid's si_status), leaves
+ * their ends to the tracer's reaping, and resumes them as the tracer would (PTRACE_CONT, or
+ * PTRACE_LISTEN for a thread in a group-stop) instead of detaching.
+ */
+struct grab_tracer {
+	void (*stop)(void *arg, pid_t tid, int code);
+	void *arg;
 };
 
 struct grab {
@@ -52,6 +64,7 @@ struct grab {
 	struct grab_thread *t; /* n threads of pid, in /proc/PID/task order */
 	size_t n, alloc;
 	int denied; /* the errno of a seize refused (EPERM: ptrace not allowed); 0 */
+	const struct grab_tracer *tracer; /* this grab's, or NULL */
 	/* threads left seized that had not stopped: let go once they stop (grab_pending) */
 	pid_t *pending;
 	size_t n_pending, alloc_pending;
@@ -61,12 +74,14 @@ void grab_init(struct grab *g);
 void grab_release(struct grab *g);
 /*
  * Takes pid's threads, running stopped(arg) while all are stopped (may be NULL). own_child: pid
- * is the caller's child, whose end only the caller may reap. Returns how many threads have
+ * is the caller's child, whose end only the caller may reap. tracer: the job's tracer, when
+ * memline traces it already (--trace), else NULL. Returns how many threads have
  * registers and a stack, or -1 with why in one line when none could be stopped (ptrace refused,
  * pid gone).
  */
 int grab_take(struct grab *g, struct procfs *fs, pid_t pid, bool own_child,
-	      void (*stopped)(void *arg), void *arg, struct strbuf *why);
+	      const struct grab_tracer *tracer, void (*stopped)(void *arg), void *arg,
+	      struct strbuf *why);
 /* Lets go of the threads of earlier grabs that have stopped since. */
 void grab_pending(struct grab *g);
 

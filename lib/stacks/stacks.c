@@ -281,8 +281,10 @@ void stacks_capture(struct stacks *st, pid_t pid, enum stack_why why, const char
 				  .tid = pid,
 				  .stall_us = -1};
 	strbuf_reset(&st->why);
-	if (grab_take(&st->grab, st->fs, pid, own, ss->py ? grab_stopped : NULL, ss, &st->why) <
-	    0) {
+	struct grab_tracer tracer = {st->io.stop, st->io.data};
+	bool traced = st->io.traced && st->io.traced(st->io.data);
+	if (grab_take(&st->grab, st->fs, pid, own, traced ? &tracer : NULL,
+		      ss->py ? grab_stopped : NULL, ss, &st->why) < 0) {
 		st->counts.failed++;
 		info.error = st->why.buf;
 		if (st->emit)
@@ -443,6 +445,7 @@ static void *watch_start(const struct recorder_options *o, struct procfs *fs,
 	st->emit = io->stack;
 	st->warn = io->warning;
 	st->data = io->data;
+	st->io = *io;
 	return st;
 }
 

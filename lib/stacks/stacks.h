@@ -35,6 +35,7 @@ struct stacks {
 	void (*emit)(void *data, const struct stack_info *s);
 	void (*warn)(void *data, double t, const char *code, pid_t pid, const char *text);
 	void *data;
+	struct recorder_watch_io io; /* the recorder's, all of it (its tracer, under --trace) */
 	struct grab grab;
 	struct stack_session **sess;
 	size_t n_sess, alloc_sess;

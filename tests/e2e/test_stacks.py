@@ -216,11 +216,28 @@ def test_denied_capture_says_why(tmp_path):
     assert end_of(records)["stacks"]["failed"] == end_of(records)["stacks"]["captures"]
 
 
-def test_stacks_and_trace_are_refused_together(tmp_path):
-    p = subprocess.run([str(MEMLINE), "run", "-o", str(tmp_path / "x.jsonl"), "--trace",
-                        "--stacks", "--", "true"], capture_output=True, timeout=TIMEOUT)
-    assert p.returncode == 64 and b"--trace" in p.stderr, p.stderr
-    assert not (tmp_path / "x.jsonl").exists()
+def test_stacks_under_trace_use_its_tracer(tmp_path):
+    """--trace traces every thread already: captures stop them through memline's tracer, which
+    goes on seeing every fork, exec and exit meanwhile."""
+    script = (f"{CALLCHAIN} 40 10 700 3 & "
+              "for i in $(seq 30); do /bin/true; sleep 0.01; done; wait; exit 5")
+    log = tmp_path / "s.jsonl"
+    p = subprocess.run([str(MEMLINE), "run", "-q", "-o", str(log), "--trace", "-i", "0.02",
+                        "--stacks=every=0.05", "--stacks-budget", "100", "--", "/bin/sh", "-c",
+                        script], capture_output=True, timeout=TIMEOUT)
+    assert p.returncode == 5, f"expected the job's exit code 5, got {p.returncode}: {p.stderr}"
+    records = read_log(log, allow_cut_last=False)
+    assert "ptrace" in header_of(records)["events"], header_of(records)["events"]
+    chain = [s for s in stacks(records) if "chain_outer" in fns(s) or "main" in fns(s)]
+    assert chain, "expected callchain's stacks under --trace"
+    workers = [s for s in stacks(records) if s.get("thread", "").startswith("worker-")]
+    assert any("thread_inner" in fns(s) for s in workers), "expected the workers' stacks"
+    procs = of_type(records, "proc")
+    # each /bin/true joins as a fork of sh, then execs
+    trues = [r for r in of_type(records, "exec") + procs if r.get("comm") == "true"]
+    assert len(trues) == 30, f"expected every /bin/true of the 30 recorded, got {len(trues)}"
+    exits = {r["pid"] for r in of_type(records, "exit")}
+    assert all(r["pid"] in exits for r in procs), "expected every process's exit"
 
 
 PY_CHAIN = '''\
