@@ -131,7 +131,7 @@ fuzz: $(HTML_C)
 	@mkdir -p build/fuzz-corpus-linetable
 	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -Iinclude -Ilib -fsanitize=fuzzer,address,undefined \
 	  -o build/libfuzzer/fuzz_linetable tests/fuzz/fuzz_linetable.c lib/record/pyframes.c \
-	  lib/util/strbuf.c -lelf
+	  lib/util/strbuf.c $(shell pkg-config --libs libelf)
 	build/libfuzzer/fuzz_linetable -max_total_time=$(FUZZ_SECONDS) -max_len=1024 \
 	  build/fuzz-corpus-linetable tests/fixtures/linetable
 
