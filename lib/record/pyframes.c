@@ -735,6 +735,18 @@ out:
 	return py;
 }
 
+struct py_proc *py_proc_at(pid_t pid, uint64_t runtime, unsigned version)
+{
+	const struct py_layout *lay = py_layout_find(version);
+	struct py_proc *py = lay ? calloc(1, sizeof(*py)) : NULL;
+	if (py) {
+		py->pid = pid;
+		py->lay = lay;
+		py->runtime = runtime;
+	}
+	return py;
+}
+
 void py_proc_free(struct py_proc *py)
 {
 	if (!py)
@@ -789,18 +801,18 @@ static int window_fill(struct py_proc *py, uint64_t top, const struct iovec *fir
 	return 0;
 }
 
+static bool window_has(const struct py_proc *py, uint64_t addr, size_t n)
+{
+	return addr >= py->win_addr && addr < py->win_end && py->win_end - addr >= n;
+}
+
 /* n bytes of a frame at addr: from the window, else from a window filled below it. */
 static int frame_read(struct py_proc *py, uint64_t addr, unsigned char *buf, size_t n)
 {
-	if (addr >= py->win_addr && addr < py->win_end && py->win_end - addr >= n) {
-		memcpy(buf, py->win + (addr - py->win_base), n);
-		return 0;
-	}
-	if (addr > UINT64_MAX - n || window_fill(py, addr + n, NULL, NULL, 0) < 0 ||
-	    addr < py->win_addr) {
-		py->win_addr = py->win_end = 0;
+	if (!window_has(py, addr, n) &&
+	    (addr > UINT64_MAX - n || window_fill(py, addr + n, NULL, NULL, 0) < 0 ||
+	     !window_has(py, addr, n)))
 		return mem_read(py->pid, addr, buf, n);
-	}
 	memcpy(buf, py->win + (addr - py->win_base), n);
 	return 0;
 }
@@ -898,7 +910,9 @@ int py_proc_snapshot(struct py_proc *py, struct strbuf *why)
 	}
 	return (int)py->n_threads;
 fail:
-	if (why)
+	if (why && errno == ENOMEM)
+		strbuf_addstr(why, "out of memory");
+	else if (why)
 		strbuf_addf(why, "cannot read process %d's memory: %s", (int)py->pid,
 			    strerror(errno));
 	py->n_threads = py->n_raw = 0;
@@ -916,8 +930,11 @@ fail:
 static void resolve_thread(struct py_proc *py, struct py_thread *th)
 {
 	const struct py_layout *lay = py->lay;
-	struct py_frame *out = py->frames + th->first;
 	size_t k = 0;
+	th->resolved = true;
+	if (!th->n_raw)
+		return;
+	struct py_frame *out = py->frames + th->first;
 	for (size_t i = 0; i < th->n_raw; i++) {
 		const struct py_raw *r = &py->raw[th->first + i];
 		struct py_code *c = code_get(py, r->code);
@@ -940,7 +957,6 @@ static void resolve_thread(struct py_proc *py, struct py_thread *th)
 		};
 	}
 	th->n_out = k;
-	th->resolved = true;
 }
 
 size_t py_proc_frames(struct py_proc *py, pid_t tid, const struct py_frame **out)

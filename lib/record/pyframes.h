@@ -80,6 +80,11 @@ struct py_layout {
 	unsigned owner_generator, owner_max; /* owner values: the generator's, the highest */
 };
 
+/*
+ * For tests: a py_proc that takes runtime as the address of pid's _PyRuntime, laid out as
+ * version (0x030b) says, without looking at any file. NULL for an unknown version.
+ */
+struct py_proc *py_proc_at(pid_t pid, uint64_t runtime, unsigned version);
 /* The layout of major.minor (0x030b), NULL for a version memline does not read. */
 const struct py_layout *py_layout_find(unsigned version);
 /*

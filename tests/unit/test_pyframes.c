@@ -573,6 +573,104 @@ static void test_names(void **state)
 	strbuf_release(&why);
 }
 
+/* ---- structures that make no sense, in the test's own memory ---- */
+
+/* A runtime, an interpreter, a thread state, a frame and a code object, as 3.11 lays them out. */
+struct fake {
+	uint64_t runtime[16], interp[8], tstate[64], cframe[4], frame[16], code[32];
+	uint64_t name[1100], bytes[8];
+};
+
+static void put64(void *base, size_t off, uint64_t v)
+{
+	memcpy((char *)base + off, &v, sizeof(v));
+}
+
+static uint64_t addr_of(const void *p)
+{
+	return (uint64_t)(uintptr_t)p;
+}
+
+/*
+ * One thread whose chain is one frame of code "f" (an ASCII str far longer than its data:
+ * cut at 4096 characters) in f.py at line 11 (the location table: unit 0 one line below
+ * co_firstlineno 10, 8 units), its previous frame itself.
+ */
+static void fake_init(struct fake *f, const struct py_layout *lay)
+{
+	memset(f, 0, sizeof(*f));
+	put64(f->runtime, lay->runtime_interpreters_head, addr_of(f->interp));
+	put64(f->interp, lay->interp_threads_head, addr_of(f->tstate));
+	put64(f->tstate, lay->tstate_native_thread_id, 4242);
+	put64(f->tstate, lay->tstate_cframe, addr_of(f->cframe));
+	put64(f->tstate, lay->tstate_datastack_top, addr_of(f->frame) + sizeof(f->frame));
+	put64(f->cframe, lay->cframe_current_frame, addr_of(f->frame));
+	put64(f->frame, lay->frame_code, addr_of(f->code));
+	put64(f->frame, lay->frame_previous, addr_of(f->frame));
+	put64(f->frame, lay->frame_prev_instr, addr_of(f->code) + lay->code_code_adaptive + 2);
+	((unsigned char *)f->frame)[lay->frame_is_entry] = 1;
+	put64(f->code, lay->code_filename, addr_of(f->name));
+	put64(f->code, lay->code_qualname, addr_of(f->name));
+	put64(f->code, lay->code_linetable, addr_of(f->bytes));
+	put64(f->code, lay->code_firstlineno, 10);
+	put64(f->name, lay->unicode_length, (uint64_t)1 << 40);
+	put64(f->name, lay->unicode_state,
+	      1u << lay->state_compact_shift | 1u << lay->state_ascii_shift |
+		      1u << lay->state_ready_shift | 1u << lay->state_kind_shift);
+	memset((char *)f->name + lay->ascii_size, 'f', sizeof(f->name) - lay->ascii_size);
+	put64(f->bytes, lay->bytes_size, 2);
+	((unsigned char *)f->bytes)[lay->bytes_sval] = 0x80 | 13 << 3 | 7;
+	((unsigned char *)f->bytes)[lay->bytes_sval + 1] = 0x02;
+}
+
+static void test_loops(void **state)
+{
+	(void)state;
+	const struct py_layout *lay = py_layout_find(0x030b);
+	struct fake *f = malloc(sizeof(*f));
+	const struct py_frame *fr;
+	assert_non_null(f);
+	fake_init(f, lay);
+	struct py_proc *py = py_proc_at(getpid(), addr_of(f->runtime), 0x030b);
+	assert_non_null(py);
+	/* a frame whose previous is itself: the chain is cut */
+	assert_int_equal(py_proc_snapshot(py, NULL), 1);
+	assert_int_equal(py_proc_frames(py, 4242, &fr), PY_MAX_FRAMES);
+	assert_int_equal(strlen(fr[0].fn), 4096);
+	assert_int_equal(fr[0].line, 11);
+	assert_true(fr[PY_MAX_FRAMES - 1].entry);
+	/* a thread list that comes back to its start, an interpreter list too: cut */
+	put64(f->frame, lay->frame_previous, 0);
+	put64(f->tstate, lay->tstate_next, addr_of(f->tstate));
+	put64(f->interp, lay->interp_next, addr_of(f->interp));
+	assert_int_equal(py_proc_snapshot(py, NULL), PY_MAX_THREADS);
+	assert_int_equal(py_proc_frames(py, 4242, &fr), 1);
+	/* a code object that is not there, a str that is not ready: kept, unnamed */
+	put64(f->tstate, lay->tstate_next, 0);
+	put64(f->interp, lay->interp_next, 0);
+	put64(f->frame, lay->frame_code, 16);
+	assert_int_equal(py_proc_snapshot(py, NULL), 1);
+	assert_int_equal(py_proc_frames(py, 4242, &fr), 1);
+	assert_string_equal(fr[0].fn, "?");
+	assert_int_equal(fr[0].line, 0);
+	put64(f->frame, lay->frame_code, addr_of(f->code));
+	put64(f->name, lay->unicode_state, 1u << lay->state_compact_shift);
+	put64(f->code, lay->code_name, 24); /* unreadable too */
+	assert_int_equal(py_proc_snapshot(py, NULL), 1);
+	assert_int_equal(py_proc_frames(py, 4242, &fr), 1);
+	assert_string_equal(fr[0].fn, "?");
+	assert_string_equal(fr[0].file, "?");
+	/* an owner 3.11 does not have ends the chain; no runtime yet: no threads */
+	((unsigned char *)f->frame)[lay->frame_owner] = 9;
+	assert_int_equal(py_proc_snapshot(py, NULL), 1);
+	assert_int_equal(py_proc_frames(py, 4242, &fr), 0);
+	put64(f->runtime, lay->runtime_interpreters_head, 0);
+	assert_int_equal(py_proc_snapshot(py, NULL), 0);
+	py_proc_free(py);
+	assert_null(py_proc_at(getpid(), addr_of(f->runtime), 0x030c));
+	free(f);
+}
+
 /* ---- what it must refuse, calmly ---- */
 
 static void test_other_versions(void **state)
@@ -685,8 +783,9 @@ int main(void)
 		cmocka_unit_test(test_layout_headers), cmocka_unit_test(test_chain_system),
 		cmocka_unit_test(test_chain_pyenv),    cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_deep),	       cmocka_unit_test(test_names),
-		cmocka_unit_test(test_other_versions), cmocka_unit_test(test_not_python),
-		cmocka_unit_test(test_exited),	       cmocka_unit_test(test_other_user),
+		cmocka_unit_test(test_loops),	       cmocka_unit_test(test_other_versions),
+		cmocka_unit_test(test_not_python),     cmocka_unit_test(test_exited),
+		cmocka_unit_test(test_other_user),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
