@@ -577,7 +577,7 @@ static void test_names(void **state)
 
 /* A runtime, an interpreter, a thread state, a frame and a code object, as 3.11 lays them out. */
 struct fake {
-	uint64_t runtime[16], interp[8], tstate[64], cframe[4], frame[16], code[32];
+	uint64_t runtime[16], interp[8], tstate[64], cframe[4], frame[16], code[32], setup[16];
 	uint64_t name[1100], bytes[8];
 };
 
@@ -668,6 +668,43 @@ static void test_loops(void **state)
 	assert_int_equal(py_proc_snapshot(py, NULL), 0);
 	py_proc_free(py);
 	assert_null(py_proc_at(getpid(), addr_of(f->runtime), 0x030c));
+	free(f);
+}
+
+/*
+ * A frame being set up (its instruction before the code's first): left out, but kept (line 0)
+ * when it is the entry of an evaluation call that has no other frame.
+ */
+static void test_incomplete(void **state)
+{
+	(void)state;
+	const struct py_layout *lay = py_layout_find(0x030b);
+	struct fake *f = malloc(sizeof(*f));
+	const struct py_frame *fr;
+	assert_non_null(f);
+	fake_init(f, lay);
+	put64(f->frame, lay->frame_previous, 0);
+	put64(f->cframe, lay->cframe_current_frame, addr_of(f->setup));
+	put64(f->setup, lay->frame_code, addr_of(f->code));
+	put64(f->setup, lay->frame_previous, addr_of(f->frame));
+	put64(f->setup, lay->frame_prev_instr, addr_of(f->code) + lay->code_code_adaptive - 2);
+	struct py_proc *py = py_proc_at(getpid(), addr_of(f->runtime), 0x030b);
+	assert_non_null(py);
+	assert_int_equal(py_proc_snapshot(py, NULL), 1);
+	assert_int_equal(py_proc_frames(py, 4242, &fr), 1);
+	assert_int_equal(fr[0].line, 11);
+	assert_true(fr[0].entry);
+	((unsigned char *)f->setup)[lay->frame_is_entry] = 1;
+	assert_int_equal(py_proc_snapshot(py, NULL), 1);
+	assert_int_equal(py_proc_frames(py, 4242, &fr), 2);
+	assert_int_equal(fr[0].line, 0);
+	assert_true(fr[0].entry && fr[1].entry);
+	/* a generator's frame is never incomplete */
+	((unsigned char *)f->setup)[lay->frame_owner] = (unsigned char)lay->owner_generator;
+	((unsigned char *)f->setup)[lay->frame_is_entry] = 0;
+	assert_int_equal(py_proc_snapshot(py, NULL), 1);
+	assert_int_equal(py_proc_frames(py, 4242, &fr), 2);
+	py_proc_free(py);
 	free(f);
 }
 
@@ -783,9 +820,9 @@ int main(void)
 		cmocka_unit_test(test_layout_headers), cmocka_unit_test(test_chain_system),
 		cmocka_unit_test(test_chain_pyenv),    cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_deep),	       cmocka_unit_test(test_names),
-		cmocka_unit_test(test_loops),	       cmocka_unit_test(test_other_versions),
-		cmocka_unit_test(test_not_python),     cmocka_unit_test(test_exited),
-		cmocka_unit_test(test_other_user),
+		cmocka_unit_test(test_loops),	       cmocka_unit_test(test_incomplete),
+		cmocka_unit_test(test_other_versions), cmocka_unit_test(test_not_python),
+		cmocka_unit_test(test_exited),	       cmocka_unit_test(test_other_user),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
