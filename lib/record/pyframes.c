@@ -481,8 +481,17 @@ static struct py_code *code_get(struct py_proc *py, uint64_t addr)
 
 /* ---- finding the runtime ---- */
 
+#if defined(__x86_64__)
+#define PY_MACHINE EM_X86_64
+#elif defined(__aarch64__)
+#define PY_MACHINE EM_AARCH64
+#else
+#define PY_MACHINE EM_NONE
+#endif
+
 struct py_elf {
 	uint64_t runtime, version; /* symbol values, 0 when absent */
+	bool native;		   /* a 64-bit program of memline's own machine */
 	size_t n_loads;
 	uint64_t load_vaddr[PY_MAX_LOADS], load_offset[PY_MAX_LOADS];
 };
@@ -499,6 +508,9 @@ static bool elf_inspect(int fd, struct py_elf *pe)
 		elf_end(e);
 		return false;
 	}
+	GElf_Ehdr eh;
+	pe->native = gelf_getclass(e) == ELFCLASS64 && gelf_getehdr(e, &eh) &&
+		     eh.e_machine == PY_MACHINE;
 	for (size_t i = 0; i < nph && pe->n_loads < PY_MAX_LOADS; i++) {
 		GElf_Phdr ph;
 		if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_LOAD) {
@@ -644,6 +656,11 @@ static int try_file(struct py_proc *py, const struct strbuf *maps, const struct 
 	const char *base = memrchr(file->path, '/', file->path_len) + 1;
 	int base_len = (int)(file->path + file->path_len - base);
 	ret = -1;
+	if (!pe.native) {
+		strbuf_addf(why, "python (%.*s): not a 64-bit program of memline's machine",
+			    base_len, base);
+		goto out;
+	}
 	if (!load_bias(maps, file, &pe, &bias)) {
 		strbuf_addf(why, "cannot find where %.*s is loaded in process %d", base_len, base,
 			    (int)py->pid);
