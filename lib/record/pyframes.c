@@ -544,7 +544,7 @@ static bool elf_inspect(int fd, struct py_elf *pe)
 }
 
 struct map_line {
-	uint64_t start, pgoff;
+	uint64_t start, end, pgoff;
 	const char *path; /* not NUL-terminated */
 	size_t path_len;
 };
@@ -557,8 +557,11 @@ static bool maps_next(const char **p, const char *end, struct map_line *m)
 		const char *eol = nl ? nl : end;
 		*p = nl ? nl + 1 : end;
 		char *q;
-		unsigned long long start = strtoull(line, &q, 16), off;
-		if (q >= eol || *q != '-' || !(q = memchr(q, ' ', eol - q)) ||
+		unsigned long long start = strtoull(line, &q, 16), stop, off;
+		if (q >= eol || *q != '-')
+			continue;
+		stop = strtoull(q + 1, &q, 16);
+		if (q >= eol || !(q = memchr(q, ' ', eol - q)) ||
 		    !(q = memchr(q + 1, ' ', eol - q - 1)))
 			continue;
 		off = strtoull(q + 1, &q, 16);
@@ -572,6 +575,7 @@ static bool maps_next(const char **p, const char *end, struct map_line *m)
 		if (q >= eol || *q != '/')
 			continue;
 		m->start = start;
+		m->end = stop;
 		m->pgoff = off;
 		m->path = q;
 		m->path_len = eol - q;
@@ -638,18 +642,39 @@ static bool version_from_name(const char *base, struct strbuf *sb)
 	return n > 0;
 }
 
+#define DELETED " (deleted)"
+
+/*
+ * Where to open the mapped file m: as the process sees it (its root), or, when it was deleted
+ * since it was mapped (python upgraded under a running program), through /proc/PID/exe for
+ * the executable and /proc/PID/map_files for a library (that one needs CAP_SYS_ADMIN).
+ */
+static void mapped_path(pid_t pid, const struct map_line *m, bool is_exe, struct strbuf *path)
+{
+	size_t n = strlen(DELETED);
+	if (m->path_len > n && !memcmp(m->path + m->path_len - n, DELETED, n)) {
+		if (is_exe)
+			strbuf_addf(path, "/proc/%d/exe", (int)pid);
+		else
+			strbuf_addf(path, "/proc/%d/map_files/%llx-%llx", (int)pid,
+				    (unsigned long long)m->start, (unsigned long long)m->end);
+		return;
+	}
+	strbuf_addf(path, "/proc/%d/root%.*s", (int)pid, (int)m->path_len, m->path);
+}
+
 /*
  * Looks at one mapped file: 0 when it holds no _PyRuntime, 1 when it does and its version is
  * known (py filled), -1 with why when it is a Python memline cannot read.
  */
 static int try_file(struct py_proc *py, const struct strbuf *maps, const struct map_line *file,
-		    struct strbuf *why)
+		    bool is_exe, struct strbuf *why)
 {
 	struct strbuf path = STRBUF_INIT, ver = STRBUF_INIT;
 	struct py_elf pe;
 	uint64_t bias, version = 0;
 	int ret = 0, fd;
-	strbuf_addf(&path, "/proc/%d/root%.*s", (int)py->pid, (int)file->path_len, file->path);
+	mapped_path(py->pid, file, is_exe, &path);
 	fd = path.oom ? -1 : open(path.buf, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || !elf_inspect(fd, &pe) || !pe.runtime)
 		goto out;
@@ -694,14 +719,17 @@ out:
 	return ret;
 }
 
+static bool is_exe(const struct map_line *m, const char *exe, size_t exe_len)
+{
+	return exe_len && m->path_len == exe_len && !memcmp(m->path, exe, exe_len);
+}
+
 /* Is the mapped file m one that may hold the runtime: the executable or a libpython? */
 static bool is_candidate(const struct map_line *m, const char *exe, size_t exe_len)
 {
 	const char *base = memrchr(m->path, '/', m->path_len) + 1;
 	size_t base_len = m->path + m->path_len - base;
-	if (exe_len && m->path_len == exe_len && !memcmp(m->path, exe, exe_len))
-		return true;
-	return base_len > 9 && !memcmp(base, "libpython", 9);
+	return is_exe(m, exe, exe_len) || (base_len > 9 && !memcmp(base, "libpython", 9));
 }
 
 struct py_proc *py_proc_open(pid_t pid, struct strbuf *why)
@@ -739,7 +767,7 @@ struct py_proc *py_proc_open(pid_t pid, struct strbuf *why)
 		last = m.path;
 		last_len = m.path_len;
 		if (is_candidate(&m, exe, (size_t)exe_len))
-			found = try_file(py, &maps, &m, why);
+			found = try_file(py, &maps, &m, is_exe(&m, exe, (size_t)exe_len), why);
 	}
 out:
 	strbuf_release(&maps);

@@ -493,6 +493,39 @@ static void test_chain_pyenv(void **state)
 	chain_on(PY_ENV "3.11.7/bin/python3");
 }
 
+/* A python whose executable was deleted after it started (upgraded under it): read all the same. */
+static void test_deleted_binary(void **state)
+{
+	(void)state;
+	need_python_311(PY_SYSTEM);
+	char dir[] = "/tmp/memline-test-pyframes-XXXXXX", python[128], cmd[512];
+	assert_non_null(mkdtemp(dir));
+	snprintf(python, sizeof(python), "%s/python3.11", dir);
+	snprintf(cmd, sizeof(cmd), "cp \"$(readlink -f " PY_SYSTEM ")\" %s", python);
+	assert_int_equal(system(cmd), 0);
+	struct child c;
+	struct strbuf why = STRBUF_INIT;
+	const struct py_frame *fr;
+	pid_t id;
+	assert_int_equal(setenv("PYTHONHOME", "/usr", 1), 0); /* its library, not beside it */
+	child_start(&c, python, script_chain);
+	assert_int_equal(unsetenv("PYTHONHOME"), 0);
+	child_ids(&c, &id, 1);
+	assert_int_equal(unlink(python), 0);
+	struct py_proc *py = py_proc_open(c.pid, &why);
+	if (!py)
+		fail_msg("py_proc_open: %s", why.buf ? why.buf : "(no reason)");
+	child_stop(&c);
+	assert_int_equal(py_proc_snapshot(py, &why), 1);
+	assert_int_equal(kill(c.pid, SIGCONT), 0);
+	assert_int_equal(py_proc_frames(py, c.pid, &fr), 4);
+	expect_frame(&c, &fr[0], "inner", "inner", false);
+	child_finish(&c, 1);
+	py_proc_free(py);
+	strbuf_release(&why);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* Thread tid's frames: inner, outer (the thread's target: an entry), then threading's. */
 static void expect_thread(struct py_proc *py, const struct child *c, pid_t tid, const char *a)
 {
@@ -837,11 +870,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_linetable),      cmocka_unit_test(test_linetable_cpython),
 		cmocka_unit_test(test_layout_headers), cmocka_unit_test(test_chain_system),
-		cmocka_unit_test(test_chain_pyenv),    cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_deep),	       cmocka_unit_test(test_names),
-		cmocka_unit_test(test_loops),	       cmocka_unit_test(test_incomplete),
-		cmocka_unit_test(test_other_versions), cmocka_unit_test(test_not_python),
-		cmocka_unit_test(test_exited),	       cmocka_unit_test(test_other_user),
+		cmocka_unit_test(test_chain_pyenv),    cmocka_unit_test(test_deleted_binary),
+		cmocka_unit_test(test_threads),	       cmocka_unit_test(test_deep),
+		cmocka_unit_test(test_names),	       cmocka_unit_test(test_loops),
+		cmocka_unit_test(test_incomplete),     cmocka_unit_test(test_other_versions),
+		cmocka_unit_test(test_not_python),     cmocka_unit_test(test_exited),
+		cmocka_unit_test(test_other_user),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
