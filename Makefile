@@ -108,6 +108,7 @@ fuzz-replay: $(FUZZ_BIN)
 	$(BUILD)/fuzz/fuzz_channel tests/fixtures/channel/*.txt
 	$(BUILD)/fuzz/fuzz_http_request tests/fixtures/http/*.req
 	$(BUILD)/fuzz/fuzz_kernel_events tests/fixtures/kernel/*.bin
+	$(BUILD)/fuzz/fuzz_linetable tests/fixtures/linetable/*.bin
 
 # Open-ended fuzzing with libFuzzer: make fuzz FUZZ_SECONDS=600
 FUZZ_SECONDS ?= 60
@@ -136,6 +137,12 @@ fuzz: $(HTML_C)
 	@mkdir -p build/fuzz-corpus-kernel
 	build/libfuzzer/fuzz_kernel_events -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
 	  build/fuzz-corpus-kernel tests/fixtures/kernel
+	@mkdir -p build/fuzz-corpus-linetable
+	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -Iinclude -Ilib -fsanitize=fuzzer,address,undefined \
+	  -o build/libfuzzer/fuzz_linetable tests/fuzz/fuzz_linetable.c lib/stacks/pyframes.c \
+	  lib/util/strbuf.c $(shell pkg-config --libs libelf)
+	build/libfuzzer/fuzz_linetable -max_total_time=$(FUZZ_SECONDS) -max_len=1024 \
+	  build/fuzz-corpus-linetable tests/fixtures/linetable
 
 e2e: $(BUILD)/memline $(HELPERS) lib html-test
 	MEMLINE_BUILD=$(abspath $(BUILD)) \

@@ -481,8 +481,17 @@ static struct py_code *code_get(struct py_proc *py, uint64_t addr)
 
 /* ---- finding the runtime ---- */
 
+#if defined(__x86_64__)
+#define PY_MACHINE EM_X86_64
+#elif defined(__aarch64__)
+#define PY_MACHINE EM_AARCH64
+#else
+#define PY_MACHINE EM_NONE
+#endif
+
 struct py_elf {
 	uint64_t runtime, version; /* symbol values, 0 when absent */
+	bool native;		   /* a 64-bit program of memline's own machine */
 	size_t n_loads;
 	uint64_t load_vaddr[PY_MAX_LOADS], load_offset[PY_MAX_LOADS];
 };
@@ -499,6 +508,9 @@ static bool elf_inspect(int fd, struct py_elf *pe)
 		elf_end(e);
 		return false;
 	}
+	GElf_Ehdr eh;
+	pe->native = gelf_getclass(e) == ELFCLASS64 && gelf_getehdr(e, &eh) &&
+		     eh.e_machine == PY_MACHINE;
 	for (size_t i = 0; i < nph && pe->n_loads < PY_MAX_LOADS; i++) {
 		GElf_Phdr ph;
 		if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_LOAD) {
@@ -532,7 +544,7 @@ static bool elf_inspect(int fd, struct py_elf *pe)
 }
 
 struct map_line {
-	uint64_t start, pgoff;
+	uint64_t start, end, pgoff;
 	const char *path; /* not NUL-terminated */
 	size_t path_len;
 };
@@ -545,8 +557,11 @@ static bool maps_next(const char **p, const char *end, struct map_line *m)
 		const char *eol = nl ? nl : end;
 		*p = nl ? nl + 1 : end;
 		char *q;
-		unsigned long long start = strtoull(line, &q, 16), off;
-		if (q >= eol || *q != '-' || !(q = memchr(q, ' ', eol - q)) ||
+		unsigned long long start = strtoull(line, &q, 16), stop, off;
+		if (q >= eol || *q != '-')
+			continue;
+		stop = strtoull(q + 1, &q, 16);
+		if (q >= eol || !(q = memchr(q, ' ', eol - q)) ||
 		    !(q = memchr(q + 1, ' ', eol - q - 1)))
 			continue;
 		off = strtoull(q + 1, &q, 16);
@@ -560,6 +575,7 @@ static bool maps_next(const char **p, const char *end, struct map_line *m)
 		if (q >= eol || *q != '/')
 			continue;
 		m->start = start;
+		m->end = stop;
 		m->pgoff = off;
 		m->path = q;
 		m->path_len = eol - q;
@@ -626,24 +642,50 @@ static bool version_from_name(const char *base, struct strbuf *sb)
 	return n > 0;
 }
 
+#define DELETED " (deleted)"
+
+/*
+ * Where to open the mapped file m: as the process sees it (its root), or, when it was deleted
+ * since it was mapped (python upgraded under a running program), through /proc/PID/exe for
+ * the executable and /proc/PID/map_files for a library (that one needs CAP_SYS_ADMIN).
+ */
+static void mapped_path(pid_t pid, const struct map_line *m, bool is_exe, struct strbuf *path)
+{
+	size_t n = strlen(DELETED);
+	if (m->path_len > n && !memcmp(m->path + m->path_len - n, DELETED, n)) {
+		if (is_exe)
+			strbuf_addf(path, "/proc/%d/exe", (int)pid);
+		else
+			strbuf_addf(path, "/proc/%d/map_files/%llx-%llx", (int)pid,
+				    (unsigned long long)m->start, (unsigned long long)m->end);
+		return;
+	}
+	strbuf_addf(path, "/proc/%d/root%.*s", (int)pid, (int)m->path_len, m->path);
+}
+
 /*
  * Looks at one mapped file: 0 when it holds no _PyRuntime, 1 when it does and its version is
  * known (py filled), -1 with why when it is a Python memline cannot read.
  */
 static int try_file(struct py_proc *py, const struct strbuf *maps, const struct map_line *file,
-		    struct strbuf *why)
+		    bool is_exe, struct strbuf *why)
 {
 	struct strbuf path = STRBUF_INIT, ver = STRBUF_INIT;
 	struct py_elf pe;
 	uint64_t bias, version = 0;
 	int ret = 0, fd;
-	strbuf_addf(&path, "/proc/%d/root%.*s", (int)py->pid, (int)file->path_len, file->path);
+	mapped_path(py->pid, file, is_exe, &path);
 	fd = path.oom ? -1 : open(path.buf, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || !elf_inspect(fd, &pe) || !pe.runtime)
 		goto out;
 	const char *base = memrchr(file->path, '/', file->path_len) + 1;
 	int base_len = (int)(file->path + file->path_len - base);
 	ret = -1;
+	if (!pe.native) {
+		strbuf_addf(why, "python (%.*s): not a 64-bit program of memline's machine",
+			    base_len, base);
+		goto out;
+	}
 	if (!load_bias(maps, file, &pe, &bias)) {
 		strbuf_addf(why, "cannot find where %.*s is loaded in process %d", base_len, base,
 			    (int)py->pid);
@@ -677,14 +719,17 @@ out:
 	return ret;
 }
 
+static bool is_exe(const struct map_line *m, const char *exe, size_t exe_len)
+{
+	return exe_len && m->path_len == exe_len && !memcmp(m->path, exe, exe_len);
+}
+
 /* Is the mapped file m one that may hold the runtime: the executable or a libpython? */
 static bool is_candidate(const struct map_line *m, const char *exe, size_t exe_len)
 {
 	const char *base = memrchr(m->path, '/', m->path_len) + 1;
 	size_t base_len = m->path + m->path_len - base;
-	if (exe_len && m->path_len == exe_len && !memcmp(m->path, exe, exe_len))
-		return true;
-	return base_len > 9 && !memcmp(base, "libpython", 9);
+	return is_exe(m, exe, exe_len) || (base_len > 9 && !memcmp(base, "libpython", 9));
 }
 
 struct py_proc *py_proc_open(pid_t pid, struct strbuf *why)
@@ -722,7 +767,7 @@ struct py_proc *py_proc_open(pid_t pid, struct strbuf *why)
 		last = m.path;
 		last_len = m.path_len;
 		if (is_candidate(&m, exe, (size_t)exe_len))
-			found = try_file(py, &maps, &m, why);
+			found = try_file(py, &maps, &m, is_exe(&m, exe, (size_t)exe_len), why);
 	}
 out:
 	strbuf_release(&maps);
@@ -731,6 +776,18 @@ out:
 	if (found != 1) {
 		free(py);
 		return NULL;
+	}
+	return py;
+}
+
+struct py_proc *py_proc_at(pid_t pid, uint64_t runtime, unsigned version)
+{
+	const struct py_layout *lay = py_layout_find(version);
+	struct py_proc *py = lay ? calloc(1, sizeof(*py)) : NULL;
+	if (py) {
+		py->pid = pid;
+		py->lay = lay;
+		py->runtime = runtime;
 	}
 	return py;
 }
@@ -789,18 +846,18 @@ static int window_fill(struct py_proc *py, uint64_t top, const struct iovec *fir
 	return 0;
 }
 
+static bool window_has(const struct py_proc *py, uint64_t addr, size_t n)
+{
+	return addr >= py->win_addr && addr < py->win_end && py->win_end - addr >= n;
+}
+
 /* n bytes of a frame at addr: from the window, else from a window filled below it. */
 static int frame_read(struct py_proc *py, uint64_t addr, unsigned char *buf, size_t n)
 {
-	if (addr >= py->win_addr && addr < py->win_end && py->win_end - addr >= n) {
-		memcpy(buf, py->win + (addr - py->win_base), n);
-		return 0;
-	}
-	if (addr > UINT64_MAX - n || window_fill(py, addr + n, NULL, NULL, 0) < 0 ||
-	    addr < py->win_addr) {
-		py->win_addr = py->win_end = 0;
+	if (!window_has(py, addr, n) &&
+	    (addr > UINT64_MAX - n || window_fill(py, addr + n, NULL, NULL, 0) < 0 ||
+	     !window_has(py, addr, n)))
 		return mem_read(py->pid, addr, buf, n);
-	}
 	memcpy(buf, py->win + (addr - py->win_base), n);
 	return 0;
 }
@@ -898,7 +955,9 @@ int py_proc_snapshot(struct py_proc *py, struct strbuf *why)
 	}
 	return (int)py->n_threads;
 fail:
-	if (why)
+	if (why && errno == ENOMEM)
+		strbuf_addstr(why, "out of memory");
+	else if (why)
 		strbuf_addf(why, "cannot read process %d's memory: %s", (int)py->pid,
 			    strerror(errno));
 	py->n_threads = py->n_raw = 0;
@@ -916,8 +975,11 @@ fail:
 static void resolve_thread(struct py_proc *py, struct py_thread *th)
 {
 	const struct py_layout *lay = py->lay;
-	struct py_frame *out = py->frames + th->first;
 	size_t k = 0;
+	th->resolved = true;
+	if (!th->n_raw)
+		return;
+	struct py_frame *out = py->frames + th->first;
 	for (size_t i = 0; i < th->n_raw; i++) {
 		const struct py_raw *r = &py->raw[th->first + i];
 		struct py_code *c = code_get(py, r->code);
@@ -940,7 +1002,6 @@ static void resolve_thread(struct py_proc *py, struct py_thread *th)
 		};
 	}
 	th->n_out = k;
-	th->resolved = true;
 }
 
 size_t py_proc_frames(struct py_proc *py, pid_t tid, const struct py_frame **out)

@@ -38,7 +38,8 @@ struct py_proc; /* opaque: one per process, keeps caches (code object -> fn/file
  * line when it is a Python memline cannot read ("python 3.9 (libpython3.9.so.1.0): not a
  * version memline reads: 3.11"; "cannot read process 123's memory: Operation not permitted"),
  * or when pid cannot be looked at (it exited, its maps are not ours to read); it stays empty
- * when pid is simply not Python. The caller owns the result (py_proc_free()).
+ * when pid is simply not Python. The caller owns the result (py_proc_free()); once pid
+ * execs, the result describes a program that is gone: free it and open pid again.
  */
 struct py_proc *py_proc_open(pid_t pid, struct strbuf *why);
 void py_proc_free(struct py_proc *py);
@@ -80,6 +81,11 @@ struct py_layout {
 	unsigned owner_generator, owner_max; /* owner values: the generator's, the highest */
 };
 
+/*
+ * For tests: a py_proc that takes runtime as the address of pid's _PyRuntime, laid out as
+ * version (0x030b) says, without looking at any file. NULL for an unknown version.
+ */
+struct py_proc *py_proc_at(pid_t pid, uint64_t runtime, unsigned version);
 /* The layout of major.minor (0x030b), NULL for a version memline does not read. */
 const struct py_layout *py_layout_find(unsigned version);
 /*

@@ -432,8 +432,22 @@ static void expect_frame(const struct child *c, const struct py_frame *f, const 
 	assert_int_equal(f->entry, entry);
 }
 
+/* Skips the test unless python is there and is a 3.11 (a machine that is not Debian 12). */
+static void need_python_311(const char *python)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd),
+		 "%s -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null",
+		 python);
+	if (access(python, X_OK) != 0 || system(cmd) != 0) {
+		print_message("%s is not a CPython 3.11: not tested\n", python);
+		skip();
+	}
+}
+
 static void chain_on(const char *python)
 {
+	need_python_311(python);
 	struct child c;
 	struct strbuf why = STRBUF_INIT;
 	const struct py_frame *fr;
@@ -479,6 +493,39 @@ static void test_chain_pyenv(void **state)
 	chain_on(PY_ENV "3.11.7/bin/python3");
 }
 
+/* A python whose executable was deleted after it started (upgraded under it): read all the same. */
+static void test_deleted_binary(void **state)
+{
+	(void)state;
+	need_python_311(PY_SYSTEM);
+	char dir[] = "/tmp/memline-test-pyframes-XXXXXX", python[128], cmd[512];
+	assert_non_null(mkdtemp(dir));
+	snprintf(python, sizeof(python), "%s/python3.11", dir);
+	snprintf(cmd, sizeof(cmd), "cp \"$(readlink -f " PY_SYSTEM ")\" %s", python);
+	assert_int_equal(system(cmd), 0);
+	struct child c;
+	struct strbuf why = STRBUF_INIT;
+	const struct py_frame *fr;
+	pid_t id;
+	assert_int_equal(setenv("PYTHONHOME", "/usr", 1), 0); /* its library, not beside it */
+	child_start(&c, python, script_chain);
+	assert_int_equal(unsetenv("PYTHONHOME"), 0);
+	child_ids(&c, &id, 1);
+	assert_int_equal(unlink(python), 0);
+	struct py_proc *py = py_proc_open(c.pid, &why);
+	if (!py)
+		fail_msg("py_proc_open: %s", why.buf ? why.buf : "(no reason)");
+	child_stop(&c);
+	assert_int_equal(py_proc_snapshot(py, &why), 1);
+	assert_int_equal(kill(c.pid, SIGCONT), 0);
+	assert_int_equal(py_proc_frames(py, c.pid, &fr), 4);
+	expect_frame(&c, &fr[0], "inner", "inner", false);
+	child_finish(&c, 1);
+	py_proc_free(py);
+	strbuf_release(&why);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* Thread tid's frames: inner, outer (the thread's target: an entry), then threading's. */
 static void expect_thread(struct py_proc *py, const struct child *c, pid_t tid, const char *a)
 {
@@ -504,6 +551,7 @@ static void test_threads(void **state)
 	struct strbuf why = STRBUF_INIT;
 	const struct py_frame *fr;
 	pid_t ids[2];
+	need_python_311(PY_SYSTEM);
 	child_start(&c, PY_SYSTEM, script_threads);
 	child_ids(&c, ids, 2);
 	struct py_proc *py = py_proc_open(c.pid, &why);
@@ -532,6 +580,7 @@ static void test_deep(void **state)
 	struct strbuf why = STRBUF_INIT;
 	const struct py_frame *fr;
 	pid_t id;
+	need_python_311(PY_SYSTEM);
 	child_start(&c, PY_SYSTEM, script_deep);
 	child_ids(&c, &id, 1);
 	struct py_proc *py = py_proc_open(c.pid, &why);
@@ -555,6 +604,7 @@ static void test_names(void **state)
 	struct strbuf why = STRBUF_INIT;
 	const struct py_frame *fr;
 	pid_t id;
+	need_python_311(PY_SYSTEM);
 	child_start(&c, PY_SYSTEM, script_names);
 	child_ids(&c, &id, 1);
 	struct py_proc *py = py_proc_open(c.pid, &why);
@@ -571,6 +621,141 @@ static void test_names(void **state)
 	child_finish(&c, 1);
 	py_proc_free(py);
 	strbuf_release(&why);
+}
+
+/* ---- structures that make no sense, in the test's own memory ---- */
+
+/* A runtime, an interpreter, a thread state, a frame and a code object, as 3.11 lays them out. */
+struct fake {
+	uint64_t runtime[16], interp[8], tstate[64], cframe[4], frame[16], code[32], setup[16];
+	uint64_t name[1100], bytes[8];
+};
+
+static void put64(void *base, size_t off, uint64_t v)
+{
+	memcpy((char *)base + off, &v, sizeof(v));
+}
+
+static uint64_t addr_of(const void *p)
+{
+	return (uint64_t)(uintptr_t)p;
+}
+
+/*
+ * One thread whose chain is one frame of code "f" (an ASCII str far longer than its data:
+ * cut at 4096 characters) in f.py at line 11 (the location table: unit 0 one line below
+ * co_firstlineno 10, 8 units), its previous frame itself.
+ */
+static void fake_init(struct fake *f, const struct py_layout *lay)
+{
+	memset(f, 0, sizeof(*f));
+	put64(f->runtime, lay->runtime_interpreters_head, addr_of(f->interp));
+	put64(f->interp, lay->interp_threads_head, addr_of(f->tstate));
+	put64(f->tstate, lay->tstate_native_thread_id, 4242);
+	put64(f->tstate, lay->tstate_cframe, addr_of(f->cframe));
+	put64(f->tstate, lay->tstate_datastack_top, addr_of(f->frame) + sizeof(f->frame));
+	put64(f->cframe, lay->cframe_current_frame, addr_of(f->frame));
+	put64(f->frame, lay->frame_code, addr_of(f->code));
+	put64(f->frame, lay->frame_previous, addr_of(f->frame));
+	put64(f->frame, lay->frame_prev_instr, addr_of(f->code) + lay->code_code_adaptive + 2);
+	((unsigned char *)f->frame)[lay->frame_is_entry] = 1;
+	put64(f->code, lay->code_filename, addr_of(f->name));
+	put64(f->code, lay->code_qualname, addr_of(f->name));
+	put64(f->code, lay->code_linetable, addr_of(f->bytes));
+	put64(f->code, lay->code_firstlineno, 10);
+	put64(f->name, lay->unicode_length, (uint64_t)1 << 40);
+	put64(f->name, lay->unicode_state,
+	      1u << lay->state_compact_shift | 1u << lay->state_ascii_shift |
+		      1u << lay->state_ready_shift | 1u << lay->state_kind_shift);
+	memset((char *)f->name + lay->ascii_size, 'f', sizeof(f->name) - lay->ascii_size);
+	put64(f->bytes, lay->bytes_size, 2);
+	((unsigned char *)f->bytes)[lay->bytes_sval] = 0x80 | 13 << 3 | 7;
+	((unsigned char *)f->bytes)[lay->bytes_sval + 1] = 0x02;
+}
+
+static void test_loops(void **state)
+{
+	(void)state;
+	const struct py_layout *lay = py_layout_find(0x030b);
+	struct fake *f = malloc(sizeof(*f));
+	const struct py_frame *fr;
+	assert_non_null(f);
+	fake_init(f, lay);
+	struct py_proc *py = py_proc_at(getpid(), addr_of(f->runtime), 0x030b);
+	assert_non_null(py);
+	/* a frame whose previous is itself: the chain is cut */
+	assert_int_equal(py_proc_snapshot(py, NULL), 1);
+	assert_int_equal(py_proc_frames(py, 4242, &fr), PY_MAX_FRAMES);
+	assert_int_equal(strlen(fr[0].fn), 4096);
+	assert_int_equal(fr[0].line, 11);
+	assert_true(fr[PY_MAX_FRAMES - 1].entry);
+	/* a thread list that comes back to its start, an interpreter list too: cut */
+	put64(f->frame, lay->frame_previous, 0);
+	put64(f->tstate, lay->tstate_next, addr_of(f->tstate));
+	put64(f->interp, lay->interp_next, addr_of(f->interp));
+	assert_int_equal(py_proc_snapshot(py, NULL), PY_MAX_THREADS);
+	assert_int_equal(py_proc_frames(py, 4242, &fr), 1);
+	/* a code object that is not there, a str that is not ready: kept, unnamed */
+	put64(f->tstate, lay->tstate_next, 0);
+	put64(f->interp, lay->interp_next, 0);
+	put64(f->frame, lay->frame_code, 16);
+	assert_int_equal(py_proc_snapshot(py, NULL), 1);
+	assert_int_equal(py_proc_frames(py, 4242, &fr), 1);
+	assert_string_equal(fr[0].fn, "?");
+	assert_int_equal(fr[0].line, 0);
+	put64(f->frame, lay->frame_code, addr_of(f->code));
+	put64(f->name, lay->unicode_state, 1u << lay->state_compact_shift);
+	put64(f->code, lay->code_name, 24); /* unreadable too */
+	assert_int_equal(py_proc_snapshot(py, NULL), 1);
+	assert_int_equal(py_proc_frames(py, 4242, &fr), 1);
+	assert_string_equal(fr[0].fn, "?");
+	assert_string_equal(fr[0].file, "?");
+	/* an owner 3.11 does not have ends the chain; no runtime yet: no threads */
+	((unsigned char *)f->frame)[lay->frame_owner] = 9;
+	assert_int_equal(py_proc_snapshot(py, NULL), 1);
+	assert_int_equal(py_proc_frames(py, 4242, &fr), 0);
+	put64(f->runtime, lay->runtime_interpreters_head, 0);
+	assert_int_equal(py_proc_snapshot(py, NULL), 0);
+	py_proc_free(py);
+	assert_null(py_proc_at(getpid(), addr_of(f->runtime), 0x030c));
+	free(f);
+}
+
+/*
+ * A frame being set up (its instruction before the code's first): left out, but kept (line 0)
+ * when it is the entry of an evaluation call that has no other frame.
+ */
+static void test_incomplete(void **state)
+{
+	(void)state;
+	const struct py_layout *lay = py_layout_find(0x030b);
+	struct fake *f = malloc(sizeof(*f));
+	const struct py_frame *fr;
+	assert_non_null(f);
+	fake_init(f, lay);
+	put64(f->frame, lay->frame_previous, 0);
+	put64(f->cframe, lay->cframe_current_frame, addr_of(f->setup));
+	put64(f->setup, lay->frame_code, addr_of(f->code));
+	put64(f->setup, lay->frame_previous, addr_of(f->frame));
+	put64(f->setup, lay->frame_prev_instr, addr_of(f->code) + lay->code_code_adaptive - 2);
+	struct py_proc *py = py_proc_at(getpid(), addr_of(f->runtime), 0x030b);
+	assert_non_null(py);
+	assert_int_equal(py_proc_snapshot(py, NULL), 1);
+	assert_int_equal(py_proc_frames(py, 4242, &fr), 1);
+	assert_int_equal(fr[0].line, 11);
+	assert_true(fr[0].entry);
+	((unsigned char *)f->setup)[lay->frame_is_entry] = 1;
+	assert_int_equal(py_proc_snapshot(py, NULL), 1);
+	assert_int_equal(py_proc_frames(py, 4242, &fr), 2);
+	assert_int_equal(fr[0].line, 0);
+	assert_true(fr[0].entry && fr[1].entry);
+	/* a generator's frame is never incomplete */
+	((unsigned char *)f->setup)[lay->frame_owner] = (unsigned char)lay->owner_generator;
+	((unsigned char *)f->setup)[lay->frame_is_entry] = 0;
+	assert_int_equal(py_proc_snapshot(py, NULL), 1);
+	assert_int_equal(py_proc_frames(py, 4242, &fr), 2);
+	py_proc_free(py);
+	free(f);
 }
 
 /* ---- what it must refuse, calmly ---- */
@@ -631,6 +816,7 @@ static void test_exited(void **state)
 	struct strbuf why = STRBUF_INIT;
 	const struct py_frame *fr;
 	pid_t id;
+	need_python_311(PY_SYSTEM);
 	child_start(&c, PY_SYSTEM, script_chain);
 	child_ids(&c, &id, 1);
 	struct py_proc *py = py_proc_open(c.pid, &why);
@@ -658,6 +844,7 @@ static void test_other_user(void **state)
 	struct child c;
 	pid_t id;
 	int st;
+	need_python_311(PY_SYSTEM);
 	child_start(&c, PY_SYSTEM, script_chain);
 	child_ids(&c, &id, 1);
 	pid_t look = fork();
@@ -683,10 +870,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_linetable),      cmocka_unit_test(test_linetable_cpython),
 		cmocka_unit_test(test_layout_headers), cmocka_unit_test(test_chain_system),
-		cmocka_unit_test(test_chain_pyenv),    cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_deep),	       cmocka_unit_test(test_names),
-		cmocka_unit_test(test_other_versions), cmocka_unit_test(test_not_python),
-		cmocka_unit_test(test_exited),	       cmocka_unit_test(test_other_user),
+		cmocka_unit_test(test_chain_pyenv),    cmocka_unit_test(test_deleted_binary),
+		cmocka_unit_test(test_threads),	       cmocka_unit_test(test_deep),
+		cmocka_unit_test(test_names),	       cmocka_unit_test(test_loops),
+		cmocka_unit_test(test_incomplete),     cmocka_unit_test(test_other_versions),
+		cmocka_unit_test(test_not_python),     cmocka_unit_test(test_exited),
+		cmocka_unit_test(test_other_user),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
