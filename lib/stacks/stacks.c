@@ -25,6 +25,7 @@
 struct stack_session {
 	pid_t pid;
 	unsigned long long start; /* its start time: a reused pid is another process */
+	unsigned long long image; /* where its argv lives (stat's arg_start): moves with an exec */
 	struct unwinder uw;
 	struct py_proc *py;
 	bool py_tried;
@@ -84,14 +85,15 @@ void stacks_release(struct stacks *st)
 static struct stack_session *session_of(struct stacks *st, pid_t pid)
 {
 	struct proc_stat ps;
-	unsigned long long start = procfs_pid_stat(st->fs, pid, &ps) ? ps.starttime : 0;
+	bool known = procfs_pid_stat(st->fs, pid, &ps);
+	unsigned long long start = known ? ps.starttime : 0, image = known ? ps.argstart : 0;
 	for (size_t i = 0; i < st->n_sess; i++) {
 		struct stack_session *ss = st->sess[i];
 		if (ss->pid != pid)
 			continue;
-		if (ss->start == start)
+		if (ss->start == start && ss->image == image)
 			return ss;
-		free_session(ss); /* the pid was reused */
+		free_session(ss); /* the pid was reused, or it exec'd: another program's maps */
 		st->sess[i] = st->sess[--st->n_sess];
 		break;
 	}
@@ -108,6 +110,7 @@ static struct stack_session *session_of(struct stacks *st, pid_t pid)
 		return NULL;
 	ss->pid = pid;
 	ss->start = start;
+	ss->image = image;
 	unwinder_init(&ss->uw, st->fs, pid);
 	st->sess[st->n_sess++] = ss;
 	return ss;

@@ -279,3 +279,19 @@ def test_python_frames_at_the_peak(tmp_path):
     assert all(f["file"] == str(script) for f in last["frames"] if f["kind"] == "python")
     assert "_PyEval_EvalFrameDefault" not in fns(last), "expected the eval frames replaced"
     assert "Py_BytesMain" in fns(last), "expected the native frames around them"
+
+
+def test_python_frames_after_an_exec(tmp_path):
+    """A process first captured as a shell, then exec'ing python: its new program's frames
+    (the session of its old image is not kept: not its maps, not its symbols)."""
+    script = tmp_path / "train.py"
+    script.write_text(PY_CHAIN)
+    records = record(tmp_path, ["/bin/sh", "-c", f"sleep 0.3; exec /usr/bin/python3 {script}"],
+                     opts=["--stacks=every=0.25"])
+    pid = header_of(records)["pid"]
+    mine = main_stacks(records, pid)
+    assert any(s["frames"] and "python3" not in str(fns(s)) for s in mine[:1]), (
+        "expected a capture of the shell first")
+    assert any(f.get("fn") == "load_batch" and f["kind"] == "python"
+               for s in mine for f in s["frames"]), (
+        f"expected load_batch's frame after the exec: {[fns(s) for s in mine]}")
