@@ -139,8 +139,8 @@ fuzz: $(HTML_C)
 	  build/fuzz-corpus-kernel tests/fixtures/kernel
 	@mkdir -p build/fuzz-corpus-linetable
 	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -Iinclude -Ilib -fsanitize=fuzzer,address,undefined \
-	  -o build/libfuzzer/fuzz_linetable tests/fuzz/fuzz_linetable.c lib/stacks/pyframes.c \
-	  lib/util/strbuf.c $(shell pkg-config --libs libelf)
+	  $(shell pkg-config --cflags $(PKGS)) \
+	  -o build/libfuzzer/fuzz_linetable tests/fuzz/fuzz_linetable.c $(LIB_SRC) $(HTML_C) $(LIBS)
 	build/libfuzzer/fuzz_linetable -max_total_time=$(FUZZ_SECONDS) -max_len=1024 \
 	  build/fuzz-corpus-linetable tests/fixtures/linetable
 

@@ -587,6 +587,19 @@ int procfs_mem_open(const struct procfs *fs, pid_t pid)
 	return openat(fs->root_fd, path, O_RDONLY | O_CLOEXEC);
 }
 
+int procfs_open(const struct procfs *fs, const char *path, int flags)
+{
+	return openat(fs->root_fd, path, flags | O_CLOEXEC);
+}
+
+ssize_t procfs_readlink(const struct procfs *fs, pid_t pid, const char *name, char *buf,
+			size_t size)
+{
+	char path[48];
+	snprintf(path, sizeof(path), "%d/%s", (int)pid, name);
+	return readlinkat(fs->root_fd, path, buf, size);
+}
+
 bool procfs_read_maps(const struct procfs *fs, pid_t pid, struct strbuf *out)
 {
 	char path[32];

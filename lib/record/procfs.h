@@ -159,6 +159,11 @@ int procfs_for_each_task(const struct procfs *fs, pid_t pid, void (*fn)(pid_t ti
 bool procfs_task_comm(const struct procfs *fs, pid_t pid, pid_t tid, char *buf, size_t size);
 /* Opens /proc/PID/mem for reading (ptrace read access needed); the descriptor, or -1. */
 int procfs_mem_open(const struct procfs *fs, pid_t pid);
+/* Opens path, relative to the proc root ("PID/root/usr/lib/..."), with flags and O_CLOEXEC. */
+int procfs_open(const struct procfs *fs, const char *path, int flags);
+/* readlink(2) of /proc/PID/NAME ("exe"): the length, or -1. */
+ssize_t procfs_readlink(const struct procfs *fs, pid_t pid, const char *name, char *buf,
+			size_t size);
 /* /proc/PID/maps into out. False when it cannot be read. */
 bool procfs_read_maps(const struct procfs *fs, pid_t pid, struct strbuf *out);
 

@@ -28,7 +28,7 @@
 /* The most of a thread's stack copied, bytes, from its stack pointer up. */
 #define GRAB_STACK_MAX (128 * 1024)
 /* The longest a grab waits for its threads to stop, seconds. */
-#define GRAB_STOP_WAIT 0.02
+#define GRAB_STOP_WAIT 0.05
 /* The most threads of one process a grab takes. */
 #define GRAB_THREADS_MAX 4096
 

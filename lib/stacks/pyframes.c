@@ -102,6 +102,7 @@ struct py_code {
 
 struct py_proc {
 	pid_t pid;
+	struct procfs *fs; /* where /proc is read (the procfs layer) */
 	const struct py_layout *lay;
 	uint64_t runtime;
 	unsigned gen;
@@ -584,31 +585,6 @@ static bool maps_next(const char **p, const char *end, struct map_line *m)
 	return false;
 }
 
-static bool read_all(const char *path, struct strbuf *out)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	for (;;) {
-		if (!strbuf_grow(out, 16384)) {
-			close(fd);
-			errno = ENOMEM;
-			return false;
-		}
-		ssize_t n = read(fd, out->buf + out->len, out->alloc - out->len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int err = errno;
-			close(fd);
-			out->buf[out->len] = '\0';
-			errno = err;
-			return n == 0;
-		}
-		out->len += n;
-	}
-}
-
 /* The load bias of path (as maps names it) in the process, from one of its mappings. */
 static bool load_bias(const struct strbuf *maps, const struct map_line *file,
 		      const struct py_elf *pe, uint64_t *bias)
@@ -654,13 +630,13 @@ static void mapped_path(pid_t pid, const struct map_line *m, bool is_exe, struct
 	size_t n = strlen(DELETED);
 	if (m->path_len > n && !memcmp(m->path + m->path_len - n, DELETED, n)) {
 		if (is_exe)
-			strbuf_addf(path, "/proc/%d/exe", (int)pid);
+			strbuf_addf(path, "%d/exe", (int)pid);
 		else
-			strbuf_addf(path, "/proc/%d/map_files/%llx-%llx", (int)pid,
+			strbuf_addf(path, "%d/map_files/%llx-%llx", (int)pid,
 				    (unsigned long long)m->start, (unsigned long long)m->end);
 		return;
 	}
-	strbuf_addf(path, "/proc/%d/root%.*s", (int)pid, (int)m->path_len, m->path);
+	strbuf_addf(path, "%d/root%.*s", (int)pid, (int)m->path_len, m->path);
 }
 
 /*
@@ -675,7 +651,7 @@ static int try_file(struct py_proc *py, const struct strbuf *maps, const struct 
 	uint64_t bias, version = 0;
 	int ret = 0, fd;
 	mapped_path(py->pid, file, is_exe, &path);
-	fd = path.oom ? -1 : open(path.buf, O_RDONLY | O_CLOEXEC);
+	fd = path.oom ? -1 : procfs_open(py->fs, path.buf, O_RDONLY);
 	if (fd < 0 || !elf_inspect(fd, &pe) || !pe.runtime)
 		goto out;
 	const char *base = memrchr(file->path, '/', file->path_len) + 1;
@@ -732,7 +708,7 @@ static bool is_candidate(const struct map_line *m, const char *exe, size_t exe_l
 	return is_exe(m, exe, exe_len) || (base_len > 9 && !memcmp(base, "libpython", 9));
 }
 
-struct py_proc *py_proc_open(pid_t pid, struct strbuf *why)
+struct py_proc *py_proc_open(struct procfs *fs, pid_t pid, struct strbuf *why)
 {
 	struct strbuf maps = STRBUF_INIT, path = STRBUF_INIT, scratch = STRBUF_INIT;
 	struct py_proc *py = calloc(1, sizeof(*py));
@@ -748,15 +724,13 @@ struct py_proc *py_proc_open(pid_t pid, struct strbuf *why)
 		goto out;
 	}
 	py->pid = pid;
-	strbuf_addf(&path, "/proc/%d/maps", (int)pid);
-	if (!read_all(path.buf, &maps)) {
+	py->fs = fs;
+	if (!procfs_read_maps(fs, pid, &maps)) {
 		strbuf_addf(why, "cannot read process %d's memory map: %s", (int)pid,
 			    strerror(errno));
 		goto out;
 	}
-	strbuf_reset(&path);
-	strbuf_addf(&path, "/proc/%d/exe", (int)pid);
-	exe_len = readlink(path.buf, exe, sizeof(exe));
+	exe_len = procfs_readlink(fs, pid, "exe", exe, sizeof(exe));
 	if (exe_len < 0 || exe_len == sizeof(exe))
 		exe_len = 0;
 	const char *p = maps.buf;

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "record/procfs.h"
 #include "util/strbuf.h"
 
 #define PY_MAX_FRAMES  1024 /* a thread's chain is cut there */
@@ -41,7 +42,7 @@ struct py_proc; /* opaque: one per process, keeps caches (code object -> fn/file
  * when pid is simply not Python. The caller owns the result (py_proc_free()); once pid
  * execs, the result describes a program that is gone: free it and open pid again.
  */
-struct py_proc *py_proc_open(pid_t pid, struct strbuf *why);
+struct py_proc *py_proc_open(struct procfs *fs, pid_t pid, struct strbuf *why);
 void py_proc_free(struct py_proc *py);
 /*
  * Called while pid's threads are stopped (the caller stopped them): walks the interpreters'

@@ -219,7 +219,7 @@ static void python_of(struct stacks *st, struct stack_session *ss)
 		return;
 	ss->py_tried = true;
 	strbuf_reset(&st->why);
-	ss->py = py_proc_open(ss->pid, &st->why);
+	ss->py = py_proc_open(st->fs, ss->pid, &st->why);
 	if (!ss->py && st->why.len)
 		ss->py_why = strdup(st->why.buf);
 }

@@ -31,6 +31,9 @@
 
 #include "stacks/pyframes.h"
 
+/* The kernel's /proc, as memline reads it (the procfs layer). */
+static struct procfs live_fs;
+
 #define PY_SYSTEM "/usr/bin/python3"
 #define PY_ENV	  "/root/.pyenv/versions/"
 #define PY_HDRS	  "/usr/include/python3.11"
@@ -455,7 +458,7 @@ static void chain_on(const char *python)
 	child_start(&c, python, script_chain);
 	child_ids(&c, &id, 1);
 	assert_int_equal(id, c.pid);
-	struct py_proc *py = py_proc_open(c.pid, &why);
+	struct py_proc *py = py_proc_open(&live_fs, c.pid, &why);
 	if (!py)
 		fail_msg("py_proc_open: %s", why.buf ? why.buf : "(no reason)");
 	child_stop(&c);
@@ -512,7 +515,7 @@ static void test_deleted_binary(void **state)
 	assert_int_equal(unsetenv("PYTHONHOME"), 0);
 	child_ids(&c, &id, 1);
 	assert_int_equal(unlink(python), 0);
-	struct py_proc *py = py_proc_open(c.pid, &why);
+	struct py_proc *py = py_proc_open(&live_fs, c.pid, &why);
 	if (!py)
 		fail_msg("py_proc_open: %s", why.buf ? why.buf : "(no reason)");
 	child_stop(&c);
@@ -554,7 +557,7 @@ static void test_threads(void **state)
 	need_python_311(PY_SYSTEM);
 	child_start(&c, PY_SYSTEM, script_threads);
 	child_ids(&c, ids, 2);
-	struct py_proc *py = py_proc_open(c.pid, &why);
+	struct py_proc *py = py_proc_open(&live_fs, c.pid, &why);
 	assert_non_null(py);
 	child_stop(&c);
 	assert_int_equal(py_proc_snapshot(py, &why), 3);
@@ -583,7 +586,7 @@ static void test_deep(void **state)
 	need_python_311(PY_SYSTEM);
 	child_start(&c, PY_SYSTEM, script_deep);
 	child_ids(&c, &id, 1);
-	struct py_proc *py = py_proc_open(c.pid, &why);
+	struct py_proc *py = py_proc_open(&live_fs, c.pid, &why);
 	assert_non_null(py);
 	child_stop(&c);
 	assert_int_equal(py_proc_snapshot(py, &why), 1);
@@ -607,7 +610,7 @@ static void test_names(void **state)
 	need_python_311(PY_SYSTEM);
 	child_start(&c, PY_SYSTEM, script_names);
 	child_ids(&c, &id, 1);
-	struct py_proc *py = py_proc_open(c.pid, &why);
+	struct py_proc *py = py_proc_open(&live_fs, c.pid, &why);
 	assert_non_null(py);
 	child_stop(&c);
 	assert_int_equal(py_proc_snapshot(py, &why), 1);
@@ -778,7 +781,7 @@ static void test_other_versions(void **state)
 		pid_t id;
 		child_start(&c, python, script_chain);
 		child_ids(&c, &id, 1);
-		assert_null(py_proc_open(c.pid, &why));
+		assert_null(py_proc_open(&live_fs, c.pid, &why));
 		assert_non_null(why.buf);
 		if (strncmp(why.buf, versions[i][1], strlen(versions[i][1])) != 0 ||
 		    !strstr(why.buf, "): not a version memline reads: 3.11"))
@@ -795,15 +798,15 @@ static void test_not_python(void **state)
 {
 	(void)state;
 	struct strbuf why = STRBUF_INIT;
-	assert_null(py_proc_open(getpid(), &why));
+	assert_null(py_proc_open(&live_fs, getpid(), &why));
 	assert_int_equal(why.len, 0);
-	assert_null(py_proc_open(getpid(), NULL));
+	assert_null(py_proc_open(&live_fs, getpid(), NULL));
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
 		_exit(0);
 	assert_int_equal(waitpid(pid, NULL, 0), pid);
-	assert_null(py_proc_open(pid, &why)); /* gone */
+	assert_null(py_proc_open(&live_fs, pid, &why)); /* gone */
 	assert_true(why.len > 0);
 	strbuf_release(&why);
 }
@@ -819,7 +822,7 @@ static void test_exited(void **state)
 	need_python_311(PY_SYSTEM);
 	child_start(&c, PY_SYSTEM, script_chain);
 	child_ids(&c, &id, 1);
-	struct py_proc *py = py_proc_open(c.pid, &why);
+	struct py_proc *py = py_proc_open(&live_fs, c.pid, &why);
 	assert_non_null(py);
 	assert_int_equal(kill(c.pid, SIGKILL), 0);
 	assert_int_equal(waitpid(c.pid, NULL, 0), c.pid);
@@ -853,7 +856,7 @@ static void test_other_user(void **state)
 		struct strbuf why = STRBUF_INIT;
 		if (setgid(65534) || setuid(65534))
 			_exit(2);
-		struct py_proc *py = py_proc_open(c.pid, &why);
+		struct py_proc *py = py_proc_open(&live_fs, c.pid, &why);
 		bool ok = !py && why.buf && strstr(why.buf, "cannot read process");
 		py_proc_free(py);
 		strbuf_release(&why);
@@ -877,5 +880,13 @@ int main(void)
 		cmocka_unit_test(test_not_python),     cmocka_unit_test(test_exited),
 		cmocka_unit_test(test_other_user),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	struct strbuf err = STRBUF_INIT;
+	if (procfs_init(&live_fs, "/proc", &err) < 0) {
+		fprintf(stderr, "test_pyframes: %s\n", err.buf);
+		return 1;
+	}
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+	procfs_release(&live_fs);
+	strbuf_release(&err);
+	return failed;
 }
