@@ -368,15 +368,23 @@ static void remember_rss(struct stacks *st, const struct sample *s)
 			(struct stacks_rss){(pid_t)s->procs[k].v[PF_PID], s->procs[k].v[PF_RSS]};
 }
 
+/*
+ * Captures every process of the sample: within the budget, or (asked by a person) without it
+ * but for at most STACKS_ASKED_SECS of memline's CPU, the rest skipped, so that a tree of
+ * thousands cannot hold the recording up for minutes.
+ */
 static void every_process(struct stacks *st, const struct sample *s, enum stack_why why, double t,
 			  bool budget)
 {
+	double c0 = thread_cpu();
 	for (size_t k = 0; k < s->n; k++) {
 		const struct proc_values *p = &s->procs[k];
 		if (p->state == 'Z' || p->v[PF_VM_OF] > 0)
 			continue;
 		if (budget)
 			capture_within(st, (pid_t)p->v[PF_PID], why, NULL, 0, t);
+		else if (thread_cpu() - c0 > STACKS_ASKED_SECS)
+			st->counts.skipped++;
 		else
 			stacks_capture(st, (pid_t)p->v[PF_PID], why, NULL, 0, t);
 	}

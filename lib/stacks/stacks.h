@@ -24,6 +24,8 @@
 
 /* The credit saved up: at most this many seconds of the budget (a first capture's symbols). */
 #define STACKS_CREDIT_SECS 10.0
+/* The most CPU a capture of every process that a person asked for (SIGUSR1) may take. */
+#define STACKS_ASKED_SECS 1.0
 
 struct stack_session; /* one process's unwinder and Python reader (private) */
 
