@@ -553,6 +553,7 @@ static void reap(struct recorder *r)
 	/* a child's exit record is sent before its SIGCHLD: read it first, for its peak */
 	read_events(r);
 	int all = r->tracing ? __WALL : 0;
+	pid_t let_go = 0;
 	for (;;) {
 		siginfo_t si;
 		memset(&si, 0, sizeof(si));
@@ -560,6 +561,18 @@ static void reap(struct recorder *r)
 			return;
 		if (r->tracing && tracer_take(&r->tracer, &si, elapsed(r))) {
 			drain(r);
+			continue;
+		}
+		if (si.si_code == CLD_TRAPPED || si.si_code == CLD_STOPPED) {
+			/*
+			 * A ptrace stop (waitid tells a tracer's stops even unasked): a thread a
+			 * stack capture left seized when it was slow to stop, which the capture's
+			 * tick lets go. Never an end to reap: wait4 would take the stop for one.
+			 */
+			if (!r->stacking || let_go == si.si_pid)
+				return;
+			let_go = si.si_pid;
+			r->o->stacks_watcher->tick(r->stacks);
 			continue;
 		}
 		pid_t pid = si.si_pid;
@@ -577,7 +590,7 @@ static void reap(struct recorder *r)
 		do
 			got = wait4(pid, &status, all, &ru);
 		while (got < 0 && errno == EINTR);
-		if (got != pid)
+		if (got != pid || WIFSTOPPED(status))
 			return;
 		struct sampler_event *ev =
 			sampler_reaped(&r->sampler, pid, status, &ru, elapsed(r));

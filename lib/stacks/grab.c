@@ -183,12 +183,29 @@ static void take_regs(struct grab *g, struct grab_thread *t)
 	copy_stack(g->pid, t);
 }
 
+/* Whether tid is still seized by an earlier grab (it was slow to stop); it is this one's now. */
+static bool take_pending(struct grab *g, pid_t tid)
+{
+	for (size_t i = 0; i < g->n_pending; i++)
+		if (g->pending[i] == tid) {
+			g->pending[i] = g->pending[--g->n_pending];
+			return true;
+		}
+	return false;
+}
+
 static void seize_all(struct grab *g)
 {
 	for (size_t i = 0; i < g->n; i++) {
 		struct grab_thread *t = &g->t[i];
 		if (g->tracer) {
 			t->seized = true; /* memline's tracer has it */
+			continue;
+		}
+		if (take_pending(g, t->tid)) {
+			t->seized = true; /* interrupted already: its stop may come now */
+			t->interrupted = now();
+			t->was_pending = true;
 			continue;
 		}
 		if (ptrace(PTRACE_SEIZE, t->tid, 0, 0) < 0) {
@@ -201,7 +218,7 @@ static void seize_all(struct grab *g)
 	}
 	for (size_t i = 0; i < g->n; i++) {
 		struct grab_thread *t = &g->t[i];
-		if (!t->seized)
+		if (!t->seized || t->was_pending)
 			continue;
 		t->interrupted = now();
 		if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0)
@@ -284,6 +301,7 @@ int grab_take(struct grab *g, struct procfs *fs, pid_t pid, bool own_child,
 	      const struct grab_tracer *tracer, void (*stopped)(void *arg), void *arg,
 	      struct strbuf *why)
 {
+	grab_pending(g); /* those of earlier grabs that stopped since: let go first */
 	clear_threads(g);
 	g->pid = pid;
 	g->denied = 0;

@@ -43,8 +43,9 @@ struct grab_thread {
 	const char *error;  /* why it has no registers (a static string), NULL when it has */
 	/* private */
 	bool seized, stopped, gone;
-	bool listen; /* traced: it was in a group-stop, resumed with PTRACE_LISTEN */
-	int sig;     /* the signal to hand back when it is let go */
+	bool was_pending; /* seized and interrupted by an earlier grab, not stopped then */
+	bool listen;	  /* traced: it was in a group-stop, resumed with PTRACE_LISTEN */
+	int sig;	  /* the signal to hand back when it is let go */
 	double interrupted;
 };
 

@@ -295,3 +295,21 @@ def test_python_frames_after_an_exec(tmp_path):
     assert any(f.get("fn") == "load_batch" and f["kind"] == "python"
                for s in mine for f in s["frames"]), (
         f"expected load_batch's frame after the exec: {[fns(s) for s in mine]}")
+
+
+def test_a_process_that_cannot_stop_keeps_its_exit_code(tmp_path):
+    """A vfork parent waits in the kernel until its child exits (200 ms here): it cannot stop
+    for a capture, stays seized until it can, and its stop is never taken for its end (which
+    lost the exit code: memline exited 0); later captures do not call it ptrace-refused."""
+    log = tmp_path / "s.jsonl"
+    p = subprocess.run([str(MEMLINE), "run", "-q", "-o", str(log), "-i", "0.02",
+                        "--stacks=every=0.05", "--stacks-budget", "100", "--", str(CALLCHAIN),
+                        "vfork", "5", "200"], capture_output=True, timeout=TIMEOUT)
+    assert p.returncode == 3, f"expected the job's exit code 3, got {p.returncode}: {p.stderr}"
+    records = read_log(log, allow_cut_last=False)
+    assert end_of(records)["exit_code"] == 3, end_of(records)
+    pid = header_of(records)["pid"]
+    errors = [s.get("error") or "" for s in stacks(records) if s["pid"] == pid]
+    assert any("did not stop" in e for e in errors), f"expected a capture it slept through: {errors}"
+    assert not any("ptrace" in e for e in errors), errors
+    assert not [w for w in of_type(records, "warning") if w.get("code") == "stacks"]

@@ -10,12 +10,18 @@
  * thread_inner -> a blocking read of a pipe that never gets a byte, named "worker-N"; the
  * main thread then grows as above. Once it holds its memory it writes "ready\n" to READY_FD
  * (when given), and exits after HOLD_MS.
+ *
+ *   callchain vfork N MS
+ *
+ * vforks N times, each child waiting MS milliseconds before it exits, so that the parent
+ * cannot be stopped meanwhile (a vfork parent waits in the kernel); then exits 3.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int never[2];
@@ -67,8 +73,29 @@ __attribute__((noinline)) static void chain_outer(long mib, long step_ms)
 	__asm__ volatile("" ::: "memory");
 }
 
+__attribute__((noinline)) static int one_vfork(long ms)
+{
+	pid_t pid = vfork();
+	if (pid == 0) {
+		usleep((useconds_t)(ms * 1000));
+		_exit(0);
+	}
+	int status;
+	return pid > 0 && waitpid(pid, &status, 0) == pid ? 0 : -1;
+}
+
+static int vforks(long n, long ms)
+{
+	for (long i = 0; i < n; i++)
+		if (one_vfork(ms) < 0)
+			return 1;
+	return 3;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "vfork"))
+		return vforks(strtol(argv[2], NULL, 10), strtol(argv[3], NULL, 10));
 	if (argc < 4) {
 		fprintf(stderr, "usage: callchain MIB STEP_MS HOLD_MS [THREADS]\n");
 		return 64;
