@@ -65,7 +65,8 @@ def main_stacks(records, pid):
 
 
 def test_peak_stack_names_the_chain_with_lines(tmp_path):
-    records = record(tmp_path, [CALLCHAIN, 160, 25, 300])
+    # peaks 0.2 s apart at least: several captures during the growth, however slow memline is
+    records = record(tmp_path, [CALLCHAIN, 160, 25, 300], opts=["--stacks", "--stacks-gap", "0.2"])
     pid = header_of(records)["pid"]
     # the last capture during the growth (the first may be of the dynamic loader)
     peak = [s for s in main_stacks(records, pid) if s["why"] == "peak" and "chain_grow" in fns(s)]
@@ -89,10 +90,11 @@ def test_peak_stack_names_the_chain_with_lines(tmp_path):
     e = end_of(records)
     assert e["stacks"]["captures"] >= 1 and e["stacks"]["failed"] == 0, e["stacks"]
     assert header_of(records)["stacks"]["when"] == ["peaks"], header_of(records)["stacks"]
+    assert header_of(records)["stacks"]["gap"] == 0.2, header_of(records)["stacks"]
 
 
 def test_stripped_binary_gives_module_and_offset(tmp_path):
-    records = record(tmp_path, [STRIPPED, 120, 25, 300])
+    records = record(tmp_path, [STRIPPED, 160, 25, 300], opts=["--stacks", "--stacks-gap", "0.2"])
     pid = header_of(records)["pid"]
     # a capture of the growth (others may be of the dynamic loader, or of main's last wait)
     caps = [s for s in main_stacks(records, pid) if s["why"] == "peak"]
