@@ -184,6 +184,25 @@ static int write_file(const char *dir, const char *name, const struct run *run, 
 	return code;
 }
 
+/* Renders the run to standard output as it is made. Returns 0, or the exit code after saying why.
+ */
+static int write_stdout(const struct run *run, render_fn *render)
+{
+	struct export_out out;
+	int fd = STDOUT_FILENO, code = 0;
+	export_out_init(&out, flush_fd, &fd);
+	render(run, 0, &out);
+	if (export_out_finish(&out) < 0) {
+		code = out.error == ENOMEM ? EXIT_SOFTWARE : EXIT_IOERR;
+		if (out.error == ENOMEM)
+			error("out of memory");
+		else
+			error("cannot write to standard output: %s", strerror(out.error));
+	}
+	export_out_release(&out);
+	return code;
+}
+
 int cmd_export(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -268,23 +287,7 @@ int cmd_export(int argc, char **argv)
 	render_fn *render = fmt == FMT_CSV	? render_csv
 			    : fmt == FMT_FOLDED ? render_folded
 						: render_perfetto;
-	struct export_out out;
-	if (output) {
-		code = write_output(output, &run, render);
-	} else {
-		int fd = STDOUT_FILENO;
-		export_out_init(&out, flush_fd, &fd);
-		render(&run, 0, &out);
-		code = 0;
-		if (export_out_finish(&out) < 0) {
-			code = out.error == ENOMEM ? EXIT_SOFTWARE : EXIT_IOERR;
-			if (out.error == ENOMEM)
-				error("out of memory");
-			else
-				error("cannot write to standard output: %s", strerror(out.error));
-		}
-		export_out_release(&out);
-	}
+	code = output ? write_output(output, &run, render) : write_stdout(&run, render);
 	run_release(&run);
 	return code;
 }

@@ -8,6 +8,13 @@
  * dashboard with the stopping signals still blocked; one of them asks the dashboard to quit.
  * A dashboard whose terminal went away (a hangup) ends by itself: the recording goes on to
  * its end, and memline then exits without waiting for a 'q' nobody can press.
+ *
+ * The dashboard's 's' key, in a view that records, asks for stacks by sending memline itself
+ * SIGUSR1: a process-directed signal goes to a thread that does not block it, and every
+ * thread blocks it but the recorder's, which takes it in its sigtimedwait (the views'
+ * threads block every signal, libmicrohttpd's inherit the recorder's mask from the hook).
+ * The dashboard calls it only for a recording whose header asked for stacks on demand, so a
+ * recorder that does not wait for SIGUSR1 is never sent one.
  */
 #include "views.h"
 
@@ -91,13 +98,21 @@ void views_for_recording(struct views *v, struct recorder_options *o, bool max_i
 	}
 }
 
+/* The dashboard's 's' key, in a view that records: the recorder takes SIGUSR1 as "now". */
+static void ask_stacks(void *data)
+{
+	(void)data;
+	kill(getpid(), SIGUSR1);
+}
+
 static void *tui_thread(void *arg)
 {
 	struct views *v = arg;
 	struct tui_options o = {.title = v->title,
 				.wait_at_end = v->wait_at_end,
 				.history = v->history,
-				.quit = &v->tui_quit};
+				.quit = &v->tui_quit,
+				.ask_stacks = v->recording ? ask_stacks : NULL};
 	struct strbuf err = STRBUF_INIT;
 	int ret = tui_run(&v->live, &o, &err);
 	if (ret < 0) {

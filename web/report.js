@@ -4,7 +4,9 @@
  * memory, named by its method, where the log measured it; else the tree total), the RSS sum
  * where it differs from the job's, and the top processes of each run on one time axis (each
  * run from its start), spans as shaded bands, events as markers with a tooltip (and, with the "Event labels" toggle, their labels in rows on the chart), the
- * captured output near the cursor, the summary and the tables of events and phases. Everything from a log reaches the page through textContent, never as markup.
+ * captured output near the cursor, the summary and the tables of events and phases; stack
+ * captures (--stacks) as markers at the chart's foot, a click on one showing its threads' stacks
+ * in a panel beside the chart. Everything from a log reaches the page through textContent, never as markup.
  * Drag zooms (uPlot), the wheel zooms at the pointer, Shift+drag and Shift+wheel pan.
  *
  * A page served by `memline run --serve` (data.live) follows the recording: it listens to the
@@ -303,6 +305,120 @@
 		ctx.restore();
 	}
 
+	// ---- stack captures (--stacks): markers at the chart's foot, a panel of their stacks ----
+
+	const CAPTURE_COLOR = "#9467bd";
+	let openCapture = null; // [run, index] of the capture the panel shows, or null
+
+	function capturesOf(run) {
+		return Array.isArray(run.stacks) ? run.stacks : [];
+	}
+
+	function drawCaptures(u) {
+		const ctx = u.ctx, { left, top, width, height } = u.bbox, dpr = devicePixelRatio;
+		ctx.save();
+		runs.forEach((run, r) => capturesOf(run).forEach((c, i) => {
+			const x = u.valToPos(c.t, "x", true);
+			if (x < left - 1 || x > left + width + 1)
+				return;
+			const y = top + height, s = 6 * dpr;
+			const open = openCapture !== null && openCapture[0] === r && openCapture[1] === i;
+			ctx.fillStyle = CAPTURE_COLOR;
+			ctx.globalAlpha = open ? 1 : 0.75;
+			ctx.beginPath();
+			ctx.moveTo(x, y - 1.6 * s);
+			ctx.lineTo(x + s, y);
+			ctx.lineTo(x - s, y);
+			ctx.closePath();
+			ctx.fill();
+		}));
+		ctx.restore();
+	}
+
+	// Where capture i of run r is drawn, in CSS pixels of the page (for clicks and tests).
+	function capturePoint(r, i) {
+		const c = capturesOf(runs[r])[i], over = u.over.getBoundingClientRect();
+		const clamp = (p, max) => Math.min(Math.max(p, 0), max - 1);
+		return { x: over.left + clamp(u.valToPos(c.t, "x"), over.width), y: over.top + over.height - 4 };
+	}
+
+	// The capture whose marker is at (x, y), CSS pixels of the plot area; null if none.
+	function captureAt(x, y, height) {
+		if (y < height - 24)
+			return null;
+		let best = null;
+		runs.forEach((run, r) => capturesOf(run).forEach((c, i) => {
+			const d = Math.abs(u.valToPos(c.t, "x") - x);
+			if (d <= 8 && (best === null || d < best[2]))
+				best = [r, i, d];
+		}));
+		return best && [best[0], best[1]];
+	}
+
+	const stacksPanel = document.getElementById("stacks");
+	const stacksBody = document.getElementById("stacks-body");
+
+	// A capture's threads, those with the same frames (and no error) in one entry.
+	function stackEntries(c) {
+		const entries = [];
+		c.threads.forEach((t) => {
+			const key = t.error === null ? JSON.stringify(t.frames) : null;
+			const same = key !== null && entries.find((e) => e.key === key);
+			if (same)
+				same.threads.push(t);
+			else
+				entries.push({ key, threads: [t] });
+		});
+		return entries;
+	}
+
+	function showStacks(r, i) {
+		const c = capturesOf(runs[r])[i];
+		openCapture = [r, i];
+		document.getElementById("stacks-title").textContent = "Capture " + c.capture + " at " +
+			fmtSecs(c.t) + (multi ? " (" + runs[r].label + ")" : "");
+		stacksBody.replaceChildren(el("p", "why: " + c.why +
+			(c.label !== null ? " \u201c" + c.label + "\u201d" : "") + ", pid " + c.pid, "muted"));
+		stackEntries(c).forEach((e) => {
+			const names = e.threads.map((t) => t.tid + (t.thread !== null ? " " + t.thread : "") +
+				(t.truncated ? " (truncated)" : ""));
+			stacksBody.append(el("h3", (e.threads.length > 1 ? e.threads.length + " threads: " :
+				"thread ") + names.join(", ")));
+			const t = e.threads[0];
+			if (t.error !== null)
+				stacksBody.append(el("p", t.error, "stack-error"));
+			if (t.frames.length) {
+				const ol = el("ol");
+				t.frames.forEach((f) => ol.append(el("li", f)));
+				stacksBody.append(ol);
+			} else if (t.error === null) {
+				stacksBody.append(el("p", "no frames", "muted"));
+			}
+		});
+		if (!c.threads.length)
+			stacksBody.append(el("p", "no thread", "muted"));
+		const opening = stacksPanel.hidden;
+		stacksPanel.hidden = false;
+		if (opening)
+			u.setSize(size());
+		u.redraw(false, false);
+	}
+
+	function closeStacks() {
+		openCapture = null;
+		stacksPanel.hidden = true;
+		u.setSize(size());
+		u.redraw(false, false);
+	}
+	document.getElementById("stacks-close").addEventListener("click", closeStacks);
+
+	function onChartClick(ev) {
+		const rect = u.over.getBoundingClientRect();
+		const hit = captureAt(ev.clientX - rect.left, ev.clientY - rect.top, rect.height);
+		if (hit)
+			showStacks(hit[0], hit[1]);
+	}
+
 	// ---- event labels on the chart (the "Event labels" toggle) ----
 
 	const LABEL_ROWS = 4, LABEL_ROW_H = 15, LABEL_MAX_W = 220, LABEL_FONT = "11px sans-serif";
@@ -504,7 +620,7 @@
 			legend: { live: true },
 			hooks: {
 				drawClear: [drawSpans],
-				draw: [drawEvents, placeEventLabels],
+				draw: [drawEvents, drawCaptures, placeEventLabels],
 				setCursor: [showTip, showNear],
 			},
 		};
@@ -516,6 +632,7 @@
 		if (hidden)
 			opts.series = series.map((s) => ({ ...s, show: !hidden.has(s.label) }));
 		u = new uPlot(opts, aligned, chartEl);
+		u.over.addEventListener("click", onChartClick);
 		u.setScale("x", range);
 	}
 
@@ -731,6 +848,12 @@
 			u.setScale("x", range);
 		}
 		renderTables();
+		if (openCapture !== null) {
+			if (openCapture[1] < capturesOf(runs[openCapture[0]]).length)
+				showStacks(openCapture[0], openCapture[1]);
+			else
+				closeStacks();
+		}
 		lastNear = null;
 		updates++;
 	}
@@ -834,7 +957,8 @@
 
 	// For tests and the curious: the chart, where each event is drawn, the live state, and
 	// whether the page still follows the server (listening or fetching).
-	window.memlineReport = Object.freeze({ chart: () => u, eventPoint, live: () => liveState,
+	window.memlineReport = Object.freeze({ chart: () => u, eventPoint, capturePoint,
+		openCapture: () => openCapture && openCapture.slice(), live: () => liveState,
 		updates: () => updates, following: () => following(),
 		spanLabels: () => ({ labels: spanLabels.slice(),
 			skipped: spanLabels.skipped || 0 }),

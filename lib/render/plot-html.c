@@ -7,9 +7,10 @@
  *
  * The runs go into the page as one JSON document inside <script type="application/json">: per
  * run its summary, the tree total and the top N processes by peak (the rest summed as "other")
- * on one shared time column (a series_table, series.h), its events, spans and captured output
- * lines. Every '<', '>' and '&', and U+2028/U+2029, is written as a \uNNNN escape, so nothing
- * from a log can end the script element; report.js puts text into the DOM with textContent only.
+ * on one shared time column (a series_table, series.h), its events, spans, captured output
+ * lines and stack captures (--stacks, each with its threads' frames as names). Every '<', '>' and
+ * '&', and U+2028/U+2029, is written as a \uNNNN escape, so nothing from a log can end the script
+ * element; report.js puts text into the DOM with textContent only.
  *
  * Values are bytes (the run model's KiB times 1024), or percent of one CPU for the cpu metric,
  * null where a series has no point. Long runs are decimated per run to at most HTML_POINTS
@@ -37,6 +38,7 @@ extern const char embed_report_js_sha256[], embed_uplot_js_sha256[];
 #define HTML_TOP_DEFAULT 8     /* per-process lines when the options say 0 */
 #define OUTPUT_MAX_LINES 20000 /* captured output lines kept per run */
 #define OUTPUT_MAX_BYTES 2000  /* of one output line */
+#define CAPTURES_MAX	 2000  /* stack captures kept per run */
 
 /* ---- the lines ---- */
 
@@ -180,6 +182,22 @@ static void json_output(const struct run *run, struct strbuf *out)
 	strbuf_add_json_i64(out, (long long)(run->n_outputs - n));
 }
 
+/* The "stacks" member: the stack captures (--stacks), the first CAPTURES_MAX, in time order. */
+static void json_stacks(const struct run *run, struct strbuf *out)
+{
+	strbuf_add_json_key(out, "stacks");
+	strbuf_addch(out, '[');
+	size_t n = run->stacks.n_captures < CAPTURES_MAX ? run->stacks.n_captures : CAPTURES_MAX;
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strbuf_addch(out, ',');
+		report_json_capture(run, &run->stacks.captures[i], out);
+	}
+	strbuf_addch(out, ']');
+	strbuf_add_json_key(out, "stacks_dropped");
+	strbuf_add_json_u64(out, run->stacks.n_captures - n);
+}
+
 static void json_summary(const struct run *run, const char *path, const struct strbuf *label,
 			 struct strbuf *out)
 {
@@ -263,6 +281,7 @@ static int json_run(const struct plot_input *in, const struct strbuf *label,
 	report_json_events(in->run, out);
 	report_json_spans(in->run, out);
 	json_output(in->run, out);
+	json_stacks(in->run, out);
 	strbuf_addch(out, '}');
 	return ret;
 }

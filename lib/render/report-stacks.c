@@ -235,7 +235,7 @@ void report_stacks_text(const struct run *run, struct strbuf *out)
 
 /* ---- JSON ---- */
 
-static void json_capture(const struct run *run, const struct run_capture *c, struct strbuf *out)
+void report_json_capture(const struct run *run, const struct run_capture *c, struct strbuf *out)
 {
 	strbuf_addstr(out, "{\"t\":");
 	strbuf_add_json_secs(out, c->t);
@@ -310,7 +310,7 @@ void report_json_stacks(const struct run *run, struct strbuf *out)
 	strbuf_add_json_key(out, "peak");
 	long peak = run_peak_capture(run);
 	if (peak >= 0)
-		json_capture(run, &run->stacks.captures[peak], out);
+		report_json_capture(run, &run->stacks.captures[peak], out);
 	else
 		strbuf_addstr(out, "null");
 	strbuf_addch(out, '}');

@@ -44,6 +44,12 @@ void report_json_spans(const struct run *run, struct strbuf *out);
 void report_stacks_text(const struct run *run, struct strbuf *out);
 /* The JSON report's "stacks" member (docs/reading.md): null for a log without stacks. */
 void report_json_stacks(const struct run *run, struct strbuf *out);
+/*
+ * One capture as JSON: {"t", "capture", "why", "label", "pid", "threads": [{"tid", "thread",
+ * "frames": names as the report shows them (not escaped: JSON escapes them), "truncated",
+ * "error"}]}; for the JSON report's peak and the HTML page's captures.
+ */
+void report_json_capture(const struct run *run, const struct run_capture *c, struct strbuf *out);
 /* Whether the log has stacks: asked for in its header, counted at its end, or captured. */
 bool report_has_stacks(const struct run *run);
 /* The text report's line about the stacks, "stacks    4 captures...\n"; nothing without. */

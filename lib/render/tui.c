@@ -380,6 +380,12 @@ struct frame {
 	struct text legend[TUI_SERIES];
 	unsigned char *marks; /* per character column of the chart: 1 event, 2 the peak */
 	size_t alloc_marks;
+	/* the latest stack capture (--stacks): a heading, and its frames or its error */
+	bool has_stacks;
+	unsigned stacks_when; /* the header's (1 << enum stack_why) */
+	struct text stack_head;
+	struct text *stack_lines;
+	size_t n_stack, alloc_stack;
 };
 
 struct tui {
@@ -395,6 +401,8 @@ struct tui {
 	double paused_now;
 	struct strbuf line; /* scratch for drawing: putf's */
 	struct strbuf tmp;  /* scratch for drawing: what goes into putf */
+	const char *notice; /* what a key said (static text), shown until notice_until */
+	double notice_until;
 };
 
 static struct text frame_text(struct frame *f, size_t start)
@@ -701,6 +709,57 @@ static int frame_panes(struct tui *ui, const struct run *run)
 	return 0;
 }
 
+/* The thread a capture is shown by: the process's main thread, else its first. */
+static const struct run_stack *main_stack(const struct run_capture *c)
+{
+	for (size_t k = 0; k < c->n_stacks; k++)
+		if (c->stacks[k].tid == c->pid)
+			return &c->stacks[k];
+	return c->n_stacks ? &c->stacks[0] : NULL;
+}
+
+/* The latest capture: a heading and, as many as the pane shows, its main thread's frames. */
+static int frame_stack(struct tui *ui, const struct run *run)
+{
+	struct frame *f = &ui->f;
+	const struct run_stacks *st = &run->stacks;
+	f->stacks_when = run->header.stacks_when;
+	f->has_stacks = st->n_captures > 0;
+	f->n_stack = 0;
+	if (!f->has_stacks)
+		return 0;
+	const struct run_capture *c = &st->captures[st->n_captures - 1];
+	const struct run_stack *s = main_stack(c);
+	int half = ui->lay.cols / 2 > 12 ? ui->lay.cols / 2 : 12;
+	size_t cols = ui->lay.cols - half > 1 ? (size_t)(ui->lay.cols - half - 1) : 1;
+	size_t start = f->str.len;
+	strbuf_addf(&f->str, "STACK #%ld at ", c->number);
+	text_secs(&f->str, c->t);
+	strbuf_addf(&f->str, " (%s), pid %d", stack_why_names[c->why], (int)c->pid);
+	if (s && s->tid != c->pid)
+		strbuf_addf(&f->str, " thread %d", (int)s->tid);
+	if (c->n_stacks > 1)
+		strbuf_addf(&f->str, ", +%zu threads", c->n_stacks - 1);
+	f->stack_head = frame_text(f, start);
+	size_t rows = ui->lay.panes_h > 0 ? (size_t)ui->lay.panes_h : 0;
+	struct text *l = grow(f->stack_lines, &f->alloc_stack, rows + 1, sizeof(*l));
+	if (!l)
+		return -1;
+	f->stack_lines = l;
+	const struct run_stack_group *g = s ? &st->groups[s->group] : NULL;
+	if (s && s->error)
+		l[f->n_stack++] = frame_escape(f, s->error, strlen(s->error), cols);
+	struct strbuf name = STRBUF_INIT;
+	for (size_t k = 0; g && k < g->n_frames && f->n_stack < rows; k++) {
+		strbuf_reset(&name);
+		run_frame_name_raw(run_stacks_frame(st, s->group, k), &name);
+		l[f->n_stack++] = frame_escape(f, name.buf ? name.buf : "", name.len, cols);
+	}
+	f->str.oom |= name.oom;
+	strbuf_release(&name);
+	return 0;
+}
+
 static int frame_chart(struct tui *ui, const struct run *run)
 {
 	struct frame *f = &ui->f;
@@ -796,7 +855,8 @@ static int frame_build(struct tui *ui, unsigned long *version)
 				(size_t)ui->lay.cols - 1);
 	if (!l->error.len)
 		f->error.len = 0;
-	if (frame_table(ui, run) < 0 || frame_panes(ui, run) < 0 || frame_chart(ui, run) < 0)
+	if (frame_table(ui, run) < 0 || frame_panes(ui, run) < 0 || frame_stack(ui, run) < 0 ||
+	    frame_chart(ui, run) < 0)
 		ret = -1;
 	live_unlock(l);
 	if (f->str.oom)
@@ -807,6 +867,7 @@ static int frame_build(struct tui *ui, unsigned long *version)
 static void frame_release(struct frame *f)
 {
 	strbuf_release(&f->str);
+	free(f->stack_lines);
 	free(f->rows);
 	free(f->events);
 	free(f->outs);
@@ -1206,6 +1267,20 @@ static void draw_table(struct tui *ui)
 	}
 }
 
+/* The latest capture's pane, its heading at row y, from column x to the right edge. */
+static void draw_stack(struct tui *ui, int y, int x)
+{
+	const struct frame *f = &ui->f;
+	const struct layout *L = &ui->lay;
+	int w = L->cols - x, last = L->panes_y + L->panes_h;
+	color_on(ui, C_TITLE, A_BOLD | A_UNDERLINE);
+	putf(ui, y, x, w, "%-*s", w, "");
+	put(y, x, ftext(f, f->stack_head), f->stack_head.len, w);
+	attrset(A_NORMAL);
+	for (size_t i = 0; i < f->n_stack && y + 1 + (int)i <= last; i++)
+		put(y + 1 + (int)i, x, ftext(f, f->stack_lines[i]), f->stack_lines[i].len, w);
+}
+
 static void draw_panes(struct tui *ui)
 {
 	const struct frame *f = &ui->f;
@@ -1230,12 +1305,19 @@ static void draw_panes(struct tui *ui)
 		attrset(A_NORMAL);
 		put(y, 10, ftext(f, l->text), l->text.len, half - 11);
 	}
-	for (size_t i = 0; i < f->n_outs && (int)i < L->panes_h; i++) {
+	/* With a stack capture, it takes the right half's lower part (all of it, without output).
+	 */
+	int out_rows = !f->has_stacks ? L->panes_h : f->outs_total ? L->panes_h / 2 : 0;
+	size_t skip = f->n_outs > (size_t)out_rows ? f->n_outs - (size_t)out_rows : 0;
+	for (size_t i = skip; i < f->n_outs; i++) {
 		const struct fline *l = &f->outs[i];
 		color_on(ui, l->err ? C_RED : 0, 0);
-		put(L->panes_y + 1 + (int)i, half, ftext(f, l->text), l->text.len, L->cols - half);
+		put(L->panes_y + 1 + (int)(i - skip), half, ftext(f, l->text), l->text.len,
+		    L->cols - half);
 		attrset(A_NORMAL);
 	}
+	if (f->has_stacks)
+		draw_stack(ui, out_rows ? L->panes_y + 1 + out_rows : L->panes_y, half);
 }
 
 static void draw_bottom(struct tui *ui)
@@ -1245,12 +1327,16 @@ static void draw_bottom(struct tui *ui)
 	if (f->error.len) {
 		color_on(ui, C_RED, A_BOLD);
 		put(y, 0, ftext(f, f->error), f->error.len, ui->lay.cols - 1);
+	} else if (ui->notice && wall_now() < ui->notice_until) {
+		/* what a key said, for a while: over the ending too, which comes back after */
+		color_on(ui, C_YELLOW, A_BOLD);
+		put(y, 0, ui->notice, strlen(ui->notice), ui->lay.cols - 1);
 	} else if (f->ending.len && !f->running) {
 		color_on(ui, status_bad(f->status) ? C_RED : C_GREEN, A_BOLD);
 		put(y, 0, ftext(f, f->ending), f->ending.len, ui->lay.cols - 1);
 	} else {
 		color_on(ui, C_DIM, A_DIM);
-		static const char keys[] = "q quit  p pause  +/- window  ? help";
+		static const char keys[] = "q quit  p pause  +/- window  s stacks  ? help";
 		put(y, 0, keys, sizeof(keys) - 1, ui->lay.cols - 1);
 	}
 	attrset(A_NORMAL);
@@ -1265,6 +1351,7 @@ static void draw_help(struct tui *ui)
 		"p, space   pause / resume the picture",
 		"+          longer history window",
 		"-          shorter history window",
+		"s          ask for stacks now",
 		"?, h       this help (any key closes it)",
 		"",
 		"chart: the job's memory and the top processes",
@@ -1355,6 +1442,25 @@ static bool terminal_lost(void)
 	return p.revents & (POLLHUP | POLLERR | POLLNVAL);
 }
 
+/* The 's' key: asks the recording for stacks, or says why it cannot. */
+static void ask_stacks(struct tui *ui)
+{
+	const struct frame *f = &ui->f;
+	if (!ui->opt->ask_stacks)
+		ui->notice = "s: this view follows a log; only memline run --live asks for stacks";
+	else if (!f->running)
+		ui->notice = "s: the recording has ended";
+	else if (!f->stacks_when)
+		ui->notice = "s: this recording takes no stacks (record with --stacks)";
+	else if (!(f->stacks_when & (1u << STACK_SIGNAL)))
+		ui->notice = "s: this recording takes no stacks on demand (--stacks=...,signal)";
+	else {
+		ui->opt->ask_stacks(ui->opt->ask_data);
+		ui->notice = "s: stacks asked for: the pane shows them once taken";
+	}
+	ui->notice_until = wall_now() + 5;
+}
+
 /* Returns 0 when the user quit (or was asked to), 1 when the terminal went away, -1 on error. */
 static int loop(struct tui *ui, struct strbuf *err)
 {
@@ -1364,6 +1470,10 @@ static int loop(struct tui *ui, struct strbuf *err)
 	for (;;) {
 		if (check_size(ui))
 			dirty = rebuild = true;
+		if (ui->notice && wall_now() >= ui->notice_until) {
+			ui->notice = NULL; /* its time is up: the bottom line as it was */
+			dirty = true;
+		}
 		live_lock(ui->live);
 		unsigned long v = ui->live->version;
 		bool finished = ui->live->finished;
@@ -1422,6 +1532,10 @@ static int loop(struct tui *ui, struct strbuf *err)
 		case '_':
 			ui->window = tui_window_step(ui->window, -1, ui->f.elapsed);
 			rebuild = true;
+			break;
+		case 's':
+		case 'S':
+			ask_stacks(ui);
 			break;
 		case '?':
 		case 'h':

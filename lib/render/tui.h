@@ -24,6 +24,14 @@ struct tui_options {
 	double history;	   /* initial history window in seconds; 0 = the whole run */
 	atomic_bool *quit; /* may be NULL: once another thread sets it, tui_run returns within
 			    * a frame (0.1 s), as if the user had pressed 'q' */
+	/*
+	 * The 's' key asks the recording for stacks now: the dashboard calls ask_stacks(ask_data)
+	 * (which signals the recorder; the dashboard itself never does) when the run is running
+	 * and its header asked for stacks on demand (--stacks with "signal"). NULL: the view
+	 * follows a log another memline writes, and the key says it cannot.
+	 */
+	void (*ask_stacks)(void *data);
+	void *ask_data;
 };
 
 /*

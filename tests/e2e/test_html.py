@@ -23,6 +23,7 @@ from conftest import BUILD, MEMLINE, MEMWORK, REPO, TIMEOUT, of_type, read_log
 CHROMIUM = Path(os.environ.get("MEMLINE_CHROMIUM", "/usr/bin/chromium"))
 BROWSER_MODULES = BUILD / "browser" / "node_modules"
 CHECK = REPO / "tests" / "e2e" / "browser" / "check-report.js"
+CHECK_STACKS = REPO / "tests" / "e2e" / "browser" / "check-stacks.js"
 DRIVER = BUILD / "tests" / "plot_html_driver"
 NODE = "/usr/bin/node"
 
@@ -61,7 +62,7 @@ def page_data(html):
     return json.loads(html[start:end])
 
 
-def load_in_chromium(html_path, tmp_path):
+def load_in_chromium(html_path, tmp_path, check=CHECK):
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed (Debian package chromium; "
                     "scripts/install-deps test installs it)")
@@ -70,11 +71,11 @@ def load_in_chromium(html_path, tmp_path):
     profile = tmp_path / "chromium-profile"
     profile.mkdir()
     env = {**os.environ, "NODE_PATH": str(BROWSER_MODULES)}
-    r = subprocess.run([NODE, CHECK, html_path, profile], capture_output=True, text=True,
+    r = subprocess.run([NODE, check, html_path, profile], capture_output=True, text=True,
                        env=env, timeout=180)
     if r.returncode == 2:
         pytest.skip(f"Chromium cannot be started: {r.stderr.strip()}")
-    assert r.returncode == 0, f"check-report.js failed ({r.returncode}): {r.stderr}"
+    assert r.returncode == 0, f"{check.name} failed ({r.returncode}): {r.stderr}"
     return json.loads(r.stdout)
 
 
@@ -364,3 +365,50 @@ def test_page_of_a_format1_log_says_peak_rss(tmp_path):
     res = load_in_chromium(out, tmp_path)
     check_page(res, out)
     assert dict(res["summary"])["Peak RSS"] == "51.0 MiB at 1.0 s", res["summary"]
+
+
+def stacks_log(tmp_path):
+    """stacks.jsonl with one more capture whose label, thread name and frame are markup."""
+    lines = (FIXTURES / "stacks.jsonl").read_text(encoding="utf-8").splitlines()
+    end = lines.pop()
+    lines.append(json.dumps({"type": "frames", "t": 2.8, "first": 6, "frames": [
+        {"kind": "python", "fn": HOSTILE, "file": "/x/" + HOSTILE, "line": 7}]}))
+    lines.append(json.dumps({"type": "stack", "t": 2.8, "capture": 5, "why": "event",
+                             "label": HOSTILE, "pid": 300, "tid": 300, "thread": "<b>t</b>",
+                             "frames": [6, 3]}))
+    lines.append(end)
+    log = tmp_path / "stacks.jsonl"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return log
+
+
+def test_stack_markers_show_stacks(tmp_path):
+    """Each capture has a marker; clicking it shows its threads' stacks beside the chart."""
+    out = tmp_path / "stacks.html"
+    data = page_data(make_html([stacks_log(tmp_path)], out))
+    caps = data["runs"][0]["stacks"]
+    assert [c["capture"] for c in caps] == [1, 2, 3, 4, 5], caps
+    assert caps[2]["threads"][0]["frames"][0] == "grow (solver.c:41)", caps[2]
+    res = load_in_chromium(out, tmp_path, CHECK_STACKS)
+    assert res["pageErrors"] == [] and res["console"] == [], res
+    own = Path(out).resolve().as_uri()
+    assert [u for u in res["requests"] if u != own] == [], res["requests"]
+    assert res["before"]["hidden"], res["before"]
+    got = res["captures"]
+    assert [c["open"] for c in got] == [[0, i] for i in range(5)], got
+    assert all(not c["hidden"] for c in got), got
+    peak = got[2]
+    assert peak["title"] == "Capture 3 at 2.0 s", peak
+    assert peak["headings"] == ["thread 300 python3",
+                                "2 threads: 301 loader, 302 loader (truncated)"], peak
+    assert peak["frames"][0] == ["grow (solver.c:41)", "libfoo.so.1+0x11e00",
+                                 "load_batch (train.py:88)", "<module> (train.py:120)"], peak
+    assert got[3]["errors"] == ["the process exited during the capture"], got[3]
+    assert got[3]["frames"] == [], got[3]
+    # recorded markup stays text
+    hostile = got[4]
+    assert hostile["frames"][0][0].startswith(HOSTILE + " ("), hostile
+    assert hostile["headings"] == ["thread 300 <b>t</b>"], hostile
+    assert any(HOSTILE in w for w in hostile["what"]), hostile
+    assert hostile["markup"] == 0 and res["x"] is None, res
+    assert res["after"]["hidden"] and res["after"]["open"] is None, res["after"]

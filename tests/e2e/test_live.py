@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MEMLINE, POLL_TIMEOUT, read_pidfile, wait_for_records, wait_until
+from conftest import MEMLINE, POLL_TIMEOUT, REPO, read_pidfile, wait_for_records, wait_until
 
 PROC = "zzviewproc"  # the recorded program's name: a copy of sleep
 LABEL = "view-event-label"
@@ -365,3 +365,56 @@ def test_run_live_needs_a_terminal(ml):
     p = ml.cmd("run", "--live", "--", "true", stdin=subprocess.DEVNULL)
     assert p.returncode == 64 and "--live draws on a terminal" in p.stderr, p
     assert p.stderr.count("\n") == 1, p
+
+
+def test_view_shows_the_latest_stack(tmux):
+    """A log with stack captures: the pane shows the latest capture (its error here), and the
+    s key says that a view of a log cannot ask for stacks."""
+    log = REPO / "tests" / "fixtures" / "logs" / "stacks.jsonl"
+    tmux.start(f"env LANG=C.UTF-8 {MEMLINE} view {log}; echo VIEW-EXITED $?; sleep 600",
+               cols=100, rows=30)
+    tmux.wait_for("the latest capture and its error",
+                  contains("STACK #4 at 2.6 s (signal), pid 300",
+                           "the process exited during the capture"))
+    tmux.keys("s")
+    tmux.wait_for("the s key saying why it cannot",
+                  contains("s: this view follows a log; only memline run --live asks"))
+    tmux.keys("q")
+    tmux.wait_for("the view to quit", contains("VIEW-EXITED 0"))
+
+
+def test_view_shows_frames_escaped(tmp_path, tmux):
+    """The latest capture's frames, innermost first, recorded text escaped."""
+    lines = (REPO / "tests" / "fixtures" / "logs" / "stacks.jsonl").read_text().splitlines()
+    end = lines.pop()
+    lines.append(json.dumps({"type": "stack", "t": 2.9, "capture": 5, "why": "event",
+                             "label": "x", "pid": 300, "tid": 300, "frames": [5, 4, 2, 3]}))
+    log = tmp_path / "stacks.jsonl"
+    log.write_text("\n".join(lines + [end]) + "\n")
+    tmux.start(f"env LANG=C.UTF-8 {MEMLINE} view {log}; echo VIEW-EXITED $?; sleep 600",
+               cols=100, rows=30)
+    screen = tmux.wait_for("the frames", contains("STACK #5 at 2.9 s (event), pid 300",
+                                                  "evil\\x1b]0;pwned\\x07 (b>.so)",
+                                                  "load_batch (train.py:88)"))
+    at = [i for i, line in enumerate(screen) if "evil" in line][0]
+    assert "_PyEval_EvalFrameDefault" in screen[at + 1], screen
+    tmux.keys("q")
+    tmux.wait_for("the view to quit", contains("VIEW-EXITED 0"))
+
+
+def test_run_live_s_without_stacks(tmp_path, tmux):
+    """In a recording's dashboard (run --live) without --stacks, s says there are none to take
+    (and sends no signal: memline records on and exits with the command's status)."""
+    log = tmp_path / "s.jsonl"
+    go = tmp_path / "go"
+    tmux.start(f"env LANG=C.UTF-8 {MEMLINE} run --live -o {log} -- sh -c "
+               f"'while [ ! -e {go} ]; do sleep 0.1; done; exit 4'; echo RUN-EXITED $?; "
+               "sleep 600")
+    tmux.wait_for("the dashboard", contains("PID COMMAND", "running"))
+    tmux.keys("s")
+    tmux.wait_for("s saying the recording takes no stacks",
+                  contains("s: this recording takes no stacks (record with --stacks)"))
+    go.touch()
+    tmux.wait_for("how the run ended", contains("failed: exit code 4"))
+    tmux.keys("q")
+    tmux.wait_for("memline to exit with the command's status", contains("RUN-EXITED 4"))

@@ -104,6 +104,37 @@ static void test_grows(void **state)
 	strbuf_release(&err);
 }
 
+/* A frames record read in one poll serves the stacks of later polls; it is no record itself. */
+static void test_stacks_across_polls(void **state)
+{
+	(void)state;
+	struct writer w;
+	struct follow f;
+	struct strbuf err = STRBUF_INIT;
+	writer_open(&w);
+	puts_(&w, header);
+	assert_int_equal(follow_open(&f, w.path, NULL, NULL, &err), 0);
+	assert_int_equal(follow_poll(&f, &err), 1);
+	puts_(&w, "{\"type\":\"frames\",\"t\":1,\"first\":0,\"frames\":[{\"kind\":\"native\","
+		  "\"fn\":\"grow\"},{\"kind\":\"native\",\"fn\":\"main\"}]}\n");
+	assert_int_equal(follow_poll(&f, &err), 0);
+	puts_(&w, "{\"type\":\"stack\",\"t\":1,\"capture\":1,\"why\":\"peak\",\"pid\":7,"
+		  "\"frames\":[0,1]}\n");
+	assert_int_equal(follow_poll(&f, &err), 1);
+	assert_int_equal(f.run.stacks.n_captures, 1);
+	assert_string_equal(run_stacks_frame(&f.run.stacks, 0, 0)->fn, "grow");
+	puts_(&w, "{\"type\":\"stack\",\"t\":2,\"capture\":2,\"why\":\"signal\",\"pid\":7,"
+		  "\"frames\":[1]}\n");
+	assert_int_equal(follow_poll(&f, &err), 1);
+	assert_int_equal(f.run.stacks.n_captures, 2);
+	assert_int_equal(f.run.stacks.n_groups, 2);
+	assert_int_equal(f.run.corrupt, 0);
+	follow_release(&f);
+	close(w.fd);
+	unlink(w.path);
+	strbuf_release(&err);
+}
+
 static void test_writer_dies(void **state)
 {
 	(void)state;
@@ -244,9 +275,13 @@ static void test_not_a_regular_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_grows),	     cmocka_unit_test(test_writer_dies),
-		cmocka_unit_test(test_started_anew), cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_long_line),    cmocka_unit_test(test_not_a_regular_file),
+		cmocka_unit_test(test_grows),
+		cmocka_unit_test(test_stacks_across_polls),
+		cmocka_unit_test(test_writer_dies),
+		cmocka_unit_test(test_started_anew),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_not_a_regular_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
