@@ -13,8 +13,8 @@
  * SIGUSR1: a process-directed signal goes to a thread that does not block it, and every
  * thread blocks it but the recorder's, which takes it in its sigtimedwait (the views'
  * threads block every signal, libmicrohttpd's inherit the recorder's mask from the hook).
- * The dashboard calls it only for a recording whose header asked for stacks on demand, so a
- * recorder that does not wait for SIGUSR1 is never sent one.
+ * The dashboard calls it only for a recording whose header asked for stacks (with any
+ * --stacks memline waits for SIGUSR1), so a recorder that does not is never sent one.
  */
 #include "views.h"
 

@@ -1450,10 +1450,8 @@ static void ask_stacks(struct tui *ui)
 		ui->notice = "s: this view follows a log; only memline run --live asks for stacks";
 	else if (!f->running)
 		ui->notice = "s: the recording has ended";
-	else if (!f->stacks_when)
+	else if (!f->stacks_when) /* its memline does not wait for SIGUSR1: it would end it */
 		ui->notice = "s: this recording takes no stacks (record with --stacks)";
-	else if (!(f->stacks_when & (1u << STACK_SIGNAL)))
-		ui->notice = "s: this recording takes no stacks on demand (--stacks=...,signal)";
 	else {
 		ui->opt->ask_stacks(ui->opt->ask_data);
 		ui->notice = "s: stacks asked for: the pane shows them once taken";

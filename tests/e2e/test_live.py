@@ -418,3 +418,24 @@ def test_run_live_s_without_stacks(tmp_path, tmux):
     tmux.wait_for("how the run ended", contains("failed: exit code 4"))
     tmux.keys("q")
     tmux.wait_for("memline to exit with the command's status", contains("RUN-EXITED 4"))
+
+
+def test_run_live_s_takes_stacks_now(tmp_path, tmux):
+    """run --live --stacks (peaks only): s asks memline for stacks of every process now; the
+    capture is in the log (why signal) and the pane shows it."""
+    log = tmp_path / "s.jsonl"
+    go = tmp_path / "go"
+    tmux.start(f"env LANG=C.UTF-8 {MEMLINE} run --live --stacks -o {log} -- sh -c "
+               f"'while [ ! -e {go} ]; do sleep 0.1; done; exit 4'; echo RUN-EXITED $?; "
+               "sleep 600", cols=100, rows=30)
+    tmux.wait_for("the dashboard", contains("PID COMMAND", "running"))
+    tmux.keys("s")
+    tmux.wait_for("s saying the stacks were asked for", contains("s: stacks asked for"))
+    tmux.wait_for("the pane with the capture", contains("(signal), pid"))
+    go.touch()
+    tmux.wait_for("how the run ended", contains("failed: exit code 4"))
+    tmux.keys("q")
+    tmux.wait_for("memline to exit with the command's status", contains("RUN-EXITED 4"))
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    sig = [r for r in records if r["type"] == "stack" and r["why"] == "signal"]
+    assert sig and any(r["frames"] for r in sig), f"expected a signal capture with frames: {sig}"
