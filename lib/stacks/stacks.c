@@ -306,11 +306,23 @@ void stacks_capture(struct stacks *st, pid_t pid, enum stack_why why, const char
 	st->credit -= ss->cost;
 }
 
-/* Captures pid for why if the budget holds it, else counts it skipped. */
+/* What pid's last capture cost, seconds; 0 when it has had none (the first is let through). */
+static double last_cost(const struct stacks *st, pid_t pid)
+{
+	for (size_t i = 0; i < st->n_sess; i++)
+		if (st->sess[i]->pid == pid)
+			return st->sess[i]->cost;
+	return 0;
+}
+
+/*
+ * Captures pid for why if the budget holds it (its last capture's cost, at least some
+ * credit), else counts it skipped.
+ */
 static void capture_within(struct stacks *st, pid_t pid, enum stack_why why, const char *label,
 			   size_t len, double t)
 {
-	if (st->credit <= 0) {
+	if (st->credit <= 0 || st->credit < last_cost(st, pid)) {
 		st->counts.skipped++;
 		return;
 	}
