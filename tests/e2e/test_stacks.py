@@ -267,7 +267,8 @@ def test_python_frames_at_the_peak(tmp_path):
     lines = {fn: n for n, l in enumerate(PY_CHAIN.splitlines(), 1)
              for fn in ("time.sleep(1.2)", "return load_batch()", "return train_step()",
                         "train()") if l.strip() == fn}
-    records = record(tmp_path, ["/usr/bin/python3", script])
+    records = record(tmp_path, ["/usr/bin/python3", script],
+                     opts=["--stacks", "--stacks-gap", "0.3"])
     pid = header_of(records)["pid"]
     peak = [s for s in main_stacks(records, pid) if s["why"] == "peak"
             and any(f.get("fn") == "load_batch" for f in s["frames"])]
