@@ -421,9 +421,20 @@ void stacks_after_sample(struct stacks *st, const struct sample *s, double t)
 	long long job = s->tree.v[TF_JOB_PEAK] >= 0 ? s->tree.v[TF_JOB_PEAK] : s->tree.v[TF_JOB];
 	if (job < 0)
 		job = s->tree.v[TF_PEAK] >= 0 ? s->tree.v[TF_PEAK] : s->tree.v[TF_RSS];
+	/*
+	 * A new peak: above the last one captured by the threshold and by STACKS_PEAK_MIN_KIB.
+	 * The first sample's memory counts as captured: a process read right after its exec
+	 * "grows" as the dynamic loader maps its libraries, which no one chases.
+	 */
+	if (!st->peaks_started) {
+		st->peaks_started = true;
+		st->peak_captured = job > 0 ? job : 0;
+		remember_rss(st, s);
+		return;
+	}
 	if ((st->o.when & (1u << STACK_PEAK)) && job > 0 &&
 	    (double)job > (double)st->peak_captured * (1 + st->o.threshold) &&
-	    t - st->peak_t >= st->o.gap) {
+	    job - st->peak_captured >= STACKS_PEAK_MIN_KIB && t - st->peak_t >= st->o.gap) {
 		pid_t pid = grew_most(st, s);
 		if (pid > 0) {
 			st->peak_captured = job;

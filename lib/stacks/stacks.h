@@ -24,6 +24,8 @@
 
 /* The credit saved up: at most this many seconds of the budget (a first capture's symbols). */
 #define STACKS_CREDIT_SECS 10.0
+/* A new peak is at least this much above the last one captured, KiB. */
+#define STACKS_PEAK_MIN_KIB 1024
 /* The most CPU a capture of every process that a person asked for (SIGUSR1) may take. */
 #define STACKS_ASKED_SECS 1.0
 
@@ -44,6 +46,7 @@ struct stacks {
 	struct stack_counts counts;
 	double credit, credit_t;
 	long long peak_captured; /* the job's memory at the last peak capture, KiB */
+	bool peaks_started;	 /* the first sample was seen (its memory: the first "capture") */
 	double peak_t;		 /* when that was; -INFINITY */
 	double every_t;		 /* when the last every=S captures were */
 	/* each process's RSS at the last capture, to find which grew most since */
