@@ -331,3 +331,73 @@ def test_the_budget_skips_and_counts(tmp_path):
     assert small["stacks"]["skipped"] > 0, small["stacks"]
     assert 1 <= small["stacks"]["captures"] and \
         small["stacks"]["captures"] * 2 < full["stacks"]["captures"], (full, small)
+
+
+PYSTACK = REPO / "tests" / "workload" / "pystack.py"
+
+
+def marker_line(marker):
+    lines = [n for n, l in enumerate(PYSTACK.read_text().splitlines(), 1)
+             if l.rstrip().endswith(f"# L:{marker}")]
+    assert len(lines) == 1, f"expected one line marked {marker} in {PYSTACK}: {lines}"
+    return lines[0]
+
+
+def test_python_threads_on_demand(tmp_path):
+    """A CPython with two threads of its own, each holding its memory in a known chain, captured
+    on SIGUSR1 while all three wait where the test knows: every thread's Python frames and
+    lines, found by its native thread id."""
+    log = tmp_path / "s.jsonl"
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    p = subprocess.Popen([str(MEMLINE), "run", "-q", "-o", str(log), "--stacks=signal", "--",
+                          "/usr/bin/python3", str(PYSTACK), "--mib", "16", "--threads", "2",
+                          "--ready", str(ready_w), "--go", str(go_r)],
+                         pass_fds=(ready_w, go_r), stderr=subprocess.PIPE)
+    os.close(ready_w)
+    os.close(go_r)
+    try:
+        tids, buf = set(), b""
+        deadline = time.monotonic() + 30
+        while len(tids) < 3 and time.monotonic() < deadline:
+            chunk = os.read(ready_r, 64)
+            assert chunk, "expected pystack to tell where its threads are"
+            buf += chunk
+            *done, buf = buf.split(b"\n")
+            tids |= {int(x) for x in done if x}
+        assert len(tids) == 3, tids
+        pid = header_of(read_log(log))["pid"]
+
+        def in_read(tid):  # blocked in read(2) on the go pipe: syscall 0 on x86-64
+            try:
+                return Path(f"/proc/{pid}/task/{tid}/syscall").read_text().split()[0] == "0"
+            except OSError:
+                return False
+        while not all(in_read(t) for t in tids) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        p.send_signal(signal.SIGUSR1)
+        got = []
+        while time.monotonic() < deadline and len(got) < 3:
+            time.sleep(0.05)
+            got = [s for s in stacks(read_log(log)) if s["why"] == "signal"]
+    finally:
+        os.write(go_w, b"xxx")
+        os.close(go_w)
+        os.close(ready_r)
+        p.wait(timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr.read()
+    by_tid = {s["tid"]: [(f["fn"], f["line"]) for f in s["frames"] if f["kind"] == "python"]
+              for s in got}
+    assert set(by_tid) == tids, f"expected the three threads' stacks: {by_tid.keys()} {tids}"
+    main = header_of(read_log(log))["pid"]
+    wait = [n for n, l in enumerate(PYSTACK.read_text().splitlines(), 1)
+            if "os.read(ARGS.go, 1)" in l]
+    assert len(wait) == 1, wait
+    assert by_tid[main] == [("wait_here", wait[0]), ("inner", marker_line("inner")),
+                            ("middle", marker_line("middle")), ("outer", marker_line("outer")),
+                            ("main", marker_line("main")), ("<module>", by_tid[main][-1][1])], (
+        by_tid[main])
+    for tid in tids - {main}:
+        assert by_tid[tid][:3] == [("wait_here", wait[0]),
+                                   ("thread_inner", marker_line("thread_inner")),
+                                   ("thread_outer", marker_line("thread_outer"))], by_tid[tid]
