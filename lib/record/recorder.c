@@ -1033,10 +1033,6 @@ static int compile_regex(struct recorder *r, const struct recorder_options *o, s
 	return 0;
 }
 
-/*
- * Everything both modes set up before anything starts: whatever can fail is tried before the
- * log is opened (which touches nothing at its path either, see log.h).
- */
 static void on_stack(void *data, const struct stack_info *s)
 {
 	struct recorder *r = data;
@@ -1068,6 +1064,10 @@ static void start_stacks(struct recorder *r)
 	r->stacking = r->stacks != NULL;
 }
 
+/*
+ * Everything both modes set up before anything starts: whatever can fail is tried before the
+ * log is opened (which touches nothing at its path either, see log.h).
+ */
 static int setup(struct recorder *r, const struct recorder_options *o, bool attach,
 		 sigset_t *oldmask, struct strbuf *err)
 {
