@@ -1321,9 +1321,21 @@ static void skip_record(struct log_reader *r, long line, const char *why)
 	r->line = at;
 }
 
-/* A frames record's frames into the frame table: 0, 1 to skip the record, -1 out of memory. */
+/*
+ * How far past the table's end a frames record may begin: a writer numbers on from the end, so
+ * a gap is frames records lost with corrupt lines, never millions of them (a line that says it
+ * begins at 16 million would have the table grow to a gigabyte for nothing).
+ */
+#define FRAMES_GAP_MAX ((size_t)1 << 16)
+
+/*
+ * A frames record's frames into the frame table: 0; 1 to skip the record (it renumbers frames),
+ * 2 (it begins far past the table's end); -1 out of memory.
+ */
 static int take_frames(struct log_reader *r, const struct frames_record *fr)
 {
+	if (fr->first > r->frames.n + FRAMES_GAP_MAX)
+		return 2;
 	for (size_t i = 0; i < fr->n; i++)
 		if (frame_table_get(&r->frames, fr->first + i))
 			return 1;
@@ -1377,8 +1389,9 @@ static int take_record(struct log_reader *r, struct log_record *rec, struct strb
 	}
 	if (bad)
 		skip_record(r, line,
-			    frames ? "frames record renumbering frames already read"
-				   : "stack record with a frame no frames record gave");
+			    !frames    ? "stack record with a frame no frames record gave"
+			    : bad == 2 ? "frames record numbered far past the frames read"
+				       : "frames record renumbering frames already read");
 	return 0;
 }
 

@@ -939,6 +939,46 @@ static void test_stack_frames(void **state)
 }
 
 /*
+ * A frames record that begins far past the frames read (16 million, within FRAME_TABLE_MAX) is
+ * skipped as corrupt: the table does not grow to a gigabyte for one hostile line; a small gap
+ * (frames lost with a corrupt line) is taken.
+ */
+static void test_frames_far_past_the_end(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"{\"type\":\"header\",\"format\":2}\n"
+		"{\"type\":\"frames\",\"t\":1,\"first\":16000000,\"frames\":[{\"kind\":"
+		"\"native\",\"fn\":\"far\"}]}\n"
+		"{\"type\":\"stack\",\"t\":1,\"capture\":1,\"why\":\"peak\",\"pid\":5,\"frames\":["
+		"16000000]}\n"
+		"{\"type\":\"frames\",\"t\":1,\"first\":10,\"frames\":[{\"kind\":\"native\","
+		"\"fn\":\"near\"}]}\n"
+		"{\"type\":\"stack\",\"t\":1,\"capture\":1,\"why\":\"peak\",\"pid\":5,\"frames\":["
+		"10]}\n";
+	char *path = temp_log(text, sizeof(text) - 1);
+	struct log_reader r;
+	struct log_record rec;
+	struct strbuf err = STRBUF_INIT;
+	struct warnings w = {0};
+	log_record_init(&rec);
+	assert_int_equal(log_reader_open(&r, path, collect_warning, &w, &err), 0);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1); /* header */
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_STACK);
+	assert_int_equal(rec.line, 5);
+	assert_string_equal(rec.stack.frames[0].fn, "near");
+	assert_int_equal(w.n, 2); /* lines 2 and 3 */
+	assert_true(r.frames.alloc < 1000);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 0);
+	log_record_release(&rec);
+	log_reader_close(&r);
+	strbuf_release(&err);
+	unlink(path);
+	free(path);
+}
+
+/*
  * Reading ahead decodes lines on other threads: a stack is still resolved with the frames of
  * every frames record before it, however the lines fall into chunks. Each of n stacks has a
  * new frame named by its number on top of all those before.
@@ -1024,6 +1064,7 @@ int main(void)
 		cmocka_unit_test(test_long_first_and_last_lines),
 		cmocka_unit_test(test_text_cut_to_the_writer_caps),
 		cmocka_unit_test(test_stack_frames),
+		cmocka_unit_test(test_frames_far_past_the_end),
 		cmocka_unit_test(test_stacks_read_ahead),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
