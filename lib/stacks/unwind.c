@@ -56,7 +56,7 @@ void unwinder_release(struct unwinder *u)
 
 void unwinder_new_capture(struct unwinder *u)
 {
-	u->reported = false;
+	u->again = false;
 }
 
 /* ---- libdwfl's thread callbacks: the grab's threads ---- */
@@ -293,7 +293,8 @@ size_t unwinder_unwind(struct unwinder *u, const struct grab_thread *t, bool *tr
 #else
 	pc = 0;
 #endif
-	if (!dwfl_addrmodule(u->dwfl, pc) && !u->reported) {
+	if (!dwfl_addrmodule(u->dwfl, pc) && !u->again) {
+		u->again = true;
 		struct strbuf ignored = STRBUF_INIT;
 		report(u, &ignored); /* a library loaded since the last capture */
 		strbuf_release(&ignored);

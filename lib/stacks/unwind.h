@@ -32,7 +32,8 @@ struct unwinder {
 	int mem_fd; /* /proc/PID/mem, -1 */
 	bool attached;
 	const struct grab_thread *cur; /* the thread being unwound */
-	bool reported;		       /* modules reported during this capture */
+	bool reported;		       /* its modules were reported (once, at the first unwind) */
+	bool again;		       /* they were reported again during this capture */
 	struct unwind_sym **syms;      /* open addressing by pc; cap a power of two */
 	size_t cap, used;
 	struct frame_info frames[UNWIND_FRAMES_MAX]; /* the last unwind's, innermost first */
