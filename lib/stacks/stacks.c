@@ -81,11 +81,15 @@ void stacks_release(struct stacks *st)
 	memset(st, 0, sizeof(*st));
 }
 
-/* The session of pid, made if there is none (or it was another process of that pid). */
-static struct stack_session *session_of(struct stacks *st, pid_t pid)
+/*
+ * The session of pid, made if there is none (or it was another process of that pid); *own
+ * says whether pid is memline's child (one read of its stat for both).
+ */
+static struct stack_session *session_of(struct stacks *st, pid_t pid, bool *own)
 {
 	struct proc_stat ps;
 	bool known = procfs_pid_stat(st->fs, pid, &ps);
+	*own = known && ps.ppid == st->self; /* memline's child: its end is the recorder's */
 	unsigned long long start = known ? ps.starttime : 0, image = known ? ps.argstart : 0;
 	for (size_t i = 0; i < st->n_sess; i++) {
 		struct stack_session *ss = st->sess[i];
@@ -268,12 +272,11 @@ void stacks_capture(struct stacks *st, pid_t pid, enum stack_why why, const char
 		    double t)
 {
 	double c0 = thread_cpu();
-	struct stack_session *ss = session_of(st, pid);
+	bool own;
+	struct stack_session *ss = session_of(st, pid, &own);
 	if (!ss)
 		return;
 	python_of(st, ss);
-	struct proc_stat ps;
-	bool own = procfs_pid_stat(st->fs, pid, &ps) && ps.ppid == st->self;
 	st->counts.captures++;
 	struct stack_info info = {.t = t,
 				  .capture = st->counts.captures,
