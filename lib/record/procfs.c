@@ -436,6 +436,18 @@ bool procfs_mountinfo(const struct procfs *fs, struct strbuf *out)
 	return procfs_read_file(fs, "self/mountinfo", out);
 }
 
+/* A comm file's name into buf (without its newline); fd is closed. False when unreadable. */
+static bool read_comm(int fd, char *buf, size_t size)
+{
+	ssize_t n = fd >= 0 && size >= 2 ? pread_small(fd, buf, size) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return false;
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf[0] != '\0';
+}
+
 bool procfs_comm(const struct procfs *fs, pid_t pid, char *buf, size_t size)
 {
 	char path[48];
@@ -443,18 +455,8 @@ bool procfs_comm(const struct procfs *fs, pid_t pid, char *buf, size_t size)
 		snprintf(path, sizeof(path), "%s%d/comm", fs ? "" : "/proc/", (int)pid);
 	else
 		snprintf(path, sizeof(path), "%sself/comm", fs ? "" : "/proc/");
-	int fd = fs ? open_ro(fs->root_fd, path) : open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || size < 2) {
-		if (fd >= 0)
-			close(fd);
-		return false;
-	}
-	ssize_t n = pread_small(fd, buf, size);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[strcspn(buf, "\n")] = '\0';
-	return buf[0] != '\0';
+	return read_comm(fs ? open_ro(fs->root_fd, path) : open(path, O_RDONLY | O_CLOEXEC), buf,
+			 size);
 }
 
 /* One pread of a small file into buf; returns the length or -1. */
@@ -570,14 +572,7 @@ bool procfs_task_comm(const struct procfs *fs, pid_t pid, pid_t tid, char *buf, 
 {
 	char path[48];
 	snprintf(path, sizeof(path), "%d/task/%d/comm", (int)pid, (int)tid);
-	int fd = open_ro(fs->root_fd, path);
-	ssize_t n = size >= 2 ? pread_small(fd, buf, size) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return false;
-	buf[strcspn(buf, "\n")] = '\0';
-	return buf[0] != '\0';
+	return read_comm(open_ro(fs->root_fd, path), buf, size);
 }
 
 int procfs_mem_open(const struct procfs *fs, pid_t pid)
