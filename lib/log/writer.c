@@ -435,6 +435,15 @@ static void add_opt_int(struct strbuf *sb, const char *key, long long v)
 	strbuf_add_json_opt(sb, v);
 }
 
+/* Seconds, or null when there are none (0 or less: not set). */
+static void add_secs_or_null(struct strbuf *sb, double secs)
+{
+	if (secs > 0)
+		strbuf_add_json_secs(sb, secs);
+	else
+		strbuf_addstr(sb, "null");
+}
+
 /* The header's "memory": how the job's memory is measured, and the job's cgroup. */
 static void write_memory(struct strbuf *sb, const struct header_info *h)
 {
@@ -474,10 +483,7 @@ static void write_stacks_asked(struct strbuf *sb, const struct header_info *h)
 		strbuf_add_json_str(sb, when_names[i]);
 	}
 	strbuf_addstr(sb, "],\"every\":");
-	if (h->stacks_every > 0)
-		strbuf_add_json_secs(sb, h->stacks_every);
-	else
-		strbuf_addstr(sb, "null");
+	add_secs_or_null(sb, h->stacks_every);
 	strbuf_addstr(sb, ",\"threshold\":");
 	strbuf_add_json_secs(sb, h->stacks_threshold);
 	strbuf_addstr(sb, ",\"gap\":");
@@ -536,10 +542,7 @@ void log_write_header(struct log_writer *w, const struct header_info *h)
 	strbuf_add_json_str(sb, h->kernel);
 	strbuf_add_json_key(sb, "interval");
 	strbuf_addstr(sb, "{\"fixed\":");
-	if (h->interval_fixed > 0)
-		strbuf_add_json_secs(sb, h->interval_fixed);
-	else
-		strbuf_addstr(sb, "null");
+	add_secs_or_null(sb, h->interval_fixed);
 	strbuf_addstr(sb, ",\"min\":");
 	strbuf_add_json_secs(sb, h->interval_min);
 	strbuf_addstr(sb, ",\"max\":");
