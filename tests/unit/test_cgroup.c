@@ -29,6 +29,7 @@
 #include "record/cgroup.h"
 #include "record/oom.h"
 #include "record/procfs.h"
+#include "tree-fixture.h"
 
 struct tree {
 	char dir[64];
@@ -39,28 +40,13 @@ static struct tree *tree_open(const char *name)
 {
 	struct tree *t = calloc(1, sizeof(*t));
 	assert_non_null(t);
-	snprintf(t->dir, sizeof(t->dir), "/tmp/memline-test-cgroup-XXXXXX");
-	assert_non_null(mkdtemp(t->dir));
-	const char *fixtures = getenv("MEMLINE_FIXTURES");
-	struct strbuf cmd = STRBUF_INIT, err = STRBUF_INIT;
-	strbuf_addf(&cmd, "cp -R '%s/trees/%s/.' '%s'", fixtures ? fixtures : "tests/fixtures",
-		    name, t->dir);
-	assert_int_equal(system(cmd.buf), 0);
-	strbuf_reset(&cmd);
-	strbuf_addf(&cmd, "%s/proc", t->dir);
-	assert_int_equal(procfs_init(&t->fs, cmd.buf, &err), 0);
-	strbuf_release(&cmd);
-	strbuf_release(&err);
+	tree_fixture_open(t->dir, sizeof(t->dir), "cgroup", name, &t->fs);
 	return t;
 }
 
 static void tree_close(struct tree *t)
 {
-	procfs_release(&t->fs);
-	struct strbuf cmd = STRBUF_INIT;
-	strbuf_addf(&cmd, "chmod -R u+w '%s'; rm -rf '%s'", t->dir, t->dir);
-	assert_int_equal(system(cmd.buf), 0);
-	strbuf_release(&cmd);
+	tree_fixture_close(t->dir, &t->fs);
 	free(t);
 }
 

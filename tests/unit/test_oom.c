@@ -21,6 +21,7 @@
 
 #include "record/oom.h"
 #include "record/procfs.h"
+#include "tree-fixture.h"
 
 struct tree {
 	char dir[64];
@@ -35,32 +36,17 @@ static struct tree *tree_open(const char *name)
 {
 	struct tree *t = calloc(1, sizeof(*t));
 	assert_non_null(t);
-	snprintf(t->dir, sizeof(t->dir), "/tmp/memline-test-oom-XXXXXX");
-	assert_non_null(mkdtemp(t->dir));
-	const char *fixtures = getenv("MEMLINE_FIXTURES");
-	struct strbuf cmd = STRBUF_INIT, err = STRBUF_INIT;
-	strbuf_addf(&cmd, "cp -R '%s/trees/%s/.' '%s'", fixtures ? fixtures : "tests/fixtures",
-		    name, t->dir);
-	assert_int_equal(system(cmd.buf), 0);
-	strbuf_reset(&cmd);
-	strbuf_addf(&cmd, "%s/proc", t->dir);
-	assert_int_equal(procfs_init(&t->fs, cmd.buf, &err), 0);
+	tree_fixture_open(t->dir, sizeof(t->dir), "oom", name, &t->fs);
 	oom_watch_init(&t->w, &t->fs);
 	snprintf(t->proc_cgroup, sizeof(t->proc_cgroup), "%s/proc/100/cgroup", t->dir);
 	snprintf(t->other_dir, sizeof(t->other_dir), "%s/sys/fs/cgroup/memory/other", t->dir);
-	strbuf_release(&cmd);
-	strbuf_release(&err);
 	return t;
 }
 
 static void tree_close(struct tree *t)
 {
 	oom_watch_release(&t->w);
-	procfs_release(&t->fs);
-	struct strbuf cmd = STRBUF_INIT;
-	strbuf_addf(&cmd, "rm -rf '%s'", t->dir);
-	assert_int_equal(system(cmd.buf), 0);
-	strbuf_release(&cmd);
+	tree_fixture_close(t->dir, &t->fs);
 	free(t);
 }
 
