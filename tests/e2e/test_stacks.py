@@ -401,3 +401,20 @@ def test_python_threads_on_demand(tmp_path):
         assert by_tid[tid][:3] == [("wait_here", wait[0]),
                                    ("thread_inner", marker_line("thread_inner")),
                                    ("thread_outer", marker_line("thread_outer"))], by_tid[tid]
+
+
+@pytest.mark.parametrize("opts,says", [
+    (["--stacks=peaks,sometimes"], "--stacks takes a comma list of peaks, events, every=SECONDS"),
+    (["--stacks=every=soon"], "--stacks=every"),
+    (["--stacks", "--stacks-budget", "250"], "--stacks-budget takes a percentage from 0 to 100"),
+    (["--stacks", "--stacks-threshold", "x"], "--stacks-threshold takes a percentage"),
+    (["--stacks", "--stacks-gap", "-1"], "--stacks-gap"),
+])
+def test_bad_stacks_options(tmp_path, opts, says):
+    """A bad --stacks value: exit 64, one line naming the option, nothing written."""
+    log = tmp_path / "x.jsonl"
+    p = subprocess.run([str(MEMLINE), "run", "-o", str(log), *opts, "--", "true"],
+                       capture_output=True, timeout=TIMEOUT)
+    err = p.stderr.decode()
+    assert p.returncode == 64 and says in err and err.count("\n") == 1, (p.returncode, err)
+    assert not log.exists() and not list(tmp_path.iterdir())
