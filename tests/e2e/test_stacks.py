@@ -193,8 +193,12 @@ def test_processes_that_exit_during_captures(tmp_path):
 def test_denied_capture_says_why(tmp_path):
     """nobody attaching to root's process: no stack, one clear line, the recording goes on."""
     sleeper = subprocess.Popen(["sleep", "30"])
+    # a directory nobody can use, with a copy of memline (the build may be where it cannot)
     d = Path(tempfile.mkdtemp(prefix="memline-stacks-", dir="/tmp"))
     os.chmod(d, 0o1777)
+    ml = d / "memline"
+    shutil.copy(MEMLINE, ml)
+    os.chmod(ml, 0o755)
     log = d / "a.jsonl"
 
     def as_nobody():
@@ -202,7 +206,7 @@ def test_denied_capture_says_why(tmp_path):
         os.setgid(NOBODY)
         os.setuid(NOBODY)
     try:
-        p = subprocess.Popen([str(MEMLINE), "attach", "-q", "-o", str(log), "-i", "0.05",
+        p = subprocess.Popen([str(ml), "attach", "-q", "-o", str(log), "-i", "0.05",
                               "--stacks=every=0.2", str(sleeper.pid)], preexec_fn=as_nobody,
                              stderr=subprocess.PIPE)
         time.sleep(1.0)
