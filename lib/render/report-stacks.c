@@ -18,7 +18,6 @@
 #define THREADS_LISTED 8   /* threads named in one entry, at most */
 
 /* The moments of --stacks, as the option and the header say them. */
-static const char *const when_names[STACK_NWHY] = {"peaks", "events", "every", "signal"};
 
 /* "4 captures, 1 skipped (budget spent), 1 failed; 4 ms of memline's CPU". */
 static void add_counts(const struct run *run, bool cpu, struct strbuf *out)
@@ -180,7 +179,7 @@ static void add_asked(const struct header_info *h, struct strbuf *out)
 	for (int i = 0; i < STACK_NWHY; i++)
 		if (h->stacks_when & (1u << i)) {
 			strbuf_addstr(out, any ? ", " : "");
-			strbuf_addstr(out, when_names[i]);
+			strbuf_addstr(out, stack_when_names[i]);
 			if (i == STACK_EVERY && h->stacks_every > 0)
 				strbuf_addf(out, "=%g", h->stacks_every);
 			any = true;

@@ -83,7 +83,7 @@ static void write_all(const char *path)
 	struct tree_values tree;
 	for (int i = 0; i < TREE_NFIELDS; i++)
 		tree.v[i] = 10 + i;
-	log_write_sample(&w, 0.25, 12000000, &tree, v, 2);
+	log_write_sample(&w, 0.25, 12000000, &tree, v, 2, NULL, 0);
 	struct exit_info e = {.pid = 4242,
 			      .t = 1.5,
 			      .how = EXIT_HOW_KILLED,
@@ -267,7 +267,7 @@ static void test_flush_deadline(void **state)
 	assert_true(log_writer_due(&w) == INFINITY); /* nothing buffered */
 
 	struct tree_values tree = {{0}};
-	log_write_sample(&w, 1.0, 1000, &tree, NULL, 0);
+	log_write_sample(&w, 1.0, 1000, &tree, NULL, 0, NULL, 0);
 	assert_true(fabs(log_writer_due(&w) - 100.5) < 1e-9);
 	assert_int_equal(log_writer_flush(&w, 100.2, false, &err), 0);
 	assert_int_equal(written(&w), after_header); /* not yet due */
@@ -276,7 +276,7 @@ static void test_flush_deadline(void **state)
 	assert_true(after_sample > after_header); /* due: written */
 
 	/* A record written long after the last write is due at once. */
-	log_write_sample(&w, 2.0, 1000, &tree, NULL, 0);
+	log_write_sample(&w, 2.0, 1000, &tree, NULL, 0, NULL, 0);
 	assert_int_equal(log_writer_flush(&w, 200.0, false, &err), 0);
 	assert_true(written(&w) > after_sample);
 	assert_int_equal(log_writer_close(&w, &err), 0);

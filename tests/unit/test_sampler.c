@@ -513,7 +513,7 @@ static void test_collectors(void **state)
 	/* Without --pss the table has no smaps collector, and PSS is never read. */
 	start_with(f, &root, false);
 	char *names = collector_names(&f->s);
-	assert_string_equal(names, "stat vm status io");
+	assert_string_equal(names, "stat vm status io threads");
 	free(names);
 	const struct sample *s = sampler_sample(&f->s, 0.01);
 	assert_int_equal(find_values(s, 1000)->v[PF_PSS], -1);
@@ -523,7 +523,7 @@ static void test_collectors(void **state)
 
 	start_with(f, &root, true);
 	names = collector_names(&f->s);
-	assert_string_equal(names, "stat vm status smaps io");
+	assert_string_equal(names, "stat vm status smaps io threads");
 	free(names);
 	s = sampler_sample(&f->s, 0.01);
 	assert_int_equal(find_values(s, 1000)->v[PF_PSS], 2500);
