@@ -96,7 +96,8 @@ static const struct record_option {
 	 "of the job: the process that grew most; the default),\n"
 	 "events (each event and span from the program), every=S\n"
 	 "(every process, each S seconds), signal (SIGUSR1 to\n"
-	 "memline: every process, now); see memline(1)"},
+	 "memline: every process, now), heap (a thread's new heap\n"
+	 "peak; on with --heap); see memline(1)"},
 	{"stacks-threshold", OPT_STACKS_THRESHOLD, "PCT", RUN | ATTACH,
 	 "peaks: a new peak is PCT % above the last one captured\n"
 	 "(default 5)"},
@@ -246,7 +247,7 @@ static double parse_pct(const char *name, const char *arg)
 	return pct / 100;
 }
 
-/* --stacks=WHEN: a comma list of peaks, events, every=S, signal. */
+/* --stacks=WHEN: a comma list of peaks, events, every=S, signal, heap. */
 static void parse_stacks(struct stacks_options *o, const char *arg)
 {
 	o->when = 0;
@@ -262,6 +263,8 @@ static void parse_stacks(struct stacks_options *o, const char *arg)
 			o->when |= 1u << STACK_EVENT;
 		} else if (len == 6 && !strncmp(p, "signal", 6)) {
 			o->when |= 1u << STACK_SIGNAL;
+		} else if (len == 4 && !strncmp(p, "heap", 4)) {
+			o->when |= 1u << STACK_HEAP;
 		} else if (len > 6 && !strncmp(p, "every=", 6)) {
 			char secs[64];
 			snprintf(secs, sizeof(secs), "%.*s", (int)(len - 6), p + 6);
@@ -269,8 +272,8 @@ static void parse_stacks(struct stacks_options *o, const char *arg)
 			o->when |= 1u << STACK_EVERY;
 		} else {
 			die(EXIT_USAGE,
-			    "--stacks takes a comma list of peaks, events, every=SECONDS and "
-			    "signal, not '%.*s'",
+			    "--stacks takes a comma list of peaks, events, every=SECONDS, "
+			    "signal and heap, not '%.*s'",
 			    (int)len, p);
 		}
 		if (!p[len])
@@ -472,6 +475,11 @@ int record_opts_parse(struct record_opts *ro, const char *cmd, const char *head,
 				"are in that file's directory (or use 'memline run --heap')");
 	if (ro->rec.heap != HEAP_OFF)
 		find_heap_library(ro);
+	/* --heap --stacks: a thread's new heap peak is a moment to capture too */
+	if (ro->rec.heap != HEAP_OFF && ro->rec.stacks.when)
+		ro->rec.stacks.when |= 1u << STACK_HEAP;
+	if ((ro->rec.stacks.when & (1u << STACK_HEAP)) && ro->rec.heap == HEAP_OFF)
+		die(EXIT_USAGE, "--stacks=heap needs --heap: a thread's heap is counted only then");
 	return optind;
 }
 

@@ -70,11 +70,15 @@ static void add_pid(const struct run *run, pid_t pid, struct strbuf *out)
 	strbuf_release(&cmd);
 }
 
-/* "capture 3 at 2.000 s, peak, pid 300 (python3 train.py)", an event's label after "event". */
+/* "capture 3 at 2.000 s, peak, pid 300 (python3 train.py)", an event's label after "event",
+ * a heap capture's thread after "heap of thread". */
 static void add_capture_line(const struct run *run, const struct run_capture *c, struct strbuf *out)
 {
 	strbuf_addf(out, "capture %ld at %.3f s, %s", c->number, c->t, stack_why_names[c->why]);
-	if (c->label) {
+	if (c->label && c->why == STACK_HEAP) {
+		strbuf_addstr(out, " of thread "); /* its label: the thread that peaked */
+		text_escape(out, c->label, c->label_len, 24);
+	} else if (c->label) {
 		strbuf_addstr(out, " \"");
 		text_escape(out, c->label, c->label_len, 40);
 		strbuf_addch(out, '"');
