@@ -9,9 +9,10 @@
  * header names the image (argv's address) so that the file of the image before an exec is not
  * taken for the new one's. When the file is not there, the reason is looked for once: a
  * static binary (no program interpreter: LD_PRELOAD does not apply; a Go program says so), a
- * setuid or setgid program (AT_SECURE: the loader ignores LD_PRELOAD), an environment whose
- * LD_PRELOAD no longer names the library. Without one of those the file is waited for a
- * second, then the process is said to have none (it is still looked for, once a second).
+ * setuid or setgid program (AT_SECURE: the loader ignores LD_PRELOAD): those are said at once.
+ * Otherwise the file is waited for a second, then the process is said to have none (its
+ * environment no longer preloads the library, or the library did not start), and it is still
+ * looked for, once a second: a heap record saying it is counted may follow.
  * memline's own child before its exec of the command has none and is not told of. A file is
  * removed once its process is gone, and the tree collector at the end removes, every few
  * seconds, those of processes that came and went unseen; the directory itself goes with the
@@ -161,10 +162,11 @@ static void tell(struct sampler *s, struct tracked_proc *p, double t, bool on, c
 }
 
 /*
- * Why p's image cannot have the library's counters, when that is known from the outside;
- * NULL when it may. *ours: it is memline's own program (its child before its exec).
+ * Why p's image cannot have the library's counters, when its program says so for sure (a
+ * static binary, a 32-bit one, secure execution); NULL when it may have them. *ours: it is
+ * memline's own child before its exec (memline's program); *go: a Go program.
  */
-static const char *why_none(struct sampler *s, struct tracked_proc *p, bool *ours, bool *go)
+static const char *why_never(struct sampler *s, struct tracked_proc *p, bool *ours, bool *go)
 {
 	char path[32];
 	snprintf(path, sizeof(path), "%d/exe", (int)p->pid);
@@ -172,7 +174,8 @@ static const char *why_none(struct sampler *s, struct tracked_proc *p, bool *our
 	*ours = *go = false;
 	if (fd >= 0) {
 		struct stat st;
-		*ours = fstat(fd, &st) == 0 && st.st_dev == s->self_dev && st.st_ino == s->self_ino;
+		*ours = s->opt.self > 0 && p->ppid == s->opt.self && fstat(fd, &st) == 0 &&
+			st.st_dev == s->self_dev && st.st_ino == s->self_ino;
 		struct exe_kind k = *ours ? (struct exe_kind){0} : exe_kind(fd);
 		close(fd);
 		*go = k.go;
@@ -181,19 +184,14 @@ static const char *why_none(struct sampler *s, struct tracked_proc *p, bool *our
 		if (k.read && !k.elf64)
 			return "a 32-bit program: the 64-bit heap library cannot load into it";
 		if (k.read && !k.dynamic)
-			return k.go ? "a static Go program: LD_PRELOAD cannot load the heap "
-				      "library "
+			return k.go ? "a static Go program: LD_PRELOAD cannot load the heap library "
 				      "into it, and Go's heap does not use malloc"
-				    : "a static binary: LD_PRELOAD cannot load the heap library "
-				      "into "
+				    : "a static binary: LD_PRELOAD cannot load the heap library into "
 				      "it";
 	}
 	if (secure_exec(s, p->pid))
 		return "a setuid, setgid or privileged program: the loader ignores LD_PRELOAD in "
 		       "it";
-	if (environ_preloads(s, p->pid) == 0)
-		return "its environment does not preload the heap library (its parent changed "
-		       "LD_PRELOAD)";
 	return NULL;
 }
 
@@ -246,13 +244,18 @@ static void look(struct sampler *s, struct tracked_proc *p, struct proc_threads 
 	bool first = pt->heap_since == t;
 	if (!first && p->slow_t != t && t - pt->heap_since < HEAP_WAIT)
 		return; /* a new image: looked for at every sample in its first second */
-	bool ours = false, go = false;
-	const char *why = NULL;
-	if (first || !pt->heap_told)
-		why = why_none(s, p, &ours, &go);
-	if (ours) {
-		pt->heap = HEAP_NONE; /* memline's child before its exec: the exec resets this */
-		return;
+	if (first) {
+		bool ours = false;
+		const char *why = why_never(s, p, &ours, &pt->go);
+		if (ours) {
+			pt->heap = HEAP_NONE; /* memline's child before its exec: the exec resets */
+			return;
+		}
+		if (why) {
+			pt->heap = HEAP_NONE;
+			tell(s, p, t, false, why, NULL);
+			return;
+		}
 	}
 	if (map_counters(s, p, pt)) {
 		pt->heap = HEAP_FOUND;
@@ -260,16 +263,17 @@ static void look(struct sampler *s, struct tracked_proc *p, struct proc_threads 
 		char alloc[sizeof(h->allocator)];
 		memcpy(alloc, h->allocator, sizeof(alloc));
 		alloc[sizeof(alloc) - 1] = '\0';
-		tell(s, p, t, true, limit_of(h, go), alloc);
+		tell(s, p, t, true, limit_of(h, pt->go), alloc);
 		return;
 	}
-	if (why) {
-		pt->heap = HEAP_NONE;
-		tell(s, p, t, false, why, NULL);
-	} else if (!pt->heap_told && t - pt->heap_since >= HEAP_WAIT) {
+	/* not there yet: said once, and looked for again once a second */
+	if (!pt->heap_told && t - pt->heap_since >= HEAP_WAIT)
 		tell(s, p, t, false,
-		     "the heap library did not start in it (no counters file appeared)", NULL);
-	}
+		     environ_preloads(s, p->pid) == 0
+			     ? "its environment does not preload the heap library (its parent "
+			       "changed LD_PRELOAD)"
+			     : "the heap library did not start in it (no counters file appeared)",
+		     NULL);
 }
 
 /* Binds the slots handed out since the last read to p's threads. */

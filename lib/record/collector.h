@@ -103,6 +103,7 @@ struct proc_threads {
 	unsigned heap_execs; /* tracked_proc.execs its state is of */
 	double heap_since;   /* when it began looking for this image's counters */
 	bool heap_told;	     /* the heap record of this image was written */
+	bool go;	     /* its program is a Go program */
 	void *map;	     /* the counters file, mapped; NULL */
 	dev_t dev;
 	ino_t ino;

@@ -1885,6 +1885,11 @@ const char *recorder_self_channel(const struct recorder_self *s)
 	return s->r.place.file;
 }
 
+const char *recorder_self_heap_dir(const struct recorder_self *s)
+{
+	return s->r.heap_dir;
+}
+
 int recorder_self_stop(struct recorder_self *s, const char *error, struct strbuf *err)
 {
 	/* Read by the thread after it sees the stop byte, written before it. */

@@ -188,6 +188,8 @@ struct recorder_self;
 struct recorder_self *recorder_self_start(const struct recorder_options *o, struct strbuf *err);
 /* The channel file the recording reads (for MEMLINE_EVENTS), or NULL. */
 const char *recorder_self_channel(const struct recorder_self *s);
+/* With heap: the directory the recording reads the heap counters files from, or NULL. */
+const char *recorder_self_heap_dir(const struct recorder_self *s);
 /*
  * Ends the recording with status completed, or failed with error (not NULL), writes the end
  * record and frees s. Returns -1 with a message in err when the log could not be written in
