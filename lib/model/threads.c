@@ -175,6 +175,13 @@ int run_threads_add_rows(struct run *run, const struct sample_record *sample)
 			.heap_peak = peak,
 			.cpu = v[TH_UTIME] >= 0 && v[TH_STIME] >= 0 ? v[TH_UTIME] + v[TH_STIME]
 								    : -1,
+			.utime = v[TH_UTIME],
+			.stime = v[TH_STIME],
+			.alloc = v[TH_ALLOC],
+			.freed = v[TH_FREED],
+			.nalloc = v[TH_NALLOC],
+			.nfree = v[TH_NFREE],
+			.mmap = v[TH_MMAP],
 		};
 		if (add_point(x, &p) < 0)
 			return -1;

@@ -18,12 +18,16 @@
 #include "log/reader.h"
 #include "log/record.h"
 
-/* One row of a thread, as its timeline keeps it. */
+/* One row of a thread, as its timeline keeps it: every number the row held. */
 struct run_th_point {
 	double t;
-	long long heap;	     /* bytes; -1 unknown */
-	long long heap_peak; /* its highest since the previous point, bytes; -1 */
-	long long cpu;	     /* utime + stime, ms; -1 */
+	long long heap;		 /* bytes; -1 unknown */
+	long long heap_peak;	 /* its highest since the previous point, bytes; -1 */
+	long long cpu;		 /* utime + stime, ms; -1 */
+	long long utime, stime;	 /* ms; -1 */
+	long long alloc, freed;	 /* cumulative bytes; -1 */
+	long long nalloc, nfree; /* cumulative calls; -1 */
+	long long mmap;		 /* bytes of heap in anonymous mappings; -1 */
 };
 
 struct run_th {
