@@ -221,6 +221,43 @@ size_t *run_threads_of(const struct run_threads *th, int proc, size_t *n)
 	return out;
 }
 
+int run_th_index_build(struct run_th_index *ix, const struct run_threads *th, size_t n_procs)
+{
+	ix->order = malloc((th->n ? th->n : 1) * sizeof(*ix->order));
+	ix->first = calloc(n_procs + 1, sizeof(*ix->first));
+	if (!ix->order || !ix->first) {
+		run_th_index_release(ix);
+		return -1;
+	}
+	/* a counting sort by process (first[p + 1] counts p's, then becomes where p's end) */
+	for (size_t i = 0; i < th->n; i++)
+		if ((size_t)th->v[i].proc < n_procs)
+			ix->first[th->v[i].proc + 1]++;
+	for (size_t p = 0; p < n_procs; p++)
+		ix->first[p + 1] += ix->first[p];
+	size_t *next = malloc((n_procs ? n_procs : 1) * sizeof(*next));
+	if (!next) {
+		run_th_index_release(ix);
+		return -1;
+	}
+	memcpy(next, ix->first, n_procs * sizeof(*next));
+	for (size_t i = 0; i < th->n; i++)
+		if ((size_t)th->v[i].proc < n_procs)
+			ix->order[next[th->v[i].proc]++] = i;
+	free(next);
+	for (size_t p = 0; p < n_procs; p++)
+		qsort_r(ix->order + ix->first[p], ix->first[p + 1] - ix->first[p],
+			sizeof(*ix->order), by_weight, (void *)th);
+	return 0;
+}
+
+void run_th_index_release(struct run_th_index *ix)
+{
+	free(ix->order);
+	free(ix->first);
+	ix->order = ix->first = NULL;
+}
+
 long long run_th_heap_at(const struct run_th *x, double at)
 {
 	size_t lo = 0, hi = x->n_pts;

@@ -73,6 +73,19 @@ long run_threads_find(const struct run_threads *th, int proc, pid_t tid);
  * CPU time), into a new array (the caller frees it; NULL with *n 0 when none or out of memory).
  */
 size_t *run_threads_of(const struct run_threads *th, int proc, size_t *n);
+/*
+ * The threads of every process at once, in one pass over them (run_threads_of, called for each
+ * process, walks every thread each time: quadratic for a log of many processes). order holds
+ * indexes into th->v grouped by process, each group in run_threads_of's order; process p's are
+ * order[first[p]] .. order[first[p + 1] - 1] (first has n_procs + 1 entries).
+ */
+struct run_th_index {
+	size_t *order;
+	size_t *first;
+};
+/* Builds ix (0), or -1 when out of memory (ix is then empty). Release it in any case. */
+int run_th_index_build(struct run_th_index *ix, const struct run_threads *th, size_t n_procs);
+void run_th_index_release(struct run_th_index *ix);
 /* A thread's live heap at time t: that of its last row at or before t; -1 unknown. */
 long long run_th_heap_at(const struct run_th *t, double at);
 
