@@ -723,6 +723,7 @@ void report_text(const struct run *run, struct strbuf *out)
 {
 	text_summary(run, out);
 	report_stacks_line(run, out);
+	report_threads_line(run, out);
 	text_warnings(run, out);
 	text_processes(run, out);
 	text_timeline(run, out);

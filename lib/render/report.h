@@ -56,6 +56,21 @@ bool report_has_stacks(const struct run *run);
 void report_stacks_line(const struct run *run, struct strbuf *out);
 
 /*
+ * `memline report --threads` (report-threads.c): for each process, by start, its threads
+ * (those of run->threads, the biggest heap peak first; a process with none had one thread all
+ * its life and shows as its main thread: tid = pid, name = comm, its CPU, heap unknown), in a
+ * table of heap numbers (peak live heap and when, live at the end, of it in mmap, CPU, when it
+ * ended; then allocated and freed bytes and calls, when first seen) when they have them, else
+ * of CPU times; whether its heap was counted (the allocator, or why not); and a timeline of
+ * its top three threads at up to ten of its samples: their live heap as % of the process's
+ * peak heap, or without heap numbers their CPU use since the row before as % of one CPU, and
+ * a bar stacking them. At most 100 threads a process. Thread names escaped. A log before
+ * format 3 gets one line that says it has no threads.
+ */
+void report_threads_text(const struct run *run, struct strbuf *out);
+/* The text report's line about the threads, "threads   3 in 1 process ...\n"; nothing without. */
+void report_threads_line(const struct run *run, struct strbuf *out);
+/*
  * One line saying how the run ended, starting with its status word, e.g. "oom-killed: pid 123
  * (python3 train.py) killed by the kernel's OOM killer at 12.3 s", and ending with the end
  * record's error message when it has one ("failed: ValueError: bad input"), escaped and cut

@@ -1,0 +1,594 @@
+/*
+ * report-threads: `memline report --threads` and the text report's threads line
+ * (render/report.h), from the run's threads (model/threads.h).
+ *
+ * A process shows its threads biggest heap peak first (then the most CPU), in a table of heap
+ * numbers when its heap was counted (--heap) and of CPU times when not; a process with no
+ * thread in the model had one thread all its life and shows as its main thread (tid = pid,
+ * name = comm, the process's CPU, heap unknown). Then a timeline of its top threads: at a
+ * handful of its samples, each one's live heap as a share of the process's peak heap (or,
+ * without heap numbers, each one's CPU use since the sample before, as a share of one CPU),
+ * with a bar that stacks them in shades. Thread names come from the program: the text shows
+ * them through text_escape.
+ */
+#include "render/report.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TEXT_WIDTH  100
+#define BAR_WIDTH   50
+#define THREAD_ROWS 100 /* threads listed per process, at most */
+#define TOP_THREADS 3	/* threads with a column of their own in a timeline */
+#define MOMENTS	    10	/* rows of a timeline, at most */
+#define NAME_COLS   16	/* a thread's name in a table */
+
+/* The bar's shades: the top threads', then the rest of the process's threads'. */
+static const char *const shades[TOP_THREADS + 1] = {"█", "▓", "▒", "░"};
+
+/* ---- a process's threads ---- */
+
+/* The threads of one process as the reports show them. */
+struct proc_view {
+	size_t proc;
+	const struct run_th **v; /* biggest heap peak first (run_threads_of's order) */
+	size_t n;
+	struct run_th main; /* a process with no thread in the model: its one thread */
+	bool heap;	    /* some thread has heap numbers */
+};
+
+/* The whole process's one thread, for a process that never had more (nor heap counters). */
+static void main_thread(const struct run *run, size_t i, struct run_th *th)
+{
+	const struct run_proc *p = &run->procs[i];
+	memset(th, 0, sizeof(*th));
+	th->proc = (int)i;
+	th->tid = p->pid;
+	size_t n = strnlen(p->comm, sizeof(p->comm));
+	if (n >= sizeof(th->name))
+		n = sizeof(th->name) - 1;
+	memcpy(th->name, p->comm, n);
+	th->first_t = p->seen;
+	th->end_t = -1;
+	th->utime = p->utime;
+	th->stime = p->stime;
+	th->heap = th->heap_peak = th->alloc = th->freed = th->nalloc = th->nfree = th->mmap = -1;
+	th->heap_peak_t = -1;
+}
+
+/* Process i's threads; false when out of memory. Release with view_release. */
+static bool view_init(struct proc_view *pv, const struct run *run, const struct run_th_index *ix,
+		      size_t i)
+{
+	memset(pv, 0, sizeof(*pv));
+	pv->proc = i;
+	size_t from = ix->first[i], n = ix->first[i + 1] - from;
+	pv->v = malloc((n ? n : 1) * sizeof(*pv->v));
+	if (!pv->v)
+		return false;
+	if (!n) {
+		main_thread(run, i, &pv->main);
+		pv->v[0] = &pv->main;
+		pv->n = 1;
+		return true;
+	}
+	for (size_t k = 0; k < n; k++) {
+		pv->v[k] = &run->threads.v[ix->order[from + k]];
+		pv->heap |= pv->v[k]->heap_peak >= 0 || pv->v[k]->heap >= 0;
+	}
+	pv->n = n;
+	return true;
+}
+
+static void view_release(struct proc_view *pv)
+{
+	free(pv->v);
+	pv->v = NULL;
+}
+
+/* Whether the process's only thread is the one made up for it (no thread in the model). */
+static bool view_made_up(const struct proc_view *pv)
+{
+	return pv->n == 1 && pv->v[0] == &pv->main;
+}
+
+static long long cpu_ms(long long utime, long long stime)
+{
+	if (utime < 0 && stime < 0)
+		return -1;
+	return (utime > 0 ? utime : 0) + (stime > 0 ? stime : 0);
+}
+
+/* ---- text cells ---- */
+
+/* A time of the run: milliseconds up to 1000 s, as the report's events and phases show it. */
+static void add_time(struct strbuf *out, double t)
+{
+	if (t > -1000 && t < 1000)
+		strbuf_addf(out, "%.3f s", t);
+	else
+		text_secs(out, t);
+}
+
+/* The cell, right-aligned to width, and two spaces; the cell is emptied. */
+static void add_cell(struct strbuf *out, struct strbuf *cell, int width)
+{
+	strbuf_addf(out, "%*s  ", width, cell->buf ? cell->buf : "");
+	strbuf_reset(cell);
+}
+
+static void cell_bytes(struct strbuf *cell, long long bytes)
+{
+	if (bytes < 0)
+		strbuf_addch(cell, '?');
+	else
+		text_bytes(cell, bytes);
+}
+
+static void cell_count(struct strbuf *cell, long long n)
+{
+	if (n < 0)
+		strbuf_addch(cell, '?');
+	else
+		strbuf_addf(cell, "%lld", n);
+}
+
+static void cell_cpu(struct strbuf *cell, long long ms)
+{
+	if (ms < 0)
+		strbuf_addch(cell, '?');
+	else
+		text_secs(cell, ms / 1000.0);
+}
+
+/* A thread's name (escaped, cut to cols), "(more threads)" for the library's last slot. */
+static size_t add_name(struct strbuf *out, const struct run_th *th, size_t cols)
+{
+	if (th->tid < 0) {
+		strbuf_addstr(out, "(more threads)");
+		return 14;
+	}
+	if (!th->name[0]) {
+		strbuf_addch(out, '?');
+		return 1;
+	}
+	return text_escape(out, th->name, strlen(th->name), cols);
+}
+
+/* The tid and the name columns of a row. */
+static void add_tid_name(struct strbuf *out, const struct run_th *th)
+{
+	if (th->tid < 0)
+		strbuf_addf(out, "%7s  ", "-");
+	else
+		strbuf_addf(out, "%7d  ", (int)th->tid);
+	size_t used = add_name(out, th, NAME_COLS);
+	strbuf_addf(out, "%*s  ", (int)(NAME_COLS - (used < NAME_COLS ? used : NAME_COLS)), "");
+}
+
+/* ---- the text: a process ---- */
+
+/* "pid 200 (./server --threads 3): 3 threads". */
+static void text_heading(const struct run *run, const struct proc_view *pv, struct strbuf *out)
+{
+	struct strbuf cmd = STRBUF_INIT;
+	run_proc_cmd(run, pv->proc, &cmd);
+	strbuf_addf(out, "\npid %d (", (int)run->procs[pv->proc].pid);
+	text_escape(out, cmd.buf ? cmd.buf : "", cmd.len, 60);
+	strbuf_release(&cmd);
+	size_t n = 0;
+	bool more = false;
+	for (size_t k = 0; k < pv->n; k++) {
+		n += pv->v[k]->tid >= 0;
+		more |= pv->v[k]->tid < 0;
+	}
+	if (view_made_up(pv))
+		strbuf_addstr(out, "): one thread all its life\n");
+	else
+		strbuf_addf(out, "): %zu thread%s%s\n", n, n == 1 ? "" : "s",
+			    more ? " and more, counted together" : "");
+}
+
+/* "heap      counted (libc.so.6); peak 50.0 MiB at 2.500 s", or why it was not counted. */
+static void text_heap(const struct run *run, const struct proc_view *pv, struct strbuf *out)
+{
+	const struct run_proc *p = &run->procs[pv->proc];
+	if (run->header.heap == HEAP_OFF && p->heap_on < 0)
+		return;
+	strbuf_addstr(out, "heap      ");
+	if (p->heap_on > 0) {
+		strbuf_addstr(out, "counted");
+		if (p->heap_allocator) {
+			strbuf_addstr(out, " (");
+			text_escape(out, p->heap_allocator, strlen(p->heap_allocator), 30);
+			strbuf_addch(out, ')');
+		}
+		if (p->heap_peak >= 0) {
+			strbuf_addstr(out, "; peak ");
+			text_bytes(out, text_kib_bytes(p->heap_peak));
+			strbuf_addstr(out, " at ");
+			add_time(out, p->heap_peak_t);
+		}
+		if (p->heap_why) {
+			strbuf_addstr(out, "; ");
+			text_escape(out, p->heap_why, strlen(p->heap_why), 2000);
+		}
+	} else if (p->heap_on == 0) {
+		strbuf_addstr(out, "not counted");
+		if (p->heap_why) {
+			strbuf_addstr(out, ": ");
+			text_escape(out, p->heap_why, strlen(p->heap_why), 2000);
+		}
+	} else {
+		strbuf_addstr(out, "unknown: the log has no heap record of it");
+	}
+	strbuf_addch(out, '\n');
+}
+
+static void more_threads(struct strbuf *out, size_t n)
+{
+	if (n > THREAD_ROWS)
+		strbuf_addf(out, "… and %zu more threads (memline report --json lists them all)\n",
+			    n - THREAD_ROWS);
+}
+
+/* When a thread ended: its end record, else its process's exit; "-" still running. */
+static void cell_ended(struct strbuf *cell, const struct run *run, const struct run_th *th)
+{
+	double end = th->end_t >= 0 ? th->end_t : run->procs[th->proc].end;
+	if (end >= 0)
+		add_time(cell, end);
+	else
+		strbuf_addch(cell, '-');
+}
+
+/* The heap table: each thread's peak and when, its live heap at the end, of it mmap, CPU. */
+static void text_heap_table(const struct run *run, const struct proc_view *pv, struct strbuf *out)
+{
+	struct strbuf cell = STRBUF_INIT;
+	strbuf_addf(out, "%7s  %-*s  %10s  %9s  %11s  %10s  %9s  %9s\n", "TID", NAME_COLS, "THREAD",
+		    "PEAK HEAP", "AT", "LIVE AT END", "IN MMAP", "CPU", "ENDED");
+	for (size_t k = 0; k < pv->n && k < THREAD_ROWS; k++) {
+		const struct run_th *th = pv->v[k];
+		add_tid_name(out, th);
+		cell_bytes(&cell, th->heap_peak);
+		add_cell(out, &cell, 10);
+		if (th->heap_peak >= 0)
+			add_time(&cell, th->heap_peak_t);
+		else
+			strbuf_addch(&cell, '?');
+		add_cell(out, &cell, 9);
+		cell_bytes(&cell, th->heap);
+		add_cell(out, &cell, 11);
+		cell_bytes(&cell, th->mmap);
+		add_cell(out, &cell, 10);
+		cell_cpu(&cell, cpu_ms(th->utime, th->stime));
+		add_cell(out, &cell, 9);
+		cell_ended(&cell, run, th);
+		strbuf_addf(out, "%9s\n", cell.buf ? cell.buf : "");
+		strbuf_reset(&cell);
+	}
+	more_threads(out, pv->n);
+	strbuf_addf(out, "%7s  %-*s  %10s  %11s  %10s  %11s  %9s\n", "TID", NAME_COLS, "THREAD",
+		    "ALLOCATED", "ALLOCATIONS", "FREED", "FREES", "SEEN");
+	for (size_t k = 0; k < pv->n && k < THREAD_ROWS; k++) {
+		const struct run_th *th = pv->v[k];
+		add_tid_name(out, th);
+		cell_bytes(&cell, th->alloc);
+		add_cell(out, &cell, 10);
+		cell_count(&cell, th->nalloc);
+		add_cell(out, &cell, 11);
+		cell_bytes(&cell, th->freed);
+		add_cell(out, &cell, 10);
+		cell_count(&cell, th->nfree);
+		add_cell(out, &cell, 11);
+		add_time(&cell, th->first_t);
+		strbuf_addf(out, "%9s\n", cell.buf ? cell.buf : "");
+		strbuf_reset(&cell);
+	}
+	more_threads(out, pv->n);
+	strbuf_release(&cell);
+}
+
+/* The CPU table: each thread's CPU time, user and system, when it was first seen and ended. */
+static void text_cpu_table(const struct run *run, const struct proc_view *pv, struct strbuf *out)
+{
+	struct strbuf cell = STRBUF_INIT;
+	strbuf_addf(out, "%7s  %-*s  %9s  %9s  %9s  %9s  %9s\n", "TID", NAME_COLS, "THREAD", "CPU",
+		    "USER", "SYSTEM", "SEEN", "ENDED");
+	for (size_t k = 0; k < pv->n && k < THREAD_ROWS; k++) {
+		const struct run_th *th = pv->v[k];
+		add_tid_name(out, th);
+		cell_cpu(&cell, cpu_ms(th->utime, th->stime));
+		add_cell(out, &cell, 9);
+		cell_cpu(&cell, th->utime);
+		add_cell(out, &cell, 9);
+		cell_cpu(&cell, th->stime);
+		add_cell(out, &cell, 9);
+		add_time(&cell, th->first_t);
+		add_cell(out, &cell, 9);
+		cell_ended(&cell, run, th);
+		strbuf_addf(out, "%9s\n", cell.buf ? cell.buf : "");
+		strbuf_reset(&cell);
+	}
+	more_threads(out, pv->n);
+	strbuf_release(&cell);
+}
+
+/* ---- the text: a process's timeline ---- */
+
+/*
+ * The samples a timeline shows, indexes into run->samples: every sample of the process's life
+ * when there are few, else MOMENTS spread evenly from the first to the last, the one nearest
+ * must (the process's heap peak; -1 none) replaced by it. Returns how many.
+ */
+static size_t pick_moments(const struct run *run, const struct run_proc *p, double must,
+			   size_t *idx)
+{
+	if (p->first_sample < 0 || p->last_sample < p->first_sample)
+		return 0;
+	size_t first = (size_t)p->first_sample, n = (size_t)(p->last_sample - p->first_sample) + 1;
+	if (n <= MOMENTS) {
+		for (size_t k = 0; k < n; k++)
+			idx[k] = first + k;
+		return n;
+	}
+	for (size_t k = 0; k < MOMENTS; k++)
+		idx[k] = first + k * (n - 1) / (MOMENTS - 1);
+	if (must < 0)
+		return MOMENTS;
+	size_t at = run_sample_from(run, must);
+	if (at < first || at >= first + n)
+		return MOMENTS;
+	size_t best = 0;
+	for (size_t k = 1; k < MOMENTS; k++)
+		if ((idx[k] > at ? idx[k] - at : at - idx[k]) <
+		    (idx[best] > at ? idx[best] - at : at - idx[best]))
+			best = k;
+	idx[best] = at; /* the nearest: it stays between its neighbours */
+	return MOMENTS;
+}
+
+/* A thread's CPU time at t: its last row at or before t that has one; -1 none. */
+static long long cpu_at(const struct run_th *th, double t)
+{
+	long long v = -1;
+	for (size_t k = 0; k < th->n_pts && th->pts[k].t <= t; k++)
+		if (th->pts[k].cpu >= 0)
+			v = th->pts[k].cpu;
+	return v;
+}
+
+/*
+ * A thread's value at moment k: its live heap (bytes) at the sample, or its CPU use since the
+ * moment before (ms per second, 1000 for one CPU, -1 for the first moment); -1 unknown.
+ */
+static double moment_value(const struct run *run, const struct run_th *th, const size_t *idx,
+			   size_t k, bool heap)
+{
+	double t = run->samples[idx[k]].t;
+	if (heap)
+		return (double)run_th_heap_at(th, t);
+	if (!k)
+		return -1;
+	double t0 = run->samples[idx[k - 1]].t;
+	long long a = cpu_at(th, t0), b = cpu_at(th, t);
+	if (a < 0 || b < 0 || t <= t0)
+		return -1;
+	return (double)(b > a ? b - a : 0) / (t - t0);
+}
+
+/*
+ * One row: the time, each top thread's value and the whole process's as % of unit, and the
+ * bar stacking them, full for full.
+ */
+static void timeline_row(struct strbuf *out, double t, const double *v, size_t top, double all,
+			 double unit, double full)
+{
+	struct strbuf cell = STRBUF_INIT;
+	add_time(&cell, t);
+	add_cell(out, &cell, 9);
+	for (size_t j = 0; j < top; j++) {
+		if (v[j] < 0)
+			strbuf_addch(&cell, '-');
+		else
+			strbuf_addf(&cell, "%d%%", (int)(v[j] / unit * 100)); /* truncated */
+		add_cell(out, &cell, 7);
+	}
+	if (all < 0)
+		strbuf_addch(&cell, '-');
+	else
+		strbuf_addf(&cell, "%d%%", (int)(all / unit * 100));
+	strbuf_addf(out, "%7s", cell.buf);
+	strbuf_release(&cell);
+	/* rounded as a running sum, so that the segments add up to the whole's bar */
+	double sum = 0;
+	long drawn = 0;
+	for (size_t j = 0; j <= top; j++) {
+		double part = j < top ? (v[j] > 0 ? v[j] : 0) : (all > sum ? all - sum : 0);
+		sum += part;
+		long end = lround(fmin(sum / full, 1.0) * BAR_WIDTH);
+		for (; drawn < end; drawn++)
+			strbuf_addf(out, "%s%s", drawn ? "" : "  ", shades[j]);
+	}
+	strbuf_addch(out, '\n');
+}
+
+/* "  █ 210 loader  ▓ 211 worker  ░ the other threads": whose each shade is. */
+static void timeline_legend(const struct proc_view *pv, size_t top, struct strbuf *out)
+{
+	for (size_t j = 0; j < top; j++) {
+		strbuf_addf(out, "  %s ", shades[j]);
+		if (pv->v[j]->tid >= 0)
+			strbuf_addf(out, "%d ", (int)pv->v[j]->tid);
+		add_name(out, pv->v[j], 20);
+	}
+	if (pv->n > top)
+		strbuf_addf(out, "  %s the other threads", shades[TOP_THREADS]);
+	strbuf_addch(out, '\n');
+}
+
+static void text_timeline(const struct run *run, const struct proc_view *pv, struct strbuf *out)
+{
+	const struct run_proc *p = &run->procs[pv->proc];
+	if (view_made_up(pv))
+		return;
+	size_t idx[MOMENTS];
+	bool heap = pv->heap;
+	size_t n = pick_moments(run, p, heap ? p->heap_peak_t : -1, idx);
+	if (n < (heap ? 1u : 2u))
+		return;
+	size_t top = pv->n < TOP_THREADS ? pv->n : TOP_THREADS;
+	double v[MOMENTS][TOP_THREADS], all[MOMENTS], scale = 0;
+	for (size_t k = 0; k < n; k++) {
+		all[k] = -1;
+		for (size_t j = 0; j < pv->n; j++) {
+			double x = moment_value(run, pv->v[j], idx, k, heap);
+			if (j < top)
+				v[k][j] = x;
+			if (x >= 0)
+				all[k] = (all[k] < 0 ? 0 : all[k]) + x;
+		}
+		if (all[k] > scale)
+			scale = all[k];
+	}
+	if (scale <= 0)
+		return;	     /* nothing to show: no heap, or no CPU used */
+	double unit = scale; /* what 100% is */
+	if (heap) {
+		/* the process's peak (its samples', KiB), or the highest these moments show */
+		double peak = (double)text_kib_bytes(p->heap_peak);
+		if (peak > scale)
+			unit = scale = peak;
+		strbuf_addstr(out,
+			      "timeline: the top threads' live heap, % of the process's peak (");
+		text_bytes(out, (long long)scale);
+		strbuf_addstr(out, ")\n");
+	} else {
+		/* one CPU; the bar's full width is one CPU, or the busiest row's share when more */
+		unit = 1000;
+		if (scale < 1000)
+			scale = 1000;
+		strbuf_addf(
+			out,
+			"timeline: the top threads' CPU use since the row before, %% of one CPU "
+			"(a full bar: %d%%)\n",
+			(int)(scale / 10));
+	}
+	timeline_legend(pv, top, out);
+	strbuf_addf(out, "%9s  ", "TIME");
+	for (size_t j = 0; j < top; j++) {
+		if (pv->v[j]->tid >= 0)
+			strbuf_addf(out, "%7d  ", (int)pv->v[j]->tid);
+		else
+			strbuf_addf(out, "%7s  ", "more");
+	}
+	strbuf_addf(out, "%7s\n", "ALL");
+	for (size_t k = heap ? 0 : 1; k < n; k++)
+		timeline_row(out, run->samples[idx[k]].t, v[k], top, all[k], unit, scale);
+}
+
+static int cmp_start(const void *a, const void *b, void *data)
+{
+	const struct run *run = data;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	const struct run_proc *p = &run->procs[i], *q = &run->procs[j];
+	if (p->start != q->start)
+		return p->start < q->start ? -1 : 1;
+	return i < j ? -1 : i > j;
+}
+
+/* The processes' indexes by start (ties: the order they joined); NULL when out of memory. */
+static size_t *procs_by_start(const struct run *run)
+{
+	size_t *order = malloc((run->n_procs ? run->n_procs : 1) * sizeof(*order));
+	if (!order)
+		return NULL;
+	for (size_t i = 0; i < run->n_procs; i++)
+		order[i] = i;
+	qsort_r(order, run->n_procs, sizeof(*order), cmp_start, (void *)run);
+	return order;
+}
+
+/* How many threads the run's processes had: those of the model, one for each of the others. */
+static size_t count_threads(const struct run *run, const struct run_th_index *ix)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < run->n_procs; i++) {
+		size_t k = ix->first[i + 1] - ix->first[i];
+		n += k ? k : 1;
+	}
+	return n;
+}
+
+void report_threads_text(const struct run *run, struct strbuf *out)
+{
+	strbuf_addstr(out, "log       ");
+	text_escape(out, run->path ? run->path : "", run->path ? strlen(run->path) : 0,
+		    TEXT_WIDTH - 10);
+	strbuf_addch(out, '\n');
+	if (run->header.format < 3) {
+		strbuf_addf(out,
+			    "no threads: a log of format %d (memline records threads from format 3 "
+			    "on)\n",
+			    run->header.format);
+		return;
+	}
+	struct run_th_index ix;
+	size_t *order = procs_by_start(run);
+	if (!order || run_th_index_build(&ix, &run->threads, run->n_procs) < 0) {
+		free(order);
+		out->oom = true;
+		return;
+	}
+	if (run->header.heap != HEAP_OFF)
+		strbuf_addf(out,
+			    "heap      counted (--heap%s): each thread's live heap, what it "
+			    "allocated and no one freed yet\n",
+			    run->header.heap == HEAP_EXACT ? "=exact" : "");
+	size_t n = count_threads(run, &ix);
+	strbuf_addf(out, "threads   %zu thread%s in %zu process%s\n", n, n == 1 ? "" : "s",
+		    run->n_procs, run->n_procs == 1 ? "" : "es");
+	for (size_t k = 0; k < run->n_procs; k++) {
+		struct proc_view pv;
+		if (!view_init(&pv, run, &ix, order[k])) {
+			out->oom = true;
+			break;
+		}
+		text_heading(run, &pv, out);
+		text_heap(run, &pv, out);
+		if (pv.heap)
+			text_heap_table(run, &pv, out);
+		else
+			text_cpu_table(run, &pv, out);
+		text_timeline(run, &pv, out);
+		view_release(&pv);
+	}
+	run_th_index_release(&ix);
+	free(order);
+}
+
+void report_threads_line(const struct run *run, struct strbuf *out)
+{
+	if (run->header.format < 3 || !run->threads.n)
+		return;
+	bool *has = calloc(run->n_procs ? run->n_procs : 1, sizeof(*has));
+	if (!has) {
+		out->oom = true;
+		return;
+	}
+	size_t procs = 0;
+	for (size_t i = 0; i < run->threads.n; i++) {
+		size_t p = (size_t)run->threads.v[i].proc;
+		procs += !has[p];
+		has[p] = true;
+	}
+	free(has);
+	/* as report --threads counts them: each process without any in the model has one */
+	size_t n = run->threads.n + (run->n_procs - procs);
+	strbuf_addf(out,
+		    "threads   %zu thread%s in %zu process%s (memline report --threads shows "
+		    "them)\n",
+		    n, n == 1 ? "" : "s", run->n_procs, run->n_procs == 1 ? "" : "es");
+}
