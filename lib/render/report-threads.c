@@ -1,6 +1,7 @@
 /*
- * report-threads: `memline report --threads` and the text report's threads line
- * (render/report.h), from the run's threads (model/threads.h).
+ * report-threads: `memline report --threads`, the text report's threads line and the JSON
+ * report's per-process "threads" and "heap" (render/report.h), from the run's threads
+ * (model/threads.h).
  *
  * A process shows its threads biggest heap peak first (then the most CPU), in a table of heap
  * numbers when its heap was counted (--heap) and of CPU times when not; a process with no
@@ -9,7 +10,7 @@
  * handful of its samples, each one's live heap as a share of the process's peak heap (or,
  * without heap numbers, each one's CPU use since the sample before, as a share of one CPU),
  * with a bar that stacks them in shades. Thread names come from the program: the text shows
- * them through text_escape.
+ * them through text_escape, the JSON escapes them as JSON does.
  */
 #include "render/report.h"
 
@@ -591,4 +592,86 @@ void report_threads_line(const struct run *run, struct strbuf *out)
 		    "threads   %zu thread%s in %zu process%s (memline report --threads shows "
 		    "them)\n",
 		    n, n == 1 ? "" : "s", run->n_procs, run->n_procs == 1 ? "" : "es");
+}
+
+/* ---- JSON ---- */
+
+static void json_secs_or_null(struct strbuf *out, const char *key, double secs, bool known)
+{
+	strbuf_add_json_key(out, key);
+	if (known)
+		strbuf_add_json_secs(out, secs);
+	else
+		strbuf_addstr(out, "null");
+}
+
+static void json_num(struct strbuf *out, const char *key, long long v)
+{
+	strbuf_add_json_key(out, key);
+	strbuf_add_json_opt(out, v);
+}
+
+static void json_thread(const struct run_th *th, struct strbuf *out)
+{
+	strbuf_addstr(out, "{\"tid\":");
+	strbuf_add_json_i64(out, th->tid);
+	strbuf_add_json_key(out, "name");
+	if (th->name[0])
+		strbuf_add_json_str(out, th->name);
+	else
+		strbuf_addstr(out, "null");
+	json_secs_or_null(out, "first_t", th->first_t, true);
+	json_secs_or_null(out, "end_t", th->end_t, th->end_t >= 0);
+	json_secs_or_null(out, "utime", th->utime / 1000.0, th->utime >= 0);
+	json_secs_or_null(out, "stime", th->stime / 1000.0, th->stime >= 0);
+	json_num(out, "heap", th->heap);
+	json_num(out, "heap_peak", th->heap_peak);
+	json_secs_or_null(out, "heap_peak_t", th->heap_peak_t, th->heap_peak >= 0);
+	json_num(out, "alloc", th->alloc);
+	json_num(out, "freed", th->freed);
+	json_num(out, "nalloc", th->nalloc);
+	json_num(out, "nfree", th->nfree);
+	json_num(out, "mmap", th->mmap);
+	strbuf_addch(out, '}');
+}
+
+static void json_opt_str(struct strbuf *out, const char *key, const char *s)
+{
+	strbuf_add_json_key(out, key);
+	if (s)
+		strbuf_add_json_str(out, s);
+	else
+		strbuf_addstr(out, "null");
+}
+
+void report_json_threads(const struct run *run, const struct run_th_index *ix, size_t i,
+			 struct strbuf *out)
+{
+	struct proc_view pv;
+	if (!view_init(&pv, run, ix, i)) {
+		out->oom = true;
+		return;
+	}
+	strbuf_add_json_key(out, "threads");
+	strbuf_addch(out, '[');
+	for (size_t k = 0; k < pv.n; k++) {
+		if (k)
+			strbuf_addch(out, ',');
+		json_thread(pv.v[k], out);
+	}
+	strbuf_addch(out, ']');
+	view_release(&pv);
+
+	const struct run_proc *p = &run->procs[i];
+	strbuf_add_json_key(out, "heap");
+	strbuf_addstr(out, "{\"on\":");
+	if (p->heap_on < 0)
+		strbuf_addstr(out, "null");
+	else
+		strbuf_add_json_bool(out, p->heap_on > 0);
+	json_opt_str(out, "allocator", p->heap_allocator);
+	json_opt_str(out, "why", p->heap_why);
+	json_num(out, "peak", text_kib_bytes(p->heap_peak));
+	json_secs_or_null(out, "peak_t", p->heap_peak_t, p->heap_peak >= 0);
+	strbuf_addch(out, '}');
 }

@@ -781,7 +781,8 @@ static void json_pids(struct strbuf *out, const char *key, const pid_t *pids, si
 	strbuf_add_json_pids(out, pids, n);
 }
 
-static void json_process(const struct run *run, size_t i, struct strbuf *out)
+static void json_process(const struct run *run, const struct run_th_index *ix, size_t i,
+			 struct strbuf *out)
 {
 	const struct run_proc *p = &run->procs[i];
 	struct strbuf cmd = STRBUF_INIT;
@@ -812,6 +813,8 @@ static void json_process(const struct run *run, size_t i, struct strbuf *out)
 	json_opt_str(out, "exit_source", p->exited ? exit_source_names[p->exit.source] : NULL);
 	json_bytes(out, "hwm", p->exited ? p->exit.hwm : -1);
 	json_bytes(out, "maxrss", p->exited ? p->exit.maxrss : -1);
+	if (ix) /* format 3 on */
+		report_json_threads(run, ix, i, out);
 	strbuf_addch(out, '}');
 }
 
@@ -935,14 +938,20 @@ void report_json(const struct run *run, struct strbuf *out)
 	json_pids(out, "alive", alive, n_alive);
 	json_bool(out, "truncated", run->truncated);
 	json_opt_int(out, "corrupt_lines", run->corrupt);
+	/* a format 3 log's processes have their threads and heap (none before) */
+	struct run_th_index ix = {0};
+	bool threads = h->format >= 3;
+	if (threads && run_th_index_build(&ix, &run->threads, run->n_procs) < 0)
+		out->oom = true;
 	strbuf_add_json_key(out, "processes");
 	strbuf_addch(out, '[');
 	for (size_t i = 0; i < run->n_procs; i++) {
 		if (i)
 			strbuf_addch(out, ',');
-		json_process(run, i, out);
+		json_process(run, threads && ix.first ? &ix : NULL, i, out);
 	}
 	strbuf_addch(out, ']');
+	run_th_index_release(&ix);
 	report_json_events(run, out);
 	report_json_spans(run, out);
 	if (run->error)

@@ -71,6 +71,15 @@ void report_threads_text(const struct run *run, struct strbuf *out);
 /* The text report's line about the threads, "threads   3 in 1 process ...\n"; nothing without. */
 void report_threads_line(const struct run *run, struct strbuf *out);
 /*
+ * Process i's "threads" and "heap" members of the JSON report (docs/reading.md), each with its
+ * comma and key: its threads as report_threads_text lists them (its main thread alone for a
+ * process with none in the model), heap bytes, CPU and times in seconds, null unknown; and
+ * {"on", "allocator", "why", "peak" (bytes), "peak_t"}. ix: run_th_index_build's of the run.
+ */
+void report_json_threads(const struct run *run, const struct run_th_index *ix, size_t i,
+			 struct strbuf *out);
+
+/*
  * One line saying how the run ended, starting with its status word, e.g. "oom-killed: pid 123
  * (python3 train.py) killed by the kernel's OOM killer at 12.3 s", and ending with the end
  * record's error message when it has one ("failed: ValueError: bad input"), escaped and cut
