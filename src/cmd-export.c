@@ -1,6 +1,7 @@
 /*
- * cmd-export: `memline export --csv|--perfetto|--folded [-o FILE] [LOG]` and `memline export
- * --gnuplot DIR [LOG]`: load a log and write it in another tool's format (lib/render/export.c).
+ * cmd-export: `memline export --csv [--threads]|--perfetto|--folded [-o FILE] [LOG]` and
+ * `memline export --gnuplot DIR [LOG]`: load a log and write it in another tool's format
+ * (lib/render/export.c).
  * Output goes to standard output as it is made, or to a file that appears whole or not at all: it
  * is written to a temporary file beside it, then renamed over it.
  */
@@ -22,7 +23,7 @@ enum format { FMT_NONE, FMT_CSV, FMT_PERFETTO, FMT_GNUPLOT, FMT_FOLDED };
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: memline export --csv [-o FILE] [LOG]\n"
+		"usage: memline export --csv [--threads] [-o FILE] [LOG]\n"
 		"       memline export --perfetto [-o FILE] [LOG]\n"
 		"       memline export --gnuplot DIR [LOG]\n"
 		"       memline export --folded [-o FILE] [LOG]\n"
@@ -34,6 +35,9 @@ static void usage(FILE *f)
 		"cmd,\n"
 		"                  the log's per-process fields in KiB and ms, the job's memory,\n"
 		"                  state)\n"
+		"  --threads       with --csv: one row per thread row of the log instead (t,\n"
+		"                  pid, tid, thread, utime, stime in ms, heap, heap_peak, alloc,\n"
+		"                  freed in bytes, nalloc, nfree, mmap)\n"
 		"  --perfetto      Chrome trace event JSON for ui.perfetto.dev: RSS counters per\n"
 		"                  process and for the tree, the job's memory, events as "
 		"instants,\n"
@@ -156,6 +160,12 @@ static void render_csv(const struct run *run, int top, struct export_out *out)
 	export_csv(run, out);
 }
 
+static void render_csv_threads(const struct run *run, int top, struct export_out *out)
+{
+	(void)top;
+	export_csv_threads(run, out);
+}
+
 static void render_perfetto(const struct run *run, int top, struct export_out *out)
 {
 	(void)top;
@@ -206,16 +216,14 @@ static int write_stdout(const struct run *run, render_fn *render)
 int cmd_export(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"csv", no_argument, NULL, 'c'},
-		{"perfetto", no_argument, NULL, 'p'},
-		{"gnuplot", required_argument, NULL, 'g'},
-		{"output", required_argument, NULL, 'o'},
-		{"folded", no_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+		{"csv", no_argument, NULL, 'c'},	   {"perfetto", no_argument, NULL, 'p'},
+		{"gnuplot", required_argument, NULL, 'g'}, {"output", required_argument, NULL, 'o'},
+		{"folded", no_argument, NULL, 'f'},	   {"threads", no_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},	   {0},
 	};
 	enum format fmt = FMT_NONE;
 	const char *output = NULL, *dir = NULL;
+	bool threads = false;
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
@@ -236,6 +244,9 @@ int cmd_export(int argc, char **argv)
 			break;
 		case 'o':
 			output = optarg;
+			continue;
+		case 't':
+			threads = true;
 			continue;
 		case 'h':
 			usage(stdout);
@@ -264,15 +275,22 @@ int cmd_export(int argc, char **argv)
 		die(EXIT_USAGE, "export: --gnuplot needs a directory");
 	if (output && !*output)
 		die(EXIT_USAGE, "export: -o needs a file name");
+	if (threads && fmt != FMT_CSV)
+		die(EXIT_USAGE, "export: --threads goes with --csv");
 
 	struct run run;
 	cli_load_run("export", argc, argv, optind, &run,
-		     fmt == FMT_CSV	   ? EXPORT_CSV_FIELDS
+		     threads		   ? EXPORT_THREADS_FIELDS
+		     : fmt == FMT_CSV	   ? EXPORT_CSV_FIELDS
 		     : fmt == FMT_PERFETTO ? EXPORT_PERFETTO_FIELDS
 		     : fmt == FMT_FOLDED   ? EXPORT_FOLDED_FIELDS
 					   : EXPORT_GNUPLOT_FIELDS);
 	if (fmt == FMT_FOLDED && !run.stacks.n_captures)
 		note("%s has no stacks (recorded without --stacks): nothing to fold", run.path);
+	if (threads && !run.threads.n)
+		note("%s has no thread rows (%s): only the header row", run.path,
+		     run.header.format < 3 ? "a log before format 3"
+					   : "no process had more than one thread");
 	if (run.truncated || run.corrupt)
 		warning("%s: the log is damaged; exporting what could be read", run.path);
 
@@ -284,7 +302,8 @@ int cmd_export(int argc, char **argv)
 		run_release(&run);
 		return code;
 	}
-	render_fn *render = fmt == FMT_CSV	? render_csv
+	render_fn *render = threads		? render_csv_threads
+			    : fmt == FMT_CSV	? render_csv
 			    : fmt == FMT_FOLDED ? render_folded
 						: render_perfetto;
 	code = output ? write_output(output, &run, render) : write_stdout(&run, render);

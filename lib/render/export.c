@@ -195,6 +195,72 @@ void export_csv(const struct run *run, struct export_out *out)
 	free(cmds);
 }
 
+/* A thread row of the run: thread th's point pt. */
+struct th_row {
+	double t;
+	size_t th, pt;
+};
+
+static int cmp_th_row(const void *a, const void *b)
+{
+	const struct th_row *x = a, *y = b;
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	if (x->th != y->th)
+		return x->th < y->th ? -1 : 1;
+	return x->pt < y->pt ? -1 : x->pt > y->pt;
+}
+
+void export_csv_threads(const struct run *run, struct export_out *out)
+{
+	struct strbuf *sb = &out->buf;
+	const struct run_threads *th = &run->threads;
+	/* the log's names of the fields (thread_field_names), each written below */
+	strbuf_addstr(sb, "t,pid,tid,thread,utime,stime,heap,heap_peak,alloc,freed,nalloc,nfree,"
+			  "mmap\n");
+	size_t n = 0;
+	for (size_t i = 0; i < th->n; i++)
+		n += th->v[i].n_pts;
+	struct th_row *rows = malloc((n ? n : 1) * sizeof(*rows));
+	struct strbuf *names = calloc(th->n ? th->n : 1, sizeof(*names));
+	if (!rows || !names) {
+		sb->oom = true;
+		goto out;
+	}
+	for (size_t i = 0, k = 0; i < th->n; i++) {
+		const struct run_th *x = &th->v[i];
+		for (size_t j = 0; j < x->n_pts; j++)
+			rows[k++] = (struct th_row){x->pts[j].t, i, j};
+		csv_field(&names[i], x->name, strlen(x->name));
+		sb->oom |= names[i].oom;
+	}
+	/* by time; a sample's rows by the order the log first told of their threads */
+	qsort(rows, n, sizeof(*rows), cmp_th_row);
+	for (size_t k = 0; k < n; k++) {
+		const struct run_th *x = &th->v[rows[k].th];
+		const struct run_th_point *p = &x->pts[rows[k].pt];
+		strbuf_addf(sb, "%.3f,%d,%d,", p->t, (int)run->procs[x->proc].pid, (int)x->tid);
+		strbuf_add(sb, names[rows[k].th].buf ? names[rows[k].th].buf : "",
+			   names[rows[k].th].len);
+		csv_num(sb, p->utime);
+		csv_num(sb, p->stime);
+		csv_num(sb, p->heap);
+		csv_num(sb, p->heap_peak);
+		csv_num(sb, p->alloc);
+		csv_num(sb, p->freed);
+		csv_num(sb, p->nalloc);
+		csv_num(sb, p->nfree);
+		csv_num(sb, p->mmap);
+		strbuf_addch(sb, '\n');
+		export_out_hand_over(out, false);
+	}
+out:
+	for (size_t i = 0; names && i < th->n; i++)
+		strbuf_release(&names[i]);
+	free(names);
+	free(rows);
+}
+
 /* ---- Chrome trace event JSON ---- */
 
 static void trace_counter(struct strbuf *sb, const char *name, pid_t pid, double t, long long bytes)

@@ -50,8 +50,20 @@ void export_out_release(struct export_out *o);
  * a quote, a line break or surrounding spaces. Lines end in LF.
  */
 void export_csv(const struct run *run, struct export_out *out);
+/*
+ * The threads' CSV table (--csv --threads): a header row (t, pid, tid, thread, then the thread
+ * rows' fields utime, stime, heap, heap_peak, alloc, freed, nalloc, nfree, mmap, as the log
+ * names them, in its units: ms, bytes and calls; heap_peak at least heap), then
+ * one row per thread row of the log (a sample's "th", format 3), by time, then by process and
+ * thread in the order the log first told of them. thread is the thread's newest name (the
+ * model keeps no older one); tid -1 is the threads past the heap library's slots, together.
+ * A process that never had more than one thread has no rows (nor has a log before format 3).
+ * Unknown values are empty cells; quoting as export_csv's.
+ */
+void export_csv_threads(const struct run *run, struct export_out *out);
 /* The process-sample fields each export reads, for loading the run (run_keep_fields). */
 #define EXPORT_CSV_FIELDS      RUN_ALL_FIELDS
+#define EXPORT_THREADS_FIELDS  0 /* the threads' rows are kept whatever the fields */
 #define EXPORT_PERFETTO_FIELDS RUN_FIELD(PF_RSS)
 #define EXPORT_GNUPLOT_FIELDS  series_fields(SERIES_RSS)
 
