@@ -570,8 +570,77 @@ static void job_metrics(const struct run *run, const struct run_sample *last, st
 			    run->job_peak * 1024);
 }
 
-/* The metrics of the run, with the lock held. */
-static void metrics_text(const struct run *run, struct strbuf *out)
+/*
+ * The pid, tid and thread labels of thread th (its name escaped as a label value), and mode
+ * when not NULL.
+ */
+static void thread_labels(const struct run *run, const struct run_th *th, const char *mode,
+			  struct strbuf *out)
+{
+	strbuf_addf(out, "{pid=\"%d\",tid=\"%d\",thread=\"", (int)run->procs[th->proc].pid,
+		    (int)th->tid);
+	if (th->tid < 0)
+		strbuf_addstr(out, "(more threads)");
+	else
+		add_label(out, th->name, strnlen(th->name, sizeof(th->name)), HTTP_LABEL_MAX);
+	if (mode)
+		strbuf_addf(out, "\",mode=\"%s", mode);
+	strbuf_addstr(out, "\"}");
+}
+
+enum thread_metric { TM_HEAP, TM_CPU };
+
+/*
+ * One family of the threads' metrics: every live thread of the processes alive in the newest
+ * sample (format 3 on), its latest numbers; a process with no thread rows had one thread all
+ * its life, the process, whose CPU time its main thread's is (and whose heap is unknown).
+ */
+static void thread_metric(const struct run *run, const struct run_sample *last,
+			  const struct run_th_index *ix, enum thread_metric m, struct strbuf *out)
+{
+	if (m == TM_HEAP)
+		metric_head(out, "memline_thread_heap_bytes", "gauge",
+			    "Live heap of a thread of a live process (--heap): what it allocated "
+			    "and no one freed yet, in its newest row.");
+	else
+		metric_head(out, "memline_thread_cpu_seconds_total", "counter",
+			    "CPU time a thread of a live process used, in user or system mode.");
+	if (!last || !ix)
+		return;
+	for (size_t k = 0; k < last->n; k++) {
+		size_t i = (size_t)run_ps(run, last->first + k)->proc;
+		const struct run_proc *p = &run->procs[i];
+		if (p->exited)
+			continue;
+		struct run_th main = {.proc = (int)i, .tid = p->pid, .end_t = -1, .heap = -1};
+		size_t from = ix->first[i], n = ix->first[i + 1] - from;
+		if (!n) {
+			memcpy(main.name, p->comm, strnlen(p->comm, sizeof(p->comm)));
+			main.utime = p->utime;
+			main.stime = p->stime;
+		}
+		for (size_t j = 0; j < (n ? n : 1); j++) {
+			const struct run_th *th = n ? &run->threads.v[ix->order[from + j]] : &main;
+			if (th->end_t >= 0)
+				continue; /* an ended thread's blocks may still be counted to it */
+			if (m == TM_HEAP && th->heap >= 0) {
+				strbuf_addstr(out, "memline_thread_heap_bytes");
+				thread_labels(run, th, NULL, out);
+				strbuf_addf(out, " %lld\n", th->heap);
+			}
+			for (int sys = 0; m == TM_CPU && sys < 2; sys++) {
+				long long ms = sys ? th->stime : th->utime;
+				if (ms < 0)
+					continue;
+				strbuf_addstr(out, "memline_thread_cpu_seconds_total");
+				thread_labels(run, th, sys ? "system" : "user", out);
+				strbuf_addf(out, " %.3f\n", ms / 1000.0);
+			}
+		}
+	}
+}
+
+void http_metrics(const struct run *run, struct strbuf *out)
 {
 	const struct run_sample *last = run->n_samples ? &run->samples[run->n_samples - 1] : NULL;
 	struct strbuf cmd = STRBUF_INIT;
@@ -621,13 +690,22 @@ static void metrics_text(const struct run *run, struct strbuf *out)
 	proc_metric(run, last, PM_RSS, out);
 	proc_metric(run, last, PM_PEAK, out);
 	proc_metric(run, last, PM_CPU, out);
+	struct run_th_index ix = {0};
+	bool threads = run->header.format >= 3;
+	if (threads && run_th_index_build(&ix, &run->threads, run->n_procs) < 0) {
+		out->oom = true;
+		threads = false;
+	}
+	thread_metric(run, last, threads ? &ix : NULL, TM_HEAP, out);
+	thread_metric(run, last, threads ? &ix : NULL, TM_CPU, out);
+	run_th_index_release(&ix);
 }
 
 static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connection *c)
 {
 	struct strbuf out = STRBUF_INIT;
 	live_lock(s->live);
-	metrics_text(&s->live->follow.run, &out);
+	http_metrics(&s->live->follow.run, &out);
 	live_unlock(s->live);
 	return reply_buf(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", &out);
 }

@@ -54,6 +54,13 @@ const char *http_address(const struct http_server *s);
  */
 void http_stop(struct http_server *s);
 
+/*
+ * The text of /metrics for run (its lock held by the caller): the run's, the tree's, the job's,
+ * each process's of the newest sample and, for a log of format 3, each live thread's of them
+ * (memline_thread_heap_bytes, memline_thread_cpu_seconds_total by mode); docs/live.md.
+ */
+void http_metrics(const struct run *run, struct strbuf *out);
+
 /* ---- the token ---- */
 
 #define HTTP_TOKEN_BYTES 24  /* random bytes of a new token: 48 hex digits */
