@@ -8,9 +8,9 @@
  * thread in the model had one thread all its life and shows as its main thread (tid = pid,
  * name = comm, the process's CPU, heap unknown). Then a timeline of its top threads: at a
  * handful of its samples, each one's live heap as a share of the process's peak heap (or,
- * without heap numbers, each one's CPU use since the sample before, as a share of one CPU),
- * with a bar that stacks them in shades. Thread names come from the program: the text shows
- * them through text_escape, the JSON escapes them as JSON does.
+ * without heap numbers, at a handful of the times their CPU was read, each one's CPU use since
+ * the time before, as a share of one CPU), with a bar that stacks them in shades. Thread names come
+ * from the program: the text shows them through text_escape, the JSON escapes them as JSON does.
  */
 #include "render/report.h"
 
@@ -320,35 +320,73 @@ static void text_cpu_table(const struct run *run, const struct proc_view *pv, st
 /* ---- the text: a process's timeline ---- */
 
 /*
- * The samples a timeline shows, indexes into run->samples: every sample of the process's life
- * when there are few, else MOMENTS spread evenly from the first to the last, the one nearest
- * must (the process's heap peak; -1 none) replaced by it. Returns how many.
+ * Picks at most max of the n times at (sorted), spread evenly from the first to the last, the
+ * one nearest must replaced by it (must < 0: none), into at itself. Returns how many.
  */
-static size_t pick_moments(const struct run *run, const struct run_proc *p, double must,
-			   size_t *idx)
+static size_t pick_times(double *at, size_t n, size_t max, double must)
 {
-	if (p->first_sample < 0 || p->last_sample < p->first_sample)
-		return 0;
-	size_t first = (size_t)p->first_sample, n = (size_t)(p->last_sample - p->first_sample) + 1;
-	if (n <= MOMENTS) {
-		for (size_t k = 0; k < n; k++)
-			idx[k] = first + k;
+	if (n <= max)
 		return n;
-	}
-	for (size_t k = 0; k < MOMENTS; k++)
-		idx[k] = first + k * (n - 1) / (MOMENTS - 1);
+	for (size_t k = 0; k < max; k++)
+		at[k] = at[k * (n - 1) / (max - 1)]; /* k * (n - 1) / (max - 1) >= k */
 	if (must < 0)
-		return MOMENTS;
-	size_t at = run_sample_from(run, must);
-	if (at < first || at >= first + n)
-		return MOMENTS;
+		return max;
 	size_t best = 0;
-	for (size_t k = 1; k < MOMENTS; k++)
-		if ((idx[k] > at ? idx[k] - at : at - idx[k]) <
-		    (idx[best] > at ? idx[best] - at : at - idx[best]))
+	for (size_t k = 1; k < max; k++)
+		if (fabs(at[k] - must) < fabs(at[best] - must))
 			best = k;
-	idx[best] = at; /* the nearest: it stays between its neighbours */
-	return MOMENTS;
+	at[best] = must; /* the nearest: it stays between its neighbours */
+	return max;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The moments of a process's timeline, into a new array (the caller frees it; NULL with *n 0
+ * when none, out of memory included: *oom says which). For heap, its samples: the heap
+ * counters are read at every one; MOMENTS of them, its heap peak's among them. For CPU time,
+ * which is read at most once a second, the times of its threads' rows (when a thread's numbers
+ * were read and had changed; a thread without a row then had not changed), MOMENTS + 1 of them
+ * (the first is where the first row's CPU use starts from).
+ */
+static double *pick_moments(const struct run *run, const struct proc_view *pv, bool heap, size_t *n,
+			    bool *oom)
+{
+	const struct run_proc *p = &run->procs[pv->proc];
+	*n = 0;
+	size_t count = 0;
+	if (heap && p->first_sample >= 0 && p->last_sample >= p->first_sample)
+		count = (size_t)(p->last_sample - p->first_sample) + 1;
+	for (size_t j = 0; !heap && j < pv->n; j++)
+		count += pv->v[j]->n_pts;
+	if (!count)
+		return NULL;
+	double *at = malloc(count * sizeof(*at));
+	if (!at) {
+		*oom = true;
+		return NULL;
+	}
+	size_t m = 0;
+	if (heap) {
+		for (long k = p->first_sample; k <= p->last_sample; k++)
+			at[m++] = run->samples[k].t;
+		*n = pick_times(at, m, MOMENTS, p->heap_peak >= 0 ? p->heap_peak_t : -1);
+		return at;
+	}
+	for (size_t j = 0; j < pv->n; j++)
+		for (size_t k = 0; k < pv->v[j]->n_pts; k++)
+			at[m++] = pv->v[j]->pts[k].t;
+	qsort(at, m, sizeof(*at), cmp_double);
+	size_t u = 0;
+	for (size_t k = 0; k < m; k++)
+		if (!u || at[k] != at[u - 1])
+			at[u++] = at[k];
+	*n = pick_times(at, u, MOMENTS + 1, -1);
+	return at;
 }
 
 /* A thread's CPU time at t: its last row at or before t that has one; -1 none. */
@@ -362,18 +400,17 @@ static long long cpu_at(const struct run_th *th, double t)
 }
 
 /*
- * A thread's value at moment k: its live heap (bytes) at the sample, or its CPU use since the
- * moment before (ms per second, 1000 for one CPU, -1 for the first moment); -1 unknown.
+ * A thread's value at moment k: its live heap (bytes) then, or its CPU use since the moment
+ * before (ms per second, 1000 for one CPU, -1 for the first moment); -1 unknown.
  */
-static double moment_value(const struct run *run, const struct run_th *th, const size_t *idx,
-			   size_t k, bool heap)
+static double moment_value(const struct run_th *th, const double *at, size_t k, bool heap)
 {
-	double t = run->samples[idx[k]].t;
+	double t = at[k];
 	if (heap)
 		return (double)run_th_heap_at(th, t);
 	if (!k)
 		return -1;
-	double t0 = run->samples[idx[k - 1]].t;
+	double t0 = at[k - 1];
 	long long a = cpu_at(th, t0), b = cpu_at(th, t);
 	if (a < 0 || b < 0 || t <= t0)
 		return -1;
@@ -435,17 +472,20 @@ static void text_timeline(const struct run *run, const struct proc_view *pv, str
 	const struct run_proc *p = &run->procs[pv->proc];
 	if (view_made_up(pv))
 		return;
-	size_t idx[MOMENTS];
-	bool heap = pv->heap;
-	size_t n = pick_moments(run, p, heap ? p->heap_peak_t : -1, idx);
-	if (n < (heap ? 1u : 2u))
+	bool heap = pv->heap, oom = false;
+	size_t n;
+	double *at = pick_moments(run, pv, heap, &n, &oom);
+	out->oom |= oom;
+	if (n < (heap ? 1u : 2u)) {
+		free(at);
 		return;
+	}
 	size_t top = pv->n < TOP_THREADS ? pv->n : TOP_THREADS;
-	double v[MOMENTS][TOP_THREADS], all[MOMENTS], scale = 0;
+	double v[MOMENTS + 1][TOP_THREADS], all[MOMENTS + 1], scale = 0;
 	for (size_t k = 0; k < n; k++) {
 		all[k] = -1;
 		for (size_t j = 0; j < pv->n; j++) {
-			double x = moment_value(run, pv->v[j], idx, k, heap);
+			double x = moment_value(pv->v[j], at, k, heap);
 			if (j < top)
 				v[k][j] = x;
 			if (x >= 0)
@@ -454,8 +494,10 @@ static void text_timeline(const struct run *run, const struct proc_view *pv, str
 		if (all[k] > scale)
 			scale = all[k];
 	}
-	if (scale <= 0)
-		return;	     /* nothing to show: no heap, or no CPU used */
+	if (scale <= 0) {
+		free(at);
+		return; /* nothing to show: no heap, or no CPU used */
+	}
 	double unit = scale; /* what 100% is */
 	if (heap) {
 		/* the process's peak (its samples', KiB), or the highest these moments show */
@@ -473,7 +515,7 @@ static void text_timeline(const struct run *run, const struct proc_view *pv, str
 			scale = 1000;
 		strbuf_addf(
 			out,
-			"timeline: the top threads' CPU use since the row before, %% of one CPU "
+			"timeline: the top threads' CPU use since the time before, %% of one CPU "
 			"(a full bar: %d%%)\n",
 			(int)(scale / 10));
 	}
@@ -487,7 +529,8 @@ static void text_timeline(const struct run *run, const struct proc_view *pv, str
 	}
 	strbuf_addf(out, "%7s\n", "ALL");
 	for (size_t k = heap ? 0 : 1; k < n; k++)
-		timeline_row(out, run->samples[idx[k]].t, v[k], top, all[k], unit, scale);
+		timeline_row(out, at[k], v[k], top, all[k], unit, scale);
+	free(at);
 }
 
 static int cmp_start(const void *a, const void *b, void *data)

@@ -219,7 +219,10 @@ static void load_no_heap(struct run *run, const char *body)
 	free(text);
 }
 
-/* Process 300: a spinning thread, the main thread and an idle one; CPU only (no heap). */
+/*
+ * Process 300: a spinning thread, the main thread and an idle one; CPU only (no heap), read
+ * once a second.
+ */
 static const char no_heap_body[] =
 	"{\"type\":\"proc\",\"t\":0.002,\"pid\":300,\"ppid\":1,\"start\":0.0,\"comm\":"
 	"\"python3\",\"argv\":[\"python3\",\"spin.py\"]}\n"
@@ -235,6 +238,10 @@ static const char no_heap_body[] =
 	"1860,21,4000,4000,null,null,null,null,null,null,null],"
 	"\"p\":[[300,4000,3500,500,0,4000,14000,0,null,1860,21,100,0,3,0,0,0,0,null,null,\"R\"]],"
 	"\"th\":[[300,301,1800,10,null,null,null,null,null,null,null]]}\n"
+	/* a sample between two reads of the threads' CPU: no row, not a moment of the timeline */
+	"{\"type\":\"sample\",\"t\":2.5,\"avail\":1,\"tree\":[1,4000,0,0,0,4000,0,0,null,"
+	"1860,21,4000,4000,null,null,null,null,null,null,null],"
+	"\"p\":[[300,4000,3500,500,0,4000,14000,0,null,1860,21,100,0,3,0,0,0,0,null,null,\"R\"]]}\n"
 	"{\"type\":\"sample\",\"t\":3.0,\"avail\":1,\"tree\":[1,4000,0,0,0,4000,0,0,null,"
 	"2770,26,4000,4000,null,null,null,null,null,null,null],"
 	"\"p\":[[300,4000,3500,500,0,4000,14000,0,null,2770,26,100,0,3,0,0,0,0,null,null,\"R\"]],"
@@ -263,12 +270,13 @@ static void test_text_cpu(void **state)
 	assert_line(t, "    302  idle                   1 ms       0 ms       1 ms    0.500 s    "
 		       "3.100 s");
 	assert_true(strstr(t, "    301  spinner") < strstr(t, "    300  python3"));
-	assert_line(t, "timeline: the top threads' CPU use since the row before, % of one CPU (a "
+	assert_line(t, "timeline: the top threads' CPU use since the time before, % of one CPU (a "
 		       "full bar: 100%)");
 	assert_line(t, "  █ 301 spinner  ▓ 300 python3  ▒ 302 idle");
 	/* 905 ms of the spinner's in each second: 90% of one CPU, 45 columns of 50 */
 	assert_line_starts(t, "  2.000 s      90%       0%       0%      90%  █████████████");
 	assert_line_starts(t, "  3.000 s      90%       1%       0%      91%  ████");
+	assert_null(strstr(t, "  2.500 s"));
 	assert_true(widest(t) <= 100);
 	free(t);
 	run_release(&run);
