@@ -1,4 +1,4 @@
-"""memline report --threads, report --json's threads and export --csv --threads on a real
+"""memline report --threads, report --json's threads, export --csv --threads and /metrics on a real
 multi-threaded program recorded without --heap (tests/workload/threadspin.py: a thread that
 spins for a known amount of its own CPU time and one that waits): every thread is there with
 its name and CPU time, the spinner with more than the idle one. The renderers' exact numbers
@@ -6,12 +6,15 @@ are tests/unit/test_report_threads.c's, on a fixture.
 
 Synchronisation: the program writes its threads' ids to a pipe once the spinner has spun; the
 test then polls the log (bounded) for a thread row that shows the spinner's CPU, and ends the
-program by writing a byte to another pipe. Nothing asserts on wall time.
+program by writing a byte to another pipe. With --serve, /metrics is read while it runs.
+Nothing asserts on wall time.
 """
 
 import csv
+import http.client
 import io
 import os
+import re
 import select
 import sys
 
@@ -54,21 +57,24 @@ def spun(log, tid):
                for r in thread_rows(log, tid))
 
 
-@pytest.fixture
-def recorded(ml):
-    """threadspin recorded without --heap: (log, pid, spinner tid, idler tid)."""
+def record_threadspin(ml, opts=(), while_running=None):
+    """Records threadspin without --heap: (log, pid, spinner tid, idler tid). while_running
+    (log, spinner, idler), when given, is called once the log shows the spinner's CPU, before
+    the program is told to end."""
     log = ml.logpath()
     ready_r, ready_w = os.pipe()
     go_r, go_w = os.pipe()
     fds = [ready_r, go_w]
     try:
-        p = ml.popen("run", "-o", log, "--", sys.executable, SCRIPT, "--ready", ready_w, "--go",
-                     go_r, "--cpu", SPIN_CPU, pass_fds=(ready_w, go_r))
+        p = ml.popen("run", "-o", log, *opts, "--", sys.executable, SCRIPT, "--ready", ready_w,
+                     "--go", go_r, "--cpu", SPIN_CPU, pass_fds=(ready_w, go_r))
         os.close(ready_w)
         os.close(go_r)
         spinner, idler = (int(x) for x in read_line(ready_r, "threadspin's thread ids").split())
         wait_until(lambda: spun(log, spinner), "a thread row with the spinner's CPU time",
                    timeout=TIMEOUT)
+        if while_running:
+            while_running(p, log, spinner, idler)
         os.write(go_w, b"x")
         out, err = ml.finish(p, timeout=TIMEOUT)
         assert p.returncode == 0, f"expected memline run to exit 0, got {p.returncode}: {err}"
@@ -78,6 +84,11 @@ def recorded(ml):
     records = read_log(log)
     assert "heap" not in records[0], "expected a log recorded without --heap"
     return log, records[0]["pid"], spinner, idler
+
+
+@pytest.fixture
+def recorded(ml):
+    return record_threadspin(ml)
 
 
 def test_json_has_every_thread_with_its_cpu(ml, recorded):
@@ -156,3 +167,50 @@ def test_export_csv_threads_rows(ml, recorded):
     assert int(last["utime"]) + int(last["stime"]) >= SPIN_CPU * 1000 * 0.8, last
     assert last["heap"] == "", f"expected no heap without --heap: {last}"
     assert [float(x["t"]) for x in rows] == sorted(float(x["t"]) for x in rows)
+
+
+def metrics_cpu(text):
+    """(tid, name) -> user + system seconds of memline_thread_cpu_seconds_total; and the pids."""
+    cpu, pids = {}, set()
+    for m in re.finditer(r'^memline_thread_cpu_seconds_total\{pid="(\d+)",tid="(-?\d+)",'
+                         r'thread="([^"]*)",mode="(user|system)"\} ([0-9.]+)$', text, re.M):
+        pids.add(int(m.group(1)))
+        key = (int(m.group(2)), m.group(3))
+        cpu[key] = cpu.get(key, 0) + float(m.group(5))
+    return cpu, pids
+
+
+def test_metrics_have_each_live_thread(ml):
+    """memline run --serve's /metrics while the program runs: each thread's CPU by mode,
+    labelled with its pid, tid and name; no heap metric without --heap."""
+    got = {}
+
+    def scrape(p, log, spinner, idler):
+        url = wait_until(lambda: re.search(r"memline: serving (http://\S+)",
+                                           p.err_path.read_text()), "the server's URL")
+        m = re.match(r"http://([0-9.]+):(\d+)/\?token=(\w+)$", url.group(1))
+        assert m, f"expected http://HOST:PORT/?token=..., got {url.group(1)}"
+
+        def get():
+            c = http.client.HTTPConnection(m.group(1), int(m.group(2)), timeout=TIMEOUT)
+            c.request("GET", "/metrics", headers={"Authorization": f"Bearer {m.group(3)}"})
+            r = c.getresponse()
+            assert r.status == 200, f"expected 200 for /metrics, got {r.status}"
+            got["text"] = r.read().decode()
+            c.close()
+            # the server's model follows the log a moment later than the test read it
+            return metrics_cpu(got["text"])[0].get((spinner, "spinner"), 0) >= SPIN_CPU * 0.8
+
+        wait_until(get, "the spinner's CPU time in /metrics", timeout=TIMEOUT, interval=0.1)
+
+    log, pid, spinner, idler = record_threadspin(ml, ("--serve", "0"), scrape)
+    text = got["text"]
+    cpu, pids = metrics_cpu(text)
+    assert pids == {pid}, f"expected the threads of process {pid} only:\n{text}"
+    assert (spinner, "spinner") in cpu and (idler, "idler") in cpu, (
+        f"expected the spinner and the idler in /metrics:\n{text}")
+    assert any(tid == pid for tid, _ in cpu), f"expected the main thread in /metrics:\n{text}"
+    assert cpu[(spinner, "spinner")] > cpu[(idler, "idler")], text
+    assert "# TYPE memline_thread_heap_bytes gauge" in text
+    assert not re.search(r"^memline_thread_heap_bytes\{", text, re.M), (
+        f"expected no thread heap without --heap:\n{text}")
