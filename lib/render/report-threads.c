@@ -191,6 +191,44 @@ static void text_heading(const struct run *run, const struct proc_view *pv, stru
 			    more ? " and more, counted together" : "");
 }
 
+/* Columns of the last line of out (UTF-8 characters after its last newline). */
+static size_t line_cols(const struct strbuf *out)
+{
+	size_t cols = 0;
+	for (size_t i = out->len; i-- > 0 && out->buf[i] != '\n';)
+		cols += ((unsigned char)out->buf[i] & 0xc0) != 0x80;
+	return cols;
+}
+
+/*
+ * Appends text (from the log: escaped) after what the line already holds, broken at spaces
+ * into lines of at most TEXT_WIDTH columns, those after the first indented by 10.
+ */
+static void add_wrapped(struct strbuf *out, const char *text)
+{
+	struct strbuf esc = STRBUF_INIT;
+	text_escape(&esc, text, strlen(text), 2000);
+	size_t col = line_cols(out);
+	const char *p = esc.buf ? esc.buf : "";
+	for (bool first = true; *p; first = false) {
+		size_t word = strcspn(p, " ");
+		if (!first && col + 1 + word > TEXT_WIDTH) {
+			strbuf_addf(out, "\n%10s", "");
+			col = 10;
+		} else if (!first) {
+			strbuf_addch(out, ' ');
+			col++;
+		}
+		strbuf_add(out, p, word);
+		col += word; /* bytes: a line of non-ASCII text breaks early */
+		p += word;
+		while (*p == ' ')
+			p++;
+	}
+	out->oom |= esc.oom;
+	strbuf_release(&esc);
+}
+
 /* "heap      counted (libc.so.6); peak 50.0 MiB at 2.500 s", or why it was not counted. */
 static void text_heap(const struct run *run, const struct proc_view *pv, struct strbuf *out)
 {
@@ -211,15 +249,15 @@ static void text_heap(const struct run *run, const struct proc_view *pv, struct 
 			strbuf_addstr(out, " at ");
 			add_time(out, p->heap_peak_t);
 		}
-		if (p->heap_why) {
-			strbuf_addstr(out, "; ");
-			text_escape(out, p->heap_why, strlen(p->heap_why), 2000);
+		if (p->heap_why) { /* a limit of its counting */
+			strbuf_addf(out, "\n%10s", "");
+			add_wrapped(out, p->heap_why);
 		}
 	} else if (p->heap_on == 0) {
 		strbuf_addstr(out, "not counted");
 		if (p->heap_why) {
 			strbuf_addstr(out, ": ");
-			text_escape(out, p->heap_why, strlen(p->heap_why), 2000);
+			add_wrapped(out, p->heap_why);
 		}
 	} else {
 		strbuf_addstr(out, "unknown: the log has no heap record of it");

@@ -282,6 +282,25 @@ static void test_text_cpu(void **state)
 	run_release(&run);
 }
 
+/* A why too long for a line is broken at a space, escaped, and the lines fit in 100 columns. */
+static void test_text_long_why(void **state)
+{
+	(void)state;
+	struct run run;
+	load_variant(&run, "threads.jsonl", "into it\"}",
+		     "into it, nor any other library: the program was linked without a dynamic "
+		     "loader\\nat all\"}",
+		     NULL);
+	char *t = threads_text(&run);
+	assert_line(t, "heap      not counted: a static binary: LD_PRELOAD cannot load the heap "
+		       "library into it, nor any");
+	assert_line(t, "          other library: the program was linked without a dynamic "
+		       "loader\\nat all");
+	assert_true(widest(t) <= 100);
+	free(t);
+	run_release(&run);
+}
+
 /* A log before format 3 has no threads, and says so. */
 static void test_text_old_log(void **state)
 {
@@ -620,9 +639,10 @@ static void test_metrics(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_text),	     cmocka_unit_test(test_text_cpu),
-		cmocka_unit_test(test_text_old_log), cmocka_unit_test(test_json),
-		cmocka_unit_test(test_csv),	     cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_text),	      cmocka_unit_test(test_text_cpu),
+		cmocka_unit_test(test_text_long_why), cmocka_unit_test(test_text_old_log),
+		cmocka_unit_test(test_json),	      cmocka_unit_test(test_csv),
+		cmocka_unit_test(test_metrics),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
