@@ -593,15 +593,29 @@ static size_t *procs_by_start(const struct run *run)
 	return order;
 }
 
-/* How many threads the run's processes had: those of the model, one for each of the others. */
-static size_t count_threads(const struct run *run, const struct run_th_index *ix)
+/*
+ * "threads   5 threads in 3 processes": those of the model, and one for each process with none
+ * there ("and more" for the library's last slot, which holds many). false: out of memory.
+ */
+static bool add_count(const struct run *run, struct strbuf *out)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < run->n_procs; i++) {
-		size_t k = ix->first[i + 1] - ix->first[i];
-		n += k ? k : 1;
+	bool *has = calloc(run->n_procs ? run->n_procs : 1, sizeof(*has));
+	if (!has)
+		return false;
+	size_t n = 0, procs = 0;
+	bool more = false;
+	for (size_t i = 0; i < run->threads.n; i++) {
+		size_t p = (size_t)run->threads.v[i].proc;
+		procs += !has[p];
+		has[p] = true;
+		n += run->threads.v[i].tid >= 0;
+		more |= run->threads.v[i].tid < 0;
 	}
-	return n;
+	free(has);
+	n += run->n_procs - procs;
+	strbuf_addf(out, "threads   %zu thread%s%s in %zu process%s", n, n == 1 ? "" : "s",
+		    more ? " and more" : "", run->n_procs, run->n_procs == 1 ? "" : "es");
+	return true;
 }
 
 void report_threads_text(const struct run *run, struct strbuf *out)
@@ -629,9 +643,9 @@ void report_threads_text(const struct run *run, struct strbuf *out)
 			    "heap      counted (--heap%s): each thread's live heap, what it "
 			    "allocated and no one freed yet\n",
 			    run->header.heap == HEAP_EXACT ? "=exact" : "");
-	size_t n = count_threads(run, &ix);
-	strbuf_addf(out, "threads   %zu thread%s in %zu process%s\n", n, n == 1 ? "" : "s",
-		    run->n_procs, run->n_procs == 1 ? "" : "es");
+	if (!add_count(run, out))
+		out->oom = true;
+	strbuf_addch(out, '\n');
 	for (size_t k = 0; k < run->n_procs; k++) {
 		struct proc_view pv;
 		if (!view_init(&pv, run, &ix, order[k])) {
@@ -655,24 +669,9 @@ void report_threads_line(const struct run *run, struct strbuf *out)
 {
 	if (run->header.format < 3 || !run->threads.n)
 		return;
-	bool *has = calloc(run->n_procs ? run->n_procs : 1, sizeof(*has));
-	if (!has) {
+	if (!add_count(run, out))
 		out->oom = true;
-		return;
-	}
-	size_t procs = 0;
-	for (size_t i = 0; i < run->threads.n; i++) {
-		size_t p = (size_t)run->threads.v[i].proc;
-		procs += !has[p];
-		has[p] = true;
-	}
-	free(has);
-	/* as report --threads counts them: each process without any in the model has one */
-	size_t n = run->threads.n + (run->n_procs - procs);
-	strbuf_addf(out,
-		    "threads   %zu thread%s in %zu process%s (memline report --threads shows "
-		    "them)\n",
-		    n, n == 1 ? "" : "s", run->n_procs, run->n_procs == 1 ? "" : "es");
+	strbuf_addstr(out, " (memline report --threads shows them)\n");
 }
 
 /* ---- JSON ---- */
