@@ -1,7 +1,7 @@
 /*
  * fuzz_log_reader: a libFuzzer target for everything that reads a log from outside: the log
  * reader, the run model built from it, both reports, the stacks report and the folded stacks
- * rendered from the model. The input is
+ * rendered from the model, the threads report, the threads' CSV and /metrics. The input is
  * the whole log file. Built by `make fuzz` (clang, -fsanitize=fuzzer) and, in `make check`,
  * linked with tests/fuzz/replay.c, which feeds it the fixture logs and mutations of them.
  */
@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "render/export.h"
+#include "render/http.h"
 #include "render/report.h"
 #include "model/run.h"
 
@@ -39,6 +40,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		export_folded(&run, &folded);
 		export_out_finish(&folded);
 		export_out_release(&folded);
+		report_threads_text(&run, &out);
+		struct export_out threads;
+		export_out_init(&threads, NULL, NULL);
+		export_csv_threads(&run, &threads);
+		export_out_finish(&threads);
+		export_out_release(&threads);
+		http_metrics(&run, &out);
 		run_release(&run);
 	}
 	strbuf_release(&err);
