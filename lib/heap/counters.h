@@ -64,8 +64,8 @@
 
 /* heap_header.flags */
 enum {
-	HEAP_F_READY = 1,	 /* the header is written; a reader may trust it */
-	HEAP_F_FOREIGN = 2,	 /* malloc is not glibc's (allocator names the one used) */
+	HEAP_F_READY = 1,	   /* the header is written; a reader may trust it */
+	HEAP_F_FOREIGN = 2,	   /* malloc is not glibc's (allocator names the one used) */
 	HEAP_F_NOT_INTERPOSED = 4, /* the program's own malloc wins over ours (linked into its
 				      executable): only its anonymous mmaps are seen */
 	HEAP_F_BOOTSTRAP_FULL = 8, /* the bootstrap arena ran out before the real malloc was found
@@ -73,10 +73,10 @@ enum {
 };
 
 struct heap_header {
-	uint64_t magic;	    /* HEAP_MAGIC, written last of the header (with HEAP_F_READY) */
-	uint32_t version;   /* HEAP_VERSION */
-	uint32_t slot_size; /* HEAP_SLOT_SIZE */
-	uint32_t max_slots; /* HEAP_MAX_SLOTS */
+	uint64_t magic;		  /* HEAP_MAGIC, written last of the header (with HEAP_F_READY) */
+	uint32_t version;	  /* HEAP_VERSION */
+	uint32_t slot_size;	  /* HEAP_SLOT_SIZE */
+	uint32_t max_slots;	  /* HEAP_MAX_SLOTS */
 	_Atomic uint32_t n_slots; /* slots handed out (may exceed max_slots: then all are) */
 	int32_t pid;		  /* the process that made the file */
 	_Atomic uint32_t flags;	  /* HEAP_F_* */
@@ -86,8 +86,8 @@ struct heap_header {
 	 * from the new one by this.
 	 */
 	uint64_t arg_start;
-	uint64_t forks;	     /* how many forks deep from the first image that had the shim */
-	char allocator[64];  /* the file the malloc we call is in (dladdr), NUL-terminated */
+	uint64_t forks;	       /* how many forks deep from the first image that had the shim */
+	char allocator[64];    /* the file the malloc we call is in (dladdr), NUL-terminated */
 	uint64_t header_bytes; /* the shim's own overhead per block, bytes (16) */
 };
 

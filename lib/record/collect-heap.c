@@ -184,9 +184,11 @@ static const char *why_never(struct sampler *s, struct tracked_proc *p, bool *ou
 		if (k.read && !k.elf64)
 			return "a 32-bit program: the 64-bit heap library cannot load into it";
 		if (k.read && !k.dynamic)
-			return k.go ? "a static Go program: LD_PRELOAD cannot load the heap library "
+			return k.go ? "a static Go program: LD_PRELOAD cannot load the heap "
+				      "library "
 				      "into it, and Go's heap does not use malloc"
-				    : "a static binary: LD_PRELOAD cannot load the heap library into "
+				    : "a static binary: LD_PRELOAD cannot load the heap library "
+				      "into "
 				      "it";
 	}
 	if (secure_exec(s, p->pid))
