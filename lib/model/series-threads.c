@@ -80,47 +80,79 @@ bool series_threads_have_heap(const struct run *run, int proc)
 	return false;
 }
 
-int series_threads_default(const struct run *run)
+struct proc_weight {
+	int proc;
+	long long heap; /* KiB; -1 none */
+	long long cpu;	/* ms */
+	bool by_heap;
+};
+
+static int cmp_weight(const void *a, const void *b)
 {
+	const struct proc_weight *x = a, *y = b;
+	long long wx = x->by_heap ? x->heap : x->cpu, wy = y->by_heap ? y->heap : y->cpu;
+	if (wx != wy)
+		return wx > wy ? -1 : 1;
+	if (x->cpu != y->cpu)
+		return x->cpu > y->cpu ? -1 : 1;
+	return x->proc - y->proc;
+}
+
+int *series_threads_procs(const struct run *run, size_t *n)
+{
+	*n = 0;
 	size_t np = run->n_procs;
 	if (!np || !run->threads.n)
-		return -1;
-	long long *heap = malloc(np * sizeof(*heap)), *cpu = malloc(np * sizeof(*cpu));
+		return NULL;
+	struct proc_weight *w = calloc(np, sizeof(*w));
+	int *out = NULL;
 	bool *has = calloc(np, sizeof(*has));
-	int best = -1;
-	if (!heap || !cpu || !has)
-		goto out;
+	if (!w || !has)
+		goto done;
 	for (size_t i = 0; i < np; i++)
-		heap[i] = cpu[i] = -1;
+		w[i] = (struct proc_weight){(int)i, -1, 0, false};
 	for (size_t i = 0; i < run->threads.n; i++) {
 		const struct run_th *x = &run->threads.v[i];
 		if (x->proc < 0 || (size_t)x->proc >= np)
 			continue;
 		has[x->proc] = true;
 		long long h = x->heap_peak >= 0 ? (x->heap_peak + 1023) / 1024 : -1;
-		if (h > heap[x->proc])
-			heap[x->proc] = h;
-		cpu[x->proc] = (cpu[x->proc] < 0 ? 0 : cpu[x->proc]) + th_cpu_total(x);
+		if (h > w[x->proc].heap)
+			w[x->proc].heap = h;
+		w[x->proc].cpu += th_cpu_total(x);
 	}
 	/* the process's own heap peak (its samples' "heap") where it is known */
-	for (size_t i = 0; i < np; i++)
-		if (has[i] && run->procs[i].heap_peak > heap[i])
-			heap[i] = run->procs[i].heap_peak;
 	bool any_heap = false;
-	for (size_t i = 0; i < np; i++)
-		any_heap |= has[i] && heap[i] >= 0;
+	size_t m = 0;
 	for (size_t i = 0; i < np; i++) {
 		if (!has[i])
 			continue;
-		long long w = any_heap ? heap[i] : cpu[i];
-		long long b = best < 0 ? -2 : any_heap ? heap[best] : cpu[best];
-		if (w > b)
-			best = (int)i;
+		if (run->procs[i].heap_peak > w[i].heap)
+			w[i].heap = run->procs[i].heap_peak;
+		any_heap |= w[i].heap >= 0;
+		w[m++] = w[i];
 	}
-out:
-	free(heap);
-	free(cpu);
+	for (size_t i = 0; i < m; i++)
+		w[i].by_heap = any_heap;
+	qsort(w, m, sizeof(*w), cmp_weight);
+	out = malloc((m ? m : 1) * sizeof(*out));
+	if (!out)
+		goto done;
+	for (size_t i = 0; i < m; i++)
+		out[i] = w[i].proc;
+	*n = m;
+done:
+	free(w);
 	free(has);
+	return out;
+}
+
+int series_threads_default(const struct run *run)
+{
+	size_t n = 0;
+	int *procs = series_threads_procs(run, &n);
+	int best = n ? procs[0] : -1;
+	free(procs);
 	return best;
 }
 

@@ -223,9 +223,15 @@ struct series_threads {
 };
 
 /*
- * The process plot --threads draws when none is asked for: of those with threads in the model,
- * the one with the highest heap peak, else (no heap numbers) the one whose threads used the
- * most CPU time; -1 when no process has threads.
+ * The processes with threads in the model, into a new array (indexes into run->procs; the
+ * caller frees it; NULL with *n 0 when none or out of memory), ranked: the highest heap peak
+ * first where the log has heap numbers for any of them (those without after), else the most
+ * CPU time of their threads first.
+ */
+int *series_threads_procs(const struct run *run, size_t *n);
+/*
+ * The process plot --threads draws when none is asked for: the first of series_threads_procs;
+ * -1 when no process has threads.
  */
 int series_threads_default(const struct run *run);
 /* Whether the log has heap numbers for process proc's threads. */
