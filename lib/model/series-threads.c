@@ -357,7 +357,8 @@ static int by_cpu(const void *a, const void *b, void *data)
 static int build_cpu(struct series_threads *st, const struct run *run, size_t *idx, size_t n,
 		     size_t top)
 {
-	qsort_r(idx, n, sizeof(*idx), by_cpu, (void *)run);
+	if (n)
+		qsort_r(idx, n, sizeof(*idx), by_cpu, (void *)run);
 	bool other = n > top;
 	st->first = 0;
 	st->set.metric = SERIES_CPU;
