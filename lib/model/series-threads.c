@@ -4,10 +4,11 @@
  *
  * Heap lines take one pass over the process's samples: each thread keeps a cursor into its
  * rows, moved up to the sample's time, and its value there is its latest row's (a thread
- * without a row kept its numbers). CPU lines first gather the times at which some thread's CPU
- * time moved (the times the threads were read), cut them into windows as series.c cuts the
- * run, then take each thread's change over each window, its CPU time at a window's end being
- * that of its latest row by then. Both are O(samples x threads + rows).
+ * without a row kept its numbers). CPU lines first gather the times at which the threads' CPU
+ * times are known (read_times: where some thread's moved, and the samples where the process's
+ * own had not moved since), cut them into windows as series.c cuts the run, then take each
+ * thread's change over each window, its CPU time at a window's end being that of its latest
+ * row by then. Both are O(samples x threads + rows).
  *
  * Nothing here prints or exits; out of memory is returned as -1.
  */
@@ -257,20 +258,45 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/*
- * The times the process's threads were read, as far as their rows tell (some thread's CPU
- * time moved, or a thread's first row), ascending and each once, into a new array (*out,
- * NULL when none or out of memory); returns how many, or -1 when out of memory.
- */
-static long read_times(const struct run *run, const size_t *idx, size_t n, double **out)
+/* The process's own CPU time (utime + stime of its stat, read at every sample) in sample si;
+ * -1 unknown or not in it. */
+static long long proc_cpu(const struct run *run, size_t si, int proc)
 {
-	size_t total = 0;
+	const struct run_proc_sample *ps = proc_in(run, si, proc);
+	long long u = ps ? run_ps_value(run, ps, PF_UTIME) : -1;
+	long long st = ps ? run_ps_value(run, ps, PF_STIME) : -1;
+	return u < 0 || st < 0 ? -1 : u + st;
+}
+
+static size_t sort_unique(double *r, size_t m)
+{
+	qsort(r, m, sizeof(*r), cmp_double);
+	size_t u = 0;
+	for (size_t i = 0; i < m; i++)
+		if (!u || r[i] != r[u - 1])
+			r[u++] = r[i];
+	return u;
+}
+
+/*
+ * The times at which process proc's threads' CPU times are known, ascending and each once,
+ * into a new array (*out, NULL when none or out of memory); returns how many, or -1 when out
+ * of memory. They are the times the threads were read, as far as their rows tell (some
+ * thread's CPU time moved, or a thread's first row), and the process's samples at which its
+ * own CPU time (its stat, read at every sample) had not moved since such a read: then no
+ * thread's had either, and each thread's is still its latest row's.
+ */
+static long read_times(const struct run *run, int proc, const size_t *idx, size_t n, double **out)
+{
+	const struct run_proc *p = &run->procs[proc];
+	size_t total = 0,
+	       samples = p->first_sample < 0 ? 0 : (size_t)(p->last_sample - p->first_sample + 1);
 	*out = NULL;
 	for (size_t k = 0; k < n; k++)
 		total += run->threads.v[idx[k]].n_pts;
 	if (!total)
 		return 0;
-	double *r = malloc(total * sizeof(*r));
+	double *r = malloc((total + samples) * sizeof(*r));
 	if (!r)
 		return -1;
 	size_t m = 0;
@@ -286,13 +312,20 @@ static long read_times(const struct run *run, const size_t *idx, size_t n, doubl
 			last = c;
 		}
 	}
-	qsort(r, m, sizeof(*r), cmp_double);
-	size_t u = 0;
-	for (size_t i = 0; i < m; i++)
-		if (!u || r[i] != r[u - 1])
-			r[u++] = r[i];
+	size_t u = sort_unique(r, m), more = u, i = 0;
+	long long base = -1; /* the process's CPU time at the latest read */
+	for (long si = p->first_sample; si >= 0 && si <= p->last_sample; si++) {
+		double t = run->samples[si].t;
+		long long c = proc_cpu(run, (size_t)si, proc);
+		while (i < u && r[i] < t)
+			i++;
+		if (i < u && r[i] == t)
+			base = c;
+		else if (i > 0 && base >= 0 && c == base)
+			r[more++] = t;
+	}
 	*out = r;
-	return (long)u;
+	return (long)sort_unique(r, more);
 }
 
 /*
@@ -363,7 +396,7 @@ static int build_cpu(struct series_threads *st, const struct run *run, size_t *i
 	st->first = 0;
 	st->set.metric = SERIES_CPU;
 	double *r = NULL;
-	long m = read_times(run, idx, n, &r);
+	long m = read_times(run, st->proc, idx, n, &r);
 	struct cpu_cursor *cur = calloc(n ? n : 1, sizeof(*cur));
 	long long *first_cpu = malloc((n ? n : 1) * sizeof(*first_cpu));
 	double *first_t = malloc((n ? n : 1) * sizeof(*first_t));
@@ -533,13 +566,13 @@ bool series_threads_peak(const struct series_threads *st, const struct run *run,
 	const struct series *s = &st->set.s[k];
 	if (st->heap && s->kind == SERIES_THREAD) {
 		const struct run_th *x = &run->threads.v[s->thread];
-		if (x->heap_peak < 0)
+		if (x->heap_peak <= 0)
 			return false;
 		*t = x->heap_peak_t;
 		*v = (double)x->heap_peak / 1024.0;
 		return true;
 	}
-	if (!s->n || s->peak < 0)
+	if (!s->n || !(s->peak > 0))
 		return false;
 	*t = s->peak_t;
 	*v = s->peak;
@@ -609,6 +642,12 @@ void series_threads_cpu_now(const struct run *run, int proc, const size_t *idx, 
 	const struct run_proc *p = &run->procs[proc];
 	double last_t = p->last_sample >= 0 ? run->samples[p->last_sample].t : r1;
 	bool stale = last_t - r1 > SERIES_THREADS_STALE;
+	/* the process's own CPU time has not moved since that read: no thread's has */
+	size_t at = run_sample_from(run, r1);
+	long long c1 = at < run->n_samples ? proc_cpu(run, at, proc) : -1;
+	if (p->last_sample >= 0 && last_t - r1 >= w && c1 >= 0 &&
+	    proc_cpu(run, (size_t)p->last_sample, proc) == c1)
+		stale = true;
 	for (size_t i = 0; i < n; i++) {
 		const struct run_th *x = &run->threads.v[idx[i]];
 		if (x->end_t >= 0 && x->end_t <= r1)

@@ -204,7 +204,9 @@ void series_table_release(struct series_table *tab);
  * with its status (at most a second apart) and when its number of threads changed, and a
  * thread's row is written only when its numbers changed: so a time at which some thread's CPU
  * time moved is a time they were all read, and at such a time every thread's CPU time is that
- * of its latest row. The lines' points are at those times, cut into windows of at least
+ * of its latest row. So is a sample at which the process's own CPU time (its stat, read at
+ * every sample) had not moved since such a read: no thread's had either (an idle stretch gets
+ * its 0 % points). The lines' points are at those times, cut into windows of at least
  * series_cpu_window() as series_set_build cuts the run (each window ending at such a time,
  * the last always ending one): over a window, a thread's CPU time's change divided by its
  * length, at most 100 % (the threads past the heap library's slots, tid -1, together: no cap).
@@ -255,7 +257,7 @@ int series_threads_stack(struct series_threads *st);
 void series_threads_release(struct series_threads *st);
 /*
  * The peak to mark on line k (a thread's line or "other threads"): its time and value in the
- * line's unit (KiB, or %); false when it has none.
+ * line's unit (KiB, or %); false when it has none, or it is 0.
  */
 bool series_threads_peak(const struct series_threads *st, const struct run *run, size_t k,
 			 double *t, double *v);
@@ -271,8 +273,9 @@ unsigned long long series_threads_fields(void);
  * The dashboard's CPU% of process proc's threads now: over the last window of at least
  * series_cpu_window() that ends at the latest time the threads were read (as above), into
  * out[i] for the thread idx[i] (NAN unknown: an ended thread, one first seen at that time);
- * 0 for every thread when the process's last sample is more than SERIES_THREADS_STALE
- * seconds after that time (no thread's CPU time moved at the reads since).
+ * 0 for every thread when the process's own CPU time has not moved from that time to its last
+ * sample, at least a window later, or that sample is more than SERIES_THREADS_STALE seconds
+ * after it (no thread's CPU time moved at the reads since).
  */
 #define SERIES_THREADS_STALE 2.0
 void series_threads_cpu_now(const struct run *run, int proc, const size_t *idx, size_t n,

@@ -9,7 +9,9 @@
  * fixture $MEMLINE_FIXTURES/logs/threads.jsonl, value by value: the process picked, its RSS
  * and heap, each thread's heap (held between its rows) and its peak between samples, the top
  * N and "other threads", the stacked lines adding up to the process's heap, each thread's
- * CPU% over the windows of the times the threads were read, and the dashboard's CPU% now.
+ * CPU% over the windows of the times the threads were read, and the dashboard's CPU% now;
+ * and on a small log written here, a process idle after its threads' last read: 0 % to its
+ * end (its own CPU time did not move), and 0 % now.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -299,12 +302,122 @@ static void test_thread_cpu_lines(void **state)
 	run_release(&run);
 }
 
+/*
+ * A process whose thread 301 is busy for its first second and both idle after: the threads'
+ * rows only at 0.5 s (their first) and 1.5 s (301's CPU time moved), the process's own CPU
+ * time (its stat, at every sample) flat from 1.5 s on. Samples every 0.5 s to 4 s; with
+ * `moved`, to 2 s, the process's CPU time moving at 2 s (the threads not read again yet).
+ */
+static void load_idle(struct run *run, bool moved)
+{
+	static const char header[] =
+		"{\"type\":\"header\",\"format\":3,\"memline\":\"0.1.0\",\"mode\":\"run\","
+		"\"host\":\"h\",\"start\":\"2026-01-01T00:00:00.000Z\",\"start_unix\":1767225600,"
+		"\"command\":[\"w\"],\"pid\":300,\"pids\":[300],\"cwd\":\"/\",\"job\":{},"
+		"\"page_size\":4096,\"clk_tck\":100,\"mem_total\":1000000,\"kernel\":\"6.1\","
+		"\"interval\":{\"fixed\":0.5,\"min\":0.01,\"max\":5},\"peak_reset\":true,"
+		"\"pss\":false,\"memory\":{\"method\":\"rss\",\"cgroup\":null},\"events\":["
+		"\"poll\"],"
+		"\"fields\":[\"pid\",\"rss\",\"utime\",\"stime\",\"threads\",\"heap\",\"state\"],"
+		"\"tree_fields\":[\"nproc\",\"rss\"],\"thread_fields\":[\"pid\",\"tid\",\"utime\","
+		"\"stime\",\"heap\",\"heap_peak\",\"alloc\",\"freed\",\"nalloc\",\"nfree\","
+		"\"mmap\"]}\n"
+		"{\"type\":\"proc\",\"t\":0.1,\"pid\":300,\"ppid\":1,\"start\":0.0,\"comm\":\"w\","
+		"\"argv\":[\"w\"]}\n"
+		"{\"type\":\"thread\",\"t\":0.5,\"pid\":300,\"tid\":300,\"name\":\"w\"}\n"
+		"{\"type\":\"thread\",\"t\":0.5,\"pid\":300,\"tid\":301,\"name\":\"busy\"}\n";
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addstr(&sb, header);
+	for (int k = 1; k <= (moved ? 4 : 8); k++) {
+		double t = k * 0.5;
+		long cpu = k == 1 ? 0 : k == 2 ? 250 : 500;
+		if (moved && k == 4)
+			cpu = 600;
+		strbuf_addf(
+			&sb,
+			"{\"type\":\"sample\",\"t\":%.1f,\"tree\":[1,1000],\"p\":[[300,1000,%ld,"
+			"0,2,null,\"R\"]]",
+			t, cpu);
+		if (k == 1)
+			strbuf_addstr(&sb,
+				      ",\"th\":[[300,300,0,0,null,null,null,null,null,null,"
+				      "null],[300,301,0,0,null,null,null,null,null,null,null]]");
+		if (k == 3)
+			strbuf_addstr(&sb, ",\"th\":[[300,301,500,0,null,null,null,null,null,null,"
+					   "null]]");
+		strbuf_addstr(&sb, "}\n");
+	}
+	char path[] = "/tmp/memline-test-idle-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, sb.buf, sb.len), (ssize_t)sb.len);
+	close(fd);
+	struct strbuf err = STRBUF_INIT;
+	if (run_load_fields(run, path, series_threads_fields(), NULL, NULL, &err))
+		fail_msg("run_load: %s", err.buf);
+	unlink(path);
+	strbuf_release(&err);
+	strbuf_release(&sb);
+}
+
+static void test_thread_cpu_idle(void **state)
+{
+	(void)state;
+	struct run run;
+	load_idle(&run, false);
+	struct series_threads st;
+	assert_int_equal(series_threads_build(&st, &run, 0, SERIES_RSS, 8), 0);
+	assert_false(st.heap);
+	assert_int_equal(st.set.n, 2);
+	/*
+	 * Read at 0.5 and 1.5 s; the process's CPU time flat from 1.5 s on, so each later sample
+	 * is as good as a read: 0 % from then to the end, not a line that stops at 1.5 s.
+	 */
+	static const double times[] = {1.5, 2.0, 2.5, 3.0, 3.5, 4.0};
+	const struct series *busy = &st.set.s[0], *idle = &st.set.s[1];
+	assert_int_equal(run.threads.v[busy->thread].tid, 301);
+	assert_int_equal(busy->n, 6);
+	assert_int_equal(idle->n, 6);
+	for (size_t i = 0; i < 6; i++) {
+		assert_near(busy->t[i], times[i]);
+		assert_int_equal(busy->at[i], i + 2);
+		assert_near(busy->v[i], i ? 0 : 50);
+		assert_near(idle->v[i], 0);
+	}
+	double t, v;
+	assert_true(series_threads_peak(&st, &run, 0, &t, &v));
+	assert_near(t, 1.5);
+	assert_near(v, 50);
+	assert_false(series_threads_peak(&st, &run, 1, &t, &v)); /* 0 %: nothing to mark */
+	series_threads_release(&st);
+
+	/* now: idle since the last read, the process's CPU time as it was then */
+	size_t n = 0;
+	size_t *idx = run_threads_of(&run.threads, 0, &n);
+	double now[2];
+	series_threads_cpu_now(&run, 0, idx, n, now);
+	assert_near(now[0], 0);
+	assert_near(now[1], 0);
+	free(idx);
+	run_release(&run);
+
+	/* its CPU time moved after the last read, 0.5 s ago: the last window's, 0.5 .. 1.5 s */
+	load_idle(&run, true);
+	idx = run_threads_of(&run.threads, 0, &n);
+	series_threads_cpu_now(&run, 0, idx, n, now);
+	for (size_t i = 0; i < n; i++)
+		assert_near(now[i], run.threads.v[idx[i]].tid == 301 ? 50 : 0);
+	free(idx);
+	run_release(&run);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_labels),
 		cmocka_unit_test(test_thread_heap_lines),
 		cmocka_unit_test(test_thread_cpu_lines),
+		cmocka_unit_test(test_thread_cpu_idle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
