@@ -1,8 +1,10 @@
 /*
  * cmd-plot: `memline plot LOG... -o FILE`: loads one or more logs and draws them, the format
- * chosen by FILE's extension (lib/render/plot.h): PNG, SVG or PDF through cairo. The picture is
- * drawn into a temporary file beside FILE and renamed over it, so a failure never leaves half an
- * image.
+ * chosen by FILE's extension (lib/render/plot.h): PNG, SVG or PDF through cairo, or the HTML
+ * report. `--threads` draws one process's threads instead (its heap and each thread's, or
+ * their CPU%), the process checked here so that a log without one says so with exit code 65.
+ * The picture is drawn into a temporary file beside FILE and renamed over it, so a failure
+ * never leaves half an image.
  */
 #include <cairo.h>
 #include <errno.h>
@@ -35,7 +37,8 @@ static void usage(FILE *f)
 		"\n"
 		"  -o, --output FILE      the image to write (required)\n"
 		"  -m, --metric METRIC    rss (default), pss, vms, swap or cpu\n"
-		"  -n, --top N            lines for the N processes with the highest peaks (5)\n"
+		"  -n, --top N            lines for the N processes with the highest peaks (5);\n"
+		"                         with --threads, for the N threads (8)\n"
 		"  -W, --width W          width in pixels (points for SVG and PDF), default 1200\n"
 		"  -H, --height H         height, default 700\n"
 		"  -t, --title TITLE      the title (default: the command)\n"
@@ -45,6 +48,15 @@ static void usage(FILE *f)
 		"commands\n"
 		"                         differ in, else the logs' names, else the start times)\n"
 		"  -d, --dark             dark theme\n"
+		"      --threads          the threads of one process: its RSS, its live heap and\n"
+		"                         each top thread's (--heap logs; a dot at each thread's\n"
+		"                         peak), else each thread's CPU (%% of one core); with\n"
+		"                         --metric cpu, CPU also for a --heap log. One LOG\n"
+		"      --stacked          with --threads: the threads as stacked areas that add "
+		"up\n"
+		"                         to the process's heap (or CPU), not overlaid lines\n"
+		"  -p, --pid PID          with --threads: that process (default: the one with the\n"
+		"                         largest heap, else whose threads used the most CPU)\n"
 		"  -h, --help             print this help\n");
 }
 
@@ -144,14 +156,55 @@ static int load_logs(int nn, char **names, unsigned long long fields, struct run
 	return code;
 }
 
+/*
+ * --threads: the process to draw exists and had threads (the renderers check it too, as an
+ * error of drawing); picks the default one. Returns 0, or EXIT_DATAERR after saying why.
+ */
+static int check_threads(const struct run *run, const char *path, struct plot_options *o)
+{
+	int proc = o->pid > 0 ? run_proc_by_pid(run, o->pid) : series_threads_default(run);
+	if (proc < 0 && o->pid > 0) {
+		error("%s: no process %d in the log", path, (int)o->pid);
+		return EXIT_DATAERR;
+	}
+	if (proc < 0) {
+		error("%s: no process had more than one thread or heap numbers%s", path,
+		      run->header.format < 3 ? " (a log of format 1 or 2 has no threads)" : "");
+		return EXIT_DATAERR;
+	}
+	struct series_threads st;
+	int ret = series_threads_build(&st, run, proc, o->metric, 1);
+	size_t n = st.n_threads;
+	series_threads_release(&st);
+	if (ret < 0) {
+		error("out of memory");
+		return EXIT_SOFTWARE;
+	}
+	if (!n) {
+		error("%s: process %d had one thread all its life: memline plot draws its numbers",
+		      path, (int)run->procs[proc].pid);
+		return EXIT_DATAERR;
+	}
+	o->pid = run->procs[proc].pid;
+	return 0;
+}
+
 int cmd_plot(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"output", required_argument, NULL, 'o'}, {"metric", required_argument, NULL, 'm'},
-		{"top", required_argument, NULL, 'n'},	  {"width", required_argument, NULL, 'W'},
-		{"height", required_argument, NULL, 'H'}, {"title", required_argument, NULL, 't'},
-		{"label", required_argument, NULL, 'l'},  {"dark", no_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},	  {0},
+		{"output", required_argument, NULL, 'o'},
+		{"metric", required_argument, NULL, 'm'},
+		{"top", required_argument, NULL, 'n'},
+		{"width", required_argument, NULL, 'W'},
+		{"height", required_argument, NULL, 'H'},
+		{"title", required_argument, NULL, 't'},
+		{"label", required_argument, NULL, 'l'},
+		{"dark", no_argument, NULL, 'd'},
+		{"threads", no_argument, NULL, 'T'},
+		{"stacked", no_argument, NULL, 'S'},
+		{"pid", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	struct plot_options o;
 	plot_options_init(&o);
@@ -168,7 +221,8 @@ int cmd_plot(int argc, char **argv)
 	int c;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":o:m:n:W:H:t:l:dh", opts, NULL)) != -1) {
+	bool top_given = false, metric_given = false;
+	while ((c = getopt_long(argc, argv, ":o:m:n:W:H:t:l:dp:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			out = optarg;
@@ -183,10 +237,12 @@ int cmd_plot(int argc, char **argv)
 				    "plot: --metric is rss, pss, vms, swap or cpu, not '%s'",
 				    optarg);
 			o.metric = (enum series_metric)m;
+			metric_given = true;
 			break;
 		}
 		case 'n':
 			o.top = parse_int("--top", optarg, 0, 100);
+			top_given = true;
 			break;
 		case 'W':
 			o.width = parse_int("--width", optarg, 200, 20000);
@@ -202,6 +258,15 @@ int cmd_plot(int argc, char **argv)
 			break;
 		case 'd':
 			o.dark = true;
+			break;
+		case 'T':
+			o.threads = true;
+			break;
+		case 'S':
+			o.stacked = true;
+			break;
+		case 'p':
+			o.pid = parse_pid(optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -223,6 +288,15 @@ int cmd_plot(int argc, char **argv)
 		    "plot: cannot tell the format of '%s'; end it in .png, .svg, .pdf or .html",
 		    out);
 	size_t n = argc > optind ? (size_t)(argc - optind) : 1;
+	if (!o.threads && (o.stacked || o.pid))
+		die(EXIT_USAGE, "plot: %s is for --threads", o.stacked ? "--stacked" : "--pid");
+	if (o.threads && n > 1)
+		die(EXIT_USAGE, "plot: --threads draws the threads of one log, not %zu", n);
+	if (o.threads && metric_given && o.metric != SERIES_RSS && o.metric != SERIES_CPU)
+		die(EXIT_USAGE, "plot: --threads draws the heap (rss, the default) or cpu, not %s",
+		    series_metric_names[o.metric]);
+	if (o.threads && top_given)
+		o.thread_top = o.top > 0 ? o.top : 1;
 	if (n_labels && n_labels != n)
 		die(EXIT_USAGE, "plot: %zu --label for %zu log%s; give one per log, in their order",
 		    n_labels, n, n == 1 ? "" : "s");
@@ -235,8 +309,14 @@ int cmd_plot(int argc, char **argv)
 		labels = NULL;
 		die(EXIT_SOFTWARE, "out of memory");
 	}
-	int code = load_logs(argc - optind, argv + optind, series_fields(o.metric), runs, in, paths,
-			     n, n_labels ? labels : NULL);
+	/* the page has a thread view; --threads draws one */
+	unsigned long long fields = series_fields(o.metric);
+	if (o.threads || format == PLOT_HTML)
+		fields |= series_threads_fields();
+	int code = load_logs(argc - optind, argv + optind, fields, runs, in, paths, n,
+			     n_labels ? labels : NULL);
+	if (!code && o.threads)
+		code = check_threads(&runs[0], paths[0], &o);
 	if (!code)
 		code = write_plot(in, n, &o, (enum plot_format)format, out);
 	/* cairo's font caches, so that a leak checker sees less that is not ours */

@@ -6,7 +6,9 @@
  * run from its start), spans as shaded bands, events as markers with a tooltip (and, with the "Event labels" toggle, their labels in rows on the chart), the
  * captured output near the cursor, the summary and the tables of events and phases; stack
  * captures (--stacks) as markers at the chart's foot, a click on one showing its threads' stacks
- * in a panel beside the chart. Everything from a log reaches the page through textContent, never as markup.
+ * in a panel beside the chart; below the chart, the thread view of a process (its threads'
+ * heap or CPU, their peaks, a picker when several processes have threads). Everything from a
+ * log reaches the page through textContent, never as markup.
  * Drag zooms (uPlot), the wheel zooms at the pointer, Shift+drag and Shift+wheel pan.
  *
  * A page served by `memline run --serve` (data.live) follows the recording: it listens to the
@@ -109,12 +111,15 @@
 	// in (30 s, 20 min, 6 h), with the decimals the step needs: 0.25, 0.50, 0.75 s, never 0.3,
 	// 0.5, 0.8 for steps of 0.25 s.
 	let lastTimeTicks = { splits: [], labels: [] };
-	function timeTicks(u, splits, axisIdx, space, incr) {
+	function timeLabels(u, splits, incr) {
 		const range = u.scales.x.max - u.scales.x.min;
 		const unit = range < 2 ? [0, 0.001, "ms"] : incr < 60 ? [0, 1, "s"] :
 			incr < 3600 ? [0, 60, "min"] : incr < 86400 ? [0, 3600, "h"] : [0, 86400, "d"];
 		const dec = decimalsFor(incr / unit[1]);
-		const labels = splits.map((s) => (s / unit[1]).toFixed(dec) + " " + unit[2]);
+		return splits.map((s) => (s / unit[1]).toFixed(dec) + " " + unit[2]);
+	}
+	function timeTicks(u, splits, axisIdx, space, incr) {
+		const labels = timeLabels(u, splits, incr);
 		lastTimeTicks = { splits: splits.slice(), labels };
 		return labels;
 	}
@@ -695,12 +700,294 @@
 	document.getElementById("theme").addEventListener("click", () => {
 		theme = theme === "dark" ? "light" : "dark";
 		makeChart({ min: u.scales.x.min, max: u.scales.x.max });
+		renderThreads(true);
 	});
 	let resizeTimer = 0;
 	window.addEventListener("resize", () => {
 		clearTimeout(resizeTimer);
-		resizeTimer = setTimeout(() => u.setSize(size()), 100);
+		resizeTimer = setTimeout(() => {
+			u.setSize(size());
+			if (tu)
+				tu.setSize(threadSize());
+		}, 100);
 	});
+
+	// ---- the thread view: one process's threads (each run's "threads") ----
+
+	// A process's threads: each thread's live heap over time with the process's heap and RSS
+	// (or, without heap numbers, each thread's CPU), a dot and a label at each thread's peak,
+	// the line nearest the cursor named in a tooltip, a picker when several processes have
+	// threads.
+	// Names come escaped from memline (text_escape: no bidirectional override turns them
+	// around) and reach the page through textContent and the canvas only.
+	const threadsSection = document.getElementById("threads");
+	const threadsPick = document.getElementById("threads-pick");
+	const threadsProc = document.getElementById("threads-proc");
+	const threadsWhat = document.getElementById("threads-what");
+	const threadsTitle = document.getElementById("threads-title");
+	const threadsChart = document.getElementById("threads-chart");
+	const threadsTip = document.getElementById("threads-tip");
+	const THREAD_COLOURS = ["#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+		"#bcbd22", "#17becf"];
+	let tu = null; // the thread chart
+	let threadStrokes = []; // its series' colours (uPlot keeps them as functions)
+	let threadRange = null; // its time range: the run's, as the chart above
+	let threadChoice = null; // [run index, pid] of the process shown
+	let shownProc = null; // its data
+	let threadPeaks = []; // the peaks drawn, in CSS pixels of the page, for tests
+
+	// Every process with threads: [run index, its data], in the runs' order.
+	function threadProcs() {
+		const all = [];
+		runs.forEach((run, r) => {
+			if (run.threads && Array.isArray(run.threads.procs))
+				run.threads.procs.forEach((p) => all.push([r, p]));
+		});
+		return all;
+	}
+
+	function threadValue(v) {
+		if (v === null || v === undefined)
+			return "–";
+		return shownProc && shownProc.heap ? fmtBytes(v) : v.toFixed(1) + " %";
+	}
+
+	function threadColour(s, k) {
+		const th = THEMES[theme];
+		if (s.kind === "rss")
+			return PALETTE[0];
+		if (s.kind === "heap")
+			return th.fg;
+		if (s.kind === "other")
+			return "#7f7f7f";
+		return THREAD_COLOURS[k % THREAD_COLOURS.length];
+	}
+
+	function threadSize() {
+		const w = Math.max(320, threadsChart.parentElement.clientWidth - 2);
+		return { width: w, height: Math.max(220, Math.min(420, Math.round(w * 0.33))) };
+	}
+
+	// The peaks: a dot on each thread's line at its peak (between samples too, for the heap) and
+	// its value beside it, right or left of the dot, above or below, where no other label is.
+	function drawThreadPeaks(u) {
+		const ctx = u.ctx, th = THEMES[theme], { left, top, width, height } = u.bbox;
+		const dpr = devicePixelRatio, box0 = u.ctx.canvas.getBoundingClientRect();
+		threadPeaks = [];
+		if (!shownProc)
+			return;
+		ctx.save();
+		ctx.beginPath();
+		ctx.rect(left, top, width, height);
+		ctx.clip();
+		ctx.font = "bold " + Math.round(11 * dpr) + "px sans-serif";
+		ctx.textBaseline = "middle";
+		ctx.textAlign = "left"; // uPlot leaves the axes' alignment
+		const placed = [];
+		shownProc.series.forEach((s, k) => {
+			if (s.peak === null || s.peak === undefined || !u.series[k + 1].show)
+				return;
+			const x = u.valToPos(s.peak_t, "x", true), y = u.valToPos(s.peak, "y", true);
+			const colour = threadStrokes[k + 1];
+			ctx.fillStyle = colour;
+			ctx.strokeStyle = th.bg;
+			ctx.lineWidth = 1.5 * dpr;
+			ctx.beginPath();
+			ctx.arc(x, y, 4 * dpr, 0, 2 * Math.PI);
+			ctx.fill();
+			ctx.stroke();
+			const text = "peak " + threadValue(s.peak);
+			const w = ctx.measureText(text).width, h = 14 * dpr;
+			let box = null;
+			for (const dy of [-9, 9, -23, 23, -37]) {
+				for (const dx of [8, -8 - w / dpr]) {
+					const b = { x: x + dx * dpr, y: y + dy * dpr - h / 2, w, h };
+					const inside = b.x >= left && b.x + w <= left + width && b.y >= top &&
+						b.y + h <= top + height;
+					const free = placed.every((o) => b.x + b.w <= o.x || o.x + o.w <= b.x ||
+						b.y + b.h <= o.y || o.y + o.h <= b.y);
+					if (inside && free) {
+						box = b;
+						break;
+					}
+				}
+				if (box)
+					break;
+			}
+			const peak = { name: s.name, text, t: s.peak_t, v: s.peak, x: box0.left + x / dpr,
+				y: box0.top + y / dpr, label: null };
+			if (box) {
+				placed.push(box);
+				ctx.globalAlpha = 0.8;
+				ctx.fillStyle = th.bg;
+				ctx.fillRect(box.x - 1, box.y, box.w + 2, box.h);
+				ctx.globalAlpha = 1;
+				ctx.fillStyle = colour;
+				ctx.fillText(text, box.x, box.y + box.h / 2);
+				peak.label = { x: box0.left + box.x / dpr, y: box0.top + box.y / dpr,
+					w: box.w / dpr, h: box.h / dpr };
+			}
+			threadPeaks.push(peak);
+		});
+		ctx.restore();
+	}
+
+	// The tooltip: the line nearest the cursor at its time, its name, value and the time.
+	function showThreadTip(u) {
+		const idx = u.cursor.idx, cy = u.cursor.top;
+		if (idx === null || idx === undefined || cy === undefined || cy < 0 || !shownProc) {
+			threadsTip.hidden = true;
+			return;
+		}
+		let best = null;
+		for (let k = 1; k < u.series.length; k++) {
+			const v = u.data[k][idx];
+			if (v === null || v === undefined || !u.series[k].show)
+				continue;
+			const d = Math.abs(u.valToPos(v, "y") - cy);
+			if (best === null || d < best[0])
+				best = [d, k, v];
+		}
+		if (best === null || best[0] > 40) {
+			threadsTip.hidden = true;
+			return;
+		}
+		threadsTip.replaceChildren();
+		const row = el("div", null, "tip-row");
+		row.append(el("span", shownProc.series[best[1] - 1].name, "tip-label"));
+		row.append(el("span", threadValue(best[2]) + " at " + fmtSecs(u.data[0][idx]),
+			"tip-where"));
+		threadsTip.append(row);
+		threadsTip.hidden = false;
+		const wrapRect = threadsTip.parentElement.getBoundingClientRect();
+		const o = u.over.getBoundingClientRect();
+		let x = o.left - wrapRect.left + u.cursor.left + 12;
+		if (x + threadsTip.offsetWidth > wrapRect.width)
+			x = Math.max(0, o.left - wrapRect.left + u.cursor.left - threadsTip.offsetWidth - 12);
+		threadsTip.style.left = x + "px";
+		threadsTip.style.top = (o.top - wrapRect.top + Math.max(0, cy - 10)) + "px";
+	}
+
+	// Draws the thread view of the chosen process (the one memline opened it on, first);
+	// rebuild makes its chart again (another process, the theme).
+	function renderThreads(rebuild) {
+		const all = threadProcs();
+		threadsSection.hidden = !all.length;
+		if (!all.length) {
+			if (tu)
+				tu.destroy();
+			tu = null;
+			shownProc = null;
+			return;
+		}
+		const find = (c) => all.find(([r, p]) => c && r === c[0] && p.pid === c[1]);
+		if (!find(threadChoice)) {
+			const r0 = runs.findIndex((run) => run.threads);
+			threadChoice = [r0, runs[r0].threads.pid];
+			if (!find(threadChoice))
+				threadChoice = [all[0][0], all[0][1].pid];
+		}
+		threadsPick.hidden = all.length < 2;
+		threadsProc.replaceChildren();
+		all.forEach(([r, p], k) => {
+			const o = el("option", (multi ? runs[r].label + " · " : "") + p.pid + " " + p.comm +
+				" (" + p.threads + " thread" + (p.threads === 1 ? "" : "s") +
+				(p.heap ? ", heap)" : ", CPU)"));
+			o.value = String(k);
+			o.selected = r === threadChoice[0] && p.pid === threadChoice[1];
+			threadsProc.append(o);
+		});
+		const [r, p] = find(threadChoice);
+		const names = (q) => q.series.map((s) => s.name).join("\n");
+		const changed = shownProc === null || shownProc.pid !== p.pid ||
+			names(shownProc) !== names(p);
+		shownProc = p;
+		threadsTitle.textContent = "Threads of " + p.pid + " " + p.comm;
+		const dropped = runs[r].threads.dropped;
+		threadsWhat.textContent = (p.heap ? "each thread's live heap (what it allocated and " +
+			"is not freed yet), the process's heap and RSS; a dot at each thread's peak" :
+			"each thread's CPU, % of one core (no heap numbers for this process)") +
+			(dropped ? "; " + dropped + " more processes with threads not shown" : "");
+		const data = [p.t].concat(p.series.map((s) => s.v));
+		const end = Math.max(runs[r].duration || 0, p.t.length ? p.t[p.t.length - 1] : 0);
+		threadRange = { min: 0, max: end > 0 ? end : 1 };
+		if (tu && !rebuild && !changed) {
+			tu.setData(data);
+			tu.setScale("x", threadRange);
+			return;
+		}
+		const th = THEMES[theme];
+		const axis = { stroke: th.fg, grid: { stroke: th.grid, width: 1 }, ticks: { stroke: th.grid } };
+		let threadIndex = 0;
+		const ser = [{ label: "Time", value: (u, v) => (v === null ? "–" : fmtSecs(v)) }];
+		threadStrokes = [null];
+		p.series.forEach((s) => {
+			const colour = threadColour(s, s.kind === "thread" ? threadIndex++ : 0);
+			threadStrokes.push(colour);
+			ser.push({
+				label: s.name,
+				stroke: colour,
+				width: s.kind === "rss" ? 2.5 : s.kind === "heap" ? 1.75 : 1.5,
+				dash: s.kind === "heap" ? [6, 3] : s.kind === "other" ? [4, 3] : undefined,
+				spanGaps: true,
+				points: { show: false },
+				value: (u, v) => threadValue(v),
+			});
+		});
+		const hidden = tu && !changed ?
+			new Set(tu.series.filter((s) => !s.show).map((s) => s.label)) : null;
+		if (hidden)
+			ser.forEach((s) => (s.show = !hidden.has(s.label)));
+		if (tu)
+			tu.destroy();
+		tu = new uPlot({
+			...threadSize(),
+			series: ser,
+			scales: { x: { time: false } },
+			axes: [
+				{ ...axis, values: (u, splits, ai, space, incr) => timeLabels(u, splits, incr),
+					incrs: TIME_INCRS },
+				{ ...axis, size: 80, values: (u, splits) => splits.map(threadValue),
+					incrs: p.heap ? BYTE_INCRS : undefined },
+			],
+			cursor: { drag: { x: true, y: false, setScale: true } },
+			legend: { live: true },
+			hooks: { draw: [drawThreadPeaks], setCursor: [showThreadTip] },
+		}, data, threadsChart);
+		tu.setScale("x", threadRange);
+		// a double click shows the whole run again, not only the times with a point
+		tu.over.addEventListener("dblclick", () => tu.setScale("x", threadRange));
+	}
+	threadsProc.addEventListener("change", () => {
+		const pick = threadProcs()[Number(threadsProc.value)];
+		if (!pick)
+			return;
+		threadChoice = [pick[0], pick[1].pid];
+		threadsTip.hidden = true;
+		renderThreads(true);
+	});
+
+	// Where the line named name is at time t (its point there, else the last before), in CSS
+	// pixels of the page; null when it has none (for tests).
+	function threadPoint(name, t) {
+		if (!tu || !shownProc)
+			return null;
+		const k = shownProc.series.findIndex((s) => s.name === name);
+		if (k < 0)
+			return null;
+		let i = -1;
+		shownProc.t.forEach((x, j) => {
+			if (x <= t + 1e-9 && shownProc.series[k].v[j] !== null)
+				i = j;
+		});
+		if (i < 0)
+			return null;
+		const o = tu.over.getBoundingClientRect();
+		// inside the plot area: a point at its right edge belongs to the area's outside
+		const clamp = (p, max) => Math.min(Math.max(p, 0), max - 1);
+		return { x: o.left + clamp(tu.valToPos(shownProc.t[i], "x"), o.width),
+			y: o.top + clamp(tu.valToPos(shownProc.series[k].v[i], "y"), o.height) };
+	}
 
 	// ---- summary and tables ----
 
@@ -820,6 +1107,7 @@
 	renderTables();
 
 	makeChart(full);
+	renderThreads(true);
 	showNear({ cursor: { left: -1 } });
 	nearLines.append(el("li", "hover over the chart to see the captured output near that time",
 		"muted"));
@@ -848,6 +1136,7 @@
 			u.setScale("x", range);
 		}
 		renderTables();
+		renderThreads(false);
 		if (openCapture !== null) {
 			if (openCapture[1] < capturesOf(runs[openCapture[0]]).length)
 				showStacks(openCapture[0], openCapture[1]);
@@ -963,5 +1252,12 @@
 		spanLabels: () => ({ labels: spanLabels.slice(),
 			skipped: spanLabels.skipped || 0 }),
 		timeTicks: () => ({ splits: lastTimeTicks.splits.slice(),
-			labels: lastTimeTicks.labels.slice() }) });
+			labels: lastTimeTicks.labels.slice() }),
+		threadView: () => ({ shown: !threadsSection.hidden,
+			choice: threadChoice && threadChoice.slice(), picker: !threadsPick.hidden,
+			options: Array.from(threadsProc.options).map((o) => o.textContent),
+			title: threadsTitle.textContent, what: threadsWhat.textContent,
+			series: tu ? tu.series.slice(1).map((s) => s.label) : [],
+			peaks: threadPeaks.map((p) => ({ ...p })) }),
+		threadPoint });
 })();

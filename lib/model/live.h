@@ -23,12 +23,12 @@
 #define LIVE_POLL 20 /* polls of the log a second */
 /*
  * The process-sample fields the views read: the dashboard's table and chart, /metrics, and
- * the live page's lines (its metric, RSS, and CPU%); the others are left out of the model,
- * so an hour of a large tree stays small.
+ * the live page's lines (its metric, RSS, and CPU%; its thread view's heap); the others are
+ * left out of the model, so an hour of a large tree stays small.
  */
 #define LIVE_FIELDS                                                                           \
 	(RUN_FIELD(PF_RSS) | RUN_FIELD(PF_PEAK) | RUN_FIELD(PF_UTIME) | RUN_FIELD(PF_STIME) | \
-	 RUN_FIELD(PF_THREADS))
+	 RUN_FIELD(PF_THREADS) | RUN_FIELD(PF_HEAP))
 
 struct live {
 	pthread_mutex_t lock;

@@ -29,6 +29,7 @@ static int series_alloc(struct series *s, enum series_kind kind, int proc, size_
 {
 	s->kind = kind;
 	s->proc = proc;
+	s->thread = -1;
 	s->n = 0;
 	s->peak = -1;
 	s->peak_t = 0;

@@ -63,11 +63,12 @@ extern const char *const series_metric_names[SERIES_NMETRICS]; /* "rss" ... "cpu
  * SERIES_JOB: the job's memory by the log's method (run_sample_job: its cgroup's charge, the
  * PSS sum or the RSS sum), the leading line where there is one (see series_set_build).
  */
-enum series_kind { SERIES_TREE, SERIES_PROC, SERIES_OTHER, SERIES_JOB };
+enum series_kind { SERIES_TREE, SERIES_PROC, SERIES_OTHER, SERIES_JOB, SERIES_HEAP, SERIES_THREAD };
 
 struct series {
 	enum series_kind kind;
-	int proc;      /* SERIES_PROC: index into run->procs; -1 for the others */
+	int proc;      /* SERIES_PROC, SERIES_HEAP: index into run->procs; -1 for the others */
+	long thread;   /* SERIES_THREAD: index into run->threads.v; -1 for the others */
 	double *t;     /* seconds since the run's start, ascending */
 	double *v;     /* KiB, or percent of one CPU for SERIES_CPU */
 	size_t *at;    /* index into run->samples of each point: one point a sample at most */
@@ -182,5 +183,102 @@ struct series_table {
  */
 int series_table_build(struct series_table *tab, const struct series_set *set, size_t max_rows);
 void series_table_release(struct series_table *tab);
+
+/*
+ * ---- the threads of one process (series-threads.c) ----
+ *
+ * What `plot --threads`, the HTML page's thread view and the dashboard's thread table draw of
+ * one process's threads (the run model's threads, threads.h). Two kinds of set:
+ *
+ * The heap (the log has heap numbers for the process, --heap): s[0] the process's RSS
+ * (SERIES_PROC), s[1] its live heap, the threads' sum (SERIES_HEAP, the samples' "heap"),
+ * then one line per top thread by its heap peak (SERIES_THREAD, highest first) and "other
+ * threads", the rest summed (SERIES_OTHER). Values are KiB, as the other memory lines (a
+ * thread's bytes / 1024). A thread's line has a point at each of the process's samples from
+ * its first row on: a thread without a row in a sample kept the numbers of its last row
+ * (docs/log-format.md), so its value there is that row's. Its peak to mark is the thread's
+ * own (run_th heap_peak and when: its highest between samples too, the heap library keeps it).
+ *
+ * CPU (no heap numbers, or metric SERIES_CPU): one line per top thread by CPU time, then
+ * "other threads", in percent of one core. A process's threads' CPU times are read together,
+ * with its status (at most a second apart) and when its number of threads changed, and a
+ * thread's row is written only when its numbers changed: so a time at which some thread's CPU
+ * time moved is a time they were all read, and at such a time every thread's CPU time is that
+ * of its latest row. So is a sample at which the process's own CPU time (its stat, read at
+ * every sample) had not moved since such a read: no thread's had either (an idle stretch gets
+ * its 0 % points). The lines' points are at those times, cut into windows of at least
+ * series_cpu_window() as series_set_build cuts the run (each window ending at such a time,
+ * the last always ending one): over a window, a thread's CPU time's change divided by its
+ * length, at most 100 % (the threads past the heap library's slots, tid -1, together: no cap).
+ * A thread counts from its first row; an ended thread's line stops at the first window that
+ * ends after its end. Its peak to mark is its line's highest point.
+ *
+ * Each point remembers its sample (series.at), so series_table_build lines the set up.
+ */
+struct series_threads {
+	struct series_set set; /* metric SERIES_RSS for the heap lines, SERIES_CPU for CPU */
+	int proc;	       /* index into run->procs */
+	bool heap;	       /* heap lines, else CPU */
+	size_t first;	       /* s[first] is the first thread's line (after RSS and heap) */
+	size_t n_threads;      /* the process's threads in the model */
+	bool stacked;	       /* series_threads_stack was applied */
+};
+
+/*
+ * The processes with threads in the model, into a new array (indexes into run->procs; the
+ * caller frees it; NULL with *n 0 when none or out of memory), ranked: the highest heap peak
+ * first where the log has heap numbers for any of them (those without after), else the most
+ * CPU time of their threads first.
+ */
+int *series_threads_procs(const struct run *run, size_t *n);
+/*
+ * The process plot --threads draws when none is asked for: the first of series_threads_procs;
+ * -1 when no process has threads.
+ */
+int series_threads_default(const struct run *run);
+/* Whether the log has heap numbers for process proc's threads. */
+bool series_threads_have_heap(const struct run *run, int proc);
+/*
+ * Builds the lines of process proc's threads into st (which it initialises): the heap lines
+ * for metric SERIES_RSS where the process has heap numbers, else (or for SERIES_CPU) its
+ * threads' CPU; top (>= 1) thread lines, the rest as "other threads". A process without
+ * threads in the model gets no thread line (its one thread is the process). Returns 0, or -1
+ * when out of memory (st is then empty but must still be released).
+ */
+int series_threads_build(struct series_threads *st, const struct run *run, int proc,
+			 enum series_metric metric, int top);
+/*
+ * Stacks the thread lines (and "other threads"): each then holds its own value plus those of
+ * the lines before it, at every sample where any of them has a point (0 for a line without
+ * one there), so the last is the threads' sum (for the heap: the process's heap). Peaks are
+ * recomputed. Returns -1 when out of memory (st unchanged).
+ */
+int series_threads_stack(struct series_threads *st);
+void series_threads_release(struct series_threads *st);
+/*
+ * The peak to mark on line k (a thread's line or "other threads"): its time and value in the
+ * line's unit (KiB, or %); false when it has none, or it is 0.
+ */
+bool series_threads_peak(const struct series_threads *st, const struct run *run, size_t k,
+			 double *t, double *v);
+/*
+ * Appends what a legend calls thread th (an index into run->threads.v): "210 loader", "200
+ * server (main)" for the thread whose tid is its pid, "(more threads)" for tid -1; the name as
+ * recorded (raw: escape it to show it).
+ */
+void series_thread_name(const struct run *run, size_t th, struct strbuf *out);
+/* The process-sample fields the thread lines read (RUN_FIELD bits): RSS, heap, CPU times. */
+unsigned long long series_threads_fields(void);
+/*
+ * The dashboard's CPU% of process proc's threads now: over the last window of at least
+ * series_cpu_window() that ends at the latest time the threads were read (as above), into
+ * out[i] for the thread idx[i] (NAN unknown: an ended thread, one first seen at that time);
+ * 0 for every thread when the process's own CPU time has not moved from that time to its last
+ * sample, at least a window later, or that sample is more than SERIES_THREADS_STALE seconds
+ * after it (no thread's CPU time moved at the reads since).
+ */
+#define SERIES_THREADS_STALE 2.0
+void series_threads_cpu_now(const struct run *run, int proc, const size_t *idx, size_t n,
+			    double *out);
 
 #endif

@@ -7,6 +7,13 @@
  * process a wide pale band under that process's line), the peaks, the events as markers on the tree
  * line with labels staggered in rows at the top, and the legend in a panel on the right.
  *
+ * `plot --threads` (o->threads) draws one process's threads instead, from series_threads_build
+ * (series.h): the process's RSS thick, its heap dashed, each top thread's heap (or, without heap
+ * numbers, its CPU%) in the palette's colours, "other threads" grey; stacked, each thread's band
+ * filled in a lighter shade of its colour, the bands painted from the top one down so that each
+ * shows between its line and the one below. Each thread's peak is a dot with its name and value
+ * beside it where no other peak's label is. Same axes, header rows and legend panel.
+ *
  * Every series is decimated to the plot's pixel columns (series_decimate) before it is drawn,
  * so a long run costs one pass over its points. Several runs overlay on one time axis, each
  * from its own start; each gets a colour, its processes drawn faint in that colour.
@@ -105,7 +112,8 @@ struct plot {
 	struct strbuf tmp;
 	struct strbuf svg; /* the SVG's text layer */
 	double font_size;
-	double *dt, *dv; /* decimation buffers */
+	double *dt, *dv;		      /* decimation buffers */
+	const struct series_threads *threads; /* plot --threads: the lines drawn, else NULL */
 };
 
 /* ---- text ---- */
@@ -541,22 +549,29 @@ static void series_style(struct plot *p, const struct layer *ly, size_t i, struc
 	}
 }
 
-/* Draws line k of a layer, decimated to cols columns, in its style. */
-static void draw_line(struct plot *p, const struct layer *ly, size_t k, size_t cols)
+/* Makes s, decimated to cols columns, the current path (s has points). */
+static void line_path(struct plot *p, const struct series *s, size_t cols)
 {
 	cairo_t *cr = p->cr;
-	const struct series *s = &ly->set.s[k];
 	size_t m = series_decimate(s->t, s->v, s->n, 0, p->t1, cols, p->dt, p->dv);
-	struct rgb c;
-	double alpha, width;
-	bool dashed;
-	series_style(p, ly, k, &c, &alpha, &width, &dashed);
 	cairo_new_path(cr);
 	cairo_move_to(cr, x_of(p, p->dt[0]), y_of(p, p->dv[0]));
 	for (size_t j = 1; j < m; j++)
 		cairo_line_to(cr, x_of(p, p->dt[j]), y_of(p, p->dv[j]));
 	if (m == 1)
 		cairo_rel_line_to(cr, 0.01, 0);
+}
+
+/* Draws line k of a layer, decimated to cols columns, in its style. */
+static void draw_line(struct plot *p, const struct layer *ly, size_t k, size_t cols)
+{
+	cairo_t *cr = p->cr;
+	const struct series *s = &ly->set.s[k];
+	struct rgb c;
+	double alpha, width;
+	bool dashed;
+	series_style(p, ly, k, &c, &alpha, &width, &dashed);
+	line_path(p, s, cols);
 	set_rgb(cr, c, alpha);
 	cairo_set_line_width(cr, width);
 	double dash[] = {5, 3};
@@ -1040,12 +1055,11 @@ static void draw_legend(struct plot *p, double x0, double x1, size_t skipped_eve
 	free(es);
 }
 
-static void draw(struct plot *p)
+/* The background, and the plot area left of the legend's room. */
+static void plot_area(struct plot *p)
 {
-	cairo_t *cr = p->cr;
-	set_rgb(cr, p->th->bg, 1);
-	cairo_paint(cr);
-
+	set_rgb(p->cr, p->th->bg, 1);
+	cairo_paint(p->cr);
 	double legend_w = p->w >= 500 ? fmin(300, fmax(150, p->w * 0.22)) : 0;
 	p->px0 = 78;
 	p->px1 = p->w - legend_w - (legend_w ? 24 : 16);
@@ -1055,6 +1069,12 @@ static void draw(struct plot *p)
 		p->px1 = p->px0 + 20;
 	if (p->py1 < p->py0 + 20)
 		p->py1 = p->py0 + 20;
+}
+
+static void draw(struct plot *p)
+{
+	cairo_t *cr = p->cr;
+	plot_area(p);
 
 	/* the scales */
 	p->t1 = 0;
@@ -1107,6 +1127,315 @@ static void draw(struct plot *p)
 	}
 }
 
+/* ---- the threads of one process (plot --threads) ---- */
+
+/* A colour between c and the background: what a band of a stacked plot is filled with. */
+static struct rgb toward_bg(const struct plot *p, struct rgb c, double f)
+{
+	struct rgb b = p->th->bg;
+	return (struct rgb){c.r + (b.r - c.r) * f, c.g + (b.g - c.g) * f, c.b + (b.b - c.b) * f};
+}
+
+static void thread_style(const struct plot *p, size_t k, struct rgb *c, double *alpha,
+			 double *width, bool *dashed)
+{
+	const struct series_threads *st = p->threads;
+	const struct series *s = &st->set.s[k];
+	*dashed = false;
+	*alpha = 0.95;
+	if (s->kind == SERIES_PROC) { /* the process's RSS: the picture's leading line */
+		*c = p->th->tree;
+		*alpha = 1;
+		*width = 2.4;
+	} else if (s->kind == SERIES_HEAP) { /* its heap, the threads' sum */
+		*c = p->th->fg;
+		*alpha = 0.8;
+		*width = 1.8;
+		*dashed = true;
+	} else if (s->kind == SERIES_OTHER) {
+		*c = p->th->other;
+		*width = 1.3;
+		*dashed = !st->stacked;
+	} else {
+		*c = palette[(k - st->first) % N_PALETTE];
+		*width = st->stacked ? 1 : 1.6;
+	}
+}
+
+/* The stacked threads: each band filled from its line down to the one below, back to front. */
+static void thread_bands(struct plot *p, size_t cols)
+{
+	cairo_t *cr = p->cr;
+	const struct series_threads *st = p->threads;
+	for (size_t k = st->set.n; k-- > st->first;) {
+		const struct series *s = &st->set.s[k];
+		if (!s->n)
+			continue;
+		struct rgb c;
+		double alpha, width;
+		bool dashed;
+		thread_style(p, k, &c, &alpha, &width, &dashed);
+		/* under the whole line, in a lighter colour: the bands below paint over it */
+		line_path(p, s, cols);
+		cairo_line_to(cr, x_of(p, s->t[s->n - 1]), y_of(p, 0));
+		cairo_line_to(cr, x_of(p, s->t[0]), y_of(p, 0));
+		cairo_close_path(cr);
+		set_rgb(cr, toward_bg(p, c, 0.45), 1);
+		cairo_fill(cr);
+	}
+}
+
+static void thread_lines(struct plot *p)
+{
+	cairo_t *cr = p->cr;
+	const struct series_threads *st = p->threads;
+	size_t cols = (size_t)fmax(1, p->px1 - p->px0);
+	cairo_save(cr);
+	cairo_rectangle(cr, p->px0, p->py0 - 2, p->px1 - p->px0 + 2, p->py1 - p->py0 + 4);
+	cairo_clip(cr);
+	cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+	if (st->stacked)
+		thread_bands(p, cols);
+	/* back to front: the threads from the last, then the heap, then the RSS on top */
+	for (size_t o = 0; o < st->set.n; o++) {
+		size_t k = st->set.n - 1 - o;
+		const struct series *s = &st->set.s[k];
+		if (!s->n)
+			continue;
+		struct rgb c;
+		double alpha, width;
+		bool dashed;
+		thread_style(p, k, &c, &alpha, &width, &dashed);
+		line_path(p, s, cols);
+		set_rgb(cr, c, alpha);
+		cairo_set_line_width(cr, width);
+		double dash[] = {6, 3};
+		cairo_set_dash(cr, dash, dashed ? 2 : 0, 0);
+		cairo_stroke(cr);
+	}
+	cairo_set_dash(cr, NULL, 0, 0);
+	cairo_restore(cr);
+}
+
+static void add_thread_value(const struct plot *p, struct strbuf *out, double v)
+{
+	if (p->threads->heap)
+		text_bytes(out, (long long)llround(v * 1024));
+	else
+		strbuf_addf(out, "%.*f%%", v < 9.95 ? 1 : 0, v);
+}
+
+struct box {
+	double x0, y0, x1, y1;
+};
+
+static bool box_free(const struct box *placed, size_t n, struct box b)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b.x0 < placed[i].x1 && placed[i].x0 < b.x1 && b.y0 < placed[i].y1 &&
+		    placed[i].y0 < b.y1)
+			return false;
+	return true;
+}
+
+/*
+ * Each thread's peak: a dot on its line (stacked: on the top of its band) and a label, its
+ * name and value, beside it where it overlaps no other label (tried right and left of the dot,
+ * above and below, then further away); a dot without room for its label keeps the dot only.
+ */
+static void thread_peaks(struct plot *p)
+{
+	cairo_t *cr = p->cr;
+	const struct series_threads *st = p->threads;
+	size_t n = st->set.n - st->first;
+	struct box *placed = calloc(n ? n : 1, sizeof(*placed));
+	if (!placed)
+		return;
+	size_t n_placed = 0;
+	struct strbuf name = STRBUF_INIT, label = STRBUF_INIT;
+	for (size_t k = st->first; k < st->set.n; k++) {
+		const struct series *s = &st->set.s[k];
+		double t, v;
+		if (!series_threads_peak(st, p->layers[0].run, k, &t, &v))
+			continue;
+		double base = st->stacked && k > st->first ? series_at(&st->set.s[k - 1], t) : 0;
+		double x = x_of(p, t), y = y_of(p, (base > 0 ? base : 0) + v);
+		struct rgb c;
+		double alpha, width;
+		bool dashed;
+		thread_style(p, k, &c, &alpha, &width, &dashed);
+		set_rgb(cr, c, 1);
+		cairo_new_path(cr);
+		cairo_arc(cr, x, y, 4, 0, 2 * M_PI);
+		cairo_fill_preserve(cr);
+		set_rgb(cr, p->th->bg, 1);
+		cairo_set_line_width(cr, 1.2);
+		cairo_stroke(cr);
+		strbuf_reset(&name);
+		if (s->kind == SERIES_THREAD)
+			series_thread_name(p->layers[0].run, (size_t)s->thread, &name);
+		else
+			strbuf_addstr(&name, "other threads");
+		font(p, 10, true);
+		strbuf_reset(&label);
+		strbuf_addstr(&label, fit(p, name.buf, name.len, 150));
+		strbuf_addstr(&label, ": peak ");
+		add_thread_value(p, &label, v);
+		strbuf_addstr(&label, " at ");
+		text_secs(&label, t);
+		double w = text_w(p, label.buf);
+		static const double dy[] = {-7, 16, -21, 30, -35};
+		bool done = false;
+		for (size_t i = 0; i < sizeof(dy) / sizeof(dy[0]) && !done; i++) {
+			for (int side = 0; side < 2 && !done; side++) {
+				double tx = side ? x - 8 - w : x + 8, ty = y + dy[i];
+				struct box b = {tx - 2, ty - 11, tx + w + 2, ty + 3};
+				if (b.x0 < p->px0 || b.x1 > p->px1 || b.y0 < p->py0 ||
+				    b.y1 > p->py1 || !box_free(placed, n_placed, b))
+					continue;
+				placed[n_placed++] = b;
+				set_rgb(cr, p->th->bg, 0.8);
+				cairo_rectangle(cr, b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0);
+				cairo_fill(cr);
+				set_rgb(cr, toward_bg(p, c, -0.25), 1);
+				draw_text(p, label.buf, tx, ty, 0);
+				done = true;
+			}
+		}
+	}
+	strbuf_release(&name);
+	strbuf_release(&label);
+	free(placed);
+}
+
+/* The title (what is drawn, of which process) and the run's command, host and start. */
+static void thread_header(struct plot *p)
+{
+	const struct series_threads *st = p->threads;
+	const struct run *run = p->layers[0].run;
+	const struct run_proc *proc = &run->procs[st->proc];
+	struct strbuf sb = STRBUF_INIT;
+	if (p->o->title) {
+		strbuf_addstr(&sb, p->o->title);
+	} else {
+		strbuf_addf(&sb, "%d %s: ", (int)proc->pid, proc->comm);
+		if (st->heap)
+			strbuf_addstr(&sb, "the live heap of its threads");
+		else
+			strbuf_addstr(&sb, "CPU of its threads (% of one core)");
+		if (st->heap || series_threads_have_heap(run, st->proc)) {
+			/* the heap drawn, or CPU asked for (--metric cpu) */
+		} else if (run->header.heap == HEAP_OFF) {
+			strbuf_addstr(&sb,
+				      ": no heap data, record with --heap for each thread's heap");
+		} else {
+			strbuf_addstr(&sb, ": its heap was not counted");
+			if (proc->heap_why)
+				strbuf_addf(&sb, " (%s)", proc->heap_why);
+		}
+	}
+	font(p, 16, true);
+	set_rgb(p->cr, p->th->fg, 1);
+	draw_text(p, fit(p, sb.buf ? sb.buf : "", sb.len, p->w - 24), 12, 24, 0);
+	strbuf_reset(&sb);
+	strbuf_addf(&sb, "%zu thread%s%s · ", st->n_threads, st->n_threads == 1 ? "" : "s",
+		    st->heap ? (st->stacked ? ", stacked, with its heap and RSS"
+					    : ", with its heap and RSS")
+			     : (st->stacked ? ", stacked" : ""));
+	run_command(run, &sb);
+	if (run->header.host)
+		strbuf_addf(&sb, " · %s", run->header.host);
+	if (run->header.start_iso)
+		strbuf_addf(&sb, " · %s", run->header.start_iso);
+	font(p, 11, false);
+	set_rgb(p->cr, p->th->muted, 1);
+	draw_text(p, fit(p, sb.buf, sb.len, p->w - 24), 12, 42, 0);
+	strbuf_release(&sb);
+}
+
+/* The legend: the process's lines, each thread's (its peak), "other threads"; how it ended. */
+static void thread_legend(struct plot *p, double x0, double x1)
+{
+	const struct series_threads *st = p->threads;
+	const struct run *run = p->layers[0].run;
+	if (x1 - x0 < 60 || !st->set.n)
+		return;
+	struct entry *es = calloc(st->set.n, sizeof(*es));
+	if (!es)
+		return;
+	for (size_t k = 0; k < st->set.n; k++) {
+		const struct series *s = &st->set.s[k];
+		struct entry *e = &es[k];
+		thread_style(p, k, &e->c, &e->alpha, &e->width, &e->dashed);
+		if (st->stacked && k >= st->first)
+			e->width = 6;
+		if (s->kind == SERIES_PROC) {
+			strbuf_addstr(&e->text, "RSS of the process");
+		} else if (s->kind == SERIES_HEAP) {
+			strbuf_addstr(&e->text, "its live heap (all threads)");
+		} else {
+			if (s->kind == SERIES_THREAD)
+				series_thread_name(run, (size_t)s->thread, &e->text);
+			else
+				strbuf_addf(&e->text, "other threads (%zu)", st->set.n_rest);
+			double t, v;
+			if (series_threads_peak(st, run, k, &t, &v)) {
+				strbuf_addstr(&e->text, ", peak ");
+				add_thread_value(p, &e->text, v);
+			}
+		}
+	}
+	double y = legend_rows(p, es, st->set.n, x0, x1);
+	legend_endings(p, x0, x1, y + ROW_H * 1.5);
+	for (size_t k = 0; k < st->set.n; k++) {
+		strbuf_release(&es[k].text);
+		strbuf_release(&es[k].sub);
+	}
+	free(es);
+}
+
+static void draw_threads(struct plot *p)
+{
+	const struct series_threads *st = p->threads;
+	const struct run *run = p->layers[0].run;
+	plot_area(p);
+	p->t1 = run->duration;
+	if (run->n_samples)
+		p->t1 = fmax(p->t1, run->samples[run->n_samples - 1].t);
+	if (!(p->t1 > 0))
+		p->t1 = 1;
+	double vmax = 0, t, v;
+	for (size_t k = 0; k < st->set.n; k++) {
+		vmax = fmax(vmax, st->set.s[k].peak);
+		if (!st->stacked && series_threads_peak(st, run, k, &t, &v))
+			vmax = fmax(vmax, v);
+	}
+	p->data_top = p->py0 + 8;
+	vmax = vmax > 0 ? vmax * 1.06 : st->heap ? 1024 : 100;
+	const char *unit_name = "%";
+	double unit = 1;
+	if (st->heap)
+		unit = mem_unit(vmax, &unit_name);
+	double max_ticks = fmax(2, (p->py1 - p->data_top) / 45);
+	double step = nice_step(vmax / unit / max_ticks) * unit;
+	p->ymax = ceil(vmax / step) * step;
+
+	thread_header(p);
+	draw_axes(p, unit_name, unit);
+	thread_lines(p);
+	thread_peaks(p);
+	thread_legend(p, p->px1 + 20, p->w - 10);
+	size_t points = 0;
+	for (size_t k = 0; k < st->set.n; k++)
+		points += st->set.s[k].n;
+	if (!points) {
+		font(p, 14, false);
+		set_rgb(p->cr, p->th->muted, 1);
+		draw_text(p, "no thread numbers in the log", (p->px0 + p->px1) / 2,
+			  (p->py0 + p->py1) / 2, 0.5);
+	}
+}
+
 /* ---- output ---- */
 
 static cairo_status_t write_buf(void *closure, const unsigned char *data, unsigned int len)
@@ -1155,8 +1484,8 @@ static int plot_layers(struct plot *p, const struct plot_input *in, size_t n,
 		p->layers[l].run = in[l].run;
 		p->layers[l].path = in[l].path;
 		p->layers[l].color = l == 0 ? p->th->tree : palette[(l - 1) % N_PALETTE];
-		if (series_set_build(&p->layers[l].set, in[l].run, o->metric,
-				     o->top < 0 ? 0 : o->top) < 0)
+		if (!o->threads && series_set_build(&p->layers[l].set, in[l].run, o->metric,
+						    o->top < 0 ? 0 : o->top) < 0)
 			return -1;
 		p->layers[l].tree_is_proc = series_tree_is_only_proc(&p->layers[l].set);
 	}
@@ -1173,10 +1502,48 @@ static int plot_layers(struct plot *p, const struct plot_input *in, size_t n,
 	return labels_oom ? -1 : 0;
 }
 
+/*
+ * plot --threads: the lines of the process o asks for (else series_threads_default's) into
+ * st, stacked with o->stacked. Returns -1 with a message in err.
+ */
+static int plot_threads_lines(struct series_threads *st, const struct plot_input *in, size_t n,
+			      const struct plot_options *o, struct strbuf *err)
+{
+	const struct run *run = in[0].run;
+	if (n != 1) {
+		strbuf_addstr(err, "plot --threads draws the threads of one log");
+		return -1;
+	}
+	int proc = o->pid > 0 ? run_proc_by_pid(run, o->pid) : series_threads_default(run);
+	if (proc < 0) {
+		if (o->pid > 0)
+			strbuf_addf(err, "no process %d in the log", (int)o->pid);
+		else
+			strbuf_addstr(err, "no process of the log had more than one thread or heap "
+					   "numbers");
+		return -1;
+	}
+	int top = o->thread_top > 0 ? o->thread_top : PLOT_THREADS_TOP;
+	if (series_threads_build(st, run, proc, o->metric, top) < 0 ||
+	    (o->stacked && series_threads_stack(st) < 0)) {
+		strbuf_addstr(err, "out of memory");
+		return -1;
+	}
+	if (!st->n_threads) {
+		strbuf_addf(err,
+			    "process %d had one thread all its life: its numbers are the "
+			    "process's own (memline plot draws them)",
+			    (int)run->procs[proc].pid);
+		return -1;
+	}
+	return 0;
+}
+
 int plot_cairo(const struct plot_input *in, size_t n, const struct plot_options *o,
 	       enum plot_format format, struct strbuf *out, struct strbuf *err)
 {
 	struct plot p = {0};
+	struct series_threads threads = {.proc = -1};
 	struct strbuf svg_out = STRBUF_INIT;
 	cairo_surface_t *surface = NULL;
 	int ret = -1;
@@ -1186,6 +1553,10 @@ int plot_cairo(const struct plot_input *in, size_t n, const struct plot_options 
 	}
 	if (plot_layers(&p, in, n, o, format) < 0)
 		goto oom;
+	if (o->threads && plot_threads_lines(&threads, in, n, o, err) < 0)
+		goto out;
+	if (o->threads)
+		p.threads = &threads;
 
 	switch (format) {
 	case PLOT_PNG:
@@ -1210,7 +1581,10 @@ int plot_cairo(const struct plot_input *in, size_t n, const struct plot_options 
 		cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_CREATOR, "memline");
 	}
 	p.cr = cairo_create(surface);
-	draw(&p);
+	if (p.threads)
+		draw_threads(&p);
+	else
+		draw(&p);
 	cairo_status_t st = cairo_status(p.cr);
 	cairo_destroy(p.cr);
 	p.cr = NULL;
@@ -1244,6 +1618,7 @@ out:
 	free(p.layers);
 	free(p.dt);
 	free(p.dv);
+	series_threads_release(&threads);
 	strbuf_release(&p.tmp);
 	strbuf_release(&p.svg);
 	strbuf_release(&svg_out);

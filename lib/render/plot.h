@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "model/run.h"
 #include "model/series.h"
@@ -23,7 +24,20 @@ struct plot_options {
 	int width, height; /* pixels for PNG, points for SVG and PDF; 0 for the default */
 	const char *title; /* NULL: made from the command */
 	bool live;	   /* HTML: a page served by memline that follows the recording */
+	/*
+	 * plot --threads: the lines of one process's threads (series.h, series_threads_build):
+	 * its RSS, heap and each top thread's heap, or its threads' CPU% (metric cpu, or a log
+	 * without heap numbers for it); top threads (0: PLOT_THREADS_TOP); drawn stacked (areas
+	 * that add up to the process's heap) or overlaid. cairo draws only that process's
+	 * threads; the HTML page opens its thread view on that process.
+	 */
+	bool threads;
+	bool stacked;
+	pid_t pid;	/* the process; 0: series_threads_default's */
+	int thread_top; /* thread lines; 0: PLOT_THREADS_TOP */
 };
+
+#define PLOT_THREADS_TOP 8
 
 /* One log to draw; several overlay on one time axis, each from its run's start. */
 struct plot_input {

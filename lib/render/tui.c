@@ -29,6 +29,12 @@
  * returns at once instead of after its timeout; the loop sees the hangup with poll() and ends,
  * so the dashboard's thread neither spins nor draws again, and the recording goes on.
  *
+ * The thread table ('t') takes the process table's place: the threads of one process (the
+ * first of the table's rows that has threads, until 'n' picks the next process with threads),
+ * copied out under the lock like the rest: tid, name, CPU% now (series_threads_cpu_now: the
+ * threads' CPU times move only when memline reads them, at most a second apart), live heap
+ * and its peak (--heap).
+ *
  * Braille cells (U+2800..U+28FF) give each character cell 2 x 4 dots; a locale that is not
  * UTF-8 gets ASCII instead. Text from the recorded program (command lines, labels, output) is
  * shown through text_escape(), so it cannot move the cursor or break a line.
@@ -339,6 +345,15 @@ struct prow {
 	int series; /* its chart series, 0 when not drawn */
 };
 
+/* A row of the thread table. */
+struct trow {
+	pid_t tid;
+	struct text name;
+	double cpu;	      /* percent of one CPU, < 0 unknown */
+	long long heap, peak; /* bytes, -1 unknown */
+	bool ended;
+};
+
 struct fline {
 	double t;
 	long long rss;
@@ -380,6 +395,11 @@ struct frame {
 	struct text legend[TUI_SERIES];
 	unsigned char *marks; /* per character column of the chart: 1 event, 2 the peak */
 	size_t alloc_marks;
+	/* the thread table ('t'): instead of the processes', one process's threads */
+	bool threads;
+	struct text th_head; /* its heading: which process */
+	struct trow *trows;
+	size_t n_trows, alloc_trows;
 	/* the latest stack capture (--stacks): a heading, and its frames or its error */
 	bool has_stacks;
 	unsigned stacks_when; /* the header's (1 << enum stack_why) */
@@ -403,6 +423,12 @@ struct tui {
 	struct strbuf tmp;  /* scratch for drawing: what goes into putf */
 	const char *notice; /* what a key said (static text), shown until notice_until */
 	double notice_until;
+	/* the thread table: shown ('t'), its process (an index into run->procs, and its pid to
+	 * tell a model that started over; -1 none chosen yet), and 'n' asked for the next one */
+	bool threads;
+	int th_proc;
+	pid_t th_pid;
+	bool th_next;
 };
 
 static struct text frame_text(struct frame *f, size_t start)
@@ -668,6 +694,160 @@ static int frame_table(struct tui *ui, const struct run *run)
 	return 0;
 }
 
+/*
+ * The process of the thread table: the one chosen before (while it is still the model's), else
+ * the first of the process table's rows with threads, else the one with the largest heap (or
+ * most CPU) of those with threads, else the table's first; 'n' then goes to the next process
+ * with threads in the model's order. -1 when the model has no process.
+ */
+static int thread_proc(struct tui *ui, const struct run *run, const bool *has)
+{
+	const struct frame *f = &ui->f;
+	size_t np = run->n_procs;
+	int proc = ui->th_proc;
+	if (!np)
+		return -1;
+	if (proc < 0 || (size_t)proc >= np || run->procs[proc].pid != ui->th_pid) {
+		proc = -1;
+		for (size_t k = 0; k < f->n_rows && proc < 0; k++)
+			if (has[f->rows[k].proc])
+				proc = f->rows[k].proc;
+		if (proc < 0)
+			proc = series_threads_default(run);
+		if (proc < 0)
+			proc = f->n_rows ? f->rows[0].proc : 0;
+	}
+	if (ui->th_next) {
+		for (size_t i = 1; i <= np; i++) {
+			int c = (int)(((size_t)proc + i) % np);
+			if (has[c]) {
+				proc = c;
+				break;
+			}
+		}
+	}
+	return proc;
+}
+
+/* A process that had one thread all its life: the process is its thread, its one row. */
+static int thread_row_of_proc(struct tui *ui, const struct run *run, int proc, size_t cols)
+{
+	struct frame *f = &ui->f;
+	struct trow *r = grow(f->trows, &f->alloc_trows, 1, sizeof(*r));
+	if (!r)
+		return -1;
+	f->trows = r;
+	const struct run_proc *p = &run->procs[proc];
+	*r = (struct trow){.tid = p->pid, .cpu = -1, .heap = -1, .peak = -1, .ended = p->exited};
+	r->name = frame_escape(f, p->comm, strlen(p->comm), cols);
+	for (size_t k = 0; k < f->n_rows; k++)
+		if (f->rows[k].proc == proc)
+			r->cpu = f->rows[k].cpu;
+	const struct run_sample *last = run->n_samples ? &run->samples[run->n_samples - 1] : NULL;
+	for (size_t j = last ? last->first : 0; last && j < last->first + last->n; j++) {
+		const struct run_proc_sample *ps = run_ps(run, j);
+		long long heap = ps->proc == proc ? run_ps_value(run, ps, PF_HEAP) : -1;
+		if (heap >= 0)
+			r->heap = heap * 1024;
+	}
+	r->peak = p->heap_peak >= 0 ? p->heap_peak * 1024 : -1;
+	f->n_trows = 1;
+	return 0;
+}
+
+/*
+ * The thread table ('t'): the chosen process's threads (thread_proc), those still running
+ * first, each group by its heap peak, else its CPU time (run_threads_of's order), as many as
+ * the table shows: tid, name, CPU% now (series_threads_cpu_now), live heap and its peak.
+ */
+static int frame_threads(struct tui *ui, const struct run *run)
+{
+	struct frame *f = &ui->f;
+	f->threads = ui->threads;
+	f->n_trows = 0;
+	f->th_head = frame_text(f, f->str.len);
+	if (!ui->threads)
+		return 0;
+	size_t np = run->n_procs;
+	bool *has = calloc(np ? np : 1, sizeof(*has));
+	if (!has)
+		return -1;
+	for (size_t i = 0; i < run->threads.n; i++)
+		if (run->threads.v[i].proc >= 0 && (size_t)run->threads.v[i].proc < np)
+			has[run->threads.v[i].proc] = true;
+	int proc = thread_proc(ui, run, has);
+	ui->th_next = false;
+	free(has);
+	if (proc < 0)
+		return 0;
+	ui->th_proc = proc;
+	ui->th_pid = run->procs[proc].pid;
+	size_t name_w = (size_t)(ui->lay.cols - 45 > 8 ? ui->lay.cols - 45 : 8);
+	size_t n = 0, count = 0;
+	for (size_t i = 0; i < run->threads.n; i++)
+		count += run->threads.v[i].proc == proc;
+	size_t *idx = count ? run_threads_of(&run->threads, proc, &n) : NULL;
+	if (count && !idx)
+		return -1;
+	size_t start = f->str.len;
+	const char *comm = run->procs[proc].comm;
+	strbuf_addf(&f->str, "THREADS OF %d ", (int)run->procs[proc].pid);
+	text_escape(&f->str, comm, strlen(comm), 15);
+	strbuf_addf(&f->str, " (%zu)", n ? n : 1);
+	f->th_head = frame_text(f, start);
+	if (!n)
+		return thread_row_of_proc(ui, run, proc, name_w);
+	/* those still running first, keeping the order within each */
+	size_t *order = malloc(n * sizeof(*order)), m = 0;
+	double *cpu = malloc(n * sizeof(*cpu));
+	if (!order || !cpu) {
+		free(order);
+		free(cpu);
+		free(idx);
+		return -1;
+	}
+	for (int ended = 0; ended < 2; ended++)
+		for (size_t i = 0; i < n; i++)
+			if ((run->threads.v[idx[i]].end_t >= 0) == ended)
+				order[m++] = idx[i];
+	free(idx);
+	idx = order;
+	size_t want = (size_t)ui->lay.table_h;
+	if (n > want)
+		n = want;
+	struct trow *rows = grow(f->trows, &f->alloc_trows, n ? n : 1, sizeof(*rows));
+	if (!rows) {
+		free(cpu);
+		free(idx);
+		return -1;
+	}
+	f->trows = rows;
+	series_threads_cpu_now(run, proc, idx, n, cpu);
+	/* a process the last sample no longer has: its threads ended with it */
+	bool gone = run->procs[proc].last_sample != (long)run->n_samples - 1;
+	for (size_t i = 0; i < n; i++) {
+		const struct run_th *x = &run->threads.v[idx[i]];
+		struct trow *r = &f->trows[i];
+		r->tid = x->tid;
+		r->cpu = isnan(cpu[i]) || gone ? -1 : cpu[i];
+		r->heap = x->heap;
+		r->peak = x->heap_peak;
+		r->ended = x->end_t >= 0 || gone;
+		if (x->tid < 0) {
+			start = f->str.len;
+			strbuf_addstr(&f->str, "(more threads)");
+			r->name = frame_text(f, start);
+		} else {
+			r->name = frame_escape(f, x->name[0] ? x->name : "?",
+					       x->name[0] ? strlen(x->name) : 1, name_w);
+		}
+	}
+	f->n_trows = n;
+	free(cpu);
+	free(idx);
+	return 0;
+}
+
 /* The latest events and output lines, as many as the panes show. */
 static int frame_panes(struct tui *ui, const struct run *run)
 {
@@ -855,8 +1035,8 @@ static int frame_build(struct tui *ui, unsigned long *version)
 				(size_t)ui->lay.cols - 1);
 	if (!l->error.len)
 		f->error.len = 0;
-	if (frame_table(ui, run) < 0 || frame_panes(ui, run) < 0 || frame_stack(ui, run) < 0 ||
-	    frame_chart(ui, run) < 0)
+	if (frame_table(ui, run) < 0 || frame_threads(ui, run) < 0 || frame_panes(ui, run) < 0 ||
+	    frame_stack(ui, run) < 0 || frame_chart(ui, run) < 0)
 		ret = -1;
 	live_unlock(l);
 	if (f->str.oom)
@@ -868,6 +1048,7 @@ static void frame_release(struct frame *f)
 {
 	strbuf_release(&f->str);
 	free(f->stack_lines);
+	free(f->trows);
 	free(f->rows);
 	free(f->events);
 	free(f->outs);
@@ -1267,6 +1448,48 @@ static void draw_table(struct tui *ui)
 	}
 }
 
+/* The thread table, in the process table's place: TID, name, CPU%, live heap, its peak. */
+static void draw_threads(struct tui *ui)
+{
+	const struct frame *f = &ui->f;
+	const struct layout *L = &ui->lay;
+	int name_w = L->cols - 45 > 8 ? L->cols - 45 : 8;
+	struct strbuf *sb = &ui->tmp;
+	color_on(ui, C_TITLE, A_BOLD | A_UNDERLINE);
+	putf(ui, L->table_y, 0, L->cols, "%7s %-*s %7s %10s %10s %-6s", "TID", name_w, "", "CPU%",
+	     "HEAP", "PEAK", "STATE");
+	put(L->table_y, 8, ftext(f, f->th_head), f->th_head.len, name_w);
+	attrset(A_NORMAL);
+	for (size_t i = 0; i < f->n_trows && (int)i < L->table_h; i++) {
+		const struct trow *r = &f->trows[i];
+		int y = L->table_y + 1 + (int)i;
+		attrset(r->ended ? A_DIM : A_NORMAL);
+		if (r->tid >= 0)
+			putf(ui, y, 0, 7, "%7d", (int)r->tid);
+		else
+			putf(ui, y, 0, 7, "%7s", "-");
+		put(y, 8, ftext(f, r->name), r->name.len, name_w);
+		if (r->cpu >= 0)
+			putf(ui, y, 8 + name_w, 8, "%8.1f", r->cpu);
+		else
+			putf(ui, y, 8 + name_w, 8, "%8s", "-");
+		strbuf_reset(sb);
+		if (r->heap >= 0)
+			text_bytes(sb, r->heap);
+		else
+			strbuf_addch(sb, '-');
+		putf(ui, y, 16 + name_w, 11, "%11s", sb->buf);
+		strbuf_reset(sb);
+		if (r->peak >= 0)
+			text_bytes(sb, r->peak);
+		else
+			strbuf_addch(sb, '-');
+		putf(ui, y, 27 + name_w, 11, "%11s", sb->buf);
+		putf(ui, y, 39 + name_w, L->cols - 39 - name_w, "%s", r->ended ? "ended" : "");
+		attrset(A_NORMAL);
+	}
+}
+
 /* The latest capture's pane, its heading at row y, from column x to the right edge. */
 static void draw_stack(struct tui *ui, int y, int x)
 {
@@ -1336,7 +1559,8 @@ static void draw_bottom(struct tui *ui)
 		put(y, 0, ftext(f, f->ending), f->ending.len, ui->lay.cols - 1);
 	} else {
 		color_on(ui, C_DIM, A_DIM);
-		static const char keys[] = "q quit  p pause  +/- window  s stacks  ? help";
+		static const char keys[] =
+			"q quit  p pause  +/- window  s stacks  t threads  n next  ? help";
 		put(y, 0, keys, sizeof(keys) - 1, ui->lay.cols - 1);
 	}
 	attrset(A_NORMAL);
@@ -1352,6 +1576,8 @@ static void draw_help(struct tui *ui)
 		"+          longer history window",
 		"-          shorter history window",
 		"s          ask for stacks now",
+		"t          threads of a process / back",
+		"n          the next process's threads",
 		"?, h       this help (any key closes it)",
 		"",
 		"chart: the job's memory and the top processes",
@@ -1380,7 +1606,10 @@ static void draw(struct tui *ui)
 	draw_title(ui);
 	draw_summary(ui);
 	draw_chart(ui);
-	draw_table(ui);
+	if (ui->f.threads)
+		draw_threads(ui);
+	else
+		draw_table(ui);
 	draw_panes(ui);
 	draw_bottom(ui);
 	if (ui->help)
@@ -1535,6 +1764,17 @@ static int loop(struct tui *ui, struct strbuf *err)
 		case 'S':
 			ask_stacks(ui);
 			break;
+		case 't':
+		case 'T':
+			ui->threads = !ui->threads;
+			rebuild = true;
+			break;
+		case 'n':
+		case 'N':
+			ui->threads = true;
+			ui->th_next = true;
+			rebuild = true;
+			break;
 		case '?':
 		case 'h':
 		case 'H':
@@ -1568,6 +1808,7 @@ int tui_run(struct live *l, const struct tui_options *o, struct strbuf *err)
 	ui.live = l;
 	ui.opt = o;
 	ui.window = o->history > 0 ? o->history : 0;
+	ui.th_proc = -1;
 	ui.utf8 = !strcmp(nl_langinfo(CODESET), "UTF-8");
 	tui_chart_init(&ui.chart);
 	int ret = -1;

@@ -60,6 +60,44 @@ def of_type(records, type_):
     return [r for r in records if r.get("type") == type_]
 
 
+THREADS_FIXTURE = REPO / "tests" / "fixtures" / "logs" / "threads.jsonl"
+HOSTILE_THREAD = "tool<b>io</b>\u202e<img src=x onerror=\"window.x=3\">"
+
+
+def threads_log(path, without_heap=False):
+    """The threads fixture (a --heap log: process 200's threads server, loader and
+    "worker\u202e1"), with a second process of threads, 201 (heap off): "tool-main" and a thread
+    whose name is markup with a right-to-left override; its CPU times move at 1.0, 2.0 and
+    2.5 s. without_heap: as recorded without --heap (no heap numbers, records or header
+    member)."""
+    out = []
+    for rec in read_log(THREADS_FIXTURE):
+        t = rec.get("type")
+        if without_heap and t == "heap":
+            continue
+        if t == "header" and without_heap:
+            rec.pop("heap", None)
+        if t == "sample":
+            cpu = {1.0: 100, 2.0: 400, 2.5: 700}.get(rec["t"])
+            if cpu is not None:
+                rec["th"] += [[201, 201, cpu // 10, 1] + [None] * 7,
+                              [201, 220, cpu, 2] + [None] * 7]
+            if without_heap:
+                rec["tree"][-1] = None
+                for p in rec["p"]:
+                    p[-2] = None
+                for th in rec["th"]:
+                    th[4:] = [None] * 7
+        out.append(json.dumps(rec))
+        if t == "proc" and rec["pid"] == 201:
+            out.append(json.dumps({"type": "thread", "t": 0.9, "pid": 201, "tid": 201,
+                                   "name": "tool-main"}))
+            out.append(json.dumps({"type": "thread", "t": 0.9, "pid": 201, "tid": 220,
+                                   "name": HOSTILE_THREAD}))
+    Path(path).write_text("\n".join(out) + "\n", encoding="utf-8")
+    return path
+
+
 def header_of(records):
     assert records, "expected a log with at least a header, got an empty log"
     assert records[0]["type"] == "header", f"expected the first record to be the header: {records[0]}"

@@ -18,12 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, MEMLINE, MEMWORK, REPO, TIMEOUT, of_type, read_log
+from conftest import (BUILD, HOSTILE_THREAD, MEMLINE, MEMWORK, REPO, TIMEOUT, of_type, read_log,
+                      threads_log)
 
 CHROMIUM = Path(os.environ.get("MEMLINE_CHROMIUM", "/usr/bin/chromium"))
 BROWSER_MODULES = BUILD / "browser" / "node_modules"
 CHECK = REPO / "tests" / "e2e" / "browser" / "check-report.js"
 CHECK_STACKS = REPO / "tests" / "e2e" / "browser" / "check-stacks.js"
+CHECK_THREADS = REPO / "tests" / "e2e" / "browser" / "check-threads.js"
 DRIVER = BUILD / "tests" / "plot_html_driver"
 NODE = "/usr/bin/node"
 
@@ -62,7 +64,7 @@ def page_data(html):
     return json.loads(html[start:end])
 
 
-def load_in_chromium(html_path, tmp_path, check=CHECK):
+def load_in_chromium(html_path, tmp_path, check=CHECK, *args):
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed (Debian package chromium; "
                     "scripts/install-deps test installs it)")
@@ -71,8 +73,8 @@ def load_in_chromium(html_path, tmp_path, check=CHECK):
     profile = tmp_path / "chromium-profile"
     profile.mkdir()
     env = {**os.environ, "NODE_PATH": str(BROWSER_MODULES)}
-    r = subprocess.run([NODE, check, html_path, profile], capture_output=True, text=True,
-                       env=env, timeout=180)
+    r = subprocess.run([NODE, check, html_path, profile, *args], capture_output=True,
+                       text=True, env=env, timeout=180)
     if r.returncode == 2:
         pytest.skip(f"Chromium cannot be started: {r.stderr.strip()}")
     assert r.returncode == 0, f"{check.name} failed ({r.returncode}): {r.stderr}"
@@ -412,3 +414,79 @@ def test_stack_markers_show_stacks(tmp_path):
     assert any(HOSTILE in w for w in hostile["what"]), hostile
     assert hostile["markup"] == 0 and res["x"] is None, res
     assert res["after"]["hidden"] and res["after"]["open"] is None, res["after"]
+
+
+def test_thread_view(tmp_path):
+    """A log with two processes of threads: the thread view opens on the one with the largest
+    heap (200), its threads' heap with the process's heap and RSS, a dot at each thread's peak
+    (the loader's 42 MiB above its line's 40 MiB at 2.0 s: between samples), the tooltip and
+    legend naming the line under the mouse with its value and time; the picker shows the other
+    (201, CPU: its heap was not counted), whose hostile thread name stays text, escaped."""
+    log = threads_log(tmp_path / "threads.jsonl")
+    out = tmp_path / "threads.html"
+    html = make_html([log], out)
+    assert "\u202e" not in html, "expected every right-to-left override escaped for the page"
+    data = page_data(html)
+    th = data["runs"][0]["threads"]
+    assert th["pid"] == 200 and th["dropped"] == 0, th
+    assert [(p["pid"], p["heap"], p["threads"]) for p in th["procs"]] == [(200, True, 3),
+                                                                          (201, False, 2)]
+    loader = th["procs"][0]["series"][2]
+    assert (loader["name"], loader["tid"], loader["peak"], loader["peak_t"]) == \
+        ("210 loader", 210, 42 << 20, 2.0), loader
+    hostile = HOSTILE_THREAD.replace("\u202e", "\\u202e")
+    hover = [[200, "210 loader", 2.0], [201, "220 " + hostile, 2.5]]
+    res = load_in_chromium(out, tmp_path, CHECK_THREADS, json.dumps(hover))
+    assert res["pageErrors"] == [] and res["console"] == [], res
+    own = Path(out).resolve().as_uri()
+    assert [u for u in res["requests"] if u != own] == [], res["requests"]
+    first = res["first"]
+    assert first["shown"] and first["picker"] and first["choice"] == [0, 200], first
+    assert first["options"] == ["200 server (3 threads, heap)",
+                                "201 static-tool (2 threads, CPU)"], first
+    heap, cpu = res["procs"]
+    v = heap["view"]
+    assert v["title"] == "Threads of 200 server", v
+    assert v["series"] == ["RSS of the process", "live heap (all threads)", "210 loader",
+                           "211 worker\\u202e1", "200 server (main)"], v
+    assert [p["text"] for p in v["peaks"]] == ["peak 42.0 MiB", "peak 8.0 MiB",
+                                               "peak 2.0 MiB"], v["peaks"]
+    assert all(d >= 5 for d in heap["dots"]), f"expected a dot drawn at each peak: {heap}"
+    for p, line in zip(v["peaks"], heap["lines"]):
+        assert p["label"], f"expected each peak labelled: {p}"
+        assert abs(p["x"] - line["x"]) < 2, (p, line)
+    assert v["peaks"][0]["y"] < heap["lines"][0]["y"] - 5, "expected the loader's peak above its line"
+    assert abs(v["peaks"][1]["y"] - heap["lines"][1]["y"]) < 2, "the worker's peak is on its line"
+    boxes = [p["label"] for p in v["peaks"]]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not overlaps_box(a, b), f"peak labels collide: {boxes}"
+    hv = heap["hover"]
+    assert not hv["hidden"] and hv["label"] == ["210 loader"], hv
+    assert hv["where"] == ["40.0 MiB at 2.0 s"], hv
+    assert ["Time", "2.0 s"] in hv["legend"] and ["210 loader", "40.0 MiB"] in hv["legend"], hv
+
+    v = cpu["view"]
+    assert v["choice"] == [0, 201] and v["title"] == "Threads of 201 static-tool", v
+    assert "CPU" in v["what"], v
+    assert v["series"] == ["220 " + hostile, "201 tool-main (main)"], v
+    hv = cpu["hover"]
+    assert hv["label"] == ["220 " + hostile] and hv["where"] == ["60.0 % at 2.5 s"], hv
+    assert res["markup"] == 0 and res["x"] is None, res
+    assert res["afterTheme"]["series"] == v["series"], res["afterTheme"]
+
+    # plot --threads --pid: the page opens on that process
+    out2 = tmp_path / "pid.html"
+    data = page_data(make_html([log], out2, "--threads", "--pid", "201"))
+    assert data["runs"][0]["threads"]["pid"] == 201
+
+
+def overlaps_box(a, b):
+    return (a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"]
+            and b["y"] < a["y"] + a["h"])
+
+
+def test_page_without_threads_has_no_thread_view(tmp_path):
+    """A format 2 log (no threads): no thread view, no member to draw it from."""
+    html = make_html([hostile_log(tmp_path)], tmp_path / "no.html")
+    assert page_data(html)["runs"][0]["threads"] is None

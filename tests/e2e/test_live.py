@@ -2,8 +2,9 @@
 size) while `memline run --capture-output` records a process with a distinctive name that marks
 an event and writes a line. The pane is read with capture-pane and polled until what is
 expected shows, with a generous deadline; nothing waits a fixed time or asserts on timing.
-Also: the command's errors, one line each with cli.h's exit codes, and a `run --live` whose
-terminal goes away (its CPU use over a window is bounded, read from /proc/PID/stat)."""
+Also: the command's errors, one line each with cli.h's exit codes, a `run --live` whose
+terminal goes away (its CPU use over a window is bounded, read from /proc/PID/stat), and the
+thread table (`t`, `n`) of a real Python program's named threads and of a --heap log."""
 
 import json
 import os
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MEMLINE, POLL_TIMEOUT, REPO, read_pidfile, wait_for_records, wait_until
+from conftest import (MEMLINE, POLL_TIMEOUT, REPO, read_log, read_pidfile, threads_log,
+                      wait_for_records, wait_until)
 
 PROC = "zzviewproc"  # the recorded program's name: a copy of sleep
 LABEL = "view-event-label"
@@ -439,3 +441,98 @@ def test_run_live_s_takes_stacks_now(tmp_path, tmux):
     records = [json.loads(line) for line in log.read_text().splitlines()]
     sig = [r for r in records if r["type"] == "stack" and r["why"] == "signal"]
     assert sig and any(r["frames"] for r in sig), f"expected a signal capture with frames: {sig}"
+
+
+THREADS_PROGRAM = r'''
+import os, sys, threading, time
+stop, pidfile = sys.argv[1], sys.argv[2]
+
+def named(name):
+    # the kernel's name of this thread (comm), as memline reads it
+    with open(f"/proc/self/task/{threading.get_native_id()}/comm", "w") as f:
+        f.write(name)
+
+def busy():
+    named("zzthread-a")
+    while not os.path.exists(stop):
+        sum(range(10000))
+    time.sleep(600)
+
+def idle(name):
+    named(name)
+    time.sleep(600)
+
+threads = [threading.Thread(target=busy, daemon=True)]
+threads += [threading.Thread(target=idle, args=(n,), daemon=True)
+            for n in ("zzthread-b", "zzesc\x1b[7m")]
+for t in threads:
+    t.start()
+with open(pidfile, "w") as f:
+    f.write(str(os.getpid()))
+time.sleep(600)
+'''
+
+
+def test_run_live_thread_table(tmp_path, tmux):
+    """`t` shows the threads of the process the table leads with: a real Python program's three
+    threads, named through /proc (one name with an escape sequence, shown escaped), each with its
+    tid; the busy one's CPU% a number; `t` again brings the processes back."""
+    if not shutil.which("python3"):
+        pytest.skip("python3 is not installed")
+    log = tmp_path / "threads.jsonl"
+    prog = tmp_path / "threads.py"
+    prog.write_text(THREADS_PROGRAM)
+    stop, pidfile = tmp_path / "stop", tmp_path / "pid"
+    tmux.start(f"env LANG=C.UTF-8 {MEMLINE} run --live -o {log} -- python3 {prog} {stop} "
+               f"{pidfile}; echo RUN-EXITED $?; sleep 600", cols=100, rows=30)
+    pid = read_pidfile(pidfile)
+    tmux.wait_for("the program in the process table", contains("python3", "PID COMMAND"))
+    tmux.keys("t")
+    lines = tmux.wait_for("its threads' names", contains(
+        f"THREADS OF {pid} python3", "zzthread-a", "zzthread-b", "zzesc\\x1b[7m"))
+    text = "\n".join(lines)
+    assert "\x1b" not in text and "PID COMMAND" not in text, text
+    tids = {int(line.split()[0]) for line in lines
+            if any(n in line for n in ("zzthread-a", "zzthread-b", "zzesc"))}
+    task = {int(t) for t in os.listdir(f"/proc/{pid}/task")}
+    assert len(tids) == 3 and tids <= task, f"expected the threads' tids {task}: {tids}"
+
+    def busy_cpu(lines):
+        row = [line for line in lines if "zzthread-a" in line]
+        return row and row[0].split()[2] != "-" and float(row[0].split()[2]) > 5
+    tmux.wait_for("the busy thread's CPU%", busy_cpu)
+    stop.touch()
+    assert "t threads" in lines[29], lines[29]  # the key line: the 30th of 30
+    tmux.keys("t")
+    tmux.wait_for("the process table again", contains("PID COMMAND", "python3"))
+    tmux.keys("q")
+    tmux.wait_for("the dashboard closed", lambda lines: not contains("PID COMMAND")(lines))
+    os.kill(pid, signal.SIGTERM)
+    tmux.wait_for("memline to exit", contains("RUN-EXITED"))
+    names = {r.get("name") for r in read_log(log) if r["type"] == "thread"}
+    assert {"zzthread-a", "zzthread-b", "zzesc\x1b[7m"} <= names, names
+
+
+def test_view_thread_table_of_a_heap_log(tmp_path, tmux):
+    """A --heap log: the thread table's live heap and its peak per thread (the loader's 42 MiB
+    between samples), the ended one marked; `n` goes to the next process with threads (201, its
+    heap not counted), whose hostile name is escaped; `n` again comes back."""
+    log = threads_log(tmp_path / "threads.jsonl")
+    tmux.start(f"env LANG=C.UTF-8 {MEMLINE} view {log}; echo VIEW-EXITED $?; sleep 600",
+               cols=100, rows=30)
+    tmux.wait_for("the run", contains("completed: exit code 0"))
+    tmux.keys("t")
+    lines = tmux.wait_for("process 200's threads", contains("THREADS OF 200 server (3)"))
+    rows = {line.split()[0]: line.split()[1:] for line in lines
+            if line.strip()[:3] in ("200", "210", "211")}
+    assert rows["210"] == ["loader", "20.0", "30.0", "MiB", "42.0", "MiB"], rows
+    assert rows["200"] == ["server", "0.2", "2.0", "MiB", "2.0", "MiB"], rows
+    assert rows["211"] == ["worker\\u202e1", "-", "0", "B", "8.0", "MiB", "ended"], rows
+    tmux.keys("n")
+    lines = tmux.wait_for("process 201's threads", contains("THREADS OF 201 static-tool (2)"))
+    text = "\n".join(lines)
+    assert "tool<b>io</b>\\u202e<img" in text and "\u202e" not in text, text
+    tmux.keys("n")
+    tmux.wait_for("process 200's again", contains("THREADS OF 200 server (3)"))
+    tmux.keys("q")
+    tmux.wait_for("the view to quit", contains("VIEW-EXITED 0"))

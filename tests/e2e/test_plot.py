@@ -3,6 +3,8 @@ see: the PNG's size (from its IHDR) and lines in the plot area (pixels decoded w
 PIL), the SVG's text layer holding the event labels (parsed with xml.etree), a PDF with pages;
 overlaid logs, the dark theme, every metric, damaged logs (a warning, still a plot) and the
 errors for bad input, each with its exit code and no half-written output left behind.
+`plot --threads` on the threads fixture: one process's RSS, heap and threads' heap with each
+thread's peak, overlaid and stacked; its threads' CPU without heap numbers; its errors.
 
 MEMLINE_PLOT_BENCH=1 also times a plot of one million process-samples (printed, not asserted).
 """
@@ -19,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MEMLINE, MEMWORK, TIMEOUT, of_type, read_log
+from conftest import (HOSTILE_THREAD, MEMLINE, MEMWORK, THREADS_FIXTURE, TIMEOUT, of_type,
+                      read_log, threads_log)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "logs"
 
@@ -671,3 +674,129 @@ def test_overlay_by_each_log_job_line(tmp_path):
     assert "peak 511.0 MiB at 3.2 s" in texts and "peak 200.2 MiB at 500 ms" in texts, texts
     assert not any(t.startswith("peak 2.5 GiB") or t.startswith("peak 600.0 MiB")
                    for t in texts), texts
+
+
+# ---- plot --threads ----
+
+
+def text_layer(path):
+    """The SVG's text layer: (text, (x0, y0, x1, y1)) of each element, in order."""
+    root = ET.parse(path).getroot()
+    out = []
+    for el in root.iter():
+        if el.tag.endswith("text") and el.get("textLength"):
+            x, y = float(el.get("x")), float(el.get("y"))
+            size, w = float(el.get("font-size")), float(el.get("textLength"))
+            out.append((el.text or "", (x, y - size, x + w, y)))
+    return out
+
+
+def test_threads_heap_of_the_fixture(tmp_path):
+    """The process with the largest heap (200): its RSS and heap, its threads by heap peak,
+    each peak labelled (the loader's 42 MiB at 2.0 s, between samples: above its line's 40),
+    labels apart, the hostile name escaped."""
+    out = tmp_path / "t.svg"
+    plot("--threads", THREADS_FIXTURE, "-o", out)
+    layer = text_layer(out)
+    texts = [t for t, _ in layer]
+    assert texts[0] == "200 server: the live heap of its threads", texts
+    assert texts[1].startswith("3 threads, with its heap and RSS · ./server --threads 3"), texts
+    legend = texts[texts.index("RSS of the process"):]
+    assert legend[:5] == ["RSS of the process", "its live heap (all threads)",
+                          "210 loader, peak 42.0 MiB", "211 worker\\u202e1, peak 8.0 MiB",
+                          "200 server (main), peak 2.0 MiB"], legend
+    assert legend[5] == "completed in 3.6 s", legend
+    peaks = {t: box for t, box in layer if ": peak " in t}
+    assert set(peaks) == {"210 loader: peak 42.0 MiB at 2.0 s",
+                          "211 worker\\u202e1: peak 8.0 MiB at 2.5 s",
+                          "200 server (main): peak 2.0 MiB at 1.0 s"}, peaks
+    boxes = list(peaks.values())
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not overlaps(a, b), f"peak labels collide: {peaks}"
+    server, loader, worker = (peaks[k] for k in sorted(peaks, key=lambda k: k[:3]))
+    assert server[0] < loader[0] < worker[0], "expected the labels in time order: 1, 2, 2.5 s"
+    assert loader[3] < worker[3] < server[3], "expected the highest peak's label highest"
+    raw = out.read_text(encoding="utf-8")
+    assert "\u202e" not in raw, "expected the right-to-left override escaped"
+    assert "MiB" in " ".join(texts) and "(s)" in " ".join(texts)
+
+
+def colour_count(rows, w, h, rgb, tol=40):
+    x0, x1, y0, y1 = 80, w - 290, 60, h - 48
+    return sum(1 for y in range(y0, y1) for x in range(x0, x1)
+               if sum(abs(p - q) for p, q in zip(rows[y][x], rgb)) < tol)
+
+
+def test_threads_stacked_fills_bands(tmp_path):
+    """--stacked: the threads' bands are filled (the loader's, the biggest, lowest), so its
+    colour covers far more of the picture than its line does; the stack's top is the heap."""
+    lines, stacked = tmp_path / "lines.png", tmp_path / "stacked.png"
+    plot("--threads", THREADS_FIXTURE, "-o", lines)
+    plot("--threads", "--stacked", THREADS_FIXTURE, "-o", stacked)
+    w, h, a = read_png(lines)
+    _, _, b = read_png(stacked)
+    orange, band = (255, 128, 13), (255, 186, 129)  # the loader's line, and its band
+    line_px, band_px = colour_count(a, w, h, orange), colour_count(b, w, h, band, tol=30)
+    assert line_px > 300, f"expected the loader's line drawn: {line_px} pixels"
+    assert band_px > 30 * line_px, f"expected a filled band: {band_px} vs {line_px} pixels"
+    # the band is low in the plot: the loader is at the bottom of the stack
+    ys = [y for y in range(60, h - 48) for x in range(80, w - 290, 7)
+          if sum(abs(p - q) for p, q in zip(b[y][x], band)) < 30]
+    assert min(ys) > 200 and max(ys) > h - 60, (min(ys), max(ys))
+    svg = tmp_path / "stacked.svg"
+    plot("--threads", "--stacked", THREADS_FIXTURE, "-o", svg)
+    assert "3 threads, stacked, with its heap and RSS" in svg_texts(svg)[1]
+
+
+def test_threads_cpu_without_heap(tmp_path):
+    """A log without heap numbers: each thread's CPU in % of one core, the title says so;
+    --pid picks another process; --metric cpu gives CPU for a --heap log too."""
+    log = threads_log(tmp_path / "noheap.jsonl", without_heap=True)
+    out = tmp_path / "cpu.svg"
+    plot("--threads", log, "-o", out)
+    texts = svg_texts(out)
+    assert texts[0] == ("200 server: CPU of its threads (% of one core): no heap data, record "
+                        "with --heap for each thread's heap"), texts
+    legend = texts[texts.index("211 worker\\u202e1, peak 61%"):]
+    assert legend[:3] == ["211 worker\\u202e1, peak 61%", "210 loader, peak 20%",
+                          "200 server (main), peak 0.2%"], legend
+    assert any(t.endswith(" %") for t in texts), "expected a percent axis"
+
+    other = tmp_path / "201.svg"
+    plot("--threads", "--pid", "201", threads_log(tmp_path / "two.jsonl"), "-o", other)
+    texts = svg_texts(other)
+    assert texts[0].startswith("201 static-tool: CPU of its threads (% of one core): its heap "
+                               "was not counted (a static binary"), texts
+    assert any(t.startswith("220 tool<b>io</b>\\u202e<img") for t in texts), texts
+    assert "\u202e" not in other.read_text(encoding="utf-8")
+
+    cpu = tmp_path / "cpu-of-heap.svg"
+    plot("--threads", "--metric", "cpu", THREADS_FIXTURE, "-o", cpu)
+    assert svg_texts(cpu)[0] == "200 server: CPU of its threads (% of one core)"
+    png = tmp_path / "cpu.png"
+    plot("--threads", "--top", "1", log, "-o", png)
+    w, h, rows = read_png(png)
+    assert plot_area_ink(rows, w, h)[0] > 500
+
+
+@pytest.mark.parametrize("args,code,words", [
+    (["--stacked", "{fixture}", "-o", "{tmp}/x.png"], 64, "--stacked is for --threads"),
+    (["--pid", "200", "{fixture}", "-o", "{tmp}/x.png"], 64, "--pid is for --threads"),
+    (["--threads", "{fixture}", "{fixture}", "-o", "{tmp}/x.png"], 64, "one log"),
+    (["--threads", "--metric", "pss", "{fixture}", "-o", "{tmp}/x.png"], 64, "not pss"),
+    (["--threads", "--pid", "x", "{fixture}", "-o", "{tmp}/x.png"], 64, "process id"),
+    (["--threads", "--pid", "202", "{fixture}", "-o", "{tmp}/x.png"], 65,
+     "one thread all its life"),
+    (["--threads", "--pid", "999", "{fixture}", "-o", "{tmp}/x.png"], 65, "no process 999"),
+    (["--threads", "{format2}", "-o", "{tmp}/x.png"], 65, "more than one thread"),
+])
+def test_threads_errors(tmp_path, args, code, words):
+    subst = {"fixture": THREADS_FIXTURE, "tmp": tmp_path,
+             "format2": write_log(tmp_path / "f.jsonl", n_procs=2, n_samples=5)}
+    r = plot(*[a.format(**subst) for a in args], check=False)
+    assert r.returncode == code, f"expected exit {code}, got {r.returncode}: {r.stderr}"
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], r.stderr
+    assert not (tmp_path / "x.png").exists()
+    assert not no_leftovers(tmp_path), no_leftovers(tmp_path)
