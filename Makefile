@@ -37,7 +37,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 SRC_OBJ   := $(SRC_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 CORE      := $(BUILD)/libmemline-core.a
-HELPERS   := $(BUILD)/memwork $(BUILD)/callchain $(BUILD)/callchain-stripped
+HELPERS   := $(BUILD)/memwork $(BUILD)/callchain $(BUILD)/callchain-stripped $(BUILD)/heapstress
 HEAP_SO   := $(BUILD)/libmemline-heap.so
 
 .PHONY: all deps demo check unit e2e fuzz-replay fuzz check-format bench install install-python \
@@ -83,6 +83,12 @@ $(HEAP_SO): $(HEAP_SRC) $(wildcard lib/heap/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(HEAP_CFLAGS) -shared -Wl,-soname,libmemline-heap.so -Wl,-z,defs -Wl,-z,now \
 	  -o $@ $(HEAP_SRC) -ldl -pthread
+
+# The heap library's stress test: run with it preloaded, it checks its own counters exactly.
+# -fno-builtin: every allocation it writes is made (the compiler drops a malloc freed unused).
+$(BUILD)/heapstress: tests/workload/heapstress.c lib/heap/counters.h
+	@mkdir -p $(dir $@)
+	$(CC) $(PLAINCFLAGS) -fno-builtin -Ilib -o $@ $< -pthread
 
 $(BUILD)/demo: examples/demo.c $(BUILD)/libmemline.a
 	@mkdir -p $(dir $@)
