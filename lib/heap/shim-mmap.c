@@ -274,7 +274,7 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 		return shim_sys_mmap(addr, len, prot, flags, fd, off);
 	bool anon = flags & MAP_ANONYMOUS, fixed = flags & MAP_FIXED;
 	if (anon && t->state == THREAD_FRESH)
-		shim_thread_start(t);
+		shim_thread_start(t, false);
 	bool counted = anon && t->slot;
 	if (!counted && (!fixed || !count()))
 		return shim_g.real.mmap(addr, len, prot, flags, fd, off);
@@ -334,7 +334,7 @@ SHIM_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, .
 	if (!count())
 		return shim_g.real.mremap(old, old_len, new_len, flags, new_addr);
 	if (t->state == THREAD_FRESH)
-		shim_thread_start(t);
+		shim_thread_start(t, false);
 	lock();
 	void *r = shim_g.real.mremap(old, old_len, new_len, flags, new_addr);
 	uint64_t credit = 0;

@@ -228,7 +228,7 @@ static inline void *block_start(void *base, unsigned shift, uint64_t size)
 {
 	struct shim_thread *t = &shim_self;
 	if (unlikely(t->state == THREAD_FRESH))
-		shim_thread_start(t);
+		shim_thread_start(t, true);
 	char *p = (char *)base + ((size_t)1 << shift);
 	struct block_head *h = head_of(p);
 	uint32_t meta = t->meta | (uint32_t)shift << META_SHIFT_POS;
@@ -452,8 +452,12 @@ static bool interposed(void *winner)
 	return t->probe_hit;
 }
 
-/* The allocator's file name into h->allocator (its tail if it is long), and the flags. */
-static uint32_t allocator_of(struct heap_header *h)
+/*
+ * The allocator's file name (its tail if it is long) and the flags it implies, into shim_g,
+ * once: a fork's child has its parent's (it must not call malloc in its fork handler, which may
+ * run before the allocator's own has unlocked it).
+ */
+static void allocator_find(void)
 {
 	uint32_t flags = 0;
 	void *winner = dlsym(RTLD_DEFAULT, "malloc");
@@ -464,17 +468,18 @@ static uint32_t allocator_of(struct heap_header *h)
 		used = winner;
 	}
 	const char *file = dladdr(used, &info) && info.dli_fname ? info.dli_fname : "";
-	size_t len = strlen(file), cap = sizeof h->allocator - 1;
+	size_t len = strlen(file), cap = sizeof shim_g.allocator - 1;
 	if (len <= cap) {
-		memcpy(h->allocator, file, len);
+		memcpy(shim_g.allocator, file, len);
 	} else {
-		memcpy(h->allocator, "...", 3);
-		memcpy(h->allocator + 3, file + len - (cap - 3), cap - 3);
+		memcpy(shim_g.allocator, "...", 3);
+		memcpy(shim_g.allocator + 3, file + len - (cap - 3), cap - 3);
 	}
 	const char *base = strrchr(file, '/');
 	if (strcmp(base ? base + 1 : file, "libc.so.6") != 0)
 		flags |= HEAP_F_FOREIGN;
-	return flags;
+	shim_g.allocator_flags = flags;
+	shim_g.allocator_known = true;
 }
 
 /* Backs n bytes at off of the file with storage, so that a write through the mapping cannot
@@ -526,7 +531,11 @@ static struct heap_header *file_make(const char *dir)
 	h->arg_start = shim_g.arg_start;
 	h->forks = shim_g.forks;
 	h->header_bytes = HEAD;
-	uint32_t flags = HEAP_F_READY | allocator_of(h);
+	if (!shim_g.allocator_known)
+		allocator_find();
+	_Static_assert(sizeof h->allocator == sizeof shim_g.allocator, "the allocator's name");
+	memcpy(h->allocator, shim_g.allocator, sizeof h->allocator);
+	uint32_t flags = HEAP_F_READY | shim_g.allocator_flags;
 	if (atomic_load_explicit(&shim_g.boot_full, memory_order_relaxed))
 		flags |= HEAP_F_BOOTSTRAP_FULL;
 	atomic_store_explicit(&h->flags, flags, memory_order_relaxed);
@@ -578,12 +587,12 @@ static bool slot_back(uint32_t i, bool fresh)
 	return ok;
 }
 
-void shim_thread_start(struct shim_thread *t)
+void shim_thread_start(struct shim_thread *t, bool from_malloc)
 {
 	if (unlikely(t->probing))
 		t->probe_hit = 1;
 	int fs = atomic_load_explicit(&shim_g.file_state, memory_order_acquire);
-	if (fs == FILE_NONE) {
+	if (fs == FILE_NONE && from_malloc) {
 		file_start();
 		fs = atomic_load_explicit(&shim_g.file_state, memory_order_acquire);
 	}
@@ -591,7 +600,7 @@ void shim_thread_start(struct shim_thread *t)
 	if (fs == FILE_OFF)
 		t->state = THREAD_UNCOUNTED;
 	if (fs != FILE_READY)
-		return; /* OFF, or being made by another thread: this block is not counted */
+		return; /* OFF, or not made yet: this block (or mapping) is not counted */
 	struct heap_header *h = shim_g.file;
 	uint32_t i = atomic_fetch_add_explicit(&h->n_slots, 1, memory_order_relaxed);
 	bool shared = i >= HEAP_MAX_SLOTS - 1;
@@ -633,7 +642,8 @@ static void fork_parent(void)
 /*
  * The child: forget the parent's file (unmapped: the child must never write into it), its
  * mappings and this thread's slot; a new generation, so that the blocks inherited are freed
- * uncounted; a file of its own.
+ * uncounted; a file of its own. Nothing here calls malloc: the handlers of an allocator
+ * registered after ours (jemalloc's, that unlock its arenas) run after this one.
  */
 static void fork_child(void)
 {
@@ -656,7 +666,9 @@ static void fork_child(void)
 	t->in_real = 0;
 	int state = REAL_RESOLVING; /* by a thread the child does not have */
 	atomic_compare_exchange_strong(&shim_g.real_state, &state, REAL_NONE);
-	if (shim_resolve())
+	/* without its parent's allocator's name, it would have to call malloc to find it: its
+	 * first allocation makes the file then */
+	if (shim_g.allocator_known && shim_resolve())
 		file_start();
 	errno = saved;
 }

@@ -50,11 +50,15 @@ struct shim_global {
 	uint64_t key;		  /* mixed into every block's check value (random per image) */
 	struct shim_real real;
 	/* set once */
-	size_t page;		/* the page size */
-	uint64_t forks;		/* heap_header.forks of this process */
-	uint64_t arg_start;	/* heap_header.arg_start, once known (kept across fork) */
-	const char *argv0;	/* the constructor's argv[0], if it ran */
-	_Atomic int boot_full;	/* the bootstrap arena ran out */
+	size_t page;	       /* the page size */
+	uint64_t forks;	       /* heap_header.forks of this process */
+	uint64_t arg_start;    /* heap_header.arg_start, once known (kept across fork) */
+	const char *argv0;     /* the constructor's argv[0], if it ran */
+	_Atomic int boot_full; /* the bootstrap arena ran out */
+	/* heap_header.allocator and the flags it implies, found once (kept across fork) */
+	bool allocator_known;
+	uint32_t allocator_flags;
+	char allocator[64];
 	_Atomic int atfork_set; /* our fork handlers are registered */
 };
 
@@ -90,8 +94,12 @@ static inline bool shim_resolve(void)
 	return shim_resolve_slow();
 }
 
-/* Gives a FRESH thread its slot, or tells it that it is not counted (see shim_thread). */
-void shim_thread_start(struct shim_thread *t);
+/*
+ * Gives a FRESH thread its slot, or tells it that it is not counted (see shim_thread). Only
+ * from_malloc may it make the file: the mmap paths may be called by an allocator holding its
+ * own locks, and making the file calls malloc (to see whose it is).
+ */
+void shim_thread_start(struct shim_thread *t, bool from_malloc);
 
 /*
  * The live bytes of t's slot may have gone above its peak (after an allocation or an mmap
