@@ -289,7 +289,8 @@ static void run_file(void)
 		EXPECT(!!(flags & HEAP_F_FOREIGN) == !strstr(want, "libc.so.6"),
 		       "flags %u: FOREIGN wrong for %s", flags, hdr->allocator);
 	}
-	say("allocator %s flags %u arg_start %" PRIu64, hdr->allocator, flags, hdr->arg_start);
+	say("pid %d allocator %s flags %u arg_start %" PRIu64, (int)getpid(), hdr->allocator, flags,
+	    hdr->arg_start);
 }
 
 static void run_basic(void)
@@ -1337,6 +1338,7 @@ int main(int argc, char **argv)
 					run_one(all[k]);
 				}
 			}
+			say("ok all");
 		} else {
 			run_one(argv[i]);
 		}
