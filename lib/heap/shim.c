@@ -77,6 +77,7 @@ struct shim_global shim_g;
 __thread struct shim_thread shim_self __attribute__((tls_model("initial-exec"))) = {
 	.index = SHIM_NO_SLOT,
 	.meta = META_UNCOUNTED,
+	.own_key = UINT32_MAX,
 };
 
 /* the file's path, for opening it again when a thread's slot is to be backed (slot_back) */
@@ -89,7 +90,7 @@ static _Atomic size_t boot_used;
 
 static inline uint32_t block_check(const void *p, uint64_t size, uint32_t meta)
 {
-	uint64_t h = ((uint64_t)(uintptr_t)p ^ shim_g.key ^ (uint64_t)meta << 40) + size;
+	uint64_t h = ((uint64_t)(uintptr_t)p ^ shim_g.key ^ (uint64_t)meta << 32) + size;
 	h *= 0x9e3779b97f4a7c15ULL;
 	return (uint32_t)(h >> 32);
 }
@@ -114,6 +115,12 @@ static inline uint32_t meta_gen(uint32_t meta)
 	return meta >> META_GEN_POS;
 }
 
+/* meta without the offset: the owner's slot and the generation */
+static inline uint32_t meta_owner(uint32_t meta)
+{
+	return meta & ~((uint32_t)63 << META_SHIFT_POS);
+}
+
 static inline bool in_boot(const void *p)
 {
 	return (uintptr_t)p - (uintptr_t)boot_arena < BOOT_SIZE;
@@ -135,14 +142,16 @@ static void *fail_nomem(void)
  * The peak, without reading the other threads' cache line on every allocation: out_seen is
  * what remote_free + munmap were when last read; they only grow, so the live bytes computed with
  * it are an upper bound, and while that bound is not above the peak there is nothing to do.
+ * in: alloc + mmap; own_out: own_free.
  */
-static void raise_peak_slow(struct shim_thread *t, uint64_t in, uint64_t own_out)
+static __attribute__((noinline)) void raise_peak_slow(struct shim_thread *t, uint64_t in,
+						      uint64_t own_out)
 {
 	struct heap_slot *s = t->slot;
 	t->out_seen = LOAD(s->remote_free) + LOAD(s->munmap);
 	int64_t live = (int64_t)(in - own_out - t->out_seen);
 	int64_t peak = LOAD(s->peak);
-	if (!t->shared) {
+	if (t->state == THREAD_OWNER) {
 		if (live > peak)
 			STORE(s->peak, live);
 		return;
@@ -153,65 +162,24 @@ static void raise_peak_slow(struct shim_thread *t, uint64_t in, uint64_t own_out
 		;
 }
 
-static inline void raise_peak(struct shim_thread *t)
+static inline void raise_peak(struct shim_thread *t, struct heap_slot *s, uint64_t in)
 {
-	struct heap_slot *s = t->slot;
-	uint64_t in = LOAD(s->alloc) + LOAD(s->mmap);
 	uint64_t own_out = LOAD(s->own_free);
-	if (likely((int64_t)(in - own_out - t->out_seen) <= LOAD(s->peak)))
-		return;
-	raise_peak_slow(t, in, own_out);
-}
-
-void shim_raise_peak(struct shim_thread *t)
-{
-	raise_peak(t);
-}
-
-static inline void count_alloc(struct shim_thread *t, uint64_t n)
-{
-	struct heap_slot *s = t->slot;
-	if (likely(!t->shared)) {
-		STORE(s->alloc, LOAD(s->alloc) + n);
-		STORE(s->nalloc, LOAD(s->nalloc) + 1);
-	} else {
-		ADD(s->alloc, n);
-		ADD(s->nalloc, 1);
-	}
-	raise_peak(t);
-}
-
-/* A counted block of slot i, n bytes, is freed by the calling thread. */
-static inline void count_free(uint32_t i, uint64_t n)
-{
-	struct shim_thread *t = &shim_self;
-	struct heap_slot *s;
-	if (likely(i == t->index)) {
-		s = t->slot;
-		if (likely(!t->shared)) {
-			STORE(s->own_free, LOAD(s->own_free) + n);
-			STORE(s->own_nfree, LOAD(s->own_nfree) + 1);
-		} else {
-			ADD(s->own_free, n);
-			ADD(s->own_nfree, 1);
-		}
-		return;
-	}
-	if (unlikely(i >= HEAP_MAX_SLOTS || !shim_g.file))
-		return;
-	s = heap_slot_at(shim_g.file, i);
-	ADD(s->remote_free, n);
-	ADD(s->remote_nfree, 1);
+	if (unlikely((int64_t)(in - own_out - t->out_seen) > LOAD(s->peak)))
+		raise_peak_slow(t, in, own_out);
 }
 
 void shim_count_mmap(struct shim_thread *t, uint64_t n)
 {
 	struct heap_slot *s = t->slot;
-	if (!t->shared)
-		STORE(s->mmap, LOAD(s->mmap) + n);
-	else
-		ADD(s->mmap, n);
-	raise_peak(t);
+	uint64_t m;
+	if (t->state == THREAD_OWNER) {
+		m = LOAD(s->mmap) + n;
+		STORE(s->mmap, m);
+	} else {
+		m = ADD(s->mmap, n) + n;
+	}
+	raise_peak(t, s, LOAD(s->alloc) + m);
 }
 
 void shim_count_munmap(uint32_t i, uint64_t n)
@@ -220,23 +188,83 @@ void shim_count_munmap(uint32_t i, uint64_t n)
 		ADD(heap_slot_at(shim_g.file, i)->munmap, n);
 }
 
-/*
- * Makes the header of a block whose real allocation starts at base, the program's pointer
- * being base + (1 << shift), and counts it to the calling thread.
- */
-static inline void *block_start(void *base, unsigned shift, uint64_t size)
+/* A counted block, n bytes, of another thread's slot (or of the shared slot) is freed. */
+static __attribute__((noinline)) void count_other_free(struct shim_thread *t, uint32_t meta,
+						       uint64_t n)
 {
-	struct shim_thread *t = &shim_self;
-	if (unlikely(t->state == THREAD_FRESH))
+	uint32_t i = meta_slot(meta);
+	if (meta_gen(meta) != shim_g.gen || i >= HEAP_MAX_SLOTS || !shim_g.file)
+		return; /* never counted, or inherited from a parent: not ours to count */
+	struct heap_slot *s = heap_slot_at(shim_g.file, i);
+	if (i == t->index) { /* THREAD_SHARED, its own slot */
+		ADD(s->own_free, n);
+		ADD(s->own_nfree, 1);
+	} else {
+		ADD(s->remote_free, n);
+		ADD(s->remote_nfree, 1);
+	}
+}
+
+/* A block of n bytes, freed by the calling thread t, was counted to meta's slot. */
+static inline void count_free(struct shim_thread *t, uint32_t meta, uint64_t n)
+{
+	if (likely(meta_owner(meta) == t->own_key)) {
+		struct heap_slot *s = t->slot;
+		STORE(s->own_free, LOAD(s->own_free) + n);
+		STORE(s->own_nfree, LOAD(s->own_nfree) + 1);
+		return;
+	}
+	count_other_free(t, meta, n);
+}
+
+/* block_start() for a thread that is not a slot's owner: FRESH, SHARED or UNCOUNTED. */
+static __attribute__((noinline)) void *block_start_slow(struct shim_thread *t, char *p,
+							unsigned shift, uint64_t size)
+{
+	if (t->state == THREAD_FRESH)
 		shim_thread_start(t, true);
-	char *p = (char *)base + ((size_t)1 << shift);
 	struct block_head *h = head_of(p);
 	uint32_t meta = t->meta | (uint32_t)shift << META_SHIFT_POS;
 	h->size = size;
 	h->meta = meta;
 	h->check = block_check(p, size, meta);
-	if (t->slot)
-		count_alloc(t, size);
+	struct heap_slot *s = t->slot;
+	if (t->state == THREAD_OWNER) {
+		uint64_t a = LOAD(s->alloc) + size;
+		STORE(s->alloc, a);
+		STORE(s->nalloc, LOAD(s->nalloc) + 1);
+		raise_peak(t, s, a + LOAD(s->mmap));
+	} else if (t->state == THREAD_SHARED) {
+		uint64_t a = ADD(s->alloc, size) + size;
+		ADD(s->nalloc, 1);
+		raise_peak(t, s, a + LOAD(s->mmap));
+	}
+	return p;
+}
+
+/*
+ * Makes the header of a block whose real allocation starts at base, the program's pointer
+ * being base + (1 << shift), and counts it to the calling thread t.
+ */
+static inline __attribute__((always_inline)) void *block_start(struct shim_thread *t, void *base,
+							       unsigned shift, uint64_t size)
+{
+	char *p = (char *)base + ((size_t)1 << shift);
+	if (unlikely(t->state != THREAD_OWNER))
+		return block_start_slow(t, p, shift, size);
+	struct heap_slot *s = t->slot;
+	uint32_t meta = t->meta | (uint32_t)shift << META_SHIFT_POS;
+	uint64_t out_seen = t->out_seen;
+	struct block_head *h = head_of(p);
+	h->size = size;
+	h->meta = meta;
+	h->check = block_check(p, size, meta);
+	uint64_t a = LOAD(s->alloc) + size;
+	STORE(s->alloc, a);
+	STORE(s->nalloc, LOAD(s->nalloc) + 1);
+	uint64_t in = a + LOAD(s->mmap), own_out = LOAD(s->own_free);
+	if (unlikely((int64_t)(in - own_out - out_seen) > LOAD(s->peak)))
+		raise_peak_slow(t, in, own_out);
 	return p;
 }
 
@@ -619,10 +647,10 @@ void shim_thread_start(struct shim_thread *t, bool from_malloc)
 		i = HEAP_MAX_SLOTS - 1;
 	t->slot = s;
 	t->index = i;
-	t->shared = shared;
 	t->out_seen = 0;
 	t->meta = i | shim_g.gen << META_GEN_POS;
-	t->state = THREAD_COUNTED;
+	t->own_key = shared ? UINT32_MAX : t->meta;
+	t->state = shared ? THREAD_SHARED : THREAD_OWNER;
 	atomic_store_explicit(&s->tid, shared ? HEAP_TID_SHARED : (int32_t)gettid(),
 			      memory_order_release);
 }
@@ -660,8 +688,8 @@ static void fork_child(void)
 	t->slot = NULL;
 	t->index = SHIM_NO_SLOT;
 	t->meta = META_UNCOUNTED;
+	t->own_key = UINT32_MAX;
 	t->state = THREAD_FRESH;
-	t->shared = 0;
 	t->out_seen = 0;
 	t->in_real = 0;
 	int state = REAL_RESOLVING; /* by a thread the child does not have */
@@ -690,19 +718,33 @@ __attribute__((constructor)) static void shim_start(int argc, char **argv, char 
 
 /* ---- the malloc family ---- */
 
-static inline void *alloc_plain(size_t n)
+static __attribute__((noinline)) void *alloc_plain_slow(size_t n)
 {
-	if (unlikely(!shim_resolve()))
+	if (!shim_resolve())
 		return boot_alloc(n, HEAD);
-	if (unlikely(n > SIZE_LIMIT - HEAD))
+	if (n > SIZE_LIMIT - HEAD)
 		return fail_nomem();
 	struct shim_thread *t = &shim_self;
-	t->in_real++;
+	t->in_real = 1;
 	void *base = shim_g.real.malloc(n + HEAD);
-	t->in_real--;
+	t->in_real = 0;
+	if (!base)
+		return NULL;
+	return block_start(t, base, SHIFT_PLAIN, n);
+}
+
+static inline __attribute__((always_inline)) void *alloc_plain(size_t n)
+{
+	if (unlikely(atomic_load_explicit(&shim_g.real_state, memory_order_acquire) != REAL_READY ||
+		     n > SIZE_LIMIT - HEAD))
+		return alloc_plain_slow(n);
+	struct shim_thread *t = &shim_self;
+	t->in_real = 1;
+	void *base = shim_g.real.malloc(n + HEAD);
+	t->in_real = 0;
 	if (unlikely(!base))
 		return NULL;
-	return block_start(base, SHIFT_PLAIN, n);
+	return block_start(t, base, SHIFT_PLAIN, n);
 }
 
 /* align: a power of two. The real allocation is align bytes longer; the header is at its
@@ -719,44 +761,45 @@ static void *alloc_aligned(size_t align, size_t n)
 		return fail_nomem();
 	struct shim_thread *t = &shim_self;
 	void *base = NULL;
-	t->in_real++;
+	t->in_real = 1;
 	int err = shim_g.real.posix_memalign(&base, align, n + align);
-	t->in_real--;
+	t->in_real = 0;
 	if (err) {
 		errno = err;
 		return NULL;
 	}
-	return block_start(base, (unsigned)__builtin_ctzl(align), n);
+	return block_start(t, base, (unsigned)__builtin_ctzl(align), n);
 }
 
-static void release_foreign(void *p)
+static __attribute__((noinline)) void release_foreign(void *p)
 {
-	if (!shim_resolve())
-		return; /* not ours, before anything is known: never seen */
+	if (!p || in_boot(p) || !shim_resolve())
+		return; /* NULL; the bootstrap's; or not ours, before anything is known */
 	struct shim_thread *t = &shim_self;
-	t->in_real++;
+	t->in_real = 1;
 	shim_g.real.free(p);
-	t->in_real--;
+	t->in_real = 0;
 }
 
-static inline void release(void *p)
+static inline __attribute__((always_inline)) void release(void *p)
 {
-	if (unlikely(!p || in_boot(p)))
-		return;
-	struct block_head *h = head_of(p);
-	uint64_t size = h->size;
-	uint32_t meta = h->meta;
-	if (unlikely(h->check != block_check(p, size, meta))) {
+	if (unlikely(!p || in_boot(p))) {
 		release_foreign(p);
 		return;
 	}
-	h->check = ~h->check; /* a second free of it is no longer ours: the real free judges it */
-	if (likely(meta_gen(meta) == shim_g.gen))
-		count_free(meta_slot(meta), size);
+	struct block_head *h = head_of(p);
+	uint64_t size = h->size;
+	uint32_t meta = h->meta, check = h->check;
+	if (unlikely(check != block_check(p, size, meta))) {
+		release_foreign(p);
+		return;
+	}
+	h->check = ~check; /* a second free of it is no longer ours: the real free judges it */
 	struct shim_thread *t = &shim_self;
-	t->in_real++;
+	count_free(t, meta, size);
+	t->in_real = 1;
 	shim_g.real.free((char *)p - ((size_t)1 << meta_shift(meta)));
-	t->in_real--;
+	t->in_real = 0;
 }
 
 SHIM_EXPORT void *malloc(size_t n)
@@ -779,12 +822,12 @@ SHIM_EXPORT void *calloc(size_t n, size_t size)
 	if (unlikely(total > SIZE_LIMIT - HEAD))
 		return fail_nomem();
 	struct shim_thread *t = &shim_self;
-	t->in_real++;
+	t->in_real = 1;
 	void *base = shim_g.real.calloc(1, total + HEAD);
-	t->in_real--;
+	t->in_real = 0;
 	if (unlikely(!base))
 		return NULL;
-	return block_start(base, SHIFT_PLAIN, total);
+	return block_start(t, base, SHIFT_PLAIN, total);
 }
 
 /* realloc: glibc's rules (NULL: malloc; size 0: free, NULL back); counted as the free of the
@@ -814,9 +857,9 @@ SHIM_EXPORT void *realloc(void *p, size_t n)
 	uint64_t size = h->size;
 	uint32_t meta = h->meta, check = h->check;
 	if (check != block_check(p, size, meta)) {
-		t->in_real++;
+		t->in_real = 1;
 		void *q = shim_g.real.realloc(p, n);
-		t->in_real--;
+		t->in_real = 0;
 		return q;
 	}
 	if (meta_shift(meta) != SHIFT_PLAIN) {
@@ -831,16 +874,15 @@ SHIM_EXPORT void *realloc(void *p, size_t n)
 	if (n > SIZE_LIMIT - HEAD)
 		return fail_nomem();
 	h->check = ~check;
-	t->in_real++;
+	t->in_real = 1;
 	void *base = shim_g.real.realloc(h, n + HEAD);
-	t->in_real--;
+	t->in_real = 0;
 	if (!base) {
 		h->check = check;
 		return NULL;
 	}
-	if (meta_gen(meta) == shim_g.gen)
-		count_free(meta_slot(meta), size);
-	return block_start(base, SHIFT_PLAIN, n);
+	count_free(t, meta, size);
+	return block_start(t, base, SHIFT_PLAIN, n);
 }
 
 SHIM_EXPORT void *reallocarray(void *p, size_t n, size_t size)

@@ -62,20 +62,22 @@ struct shim_global {
 	_Atomic int atfork_set; /* our fork handlers are registered */
 };
 
-enum { THREAD_FRESH, THREAD_COUNTED, THREAD_UNCOUNTED };
+enum { THREAD_FRESH, THREAD_OWNER, THREAD_SHARED, THREAD_UNCOUNTED };
 
 /*
- * A thread's state. FRESH until its first allocation finds out whether the process counts
- * (then COUNTED, with a slot, or UNCOUNTED for good); a thread that allocates while the file is
- * being made by another thread stays FRESH and tries again at its next allocation.
+ * A thread's state. FRESH until its first allocation finds out whether the process counts:
+ * then OWNER of a slot, or SHARED (it has the last slot, with every late thread: its counters
+ * are added with fetch_add), or UNCOUNTED for good. A thread that allocates before the file is
+ * made (by another thread, or from mmap) stays FRESH and tries again at its next allocation.
  */
 struct shim_thread {
-	struct heap_slot *slot; /* its slot in the file; NULL unless COUNTED */
+	struct heap_slot *slot; /* its slot in the file; NULL unless OWNER or SHARED */
 	uint64_t out_seen;	/* the slot's remote_free + munmap when it last read them */
 	uint32_t meta;		/* what its new blocks' headers hold: slot index and generation */
-	uint32_t index;		/* its slot's index, SHIM_NO_SLOT unless COUNTED */
+	uint32_t own_key;	/* OWNER: meta; a block whose header holds it is its own to count
+				   with plain stores. Else UINT32_MAX, which no header holds */
+	uint32_t index;		/* its slot's index, SHIM_NO_SLOT unless OWNER or SHARED */
 	uint8_t state;		/* THREAD_* */
-	uint8_t shared;		/* its slot is the last one, shared by every late thread */
 	uint8_t in_real;	/* inside a call to the real allocator: its mmaps are not counted */
 	uint8_t resolving;	/* inside dlsym at start-up: allocations come from the bootstrap */
 	uint8_t probing;	/* calling the malloc the program calls, to see if it is ours */
@@ -101,13 +103,7 @@ static inline bool shim_resolve(void)
  */
 void shim_thread_start(struct shim_thread *t, bool from_malloc);
 
-/*
- * The live bytes of t's slot may have gone above its peak (after an allocation or an mmap
- * credited to it): raise the peak. Owner only.
- */
-void shim_raise_peak(struct shim_thread *t);
-
-/* Credits n bytes of new anonymous mappings to t (COUNTED), and raises its peak. */
+/* Credits n bytes of new anonymous mappings to t (it has a slot), and raises its peak. */
 void shim_count_mmap(struct shim_thread *t, uint64_t n);
 
 /* Debits n bytes of anonymous mappings to slot i, whoever unmaps them (any thread). */
