@@ -538,8 +538,8 @@ static struct heap_header *file_make(const char *dir)
 	if (fd < 0)
 		return NULL;
 	struct heap_header *h = NULL;
-	if (fchmod(fd, 0600) == 0 && ftruncate(fd, (off_t)HEAP_FILE_SIZE) == 0 &&
-	    file_back(fd, 0, HEAP_HEADER_SIZE, true)) {
+	(void)!fchmod(fd, 0600); /* 0600 whatever the umask took away: memline opens it RW */
+	if (ftruncate(fd, (off_t)HEAP_FILE_SIZE) == 0 && file_back(fd, 0, HEAP_HEADER_SIZE, true)) {
 		void *m = shim_sys_mmap(NULL, HEAP_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 					fd, 0);
 		if (m != MAP_FAILED)
