@@ -26,8 +26,9 @@
  * - fork: the child (pthread_atfork) makes its own file, and bumps the generation, a number
  *   every counted block carries: a block inherited from an ancestor and freed in the child has
  *   an older one and is freed without being counted. exec: the new image unlinks the old
- *   image's file and makes its own. Raw clone() without the atfork handlers (or _Fork) keeps
- *   the parent's file and slot: the child's allocations are then added to its parent's thread.
+ *   image's file and makes its own. A child of a raw clone() or of _Fork() runs no atfork
+ *   handler: until it execs, it writes into its parent's file (mapped shared) as the thread
+ *   that made it, its counts mixed with that thread's (and some of either lost).
  */
 #include <dlfcn.h>
 #include <errno.h>
