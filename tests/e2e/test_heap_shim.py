@@ -1,8 +1,9 @@
 """The heap library, libmemline-heap.so (lib/heap/, docs/heap.md), preloaded into real
 programs without memline: the stress program tests/workload/heapstress.c checks its own
 counters exactly (each scenario in a process of its own, then all of them under jemalloc); and
-CPython, a program with its own malloc, a static binary and `sh -c` exec chains run under it,
-their counters files read here (lib/heap/counters.h's layout, with struct).
+CPython, threads racing to a process's first allocation, a program with its own malloc, a
+static binary and `sh -c` exec chains run under it, their counters files read here
+(lib/heap/counters.h's layout, with struct).
 
 `make e2e` builds $(BUILD)/libmemline-heap.so and $(BUILD)/heapstress (never sanitized, in the
 SAN=1 build too). Nothing here asserts on time: every wait is a process's exit.
@@ -238,6 +239,32 @@ def test_python(heap_dir, pymalloc):
     else:
         assert total(h, "alloc") >= 30 << 20, f"expected every object as malloc: {h['slots']}"
         assert total(h, "nalloc") >= 300000, h["slots"]
+
+
+def test_threads_race_to_the_first_allocation(heap_dir, tmp_path):
+    """A library whose constructor runs before ours starts 8 threads that allocate at once:
+    they race to find the real functions and make the file (the bootstrap arena serves them
+    meanwhile). Every block comes back right, and every thread's counts add up: each block
+    counted when allocated is counted when freed."""
+    lib, p = compile_c(tmp_path, "early_threads", "-fPIC", "-shared", "-fno-builtin", "-pthread")
+    assert p.returncode == 0, p.stderr
+    for _ in range(5):
+        for f in heap_dir.glob("heap.*"):
+            f.unlink()
+        r = run([PYTHON, "-c", "print('main ok')"], shim_env(heap_dir, [lib]), tmp_path)
+        assert r.returncode == 0 and r.stdout == "main ok\n", describe(r)
+        assert r.stderr == "early: 8 threads ok\n", describe(r)
+        files = heap_files(heap_dir)
+        assert len(files) == 1, sorted(files)
+        h = read_heap_file(next(iter(files.values())))
+        workers = [s for s in h["slots"] if s["tid"] != h["pid"]]
+        assert len(workers) == 8, h["slots"]
+        for s in workers:
+            assert s["nalloc"] == s["own_nfree"] and s["alloc"] == s["own_free"], s
+            assert s["live"] == 0 and s["remote_nfree"] == 0, s
+        # each thread makes 40000 blocks; only those made while another thread was making the
+        # file (a few system calls' time) may go uncounted
+        assert sum(s["nalloc"] for s in workers) >= 8 * 40000 - 2000, workers
 
 
 # ---- programs the library cannot count, or not all of ----
