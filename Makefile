@@ -3,8 +3,9 @@
 #   make demo         install what it needs, build, record the bundled demo
 #   make check        install what the tests need, build, run every test (also under ASan/UBSan)
 #   make bench        benchmarks (not part of check)
-#   make install PREFIX=DIR   memline, libmemline, memline.h, memline.pc, man pages, and the
-#                             Python package (make install-python: that alone)
+#   make install PREFIX=DIR   memline, libmemline, memline.h, memline.pc, man pages, the heap
+#                             library (lib/memline/) and the Python package (make install-python:
+#                             that alone)
 # Sources are found by wildcard: adding a file under lib/, src/, tests/unit/ needs no edit here.
 
 VERSION   := 0.1.0
@@ -28,18 +29,21 @@ ALLCFLAGS := -std=gnu17 $(OPT) $(WARN) $(SANFLAGS) -D_GNU_SOURCE -DMEMLINE_VERSI
 LIBS      := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 LDFLAGS   += $(SANFLAGS)
 
-LIB_SRC   := $(wildcard lib/*/*.c)
+# lib/heap/ is the preloaded heap library, built on its own (below), never into memline
+LIB_SRC   := $(filter-out lib/heap/%,$(wildcard lib/*/*.c))
 SRC_SRC   := $(wildcard src/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 SRC_OBJ   := $(SRC_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 CORE      := $(BUILD)/libmemline-core.a
-HELPERS   := $(BUILD)/memwork $(BUILD)/callchain $(BUILD)/callchain-stripped $(BUILD)/threadheap
+HELPERS   := $(BUILD)/memwork $(BUILD)/callchain $(BUILD)/callchain-stripped $(BUILD)/heapstress \
+             $(BUILD)/threadheap
+HEAP_SO   := $(BUILD)/libmemline-heap.so
 
 .PHONY: all deps demo check unit e2e fuzz-replay fuzz check-format bench install install-python \
         clean
-all: $(BUILD)/memline lib
+all: $(BUILD)/memline lib $(HEAP_SO)
 
 include mk/lib.mk
 include mk/html.mk
@@ -74,6 +78,23 @@ $(BUILD)/callchain-stripped: $(BUILD)/callchain
 $(BUILD)/threadheap: tests/workload/threadheap.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PLAINCFLAGS) -o $@ $< -pthread
+
+# The heap library (lib/heap/, docs/heap.md), preloaded into the processes of `run --heap`. Its
+# own flags: position-independent, hidden but for the functions it interposes, initial-exec TLS,
+# and never the sanitizers' whatever SAN says (ASan owns malloc: the shim cannot run under it).
+HEAP_SRC    := $(wildcard lib/heap/*.c)
+HEAP_CFLAGS := -std=gnu17 -O2 -g $(WARN) -D_GNU_SOURCE -Ilib -fPIC -fvisibility=hidden \
+               -ftls-model=initial-exec
+$(HEAP_SO): $(HEAP_SRC) $(wildcard lib/heap/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(HEAP_CFLAGS) -shared -Wl,-soname,libmemline-heap.so -Wl,-z,defs -Wl,-z,now \
+	  -o $@ $(HEAP_SRC) -ldl -pthread
+
+# The heap library's stress test: run with it preloaded, it checks its own counters exactly.
+# -fno-builtin: every allocation it writes is made (the compiler drops a malloc freed unused).
+$(BUILD)/heapstress: tests/workload/heapstress.c lib/heap/counters.h
+	@mkdir -p $(dir $@)
+	$(CC) $(PLAINCFLAGS) -fno-builtin -Ilib -o $@ $< -pthread
 
 $(BUILD)/demo: examples/demo.c $(BUILD)/libmemline.a
 	@mkdir -p $(dir $@)
@@ -149,7 +170,7 @@ fuzz: $(HTML_C)
 	build/libfuzzer/fuzz_linetable -max_total_time=$(FUZZ_SECONDS) -max_len=1024 \
 	  build/fuzz-corpus-linetable tests/fixtures/linetable
 
-e2e: $(BUILD)/memline $(HELPERS) lib html-test
+e2e: $(BUILD)/memline $(HELPERS) lib html-test $(HEAP_SO)
 	MEMLINE_BUILD=$(abspath $(BUILD)) \
 	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
 	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e \
@@ -174,9 +195,11 @@ bench:
 	@$(MAKE) --no-print-directory $(BUILD)/memline $(BUILD)/memwork $(BUILD)/bench/event_cost html-test
 	@bench/run $(BUILD)
 
-install: $(BUILD)/memline install-lib
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+install: $(BUILD)/memline $(HEAP_SO) install-lib
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/lib/memline
 	install -m 755 $(BUILD)/memline $(DESTDIR)$(PREFIX)/bin/memline
+	install -m 755 $(HEAP_SO) $(DESTDIR)$(PREFIX)/lib/memline/libmemline-heap.so
 	install -m 644 man/memline.1 $(DESTDIR)$(PREFIX)/share/man/man1/memline.1
 	@if command -v $(PYTHON) >/dev/null 2>&1; then \
 	  $(MAKE) --no-print-directory install-python; \

@@ -1,5 +1,5 @@
-"""`make install PREFIX=DIR` installs the binary, libmemline and their man pages, and the
-installed binary runs."""
+"""`make install PREFIX=DIR` installs the binary, libmemline and their man pages, and the heap
+library (PREFIX/lib/memline/libmemline-heap.so), and the installed binary runs."""
 
 import re
 import subprocess
@@ -34,6 +34,14 @@ def test_make_install_prefix(tmp_path):
         page = man3 / f"{name}.3"
         assert page.is_file(), f"expected `man {name}` to work: no {page}"
         assert page.read_text().strip() == ".so man3/libmemline.3", f"{page}: {page.read_text()!r}"
+    heap = prefix / "lib" / "memline" / "libmemline-heap.so"
+    assert heap.is_file() and heap.read_bytes()[:4] == b"\x7fELF", f"expected the heap library at {heap}"
+    d = tmp_path / "heap"
+    d.mkdir()
+    t = subprocess.run(["/bin/sh", "-c", "echo preloaded"], capture_output=True, text=True, timeout=30,
+                       env={"PATH": "/usr/bin:/bin", "LD_PRELOAD": str(heap), "MEMLINE_HEAP_DIR": str(d)})
+    assert t.returncode == 0 and t.stdout == "preloaded\n" and t.stderr == "", t
+    assert list(d.glob("heap.*")), "expected the installed heap library to make its counters file"
 
 
 def test_make_install_installs_the_python_package(tmp_path):
