@@ -57,8 +57,9 @@
  * The library's one function besides the allocator's: int memline_heap_start(const char *dir),
  * for a process that had the library from its start but no $MEMLINE_HEAP_DIR (libmemline's
  * memline_start_with(MEMLINE_HEAP), Python's track(heap=True)): counts from now on, into
- * dir/heap.PID, and sets $MEMLINE_HEAP_DIR for the children it starts. Returns 0, or -1 with
- * errno (EBUSY: it counts already; or why the file could not be made).
+ * dir/heap.PID (the children it forks too; those it execs when the caller gives them
+ * $MEMLINE_HEAP_DIR: the environment is not changed). Returns 0, or -1 with errno (EBUSY: it
+ * counts already; or why the file could not be made).
  */
 #define HEAP_START_FN "memline_heap_start"
 

@@ -273,6 +273,7 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 	if (!shim_resolve())
 		return shim_sys_mmap(addr, len, prot, flags, fd, off);
 	bool anon = flags & MAP_ANONYMOUS, fixed = flags & MAP_FIXED;
+	shim_thread_recheck(t);
 	if (anon && t->state == THREAD_FRESH)
 		shim_thread_start(t, false);
 	bool counted = anon && t->slot;
@@ -333,6 +334,7 @@ SHIM_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, .
 		return shim_sys_mremap(old, old_len, new_len, flags, new_addr);
 	if (!count())
 		return shim_g.real.mremap(old, old_len, new_len, flags, new_addr);
+	shim_thread_recheck(t);
 	if (t->state == THREAD_FRESH)
 		shim_thread_start(t, false);
 	lock();

@@ -222,6 +222,7 @@ static inline void count_free(struct shim_thread *t, uint32_t meta, uint64_t n)
 static __attribute__((noinline)) void *block_start_slow(struct shim_thread *t, char *p,
 							unsigned shift, uint64_t size)
 {
+	shim_thread_recheck(t);
 	if (t->state == THREAD_FRESH)
 		shim_thread_start(t, true);
 	struct block_head *h = head_of(p);
@@ -626,8 +627,10 @@ void shim_thread_start(struct shim_thread *t, bool from_malloc)
 		fs = atomic_load_explicit(&shim_g.file_state, memory_order_acquire);
 	}
 	t->meta = META_UNCOUNTED;
-	if (fs == FILE_OFF)
+	if (fs == FILE_OFF) {
+		t->starts_seen = atomic_load_explicit(&shim_g.starts, memory_order_acquire);
 		t->state = THREAD_UNCOUNTED;
+	}
 	if (fs != FILE_READY)
 		return; /* OFF, or not made yet: this block (or mapping) is not counted */
 	struct heap_header *h = shim_g.file;
@@ -715,6 +718,45 @@ __attribute__((constructor)) static void shim_start(int argc, char **argv, char 
 	    atomic_load_explicit(&shim_g.file_state, memory_order_acquire) == FILE_NONE)
 		file_start();
 	errno = saved;
+}
+
+/*
+ * For a process that has the library but was started without $MEMLINE_HEAP_DIR (or before a
+ * recording): counts from now on into dir (counters.h, HEAP_START_FN). The environment is not
+ * changed (setenv is not safe in a threaded program): the caller gives its children
+ * $MEMLINE_HEAP_DIR if they are to count too.
+ */
+SHIM_EXPORT int memline_heap_start(const char *dir)
+{
+	if (!dir || !*dir) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!shim_resolve()) {
+		errno = EAGAIN;
+		return -1;
+	}
+	int state = FILE_OFF;
+	if (!atomic_compare_exchange_strong(&shim_g.file_state, &state, FILE_MAKING)) {
+		state = FILE_NONE; /* no allocation decided yet */
+		if (!atomic_compare_exchange_strong(&shim_g.file_state, &state, FILE_MAKING)) {
+			errno = state == FILE_READY ? EBUSY : EAGAIN;
+			return -1;
+		}
+	}
+	int set = 0;
+	if (atomic_compare_exchange_strong(&shim_g.atfork_set, &set, 1))
+		pthread_atfork(fork_prepare, fork_parent, fork_child);
+	shim_g.file = file_make(dir);
+	int e = errno;
+	atomic_store_explicit(&shim_g.file_state, shim_g.file ? FILE_READY : FILE_OFF,
+			      memory_order_release);
+	atomic_fetch_add_explicit(&shim_g.starts, 1, memory_order_release);
+	if (!shim_g.file) {
+		errno = e ? e : EIO;
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- the malloc family ---- */

@@ -60,6 +60,9 @@ struct shim_global {
 	uint32_t allocator_flags;
 	char allocator[64];
 	_Atomic int atfork_set; /* our fork handlers are registered */
+	/* memline_heap_start() calls: an UNCOUNTED thread that has not seen the latest one asks
+	 * again (shim_thread_recheck) */
+	_Atomic uint32_t starts;
 };
 
 enum { THREAD_FRESH, THREAD_OWNER, THREAD_SHARED, THREAD_UNCOUNTED };
@@ -82,6 +85,7 @@ struct shim_thread {
 	uint8_t resolving;	/* inside dlsym at start-up: allocations come from the bootstrap */
 	uint8_t probing;	/* calling the malloc the program calls, to see if it is ours */
 	uint8_t probe_hit;	/* it was */
+	uint32_t starts_seen;	/* shim_global.starts when it was found UNCOUNTED */
 };
 
 extern struct shim_global shim_g;
@@ -103,11 +107,25 @@ static inline bool shim_resolve(void)
  */
 void shim_thread_start(struct shim_thread *t, bool from_malloc);
 
+/*
+ * An UNCOUNTED thread becomes FRESH again when memline_heap_start() was called since it was
+ * found so (only on the slow paths: an uncounted thread's allocations all take them).
+ */
+static inline void shim_thread_recheck(struct shim_thread *t)
+{
+	if (unlikely(t->state == THREAD_UNCOUNTED) &&
+	    t->starts_seen != atomic_load_explicit(&shim_g.starts, memory_order_acquire))
+		t->state = THREAD_FRESH;
+}
+
 /* Credits n bytes of new anonymous mappings to t (it has a slot), and raises its peak. */
 void shim_count_mmap(struct shim_thread *t, uint64_t n);
 
 /* Debits n bytes of anonymous mappings to slot i, whoever unmaps them (any thread). */
 void shim_count_munmap(uint32_t i, uint64_t n);
+
+/* The library's one function besides the interposed ones (counters.h, HEAP_START_FN). */
+SHIM_EXPORT int memline_heap_start(const char *dir);
 
 /* Raw system calls: they go around every interposer, ours included, and set errno. */
 void *shim_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);

@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 # The newest log format this reader knows.
-FORMAT = 2
+FORMAT = 3
 
 # How long status() waits, at least, for the end of a log whose recorded processes are gone
 # (it adds twice the log's sampling interval: memline notices at its next sample).
