@@ -1343,6 +1343,14 @@ static void exec_child(struct recorder *r, char *const argv[], int exec_fd, int 
 		setenv(HEAP_ENV_DIR, r->heap_dir, 1);
 		if (r->o->heap == HEAP_EXACT)
 			setenv("PYTHONMALLOC", "malloc", 1);
+		/* a program built with AddressSanitizer refuses to start with a library preloaded
+		 * before its runtime, unless told this: then ours wraps its malloc */
+		const char *asan = getenv("ASAN_OPTIONS");
+		strbuf_reset(&pre);
+		if (asan && asan[0])
+			strbuf_addf(&pre, "%s:", asan);
+		strbuf_addstr(&pre, "verify_asan_link_order=0");
+		setenv("ASAN_OPTIONS", pre.buf, 1);
 		strbuf_release(&pre);
 	}
 	if (r->place.file) {
