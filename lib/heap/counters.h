@@ -10,7 +10,7 @@
  * its constructor, whichever comes first), and again in a fork's child (pthread_atfork) and
  * after an exec (the new image unlinks the old image's file and makes its own); memline
  * unlinks it once the process is gone. The file is HEAP_FILE_SIZE bytes, sparse: a header page,
- * then HEAP_MAX_SLOTS slots of one cache line each, of which only the pages of slots in use are
+ * then HEAP_MAX_SLOTS slots of two cache lines each, of which only the pages of slots in use are
  * ever touched.
  *
  * A thread takes a slot at its first allocation (fetch_add on n_slots; tid stored last, with
@@ -49,7 +49,7 @@
 #define HEAP_ENV_DIR	 "MEMLINE_HEAP_DIR" /* where the shim makes its files */
 #define HEAP_FILE_PREFIX "heap."	    /* DIR/heap.PID */
 #define HEAP_HEADER_SIZE 4096
-#define HEAP_SLOT_SIZE	 64
+#define HEAP_SLOT_SIZE	 128
 #define HEAP_MAX_SLOTS	 8192
 #define HEAP_FILE_SIZE	 (HEAP_HEADER_SIZE + (uint64_t)HEAP_MAX_SLOTS * HEAP_SLOT_SIZE)
 #define HEAP_TID_SHARED	 (-1) /* the last slot, once every other one is taken */
@@ -84,18 +84,21 @@ struct heap_header {
 };
 
 struct heap_slot {
+	/* the first cache line: the owner's (and the reader's exchange of peak) */
 	_Atomic int32_t tid; /* 0: not taken yet (or not published); HEAP_TID_SHARED */
 	uint32_t pad;
 	_Atomic uint64_t alloc, nalloc;
 	_Atomic uint64_t own_free, own_nfree;
-	_Atomic uint64_t remote_free, remote_nfree;
-	_Atomic uint64_t mmap, munmap;
+	_Atomic uint64_t mmap;
 	_Atomic int64_t peak;
-	/* 8 bytes to spare in the cache line */
+	/* the second: what other threads add (a free of one of its blocks), apart so that their
+	 * writes do not take the owner's line away from it */
+	_Atomic uint64_t remote_free __attribute__((aligned(64)));
+	_Atomic uint64_t remote_nfree;
+	_Atomic uint64_t munmap;
 };
-
 _Static_assert(sizeof(struct heap_header) <= HEAP_HEADER_SIZE, "header fits its page");
-_Static_assert(sizeof(struct heap_slot) <= HEAP_SLOT_SIZE, "a slot fits a cache line");
+_Static_assert(sizeof(struct heap_slot) <= HEAP_SLOT_SIZE, "a slot fits two cache lines");
 
 /* The i-th slot of a mapped file. */
 static inline struct heap_slot *heap_slot_at(void *base, uint32_t i)
