@@ -261,11 +261,11 @@ HEAP_MAGIC = 0x314c484d454d4c48
 HEAP_HEADER_SIZE = 4096
 
 
-def held(procs, argv, shim, tmp):
+def held(procs, argv, shim, tmp, env_add=None):
     """Starts argv (heapwork hold or threads), waits for its "ready", and returns its RSS in
     KiB then, and with the shim what its counters file says: the bytes of it that are touched
     (st_blocks), its slot size and the slots taken."""
-    env = dict(os.environ)
+    env = dict(os.environ, **(env_add or {}))
     heap_dir = None
     if shim:
         heap_dir = tempfile.mkdtemp(prefix="memline-bench-heap-", dir=heap_dir_base(tmp))
@@ -307,10 +307,15 @@ def measure_memory(procs, heapwork, shim, tmp, reps):
              "block": [heapwork, "hold", "1", str(HOLD_SIZE)],
              "threads": [heapwork, "threads", str(THREADS)],
              "thread": [heapwork, "threads", "1"]}
+    # One malloc arena for the threads: which threads share which arena (and how much of each
+    # is touched) is a race, which would vary the RSS by more than a slot per thread.
+    one_arena = {"GLIBC_TUNABLES": "glibc.malloc.arena_max=1"}
     out = {}
     for name, argv in cases.items():
+        env = one_arena if name.startswith("thread") else None
         for with_shim in (False, True):
-            runs = [held(procs, argv, shim if with_shim else None, tmp) for _ in range(reps)]
+            runs = [held(procs, argv, shim if with_shim else None, tmp, env)
+                    for _ in range(reps)]
             out[name + ("_shim" if with_shim else "")] = {
                 "rss_kib": statistics.median(r[0] for r in runs), "counters": runs[0][1]}
     return out
@@ -337,7 +342,7 @@ def memory_rows(mem, shim):
                                                              True)
     rows.append("| RSS per thread, %d threads that allocated once (B) | %.0f | %.0f | %.0f | "
                 "its slot and its share of their pages (below) |" % (THREADS, b, s, s - b))
-    c1, cn = mem["thread_shim"]["counters"], mem["threads_shim"]["counters"]
+    c1, cn = mem["block_shim"]["counters"], mem["threads_shim"]["counters"]
     expect = (HEAP_HEADER_SIZE + -(-cn["n_slots"] * cn["slot_size"] // 4096) * 4096) / THREADS
     rows.append("| counters file touched ÷ threads, %d threads (B) | — | %.1f | %.1f | %.1f: %d "
                 "slots of %d B in whole pages, and the header page |" % (
