@@ -35,7 +35,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 SRC_OBJ   := $(SRC_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 CORE      := $(BUILD)/libmemline-core.a
-HELPERS   := $(BUILD)/memwork $(BUILD)/callchain $(BUILD)/callchain-stripped
+HELPERS   := $(BUILD)/memwork $(BUILD)/callchain $(BUILD)/callchain-stripped $(BUILD)/threadheap
 
 .PHONY: all deps demo check unit e2e fuzz-replay fuzz check-format bench install install-python \
         clean
@@ -69,6 +69,11 @@ $(BUILD)/callchain: tests/workload/callchain.c
 
 $(BUILD)/callchain-stripped: $(BUILD)/callchain
 	strip -o $@ $<
+
+# Threads that allocate known amounts, for the --heap tests.
+$(BUILD)/threadheap: tests/workload/threadheap.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PLAINCFLAGS) -o $@ $< -pthread
 
 # The malloc-heavy program of the heap benchmark (bench/heap.py): what --heap's shim and
 # heaptrack are measured on, so never sanitized.

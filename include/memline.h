@@ -91,6 +91,21 @@ MEMLINE_API int memline_span_end(const char *name);
  */
 MEMLINE_API int memline_start(const char *log_path, double interval);
 
+/* memline_start_with()'s flags. */
+/*
+ * Count the live heap of each thread of this process (and of the children it forks), as
+ * `memline run --heap` does: needs libmemline-heap.so in the process from its start
+ * (LD_PRELOAD=/path/to/libmemline-heap.so, installed in PREFIX/lib/memline): ENOTSUP without
+ * it. Blocks allocated before the call are not counted (nor their frees).
+ */
+#define MEMLINE_HEAP 1u
+
+/*
+ * memline_start() with flags: 0, or MEMLINE_HEAP. EINVAL for an unknown flag; ENOTSUP for
+ * MEMLINE_HEAP in a process without the heap library.
+ */
+MEMLINE_API int memline_start_with(const char *log_path, double interval, unsigned flags);
+
 /*
  * Ends the self-recording: writes the log's end record (status completed; the process is
  * still running, so it is listed alive). Events sent from then on go where they went before

@@ -32,7 +32,8 @@ MLIB_LDFLAGS = -shared -Wl,-soname,libmemline.so.0 -Wl,--gc-sections \
 # The functions documented in libmemline(3) (its NAME line), each installed as a .so link to
 # it; tests/e2e/test_install.py checks that none is missing.
 MLIB_MAN    := memline_event memline_eventf memline_span_begin memline_span_end \
-               memline_start memline_stop memline_channel memline_last_error
+               memline_start memline_start_with memline_stop memline_channel \
+               memline_last_error
 MLIB_LIBDIR  = $(DESTDIR)$(PREFIX)/lib
 MLIB_MAN3    = $(DESTDIR)$(PREFIX)/share/man/man3
 

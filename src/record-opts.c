@@ -35,6 +35,7 @@ enum {
 	OPT_STACKS_THRESHOLD,
 	OPT_STACKS_GAP,
 	OPT_STACKS_BUDGET,
+	OPT_HEAP,
 };
 
 /* Which commands take an option. */
@@ -95,7 +96,8 @@ static const struct record_option {
 	 "of the job: the process that grew most; the default),\n"
 	 "events (each event and span from the program), every=S\n"
 	 "(every process, each S seconds), signal (SIGUSR1 to\n"
-	 "memline: every process, now); see memline(1)"},
+	 "memline: every process, now), heap (a thread's new heap\n"
+	 "peak; on with --heap); see memline(1)"},
 	{"stacks-threshold", OPT_STACKS_THRESHOLD, "PCT", RUN | ATTACH,
 	 "peaks: a new peak is PCT % above the last one captured\n"
 	 "(default 5)"},
@@ -104,6 +106,12 @@ static const struct record_option {
 	{"stacks-budget", OPT_STACKS_BUDGET, "PCT", RUN | ATTACH,
 	 "captures take at most PCT % of one CPU (default 2); one\n"
 	 "that would take more is skipped and counted"},
+	{"heap", OPT_HEAP, "[=exact]", RUN | ATTACH,
+	 "count the live heap of every thread (malloc and friends,\n"
+	 "anonymous mmap), preloading libmemline-heap.so into the\n"
+	 "job; exact: Python's small objects through malloc too\n"
+	 "(PYTHONMALLOC=malloc, slower); attach: of processes that\n"
+	 "have it already, with --events; see memline(1)"},
 	{"events", OPT_EVENTS, "FILE", ATTACH,
 	 "read FILE as the event channel (docs/events.md): events\n"
 	 "and spans the processes append to it are recorded, and an\n"
@@ -239,7 +247,7 @@ static double parse_pct(const char *name, const char *arg)
 	return pct / 100;
 }
 
-/* --stacks=WHEN: a comma list of peaks, events, every=S, signal. */
+/* --stacks=WHEN: a comma list of peaks, events, every=S, signal, heap. */
 static void parse_stacks(struct stacks_options *o, const char *arg)
 {
 	o->when = 0;
@@ -255,6 +263,8 @@ static void parse_stacks(struct stacks_options *o, const char *arg)
 			o->when |= 1u << STACK_EVENT;
 		} else if (len == 6 && !strncmp(p, "signal", 6)) {
 			o->when |= 1u << STACK_SIGNAL;
+		} else if (len == 4 && !strncmp(p, "heap", 4)) {
+			o->when |= 1u << STACK_HEAP;
 		} else if (len > 6 && !strncmp(p, "every=", 6)) {
 			char secs[64];
 			snprintf(secs, sizeof(secs), "%.*s", (int)(len - 6), p + 6);
@@ -262,8 +272,8 @@ static void parse_stacks(struct stacks_options *o, const char *arg)
 			o->when |= 1u << STACK_EVERY;
 		} else {
 			die(EXIT_USAGE,
-			    "--stacks takes a comma list of peaks, events, every=SECONDS and "
-			    "signal, not '%.*s'",
+			    "--stacks takes a comma list of peaks, events, every=SECONDS, "
+			    "signal and heap, not '%.*s'",
 			    (int)len, p);
 		}
 		if (!p[len])
@@ -309,6 +319,11 @@ static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg
 		return true;
 	case OPT_STACKS_BUDGET:
 		ro->rec.stacks.budget = parse_pct("--stacks-budget", arg);
+		return true;
+	case OPT_HEAP:
+		if (arg && strcmp(arg, "exact"))
+			die(EXIT_USAGE, "--heap takes no value or =exact, not '%s'", arg);
+		ro->rec.heap = arg ? HEAP_EXACT : HEAP_MALLOC;
 		return true;
 	case OPT_NO_PEAK_RESET:
 		ro->rec.peak_reset = false;
@@ -381,6 +396,52 @@ static const char *short_options(const char *cmd)
 	return strcmp(cmd, "run") ? ":o:i:I:qh" : "+:o:i:I:qh";
 }
 
+/*
+ * --heap: libmemline-heap.so, as $MEMLINE_HEAP_LIB names it, or beside memline (the build
+ * tree), or in ../lib/memline/ from it (an install). Dies when there is none to preload.
+ */
+static void find_heap_library(struct record_opts *ro)
+{
+	const char *env = getenv("MEMLINE_HEAP_LIB");
+	char *lib = ro->heap_lib;
+	size_t size = sizeof(ro->heap_lib);
+	if (env && env[0]) {
+		if (env[0] != '/' || !realpath(env, lib))
+			die(EXIT_USAGE,
+			    "MEMLINE_HEAP_LIB must name the heap library by an absolute path "
+			    "that exists, not '%s'",
+			    env);
+	} else {
+		char self[sizeof(ro->heap_lib) - 64];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n <= 0)
+			die(EXIT_OSERR, "--heap: cannot find memline's own path: %s",
+			    strerror(errno));
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		*slash = '\0';
+		snprintf(lib, size, "%s/libmemline-heap.so", self);
+		if (access(lib, R_OK))
+			snprintf(lib, size, "%s/../lib/memline/libmemline-heap.so", self);
+		if (access(lib, R_OK))
+			die(EXIT_UNAVAILABLE,
+			    "--heap: libmemline-heap.so is neither beside memline (%s) nor in "
+			    "%s/../lib/memline; build it with 'make', or name it in "
+			    "MEMLINE_HEAP_LIB",
+			    self, self);
+		char real[sizeof(ro->heap_lib)];
+		if (realpath(lib, real))
+			memcpy(lib, real, sizeof(real));
+	}
+	/* the loader splits LD_PRELOAD at spaces and colons */
+	if (strpbrk(lib, " :\t\n"))
+		die(EXIT_USAGE,
+		    "--heap: the heap library's path '%s' has a space or a colon, which "
+		    "LD_PRELOAD cannot hold; install it elsewhere",
+		    lib);
+	ro->rec.heap_lib = lib;
+}
+
 int record_opts_parse(struct record_opts *ro, const char *cmd, const char *head, int argc,
 		      char **argv)
 {
@@ -409,6 +470,16 @@ int record_opts_parse(struct record_opts *ro, const char *cmd, const char *head,
 		die(EXIT_USAGE, "--min-interval is longer than --max-interval; make it shorter");
 	if (ro->rec.cgroup && ro->rec.no_cgroup)
 		die(EXIT_USAGE, "--cgroup and --no-cgroup contradict each other; give one");
+	if (ro->rec.heap != HEAP_OFF && !strcmp(cmd, "attach") && !ro->rec.events_path)
+		die(EXIT_USAGE, "attach --heap needs --events FILE: the processes' heap counters "
+				"are in that file's directory (or use 'memline run --heap')");
+	if (ro->rec.heap != HEAP_OFF)
+		find_heap_library(ro);
+	/* --heap --stacks: a thread's new heap peak is a moment to capture too */
+	if (ro->rec.heap != HEAP_OFF && ro->rec.stacks.when)
+		ro->rec.stacks.when |= 1u << STACK_HEAP;
+	if ((ro->rec.stacks.when & (1u << STACK_HEAP)) && ro->rec.heap == HEAP_OFF)
+		die(EXIT_USAGE, "--stacks=heap needs --heap: a thread's heap is counted only then");
 	return optind;
 }
 

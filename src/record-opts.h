@@ -22,6 +22,7 @@ struct record_opts {
 	bool max_interval_set; /* -I was given */
 	struct views views;    /* --live, --serve */
 	struct strbuf notes;   /* the recorder's warnings while the dashboard had the terminal */
+	char heap_lib[4096];   /* --heap: the library's path (rec.heap_lib) */
 };
 
 void record_opts_init(struct record_opts *ro);

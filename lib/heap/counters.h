@@ -53,6 +53,14 @@
 #define HEAP_MAX_SLOTS	 8192
 #define HEAP_FILE_SIZE	 (HEAP_HEADER_SIZE + (uint64_t)HEAP_MAX_SLOTS * HEAP_SLOT_SIZE)
 #define HEAP_TID_SHARED	 (-1) /* the last slot, once every other one is taken */
+/*
+ * The library's one function besides the allocator's: int memline_heap_start(const char *dir),
+ * for a process that had the library from its start but no $MEMLINE_HEAP_DIR (libmemline's
+ * memline_start_with(MEMLINE_HEAP), Python's track(heap=True)): counts from now on, into
+ * dir/heap.PID, and sets $MEMLINE_HEAP_DIR for the children it starts. Returns 0, or -1 with
+ * errno (EBUSY: it counts already; or why the file could not be made).
+ */
+#define HEAP_START_FN "memline_heap_start"
 
 /* heap_header.flags */
 enum {

@@ -143,6 +143,10 @@ void log_record_release(struct log_record *rec)
 	header_info_release(&rec->header);
 	free(rec->proc.cmdline);
 	free(rec->sample.procs);
+	free(rec->sample.threads);
+	free(rec->thread.name);
+	free(rec->heap.allocator);
+	free(rec->heap.why);
 	end_info_release(&rec->end);
 	free(rec->mark.text);
 	free(rec->end_error);
@@ -218,7 +222,6 @@ static void decode_memory(const json_t *o, struct header_info *h, bool *oom)
 static void decode_stacks_asked(const json_t *st, struct header_info *h)
 {
 	/* The header says the moments as the option does: peaks and events in the plural. */
-	static const char *const when_names[STACK_NWHY] = {"peaks", "events", "every", "signal"};
 	if (!json_is_object(st))
 		return;
 	size_t i;
@@ -227,7 +230,7 @@ static void decode_stacks_asked(const json_t *st, struct header_info *h)
 	{
 		const char *s = json_string_value(val);
 		for (int k = 0; s && k < STACK_NWHY; k++)
-			if (!strcmp(s, when_names[k]) || !strcmp(s, stack_why_names[k]))
+			if (!strcmp(s, stack_when_names[k]) || !strcmp(s, stack_why_names[k]))
 				h->stacks_when |= 1u << k;
 	}
 	h->stacks_every = get_double(st, "every", 0);
@@ -309,6 +312,24 @@ static bool decode_header(struct log_reader *r, const json_t *o, struct header_i
 			if (!strcmp(s, proc_field_names[f]) && r->proc_pos[f] < 0)
 				r->proc_pos[f] = (int)i;
 	}
+	const json_t *heap = json_object_get(o, "heap");
+	const char *mode = json_string_value(json_object_get(heap, "mode"));
+	h->heap = HEAP_OFF;
+	for (int m = HEAP_MALLOC; mode && m < HEAP_NMODES; m++)
+		if (!strcmp(mode, heap_mode_names[m]))
+			h->heap = m;
+	if (json_is_object(heap) && h->heap == HEAP_OFF)
+		h->heap = HEAP_MALLOC; /* a mode of a later version: heap was counted */
+	const json_t *thfields = json_object_get(o, "thread_fields");
+	for (int t = 0; t < THREAD_NFIELDS; t++)
+		r->thread_pos[t] = -1;
+	json_array_foreach(thfields, i, val)
+	{
+		const char *s = json_string_value(val);
+		for (int t = 0; s && t < THREAD_NFIELDS; t++)
+			if (!strcmp(s, thread_field_names[t]) && r->thread_pos[t] < 0)
+				r->thread_pos[t] = (int)i;
+	}
 	const json_t *tfields = json_object_get(o, "tree_fields");
 	for (int t = 0; t < TREE_NFIELDS; t++)
 		r->tree_pos[t] = json_is_array(tfields) ? -1 : t;
@@ -360,6 +381,38 @@ static bool decode_proc(const json_t *o, struct proc_info *p)
 	return true;
 }
 
+/* A sample's "th" rows (format 3), as decode_sample. */
+static const char *decode_thread_rows(struct log_reader *r, const json_t *th,
+				      struct sample_record *s, bool *oom)
+{
+	if (!th || r->thread_pos[TH_PID] < 0 || r->thread_pos[TH_TID] < 0)
+		return NULL;
+	if (!json_is_array(th))
+		return "sample's \"th\" is not an array";
+	if (!json_array_size(th))
+		return NULL;
+	s->threads = calloc(json_array_size(th), sizeof(*s->threads));
+	if (!s->threads) {
+		*oom = true;
+		return NULL;
+	}
+	size_t i;
+	const json_t *a;
+	json_array_foreach(th, i, a)
+	{
+		struct thread_values *v = &s->threads[s->n_threads];
+		if (!json_is_array(a))
+			return "sample's thread row is not an array";
+		for (int f = 0; f < THREAD_NFIELDS; f++)
+			v->v[f] = r->thread_pos[f] < 0
+					  ? -1
+					  : json_ll(json_array_get(a, r->thread_pos[f]), -1);
+		if (v->v[TH_PID] > 0 && v->v[TH_TID] != 0) /* a row must name its thread */
+			s->n_threads++;
+	}
+	return NULL;
+}
+
 /* Returns NULL on success (with *oom set if an allocation failed), else why it is unusable. */
 static const char *decode_sample(struct log_reader *r, const json_t *o, struct sample_record *s,
 				 bool *oom)
@@ -400,7 +453,7 @@ static const char *decode_sample(struct log_reader *r, const json_t *o, struct s
 		if (v->v[PF_PID] > 0) /* an entry without a pid cannot be placed */
 			s->n++;
 	}
-	return NULL;
+	return decode_thread_rows(r, json_object_get(o, "th"), s, oom);
 }
 
 static void decode_exit(const json_t *o, struct exit_info *e)
@@ -448,6 +501,35 @@ static char *copy_text(const json_t *v, size_t max, size_t *len, bool *oom)
 	c[n] = '\0';
 	*len = n;
 	return c;
+}
+
+static const char *decode_thread(const json_t *o, struct thread_record *th, bool *oom)
+{
+	size_t len;
+	th->t = get_double(o, "t", 0);
+	th->pid = (pid_t)get_ll(o, "pid", -1);
+	th->tid = (pid_t)get_ll(o, "tid", 0); /* -1: the threads past the heap's slots */
+	th->end = get_bool(o, "end");
+	if (th->pid <= 0 || th->tid == 0)
+		return "thread record without a pid or a tid";
+	if (!th->end && json_is_string(json_object_get(o, "name")))
+		th->name = copy_text(json_object_get(o, "name"), 64, &len, oom);
+	return NULL;
+}
+
+static const char *decode_heap(const json_t *o, struct heap_record *h, bool *oom)
+{
+	size_t len;
+	h->t = get_double(o, "t", 0);
+	h->pid = (pid_t)get_ll(o, "pid", -1);
+	h->on = get_bool(o, "on");
+	if (h->pid <= 0)
+		return "heap record without a pid";
+	if (json_is_string(json_object_get(o, "allocator")))
+		h->allocator = copy_text(json_object_get(o, "allocator"), 256, &len, oom);
+	if (json_is_string(json_object_get(o, "why")))
+		h->why = copy_text(json_object_get(o, "why"), LOG_LABEL_MAX, &len, oom);
+	return NULL;
 }
 
 /* A pid or thread id: a positive integer that fits a pid_t, else -1 (unknown). */
@@ -793,7 +875,7 @@ static const struct {
 	{"sample", REC_SAMPLE},	  {"exit", REC_EXIT},	    {"end", REC_END},
 	{"event", REC_EVENT},	  {"span", REC_SPAN},	    {"output", REC_OUTPUT},
 	{"stopped", REC_STOPPED}, {"warning", REC_WARNING}, {"stack", REC_STACK},
-	{"frames", REC_FRAMES},
+	{"frames", REC_FRAMES},	  {"thread", REC_THREAD},   {"heap", REC_HEAP},
 };
 
 /*
@@ -964,6 +1046,44 @@ static void fast_maps(const struct log_reader *r, int *proc_at, int *tree_at)
 			tree_at[r->tree_pos[f]] = f;
 }
 
+/* A sample's "th" rows, after their opening bracket, up to the closing one (format 3). */
+static bool fast_threads(const struct log_reader *r, struct fast *f, struct sample_record *s)
+{
+	int at[FAST_MAX_POS];
+	for (int i = 0; i < FAST_MAX_POS; i++)
+		at[i] = -1;
+	for (int k = 0; k < THREAD_NFIELDS; k++)
+		if (r->thread_pos[k] >= 0 && r->thread_pos[k] < FAST_MAX_POS)
+			at[r->thread_pos[k]] = k;
+	size_t cap = 0;
+	for (size_t k = 0; !lit(f, "]", 1); k++) {
+		if ((k && !lit(f, ",", 1)) || !lit(f, "[", 1))
+			return false;
+		if (s->n_threads == cap) {
+			size_t want = cap ? cap * 2 : 16;
+			struct thread_values *nv = realloc(s->threads, want * sizeof(*nv));
+			if (!nv)
+				return false;
+			s->threads = nv;
+			cap = want;
+		}
+		struct thread_values *v = &s->threads[s->n_threads];
+		for (int i = 0; i < THREAD_NFIELDS; i++)
+			v->v[i] = -1;
+		for (int pos = 0; !lit(f, "]", 1); pos++) {
+			long long x;
+			if ((pos && !lit(f, ",", 1)) || pos >= FAST_MAX_POS ||
+			    !entry_int(&f->p, f->end, &x))
+				return false;
+			if (at[pos] >= 0)
+				v->v[at[pos]] = x;
+		}
+		if (v->v[TH_PID] > 0 && v->v[TH_TID] != 0 && r->thread_pos[TH_TID] >= 0)
+			s->n_threads++;
+	}
+	return true;
+}
+
 /*
  * A sample line of len bytes, without its newline, which must follow it (line[len] is read: it
  * stops the number loops without a bounds test). False when the line is not in the exact shape
@@ -1011,6 +1131,8 @@ static bool fast_sample(struct log_reader *r, const char *line, size_t len, stru
 		if (pv->v[PF_PID] > 0) /* an entry without a pid cannot be placed */
 			s->n++;
 	}
+	if (lit(&f, ",\"th\":[", 7) && !fast_threads(r, &f, s))
+		goto fail;
 	if (lit(&f, "}", 1) && f.p == f.end) {
 		r->fast_hint = s->n;
 		return true;
@@ -1019,6 +1141,9 @@ fail:
 	free(s->procs);
 	s->procs = NULL;
 	s->n = 0;
+	free(s->threads);
+	s->threads = NULL;
+	s->n_threads = 0;
 	return false;
 }
 
@@ -1260,6 +1385,12 @@ static const char *decode_record(struct log_reader *r, const json_t *o, struct l
 		break;
 	case REC_FRAMES:
 		bad = decode_frames(o, &rec->frames, oom);
+		break;
+	case REC_THREAD:
+		bad = decode_thread(o, &rec->thread, oom);
+		break;
+	case REC_HEAP:
+		bad = decode_heap(o, &rec->heap, oom);
 		break;
 	case REC_UNKNOWN:
 		break;

@@ -45,6 +45,8 @@ enum record_type {
 	REC_WARNING,
 	REC_STACK,
 	REC_FRAMES, /* the reader's own: it keeps the frames; never handed to a caller */
+	REC_THREAD,
+	REC_HEAP,
 	REC_UNKNOWN
 };
 
@@ -54,6 +56,25 @@ struct sample_record {
 	struct tree_values tree;
 	struct proc_values *procs; /* n entries, owned by the record */
 	size_t n;
+	struct thread_values *threads; /* n_threads rows ("th", format 3), owned; NULL none */
+	size_t n_threads;
+};
+
+/* A "thread" record: a thread appeared or was renamed (name), or ended (end). */
+struct thread_record {
+	double t;
+	pid_t pid, tid;
+	char *name; /* owned; NULL unknown or an end */
+	bool end;
+};
+
+/* A "heap" record (--heap): a process's heap is counted (on), or why it is not. */
+struct heap_record {
+	double t;
+	pid_t pid;
+	bool on;
+	char *allocator; /* owned; NULL */
+	char *why;	 /* owned; NULL */
 };
 
 /* An event, or one end of a span. */
@@ -128,6 +149,8 @@ struct log_record {
 	struct note_record note;     /* REC_STOPPED, REC_WARNING */
 	struct stack_record stack;   /* REC_STACK */
 	struct frames_record frames; /* REC_FRAMES, inside the reader only */
+	struct thread_record thread; /* REC_THREAD */
+	struct heap_record heap;     /* REC_HEAP */
 	/* REC_END: its "error" (owned, NULL when absent; end_error_len bytes, NULs kept) and
 	 * "events" (-1 when absent) members */
 	char *end_error;
@@ -148,6 +171,7 @@ struct log_reader {
 	int proc_pos[PROC_NFIELDS]; /* position of each field in this log's arrays, or -1 */
 	int state_pos;
 	int tree_pos[TREE_NFIELDS];
+	int thread_pos[THREAD_NFIELDS]; /* in the "th" rows; -1 (a log before format 3) */
 	bool seen_header;
 	bool truncated; /* the last line was cut off */
 	long corrupt;	/* lines skipped as corrupt */

@@ -7,14 +7,21 @@
 const char *const proc_field_names[PROC_NFIELDS] = {
 	"pid",	 "rss",	  "anon",	"file",	       "shmem",	 "peak",   "vms",
 	"swap",	 "pss",	  "utime",	"stime",       "minflt", "majflt", "threads",
-	"rchar", "wchar", "read_bytes", "write_bytes", "vm_of",
+	"rchar", "wchar", "read_bytes", "write_bytes", "vm_of",	 "heap",
 };
 
 const char *const tree_field_names[TREE_NFIELDS] = {
 	"nproc",   "rss",      "anon",	    "file",    "shmem",	  "peak",     "vms",
 	"swap",	   "pss",      "utime",	    "stime",   "job",	  "job_peak", "cg_anon",
-	"cg_file", "cg_shmem", "cg_kernel", "cg_sock", "cg_swap",
+	"cg_file", "cg_shmem", "cg_kernel", "cg_sock", "cg_swap", "heap",
 };
+
+const char *const thread_field_names[THREAD_NFIELDS] = {
+	"pid",	 "tid",	  "utime",  "stime", "heap", "heap_peak",
+	"alloc", "freed", "nalloc", "nfree", "mmap",
+};
+
+const char *const heap_mode_names[HEAP_NMODES] = {"off", "malloc", "exact"};
 
 const char *const exit_how_names[3] = {"unknown", "exited", "killed"};
 
@@ -56,4 +63,5 @@ void exit_info_from_wait_status(struct exit_info *e, int status)
 
 const char *const frame_kind_names[FRAME_NKINDS] = {"native", "python"};
 
-const char *const stack_why_names[STACK_NWHY] = {"peak", "event", "every", "signal"};
+const char *const stack_why_names[STACK_NWHY] = {"peak", "event", "every", "signal", "heap"};
+const char *const stack_when_names[STACK_NWHY] = {"peaks", "events", "every", "signal", "heap"};

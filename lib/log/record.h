@@ -14,9 +14,11 @@
 /*
  * The format this memline writes; readers take it and every older one. 2 added the job's
  * memory (tree fields job, job_peak and the cgroup's split, the header's "memory"), vm_of,
- * processes seen only at their exit, how each exit was learned, and the end's job_peak.
+ * processes seen only at their exit, how each exit was learned, and the end's job_peak. 3 added
+ * threads: "thread" records, the samples' per-thread rows ("th", named by the header's
+ * thread_fields), the processes' and the tree's "heap", the header's "heap" and "heap" records.
  */
-#define LOG_FORMAT_VERSION 2
+#define LOG_FORMAT_VERSION 3
 
 /* Positions in a sample's per-process array, in log order. Append only. */
 enum proc_field {
@@ -39,6 +41,7 @@ enum proc_field {
 	PF_READ_BYTES,
 	PF_WRITE_BYTES,
 	PF_VM_OF, /* the pid whose address space it shares (vfork, CLONE_VM); -1 its own */
+	PF_HEAP,  /* --heap: the live heap of its threads, KiB (format 3); -1 unknown */
 	PROC_NFIELDS
 };
 /* The state letter follows the numeric fields in the log's array, named "state". */
@@ -65,9 +68,62 @@ enum tree_field {
 	TF_CG_KERNEL,
 	TF_CG_SOCK,
 	TF_CG_SWAP,
+	TF_HEAP, /* --heap: the processes' live heap, KiB, where known (format 3); -1 none */
 	TREE_NFIELDS
 };
 extern const char *const tree_field_names[TREE_NFIELDS];
+
+/*
+ * Positions in a sample's per-thread rows ("th", format 3). Append only. Heap numbers are in
+ * bytes (the heap library counts each one), -1 unknown (a process without the library's
+ * counters); CPU time in ms.
+ */
+enum thread_field {
+	TH_PID,
+	TH_TID,
+	TH_UTIME,
+	TH_STIME,
+	TH_HEAP,      /* live heap: allocated by this thread, not freed yet (by anyone) */
+	TH_HEAP_PEAK, /* its highest since its previous row */
+	TH_ALLOC,     /* bytes allocated, cumulative */
+	TH_FREED,     /* bytes of its blocks freed (by itself or others), cumulative */
+	TH_NALLOC,    /* allocations, cumulative */
+	TH_NFREE,     /* frees of its blocks, cumulative */
+	TH_MMAP,      /* of the live heap: anonymous mappings it made and are still mapped */
+	THREAD_NFIELDS
+};
+extern const char *const thread_field_names[THREAD_NFIELDS];
+
+struct thread_values {
+	long long v[THREAD_NFIELDS];
+};
+
+/*
+ * A thread of a process ("thread" record, format 3): it appeared (or was renamed: name), or it
+ * ended (end; name NULL).
+ */
+struct thread_info {
+	double t;
+	pid_t pid, tid;
+	const char *name; /* its comm; NULL unknown, or an end */
+	bool end;
+};
+
+/*
+ * Whether a process's heap is counted ("heap" record, format 3, --heap): once the heap
+ * library's counters of its program image were found (on), or when they cannot be (off, why).
+ */
+struct heap_info {
+	double t;
+	pid_t pid;
+	bool on;
+	const char *allocator; /* on: the file of the malloc it uses ("libc.so.6"); NULL */
+	const char *why;       /* off: why not (a static binary, ...); on: a limit, or NULL */
+};
+
+/* How --heap counts a process's heap (the header's "heap"). */
+enum heap_mode { HEAP_OFF, HEAP_MALLOC, HEAP_EXACT, HEAP_NMODES };
+extern const char *const heap_mode_names[HEAP_NMODES]; /* "off", "malloc", "exact" */
 
 struct proc_values {
 	long long v[PROC_NFIELDS];
@@ -144,8 +200,12 @@ struct frame_info {
 };
 
 /* Why a capture was taken (--stacks=WHEN). */
-enum stack_why { STACK_PEAK, STACK_EVENT, STACK_EVERY, STACK_SIGNAL, STACK_NWHY };
-extern const char *const stack_why_names[STACK_NWHY]; /* "peak", "event", "every", "signal" */
+enum stack_why { STACK_PEAK, STACK_EVENT, STACK_EVERY, STACK_SIGNAL, STACK_HEAP, STACK_NWHY };
+/* "peak", "event", "every", "signal", "heap" (a thread's new heap peak, --heap) */
+extern const char *const stack_why_names[STACK_NWHY];
+/* The same moments as --stacks=WHEN and the header's "stacks" name them: "peaks", "events",
+ * "every", "signal", "heap" */
+extern const char *const stack_when_names[STACK_NWHY];
 
 /*
  * One thread's stack, from one capture of a process's threads (docs/log-format.md, "stack").
@@ -272,6 +332,7 @@ struct header_info {
 	unsigned stacks_when; /* 1 << enum stack_why for each moment asked for */
 	double stacks_every;  /* every=S: S; 0 */
 	double stacks_threshold, stacks_gap, stacks_budget;
+	enum heap_mode heap; /* the header's "heap" (--heap): HEAP_OFF when absent */
 };
 
 /* Decodes a wait(2) status into how a process ended. */

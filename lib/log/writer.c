@@ -435,6 +435,19 @@ static void add_opt_int(struct strbuf *sb, const char *key, long long v)
 	strbuf_add_json_opt(sb, v);
 }
 
+/* "key":["name",...] */
+static void add_names(struct strbuf *sb, const char *key, const char *const *names, int n)
+{
+	strbuf_add_json_key(sb, key);
+	strbuf_addch(sb, '[');
+	for (int i = 0; i < n; i++) {
+		if (i)
+			strbuf_addch(sb, ',');
+		strbuf_add_json_str(sb, names[i]);
+	}
+	strbuf_addch(sb, ']');
+}
+
 /* Seconds, or null when there are none (0 or less: not set). */
 static void add_secs_or_null(struct strbuf *sb, double secs)
 {
@@ -472,7 +485,6 @@ static void write_memory(struct strbuf *sb, const struct header_info *h)
  */
 static void write_stacks_asked(struct strbuf *sb, const struct header_info *h)
 {
-	static const char *const when_names[STACK_NWHY] = {"peaks", "events", "every", "signal"};
 	strbuf_add_json_key(sb, "stacks");
 	strbuf_addstr(sb, "{\"when\":[");
 	for (int i = 0; i < STACK_NWHY; i++) {
@@ -480,7 +492,7 @@ static void write_stacks_asked(struct strbuf *sb, const struct header_info *h)
 			continue;
 		if (sb->buf[sb->len - 1] != '[')
 			strbuf_addch(sb, ',');
-		strbuf_add_json_str(sb, when_names[i]);
+		strbuf_add_json_str(sb, stack_when_names[i]);
 	}
 	strbuf_addstr(sb, "],\"every\":");
 	add_secs_or_null(sb, h->stacks_every);
@@ -583,14 +595,15 @@ void log_write_header(struct log_writer *w, const struct header_info *h)
 		strbuf_addch(sb, ',');
 	}
 	strbuf_addstr(sb, "\"state\"]");
-	strbuf_add_json_key(sb, "tree_fields");
-	strbuf_addch(sb, '[');
-	for (int i = 0; i < TREE_NFIELDS; i++) {
-		if (i)
-			strbuf_addch(sb, ',');
-		strbuf_add_json_str(sb, tree_field_names[i]);
+	if (h->heap != HEAP_OFF) {
+		strbuf_addstr(sb, ",\"heap\":{\"mode\":");
+		strbuf_add_json_str(sb,
+				    heap_mode_names[(unsigned)h->heap < HEAP_NMODES ? h->heap : 1]);
+		strbuf_addch(sb, '}');
 	}
-	strbuf_addstr(sb, "]}\n");
+	add_names(sb, "tree_fields", tree_field_names, TREE_NFIELDS);
+	add_names(sb, "thread_fields", thread_field_names, THREAD_NFIELDS);
+	strbuf_addstr(sb, "}\n");
 }
 
 static void write_proc_info(struct log_writer *w, const char *type, const struct proc_info *p,
@@ -633,7 +646,8 @@ void log_write_exec(struct log_writer *w, const struct proc_info *p)
 }
 
 void log_write_sample(struct log_writer *w, double t, long long avail,
-		      const struct tree_values *tree, const struct proc_values *procs, size_t n)
+		      const struct tree_values *tree, const struct proc_values *procs, size_t n,
+		      const struct thread_values *th, size_t n_th)
 {
 	if (w->failed)
 		return;
@@ -662,8 +676,67 @@ void log_write_sample(struct log_writer *w, double t, long long avail,
 			st[1] = '?';
 		strbuf_add(sb, st, 4);
 	}
-	strbuf_addstr(sb, "]}\n");
+	strbuf_addch(sb, ']');
+	if (n_th) {
+		strbuf_addstr(sb, ",\"th\":[");
+		for (size_t k = 0; k < n_th; k++) {
+			strbuf_addstr(sb, k ? ",[" : "[");
+			for (int i = 0; i < THREAD_NFIELDS; i++) {
+				if (i)
+					strbuf_addch(sb, ',');
+				strbuf_add_json_opt(sb, th[k].v[i]);
+			}
+			strbuf_addch(sb, ']');
+		}
+		strbuf_addch(sb, ']');
+	}
+	strbuf_addstr(sb, "}\n");
 	w->buf_samples++;
+}
+
+void log_write_thread(struct log_writer *w, const struct thread_info *th)
+{
+	if (w->failed)
+		return;
+	struct strbuf *sb = &w->buf;
+	strbuf_addstr(sb, "{\"type\":\"thread\",\"t\":");
+	strbuf_add_json_secs(sb, th->t);
+	strbuf_add_json_key(sb, "pid");
+	strbuf_add_json_i64(sb, th->pid);
+	strbuf_add_json_key(sb, "tid");
+	strbuf_add_json_i64(sb, th->tid);
+	if (th->end) {
+		strbuf_addstr(sb, ",\"end\":true");
+	} else {
+		strbuf_add_json_key(sb, "name");
+		if (th->name && th->name[0])
+			strbuf_add_json_str(sb, th->name);
+		else
+			strbuf_addstr(sb, "null");
+	}
+	strbuf_addstr(sb, "}\n");
+}
+
+void log_write_heap(struct log_writer *w, const struct heap_info *h)
+{
+	if (w->failed)
+		return;
+	struct strbuf *sb = &w->buf;
+	strbuf_addstr(sb, "{\"type\":\"heap\",\"t\":");
+	strbuf_add_json_secs(sb, h->t);
+	strbuf_add_json_key(sb, "pid");
+	strbuf_add_json_i64(sb, h->pid);
+	strbuf_add_json_key(sb, "on");
+	strbuf_add_json_bool(sb, h->on);
+	if (h->allocator && h->allocator[0]) {
+		strbuf_add_json_key(sb, "allocator");
+		strbuf_add_json_str(sb, h->allocator);
+	}
+	if (h->why) {
+		strbuf_add_json_key(sb, "why");
+		strbuf_add_json_str(sb, h->why);
+	}
+	strbuf_addstr(sb, "}\n");
 }
 
 void log_write_exit(struct log_writer *w, const struct exit_info *e)

@@ -80,8 +80,14 @@ int log_writer_commit(struct log_writer *w, double now, struct strbuf *err);
 void log_write_header(struct log_writer *w, const struct header_info *h);
 void log_write_proc(struct log_writer *w, const struct proc_info *p);
 void log_write_exec(struct log_writer *w, const struct proc_info *p);
+/* A sample: the tree, its processes, and the rows of the threads that changed (th, n_th). */
 void log_write_sample(struct log_writer *w, double t, long long avail,
-		      const struct tree_values *tree, const struct proc_values *procs, size_t n);
+		      const struct tree_values *tree, const struct proc_values *procs, size_t n,
+		      const struct thread_values *th, size_t n_th);
+/* A thread appeared, was renamed or ended (docs/log-format.md, "thread"). */
+void log_write_thread(struct log_writer *w, const struct thread_info *th);
+/* Whether a process's heap is counted, or why not (--heap; "heap"). */
+void log_write_heap(struct log_writer *w, const struct heap_info *h);
 void log_write_exit(struct log_writer *w, const struct exit_info *e);
 void log_write_mark(struct log_writer *w, const struct mark_info *m);
 /* A line the command wrote to "stdout" or "stderr" (--capture-output). */

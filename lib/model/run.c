@@ -40,6 +40,7 @@ void run_init(struct run *run)
 	run->end_events = -1;
 	run->end.stacks.captures = -1;
 	run_stacks_init(&run->stacks);
+	run_threads_init(&run->threads);
 	run_keep_fields(run, RUN_ALL_FIELDS);
 }
 
@@ -59,8 +60,11 @@ void run_release(struct run *run)
 {
 	free(run->path);
 	header_info_release(&run->header);
-	for (size_t i = 0; i < run->n_procs; i++)
+	for (size_t i = 0; i < run->n_procs; i++) {
 		free(run->procs[i].cmdline);
+		free(run->procs[i].heap_allocator);
+		free(run->procs[i].heap_why);
+	}
 	free(run->procs);
 	free(run->samples);
 	free(run->ps_buf);
@@ -75,13 +79,14 @@ void run_release(struct run *run)
 	for (size_t i = 0; i < run->n_outputs; i++)
 		free(run->outputs[i].text);
 	free(run->outputs);
-	for (size_t i = 0; i < run->thread_cap; i++)
-		free(run->threads[i].open);
-	free(run->threads);
+	for (size_t i = 0; i < run->span_cap; i++)
+		free(run->span_threads[i].open);
+	free(run->span_threads);
 	free(run->error);
 	free(run->stopped_errno);
 	free(run->stopped_error);
 	run_stacks_release(&run->stacks);
+	run_threads_release(&run->threads);
 	for (size_t i = 0; i < run->n_warnings; i++)
 		free(run->warnings[i]);
 	free(run->warnings);
@@ -167,6 +172,9 @@ static int new_proc(struct run *run, pid_t pid, double t)
 	p->peak_pss = -1;
 	p->utime = p->stime = -1;
 	p->first_sample = p->last_sample = -1;
+	p->heap_on = -1;
+	p->heap_peak = -1;
+	p->heap_peak_t = -1;
 	run->n_procs++;
 	if (!pid_set(run, (int)run->n_procs - 1))
 		return -1;
@@ -277,6 +285,10 @@ static int add_sample(struct run *run, const struct sample_record *s)
 		note_peak(run, p, peak, s->t);
 		if (pv->v[PF_PSS] > p->peak_pss)
 			p->peak_pss = pv->v[PF_PSS];
+		if (pv->v[PF_HEAP] > p->heap_peak) {
+			p->heap_peak = pv->v[PF_HEAP];
+			p->heap_peak_t = s->t;
+		}
 		if (pv->v[PF_UTIME] >= 0)
 			p->utime = pv->v[PF_UTIME];
 		if (pv->v[PF_STIME] >= 0)
@@ -296,6 +308,22 @@ static int add_sample(struct run *run, const struct sample_record *s)
 		run->peak_pss = rs->tree.v[TF_PSS];
 		run->peak_pss_t = s->t;
 	}
+	return run_threads_add_rows(run, s);
+}
+
+/* A heap record: whether the process's heap is counted, and why not. */
+static int add_heap(struct run *run, struct heap_record *h)
+{
+	int i = run_proc_by_pid(run, h->pid);
+	if (i < 0)
+		return 0;
+	struct run_proc *p = &run->procs[i];
+	p->heap_on = h->on;
+	free(p->heap_allocator);
+	free(p->heap_why);
+	p->heap_allocator = h->allocator;
+	p->heap_why = h->why;
+	h->allocator = h->why = NULL;
 	return 0;
 }
 
@@ -334,13 +362,13 @@ static size_t thread_hash(pid_t pid, pid_t tid, size_t cap)
 /* The open-span stack of thread (pid, tid), created when create; NULL if none (or no memory). */
 static struct run_thread *thread_find(struct run *run, pid_t pid, pid_t tid, bool create)
 {
-	if (create && (run->thread_used + 1) * 2 > run->thread_cap) {
-		size_t cap = run->thread_cap ? run->thread_cap * 2 : 64;
+	if (create && (run->span_used + 1) * 2 > run->span_cap) {
+		size_t cap = run->span_cap ? run->span_cap * 2 : 64;
 		struct run_thread *table = calloc(cap, sizeof(*table));
 		if (!table)
 			return NULL;
-		for (size_t i = 0; i < run->thread_cap; i++) {
-			const struct run_thread *old = &run->threads[i];
+		for (size_t i = 0; i < run->span_cap; i++) {
+			const struct run_thread *old = &run->span_threads[i];
 			if (!old->used)
 				continue;
 			size_t h = thread_hash(old->pid, old->tid, cap);
@@ -348,15 +376,14 @@ static struct run_thread *thread_find(struct run *run, pid_t pid, pid_t tid, boo
 				h = (h + 1) & (cap - 1);
 			table[h] = *old;
 		}
-		free(run->threads);
-		run->threads = table;
-		run->thread_cap = cap;
+		free(run->span_threads);
+		run->span_threads = table;
+		run->span_cap = cap;
 	}
-	if (!run->thread_cap)
+	if (!run->span_cap)
 		return NULL;
-	for (size_t h = thread_hash(pid, tid, run->thread_cap);;
-	     h = (h + 1) & (run->thread_cap - 1)) {
-		struct run_thread *th = &run->threads[h];
+	for (size_t h = thread_hash(pid, tid, run->span_cap);; h = (h + 1) & (run->span_cap - 1)) {
+		struct run_thread *th = &run->span_threads[h];
 		if (th->used && th->pid == pid && th->tid == tid)
 			return th;
 		if (!th->used) {
@@ -365,7 +392,7 @@ static struct run_thread *thread_find(struct run *run, pid_t pid, pid_t tid, boo
 			th->used = true;
 			th->pid = pid;
 			th->tid = tid;
-			run->thread_used++;
+			run->span_used++;
 			return th;
 		}
 	}
@@ -618,6 +645,10 @@ static double record_time(const struct log_record *rec)
 		return rec->note.t;
 	case REC_STACK:
 		return rec->stack.t;
+	case REC_THREAD:
+		return rec->thread.t;
+	case REC_HEAP:
+		return rec->heap.t;
 	default:
 		return 0;
 	}
@@ -696,6 +727,12 @@ int run_add_record(struct run *run, struct log_record *rec)
 		break;
 	case REC_STACK:
 		ret = run_stacks_add(&run->stacks, &rec->stack);
+		break;
+	case REC_THREAD:
+		ret = run_threads_add_record(run, &rec->thread);
+		break;
+	case REC_HEAP:
+		ret = add_heap(run, &rec->heap);
 		break;
 	case REC_FRAMES: /* the reader keeps those */
 	case REC_UNKNOWN:

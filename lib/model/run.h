@@ -19,6 +19,7 @@
 #include "log/reader.h"
 #include "log/record.h"
 #include "model/stacks.h"
+#include "model/threads.h"
 #include "util/strbuf.h"
 
 struct run_proc {
@@ -39,6 +40,14 @@ struct run_proc {
 	long long utime, stime; /* last known CPU times, ms; -1 unknown */
 	long first_sample;	/* index into run->samples of its first and last sample; -1 none */
 	long last_sample;
+	/* --heap (format 3): whether its heap was counted (its newest heap record: 1 on, 0 off;
+	 * -1 no record), the malloc it used and why not (or its limit), owned, NULL none; its
+	 * highest live heap (the samples' "heap", KiB; -1 unknown) and when */
+	int heap_on;
+	char *heap_allocator;
+	char *heap_why;
+	long long heap_peak;
+	double heap_peak_t;
 };
 
 /*
@@ -165,6 +174,8 @@ struct run {
 	char *stopped_error; /* its error message, "" unknown; owned */
 	/* The stack captures (--stacks); the end's counts of them are end.stacks. */
 	struct run_stacks stacks;
+	/* The processes' threads (format 3): CPU time and names, and under --heap their heap. */
+	struct run_threads threads;
 	/* The texts of the log's warning records (limits of the recording), at most 16. */
 	char **warnings;
 	size_t n_warnings;
@@ -173,8 +184,8 @@ struct run {
 	int *pid_slots;
 	size_t pid_cap, pid_used;
 	/* private: (pid, tid) -> the thread's stack of open spans (open addressing) */
-	struct run_thread *threads;
-	size_t thread_cap, thread_used;
+	struct run_thread *span_threads;
+	size_t span_cap, span_used;
 	bool events_unsorted;
 };
 

@@ -21,6 +21,7 @@
  */
 #include "memline.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -35,6 +36,7 @@
 #include "record/channel.h"
 #include "log/writer.h"
 #include "record/procfs.h"
+#include "heap/counters.h"
 #include "record/recorder.h"
 
 _Static_assert(MEMLINE_LABEL_MAX == CHANNEL_LABEL_MAX, "memline.h and channel.h disagree");
@@ -241,8 +243,35 @@ const char *memline_last_error(void)
 	return last_error;
 }
 
+/*
+ * MEMLINE_HEAP: the heap library's start function in this process (it must be there already:
+ * preloaded, or linked), and the library's path; NULL with a message when it is not.
+ */
+typedef int heap_start_fn(const char *dir);
+static heap_start_fn *heap_library(struct recorder_options *o)
+{
+	void *sym = dlsym(RTLD_DEFAULT, HEAP_START_FN);
+	Dl_info info;
+	if (!sym || !dladdr(sym, &info) || !info.dli_fname) {
+		fail(ENOTSUP, "memline_start_with: MEMLINE_HEAP needs libmemline-heap.so in this "
+			      "process from its start: run it with LD_PRELOAD=/path/to/"
+			      "libmemline-heap.so (memline run --heap does that)");
+		return NULL;
+	}
+	o->heap = HEAP_MALLOC;
+	o->heap_lib = info.dli_fname;
+	return (heap_start_fn *)sym;
+}
+
 int memline_start(const char *log_path, double interval)
 {
+	return memline_start_with(log_path, interval, 0);
+}
+
+int memline_start_with(const char *log_path, double interval, unsigned flags)
+{
+	if (flags & ~MEMLINE_HEAP)
+		return fail(EINVAL, "memline_start_with: unknown flags; give 0 or MEMLINE_HEAP");
 	if (interval > 0 && interval < 0.001)
 		return fail(EINVAL, "memline_start: the interval is below memline's 1 ms "
 				    "resolution; give 0.001 s or more, or 0 for the adaptive one");
@@ -257,6 +286,11 @@ int memline_start(const char *log_path, double interval)
 	struct recorder_options o;
 	recorder_options_init(&o);
 	o.interval = interval > 0 ? interval : 0;
+	heap_start_fn *heap_start = NULL;
+	if ((flags & MEMLINE_HEAP) && !(heap_start = heap_library(&o))) {
+		pthread_mutex_unlock(&self_lock);
+		return -1;
+	}
 	char *name = NULL;
 	if (!log_path || !*log_path) {
 		/* One read, through procfs but with nothing set up: this runs in a host program. */
@@ -292,6 +326,10 @@ int memline_start(const char *log_path, double interval)
 	int fd = channel_open(recorder_self_channel(self_rec));
 	if (fd >= 0)
 		api_install(fd);
+	/* the heap library counts from now on, into the recording's private directory */
+	const char *dir = heap_start ? recorder_self_heap_dir(self_rec) : NULL;
+	if (dir)
+		heap_start(dir);
 	pthread_mutex_unlock(&self_lock);
 	errno = saved;
 	return 0;

@@ -19,11 +19,17 @@
  *   smaps   PID/smaps_rollup with status, under --pss (and when those it shares pages with
  *           changed): PSS
  *   io      PID/io with status, at most once a second: I/O counters
+ *   heap    (--heap) the heap library's counters file of the process, every sample: a
+ *           read of shared memory, no system call (lib/heap/counters.h)
+ *   threads PID/task/TID/stat with status, for a process that has more than one thread or
+ *           heap counters: each thread's CPU time and name; and the rows of the threads
+ *           whose numbers changed, for the sample
  */
 #ifndef MEMLINE_COLLECTOR_H
 #define MEMLINE_COLLECTOR_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "log/record.h"
@@ -69,6 +75,40 @@ struct proc_pss {
 	bool fam_moving;	   /* a member's memory moves fast, or it is exiting */
 	double fam_move_t;	   /* since when (the earliest of its moving members') */
 	long long fam_before, fam_now, fam_above;
+};
+
+/* A thread of a tracked process, as collect-threads.c and collect-heap.c know it. */
+struct tracked_thread {
+	pid_t tid;	/* HEAP_TID_SHARED (-1): the threads past the heap's last slot */
+	char name[16];	/* its comm as last written ("" none yet) */
+	bool announced; /* its thread record was written */
+	bool rowed;	/* a row of it was written (last holds it) */
+	bool ended;	/* its end was written (it stays while its heap slot may still move) */
+	unsigned seen;	/* the task read that last saw it */
+	long slot;	/* its slot in the process's heap counters; -1 none */
+	struct thread_values now;  /* its numbers as last read (TH_PID and TH_TID set) */
+	struct thread_values last; /* those of its last row */
+};
+
+/* The threads of a tracked process, and its heap counters (NULL until it has either). */
+struct proc_threads {
+	struct tracked_thread *v; /* sorted by tid; an ended thread and its successor with the
+				     same tid: the successor after it */
+	size_t n, alloc;
+	unsigned reads; /* task reads so far */
+	double read_t;	/* when the last one was */
+	bool many;	/* it had more than one thread at some time: its threads get rows */
+	/* the heap collector's */
+	enum { HEAP_LOOKING, HEAP_FOUND, HEAP_NONE } heap;
+	unsigned heap_execs; /* tracked_proc.execs its state is of */
+	double heap_since;   /* when it began looking for this image's counters */
+	bool heap_told;	     /* the heap record of this image was written */
+	bool go;	     /* its program is a Go program */
+	void *map;	     /* the counters file, mapped; NULL */
+	dev_t dev;
+	ino_t ino;
+	uint32_t scanned; /* slots bound to threads so far */
+	long long total;  /* its threads' live heap at the last read, bytes */
 };
 
 /* A process of the tree, as the sampler and its collectors know it. */
@@ -131,6 +171,7 @@ struct tracked_proc {
 	long long maxrss_base;
 	long long exit_peak; /* when it is reaped: its final interval's peak, KiB; -1 unknown */
 	struct proc_pss pss;
+	struct proc_threads *th; /* collect-threads.c, collect-heap.c */
 };
 
 enum collect_result {
@@ -147,7 +188,19 @@ struct collector {
 	enum collect_result (*collect)(struct sampler *s, struct tracked_proc *p, double t);
 };
 
-extern const struct collector collect_stat, collect_vm, collect_status, collect_smaps, collect_io;
+extern const struct collector collect_stat, collect_vm, collect_status, collect_smaps, collect_io,
+	collect_heap, collect_threads;
+
+/* ---- collect-threads.c, for collect-heap.c and the sampler ---- */
+
+/* p's threads, made on first use; NULL out of memory (s->oom set). */
+struct proc_threads *threads_of(struct sampler *s, struct tracked_proc *p);
+/* The live (not ended) thread tid of p, added (not announced yet) when new; NULL out of memory. */
+struct tracked_thread *threads_get(struct sampler *s, struct tracked_proc *p, pid_t tid);
+/* p leaves the tree: its threads and heap counters are let go (the counters file removed). */
+void threads_free(struct sampler *s, struct tracked_proc *p);
+/* collect-heap.c's part of that: unmaps p's counters, and removes the file when gone is true. */
+void heap_forget(struct sampler *s, struct tracked_proc *p, bool gone);
 
 /*
  * A source of numbers for the whole tree rather than a process (the job's cgroup), run once
@@ -180,6 +233,11 @@ extern const struct tree_collector collect_cgroup;
  * estimated in between; a page shared by several processes of the tree counted once.
  */
 extern const struct tree_collector collect_job_pss;
+/*
+ * --heap: the tree's heap (the processes' sum); and the counters files of processes that came
+ * and went between two samples, removed (collect-heap.c).
+ */
+extern const struct tree_collector collect_heap_tree;
 
 /*
  * Reads p's smaps_rollup for the sample at t (once: a second call at the same t gives the same

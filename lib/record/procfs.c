@@ -474,10 +474,8 @@ static ssize_t pread_small(int fd, char *buf, size_t size)
 	return n;
 }
 
-bool procfs_pid_stat(const struct procfs *fs, pid_t pid, struct proc_stat *st)
+static bool read_stat(const struct procfs *fs, const char *path, struct proc_stat *st)
 {
-	char path[32];
-	snprintf(path, sizeof(path), "%d/stat", (int)pid);
 	int fd = open_ro(fs->root_fd, path);
 	if (fd < 0)
 		return false;
@@ -485,6 +483,20 @@ bool procfs_pid_stat(const struct procfs *fs, pid_t pid, struct proc_stat *st)
 	ssize_t n = pread_small(fd, buf, sizeof(buf));
 	close(fd);
 	return n > 0 && procfs_parse_stat(buf, (size_t)n, st);
+}
+
+bool procfs_pid_stat(const struct procfs *fs, pid_t pid, struct proc_stat *st)
+{
+	char path[32];
+	snprintf(path, sizeof(path), "%d/stat", (int)pid);
+	return read_stat(fs, path, st);
+}
+
+bool procfs_task_stat(const struct procfs *fs, pid_t pid, pid_t tid, struct proc_stat *st)
+{
+	char path[48];
+	snprintf(path, sizeof(path), "%d/task/%d/stat", (int)pid, (int)tid);
+	return read_stat(fs, path, st);
 }
 
 int procfs_same_vm(struct procfs *fs, pid_t a, pid_t b)

@@ -155,6 +155,11 @@ int procfs_for_each_pid(const struct procfs *fs, void (*fn)(pid_t pid, void *dat
 /* Calls fn for every thread of pid (/proc/PID/task). -1 when pid is gone. */
 int procfs_for_each_task(const struct procfs *fs, pid_t pid, void (*fn)(pid_t tid, void *data),
 			 void *data);
+/*
+ * Thread tid's /proc/PID/task/TID/stat: its own CPU times, start time and name (comm); the
+ * memory fields are its process's. False when it is gone.
+ */
+bool procfs_task_stat(const struct procfs *fs, pid_t pid, pid_t tid, struct proc_stat *st);
 /* Thread tid's name (/proc/PID/task/TID/comm) into buf, as procfs_comm. */
 bool procfs_task_comm(const struct procfs *fs, pid_t pid, pid_t tid, char *buf, size_t size);
 /* Opens /proc/PID/mem for reading (ptrace read access needed); the descriptor, or -1. */

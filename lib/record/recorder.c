@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "heap/counters.h"
 #include "record/capture.h"
 #include "record/cgroup.h"
 #include "record/channel.h"
@@ -78,6 +79,7 @@ struct recorder {
 	struct tracer tracer;	  /* --trace (trace.h) */
 	bool tracing;
 	char *trace_why; /* why --trace could not be had */
+	char *heap_dir;	 /* --heap: where the counters files are (heap_options) */
 	int trace_go[2]; /* --trace: the pipe the command waits on until it is seized; -1 */
 	bool overrun_noted;
 	struct log_writer log;
@@ -252,6 +254,14 @@ static void drain(struct recorder *r)
 			log_write_exit(&r->log, e);
 			break;
 		}
+		case SAMPLER_THREAD:
+			ev[i].thread.name = ev[i].thread.end ? NULL : ev[i].text;
+			log_write_thread(&r->log, &ev[i].thread);
+			break;
+		case SAMPLER_HEAP:
+			ev[i].heap.allocator = ev[i].text;
+			log_write_heap(&r->log, &ev[i].heap);
+			break;
 		}
 	}
 	sampler_clear_events(&r->sampler);
@@ -381,7 +391,8 @@ static void take_sample(struct recorder *r)
 	rescan_cgroup(r, false);
 	const struct sample *s = sampler_sample(&r->sampler, t);
 	drain(r);
-	log_write_sample(&r->log, s->t, s->avail, &s->tree, s->procs, s->n);
+	log_write_sample(&r->log, s->t, s->avail, &s->tree, s->procs, s->n, s->threads,
+			 s->n_threads);
 	if (r->sampler.denied_pid && !r->denied_noted)
 		note_denied(r, t);
 	if (s->tree.v[TF_PEAK] > r->peak) {
@@ -542,6 +553,31 @@ static void close_channel(struct recorder *r)
 	 * behind every run that ends before its last process.
 	 */
 	channel_dir_remove(&r->place);
+}
+
+/*
+ * --heap: where the processes' counters files are, for the sampler: the recording's private
+ * directory (run, self), or that of the channel attach was given.
+ */
+static void heap_options(struct recorder *r, struct sampler_options *so)
+{
+	so->heap = r->o->heap;
+	so->heap_lib = r->o->heap_lib;
+	if (r->o->heap == HEAP_OFF)
+		return;
+	free(r->heap_dir);
+	r->heap_dir = NULL;
+	if (r->place.dir) {
+		r->heap_dir = strdup(r->place.dir);
+	} else if (r->o->events_path) {
+		const char *slash = strrchr(r->o->events_path, '/');
+		r->heap_dir = !slash ? strdup(".")
+				     : strndup(r->o->events_path,
+					       slash == r->o->events_path
+						       ? 1
+						       : (size_t)(slash - r->o->events_path));
+	}
+	so->heap_dir = r->heap_dir;
 }
 
 /*
@@ -899,6 +935,7 @@ static void release(struct recorder *r)
 		close_channel(r);
 	channel_dir_remove(&r->place);
 	free(r->final_error);
+	free(r->heap_dir);
 	if (r->capturing)
 		capture_release(&r->cap);
 	for (size_t i = 0; i < r->n_regex; i++)
@@ -945,6 +982,7 @@ static void fill_header(struct recorder *r, struct header_info *h, char **comman
 	h->interval_max = r->o->max_interval;
 	h->peak_reset = r->o->peak_reset;
 	h->pss = r->o->pss;
+	h->heap = r->heap_dir ? r->o->heap : HEAP_OFF;
 	h->method = r->sampler.method;
 	if (r->have_cg) {
 		h->cgroup_path = r->cg.dir;
@@ -1295,6 +1333,18 @@ static void exec_child(struct recorder *r, char *const argv[], int exec_fd, int 
 			close(fd);
 		}
 	}
+	if (r->o->heap != HEAP_OFF && r->heap_dir && r->o->heap_lib) {
+		const char *old = getenv("LD_PRELOAD");
+		struct strbuf pre = STRBUF_INIT;
+		strbuf_addstr(&pre, r->o->heap_lib);
+		if (old && old[0])
+			strbuf_addf(&pre, ":%s", old); /* ours first: the others are its next */
+		setenv("LD_PRELOAD", pre.buf, 1);
+		setenv(HEAP_ENV_DIR, r->heap_dir, 1);
+		if (r->o->heap == HEAP_EXACT)
+			setenv("PYTHONMALLOC", "malloc", 1);
+		strbuf_release(&pre);
+	}
 	if (r->place.file) {
 		char memline_pid[24];
 		snprintf(memline_pid, sizeof(memline_pid), "%d", (int)getppid());
@@ -1472,6 +1522,14 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 		return RECORDER_ERR_SYSTEM;
 	}
+	if (o->heap != HEAP_OFF && !r.place.dir) {
+		strbuf_addstr(err, "--heap: cannot make the recording's private directory for the "
+				   "heap counters; set XDG_RUNTIME_DIR to a directory of yours");
+		log_writer_discard(&r.log);
+		release(&r);
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		return RECORDER_ERR_SYSTEM;
+	}
 	r.t0 = boottime();
 	/* Before the fork, so that the sampler's "last pid" predates the command's first child. */
 	struct sampler_options so = {.self = getpid(),
@@ -1480,6 +1538,7 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 				     .t0 = r.t0,
 				     .cgroup = r.have_cg ? &r.cg : NULL,
 				     .pss_budget = o->pss_budget};
+	heap_options(&r, &so);
 	sampler_init(&r.sampler, &r.fs, &so);
 	oom_watch_init(&r.oom, &r.fs);
 	if (r.have_cg)
@@ -1692,6 +1751,7 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 				     .exclude = getpid(),
 				     .cgroup = r.have_cg ? &r.cg : NULL,
 				     .pss_budget = o->pss_budget};
+	heap_options(&r, &so);
 	sampler_init(&r.sampler, &r.fs, &so);
 	oom_watch_init(&r.oom, &r.fs);
 	if (r.have_cg)
@@ -1788,6 +1848,7 @@ struct recorder_self *recorder_self_start(const struct recorder_options *o, stru
 				     .pss = s->o.pss,
 				     .t0 = r->t0,
 				     .pss_budget = s->o.pss_budget};
+	heap_options(r, &so);
 	sampler_init(&r->sampler, &r->fs, &so);
 	oom_watch_init(&r->oom, &r->fs);
 	/* polled by the thread's ppoll: no signal of the host's is taken */
@@ -1822,6 +1883,11 @@ struct recorder_self *recorder_self_start(const struct recorder_options *o, stru
 const char *recorder_self_channel(const struct recorder_self *s)
 {
 	return s->r.place.file;
+}
+
+const char *recorder_self_heap_dir(const struct recorder_self *s)
+{
+	return s->r.heap_dir;
 }
 
 int recorder_self_stop(struct recorder_self *s, const char *error, struct strbuf *err)

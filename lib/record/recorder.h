@@ -69,6 +69,14 @@ struct recorder_options {
 	struct stacks_options stacks;
 	const struct recorder_watcher *stacks_watcher;
 	/*
+	 * --heap (docs/heap.md): HEAP_OFF, or how; heap_lib the path of libmemline-heap.so, which
+	 * run preloads into the command (LD_PRELOAD, MEMLINE_HEAP_DIR; PYTHONMALLOC=malloc for
+	 * HEAP_EXACT). attach reads the counters of processes that have the library already, in
+	 * the directory of events_path.
+	 */
+	enum heap_mode heap;
+	const char *heap_lib;
+	/*
 	 * run and attach: called once, when the log has its header and the processes are being
 	 * recorded, from the recording thread with every signal blocked (threads it starts
 	 * inherit that, so signals keep coming to the recorder). May be NULL.
@@ -180,6 +188,8 @@ struct recorder_self;
 struct recorder_self *recorder_self_start(const struct recorder_options *o, struct strbuf *err);
 /* The channel file the recording reads (for MEMLINE_EVENTS), or NULL. */
 const char *recorder_self_channel(const struct recorder_self *s);
+/* With heap: the directory the recording reads the heap counters files from, or NULL. */
+const char *recorder_self_heap_dir(const struct recorder_self *s);
 /*
  * Ends the recording with status completed, or failed with error (not NULL), writes the end
  * record and frees s. Returns -1 with a message in err when the log could not be written in

@@ -24,9 +24,12 @@
 #include "record/sampler.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "record/collector.h"
 
@@ -35,7 +38,8 @@
 
 /* The collectors, in the order they read a process: stat first (it says whether it is there). */
 static const struct collector *const collectors[] = {
-	&collect_stat, &collect_vm, &collect_status, &collect_smaps, &collect_io,
+	&collect_stat, &collect_vm,   &collect_status,	&collect_smaps,
+	&collect_io,   &collect_heap, &collect_threads, /* heap before threads: they write rows */
 };
 _Static_assert(sizeof(collectors) / sizeof(collectors[0]) <= SAMPLER_MAX_COLLECTORS,
 	       "more collectors than struct sampler has room for");
@@ -45,9 +49,10 @@ _Static_assert(sizeof(collectors) / sizeof(collectors[0]) <= SAMPLER_MAX_COLLECT
  * one before it said of the job's memory (a better method comes later).
  */
 static const struct tree_collector *const tree_collectors[] = {
-	&collect_job_rss, /* the RSS sum: always */
-	&collect_job_pss, /* the PSS sum, where the job has no cgroup */
-	&collect_cgroup,  /* the job's cgroup, when it has one: the best method, last */
+	&collect_heap_tree, /* --heap: the tree's heap (no job method) */
+	&collect_job_rss,   /* the RSS sum: always */
+	&collect_job_pss,   /* the PSS sum, where the job has no cgroup */
+	&collect_cgroup,    /* the job's cgroup, when it has one: the best method, last */
 };
 _Static_assert(sizeof(tree_collectors) / sizeof(tree_collectors[0]) <= SAMPLER_MAX_COLLECTORS,
 	       "more tree collectors than struct sampler has room for");
@@ -75,6 +80,14 @@ void sampler_init(struct sampler *s, struct procfs *fs, const struct sampler_opt
 	s->opt = *opt;
 	s->last_pid = procfs_last_pid(fs);
 	strbuf_init(&s->scratch);
+	s->heap_dir_fd = -1;
+	if (opt->heap != HEAP_OFF && opt->heap_dir)
+		s->heap_dir_fd = open(opt->heap_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat self;
+	if (stat("/proc/self/exe", &self) == 0) {
+		s->self_dev = self.st_dev;
+		s->self_ino = self.st_ino;
+	}
 	for (size_t i = 0; i < sizeof(collectors) / sizeof(collectors[0]); i++)
 		if (!collectors[i]->wanted || collectors[i]->wanted(&s->opt))
 			s->collectors[s->n_collectors++] = collectors[i];
@@ -104,9 +117,13 @@ void sampler_release(struct sampler *s)
 			s->tree_collectors[i]->release(s);
 	for (size_t i = 0; i < s->n; i++) {
 		proc_handle_close(&s->procs[i]->h);
+		threads_free(s, s->procs[i]);
 		free(s->procs[i]);
 	}
 	free(s->procs);
+	free(s->sample.threads);
+	if (s->heap_dir_fd >= 0)
+		close(s->heap_dir_fd);
 	free(s->slots);
 	sampler_clear_events(s);
 	sampler_news_free(s);
@@ -536,6 +553,7 @@ static void untrack(struct sampler *s, size_t i)
 		s->exited_stime += p->v.v[PF_STIME];
 	proc_handle_close(&p->h);
 	slot_remove(s, p);
+	threads_free(s, p);
 	free(p);
 	s->procs[i] = s->procs[--s->n];
 	if (i < s->n)
@@ -613,6 +631,7 @@ const struct sample *sampler_sample(struct sampler *s, double t)
 	struct sample *out = &s->sample;
 	out->t = t;
 	out->n = 0;
+	out->n_threads = 0;
 	struct proc_values *procs =
 		grow(out->procs, &s->alloc_sample, s->n ? s->n : 1, sizeof(*procs), &s->oom);
 	if (procs)
@@ -655,6 +674,7 @@ const struct sample *sampler_sample(struct sampler *s, double t)
 	sampler_news_expire(s, t);
 	for (int f = TF_JOB; f <= TF_CG_SWAP; f++)
 		tree->v[f] = -1;
+	tree->v[TF_HEAP] = -1;
 	mark_sharing(s); /* the exits and execs of this sample */
 	for (size_t i = 0; i < s->n_tree_collectors; i++)
 		s->tree_collectors[i]->collect(s, out, t);

@@ -45,18 +45,30 @@ struct sampler_options {
 	 * job's memory is the RSS sum.
 	 */
 	double pss_budget;
+	/*
+	 * --heap: how (HEAP_OFF: not at all), and the directory where libmemline-heap.so makes
+	 * each process's counters file (record/collect-heap.c; lib/heap/counters.h). heap_lib is
+	 * the library's path, as the processes' LD_PRELOAD names it.
+	 */
+	enum heap_mode heap;
+	const char *heap_dir;
+	const char *heap_lib;
 };
 
 /* The default of sampler_options.pss_budget. */
 #define SAMPLER_PSS_BUDGET 0.02
 
-enum sampler_event_type { SAMPLER_PROC, SAMPLER_EXEC, SAMPLER_EXIT };
+enum sampler_event_type { SAMPLER_PROC, SAMPLER_EXEC, SAMPLER_EXIT, SAMPLER_THREAD, SAMPLER_HEAP };
 
 struct sampler_event {
 	enum sampler_event_type type;
 	struct proc_info proc; /* SAMPLER_PROC, SAMPLER_EXEC (cmdline owned by the event) */
 	struct exit_info exit; /* SAMPLER_EXIT */
 	bool oom_known;	       /* exit.oom was already decided (by whoever reaped it) */
+	/* SAMPLER_THREAD (name: in text); SAMPLER_HEAP (allocator in text; why static) */
+	struct thread_info thread;
+	struct heap_info heap;
+	char text[64];
 };
 
 struct sample {
@@ -65,6 +77,9 @@ struct sample {
 	struct tree_values tree;
 	struct proc_values *procs;
 	size_t n;
+	/* the rows of the threads whose numbers changed since their last row (collect-threads.c) */
+	struct thread_values *threads;
+	size_t n_threads;
 };
 
 struct tracked_proc;
@@ -123,7 +138,11 @@ struct sampler {
 	struct sampler_event *events;
 	size_t n_events, alloc_events;
 	struct sample sample;
-	size_t alloc_sample;
+	size_t alloc_sample, alloc_threads;
+	int heap_dir_fd;     /* --heap: the counters' directory; -1 */
+	double heap_sweep_t; /* when it was last swept of files of processes gone unseen */
+	dev_t self_dev;	     /* memline's own executable, to know its child before its exec */
+	ino_t self_ino;
 	struct strbuf scratch;
 	bool oom; /* an allocation failed; the sampler dropped data */
 	/* The first process some of whose files the kernel refused (another user's), and which

@@ -145,9 +145,11 @@ void export_csv(const struct run *run, struct export_out *out)
 {
 	struct strbuf *sb = &out->buf;
 	bool job = run_measures_job(run);
+	bool heap = run->header.heap != HEAP_OFF; /* a heap column only where it was counted */
 	strbuf_addstr(sb, "t,pid,ppid,cmd");
 	for (int f = PF_PID + 1; f < PROC_NFIELDS; f++)
-		strbuf_addf(sb, ",%s", proc_field_names[f]);
+		if (f != PF_HEAP || heap)
+			strbuf_addf(sb, ",%s", proc_field_names[f]);
 	strbuf_addstr(sb, job ? ",job,job_peak,state\n" : ",state\n");
 
 	/* the cmd cell of each process, made once */
@@ -175,7 +177,8 @@ void export_csv(const struct run *run, struct export_out *out)
 			strbuf_add(sb, cmds[ps->proc].buf ? cmds[ps->proc].buf : "",
 				   cmds[ps->proc].len);
 			for (int f = PF_PID + 1; f < PROC_NFIELDS; f++)
-				csv_num(sb, run_ps_value(run, ps, (enum proc_field)f));
+				if (f != PF_HEAP || heap)
+					csv_num(sb, run_ps_value(run, ps, (enum proc_field)f));
 			if (job) { /* the sample's: the same on each of its rows */
 				csv_num(sb, run_sample_job(s));
 				csv_num(sb, run_sample_job_peak(s));

@@ -18,7 +18,6 @@
 #define THREADS_LISTED 8   /* threads named in one entry, at most */
 
 /* The moments of --stacks, as the option and the header say them. */
-static const char *const when_names[STACK_NWHY] = {"peaks", "events", "every", "signal"};
 
 /* "4 captures, 1 skipped (budget spent), 1 failed; 4 ms of memline's CPU". */
 static void add_counts(const struct run *run, bool cpu, struct strbuf *out)
@@ -71,11 +70,15 @@ static void add_pid(const struct run *run, pid_t pid, struct strbuf *out)
 	strbuf_release(&cmd);
 }
 
-/* "capture 3 at 2.000 s, peak, pid 300 (python3 train.py)", an event's label after "event". */
+/* "capture 3 at 2.000 s, peak, pid 300 (python3 train.py)", an event's label after "event",
+ * a heap capture's thread after "heap of thread". */
 static void add_capture_line(const struct run *run, const struct run_capture *c, struct strbuf *out)
 {
 	strbuf_addf(out, "capture %ld at %.3f s, %s", c->number, c->t, stack_why_names[c->why]);
-	if (c->label) {
+	if (c->label && c->why == STACK_HEAP) {
+		strbuf_addstr(out, " of thread "); /* its label: the thread that peaked */
+		text_escape(out, c->label, c->label_len, 24);
+	} else if (c->label) {
 		strbuf_addstr(out, " \"");
 		text_escape(out, c->label, c->label_len, 40);
 		strbuf_addch(out, '"');
@@ -180,7 +183,7 @@ static void add_asked(const struct header_info *h, struct strbuf *out)
 	for (int i = 0; i < STACK_NWHY; i++)
 		if (h->stacks_when & (1u << i)) {
 			strbuf_addstr(out, any ? ", " : "");
-			strbuf_addstr(out, when_names[i]);
+			strbuf_addstr(out, stack_when_names[i]);
 			if (i == STACK_EVERY && h->stacks_every > 0)
 				strbuf_addf(out, "=%g", h->stacks_every);
 			any = true;

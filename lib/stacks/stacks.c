@@ -14,6 +14,7 @@
 #include "stacks/stacks.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -59,6 +60,7 @@ void stacks_init(struct stacks *st, const struct stacks_options *o, struct procf
 	st->credit_t = -1;
 	st->peak_t = -INFINITY;
 	st->every_t = -INFINITY;
+	st->heap_t = -INFINITY;
 }
 
 static void free_session(struct stack_session *ss)
@@ -75,6 +77,7 @@ void stacks_release(struct stacks *st)
 		free_session(st->sess[i]);
 	free(st->sess);
 	free(st->rss);
+	free(st->heap);
 	free(st->merged);
 	grab_release(&st->grab);
 	strbuf_release(&st->why);
@@ -405,6 +408,60 @@ static void every_process(struct stacks *st, const struct sample *s, enum stack_
 	}
 }
 
+/* The heap peak of pid's thread tid at its last capture (a new entry at 0); NULL no memory. */
+static struct stacks_heap *heap_of(struct stacks *st, pid_t pid, pid_t tid)
+{
+	for (size_t i = 0; i < st->n_heap; i++)
+		if (st->heap[i].pid == pid && st->heap[i].tid == tid)
+			return &st->heap[i];
+	if (st->n_heap == st->alloc_heap) {
+		size_t n = st->alloc_heap ? st->alloc_heap * 2 : 16;
+		struct stacks_heap *v = realloc(st->heap, n * sizeof(*v));
+		if (!v)
+			return NULL;
+		st->heap = v;
+		st->alloc_heap = n;
+	}
+	st->heap[st->n_heap] = (struct stacks_heap){pid, tid, 0};
+	return &st->heap[st->n_heap++];
+}
+
+/*
+ * heap: the thread whose heap rose most past its last captured peak (by the threshold and
+ * STACKS_PEAK_MIN_KIB), at most one a gap: its process is captured, the label its tid.
+ */
+static bool heap_peak(struct stacks *st, const struct sample *s, double t)
+{
+	if (!(st->o.when & (1u << STACK_HEAP)) || t - st->heap_t < st->o.gap)
+		return false;
+	struct stacks_heap *best = NULL;
+	long long best_rise = 0, best_peak = 0;
+	for (size_t k = 0; k < s->n_threads; k++) {
+		const long long *v = s->threads[k].v;
+		long long peak = v[TH_HEAP_PEAK] > v[TH_HEAP] ? v[TH_HEAP_PEAK] : v[TH_HEAP];
+		if (peak <= 0 || v[TH_TID] <= 0)
+			continue;
+		struct stacks_heap *h = heap_of(st, (pid_t)v[TH_PID], (pid_t)v[TH_TID]);
+		if (!h)
+			return false;
+		long long rise = peak - h->captured;
+		if ((double)peak > (double)h->captured * (1 + st->o.threshold) &&
+		    rise >= STACKS_PEAK_MIN_KIB * 1024 && rise > best_rise) {
+			best = h;
+			best_rise = rise;
+			best_peak = peak;
+		}
+	}
+	if (!best)
+		return false;
+	best->captured = best_peak;
+	st->heap_t = t;
+	char label[24];
+	int n = snprintf(label, sizeof(label), "%d", (int)best->tid);
+	capture_within(st, best->pid, STACK_HEAP, label, (size_t)n, t);
+	return true;
+}
+
 void stacks_after_sample(struct stacks *st, const struct sample *s, double t)
 {
 	earn(st, t);
@@ -446,6 +503,7 @@ void stacks_after_sample(struct stacks *st, const struct sample *s, double t)
 			any = true;
 		}
 	}
+	any |= heap_peak(st, s, t);
 	if (any)
 		remember_rss(st, s);
 }

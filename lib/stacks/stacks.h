@@ -31,6 +31,11 @@
 
 struct stack_session; /* one process's unwinder and Python reader (private) */
 
+struct stacks_heap {
+	pid_t pid, tid;
+	long long captured; /* bytes */
+};
+
 struct stacks {
 	struct stacks_options o;
 	struct procfs *fs;
@@ -53,6 +58,10 @@ struct stacks {
 	struct stacks_rss *rss;
 	size_t n_rss, alloc_rss;
 	bool want_now; /* SIGUSR1: capture every process at the next sample */
+	/* heap (--heap --stacks): each thread's heap peak at its last capture, bytes */
+	struct stacks_heap *heap;
+	size_t n_heap, alloc_heap;
+	double heap_t; /* when the last heap capture was; -INFINITY */
 	struct strbuf why;
 	struct frame_info *merged; /* a thread's native and Python frames merged */
 	size_t alloc_merged;

@@ -11,6 +11,9 @@ read memline logs. Standard library only; pandas is used by load() when it is in
     memline.status(rec.path)                 # "completed", "failed", "killed", ...
     memline.load(rec.path)                   # process samples: a DataFrame or a list of dicts
 
+Importing memline also gives each thread's kernel name (what `memline report --threads` shows)
+its `threading` name: see _threads ($MEMLINE_THREAD_NAMES=0 turns it off).
+
 Events and spans go to the event channel memline gives a recorded program in $MEMLINE_EVENTS
 (docs/events.md); the log format is docs/log-format.md. track() and plot() run the memline
 binary: $MEMLINE_BIN, else `memline` on $PATH.
@@ -27,6 +30,9 @@ from ._log import (
     status,
 )
 from ._track import track
+from . import _threads
+
+_threads.install()  # threads' kernel names are their threading names (see _threads)
 
 __version__ = "0.1.0"
 

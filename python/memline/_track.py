@@ -8,6 +8,7 @@ writes as the run's end status before it exits. A process killed inside the bloc
 nothing: memline sees it vanish and learns how it died from the kernel (see python/README.md).
 """
 
+import errno
 import os
 import re
 import signal
@@ -58,6 +59,47 @@ def _exception_text(exc_type, exc):
     return f"{name}: {msg}" if msg else name
 
 
+HEAP_LIBRARY = "libmemline-heap.so"
+
+
+def _heap_library():
+    """The path of memline's heap library in this process (from /proc/self/maps), or None."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                path = line.rstrip("\n").split(None, 5)[-1]
+                if os.path.basename(path) == HEAP_LIBRARY:
+                    return path
+    except OSError:
+        pass
+    return None
+
+
+def _start_heap(directory):
+    """Has the heap library in this process count into directory from now on."""
+    path = _heap_library()
+    if path is None:
+        raise MemlineError(
+            "track(heap=True) needs libmemline-heap.so in this process from its start: run "
+            "Python as `LD_PRELOAD=/path/to/libmemline-heap.so python3 ...` (or record it "
+            "whole with `memline run --heap -- python3 ...`)")
+    import ctypes
+    lib = ctypes.CDLL(path, use_errno=True)
+    start = getattr(lib, "memline_heap_start", None)
+    if start is None:
+        raise MemlineError(f"{path} has no memline_heap_start: it is not this memline's")
+    start.argtypes = [ctypes.c_char_p]
+    start.restype = ctypes.c_int
+    if start(os.fsencode(directory)) != 0:
+        err = ctypes.get_errno()
+        if err == errno.EBUSY:
+            raise MemlineError(
+                "track(heap=True): this process's heap is counted already (it runs under "
+                "`memline run --heap`, whose log has it); use track() without heap")
+        raise MemlineError(f"track(heap=True): the heap library cannot start: "
+                           f"{os.strerror(err)}")
+
+
 class track:
     """Records this process and every process it starts while the block runs, into a memline
     log (by running `memline attach --events` on it):
@@ -72,6 +114,12 @@ class track:
     directory), interval a fixed sampling interval in seconds (default: memline's adaptive
     schedule). The value of the with statement has .path, the log's absolute path.
 
+    heap=True also counts the live heap of each thread, as `memline run --heap` does
+    (`memline report --threads` shows it). That needs memline's heap library in this process
+    from its start: run Python as `LD_PRELOAD=/path/to/libmemline-heap.so python3 ...` (the
+    library then counts nothing until the block begins; what was allocated before is not
+    counted). Without it, entering raises MemlineError saying so.
+
     When the block ends normally the log's end status is `completed`; when an exception leaves
     it, `failed` with the exception (`ValueError: bad input`) as the end's error, and the
     exception propagates. SystemExit with code 0 or None counts as completed.
@@ -83,13 +131,14 @@ class track:
     here and in child processes go to this log.
     """
 
-    def __init__(self, path=None, interval=None):
+    def __init__(self, path=None, interval=None, heap=False):
         self.path = None if path is None else os.path.abspath(os.fspath(path))
         if interval is not None:
             interval = float(interval)
             if not interval > 0:
                 raise ValueError(f"interval must be a positive number of seconds, not {interval}")
         self.interval = interval
+        self.heap = bool(heap)
         self.returncode = None  # memline's exit status, once it ended
         self._proc = None
         self._dir = None  # the ChannelDir
@@ -116,6 +165,8 @@ class track:
         self._pid = os.getpid()
         try:
             self._channel = self._dir.file
+            if self.heap:
+                _start_heap(self._dir.dir)
             self._start(binary)
         except BaseException:
             # Also when interrupted (KeyboardInterrupt) while waiting for memline to start.
@@ -131,6 +182,8 @@ class track:
         argv = [binary, "attach", "--events", self._channel, "-o", self.path]
         if self.interval is not None:
             argv += ["-i", repr(self.interval)]
+        if self.heap:
+            argv += ["--heap"]
         argv += ["-q", str(os.getpid())]
         env = dict(os.environ)
         env.pop("MEMLINE_EVENTS", None)

@@ -23,7 +23,7 @@ def test_header(ml, tmp_path):
     h = run.header
     missing = [m for m in HEADER_MEMBERS if m not in h]
     assert not missing, f"expected the header to have {missing}: {h}"
-    assert h["format"] == 2 and h["mode"] == "run", f"expected format 2, mode run: {h}"
+    assert h["format"] == 3 and h["mode"] == "run", f"expected format 3, mode run: {h}"
     assert h["memory"]["method"] in ("rss", "pss", "cgroup"), f"expected a memory method: {h['memory']}"
     assert "poll" in h["events"] and "wait4" in h["events"], f"expected poll and wait4: {h['events']}"
     assert h["command"] == [str(MEMWORK), "alloc", "1M", "sleep", "50"], f"expected the command's argv: {h['command']}"

@@ -269,6 +269,91 @@ static void test_complete(void **state)
 	free(path);
 }
 
+/*
+ * Format 3's threads: the header's thread_fields and heap mode, thread and heap records, and
+ * the samples' th rows, the same through the fast path (the writer's shape) and through
+ * jansson (the same line with spaces).
+ */
+static void test_threads(void **state)
+{
+	(void)state;
+	char *path = fixture("threads.jsonl");
+	struct log_reader r;
+	struct log_record rec;
+	struct strbuf err = STRBUF_INIT;
+	log_record_init(&rec);
+	assert_int_equal(log_reader_open(&r, path, NULL, NULL, &err), 0);
+	size_t threads = 0, ends = 0, heaps = 0, rows = 0;
+	long long loader_peak = -1;
+	bool saw_header = false;
+	while (log_reader_next(&r, &rec, &err) > 0) {
+		if (rec.type == REC_HEADER) {
+			assert_int_equal(rec.header.heap, HEAP_MALLOC);
+			saw_header = true;
+		} else if (rec.type == REC_THREAD) {
+			threads += !rec.thread.end;
+			ends += rec.thread.end;
+			if (rec.thread.tid == 211 && !rec.thread.end)
+				assert_string_equal(rec.thread.name, "worker\u202e1");
+		} else if (rec.type == REC_HEAP) {
+			heaps++;
+			if (rec.heap.pid == 201) {
+				assert_false(rec.heap.on);
+				assert_non_null(strstr(rec.heap.why, "static binary"));
+			} else {
+				assert_true(rec.heap.on);
+				assert_string_equal(rec.heap.allocator, "libc.so.6");
+			}
+		} else if (rec.type == REC_SAMPLE) {
+			rows += rec.sample.n_threads;
+			for (size_t i = 0; i < rec.sample.n_threads; i++)
+				if (rec.sample.threads[i].v[TH_TID] == 210 &&
+				    rec.sample.threads[i].v[TH_HEAP_PEAK] > loader_peak)
+					loader_peak = rec.sample.threads[i].v[TH_HEAP_PEAK];
+			for (size_t i = 0; i < rec.sample.n; i++)
+				if (rec.sample.procs[i].v[PF_PID] == 201)
+					assert_int_equal(rec.sample.procs[i].v[PF_HEAP], -1);
+		}
+	}
+	assert_true(saw_header);
+	assert_int_equal(threads, 3);
+	assert_int_equal(ends, 1);
+	assert_int_equal(heaps, 2);
+	assert_int_equal(rows, 7 * 3);
+	assert_int_equal(loader_peak, 42LL << 20);
+	log_record_release(&rec);
+	log_reader_close(&r);
+
+	/* the jansson path: a sample the fast path does not take (spaces), the same rows */
+	const char *text =
+		"{\"type\":\"header\",\"format\":3,\"fields\":[\"pid\",\"rss\"],"
+		"\"thread_fields\":[\"tid\",\"pid\",\"heap\",\"later_field\"]}\n"
+		"{\"type\": \"sample\", \"t\": 1.0, \"p\": [[7, 100]], "
+		"\"th\": [[8, 7, 4096, 1], [9, 7, null, 2], [10, 0, 5, 5]]}\n"
+		"{\"type\":\"sample\",\"t\":2.0,\"avail\":null,\"tree\":[],\"p\":[[7,100]],"
+		"\"th\":[[8,7,8192,1]]}\n";
+	char *tmp = temp_log(text, strlen(text));
+	assert_int_equal(log_reader_open(&r, tmp, NULL, NULL, &err), 0);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_SAMPLE);
+	assert_int_equal(rec.sample.n_threads, 2); /* the row of pid 0 cannot be placed */
+	assert_int_equal(rec.sample.threads[0].v[TH_TID], 8);
+	assert_int_equal(rec.sample.threads[0].v[TH_PID], 7);
+	assert_int_equal(rec.sample.threads[0].v[TH_HEAP], 4096);
+	assert_int_equal(rec.sample.threads[0].v[TH_UTIME], -1);
+	assert_int_equal(rec.sample.threads[1].v[TH_HEAP], -1);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.sample.n_threads, 1);
+	assert_int_equal(rec.sample.threads[0].v[TH_HEAP], 8192);
+	log_record_release(&rec);
+	log_reader_close(&r);
+	unlink(tmp);
+	free(tmp);
+	free(path);
+	strbuf_release(&err);
+}
+
 static void test_truncated(void **state)
 {
 	(void)state;
@@ -1044,6 +1129,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_complete),
+		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_corrupt_middle_line),
 		cmocka_unit_test(test_reordered_fields),

@@ -61,7 +61,8 @@ static void write_all(const char *path)
 				.kernel = "6.1",
 				.interval_min = 0.01,
 				.interval_max = 5,
-				.peak_reset = true};
+				.peak_reset = true,
+				.heap = HEAP_EXACT};
 	log_write_header(&w, &h);
 	assert_int_equal(log_writer_commit(&w, 1, &err), 0);
 	char cmdline[] = "sh\0-c\0echo \x01\xff\xc3\x28 </script>\n";
@@ -83,7 +84,22 @@ static void write_all(const char *path)
 	struct tree_values tree;
 	for (int i = 0; i < TREE_NFIELDS; i++)
 		tree.v[i] = 10 + i;
-	log_write_sample(&w, 0.25, 12000000, &tree, v, 2);
+	struct thread_info th = {.t = 0.2, .pid = 4242, .tid = 4243, .name = "load\"er\n"};
+	log_write_thread(&w, &th);
+	struct heap_info hp = {.t = 0.2, .pid = 4242, .on = false, .why = "a static \"binary\""};
+	log_write_heap(&w, &hp);
+	struct thread_values rows[2];
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < THREAD_NFIELDS; i++)
+			rows[k].v[i] = 100 * k + i + 1;
+	rows[0].v[TH_PID] = 4242;
+	rows[0].v[TH_HEAP] = -1;
+	rows[1].v[TH_PID] = 4242;
+	rows[1].v[TH_TID] = -1; /* the threads past the heap's slots */
+	log_write_sample(&w, 0.25, 12000000, &tree, v, 2, rows, 2);
+	th.end = true;
+	th.name = NULL;
+	log_write_thread(&w, &th);
 	struct exit_info e = {.pid = 4242,
 			      .t = 1.5,
 			      .how = EXIT_HOW_KILLED,
@@ -128,6 +144,7 @@ static void test_roundtrip(void **state)
 	assert_string_equal(rec.header.job_values[0], "881");
 	assert_true(rec.header.peak_reset);
 	assert_true(rec.header.interval_max == 5.0);
+	assert_int_equal(rec.header.heap, HEAP_EXACT);
 
 	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
 	assert_int_equal(rec.type, REC_PROC);
@@ -139,7 +156,23 @@ static void test_roundtrip(void **state)
 	assert_memory_equal(rec.proc.cmdline, want, sizeof(want) - 1);
 
 	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_THREAD);
+	assert_int_equal(rec.thread.tid, 4243);
+	assert_string_equal(rec.thread.name, "load\"er\n");
+	assert_false(rec.thread.end);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_HEAP);
+	assert_false(rec.heap.on);
+	assert_string_equal(rec.heap.why, "a static \"binary\"");
+	assert_null(rec.heap.allocator);
+
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
 	assert_int_equal(rec.type, REC_SAMPLE);
+	assert_int_equal(rec.sample.n_threads, 2);
+	assert_int_equal(rec.sample.threads[0].v[TH_HEAP], -1);
+	assert_int_equal(rec.sample.threads[0].v[TH_MMAP], 1 + TH_MMAP);
+	assert_int_equal(rec.sample.threads[1].v[TH_TID], -1);
+	assert_int_equal(rec.sample.threads[1].v[TH_NFREE], 101 + TH_NFREE);
 	assert_true(rec.sample.t == 0.25);
 	assert_int_equal(rec.sample.avail, 12000000);
 	assert_int_equal(rec.sample.n, 2);
@@ -151,6 +184,11 @@ static void test_roundtrip(void **state)
 	assert_int_equal(rec.sample.procs[1].state, 'S');
 	for (int i = 0; i < TREE_NFIELDS; i++)
 		assert_int_equal(rec.sample.tree.v[i], 10 + i);
+
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_THREAD);
+	assert_true(rec.thread.end);
+	assert_null(rec.thread.name);
 
 	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
 	assert_int_equal(rec.type, REC_EXIT);
@@ -267,7 +305,7 @@ static void test_flush_deadline(void **state)
 	assert_true(log_writer_due(&w) == INFINITY); /* nothing buffered */
 
 	struct tree_values tree = {{0}};
-	log_write_sample(&w, 1.0, 1000, &tree, NULL, 0);
+	log_write_sample(&w, 1.0, 1000, &tree, NULL, 0, NULL, 0);
 	assert_true(fabs(log_writer_due(&w) - 100.5) < 1e-9);
 	assert_int_equal(log_writer_flush(&w, 100.2, false, &err), 0);
 	assert_int_equal(written(&w), after_header); /* not yet due */
@@ -276,7 +314,7 @@ static void test_flush_deadline(void **state)
 	assert_true(after_sample > after_header); /* due: written */
 
 	/* A record written long after the last write is due at once. */
-	log_write_sample(&w, 2.0, 1000, &tree, NULL, 0);
+	log_write_sample(&w, 2.0, 1000, &tree, NULL, 0, NULL, 0);
 	assert_int_equal(log_writer_flush(&w, 200.0, false, &err), 0);
 	assert_true(written(&w) > after_sample);
 	assert_int_equal(log_writer_close(&w, &err), 0);

@@ -67,6 +67,8 @@ struct fproc {
 
 /* Added to every start time written: a pid handed out again starts later than its first. */
 static int start_shift;
+/* The number of threads stat says a process has (1 unless a test says otherwise). */
+static int stat_threads = 1;
 
 static void put_stat(struct fake *f, const struct fproc *p)
 {
@@ -74,11 +76,12 @@ static void put_stat(struct fake *f, const struct fproc *p)
 	unsigned long code = p->code == -1UL ? 0 : p->code ? p->code : 4096;
 	snprintf(rel, sizeof(rel), "%d/stat", p->pid);
 	snprintf(buf, sizeof(buf),
-		 "%d (%s) %c %d 1 1 0 -1 0 %lu 0 0 0 150 50 0 0 20 0 1 0 %d 104857600 %ld "
+		 "%d (%s) %c %d 1 1 0 -1 0 %lu 0 0 0 150 50 0 0 20 0 %d 0 %d 104857600 %ld "
 		 "18446744073709551615 %lu 8192 0 0 0 0 0 0 0 0 0 0 %d 0 0 0 0 0 0 0 0 0 %lu 0 0 "
 		 "0 %d\n",
-		 p->pid, p->comm, p->state, p->ppid, p->minflt, 1000 + p->pid + start_shift,
-		 p->rss_pages, code, p->exit_signal, code ? code + 100000 : 0, p->exit_code);
+		 p->pid, p->comm, p->state, p->ppid, p->minflt, stat_threads,
+		 1000 + p->pid + start_shift, p->rss_pages, code, p->exit_signal,
+		 code ? code + 100000 : 0, p->exit_code);
 	put(f, rel, buf);
 }
 
@@ -118,6 +121,7 @@ static int setup(void **state)
 {
 	struct fake *f = calloc(1, sizeof(*f));
 	start_shift = 0;
+	stat_threads = 1;
 	snprintf(f->dir, sizeof(f->dir), "/tmp/memline-test-proc-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	char sys[96];
@@ -169,6 +173,13 @@ static char *events(struct fake *f)
 	struct sampler_event *ev = sampler_events(&f->s, &n);
 	struct strbuf sb = STRBUF_INIT;
 	for (size_t i = 0; i < n; i++) {
+		if (ev[i].type == SAMPLER_THREAD) {
+			/* thread:PID/TID=name, or thread:PID/TID-end */
+			strbuf_addf(&sb, "%sthread:%d/%d%s%s", i ? " " : "", (int)ev[i].thread.pid,
+				    (int)ev[i].thread.tid, ev[i].thread.end ? "-end" : "=",
+				    ev[i].thread.end ? "" : ev[i].text);
+			continue;
+		}
 		const char *type = ev[i].type == SAMPLER_PROC	? "proc"
 				   : ev[i].type == SAMPLER_EXEC ? "exec"
 								: "exit";
@@ -192,6 +203,106 @@ static const struct proc_values *find_values(const struct sample *s, int pid)
 		if (s->procs[i].v[PF_PID] == pid)
 			return &s->procs[i];
 	return NULL;
+}
+
+/* Thread tid of pid: /proc/PID/task/TID/stat with its name and CPU ticks. */
+static void put_task(struct fake *f, int pid, int tid, const char *name, int utime, int stime)
+{
+	char rel[96], buf[512];
+	snprintf(rel, sizeof(rel), "%s/%d/task", f->dir, pid);
+	mkdir(rel, 0755);
+	snprintf(rel, sizeof(rel), "%s/%d/task/%d", f->dir, pid, tid);
+	mkdir(rel, 0755);
+	snprintf(rel, sizeof(rel), "%d/task/%d/stat", pid, tid);
+	snprintf(buf, sizeof(buf),
+		 "%d (%s) S 1 1 1 0 -1 0 10 0 0 0 %d %d 0 0 20 0 1 0 %d 104857600 100 "
+		 "18446744073709551615 4096 8192 0 0 0 0 0 0 0 0 0 0 -1 0 0 0 0 0 0 0 0 0 104096 0 "
+		 "0 0 0\n",
+		 tid, name, utime, stime, 1000 + pid);
+	put(f, rel, buf);
+}
+
+static void drop_task(struct fake *f, int pid, int tid)
+{
+	char rel[96];
+	snprintf(rel, sizeof(rel), "%s/%d/task/%d/stat", f->dir, pid, tid);
+	unlink(rel);
+	snprintf(rel, sizeof(rel), "%s/%d/task/%d", f->dir, pid, tid);
+	rmdir(rel);
+}
+
+/* The sample's row of thread tid, or NULL. */
+static const struct thread_values *find_row(const struct sample *s, int tid)
+{
+	for (size_t i = 0; i < s->n_threads; i++)
+		if (s->threads[i].v[TH_TID] == tid)
+			return &s->threads[i];
+	return NULL;
+}
+
+/*
+ * Threads (collect-threads.c): a process with more than one thread gets a thread record per
+ * thread (its name) and a row per thread whose numbers changed, read with status and when its
+ * thread count changed; a rename and an end are told; a one-thread process has none of that.
+ */
+static void test_threads(void **state)
+{
+	struct fake *f = *state;
+	struct fproc root = {1000, 1, "srv", 'S', 10, 100, 17, 0, 0, NULL, 0};
+	stat_threads = 3;
+	start(f, &root);
+	put_task(f, 1000, 1000, "srv", 10, 1);
+	put_task(f, 1000, 1001, "loader", 200, 5);
+	put_task(f, 1000, 1002, "worker", 0, 0);
+	const struct sample *s = sampler_sample(&f->s, 0.01);
+	expect_events(f, "proc:1000 thread:1000/1000=srv thread:1000/1001=loader "
+			 "thread:1000/1002=worker");
+	assert_int_equal(s->n_threads, 3);
+	const struct thread_values *r = find_row(s, 1001);
+	assert_non_null(r);
+	assert_int_equal(r->v[TH_PID], 1000);
+	assert_int_equal(r->v[TH_UTIME], 2000); /* 200 ticks at 100 Hz */
+	assert_int_equal(r->v[TH_STIME], 50);
+	assert_int_equal(r->v[TH_HEAP], -1); /* no --heap */
+	/* nothing changed, status not due: no task read, no row */
+	put_task(f, 1000, 1001, "loader", 260, 5);
+	s = sampler_sample(&f->s, 0.02);
+	assert_int_equal(s->n_threads, 0);
+	expect_events(f, "");
+	/* a second later: read with status; loader renamed and busier, worker gone */
+	drop_task(f, 1000, 1002);
+	put_task(f, 1000, 1001, "reader", 300, 6);
+	stat_threads = 2;
+	put_stat(f, &root);
+	s = sampler_sample(&f->s, 1.1);
+	expect_events(f, "thread:1000/1001=reader thread:1000/1002-end");
+	assert_int_equal(s->n_threads, 1);
+	r = find_row(s, 1001);
+	assert_non_null(r);
+	assert_int_equal(r->v[TH_UTIME], 3000);
+	assert_int_equal(r->v[TH_STIME], 60);
+	/* a new thread shows at once (the count changed), not a second later */
+	put_task(f, 1000, 1003, "late", 1, 0);
+	stat_threads = 3;
+	put_stat(f, &root);
+	s = sampler_sample(&f->s, 1.2);
+	expect_events(f, "thread:1000/1003=late");
+	assert_non_null(find_row(s, 1003));
+	stat_threads = 1;
+}
+
+/* A process that only ever had one thread costs no task read: no thread record, no row. */
+static void test_one_thread_has_no_rows(void **state)
+{
+	struct fake *f = *state;
+	struct fproc root = {1000, 1, "w", 'S', 10, 100, 17, 0, 0, NULL, 0};
+	start(f, &root);
+	const struct sample *s = sampler_sample(&f->s, 0.01);
+	expect_events(f, "proc:1000");
+	assert_int_equal(s->n_threads, 0);
+	s = sampler_sample(&f->s, 1.1);
+	assert_int_equal(s->n_threads, 0);
+	expect_events(f, "");
 }
 
 static void test_discovery(void **state)
@@ -513,7 +624,7 @@ static void test_collectors(void **state)
 	/* Without --pss the table has no smaps collector, and PSS is never read. */
 	start_with(f, &root, false);
 	char *names = collector_names(&f->s);
-	assert_string_equal(names, "stat vm status io");
+	assert_string_equal(names, "stat vm status io threads");
 	free(names);
 	const struct sample *s = sampler_sample(&f->s, 0.01);
 	assert_int_equal(find_values(s, 1000)->v[PF_PSS], -1);
@@ -523,7 +634,7 @@ static void test_collectors(void **state)
 
 	start_with(f, &root, true);
 	names = collector_names(&f->s);
-	assert_string_equal(names, "stat vm status smaps io");
+	assert_string_equal(names, "stat vm status smaps io threads");
 	free(names);
 	s = sampler_sample(&f->s, 0.01);
 	assert_int_equal(find_values(s, 1000)->v[PF_PSS], 2500);
@@ -872,6 +983,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_early_peak_and_no_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_first_seen_mid_exec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_collectors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_thread_has_no_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exits_before_their_parents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tracked_process_ends_by_report, setup,
 						teardown),
