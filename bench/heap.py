@@ -14,10 +14,12 @@ the shim adds: per block (1,000,000 blocks of 32 bytes held) and per thread (100
 each allocated once), RSS with the shim (LD_PRELOAD) minus RSS without, and the touched size
 of its counters file. Prints two markdown tables.
 
+The shim is --shim PATH, or $MEMLINE_BENCH_SHIM, or $MEMLINE_HEAP_LIB, or
+BUILD_DIR/libmemline-heap.so (where memline finds it); memline run --heap is handed it in
+$MEMLINE_HEAP_LIB, and each --heap run's log must say that the program's heap was counted.
 When memline refuses --heap (exit 64: the recorder side is not there yet) the --heap rows say
 so, and the shim is measured alone instead: LD_PRELOAD=SHIM MEMLINE_HEAP_DIR=DIR, no memline.
-The shim is BUILD_DIR/libmemline-heap.so, or --shim PATH (or $MEMLINE_BENCH_SHIM); the memory
-part always preloads it that way.
+The memory part always preloads it that way.
 
 Run by bench/run (letter k) with its process keeper: every command in a session of its own,
 killed with it when it outlives its limit or the benchmark is interrupted. Run alone, this file
@@ -78,20 +80,27 @@ def tail(path, n=300):
     return " ".join(text[-n:].split())
 
 
-def end_record(log):
-    """The log's end record, or None."""
+def read_log(log):
+    """What a memline log says: its end record (or None), the header's heap mode (None without
+    --heap), and its heap records (whether each process's heap was counted)."""
+    end, mode, heaps = None, None, []
     try:
         with open(log, encoding="utf-8", errors="replace") as f:
-            lines = f.readlines()
+            for line in f:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                kind = rec.get("type")
+                if kind == "header":
+                    mode = (rec.get("heap") or {}).get("mode")
+                elif kind == "heap":
+                    heaps.append(rec)
+                elif kind == "end":
+                    end = rec
     except OSError:
-        return None
-    for line in reversed(lines):
-        if '"type":"end"' in line.replace(" ", ""):
-            try:
-                return json.loads(line)
-            except ValueError:
-                return None
-    return None
+        pass
+    return end, mode, heaps
 
 
 def build_heapwork(build):
@@ -118,10 +127,10 @@ class Setting:
     """One way of running a program: its command, environment, and what it measured."""
 
     def __init__(self, key, label, argv, env=None, reps=REPS, limit=LIMIT, log=None,
-                 heap_dir=False, skip=None, target=None):
+                 heap_dir=False, skip=None, target=None, heap_mode=None):
         self.key, self.label, self.argv, self.env = key, label, argv, env
         self.reps, self.limit, self.log, self.heap_dir = reps, limit, log, heap_dir
-        self.skip, self.target = skip, target
+        self.skip, self.target, self.heap_mode = skip, target, heap_mode
         self.wall, self.cpu, self.own, self.error = [], [], [], None
 
     def raw(self):
@@ -153,9 +162,15 @@ def run_once(procs, s, tmp, expect):
         elif heap_dir is not None and not glob.glob(os.path.join(heap_dir, "heap.*")):
             s.error = "the shim made no counters file in MEMLINE_HEAP_DIR (not loaded?)"
         else:
+            end, mode, heaps = read_log(s.log) if s.log else (None, None, [])
+            if s.heap_mode and (mode != s.heap_mode or not any(h.get("on") for h in heaps)):
+                # Not what this row claims to measure: say why rather than time it.
+                whys = sorted({h.get("why", "") for h in heaps if not h.get("on")} - {""})
+                s.error = "the log has heap mode %s and no process counted%s" % (
+                    mode, (": " + "; ".join(whys)) if whys else "")
+                return words
             s.wall.append(wall)
             s.cpu.append(ru.ru_utime + ru.ru_stime)
-            end = end_record(s.log) if s.log else None
             if end:
                 s.own.append((end.get("self_utime", 0) + end.get("self_stime", 0)) / 1000.0)
         return words
@@ -179,15 +194,19 @@ def settings_of(key, argv, ml, tmp, refused, shim):
     if key == "py":
         out.append(Setting("bare_malloc", "bare, PYTHONMALLOC=malloc", argv,
                            env={"PYTHONMALLOC": "malloc"}))
+    # memline finds the library beside itself; a shim named here is handed to it.
+    lib = {"MEMLINE_HEAP_LIB": shim} if os.path.isfile(shim) else None
     out.append(Setting("memline", "memline run (no --heap): the control", memline(), log=log))
-    out.append(Setting("heap", "memline run --heap (defaults)", memline("--heap"), log=log,
-                       skip=refused["--heap"] and NO_HEAP, target=TARGET[key]))
+    out.append(Setting("heap", "memline run --heap (defaults)", memline("--heap"), env=lib,
+                       log=log, skip=refused["--heap"] and NO_HEAP, target=TARGET[key],
+                       heap_mode="malloc"))
     if key == "py":
         exact_skip = None
         if refused["--heap=exact"]:
             exact_skip = NO_HEAP if refused["--heap"] else "memline refuses --heap=exact"
         out.append(Setting("heap_exact", "memline run --heap=exact (PYTHONMALLOC=malloc)",
-                           memline("--heap=exact"), log=log, skip=exact_skip))
+                           memline("--heap=exact"), env=lib, log=log, skip=exact_skip,
+                           heap_mode="exact"))
     if refused["--heap"]:
         # The fallback until the recorder side lands: the shim alone, nobody sampling it.
         out.append(Setting("preload", "LD_PRELOAD shim alone, no memline (fallback)", argv,
@@ -223,7 +242,7 @@ def measure_program(procs, key, argv, ml, tmp, refused, shim, reps, ht_reps):
     return settings
 
 
-def startup(procs, ml, tmp, refused):
+def startup(procs, ml, tmp, refused, shim):
     """Median wall time of /bin/true under each tool: what the ratios include of start-up."""
     out = {}
     cases = [("bare", ["/bin/true"], None),
@@ -232,7 +251,8 @@ def startup(procs, ml, tmp, refused):
     if not refused["--heap"]:
         cases.append(("memline --heap", [ml, "run", "-q", "-o",
                                          os.path.join(tmp, "heap-true.jsonl"), "--heap", "--",
-                                         "/bin/true"], None))
+                                         "/bin/true"],
+                      {"MEMLINE_HEAP_LIB": shim} if os.path.isfile(shim) else None))
     if shutil.which("heaptrack"):
         cases.append(("heaptrack", ["heaptrack", "-o", os.path.join(tmp, "heaptrack-run"),
                                     "/bin/true"], None))
@@ -410,6 +430,7 @@ def bench_heap(procs, build, tmp, quick, shim=None):
     """Runs part k; returns (markdown text, raw numbers)."""
     ml = os.path.join(build, "memline")
     shim = os.path.abspath(shim or os.environ.get("MEMLINE_BENCH_SHIM") or
+                           os.environ.get("MEMLINE_HEAP_LIB") or
                            os.path.join(build, "libmemline-heap.so"))
     heapwork = build_heapwork(build)
     if not os.access(ml, os.X_OK):
@@ -433,7 +454,7 @@ def bench_heap(procs, build, tmp, quick, shim=None):
         settings = measure_program(procs, key, argv, ml, tmp, refused, shim, reps, ht_reps)
         rows += program_rows(key, name, settings)
         raw["programs"][key] = {s.key: s.raw() for s in settings}
-    raw["startup"] = startup(procs, ml, tmp, refused)
+    raw["startup"] = startup(procs, ml, tmp, refused, shim)
     if os.path.isfile(shim):
         try:
             raw["memory"] = measure_memory(procs, heapwork, shim, tmp, 1 if quick else MEM_REPS)
@@ -441,7 +462,7 @@ def bench_heap(procs, build, tmp, quick, shim=None):
             raw["memory"] = {"error": str(ex)}
     else:
         raw["memory"] = {"error": "no shim at %s (build it, or --shim PATH)" % shim}
-    mode = ("`memline run --heap`" if not refused["--heap"] else
+    mode = ("`memline run --heap`, MEMLINE_HEAP_LIB=%s" % shim if not refused["--heap"] else
             "memline has no --heap yet: the shim alone by LD_PRELOAD (%s)" % shim)
     notes = ["", "--heap measured through: %s. Runs: %d of each setting (heaptrack %d), "
              "alternating, the order rotating each round; a first bare run not counted. "
