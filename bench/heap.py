@@ -26,9 +26,12 @@ killed with it when it outlives its limit or the benchmark is interrupted. Run a
 borrows that keeper from bench/run.
 """
 import glob
+import importlib.machinery
+import importlib.util
 import json
 import os
 import select
+import signal
 import shutil
 import statistics
 import struct
@@ -490,13 +493,10 @@ def main(argv):
     tmp = os.path.join(build, "bench", "tmp")
     os.makedirs(tmp, exist_ok=True)
     # bench/run's process keeper: sessions of their own, killed at their limit or on the way out.
-    import importlib.machinery
-    import importlib.util
     loader = importlib.machinery.SourceFileLoader("bench_run", os.path.join(REPO, "bench", "run"))
     spec = importlib.util.spec_from_loader("bench_run", loader)
     run = importlib.util.module_from_spec(spec)
     loader.exec_module(run)
-    import signal
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, run.on_signal)
     procs = run.Procs()
