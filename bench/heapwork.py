@@ -2,31 +2,31 @@
 
     heapwork.py [ROUNDS]
 
-Each round builds a dict of 200,000 entries (a formatted string key to a list of three ints
-and a short string), a list of 200,000 strings joined from pieces, a dict of dicts regrouping
-the first by a key's prefix, then keeps a tenth of it for the next round and drops the rest:
-millions of small objects (pymalloc's, or malloc's under PYTHONMALLOC=malloc), tables and
-arrays that grow by reallocation, and large strings. Deterministic; prints a checksum. About
-0.5 s a round with /usr/bin/python3 (3.11) on a small VM: the default, 6 rounds, about 3 s.
+Each round builds a dict of 100,000 entries (a formatted string key to a list of 0-129 ints),
+a list of 100,000 strings of 1-1000 characters, the string of all of them joined, a list of
+each one split in two, and a dict of dicts regrouping the first dict by a key's prefix; then
+keeps a tenth of the first dict for the next round and drops the rest. Small objects are
+pymalloc's (its arenas are anonymous mmaps); about half of the lists' arrays and of the strings
+are larger than pymalloc's 512 bytes, so malloc's: some 200,000 mallocs a round, and the dicts'
+tables and the growing lists' arrays by realloc. Deterministic; prints a checksum. About 0.7 s
+a round with /usr/bin/python3 (3.11) on a small VM: the default, 4 rounds, about 3 s.
 """
 import sys
 
-N = 200_000
+N = 100_000
 
 
 def one_round(r, kept):
     table = {}
     for i in range(N):
-        k = "k%d-%d" % (r, i * 7919 % N)
-        table[k] = [i, i * i % 1009, len(k), k[-3:]]
-    lines = []
-    for i in range(N):
-        lines.append("-".join((str(i), str(r), "x" * (i % 40))))
+        table["k%d-%d" % (r, i * 7919 % N)] = [i] * (i % 130)
+    lines = [str(i) + "x" * (i % 1000) for i in range(N)]
     text = "\n".join(lines)
+    halves = [line.split("x", 1) for line in lines]
     groups = {}
     for k, v in table.items():
-        groups.setdefault(k[:4], {})[k] = v[1]
-    total = sum(len(g) for g in groups.values()) + len(text) + sum(v[1] for v in table.values())
+        groups.setdefault(k[:5], {})[k] = len(v)
+    total = sum(len(g) for g in groups.values()) + len(text) + len(halves)
     # A tenth lives on into the next round (so frees interleave with allocations), the rest
     # goes now.
     kept.update((k, v) for k, v in list(table.items())[:N // 10])
@@ -37,7 +37,7 @@ def one_round(r, kept):
 
 
 def main(argv):
-    rounds = int(argv[1]) if len(argv) > 1 else 6
+    rounds = int(argv[1]) if len(argv) > 1 else 4
     kept = {}
     total = 0
     for r in range(rounds):
