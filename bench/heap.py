@@ -45,7 +45,7 @@ PYTHON = "/usr/bin/python3"
 
 C_THREADS = 4
 C_OPS = 5_000_000  # allocations per thread: about 2.5 s bare on a 2-core VM
-PY_ROUNDS = 6  # about 3 s bare
+PY_ROUNDS = 4  # about 3 s bare
 REPS = 5  # runs of each setting
 HEAPTRACK_REPS = 3  # heaptrack's runs: at 17x a C run takes most of a minute
 TARGET = {"c": 1.3, "py": 1.15}
@@ -106,6 +106,14 @@ def read_log(log):
     return end, mode, heaps
 
 
+def busy_s():
+    """CPU time the whole machine has been busy (not idle, not waiting for I/O), seconds, from
+    /proc/stat; steal, what the hypervisor gave to others, included."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / os.sysconf("SC_CLK_TCK")
+
+
 def build_heapwork(build):
     """Makes BUILD/bench/heapwork with the Makefile's rule; its path."""
     out = os.path.join(build, "bench", "heapwork")
@@ -134,11 +142,12 @@ class Setting:
         self.key, self.label, self.argv, self.env = key, label, argv, env
         self.reps, self.limit, self.log, self.heap_dir = reps, limit, log, heap_dir
         self.skip, self.target, self.heap_mode = skip, target, heap_mode
-        self.wall, self.cpu, self.own, self.error = [], [], [], None
+        self.wall, self.cpu, self.own, self.others, self.error = [], [], [], [], None
 
     def raw(self):
         return {"label": self.label, "argv": self.argv, "wall": self.wall, "cpu": self.cpu,
-                "memline_own_cpu": self.own, "error": self.error or self.skip}
+                "memline_own_cpu": self.own, "others_cpu": self.others,
+                "error": self.error or self.skip}
 
 
 def run_once(procs, s, tmp, expect):
@@ -153,9 +162,9 @@ def run_once(procs, s, tmp, expect):
         os.unlink(s.log)
     try:
         with open(out, "wb") as o, open(err, "wb") as e:
-            t0 = time.monotonic()
+            b0, t0 = busy_s(), time.monotonic()
             status, ru = procs.run(s.argv, limit=s.limit, stdout=o, stderr=e, env=env)
-            wall = time.monotonic() - t0
+            wall, busy = time.monotonic() - t0, busy_s() - b0
         with open(out, "rb") as o:
             words = o.read().decode("utf-8", "replace").split()
         if status:
@@ -174,6 +183,8 @@ def run_once(procs, s, tmp, expect):
                 return words
             s.wall.append(wall)
             s.cpu.append(ru.ru_utime + ru.ru_stime)
+            # What the rest of the machine took meanwhile: the noise of this run's wall time.
+            s.others.append(max(0.0, busy - s.cpu[-1]))
             if end:
                 s.own.append((end.get("self_utime", 0) + end.get("self_stime", 0)) / 1000.0)
         return words
@@ -269,12 +280,17 @@ def startup(procs, ml, tmp, refused, shim):
 
 # ---- what the shim adds to memory ----
 
-def vm_rss_kib(pid):
+def rss_kib(pid):
+    """The process's resident pages, KiB: anonymous and shared memory (what the program and the
+    shim hold: its heap, stacks, the counters file), and file-backed (the libraries' pages,
+    which the kernel maps ahead in runs that vary with the page cache)."""
+    r = {}
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS for %d" % pid)
+            k, _, v = line.partition(":")
+            if k in ("RssAnon", "RssShmem", "RssFile"):
+                r[k] = int(v.split()[0])
+    return {"mem": r["RssAnon"] + r["RssShmem"], "file": r["RssFile"]}
 
 
 # lib/heap/counters.h's struct heap_header: magic, version, slot_size, max_slots, n_slots, pid,
@@ -285,8 +301,8 @@ HEAP_HEADER_SIZE = 4096
 
 
 def held(procs, argv, shim, tmp, env_add=None):
-    """Starts argv (heapwork hold or threads), waits for its "ready", and returns its RSS in
-    KiB then, and with the shim what its counters file says: the bytes of it that are touched
+    """Starts argv (heapwork hold or threads), waits for its "ready", and returns its RSS then
+    (rss_kib), and with the shim what its counters file says: the bytes of it that are touched
     (st_blocks), its slot size and the slots taken."""
     env = dict(os.environ, **(env_add or {}))
     heap_dir = None
@@ -297,7 +313,7 @@ def held(procs, argv, shim, tmp, env_add=None):
     try:
         if not select.select([p.stdout], [], [], LIMIT)[0] or p.stdout.readline() != b"ready\n":
             raise RuntimeError("%s did not get ready" % " ".join(argv))
-        rss = vm_rss_kib(p.pid)
+        rss = rss_kib(p.pid)
         counters = None
         if heap_dir:
             files = glob.glob(os.path.join(heap_dir, "heap.*"))
@@ -340,7 +356,8 @@ def measure_memory(procs, heapwork, shim, tmp, reps):
             runs = [held(procs, argv, shim if with_shim else None, tmp, env)
                     for _ in range(reps)]
             out[name + ("_shim" if with_shim else "")] = {
-                "rss_kib": statistics.median(r[0] for r in runs), "counters": runs[0][1]}
+                "mem_kib": statistics.median(r[0]["mem"] for r in runs),
+                "file_kib": statistics.median(r[0]["file"] for r in runs), "counters": runs[0][1]}
     return out
 
 
@@ -350,10 +367,10 @@ def memory_rows(mem, shim):
 
     def per(big, small, n, shim_side):
         tag = "_shim" if shim_side else ""
-        return (mem[big + tag]["rss_kib"] - mem[small + tag]["rss_kib"]) * 1024.0 / n
+        return (mem[big + tag]["mem_kib"] - mem[small + tag]["mem_kib"]) * 1024.0 / n
 
-    rows = ["| what (LD_PRELOAD=%s, MEMLINE_HEAP_DIR set) | bare | with the shim | added by "
-            "the shim | expected |" % os.path.basename(shim),
+    rows = ["| what (LD_PRELOAD=%s, MEMLINE_HEAP_DIR set; RSS: anonymous and shared memory) "
+            "| bare | with the shim | added by the shim | expected |" % os.path.basename(shim),
             "| --- | ---: | ---: | ---: | --- |"]
     b, s = per("blocks", "block", HOLD_BLOCKS - 1, False), per("blocks", "block",
                                                                HOLD_BLOCKS - 1, True)
@@ -364,19 +381,22 @@ def memory_rows(mem, shim):
     b, s = per("threads", "thread", THREADS - 1, False), per("threads", "thread", THREADS - 1,
                                                              True)
     rows.append("| RSS per thread, %d threads that allocated once (B) | %.0f | %.0f | %.0f | "
-                "its slot and its share of their pages (below) |" % (THREADS, b, s, s - b))
+                "its share of the counters file (below), its one block's header |" % (THREADS, b, s, s - b))
     c1, cn = mem["block_shim"]["counters"], mem["threads_shim"]["counters"]
     expect = (HEAP_HEADER_SIZE + -(-cn["n_slots"] * cn["slot_size"] // 4096) * 4096) / THREADS
     rows.append("| counters file touched ÷ threads, %d threads (B) | — | %.1f | %.1f | %.1f: %d "
                 "slots of %d B in whole pages, and the header page |" % (
                     THREADS, cn["touched"] / THREADS, cn["touched"] / THREADS, expect,
                     cn["n_slots"], cn["slot_size"]))
-    bp = mem["block"]["rss_kib"]
-    sp = mem["block_shim"]["rss_kib"]
+    bp, sp = mem["block"]["mem_kib"], mem["block_shim"]["mem_kib"]
     rows.append("| per process: RSS of 1 block and 1 thread (KiB) | %d | %d | %d | the "
-                "library's pages, and the counters file's touched: %d KiB (%d slot%s) |" % (
+                "library's data, and the counters file's touched: %d KiB (%d slot%s) |" % (
                     bp, sp, sp - bp, c1["touched"] // 1024, c1["n_slots"],
                     "" if c1["n_slots"] == 1 else "s"))
+    bp, sp = mem["block"]["file_kib"], mem["block_shim"]["file_kib"]
+    rows.append("| per process: file-backed RSS (KiB) | %d | %d | %d | the library's code, and "
+                "the pages of libc its start reads: shared with every other process |"
+                % (bp, sp, sp - bp))
     rows.append("")
     rows.append("The shim's files say: allocator %s, flags %#x." % (c1["allocator"] or "?",
                                                                      c1["flags"]))
@@ -443,20 +463,25 @@ def bench_heap(procs, build, tmp, quick, shim=None):
         if why:
             note("memline refuses %s: %s" % (f, why))
     ops = C_OPS // 5 if quick else C_OPS
-    rounds = 2 if quick else PY_ROUNDS
+    rounds = 1 if quick else PY_ROUNDS
     reps, ht_reps = (2, 1) if quick else (REPS, HEAPTRACK_REPS)
     programs = [("c", "C, %d threads, %s allocations" % (C_THREADS, "{:,}".format(
                     C_THREADS * ops)), [heapwork, "churn", str(C_THREADS), str(ops)]),
-                ("py", "Python 3.11, dicts, lists, strings (%d rounds)" % rounds,
+                ("py", "Python 3.11, dicts, lists, strings (%d round%s)" % (rounds, "s"[rounds == 1:]),
                  [PYTHON, os.path.join(REPO, "bench", "heapwork.py"), str(rounds)])]
     raw = {"shim": shim, "refused": refused, "quick": quick, "programs": {}}
     rows = ["| program | run | wall s, median (min–max) | ÷ bare | CPU s | CPU ÷ bare | "
             "memline's own CPU s | target | met |",
             "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+    others = []
     for key, name, argv in programs:
         settings = measure_program(procs, key, argv, ml, tmp, refused, shim, reps, ht_reps)
         rows += program_rows(key, name, settings)
         raw["programs"][key] = {s.key: s.raw() for s in settings}
+        o = [x for s in settings if s.key != "heaptrack" for x in s.others]
+        if o:
+            others.append("%s: median %.2f s, most %.2f s" % (key == "c" and "C" or "Python",
+                                                            statistics.median(o), max(o)))
     raw["startup"] = startup(procs, ml, tmp, refused, shim)
     if os.path.isfile(shim):
         try:
@@ -471,6 +496,8 @@ def bench_heap(procs, build, tmp, quick, shim=None):
              "alternating, the order rotating each round; a first bare run not counted. "
              "CPU s: user + system of the whole command (memline or heaptrack included)."
              % (mode, reps, ht_reps),
+             "Other processes' CPU during a run (the machine's busy time in /proc/stat less "
+             "the command's own; heaptrack's runs left out): %s." % "; ".join(others or ["n/a"]),
              "Start-up, /bin/true, median of 3: " + ", ".join(
                  "%s %.3f s" % (k, v) for k, v in raw["startup"].items() if v is not None)
              + ".", ""]
