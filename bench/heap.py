@@ -381,7 +381,8 @@ def memory_rows(mem, shim):
     b, s = per("threads", "thread", THREADS - 1, False), per("threads", "thread", THREADS - 1,
                                                              True)
     rows.append("| RSS per thread, %d threads that allocated once (B) | %.0f | %.0f | %.0f | "
-                "its share of the counters file (below), its one block's header |" % (THREADS, b, s, s - b))
+                "its share of the counters file (below), its one block's header |"
+                % (THREADS, b, s, s - b))
     c1, cn = mem["block_shim"]["counters"], mem["threads_shim"]["counters"]
     expect = (HEAP_HEADER_SIZE + -(-cn["n_slots"] * cn["slot_size"] // 4096) * 4096) / THREADS
     rows.append("| counters file touched ÷ threads, %d threads (B) | — | %.1f | %.1f | %.1f: %d "
@@ -467,7 +468,8 @@ def bench_heap(procs, build, tmp, quick, shim=None):
     reps, ht_reps = (2, 1) if quick else (REPS, HEAPTRACK_REPS)
     programs = [("c", "C, %d threads, %s allocations" % (C_THREADS, "{:,}".format(
                     C_THREADS * ops)), [heapwork, "churn", str(C_THREADS), str(ops)]),
-                ("py", "Python 3.11, dicts, lists, strings (%d round%s)" % (rounds, "s"[rounds == 1:]),
+                ("py", "Python 3.11, dicts, lists, strings (%d round%s)" % (
+                    rounds, "" if rounds == 1 else "s"),
                  [PYTHON, os.path.join(REPO, "bench", "heapwork.py"), str(rounds)])]
     raw = {"shim": shim, "refused": refused, "quick": quick, "programs": {}}
     rows = ["| program | run | wall s, median (min–max) | ÷ bare | CPU s | CPU ÷ bare | "
