@@ -336,3 +336,42 @@ def test_self_recording_leaves_the_environment_alone(selfhost, tmp_path):
     labels = [r["label"] for r in map(json.loads, log.read_text().splitlines())
               if r["type"] == "event"]
     assert labels == ["from the host", "from an exec'd child"], labels
+
+
+def test_self_recording_with_heap(tmp_path):
+    """memline_start_with(MEMLINE_HEAP): in a process that has the heap library (preloaded), its
+    threads' heap is in the log; without the library, ENOTSUP and a message saying how."""
+    import errno
+    import json
+    so = need_lib("libmemline.so")
+    shim = BUILD / "libmemline-heap.so"
+    assert shim.exists(), f"expected {shim} (make)"
+    exe = tmp_path / "selfheap"
+    cc = os.environ.get("CC", "cc")
+    cmd = [cc, *WARN, "-o", str(exe), str(REPO / "tests" / "e2e" / "c" / "selfheap.c"),
+           f"-I{REPO / 'include'}", f"-L{BUILD}", f"-Wl,-rpath,{BUILD}", "-lmemline",
+           *san_flags(so), "-pthread"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    log = tmp_path / "self.jsonl"
+    p = run([str(exe), str(log)], env_without_channel())
+    assert p.returncode == 3 and f"errno {errno.ENOTSUP}:".encode() in p.stderr, p
+    assert b"LD_PRELOAD" in p.stderr and not log.exists(), p.stderr
+    env = env_without_channel(LD_PRELOAD=str(shim))
+    if sanitized(so):
+        env["ASAN_OPTIONS"] = (os.environ.get("ASAN_OPTIONS", "") +
+                               ":verify_asan_link_order=0").lstrip(":")
+    p = run([str(exe), str(log)], env)
+    assert p.returncode == 0, f"expected selfheap to succeed: {p.stderr!r}"
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    head = records[0]
+    assert head["mode"] == "self" and head["heap"] == {"mode": "malloc"}, head
+    names = {r["tid"]: r["name"] for r in records if r["type"] == "thread" and not r.get("end")}
+    fields = head["thread_fields"]
+    peak = 0
+    for s in records:
+        for row in s.get("th", []) if s["type"] == "sample" else []:
+            r = dict(zip(fields, row))
+            if names.get(r["tid"]) == "grower":
+                peak = max(peak, r["heap_peak"] or 0, r["heap"] or 0)
+    assert abs(peak - (32 << 20)) <= (32 << 20) // 100, f"expected grower's 32 MiB, got {peak}"
