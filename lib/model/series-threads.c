@@ -21,28 +21,9 @@
 static int line_alloc(struct series *s, enum series_kind kind, int proc, long thread, size_t cap)
 {
 	memset(s, 0, sizeof(*s));
-	s->kind = kind;
-	s->proc = proc;
+	int ret = series_alloc(s, kind, proc, cap);
 	s->thread = thread;
-	s->peak = -1;
-	if (!cap)
-		cap = 1;
-	s->t = malloc(cap * sizeof(*s->t));
-	s->v = malloc(cap * sizeof(*s->v));
-	s->at = malloc(cap * sizeof(*s->at));
-	return s->t && s->v && s->at ? 0 : -1;
-}
-
-static void line_push(struct series *s, size_t at, double t, double v)
-{
-	s->t[s->n] = t;
-	s->v[s->n] = v;
-	s->at[s->n] = at;
-	s->n++;
-	if (v > s->peak) {
-		s->peak = v;
-		s->peak_t = t;
-	}
+	return ret;
 }
 
 static void line_free(struct series *s)
@@ -226,9 +207,9 @@ static int build_heap(struct series_threads *st, const struct run *run, const si
 		long long rss = run_ps_value(run, ps, PF_RSS),
 			  heap = run_ps_value(run, ps, PF_HEAP);
 		if (rss >= 0)
-			line_push(&s[0], (size_t)si, t, (double)rss);
+			series_push(&s[0], (size_t)si, t, (double)rss);
 		if (heap >= 0)
-			line_push(&s[1], (size_t)si, t, (double)heap);
+			series_push(&s[1], (size_t)si, t, (double)heap);
 		double rest = 0;
 		bool any_rest = false;
 		for (size_t k = 0; k < n; k++) {
@@ -239,14 +220,14 @@ static int build_heap(struct series_threads *st, const struct run *run, const si
 				continue;
 			double v = (double)x->pts[cur[k] - 1].heap / 1024.0;
 			if (k < top) {
-				line_push(&s[2 + k], (size_t)si, t, v);
+				series_push(&s[2 + k], (size_t)si, t, v);
 			} else {
 				rest += v;
 				any_rest = true;
 			}
 		}
 		if (other && any_rest)
-			line_push(&s[2 + top], (size_t)si, t, rest);
+			series_push(&s[2 + top], (size_t)si, t, rest);
 	}
 	free(cur);
 	return 0;
@@ -442,7 +423,7 @@ static int build_cpu(struct series_threads *st, const struct run *run, size_t *i
 				double v =
 					series_cpu_percent(now - base, t1 - tb, x->tid < 0 ? 0 : 1);
 				if (!isnan(v))
-					line_push(&s[k], at, t1, v);
+					series_push(&s[k], at, t1, v);
 			} else {
 				rest_ms += (double)(now - base);
 				rest_threads += x->tid < 0 ? 0 : 1;
@@ -452,7 +433,7 @@ static int build_cpu(struct series_threads *st, const struct run *run, size_t *i
 		if (other && any_rest) {
 			double v = series_cpu_percent((long long)rest_ms, t1 - t0, rest_threads);
 			if (!isnan(v))
-				line_push(&s[top], at, t1, v);
+				series_push(&s[top], at, t1, v);
 		}
 	}
 	ret = 0;
@@ -537,7 +518,7 @@ int series_threads_stack(struct series_threads *st)
 				i++;
 			if (i < s->n && s->at[i] == lo + u)
 				sum[u] += s->v[i];
-			line_push(&out[k], lo + u, when[u], sum[u]);
+			series_push(&out[k], lo + u, when[u], sum[u]);
 		}
 	}
 	for (size_t k = 0; k < nk; k++) {
@@ -603,14 +584,7 @@ static double last_change(const struct run_th *x, double limit, double floor)
 /* Thread x's CPU time at t: its latest known row's at or before t; -1 none. O(log n). */
 static long long cpu_at_time(const struct run_th *x, double t)
 {
-	size_t lo = 0, hi = x->n_pts;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (x->pts[mid].t <= t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = run_th_points_upto(x, t);
 	while (lo-- > 0)
 		if (x->pts[lo].cpu >= 0)
 			return x->pts[lo].cpu;

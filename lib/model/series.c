@@ -25,7 +25,7 @@ const char *const series_metric_names[SERIES_NMETRICS] = {"rss", "pss", "vms", "
 static const int proc_field_of[] = {PF_RSS, PF_PSS, PF_VMS, PF_SWAP};
 static const int tree_field_of[] = {TF_RSS, TF_PSS, TF_VMS, TF_SWAP};
 
-static int series_alloc(struct series *s, enum series_kind kind, int proc, size_t cap)
+int series_alloc(struct series *s, enum series_kind kind, int proc, size_t cap)
 {
 	s->kind = kind;
 	s->proc = proc;
@@ -41,7 +41,7 @@ static int series_alloc(struct series *s, enum series_kind kind, int proc, size_
 	return s->t && s->v && s->at ? 0 : -1;
 }
 
-static void series_push(struct series *s, size_t at, double t, double v)
+void series_push(struct series *s, size_t at, double t, double v)
 {
 	s->t[s->n] = t;
 	s->v[s->n] = v;

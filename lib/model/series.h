@@ -281,4 +281,12 @@ unsigned long long series_threads_fields(void);
 void series_threads_cpu_now(const struct run *run, int proc, const size_t *idx, size_t n,
 			    double *out);
 
+/*
+ * ---- series.c's, for series-threads.c ----
+ * A series of kind for process proc (-1: the tree) with room for cap points; -1 out of memory.
+ * series_push appends a point (sample index at, time t, value v) and keeps the peak.
+ */
+int series_alloc(struct series *s, enum series_kind kind, int proc, size_t cap);
+void series_push(struct series *s, size_t at, double t, double v);
+
 #endif

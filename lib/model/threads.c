@@ -258,7 +258,7 @@ void run_th_index_release(struct run_th_index *ix)
 	ix->order = ix->first = NULL;
 }
 
-long long run_th_heap_at(const struct run_th *x, double at)
+size_t run_th_points_upto(const struct run_th *x, double at)
 {
 	size_t lo = 0, hi = x->n_pts;
 	while (lo < hi) {
@@ -268,5 +268,11 @@ long long run_th_heap_at(const struct run_th *x, double at)
 		else
 			hi = mid;
 	}
-	return lo ? x->pts[lo - 1].heap : -1;
+	return lo;
+}
+
+long long run_th_heap_at(const struct run_th *x, double at)
+{
+	size_t n = run_th_points_upto(x, at);
+	return n ? x->pts[n - 1].heap : -1;
 }

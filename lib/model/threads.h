@@ -86,6 +86,8 @@ struct run_th_index {
 /* Builds ix (0), or -1 when out of memory (ix is then empty). Release it in any case. */
 int run_th_index_build(struct run_th_index *ix, const struct run_threads *th, size_t n_procs);
 void run_th_index_release(struct run_th_index *ix);
+/* How many of a thread's points are at or before time at (its first n). O(log n). */
+size_t run_th_points_upto(const struct run_th *t, double at);
 /* A thread's live heap at time t: that of its last row at or before t; -1 unknown. */
 long long run_th_heap_at(const struct run_th *t, double at);
 

@@ -64,6 +64,19 @@ static void add_value(struct strbuf *out, double v, enum series_metric m)
  * memory, its method) and values. kinds: "total" (the tree's sum: beside a job line, the RSS
  * or PSS sum), "proc", "other", "job".
  */
+/* "t":[...], the table's times. */
+static void add_times(struct strbuf *out, const struct series_table *tab)
+{
+	strbuf_add_json_key(out, "t");
+	strbuf_addch(out, '[');
+	for (size_t i = 0; i < tab->n; i++) {
+		if (i)
+			strbuf_addch(out, ',');
+		strbuf_add_json_secs(out, tab->t[i]);
+	}
+	strbuf_addch(out, ']');
+}
+
 static void json_one_series(const struct run *run, const struct series_set *set,
 			    const struct series *s, const double *v, size_t n, struct strbuf *out)
 {
@@ -130,14 +143,7 @@ static int json_series(const struct run *run, const struct plot_options *o, stru
 		series_set_release(&set);
 		return -1;
 	}
-	strbuf_add_json_key(out, "t");
-	strbuf_addch(out, '[');
-	for (size_t i = 0; i < tab.n; i++) {
-		if (i)
-			strbuf_addch(out, ',');
-		strbuf_add_json_secs(out, tab.t[i]);
-	}
-	strbuf_addch(out, ']');
+	add_times(out, &tab);
 	strbuf_add_json_key(out, "series");
 	strbuf_addch(out, '[');
 	bool other = set.n_rest > 0;
@@ -328,14 +334,7 @@ static int json_thread_proc(const struct run *run, int proc, const struct plot_o
 	strbuf_add_json_bool(out, st.heap);
 	strbuf_add_json_key(out, "threads");
 	strbuf_add_json_u64(out, st.n_threads);
-	strbuf_add_json_key(out, "t");
-	strbuf_addch(out, '[');
-	for (size_t i = 0; i < tab.n; i++) {
-		if (i)
-			strbuf_addch(out, ',');
-		strbuf_add_json_secs(out, tab.t[i]);
-	}
-	strbuf_addch(out, ']');
+	add_times(out, &tab);
 	strbuf_add_json_key(out, "series");
 	strbuf_addch(out, '[');
 	struct strbuf name = STRBUF_INIT;
