@@ -189,6 +189,44 @@ static int check_threads(const struct run *run, const char *path, struct plot_op
 	return 0;
 }
 
+/* --metric's value; dies for another. */
+static enum series_metric parse_metric(const char *arg)
+{
+	for (int i = 0; i < SERIES_NMETRICS; i++)
+		if (!strcmp(arg, series_metric_names[i]))
+			return (enum series_metric)i;
+	die(EXIT_USAGE, "plot: --metric is rss, pss, vms, swap or cpu, not '%s'", arg);
+}
+
+/*
+ * The options together, once parsed, for n logs with n_labels --label: dies with a usage error
+ * for a bad combination. Returns the output's format.
+ */
+static int check_options(struct plot_options *o, const char *out, size_t n, size_t n_labels,
+			 bool top_given, bool metric_given)
+{
+	if (!out)
+		die(EXIT_USAGE, "plot: no output; give -o FILE.png, .svg, .pdf or .html");
+	int format = plot_format_for(out);
+	if (format < 0)
+		die(EXIT_USAGE,
+		    "plot: cannot tell the format of '%s'; end it in .png, .svg, .pdf or .html",
+		    out);
+	if (!o->threads && (o->stacked || o->pid))
+		die(EXIT_USAGE, "plot: %s is for --threads", o->stacked ? "--stacked" : "--pid");
+	if (o->threads && n > 1)
+		die(EXIT_USAGE, "plot: --threads draws the threads of one log, not %zu", n);
+	if (o->threads && metric_given && o->metric != SERIES_RSS && o->metric != SERIES_CPU)
+		die(EXIT_USAGE, "plot: --threads draws the heap (rss, the default) or cpu, not %s",
+		    series_metric_names[o->metric]);
+	if (o->threads && top_given)
+		o->thread_top = o->top > 0 ? o->top : 1;
+	if (n_labels && n_labels != n)
+		die(EXIT_USAGE, "plot: %zu --label for %zu log%s; give one per log, in their order",
+		    n_labels, n, n == 1 ? "" : "s");
+	return format;
+}
+
 int cmd_plot(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -227,19 +265,10 @@ int cmd_plot(int argc, char **argv)
 		case 'o':
 			out = optarg;
 			break;
-		case 'm': {
-			int m = -1;
-			for (int i = 0; i < SERIES_NMETRICS; i++)
-				if (!strcmp(optarg, series_metric_names[i]))
-					m = i;
-			if (m < 0)
-				die(EXIT_USAGE,
-				    "plot: --metric is rss, pss, vms, swap or cpu, not '%s'",
-				    optarg);
-			o.metric = (enum series_metric)m;
+		case 'm':
+			o.metric = parse_metric(optarg);
 			metric_given = true;
 			break;
-		}
 		case 'n':
 			o.top = parse_int("--top", optarg, 0, 100);
 			top_given = true;
@@ -280,26 +309,8 @@ int cmd_plot(int argc, char **argv)
 			    argv[optind - 1]);
 		}
 	}
-	if (!out)
-		die(EXIT_USAGE, "plot: no output; give -o FILE.png, .svg, .pdf or .html");
-	int format = plot_format_for(out);
-	if (format < 0)
-		die(EXIT_USAGE,
-		    "plot: cannot tell the format of '%s'; end it in .png, .svg, .pdf or .html",
-		    out);
 	size_t n = argc > optind ? (size_t)(argc - optind) : 1;
-	if (!o.threads && (o.stacked || o.pid))
-		die(EXIT_USAGE, "plot: %s is for --threads", o.stacked ? "--stacked" : "--pid");
-	if (o.threads && n > 1)
-		die(EXIT_USAGE, "plot: --threads draws the threads of one log, not %zu", n);
-	if (o.threads && metric_given && o.metric != SERIES_RSS && o.metric != SERIES_CPU)
-		die(EXIT_USAGE, "plot: --threads draws the heap (rss, the default) or cpu, not %s",
-		    series_metric_names[o.metric]);
-	if (o.threads && top_given)
-		o.thread_top = o.top > 0 ? o.top : 1;
-	if (n_labels && n_labels != n)
-		die(EXIT_USAGE, "plot: %zu --label for %zu log%s; give one per log, in their order",
-		    n_labels, n, n == 1 ? "" : "s");
+	int format = check_options(&o, out, n, n_labels, top_given, metric_given);
 	struct run *runs = calloc(n, sizeof(*runs));
 	struct plot_input *in = calloc(n, sizeof(*in));
 	char **paths = calloc(n, sizeof(*paths));
