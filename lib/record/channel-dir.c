@@ -227,7 +227,7 @@ void channel_dir_remove(struct channel_dir *d)
 	if (d->dir) {
 		int dfd = open(d->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dfd >= 0) {
-			unlinkat(dfd, "events", 0);
+			empty_dir(dfd); /* the channel, and --heap's counters files */
 			close(dfd);
 		}
 		rmdir(d->dir);

@@ -114,7 +114,8 @@ struct channel_dir {
  * in err (d then holds nothing).
  */
 int channel_dir_create(struct channel_dir *d, const struct procfs *fs, struct strbuf *err);
-/* Removes the file and the directory and frees d's strings. Safe on a zeroed d. */
+/* Removes the directory with its files (the channel, --heap's counters) and frees d's strings.
+ * Safe on a zeroed d. */
 void channel_dir_remove(struct channel_dir *d);
 
 /* The base directory channel_dir_create() uses now, into out (replacing its content). */
