@@ -265,7 +265,8 @@ static void look(struct sampler *s, struct tracked_proc *p, struct proc_threads 
 		char alloc[sizeof(h->allocator)];
 		memcpy(alloc, h->allocator, sizeof(alloc));
 		alloc[sizeof(alloc) - 1] = '\0';
-		tell(s, p, t, true, limit_of(h, pt->go), alloc);
+		const char *base = strrchr(alloc, '/'); /* the file's name says which malloc */
+		tell(s, p, t, true, limit_of(h, pt->go), base ? base + 1 : alloc);
 		return;
 	}
 	/* not there yet: said once, and looked for again once a second */
