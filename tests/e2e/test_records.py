@@ -12,9 +12,12 @@ HEADER_MEMBERS = ["type", "format", "memline", "mode", "host", "start", "start_u
                   "peak_reset", "pss", "memory", "events", "fields", "tree_fields"]
 FIELDS = ["pid", "rss", "anon", "file", "shmem", "peak", "vms", "swap", "pss", "utime", "stime",
           "minflt", "majflt", "threads", "rchar", "wchar", "read_bytes", "write_bytes", "vm_of",
-          "state"]
+          "heap", "state"]
 TREE_FIELDS = ["nproc", "rss", "anon", "file", "shmem", "peak", "vms", "swap", "pss", "utime", "stime",
-               "job", "job_peak", "cg_anon", "cg_file", "cg_shmem", "cg_kernel", "cg_sock", "cg_swap"]
+               "job", "job_peak", "cg_anon", "cg_file", "cg_shmem", "cg_kernel", "cg_sock", "cg_swap",
+               "heap"]
+THREAD_FIELDS = ["pid", "tid", "utime", "stime", "heap", "heap_peak", "alloc", "freed", "nalloc",
+                 "nfree", "mmap"]
 
 
 def test_header(ml, tmp_path):
@@ -41,6 +44,8 @@ def test_header(ml, tmp_path):
     assert h["peak_reset"] is True and h["pss"] is False, f"expected peak_reset true, pss false: {h}"
     assert h["fields"][: len(FIELDS)] == FIELDS, f"expected fields to start {FIELDS}: {h['fields']}"
     assert h["tree_fields"][: len(TREE_FIELDS)] == TREE_FIELDS, f"expected tree_fields {TREE_FIELDS}: {h['tree_fields']}"
+    assert h["thread_fields"][: len(THREAD_FIELDS)] == THREAD_FIELDS, h["thread_fields"]
+    assert "heap" not in h, f"expected no heap member without --heap: {h}"
 
     adaptive = ml.run_memwork("exit", 0)
     iv = adaptive.header["interval"]
