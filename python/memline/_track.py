@@ -75,6 +75,19 @@ def _heap_library():
     return None
 
 
+def _without_heap_library(env):
+    """env without memline's heap library in LD_PRELOAD (nor MEMLINE_HEAP_DIR)."""
+    env.pop("MEMLINE_HEAP_DIR", None)
+    pre = env.get("LD_PRELOAD")
+    if pre is None:
+        return
+    keep = [p for p in pre.replace(":", " ").split() if os.path.basename(p) != HEAP_LIBRARY]
+    if keep:
+        env["LD_PRELOAD"] = " ".join(keep)
+    else:
+        env.pop("LD_PRELOAD")
+
+
 def _start_heap(directory):
     """Has the heap library in this process count into directory from now on."""
     path = _heap_library()
@@ -188,6 +201,7 @@ class track:
         env = dict(os.environ)
         env.pop("MEMLINE_EVENTS", None)
         env.pop("MEMLINE_PID", None)
+        _without_heap_library(env)  # memline itself is not to be counted
         self._stderr = open(os.path.join(self._dir.dir, "stderr"), "w+b")
         try:
             # Its own session: a Ctrl-C at the terminal reaches this program, which then ends
