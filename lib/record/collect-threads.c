@@ -3,7 +3,9 @@
  * --heap. A process is read thread by thread (/proc/PID/task/TID/stat: its own utime, stime
  * and comm in one read) once it has had more than one thread, or once it has heap counters
  * (collect-heap.c, which runs before and fills the threads' heap numbers): with status, at
- * most once a second, and at once when its number of threads changed (at most every 50 ms). A
+ * most once a second, and at once when its number of threads changed (at most every 50 ms); a
+ * process whose CPU time did not move since its last read (its threads did nothing) is read
+ * again only every 10 s, for the names it may have changed meanwhile. A
  * process that only ever had one thread and has no heap counters costs nothing more: its one
  * thread is the process, whose numbers the sample has (readers take it so).
  *
@@ -22,6 +24,9 @@
 #include "record/sampler.h"
 
 #define THREADS_MIN_GAP 0.05 /* the soonest a change of the thread count is read again */
+#define THREADS_IDLE_GAP                                                    \
+	10.0 /* the longest the threads of a process whose CPU did not move \
+		go unread */
 
 struct proc_threads *threads_of(struct sampler *s, struct tracked_proc *p)
 {
@@ -188,11 +193,16 @@ static enum collect_result collect(struct sampler *s, struct tracked_proc *p, do
 	long known = 0;
 	for (size_t i = 0; i < pt->n; i++)
 		known += !pt->v[i].ended && pt->v[i].tid > 0;
-	bool due = p->slow_t == t || pt->reads == 0 ||
+	/* an idle process's threads did nothing either: read again only every THREADS_IDLE_GAP
+	 * (a rename costs no CPU tick, always) */
+	long long cpu = p->v.v[PF_UTIME] + p->v.v[PF_STIME];
+	bool idle = cpu == pt->read_cpu && t - pt->read_t < THREADS_IDLE_GAP;
+	bool due = (p->slow_t == t && !idle) || pt->reads == 0 ||
 		   (threads != known && t - pt->read_t >= THREADS_MIN_GAP);
 	if (due) {
 		read_tasks(s, p, pt, t);
 		pt->read_t = t;
+		pt->read_cpu = cpu;
 	}
 	for (size_t i = 0; i < pt->n; i++) {
 		struct tracked_thread *th = &pt->v[i];

@@ -95,9 +95,10 @@ struct proc_threads {
 	struct tracked_thread *v; /* sorted by tid; an ended thread and its successor with the
 				     same tid: the successor after it */
 	size_t n, alloc;
-	unsigned reads; /* task reads so far */
-	double read_t;	/* when the last one was */
-	bool many;	/* it had more than one thread at some time: its threads get rows */
+	unsigned reads;	    /* task reads so far */
+	double read_t;	    /* when the last one was */
+	long long read_cpu; /* the process's utime + stime (ms) then */
+	bool many;	    /* it had more than one thread at some time: its threads get rows */
 	/* the heap collector's */
 	enum { HEAP_LOOKING, HEAP_FOUND, HEAP_NONE } heap;
 	unsigned heap_execs; /* tracked_proc.execs its state is of */
