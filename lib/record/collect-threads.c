@@ -189,20 +189,22 @@ static enum collect_result collect(struct sampler *s, struct tracked_proc *p, do
 		pt->many = true;
 	if (!pt->many && !heap)
 		return COLLECT_OK;
-	/* read with status, and as soon as the number of threads changed */
-	long known = 0;
-	for (size_t i = 0; i < pt->n; i++)
-		known += !pt->v[i].ended && pt->v[i].tid > 0;
-	/* an idle process's threads did nothing either: read again only every THREADS_IDLE_GAP
-	 * (a rename costs no CPU tick, always) */
+	/*
+	 * Read with status, and as soon as the number of threads changed; an idle process's
+	 * threads did nothing either: read again only every THREADS_IDLE_GAP (a rename may cost
+	 * no CPU tick, so names show that late at most).
+	 */
 	long long cpu = p->v.v[PF_UTIME] + p->v.v[PF_STIME];
 	bool idle = cpu == pt->read_cpu && t - pt->read_t < THREADS_IDLE_GAP;
 	bool due = (p->slow_t == t && !idle) || pt->reads == 0 ||
-		   (threads != known && t - pt->read_t >= THREADS_MIN_GAP);
+		   (threads != pt->read_threads && t - pt->read_t >= THREADS_MIN_GAP);
 	if (due) {
 		read_tasks(s, p, pt, t);
 		pt->read_t = t;
 		pt->read_cpu = cpu;
+		pt->read_threads = threads;
+	} else if (!heap) {
+		return COLLECT_OK; /* nothing read: nothing of its threads can have changed */
 	}
 	for (size_t i = 0; i < pt->n; i++) {
 		struct tracked_thread *th = &pt->v[i];

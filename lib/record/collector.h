@@ -98,6 +98,7 @@ struct proc_threads {
 	unsigned reads;	    /* task reads so far */
 	double read_t;	    /* when the last one was */
 	long long read_cpu; /* the process's utime + stime (ms) then */
+	long read_threads;  /* and its number of threads */
 	bool many;	    /* it had more than one thread at some time: its threads get rows */
 	/* the heap collector's */
 	enum { HEAP_LOOKING, HEAP_FOUND, HEAP_NONE } heap;

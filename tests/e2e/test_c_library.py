@@ -227,18 +227,24 @@ def test_pkg_config_after_install_lib(tmp_path):
             f"expected sender to use the installed library: {ldd.stdout!r}")
 
 
+def build_against_shared(tmp_path, name, so):
+    """tests/e2e/c/NAME.c built into tmp_path, linked with the shared libmemline (an rpath)."""
+    exe = tmp_path / name
+    cc = os.environ.get("CC", "cc")
+    cmd = [cc, *WARN, "-o", str(exe), str(REPO / "tests" / "e2e" / "c" / f"{name}.c"),
+           f"-I{REPO / 'include'}", f"-L{BUILD}", f"-Wl,-rpath,{BUILD}", "-lmemline",
+           *san_flags(so), "-pthread"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    return exe
+
+
 def test_self_recording(tmp_path):
     """memline_start / memline_stop: a program records itself and the child it starts, with its
     events and spans, into a log like `memline run` writes; afterwards events are no-ops."""
     import json
     so = need_lib("libmemline.so")
-    exe = tmp_path / "selfrec"
-    cc = os.environ.get("CC", "cc")
-    cmd = [cc, *WARN, "-o", str(exe), str(REPO / "tests" / "e2e" / "c" / "selfrec.c"),
-           f"-I{REPO / 'include'}", f"-L{BUILD}", f"-Wl,-rpath,{BUILD}", "-lmemline",
-           *san_flags(so), "-pthread"]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
-    assert p.returncode == 0, p.stderr
+    exe = build_against_shared(tmp_path, "selfrec", so)
     log = tmp_path / "self.jsonl"
     p = run([str(exe), str(log)], env_without_channel())
     assert p.returncode == 0, f"expected selfrec to succeed: {p.stderr!r}"
@@ -347,13 +353,7 @@ def test_self_recording_with_heap(tmp_path):
     so = need_lib("libmemline.so")
     shim = BUILD / "libmemline-heap.so"
     assert shim.exists(), f"expected {shim} (make)"
-    exe = tmp_path / "selfheap"
-    cc = os.environ.get("CC", "cc")
-    cmd = [cc, *WARN, "-o", str(exe), str(REPO / "tests" / "e2e" / "c" / "selfheap.c"),
-           f"-I{REPO / 'include'}", f"-L{BUILD}", f"-Wl,-rpath,{BUILD}", "-lmemline",
-           *san_flags(so), "-pthread"]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
-    assert p.returncode == 0, p.stderr
+    exe = build_against_shared(tmp_path, "selfheap", so)
     log = tmp_path / "self.jsonl"
     p = run([str(exe), str(log)], env_without_channel())
     assert p.returncode == 3 and f"errno {errno.ENOTSUP}:".encode() in p.stderr, p
