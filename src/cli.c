@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <dirent.h>
+#include <glob.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -169,6 +170,163 @@ int resolve_log(const char *arg, char **path, struct strbuf *err)
 	}
 	*path = best;
 	return 0;
+}
+
+/* Appends path (copied) to logs; false out of memory. */
+static bool logs_add(struct cli_logs *logs, const char *path, size_t *alloc)
+{
+	if (logs->n == *alloc) {
+		size_t na = *alloc ? *alloc * 2 : 8;
+		char **p = realloc(logs->paths, na * sizeof(*p));
+		if (!p)
+			return false;
+		logs->paths = p;
+		*alloc = na;
+	}
+	if (!(logs->paths[logs->n] = strdup(path)))
+		return false;
+	logs->n++;
+	return true;
+}
+
+/* Orders names as people number files: rank.2 before rank.10. */
+static int cmp_version(const void *a, const void *b)
+{
+	return strverscmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A directory's *.jsonl regular files, by name. Returns 0 or an exit code with err. */
+static int logs_add_dir(struct cli_logs *logs, const char *dir, size_t *alloc, struct strbuf *err)
+{
+	DIR *d = opendir(dir);
+	if (!d) {
+		strbuf_addf(err, "cannot read the directory '%s': %s", dir, strerror(errno));
+		return EXIT_NOINPUT;
+	}
+	size_t first = logs->n;
+	struct dirent *de;
+	struct strbuf path = STRBUF_INIT;
+	int code = 0;
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		if (n < 7 || strcmp(de->d_name + n - 6, ".jsonl"))
+			continue;
+		strbuf_reset(&path);
+		size_t dl = strlen(dir);
+		strbuf_addf(&path, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", de->d_name);
+		struct stat st;
+		if (path.oom) {
+			code = EXIT_SOFTWARE;
+			break;
+		}
+		if (stat(path.buf, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (!logs_add(logs, path.buf, alloc)) {
+			code = EXIT_SOFTWARE;
+			break;
+		}
+	}
+	closedir(d);
+	strbuf_release(&path);
+	if (code) {
+		strbuf_addstr(err, "out of memory");
+		return code;
+	}
+	if (logs->n == first) {
+		strbuf_addf(err,
+			    "no log (*.jsonl) in the directory '%s'; give the logs' directory "
+			    "or the logs themselves",
+			    dir);
+		return EXIT_NOINPUT;
+	}
+	qsort(logs->paths + first, logs->n - first, sizeof(*logs->paths), cmp_version);
+	return 0;
+}
+
+/* One argument: a file, a directory or a pattern. Returns 0 or an exit code with err. */
+static int logs_add_arg(struct cli_logs *logs, const char *arg, size_t *alloc, struct strbuf *err)
+{
+	struct stat st;
+	if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
+		logs->expanded = true;
+		return logs_add_dir(logs, arg, alloc, err);
+	}
+	if (stat(arg, &st) < 0 && strpbrk(arg, "*?[")) {
+		glob_t g;
+		int r = glob(arg, 0, NULL, &g);
+		if (r == GLOB_NOMATCH) {
+			strbuf_addf(err,
+				    "'%s' matches no file; check the pattern, or give the "
+				    "logs' directory",
+				    arg);
+			return EXIT_NOINPUT;
+		}
+		if (r) {
+			strbuf_addf(err, "cannot expand '%s': %s", arg,
+				    r == GLOB_NOSPACE ? "out of memory"
+						      : "a directory cannot be read");
+			return r == GLOB_NOSPACE ? EXIT_SOFTWARE : EXIT_NOINPUT;
+		}
+		logs->expanded = true;
+		qsort(g.gl_pathv, g.gl_pathc, sizeof(*g.gl_pathv), cmp_version);
+		int code = 0;
+		for (size_t i = 0; i < g.gl_pathc && !code; i++) {
+			/* what is not a regular file (a directory the pattern also matched) is
+			 * not a log, and not an error either */
+			if (stat(g.gl_pathv[i], &st) == 0 && !S_ISREG(st.st_mode))
+				continue;
+			if (!logs_add(logs, g.gl_pathv[i], alloc)) {
+				strbuf_addstr(err, "out of memory");
+				code = EXIT_SOFTWARE;
+			}
+		}
+		globfree(&g);
+		return code;
+	}
+	int fd = log_open_file(arg, err);
+	if (fd < 0)
+		return EXIT_NOINPUT;
+	close(fd);
+	if (!logs_add(logs, arg, alloc)) {
+		strbuf_addstr(err, "out of memory");
+		return EXIT_SOFTWARE;
+	}
+	return 0;
+}
+
+int cli_resolve_logs(int argc, char **argv, int first, struct cli_logs *logs, struct strbuf *err)
+{
+	memset(logs, 0, sizeof(*logs));
+	size_t alloc = 0;
+	if (first >= argc) {
+		char *path;
+		int code = resolve_log(NULL, &path, err);
+		if (code)
+			return code;
+		bool ok = logs_add(logs, path, &alloc);
+		free(path);
+		if (!ok) {
+			strbuf_addstr(err, "out of memory");
+			return EXIT_SOFTWARE;
+		}
+		return 0;
+	}
+	for (int i = first; i < argc; i++) {
+		int code = logs_add_arg(logs, argv[i], &alloc, err);
+		if (code) {
+			cli_logs_release(logs);
+			return code;
+		}
+	}
+	return 0;
+}
+
+void cli_logs_release(struct cli_logs *logs)
+{
+	for (size_t i = 0; i < logs->n; i++)
+		free(logs->paths[i]);
+	free(logs->paths);
+	memset(logs, 0, sizeof(*logs));
 }
 
 void cli_log_warn(void *data, const char *path, long line, const char *msg)

@@ -6,6 +6,7 @@
 #define MEMLINE_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdnoreturn.h>
 
 /* memline's own errors (sysexits.h values), distinct from a recorded command's exit status. */
@@ -62,6 +63,22 @@ int parse_pid(const char *arg);
  * one-line message in err when there is none (66), or it is a directory (66).
  */
 int resolve_log(const char *arg, char **path, struct strbuf *err);
+
+/*
+ * The logs a reading command works on, from the arguments left after its options (argv[first]
+ * onwards): each a log, a directory (its *.jsonl files, by name) or a glob pattern the shell
+ * left unexpanded (logs/rank-*, quoted); none: the newest memline-*.jsonl in the current directory.
+ * Fills logs (release with cli_logs_release). Returns 0, or the exit code with a one-line
+ * message in err: 66 for a path that does not exist, a directory with no log or a pattern that
+ * matches nothing, 70 out of memory.
+ */
+struct cli_logs {
+	char **paths; /* owned, n of them, in the order given */
+	size_t n;
+	bool expanded; /* a directory or a pattern named them: the logs of a job */
+};
+int cli_resolve_logs(int argc, char **argv, int first, struct cli_logs *logs, struct strbuf *err);
+void cli_logs_release(struct cli_logs *logs);
 
 struct run;
 /*

@@ -1392,6 +1392,7 @@ static const char *decode_record(struct log_reader *r, const json_t *o, struct l
 	case REC_HEAP:
 		bad = decode_heap(o, &rec->heap, oom);
 		break;
+	case REC_CLOCK: /* decoded from format 4 on */
 	case REC_UNKNOWN:
 		break;
 	}

@@ -47,6 +47,7 @@ enum record_type {
 	REC_FRAMES, /* the reader's own: it keeps the frames; never handed to a caller */
 	REC_THREAD,
 	REC_HEAP,
+	REC_CLOCK, /* format 4: the wall clock paired with the log's time */
 	REC_UNKNOWN
 };
 
@@ -151,6 +152,7 @@ struct log_record {
 	struct frames_record frames; /* REC_FRAMES, inside the reader only */
 	struct thread_record thread; /* REC_THREAD */
 	struct heap_record heap;     /* REC_HEAP */
+	struct clock_info clock;     /* REC_CLOCK */
 	/* REC_END: its "error" (owned, NULL when absent; end_error_len bytes, NULs kept) and
 	 * "events" (-1 when absent) members */
 	char *end_error;

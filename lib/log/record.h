@@ -290,8 +290,35 @@ struct mark_info {
 enum memory_method { MEM_RSS, MEM_PSS, MEM_CGROUP, MEM_NMETHODS };
 extern const char *const memory_method_names[MEM_NMETHODS]; /* "rss", "pss", "cgroup" */
 
-#define JOB_VARS_MAX	  16
+#define JOB_VARS_MAX	  32
 #define EVENT_SOURCES_MAX 8
+
+/*
+ * Where a recording ran in a job of many processes or nodes (the header's "place", format 4):
+ * what the launcher's environment says (docs/clusters.md). An older log's is derived from its
+ * header's "job" variables by the reader, the same way (place_from_vars).
+ */
+struct place_info {
+	char *job;	 /* the job's id (SLURM_JOB_ID, PBS_JOBID, ...); NULL unknown */
+	long rank;	 /* this recording's rank in the job; -1 none */
+	long local_rank; /* its rank among the job's ranks on its node; -1 unknown */
+	long size;	 /* the job's ranks; -1 unknown */
+	long node_index; /* its node's index among the job's nodes; -1 unknown */
+	char *launcher;	 /* "openmpi", "pmix", "pmi", "slurm", "pbs"; NULL none */
+	bool node_wide;	 /* it records the whole job on its node (attach --slurm-job, --cgroup) */
+};
+
+/*
+ * The wall clock at the start (the header's "clock", format 4), and at a "clock" record: the
+ * log's time t paired with CLOCK_REALTIME, and how good the clock says it is (adjtimex).
+ */
+struct clock_info {
+	double t;	       /* the log's time of the reading; 0 in the header */
+	long long wall_us;     /* CLOCK_REALTIME at t, microseconds since the epoch; -1 unknown */
+	int synced;	       /* 1 synchronised (NTP/PTP), 0 not (STA_UNSYNC), -1 unknown */
+	long long maxerror_us; /* the kernel's maximum error, microseconds; -1 unknown */
+	long long esterror_us; /* its estimated error, microseconds; -1 unknown */
+};
 struct header_info {
 	int format;
 	char *memline_version;
@@ -332,7 +359,9 @@ struct header_info {
 	unsigned stacks_when; /* 1 << enum stack_why for each moment asked for */
 	double stacks_every;  /* every=S: S; 0 */
 	double stacks_threshold, stacks_gap, stacks_budget;
-	enum heap_mode heap; /* the header's "heap" (--heap): HEAP_OFF when absent */
+	enum heap_mode heap;	 /* the header's "heap" (--heap): HEAP_OFF when absent */
+	struct place_info place; /* format 4's "place"; else from job_names/job_values */
+	struct clock_info clock; /* format 4's "clock"; else wall_us from start_unix, -1s */
 };
 
 /* Decodes a wait(2) status into how a process ended. */

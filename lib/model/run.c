@@ -90,6 +90,7 @@ void run_release(struct run *run)
 	for (size_t i = 0; i < run->n_warnings; i++)
 		free(run->warnings[i]);
 	free(run->warnings);
+	free(run->clocks);
 	run_init(run);
 }
 
@@ -324,6 +325,15 @@ static int add_heap(struct run *run, struct heap_record *h)
 	p->heap_allocator = h->allocator;
 	p->heap_why = h->why;
 	h->allocator = h->why = NULL;
+	return 0;
+}
+
+/* A clock record: the wall clock at a moment of the log (merging many logs aligns on it). */
+static int add_clock(struct run *run, const struct clock_info *c)
+{
+	if (!grow((void **)&run->clocks, &run->alloc_clocks, run->n_clocks, sizeof(*run->clocks)))
+		return -1;
+	run->clocks[run->n_clocks++] = *c;
 	return 0;
 }
 
@@ -649,6 +659,8 @@ static double record_time(const struct log_record *rec)
 		return rec->thread.t;
 	case REC_HEAP:
 		return rec->heap.t;
+	case REC_CLOCK:
+		return rec->clock.t;
 	default:
 		return 0;
 	}
@@ -733,6 +745,9 @@ int run_add_record(struct run *run, struct log_record *rec)
 		break;
 	case REC_HEAP:
 		ret = add_heap(run, &rec->heap);
+		break;
+	case REC_CLOCK:
+		ret = add_clock(run, &rec->clock);
 		break;
 	case REC_FRAMES: /* the reader keeps those */
 	case REC_UNKNOWN:

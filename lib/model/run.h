@@ -176,6 +176,9 @@ struct run {
 	struct run_stacks stacks;
 	/* The processes' threads (format 3): CPU time and names, and under --heap their heap. */
 	struct run_threads threads;
+	/* The log's "clock" records (format 4), in log order: the wall clock at times t. */
+	struct clock_info *clocks;
+	size_t n_clocks, alloc_clocks;
 	/* The texts of the log's warning records (limits of the recording), at most 16. */
 	char **warnings;
 	size_t n_warnings;
