@@ -966,7 +966,7 @@ static void fill_header(struct recorder *r, struct header_info *h, char **comman
 	h->pids = pids;
 	h->n_pids = n_pids;
 	h->cwd = cwd;
-	for (size_t i = 0; i < JOB_VARS_MAX; i++) {
+	for (size_t i = 0; i < JOB_VARS_MAX && job_vars[i]; i++) {
 		char *v = getenv(job_vars[i]);
 		if (v) {
 			h->job_names[h->n_job] = (char *)job_vars[i];
