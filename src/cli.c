@@ -16,6 +16,7 @@
 
 #include "log/reader.h"
 #include "util/text.h"
+#include "model/job.h"
 #include "model/run.h"
 #include "util/strbuf.h"
 
@@ -353,6 +354,51 @@ void cli_load_run(const char *cmd, int argc, char **argv, int first, struct run 
 	free(path);
 	if (ret < 0) {
 		run_release(run);
+		die_sb(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR, &err);
+	}
+	strbuf_release(&err);
+}
+
+/* Frees logs when the command is done with them: kept reachable for die() until then. */
+static struct cli_logs *held_logs;
+
+void cli_take_logs(const char *cmd, int argc, char **argv, int first, struct cli_logs *logs)
+{
+	struct strbuf err = STRBUF_INIT;
+	int code = cli_resolve_logs(argc, argv, first, logs, &err);
+	if (code)
+		die_sb(code, &err);
+	strbuf_release(&err);
+	(void)cmd;
+	held_logs = logs;
+}
+
+bool cli_logs_are_job(const struct cli_logs *logs)
+{
+	return logs->n > 1 || logs->expanded;
+}
+
+void cli_load_path(const char *path, struct run *run, unsigned long long fields)
+{
+	struct strbuf err = STRBUF_INIT;
+	int ret = run_load_fields(run, path, fields, cli_log_warn, NULL, &err);
+	if (ret < 0) {
+		run_release(run);
+		if (held_logs)
+			cli_logs_release(held_logs);
+		die_sb(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR, &err);
+	}
+	strbuf_release(&err);
+}
+
+void cli_load_job(const struct cli_logs *logs, struct job *job)
+{
+	struct strbuf err = STRBUF_INIT;
+	int ret = job_load(job, logs->paths, logs->n, cli_log_warn, NULL, &err);
+	if (ret < 0) {
+		job_release(job);
+		if (held_logs)
+			cli_logs_release(held_logs);
 		die_sb(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR, &err);
 	}
 	strbuf_release(&err);

@@ -81,6 +81,23 @@ int cli_resolve_logs(int argc, char **argv, int first, struct cli_logs *logs, st
 void cli_logs_release(struct cli_logs *logs);
 
 struct run;
+struct job;
+/*
+ * The logs of a reading command (cli_resolve_logs), or it dies with the exit code and a
+ * message. The caller releases logs (cli_logs_release) once done; until then the helpers
+ * below free them before they die.
+ */
+void cli_take_logs(const char *cmd, int argc, char **argv, int first, struct cli_logs *logs);
+/* Whether they are to be read as one job: more than one log, or a directory or a pattern. */
+bool cli_logs_are_job(const struct cli_logs *logs);
+/* Loads one log (run_load_fields) or dies: 66 when it cannot be opened, 65 not a log. */
+void cli_load_path(const char *path, struct run *run, unsigned long long fields);
+/*
+ * Loads the logs as one job (job_load) or dies: 66 when none can be opened, 65 when none is a
+ * memline log. A log among them that cannot be read is warned of and kept as unreadable.
+ */
+void cli_load_job(const struct cli_logs *logs, struct job *job);
+
 /*
  * For the commands that read a log: takes the at most one LOG left in argv after the options
  * (argv[first] onwards; the newest memline-*.jsonl if none) and loads it into run, keeping

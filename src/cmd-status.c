@@ -13,10 +13,13 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: memline status [LOG]\n"
+	fprintf(f, "usage: memline status [LOG...]\n"
 		   "\n"
 		   "Prints how a recorded run ended: the status word on the first line, details\n"
 		   "after. LOG defaults to the newest memline-*.jsonl in the current directory.\n"
+		   "Several logs (or a directory of them, or a quoted pattern) are one job: its\n"
+		   "status is its worst log's (one rank OOM-killed makes the job oom-killed), and\n"
+		   "the next line names that rank and its node.\n"
 		   "\n"
 		   "exit status: 0 completed, 1 failed, 2 killed or oom-killed, 3 incomplete,\n"
 		   "             4 running, 5 detached or exited; 64 and up: memline's own errors\n"
@@ -174,14 +177,27 @@ int cmd_status(int argc, char **argv)
 		die(EXIT_USAGE, "status: unknown option '%s'; see 'memline status --help'",
 		    argv[optind - 1]);
 	}
-	struct run run;
+	struct cli_logs logs;
 	struct strbuf out = STRBUF_INIT;
-	cli_load_run("status", argc, argv, optind, &run, 0);
-	render_status(&run, &out);
+	enum run_status status;
+	cli_take_logs("status", argc, argv, optind, &logs);
+	if (cli_logs_are_job(&logs)) {
+		struct job job;
+		cli_load_job(&logs, &job);
+		report_job_status(&job, &out);
+		status = job.status;
+		job_release(&job);
+	} else {
+		struct run run;
+		cli_load_path(logs.paths[0], &run, 0);
+		render_status(&run, &out);
+		status = run.status;
+		run_release(&run);
+	}
+	cli_logs_release(&logs);
 	int code = cli_print(&out);
 	if (!code)
-		code = status_exit_code(run.status);
+		code = status_exit_code(status);
 	strbuf_release(&out);
-	run_release(&run);
 	return code;
 }

@@ -57,8 +57,8 @@ struct job_log {
 	double peak_t;		/* when, job time */
 	long long cpu_ms;	/* its processes' CPU time, all told; -1 unknown */
 	double clock_error;	/* the largest maximum error its clock stated, s; -1 unknown */
-	bool clock_synced;	/* every clock reading it made said synchronised */
-	char *command;		/* the recorded command, quoted for a shell; owned */
+	int clock_synced;  /* 1 its clock readings said synchronised, 0 one did not, -1 unknown */
+	char *command;	   /* the recorded command, quoted for a shell; owned */
 	long long *series; /* n_bins: its highest memory in each bin, KiB; -1 outside its life */
 };
 

@@ -6,6 +6,7 @@
 #ifndef MEMLINE_REPORT_H
 #define MEMLINE_REPORT_H
 
+#include "model/job.h"
 #include "model/run.h"
 #include "util/strbuf.h"
 #include "util/text.h"
@@ -97,5 +98,22 @@ const char *report_method_words(enum memory_method method, bool short_name);
  * the error escaped. No newline; nothing when the log has none.
  */
 void report_stopped(const struct run *run, struct strbuf *out);
+
+/*
+ * The report of many logs as one job (model/job.h): how it ended and which rank ended it, its
+ * peak, its nodes, its top ranks by peak (top of them, 0: 10) against the median, logs missing
+ * or cut off, the clocks, and a timeline with the band across ranks.
+ */
+void report_job_text(const struct job *job, size_t top, struct strbuf *out);
+/*
+ * `memline status` of many logs: the job's status word on the first line, then who ended it,
+ * its logs, duration and peak, and the logs missing or cut off.
+ */
+void report_job_status(const struct job *job, struct strbuf *out);
+/*
+ * The JSON report of a job: {"job": {...}, "nodes": [...], "ranks": [...]} (docs/reading.md),
+ * memory in bytes, times in seconds of the job's clock. Ends in a newline.
+ */
+void report_job_json(const struct job *job, struct strbuf *out);
 
 #endif
