@@ -69,6 +69,8 @@ static void add_ending(const struct job_log *l, struct strbuf *out)
 		strbuf_addstr(out, " (");
 		text_signal(out, l->signal);
 		strbuf_addch(out, ')');
+	} else if (l->truncated) {
+		strbuf_addstr(out, " (its log is cut off)");
 	}
 }
 
