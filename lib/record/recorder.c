@@ -50,23 +50,37 @@
 /* The kernel's event sources raise this when they have something (SIGRTMIN: the channel). */
 #define SIGEVENTS (SIGRTMIN + 1)
 
+/*
+ * The header's "job": the launchers' variables that name this job and rank, every one that
+ * place_from_vars reads among them (log/place.h's place_vars), so that a reader can derive the
+ * place again from the header alone.
+ */
 static const char *const job_vars[JOB_VARS_MAX] = {
 	"OMPI_COMM_WORLD_RANK",
 	"OMPI_COMM_WORLD_SIZE",
 	"OMPI_COMM_WORLD_LOCAL_RANK",
+	"OMPI_MCA_ess_base_jobid",
 	"PMI_RANK",
 	"PMI_SIZE",
+	"MPI_LOCALRANKID",
 	"PMIX_RANK",
+	"PMIX_NAMESPACE",
 	"MV2_COMM_WORLD_RANK",
 	"SLURM_JOB_ID",
+	"SLURM_JOBID",
 	"SLURM_ARRAY_JOB_ID",
 	"SLURM_ARRAY_TASK_ID",
 	"SLURM_PROCID",
 	"SLURM_LOCALID",
 	"SLURM_NODEID",
+	"SLURM_STEP_NUM_TASKS",
+	"SLURM_NTASKS",
 	"PBS_JOBID",
 	"PBS_ARRAY_INDEX",
 	"PBS_TASKNUM",
+	"PBS_VNODENUM",
+	"PBS_NODENUM",
+	"PBS_NP",
 };
 
 struct recorder {
