@@ -40,6 +40,7 @@
 #include "record/capture.h"
 #include "record/cgroup.h"
 #include "record/channel.h"
+#include "log/place.h"
 #include "log/writer.h"
 #include "record/oom.h"
 #include "record/pidfd.h"
@@ -980,6 +981,9 @@ static void fill_header(struct recorder *r, struct header_info *h, char **comman
 	h->pids = pids;
 	h->n_pids = n_pids;
 	h->cwd = cwd;
+	place_init(&h->place);
+	h->clock = (struct clock_info){
+		.wall_us = -1, .synced = -1, .maxerror_us = -1, .esterror_us = -1};
 	for (size_t i = 0; i < JOB_VARS_MAX && job_vars[i]; i++) {
 		char *v = getenv(job_vars[i]);
 		if (v) {
