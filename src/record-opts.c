@@ -515,7 +515,7 @@ static void expand_log_path(struct record_opts *ro)
 	if (place_from_vars(&place, place_getenv, NULL) < 0)
 		die(EXIT_SOFTWARE, "out of memory");
 	struct utsname u;
-	const char *host = uname(&u) == 0 ? u.nodename : NULL;
+	const char *host = place_host(place_getenv, NULL, uname(&u) == 0 ? u.nodename : NULL);
 	unsigned used;
 	if (place_expand(ro->log_path, &place, host, getpid(), &out, &used, &err) < 0) {
 		struct strbuf msg = STRBUF_INIT;

@@ -88,6 +88,7 @@ const char *const place_vars[] = {
 	"PBS_JOBID",
 	"PMIX_NAMESPACE",
 	"OMPI_MCA_ess_base_jobid",
+	"SLURMD_NODENAME",
 	NULL,
 };
 
@@ -211,6 +212,12 @@ int place_from_vars(struct place_info *p, place_get_fn *get, void *data)
 }
 
 /* ---- patterns ---- */
+
+const char *place_host(place_get_fn *get, void *data, const char *nodename)
+{
+	const char *node = value(get, data, "SLURMD_NODENAME");
+	return node ? node : nodename;
+}
 
 /* Names, for a message: "A, B or C" of the launchers' variables of one kind. */
 static void add_names(struct strbuf *sb, bool rank, bool node)

@@ -23,8 +23,8 @@ typedef const char *place_get_fn(void *data, const char *name);
 const char *place_getenv(void *data, const char *name);
 
 /*
- * Every variable place_from_vars may read, NULL-terminated: the recorder keeps at least these
- * in the header's "job" object, so that a reader can derive the place again.
+ * Every variable place_from_vars and place_host may read, NULL-terminated: the recorder keeps
+ * at least these in the header's "job" object, so that a reader can derive the place again.
  */
 extern const char *const place_vars[];
 
@@ -50,6 +50,12 @@ int place_copy(struct place_info *dst, const struct place_info *src);
  * node_wide is left false. Returns 0, or -1 out of memory (p is then as place_init leaves it).
  */
 int place_from_vars(struct place_info *p, place_get_fn *get, void *data);
+
+/*
+ * The name of the node memline runs on, for %h: Slurm's name of it (SLURMD_NODENAME: a host
+ * may run several slurmd, each a node of its own), else nodename (uname's).
+ */
+const char *place_host(place_get_fn *get, void *data, const char *nodename);
 
 /* What a log path pattern names (place_expand's *used). */
 enum place_pattern {

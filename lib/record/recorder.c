@@ -77,6 +77,7 @@ static const char *const job_vars[JOB_VARS_MAX] = {
 	"SLURM_NODEID",
 	"SLURM_STEP_NUM_TASKS",
 	"SLURM_NTASKS",
+	"SLURMD_NODENAME",
 	"PBS_JOBID",
 	"PBS_ARRAY_INDEX",
 	"PBS_TASKNUM",

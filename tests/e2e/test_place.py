@@ -28,8 +28,8 @@ PLACE_VARS = ["OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_W
               "SLURM_LOCALID", "SLURM_STEP_NUM_TASKS", "SLURM_NTASKS", "SLURM_NODEID",
               "PBS_VNODENUM", "PBS_NP", "PBS_NODENUM", "SLURM_ARRAY_JOB_ID",
               "SLURM_ARRAY_TASK_ID", "SLURM_JOB_ID", "SLURM_JOBID", "PBS_JOBID", "PMIX_NAMESPACE",
-              "OMPI_MCA_ess_base_jobid"]
-LAUNCHER_PREFIXES = ("OMPI_", "PMIX_", "PMI_", "SLURM_", "PBS_", "MPI_LOCAL", "MV2_")
+              "OMPI_MCA_ess_base_jobid", "SLURMD_NODENAME"]
+LAUNCHER_PREFIXES = ("OMPI_", "PMIX_", "PMI_", "SLURM_", "PBS_", "MPI_LOCAL", "MV2_", "SLURMD_")
 
 NOWHERE = {"job": None, "rank": None, "local_rank": None, "size": None, "node_index": None,
            "launcher": None, "node_wide": False}
@@ -102,6 +102,12 @@ def test_patterns_expand_from_the_launchers_variables(ml, tmp_path):
     h = header_of(read_log(tmp_path / f"881.1.5.{SHORT_HOST}.jsonl"))
     assert h["place"] == {"job": "881", "rank": 5, "local_rank": 1, "size": 8, "node_index": 1,
                           "launcher": "slurm", "node_wide": False}, h["place"]
+
+    # several slurmd on one host: %h is Slurm's name of the node
+    p = ml.cmd("run", "-o", "job.%h.jsonl", "--", ml.memwork, "exit", 0,
+               env=env_with(SLURMD_NODENAME="n2", **slurm))
+    assert p.returncode == 0, p.stderr
+    assert header_of(read_log(tmp_path / "job.n2.jsonl"))["job"]["SLURMD_NODENAME"] == "n2"
 
     pbs = dict(PBS_JOBID="4711.pbs01", PBS_VNODENUM=6, PBS_NODENUM=1, PBS_TASKNUM=3, PBS_NP=8)
     p = ml.cmd("run", "-o", "pbs-%r-%n-%j-100%%.jsonl", "--", ml.memwork, "exit", 0,

@@ -292,6 +292,19 @@ static void test_patterns(void **state)
 	place_release(&p);
 }
 
+/* %h: Slurm's name of the node where it has one (several slurmd on one host), else the host. */
+static void test_host(void **state)
+{
+	(void)state;
+	const char *const slurm[] = {"SLURMD_NODENAME=n2", NULL};
+	const char *const none[] = {"SLURMD_NODENAME=", NULL};
+	struct env e = {.vars = slurm};
+	assert_string_equal(place_host(get, &e, "vm.example"), "n2");
+	e.vars = none;
+	assert_string_equal(place_host(get, &e, "vm.example"), "vm.example");
+	assert_null(place_host(get, &e, NULL));
+}
+
 static void test_bad_patterns(void **state)
 {
 	(void)state;
@@ -337,6 +350,7 @@ int main(void)
 		cmocka_unit_test(test_damaged),
 		cmocka_unit_test(test_copy),
 		cmocka_unit_test(test_patterns),
+		cmocka_unit_test(test_host),
 		cmocka_unit_test(test_bad_patterns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
