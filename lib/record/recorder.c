@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/timex.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,6 +41,7 @@
 #include "record/capture.h"
 #include "record/cgroup.h"
 #include "record/channel.h"
+#include "log/place.h"
 #include "log/writer.h"
 #include "record/oom.h"
 #include "record/pidfd.h"
@@ -50,23 +52,38 @@
 /* The kernel's event sources raise this when they have something (SIGRTMIN: the channel). */
 #define SIGEVENTS (SIGRTMIN + 1)
 
+/*
+ * The header's "job": the launchers' variables that name this job and rank, every one that
+ * place_from_vars reads among them (log/place.h's place_vars), so that a reader can derive the
+ * place again from the header alone.
+ */
 static const char *const job_vars[JOB_VARS_MAX] = {
 	"OMPI_COMM_WORLD_RANK",
 	"OMPI_COMM_WORLD_SIZE",
 	"OMPI_COMM_WORLD_LOCAL_RANK",
+	"OMPI_MCA_ess_base_jobid",
 	"PMI_RANK",
 	"PMI_SIZE",
+	"MPI_LOCALRANKID",
 	"PMIX_RANK",
+	"PMIX_NAMESPACE",
 	"MV2_COMM_WORLD_RANK",
 	"SLURM_JOB_ID",
+	"SLURM_JOBID",
 	"SLURM_ARRAY_JOB_ID",
 	"SLURM_ARRAY_TASK_ID",
 	"SLURM_PROCID",
 	"SLURM_LOCALID",
 	"SLURM_NODEID",
+	"SLURM_STEP_NUM_TASKS",
+	"SLURM_NTASKS",
+	"SLURMD_NODENAME",
 	"PBS_JOBID",
 	"PBS_ARRAY_INDEX",
 	"PBS_TASKNUM",
+	"PBS_VNODENUM",
+	"PBS_NODENUM",
+	"PBS_NP",
 };
 
 struct recorder {
@@ -85,6 +102,9 @@ struct recorder {
 	struct log_writer log;
 	sigset_t sigs; /* blocked, and taken with sigtimedwait */
 	double t0;
+	struct clock_info clock0; /* the wall clock at t0 (the header's "clock") */
+	double clock_period;	  /* between two clock records, seconds */
+	double next_clock;	  /* when the next is due, elapsed seconds */
 	bool attach;
 	bool self;	/* libmemline's in-process recording: no signals, a stop pipe instead */
 	bool started;	/* the first sample was taken */
@@ -140,6 +160,70 @@ static double boottime(void)
 static double elapsed(const struct recorder *r)
 {
 	return boottime() - r->t0;
+}
+
+/*
+ * ---- the wall clock ----
+ * Many logs of one job are merged on the wall clock, so each log pairs its own time (boottime
+ * since t0) with CLOCK_REALTIME: at t0 (the header's "clock") and in "clock" records.
+ */
+
+static long long timespec_ns(const struct timespec *ts)
+{
+	return ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
+/*
+ * Reads the wall clock into c (but c->t) paired with CLOCK_BOOTTIME, which it returns in
+ * seconds: CLOCK_REALTIME is read just before and just after the boottime (vDSO reads, tens
+ * of nanoseconds apart), the wall time the middle of the two. adjtimex says how good the
+ * clock is: synchronised unless the kernel says TIME_ERROR or STA_UNSYNC, and its maximum and
+ * estimated errors; all unknown where the call is refused (a seccomp filter).
+ */
+static double read_clock(struct clock_info *c)
+{
+	struct timespec w1, b, w2;
+	clock_gettime(CLOCK_REALTIME, &w1);
+	clock_gettime(CLOCK_BOOTTIME, &b);
+	clock_gettime(CLOCK_REALTIME, &w2);
+	long long ns = timespec_ns(&w1) + (timespec_ns(&w2) - timespec_ns(&w1)) / 2;
+	c->wall_us = (ns + 500) / 1000;
+	struct timex tx;
+	memset(&tx, 0, sizeof(tx)); /* modes 0: read only */
+	int state = adjtimex(&tx);
+	if (state < 0) {
+		c->synced = -1;
+		c->maxerror_us = c->esterror_us = -1;
+	} else {
+		c->synced = state != TIME_ERROR && !(tx.status & STA_UNSYNC);
+		c->maxerror_us = tx.maxerror >= 0 ? tx.maxerror : -1;
+		c->esterror_us = tx.esterror >= 0 ? tx.esterror : -1;
+	}
+	return (double)b.tv_sec + (double)b.tv_nsec * 1e-9;
+}
+
+/* RECORDER_CLOCK_PERIOD, or MEMLINE_CLOCK_PERIOD's seconds when it is a number (tests). */
+static double clock_period(void)
+{
+	const char *s = getenv("MEMLINE_CLOCK_PERIOD");
+	if (!s || !*s)
+		return RECORDER_CLOCK_PERIOD;
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || *end || !isfinite(v) || v <= 0)
+		return RECORDER_CLOCK_PERIOD;
+	return v < RECORDER_CLOCK_PERIOD_MIN ? RECORDER_CLOCK_PERIOD_MIN : v;
+}
+
+/* A clock record now; the next is due a period later. Returns its time. */
+static double write_clock(struct recorder *r)
+{
+	struct clock_info c;
+	c.t = read_clock(&c) - r->t0;
+	log_write_clock(&r->log, &c);
+	r->next_clock = c.t + r->clock_period;
+	return c.t;
 }
 
 void recorder_options_init(struct recorder_options *o)
@@ -715,6 +799,8 @@ static double wait_time(struct recorder *r)
 	double flush = log_writer_due(&r->log) - boottime();
 	if (flush < wait)
 		wait = flush;
+	if (r->next_clock - elapsed(r) < wait)
+		wait = r->next_clock - elapsed(r);
 	if (r->mark_sample - elapsed(r) < wait)
 		wait = r->mark_sample - elapsed(r);
 	return wait < 0 ? 0 : wait; /* overdue: only look for what is pending */
@@ -731,6 +817,8 @@ static void turn(struct recorder *r, struct strbuf *err)
 	}
 	if (r->stacking)
 		r->o->stacks_watcher->tick(r->stacks);
+	if (elapsed(r) >= r->next_clock)
+		write_clock(r);
 	if (log_writer_flush(&r->log, boottime(), false, err) < 0)
 		note_warning(r, err);
 }
@@ -872,6 +960,10 @@ static void finish(struct recorder *r, struct recorder_result *res)
 	if (r->tracing)
 		tracer_detach_all(&r->tracer); /* tracees that run on are not stopped for nobody */
 	end_cgroup(r, end.t);
+	/* the last pair of clocks, so that every log has two; the end follows it in time */
+	double t = write_clock(r);
+	if (t > end.t)
+		end.t = t;
 	log_write_end(&r->log, &end);
 	close_channel(r);
 
@@ -947,25 +1039,34 @@ static void fill_header(struct recorder *r, struct header_info *h, char **comman
 			size_t n_pids, char *cwd, struct utsname *u)
 {
 	memset(h, 0, sizeof(*h));
+	/* the start is the wall clock at t0, as the header's clock says it to the microsecond */
 	static char iso[40];
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
+	h->clock = r->clock0;
+	time_t secs = (time_t)(r->clock0.wall_us / 1000000);
 	struct tm tm;
-	gmtime_r(&now.tv_sec, &tm);
+	gmtime_r(&secs, &tm);
 	size_t len = strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(iso + len, sizeof(iso) - len, ".%03ldZ", now.tv_nsec / 1000000);
+	snprintf(iso + len, sizeof(iso) - len, ".%03dZ", (int)(r->clock0.wall_us % 1000000 / 1000));
 	h->format = LOG_FORMAT_VERSION;
 	h->memline_version = MEMLINE_VERSION;
 	h->mode = r->self ? "self" : r->attach ? "attach" : "run";
 	h->host = u->nodename;
 	h->kernel = u->release;
 	h->start_iso = iso;
-	h->start_unix = (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+	h->start_unix = (double)r->clock0.wall_us * 1e-6;
 	h->command = command;
 	h->pid = pids[0];
 	h->pids = pids;
 	h->n_pids = n_pids;
 	h->cwd = cwd;
+	/* where in a job this is, as the launcher says (out of memory: nowhere in particular) */
+	place_from_vars(&h->place, place_getenv, NULL);
+	if (r->o->node_wide) {
+		/* one recording for the whole node: the launcher's rank is that of memline's
+		 * task (srun --ntasks-per-node=1), not one of the job's */
+		h->place.node_wide = true;
+		h->place.rank = h->place.local_rank = h->place.size = -1;
+	}
 	for (size_t i = 0; i < JOB_VARS_MAX && job_vars[i]; i++) {
 		char *v = getenv(job_vars[i]);
 		if (v) {
@@ -1024,6 +1125,7 @@ static void write_header(struct recorder *r, char **command, pid_t *pids, size_t
 	char *cwd = getcwd(NULL, 0);
 	fill_header(r, &h, command, pids, n, cwd, &u);
 	log_write_header(&r->log, &h);
+	place_release(&h.place);
 	free(cwd);
 }
 
@@ -1450,8 +1552,11 @@ static pid_t spawn(struct recorder *r, char *const argv[], int exec_fd, const st
  */
 static void restart_clock(struct recorder *r)
 {
-	r->t0 = boottime();
+	r->t0 = read_clock(&r->clock0); /* t0 and the wall clock at t0, as one pair */
+	r->clock0.t = 0;
 	r->sampler.opt.t0 = r->t0;
+	r->clock_period = clock_period();
+	r->next_clock = r->clock_period;
 }
 
 /*

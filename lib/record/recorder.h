@@ -63,6 +63,11 @@ struct recorder_options {
 	bool no_cgroup;
 	const char *cgroup;
 	/*
+	 * The recording is of the whole job on its node (attach --cgroup, --slurm-job), one per
+	 * node, not of one rank: the header's place says node_wide, and no rank.
+	 */
+	bool node_wide;
+	/*
 	 * --stacks: with stacks.when, the watcher that captures them (lib/stacks/: the tool's,
 	 * which libmemline's recorder does without); SIGUSR1 then asks for a capture.
 	 */
@@ -127,6 +132,15 @@ struct recorder_watcher {
 #define RECORDER_INTERVAL_LIMIT 86400.0
 /* The longest the loop waits in one turn; a longer wait is several turns. */
 #define RECORDER_MAX_WAIT 3600.0
+/*
+ * How often a "clock" record pairs the wall clock with the log's time (and once more just
+ * before the end), seconds: often enough for a merge to follow a clock that drifts (NTP slews
+ * it by at most 500 ppm, 0.15 s in this time) or is stepped, rare enough to cost nothing (a
+ * line of 100 bytes). MEMLINE_CLOCK_PERIOD (seconds, at least RECORDER_CLOCK_PERIOD_MIN) sets
+ * another period, for tests.
+ */
+#define RECORDER_CLOCK_PERIOD	  300.0
+#define RECORDER_CLOCK_PERIOD_MIN 0.01
 
 void recorder_options_init(struct recorder_options *o);
 
