@@ -387,14 +387,9 @@ def test_each_rank_of_a_real_mpi_run_records_its_own_log(ml, mpi_logs):
 
 
 def test_the_merged_report_of_a_real_mpi_run(ml, mpi_logs):
-    """`memline report --json DIR` of the 4 ranks' logs: the job model's contract.
-    GUARD (remove when the merged report lands with the job model): skipped while report takes
-    one log only."""
+    """`memline report --json DIR` of the 4 ranks' logs: the job model's contract."""
     logs, baseline = mpi_logs
     p = ml.cmd("report", "--json", logs)
-    if (p.returncode == 64 and "takes one LOG" in p.stderr) or (
-            p.returncode == 66 and "is a directory" in p.stderr):
-        pytest.skip(f"merged report not there yet: {p.stderr.strip()}")
     assert p.returncode == 0, p.stderr
     rep = json.loads(p.stdout)
     job = rep["job"]
