@@ -869,6 +869,10 @@ static long pids_under(int dfd, int depth, void (*fn)(pid_t pid, void *data), vo
 	DIR *d = ld >= 0 ? fdopendir(ld) : NULL;
 	if (!d && ld >= 0)
 		close(ld);
+	/* the copy shares dfd's offset, at the end once dfd was listed: a cgroup kept open
+	 * (attach --cgroup's, listed again every second) would show no child made since */
+	if (d)
+		rewinddir(d);
 	for (struct dirent *e; d && (e = readdir(d));) {
 		if (e->d_name[0] == '.' || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
 			continue;
