@@ -9,6 +9,7 @@ attach records it), then proctrack/linuxproc (attach finds the job's processes b
 SLURM_JOB_ID). Both nodes are this host: their processes share one machine, and what tells them
 apart is the node's name (SLURMD_NODENAME, and the cgroup's slurm_n1 / n1_slurmstepd.scope).
 The tests skip, with the daemons' log tails, only when the cluster cannot start.
+MEMLINE_TEST_SLURM_PROCTRACK=linuxproc tries only proctrack/linuxproc (a comma list: the order).
 
 Ground truth: the workloads' own pid files and what they allocate; the environment Slurm gives a
 task. The tests before the cluster's need no Slurm: processes given a made-up SLURM_JOB_ID are a
@@ -390,7 +391,8 @@ def cluster():
     why = []
     c = None
     try:
-        for proctrack in ("cgroup", "linuxproc"):
+        tries = os.environ.get("MEMLINE_TEST_SLURM_PROCTRACK") or "cgroup,linuxproc"
+        for proctrack in tries.split(","):
             c = Cluster(base / proctrack, proctrack)
             failed = c.start()
             if not failed:
