@@ -79,11 +79,11 @@ static const struct record_option {
 	 "or its path as /proc/PID/cgroup shows it), never removed:\n"
 	 "run starts COMMAND in it, attach records its processes"},
 	{"slurm-job", OPT_SLURM_JOB, "ID", ATTACH,
-	 "every process of Slurm job ID on this node: its cgroup's\n"
-	 "(its memory cgroup's memory, every page once), or those\n"
+	 "every process of Slurm job ID on this node: those of its\n"
+	 "cgroup (the job's memory: its memory cgroup's charge), or\n"
 	 "whose environment has SLURM_JOB_ID=ID; new steps' too.\n"
 	 "In the job: srun --overlap --ntasks-per-node=1 memline\n"
-	 "attach --slurm-job $SLURM_JOB_ID -o job.%h.jsonl &"},
+	 "attach --slurm-job $SLURM_JOB_ID -o 'job.%h.jsonl' &"},
 	{"no-cgroup", OPT_NO_CGROUP, NULL, RUN | ATTACH,
 	 "no memory cgroup for the job (run makes one, attach takes\n"
 	 "the processes' own): its memory is then its processes'"},
