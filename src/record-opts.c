@@ -14,6 +14,7 @@
 #include "log/writer.h"
 #include "render/report.h"
 #include "record/events.h"
+#include "record/slurm.h"
 #include "stacks/stacks.h"
 #include "util/text.h"
 
@@ -38,6 +39,7 @@ enum {
 	OPT_STACKS_GAP,
 	OPT_STACKS_BUDGET,
 	OPT_HEAP,
+	OPT_SLURM_JOB,
 };
 
 /* Which commands take an option. */
@@ -81,6 +83,12 @@ static const struct record_option {
 	 "the job is the existing memory cgroup PATH (its directory,\n"
 	 "or its path as /proc/PID/cgroup shows it), never removed:\n"
 	 "run starts COMMAND in it, attach records its processes"},
+	{"slurm-job", OPT_SLURM_JOB, "ID", ATTACH,
+	 "every process of Slurm job ID on this node: those of its\n"
+	 "cgroup (the job's memory: its memory cgroup's charge), or\n"
+	 "whose environment has SLURM_JOB_ID=ID; new steps' too.\n"
+	 "In the job: srun --overlap --ntasks-per-node=1 memline\n"
+	 "attach --slurm-job $SLURM_JOB_ID -o 'job.%h.jsonl' &"},
 	{"no-cgroup", OPT_NO_CGROUP, NULL, RUN | ATTACH,
 	 "no memory cgroup for the job (run makes one, attach takes\n"
 	 "the processes' own): its memory is then its processes'"},
@@ -343,6 +351,16 @@ static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg
 		return true;
 	case OPT_NO_CGROUP:
 		ro->rec.no_cgroup = true;
+		return true;
+	case OPT_SLURM_JOB:
+		if (strcmp(cmd, "attach"))
+			die(EXIT_USAGE, "--slurm-job is for 'memline attach': it records a running "
+					"job");
+		if (!slurm_job_id_parse(arg, &ro->rec.slurm_job))
+			die(EXIT_USAGE,
+			    "--slurm-job takes a job's number, its SLURM_JOB_ID (an array task's "
+			    "own, such as 1234), not '%s'",
+			    arg);
 		return true;
 	case OPT_TRACE:
 		if (strcmp(cmd, "run"))
@@ -680,6 +698,7 @@ int record_finish(struct record_opts *ro, int ret, struct recorder_result *res, 
 		code = EXIT_UNAVAILABLE;
 		break;
 	case RECORDER_ERR_REGEX:
+	case RECORDER_ERR_AMBIGUOUS:
 		code = EXIT_USAGE;
 		break;
 	default:
