@@ -416,9 +416,8 @@ def describe(c, p):
 def test_srun_ranks_each_record_their_own(cluster, tmp_path):
     """srun -N 2 -n 4 memline run: four logs, ranks 0 to 3 by SLURM_PROCID, two on each node;
     the nodes told apart by SLURM_NODEID and SLURMD_NODENAME, not by the host name (one host)."""
-    # TODO(part 8 merge): -o '{tmp_path}/r.%r.jsonl' once run expands %r; until then the shell
-    # names each log after SLURM_PROCID
-    script = (f"exec {MEMLINE} run -q -i 0.05 -o {tmp_path}/r.$SLURM_PROCID.jsonl -- "
+    # memline names each log by its rank (-o %r); the shell only picks each rank's size
+    script = (f"exec {MEMLINE} run -q -i 0.05 -o '{tmp_path}/r.%r.jsonl' -- "
               f"{MEMWORK} alloc $((8 * (SLURM_PROCID + 1)))M sleep 300")
     p = cluster.run("srun", "-N", "2", "-n", "4", "sh", "-c", script, timeout=40)
     assert p.returncode == 0, describe(cluster, p)
@@ -439,13 +438,24 @@ def test_srun_ranks_each_record_their_own(cluster, tmp_path):
     assert all(len(r) == 2 for r in nodes.values()), nodes
     # both "nodes" are this machine: the header's host cannot tell them apart
     assert len(hosts) == 1, hosts
+    # merged, they are four ranks on two nodes (by SLURMD_NODENAME), the place from srun's
+    # variables
+    m = subprocess.run([str(MEMLINE), "report", "--json", str(tmp_path)], capture_output=True,
+                       text=True, timeout=30)
+    assert m.returncode == 0, m.stderr
+    rep = json.loads(m.stdout)
+    assert rep["job"]["ranks"] == 4 and rep["job"]["launcher"] == "slurm", rep["job"]
+    assert rep["job"]["size"] == 4 and rep["job"]["status"] == "completed", rep["job"]
+    assert sorted((n["host"], n["ranks"]) for n in rep["nodes"]) == [("n1", 2), ("n2", 2)], \
+        rep["nodes"]
+    assert rep["job"]["heaviest"]["rank"] == 3, rep["job"]
 
 
 BATCH = """\
 #!/bin/sh
 # One memline per node records the job's processes there, beside the job's own steps.
-# TODO(part 8 merge): -o '{dir}/job.%n.jsonl' once attach expands %n (%h: both nodes are this host)
-srun --overlap --ntasks-per-node=1 sh -c 'exec {memline} attach --slurm-job "$SLURM_JOB_ID" -q -i 0.05 -o {dir}/job.$SLURMD_NODENAME.jsonl' &
+# -o %h: the node's name (SLURMD_NODENAME: both nodes are this host)
+srun --overlap --ntasks-per-node=1 {memline} attach --slurm-job "$SLURM_JOB_ID" -q -i 0.05 -o '{dir}/job.%h.jsonl' &
 i=0
 while [ ! -s {dir}/job.n1.jsonl ] || [ ! -s {dir}/job.n2.jsonl ]; do
     i=$((i + 1))
@@ -513,9 +523,6 @@ def test_attach_slurm_job_header_place(per_node):
     d, logs, pids = per_node
     for node in NODES:
         h = header_of(logs[node])
-        if "place" not in h:
-            pytest.skip("the header has no 'place' yet (format 4 comes with part 8's recording "
-                        "side): enable after the merge")
         place = h["place"]
         assert place.get("node_wide") is True, place
         assert place.get("job") == h["job"]["SLURM_JOB_ID"], place
@@ -530,11 +537,21 @@ def test_merged_report_shows_two_nodes(per_node):
     one = subprocess.run([str(MEMLINE), "report", "--json", *(str(d / f"job.{n}.jsonl")
                                                                for n in NODES)],
                          capture_output=True, text=True, timeout=30)
-    if one.returncode == 64 and "takes one LOG" in one.stderr:
-        pytest.skip("report reads one log until part 8's merged readers are merged: "
-                    f"{one.stderr.strip()}")
+    assert one.returncode == 0, one.stderr
+    assert json.loads(one.stdout)["nodes"] == json.loads(p.stdout)["nodes"]
     assert p.returncode == 0, p.stderr
     report = json.loads(p.stdout)
     nodes = report.get("nodes")
     assert isinstance(nodes, list) and len(nodes) == 2, \
         f"expected two nodes (both on this host: told apart by SLURMD_NODENAME): {nodes}"
+    by_host = {n["host"]: n for n in nodes}
+    assert sorted(by_host) == ["n1", "n2"], nodes
+    for host, n in by_host.items():
+        # each node's memory is its node-wide log's, its cgroup's under proctrack/cgroup
+        assert n["node_wide"] is True and n["ranks"] == 0 and n["logs"] == 1, n
+        assert n["peak"] >= 0.95 * ALLOC[host] * MIB * 1024, n  # bytes
+    assert by_host["n1"]["peak"] < 80 * MIB * 1024, by_host
+    job = report["job"]
+    assert job["id"] == header_of(logs["n1"])["job"]["SLURM_JOB_ID"], job
+    # no rank: the nodes are compared with each other
+    assert job["heaviest"]["node"] == "n2", job
