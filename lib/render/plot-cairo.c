@@ -53,7 +53,6 @@ struct layer {
 
 static void draw_header(struct plot *p)
 {
-	cairo_t *cr = p->cr;
 	struct strbuf cmd = STRBUF_INIT;
 	if (p->o->title) {
 		strbuf_addstr(&cmd, p->o->title);
@@ -66,9 +65,7 @@ static void draw_header(struct plot *p)
 		if (p->n > 4)
 			strbuf_addf(&cmd, "  (+%zu more)", p->n - 4);
 	}
-	plot_font(p, 16, true);
-	plot_rgb(cr, p->th->fg, 1);
-	plot_text(p, plot_fit(p, cmd.buf ? cmd.buf : "", cmd.len, p->w - 24), 12, 24, 0);
+	plot_heading(p, &cmd, 0);
 
 	static const char *const what[] = {"RSS (resident memory)", "PSS (proportional set size)",
 					   "virtual memory size", "swap", "CPU (% of one core)"};
@@ -86,9 +83,7 @@ static void draw_header(struct plot *p)
 		strbuf_addf(&cmd, " · %s", h->start_iso);
 	if (p->n > 1)
 		strbuf_addf(&cmd, " · %zu runs, each from its start", p->n);
-	plot_font(p, 11, false);
-	plot_rgb(cr, p->th->muted, 1);
-	plot_text(p, plot_fit(p, cmd.buf, cmd.len, p->w - 24), 12, 42, 0);
+	plot_heading(p, &cmd, 1);
 	strbuf_release(&cmd);
 }
 
@@ -633,7 +628,7 @@ static void draw(struct plot *p)
 
 	draw_header(p);
 	size_t spans_skipped = draw_spans(p);
-	plot_axes(p, unit_name, unit);
+	plot_axes(p, unit_name, unit, "time since start");
 	draw_series(p);
 	draw_end_marks(p);
 	size_t skipped = draw_events(p, rows);
@@ -838,9 +833,7 @@ static void thread_header(struct plot *p)
 				strbuf_addf(&sb, " (%s)", proc->heap_why);
 		}
 	}
-	plot_font(p, 16, true);
-	plot_rgb(p->cr, p->th->fg, 1);
-	plot_text(p, plot_fit(p, sb.buf ? sb.buf : "", sb.len, p->w - 24), 12, 24, 0);
+	plot_heading(p, &sb, 0);
 	strbuf_reset(&sb);
 	strbuf_addf(&sb, "%zu thread%s%s · ", st->n_threads, st->n_threads == 1 ? "" : "s",
 		    st->heap ? (st->stacked ? ", stacked, with its heap and RSS"
@@ -851,9 +844,7 @@ static void thread_header(struct plot *p)
 		strbuf_addf(&sb, " · %s", run->header.host);
 	if (run->header.start_iso)
 		strbuf_addf(&sb, " · %s", run->header.start_iso);
-	plot_font(p, 11, false);
-	plot_rgb(p->cr, p->th->muted, 1);
-	plot_text(p, plot_fit(p, sb.buf, sb.len, p->w - 24), 12, 42, 0);
+	plot_heading(p, &sb, 1);
 	strbuf_release(&sb);
 }
 
@@ -915,7 +906,7 @@ static void draw_threads(struct plot *p)
 	double unit = plot_scale_y(p, vmax, !st->heap, &unit_name);
 
 	thread_header(p);
-	plot_axes(p, unit_name, unit);
+	plot_axes(p, unit_name, unit, "time since start");
 	thread_lines(p);
 	thread_peaks(p);
 	thread_legend(p, p->px1 + 20, p->w - 10);

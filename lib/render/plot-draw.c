@@ -266,6 +266,13 @@ static double mem_unit(double max, const char **name)
 	return u;
 }
 
+void plot_heading(struct plot *p, const struct strbuf *sb, int row)
+{
+	plot_font(p, row ? 11 : 16, !row);
+	plot_rgb(p->cr, row ? p->th->muted : p->th->fg, 1);
+	plot_text(p, plot_fit(p, sb->buf ? sb->buf : "", sb->len, p->w - 24), 12, row ? 42 : 24, 0);
+}
+
 void plot_area(struct plot *p)
 {
 	plot_rgb(p->cr, p->th->bg, 1);
@@ -295,7 +302,7 @@ double plot_scale_y(struct plot *p, double vmax, bool percent, const char **name
 	return unit;
 }
 
-void plot_axes(struct plot *p, const char *unit_name, double unit)
+void plot_axes(struct plot *p, const char *unit_name, double unit, const char *time_title)
 {
 	cairo_t *cr = p->cr;
 	plot_font(p, 10.5, false);
@@ -333,15 +340,19 @@ void plot_axes(struct plot *p, const char *unit_name, double unit)
 		cairo_move_to(cr, x, p->py0);
 		cairo_line_to(cr, x, p->py1);
 		cairo_stroke(cr);
+		if (!time_title)
+			continue;
 		strbuf_reset(&p->tmp);
 		strbuf_addf(&p->tmp, "%.*f", td, t / tu.secs);
 		plot_rgb(cr, p->th->muted, 1);
 		plot_text(p, p->tmp.buf, x, p->py1 + 15, 0.5);
 	}
-	strbuf_reset(&p->tmp);
-	strbuf_addf(&p->tmp, "time since start (%s)", tu.name);
-	plot_rgb(cr, p->th->fg, 1);
-	plot_text(p, p->tmp.buf, (p->px0 + p->px1) / 2, p->py1 + 32, 0.5);
+	if (time_title) {
+		strbuf_reset(&p->tmp);
+		strbuf_addf(&p->tmp, "%s (%s)", time_title, tu.name);
+		plot_rgb(cr, p->th->fg, 1);
+		plot_text(p, p->tmp.buf, (p->px0 + p->px1) / 2, p->py1 + 32, 0.5);
+	}
 
 	plot_rgb(cr, p->th->axis, 1);
 	cairo_move_to(cr, p->px0 + 0.5, p->py0);

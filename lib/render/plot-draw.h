@@ -88,6 +88,9 @@ const char *plot_fit(struct plot *p, const char *s, size_t len, double maxw);
 size_t plot_wrap(struct plot *p, const char *s, size_t len, double maxw, size_t max_lines,
 		 struct strbuf *out);
 
+/* The title (row 0, bold) or the subtitle (row 1, muted) at the top: sb escaped, cut to fit. */
+void plot_heading(struct plot *p, const struct strbuf *sb, int row);
+
 /* ---- scales and the frame ---- */
 
 double plot_x(const struct plot *p, double t);
@@ -99,8 +102,12 @@ void plot_area(struct plot *p);
  * sets p->ymax to a whole tick and returns the unit to label it in (KiB in it), *name its name.
  */
 double plot_scale_y(struct plot *p, double vmax, bool percent, const char **name);
-/* The grid, the ticks and their labels, the axes; the time axis from 0 to p->t1. */
-void plot_axes(struct plot *p, const char *unit_name, double unit);
+/*
+ * The grid, the ticks and their labels, the axes; the time axis from 0 to p->t1, its ticks
+ * labelled and time_title under them ("time since start (s)"), none when it is NULL (a panel
+ * above another).
+ */
+void plot_axes(struct plot *p, const char *unit_name, double unit, const char *time_title);
 /* A colour f of the way from c to the background (f < 0: away from it). */
 struct rgb plot_toward_bg(const struct plot *p, struct rgb c, double f);
 
