@@ -98,13 +98,9 @@ struct drawing {
 static int draw(const struct drawing *d, const struct plot_options *o, enum plot_format format,
 		struct strbuf *pic, struct strbuf *err)
 {
-	if (d->job && format == PLOT_HTML) {
-		strbuf_addstr(err, "plot: the HTML page of a job is not there yet: plot it as "
-				   ".png, .svg or .pdf, or give --overlay");
-		return -1;
-	}
 	if (d->job)
-		return plot_job_cairo(d->job, o, format, pic, err);
+		return format == PLOT_HTML ? plot_job_html(d->job, o, pic, err)
+					   : plot_job_cairo(d->job, o, format, pic, err);
 	return format == PLOT_HTML ? plot_html(d->in, d->n, o, pic, err)
 				   : plot_cairo(d->in, d->n, o, format, pic, err);
 }

@@ -88,16 +88,14 @@ static int cmp_ll(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The band across nodes and their median, bin by bin (-1 where no node has a value). */
-static int node_band(struct job_plot *jp)
+int plot_job_node_band(const struct job *job, long long **lo, long long **median, long long **hi)
 {
-	const struct job *job = jp->job;
 	size_t nb = job->n_bins ? job->n_bins : 1;
-	jp->node_lo = malloc(nb * sizeof(*jp->node_lo));
-	jp->node_median = malloc(nb * sizeof(*jp->node_median));
-	jp->node_hi = malloc(nb * sizeof(*jp->node_hi));
-	long long *vals = malloc(job->n_nodes * sizeof(*vals));
-	if (!jp->node_lo || !jp->node_median || !jp->node_hi || !vals) {
+	*lo = malloc(nb * sizeof(**lo));
+	*median = malloc(nb * sizeof(**median));
+	*hi = malloc(nb * sizeof(**hi));
+	long long *vals = malloc((job->n_nodes ? job->n_nodes : 1) * sizeof(*vals));
+	if (!*lo || !*median || !*hi || !vals) {
 		free(vals);
 		return -1;
 	}
@@ -107,13 +105,13 @@ static int node_band(struct job_plot *jp)
 			if (job->nodes[k].series[b] >= 0)
 				vals[n++] = job->nodes[k].series[b];
 		if (!n) {
-			jp->node_lo[b] = jp->node_median[b] = jp->node_hi[b] = -1;
+			(*lo)[b] = (*median)[b] = (*hi)[b] = -1;
 			continue;
 		}
 		qsort(vals, n, sizeof(*vals), cmp_ll);
-		jp->node_lo[b] = vals[0];
-		jp->node_hi[b] = vals[n - 1];
-		jp->node_median[b] = n % 2 ? vals[n / 2] : (vals[n / 2 - 1] + vals[n / 2]) / 2;
+		(*lo)[b] = vals[0];
+		(*hi)[b] = vals[n - 1];
+		(*median)[b] = n % 2 ? vals[n / 2] : (vals[n / 2 - 1] + vals[n / 2]) / 2;
 	}
 	free(vals);
 	return 0;
@@ -161,7 +159,7 @@ static int job_lines(struct job_plot *jp)
 	size_t ranks = job->n_by_peak > 1 ? rank_lines(jp) : 0;
 	if (!(jp->lines = calloc(3 + (node_lines ? job->n_nodes : 2) + ranks, sizeof(*jp->lines))))
 		return -1;
-	if (nodes_band && node_band(jp) < 0)
+	if (nodes_band && plot_job_node_band(job, &jp->node_lo, &jp->node_median, &jp->node_hi) < 0)
 		return -1;
 	add_line(jp, PANEL_JOB, job->total, th->tree, 1, 2.8)->what = "the job's memory";
 	size_t colour = 0;

@@ -99,6 +99,12 @@ int plot_job_html(const struct job *job, const struct plot_options *o, struct st
 void plot_job_title(const struct job *job, struct strbuf *out);
 /* Whether log l of the job is one of its ranks: drawn in the band, listed among the ranks. */
 bool plot_job_is_rank(const struct job *job, size_t l);
+/*
+ * The band across the job's nodes, bin by bin, into new arrays of n_bins (the caller frees
+ * them, also on failure): the lowest, median and highest of the nodes with a value there, -1
+ * where none has one. Returns -1 out of memory.
+ */
+int plot_job_node_band(const struct job *job, long long **lo, long long **median, long long **hi);
 
 /*
  * The data the HTML report draws, as one JSON object (the page embeds it; a live page fetches
