@@ -244,8 +244,9 @@
 
 	function showCount() {
 		const shown = rows.filter((r) => !r.tr.hidden).length;
-		countEl.textContent = (shown === rows.length ? rows.length + " ranks" :
-			shown + " of " + rows.length + " ranks") + ", " + picked.size + " ticked";
+		const noun = job.ranks ? " ranks" : " logs";
+		countEl.textContent = (shown === rows.length ? rows.length + noun :
+			shown + " of " + rows.length + noun) + ", " + picked.size + " ticked";
 	}
 
 	function sortBy(key) {
