@@ -4,11 +4,13 @@
  * the legend panel, the SVG's text layer). The time axis is the job's clock: seconds from the
  * earliest log's start, whose wall clock (UTC) the subtitle gives.
  *
- * From back to front: the band across nodes (more than PLOT_JOB_NODE_LINES nodes), the band
- * across ranks (more than PLOT_JOB_RANK_LINES ranks), their medians, each node's line, each
- * rank's line (all of them, or the top ranks by peak), the job's total thick on top; then the
- * job's peak (a ring and its value) and, when the job did not complete, a cross where its
- * worst log ended, named ("rank 2 oom-killed"). A bin a line has no value in (-1: no log
+ * Panels one under the other, each on a value scale of its own (a job's total is the sum of
+ * its nodes, a node's of its ranks: on one scale 1000 ranks would lie flat at the foot): the
+ * job's memory, thick, with its peak (a ring and its value); its nodes, each a dashed line up
+ * to PLOT_JOB_NODE_LINES, else the band across them and their median; its ranks, each a line up
+ * to PLOT_JOB_RANK_LINES, else the band across them (filled), their median and the top ranks by
+ * peak. A panel's bands go under its lines. When the job did not complete, a cross marks where
+ * its worst log ended, named ("rank 2 oom-killed"). A bin a line has no value in (-1: no log
  * alive there) is a gap, never a zero.
  *
  * Every line is the job's grid (at most JOB_BINS bins, each the highest its log saw in it), so
@@ -21,7 +23,6 @@
 
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "model/job.h"
 #include "render/plot-draw.h"

@@ -79,12 +79,13 @@ int plot_cairo(const struct plot_input *in, size_t n, const struct plot_options 
 struct job;
 
 /*
- * The plot of many logs as one job (model/job.h, plot-job.c): the job's memory (its nodes
- * summed) on the job's clock, seconds from its start, thick; each node's when it has 2 to
- * PLOT_JOB_NODE_LINES, else the band across nodes and their median; each rank's when it has
- * at most PLOT_JOB_RANK_LINES, else the band across ranks, their median and the o->rank_top
- * ranks with the highest peaks; the job's peak and where its worst log ended when it did not
- * complete. PNG, SVG or PDF appended to out. Returns -1 with a one-line message in err.
+ * The plot of many logs as one job (model/job.h, plot-job.c), on the job's clock (seconds from
+ * its start), in panels each on a scale of its own: the job's memory (its nodes summed) and its
+ * peak; each node's when it has 2 to PLOT_JOB_NODE_LINES, else the band across nodes and their
+ * median; each rank's when it has at most PLOT_JOB_RANK_LINES, else the band across ranks,
+ * their median and the o->rank_top ranks with the highest peaks; where its worst log ended when
+ * it did not complete. PNG, SVG or PDF appended to out. Returns -1 with a one-line message in
+ * err.
  */
 int plot_job_cairo(const struct job *job, const struct plot_options *o, enum plot_format format,
 		   struct strbuf *out, struct strbuf *err);
