@@ -328,6 +328,8 @@ static void decode_header_clock(const json_t *o, struct header_info *h)
 static bool decode_header(struct log_reader *r, const json_t *o, struct header_info *h)
 {
 	bool oom = false;
+	/* a header that names no place (before format 4) is of no rank: -1, not rank 0 */
+	h->place.rank = h->place.local_rank = h->place.size = h->place.node_index = -1;
 	h->format = (int)get_ll(o, "format", -1);
 	h->memline_version = get_str(o, "memline", &oom);
 	h->mode = get_str(o, "mode", &oom);

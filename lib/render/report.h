@@ -93,6 +93,8 @@ void report_ending(const struct run *run, struct strbuf *out);
  * cgroup: every page counted once, page cache included". Static strings.
  */
 const char *report_method_words(enum memory_method method, bool short_name);
+/* The wall clock at unix_t (seconds since the epoch), ISO 8601 UTC to the millisecond. */
+void report_iso_utc(struct strbuf *out, double unix_t);
 /*
  * For a log with a "stopped" record: "the log stopped at 12.3 s: file system full (ENOSPC)",
  * the error escaped. No newline; nothing when the log has none.
@@ -115,5 +117,10 @@ void report_job_status(const struct job *job, struct strbuf *out);
  * memory in bytes, times in seconds of the job's clock. Ends in a newline.
  */
 void report_job_json(const struct job *job, struct strbuf *out);
+/* Who a log of the job is: "rank 3 on n2" (its name, and its node when there are several), escaped.
+ */
+void report_job_who(const struct job *job, const struct job_log *l, struct strbuf *out);
+/* How a log of the job ended, in words: "oom-killed (pid 77 python3)", "failed (exit 3)". */
+void report_job_ending(const struct job_log *l, struct strbuf *out);
 
 #endif

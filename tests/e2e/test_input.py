@@ -129,6 +129,8 @@ def test_default_log_name_and_newest(ml, tmp_path):
 
 READERS = [["report"], ["report", "--json"], ["status"], ["plot", "-o", "x.png"],
            ["export", "--csv"], ["export", "--perfetto"], ["view"], ["view", "--follow"]]
+# the readers that take a directory of logs (the logs of a job)
+DIR_READERS = {"report", "status", "plot"}
 
 
 @pytest.fixture
@@ -154,8 +156,13 @@ def test_not_a_regular_file_is_refused_at_once(ml, tmp_path, not_regular, args):
         r = ml.cmd(*args, path, timeout=30)
         assert r.returncode == 66, (
             f"expected exit 66 for `memline {' '.join(args)} {path}` ({kind}), got {r.returncode}: {r.stderr!r}")
-        assert r.stderr == f"memline: '{path}' is a {kind}, not a log file; give a memline log\n", (
-            f"expected one line saying it is a {kind}, got {r.stderr!r}")
+        if kind == "directory" and args[0] in DIR_READERS:
+            # a directory is a job's logs (src/cli.h, cli_resolve_logs): this one has none
+            want = (f"memline: no log (*.jsonl) in the directory '{path}'; give the logs' "
+                    "directory or the logs themselves\n")
+        else:
+            want = f"memline: '{path}' is a {kind}, not a log file; give a memline log\n"
+        assert r.stderr == want, f"expected one line saying it is a {kind}, got {r.stderr!r}"
         assert not r.stdout, f"expected no output, got {r.stdout[:200]!r}"
 
 
