@@ -267,7 +267,9 @@ def notalog(tmp_path):
     (["export", "--csv", "{notalog}"], 65), (["export", "--csv", "-o", "{tmp}/out.csv", "{notalog}"], 65),
     (["plot", "-o", "{tmp}/p.png", "{notalog}"], 65), (["plot", "-o", "{tmp}/p.png", "{good}", "{notalog}"], 65),
     (["view", "{notalog}"], 65), (["status", "{tmp}/none.jsonl"], 66), (["view", "{tmp}/none.jsonl"], 66),
-    (["plot", "-o", "{tmp}/p.png", "{tmp}/none.jsonl"], 66), (["status", "{tmp}"], 66),
+    (["plot", "-o", "{tmp}/p.png", "{tmp}/none.jsonl"], 66),
+    # a directory is a job: good.jsonl merged, notalog.jsonl left out, so incomplete
+    (["status", "{tmp}"], 3), (["status", "{tmp}/none.*.jsonl"], 66),
     (["export", "--csv", "-o", "{tmp}/no/dir/out.csv", "{good}"], 73),
     (["export", "--gnuplot", "{notalog}", "{good}"], 73),
     (["plot", "-o", "{tmp}/no/dir/p.png", "{good}"], 73),
