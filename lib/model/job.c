@@ -475,7 +475,8 @@ static int finish_nodes(struct job *job)
 			n->peak = n->cpu_ms = -1;
 			n->peak_t = -1;
 			if (!(n->host = strdup(host)) ||
-			    !(n->series = malloc(job->n_bins * sizeof(*n->series) + 1)))
+			    !(n->series =
+				      malloc((job->n_bins ? job->n_bins : 1) * sizeof(*n->series))))
 				return -1;
 			for (size_t b = 0; b < job->n_bins; b++)
 				n->series[b] = -1;

@@ -228,7 +228,7 @@ static void add_rank_row(const struct job *job, const struct job_log *l, struct 
 	strbuf_reset(&c);
 	if (l->peak >= 0)
 		text_secs(&c, l->peak_t);
-	add_pad(out, &c, 9);
+	add_pad(out, &c, 11);
 	strbuf_reset(&c);
 	if (l->peak >= 0 && job->median_peak > 0)
 		strbuf_addf(&c, "%.2fx", (double)l->peak / (double)job->median_peak);
@@ -236,7 +236,7 @@ static void add_rank_row(const struct job *job, const struct job_log *l, struct 
 	strbuf_reset(&c);
 	if (l->cpu_ms >= 0)
 		text_secs(&c, (double)l->cpu_ms / 1000.0);
-	add_pad(out, &c, 9);
+	add_pad(out, &c, 11);
 	report_job_ending(l, out);
 	strbuf_addch(out, '\n');
 	strbuf_release(&c);
@@ -252,8 +252,9 @@ static void add_ranks(const struct job *job, size_t top, struct strbuf *out)
 	else
 		strbuf_addf(out, "\nthe top %zu of %zu %s by peak (--top N for more)\n", shown,
 			    job->n_by_peak, job->n_ranks ? "ranks" : "logs");
-	strbuf_addstr(out, "  name              node              peak        at         "
-			   "median   cpu        ended\n");
+	strbuf_addstr(out,
+		      "  name              node              peak        at           median   "
+		      "cpu          ended\n");
 	bool worst_shown = job->worst < 0;
 	for (size_t i = 0; i < shown; i++) {
 		add_rank_row(job, &job->logs[job->by_peak[i]], out);
@@ -454,7 +455,9 @@ static void json_job(const struct job *job, struct strbuf *out)
 	strbuf_release(&iso);
 	json_secs(out, "duration", job->duration, true);
 	json_str(out, "status", run_status_names[job->status]);
-	json_who(job, "worst", job->worst, out);
+	/* who ended it: none when every log completed */
+	json_who(job, "worst",
+		 job->status == RUN_COMPLETED || job->status == RUN_EXITED ? -1 : job->worst, out);
 	json_kib(out, "peak", job->peak);
 	json_secs(out, "peak_t", job->peak_t, job->peak >= 0);
 	json_secs(out, "cpu", (double)job->cpu_ms / 1000.0, job->cpu_ms >= 0);

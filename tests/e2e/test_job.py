@@ -69,6 +69,7 @@ def test_ranks_merge(ml, tmp_path):
         assert job["logs"] == 4 and job["ranks"] == 4 and job["nodes"] == 1, job
         assert job["launcher"] == "openmpi" and job["size"] == 4, job
         assert job["status"] == "completed" and job["missing_ranks"] == [], job
+        assert job["worst"] is None, job  # none ended it: every rank completed
         ranks = by_rank(rep)
         assert sorted(ranks) == [0, 1, 2, 3]
         for r, size in enumerate(sizes):
