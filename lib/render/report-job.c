@@ -42,8 +42,7 @@ static void add_iso(struct strbuf *out, double unix_t)
 	strbuf_addf(out, "%s.%03dZ", buf, (int)((unix_t - (double)s) * 1000) % 1000);
 }
 
-/* "rank 3 on n2" (or a log's name), escaped. */
-static void add_who(const struct job *job, const struct job_log *l, struct strbuf *out)
+void report_job_who(const struct job *job, const struct job_log *l, struct strbuf *out)
 {
 	add_esc(out, l->name, 60);
 	if (!l->place.node_wide && job->n_nodes > 1) {
@@ -52,8 +51,7 @@ static void add_who(const struct job *job, const struct job_log *l, struct strbu
 	}
 }
 
-/* How log l ended, in words: "oom-killed (pid 77 python3)", "failed (exit 3)". */
-static void add_ending(const struct job_log *l, struct strbuf *out)
+void report_job_ending(const struct job_log *l, struct strbuf *out)
 {
 	strbuf_addstr(out, run_status_names[l->status]);
 	if (l->oom_pid > 0) {
@@ -100,9 +98,9 @@ static void add_summary(const struct job *job, struct strbuf *out)
 		const struct job_log *w = &job->logs[job->worst];
 		if (job->status == w->status) {
 			strbuf_addstr(out, ": ");
-			add_who(job, w, out);
+			report_job_who(job, w, out);
 			strbuf_addch(out, ' ');
-			add_ending(w, out);
+			report_job_ending(w, out);
 		} else {
 			strbuf_addstr(out, ": logs are missing or unreadable (below)");
 		}
@@ -124,7 +122,7 @@ static void add_summary(const struct job *job, struct strbuf *out)
 	if (job->n_by_peak > 1 && job->median_peak > 0) {
 		const struct job_log *h = &job->logs[job->by_peak[0]];
 		strbuf_addstr(out, "heaviest: ");
-		add_who(job, h, out);
+		report_job_who(job, h, out);
 		strbuf_addstr(out, " peaked at ");
 		add_kib(out, h->peak);
 		strbuf_addf(out, ", %.2fx the median's ",
@@ -205,7 +203,7 @@ static void add_nodes(const struct job *job, struct strbuf *out)
 			text_secs(&c, (double)n->cpu_ms / 1000.0);
 		add_pad(out, &c, 10);
 		if (n->worst >= 0)
-			add_ending(&job->logs[n->worst], out);
+			report_job_ending(&job->logs[n->worst], out);
 		if (n->whole >= 0)
 			strbuf_addstr(out, "  (node-wide log)");
 		strbuf_addch(out, '\n');
@@ -237,7 +235,7 @@ static void add_rank_row(const struct job *job, const struct job_log *l, struct 
 	if (l->cpu_ms >= 0)
 		text_secs(&c, (double)l->cpu_ms / 1000.0);
 	add_pad(out, &c, 9);
-	add_ending(l, out);
+	report_job_ending(l, out);
 	strbuf_addch(out, '\n');
 	strbuf_release(&c);
 }
@@ -325,9 +323,9 @@ void report_job_status(const struct job *job, struct strbuf *out)
 	if (job->worst >= 0 && job->status == job->logs[job->worst].status &&
 	    job->status != RUN_COMPLETED && job->status != RUN_EXITED) {
 		strbuf_addstr(out, "worst: ");
-		add_who(job, &job->logs[job->worst], out);
+		report_job_who(job, &job->logs[job->worst], out);
 		strbuf_addch(out, ' ');
-		add_ending(&job->logs[job->worst], out);
+		report_job_ending(&job->logs[job->worst], out);
 		strbuf_addch(out, '\n');
 	}
 	strbuf_addf(out, "logs: %zu", job->n_logs);

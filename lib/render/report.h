@@ -115,5 +115,10 @@ void report_job_status(const struct job *job, struct strbuf *out);
  * memory in bytes, times in seconds of the job's clock. Ends in a newline.
  */
 void report_job_json(const struct job *job, struct strbuf *out);
+/* Who a log of the job is: "rank 3 on n2" (its name, and its node when there are several), escaped.
+ */
+void report_job_who(const struct job *job, const struct job_log *l, struct strbuf *out);
+/* How a log of the job ended, in words: "oom-killed (pid 77 python3)", "failed (exit 3)". */
+void report_job_ending(const struct job_log *l, struct strbuf *out);
 
 #endif
