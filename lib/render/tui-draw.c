@@ -412,14 +412,123 @@ void tui_bins_columns(const double *v, size_t stride, size_t n, long k0, double 
 	}
 }
 
+/* ---- what both dashboards draw and read alike ---- */
+
+bool tui_status_bad(enum run_status s)
+{
+	return s == RUN_FAILED || s == RUN_KILLED || s == RUN_OOM_KILLED || s == RUN_INCOMPLETE;
+}
+
+void tui_draw_title(struct tui_term *t, const char *title, size_t len, double elapsed, bool running,
+		    enum run_status status)
+{
+	int cols = t->cols;
+	struct strbuf *sb = &t->line;
+	tui_color(t, TUI_C_TITLE, A_REVERSE);
+	move(0, 0);
+	hline(' ', cols);
+	strbuf_reset(sb);
+	strbuf_addstr(sb, "elapsed ");
+	text_secs(sb, elapsed);
+	strbuf_addf(sb, "  %s ", running ? "running" : run_status_names[status]);
+	int right = (int)sb->len;
+	int x = cols - right > 0 ? cols - right : 0;
+	tui_put(0, x, sb->buf, sb->len, cols - x);
+	if (!running && tui_status_bad(status)) {
+		tui_color(t, TUI_C_RED, A_REVERSE | A_BOLD);
+		int w = (int)strlen(run_status_names[status]);
+		tui_put(0, cols - w - 1, run_status_names[status], (size_t)w, w);
+		tui_color(t, TUI_C_TITLE, A_REVERSE);
+	}
+	tui_put(0, 0, " memline ", 9, x);
+	int left = x - 10;
+	if (left > 0) {
+		tui_color(t, TUI_C_TITLE, A_REVERSE | A_BOLD);
+		strbuf_reset(sb);
+		text_escape(sb, title ? title : "", title ? len : 0, (size_t)left);
+		tui_put(0, 9, sb->buf, sb->len, left);
+	}
+	attrset(A_NORMAL);
+}
+
+bool tui_ticked(const struct tui_term *t, const struct tui_view *v, int plot_w, bool running,
+		double *last)
+{
+	if (v->paused || !running)
+		return false;
+	double dots = plot_w * (t->utf8 ? 2.0 : 1.0);
+	double p = v->window > 0 ? v->window / dots : 1;
+	p = p < 0.1 ? 0.1 : p > 1 ? 1 : p;
+	double tick = floor(tui_wall_now() / p);
+	bool ticked = tick != *last;
+	*last = tick;
+	return ticked;
+}
+
+int tui_read_key(struct tui_view *v, bool *dirty)
+{
+	int ch = getch();
+	if (ch == ERR)
+		return tui_term_lost() ? TUI_KEY_LOST : ERR;
+	*dirty = true;
+	if (v->help && ch != KEY_RESIZE) {
+		v->help = false;
+		if (ch != 'q' && ch != 'Q')
+			return ERR;
+	}
+	return ch;
+}
+
 /* ---- help ---- */
 
-void tui_draw_help(const struct tui_term *t, const char *const *lines, int n)
+int tui_view_key(struct tui_view *v, int ch, double now, double length)
 {
+	switch (ch) {
+	case 'q':
+	case 'Q':
+		return -1;
+	case 'p':
+	case 'P':
+	case ' ':
+		v->paused = !v->paused;
+		v->paused_now = now;
+		return 1;
+	case '+':
+	case '=':
+		v->window = tui_window_step(v->window, 1, length);
+		return 1;
+	case '-':
+	case '_':
+		v->window = tui_window_step(v->window, -1, length);
+		return 1;
+	case '?':
+	case 'h':
+	case 'H':
+		v->help = true;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+void tui_draw_help(const struct tui_term *t, const char *title, const char *const *keys, int n_keys,
+		   const char *const *notes, int n_notes)
+{
+	static const char *const shared[] = {
+		"q          quit the view",
+		"p, space   pause / resume the picture",
+		"+          longer history window",
+		"-          shorter history window",
+	};
+	static const char help[] = "?, h       this help (any key closes it)";
+	int n_shared = (int)(sizeof(shared) / sizeof(shared[0]));
+	int n = 2 + n_shared + n_keys + 1 + (n_notes ? 1 + n_notes : 0);
 	int w = 44, h = n + 2;
-	for (int i = 0; i < n; i++)
-		if ((int)strlen(lines[i]) + 4 > w)
-			w = (int)strlen(lines[i]) + 4;
+	for (int i = 0; i < n_keys + n_notes; i++) {
+		const char *l = i < n_keys ? keys[i] : notes[i - n_keys];
+		if ((int)strlen(l) + 4 > w)
+			w = (int)strlen(l) + 4;
+	}
 	int y0 = (t->rows - h) / 2, x0 = (t->cols - w) / 2;
 	if (y0 < 0)
 		y0 = 0;
@@ -429,8 +538,20 @@ void tui_draw_help(const struct tui_term *t, const char *const *lines, int n)
 	for (int r = 0; r < h && y0 + r < t->rows; r++) {
 		move(y0 + r, x0);
 		hline(' ', w < t->cols ? w : t->cols);
-		if (r > 0 && r <= n)
-			tui_put(y0 + r, x0 + 2, lines[r - 1], strlen(lines[r - 1]), w - 4);
+		int i = r - 1; /* the line's place among title, shared, own, help, notes */
+		const char *l = NULL;
+		if (i == 0)
+			l = title;
+		else if (i >= 2 && i < 2 + n_shared)
+			l = shared[i - 2];
+		else if (i >= 2 + n_shared && i < 2 + n_shared + n_keys)
+			l = keys[i - 2 - n_shared];
+		else if (i == 2 + n_shared + n_keys)
+			l = help;
+		else if (n_notes && i >= 4 + n_shared + n_keys && i < n)
+			l = notes[i - 4 - n_shared - n_keys];
+		if (l)
+			tui_put(y0 + r, x0 + 2, l, strlen(l), w - 4);
 	}
 	attrset(A_NORMAL);
 }

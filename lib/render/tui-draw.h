@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "model/run.h"
 #include "util/strbuf.h"
 
 /* Colour pairs. TUI_C_SERIES + s: the chart's series s (green, cyan, magenta, blue). */
@@ -116,7 +117,52 @@ void tui_draw_time_row(struct tui_term *t, int y, int width, double window, bool
 void tui_bins_columns(const double *v, size_t stride, size_t n, long k0, double w, double carry,
 		      double t0, double t1, size_t dots, double *out);
 
-/* The help overlay: n lines in a box in the middle of the screen. */
-void tui_draw_help(const struct tui_term *t, const char *const *lines, int n);
+/* Whether an ending is drawn in red: failed, killed, oom-killed, incomplete. */
+bool tui_status_bad(enum run_status s);
+/*
+ * The title bar: " memline ", title (escaped, cut to fit), and at the right "elapsed 12.3 s
+ * running" while running, else the status word, red when it is bad (tui_status_bad).
+ */
+void tui_draw_title(struct tui_term *t, const char *title, size_t len, double elapsed, bool running,
+		    enum run_status status);
+/* What the keys both dashboards share change. */
+struct tui_view {
+	double window;	   /* the history window, s; 0 the whole run */
+	bool paused;	   /* the picture frozen */
+	double paused_now; /* the time it froze at */
+	bool help;	   /* the help overlay is shown */
+};
+
+/*
+ * The keys both dashboards share: q quits (returns -1), p or space pauses at now (or resumes),
+ * + and - step the window (tui_window_step, for a run length long so far), ? and h show the
+ * help. Returns 1 when ch was one of them, 0 when not.
+ */
+int tui_view_key(struct tui_view *v, int ch, double now, double length);
+
+/*
+ * Whether the clock alone asks for a redraw while a run goes on (running): once a dot
+ * column's time of v's window drawn in plot_w cells has passed (the whole run: a second),
+ * 0.1 s to 1 s; *last is the caller's, the tick last seen (-1 at first).
+ */
+bool tui_ticked(const struct tui_term *t, const struct tui_view *v, int plot_w, bool running,
+		double *last);
+
+#define TUI_KEY_LOST (-2) /* tui_read_key: the terminal went away */
+/*
+ * Waits up to 100 ms for a key (getch). Returns it, setting *dirty; ERR when none came;
+ * TUI_KEY_LOST when the terminal went away (tui_term_lost). While v's help is shown, a key
+ * closes it (setting *dirty) and is returned only when it is 'q' or 'Q' (else ERR);
+ * KEY_RESIZE leaves it.
+ */
+int tui_read_key(struct tui_view *v, bool *dirty);
+
+/*
+ * The help overlay, in a box in the middle of the screen: title, the shared keys
+ * (tui_view_key's), the dashboard's own keys (n_keys lines, "KEY        what it does"), and
+ * n_notes lines under them.
+ */
+void tui_draw_help(const struct tui_term *t, const char *title, const char *const *keys, int n_keys,
+		   const char *const *notes, int n_notes);
 
 #endif

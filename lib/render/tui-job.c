@@ -56,9 +56,7 @@ struct tjob {
 	struct job_follow *jf;
 	const struct job *fixed;
 	struct layout lay;
-	double window;
-	bool paused, help;
-	double paused_now;
+	struct tui_view v; /* the history window, paused, help */
 	enum sort_key sort;
 	size_t scroll; /* the first rank row shown */
 	const char *notice;
@@ -101,11 +99,6 @@ static double job_now(const struct tjob *ui, const struct job *job)
 			now = wall;
 	}
 	return now;
-}
-
-static bool status_bad(enum run_status s)
-{
-	return s == RUN_FAILED || s == RUN_KILLED || s == RUN_OOM_KILLED || s == RUN_INCOMPLETE;
 }
 
 static bool has_band(const struct job *job)
@@ -205,46 +198,45 @@ static void *grow(void *p, size_t *have, size_t n, size_t size)
 	return q;
 }
 
+/* 0 .. n-1 into *v (grown to have), sorted by cmp. Returns -1 out of memory. */
+static int sort_indices(size_t **v, size_t *have, size_t n,
+			int (*cmp)(const void *, const void *, void *), void *data)
+{
+	size_t *o = grow(*v, have, n, sizeof(*o));
+	if (!o)
+		return -1;
+	*v = o;
+	for (size_t i = 0; i < n; i++)
+		o[i] = i;
+	qsort_r(o, n, sizeof(*o), cmp, data);
+	return 0;
+}
+
 /* Orders the ranks and the nodes. Returns -1 out of memory. */
 static int order_rows(struct tjob *ui, const struct job *job)
 {
-	size_t have = ui->n_order;
-	size_t *o = grow(ui->order, &have, job->n_logs, sizeof(*o));
-	if (!o)
+	if (sort_indices(&ui->order, &ui->n_order, job->n_logs, cmp_rows, ui) < 0)
 		return -1;
-	ui->order = o;
-	ui->n_order = have;
-	for (size_t i = 0; i < job->n_logs; i++)
-		o[i] = i;
-	qsort_r(o, job->n_logs, sizeof(*o), cmp_rows, ui);
-	have = ui->n_nodes;
-	size_t *n = grow(ui->nodes, &have, job->n_nodes, sizeof(*n));
-	if (!n)
-		return -1;
-	ui->nodes = n;
-	ui->n_nodes = have;
-	for (size_t k = 0; k < job->n_nodes; k++)
-		n[k] = k;
-	qsort_r(n, job->n_nodes, sizeof(*n), cmp_nodes, (void *)job);
-	return 0;
+	return sort_indices(&ui->nodes, &ui->n_nodes, job->n_nodes, cmp_nodes, (void *)job);
 }
 
 /* Each log's CPU% since its CPU time of at least CPU_SPAN s ago. Returns -1 out of memory. */
 static int update_cpu(struct tjob *ui, const struct job *job)
 {
 	if (job->n_logs > ui->n_cpu) {
-		size_t n = job->n_logs;
-		long long *c = realloc(ui->cpu_then, n * sizeof(*c));
+		size_t n = job->n_logs, have = ui->n_cpu;
+		long long *c = grow(ui->cpu_then, &have, n, sizeof(*c));
 		if (c)
 			ui->cpu_then = c;
-		double *t = realloc(ui->cpu_then_t, n * sizeof(*t));
+		have = ui->n_cpu;
+		double *t = c ? grow(ui->cpu_then_t, &have, n, sizeof(*t)) : NULL;
 		if (t)
 			ui->cpu_then_t = t;
-		double *p = realloc(ui->cpu_pct, n * sizeof(*p));
-		if (p)
-			ui->cpu_pct = p;
-		if (!c || !t || !p)
+		have = ui->n_cpu;
+		double *p = t ? grow(ui->cpu_pct, &have, n, sizeof(*p)) : NULL;
+		if (!p)
 			return -1;
+		ui->cpu_pct = p;
 		for (size_t i = ui->n_cpu; i < n; i++) {
 			ui->cpu_then[i] = -1;
 			ui->cpu_then_t[i] = 0;
@@ -418,7 +410,7 @@ static void draw_charts(struct tjob *ui, const struct job *job, double t1)
 		legend[n++] = (struct tui_legend){"lowest to highest rank", 22, TUI_C_SERIES + 2};
 	}
 	tui_draw_marks(t, L->marks_y, L->scale_w, L->plot_w, ui->marks);
-	tui_draw_time_row(t, L->time_y, L->scale_w, ui->window, following(ui), t1, legend, n);
+	tui_draw_time_row(t, L->time_y, L->scale_w, ui->v.window, following(ui), t1, legend, n);
 	(void)job;
 }
 
@@ -426,36 +418,9 @@ static void draw_charts(struct tjob *ui, const struct job *job, double t1)
 
 static void draw_title(struct tjob *ui, const struct job *job, double now)
 {
-	struct tui_term *t = &ui->term;
-	struct strbuf *sb = &t->tmp;
-	int cols = t->cols;
-	tui_color(t, TUI_C_TITLE, A_REVERSE);
-	move(0, 0);
-	hline(' ', cols);
-	strbuf_reset(sb);
-	strbuf_addstr(sb, "elapsed ");
-	text_secs(sb, now);
-	enum run_status st = job ? job->status : RUN_RUNNING;
-	const char *word = following(ui) ? "running" : run_status_names[st];
-	strbuf_addf(sb, "  %s ", word);
-	int x = cols - (int)sb->len > 0 ? cols - (int)sb->len : 0;
-	tui_put(0, x, sb->buf, sb->len, cols - x);
-	if (!following(ui) && status_bad(st)) {
-		tui_color(t, TUI_C_RED, A_REVERSE | A_BOLD);
-		int w = (int)strlen(word);
-		tui_put(0, cols - w - 1, word, (size_t)w, w);
-		tui_color(t, TUI_C_TITLE, A_REVERSE);
-	}
-	tui_put(0, 0, " memline ", 9, x);
-	int left = x - 10;
 	const char *title = ui->opt->title ? ui->opt->title : "";
-	if (left > 0) {
-		tui_color(t, TUI_C_TITLE, A_REVERSE | A_BOLD);
-		strbuf_reset(sb);
-		text_escape(sb, title, strlen(title), (size_t)left);
-		tui_put(0, 9, sb->buf, sb->len, left);
-	}
-	attrset(A_NORMAL);
+	tui_draw_title(&ui->term, title, strlen(title), now, following(ui),
+		       job ? job->status : RUN_RUNNING);
 }
 
 static void add_kib(struct strbuf *sb, long long kib)
@@ -496,13 +461,13 @@ static void draw_summary(struct tjob *ui, const struct job *job)
 		text_secs(sb, job->peak_t);
 	}
 	strbuf_addstr(sb, "  window ");
-	if (ui->window > 0)
-		text_secs(sb, ui->window);
+	if (ui->v.window > 0)
+		text_secs(sb, ui->v.window);
 	else
 		strbuf_addstr(sb, "whole job");
-	int room = t->cols - (ui->paused ? 9 : 0);
+	int room = t->cols - (ui->v.paused ? 9 : 0);
 	tui_put(1, 0, sb->buf, sb->len, room);
-	if (ui->paused) {
+	if (ui->v.paused) {
 		tui_color(t, TUI_C_YELLOW, A_BOLD | A_REVERSE);
 		tui_put(1, t->cols - 8, " PAUSED ", 8, 8);
 		attrset(A_NORMAL);
@@ -544,7 +509,7 @@ static void draw_status(struct tjob *ui, const struct job *job)
 	}
 	if (job->n_unreadable)
 		strbuf_addf(sb, "  %zu unreadable", job->n_unreadable);
-	bool bad = status_bad(job->status) && job->status != RUN_INCOMPLETE;
+	bool bad = tui_status_bad(job->status) && job->status != RUN_INCOMPLETE;
 	tui_color(t, bad ? TUI_C_RED : 0, bad ? A_BOLD : 0);
 	tui_put(2, 0, sb->buf, sb->len, t->cols);
 	attrset(A_NORMAL);
@@ -639,7 +604,7 @@ static void draw_nodes(struct tjob *ui, const struct job *job)
 			add_num(sb, "", L->pct_w);
 		strbuf_addch(sb, ' ');
 		const struct job_log *w = n->worst >= 0 ? &job->logs[n->worst] : NULL;
-		bool bad = w && status_bad(w->status) && w->status != RUN_RUNNING;
+		bool bad = w && tui_status_bad(w->status) && w->status != RUN_RUNNING;
 		if (w) {
 			add_state(w, sb);
 			if (bad && n->n_logs > 1) {
@@ -706,7 +671,7 @@ static void draw_ranks(struct tjob *ui, const struct job *job)
 		size_t state = sb->len;
 		add_state(l, sb);
 		int y = L->ranks_y + 1 + (int)r;
-		bool bad = !l->unreadable && status_bad(l->status);
+		bool bad = !l->unreadable && tui_status_bad(l->status);
 		attrset(l->unreadable ? A_DIM : (long)i == heaviest ? A_BOLD : A_NORMAL);
 		tui_put(y, 0, sb->buf, state, t->cols);
 		tui_color(t, bad || l->unreadable ? TUI_C_RED : 0, 0);
@@ -738,7 +703,7 @@ static void draw_bottom(struct tjob *ui, const struct job *job)
 			report_job_who(job, &job->logs[job->worst], sb);
 		}
 		strbuf_addstr(sb, "  (q quits)");
-		tui_color(t, status_bad(job->status) ? TUI_C_RED : TUI_C_GREEN, A_BOLD);
+		tui_color(t, tui_status_bad(job->status) ? TUI_C_RED : TUI_C_GREEN, A_BOLD);
 		tui_put(y, 0, sb->buf, sb->len, t->cols - 1);
 	} else {
 		static const char keys[] =
@@ -752,26 +717,20 @@ static void draw_bottom(struct tjob *ui, const struct job *job)
 
 static void draw_help(struct tjob *ui)
 {
-	static const char *const lines[] = {
-		"memline job dashboard keys",
-		"",
-		"q          quit the view",
-		"p, space   pause / resume the picture",
-		"+          longer history window",
-		"-          shorter history window",
+	static const char *const keys[] = {
 		"m          ranks by peak (the heaviest first)",
 		"c          ranks by CPU time",
 		"r          ranks by rank (or log name)",
 		"up, down   scroll the ranks (also j, k)",
-		"PgUp, PgDn a page; Home, End",
-		"?, h       this help (any key closes it)",
-		"",
-		"chart: the job's memory (every log summed on",
-		"the wall clock); under it, across ranks: the",
-		"median and the lowest to highest rank",
+		"PgUp, PgDn a page; Home, End (g, G)",
+	};
+	static const char *const notes[] = {
+		"chart: the job's memory (its logs summed on",
+		"the wall clock); under it, across the ranks:",
+		"the median and the lowest to highest",
 		"\xe2\x96\xb2 (P): the job's peak",
 	};
-	tui_draw_help(&ui->term, lines, (int)(sizeof(lines) / sizeof(lines[0])));
+	tui_draw_help(&ui->term, "memline job dashboard keys", keys, 5, notes, 4);
 }
 
 /* Draws a frame. Returns -1 out of memory. */
@@ -780,7 +739,7 @@ static int draw(struct tjob *ui)
 	const struct job *job = current(ui);
 	erase();
 	layout_compute(ui, job);
-	double now = job ? (ui->paused ? ui->paused_now : job_now(ui, job)) : 0;
+	double now = job ? (ui->v.paused ? ui->v.paused_now : job_now(ui, job)) : 0;
 	draw_title(ui, job, now);
 	if (!job) {
 		static const char wait[] = "waiting for the job's logs to appear...";
@@ -789,7 +748,7 @@ static int draw(struct tjob *ui)
 		refresh();
 		return 0;
 	}
-	double t1 = now > 0 ? now : 1, t0 = ui->window > 0 ? now - ui->window : 0;
+	double t1 = now > 0 ? now : 1, t0 = ui->v.window > 0 ? now - ui->v.window : 0;
 	if (t1 <= t0)
 		t1 = t0 + 1;
 	if (chart_columns(ui, job, t0, t1) < 0 || order_rows(ui, job) < 0)
@@ -800,7 +759,7 @@ static int draw(struct tjob *ui)
 	draw_nodes(ui, job);
 	draw_ranks(ui, job);
 	draw_bottom(ui, job);
-	if (ui->help)
+	if (ui->v.help)
 		draw_help(ui);
 	refresh();
 	return ui->term.tmp.oom || ui->term.line.oom || ui->cell.oom ? -1 : 0;
@@ -816,13 +775,6 @@ static double mono_now(void)
 }
 
 /* Seconds between redraws that the clock alone asks for: a dot column's time, 0.1 s to 1 s. */
-static double tick_period(const struct tjob *ui)
-{
-	double dots = ui->lay.plot_w * (ui->term.utf8 ? 2.0 : 1.0);
-	double p = ui->window > 0 ? ui->window / dots : 1;
-	return p < 0.1 ? 0.1 : p > 1 ? 1 : p;
-}
-
 static void say(struct tjob *ui, const char *notice)
 {
 	ui->notice = notice;
@@ -835,24 +787,10 @@ static int key(struct tjob *ui, int ch)
 	const struct job *job = current(ui);
 	double length = job ? job_now(ui, job) : 0;
 	size_t page = ui->lay.ranks_h > 1 ? (size_t)ui->lay.ranks_h - 1 : 1;
+	int shared = tui_view_key(&ui->v, ch, length, length);
+	if (shared)
+		return shared > 0;
 	switch (ch) {
-	case 'q':
-	case 'Q':
-		return 0;
-	case 'p':
-	case 'P':
-	case ' ':
-		ui->paused = !ui->paused;
-		ui->paused_now = length;
-		break;
-	case '+':
-	case '=':
-		ui->window = tui_window_step(ui->window, 1, length);
-		break;
-	case '-':
-	case '_':
-		ui->window = tui_window_step(ui->window, -1, length);
-		break;
 	case 'm':
 	case 'M':
 		ui->sort = SORT_PEAK;
@@ -898,11 +836,6 @@ static int key(struct tjob *ui, int ch)
 	case 'N':
 		say(ui, "stacks and threads are a log's: see one with memline view LOG");
 		break;
-	case '?':
-	case 'h':
-	case 'H':
-		ui->help = true;
-		break;
 	default:
 		break;
 	}
@@ -923,7 +856,7 @@ static int loop(struct tjob *ui, struct strbuf *err)
 		}
 		if (ui->opt->quit && atomic_load(ui->opt->quit))
 			return 0;
-		if (ui->jf && !ui->paused) {
+		if (ui->jf && !ui->v.paused) {
 			if (job_follow_poll(ui->jf, mono_now(), err) < 0)
 				return -1;
 			if (ui->jf->version != seen) {
@@ -935,27 +868,16 @@ static int loop(struct tjob *ui, struct strbuf *err)
 			if (ui->jf->finished && !ui->opt->wait_at_end)
 				return 0;
 		}
-		if (!ui->paused && following(ui)) {
-			double tick = floor(tui_wall_now() / tick_period(ui));
-			if (tick != last_tick)
-				dirty = true;
-			last_tick = tick;
-		}
+		if (tui_ticked(&ui->term, &ui->v, ui->lay.plot_w, following(ui), &last_tick))
+			dirty = true;
 		if (dirty && draw(ui) < 0)
 			goto oom;
 		dirty = false;
-		int ch = getch();
-		if (ch == ERR) {
-			if (tui_term_lost())
-				return 1;
+		int ch = tui_read_key(&ui->v, &dirty);
+		if (ch == TUI_KEY_LOST)
+			return 1;
+		if (ch == ERR)
 			continue;
-		}
-		dirty = true;
-		if (ui->help && ch != KEY_RESIZE) {
-			ui->help = false;
-			if (ch != 'q' && ch != 'Q')
-				continue;
-		}
 		if (!key(ui, ch))
 			return 0;
 	}
@@ -973,7 +895,7 @@ int tui_job_run(struct job_follow *jf, const struct job *job, const struct tui_o
 	ui.opt = o ? o : &defaults;
 	ui.jf = jf;
 	ui.fixed = jf ? NULL : job;
-	ui.window = ui.opt->history > 0 ? ui.opt->history : 0;
+	ui.v.window = ui.opt->history > 0 ? ui.opt->history : 0;
 	strbuf_init(&ui.cell);
 	int ret = -1;
 	if (tui_term_start(&ui.term, err) == 0)

@@ -359,10 +359,8 @@ struct tui {
 	struct layout lay;
 	int *slot; /* scratch, per process of the model: its entry in the last sample, or -1 */
 	size_t n_slot;
-	double window;
 	struct tui_term term;
-	bool paused, help;
-	double paused_now;
+	struct tui_view v;  /* the history window, paused, help */
 	const char *notice; /* what a key said (static text), shown until notice_until */
 	double notice_until;
 	/* the thread table: shown ('t'), its process (an index into run->procs, and its pid to
@@ -881,10 +879,10 @@ static int frame_chart(struct tui *ui, const struct run *run)
 	size_t w = (size_t)ui->lay.chart_w;
 	size_t dots = ui->term.utf8 ? 2 * w : w;
 	f->t1 = f->now;
-	f->t0 = ui->window > 0 ? f->now - ui->window : 0;
+	f->t0 = ui->v.window > 0 ? f->now - ui->v.window : 0;
 	if (f->t1 <= f->t0)
 		f->t1 = f->t0 + 1;
-	if (tui_chart_update(&ui->chart, run, f->now, ui->window, dots) < 0)
+	if (tui_chart_update(&ui->chart, run, f->now, ui->v.window, dots) < 0)
 		return -1;
 	if (dots > f->alloc_dots) {
 		for (int s = 0; s < TUI_SERIES; s++) {
@@ -941,7 +939,7 @@ static int frame_build(struct tui *ui, unsigned long *version)
 	f->finished = l->finished;
 	f->status = run->status;
 	f->running = run->status == RUN_RUNNING && l->follow_on && !l->finished;
-	f->now = ui->paused ? ui->paused_now : run_now(ui, run);
+	f->now = ui->v.paused ? ui->v.paused_now : run_now(ui, run);
 	f->elapsed = f->now;
 	f->rss =
 		run->n_samples ? (long long)lead_value(run, &run->samples[run->n_samples - 1]) : -1;
@@ -1008,41 +1006,11 @@ static void add_window_name(struct strbuf *sb, double window)
 		text_secs(sb, window);
 }
 
-static bool status_bad(enum run_status s)
-{
-	return s == RUN_FAILED || s == RUN_KILLED || s == RUN_OOM_KILLED || s == RUN_INCOMPLETE;
-}
-
 static void draw_title(struct tui *ui)
 {
 	const struct frame *f = &ui->f;
-	int cols = ui->lay.cols;
-	struct strbuf *sb = &ui->term.line;
-	tui_color(&ui->term, TUI_C_TITLE, A_REVERSE);
-	move(0, 0);
-	hline(' ', cols);
-	strbuf_reset(sb);
-	strbuf_addstr(sb, "elapsed ");
-	text_secs(sb, f->elapsed);
-	strbuf_addf(sb, "  %s ", f->running ? "running" : run_status_names[f->status]);
-	int right = (int)sb->len;
-	int x = cols - right > 0 ? cols - right : 0;
-	tui_put(0, x, sb->buf, sb->len, cols - x);
-	if (!f->running && status_bad(f->status)) {
-		tui_color(&ui->term, TUI_C_RED, A_REVERSE | A_BOLD);
-		int w = (int)strlen(run_status_names[f->status]);
-		tui_put(0, cols - w - 1, run_status_names[f->status], (size_t)w, w);
-		tui_color(&ui->term, TUI_C_TITLE, A_REVERSE);
-	}
-	tui_put(0, 0, " memline ", 9, x);
-	int left = x - 10;
-	if (left > 0) {
-		tui_color(&ui->term, TUI_C_TITLE, A_REVERSE | A_BOLD);
-		strbuf_reset(sb);
-		text_escape(sb, ftext(f, f->title), f->title.len, (size_t)left);
-		tui_put(0, 9, sb->buf, sb->len, left);
-	}
-	attrset(A_NORMAL);
+	tui_draw_title(&ui->term, ftext(f, f->title), f->title.len, f->elapsed, f->running,
+		       f->status);
 }
 
 void tui_memory_text(bool job, enum memory_method method, long long now, long long peak,
@@ -1083,7 +1051,7 @@ static void summary_text(struct tui *ui, int level, struct strbuf *sb)
 		}
 	}
 	strbuf_addf(sb, "  %zu/%zu procs  window ", f->n_alive, f->n_procs);
-	add_window_name(sb, ui->window);
+	add_window_name(sb, ui->v.window);
 	if (level == 0 && f->rss_sum >= 0) {
 		strbuf_addstr(sb, "  RSS sum ");
 		text_bytes(sb, f->rss_sum * 1024);
@@ -1094,14 +1062,14 @@ static void draw_summary(struct tui *ui)
 {
 	const struct frame *f = &ui->f;
 	struct strbuf *sb = &ui->term.line;
-	int room = ui->lay.cols - (ui->paused ? 9 : 0);
+	int room = ui->lay.cols - (ui->v.paused ? 9 : 0);
 	for (int level = 0; level <= 3; level++) {
 		summary_text(ui, level, sb);
 		if ((int)sb->len <= room)
 			break;
 	}
 	tui_put(1, 0, sb->buf, sb->len, ui->lay.cols);
-	if (ui->paused) {
+	if (ui->v.paused) {
 		tui_color(&ui->term, TUI_C_YELLOW, A_BOLD | A_REVERSE);
 		tui_put(1, ui->lay.cols - 8, " PAUSED ", 8, 8);
 		attrset(A_NORMAL);
@@ -1134,7 +1102,7 @@ static void draw_chart(struct tui *ui)
 		       f->ns, ymax);
 	tui_draw_scale(&ui->term, L->chart_y, L->chart_h, L->chart_x, ymax);
 	tui_draw_marks(&ui->term, L->chart_y + L->chart_h, L->chart_x, L->chart_w, f->marks);
-	tui_draw_time_row(&ui->term, L->chart_y + L->chart_h + 1, L->chart_x, ui->window,
+	tui_draw_time_row(&ui->term, L->chart_y + L->chart_h + 1, L->chart_x, ui->v.window,
 			  f->running, f->t1, legend, f->ns);
 }
 
@@ -1286,7 +1254,7 @@ static void draw_bottom(struct tui *ui)
 		tui_color(&ui->term, TUI_C_YELLOW, A_BOLD);
 		tui_put(y, 0, ui->notice, strlen(ui->notice), ui->lay.cols - 1);
 	} else if (f->ending.len && !f->running) {
-		tui_color(&ui->term, status_bad(f->status) ? TUI_C_RED : TUI_C_GREEN, A_BOLD);
+		tui_color(&ui->term, tui_status_bad(f->status) ? TUI_C_RED : TUI_C_GREEN, A_BOLD);
 		tui_put(y, 0, ftext(f, f->ending), f->ending.len, ui->lay.cols - 1);
 	} else {
 		tui_color(&ui->term, TUI_C_DIM, A_DIM);
@@ -1299,22 +1267,16 @@ static void draw_bottom(struct tui *ui)
 
 static void draw_help(struct tui *ui)
 {
-	static const char *const lines[] = {
-		"memline dashboard keys",
-		"",
-		"q          quit the view",
-		"p, space   pause / resume the picture",
-		"+          longer history window",
-		"-          shorter history window",
+	static const char *const keys[] = {
 		"s          ask for stacks now",
 		"t          threads of a process / back",
 		"n          the next process's threads",
-		"?, h       this help (any key closes it)",
-		"",
+	};
+	static const char *const notes[] = {
 		"chart: the job's memory and the top processes",
 		"below it: ^ an event, \xe2\x96\xb2 (P) the peak",
 	};
-	tui_draw_help(&ui->term, lines, (int)(sizeof(lines) / sizeof(lines[0])));
+	tui_draw_help(&ui->term, "memline dashboard keys", keys, 3, notes, 2);
 }
 
 static void draw(struct tui *ui)
@@ -1329,7 +1291,7 @@ static void draw(struct tui *ui)
 		draw_table(ui);
 	draw_panes(ui);
 	draw_bottom(ui);
-	if (ui->help)
+	if (ui->v.help)
 		draw_help(ui);
 	refresh();
 }
@@ -1337,13 +1299,6 @@ static void draw(struct tui *ui)
 /* ---- the loop ---- */
 
 /* Seconds between redraws that the clock alone asks for: a dot column's time, 0.1 s to 1 s. */
-static double tick_period(const struct tui *ui)
-{
-	double dots = ui->lay.chart_w * (ui->term.utf8 ? 2.0 : 1.0);
-	double p = ui->window > 0 ? ui->window / dots : 1;
-	return p < 0.1 ? 0.1 : p > 1 ? 1 : p;
-}
-
 static bool check_size(struct tui *ui)
 {
 	if (!tui_term_resized(&ui->term))
@@ -1389,14 +1344,10 @@ static int loop(struct tui *ui, struct strbuf *err)
 		if ((!ui->opt->wait_at_end && finished) ||
 		    (ui->opt->quit && atomic_load(ui->opt->quit)))
 			return 0;
-		if (!ui->paused && v != seen)
+		if (!ui->v.paused && v != seen)
 			rebuild = true;
-		if (!ui->paused && ui->f.running) {
-			double tick = floor(tui_wall_now() / tick_period(ui));
-			if (tick != last_tick)
-				rebuild = true;
-			last_tick = tick;
-		}
+		if (tui_ticked(&ui->term, &ui->v, ui->lay.chart_w, ui->f.running, &last_tick))
+			rebuild = true;
 		if (rebuild) {
 			if (frame_build(ui, &seen) < 0) {
 				strbuf_addstr(err, "out of memory drawing the dashboard");
@@ -1408,39 +1359,19 @@ static int loop(struct tui *ui, struct strbuf *err)
 		if (dirty)
 			draw(ui);
 		dirty = false;
-		int ch = getch();
-		if (ch == ERR) {
-			if (tui_term_lost())
-				return 1;
+		int ch = tui_read_key(&ui->v, &dirty);
+		if (ch == TUI_KEY_LOST)
+			return 1;
+		if (ch == ERR)
+			continue;
+		int shared = tui_view_key(&ui->v, ch, ui->f.now, ui->f.elapsed);
+		if (shared < 0)
+			return 0;
+		if (shared) {
+			rebuild = true;
 			continue;
 		}
-		dirty = true;
-		if (ui->help && ch != KEY_RESIZE) {
-			ui->help = false;
-			if (ch != 'q' && ch != 'Q')
-				continue;
-		}
 		switch (ch) {
-		case 'q':
-		case 'Q':
-			return 0;
-		case 'p':
-		case 'P':
-		case ' ':
-			ui->paused = !ui->paused;
-			ui->paused_now = ui->f.now;
-			rebuild = !ui->paused;
-			break;
-		case '+':
-		case '=':
-			ui->window = tui_window_step(ui->window, 1, ui->f.elapsed);
-			rebuild = true;
-			break;
-		case '-':
-		case '_':
-			ui->window = tui_window_step(ui->window, -1, ui->f.elapsed);
-			rebuild = true;
-			break;
 		case 's':
 		case 'S':
 			ask_stacks(ui);
@@ -1455,11 +1386,6 @@ static int loop(struct tui *ui, struct strbuf *err)
 			ui->threads = true;
 			ui->th_next = true;
 			rebuild = true;
-			break;
-		case '?':
-		case 'h':
-		case 'H':
-			ui->help = true;
 			break;
 		case KEY_RESIZE:
 			rebuild = true;
@@ -1479,7 +1405,7 @@ int tui_run(struct live *l, const struct tui_options *o, struct strbuf *err)
 	memset(&ui, 0, sizeof(ui));
 	ui.live = l;
 	ui.opt = o;
-	ui.window = o->history > 0 ? o->history : 0;
+	ui.v.window = o->history > 0 ? o->history : 0;
 	ui.th_proc = -1;
 	tui_chart_init(&ui.chart);
 	int ret = -1;
