@@ -529,7 +529,10 @@ class Tmux:
         return last
 
     def kill(self):
+        """Ends the server; the next start() starts another (a new socket: a server that is
+        still going away refuses a new session on its own)."""
         self("kill-server", check=False)
+        self.sock = f"memline-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 @pytest.fixture
