@@ -162,7 +162,8 @@ static int build(struct job_follow *jf)
 	}
 	free(runs);
 	free(paths);
-	jf->build_cpu += thread_cpu() - cpu;
+	jf->last_build = thread_cpu() - cpu;
+	jf->build_cpu += jf->last_build;
 	return ret;
 }
 
@@ -186,9 +187,11 @@ int job_follow_poll(struct job_follow *jf, double now, struct strbuf *err)
 		jf->finished = finished;
 		return 0;
 	}
-	jf->next_build = now + 1.0 / JOB_FOLLOW_BUILDS;
 	if (build(jf) < 0)
 		goto oom;
+	double wait = jf->last_build / JOB_FOLLOW_BUDGET;
+	wait = wait < 1.0 / JOB_FOLLOW_BUILDS ? 1.0 / JOB_FOLLOW_BUILDS : wait;
+	jf->next_build = now + (wait > JOB_FOLLOW_SLOWEST ? JOB_FOLLOW_SLOWEST : wait);
 	jf->finished = finished;
 	return 1;
 oom:

@@ -5,11 +5,14 @@
  *
  * Each log has a follower of its own (follow.h), polled JOB_FOLLOW_POLL times a second; when
  * any of them read something new (or its status changed), the job is built again from the
- * followed runs (job_build), at most JOB_FOLLOW_BUILDS times a second, since a build reads
- * every sample of every log. Where the logs came from a directory or a pattern, a scan
- * function given by the caller lists them again every JOB_FOLLOW_SCAN seconds, and a log that
- * appeared since (a rank that started late) is followed from then on. Following ends when
- * every log has finished (follow_finished: its end record, or no memline writes it any more).
+ * followed runs (job_build), at most JOB_FOLLOW_BUILDS times a second, and less often once
+ * builds cost more than JOB_FOLLOW_BUDGET of a core: a build reads every sample of every log,
+ * so an hour of 64 ranks takes about 8 ms, ten hours ten times that, and the next build waits
+ * until the last one's CPU time is that share of the time since (JOB_FOLLOW_SLOWEST at most). Where
+ * the logs came from a directory or a pattern, a scan function given by the caller lists them again
+ * every JOB_FOLLOW_SCAN seconds, and a log that appeared since (a rank that started late) is
+ * followed from then on. Following ends when every log has finished (follow_finished: its end
+ * record, or no memline writes it any more).
  *
  * It has no thread and takes no lock: its owner calls job_follow_poll() from its own loop (the
  * dashboard's, which wakes every 100 ms anyway), and it does only what is due at that moment.
@@ -28,9 +31,11 @@
 #include "model/job.h"
 #include "util/strbuf.h"
 
-#define JOB_FOLLOW_POLL	  4   /* polls of every log a second */
-#define JOB_FOLLOW_BUILDS 2   /* builds of the job a second, at most */
-#define JOB_FOLLOW_SCAN	  3.0 /* seconds between two scans for logs that appeared */
+#define JOB_FOLLOW_POLL	   4	/* polls of every log a second */
+#define JOB_FOLLOW_BUILDS  2	/* builds of the job a second, at most */
+#define JOB_FOLLOW_SCAN	   3.0	/* seconds between two scans for logs that appeared */
+#define JOB_FOLLOW_BUDGET  0.01 /* of a core, the builds' CPU at most (past BUILDS a second) */
+#define JOB_FOLLOW_SLOWEST 10.0 /* seconds between two builds at most, whatever they cost */
 
 /*
  * Lists the job's logs as they are now (a directory's, a pattern's) into *paths, n of them:
@@ -62,7 +67,8 @@ struct job_follow {
 	bool dirty;				 /* a log changed since the last build */
 	/* what it did, for the tests and the benchmark */
 	unsigned long polls, builds, scans;
-	double build_cpu; /* CPU time the builds took, s */
+	double build_cpu;  /* CPU time the builds took, s */
+	double last_build; /* CPU time the last build took, s */
 };
 
 /*
