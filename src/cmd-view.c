@@ -241,6 +241,7 @@ int cmd_view(int argc, char **argv)
 	if (code)
 		die_sb(code, &err);
 	if (cli_logs_are_job(&logs)) {
+		strbuf_release(&err);
 		if (v.serve) {
 			cli_logs_release(&logs);
 			die(EXIT_USAGE, "view: --serve serves one log; a job's several logs are "
