@@ -206,7 +206,8 @@ def test_view_follow_job(tmp_path, tmux):
         for row, sizes in rank_rows(lines):
             assert "running" in row and len(sizes) == 2, row  # PEAK and NOW
 
-        # told to allocate: each grows by (N + 1) * 20 MiB
+        # told to allocate: each grows by (N + 1) * 20 MiB, 120 MiB in all; the job's peak must
+        # grow by 100 MiB at least (a margin for what the interpreters give back meanwhile)
         for p in ranks.values():
             p.stdin.write(b"go\n")
             p.stdin.flush()
@@ -214,7 +215,7 @@ def test_view_follow_job(tmp_path, tmux):
         def grown(ls):
             rows = rank_rows(ls)
             return len(rows) == 3 and summary_peak(ls) and \
-                parse_size(summary_peak(ls)) >= before + 120 * MIB and \
+                parse_size(summary_peak(ls)) >= before + 100 * MIB and \
                 all(len(s) == 2 for _, s in rows) and \
                 [parse_size(s[1]) >= (3 - k) * 20 * MIB for k, (_, s) in enumerate(rows)] \
                 == [True] * 3
