@@ -3,8 +3,9 @@
 #
 # uPlot comes from the npm registry: `npm ci` installs it from the committed web/package-lock.json
 # into $(BUILD)/web (never into the source tree); scripts/embed turns its JS and CSS, our
-# report.js, report.css and the report.html template into byte arrays in a generated C file,
-# whose object joins the core library so that lib/render/plot-html.c can reference them.
+# common.js, report.js, job.js, report.css, the pages' shell page.html and their bodies
+# (report-body.html, job-body.html) into byte arrays in a generated C file, whose object joins
+# the core library so that lib/render/plot-html.c can reference them.
 #   make html-assets   the generated object $(HTML_OBJ)
 #   make html-test     what tests/e2e/test_html.py needs: playwright-core (npm, from
 #                      tests/e2e/browser/package-lock.json) and the plot-html test driver
@@ -20,7 +21,8 @@ HTML_NPM   := $(BUILD)/web
 UPLOT_DIST := $(HTML_NPM)/node_modules/uplot/dist
 HTML_C     := $(BUILD)/gen/html-assets.c
 HTML_OBJ   := $(BUILD)/obj/gen/html-assets.o
-HTML_WEB   := web/report.html web/report.js web/report.css
+HTML_WEB   := web/page.html web/report-body.html web/job-body.html web/report.js web/job.js \
+              web/common.js web/report.css
 BROWSER_NPM := $(BUILD)/browser
 HTML_DRIVER := $(BUILD)/tests/plot_html_driver
 
@@ -38,8 +40,9 @@ $(HTML_NPM)/node_modules/.package-lock.json: web/package.json web/package-lock.j
 
 $(HTML_C): scripts/embed $(HTML_WEB) $(HTML_NPM)/node_modules/.package-lock.json
 	@mkdir -p $(dir $@)
-	scripts/embed $@ html_template=web/report.html report_js=web/report.js \
-	  report_css=web/report.css uplot_js=$(UPLOT_DIST)/uPlot.iife.min.js \
+	scripts/embed $@ page_template=web/page.html report_body=web/report-body.html \
+	  job_body=web/job-body.html report_js=web/report.js job_js=web/job.js \
+	  common_js=web/common.js report_css=web/report.css uplot_js=$(UPLOT_DIST)/uPlot.iife.min.js \
 	  uplot_css=$(UPLOT_DIST)/uPlot.min.css
 
 $(HTML_OBJ): $(HTML_C)

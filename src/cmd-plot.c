@@ -3,6 +3,9 @@
  * chosen by FILE's extension (lib/render/plot.h): PNG, SVG or PDF through cairo, or the HTML
  * report. `--threads` draws one process's threads instead (its heap and each thread's, or
  * their CPU%), the process checked here so that a log without one says so with exit code 65.
+ * The logs of one job (a directory or a pattern, or logs that name their rank, job or node;
+ * --job) are merged into the plot of the job (model/job.h, streamed: one log in memory at a
+ * time); other logs overlay, each from its start (--overlay makes a job's logs overlay too).
  * The picture is drawn into a temporary file beside FILE and renamed over it, so a failure
  * never leaves half an image.
  */
@@ -20,6 +23,7 @@
 #include "cli.h"
 #include "util/outfile.h"
 #include "render/plot.h"
+#include "model/job.h"
 #include "model/run.h"
 #include "model/series.h"
 
@@ -35,10 +39,20 @@ static void usage(FILE *f)
 		"the legend by its label. The format is FILE's extension: .png, .svg, .pdf or\n"
 		".html. LOG defaults to the newest memline-*.jsonl in the current directory.\n"
 		"\n"
+		"The logs of one job (a directory of logs, a quoted pattern such as "
+		"'run.*.jsonl',\n"
+		"or logs that name their rank, job id or node) are merged on the job's clock: the\n"
+		"job's memory, each node's (2 to 16 nodes; more: their band and median), each\n"
+		"rank's (up to 8; more: the band from the lowest to the highest rank, the median\n"
+		"and the top ranks by peak), the peak and where the worst rank ended. The HTML "
+		"page\n"
+		"of a job has a list of its ranks to pick lines from.\n"
+		"\n"
 		"  -o, --output FILE      the image to write (required)\n"
 		"  -m, --metric METRIC    rss (default), pss, vms, swap or cpu\n"
 		"  -n, --top N            lines for the N processes with the highest peaks (5);\n"
-		"                         with --threads, for the N threads (8)\n"
+		"                         with --threads, for the N threads (8); of a job, for\n"
+		"                         the N ranks with the highest peaks (3)\n"
 		"  -W, --width W          width in pixels (points for SVG and PDF), default 1200\n"
 		"  -H, --height H         height, default 700\n"
 		"  -t, --title TITLE      the title (default: the command)\n"
@@ -57,6 +71,9 @@ static void usage(FILE *f)
 		"                         to the process's heap (or CPU), not overlaid lines\n"
 		"  -p, --pid PID          with --threads: that process (default: the one with the\n"
 		"                         largest heap, else whose threads used the most CPU)\n"
+		"      --job              draw the logs as one job, even when they do not say so\n"
+		"      --overlay          overlay the logs, each from its start, even those of a "
+		"job\n"
 		"  -h, --help             print this help\n");
 }
 
@@ -71,12 +88,29 @@ static int parse_int(const char *opt, const char *arg, long lo, long hi)
 	return (int)v;
 }
 
+/* What is drawn: n logs overlaid (in), or the job they are (job). */
+struct drawing {
+	const struct plot_input *in;
+	size_t n;
+	const struct job *job;
+};
+
+static int draw(const struct drawing *d, const struct plot_options *o, enum plot_format format,
+		struct strbuf *pic, struct strbuf *err)
+{
+	if (d->job)
+		return format == PLOT_HTML ? plot_job_html(d->job, o, pic, err)
+					   : plot_job_cairo(d->job, o, format, pic, err);
+	return format == PLOT_HTML ? plot_html(d->in, d->n, o, pic, err)
+				   : plot_cairo(d->in, d->n, o, format, pic, err);
+}
+
 /*
  * Draws the plot in memory, then writes it to out through a temporary file renamed over it
  * (lib/outfile). Returns 0, or the exit code after saying why: 73 when out cannot be created,
  * 74 when it cannot be written, 70 out of memory or when drawing failed.
  */
-static int write_plot(const struct plot_input *in, size_t n, const struct plot_options *o,
+static int write_plot(const struct drawing *d, const struct plot_options *o,
 		      enum plot_format format, const char *out)
 {
 	struct strbuf pic = STRBUF_INIT, err = STRBUF_INIT;
@@ -86,9 +120,7 @@ static int write_plot(const struct plot_input *in, size_t n, const struct plot_o
 		code = ret == OUTFILE_ERR_NOMEM ? EXIT_SOFTWARE : EXIT_CANTCREAT;
 		goto out;
 	}
-	bool drawn = (format == PLOT_HTML ? plot_html(in, n, o, &pic, &err)
-					  : plot_cairo(in, n, o, format, &pic, &err)) == 0 &&
-		     !pic.oom;
+	bool drawn = draw(d, o, format, &pic, &err) == 0 && !pic.oom;
 	if (drawn && pic.len)
 		outfile_write(&f, pic.buf, pic.len);
 	if (!drawn) {
@@ -108,33 +140,26 @@ out:
 }
 
 /* Frees the n logs loaded for a plot. */
-static void release_logs(struct run *runs, struct plot_input *in, char **paths, size_t n)
+static void release_runs(struct run *runs, struct plot_input *in, size_t n)
 {
-	for (size_t i = 0; runs && paths && i < n; i++) {
+	for (size_t i = 0; runs && i < n; i++)
 		run_release(&runs[i]);
-		free(paths[i]);
-	}
 	free(runs);
 	free(in);
-	free(paths);
 }
 
 /*
- * Loads the n logs named in names (nn of them; none: the newest in the current directory) into
- * runs, keeping fields, and fills in with them, their paths and labels (NULL: the default
- * ones). Returns 0, or the exit code after saying why.
+ * Loads the n logs at paths into runs, keeping fields, and fills in with them, their paths and
+ * labels (NULL: the default ones). Returns 0, or the exit code after saying why.
  */
-static int load_logs(int nn, char **names, unsigned long long fields, struct run *runs,
-		     struct plot_input *in, char **paths, size_t n, char **labels)
+static int load_runs(char *const *paths, size_t n, unsigned long long fields, struct run *runs,
+		     struct plot_input *in, char **labels)
 {
 	for (size_t i = 0; i < n; i++)
 		run_init(&runs[i]);
 	int code = 0;
 	struct strbuf err = STRBUF_INIT;
 	for (size_t i = 0; i < n && !code; i++) {
-		code = resolve_log(nn > 0 ? names[i] : NULL, &paths[i], &err);
-		if (code)
-			break;
 		int ret = run_load_fields(&runs[i], paths[i], fields, cli_log_warn, NULL, &err);
 		if (ret < 0) {
 			code = ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR;
@@ -198,12 +223,14 @@ static enum series_metric parse_metric(const char *arg)
 	die(EXIT_USAGE, "plot: --metric is rss, pss, vms, swap or cpu, not '%s'", arg);
 }
 
+/* How the logs are drawn: as one job, or overlaid. */
+enum plot_mode { MODE_AUTO, MODE_JOB, MODE_OVERLAY };
+
 /*
- * The options together, once parsed, for n logs with n_labels --label: dies with a usage error
- * for a bad combination. Returns the output's format.
+ * The options together, once parsed: dies with a usage error for a bad combination. Returns
+ * the output's format.
  */
-static int check_options(struct plot_options *o, const char *out, size_t n, size_t n_labels,
-			 bool top_given, bool metric_given)
+static int check_options(struct plot_options *o, const char *out, bool top_given, bool metric_given)
 {
 	if (!out)
 		die(EXIT_USAGE, "plot: no output; give -o FILE.png, .svg, .pdf or .html");
@@ -214,17 +241,106 @@ static int check_options(struct plot_options *o, const char *out, size_t n, size
 		    out);
 	if (!o->threads && (o->stacked || o->pid))
 		die(EXIT_USAGE, "plot: %s is for --threads", o->stacked ? "--stacked" : "--pid");
-	if (o->threads && n > 1)
-		die(EXIT_USAGE, "plot: --threads draws the threads of one log, not %zu", n);
 	if (o->threads && metric_given && o->metric != SERIES_RSS && o->metric != SERIES_CPU)
 		die(EXIT_USAGE, "plot: --threads draws the heap (rss, the default) or cpu, not %s",
 		    series_metric_names[o->metric]);
 	if (o->threads && top_given)
 		o->thread_top = o->top > 0 ? o->top : 1;
-	if (n_labels && n_labels != n)
-		die(EXIT_USAGE, "plot: %zu --label for %zu log%s; give one per log, in their order",
-		    n_labels, n, n == 1 ? "" : "s");
+	if (top_given)
+		o->rank_top = o->top > 0 ? o->top : -1;
 	return format;
+}
+
+/*
+ * Whether the logs are drawn as one job: --job says so, --overlay says not; else several
+ * logs that a directory or a pattern named, or that name a rank, a job or a whole node.
+ */
+static bool as_job(const struct cli_logs *logs, enum plot_mode mode)
+{
+	if (mode != MODE_AUTO)
+		return mode == MODE_JOB;
+	return cli_logs_are_job(logs) &&
+	       (logs->expanded || job_paths_are_job(logs->paths, logs->n));
+}
+
+/*
+ * What does not go with a job's plot, checked once the logs say they are one: dies with a
+ * usage error (logs released first).
+ */
+static void check_job_options(struct cli_logs *logs, const struct plot_options *o, size_t n_labels,
+			      bool metric_given)
+{
+	const char *why = NULL;
+	if (n_labels)
+		why = "--label names overlaid logs; the logs of a job are named by their rank "
+		      "(or file): give --overlay to overlay them";
+	else if (o->threads)
+		why = "--threads draws the threads of one log, not a job of several";
+	else if (metric_given && o->metric != SERIES_RSS)
+		why = "a job is plotted by its memory (each log's job memory, summed); --metric is "
+		      "for overlaid logs (--overlay)";
+	if (!why)
+		return;
+	cli_logs_release(logs);
+	die(EXIT_USAGE, "plot: %s", why);
+}
+
+/* The plot of the logs as one job. Returns the exit code. */
+static int plot_job(struct cli_logs *logs, const struct plot_options *o, enum plot_format format,
+		    const char *out)
+{
+	struct job job;
+	cli_load_job(logs, &job);
+	size_t cut = 0;
+	for (size_t i = 0; i < job.n_logs; i++) {
+		const struct job_log *l = &job.logs[i];
+		if (l->unreadable || !l->truncated)
+			continue;
+		if (++cut <= 5)
+			warning("%s: %s; plotting what it holds", l->path,
+				l->error ? l->error : "the log is cut off");
+	}
+	if (cut > 5)
+		warning("%zu more logs are cut off; memline report tells which", cut - 5);
+	struct drawing d = {.job = &job};
+	int code = write_plot(&d, o, format, out);
+	job_release(&job);
+	return code;
+}
+
+/* The logs overlaid, each from its start (or the threads of one). Returns the exit code. */
+static int plot_overlay(const struct cli_logs *logs, struct plot_options *o,
+			enum plot_format format, const char *out, char **labels, size_t n_labels)
+{
+	size_t n = logs->n;
+	if (o->threads && n > 1) {
+		error("plot: --threads draws the threads of one log, not %zu", n);
+		return EXIT_USAGE;
+	}
+	if (n_labels && n_labels != n) {
+		error("plot: %zu --label for %zu log%s; give one per log, in their order", n_labels,
+		      n, n == 1 ? "" : "s");
+		return EXIT_USAGE;
+	}
+	struct run *runs = calloc(n, sizeof(*runs));
+	struct plot_input *in = calloc(n, sizeof(*in));
+	if (!runs || !in) {
+		release_runs(runs, in, 0);
+		error("out of memory");
+		return EXIT_SOFTWARE;
+	}
+	/* the page has a thread view; --threads draws one */
+	unsigned long long fields = series_fields(o->metric);
+	if (o->threads || format == PLOT_HTML)
+		fields |= series_threads_fields();
+	int code = load_runs(logs->paths, n, fields, runs, in, n_labels ? labels : NULL);
+	if (!code && o->threads)
+		code = check_threads(&runs[0], logs->paths[0], o);
+	struct drawing d = {.in = in, .n = n};
+	if (!code)
+		code = write_plot(&d, o, format, out);
+	release_runs(runs, in, n);
+	return code;
 }
 
 int cmd_plot(int argc, char **argv)
@@ -241,6 +357,8 @@ int cmd_plot(int argc, char **argv)
 		{"threads", no_argument, NULL, 'T'},
 		{"stacked", no_argument, NULL, 'S'},
 		{"pid", required_argument, NULL, 'p'},
+		{"job", no_argument, NULL, 'J'},
+		{"overlay", no_argument, NULL, 'O'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -260,6 +378,7 @@ int cmd_plot(int argc, char **argv)
 	opterr = 0;
 	optind = 1;
 	bool top_given = false, metric_given = false;
+	enum plot_mode mode = MODE_AUTO;
 	while ((c = getopt_long(argc, argv, ":o:m:n:W:H:t:l:dp:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
@@ -297,6 +416,13 @@ int cmd_plot(int argc, char **argv)
 		case 'p':
 			o.pid = parse_pid(optarg);
 			break;
+		case 'J':
+		case 'O':
+			if (mode != MODE_AUTO && mode != (c == 'J' ? MODE_JOB : MODE_OVERLAY))
+				die(EXIT_USAGE,
+				    "plot: --job and --overlay say the opposite; give one");
+			mode = c == 'J' ? MODE_JOB : MODE_OVERLAY;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -309,30 +435,19 @@ int cmd_plot(int argc, char **argv)
 			    argv[optind - 1]);
 		}
 	}
-	size_t n = argc > optind ? (size_t)(argc - optind) : 1;
-	int format = check_options(&o, out, n, n_labels, top_given, metric_given);
-	struct run *runs = calloc(n, sizeof(*runs));
-	struct plot_input *in = calloc(n, sizeof(*in));
-	char **paths = calloc(n, sizeof(*paths));
-	if (!runs || !in || !paths) {
-		release_logs(runs, in, paths, 0);
-		free(labels);
-		labels = NULL;
-		die(EXIT_SOFTWARE, "out of memory");
+	int format = check_options(&o, out, top_given, metric_given);
+	struct cli_logs logs;
+	cli_take_logs("plot", argc, argv, optind, &logs);
+	int code;
+	if (as_job(&logs, mode)) {
+		check_job_options(&logs, &o, n_labels, metric_given);
+		code = plot_job(&logs, &o, (enum plot_format)format, out);
+	} else {
+		code = plot_overlay(&logs, &o, (enum plot_format)format, out, labels, n_labels);
 	}
-	/* the page has a thread view; --threads draws one */
-	unsigned long long fields = series_fields(o.metric);
-	if (o.threads || format == PLOT_HTML)
-		fields |= series_threads_fields();
-	int code = load_logs(argc - optind, argv + optind, fields, runs, in, paths, n,
-			     n_labels ? labels : NULL);
-	if (!code && o.threads)
-		code = check_threads(&runs[0], paths[0], &o);
-	if (!code)
-		code = write_plot(in, n, &o, (enum plot_format)format, out);
 	/* cairo's font caches, so that a leak checker sees less that is not ours */
 	cairo_debug_reset_static_data();
-	release_logs(runs, in, paths, n);
+	cli_logs_release(&logs);
 	free(labels);
 	labels = NULL;
 	return code;

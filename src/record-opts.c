@@ -5,13 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "log/place.h"
 #include "log/writer.h"
 #include "render/report.h"
 #include "record/events.h"
+#include "record/slurm.h"
 #include "stacks/stacks.h"
 #include "util/text.h"
 
@@ -36,6 +39,7 @@ enum {
 	OPT_STACKS_GAP,
 	OPT_STACKS_BUDGET,
 	OPT_HEAP,
+	OPT_SLURM_JOB,
 };
 
 /* Which commands take an option. */
@@ -55,7 +59,10 @@ static const struct record_option {
 	const char *help;
 } options[] = {
 	{"output", 'o', "LOG", RUN | ATTACH,
-	 "write the log to LOG (default memline-CMD-DATE-TIME.jsonl)"},
+	 "write the log to LOG (default memline-CMD-DATE-TIME.jsonl);\n"
+	 "under a launcher, %r is the rank, %h the host, %j the\n"
+	 "job's id, %n the node's index, %p memline's pid, %%\n"
+	 "a percent sign: -o 'solver.%r.jsonl'"},
 	{"interval", 'i', "SECONDS", RUN | ATTACH,
 	 "sample at a fixed interval (default: adaptive, 10 ms at\n"
 	 "the start, backing off to --max-interval); at most a day"},
@@ -76,6 +83,12 @@ static const struct record_option {
 	 "the job is the existing memory cgroup PATH (its directory,\n"
 	 "or its path as /proc/PID/cgroup shows it), never removed:\n"
 	 "run starts COMMAND in it, attach records its processes"},
+	{"slurm-job", OPT_SLURM_JOB, "ID", ATTACH,
+	 "every process of Slurm job ID on this node: those of its\n"
+	 "cgroup (the job's memory: its memory cgroup's charge), or\n"
+	 "whose environment has SLURM_JOB_ID=ID; new steps' too.\n"
+	 "In the job: srun --overlap --ntasks-per-node=1 memline\n"
+	 "attach --slurm-job $SLURM_JOB_ID -o 'job.%h.jsonl' &"},
 	{"no-cgroup", OPT_NO_CGROUP, NULL, RUN | ATTACH,
 	 "no memory cgroup for the job (run makes one, attach takes\n"
 	 "the processes' own): its memory is then its processes'"},
@@ -339,6 +352,16 @@ static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg
 	case OPT_NO_CGROUP:
 		ro->rec.no_cgroup = true;
 		return true;
+	case OPT_SLURM_JOB:
+		if (strcmp(cmd, "attach"))
+			die(EXIT_USAGE, "--slurm-job is for 'memline attach': it records a running "
+					"job");
+		if (!slurm_job_id_parse(arg, &ro->rec.slurm_job))
+			die(EXIT_USAGE,
+			    "--slurm-job takes a job's number, its SLURM_JOB_ID (an array task's "
+			    "own, such as 1234), not '%s'",
+			    arg);
+		return true;
 	case OPT_TRACE:
 		if (strcmp(cmd, "run"))
 			die(EXIT_USAGE, "--trace is for 'memline run': memline traces only what it "
@@ -470,6 +493,10 @@ int record_opts_parse(struct record_opts *ro, const char *cmd, const char *head,
 		die(EXIT_USAGE, "--min-interval is longer than --max-interval; make it shorter");
 	if (ro->rec.cgroup && ro->rec.no_cgroup)
 		die(EXIT_USAGE, "--cgroup and --no-cgroup contradict each other; give one");
+	/* attach --cgroup records a cgroup's processes, one recording for them all: a job's on
+	 * its node, not one rank */
+	if (ro->rec.cgroup && !strcmp(cmd, "attach"))
+		ro->rec.node_wide = true;
 	if (ro->rec.heap != HEAP_OFF && !strcmp(cmd, "attach") && !ro->rec.events_path)
 		die(EXIT_USAGE, "attach --heap needs --events FILE: the processes' heap counters "
 				"are in that file's directory (or use 'memline run --heap')");
@@ -493,8 +520,53 @@ static void on_warning(void *data, const char *msg)
 		warning("%s", msg);
 }
 
+/*
+ * -o's patterns, expanded before anything is done with the path (a usage error touches
+ * nothing). Under a launcher that says the job has several ranks, a path that does not tell
+ * them apart (no %r or %p; for a recording of a whole node, no %h or %n either) would have
+ * them all write one log: a warning says so.
+ */
+static void expand_log_path(struct record_opts *ro)
+{
+	struct place_info place;
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	if (place_from_vars(&place, place_getenv, NULL) < 0)
+		die(EXIT_SOFTWARE, "out of memory");
+	struct utsname u;
+	const char *host = place_host(place_getenv, NULL, uname(&u) == 0 ? u.nodename : NULL);
+	unsigned used;
+	if (place_expand(ro->log_path, &place, host, getpid(), &out, &used, &err) < 0) {
+		struct strbuf msg = STRBUF_INIT;
+		strbuf_addf(&msg, "-o '%s': %s", ro->log_path, err.buf);
+		strbuf_release(&out);
+		strbuf_release(&err);
+		place_release(&place);
+		die_sb(EXIT_USAGE, &msg);
+	}
+	strbuf_release(&err);
+	if (out.oom) {
+		strbuf_release(&out);
+		place_release(&place);
+		die(EXIT_SOFTWARE, "out of memory");
+	}
+	unsigned apart = PLACE_RANK | PLACE_PID;
+	if (ro->rec.node_wide)
+		apart |= PLACE_HOST | PLACE_NODE;
+	if (place.size > 1 && !(used & apart))
+		warning("-o '%s' names no %s, but the launcher (%s) started this memline as %s %ld "
+			"of %ld: every one would write this one log; add %s",
+			ro->log_path, ro->rec.node_wide ? "%h, %n, %r or %p" : "%r or %p",
+			place.launcher, ro->rec.node_wide ? "task" : "rank", place.rank, place.size,
+			ro->rec.node_wide ? "%h (the host)" : "%r (the rank)");
+	place_release(&place);
+	ro->expanded_path = strbuf_detach(&out, NULL);
+	ro->log_path = ro->expanded_path;
+}
+
 void record_opts_prepare(struct record_opts *ro, int argc, char **argv)
 {
+	if (ro->log_path)
+		expand_log_path(ro);
 	views_prepare(&ro->views);
 	if (ro->n_regex) {
 		size_t n = 0;
@@ -543,6 +615,8 @@ void record_opts_release(struct record_opts *ro)
 	ro->regex = NULL;
 	free(ro->default_path);
 	ro->default_path = NULL;
+	free(ro->expanded_path);
+	ro->expanded_path = NULL;
 	ro->log_path = NULL;
 	strbuf_release(&ro->notes);
 }
@@ -624,6 +698,7 @@ int record_finish(struct record_opts *ro, int ret, struct recorder_result *res, 
 		code = EXIT_UNAVAILABLE;
 		break;
 	case RECORDER_ERR_REGEX:
+	case RECORDER_ERR_AMBIGUOUS:
 		code = EXIT_USAGE;
 		break;
 	default:

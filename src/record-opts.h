@@ -15,8 +15,9 @@ struct record_opts {
 	struct recorder_options rec;
 	const char *cmd; /* "run" or "attach" */
 	bool quiet;
-	const char *log_path; /* -o (argv's string), or the default name */
+	const char *log_path; /* -o (argv's string, then its expansion), or the default name */
 	char *default_path;   /* owned: the default name, when -o was not given */
+	char *expanded_path;  /* owned: -o's patterns expanded (record_opts_prepare) */
 	const char **regex;   /* --event-regex patterns (an owned array of argv's strings) */
 	size_t n_regex;
 	bool max_interval_set; /* -I was given */
@@ -37,9 +38,12 @@ int record_opts_parse(struct record_opts *ro, const char *cmd, const char *head,
 /* Prints head, then the options cmd ("run" or "attach") takes, with their help. */
 void record_opts_usage(const char *cmd, const char *head);
 /*
- * Once the command's own arguments are checked: takes the --serve port (dying with 64 or 69
- * as views_prepare does), collects the --event-regex patterns and sets ro->rec up for the
- * live views. From here on ro holds memory: record_finish() or record_opts_release() frees it.
+ * Once the command's own arguments are checked: expands -o's patterns (%r, %h, %j, %p, %n,
+ * %%: log/place.h) from the launcher's environment, dying with 64 for one it cannot expand
+ * (before anything is touched), and warning when every rank of a job would write one log;
+ * takes the --serve port (dying with 64 or 69 as views_prepare does), collects the
+ * --event-regex patterns and sets ro->rec up for the live views. From here on ro holds
+ * memory: record_finish() or record_opts_release() frees it.
  */
 void record_opts_prepare(struct record_opts *ro, int argc, char **argv);
 /* Without -o: the log is the default name for command, never replacing anything. */

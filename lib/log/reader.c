@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log/place.h"
 #include "util/text.h"
 
 /* ---- small jansson accessors: a missing or null member reads as "unknown" ---- */
@@ -114,6 +115,7 @@ void header_info_release(struct header_info *h)
 		free(h->job_names[i]);
 		free(h->job_values[i]);
 	}
+	place_release(&h->place);
 	free(h->kernel);
 	free(h->cgroup_path);
 	free(h->cgroup_peak);
@@ -239,10 +241,95 @@ static void decode_stacks_asked(const json_t *st, struct header_info *h)
 	h->stacks_budget = get_double(st, "budget", 0);
 }
 
+/* An older log's job variables, as place_from_vars asks for them. */
+static const char *header_var(void *data, const char *name)
+{
+	const struct header_info *h = data;
+	for (size_t i = 0; i < h->n_job; i++)
+		if (!strcmp(h->job_names[i], name))
+			return h->job_values[i];
+	return NULL;
+}
+
+/* A short string member (a job id, a launcher's name), cut as labels are; NULL when absent. */
+static char *get_short_str(const json_t *obj, const char *key, bool *oom)
+{
+	const json_t *v = json_object_get(obj, key);
+	if (!json_is_string(v))
+		return NULL;
+	size_t n = text_utf8_prefix(json_string_value(v), json_string_length(v), 256);
+	char *c = strndup(json_string_value(v), n);
+	if (!c)
+		*oom = true;
+	return c;
+}
+
+/* A count that is unknown (-1) unless it is a number from min up. */
+static long get_count(const json_t *obj, const char *key, long min)
+{
+	long long v = get_ll(obj, key, -1);
+	return v >= min && v <= LONG_MAX ? (long)v : -1;
+}
+
+/*
+ * The header's "place" (format 4). An older log has none: it is derived from its "job"
+ * variables, as the recorder derives it from its environment.
+ */
+static void decode_place(const json_t *o, struct header_info *h, bool *oom)
+{
+	const json_t *pl = json_object_get(o, "place");
+	struct place_info *p = &h->place;
+	if (!json_is_object(pl)) {
+		if (place_from_vars(p, header_var, h) < 0)
+			*oom = true;
+		return;
+	}
+	place_init(p);
+	p->job = get_short_str(pl, "job", oom);
+	p->launcher = get_short_str(pl, "launcher", oom);
+	p->rank = get_count(pl, "rank", 0);
+	p->local_rank = get_count(pl, "local_rank", 0);
+	p->size = get_count(pl, "size", 1);
+	p->node_index = get_count(pl, "node_index", 0);
+	p->node_wide = get_bool(pl, "node_wide");
+}
+
+/* A clock reading's members: the wall clock and how good the kernel said it was. */
+static void decode_clock(const json_t *o, struct clock_info *c)
+{
+	c->wall_us = get_ll(o, "wall_us", -1);
+	if (c->wall_us < 0)
+		c->wall_us = -1;
+	const json_t *synced = json_object_get(o, "synced");
+	c->synced = json_is_boolean(synced) ? json_is_true(synced) : -1;
+	c->maxerror_us = get_ll(o, "maxerror_us", -1);
+	c->esterror_us = get_ll(o, "esterror_us", -1);
+	if (c->maxerror_us < 0)
+		c->maxerror_us = -1;
+	if (c->esterror_us < 0)
+		c->esterror_us = -1;
+}
+
+/*
+ * The header's "clock" (format 4): the wall clock at t = 0. An older log's is its start_unix,
+ * to the millisecond it has, of a clock whose quality nobody noted.
+ */
+static void decode_header_clock(const json_t *o, struct header_info *h)
+{
+	const json_t *ck = json_object_get(o, "clock");
+	h->clock = (struct clock_info){.t = 0, .synced = -1, .maxerror_us = -1, .esterror_us = -1};
+	if (json_is_object(ck))
+		decode_clock(ck, &h->clock);
+	else
+		h->clock.wall_us = h->start_unix > 0 ? llround(h->start_unix * 1e6) : -1;
+}
+
 /* Returns false only on allocation failure. */
 static bool decode_header(struct log_reader *r, const json_t *o, struct header_info *h)
 {
 	bool oom = false;
+	/* a header that names no place (before format 4) is of no rank: -1, not rank 0 */
+	h->place.rank = h->place.local_rank = h->place.size = h->place.node_index = -1;
 	h->format = (int)get_ll(o, "format", -1);
 	h->memline_version = get_str(o, "memline", &oom);
 	h->mode = get_str(o, "mode", &oom);
@@ -287,6 +374,8 @@ static bool decode_header(struct log_reader *r, const json_t *o, struct header_i
 				oom = true;
 		}
 
+	decode_place(o, h, &oom);
+	decode_header_clock(o, h);
 	decode_memory(o, h, &oom);
 	decode_stacks_asked(json_object_get(o, "stacks"), h);
 
@@ -876,6 +965,7 @@ static const struct {
 	{"event", REC_EVENT},	  {"span", REC_SPAN},	    {"output", REC_OUTPUT},
 	{"stopped", REC_STOPPED}, {"warning", REC_WARNING}, {"stack", REC_STACK},
 	{"frames", REC_FRAMES},	  {"thread", REC_THREAD},   {"heap", REC_HEAP},
+	{"clock", REC_CLOCK},
 };
 
 /*
@@ -1392,7 +1482,12 @@ static const char *decode_record(struct log_reader *r, const json_t *o, struct l
 	case REC_HEAP:
 		bad = decode_heap(o, &rec->heap, oom);
 		break;
-	case REC_CLOCK: /* decoded from format 4 on */
+	case REC_CLOCK:
+		rec->clock.t = get_double(o, "t", -1);
+		decode_clock(o, &rec->clock);
+		if (rec->clock.t < 0 || rec->clock.wall_us < 0)
+			bad = "clock record without its time or its wall clock";
+		break;
 	case REC_UNKNOWN:
 		break;
 	}

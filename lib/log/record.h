@@ -17,8 +17,12 @@
  * processes seen only at their exit, how each exit was learned, and the end's job_peak. 3 added
  * threads: "thread" records, the samples' per-thread rows ("th", named by the header's
  * thread_fields), the processes' and the tree's "heap", the header's "heap" and "heap" records.
+ * 4 added jobs of many processes and nodes: the header's "place" (the job, rank, local rank,
+ * size, node index and launcher, from the launcher's environment) and "clock" (the wall clock
+ * at t = 0 to the microsecond, and whether the kernel says it is synchronised, with its
+ * errors), and "clock" records pairing the wall clock with t as the recording goes on.
  */
-#define LOG_FORMAT_VERSION 3
+#define LOG_FORMAT_VERSION 4
 
 /* Positions in a sample's per-process array, in log order. Append only. */
 enum proc_field {

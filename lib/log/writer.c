@@ -505,6 +505,42 @@ static void write_stacks_asked(struct strbuf *sb, const struct header_info *h)
 	strbuf_addch(sb, '}');
 }
 
+/* A string member, or null. */
+static void add_str_or_null(struct strbuf *sb, const char *key, const char *s)
+{
+	strbuf_add_json_key(sb, key);
+	if (s)
+		strbuf_add_json_str(sb, s);
+	else
+		strbuf_addstr(sb, "null");
+}
+
+/* The header's "place" (format 4): where in a job of many processes this recording ran. */
+static void write_place(struct strbuf *sb, const struct place_info *p)
+{
+	strbuf_add_json_key(sb, "place");
+	strbuf_addch(sb, '{');
+	add_str_or_null(sb, "job", p->job);
+	add_opt_int(sb, "rank", p->rank);
+	add_opt_int(sb, "local_rank", p->local_rank);
+	add_opt_int(sb, "size", p->size);
+	add_opt_int(sb, "node_index", p->node_index);
+	add_str_or_null(sb, "launcher", p->launcher);
+	strbuf_add_json_key(sb, "node_wide");
+	strbuf_add_json_bool(sb, p->node_wide);
+	strbuf_addch(sb, '}');
+}
+
+/* A clock reading's members after "wall_us": how good the kernel says the clock is. */
+static void write_clock_members(struct strbuf *sb, const struct clock_info *c)
+{
+	add_opt_int(sb, "wall_us", c->wall_us);
+	strbuf_add_json_key(sb, "synced");
+	strbuf_addstr(sb, c->synced < 0 ? "null" : c->synced ? "true" : "false");
+	add_opt_int(sb, "maxerror_us", c->maxerror_us);
+	add_opt_int(sb, "esterror_us", c->esterror_us);
+}
+
 void log_write_header(struct log_writer *w, const struct header_info *h)
 {
 	if (w->failed)
@@ -546,6 +582,11 @@ void log_write_header(struct log_writer *w, const struct header_info *h)
 		strbuf_addch(sb, ':');
 		strbuf_add_json_str(sb, h->job_values[i]);
 	}
+	strbuf_addch(sb, '}');
+	write_place(sb, &h->place);
+	strbuf_add_json_key(sb, "clock");
+	strbuf_addch(sb, '{');
+	write_clock_members(sb, &h->clock);
 	strbuf_addch(sb, '}');
 	add_opt_int(sb, "page_size", h->page_size);
 	add_opt_int(sb, "clk_tck", h->clk_tck);
@@ -799,6 +840,18 @@ void log_write_output(struct log_writer *w, double t, const char *stream, const 
 	strbuf_add_json_str(sb, stream);
 	strbuf_add_json_key(sb, "text");
 	strbuf_add_json_strn(sb, text, len);
+	strbuf_addstr(sb, "}\n");
+}
+
+void log_write_clock(struct log_writer *w, const struct clock_info *c)
+{
+	if (w->failed)
+		return;
+	struct strbuf *sb = &w->buf;
+	/* t to the microsecond, as wall_us: the pair is as exact as its clocks */
+	long long us = c->t > 0 ? (long long)(c->t * 1e6 + 0.5) : 0;
+	strbuf_addf(sb, "{\"type\":\"clock\",\"t\":%lld.%06lld", us / 1000000, us % 1000000);
+	write_clock_members(sb, c);
 	strbuf_addstr(sb, "}\n");
 }
 

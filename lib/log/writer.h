@@ -93,6 +93,11 @@ void log_write_mark(struct log_writer *w, const struct mark_info *m);
 /* A line the command wrote to "stdout" or "stderr" (--capture-output). */
 void log_write_output(struct log_writer *w, double t, const char *stream, const char *text,
 		      size_t len);
+/*
+ * A "clock" record: the wall clock at the log's time c->t (format 4), which readers merging
+ * many logs align them on.
+ */
+void log_write_clock(struct log_writer *w, const struct clock_info *c);
 /* A limit of the recording, said once (docs/log-format.md, "warning"); pid 0 for none. */
 void log_write_warning(struct log_writer *w, double t, const char *code, pid_t pid,
 		       const char *text);

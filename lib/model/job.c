@@ -235,10 +235,11 @@ static int clock_build(struct log_clock *c, const struct run *run)
 			c->synced = 0;
 		else if (ci->synced == 1 && c->synced < 0)
 			c->synced = 1;
-		if (ci->maxerror_us >= 0 && (double)ci->maxerror_us * 1e-6 > c->error)
-			c->error = (double)ci->maxerror_us * 1e-6;
 		if (any_synced && ci->synced != 1)
 			continue;
+		/* the error of the readings the times are placed by */
+		if (ci->maxerror_us >= 0 && (double)ci->maxerror_us * 1e-6 > c->error)
+			c->error = (double)ci->maxerror_us * 1e-6;
 		double t = i ? ci->t : 0;
 		/* readings come in log order; a reading out of order is damage, skipped */
 		if (c->n && t <= c->p[c->n - 1].t)
@@ -418,12 +419,17 @@ static int cmp_ll(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The logs the band and imbalance are over: those with a rank, else all but node-wide ones. */
+/*
+ * The logs the band and imbalance are over: those with a rank; else those that are not
+ * node-wide; else (a job recorded node by node) the node-wide ones: the nodes compared.
+ */
 static bool is_rank_log(const struct job *job, const struct job_log *l)
 {
 	if (l->unreadable)
 		return false;
-	return job->n_ranks ? l->place.rank >= 0 : !l->place.node_wide;
+	if (job->n_ranks)
+		return l->place.rank >= 0;
+	return job->n_whole == job->n_logs - job->n_unreadable || !l->place.node_wide;
 }
 
 static int cmp_peak_desc(const void *a, const void *b, void *data)
@@ -449,6 +455,10 @@ static int finish_nodes(struct job *job)
 {
 	for (size_t i = 0; i < job->n_logs; i++) {
 		struct job_log *l = &job->logs[i];
+		if (l->unreadable) {
+			l->node = JOB_NO_NODE;
+			continue;
+		}
 		const char *host = l->host ? l->host : "";
 		size_t k = 0;
 		while (k < job->n_nodes && strcmp(job->nodes[k].host, host))
@@ -474,8 +484,6 @@ static int finish_nodes(struct job *job)
 		l->node = k;
 		struct job_node *n = &job->nodes[k];
 		n->n_logs++;
-		if (l->unreadable)
-			continue;
 		if (l->place.rank >= 0)
 			n->n_ranks++;
 		if (l->place.node_wide && n->whole < 0)
@@ -632,6 +640,8 @@ static int finish_identity(struct job *job)
 			continue;
 		if (l->place.rank >= 0)
 			job->n_ranks++;
+		if (l->place.node_wide)
+			job->n_whole++;
 		if (l->place.job && !job->job_id && !(job->job_id = strdup(l->place.job)))
 			return -1;
 		if (l->place.job && job->job_id && strcmp(job->job_id, l->place.job) &&
@@ -647,8 +657,41 @@ static int finish_identity(struct job *job)
 	return 0;
 }
 
+/*
+ * Moves job time 0 to the earliest log's start as corrected by its clock readings, to the bin:
+ * the headers placed the logs, but a log whose clock was wrong at its start starts later.
+ */
+static void finish_origin(struct job *job)
+{
+	double first = INFINITY;
+	for (size_t i = 0; i < job->n_logs; i++)
+		if (!job->logs[i].unreadable && job->logs[i].start < first)
+			first = job->logs[i].start;
+	if (!isfinite(first) || first < job->bin || !job->n_bins)
+		return;
+	size_t k = (size_t)(first / job->bin);
+	if (k >= job->n_bins)
+		k = job->n_bins - 1;
+	double dt = (double)k * job->bin;
+	for (size_t i = 0; i < job->n_logs; i++) {
+		struct job_log *l = &job->logs[i];
+		if (l->unreadable)
+			continue;
+		memmove(l->series, l->series + k, (JOB_BINS - k) * sizeof(*l->series));
+		for (size_t b = JOB_BINS - k; b < JOB_BINS; b++)
+			l->series[b] = -1;
+		l->start -= dt;
+		l->end -= dt;
+		if (l->peak >= 0)
+			l->peak_t -= dt;
+	}
+	job->n_bins -= k;
+	job->start_unix += dt;
+}
+
 static int job_finish(struct job *job)
 {
+	finish_origin(job);
 	if (finish_identity(job) < 0 || finish_nodes(job) < 0 || finish_series(job) < 0 ||
 	    finish_ranks(job) < 0)
 		return -1;
@@ -714,7 +757,8 @@ int job_load(struct job *job, char *const *paths, size_t n, log_warn_fn *warn, v
 		header_info_release(&h);
 		if (ret == -1) {
 			if (warn)
-				warn(data, paths[i], 0, why.buf ? why.buf : "cannot be read");
+				warn(data, paths[i], 0,
+				     "cannot be read: the job is merged without it");
 			ret = set_unreadable(job, i, why.buf ? why.buf : "cannot be read");
 		}
 		strbuf_release(&why);
@@ -735,7 +779,8 @@ int job_load(struct job *job, char *const *paths, size_t n, log_warn_fn *warn, v
 		int ret = run_load_fields(&run, paths[i], 0, warn, data, &why);
 		if (ret < 0) {
 			if (warn)
-				warn(data, paths[i], 0, why.buf ? why.buf : "cannot be read");
+				warn(data, paths[i], 0,
+				     "cannot be read: the job is merged without it");
 			ret = set_unreadable(job, i, why.buf ? why.buf : "cannot be read");
 		} else {
 			ret = fold_run(job, i, &run);

@@ -34,6 +34,8 @@
 /* The grid's bins at most (fewer when the job is shorter than JOB_BINS ms). */
 #define JOB_BINS 2000
 
+#define JOB_NO_NODE ((size_t)-1)
+
 /* One log of the job: a rank, a node (node_wide), or a recording of neither. */
 struct job_log {
 	char *path;
@@ -81,6 +83,7 @@ struct job {
 	struct job_node *nodes; /* in the order their first log came */
 	size_t n_nodes;
 	size_t n_ranks;	     /* logs with a rank */
+	size_t n_whole;	     /* node-wide logs (attach --slurm-job, --cgroup) */
 	size_t n_unreadable; /* logs that could not be read */
 	char *job_id;	     /* the logs' job id (place.job), NULL none; "mixed" when they differ */
 	char *launcher;	     /* the first log's launcher; NULL none */
@@ -96,8 +99,9 @@ struct job {
 	double peak_t;	  /* when, job time */
 	long long cpu_ms; /* all its nodes' CPU time; -1 unknown */
 	/*
-	 * Across its ranks (the logs with a rank, else all readable logs not node-wide) in each
-	 * bin: the lowest, median and highest memory of those alive; -1 none.
+	 * Across its ranks (the logs with a rank; else the readable logs not node-wide; else, a
+	 * job recorded node by node, its node-wide logs) in each bin: the lowest, median and
+	 * highest memory of those alive; -1 none.
 	 */
 	long long *rank_min, *rank_median, *rank_max;
 	/* Imbalance: the ranks by peak, highest first (indices into logs), and their median. */

@@ -80,43 +80,58 @@ static bool has_item(const char *opts, const char *word, char sep)
 	return false;
 }
 
-/* One line of mountinfo: id parent maj:min root mountpoint opts [optional...] - type src super */
-static void parse_mount(char *line, struct cgroup_mounts *m)
+/*
+ * Splits one line of mountinfo, "id parent maj:min root mountpoint opts [optional...] - type
+ * src super", in place: its root and mount point (unescaped), its type and its super options
+ * ("" when absent). False for a line that is not one.
+ */
+static bool split_mount(char *line, char **root, char **mnt, char **type, char **super)
 {
 	char *f[5];
 	char *q = line;
 	for (int i = 0; i < 5; i++) {
 		char *sp = strchr(q, ' ');
 		if (!sp)
-			return;
+			return false;
 		*sp = '\0';
 		f[i] = q;
 		q = sp + 1;
 	}
 	char *sep = strstr(q, " - ");
 	if (!sep)
-		return;
+		return false;
 	char *fstype = sep + 3;
 	char *sp = strchr(fstype, ' ');
-	char *super = sp ? strchr(sp + 1, ' ') : NULL;
 	if (!sp)
-		return;
+		return false;
 	*sp = '\0';
+	char *opts = strchr(sp + 1, ' ');
+	unescape(f[3]);
+	unescape(f[4]);
+	*root = f[3];
+	*mnt = f[4];
+	*type = fstype;
+	*super = opts ? opts + 1 : sp + strlen(sp + 1) + 1;
+	return true;
+}
+
+static void parse_mount(char *line, struct cgroup_mounts *m)
+{
+	char *root_s, *mnt_s, *fstype, *super;
+	if (!split_mount(line, &root_s, &mnt_s, &fstype, &super))
+		return;
 	char **mnt = NULL, **root = NULL;
 	if (!strcmp(fstype, "cgroup2") && !m->v2) {
 		mnt = &m->v2;
 		root = &m->v2_root;
-	} else if (!strcmp(fstype, "cgroup") && !m->v1 && super &&
-		   has_item(super + 1, "memory", ',')) {
+	} else if (!strcmp(fstype, "cgroup") && !m->v1 && has_item(super, "memory", ',')) {
 		mnt = &m->v1;
 		root = &m->v1_root;
 	}
 	if (!mnt)
 		return;
-	unescape(f[3]);
-	unescape(f[4]);
-	*mnt = strdup(f[4]);
-	*root = strdup(f[3]);
+	*mnt = strdup(mnt_s);
+	*root = strdup(root_s);
 	if (!*mnt || !*root) {
 		free(*mnt);
 		free(*root);
@@ -155,6 +170,27 @@ void cgroup_mounts_release(struct cgroup_mounts *m)
 	free(m->v2);
 	free(m->v2_root);
 	memset(m, 0, sizeof(*m));
+}
+
+bool cgroup_mounts_find_v1(const char *buf, size_t len, const char *controller, struct strbuf *mnt)
+{
+	bool found = false;
+	for (const char *p = buf, *end = buf + len; p < end && !found;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t ll = (size_t)((nl ? nl : end) - p);
+		char *line = strndup(p, ll);
+		p += ll + 1;
+		if (!line)
+			return false;
+		char *root, *dir, *fstype, *super;
+		if (split_mount(line, &root, &dir, &fstype, &super) && !strcmp(fstype, "cgroup") &&
+		    has_item(super, controller, ',')) {
+			strbuf_addstr(mnt, dir);
+			found = !mnt->oom;
+		}
+		free(line);
+	}
+	return found;
 }
 
 /* Whether s is prefix, or prefix followed by a '/'; sets *rest to what follows. */
@@ -869,6 +905,10 @@ static long pids_under(int dfd, int depth, void (*fn)(pid_t pid, void *data), vo
 	DIR *d = ld >= 0 ? fdopendir(ld) : NULL;
 	if (!d && ld >= 0)
 		close(ld);
+	/* the copy shares dfd's offset, at the end once dfd was listed: a cgroup kept open
+	 * (attach --cgroup's, listed again every second) would show no child made since */
+	if (d)
+		rewinddir(d);
 	for (struct dirent *e; d && (e = readdir(d));) {
 		if (e->d_name[0] == '.' || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
 			continue;
@@ -888,6 +928,17 @@ static long pids_under(int dfd, int depth, void (*fn)(pid_t pid, void *data), vo
 long cgroup_for_each_pid(const struct cgroup *cg, void (*fn)(pid_t pid, void *data), void *data)
 {
 	return cg->dir_fd < 0 ? -1 : pids_under(cg->dir_fd, 32, fn, data);
+}
+
+long cgroup_dir_for_each_pid(const struct procfs *fs, const char *dir,
+			     void (*fn)(pid_t pid, void *data), void *data)
+{
+	int fd = procfs_sys_open(fs, dir, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return -1;
+	long n = pids_under(fd, 32, fn, data);
+	close(fd);
+	return n;
 }
 
 /* ---- the end ---- */

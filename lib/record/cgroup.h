@@ -36,6 +36,11 @@ void cgroup_mounts_release(struct cgroup_mounts *m);
  */
 bool cgroup_mounts_dir(const struct cgroup_mounts *m, int version, const char *path,
 		       struct strbuf *out);
+/*
+ * Appends to mnt where the cgroup v1 hierarchy that has controller ("freezer", "cpuset", ...)
+ * is mounted, from mountinfo text (the first such mount). False when none is.
+ */
+bool cgroup_mounts_find_v1(const char *buf, size_t len, const char *controller, struct strbuf *mnt);
 
 /* How job_peak covers an interval (the header's memory.cgroup.peak). */
 enum cgroup_peak_mode {
@@ -143,6 +148,13 @@ int cgroup_place_pid(const struct cgroup *cg, pid_t pid);
  * its cgroup.procs cannot be read.
  */
 long cgroup_for_each_pid(const struct cgroup *cg, void (*fn)(pid_t pid, void *data), void *data);
+/*
+ * The same for the cgroup directory dir (absolute in the system's tree) of any controller, one
+ * memline does not read the memory of (a Slurm job's freezer cgroup). -1 when it cannot be
+ * opened or its cgroup.procs read.
+ */
+long cgroup_dir_for_each_pid(const struct procfs *fs, const char *dir,
+			     void (*fn)(pid_t pid, void *data), void *data);
 /*
  * The end of a cgroup memline made: the processes still in it (they outlived the recording and
  * run on) are moved to memline's cgroup, and it is removed, with everything memline did to make

@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/timex.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,33 +41,58 @@
 #include "record/capture.h"
 #include "record/cgroup.h"
 #include "record/channel.h"
+#include "log/place.h"
 #include "log/writer.h"
 #include "record/oom.h"
 #include "record/pidfd.h"
 #include "record/procfs.h"
 #include "record/sampler.h"
+#include "record/slurm.h"
 #include "record/trace.h"
 
 /* The kernel's event sources raise this when they have something (SIGRTMIN: the channel). */
 #define SIGEVENTS (SIGRTMIN + 1)
 
+/*
+ * The header's "job": the launchers' variables that name this job and rank, every one that
+ * place_from_vars reads among them (log/place.h's place_vars), so that a reader can derive the
+ * place again from the header alone.
+ */
 static const char *const job_vars[JOB_VARS_MAX] = {
 	"OMPI_COMM_WORLD_RANK",
 	"OMPI_COMM_WORLD_SIZE",
 	"OMPI_COMM_WORLD_LOCAL_RANK",
+	"OMPI_MCA_ess_base_jobid",
 	"PMI_RANK",
 	"PMI_SIZE",
+	"MPI_LOCALRANKID",
 	"PMIX_RANK",
+	"PMIX_NAMESPACE",
 	"MV2_COMM_WORLD_RANK",
 	"SLURM_JOB_ID",
+	"SLURM_JOBID",
 	"SLURM_ARRAY_JOB_ID",
 	"SLURM_ARRAY_TASK_ID",
 	"SLURM_PROCID",
 	"SLURM_LOCALID",
 	"SLURM_NODEID",
+	"SLURM_STEP_NUM_TASKS",
+	"SLURM_NTASKS",
+	"SLURMD_NODENAME", /* the node's name: several slurmd on one host share its host name */
 	"PBS_JOBID",
 	"PBS_ARRAY_INDEX",
 	"PBS_TASKNUM",
+	"PBS_VNODENUM",
+	"PBS_NODENUM",
+	"PBS_NP",
+};
+
+/* attach --cgroup and --slurm-job: how the job's processes are looked for again. */
+enum rescan {
+	RESCAN_NONE,
+	RESCAN_CGROUP,	/* those of its memory cgroup, cg */
+	RESCAN_DIR,	/* --slurm-job: those of its cgroup of another controller, job_dir */
+	RESCAN_ENVIRON, /* --slurm-job: those whose environment names the job */
 };
 
 struct recorder {
@@ -85,6 +111,9 @@ struct recorder {
 	struct log_writer log;
 	sigset_t sigs; /* blocked, and taken with sigtimedwait */
 	double t0;
+	struct clock_info clock0; /* the wall clock at t0 (the header's "clock") */
+	double clock_period;	  /* between two clock records, seconds */
+	double next_clock;	  /* when the next is due, elapsed seconds */
 	bool attach;
 	bool self;	/* libmemline's in-process recording: no signals, a stop pipe instead */
 	bool started;	/* the first sample was taken */
@@ -120,8 +149,11 @@ struct recorder {
 	/* The job's memory cgroup (cgroup.h), when it has one (have_cg); why not, for the log. */
 	struct cgroup cg;
 	bool have_cg;
-	bool cg_rescan;	      /* attach --cgroup: its processes are those in it, looked for again */
+	enum rescan rescan;   /* attach --cgroup, --slurm-job: its processes, looked for again */
 	double cg_rescan_t;   /* when they were last looked for */
+	char *job_dir;	      /* RESCAN_DIR: the job's cgroup directory */
+	char job_id[24];      /* --slurm-job: the job's id */
+	char job_node[256];   /* --slurm-job: this node's name, given or said by its processes */
 	struct strbuf cg_why; /* why the job has no cgroup (a warning record), or empty */
 	void *stacks;	      /* --stacks: its watcher's (o->stacks_watcher), or NULL */
 	bool stacking;
@@ -140,6 +172,70 @@ static double boottime(void)
 static double elapsed(const struct recorder *r)
 {
 	return boottime() - r->t0;
+}
+
+/*
+ * ---- the wall clock ----
+ * Many logs of one job are merged on the wall clock, so each log pairs its own time (boottime
+ * since t0) with CLOCK_REALTIME: at t0 (the header's "clock") and in "clock" records.
+ */
+
+static long long timespec_ns(const struct timespec *ts)
+{
+	return ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
+/*
+ * Reads the wall clock into c (but c->t) paired with CLOCK_BOOTTIME, which it returns in
+ * seconds: CLOCK_REALTIME is read just before and just after the boottime (vDSO reads, tens
+ * of nanoseconds apart), the wall time the middle of the two. adjtimex says how good the
+ * clock is: synchronised unless the kernel says TIME_ERROR or STA_UNSYNC, and its maximum and
+ * estimated errors; all unknown where the call is refused (a seccomp filter).
+ */
+static double read_clock(struct clock_info *c)
+{
+	struct timespec w1, b, w2;
+	clock_gettime(CLOCK_REALTIME, &w1);
+	clock_gettime(CLOCK_BOOTTIME, &b);
+	clock_gettime(CLOCK_REALTIME, &w2);
+	long long ns = timespec_ns(&w1) + (timespec_ns(&w2) - timespec_ns(&w1)) / 2;
+	c->wall_us = (ns + 500) / 1000;
+	struct timex tx;
+	memset(&tx, 0, sizeof(tx)); /* modes 0: read only */
+	int state = adjtimex(&tx);
+	if (state < 0) {
+		c->synced = -1;
+		c->maxerror_us = c->esterror_us = -1;
+	} else {
+		c->synced = state != TIME_ERROR && !(tx.status & STA_UNSYNC);
+		c->maxerror_us = tx.maxerror >= 0 ? tx.maxerror : -1;
+		c->esterror_us = tx.esterror >= 0 ? tx.esterror : -1;
+	}
+	return (double)b.tv_sec + (double)b.tv_nsec * 1e-9;
+}
+
+/* RECORDER_CLOCK_PERIOD, or MEMLINE_CLOCK_PERIOD's seconds when it is a number (tests). */
+static double clock_period(void)
+{
+	const char *s = getenv("MEMLINE_CLOCK_PERIOD");
+	if (!s || !*s)
+		return RECORDER_CLOCK_PERIOD;
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || *end || !isfinite(v) || v <= 0)
+		return RECORDER_CLOCK_PERIOD;
+	return v < RECORDER_CLOCK_PERIOD_MIN ? RECORDER_CLOCK_PERIOD_MIN : v;
+}
+
+/* A clock record now; the next is due a period later. Returns its time. */
+static double write_clock(struct recorder *r)
+{
+	struct clock_info c;
+	c.t = read_clock(&c) - r->t0;
+	log_write_clock(&r->log, &c);
+	r->next_clock = c.t + r->clock_period;
+	return c.t;
 }
 
 void recorder_options_init(struct recorder_options *o)
@@ -313,24 +409,52 @@ static size_t read_channel(struct recorder *r);
 static void read_output(struct recorder *r);
 static void want_mark_sample(struct recorder *r);
 
-/* attach --cgroup: the processes of the cgroup, found in it at most once a second. */
+/* attach --cgroup, --slurm-job: the job's processes, looked for at most once a second. */
 #define CGROUP_RESCAN 1.0
 
-static void add_cgroup_pid(pid_t pid, void *data)
+struct adding {
+	struct recorder *r;
+	size_t added;
+};
+
+static void add_job_pid(pid_t pid, void *data)
 {
-	struct recorder *r = data;
-	if (pid != getpid() && !sampler_tracks(&r->sampler, pid))
-		sampler_add(&r->sampler, pid, elapsed(r));
+	struct adding *a = data;
+	if (pid != getpid() && !sampler_tracks(&a->r->sampler, pid) &&
+	    sampler_add(&a->r->sampler, pid, elapsed(a->r)))
+		a->added++;
 }
 
-/* attach --cgroup: starts tracking the processes that joined the cgroup since the last look. */
-static void rescan_cgroup(struct recorder *r, bool now)
+/*
+ * attach --cgroup, --slurm-job: starts tracking the job's processes that are new since the last
+ * look (a new job step's: not descendants of those tracked). Returns how many.
+ */
+static size_t rescan_job(struct recorder *r, bool now)
 {
 	double t = elapsed(r);
-	if (!r->cg_rescan || (!now && t - r->cg_rescan_t < CGROUP_RESCAN))
-		return;
+	if (r->rescan == RESCAN_NONE || (!now && t - r->cg_rescan_t < CGROUP_RESCAN))
+		return 0;
 	r->cg_rescan_t = t;
-	cgroup_for_each_pid(&r->cg, add_cgroup_pid, r);
+	struct adding a = {r, 0};
+	struct slurm_scan scan;
+	switch (r->rescan) {
+	case RESCAN_CGROUP:
+		cgroup_for_each_pid(&r->cg, add_job_pid, &a);
+		break;
+	case RESCAN_DIR:
+		cgroup_dir_for_each_pid(&r->fs, r->job_dir, add_job_pid, &a);
+		break;
+	case RESCAN_ENVIRON:
+		slurm_job_environ_pids(&r->fs, r->o->slurm_job, r->job_node[0] ? r->job_node : NULL,
+				       add_job_pid, &a, &scan);
+		/* the node, once the job's processes here name it: the others' are not ours */
+		if (!r->job_node[0] && !scan.many_nodes)
+			snprintf(r->job_node, sizeof(r->job_node), "%s", scan.node);
+		break;
+	case RESCAN_NONE:
+		break;
+	}
+	return a.added;
 }
 
 /*
@@ -388,7 +512,7 @@ static void take_sample(struct recorder *r)
 	double t = elapsed(r);
 	r->last_sample = t;
 	r->mark_sample = INFINITY;
-	rescan_cgroup(r, false);
+	rescan_job(r, false);
 	const struct sample *s = sampler_sample(&r->sampler, t);
 	drain(r);
 	log_write_sample(&r->log, s->t, s->avail, &s->tree, s->procs, s->n, s->threads,
@@ -697,10 +821,12 @@ static void schedule(struct recorder *r)
 
 static bool finished(struct recorder *r)
 {
-	if (r->attach && !r->stop && sampler_count(&r->sampler) == 0)
-		rescan_cgroup(r, true); /* the cgroup's last process may not be the last one */
+	/* the cgroup's last process may not be the last one; memline in a step of the job: the job
+	 * is here as long as memline is (its processes looked for every second) */
+	if (r->attach && !r->stop && sampler_count(&r->sampler) == 0 && !r->o->slurm_inside)
+		rescan_job(r, true);
 	if (r->attach)
-		return r->stop || sampler_count(&r->sampler) == 0;
+		return r->stop || (sampler_count(&r->sampler) == 0 && !r->o->slurm_inside);
 	if (!r->main_done)
 		return false;
 	if (!r->o->wait || r->stop)
@@ -715,14 +841,21 @@ static double wait_time(struct recorder *r)
 	double flush = log_writer_due(&r->log) - boottime();
 	if (flush < wait)
 		wait = flush;
+	if (r->next_clock - elapsed(r) < wait)
+		wait = r->next_clock - elapsed(r);
 	if (r->mark_sample - elapsed(r) < wait)
 		wait = r->mark_sample - elapsed(r);
+	if (r->o->slurm_job && r->cg_rescan_t + CGROUP_RESCAN - elapsed(r) < wait)
+		wait = r->cg_rescan_t + CGROUP_RESCAN - elapsed(r);
 	return wait < 0 ? 0 : wait; /* overdue: only look for what is pending */
 }
 
 /* What a turn of the loop does after its wait: sample if due, flush if due. */
 static void turn(struct recorder *r, struct strbuf *err)
 {
+	/* --slurm-job: a new step's processes are looked for every second, and sampled at once */
+	if (r->o->slurm_job && rescan_job(r, false) && r->mark_sample > elapsed(r))
+		r->mark_sample = elapsed(r);
 	if (elapsed(r) >= r->deadline && !finished(r)) {
 		take_sample(r);
 		schedule(r);
@@ -731,6 +864,8 @@ static void turn(struct recorder *r, struct strbuf *err)
 	}
 	if (r->stacking)
 		r->o->stacks_watcher->tick(r->stacks);
+	if (elapsed(r) >= r->next_clock)
+		write_clock(r);
 	if (log_writer_flush(&r->log, boottime(), false, err) < 0)
 		note_warning(r, err);
 }
@@ -835,10 +970,12 @@ static void finish(struct recorder *r, struct recorder_result *res)
 	/* Marks read last (say just before an S line) get their sample too. */
 	if (marks || r->mark_sample < INFINITY)
 		take_sample(r);
+	/* --slurm-job: stopped with none of the job's processes left is no detaching */
+	bool none_left = r->o->slurm_job && sampler_count(&r->sampler) == 0;
 	if (r->final_known) {
 		end.status = r->final_status;
 		end.error = r->final_error;
-	} else if (r->attach && r->stop)
+	} else if (r->attach && r->stop && !none_left)
 		end.status = RUN_DETACHED;
 	else if (r->main_done)
 		status_from_exit(&r->main_exit, &end);
@@ -846,6 +983,10 @@ static void finish(struct recorder *r, struct recorder_result *res)
 		end.status = RUN_EXITED;
 	/* A job whose process was OOM-killed and that then failed was, for its user, OOM-killed. */
 	if ((end.status == RUN_FAILED || end.status == RUN_KILLED) && r->n_oom)
+		end.status = RUN_OOM_KILLED;
+	/* A node of a Slurm job, whose processes have no first one: one OOM-killed is how it
+	 * ended, as Slurm's OUT_OF_MEMORY is the job's. */
+	if (r->o->slurm_job && r->n_oom && (end.status == RUN_EXITED || end.status == RUN_DETACHED))
 		end.status = RUN_OOM_KILLED;
 	end.oom_killed = r->oom_pids;
 	end.n_oom_killed = r->n_oom;
@@ -872,6 +1013,10 @@ static void finish(struct recorder *r, struct recorder_result *res)
 	if (r->tracing)
 		tracer_detach_all(&r->tracer); /* tracees that run on are not stopped for nobody */
 	end_cgroup(r, end.t);
+	/* the last pair of clocks, so that every log has two; the end follows it in time */
+	double t = write_clock(r);
+	if (t > end.t)
+		end.t = t;
 	log_write_end(&r->log, &end);
 	close_channel(r);
 
@@ -926,6 +1071,7 @@ static void release(struct recorder *r)
 	sampler_release(&r->sampler);
 	cgroup_release(&r->cg);
 	strbuf_release(&r->cg_why);
+	free(r->job_dir);
 	oom_watch_release(&r->oom);
 	pidfd_watch_release(&r->exits);
 	procfs_release(&r->fs);
@@ -947,25 +1093,43 @@ static void fill_header(struct recorder *r, struct header_info *h, char **comman
 			size_t n_pids, char *cwd, struct utsname *u)
 {
 	memset(h, 0, sizeof(*h));
+	/* the start is the wall clock at t0, as the header's clock says it to the microsecond */
 	static char iso[40];
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
+	h->clock = r->clock0;
+	time_t secs = (time_t)(r->clock0.wall_us / 1000000);
 	struct tm tm;
-	gmtime_r(&now.tv_sec, &tm);
+	gmtime_r(&secs, &tm);
 	size_t len = strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(iso + len, sizeof(iso) - len, ".%03ldZ", now.tv_nsec / 1000000);
+	snprintf(iso + len, sizeof(iso) - len, ".%03dZ", (int)(r->clock0.wall_us % 1000000 / 1000));
 	h->format = LOG_FORMAT_VERSION;
 	h->memline_version = MEMLINE_VERSION;
 	h->mode = r->self ? "self" : r->attach ? "attach" : "run";
 	h->host = u->nodename;
 	h->kernel = u->release;
 	h->start_iso = iso;
-	h->start_unix = (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+	h->start_unix = (double)r->clock0.wall_us * 1e-6;
 	h->command = command;
-	h->pid = pids[0];
+	h->pid = n_pids ? pids[0] : 0;
 	h->pids = pids;
 	h->n_pids = n_pids;
 	h->cwd = cwd;
+	/* where in a job this is, as the launcher says (out of memory: nowhere in particular) */
+	place_from_vars(&h->place, place_getenv, NULL);
+	if (r->o->node_wide || r->o->slurm_job) {
+		/* one recording for the whole node: the launcher's rank is that of memline's
+		 * task (srun --ntasks-per-node=1), not one of the job's */
+		h->place.node_wide = true;
+		h->place.rank = h->place.local_rank = h->place.size = -1;
+	}
+	/* attach --slurm-job: the job is the one asked for, whichever memline runs in (the
+	 * place owns its strings: place_release frees them) */
+	if (r->o->slurm_job) {
+		char *id = strdup(r->job_id);
+		if (id) {
+			free(h->place.job);
+			h->place.job = id;
+		}
+	}
 	for (size_t i = 0; i < JOB_VARS_MAX && job_vars[i]; i++) {
 		char *v = getenv(job_vars[i]);
 		if (v) {
@@ -1024,6 +1188,7 @@ static void write_header(struct recorder *r, char **command, pid_t *pids, size_t
 	char *cwd = getcwd(NULL, 0);
 	fill_header(r, &h, command, pids, n, cwd, &u);
 	log_write_header(&r->log, &h);
+	place_release(&h.place);
 	free(cwd);
 }
 
@@ -1033,8 +1198,10 @@ static void write_header_of(struct recorder *r, const pid_t *pids, size_t n)
 {
 	struct strbuf cmd = STRBUF_INIT;
 	struct strbuf path = STRBUF_INIT;
-	strbuf_addf(&path, "%d/cmdline", (int)pids[0]);
-	procfs_read_file(&r->fs, path.buf, &cmd);
+	if (n) { /* none: a node of a Slurm job where memline is its only process yet */
+		strbuf_addf(&path, "%d/cmdline", (int)pids[0]);
+		procfs_read_file(&r->fs, path.buf, &cmd);
+	}
 	size_t nargs = 0;
 	for (size_t i = 0; i < cmd.len; i++)
 		nargs += cmd.buf[i] == '\0';
@@ -1450,8 +1617,11 @@ static pid_t spawn(struct recorder *r, char *const argv[], int exec_fd, const st
  */
 static void restart_clock(struct recorder *r)
 {
-	r->t0 = boottime();
+	r->t0 = read_clock(&r->clock0); /* t0 and the wall clock at t0, as one pair */
+	r->clock0.t = 0;
 	r->sampler.opt.t0 = r->t0;
+	r->clock_period = clock_period();
+	r->next_clock = r->clock_period;
 }
 
 /*
@@ -1698,6 +1868,110 @@ static void list_pid(pid_t pid, void *data)
 	l->pids[l->n++] = pid;
 }
 
+/*
+ * attach --slurm-job: the job's processes on this node, into found: those of its memory cgroup
+ * (recorded as --cgroup's: the job's memory, every page once), else of its cgroup of another
+ * controller, else those whose environment names the job (its memory then measured from them).
+ * None is an error only where memline is not itself in the job.
+ */
+static int slurm_start(struct recorder *r, struct pid_list *found, struct strbuf *err)
+{
+	const struct recorder_options *o = r->o;
+	snprintf(r->job_id, sizeof(r->job_id), "%lu", o->slurm_job);
+	snprintf(r->job_node, sizeof(r->job_node), "%s", o->slurm_node ? o->slurm_node : "");
+	const char *node = r->job_node[0] ? r->job_node : NULL;
+	struct strbuf dir = STRBUF_INIT, why = STRBUF_INIT;
+	struct slurm_scan scan = {0};
+	int ret = 0;
+	enum slurm_found got = SLURM_NONE;
+	if (!o->no_cgroup)
+		got = slurm_job_cgroup(&r->fs, o->slurm_job, node, true, &dir, &why);
+	if (got == SLURM_FOUND) {
+		bool missing;
+		if (cgroup_open(&r->cg, &r->fs, dir.buf, &missing, err) < 0) {
+			ret = RECORDER_ERR_CGROUP;
+			goto out;
+		}
+		r->have_cg = true;
+		r->rescan = RESCAN_CGROUP;
+		cgroup_for_each_pid(&r->cg, list_pid, found);
+	} else if (got == SLURM_NONE) {
+		strbuf_reset(&why);
+		got = slurm_job_cgroup(&r->fs, o->slurm_job, node, false, &dir, &why);
+	}
+	if (got == SLURM_AMBIGUOUS) {
+		strbuf_addstr(err, why.buf);
+		ret = RECORDER_ERR_AMBIGUOUS;
+		goto out;
+	}
+	if (r->rescan == RESCAN_CGROUP) {
+		/* recorded as --cgroup's */
+	} else if (got == SLURM_FOUND) {
+		r->job_dir = strbuf_detach(&dir, NULL);
+		r->rescan = RESCAN_DIR;
+		cgroup_dir_for_each_pid(&r->fs, r->job_dir, list_pid, found);
+		if (!o->no_cgroup)
+			strbuf_addf(&r->cg_why,
+				    "Slurm made job %s a cgroup without the memory controller on "
+				    "this node, as task/cgroup does without ConstrainRAMSpace: %s",
+				    r->job_id, r->job_dir);
+	} else {
+		r->rescan = RESCAN_ENVIRON;
+		if (slurm_job_environ_pids(&r->fs, o->slurm_job, node, list_pid, found, &scan) <
+		    0) {
+			strbuf_addf(err, "cannot list the processes in %s: %s", o->proc_root,
+				    strerror(errno));
+			ret = RECORDER_ERR_SYSTEM;
+			goto out;
+		}
+		if (scan.many_nodes) {
+			strbuf_addf(err,
+				    "this host runs processes of job %s for several nodes (their "
+				    "SLURMD_NODENAME differ): set SLURMD_NODENAME to the node to "
+				    "record",
+				    r->job_id);
+			ret = RECORDER_ERR_AMBIGUOUS;
+			goto out;
+		}
+		if (!node)
+			snprintf(r->job_node, sizeof(r->job_node), "%s", scan.node);
+		if (!o->no_cgroup)
+			strbuf_addf(&r->cg_why,
+				    "Slurm made job %s no cgroup on this node, as under "
+				    "proctrack/linuxproc or pgid; its processes are those whose "
+				    "environment has SLURM_JOB_ID=%s",
+				    r->job_id, r->job_id);
+	}
+	if (found->oom) {
+		strbuf_addstr(err, "out of memory");
+		ret = RECORDER_ERR_SYSTEM;
+	} else if (!found->n && !o->slurm_inside && r->rescan == RESCAN_ENVIRON) {
+		strbuf_addf(err,
+			    "no process of Slurm job %s on this node%s%s%s: %s, and none has "
+			    "SLURM_JOB_ID=%s in its environment",
+			    r->job_id, node ? " (" : "", node ? node : "", node ? ")" : "", why.buf,
+			    r->job_id);
+		if (scan.denied)
+			strbuf_addf(err, " (the environment of %ld process%s could not be read)",
+				    scan.denied, scan.denied == 1 ? "" : "es");
+		strbuf_addf(
+			err,
+			"; run it on a node of the job as root or as the job's user (in the "
+			"job: srun --overlap --ntasks-per-node=1 memline attach --slurm-job %s)",
+			r->job_id);
+		ret = RECORDER_ERR_NOPROC;
+	} else if (!found->n && !o->slurm_inside) {
+		strbuf_addf(err,
+			    "Slurm job %s has no process on this node: its cgroup '%s' is empty",
+			    r->job_id, r->have_cg ? r->cg.dir : r->job_dir);
+		ret = RECORDER_ERR_NOPROC;
+	}
+out:
+	strbuf_release(&dir);
+	strbuf_release(&why);
+	return ret;
+}
+
 int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t n,
 		    struct recorder_result *res, struct strbuf *err)
 {
@@ -1728,7 +2002,9 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 			strbuf_addf(err, "cgroup '%s' has no process to record", r.cg.dir);
 			ret = RECORDER_ERR_NOPROC;
 		}
-		r.cg_rescan = true;
+		r.rescan = RESCAN_CGROUP;
+	} else if (o->slurm_job) {
+		ret = slurm_start(&r, &found, err);
 	} else if (!o->no_cgroup) {
 		attach_cgroup(&r, pids, n);
 	}
@@ -1749,7 +2025,8 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 	for (size_t i = 0; i < n; i++)
 		pidfd_watch_add(&r.exits, pids[i]);
 	r.t0 = boottime();
-	r.main_pid = pids[0];
+	/* a node of a Slurm job has no first process whose end would be the job's */
+	r.main_pid = n && !o->slurm_job ? pids[0] : 0;
 	r.cg_rescan_t = 0;
 	/* memline may be a descendant itself (memline.track() starts it from the process). */
 	struct sampler_options so = {.self = 0,
@@ -1768,9 +2045,11 @@ int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t 
 	restart_clock(&r);
 	write_header_of(&r, pids, n);
 	commit_log(&r, res);
-	/* a cgroup's processes are its own, not their descendants elsewhere */
+	note_no_cgroup(&r);
+	/* a cgroup's processes are its own, not their descendants elsewhere; those found by
+	 * their environment have descendants that may have dropped it */
 	for (size_t i = 0; i < n; i++)
-		if (found.pids)
+		if (found.pids && r.rescan != RESCAN_ENVIRON)
 			sampler_add(&r.sampler, pids[i], 0);
 		else
 			sampler_add_tree(&r.sampler, pids[i], 0);

@@ -63,6 +63,22 @@ struct recorder_options {
 	bool no_cgroup;
 	const char *cgroup;
 	/*
+	 * The recording is of the whole job on its node (attach --cgroup, --slurm-job), one per
+	 * node, not of one rank: the header's place says node_wide, and no rank.
+	 */
+	bool node_wide;
+	/*
+	 * attach --slurm-job (lib/record/slurm.h): the job whose processes on this node are
+	 * recorded (0: none), this node's name (SLURMD_NODENAME; NULL unknown) and whether memline
+	 * is itself one of the job's (it runs in a step of it: then a node with none of the job's
+	 * processes yet, or no longer, is no end: it ends at a signal, as at the job's end). Its
+	 * memory cgroup is recorded as cgroup's; else the processes of its cgroup, or those whose
+	 * environment names it; looked for again every second.
+	 */
+	unsigned long slurm_job;
+	const char *slurm_node;
+	bool slurm_inside;
+	/*
 	 * --stacks: with stacks.when, the watcher that captures them (lib/stacks/: the tool's,
 	 * which libmemline's recorder does without); SIGUSR1 then asks for a capture.
 	 */
@@ -127,6 +143,15 @@ struct recorder_watcher {
 #define RECORDER_INTERVAL_LIMIT 86400.0
 /* The longest the loop waits in one turn; a longer wait is several turns. */
 #define RECORDER_MAX_WAIT 3600.0
+/*
+ * How often a "clock" record pairs the wall clock with the log's time (and once more just
+ * before the end), seconds: often enough for a merge to follow a clock that drifts (NTP slews
+ * it by at most 500 ppm, 0.15 s in this time) or is stepped, rare enough to cost nothing (a
+ * line of 100 bytes). MEMLINE_CLOCK_PERIOD (seconds, at least RECORDER_CLOCK_PERIOD_MIN) sets
+ * another period, for tests.
+ */
+#define RECORDER_CLOCK_PERIOD	  300.0
+#define RECORDER_CLOCK_PERIOD_MIN 0.01
 
 void recorder_options_init(struct recorder_options *o);
 
@@ -163,6 +188,7 @@ enum recorder_error {
 	RECORDER_ERR_REGEX = -6,    /* an --event-regex does not compile */
 	RECORDER_ERR_NOCGROUP = -7, /* --cgroup: no such cgroup */
 	RECORDER_ERR_CGROUP = -8,   /* --cgroup: not a memory cgroup, or the command cannot go in */
+	RECORDER_ERR_AMBIGUOUS = -9, /* --slurm-job: this host runs several nodes of the job */
 };
 
 /*
@@ -173,7 +199,8 @@ int recorder_run(const struct recorder_options *o, char *const argv[], struct re
 		 struct strbuf *err);
 /*
  * Records running processes and their descendants until they exit or SIGINT/SIGTERM/SIGHUP;
- * with o->cgroup, n may be 0: the processes are the cgroup's (and those that join it later).
+ * with o->cgroup, n may be 0: the processes are the cgroup's (and those that join it later);
+ * with o->slurm_job, n is 0: they are the job's on this node.
  */
 int recorder_attach(const struct recorder_options *o, const pid_t *pids, size_t n,
 		    struct recorder_result *res, struct strbuf *err);

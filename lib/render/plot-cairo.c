@@ -19,16 +19,12 @@
  * from its own start; each gets a colour, its processes drawn faint in that colour.
  *
  * Text from logs (commands, labels, span names, paths) is escaped with text_escape and cut to
- * the room it has, measured in the font. Cairo's SVG surface draws text as glyph outlines, so
- * an SVG also gets an invisible text layer (<text> elements at the same places, XML-escaped)
- * for search, copy and screen readers. The picture is made in memory (cairo's stream API, or
- * libpng for PNG); the caller writes it to its file (lib/outfile), so a write error is the
- * caller's to report, naming the file the user asked for.
+ * the room it has, measured in the font. The text helpers, scales, axes, legend rows and the
+ * surface (PNG, SVG with its text layer, PDF, made in memory) are plot-draw.c's, shared with
+ * the plot of a job (plot-job.c).
  */
 #include "render/plot.h"
 
-#include <cairo-pdf.h>
-#include <cairo-svg.h>
 #include <cairo.h>
 #include <errno.h>
 #include <math.h>
@@ -36,57 +32,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "render/plot-png.h"
+#include "render/plot-draw.h"
 #include "render/report.h"
 #include "util/text.h"
 #include "model/series.h"
 
-#define DEFAULT_WIDTH  1200
-#define DEFAULT_HEIGHT 700
-#define FONT	       "DejaVu Sans"
-#define LABEL_ROWS     4  /* rows of event labels at the top of the plot area */
-#define ROW_H	       15 /* height of a row of small text */
-#define LABEL_LINES    3  /* lines a layer's label may wrap over in the legend */
-#define SPAN_ROWS      3  /* rows of span names along the bottom of the plot area */
-
-struct rgb {
-	double r, g, b;
-};
-
-struct theme {
-	struct rgb bg, fg, muted, grid, axis, bad, span, other, tree;
-};
-
-static const struct theme light = {
-	.bg = {1, 1, 1},
-	.fg = {0.13, 0.13, 0.13},
-	.muted = {0.42, 0.42, 0.42},
-	.grid = {0.90, 0.90, 0.90},
-	.axis = {0.55, 0.55, 0.55},
-	.bad = {0.80, 0.10, 0.10},
-	.span = {0.45, 0.35, 0.75},
-	.other = {0.55, 0.55, 0.55},
-	.tree = {0.12, 0.47, 0.71},
-};
-
-static const struct theme dark = {
-	.bg = {0.11, 0.11, 0.12},
-	.fg = {0.88, 0.88, 0.88},
-	.muted = {0.62, 0.62, 0.62},
-	.grid = {0.22, 0.22, 0.24},
-	.axis = {0.45, 0.45, 0.47},
-	.bad = {1.00, 0.38, 0.35},
-	.span = {0.65, 0.55, 0.95},
-	.other = {0.58, 0.58, 0.60},
-	.tree = {0.35, 0.68, 0.98},
-};
-
-/* Line colours after the tree's: the tab10 palette without its blue and grey. */
-static const struct rgb palette[] = {
-	{1.00, 0.50, 0.05}, {0.17, 0.63, 0.17}, {0.84, 0.15, 0.16}, {0.58, 0.40, 0.74},
-	{0.55, 0.34, 0.29}, {0.89, 0.47, 0.76}, {0.74, 0.74, 0.13}, {0.09, 0.75, 0.81},
-};
-#define N_PALETTE (sizeof(palette) / sizeof(palette[0]))
+#define LABEL_ROWS 4 /* rows of event labels at the top of the plot area */
+#define SPAN_ROWS  3 /* rows of span names along the bottom of the plot area */
 
 struct layer {
 	const struct run *run;
@@ -97,245 +49,10 @@ struct layer {
 	bool tree_is_proc; /* the tree's line is its only process's (series_tree_is_only_proc) */
 };
 
-struct plot {
-	cairo_t *cr;
-	const struct theme *th;
-	const struct plot_options *o;
-	enum plot_format format;
-	double w, h;
-	double px0, px1, py0, py1; /* the plot area */
-	double data_top;	   /* top of the y scale's room (below the event label rows) */
-	double t1;		   /* time axis: [0, t1] */
-	double ymax;		   /* value axis: [0, ymax] */
-	struct layer *layers;
-	size_t n;
-	struct strbuf tmp;
-	struct strbuf svg; /* the SVG's text layer */
-	double font_size;
-	double *dt, *dv;		      /* decimation buffers */
-	const struct series_threads *threads; /* plot --threads: the lines drawn, else NULL */
-};
-
-/* ---- text ---- */
-
-static void set_rgb(cairo_t *cr, struct rgb c, double alpha)
-{
-	cairo_set_source_rgba(cr, c.r, c.g, c.b, alpha);
-}
-
-static void font(struct plot *p, double size, bool bold)
-{
-	cairo_select_font_face(p->cr, FONT, CAIRO_FONT_SLANT_NORMAL,
-			       bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
-	cairo_set_font_size(p->cr, size);
-	p->font_size = size;
-}
-
-static double text_w(struct plot *p, const char *s)
-{
-	cairo_text_extents_t e;
-	cairo_text_extents(p->cr, s, &e);
-	return e.x_advance;
-}
-
-/* Appends s XML-escaped (s is valid UTF-8 without control characters: text_escape's). */
-static void add_xml(struct strbuf *out, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '&':
-			strbuf_addstr(out, "&amp;");
-			break;
-		case '<':
-			strbuf_addstr(out, "&lt;");
-			break;
-		case '>':
-			strbuf_addstr(out, "&gt;");
-			break;
-		case '"':
-			strbuf_addstr(out, "&quot;");
-			break;
-		default:
-			strbuf_addch(out, *s);
-		}
-	}
-}
-
-/*
- * Draws s (already safe: escaped or made here) with its left end at x and baseline at y in the
- * current font and colour; align 0 left, 0.5 centred, 1 right. Returns its width.
- */
-static double draw_text(struct plot *p, const char *s, double x, double y, double align)
-{
-	double w = text_w(p, s);
-	x -= w * align;
-	cairo_move_to(p->cr, x, y);
-	cairo_show_text(p->cr, s);
-	cairo_new_path(p->cr); /* show_text leaves a current point a later path would join */
-	if (p->format == PLOT_SVG && *s) {
-		strbuf_addf(&p->svg,
-			    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.1f\" textLength=\"%.1f\">",
-			    x, y, p->font_size, w);
-		add_xml(&p->svg, s);
-		strbuf_addstr(&p->svg, "</text>\n");
-	}
-	return w;
-}
-
-/*
- * s (len bytes from a log) escaped and cut to at most maxw wide in the current font, into
- * p->tmp; "" when not even "…" fits.
- */
-static const char *fit(struct plot *p, const char *s, size_t len, double maxw)
-{
-	size_t cols = 400;
-	strbuf_reset(&p->tmp);
-	size_t used = text_escape(&p->tmp, s, len, cols);
-	double w = text_w(p, p->tmp.buf ? p->tmp.buf : "");
-	while (w > maxw && used > 1) {
-		size_t next = (size_t)((double)used * maxw / w);
-		cols = next < used ? next : used - 1;
-		if (cols < 1)
-			cols = 1;
-		strbuf_reset(&p->tmp);
-		used = text_escape(&p->tmp, s, len, cols);
-		w = text_w(p, p->tmp.buf);
-	}
-	if (w > maxw || !p->tmp.buf)
-		return "";
-	return p->tmp.buf;
-}
-
-/*
- * s (len bytes from a log) escaped and broken into lines at most maxw wide in the current font,
- * at spaces where it can and between characters where a word is wider than a line; the lines
- * go into out separated by '\n' (escaped text holds none), at most max_lines of them, the last
- * cut with "…" when more would be needed. Returns the lines.
- */
-static size_t wrap(struct plot *p, const char *s, size_t len, double maxw, size_t max_lines,
-		   struct strbuf *out)
-{
-	struct strbuf esc = STRBUF_INIT, line = STRBUF_INIT;
-	text_escape(&esc, s, len, len * 4 + 1);
-	const char *t = esc.buf ? esc.buf : "";
-	size_t n = strlen(t), pos = 0, lines = 0;
-	while (pos < n && lines < max_lines) {
-		while (t[pos] == ' ')
-			pos++;
-		if (pos >= n)
-			break;
-		size_t end = pos, space = 0;
-		while (end < n) {
-			size_t next = end + 1;
-			while (next < n && ((unsigned char)t[next] & 0xc0) == 0x80)
-				next++;
-			strbuf_reset(&line);
-			strbuf_add(&line, t + pos, next - pos);
-			if (end > pos && text_w(p, line.buf) > maxw)
-				break;
-			end = next;
-			if (t[end] == ' ')
-				space = end;
-		}
-		if (end < n && space > pos)
-			end = space;
-		if (lines)
-			strbuf_addch(out, '\n');
-		lines++;
-		if (lines == max_lines && end < n) { /* the last line there is room for */
-			strbuf_addstr(out, fit(p, t + pos, n - pos, maxw));
-			break;
-		}
-		strbuf_add(out, t + pos, end - pos);
-		pos = end;
-	}
-	strbuf_release(&line);
-	strbuf_release(&esc);
-	return lines;
-}
-
-/* ---- scales ---- */
-
-static double x_of(const struct plot *p, double t)
-{
-	return p->px0 + t / p->t1 * (p->px1 - p->px0);
-}
-
-static double y_of(const struct plot *p, double v)
-{
-	return p->py1 - v / p->ymax * (p->py1 - p->data_top);
-}
-
-/* The smallest of 1, 2, 5 times a power of ten at or above x > 0. */
-static double nice_step(double x)
-{
-	double e = pow(10, floor(log10(x)));
-	double m = x / e;
-	return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * e;
-}
-
-/* Decimals to print multiples of step without losing digits (0 to 3). */
-static int decimals(double step)
-{
-	int d = 0;
-	while (d < 3 && fabs(step * pow(10, d) - round(step * pow(10, d))) > 1e-6)
-		d++;
-	return d;
-}
-
-struct time_unit {
-	double secs;
-	const char *name;
-};
-
-/* A time tick step at or above min_step seconds, and the unit to label it in. */
-static double time_step(double min_step, double t1, struct time_unit *u)
-{
-	static const double steps[] = {
-		0.001, 0.002, 0.005, 0.01,  0.02,  0.05,  0.1,	 0.2,	 0.5,	 1,
-		2,     5,     10,    15,    30,	   60,	  120,	 300,	 600,	 900,
-		1800,  3600,  7200,  10800, 21600, 43200, 86400, 172800, 432000, 864000,
-	};
-	double step = 0;
-	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
-		if (steps[i] >= min_step) {
-			step = steps[i];
-			break;
-		}
-	if (!step)
-		step = nice_step(min_step / 86400) * 86400;
-	if (step < 1 && t1 < 2)
-		*u = (struct time_unit){0.001, "ms"};
-	else if (step < 60)
-		*u = (struct time_unit){1, "s"};
-	else if (step < 3600)
-		*u = (struct time_unit){60, "min"};
-	else if (step < 86400)
-		*u = (struct time_unit){3600, "h"};
-	else
-		*u = (struct time_unit){86400, "days"};
-	return step;
-}
-
-/* The unit (in KiB) and its name to label memory values up to max KiB in. */
-static double mem_unit(double max, const char **name)
-{
-	static const char *const names[] = {"KiB", "MiB", "GiB", "TiB"};
-	double u = 1;
-	size_t i = 0;
-	while (i + 1 < 4 && max / u >= 1024) {
-		u *= 1024;
-		i++;
-	}
-	*name = names[i];
-	return u;
-}
-
 /* ---- parts of the picture ---- */
 
 static void draw_header(struct plot *p)
 {
-	cairo_t *cr = p->cr;
 	struct strbuf cmd = STRBUF_INIT;
 	if (p->o->title) {
 		strbuf_addstr(&cmd, p->o->title);
@@ -348,9 +65,7 @@ static void draw_header(struct plot *p)
 		if (p->n > 4)
 			strbuf_addf(&cmd, "  (+%zu more)", p->n - 4);
 	}
-	font(p, 16, true);
-	set_rgb(cr, p->th->fg, 1);
-	draw_text(p, fit(p, cmd.buf ? cmd.buf : "", cmd.len, p->w - 24), 12, 24, 0);
+	plot_heading(p, &cmd, 0);
 
 	static const char *const what[] = {"RSS (resident memory)", "PSS (proportional set size)",
 					   "virtual memory size", "swap", "CPU (% of one core)"};
@@ -368,65 +83,8 @@ static void draw_header(struct plot *p)
 		strbuf_addf(&cmd, " · %s", h->start_iso);
 	if (p->n > 1)
 		strbuf_addf(&cmd, " · %zu runs, each from its start", p->n);
-	font(p, 11, false);
-	set_rgb(cr, p->th->muted, 1);
-	draw_text(p, fit(p, cmd.buf, cmd.len, p->w - 24), 12, 42, 0);
+	plot_heading(p, &cmd, 1);
 	strbuf_release(&cmd);
-}
-
-static void draw_axes(struct plot *p, const char *unit_name, double unit)
-{
-	cairo_t *cr = p->cr;
-	font(p, 10.5, false);
-
-	/* value axis */
-	double max_ticks = fmax(2, (p->py1 - p->data_top) / 45);
-	double vstep = nice_step(p->ymax / unit / max_ticks);
-	int vd = decimals(vstep);
-	cairo_set_line_width(cr, 1);
-	for (int k = 0;; k++) {
-		double v = k * vstep * unit;
-		double y = round(y_of(p, v)) + 0.5;
-		if (y < p->py0 - 0.5)
-			break;
-		set_rgb(cr, p->th->grid, 1);
-		cairo_move_to(cr, p->px0, y);
-		cairo_line_to(cr, p->px1, y);
-		cairo_stroke(cr);
-		strbuf_reset(&p->tmp);
-		strbuf_addf(&p->tmp, "%.*f %s", vd, k * vstep, unit_name);
-		set_rgb(cr, p->th->muted, 1);
-		draw_text(p, p->tmp.buf, p->px0 - 6, y + 3.5, 1);
-	}
-
-	/* time axis */
-	struct time_unit tu;
-	double tstep = time_step(p->t1 / fmax(2, (p->px1 - p->px0) / 90), p->t1, &tu);
-	int td = decimals(tstep / tu.secs);
-	for (int k = 0;; k++) {
-		double t = k * tstep;
-		if (t > p->t1 * (1 + 1e-9))
-			break;
-		double x = round(x_of(p, t)) + 0.5;
-		set_rgb(cr, p->th->grid, 1);
-		cairo_move_to(cr, x, p->py0);
-		cairo_line_to(cr, x, p->py1);
-		cairo_stroke(cr);
-		strbuf_reset(&p->tmp);
-		strbuf_addf(&p->tmp, "%.*f", td, t / tu.secs);
-		set_rgb(cr, p->th->muted, 1);
-		draw_text(p, p->tmp.buf, x, p->py1 + 15, 0.5);
-	}
-	strbuf_reset(&p->tmp);
-	strbuf_addf(&p->tmp, "time since start (%s)", tu.name);
-	set_rgb(cr, p->th->fg, 1);
-	draw_text(p, p->tmp.buf, (p->px0 + p->px1) / 2, p->py1 + 32, 0.5);
-
-	set_rgb(cr, p->th->axis, 1);
-	cairo_move_to(cr, p->px0 + 0.5, p->py0);
-	cairo_line_to(cr, p->px0 + 0.5, p->py1 + 0.5);
-	cairo_line_to(cr, p->px1, p->py1 + 0.5);
-	cairo_stroke(cr);
 }
 
 struct span_ref {
@@ -470,13 +128,14 @@ static size_t draw_spans(struct plot *p)
 		for (int r = 0; r < SPAN_ROWS; r++)
 			right[r] = -1e9;
 		int rows = (int)fmin(SPAN_ROWS, fmax(1, (p->py1 - p->py0) / 13 / 4));
-		font(p, 10, false);
+		plot_font(p, 10, false);
 		for (k = 0; k < total; k++) {
 			const struct layer *ly = &p->layers[refs[k].layer];
 			const struct run_span *s = &ly->run->spans[refs[k].i];
 			struct rgb c = p->n > 1 ? ly->color : p->th->span;
 			int depth = s->depth < 0 ? 0 : s->depth > 2 ? 2 : s->depth;
-			double x0 = x_of(p, fmax(0, s->start)), x1 = x_of(p, fmin(p->t1, s->end));
+			double x0 = plot_x(p, fmax(0, s->start)),
+			       x1 = plot_x(p, fmin(p->t1, s->end));
 			if (x1 < x0) {
 				skipped += pass;
 				continue;
@@ -484,10 +143,10 @@ static size_t draw_spans(struct plot *p)
 			if (x1 - x0 < 1)
 				x1 = x0 + 1;
 			if (pass == 0) {
-				set_rgb(cr, c, (p->n > 1 ? 0.035 : 0.06) + 0.03 * depth);
+				plot_rgb(cr, c, (p->n > 1 ? 0.035 : 0.06) + 0.03 * depth);
 				cairo_rectangle(cr, x0, p->py0, x1 - x0, p->py1 - p->py0);
 				cairo_fill(cr);
-				set_rgb(cr, c, 0.35);
+				plot_rgb(cr, c, 0.35);
 				cairo_set_line_width(cr, 0.8);
 				cairo_move_to(cr, x0, p->py0);
 				cairo_line_to(cr, x0, p->py1);
@@ -495,8 +154,8 @@ static size_t draw_spans(struct plot *p)
 				continue;
 			}
 			const char *name =
-				x1 - x0 < 14 ? "" : fit(p, s->name, s->name_len, x1 - x0 - 6);
-			double w = *name ? text_w(p, name) : 0;
+				x1 - x0 < 14 ? "" : plot_fit(p, s->name, s->name_len, x1 - x0 - 6);
+			double w = *name ? plot_text_w(p, name) : 0;
 			int row = -1;
 			for (int r = 0; *name && r < rows && row < 0; r++)
 				if (right[r] <= x0 + 2)
@@ -507,11 +166,11 @@ static size_t draw_spans(struct plot *p)
 			}
 			right[row] = x0 + 2 + w + 6;
 			double y = p->py1 - 6 - row * 13;
-			set_rgb(cr, p->th->bg, 0.7);
+			plot_rgb(cr, p->th->bg, 0.7);
 			cairo_rectangle(cr, x0 + 2, y - 10, w + 2, 13);
 			cairo_fill(cr);
-			set_rgb(cr, c, 1);
-			draw_text(p, name, x0 + 3, y, 0);
+			plot_rgb(cr, c, 1);
+			plot_text(p, name, x0 + 3, y, 0);
 		}
 	}
 	free(refs);
@@ -543,7 +202,8 @@ static void series_style(struct plot *p, const struct layer *ly, size_t i, struc
 		*alpha = 0.45;
 		*width = 1;
 	} else {
-		*c = s->kind == SERIES_OTHER ? p->th->other : palette[(i - 1) % N_PALETTE];
+		*c = s->kind == SERIES_OTHER ? p->th->other
+					     : plot_palette[(i - 1) % PLOT_N_PALETTE];
 		*alpha = 0.95;
 		*width = ly->tree_is_proc ? 1.8 : 1.3;
 	}
@@ -555,9 +215,9 @@ static void line_path(struct plot *p, const struct series *s, size_t cols)
 	cairo_t *cr = p->cr;
 	size_t m = series_decimate(s->t, s->v, s->n, 0, p->t1, cols, p->dt, p->dv);
 	cairo_new_path(cr);
-	cairo_move_to(cr, x_of(p, p->dt[0]), y_of(p, p->dv[0]));
+	cairo_move_to(cr, plot_x(p, p->dt[0]), plot_y(p, p->dv[0]));
 	for (size_t j = 1; j < m; j++)
-		cairo_line_to(cr, x_of(p, p->dt[j]), y_of(p, p->dv[j]));
+		cairo_line_to(cr, plot_x(p, p->dt[j]), plot_y(p, p->dv[j]));
 	if (m == 1)
 		cairo_rel_line_to(cr, 0.01, 0);
 }
@@ -572,7 +232,7 @@ static void draw_line(struct plot *p, const struct layer *ly, size_t k, size_t c
 	bool dashed;
 	series_style(p, ly, k, &c, &alpha, &width, &dashed);
 	line_path(p, s, cols);
-	set_rgb(cr, c, alpha);
+	plot_rgb(cr, c, alpha);
 	cairo_set_line_width(cr, width);
 	double dash[] = {5, 3};
 	cairo_set_dash(cr, dash, dashed ? 2 : 0, 0);
@@ -644,38 +304,18 @@ static void add_value(struct plot *p, struct strbuf *out, double v)
 
 static void draw_peaks(struct plot *p)
 {
-	cairo_t *cr = p->cr;
-	font(p, 10.5, true);
 	double prev_y = -1e9;
 	for (size_t l = 0; l < p->n; l++) {
 		const struct layer *ly = &p->layers[l];
 		double t, v;
 		if (!layer_peak(p, ly, &t, &v))
 			continue;
-		double x = x_of(p, t), y = y_of(p, v);
-		set_rgb(cr, ly->color, 1);
-		cairo_new_path(cr);
-		cairo_arc(cr, x, y, 4.5, 0, 2 * M_PI);
-		cairo_set_line_width(cr, 2);
-		cairo_stroke(cr);
 		strbuf_reset(&p->tmp);
 		strbuf_addstr(&p->tmp, "peak ");
 		add_value(p, &p->tmp, v);
 		strbuf_addstr(&p->tmp, " at ");
 		text_secs(&p->tmp, t);
-		double w = text_w(p, p->tmp.buf);
-		double tx = x + 8 + w > p->px1 ? x - 8 - w : x + 8;
-		double ty = y - 6;
-		if (fabs(ty - prev_y) < 14)
-			ty = prev_y + 14;
-		if (ty < p->data_top + 10)
-			ty = p->data_top + 10;
-		prev_y = ty;
-		set_rgb(cr, p->th->bg, 0.75);
-		cairo_rectangle(cr, tx - 2, ty - 11, w + 4, 14);
-		cairo_fill(cr);
-		set_rgb(cr, ly->color, 1);
-		draw_text(p, p->tmp.buf, tx, ty, 0);
+		plot_peak_mark(p, plot_x(p, t), plot_y(p, v), ly->color, p->tmp.buf, &prev_y);
 	}
 }
 
@@ -716,7 +356,7 @@ static size_t draw_events(struct plot *p, int rows)
 	for (int r = 0; r < LABEL_ROWS; r++)
 		right[r] = -1e9;
 	size_t skipped = 0;
-	font(p, 10.5, false);
+	plot_font(p, 10.5, false);
 	for (size_t i = 0; i < total; i++) {
 		const struct layer *ly = &p->layers[evs[i].layer];
 		const struct run_event *e = evs[i].e;
@@ -724,8 +364,8 @@ static size_t draw_events(struct plot *p, int rows)
 			skipped++;
 			continue;
 		}
-		double x = x_of(p, e->t);
-		double y = ly->set.n && ly->set.s[0].n ? y_of(p, series_at(&ly->set.s[0], e->t))
+		double x = plot_x(p, e->t);
+		double y = ly->set.n && ly->set.s[0].n ? plot_y(p, series_at(&ly->set.s[0], e->t))
 						       : p->py1;
 		struct rgb c = p->n > 1 ? ly->color : p->th->fg;
 
@@ -737,10 +377,11 @@ static size_t draw_events(struct plot *p, int rows)
 			if (right[r] > x + 3)
 				continue;
 			if (!*label)
-				label = fit(p, e->label, e->label_len, fmin(220, p->px1 - p->px0));
+				label = plot_fit(p, e->label, e->label_len,
+						 fmin(220, p->px1 - p->px0));
 			if (!*label)
 				break;
-			double w = text_w(p, label);
+			double w = plot_text_w(p, label);
 			if (x + 3 + w <= p->px1) {
 				row = r;
 				lx = x + 3;
@@ -752,8 +393,8 @@ static size_t draw_events(struct plot *p, int rows)
 				right[r] = lx + w + 6;
 		}
 		if (row >= 0) {
-			double ly_ = p->py0 + 11 + row * ROW_H;
-			set_rgb(cr, c, 0.45);
+			double ly_ = p->py0 + 11 + row * PLOT_ROW_H;
+			plot_rgb(cr, c, 0.45);
 			cairo_set_line_width(cr, 0.8);
 			double dash[] = {2, 2};
 			cairo_set_dash(cr, dash, 2, 0);
@@ -761,29 +402,24 @@ static size_t draw_events(struct plot *p, int rows)
 			cairo_line_to(cr, round(x) + 0.5, y);
 			cairo_stroke(cr);
 			cairo_set_dash(cr, NULL, 0, 0);
-			set_rgb(cr, p->th->bg, 0.7);
-			cairo_rectangle(cr, lx - 1, ly_ - 10, text_w(p, label) + 2, 13);
+			plot_rgb(cr, p->th->bg, 0.7);
+			cairo_rectangle(cr, lx - 1, ly_ - 10, plot_text_w(p, label) + 2, 13);
 			cairo_fill(cr);
-			set_rgb(cr, c, 1);
-			draw_text(p, label, lx, ly_, 0);
+			plot_rgb(cr, c, 1);
+			plot_text(p, label, lx, ly_, 0);
 		} else {
 			skipped++;
 		}
-		set_rgb(cr, p->th->bg, 1);
+		plot_rgb(cr, p->th->bg, 1);
 		cairo_new_path(cr);
 		cairo_arc(cr, x, y, 3.5, 0, 2 * M_PI);
 		cairo_fill_preserve(cr);
-		set_rgb(cr, c, 1);
+		plot_rgb(cr, c, 1);
 		cairo_set_line_width(cr, 1.5);
 		cairo_stroke(cr);
 	}
 	free(evs);
 	return skipped;
-}
-
-static bool bad_end(enum run_status s)
-{
-	return s == RUN_OOM_KILLED || s == RUN_KILLED || s == RUN_FAILED || s == RUN_INCOMPLETE;
 }
 
 /* "oom-killed at 12.3 s", "completed in 3.0 s", "failed (exit code 2) at 1.2 s"... */
@@ -831,43 +467,13 @@ static void add_ending(const struct run *run, struct strbuf *out)
 /* An end marker (a cross) on the tree line of each run that ended badly. */
 static void draw_end_marks(struct plot *p)
 {
-	cairo_t *cr = p->cr;
 	for (size_t l = 0; l < p->n; l++) {
 		const struct layer *ly = &p->layers[l];
-		if (!bad_end(ly->run->status) || !ly->set.n || !ly->set.s[0].n)
+		if (!plot_bad_end(ly->run->status) || !ly->set.n || !ly->set.s[0].n)
 			continue;
 		const struct series *s = &ly->set.s[0];
-		double x = x_of(p, s->t[s->n - 1]), y = y_of(p, s->v[s->n - 1]);
-		set_rgb(cr, p->th->bad, 1);
-		cairo_set_line_width(cr, 2.2);
-		cairo_move_to(cr, x - 5, y - 5);
-		cairo_line_to(cr, x + 5, y + 5);
-		cairo_move_to(cr, x + 5, y - 5);
-		cairo_line_to(cr, x - 5, y + 5);
-		cairo_stroke(cr);
+		plot_cross(p, plot_x(p, s->t[s->n - 1]), plot_y(p, s->v[s->n - 1]));
 	}
-}
-
-struct entry {
-	struct rgb c;
-	double alpha, width;
-	bool dashed;
-	struct strbuf text; /* raw, escaped when drawn; a layer's: its label, escaped and wrapped */
-	size_t lines;	    /* a layer's: lines of text; 0 for one cut to fit */
-	struct strbuf sub;  /* a layer's: its log and command, muted, cut to fit */
-};
-
-static void legend_swatch(struct plot *p, const struct entry *e, double x, double y)
-{
-	cairo_t *cr = p->cr;
-	set_rgb(cr, e->c, e->alpha);
-	cairo_set_line_width(cr, e->width);
-	double dash[] = {5, 3};
-	cairo_set_dash(cr, dash, e->dashed ? 2 : 0, 0);
-	cairo_move_to(cr, x, y - 4);
-	cairo_line_to(cr, x + 22, y - 4);
-	cairo_stroke(cr);
-	cairo_set_dash(cr, NULL, 0, 0);
 }
 
 /*
@@ -875,22 +481,22 @@ static void legend_swatch(struct plot *p, const struct entry *e, double x, doubl
  * overlay (its label whole, wrapped to width: it is what tells them apart; then its log and
  * command), else one a line of the single run. Returns how many.
  */
-static size_t legend_entries(struct plot *p, double width, struct entry **out)
+static size_t legend_entries(struct plot *p, double width, struct plot_entry **out)
 {
 	size_t max_entries = 1, n = 0;
 	for (size_t l = 0; l < p->n; l++)
 		max_entries += p->n > 1 ? 1 : p->layers[l].set.n;
-	struct entry *es = *out = calloc(max_entries, sizeof(*es));
+	struct plot_entry *es = *out = calloc(max_entries, sizeof(*es));
 	for (size_t l = 0; es && l < p->n; l++) {
 		const struct layer *ly = &p->layers[l];
 		if (p->n > 1) {
-			struct entry *e = &es[n++];
+			struct plot_entry *e = &es[n++];
 			e->c = ly->color;
 			e->alpha = 1;
 			e->width = 2.6;
-			font(p, 10.5, true);
-			e->lines = wrap(p, ly->label.buf ? ly->label.buf : "", ly->label.len, width,
-					LABEL_LINES, &e->text);
+			plot_font(p, 10.5, true);
+			e->lines = plot_wrap(p, ly->label.buf ? ly->label.buf : "", ly->label.len,
+					     width, PLOT_LABEL_LINES, &e->text);
 			const char *base = ly->path ? strrchr(ly->path, '/') : NULL;
 			strbuf_addf(&e->sub, "%s: ", base ? base + 1 : ly->path ? ly->path : "?");
 			run_command(ly->run, &e->sub);
@@ -898,7 +504,7 @@ static size_t legend_entries(struct plot *p, double width, struct entry **out)
 		}
 		for (size_t k = 0; k < ly->set.n; k++) {
 			const struct series *s = &ly->set.s[k];
-			struct entry *e = &es[n++];
+			struct plot_entry *e = &es[n++];
 			series_style(p, ly, k, &e->c, &e->alpha, &e->width, &e->dashed);
 			if (s->kind == SERIES_JOB) {
 				strbuf_addf(&e->text, "the job's memory: %s%s",
@@ -926,73 +532,6 @@ static size_t legend_entries(struct plot *p, double width, struct entry **out)
 	return n;
 }
 
-/* One entry's text at y: a line, or a wrapped label and its muted second line. Returns y. */
-static double legend_text(struct plot *p, const struct entry *e, double x, double w, double y)
-{
-	set_rgb(p->cr, p->th->fg, 1);
-	if (!e->lines) {
-		font(p, 10.5, false);
-		draw_text(p, fit(p, e->text.buf, e->text.len, w), x, y, 0);
-		return y;
-	}
-	font(p, 10.5, true);
-	const char *line = e->text.buf ? e->text.buf : "";
-	for (size_t k = 0; k < e->lines; k++) {
-		const char *nl = strchr(line, '\n');
-		size_t len = nl ? (size_t)(nl - line) : strlen(line);
-		strbuf_reset(&p->tmp);
-		strbuf_add(&p->tmp, line, len);
-		if (k)
-			y += ROW_H;
-		draw_text(p, p->tmp.buf ? p->tmp.buf : "", x, y, 0);
-		line = nl ? nl + 1 : line + len;
-	}
-	y += ROW_H;
-	font(p, 9.5, false);
-	set_rgb(p->cr, p->th->muted, 1);
-	draw_text(p, fit(p, e->sub.buf, e->sub.len, w), x, y, 0);
-	return y;
-}
-
-/*
- * The entries that fit above the endings, "+N more" for those that do not, and for overlaid
- * runs what their faint lines are. Returns the y of the last row drawn.
- */
-static double legend_rows(struct plot *p, const struct entry *es, size_t n, double x0, double x1)
-{
-	double y = p->py0 + 4;
-	double bottom = p->py1 - (p->n + 2) * ROW_H; /* room for the endings below */
-	size_t rows = (size_t)fmax(1, (bottom - y) / ROW_H), used = 0, shown = 0;
-	for (; shown < n; shown++) {
-		size_t need = es[shown].lines ? es[shown].lines + 1 : 1;
-		/* the last one shown leaves a row for "+N more" when some are left out */
-		if (used + need > rows || (shown + 1 < n && used + need + 1 > rows))
-			break;
-		used += need;
-	}
-	for (size_t i = 0; i < shown; i++) {
-		y += ROW_H;
-		legend_swatch(p, &es[i], x0, y);
-		y = legend_text(p, &es[i], x0 + 28, x1 - x0 - 28, y);
-	}
-	font(p, 10.5, false);
-	set_rgb(p->cr, p->th->muted, 1);
-	if (shown < n) {
-		y += ROW_H;
-		strbuf_reset(&p->tmp);
-		strbuf_addf(&p->tmp, "+%zu more", n - shown);
-		draw_text(p, p->tmp.buf, x0 + 28, y, 0);
-	}
-	if (p->n > 1 && p->o->top > 0) {
-		y += ROW_H;
-		struct strbuf note = STRBUF_INIT; /* fit() writes into p->tmp */
-		strbuf_addf(&note, "faint: top %d processes of each", p->o->top);
-		draw_text(p, fit(p, note.buf, note.len, x1 - x0), x0, y, 0);
-		strbuf_release(&note);
-	}
-	return y;
-}
-
 /* How each run ended, from y down, in red when it went wrong; a colour square each overlaid. */
 static void legend_endings(struct plot *p, double x0, double x1, double y)
 {
@@ -1003,18 +542,18 @@ static void legend_endings(struct plot *p, double x0, double x1, double y)
 		add_ending(run, &p->tmp);
 		struct strbuf line = STRBUF_INIT;
 		strbuf_addstr(&line, p->tmp.buf);
-		font(p, 11, bad_end(run->status));
+		plot_font(p, 11, plot_bad_end(run->status));
 		double x = x0;
 		if (p->n > 1) {
-			set_rgb(cr, p->layers[l].color, 1);
+			plot_rgb(cr, p->layers[l].color, 1);
 			cairo_rectangle(cr, x0, y - 8, 8, 8);
 			cairo_fill(cr);
 			x += 12;
 		}
-		set_rgb(cr, bad_end(run->status) ? p->th->bad : p->th->fg, 1);
-		draw_text(p, fit(p, line.buf, line.len, x1 - x), x, y, 0);
+		plot_rgb(cr, plot_bad_end(run->status) ? p->th->bad : p->th->fg, 1);
+		plot_text(p, plot_fit(p, line.buf, line.len, x1 - x), x, y, 0);
 		strbuf_release(&line);
-		y += ROW_H;
+		y += PLOT_ROW_H;
 	}
 }
 
@@ -1023,8 +562,8 @@ static void legend_unlabelled(struct plot *p, size_t events, size_t spans)
 {
 	if (!events && !spans)
 		return;
-	font(p, 10.5, false);
-	set_rgb(p->cr, p->th->muted, 1);
+	plot_font(p, 10.5, false);
+	plot_rgb(p->cr, p->th->muted, 1);
 	strbuf_reset(&p->tmp);
 	if (events)
 		strbuf_addf(&p->tmp, "+%zu event%s", events, events == 1 ? "" : "s");
@@ -1032,7 +571,7 @@ static void legend_unlabelled(struct plot *p, size_t events, size_t spans)
 		strbuf_addf(&p->tmp, "%s+%zu span%s", events ? ", " : "", spans,
 			    spans == 1 ? "" : "s");
 	strbuf_addstr(&p->tmp, " not labelled");
-	draw_text(p, p->tmp.buf, p->px1, p->py1 + 32, 1);
+	plot_text(p, p->tmp.buf, p->px1, p->py1 + 32, 1);
 }
 
 /* The legend, between x0 and x1 right of the plot area: its lines, then how the runs ended. */
@@ -1041,34 +580,21 @@ static void draw_legend(struct plot *p, double x0, double x1, size_t skipped_eve
 {
 	if (x1 - x0 < 60)
 		return;
-	struct entry *es;
+	struct plot_entry *es;
 	size_t n = legend_entries(p, x1 - x0 - 28, &es);
 	if (!es)
 		return;
-	double y = legend_rows(p, es, n, x0, x1);
-	legend_endings(p, x0, x1, y + ROW_H * 1.5);
-	legend_unlabelled(p, skipped_events, skipped_spans);
-	for (size_t i = 0; i < n; i++) {
-		strbuf_release(&es[i].text);
-		strbuf_release(&es[i].sub);
+	double y = plot_legend_rows(p, es, n, x0, x1, p->n + 2);
+	if (p->n > 1 && p->o->top > 0) {
+		y += PLOT_ROW_H;
+		struct strbuf note = STRBUF_INIT; /* plot_fit() writes into p->tmp */
+		strbuf_addf(&note, "faint: top %d processes of each", p->o->top);
+		plot_text(p, plot_fit(p, note.buf, note.len, x1 - x0), x0, y, 0);
+		strbuf_release(&note);
 	}
-	free(es);
-}
-
-/* The background, and the plot area left of the legend's room. */
-static void plot_area(struct plot *p)
-{
-	set_rgb(p->cr, p->th->bg, 1);
-	cairo_paint(p->cr);
-	double legend_w = p->w >= 500 ? fmin(300, fmax(150, p->w * 0.22)) : 0;
-	p->px0 = 78;
-	p->px1 = p->w - legend_w - (legend_w ? 24 : 16);
-	p->py0 = 58;
-	p->py1 = p->h - 46;
-	if (p->px1 < p->px0 + 20)
-		p->px1 = p->px0 + 20;
-	if (p->py1 < p->py0 + 20)
-		p->py1 = p->py0 + 20;
+	legend_endings(p, x0, x1, y + PLOT_ROW_H * 1.5);
+	legend_unlabelled(p, skipped_events, skipped_spans);
+	plot_entries_free(es, n);
 }
 
 static void draw(struct plot *p)
@@ -1095,21 +621,14 @@ static void draw(struct plot *p)
 	}
 	if (!(p->t1 > 0))
 		p->t1 = 1;
-	int rows = (int)fmin(LABEL_ROWS, fmax(1, (p->py1 - p->py0) / ROW_H / 6));
-	p->data_top = n_events ? p->py0 + rows * ROW_H + 8 : p->py0 + 8;
-	/* room above the peak for its label */
-	vmax = vmax > 0 ? vmax * 1.06 : p->o->metric == SERIES_CPU ? 100 : 1024;
-	const char *unit_name = "%";
-	double unit = 1;
-	if (p->o->metric != SERIES_CPU)
-		unit = mem_unit(vmax, &unit_name);
-	double max_ticks = fmax(2, (p->py1 - p->data_top) / 45);
-	double step = nice_step(vmax / unit / max_ticks) * unit;
-	p->ymax = ceil(vmax / step) * step;
+	int rows = (int)fmin(LABEL_ROWS, fmax(1, (p->py1 - p->py0) / PLOT_ROW_H / 6));
+	p->data_top = n_events ? p->py0 + rows * PLOT_ROW_H + 8 : p->py0 + 8;
+	const char *unit_name;
+	double unit = plot_scale_y(p, vmax, p->o->metric == SERIES_CPU, &unit_name);
 
 	draw_header(p);
 	size_t spans_skipped = draw_spans(p);
-	draw_axes(p, unit_name, unit);
+	plot_axes(p, unit_name, unit, "time since start");
 	draw_series(p);
 	draw_end_marks(p);
 	size_t skipped = draw_events(p, rows);
@@ -1120,21 +639,14 @@ static void draw(struct plot *p)
 	for (size_t l = 0; l < p->n; l++)
 		any |= p->layers[l].set.n && p->layers[l].set.s[0].n;
 	if (!any) {
-		font(p, 14, false);
-		set_rgb(cr, p->th->muted, 1);
-		draw_text(p, "no samples in the log", (p->px0 + p->px1) / 2, (p->py0 + p->py1) / 2,
+		plot_font(p, 14, false);
+		plot_rgb(cr, p->th->muted, 1);
+		plot_text(p, "no samples in the log", (p->px0 + p->px1) / 2, (p->py0 + p->py1) / 2,
 			  0.5);
 	}
 }
 
 /* ---- the threads of one process (plot --threads) ---- */
-
-/* A colour between c and the background: what a band of a stacked plot is filled with. */
-static struct rgb toward_bg(const struct plot *p, struct rgb c, double f)
-{
-	struct rgb b = p->th->bg;
-	return (struct rgb){c.r + (b.r - c.r) * f, c.g + (b.g - c.g) * f, c.b + (b.b - c.b) * f};
-}
 
 static void thread_style(const struct plot *p, size_t k, struct rgb *c, double *alpha,
 			 double *width, bool *dashed)
@@ -1157,7 +669,7 @@ static void thread_style(const struct plot *p, size_t k, struct rgb *c, double *
 		*width = 1.3;
 		*dashed = !st->stacked;
 	} else {
-		*c = palette[(k - st->first) % N_PALETTE];
+		*c = plot_palette[(k - st->first) % PLOT_N_PALETTE];
 		*width = st->stacked ? 1 : 1.6;
 	}
 }
@@ -1177,10 +689,10 @@ static void thread_bands(struct plot *p, size_t cols)
 		thread_style(p, k, &c, &alpha, &width, &dashed);
 		/* under the whole line, in a lighter colour: the bands below paint over it */
 		line_path(p, s, cols);
-		cairo_line_to(cr, x_of(p, s->t[s->n - 1]), y_of(p, 0));
-		cairo_line_to(cr, x_of(p, s->t[0]), y_of(p, 0));
+		cairo_line_to(cr, plot_x(p, s->t[s->n - 1]), plot_y(p, 0));
+		cairo_line_to(cr, plot_x(p, s->t[0]), plot_y(p, 0));
 		cairo_close_path(cr);
-		set_rgb(cr, toward_bg(p, c, 0.45), 1);
+		plot_rgb(cr, plot_toward_bg(p, c, 0.45), 1);
 		cairo_fill(cr);
 	}
 }
@@ -1207,7 +719,7 @@ static void thread_lines(struct plot *p)
 		bool dashed;
 		thread_style(p, k, &c, &alpha, &width, &dashed);
 		line_path(p, s, cols);
-		set_rgb(cr, c, alpha);
+		plot_rgb(cr, c, alpha);
 		cairo_set_line_width(cr, width);
 		double dash[] = {6, 3};
 		cairo_set_dash(cr, dash, dashed ? 2 : 0, 0);
@@ -1225,19 +737,6 @@ static void add_thread_value(const struct plot *p, struct strbuf *out, double v)
 		strbuf_addf(out, "%.*f%%", v < 9.95 ? 1 : 0, v);
 }
 
-struct box {
-	double x0, y0, x1, y1;
-};
-
-static bool box_free(const struct box *placed, size_t n, struct box b)
-{
-	for (size_t i = 0; i < n; i++)
-		if (b.x0 < placed[i].x1 && placed[i].x0 < b.x1 && b.y0 < placed[i].y1 &&
-		    placed[i].y0 < b.y1)
-			return false;
-	return true;
-}
-
 /*
  * Each thread's peak: a dot on its line (stacked: on the top of its band) and a label, its
  * name and value, beside it where it overlaps no other label (tried right and left of the dot,
@@ -1248,7 +747,7 @@ static void thread_peaks(struct plot *p)
 	cairo_t *cr = p->cr;
 	const struct series_threads *st = p->threads;
 	size_t n = st->set.n - st->first;
-	struct box *placed = calloc(n ? n : 1, sizeof(*placed));
+	struct plot_box *placed = calloc(n ? n : 1, sizeof(*placed));
 	if (!placed)
 		return;
 	size_t n_placed = 0;
@@ -1259,16 +758,16 @@ static void thread_peaks(struct plot *p)
 		if (!series_threads_peak(st, p->layers[0].run, k, &t, &v))
 			continue;
 		double base = st->stacked && k > st->first ? series_at(&st->set.s[k - 1], t) : 0;
-		double x = x_of(p, t), y = y_of(p, (base > 0 ? base : 0) + v);
+		double x = plot_x(p, t), y = plot_y(p, (base > 0 ? base : 0) + v);
 		struct rgb c;
 		double alpha, width;
 		bool dashed;
 		thread_style(p, k, &c, &alpha, &width, &dashed);
-		set_rgb(cr, c, 1);
+		plot_rgb(cr, c, 1);
 		cairo_new_path(cr);
 		cairo_arc(cr, x, y, 4, 0, 2 * M_PI);
 		cairo_fill_preserve(cr);
-		set_rgb(cr, p->th->bg, 1);
+		plot_rgb(cr, p->th->bg, 1);
 		cairo_set_line_width(cr, 1.2);
 		cairo_stroke(cr);
 		strbuf_reset(&name);
@@ -1276,29 +775,29 @@ static void thread_peaks(struct plot *p)
 			series_thread_name(p->layers[0].run, (size_t)s->thread, &name);
 		else
 			strbuf_addstr(&name, "other threads");
-		font(p, 10, true);
+		plot_font(p, 10, true);
 		strbuf_reset(&label);
-		strbuf_addstr(&label, fit(p, name.buf, name.len, 150));
+		strbuf_addstr(&label, plot_fit(p, name.buf, name.len, 150));
 		strbuf_addstr(&label, ": peak ");
 		add_thread_value(p, &label, v);
 		strbuf_addstr(&label, " at ");
 		text_secs(&label, t);
-		double w = text_w(p, label.buf);
+		double w = plot_text_w(p, label.buf);
 		static const double dy[] = {-7, 16, -21, 30, -35};
 		bool done = false;
 		for (size_t i = 0; i < sizeof(dy) / sizeof(dy[0]) && !done; i++) {
 			for (int side = 0; side < 2 && !done; side++) {
 				double tx = side ? x - 8 - w : x + 8, ty = y + dy[i];
-				struct box b = {tx - 2, ty - 11, tx + w + 2, ty + 3};
+				struct plot_box b = {tx - 2, ty - 11, tx + w + 2, ty + 3};
 				if (b.x0 < p->px0 || b.x1 > p->px1 || b.y0 < p->py0 ||
-				    b.y1 > p->py1 || !box_free(placed, n_placed, b))
+				    b.y1 > p->py1 || !plot_box_free(placed, n_placed, b))
 					continue;
 				placed[n_placed++] = b;
-				set_rgb(cr, p->th->bg, 0.8);
+				plot_rgb(cr, p->th->bg, 0.8);
 				cairo_rectangle(cr, b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0);
 				cairo_fill(cr);
-				set_rgb(cr, toward_bg(p, c, -0.25), 1);
-				draw_text(p, label.buf, tx, ty, 0);
+				plot_rgb(cr, plot_toward_bg(p, c, -0.25), 1);
+				plot_text(p, label.buf, tx, ty, 0);
 				done = true;
 			}
 		}
@@ -1334,9 +833,7 @@ static void thread_header(struct plot *p)
 				strbuf_addf(&sb, " (%s)", proc->heap_why);
 		}
 	}
-	font(p, 16, true);
-	set_rgb(p->cr, p->th->fg, 1);
-	draw_text(p, fit(p, sb.buf ? sb.buf : "", sb.len, p->w - 24), 12, 24, 0);
+	plot_heading(p, &sb, 0);
 	strbuf_reset(&sb);
 	strbuf_addf(&sb, "%zu thread%s%s · ", st->n_threads, st->n_threads == 1 ? "" : "s",
 		    st->heap ? (st->stacked ? ", stacked, with its heap and RSS"
@@ -1347,9 +844,7 @@ static void thread_header(struct plot *p)
 		strbuf_addf(&sb, " · %s", run->header.host);
 	if (run->header.start_iso)
 		strbuf_addf(&sb, " · %s", run->header.start_iso);
-	font(p, 11, false);
-	set_rgb(p->cr, p->th->muted, 1);
-	draw_text(p, fit(p, sb.buf, sb.len, p->w - 24), 12, 42, 0);
+	plot_heading(p, &sb, 1);
 	strbuf_release(&sb);
 }
 
@@ -1360,12 +855,12 @@ static void thread_legend(struct plot *p, double x0, double x1)
 	const struct run *run = p->layers[0].run;
 	if (x1 - x0 < 60 || !st->set.n)
 		return;
-	struct entry *es = calloc(st->set.n, sizeof(*es));
+	struct plot_entry *es = calloc(st->set.n, sizeof(*es));
 	if (!es)
 		return;
 	for (size_t k = 0; k < st->set.n; k++) {
 		const struct series *s = &st->set.s[k];
-		struct entry *e = &es[k];
+		struct plot_entry *e = &es[k];
 		thread_style(p, k, &e->c, &e->alpha, &e->width, &e->dashed);
 		if (st->stacked && k >= st->first)
 			e->width = 6;
@@ -1385,13 +880,9 @@ static void thread_legend(struct plot *p, double x0, double x1)
 			}
 		}
 	}
-	double y = legend_rows(p, es, st->set.n, x0, x1);
-	legend_endings(p, x0, x1, y + ROW_H * 1.5);
-	for (size_t k = 0; k < st->set.n; k++) {
-		strbuf_release(&es[k].text);
-		strbuf_release(&es[k].sub);
-	}
-	free(es);
+	double y = plot_legend_rows(p, es, st->set.n, x0, x1, p->n + 2);
+	legend_endings(p, x0, x1, y + PLOT_ROW_H * 1.5);
+	plot_entries_free(es, st->set.n);
 }
 
 static void draw_threads(struct plot *p)
@@ -1411,17 +902,11 @@ static void draw_threads(struct plot *p)
 			vmax = fmax(vmax, v);
 	}
 	p->data_top = p->py0 + 8;
-	vmax = vmax > 0 ? vmax * 1.06 : st->heap ? 1024 : 100;
-	const char *unit_name = "%";
-	double unit = 1;
-	if (st->heap)
-		unit = mem_unit(vmax, &unit_name);
-	double max_ticks = fmax(2, (p->py1 - p->data_top) / 45);
-	double step = nice_step(vmax / unit / max_ticks) * unit;
-	p->ymax = ceil(vmax / step) * step;
+	const char *unit_name;
+	double unit = plot_scale_y(p, vmax, !st->heap, &unit_name);
 
 	thread_header(p);
-	draw_axes(p, unit_name, unit);
+	plot_axes(p, unit_name, unit, "time since start");
 	thread_lines(p);
 	thread_peaks(p);
 	thread_legend(p, p->px1 + 20, p->w - 10);
@@ -1429,50 +914,18 @@ static void draw_threads(struct plot *p)
 	for (size_t k = 0; k < st->set.n; k++)
 		points += st->set.s[k].n;
 	if (!points) {
-		font(p, 14, false);
-		set_rgb(p->cr, p->th->muted, 1);
-		draw_text(p, "no thread numbers in the log", (p->px0 + p->px1) / 2,
+		plot_font(p, 14, false);
+		plot_rgb(p->cr, p->th->muted, 1);
+		plot_text(p, "no thread numbers in the log", (p->px0 + p->px1) / 2,
 			  (p->py0 + p->py1) / 2, 0.5);
 	}
-}
-
-/* ---- output ---- */
-
-static cairo_status_t write_buf(void *closure, const unsigned char *data, unsigned int len)
-{
-	struct strbuf *sb = closure;
-	strbuf_add(sb, data, len);
-	return sb->oom ? CAIRO_STATUS_NO_MEMORY : CAIRO_STATUS_SUCCESS;
-}
-
-/* The SVG cairo wrote, with the text layer put in before its closing tag; false when OOM. */
-static bool svg_with_text(const struct plot *p, const struct strbuf *svg, struct strbuf *out)
-{
-	const char *end = svg->buf ? strstr(svg->buf, "</svg>") : NULL;
-	for (const char *s = end; s; s = strstr(s + 1, "</svg>"))
-		end = s;
-	if (!end || p->svg.oom)
-		return false;
-	size_t head = (size_t)(end - svg->buf);
-	strbuf_add(out, svg->buf, head);
-	strbuf_addstr(out, "<g id=\"memline-text\" fill=\"none\" fill-opacity=\"0\" "
-			   "font-family=\"DejaVu Sans, sans-serif\">\n");
-	if (p->svg.len)
-		strbuf_add(out, p->svg.buf, p->svg.len);
-	strbuf_addstr(out, "</g>\n");
-	strbuf_add(out, end, svg->len - head);
-	return !out->oom;
 }
 
 /* Sets p up for the n inputs: sizes, theme, and a layer each with its lines and label. */
 static int plot_layers(struct plot *p, const struct plot_input *in, size_t n,
 		       const struct plot_options *o, enum plot_format format)
 {
-	p->o = o;
-	p->format = format;
-	p->th = o->dark ? &dark : &light;
-	p->w = o->width > 0 ? o->width : DEFAULT_WIDTH;
-	p->h = o->height > 0 ? o->height : DEFAULT_HEIGHT;
+	plot_setup(p, o, format);
 	p->n = n;
 	p->layers = calloc(n, sizeof(*p->layers));
 	size_t cols = (size_t)p->w;
@@ -1483,7 +936,7 @@ static int plot_layers(struct plot *p, const struct plot_input *in, size_t n,
 	for (size_t l = 0; l < n; l++) {
 		p->layers[l].run = in[l].run;
 		p->layers[l].path = in[l].path;
-		p->layers[l].color = l == 0 ? p->th->tree : palette[(l - 1) % N_PALETTE];
+		p->layers[l].color = l == 0 ? p->th->tree : plot_palette[(l - 1) % PLOT_N_PALETTE];
 		if (!o->threads && series_set_build(&p->layers[l].set, in[l].run, o->metric,
 						    o->top < 0 ? 0 : o->top) < 0)
 			return -1;
@@ -1539,78 +992,35 @@ static int plot_threads_lines(struct series_threads *st, const struct plot_input
 	return 0;
 }
 
+static void draw_runs(struct plot *p, void *data)
+{
+	(void)data;
+	if (p->threads)
+		draw_threads(p);
+	else
+		draw(p);
+}
+
 int plot_cairo(const struct plot_input *in, size_t n, const struct plot_options *o,
 	       enum plot_format format, struct strbuf *out, struct strbuf *err)
 {
 	struct plot p = {0};
 	struct series_threads threads = {.proc = -1};
-	struct strbuf svg_out = STRBUF_INIT;
-	cairo_surface_t *surface = NULL;
 	int ret = -1;
 	if (!n) {
 		strbuf_addstr(err, "no log to plot");
 		return -1;
 	}
-	if (plot_layers(&p, in, n, o, format) < 0)
-		goto oom;
+	if (plot_layers(&p, in, n, o, format) < 0) {
+		strbuf_addstr(err, "out of memory");
+		goto out;
+	}
 	if (o->threads && plot_threads_lines(&threads, in, n, o, err) < 0)
 		goto out;
 	if (o->threads)
 		p.threads = &threads;
-
-	switch (format) {
-	case PLOT_PNG:
-		surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)p.w, (int)p.h);
-		break;
-	case PLOT_SVG:
-		surface = cairo_svg_surface_create_for_stream(write_buf, &svg_out, p.w, p.h);
-		break;
-	case PLOT_PDF:
-		surface = cairo_pdf_surface_create_for_stream(write_buf, out, p.w, p.h);
-		break;
-	default:
-		strbuf_addstr(err, "cairo draws PNG, SVG and PDF only");
-		goto out;
-	}
-	if (cairo_surface_status(surface) != CAIRO_STATUS_SUCCESS) {
-		strbuf_addf(err, "cannot draw: %s",
-			    cairo_status_to_string(cairo_surface_status(surface)));
-		goto out;
-	}
-	if (format == PLOT_PDF) {
-		cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_CREATOR, "memline");
-	}
-	p.cr = cairo_create(surface);
-	if (p.threads)
-		draw_threads(&p);
-	else
-		draw(&p);
-	cairo_status_t st = cairo_status(p.cr);
-	cairo_destroy(p.cr);
-	p.cr = NULL;
-	if (st == CAIRO_STATUS_SUCCESS && format == PLOT_PNG &&
-	    plot_png_write(surface, out, err) < 0)
-		goto out;
-	cairo_surface_finish(surface);
-	if (st == CAIRO_STATUS_SUCCESS)
-		st = cairo_surface_status(surface);
-	if (st == CAIRO_STATUS_SUCCESS && format == PLOT_SVG && !svg_with_text(&p, &svg_out, out))
-		st = CAIRO_STATUS_NO_MEMORY;
-	if (st == CAIRO_STATUS_NO_MEMORY || out->oom)
-		goto oom;
-	if (st != CAIRO_STATUS_SUCCESS) {
-		strbuf_addf(err, "cannot draw the plot: %s", cairo_status_to_string(st));
-		goto out;
-	}
-	ret = 0;
-	goto out;
-oom:
-	strbuf_addstr(err, "out of memory");
+	ret = plot_render(&p, draw_runs, NULL, out, err);
 out:
-	if (p.cr)
-		cairo_destroy(p.cr);
-	if (surface)
-		cairo_surface_destroy(surface);
 	for (size_t l = 0; p.layers && l < n; l++) {
 		series_set_release(&p.layers[l].set);
 		strbuf_release(&p.layers[l].label);
@@ -1619,8 +1029,6 @@ out:
 	free(p.dt);
 	free(p.dv);
 	series_threads_release(&threads);
-	strbuf_release(&p.tmp);
-	strbuf_release(&p.svg);
-	strbuf_release(&svg_out);
+	plot_release(&p);
 	return ret;
 }

@@ -35,9 +35,17 @@ struct plot_options {
 	bool stacked;
 	pid_t pid;	/* the process; 0: series_threads_default's */
 	int thread_top; /* thread lines; 0: PLOT_THREADS_TOP */
+	/* the plot of a job: lines for the ranks with the highest peaks when they are too many
+	 * to draw each (0: PLOT_JOB_TOP; -1: none) */
+	int rank_top;
 };
 
 #define PLOT_THREADS_TOP 8
+#define PLOT_JOB_TOP	 3
+/* A job's nodes drawn one line each, at most (more: the band across them and their median). */
+#define PLOT_JOB_NODE_LINES 16
+/* A job's ranks drawn one line each, at most (more: their band, median and top ranks). */
+#define PLOT_JOB_RANK_LINES 8
 
 /* One log to draw; several overlay on one time axis, each from its run's start. */
 struct plot_input {
@@ -68,6 +76,37 @@ int plot_format_for(const char *path);
  */
 int plot_cairo(const struct plot_input *in, size_t n, const struct plot_options *o,
 	       enum plot_format format, struct strbuf *out, struct strbuf *err);
+struct job;
+
+/*
+ * The plot of many logs as one job (model/job.h, plot-job.c), on the job's clock (seconds from
+ * its start), in panels each on a scale of its own: the job's memory (its nodes summed) and its
+ * peak; each node's when it has 2 to PLOT_JOB_NODE_LINES, else the band across nodes and their
+ * median; each rank's when it has at most PLOT_JOB_RANK_LINES, else the band across ranks,
+ * their median and the o->rank_top ranks with the highest peaks; where its worst log ended when
+ * it did not complete. PNG, SVG or PDF appended to out. Returns -1 with a one-line message in
+ * err.
+ */
+int plot_job_cairo(const struct job *job, const struct plot_options *o, enum plot_format format,
+		   struct strbuf *out, struct strbuf *err);
+/*
+ * The self-contained HTML page of a job: its memory, nodes, the band across ranks and their
+ * median, and a picker of ranks whose ticked ranks add their lines. Returns -1 with a message
+ * in err.
+ */
+int plot_job_html(const struct job *job, const struct plot_options *o, struct strbuf *out,
+		  struct strbuf *err);
+/* "job 1234: 64 ranks on 4 nodes" (or its logs, when they name no rank), raw text. */
+void plot_job_title(const struct job *job, struct strbuf *out);
+/* Whether log l of the job is one of its ranks: drawn in the band, listed among the ranks. */
+bool plot_job_is_rank(const struct job *job, size_t l);
+/*
+ * The band across the job's nodes, bin by bin, into new arrays of n_bins (the caller frees
+ * them, also on failure): the lowest, median and highest of the nodes with a value there, -1
+ * where none has one. Returns -1 out of memory.
+ */
+int plot_job_node_band(const struct job *job, long long **lo, long long **median, long long **hi);
+
 /*
  * The data the HTML report draws, as one JSON object (the page embeds it; a live page fetches
  * it again as the recording grows). Returns -1 when out of memory.

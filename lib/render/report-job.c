@@ -32,7 +32,7 @@ static void add_pad(struct strbuf *out, const struct strbuf *cell, int width)
 }
 
 /* The wall clock of job time t, ISO 8601 UTC to the millisecond. */
-static void add_iso(struct strbuf *out, double unix_t)
+void report_iso_utc(struct strbuf *out, double unix_t)
 {
 	time_t s = (time_t)unix_t;
 	struct tm tm;
@@ -67,6 +67,8 @@ void report_job_ending(const struct job_log *l, struct strbuf *out)
 		strbuf_addstr(out, " (");
 		text_signal(out, l->signal);
 		strbuf_addch(out, ')');
+	} else if (l->truncated) {
+		strbuf_addstr(out, " (its log is cut off)");
 	}
 }
 
@@ -89,7 +91,7 @@ static void add_summary(const struct job *job, struct strbuf *out)
 		strbuf_addf(out, " of %ld", job->size);
 	strbuf_addf(out, " on %zu node%s\n", job->n_nodes, job->n_nodes == 1 ? "" : "s");
 	strbuf_addstr(out, "started:  ");
-	add_iso(out, job->start_unix);
+	report_iso_utc(out, job->start_unix);
 	strbuf_addstr(out, ", ran ");
 	text_secs(out, job->duration);
 	strbuf_addstr(out, "\nstatus:   ");
@@ -447,7 +449,7 @@ static void json_job(const struct job *job, struct strbuf *out)
 		strbuf_addf(out, "%s%ld", i ? "," : "", job->missing_ranks[i]);
 	strbuf_addch(out, ']');
 	struct strbuf iso = STRBUF_INIT;
-	add_iso(&iso, job->start_unix);
+	report_iso_utc(&iso, job->start_unix);
 	json_str(out, "start", iso.buf);
 	strbuf_release(&iso);
 	json_secs(out, "duration", job->duration, true);

@@ -93,6 +93,8 @@ void report_ending(const struct run *run, struct strbuf *out);
  * cgroup: every page counted once, page cache included". Static strings.
  */
 const char *report_method_words(enum memory_method method, bool short_name);
+/* The wall clock at unix_t (seconds since the epoch), ISO 8601 UTC to the millisecond. */
+void report_iso_utc(struct strbuf *out, double unix_t);
 /*
  * For a log with a "stopped" record: "the log stopped at 12.3 s: file system full (ENOSPC)",
  * the error escaped. No newline; nothing when the log has none.

@@ -10,6 +10,10 @@ while its writer holds its flock(2), else "incomplete".
 Right after the recorded process died, memline has not written the end yet: it notices a
 process that is not its child at its next sample. status() then waits for the end (bounded),
 rather than answer "running" for a run that is over.
+
+A log of format 4 says in its header where in a job of many ranks it was recorded ("place")
+and the wall clock at its start ("clock"), and pairs the wall clock with its time in "clock"
+records; read_records() hands them over as they are.
 """
 
 import errno
@@ -33,7 +37,7 @@ __all__ = [
 ]
 
 # The newest log format this reader knows.
-FORMAT = 3
+FORMAT = 4
 
 # How long status() waits, at least, for the end of a log whose recorded processes are gone
 # (it adds twice the log's sampling interval: memline notices at its next sample).

@@ -44,6 +44,21 @@ def test_read_records_of_a_complete_log():
     assert recs[-1]["status"] == "completed"
 
 
+def test_read_records_of_a_format_4_log():
+    """A rank's log (format 4): the header's place and clock, and its clock records."""
+    log = FIXTURES.parents[2] / "tests" / "fixtures" / "logs" / "place.jsonl"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        recs = memline.read_records(log)
+    h = recs[0]
+    assert h["format"] == 4
+    assert h["place"] == {"job": "599130113", "rank": 2, "local_rank": 0, "size": 4,
+                          "node_index": None, "launcher": "openmpi", "node_wide": False}
+    assert h["clock"]["wall_us"] == 1796119200000000 and h["clock"]["synced"] is True
+    clocks = [r for r in recs if r["type"] == "clock"]
+    assert [c["t"] for c in clocks] == [300.000125, 420.500031]
+
+
 def test_read_records_drops_a_cut_off_last_line_silently():
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -405,6 +405,34 @@ def test_attach_to_a_cgroup(ml, cgroups, tmp_path, killer):
     assert cg.path.exists(), "expected attach to leave the cgroup"
 
 
+def test_attach_to_a_cgroup_finds_a_child_cgroup_made_later(ml, cgroups, tmp_path, killer):
+    """attach --cgroup PATH: a cgroup made below it after memline started (as Slurm makes a job
+    step's below the job's) is looked in too, at every look after the first."""
+    cg = cgroups()
+    pfs = [tmp_path / f"w{i}.pid" for i in range(2)]
+    ml.work("pidfile", pfs[0], "waitsig", preexec_fn=cg.enter())
+    first = read_pidfile(pfs[0])
+    killer.append(first)
+    log = ml.logpath()
+    p = ml.popen("attach", "--cgroup", cg.path, "-i", "0.05", "-o", log)
+    wait_for_records(log, "proc", 1)
+    step = Cgroup(cg.path / "step_1", cg.version)
+    step.path.mkdir()
+    try:
+        ml.work("pidfile", pfs[1], "waitsig", preexec_fn=step.enter())
+        second = read_pidfile(pfs[1])
+        killer.append(second)
+        wait_for_records(log, "proc", 2)
+        for pid in (first, second):
+            os.kill(pid, signal.SIGUSR1)
+        out, err = ml.finish(p)
+        assert p.returncode == 0, err
+        seen = {r["pid"] for r in of_type(read_log(log), "proc")}
+        assert {first, second} <= seen, f"expected both processes recorded: {seen}"
+    finally:
+        _remove_cgroup(step.path)
+
+
 def test_attach_takes_the_processes_own_cgroup(ml, cgroups, tmp_path, killer):
     """attach PID: when the process's memory cgroup holds nothing but it (and its descendants),
     that cgroup is the job's; one more process there, or --no-cgroup, and it is not."""

@@ -82,7 +82,7 @@ def test_threads_heap_is_what_they_asked_for(ml):
     want = truth(run.stdout)
     assert len(want["peak"]) == 3 and len(want["live"]) == 3, run.stdout
     h = header_of(run.records)
-    assert h["format"] == 3 and h["heap"] == {"mode": "malloc"}, h
+    assert h["format"] == 4 and h["heap"] == {"mode": "malloc"}, h
     on = heap_records(run.records, run.pid)
     assert on and on[0]["on"] is True and "libc.so.6" in on[0]["allocator"], on
     rows = by_name(run.records)

@@ -174,7 +174,8 @@ def test_hostile_label_stays_text(tmp_path):
     out = tmp_path / "hostile.html"
     html = make_html([log], out)
     # Nothing from the log can end the data's <script> element or start another one.
-    assert html.count("</script>") == 3, "expected only the page's own three </script> tags"
+    # the data, uPlot, web/common.js and web/report.js
+    assert html.count("</script>") == 4, "expected only the page's own four </script> tags"
     assert "<img" not in html and "\u2028" not in html, "expected markup from the log escaped"
     data = page_data(html)
     run = data["runs"][0]
@@ -185,7 +186,7 @@ def test_hostile_label_stays_text(tmp_path):
     check_page(res, out)
     assert res["windowX"] is None, f"expected window.x undefined, got {res['windowX']}"
     assert res["images"] == 0, f"expected no <img> in the page, got {res['images']}"
-    assert res["scripts"] == 3, f"expected the page's three scripts only, got {res['scripts']}"
+    assert res["scripts"] == 4, f"expected the page's four scripts only, got {res['scripts']}"
     ev = res["events"][0]
     assert not ev["hidden"] and HOSTILE in ev["text"], (
         f"expected the tooltip to show the label as text: {ev}")

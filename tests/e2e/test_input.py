@@ -129,6 +129,8 @@ def test_default_log_name_and_newest(ml, tmp_path):
 
 READERS = [["report"], ["report", "--json"], ["status"], ["plot", "-o", "x.png"],
            ["export", "--csv"], ["export", "--perfetto"], ["view"], ["view", "--follow"]]
+# the readers that take a directory of logs (the logs of a job)
+DIR_READERS = {"report", "status", "plot", "export", "view"}
 
 
 @pytest.fixture
@@ -158,12 +160,13 @@ def test_not_a_regular_file_is_refused_at_once(ml, tmp_path, not_regular, args):
             continue
         assert r.returncode == 66, (
             f"expected exit 66 for `memline {' '.join(args)} {path}` ({kind}), got {r.returncode}: {r.stderr!r}")
-        refused = f"memline: '{path}' is a {kind}, not a log file; give a memline log\n"
-        # the readers that take a job's logs read a directory's: this one has none
-        empty = (f"memline: no log (*.jsonl) in the directory '{path}'; give the logs' "
-                 "directory or the logs themselves\n")
-        assert r.stderr == refused or (kind == "directory" and r.stderr == empty), (
-            f"expected one line saying it is a {kind}, got {r.stderr!r}")
+        if kind == "directory" and args[0] in DIR_READERS:
+            # a directory is a job's logs (src/cli.h, cli_resolve_logs): this one has none
+            want = (f"memline: no log (*.jsonl) in the directory '{path}'; give the logs' "
+                    "directory or the logs themselves\n")
+        else:
+            want = f"memline: '{path}' is a {kind}, not a log file; give a memline log\n"
+        assert r.stderr == want, f"expected one line saying it is a {kind}, got {r.stderr!r}"
         assert not r.stdout, f"expected no output, got {r.stdout[:200]!r}"
 
 
@@ -268,7 +271,9 @@ def notalog(tmp_path):
     (["export", "--csv", "{notalog}"], 65), (["export", "--csv", "-o", "{tmp}/out.csv", "{notalog}"], 65),
     (["plot", "-o", "{tmp}/p.png", "{notalog}"], 65), (["plot", "-o", "{tmp}/p.png", "{good}", "{notalog}"], 65),
     (["view", "{notalog}"], 65), (["status", "{tmp}/none.jsonl"], 66), (["view", "{tmp}/none.jsonl"], 66),
-    (["plot", "-o", "{tmp}/p.png", "{tmp}/none.jsonl"], 66), (["status", "{tmp}"], 66),
+    (["plot", "-o", "{tmp}/p.png", "{tmp}/none.jsonl"], 66),
+    # a directory is a job: good.jsonl merged, notalog.jsonl left out, so incomplete
+    (["status", "{tmp}"], 3), (["status", "{tmp}/none.*.jsonl"], 66),
     (["export", "--csv", "-o", "{tmp}/no/dir/out.csv", "{good}"], 73),
     (["export", "--gnuplot", "{notalog}", "{good}"], 73),
     (["plot", "-o", "{tmp}/no/dir/p.png", "{good}"], 73),

@@ -8,7 +8,7 @@ import time
 from conftest import MEMWORK, of_type, read_log, read_pidfile, wait_until
 
 HEADER_MEMBERS = ["type", "format", "memline", "mode", "host", "start", "start_unix", "command", "pid",
-                  "pids", "cwd", "job", "page_size", "clk_tck", "mem_total", "kernel", "interval",
+                  "pids", "cwd", "job", "place", "clock", "page_size", "clk_tck", "mem_total", "kernel", "interval",
                   "peak_reset", "pss", "memory", "events", "fields", "tree_fields"]
 FIELDS = ["pid", "rss", "anon", "file", "shmem", "peak", "vms", "swap", "pss", "utime", "stime",
           "minflt", "majflt", "threads", "rchar", "wchar", "read_bytes", "write_bytes", "vm_of",
@@ -26,7 +26,7 @@ def test_header(ml, tmp_path):
     h = run.header
     missing = [m for m in HEADER_MEMBERS if m not in h]
     assert not missing, f"expected the header to have {missing}: {h}"
-    assert h["format"] == 3 and h["mode"] == "run", f"expected format 3, mode run: {h}"
+    assert h["format"] == 4 and h["mode"] == "run", f"expected format 4, mode run: {h}"
     assert h["memory"]["method"] in ("rss", "pss", "cgroup"), f"expected a memory method: {h['memory']}"
     assert "poll" in h["events"] and "wait4" in h["events"], f"expected poll and wait4: {h['events']}"
     assert h["command"] == [str(MEMWORK), "alloc", "1M", "sleep", "50"], f"expected the command's argv: {h['command']}"

@@ -6,6 +6,7 @@
  * what is not a regular file, lines longer than LOG_LINE_MAX, labels beyond the channel's cap.
  */
 #include <fcntl.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -194,6 +195,14 @@ static void test_complete(void **state)
 	assert_int_equal(rec.header.n_job, 2);
 	assert_string_equal(rec.header.job_names[0], "SLURM_JOB_ID");
 	assert_string_equal(rec.header.job_values[0], "881");
+	/* format 1: the place from the job variables, the clock from start_unix */
+	assert_string_equal(rec.header.place.job, "881");
+	assert_int_equal(rec.header.place.rank, 0);
+	assert_string_equal(rec.header.place.launcher, "slurm");
+	assert_int_equal(rec.header.place.size, -1);
+	assert_int_equal(rec.header.clock.wall_us, 1795256100123000);
+	assert_int_equal(rec.header.clock.synced, -1);
+	assert_int_equal(rec.header.clock.maxerror_us, -1);
 	assert_int_equal(rec.header.mem_total, 24608132);
 	assert_true(rec.header.interval_fixed == 0);
 	assert_true(rec.header.interval_max == 5);
@@ -1125,10 +1134,88 @@ static void test_stacks_read_ahead(void **state)
 	free(path);
 }
 
+/* Format 4: the header's place and clock, clock records; damaged ones skipped. */
+static void test_place_and_clocks(void **state)
+{
+	(void)state;
+	enum record_type types[16];
+	size_t n;
+	struct warnings w = {0};
+	struct log_reader r;
+	struct strbuf err = STRBUF_INIT;
+	assert_int_equal(read_all("place.jsonl", types, 16, &n, &w, &r, &err), 0);
+	assert_int_equal(w.n, 0);
+	assert_int_equal(n, 10);
+	assert_int_equal(types[5], REC_CLOCK);
+	assert_int_equal(types[8], REC_CLOCK);
+	log_reader_close(&r);
+
+	char *path = fixture("place.jsonl");
+	struct log_record rec;
+	log_record_init(&rec);
+	assert_int_equal(log_reader_open(&r, path, collect_warning, &w, &err), 0);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	const struct header_info *h = &rec.header;
+	assert_int_equal(h->format, 4);
+	assert_string_equal(h->place.job, "599130113");
+	assert_int_equal(h->place.rank, 2);
+	assert_int_equal(h->place.local_rank, 0);
+	assert_int_equal(h->place.size, 4);
+	assert_int_equal(h->place.node_index, -1);
+	assert_string_equal(h->place.launcher, "openmpi");
+	assert_false(h->place.node_wide);
+	assert_int_equal(h->clock.wall_us, 1796119200000000);
+	assert_int_equal(h->clock.synced, 1);
+	assert_int_equal(h->clock.maxerror_us, 12345);
+	assert_int_equal(h->clock.esterror_us, 210);
+	while (log_reader_next(&r, &rec, &err) > 0 && rec.type != REC_CLOCK)
+		;
+	assert_int_equal(rec.type, REC_CLOCK);
+	assert_true(fabs(rec.clock.t - 300.000125) < 1e-9);
+	assert_int_equal(rec.clock.wall_us, 1796119500000275);
+	assert_int_equal(rec.clock.maxerror_us, 12500);
+	log_record_release(&rec);
+	log_reader_close(&r);
+	free(path);
+
+	/* a clock record without its wall clock or time is corrupt; unknown members are null */
+	const char text[] =
+		"{\"type\":\"header\",\"format\":4,\"place\":{\"rank\":-3,\"size\":0,\"job\":7},"
+		"\"clock\":{\"wall_us\":\"x\",\"synced\":1},\"job\":{\"PMI_RANK\":\"5\"}}\n"
+		"{\"type\":\"clock\",\"t\":1.5}\n"
+		"{\"type\":\"clock\",\"wall_us\":1796119500000275}\n"
+		"{\"type\":\"clock\",\"t\":2,\"wall_us\":1796119500000275,\"synced\":null}\n";
+	path = temp_log(text, sizeof(text) - 1);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(log_reader_open(&r, path, collect_warning, &w, &err), 0);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	/* a place given is taken as it is, not derived from the job variables */
+	assert_null(rec.header.place.job);
+	assert_int_equal(rec.header.place.rank, -1);
+	assert_int_equal(rec.header.place.size, -1);
+	assert_null(rec.header.place.launcher);
+	assert_int_equal(rec.header.clock.wall_us, -1);
+	assert_int_equal(rec.header.clock.synced, -1);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_CLOCK);
+	assert_true(rec.clock.t == 2);
+	assert_int_equal(rec.clock.synced, -1);
+	assert_int_equal(rec.clock.maxerror_us, -1);
+	assert_int_equal(log_reader_next(&r, &rec, &err), 0);
+	assert_int_equal(w.n, 2);
+	assert_int_equal(r.corrupt, 2);
+	log_record_release(&rec);
+	log_reader_close(&r);
+	unlink(path);
+	free(path);
+	strbuf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_complete),
+		cmocka_unit_test(test_place_and_clocks),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_corrupt_middle_line),

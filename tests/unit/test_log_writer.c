@@ -62,9 +62,26 @@ static void write_all(const char *path)
 				.interval_min = 0.01,
 				.interval_max = 5,
 				.peak_reset = true,
-				.heap = HEAP_EXACT};
+				.heap = HEAP_EXACT,
+				.place = {.job = "881\"x",
+					  .rank = 3,
+					  .local_rank = -1,
+					  .size = 4,
+					  .node_index = 1,
+					  .launcher = "slurm",
+					  .node_wide = true},
+				.clock = {.wall_us = 1795000000250001,
+					  .synced = 0,
+					  .maxerror_us = 16000000,
+					  .esterror_us = -1}};
 	log_write_header(&w, &h);
 	assert_int_equal(log_writer_commit(&w, 1, &err), 0);
+	struct clock_info ck = {.t = 0.123456,
+				.wall_us = 1795000000373458,
+				.synced = 1,
+				.maxerror_us = 5,
+				.esterror_us = 1};
+	log_write_clock(&w, &ck);
 	char cmdline[] = "sh\0-c\0echo \x01\xff\xc3\x28 </script>\n";
 	struct proc_info p = {.pid = 4242,
 			      .ppid = 1,
@@ -145,6 +162,27 @@ static void test_roundtrip(void **state)
 	assert_true(rec.header.peak_reset);
 	assert_true(rec.header.interval_max == 5.0);
 	assert_int_equal(rec.header.heap, HEAP_EXACT);
+	const struct place_info *pl = &rec.header.place;
+	assert_string_equal(pl->job, "881\"x");
+	assert_int_equal(pl->rank, 3);
+	assert_int_equal(pl->local_rank, -1);
+	assert_int_equal(pl->size, 4);
+	assert_int_equal(pl->node_index, 1);
+	assert_string_equal(pl->launcher, "slurm");
+	assert_true(pl->node_wide);
+	assert_int_equal(rec.header.clock.wall_us, 1795000000250001);
+	assert_int_equal(rec.header.clock.synced, 0);
+	assert_int_equal(rec.header.clock.maxerror_us, 16000000);
+	assert_int_equal(rec.header.clock.esterror_us, -1);
+
+	/* the clock record's time to the microsecond, as its wall clock */
+	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
+	assert_int_equal(rec.type, REC_CLOCK);
+	assert_true(fabs(rec.clock.t - 0.123456) < 1e-9);
+	assert_int_equal(rec.clock.wall_us, 1795000000373458);
+	assert_int_equal(rec.clock.synced, 1);
+	assert_int_equal(rec.clock.maxerror_us, 5);
+	assert_int_equal(rec.clock.esterror_us, 1);
 
 	assert_int_equal(log_reader_next(&r, &rec, &err), 1);
 	assert_int_equal(rec.type, REC_PROC);

@@ -8,8 +8,7 @@
 // Exits 2 when Chromium cannot be started (the message on stderr), 1 on any other failure.
 "use strict";
 
-const path = require("path");
-const { launch } = require("./launch");
+const { runCheck } = require("./launch");
 
 async function panel(page) {
 	return page.evaluate(() => {
@@ -29,46 +28,21 @@ async function panel(page) {
 	});
 }
 
-async function main() {
-	const [file, profile] = process.argv.slice(2);
-	if (!file || !profile) {
-		process.stderr.write("usage: node check-stacks.js REPORT.html PROFILE_DIR\n");
-		process.exit(64);
+runCheck("node check-stacks.js REPORT.html PROFILE_DIR", 2, async (page, result) => {
+	result.captures = [];
+	await page.waitForFunction(() => window.memlineReport !== undefined, null,
+		{ timeout: 20000 });
+	result.before = await panel(page);
+	const n = await page.evaluate(() =>
+		JSON.parse(document.getElementById("memline-data").textContent).runs[0].stacks.length);
+	for (let i = 0; i < n; i++) {
+		const p = await page.evaluate((ii) => window.memlineReport.capturePoint(0, ii), i);
+		await page.mouse.click(p.x, p.y);
+		result.captures.push({ index: i, ...(await panel(page)) });
 	}
-	const url = "file://" + path.resolve(file);
-	const context = await launch(profile);
-	const result = { console: [], pageErrors: [], requests: [], captures: [] };
-	try {
-		const page = context.pages()[0] || await context.newPage();
-		page.on("console", (m) => {
-			if (m.type() === "error" || m.type() === "warning")
-				result.console.push(m.type() + ": " + m.text());
-		});
-		page.on("pageerror", (e) => result.pageErrors.push(String(e)));
-		context.on("request", (r) => result.requests.push(r.url()));
-		await page.goto(url, { waitUntil: "load" });
-		await page.waitForFunction(() => window.memlineReport !== undefined, null,
-			{ timeout: 20000 });
-		result.before = await panel(page);
-		const n = await page.evaluate(() =>
-			JSON.parse(document.getElementById("memline-data").textContent).runs[0].stacks.length);
-		for (let i = 0; i < n; i++) {
-			const p = await page.evaluate((ii) => window.memlineReport.capturePoint(0, ii), i);
-			await page.mouse.click(p.x, p.y);
-			result.captures.push({ index: i, ...(await panel(page)) });
-		}
-		if (process.env.MEMLINE_SCREENSHOT)
-			await page.screenshot({ path: process.env.MEMLINE_SCREENSHOT, fullPage: true });
-		await page.click("#stacks-close");
-		result.after = await panel(page);
-		result.x = await page.evaluate(() => window.x === undefined ? null : window.x);
-	} finally {
-		await context.close();
-	}
-	process.stdout.write(JSON.stringify(result) + "\n");
-}
-
-main().catch((e) => {
-	process.stderr.write(String(e && e.stack || e) + "\n");
-	process.exit(1);
+	if (process.env.MEMLINE_SCREENSHOT)
+		await page.screenshot({ path: process.env.MEMLINE_SCREENSHOT, fullPage: true });
+	await page.click("#stacks-close");
+	result.after = await panel(page);
+	result.x = await page.evaluate(() => window.x === undefined ? null : window.x);
 });

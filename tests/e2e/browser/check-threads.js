@@ -11,8 +11,7 @@
 // Exits 2 when Chromium cannot be started (the message on stderr), 1 on any other failure.
 "use strict";
 
-const path = require("path");
-const { launch } = require("./launch");
+const { runCheck } = require("./launch");
 
 async function view(page) {
 	return page.evaluate(() => window.memlineReport.threadView());
@@ -59,57 +58,34 @@ async function inkAt(page, points) {
 	}, points);
 }
 
-async function main() {
-	const [file, profile, hoverJson] = process.argv.slice(2);
-	if (!file || !profile || !hoverJson) {
-		process.stderr.write("usage: node check-threads.js REPORT.html PROFILE_DIR HOVER_JSON\n");
-		process.exit(64);
-	}
-	const hovers = JSON.parse(hoverJson);
-	const url = "file://" + path.resolve(file);
-	const context = await launch(profile);
-	const result = { console: [], pageErrors: [], requests: [], procs: [] };
-	try {
-		const page = context.pages()[0] || await context.newPage();
-		page.on("console", (m) => {
-			if (m.type() === "error" || m.type() === "warning")
-				result.console.push(m.type() + ": " + m.text());
-		});
-		page.on("pageerror", (e) => result.pageErrors.push(String(e)));
-		context.on("request", (r) => result.requests.push(r.url()));
-		await page.goto(url, { waitUntil: "load" });
-		await page.waitForFunction(() => window.memlineReport !== undefined, null,
-			{ timeout: 20000 });
-		const first = await view(page);
-		result.first = first;
-		const n = first.options.length || (first.shown ? 1 : 0);
-		for (let k = 0; k < n; k++) {
-			if (k > 0 || first.picker)
-				await page.selectOption("#threads-proc", String(k));
-			const v = await view(page);
-			const pid = v.choice ? v.choice[1] : null;
-			const h = hovers.find((x) => x[0] === pid);
-			const entry = { view: v, hover: h ? await hover(page, h[1], h[2]) : null };
-			entry.dots = await inkAt(page, v.peaks.map((p) => [p.x, p.y]));
-			// each line where its peak is: the peak's dot is on it, or above (between samples)
-			entry.lines = await page.evaluate((ps) => ps.map((p) =>
-				window.memlineReport.threadPoint(p.name, p.t)), v.peaks);
-			result.procs.push(entry);
-		}
-		if (process.env.MEMLINE_SCREENSHOT)
-			await page.screenshot({ path: process.env.MEMLINE_SCREENSHOT, fullPage: true });
-		await page.click("#theme");
-		result.afterTheme = await view(page);
-		result.x = await page.evaluate(() => window.x === undefined ? null : window.x);
-		result.markup = await page.evaluate(() =>
-			document.getElementById("threads").querySelectorAll("img, script, b").length);
-	} finally {
-		await context.close();
-	}
-	process.stdout.write(JSON.stringify(result) + "\n");
-}
+const USAGE = "node check-threads.js REPORT.html PROFILE_DIR HOVER_JSON";
 
-main().catch((e) => {
-	process.stderr.write(String(e && e.stack || e) + "\n");
-	process.exit(1);
+runCheck(USAGE, 3, async (page, result, [hoverJson]) => {
+	const hovers = JSON.parse(hoverJson);
+	result.procs = [];
+	await page.waitForFunction(() => window.memlineReport !== undefined, null,
+		{ timeout: 20000 });
+	const first = await view(page);
+	result.first = first;
+	const n = first.options.length || (first.shown ? 1 : 0);
+	for (let k = 0; k < n; k++) {
+		if (k > 0 || first.picker)
+			await page.selectOption("#threads-proc", String(k));
+		const v = await view(page);
+		const pid = v.choice ? v.choice[1] : null;
+		const h = hovers.find((x) => x[0] === pid);
+		const entry = { view: v, hover: h ? await hover(page, h[1], h[2]) : null };
+		entry.dots = await inkAt(page, v.peaks.map((p) => [p.x, p.y]));
+		// each line where its peak is: the peak's dot is on it, or above (between samples)
+		entry.lines = await page.evaluate((ps) => ps.map((p) =>
+			window.memlineReport.threadPoint(p.name, p.t)), v.peaks);
+		result.procs.push(entry);
+	}
+	if (process.env.MEMLINE_SCREENSHOT)
+		await page.screenshot({ path: process.env.MEMLINE_SCREENSHOT, fullPage: true });
+	await page.click("#theme");
+	result.afterTheme = await view(page);
+	result.x = await page.evaluate(() => window.x === undefined ? null : window.x);
+	result.markup = await page.evaluate(() =>
+		document.getElementById("threads").querySelectorAll("img, script, b").length);
 });
