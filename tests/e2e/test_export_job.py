@@ -1,11 +1,11 @@
-"""`memline export --csv` of a job: real ranks' logs (memline run with OMPI_COMM_WORLD_RANK set,
-rank N holding (N + 1) * 20 MiB) in a directory, the CSV read back with Python's csv module and
-set beside `memline report --json` of the same directory: the columns (t, wall, job, the band
-across ranks, a node's, a log's), the bins of report's width, each column's highest the peak
-report gives (the job's, the node's, each rank's); the same with logs named one by one, a
-pattern and -o; the formats that read one log refuse a job (64); a single log's CSV is the
-process table it always was; names from the logs (a host with a comma, quotes, a newline and
-control characters) are CSV fields that read back as they were."""
+"""`memline export --csv` of a job: real ranks' logs (memline run -o 'DIR/r.%r.jsonl' with
+OMPI_COMM_WORLD_RANK set, rank N holding (N + 1) * 20 MiB) in a directory, the CSV read back
+with Python's csv module and set beside `memline report --json` of the same directory: the
+columns (t, wall, job, the band across ranks, a node's, a log's), the bins of report's width,
+each column's highest the peak report gives (the job's, the node's, each rank's); the same with
+logs named one by one, a pattern and -o; the formats that read one log refuse a job (64); a
+single log's CSV is the process table it always was; names from the logs (a host with a comma,
+quotes, a newline and control characters) are CSV fields that read back as they were."""
 
 import csv
 import io
@@ -42,7 +42,7 @@ def job_dir(tmp_path_factory):
     for n in range(4):
         env = dict(os.environ, OMPI_COMM_WORLD_RANK=str(n), OMPI_COMM_WORLD_SIZE="4")
         env.pop("MEMLINE_CHANNEL", None)
-        ps.append(subprocess.Popen([str(MEMLINE), "run", "-q", "-o", str(d / f"r.{n}.jsonl"),
+        ps.append(subprocess.Popen([str(MEMLINE), "run", "-q", "-o", str(d / "r.%r.jsonl"),
                                     "--", PY, "-c", RANK, str(n)], env=env,
                                    stdin=subprocess.DEVNULL, stderr=subprocess.PIPE))
     for p in ps:

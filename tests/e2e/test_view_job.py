@@ -1,7 +1,7 @@
 """The job's dashboard: `memline view DIR` (and several logs, a pattern) of the logs of a job's
 ranks, and `memline view --follow DIR` while they are recorded, in a tmux pane.
 
-The ranks are real recordings: `memline run -o DIR/r.N.jsonl -- python3 -c ...` with the
+The ranks are real recordings: `memline run -o 'DIR/r.%r.jsonl' -- python3 -c ...` with the
 launcher's variables OMPI_COMM_WORLD_RANK=N and OMPI_COMM_WORLD_SIZE in the environment, rank N
 holding (N + 1) * 20 MiB. Their peaks on the screen are compared with `memline report --json`
 of the same logs (the job model both read), and with what the ranks allocated. The recordings
@@ -53,8 +53,11 @@ def rank_env(n, size):
 
 
 def start_rank(log, n, size, wait):
+    """memline run of rank n, its log DIR/r.N.jsonl named by the pattern -o DIR/r.%r.jsonl."""
+    assert log.name == f"r.{n}.jsonl"
     return subprocess.Popen(
-        [str(MEMLINE), "run", "-q", "-o", str(log), "--", PY, "-c", RANK, str(n)]
+        [str(MEMLINE), "run", "-q", "-o", str(log.parent / "r.%r.jsonl"), "--", PY, "-c", RANK,
+         str(n)]
         + (["WAIT"] if wait else []),
         env=rank_env(n, size), stdin=subprocess.PIPE if wait else subprocess.DEVNULL,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
