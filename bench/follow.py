@@ -23,7 +23,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -55,7 +54,7 @@ def note(msg):
     print("bench: follow: " + msg, file=sys.stderr, flush=True)
 
 
-class BenchError(Exception):
+class BenchError(RuntimeError):
     pass
 
 
@@ -244,29 +243,11 @@ def main(argv):
     if len(args) != 1:
         print("usage: bench/follow.py [--quick] BUILD_DIR", file=sys.stderr)
         return 64
-    build = os.path.abspath(args[0])
-    tmp = os.path.join(build, "bench", "tmp")
-    os.makedirs(tmp, exist_ok=True)
     # bench/run's process keeper: sessions of their own, killed at their limit or on the way out.
     loader = importlib.machinery.SourceFileLoader("bench_run", os.path.join(REPO, "bench", "run"))
-    spec = importlib.util.spec_from_loader("bench_run", loader)
-    run = importlib.util.module_from_spec(spec)
+    run = importlib.util.module_from_spec(importlib.util.spec_from_loader("bench_run", loader))
     loader.exec_module(run)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, run.on_signal)
-    procs = run.Procs()
-    try:
-        text, _ = bench_follow(procs, build, tmp, quick)
-        print(text, end="")
-        return 0
-    except BenchError as e:
-        note(str(e))
-        return 1
-    except KeyboardInterrupt:
-        note("interrupted")
-        return 130
-    finally:
-        procs.kill_all()
+    return run.standalone(bench_follow, os.path.abspath(args[0]), quick)
 
 
 if __name__ == "__main__":

@@ -163,26 +163,20 @@ def test_view_job_of_finished_ranks(tmp_path, tmux):
     tmux.wait_for("the view to quit", contains("VIEW-EXITED 0"))
 
     # the same logs named one by one, and as a pattern; one of them alone: its own dashboard
-    tmux.kill()
     logs = " ".join(str(d / f"r.{n}.jsonl") for n in range(4))
-    tmux.start(f"env LANG=C.UTF-8 {MEMLINE} view {logs}; echo VIEW-EXITED $?; sleep 600",
-               cols=100, rows=30)
-    lines = tmux.wait_for("the job of four logs", contains("4 ranks", "the job ended"))
-    assert [r[1][0] for r in rank_rows(lines)] == [text_bytes(p) for p in peaks]
-    tmux.keys("C-c")  # a stopping signal leaves it as q does
-    tmux.wait_for("the view to quit on SIGINT", contains("VIEW-EXITED 0"))
-    tmux.kill()
-    tmux.start(f"env LANG=C.UTF-8 {MEMLINE} view '{d}/r.*.jsonl'; echo VIEW-EXITED $?; "
-               "sleep 600", cols=100, rows=30)
-    tmux.wait_for("the job of a pattern", contains("4 ranks", "the job ended"))
-    tmux.keys("q")
-    tmux.wait_for("the view to quit", contains("VIEW-EXITED 0"))
-    tmux.kill()
-    tmux.start(f"env LANG=C.UTF-8 {MEMLINE} view {d / 'r.0.jsonl'}; echo VIEW-EXITED $?; "
-               "sleep 600", cols=100, rows=30)
-    tmux.wait_for("one log's own dashboard", contains("PID COMMAND", "completed: exit code 0"))
-    tmux.keys("q")
-    tmux.wait_for("the view to quit", contains("VIEW-EXITED 0"))
+    for args, what, shows, leave in (
+            (logs, "the job of four logs", ("4 ranks", "the job ended"), "C-c"),
+            (f"'{d}/r.*.jsonl'", "the job of a pattern", ("4 ranks", "the job ended"), "q"),
+            (d / "r.0.jsonl", "one log's own dashboard", ("PID COMMAND", "completed: exit code 0"),
+             "q")):
+        tmux.kill()
+        tmux.start(f"env LANG=C.UTF-8 {MEMLINE} view {args}; echo VIEW-EXITED $?; sleep 600",
+                   cols=100, rows=30)
+        lines = tmux.wait_for(what, contains(*shows))
+        if "4 ranks" in shows:
+            assert [r[1][0] for r in rank_rows(lines)] == [text_bytes(p) for p in peaks]
+        tmux.keys(leave)  # C-c: a stopping signal leaves it as q does
+        tmux.wait_for(f"the view to quit on {leave}", contains("VIEW-EXITED 0"))
 
 
 def test_view_follow_job(tmp_path, tmux):
