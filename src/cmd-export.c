@@ -1,7 +1,9 @@
 /*
  * cmd-export: `memline export --csv [--threads]|--perfetto|--folded [-o FILE] [LOG]` and
  * `memline export --gnuplot DIR [LOG]`: load a log and write it in another tool's format
- * (lib/render/export.c).
+ * (lib/render/export.c). `memline export --csv [-o FILE] LOG... | DIR | 'PATTERN'`: several
+ * logs are one job (model/job.h), written as its grid (lib/render/export-job.c); the other
+ * formats read one log and say so.
  * Output goes to standard output as it is made, or to a file that appears whole or not at all: it
  * is written to a temporary file beside it, then renamed over it.
  */
@@ -15,8 +17,9 @@
 
 #include "cli.h"
 #include "render/export.h"
-#include "util/outfile.h"
+#include "model/job.h"
 #include "model/run.h"
+#include "util/outfile.h"
 
 enum format { FMT_NONE, FMT_CSV, FMT_PERFETTO, FMT_GNUPLOT, FMT_FOLDED };
 
@@ -24,12 +27,17 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: memline export --csv [--threads] [-o FILE] [LOG]\n"
+		"       memline export --csv [-o FILE] LOG... | DIR | 'PATTERN'\n"
 		"       memline export --perfetto [-o FILE] [LOG]\n"
 		"       memline export --gnuplot DIR [LOG]\n"
 		"       memline export --folded [-o FILE] [LOG]\n"
 		"\n"
 		"Writes a memline log in another tool's format. LOG defaults to the newest\n"
-		"memline-*.jsonl in the current directory.\n"
+		"memline-*.jsonl in the current directory. Several logs (the ranks or nodes of\n"
+		"one job), a directory of them or a quoted pattern are one job: --csv writes its\n"
+		"memory over time, a row per bin of the job's clock (t, wall, job, rank_min,\n"
+		"rank_median, rank_max, then a column per node and per log, in KiB); the other\n"
+		"formats read one log.\n"
 		"\n"
 		"  --csv           a table with one row per process per sample (t, pid, ppid, "
 		"cmd,\n"
@@ -84,9 +92,9 @@ static int flush_outfile(void *data, const char *buf, size_t len)
  * Returns 0, or the exit code after saying why: 73 cannot create, 74 cannot write, 70 out of
  * memory.
  */
-typedef void render_fn(const struct run *run, int top, struct export_out *out);
+typedef void render_fn(const void *model, int top, struct export_out *out);
 
-static int write_output(const char *path, const struct run *run, render_fn *render)
+static int write_output(const char *path, const void *model, render_fn *render)
 {
 	struct strbuf err = STRBUF_INIT;
 	struct outfile f;
@@ -96,7 +104,7 @@ static int write_output(const char *path, const struct run *run, render_fn *rend
 	} else {
 		struct export_out out;
 		export_out_init(&out, flush_outfile, &f);
-		render(run, EXPORT_GNUPLOT_TOP, &out);
+		render(model, EXPORT_GNUPLOT_TOP, &out);
 		bool failed = export_out_finish(&out) < 0;
 		if (failed && out.error == ENOMEM) {
 			code = EXIT_SOFTWARE;
@@ -153,33 +161,49 @@ static int make_dir(const char *dir)
 	return code;
 }
 
-/* The table exports take no top: these give them write_output's signature. */
-static void render_csv(const struct run *run, int top, struct export_out *out)
+/* The exports, with write_output's signature (the tables take no top). */
+static void render_csv(const void *run, int top, struct export_out *out)
 {
 	(void)top;
 	export_csv(run, out);
 }
 
-static void render_csv_threads(const struct run *run, int top, struct export_out *out)
+static void render_csv_threads(const void *run, int top, struct export_out *out)
 {
 	(void)top;
 	export_csv_threads(run, out);
 }
 
-static void render_perfetto(const struct run *run, int top, struct export_out *out)
+static void render_perfetto(const void *run, int top, struct export_out *out)
 {
 	(void)top;
 	export_perfetto(run, out);
 }
 
-static void render_folded(const struct run *run, int top, struct export_out *out)
+static void render_folded(const void *run, int top, struct export_out *out)
 {
 	(void)top;
 	export_folded(run, out);
 }
 
+static void render_job_csv(const void *job, int top, struct export_out *out)
+{
+	(void)top;
+	export_job_csv(job, out);
+}
+
+static void render_gnuplot_dat(const void *run, int top, struct export_out *out)
+{
+	export_gnuplot_dat(run, top, out);
+}
+
+static void render_gnuplot_plt(const void *run, int top, struct export_out *out)
+{
+	export_gnuplot_plt(run, top, out);
+}
+
 /* Writes DIR/NAME. Returns 0, or the exit code after saying why. */
-static int write_file(const char *dir, const char *name, const struct run *run, render_fn *render)
+static int write_file(const char *dir, const char *name, const void *run, render_fn *render)
 {
 	struct strbuf path = STRBUF_INIT;
 	size_t n = strlen(dir);
@@ -196,12 +220,12 @@ static int write_file(const char *dir, const char *name, const struct run *run, 
 
 /* Renders the run to standard output as it is made. Returns 0, or the exit code after saying why.
  */
-static int write_stdout(const struct run *run, render_fn *render)
+static int write_stdout(const void *model, render_fn *render)
 {
 	struct export_out out;
 	int fd = STDOUT_FILENO, code = 0;
 	export_out_init(&out, flush_fd, &fd);
-	render(run, 0, &out);
+	render(model, 0, &out);
 	if (export_out_finish(&out) < 0) {
 		code = out.error == ENOMEM ? EXIT_SOFTWARE : EXIT_IOERR;
 		if (out.error == ENOMEM)
@@ -210,6 +234,46 @@ static int write_stdout(const struct run *run, render_fn *render)
 			error("cannot write to standard output: %s", strerror(out.error));
 	}
 	export_out_release(&out);
+	return code;
+}
+
+/* Why a format other than --csv does not export a job, for its usage error. */
+static const char *job_refusal(enum format fmt, bool threads)
+{
+	if (threads)
+		return "--threads reads one log's threads; give one of the job's logs";
+	switch (fmt) {
+	case FMT_PERFETTO:
+		return "--perfetto traces one log's processes; give one of the job's logs, or "
+		       "--csv for the job's memory over time";
+	case FMT_FOLDED:
+		return "--folded folds one log's stacks; give one of the job's logs";
+	case FMT_GNUPLOT:
+		return "--gnuplot draws one log; for the job, 'memline plot' of its logs, or "
+		       "--csv for its memory over time";
+	default:
+		return NULL;
+	}
+}
+
+/* `export --csv` of a job's logs: its grid. Returns the exit code. */
+static int export_job(struct cli_logs *logs, enum format fmt, bool threads, const char *output)
+{
+	const char *why = job_refusal(fmt, threads);
+	if (why) {
+		cli_logs_release(logs);
+		die(EXIT_USAGE, "export: %s", why);
+	}
+	struct job job;
+	cli_load_job(logs, &job);
+	cli_logs_release(logs);
+	for (size_t i = 0; i < job.n_logs; i++)
+		if (!job.logs[i].unreadable && job.logs[i].truncated)
+			warning("%s: %s; exporting what could be read", job.logs[i].path,
+				job.logs[i].error ? job.logs[i].error : "the log is damaged");
+	int code = output ? write_output(output, &job, render_job_csv)
+			  : write_stdout(&job, render_job_csv);
+	job_release(&job);
 	return code;
 }
 
@@ -278,6 +342,11 @@ int cmd_export(int argc, char **argv)
 	if (threads && fmt != FMT_CSV)
 		die(EXIT_USAGE, "export: --threads goes with --csv");
 
+	struct cli_logs logs;
+	cli_take_logs("export", argc, argv, optind, &logs);
+	if (cli_logs_are_job(&logs))
+		return export_job(&logs, fmt, threads, output);
+	cli_logs_release(&logs);
 	struct run run;
 	cli_load_run("export", argc, argv, optind, &run,
 		     threads		   ? EXPORT_THREADS_FIELDS
@@ -297,8 +366,8 @@ int cmd_export(int argc, char **argv)
 	int code;
 	if (fmt == FMT_GNUPLOT) {
 		if (!(code = make_dir(dir)) &&
-		    !(code = write_file(dir, "memline.dat", &run, export_gnuplot_dat)))
-			code = write_file(dir, "memline.plt", &run, export_gnuplot_plt);
+		    !(code = write_file(dir, "memline.dat", &run, render_gnuplot_dat)))
+			code = write_file(dir, "memline.plt", &run, render_gnuplot_plt);
 		run_release(&run);
 		return code;
 	}

@@ -18,6 +18,7 @@
  */
 #include "views.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "render/tui-job.h"
 #include "render/tui.h"
 
 void views_init(struct views *v)
@@ -205,5 +207,39 @@ int views_finish(struct views *v)
 	v->title = NULL;
 	v->http = NULL;
 	v->tui_on = v->live_on = false;
+	return v->tui_error ? -1 : 0;
+}
+
+static void *job_thread(void *arg)
+{
+	struct views *v = arg;
+	struct tui_options o = {.title = v->title,
+				.wait_at_end = v->wait_at_end,
+				.history = v->history,
+				.quit = &v->tui_quit};
+	struct strbuf err = STRBUF_INIT;
+	if (tui_job_run(v->job_follow, v->job, &o, &err) < 0)
+		v->tui_error = strbuf_detach(&err, NULL);
+	strbuf_release(&err);
+	atomic_store(&v->tui_done, true);
+	return NULL;
+}
+
+int views_job(struct views *v, const char *title, struct job_follow *jf, const struct job *job)
+{
+	v->job_follow = jf;
+	v->job = job;
+	int e = (v->title = strdup(title)) ? live_spawn(&v->tui, job_thread, v) : ENOMEM;
+	if (e) {
+		struct strbuf err = STRBUF_INIT;
+		strbuf_addf(&err, "cannot start the dashboard: %s", strerror(e));
+		v->tui_error = strbuf_detach(&err, NULL);
+	} else {
+		v->tui_on = true;
+		wait_views(v);
+		v->tui_on = false;
+	}
+	free(v->title);
+	v->title = NULL;
 	return v->tui_error ? -1 : 0;
 }

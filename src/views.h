@@ -11,9 +11,11 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "render/http.h"
+#include "model/job-follow.h"
+#include "model/job.h"
 #include "model/live.h"
 #include "record/recorder.h"
+#include "render/http.h"
 
 struct views {
 	bool dashboard;		/* --live */
@@ -33,6 +35,9 @@ struct views {
 	atomic_bool tui_quit; /* asks the dashboard to quit (a stopping signal at the end) */
 	char *tui_error;      /* why the dashboard stopped, when it failed */
 	char *title;
+	/* views_job's: the job's followed logs, or the job read once */
+	struct job_follow *job_follow;
+	const struct job *job;
 };
 
 void views_init(struct views *v);
@@ -66,5 +71,12 @@ int views_start(struct views *v, const char *log_path, struct strbuf *err);
  * dashboard failed (v->tui_error says why; the caller frees it).
  */
 int views_finish(struct views *v);
+/*
+ * For `view` of a job: runs the job's dashboard (lib/render/tui-job.h) under title, on jf
+ * (followed logs) or job (read once), in a thread of its own with every signal blocked, and
+ * waits for it as views_finish does for one log's: a stopping signal asks it to quit. Returns
+ * -1 when it failed (v->tui_error says why; the caller frees it).
+ */
+int views_job(struct views *v, const char *title, struct job_follow *jf, const struct job *job);
 
 #endif

@@ -110,8 +110,7 @@ static void proc_cmd(const struct run *run, size_t i, struct strbuf *out)
 
 /* ---- CSV ---- */
 
-/* One CSV field: quoted (quotes doubled) when it holds , " CR LF or surrounding spaces. */
-static void csv_field(struct strbuf *out, const char *s, size_t len)
+void export_csv_field(struct strbuf *out, const char *s, size_t len)
 {
 	struct strbuf clean = STRBUF_INIT;
 	export_clean(&clean, s, len, false, 0);
@@ -134,7 +133,7 @@ static void csv_field(struct strbuf *out, const char *s, size_t len)
 	strbuf_release(&clean);
 }
 
-static void csv_num(struct strbuf *out, long long v)
+void export_csv_num(struct strbuf *out, long long v)
 {
 	strbuf_addch(out, ',');
 	if (v >= 0)
@@ -161,7 +160,7 @@ void export_csv(const struct run *run, struct export_out *out)
 	for (size_t i = 0; i < run->n_procs; i++) {
 		struct strbuf cmd = STRBUF_INIT;
 		proc_cmd(run, i, &cmd);
-		csv_field(&cmds[i], cmd.buf ? cmd.buf : "", cmd.len);
+		export_csv_field(&cmds[i], cmd.buf ? cmd.buf : "", cmd.len);
 		sb->oom |= cmd.oom || cmds[i].oom;
 		strbuf_release(&cmd);
 	}
@@ -178,14 +177,15 @@ void export_csv(const struct run *run, struct export_out *out)
 				   cmds[ps->proc].len);
 			for (int f = PF_PID + 1; f < PROC_NFIELDS; f++)
 				if (f != PF_HEAP || heap)
-					csv_num(sb, run_ps_value(run, ps, (enum proc_field)f));
+					export_csv_num(sb,
+						       run_ps_value(run, ps, (enum proc_field)f));
 			if (job) { /* the sample's: the same on each of its rows */
-				csv_num(sb, run_sample_job(s));
-				csv_num(sb, run_sample_job_peak(s));
+				export_csv_num(sb, run_sample_job(s));
+				export_csv_num(sb, run_sample_job_peak(s));
 			}
 			strbuf_addch(sb, ',');
 			if (ps->state)
-				csv_field(sb, &ps->state, 1);
+				export_csv_field(sb, &ps->state, 1);
 			strbuf_addch(sb, '\n');
 			export_out_hand_over(out, false);
 		}
@@ -231,7 +231,7 @@ void export_csv_threads(const struct run *run, struct export_out *out)
 		const struct run_th *x = &th->v[i];
 		for (size_t j = 0; j < x->n_pts; j++)
 			rows[k++] = (struct th_row){x->pts[j].t, i, j};
-		csv_field(&names[i], x->name, strlen(x->name));
+		export_csv_field(&names[i], x->name, strlen(x->name));
 		sb->oom |= names[i].oom;
 	}
 	/* by time; a sample's rows by the order the log first told of their threads */
@@ -242,15 +242,15 @@ void export_csv_threads(const struct run *run, struct export_out *out)
 		strbuf_addf(sb, "%.3f,%d,%d,", p->t, (int)run->procs[x->proc].pid, (int)x->tid);
 		strbuf_add(sb, names[rows[k].th].buf ? names[rows[k].th].buf : "",
 			   names[rows[k].th].len);
-		csv_num(sb, p->utime);
-		csv_num(sb, p->stime);
-		csv_num(sb, p->heap);
-		csv_num(sb, p->heap_peak);
-		csv_num(sb, p->alloc);
-		csv_num(sb, p->freed);
-		csv_num(sb, p->nalloc);
-		csv_num(sb, p->nfree);
-		csv_num(sb, p->mmap);
+		export_csv_num(sb, p->utime);
+		export_csv_num(sb, p->stime);
+		export_csv_num(sb, p->heap);
+		export_csv_num(sb, p->heap_peak);
+		export_csv_num(sb, p->alloc);
+		export_csv_num(sb, p->freed);
+		export_csv_num(sb, p->nalloc);
+		export_csv_num(sb, p->nfree);
+		export_csv_num(sb, p->mmap);
 		strbuf_addch(sb, '\n');
 		export_out_hand_over(out, false);
 	}

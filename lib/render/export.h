@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "model/job.h"
 #include "model/run.h"
 #include "model/series.h"
 #include "util/strbuf.h"
@@ -61,6 +62,26 @@ void export_csv(const struct run *run, struct export_out *out);
  * Unknown values are empty cells; quoting as export_csv's.
  */
 void export_csv_threads(const struct run *run, struct export_out *out);
+/*
+ * The CSV table of a job (model/job.h: `export --csv` of several logs, a directory or a
+ * pattern): the job's grid, one row a bin, oldest first. t, the bin's start in seconds of the
+ * job's clock (0: the earliest log's start), and wall, the wall clock then (seconds since the
+ * epoch, to the millisecond); job, the job's memory (its nodes summed); rank_min, rank_median
+ * and rank_max across its ranks; then a column a node, "node:HOST" (its ranks summed, or its
+ * node-wide log), and one a readable log, by its name ("rank 3", "node n2", its file's name;
+ * a name two logs share gets its file after it: "rank 0 (r.1.jsonl)"). Memory in KiB, the
+ * highest in [t, t + bin) (report --json's job.bin), as report --json's peaks are; empty
+ * cells where it is unknown or outside a log's life. Header row and quoting as export_csv's.
+ */
+void export_job_csv(const struct job *job, struct export_out *out);
+/*
+ * One CSV field: s (len bytes) as valid UTF-8 (export_clean), quoted (quotes doubled) when it
+ * holds , " CR LF or surrounding spaces.
+ */
+void export_csv_field(struct strbuf *out, const char *s, size_t len);
+/* A comma, then v; nothing after the comma when v is negative (unknown). */
+void export_csv_num(struct strbuf *out, long long v);
+
 /* The process-sample fields each export reads, for loading the run (run_keep_fields). */
 #define EXPORT_CSV_FIELDS      RUN_ALL_FIELDS
 #define EXPORT_THREADS_FIELDS  0 /* the threads' rows are kept whatever the fields */

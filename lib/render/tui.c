@@ -35,49 +35,21 @@
  * threads' CPU times move only when memline reads them, at most a second apart), live heap
  * and its peak (--heap).
  *
- * Braille cells (U+2800..U+28FF) give each character cell 2 x 4 dots; a locale that is not
- * UTF-8 gets ASCII instead. Text from the recorded program (command lines, labels, output) is
- * shown through text_escape(), so it cannot move the cursor or break a line.
+ * The terminal, the chart's dots, scale and legend and the help overlay are tui-draw's, shared
+ * with the job's dashboard (tui-job.c). Text from the recorded program (command lines, labels,
+ * output) is shown through text_escape(), so it cannot move the cursor or break a line.
  */
 #include "render/tui.h"
 
-#include <curses.h>
-#include <errno.h>
-#include <langinfo.h>
-#include <locale.h>
 #include <math.h>
-#include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "render/report.h"
 #include "model/series.h"
-
-/* ---- braille ---- */
-
-unsigned tui_braille_bit(int x, int y)
-{
-	/* Dots 1-2-3-7 down the left column, 4-5-6-8 down the right (Unicode's numbering). */
-	static const unsigned left[4] = {0x01, 0x02, 0x04, 0x40};
-	static const unsigned right[4] = {0x08, 0x10, 0x20, 0x80};
-	if (y < 0 || y > 3 || x < 0 || x > 1)
-		return 0;
-	return x ? right[y] : left[y];
-}
-
-void tui_braille_utf8(unsigned bits, char out[4])
-{
-	unsigned cp = 0x2800 + (bits & 0xff);
-	out[0] = (char)(0xe0 | (cp >> 12));
-	out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	out[2] = (char)(0x80 | (cp & 0x3f));
-	out[3] = 0;
-}
+#include "render/report.h"
+#include "render/tui-draw.h"
+#include "util/text.h"
 
 /* ---- history windows ---- */
 
@@ -288,46 +260,17 @@ int tui_chart_update(struct tui_chart *c, const struct run *run, double now, dou
 void tui_chart_columns(const struct tui_chart *c, int s, double t0, double t1, size_t dots,
 		       double *out)
 {
-	double carry = s < TUI_SERIES ? c->before[s] : NAN;
-	for (size_t i = 0; i < dots; i++)
-		out[i] = NAN;
-	if (s >= c->ns || t1 <= t0 || !dots)
+	if (s >= c->ns) {
+		for (size_t i = 0; i < dots; i++)
+			out[i] = NAN;
 		return;
-	double dt = (t1 - t0) / (double)dots;
-	for (size_t j = 0; j < c->n; j++) {
-		double v = c->v[j * TUI_SERIES + s];
-		if (isnan(v))
-			continue;
-		double mid = ((double)(c->k0 + (long)j) + 0.5) * c->w;
-		double col = floor((mid - t0) / dt);
-		if (col < 0) {
-			carry = v;
-			continue;
-		}
-		size_t i = col >= (double)dots ? dots - 1 : (size_t)col;
-		if (col >= (double)dots && mid > t1 + c->w)
-			break;
-		if (isnan(out[i]) || v > out[i])
-			out[i] = v;
 	}
-	for (size_t i = 0; i < dots; i++) {
-		if (isnan(out[i]))
-			out[i] = carry;
-		else
-			carry = out[i];
-	}
+	tui_bins_columns(c->v + s, TUI_SERIES, c->n, c->k0, c->w, c->before[s], t0, t1, dots, out);
 }
 
 /* ---- a frame: what one screen shows, copied out of the model under the lock ---- */
 
-enum {
-	C_TREE = 1, /* C_TREE + s: series s's colour */
-	C_RED = 1 + TUI_SERIES,
-	C_GREEN,
-	C_YELLOW,
-	C_TITLE,
-	C_DIM,
-};
+_Static_assert(TUI_C_RED >= TUI_C_SERIES + TUI_SERIES, "a colour pair for every series");
 
 struct text {
 	size_t off, len; /* in frame.str */
@@ -416,11 +359,8 @@ struct tui {
 	struct layout lay;
 	int *slot; /* scratch, per process of the model: its entry in the last sample, or -1 */
 	size_t n_slot;
-	double window;
-	bool paused, help, utf8, colors;
-	double paused_now;
-	struct strbuf line; /* scratch for drawing: putf's */
-	struct strbuf tmp;  /* scratch for drawing: what goes into putf */
+	struct tui_term term;
+	struct tui_view v;  /* the history window, paused, help */
 	const char *notice; /* what a key said (static text), shown until notice_until */
 	double notice_until;
 	/* the thread table: shown ('t'), its process (an index into run->procs, and its pid to
@@ -487,20 +427,13 @@ static void layout_compute(struct layout *l, int rows, int cols)
 		l->cmd_w = 8;
 }
 
-static double wall_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* The elapsed time of the run: the wall clock while a followed run goes on. */
 static double run_now(const struct tui *ui, const struct run *run)
 {
 	double now = run->duration > 0 ? run->duration : 0;
 	if (ui->live->follow_on && !ui->live->finished && run->status == RUN_RUNNING &&
 	    run->has_header && run->header.start_unix > 0) {
-		double wall = wall_now() - run->header.start_unix;
+		double wall = tui_wall_now() - run->header.start_unix;
 		if (wall > now)
 			now = wall;
 	}
@@ -944,12 +877,12 @@ static int frame_chart(struct tui *ui, const struct run *run)
 {
 	struct frame *f = &ui->f;
 	size_t w = (size_t)ui->lay.chart_w;
-	size_t dots = ui->utf8 ? 2 * w : w;
+	size_t dots = ui->term.utf8 ? 2 * w : w;
 	f->t1 = f->now;
-	f->t0 = ui->window > 0 ? f->now - ui->window : 0;
+	f->t0 = ui->v.window > 0 ? f->now - ui->v.window : 0;
 	if (f->t1 <= f->t0)
 		f->t1 = f->t0 + 1;
-	if (tui_chart_update(&ui->chart, run, f->now, ui->window, dots) < 0)
+	if (tui_chart_update(&ui->chart, run, f->now, ui->v.window, dots) < 0)
 		return -1;
 	if (dots > f->alloc_dots) {
 		for (int s = 0; s < TUI_SERIES; s++) {
@@ -1006,7 +939,7 @@ static int frame_build(struct tui *ui, unsigned long *version)
 	f->finished = l->finished;
 	f->status = run->status;
 	f->running = run->status == RUN_RUNNING && l->follow_on && !l->finished;
-	f->now = ui->paused ? ui->paused_now : run_now(ui, run);
+	f->now = ui->v.paused ? ui->v.paused_now : run_now(ui, run);
 	f->elapsed = f->now;
 	f->rss =
 		run->n_samples ? (long long)lead_value(run, &run->samples[run->n_samples - 1]) : -1;
@@ -1065,40 +998,6 @@ static const char *ftext(const struct frame *f, struct text t)
 	return f->str.buf ? f->str.buf + t.off : "";
 }
 
-static void color_on(const struct tui *ui, int pair, attr_t extra)
-{
-	attrset((ui->colors && pair ? COLOR_PAIR(pair) : 0) | extra);
-}
-
-/* Writes at most cols columns of s (ASCII or text already cut to its columns). */
-static void put(int y, int x, const char *s, size_t len, int cols)
-{
-	if (cols <= 0 || y < 0 || y >= LINES || x >= COLS)
-		return;
-	if (x + cols > COLS)
-		cols = COLS - x;
-	size_t n = 0, c = 0;
-	while (n < len && c < (size_t)cols) {
-		n++;
-		while (n < len && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n++;
-		c++;
-	}
-	mvaddnstr(y, x, s, (int)n);
-}
-
-static void putf(struct tui *ui, int y, int x, int cols, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-static void putf(struct tui *ui, int y, int x, int cols, const char *fmt, ...)
-{
-	va_list ap;
-	strbuf_reset(&ui->line);
-	va_start(ap, fmt);
-	strbuf_vaddf(&ui->line, fmt, ap);
-	va_end(ap);
-	put(y, x, ui->line.buf ? ui->line.buf : "", ui->line.len, cols);
-}
-
 static void add_window_name(struct strbuf *sb, double window)
 {
 	if (window <= 0)
@@ -1107,41 +1006,11 @@ static void add_window_name(struct strbuf *sb, double window)
 		text_secs(sb, window);
 }
 
-static bool status_bad(enum run_status s)
-{
-	return s == RUN_FAILED || s == RUN_KILLED || s == RUN_OOM_KILLED || s == RUN_INCOMPLETE;
-}
-
 static void draw_title(struct tui *ui)
 {
 	const struct frame *f = &ui->f;
-	int cols = ui->lay.cols;
-	struct strbuf *sb = &ui->line;
-	color_on(ui, C_TITLE, A_REVERSE);
-	move(0, 0);
-	hline(' ', cols);
-	strbuf_reset(sb);
-	strbuf_addstr(sb, "elapsed ");
-	text_secs(sb, f->elapsed);
-	strbuf_addf(sb, "  %s ", f->running ? "running" : run_status_names[f->status]);
-	int right = (int)sb->len;
-	int x = cols - right > 0 ? cols - right : 0;
-	put(0, x, sb->buf, sb->len, cols - x);
-	if (!f->running && status_bad(f->status)) {
-		color_on(ui, C_RED, A_REVERSE | A_BOLD);
-		int w = (int)strlen(run_status_names[f->status]);
-		put(0, cols - w - 1, run_status_names[f->status], (size_t)w, w);
-		color_on(ui, C_TITLE, A_REVERSE);
-	}
-	put(0, 0, " memline ", 9, x);
-	int left = x - 10;
-	if (left > 0) {
-		color_on(ui, C_TITLE, A_REVERSE | A_BOLD);
-		strbuf_reset(sb);
-		text_escape(sb, ftext(f, f->title), f->title.len, (size_t)left);
-		put(0, 9, sb->buf, sb->len, left);
-	}
-	attrset(A_NORMAL);
+	tui_draw_title(&ui->term, ftext(f, f->title), f->title.len, f->elapsed, f->running,
+		       f->status);
 }
 
 void tui_memory_text(bool job, enum memory_method method, long long now, long long peak,
@@ -1182,7 +1051,7 @@ static void summary_text(struct tui *ui, int level, struct strbuf *sb)
 		}
 	}
 	strbuf_addf(sb, "  %zu/%zu procs  window ", f->n_alive, f->n_procs);
-	add_window_name(sb, ui->window);
+	add_window_name(sb, ui->v.window);
 	if (level == 0 && f->rss_sum >= 0) {
 		strbuf_addstr(sb, "  RSS sum ");
 		text_bytes(sb, f->rss_sum * 1024);
@@ -1192,258 +1061,87 @@ static void summary_text(struct tui *ui, int level, struct strbuf *sb)
 static void draw_summary(struct tui *ui)
 {
 	const struct frame *f = &ui->f;
-	struct strbuf *sb = &ui->line;
-	int room = ui->lay.cols - (ui->paused ? 9 : 0);
+	struct strbuf *sb = &ui->term.line;
+	int room = ui->lay.cols - (ui->v.paused ? 9 : 0);
 	for (int level = 0; level <= 3; level++) {
 		summary_text(ui, level, sb);
 		if ((int)sb->len <= room)
 			break;
 	}
-	put(1, 0, sb->buf, sb->len, ui->lay.cols);
-	if (ui->paused) {
-		color_on(ui, C_YELLOW, A_BOLD | A_REVERSE);
-		put(1, ui->lay.cols - 8, " PAUSED ", 8, 8);
+	tui_put(1, 0, sb->buf, sb->len, ui->lay.cols);
+	if (ui->v.paused) {
+		tui_color(&ui->term, TUI_C_YELLOW, A_BOLD | A_REVERSE);
+		tui_put(1, ui->lay.cols - 8, " PAUSED ", 8, 8);
 		attrset(A_NORMAL);
 	} else if (f->command.len && (int)sb->len + 6 < ui->lay.cols) {
 		int x = (int)sb->len + 3;
-		color_on(ui, C_DIM, A_DIM);
+		tui_color(&ui->term, TUI_C_DIM, A_DIM);
 		strbuf_reset(sb);
 		strbuf_addstr(sb, "$ ");
 		text_escape(sb, ftext(f, f->command), f->command.len,
 			    (size_t)(ui->lay.cols - x - 2));
-		put(1, x, sb->buf, sb->len, ui->lay.cols - x);
+		tui_put(1, x, sb->buf, sb->len, ui->lay.cols - x);
 		attrset(A_NORMAL);
-	}
-}
-
-/* A round scale at or above v (KiB): 1, 1.5, 2, 3, 4, 5, 6 or 8 times a power of ten of KiB,
- * MiB, GiB or TiB, so the labels read as round numbers. */
-double tui_nice_max(double v)
-{
-	static const double steps[] = {1, 1.5, 2, 3, 4, 5, 6, 8};
-	if (!(v > 0))
-		return 1024;
-	double unit = 1;
-	while (v >= 1000 * unit && unit < 1024.0 * 1024 * 1024)
-		unit *= 1024;
-	double p = 1;
-	while (p * 10 <= v / unit)
-		p *= 10;
-	for (;;) {
-		for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
-			if (v <= steps[i] * p * unit)
-				return steps[i] * p * unit;
-		p *= 10;
-	}
-}
-
-void tui_axis_label(struct strbuf *out, double kib)
-{
-	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
-	if (!(kib > 0)) {
-		strbuf_addch(out, '0');
-		return;
-	}
-	size_t u = 0;
-	while (u + 1 < 4 && kib >= 1024)
-		kib /= 1024, u++;
-	char num[48]; /* holds any double printed with %.0f below 1e40 */
-	int n = snprintf(num, sizeof(num), "%.*f", kib < 10 ? 2 : kib < 100 ? 1 : 0, kib);
-	if (n < 0 || (size_t)n >= sizeof(num))
-		n = snprintf(num, sizeof(num), "%.3g", kib);
-	if (n > 0 && memchr(num, '.', (size_t)n)) {
-		while (n > 0 && num[n - 1] == '0')
-			n--;
-		if (n > 0 && num[n - 1] == '.')
-			n--;
-	}
-	strbuf_add(out, num, n > 0 ? (size_t)n : 0);
-	strbuf_addf(out, " %s", units[u]);
-}
-
-/*
- * The chart's lines as dots in cells (braille: 2 x 4 dots a cell; else one a cell), each cell
- * drawn in the colour of the last series through it (the tree on top), scaled to ymax.
- */
-static void chart_lines(struct tui *ui, double ymax)
-{
-	const struct frame *f = &ui->f;
-	const struct layout *L = &ui->lay;
-	int h = L->chart_h, w = L->chart_w;
-	int dpc = ui->utf8 ? 2 : 1, dpr = ui->utf8 ? 4 : 1; /* dots per cell */
-	int H = h * dpr;
-	size_t cells = (size_t)h * (size_t)w;
-	unsigned char *bits = calloc(cells ? cells : 1, 2);
-	if (!bits)
-		return;
-	unsigned char *series = bits + cells;
-	for (int s = f->ns - 1; s >= 0; s--) {
-		int prev = -1;
-		for (size_t x = 0; x < f->dots; x++) {
-			double v = f->col[s][x];
-			if (isnan(v)) {
-				prev = -1;
-				continue;
-			}
-			int y = (int)lround(v / ymax * (H - 1));
-			y = y < 0 ? 0 : y >= H ? H - 1 : y;
-			int lo = prev < 0 ? y : prev < y ? prev + 1 : y;
-			int hi = prev < 0 ? y : prev > y ? prev - 1 : y;
-			if (lo > hi)
-				lo = hi = y;
-			for (int yy = lo; yy <= hi; yy++) {
-				int yt = H - 1 - yy;
-				size_t cell = (size_t)(yt / dpr) * (size_t)w + x / (size_t)dpc;
-				if (cell >= cells)
-					continue;
-				bits[cell] |= ui->utf8 ? (unsigned char)tui_braille_bit(
-								 (int)(x % 2), yt % 4)
-						       : 1;
-				series[cell] = (unsigned char)s;
-			}
-			prev = y;
-		}
-	}
-	char cell[4] = "*";
-	for (int r = 0; r < h; r++) {
-		for (int c = 0; c < w; c++) {
-			unsigned char b = bits[(size_t)r * (size_t)w + (size_t)c];
-			if (!b)
-				continue;
-			if (ui->utf8)
-				tui_braille_utf8(b, cell);
-			color_on(ui, C_TREE + series[(size_t)r * (size_t)w + (size_t)c], 0);
-			mvaddstr(L->chart_y + r, L->chart_x + c, cell);
-		}
-	}
-	free(bits);
-	attrset(A_NORMAL);
-}
-
-/* The scale left of the chart (its top, middle and 0), and the marks' row under it. */
-static void chart_scale_and_marks(struct tui *ui, double ymax)
-{
-	const struct frame *f = &ui->f;
-	const struct layout *L = &ui->lay;
-	int h = L->chart_h, w = L->chart_w;
-	if (L->chart_x) {
-		struct strbuf *sb = &ui->tmp;
-		strbuf_reset(sb);
-		tui_axis_label(sb, ymax);
-		putf(ui, L->chart_y, 0, L->chart_x - 1, "%*s", L->chart_x - 1, sb->buf);
-		if (h >= 4) {
-			strbuf_reset(sb);
-			tui_axis_label(sb, ymax / 2);
-			putf(ui, L->chart_y + (h - 1) / 2, 0, L->chart_x - 1, "%*s", L->chart_x - 1,
-			     sb->buf);
-		}
-		putf(ui, L->chart_y + h - 1, 0, L->chart_x - 1, "%*s", L->chart_x - 1, "0");
-	}
-	int ay = L->chart_y + h;
-	for (int c = 0; c < w; c++) {
-		unsigned char m = f->marks ? f->marks[c] : 0;
-		if (m == 2) {
-			color_on(ui, C_RED, A_BOLD);
-			mvaddstr(ay, L->chart_x + c, ui->utf8 ? "▲" : "P");
-		} else if (m == 1) {
-			color_on(ui, C_YELLOW, A_BOLD);
-			mvaddstr(ay, L->chart_x + c, "^");
-		} else {
-			color_on(ui, C_DIM, A_DIM);
-			mvaddstr(ay, L->chart_x + c, ui->utf8 ? "─" : "-");
-		}
-	}
-	attrset(A_NORMAL);
-}
-
-/* The time row under the marks: the window's start, the legend, and "now" or the end. */
-static void chart_time_and_legend(struct tui *ui)
-{
-	const struct frame *f = &ui->f;
-	const struct layout *L = &ui->lay;
-	struct strbuf *sb = &ui->tmp;
-	strbuf_reset(sb);
-	if (ui->window > 0) {
-		strbuf_addch(sb, '-');
-		text_secs(sb, ui->window);
-	} else {
-		strbuf_addstr(sb, "0 s");
-	}
-	int ly = L->chart_y + L->chart_h + 1;
-	if (L->chart_x)
-		putf(ui, ly, 0, L->chart_x - 1, "%*s", L->chart_x - 1, sb->buf);
-	else
-		put(ly, 0, sb->buf, sb->len, 10);
-	int x = L->chart_x ? L->chart_x : (int)sb->len + 1;
-	strbuf_reset(sb);
-	if (f->running)
-		strbuf_addstr(sb, "now");
-	else
-		text_secs(sb, f->t1);
-	int endw = (int)sb->len;
-	put(ly, L->cols - endw, sb->buf, sb->len, endw);
-	for (int s = 0; s < f->ns && x < L->cols - endw - 4; s++) {
-		color_on(ui, C_TREE + s, A_BOLD);
-		put(ly, x, ui->utf8 ? "━━" : "--", ui->utf8 ? 6 : 2, 2);
-		attrset(A_NORMAL);
-		int room = L->cols - endw - 1 - (x + 3);
-		strbuf_reset(sb);
-		text_escape(sb, ftext(f, f->legend[s]), f->legend[s].len,
-			    room > 0 ? (size_t)room : 1);
-		put(ly, x + 3, sb->buf, sb->len, room);
-		x += 3 + (int)f->legend[s].len + 2;
 	}
 }
 
 static void draw_chart(struct tui *ui)
 {
 	const struct frame *f = &ui->f;
-	double ymax = 0;
-	for (int s = 0; s < f->ns; s++)
-		for (size_t x = 0; x < f->dots; x++)
-			if (!isnan(f->col[s][x]) && f->col[s][x] > ymax)
-				ymax = f->col[s][x];
-	ymax = tui_nice_max(ymax * 1.02);
-	chart_lines(ui, ymax);
-	chart_scale_and_marks(ui, ymax);
-	chart_time_and_legend(ui);
+	const struct layout *L = &ui->lay;
+	/* the tree's line last, on top */
+	struct tui_line lines[TUI_SERIES];
+	struct tui_legend legend[TUI_SERIES];
+	for (int s = 0; s < f->ns; s++) {
+		lines[f->ns - 1 - s] = (struct tui_line){f->col[s], NULL, TUI_C_SERIES + s};
+		legend[s] = (struct tui_legend){ftext(f, f->legend[s]), f->legend[s].len,
+						TUI_C_SERIES + s};
+	}
+	double ymax = tui_lines_ymax(lines, f->ns, f->dots);
+	tui_draw_lines(&ui->term, L->chart_y, L->chart_x, L->chart_h, L->chart_w, f->dots, lines,
+		       f->ns, ymax);
+	tui_draw_scale(&ui->term, L->chart_y, L->chart_h, L->chart_x, ymax);
+	tui_draw_marks(&ui->term, L->chart_y + L->chart_h, L->chart_x, L->chart_w, f->marks);
+	tui_draw_time_row(&ui->term, L->chart_y + L->chart_h + 1, L->chart_x, ui->v.window,
+			  f->running, f->t1, legend, f->ns);
 }
 
 static void draw_table(struct tui *ui)
 {
 	const struct frame *f = &ui->f;
 	const struct layout *L = &ui->lay;
-	color_on(ui, C_TITLE, A_BOLD | A_UNDERLINE);
-	putf(ui, L->table_y - 1 + 1, 0, L->cols, "%7s %-*s %10s %10s %6s %-6s", "PID", L->cmd_w,
-	     "COMMAND", "RSS", "PEAK", "CPU%", "STATE");
+	tui_color(&ui->term, TUI_C_TITLE, A_BOLD | A_UNDERLINE);
+	tui_putf(&ui->term, L->table_y - 1 + 1, 0, L->cols, "%7s %-*s %10s %10s %6s %-6s", "PID",
+		 L->cmd_w, "COMMAND", "RSS", "PEAK", "CPU%", "STATE");
 	attrset(A_NORMAL);
-	struct strbuf *sb = &ui->tmp;
+	struct strbuf *sb = &ui->term.tmp;
 	for (size_t i = 0; i < f->n_rows && (int)i < L->table_h; i++) {
 		const struct prow *r = &f->rows[i];
 		int y = L->table_y + 1 + (int)i;
-		color_on(ui, r->series ? C_TREE + r->series : 0, r->series ? A_BOLD : 0);
-		putf(ui, y, 0, 7, "%7d", (int)r->pid);
+		tui_color(&ui->term, r->series ? TUI_C_SERIES + r->series : 0,
+			  r->series ? A_BOLD : 0);
+		tui_putf(&ui->term, y, 0, 7, "%7d", (int)r->pid);
 		attrset(r->rss < 0 ? A_DIM : A_NORMAL);
-		put(y, 8, ftext(f, r->cmd), r->cmd.len, L->cmd_w);
+		tui_put(y, 8, ftext(f, r->cmd), r->cmd.len, L->cmd_w);
 		strbuf_reset(sb);
 		strbuf_addch(sb, ' ');
 		if (r->rss >= 0)
 			text_bytes(sb, r->rss * 1024);
 		else
 			strbuf_addch(sb, '-');
-		putf(ui, y, 8 + L->cmd_w, 11, "%11s", sb->buf);
+		tui_putf(&ui->term, y, 8 + L->cmd_w, 11, "%11s", sb->buf);
 		strbuf_reset(sb);
 		text_bytes(sb, r->peak >= 0 ? r->peak * 1024 : -1);
-		putf(ui, y, 19 + L->cmd_w, 11, "%11s", sb->buf);
+		tui_putf(&ui->term, y, 19 + L->cmd_w, 11, "%11s", sb->buf);
 		if (r->cpu >= 0)
-			putf(ui, y, 30 + L->cmd_w, 7, "%7.1f", r->cpu);
+			tui_putf(&ui->term, y, 30 + L->cmd_w, 7, "%7.1f", r->cpu);
 		else
-			putf(ui, y, 30 + L->cmd_w, 7, "%7s", "-");
+			tui_putf(&ui->term, y, 30 + L->cmd_w, 7, "%7s", "-");
 		bool bad = !strcmp(r->state, "oom") || !strcmp(r->state, "killed") ||
 			   (!strncmp(r->state, "exit ", 5) && strcmp(r->state, "exit 0"));
 		if (bad)
-			color_on(ui, C_RED, 0);
-		putf(ui, y, 38 + L->cmd_w, L->cols - 38 - L->cmd_w, "%s", r->state);
+			tui_color(&ui->term, TUI_C_RED, 0);
+		tui_putf(&ui->term, y, 38 + L->cmd_w, L->cols - 38 - L->cmd_w, "%s", r->state);
 		attrset(A_NORMAL);
 	}
 }
@@ -1454,38 +1152,39 @@ static void draw_threads(struct tui *ui)
 	const struct frame *f = &ui->f;
 	const struct layout *L = &ui->lay;
 	int name_w = L->cols - 45 > 8 ? L->cols - 45 : 8;
-	struct strbuf *sb = &ui->tmp;
-	color_on(ui, C_TITLE, A_BOLD | A_UNDERLINE);
-	putf(ui, L->table_y, 0, L->cols, "%7s %-*s %7s %10s %10s %-6s", "TID", name_w, "", "CPU%",
-	     "HEAP", "PEAK", "STATE");
-	put(L->table_y, 8, ftext(f, f->th_head), f->th_head.len, name_w);
+	struct strbuf *sb = &ui->term.tmp;
+	tui_color(&ui->term, TUI_C_TITLE, A_BOLD | A_UNDERLINE);
+	tui_putf(&ui->term, L->table_y, 0, L->cols, "%7s %-*s %7s %10s %10s %-6s", "TID", name_w,
+		 "", "CPU%", "HEAP", "PEAK", "STATE");
+	tui_put(L->table_y, 8, ftext(f, f->th_head), f->th_head.len, name_w);
 	attrset(A_NORMAL);
 	for (size_t i = 0; i < f->n_trows && (int)i < L->table_h; i++) {
 		const struct trow *r = &f->trows[i];
 		int y = L->table_y + 1 + (int)i;
 		attrset(r->ended ? A_DIM : A_NORMAL);
 		if (r->tid >= 0)
-			putf(ui, y, 0, 7, "%7d", (int)r->tid);
+			tui_putf(&ui->term, y, 0, 7, "%7d", (int)r->tid);
 		else
-			putf(ui, y, 0, 7, "%7s", "-");
-		put(y, 8, ftext(f, r->name), r->name.len, name_w);
+			tui_putf(&ui->term, y, 0, 7, "%7s", "-");
+		tui_put(y, 8, ftext(f, r->name), r->name.len, name_w);
 		if (r->cpu >= 0)
-			putf(ui, y, 8 + name_w, 8, "%8.1f", r->cpu);
+			tui_putf(&ui->term, y, 8 + name_w, 8, "%8.1f", r->cpu);
 		else
-			putf(ui, y, 8 + name_w, 8, "%8s", "-");
+			tui_putf(&ui->term, y, 8 + name_w, 8, "%8s", "-");
 		strbuf_reset(sb);
 		if (r->heap >= 0)
 			text_bytes(sb, r->heap);
 		else
 			strbuf_addch(sb, '-');
-		putf(ui, y, 16 + name_w, 11, "%11s", sb->buf);
+		tui_putf(&ui->term, y, 16 + name_w, 11, "%11s", sb->buf);
 		strbuf_reset(sb);
 		if (r->peak >= 0)
 			text_bytes(sb, r->peak);
 		else
 			strbuf_addch(sb, '-');
-		putf(ui, y, 27 + name_w, 11, "%11s", sb->buf);
-		putf(ui, y, 39 + name_w, L->cols - 39 - name_w, "%s", r->ended ? "ended" : "");
+		tui_putf(&ui->term, y, 27 + name_w, 11, "%11s", sb->buf);
+		tui_putf(&ui->term, y, 39 + name_w, L->cols - 39 - name_w, "%s",
+			 r->ended ? "ended" : "");
 		attrset(A_NORMAL);
 	}
 }
@@ -1496,12 +1195,12 @@ static void draw_stack(struct tui *ui, int y, int x)
 	const struct frame *f = &ui->f;
 	const struct layout *L = &ui->lay;
 	int w = L->cols - x, last = L->panes_y + L->panes_h;
-	color_on(ui, C_TITLE, A_BOLD | A_UNDERLINE);
-	putf(ui, y, x, w, "%-*s", w, "");
-	put(y, x, ftext(f, f->stack_head), f->stack_head.len, w);
+	tui_color(&ui->term, TUI_C_TITLE, A_BOLD | A_UNDERLINE);
+	tui_putf(&ui->term, y, x, w, "%-*s", w, "");
+	tui_put(y, x, ftext(f, f->stack_head), f->stack_head.len, w);
 	attrset(A_NORMAL);
 	for (size_t i = 0; i < f->n_stack && y + 1 + (int)i <= last; i++)
-		put(y + 1 + (int)i, x, ftext(f, f->stack_lines[i]), f->stack_lines[i].len, w);
+		tui_put(y + 1 + (int)i, x, ftext(f, f->stack_lines[i]), f->stack_lines[i].len, w);
 }
 
 static void draw_panes(struct tui *ui)
@@ -1511,22 +1210,22 @@ static void draw_panes(struct tui *ui)
 	if (L->panes_h <= 0)
 		return;
 	int half = L->cols / 2 > 12 ? L->cols / 2 : 12;
-	color_on(ui, C_TITLE, A_BOLD | A_UNDERLINE);
-	putf(ui, L->panes_y, 0, half - 1, "%-*s", half - 1, "");
-	putf(ui, L->panes_y, 0, half - 1, "EVENTS (%zu)", f->events_total);
-	putf(ui, L->panes_y, half, L->cols - half, "%-*s", L->cols - half, "");
-	putf(ui, L->panes_y, half, L->cols - half, "OUTPUT (%zu lines)", f->outs_total);
+	tui_color(&ui->term, TUI_C_TITLE, A_BOLD | A_UNDERLINE);
+	tui_putf(&ui->term, L->panes_y, 0, half - 1, "%-*s", half - 1, "");
+	tui_putf(&ui->term, L->panes_y, 0, half - 1, "EVENTS (%zu)", f->events_total);
+	tui_putf(&ui->term, L->panes_y, half, L->cols - half, "%-*s", L->cols - half, "");
+	tui_putf(&ui->term, L->panes_y, half, L->cols - half, "OUTPUT (%zu lines)", f->outs_total);
 	attrset(A_NORMAL);
-	struct strbuf *sb = &ui->tmp;
+	struct strbuf *sb = &ui->term.tmp;
 	for (size_t i = 0; i < f->n_events && (int)i < L->panes_h; i++) {
 		const struct fline *l = &f->events[i];
 		int y = L->panes_y + 1 + (int)i;
 		strbuf_reset(sb);
 		text_secs(sb, l->t);
-		color_on(ui, C_YELLOW, 0);
-		putf(ui, y, 0, 10, "%9s", sb->buf);
+		tui_color(&ui->term, TUI_C_YELLOW, 0);
+		tui_putf(&ui->term, y, 0, 10, "%9s", sb->buf);
 		attrset(A_NORMAL);
-		put(y, 10, ftext(f, l->text), l->text.len, half - 11);
+		tui_put(y, 10, ftext(f, l->text), l->text.len, half - 11);
 	}
 	/* With a stack capture, it takes the right half's lower part (all of it, without output).
 	 */
@@ -1534,9 +1233,9 @@ static void draw_panes(struct tui *ui)
 	size_t skip = f->n_outs > (size_t)out_rows ? f->n_outs - (size_t)out_rows : 0;
 	for (size_t i = skip; i < f->n_outs; i++) {
 		const struct fline *l = &f->outs[i];
-		color_on(ui, l->err ? C_RED : 0, 0);
-		put(L->panes_y + 1 + (int)(i - skip), half, ftext(f, l->text), l->text.len,
-		    L->cols - half);
+		tui_color(&ui->term, l->err ? TUI_C_RED : 0, 0);
+		tui_put(L->panes_y + 1 + (int)(i - skip), half, ftext(f, l->text), l->text.len,
+			L->cols - half);
 		attrset(A_NORMAL);
 	}
 	if (f->has_stacks)
@@ -1548,56 +1247,36 @@ static void draw_bottom(struct tui *ui)
 	const struct frame *f = &ui->f;
 	int y = ui->lay.rows - 1;
 	if (f->error.len) {
-		color_on(ui, C_RED, A_BOLD);
-		put(y, 0, ftext(f, f->error), f->error.len, ui->lay.cols - 1);
-	} else if (ui->notice && wall_now() < ui->notice_until) {
+		tui_color(&ui->term, TUI_C_RED, A_BOLD);
+		tui_put(y, 0, ftext(f, f->error), f->error.len, ui->lay.cols - 1);
+	} else if (ui->notice && tui_wall_now() < ui->notice_until) {
 		/* what a key said, for a while: over the ending too, which comes back after */
-		color_on(ui, C_YELLOW, A_BOLD);
-		put(y, 0, ui->notice, strlen(ui->notice), ui->lay.cols - 1);
+		tui_color(&ui->term, TUI_C_YELLOW, A_BOLD);
+		tui_put(y, 0, ui->notice, strlen(ui->notice), ui->lay.cols - 1);
 	} else if (f->ending.len && !f->running) {
-		color_on(ui, status_bad(f->status) ? C_RED : C_GREEN, A_BOLD);
-		put(y, 0, ftext(f, f->ending), f->ending.len, ui->lay.cols - 1);
+		tui_color(&ui->term, tui_status_bad(f->status) ? TUI_C_RED : TUI_C_GREEN, A_BOLD);
+		tui_put(y, 0, ftext(f, f->ending), f->ending.len, ui->lay.cols - 1);
 	} else {
-		color_on(ui, C_DIM, A_DIM);
+		tui_color(&ui->term, TUI_C_DIM, A_DIM);
 		static const char keys[] =
 			"q quit  p pause  +/- window  s stacks  t threads  n next  ? help";
-		put(y, 0, keys, sizeof(keys) - 1, ui->lay.cols - 1);
+		tui_put(y, 0, keys, sizeof(keys) - 1, ui->lay.cols - 1);
 	}
 	attrset(A_NORMAL);
 }
 
 static void draw_help(struct tui *ui)
 {
-	static const char *const lines[] = {
-		"memline dashboard keys",
-		"",
-		"q          quit the view",
-		"p, space   pause / resume the picture",
-		"+          longer history window",
-		"-          shorter history window",
+	static const char *const keys[] = {
 		"s          ask for stacks now",
 		"t          threads of a process / back",
 		"n          the next process's threads",
-		"?, h       this help (any key closes it)",
-		"",
+	};
+	static const char *const notes[] = {
 		"chart: the job's memory and the top processes",
 		"below it: ^ an event, \xe2\x96\xb2 (P) the peak",
 	};
-	int n = (int)(sizeof(lines) / sizeof(lines[0]));
-	int w = 44, h = n + 2;
-	int y0 = (ui->lay.rows - h) / 2, x0 = (ui->lay.cols - w) / 2;
-	if (y0 < 0)
-		y0 = 0;
-	if (x0 < 0)
-		x0 = 0;
-	color_on(ui, C_TITLE, A_REVERSE);
-	for (int r = 0; r < h && y0 + r < ui->lay.rows; r++) {
-		move(y0 + r, x0);
-		hline(' ', w < ui->lay.cols ? w : ui->lay.cols);
-		if (r > 0 && r <= n)
-			put(y0 + r, x0 + 2, lines[r - 1], strlen(lines[r - 1]), w - 4);
-	}
-	attrset(A_NORMAL);
+	tui_draw_help(&ui->term, "memline dashboard keys", keys, 3, notes, 2);
 }
 
 static void draw(struct tui *ui)
@@ -1612,63 +1291,20 @@ static void draw(struct tui *ui)
 		draw_table(ui);
 	draw_panes(ui);
 	draw_bottom(ui);
-	if (ui->help)
+	if (ui->v.help)
 		draw_help(ui);
 	refresh();
 }
 
 /* ---- the loop ---- */
 
-static void colors_init(struct tui *ui)
-{
-	ui->colors = has_colors() && start_color() == OK;
-	if (!ui->colors)
-		return;
-	use_default_colors();
-	static const short series[TUI_SERIES] = {COLOR_GREEN, COLOR_CYAN, COLOR_MAGENTA,
-						 COLOR_BLUE};
-	for (int s = 0; s < TUI_SERIES; s++)
-		init_pair((short)(C_TREE + s), series[s], -1);
-	init_pair(C_RED, COLOR_RED, -1);
-	init_pair(C_GREEN, COLOR_GREEN, -1);
-	init_pair(C_YELLOW, COLOR_YELLOW, -1);
-	init_pair(C_TITLE, -1, -1);
-	init_pair(C_DIM, -1, -1);
-}
-
 /* Seconds between redraws that the clock alone asks for: a dot column's time, 0.1 s to 1 s. */
-static double tick_period(const struct tui *ui)
-{
-	double dots = ui->lay.chart_w * (ui->utf8 ? 2.0 : 1.0);
-	double p = ui->window > 0 ? ui->window / dots : 1;
-	return p < 0.1 ? 0.1 : p > 1 ? 1 : p;
-}
-
 static bool check_size(struct tui *ui)
 {
-	struct winsize ws;
-	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 || !ws.ws_row || !ws.ws_col)
+	if (!tui_term_resized(&ui->term))
 		return false;
-	if (ws.ws_row == ui->lay.rows && ws.ws_col == ui->lay.cols)
-		return false;
-	if (ws.ws_row != LINES || ws.ws_col != COLS)
-		resizeterm(ws.ws_row, ws.ws_col);
-	layout_compute(&ui->lay, ws.ws_row, ws.ws_col);
+	layout_compute(&ui->lay, ui->term.rows, ui->term.cols);
 	return true;
-}
-
-/*
- * Whether the terminal went away (its ssh connection or tmux server killed): a hung-up
- * terminal makes every read return at once, so getch() returns ERR without waiting and the
- * loop would spin. poll() says so with POLLHUP (or POLLERR, POLLNVAL); a timeout of getch's
- * on a live terminal leaves none of them set.
- */
-static bool terminal_lost(void)
-{
-	struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
-	if (poll(&p, 1, 0) < 0)
-		return errno != EINTR && errno != EAGAIN;
-	return p.revents & (POLLHUP | POLLERR | POLLNVAL);
 }
 
 /* The 's' key: asks the recording for stacks, or says why it cannot. */
@@ -1685,7 +1321,7 @@ static void ask_stacks(struct tui *ui)
 		ui->opt->ask_stacks(ui->opt->ask_data);
 		ui->notice = "s: stacks asked for: the pane shows them once taken";
 	}
-	ui->notice_until = wall_now() + 5;
+	ui->notice_until = tui_wall_now() + 5;
 }
 
 /* Returns 0 when the user quit (or was asked to), 1 when the terminal went away, -1 on error. */
@@ -1697,7 +1333,7 @@ static int loop(struct tui *ui, struct strbuf *err)
 	for (;;) {
 		if (check_size(ui))
 			dirty = rebuild = true;
-		if (ui->notice && wall_now() >= ui->notice_until) {
+		if (ui->notice && tui_wall_now() >= ui->notice_until) {
 			ui->notice = NULL; /* its time is up: the bottom line as it was */
 			dirty = true;
 		}
@@ -1708,14 +1344,10 @@ static int loop(struct tui *ui, struct strbuf *err)
 		if ((!ui->opt->wait_at_end && finished) ||
 		    (ui->opt->quit && atomic_load(ui->opt->quit)))
 			return 0;
-		if (!ui->paused && v != seen)
+		if (!ui->v.paused && v != seen)
 			rebuild = true;
-		if (!ui->paused && ui->f.running) {
-			double tick = floor(wall_now() / tick_period(ui));
-			if (tick != last_tick)
-				rebuild = true;
-			last_tick = tick;
-		}
+		if (tui_ticked(&ui->term, &ui->v, ui->lay.chart_w, ui->f.running, &last_tick))
+			rebuild = true;
 		if (rebuild) {
 			if (frame_build(ui, &seen) < 0) {
 				strbuf_addstr(err, "out of memory drawing the dashboard");
@@ -1727,39 +1359,19 @@ static int loop(struct tui *ui, struct strbuf *err)
 		if (dirty)
 			draw(ui);
 		dirty = false;
-		int ch = getch();
-		if (ch == ERR) {
-			if (terminal_lost())
-				return 1;
+		int ch = tui_read_key(&ui->v, &dirty);
+		if (ch == TUI_KEY_LOST)
+			return 1;
+		if (ch == ERR)
+			continue;
+		int shared = tui_view_key(&ui->v, ch, ui->f.now, ui->f.elapsed);
+		if (shared < 0)
+			return 0;
+		if (shared) {
+			rebuild = true;
 			continue;
 		}
-		dirty = true;
-		if (ui->help && ch != KEY_RESIZE) {
-			ui->help = false;
-			if (ch != 'q' && ch != 'Q')
-				continue;
-		}
 		switch (ch) {
-		case 'q':
-		case 'Q':
-			return 0;
-		case 'p':
-		case 'P':
-		case ' ':
-			ui->paused = !ui->paused;
-			ui->paused_now = ui->f.now;
-			rebuild = !ui->paused;
-			break;
-		case '+':
-		case '=':
-			ui->window = tui_window_step(ui->window, 1, ui->f.elapsed);
-			rebuild = true;
-			break;
-		case '-':
-		case '_':
-			ui->window = tui_window_step(ui->window, -1, ui->f.elapsed);
-			rebuild = true;
-			break;
 		case 's':
 		case 'S':
 			ask_stacks(ui);
@@ -1775,11 +1387,6 @@ static int loop(struct tui *ui, struct strbuf *err)
 			ui->th_next = true;
 			rebuild = true;
 			break;
-		case '?':
-		case 'h':
-		case 'H':
-			ui->help = true;
-			break;
 		case KEY_RESIZE:
 			rebuild = true;
 			break;
@@ -1794,52 +1401,21 @@ int tui_run(struct live *l, const struct tui_options *o, struct strbuf *err)
 	static const struct tui_options defaults = {0};
 	if (!o)
 		o = &defaults;
-	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-		strbuf_addstr(err, "the dashboard needs a terminal: standard input and output are "
-				   "not one");
-		return -1;
-	}
-	const char *term = getenv("TERM");
-	const char *old = setlocale(LC_CTYPE, NULL);
-	char *saved = old ? strdup(old) : NULL;
-	setlocale(LC_CTYPE, "");
 	struct tui ui;
 	memset(&ui, 0, sizeof(ui));
 	ui.live = l;
 	ui.opt = o;
-	ui.window = o->history > 0 ? o->history : 0;
+	ui.v.window = o->history > 0 ? o->history : 0;
 	ui.th_proc = -1;
-	ui.utf8 = !strcmp(nl_langinfo(CODESET), "UTF-8");
 	tui_chart_init(&ui.chart);
 	int ret = -1;
-	SCREEN *scr = term && *term ? newterm(NULL, stdout, stdin) : NULL;
-	if (!scr) {
-		strbuf_addf(err, "cannot start the dashboard on terminal type '%s'",
-			    term && *term ? term : "(TERM is not set)");
-	} else {
-		set_term(scr);
-		cbreak();
-		noecho();
-		nonl();
-		keypad(stdscr, TRUE);
-		curs_set(0);
-		timeout(100);
-		colors_init(&ui);
-		layout_compute(&ui.lay, LINES, COLS);
+	if (tui_term_start(&ui.term, err) == 0) {
+		layout_compute(&ui.lay, ui.term.rows, ui.term.cols);
 		ret = loop(&ui, err);
-		erase();
-		refresh();
-		endwin();
-		delscreen(scr);
 	}
+	tui_term_end(&ui.term);
 	tui_chart_release(&ui.chart);
 	frame_release(&ui.f);
-	strbuf_release(&ui.line);
-	strbuf_release(&ui.tmp);
 	free(ui.slot);
-	if (saved) {
-		setlocale(LC_CTYPE, saved);
-		free(saved);
-	}
 	return ret;
 }

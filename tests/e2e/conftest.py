@@ -13,6 +13,7 @@ asserts on how long something took.
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import time
@@ -480,3 +481,68 @@ def memory_cgroup():
         pytest.skip(f"no memory cgroup can be created here: {why1}; {why2}")
     yield cg
     _remove_cgroup(cg)
+
+
+# ---- the terminal dashboard, in tmux ----
+
+
+class Tmux:
+    """A private tmux server (-L memline-test-PID-...) with one window of a fixed size."""
+
+    def __init__(self):
+        self.sock = f"memline-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+    def __call__(self, *args, check=True):
+        p = subprocess.run(["tmux", "-L", self.sock, *args], capture_output=True, text=True, timeout=30)
+        if check:
+            assert p.returncode == 0, f"tmux {' '.join(args)} failed: {p.stderr}"
+        return p.stdout
+
+    def start(self, command, cols=80, rows=24):
+        self("new-session", "-d", "-x", str(cols), "-y", str(rows), "-s", "t", command)
+
+    def screen(self):
+        return self("capture-pane", "-p", "-t", "t").split("\n")
+
+    def text(self):
+        return "\n".join(self.screen())
+
+    def size(self):
+        out = self("display-message", "-p", "-t", "t", "#{pane_width} #{pane_height}")
+        return tuple(int(x) for x in out.split())
+
+    def keys(self, *keys):
+        self("send-keys", "-t", "t", *keys)
+
+    def wait_for(self, what, pred):
+        """Polls the pane until pred(lines) holds; fails showing the last screen."""
+        last = []
+
+        def check():
+            last[:] = self.screen()
+            return pred(last)
+
+        try:
+            wait_until(check, what, timeout=POLL_TIMEOUT, interval=0.1)
+        except AssertionError as e:
+            raise AssertionError(f"{e}; the pane shows:\n" + "\n".join(last)) from None
+        return last
+
+    def kill(self):
+        """Ends the server; the next start() starts another (a new socket: a server that is
+        still going away refuses a new session on its own)."""
+        self("kill-server", check=False)
+        self.sock = f"memline-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def tmux():
+    if not shutil.which("tmux"):
+        pytest.skip("tmux is not installed (scripts/install-deps test installs it)")
+    t = Tmux()
+    yield t
+    t.kill()
+
+
+def contains(*words):
+    return lambda lines: all(any(w in line for line in lines) for w in words)
