@@ -413,10 +413,54 @@ static int fold_run(struct job *job, size_t i, const struct run *run)
 
 /* ---- finishing ---- */
 
-static int cmp_ll(const void *a, const void *b)
+static void swap_ll(long long *a, long long *b)
 {
-	long long x = *(const long long *)a, y = *(const long long *)b;
-	return (x > y) - (x < y);
+	long long t = *a;
+	*a = *b;
+	*b = t;
+}
+
+/*
+ * The k-th smallest of v[0 .. n) (0-based), reordering v so that every value before index k
+ * is at most it: quickselect with a three-way partition (ranks often hold equal values), O(n)
+ * on average.
+ */
+static long long select_kth(long long *v, size_t n, size_t k)
+{
+	size_t lo = 0, hi = n; /* k is in [lo, hi) */
+	while (hi - lo > 1) {
+		long long pivot = v[lo + (hi - lo) / 2];
+		size_t lt = lo, i = lo, gt = hi;
+		while (i < gt) {
+			if (v[i] < pivot)
+				swap_ll(&v[lt++], &v[i++]);
+			else if (v[i] > pivot)
+				swap_ll(&v[i], &v[--gt]);
+			else
+				i++;
+		}
+		if (k < lt)
+			hi = lt;
+		else if (k >= gt)
+			lo = gt;
+		else
+			return pivot;
+	}
+	return v[lo];
+}
+
+/* The median of v[0 .. n), n > 0 (the mean of the middle two for an even n), reordering v. */
+static long long median_of(long long *v, size_t n)
+{
+	long long hi = select_kth(v, n, n / 2);
+	if (n % 2)
+		return hi;
+	/* the lower middle is the highest of the half below, which selection left there */
+	long long lo = v[0];
+	for (size_t i = 1; i < n / 2; i++)
+		if (v[i] > lo)
+			lo = v[i];
+	return (lo + hi) / 2;
 }
 
 /*
@@ -534,10 +578,15 @@ static int finish_series(struct job *job)
 	job->rank_median = malloc(nb * sizeof(*job->rank_median));
 	job->rank_max = malloc(nb * sizeof(*job->rank_max));
 	long long *vals = malloc((job->n_logs + 1) * sizeof(*vals));
-	if (!job->total || !job->rank_min || !job->rank_median || !job->rank_max || !vals) {
+	bool *rank_log = malloc((job->n_logs + 1) * sizeof(*rank_log));
+	if (!job->total || !job->rank_min || !job->rank_median || !job->rank_max || !vals ||
+	    !rank_log) {
 		free(vals);
+		free(rank_log);
 		return -1;
 	}
+	for (size_t i = 0; i < job->n_logs; i++)
+		rank_log[i] = is_rank_log(job, &job->logs[i]);
 	for (size_t b = 0; b < job->n_bins; b++) {
 		long long t = -1;
 		for (size_t k = 0; k < job->n_nodes; k++)
@@ -549,17 +598,22 @@ static int finish_series(struct job *job)
 			job->peak_t = (double)b * job->bin;
 		}
 		size_t n = 0;
-		for (size_t i = 0; i < job->n_logs; i++)
-			if (is_rank_log(job, &job->logs[i]) && job->logs[i].series[b] >= 0)
-				vals[n++] = job->logs[i].series[b];
-		if (!n) {
-			job->rank_min[b] = job->rank_median[b] = job->rank_max[b] = -1;
-			continue;
+		long long mn = -1, mx = -1;
+		for (size_t i = 0; i < job->n_logs; i++) {
+			if (!rank_log[i])
+				continue;
+			long long v = job->logs[i].series[b];
+			if (v < 0)
+				continue;
+			vals[n++] = v;
+			if (mn < 0 || v < mn)
+				mn = v;
+			if (v > mx)
+				mx = v;
 		}
-		qsort(vals, n, sizeof(*vals), cmp_ll);
-		job->rank_min[b] = vals[0];
-		job->rank_max[b] = vals[n - 1];
-		job->rank_median[b] = n % 2 ? vals[n / 2] : (vals[n / 2 - 1] + vals[n / 2]) / 2;
+		job->rank_min[b] = mn;
+		job->rank_max[b] = mx;
+		job->rank_median[b] = n ? median_of(vals, n) : -1;
 	}
 	/* a job of one node of one log peaked when its log says, to the sample */
 	if (job->n_nodes == 1 && job->nodes[0].peak >= job->peak) {
@@ -567,6 +621,7 @@ static int finish_series(struct job *job)
 		job->peak_t = job->nodes[0].peak_t;
 	}
 	free(vals);
+	free(rank_log);
 	return 0;
 }
 

@@ -131,8 +131,8 @@ int job_build(struct job *job, const struct run *const *runs, char *const *paths
 void job_release(struct job *job);
 
 /*
- * How bad an ending is, for the job's status: oom-killed, then killed, failed, incomplete,
- * running, exited, detached, completed. The worst log's status is the job's.
+ * How bad an ending is, for the job's status: oom-killed, then killed, failed, running,
+ * incomplete, detached, exited, completed. The worst log's status is the job's.
  */
 int job_status_rank(enum run_status s);
 
