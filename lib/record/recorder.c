@@ -228,11 +228,21 @@ static double clock_period(void)
 	return v < RECORDER_CLOCK_PERIOD_MIN ? RECORDER_CLOCK_PERIOD_MIN : v;
 }
 
-/* A clock record now; the next is due a period later. Returns its time. */
+/*
+ * A clock record now; the next is due a period later. Returns its time. The pair is moved to
+ * the millisecond the log's other records are written to (the wall clock by as much, within
+ * half a millisecond: exact but for drift of nanoseconds), so that the record is in time order
+ * with those before and after it however they round.
+ */
 static double write_clock(struct recorder *r)
 {
 	struct clock_info c;
-	c.t = read_clock(&c) - r->t0;
+	double t = read_clock(&c) - r->t0;
+	/* without libm: libmemline links none (t is never negative) */
+	c.t = (double)(long long)(t * 1000.0 + 0.5) / 1000.0;
+	double dus = (c.t - t) * 1e6;
+	if (c.wall_us >= 0)
+		c.wall_us += (long long)(dus + (dus < 0 ? -0.5 : 0.5));
 	log_write_clock(&r->log, &c);
 	r->next_clock = c.t + r->clock_period;
 	return c.t;

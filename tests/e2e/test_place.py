@@ -257,7 +257,13 @@ def check_pairs(records, period):
     """Clock records every period (at least), the last one just before the end, and the pairs
     on one line: wall_us - t constant within a few ms for an undisturbed clock."""
     assert records[-2]["type"] == "clock", f"expected a clock record just before the end: {records[-2]}"
-    assert records[-2]["t"] <= end_of(records)["t"] + 0.001, (records[-2], end_of(records))
+    assert records[-2]["t"] <= end_of(records)["t"], (records[-2], end_of(records))
+    # every record in time order, the clock records among them (each to the millisecond the
+    # others are written to, so none rounds to before the one it follows)
+    ts = [r["t"] for r in records if "t" in r]
+    assert ts == sorted(ts), f"expected the records in time order: {ts}"
+    for c in of_type(records, "clock"):
+        assert round(c["t"] * 1000) == c["t"] * 1000, f"expected t to the millisecond: {c}"
     pairs = clock_pairs(records)
     assert len(pairs) >= 2, pairs
     offset = pairs[0][1]
