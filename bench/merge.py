@@ -9,7 +9,8 @@ with Slurm's variables, a proc record, 3600 samples, an exit and an end record; 
 heavier than the others, one OOM-killed), then measures, side by side in one run:
 
   - reading them all (cat > /dev/null; from the page cache, as memline reads them), the floor;
-  - `memline report DIR`, `memline report --json DIR` and `memline plot DIR -o job.png`:
+  - `memline report DIR`, `memline report --json DIR`, `memline plot DIR -o job.png` and
+    `-o job.html` (the page with every rank for the rank picker, and its size):
     their wall time and memline's peak memory (ru_maxrss from wait4).
 
 The report must name the heavy rank and the OOM-killed one, and the JSON's numbers must match
@@ -150,9 +151,11 @@ def bench_merge(procs, build, tmp, quick, ranks=None):
     rows = []
     out_json = os.path.join(tmp, "merge.json")
     png = os.path.join(tmp, "merge.png")
+    html = os.path.join(tmp, "merge.html")
     runs = [("report", [ml, "report", d], None), ("report --json", [ml, "report", "--json", d],
                                                   out_json),
-            ("plot PNG", [ml, "plot", d, "-o", png], None)]
+            ("plot PNG", [ml, "plot", d, "-o", png], None),
+            ("plot HTML", [ml, "plot", d, "-o", html], None)]
     for name, argv, out in runs:
         wall, rss, status = timed(procs, argv, out)
         raw[name] = {"wall_s": wall, "maxrss_mib": rss, "status": status}
@@ -173,6 +176,9 @@ def bench_merge(procs, build, tmp, quick, ranks=None):
             if j["job"]["ranks"] != ranks:
                 problems.append("%s ranks, not %d" % (j["job"]["ranks"], ranks))
             check = "; ".join(problems)
+        if name == "plot HTML" and not status:
+            raw[name]["bytes"] = os.path.getsize(html)
+            name += " (%.1f MB page)" % (os.path.getsize(html) / 1e6)
         met = not check and wall <= TARGET_S
         rows.append("| %s of %d logs (%.0f MB) | %.1f s | %.0f MiB | %.2f s | %s |"
                     % (name, ranks, size / 1e6, wall, rss, cat,
