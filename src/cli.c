@@ -295,6 +295,60 @@ static int logs_add_arg(struct cli_logs *logs, const char *arg, size_t *alloc, s
 	return 0;
 }
 
+struct file_id {
+	dev_t dev;
+	ino_t ino;
+	size_t i;
+};
+
+static int cmp_file_id(const void *a, const void *b)
+{
+	const struct file_id *x = a, *y = b;
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return (x->i > y->i) - (x->i < y->i);
+}
+
+/*
+ * Drops a log named twice (a directory and a pattern over it, a link to it): a job counts each
+ * log once. The first naming stays, in its place. Returns false out of memory.
+ */
+static bool logs_dedupe(struct cli_logs *logs)
+{
+	if (logs->n < 2)
+		return true;
+	struct file_id *ids = malloc(logs->n * sizeof(*ids));
+	bool *drop = calloc(logs->n, sizeof(*drop));
+	if (!ids || !drop) {
+		free(ids);
+		free(drop);
+		return false;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < logs->n; i++) {
+		struct stat st;
+		if (stat(logs->paths[i], &st) == 0)
+			ids[n++] = (struct file_id){st.st_dev, st.st_ino, i};
+	}
+	qsort(ids, n, sizeof(*ids), cmp_file_id);
+	for (size_t k = 1; k < n; k++)
+		if (ids[k].dev == ids[k - 1].dev && ids[k].ino == ids[k - 1].ino)
+			drop[ids[k].i] = true;
+	size_t kept = 0;
+	for (size_t i = 0; i < logs->n; i++) {
+		if (drop[i])
+			free(logs->paths[i]);
+		else
+			logs->paths[kept++] = logs->paths[i];
+	}
+	logs->n = kept;
+	free(ids);
+	free(drop);
+	return true;
+}
+
 int cli_resolve_logs(int argc, char **argv, int first, struct cli_logs *logs, struct strbuf *err)
 {
 	memset(logs, 0, sizeof(*logs));
@@ -318,6 +372,11 @@ int cli_resolve_logs(int argc, char **argv, int first, struct cli_logs *logs, st
 			cli_logs_release(logs);
 			return code;
 		}
+	}
+	if (!logs_dedupe(logs)) {
+		cli_logs_release(logs);
+		strbuf_addstr(err, "out of memory");
+		return EXIT_SOFTWARE;
 	}
 	return 0;
 }

@@ -67,7 +67,8 @@ int resolve_log(const char *arg, char **path, struct strbuf *err);
 /*
  * The logs a reading command works on, from the arguments left after its options (argv[first]
  * onwards): each a log, a directory (its *.jsonl files, by name) or a glob pattern the shell
- * left unexpanded (logs/rank-*, quoted); none: the newest memline-*.jsonl in the current directory.
+ * left unexpanded (logs/rank-*, quoted); none: the newest memline-*.jsonl in the current
+ * directory. A log named twice (a directory and a pattern over it) is kept once, where first.
  * Fills logs (release with cli_logs_release). Returns 0, or the exit code with a one-line
  * message in err: 66 for a path that does not exist, a directory with no log or a pattern that
  * matches nothing, 70 out of memory.

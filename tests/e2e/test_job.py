@@ -158,3 +158,15 @@ def test_hostile_names(ml, tmp_path):
     assert p.returncode == 0, p.stderr
     assert "\x1b" not in p.stdout and "\u202e" not in p.stdout, p.stdout
     assert "\\x1b" in p.stdout and "\\u202e" in p.stdout, p.stdout
+
+
+def test_a_log_named_twice_counts_once(ml, tmp_path):
+    """A directory and a pattern over it, and a log named again: each log is merged once."""
+    d = FIXTURES / "clocks"
+    once = merged(ml, d)
+    twice = merged(ml, d, str(d / "rank*.jsonl"), d / "rank1.jsonl")
+    assert twice["job"]["logs"] == 3 and twice["job"]["peak"] == once["job"]["peak"], twice["job"]
+    assert [r["log"] for r in twice["ranks"]] == [r["log"] for r in once["ranks"]]
+    # one log named twice is one log: the one-log report
+    p = ml.cmd("report", "--json", d / "rank0.jsonl", d / "rank0.jsonl")
+    assert p.returncode == 0 and "job" not in json.loads(p.stdout), p.stdout[:200]
