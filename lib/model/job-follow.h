@@ -7,8 +7,8 @@
  * any of them read something new (or its status changed), the job is built again from the
  * followed runs (job_build), at most JOB_FOLLOW_BUILDS times a second, and less often once
  * builds cost more than JOB_FOLLOW_BUDGET of a core: a build reads every sample of every log
- * and sorts every bin's ranks (64 ranks: about 5 ms, 10 ms after an hour, more as the job
- * ages), so the next build waits until the last one's CPU time is that share of the time
+ * and takes every bin's median across ranks (milliseconds for 64 ranks, more as the job ages),
+ * so the next build waits until the last one's CPU time is that share of the time
  * since (JOB_FOLLOW_SLOWEST at most). Where the logs came from a directory or a pattern, a
  * scan function given by the caller lists them again every JOB_FOLLOW_SCAN seconds, and a log
  * that appeared since (a rank that started late) is followed from then on. Following ends
