@@ -783,7 +783,7 @@ def test_threads_cpu_without_heap(tmp_path):
 @pytest.mark.parametrize("args,code,words", [
     (["--stacked", "{fixture}", "-o", "{tmp}/x.png"], 64, "--stacked is for --threads"),
     (["--pid", "200", "{fixture}", "-o", "{tmp}/x.png"], 64, "--pid is for --threads"),
-    (["--threads", "{fixture}", "{fixture}", "-o", "{tmp}/x.png"], 64, "one log"),
+    (["--threads", "{fixture}", "{copy}", "-o", "{tmp}/x.png"], 64, "one log"),
     (["--threads", "--metric", "pss", "{fixture}", "-o", "{tmp}/x.png"], 64, "not pss"),
     (["--threads", "--pid", "x", "{fixture}", "-o", "{tmp}/x.png"], 64, "process id"),
     (["--threads", "--pid", "202", "{fixture}", "-o", "{tmp}/x.png"], 65,
@@ -792,7 +792,10 @@ def test_threads_cpu_without_heap(tmp_path):
     (["--threads", "{format2}", "-o", "{tmp}/x.png"], 65, "more than one thread"),
 ])
 def test_threads_errors(tmp_path, args, code, words):
-    subst = {"fixture": THREADS_FIXTURE, "tmp": tmp_path,
+    # two logs (a log named twice is one: copy it)
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(Path(THREADS_FIXTURE).read_bytes())
+    subst = {"fixture": THREADS_FIXTURE, "tmp": tmp_path, "copy": copy,
              "format2": write_log(tmp_path / "f.jsonl", n_procs=2, n_samples=5)}
     r = plot(*[a.format(**subst) for a in args], check=False)
     assert r.returncode == code, f"expected exit {code}, got {r.returncode}: {r.stderr}"
