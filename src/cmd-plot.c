@@ -343,7 +343,21 @@ static int plot_overlay(const struct cli_logs *logs, struct plot_options *o,
 	return code;
 }
 
-int cmd_plot(int argc, char **argv)
+/* What the command line said, once parsed. */
+struct plot_args {
+	struct plot_options o;
+	const char *out;
+	char **labels; /* the --label values, pointers into argv */
+	size_t n_labels;
+	bool top_given, metric_given;
+	enum plot_mode mode;
+};
+
+/*
+ * Parses the options into a (labels allocated by the caller, argc + 1 of them). Returns false
+ * after --help (printed), true to go on; dies with a usage error on a bad option.
+ */
+static bool parse_args(int argc, char **argv, struct plot_args *a)
 {
 	static const struct option opts[] = {
 		{"output", required_argument, NULL, 'o'},
@@ -362,70 +376,57 @@ int cmd_plot(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	struct plot_options o;
-	plot_options_init(&o);
-	const char *out = NULL;
-	/*
-	 * The --label values (pointers into argv). File-static, so that it stays reachable when
-	 * the option parsing below dies (src/cli.h: die() with nothing held by a local alone).
-	 */
-	static char **labels;
-	labels = calloc((size_t)argc + 1, sizeof(*labels));
-	size_t n_labels = 0;
-	if (!labels)
-		die(EXIT_SOFTWARE, "out of memory");
+	struct plot_options *o = &a->o;
 	int c;
 	opterr = 0;
 	optind = 1;
-	bool top_given = false, metric_given = false;
-	enum plot_mode mode = MODE_AUTO;
 	while ((c = getopt_long(argc, argv, ":o:m:n:W:H:t:l:dp:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
-			out = optarg;
+			a->out = optarg;
 			break;
 		case 'm':
-			o.metric = parse_metric(optarg);
-			metric_given = true;
+			o->metric = parse_metric(optarg);
+			a->metric_given = true;
 			break;
 		case 'n':
-			o.top = parse_int("--top", optarg, 0, 100);
-			top_given = true;
+			o->top = parse_int("--top", optarg, 0, 100);
+			a->top_given = true;
 			break;
 		case 'W':
-			o.width = parse_int("--width", optarg, 200, 20000);
+			o->width = parse_int("--width", optarg, 200, 20000);
 			break;
 		case 'H':
-			o.height = parse_int("--height", optarg, 150, 20000);
+			o->height = parse_int("--height", optarg, 150, 20000);
 			break;
 		case 't':
-			o.title = optarg;
+			o->title = optarg;
 			break;
 		case 'l':
-			labels[n_labels++] = optarg;
+			a->labels[a->n_labels++] = optarg;
 			break;
 		case 'd':
-			o.dark = true;
+			o->dark = true;
 			break;
 		case 'T':
-			o.threads = true;
+			o->threads = true;
 			break;
 		case 'S':
-			o.stacked = true;
+			o->stacked = true;
 			break;
 		case 'p':
-			o.pid = parse_pid(optarg);
+			o->pid = parse_pid(optarg);
 			break;
 		case 'J':
 		case 'O':
-			if (mode != MODE_AUTO && mode != (c == 'J' ? MODE_JOB : MODE_OVERLAY))
+			if (a->mode != MODE_AUTO && a->mode != (c == 'J' ? MODE_JOB : MODE_OVERLAY))
 				die(EXIT_USAGE,
 				    "plot: --job and --overlay say the opposite; give one");
-			mode = c == 'J' ? MODE_JOB : MODE_OVERLAY;
+			a->mode = c == 'J' ? MODE_JOB : MODE_OVERLAY;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return false;
 		case ':':
 			die(EXIT_USAGE,
 			    "plot: option '%s' needs a value; see 'memline plot --help'",
@@ -435,15 +436,37 @@ int cmd_plot(int argc, char **argv)
 			    argv[optind - 1]);
 		}
 	}
-	int format = check_options(&o, out, top_given, metric_given);
+	return true;
+}
+
+int cmd_plot(int argc, char **argv)
+{
+	struct plot_args a = {.mode = MODE_AUTO};
+	plot_options_init(&a.o);
+	/*
+	 * The --label values (pointers into argv). File-static, so that it stays reachable when
+	 * the option parsing below dies (src/cli.h: die() with nothing held by a local alone).
+	 */
+	static char **labels;
+	labels = calloc((size_t)argc + 1, sizeof(*labels));
+	if (!labels)
+		die(EXIT_SOFTWARE, "out of memory");
+	a.labels = labels;
+	if (!parse_args(argc, argv, &a)) {
+		free(labels);
+		labels = NULL;
+		return 0;
+	}
+	int format = check_options(&a.o, a.out, a.top_given, a.metric_given);
 	struct cli_logs logs;
 	cli_take_logs("plot", argc, argv, optind, &logs);
 	int code;
-	if (as_job(&logs, mode)) {
-		check_job_options(&logs, &o, n_labels, metric_given);
-		code = plot_job(&logs, &o, (enum plot_format)format, out);
+	if (as_job(&logs, a.mode)) {
+		check_job_options(&logs, &a.o, a.n_labels, a.metric_given);
+		code = plot_job(&logs, &a.o, (enum plot_format)format, a.out);
 	} else {
-		code = plot_overlay(&logs, &o, (enum plot_format)format, out, labels, n_labels);
+		code = plot_overlay(&logs, &a.o, (enum plot_format)format, a.out, labels,
+				    a.n_labels);
 	}
 	/* cairo's font caches, so that a leak checker sees less that is not ours */
 	cairo_debug_reset_static_data();

@@ -295,15 +295,10 @@ static void parse_stacks(struct stacks_options *o, const char *arg)
 	}
 }
 
-/* Takes one option; false if c is not one. Allocates nothing: the strings stay argv's. */
-static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg)
+/* The options of how and what to sample (intervals, PSS, stacks, heap): see take(). */
+static bool take_sampling(struct record_opts *ro, int c, const char *arg)
 {
 	switch (c) {
-	case 'o':
-		if (!*arg)
-			die(EXIT_USAGE, "-o takes a log path, not an empty string");
-		ro->log_path = arg;
-		return true;
 	case 'i':
 		ro->rec.interval = parse_seconds("-i", arg, CLI_MAX_INTERVAL);
 		return true;
@@ -340,6 +335,21 @@ static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg
 		return true;
 	case OPT_NO_PEAK_RESET:
 		ro->rec.peak_reset = false;
+		return true;
+	}
+	return false;
+}
+
+/* Takes one option; false if c is not one. Allocates nothing: the strings stay argv's. */
+static bool take(struct record_opts *ro, const char *cmd, int c, const char *arg)
+{
+	if (take_sampling(ro, c, arg))
+		return true;
+	switch (c) {
+	case 'o':
+		if (!*arg)
+			die(EXIT_USAGE, "-o takes a log path, not an empty string");
+		ro->log_path = arg;
 		return true;
 	case OPT_CGROUP:
 		if (arg[0] != '/')

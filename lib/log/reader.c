@@ -324,6 +324,26 @@ static void decode_header_clock(const json_t *o, struct header_info *h)
 		h->clock.wall_us = h->start_unix > 0 ? llround(h->start_unix * 1e6) : -1;
 }
 
+/* The header's "job": the launcher's variables that were set, at most JOB_VARS_MAX. */
+static void decode_job_vars(const json_t *job, struct header_info *h, bool *oom)
+{
+	const char *key;
+	const json_t *val;
+	if (!json_is_object(job))
+		return;
+	json_object_foreach((json_t *)job, key, val)
+	{
+		const char *s = json_string_value(val);
+		if (!s || h->n_job == JOB_VARS_MAX)
+			continue;
+		h->job_names[h->n_job] = strdup(key);
+		h->job_values[h->n_job] = strdup(s);
+		h->n_job++;
+		if (!h->job_names[h->n_job - 1] || !h->job_values[h->n_job - 1])
+			*oom = true;
+	}
+}
+
 /* Returns false only on allocation failure. */
 static bool decode_header(struct log_reader *r, const json_t *o, struct header_info *h)
 {
@@ -358,22 +378,7 @@ static bool decode_header(struct log_reader *r, const json_t *o, struct header_i
 			oom = true;
 	}
 
-	const json_t *job = json_object_get(o, "job");
-	const char *key;
-	const json_t *val;
-	if (json_is_object(job))
-		json_object_foreach((json_t *)job, key, val)
-		{
-			const char *s = json_string_value(val);
-			if (!s || h->n_job == JOB_VARS_MAX)
-				continue;
-			h->job_names[h->n_job] = strdup(key);
-			h->job_values[h->n_job] = strdup(s);
-			h->n_job++;
-			if (!h->job_names[h->n_job - 1] || !h->job_values[h->n_job - 1])
-				oom = true;
-		}
-
+	decode_job_vars(json_object_get(o, "job"), h, &oom);
 	decode_place(o, h, &oom);
 	decode_header_clock(o, h);
 	decode_memory(o, h, &oom);
@@ -386,6 +391,7 @@ static bool decode_header(struct log_reader *r, const json_t *o, struct header_i
 
 	/* Positions by name; a log without "fields" is taken to use format 1's order. */
 	const json_t *fields = json_object_get(o, "fields");
+	const json_t *val;
 	for (int i = 0; i < PROC_NFIELDS; i++)
 		r->proc_pos[i] = json_is_array(fields) ? -1 : i;
 	r->state_pos = json_is_array(fields) ? -1 : PROC_NFIELDS;

@@ -541,6 +541,51 @@ static void write_clock_members(struct strbuf *sb, const struct clock_info *c)
 	add_opt_int(sb, "esterror_us", c->esterror_us);
 }
 
+/* The header's "job" (the launcher's variables), "place" and "clock": where and when it ran. */
+static void write_job_place(struct strbuf *sb, const struct header_info *h)
+{
+	strbuf_add_json_key(sb, "job");
+	strbuf_addch(sb, '{');
+	for (size_t i = 0; i < h->n_job; i++) {
+		if (i)
+			strbuf_addch(sb, ',');
+		strbuf_add_json_str(sb, h->job_names[i]);
+		strbuf_addch(sb, ':');
+		strbuf_add_json_str(sb, h->job_values[i]);
+	}
+	strbuf_addch(sb, '}');
+	write_place(sb, &h->place);
+	strbuf_add_json_key(sb, "clock");
+	strbuf_addch(sb, '{');
+	write_clock_members(sb, &h->clock);
+	strbuf_addch(sb, '}');
+}
+
+/* The header's "events" (where memline learns of processes) and "events_off" (and why not). */
+static void write_event_sources(struct strbuf *sb, const struct header_info *h)
+{
+	strbuf_add_json_key(sb, "events");
+	strbuf_addch(sb, '[');
+	for (size_t i = 0; i < h->n_event_sources; i++) {
+		if (i)
+			strbuf_addch(sb, ',');
+		strbuf_add_json_str(sb, h->event_sources[i]);
+	}
+	strbuf_addch(sb, ']');
+	if (h->n_events_off) {
+		strbuf_add_json_key(sb, "events_off");
+		strbuf_addch(sb, '{');
+		for (size_t i = 0; i < h->n_events_off; i++) {
+			if (i)
+				strbuf_addch(sb, ',');
+			strbuf_add_json_str(sb, h->events_off[i]);
+			strbuf_addch(sb, ':');
+			strbuf_add_json_str(sb, h->events_off_why[i]);
+		}
+		strbuf_addch(sb, '}');
+	}
+}
+
 void log_write_header(struct log_writer *w, const struct header_info *h)
 {
 	if (w->failed)
@@ -573,21 +618,7 @@ void log_write_header(struct log_writer *w, const struct header_info *h)
 	strbuf_add_json_pids(sb, h->pids, h->n_pids);
 	strbuf_add_json_key(sb, "cwd");
 	strbuf_add_json_str(sb, h->cwd ? h->cwd : "");
-	strbuf_add_json_key(sb, "job");
-	strbuf_addch(sb, '{');
-	for (size_t i = 0; i < h->n_job; i++) {
-		if (i)
-			strbuf_addch(sb, ',');
-		strbuf_add_json_str(sb, h->job_names[i]);
-		strbuf_addch(sb, ':');
-		strbuf_add_json_str(sb, h->job_values[i]);
-	}
-	strbuf_addch(sb, '}');
-	write_place(sb, &h->place);
-	strbuf_add_json_key(sb, "clock");
-	strbuf_addch(sb, '{');
-	write_clock_members(sb, &h->clock);
-	strbuf_addch(sb, '}');
+	write_job_place(sb, h);
 	add_opt_int(sb, "page_size", h->page_size);
 	add_opt_int(sb, "clk_tck", h->clk_tck);
 	add_opt_int(sb, "mem_total", h->mem_total);
@@ -606,26 +637,7 @@ void log_write_header(struct log_writer *w, const struct header_info *h)
 	strbuf_add_json_key(sb, "pss");
 	strbuf_add_json_bool(sb, h->pss);
 	write_memory(sb, h);
-	strbuf_add_json_key(sb, "events");
-	strbuf_addch(sb, '[');
-	for (size_t i = 0; i < h->n_event_sources; i++) {
-		if (i)
-			strbuf_addch(sb, ',');
-		strbuf_add_json_str(sb, h->event_sources[i]);
-	}
-	strbuf_addch(sb, ']');
-	if (h->n_events_off) {
-		strbuf_add_json_key(sb, "events_off");
-		strbuf_addch(sb, '{');
-		for (size_t i = 0; i < h->n_events_off; i++) {
-			if (i)
-				strbuf_addch(sb, ',');
-			strbuf_add_json_str(sb, h->events_off[i]);
-			strbuf_addch(sb, ':');
-			strbuf_add_json_str(sb, h->events_off_why[i]);
-		}
-		strbuf_addch(sb, '}');
-	}
+	write_event_sources(sb, h);
 	w->stacks_asked = h->stacks_when != 0;
 	if (h->stacks_when)
 		write_stacks_asked(sb, h);
