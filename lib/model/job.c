@@ -578,15 +578,10 @@ static int finish_series(struct job *job)
 	job->rank_median = malloc(nb * sizeof(*job->rank_median));
 	job->rank_max = malloc(nb * sizeof(*job->rank_max));
 	long long *vals = malloc((job->n_logs + 1) * sizeof(*vals));
-	bool *rank_log = malloc((job->n_logs + 1) * sizeof(*rank_log));
-	if (!job->total || !job->rank_min || !job->rank_median || !job->rank_max || !vals ||
-	    !rank_log) {
+	if (!job->total || !job->rank_min || !job->rank_median || !job->rank_max || !vals) {
 		free(vals);
-		free(rank_log);
 		return -1;
 	}
-	for (size_t i = 0; i < job->n_logs; i++)
-		rank_log[i] = is_rank_log(job, &job->logs[i]);
 	for (size_t b = 0; b < job->n_bins; b++) {
 		long long t = -1;
 		for (size_t k = 0; k < job->n_nodes; k++)
@@ -600,7 +595,7 @@ static int finish_series(struct job *job)
 		size_t n = 0;
 		long long mn = -1, mx = -1;
 		for (size_t i = 0; i < job->n_logs; i++) {
-			if (!rank_log[i])
+			if (!job->logs[i].in_band)
 				continue;
 			long long v = job->logs[i].series[b];
 			if (v < 0)
@@ -621,7 +616,6 @@ static int finish_series(struct job *job)
 		job->peak_t = job->nodes[0].peak_t;
 	}
 	free(vals);
-	free(rank_log);
 	return 0;
 }
 
@@ -632,7 +626,7 @@ static int finish_ranks(struct job *job)
 	if (!job->by_peak)
 		return -1;
 	for (size_t i = 0; i < job->n_logs; i++)
-		if (is_rank_log(job, &job->logs[i]) && job->logs[i].peak >= 0)
+		if (job->logs[i].in_band && job->logs[i].peak >= 0)
 			job->by_peak[job->n_by_peak++] = i;
 	qsort_r(job->by_peak, job->n_by_peak, sizeof(*job->by_peak), cmp_peak_desc, job);
 	size_t n = job->n_by_peak;
@@ -748,8 +742,11 @@ static void finish_origin(struct job *job)
 static int job_finish(struct job *job)
 {
 	finish_origin(job);
-	if (finish_identity(job) < 0 || finish_nodes(job) < 0 || finish_series(job) < 0 ||
-	    finish_ranks(job) < 0)
+	if (finish_identity(job) < 0)
+		return -1;
+	for (size_t i = 0; i < job->n_logs; i++)
+		job->logs[i].in_band = is_rank_log(job, &job->logs[i]);
+	if (finish_nodes(job) < 0 || finish_series(job) < 0 || finish_ranks(job) < 0)
 		return -1;
 	return 0;
 }

@@ -62,6 +62,8 @@ struct job_log {
 	int clock_synced;  /* 1 its clock readings said synchronised, 0 one did not, -1 unknown */
 	char *command;	   /* the recorded command, quoted for a shell; owned */
 	long long *series; /* n_bins: its highest memory in each bin, KiB; -1 outside its life */
+	/* it is one of the logs the band and imbalance are over (struct job's rank_min) */
+	bool in_band;
 };
 
 /* A node: the logs from one host. */

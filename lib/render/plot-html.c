@@ -799,7 +799,7 @@ static void json_rank(const struct job *job, const struct job_log *l, size_t ste
 }
 
 /*
- * "ranks" (the logs plot_job_is_rank says are ranks, in the logs' order) and "picked", those
+ * "ranks" (the logs in the band, job_log.in_band, in the logs' order) and "picked", those
  * ticked when the page opens: every one up to PLOT_JOB_RANK_LINES, else the top ranks by peak
  * (o->rank_top, 0: PLOT_JOB_TOP) and the worst when it did not complete. Returns -1 out of
  * memory.
@@ -815,7 +815,7 @@ static int json_ranks(const struct job *job, const struct plot_options *o, size_
 	strbuf_addch(out, '[');
 	for (size_t i = 0; i < job->n_logs; i++) {
 		at[i] = -1;
-		if (!plot_job_is_rank(job, i))
+		if (!job->logs[i].in_band)
 			continue;
 		if (n)
 			strbuf_addch(out, ',');

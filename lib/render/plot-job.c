@@ -58,16 +58,8 @@ struct job_plot {
 	struct panel panels[N_PANELS];
 	double area_top, area_bottom;		    /* the plot area the panels share */
 	long long *node_lo, *node_median, *node_hi; /* across nodes, when drawn as a band */
-	size_t n_rank_logs;			    /* the logs plot_job_is_rank says are ranks */
+	size_t n_rank_logs;			    /* the logs in the band (job_log.in_band) */
 };
-
-bool plot_job_is_rank(const struct job *job, size_t i)
-{
-	const struct job_log *l = &job->logs[i];
-	if (l->unreadable)
-		return false;
-	return job->n_ranks ? l->place.rank >= 0 : !l->place.node_wide;
-}
 
 void plot_job_title(const struct job *job, struct strbuf *out)
 {
@@ -153,7 +145,7 @@ static int job_lines(struct job_plot *jp)
 	const struct job *job = jp->job;
 	const struct theme *th = jp->p.th;
 	for (size_t i = 0; i < job->n_logs; i++)
-		jp->n_rank_logs += plot_job_is_rank(job, i);
+		jp->n_rank_logs += job->logs[i].in_band;
 	bool node_lines = job->n_nodes > 1 && job->n_nodes <= PLOT_JOB_NODE_LINES;
 	bool nodes_band = job->n_nodes > PLOT_JOB_NODE_LINES;
 	bool ranks_band = job->n_by_peak > PLOT_JOB_RANK_LINES;
@@ -305,7 +297,7 @@ static void draw_worst(struct job_plot *jp)
 	const struct job_log *l = &job->logs[job->worst];
 	const long long *v = job->total;
 	int k = PANEL_JOB;
-	if (jp->panels[PANEL_RANKS].shown && plot_job_is_rank(job, (size_t)job->worst)) {
+	if (jp->panels[PANEL_RANKS].shown && job->logs[job->worst].in_band) {
 		k = PANEL_RANKS;
 		v = l->series;
 	} else if (jp->panels[PANEL_NODES].shown && job->n_nodes <= PLOT_JOB_NODE_LINES) {

@@ -98,8 +98,6 @@ int plot_job_html(const struct job *job, const struct plot_options *o, struct st
 		  struct strbuf *err);
 /* "job 1234: 64 ranks on 4 nodes" (or its logs, when they name no rank), raw text. */
 void plot_job_title(const struct job *job, struct strbuf *out);
-/* Whether log l of the job is one of its ranks: drawn in the band, listed among the ranks. */
-bool plot_job_is_rank(const struct job *job, size_t l);
 /*
  * The band across the job's nodes, bin by bin, into new arrays of n_bins (the caller frees
  * them, also on failure): the lowest, median and highest of the nodes with a value there, -1

@@ -334,7 +334,7 @@ static int latest_columns(struct tjob *ui, const struct job *job, double t0, dou
 		bool node_whole = job->nodes[l->node].whole >= 0;
 		if (!node_whole || job->nodes[l->node].whole == (long)i)
 			total += now;
-		if (job->n_ranks ? l->place.rank >= 0 : !l->place.node_wide)
+		if (l->in_band)
 			v[n++] = now;
 	}
 	qsort(v, n, sizeof(*v), cmp_ll);
