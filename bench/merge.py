@@ -24,7 +24,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import sys
 import time
 
@@ -202,24 +201,12 @@ def main(argv):
     if len(args) != 1:
         print("usage: bench/merge.py [--quick] [--ranks N] BUILD_DIR", file=sys.stderr)
         return 64
-    build = os.path.abspath(args[0])
-    tmp = os.path.join(build, "bench", "tmp")
-    os.makedirs(tmp, exist_ok=True)
+    # bench/run's keeper: sessions of their own, killed at their limit or on the way out
     loader = importlib.machinery.SourceFileLoader("bench_run", os.path.join(REPO, "bench", "run"))
     spec = importlib.util.spec_from_loader("bench_run", loader)
     run = importlib.util.module_from_spec(spec)
     loader.exec_module(run)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, run.on_signal)
-    procs = run.Procs()
-    try:
-        text, _ = bench_merge(procs, build, tmp, quick, ranks)
-        print(text, end="")
-        return 0
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        procs.kill_all()
+    return run.standalone(bench_merge, os.path.abspath(args[0]), quick, ranks)
 
 
 if __name__ == "__main__":
