@@ -398,37 +398,16 @@ void cli_log_warn(void *data, const char *path, long line, const char *msg)
 		warning("%s: %s", path, msg);
 }
 
-void cli_load_run(const char *cmd, int argc, char **argv, int first, struct run *run,
-		  unsigned long long fields)
-{
-	if (argc - first > 1)
-		die(EXIT_USAGE, "%s takes one LOG, not %d; see 'memline %s --help'", cmd,
-		    argc - first, cmd);
-	char *path;
-	struct strbuf err = STRBUF_INIT;
-	int code = resolve_log(first < argc ? argv[first] : NULL, &path, &err);
-	if (code)
-		die_sb(code, &err);
-	int ret = run_load_fields(run, path, fields, cli_log_warn, NULL, &err);
-	free(path);
-	if (ret < 0) {
-		run_release(run);
-		die_sb(ret == RUN_LOAD_NOINPUT ? EXIT_NOINPUT : EXIT_DATAERR, &err);
-	}
-	strbuf_release(&err);
-}
-
 /* Frees logs when the command is done with them: kept reachable for die() until then. */
 static struct cli_logs *held_logs;
 
-void cli_take_logs(const char *cmd, int argc, char **argv, int first, struct cli_logs *logs)
+void cli_take_logs(int argc, char **argv, int first, struct cli_logs *logs)
 {
 	struct strbuf err = STRBUF_INIT;
 	int code = cli_resolve_logs(argc, argv, first, logs, &err);
 	if (code)
 		die_sb(code, &err);
 	strbuf_release(&err);
-	(void)cmd;
 	held_logs = logs;
 }
 

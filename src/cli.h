@@ -88,7 +88,7 @@ struct job;
  * message. The caller releases logs (cli_logs_release) once done; until then the helpers
  * below free them before they die.
  */
-void cli_take_logs(const char *cmd, int argc, char **argv, int first, struct cli_logs *logs);
+void cli_take_logs(int argc, char **argv, int first, struct cli_logs *logs);
 /* Whether they are to be read as one job: more than one log, or a directory or a pattern. */
 bool cli_logs_are_job(const struct cli_logs *logs);
 /* Loads one log (run_load_fields) or dies: 66 when it cannot be opened, 65 not a log. */
@@ -98,16 +98,6 @@ void cli_load_path(const char *path, struct run *run, unsigned long long fields)
  * memline log. A log among them that cannot be read is warned of and kept as unreadable.
  */
 void cli_load_job(const struct cli_logs *logs, struct job *job);
-
-/*
- * For the commands that read a log: takes the at most one LOG left in argv after the options
- * (argv[first] onwards; the newest memline-*.jsonl if none) and loads it into run, keeping
- * the given fields of the process samples (run_keep_fields). Dies with a usage error for
- * extra arguments, 66 when the log cannot be opened, 65 when it is not a readable memline
- * log. The caller releases run.
- */
-void cli_load_run(const char *cmd, int argc, char **argv, int first, struct run *run,
-		  unsigned long long fields);
 
 /*
  * Writes out to standard output. Returns 0, or the exit code (70 out of memory, 74 cannot be

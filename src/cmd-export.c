@@ -343,17 +343,17 @@ int cmd_export(int argc, char **argv)
 		die(EXIT_USAGE, "export: --threads goes with --csv");
 
 	struct cli_logs logs;
-	cli_take_logs("export", argc, argv, optind, &logs);
+	cli_take_logs(argc, argv, optind, &logs);
 	if (cli_logs_are_job(&logs))
 		return export_job(&logs, fmt, threads, output);
-	cli_logs_release(&logs);
 	struct run run;
-	cli_load_run("export", argc, argv, optind, &run,
-		     threads		   ? EXPORT_THREADS_FIELDS
-		     : fmt == FMT_CSV	   ? EXPORT_CSV_FIELDS
-		     : fmt == FMT_PERFETTO ? EXPORT_PERFETTO_FIELDS
-		     : fmt == FMT_FOLDED   ? EXPORT_FOLDED_FIELDS
-					   : EXPORT_GNUPLOT_FIELDS);
+	cli_load_path(logs.paths[0], &run,
+		      threads		    ? EXPORT_THREADS_FIELDS
+		      : fmt == FMT_CSV	    ? EXPORT_CSV_FIELDS
+		      : fmt == FMT_PERFETTO ? EXPORT_PERFETTO_FIELDS
+		      : fmt == FMT_FOLDED   ? EXPORT_FOLDED_FIELDS
+					    : EXPORT_GNUPLOT_FIELDS);
+	cli_logs_release(&logs);
 	if (fmt == FMT_FOLDED && !run.stacks.n_captures)
 		note("%s has no stacks (recorded without --stacks): nothing to fold", run.path);
 	if (threads && !run.threads.n)

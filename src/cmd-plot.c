@@ -459,7 +459,7 @@ int cmd_plot(int argc, char **argv)
 	}
 	int format = check_options(&a.o, a.out, a.top_given, a.metric_given);
 	struct cli_logs logs;
-	cli_take_logs("plot", argc, argv, optind, &logs);
+	cli_take_logs(argc, argv, optind, &logs);
 	int code;
 	if (as_job(&logs, a.mode)) {
 		check_job_options(&logs, &a.o, a.n_labels, a.metric_given);

@@ -86,7 +86,7 @@ int cmd_report(int argc, char **argv)
 		die(EXIT_USAGE, "report: give one of --stacks and --threads");
 	struct cli_logs logs;
 	struct strbuf out = STRBUF_INIT;
-	cli_take_logs("report", argc, argv, optind, &logs);
+	cli_take_logs(argc, argv, optind, &logs);
 	if (cli_logs_are_job(&logs)) {
 		if (stacks || threads) {
 			cli_logs_release(&logs);

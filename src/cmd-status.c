@@ -180,7 +180,7 @@ int cmd_status(int argc, char **argv)
 	struct cli_logs logs;
 	struct strbuf out = STRBUF_INIT;
 	enum run_status status;
-	cli_take_logs("status", argc, argv, optind, &logs);
+	cli_take_logs(argc, argv, optind, &logs);
 	if (cli_logs_are_job(&logs)) {
 		struct job job;
 		cli_load_job(&logs, &job);
