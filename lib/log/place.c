@@ -119,6 +119,8 @@ static int dup_or_null(char **dst, const char *s)
 int place_copy(struct place_info *dst, const struct place_info *src)
 {
 	*dst = *src;
+	/* none of src's strings may be left in dst for place_release to free */
+	dst->job = dst->launcher = NULL;
 	if (dup_or_null(&dst->job, src->job) < 0 ||
 	    dup_or_null(&dst->launcher, src->launcher) < 0) {
 		place_release(dst);

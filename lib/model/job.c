@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log/place.h"
 #include "util/text.h"
 
 /* ---- lifecycle ---- */
@@ -34,13 +35,6 @@ static void job_init(struct job *job)
 	job->status = RUN_INCOMPLETE;
 }
 
-static void place_free(struct place_info *p)
-{
-	free(p->job);
-	free(p->launcher);
-	p->job = p->launcher = NULL;
-}
-
 void job_release(struct job *job)
 {
 	for (size_t i = 0; i < job->n_logs; i++) {
@@ -48,7 +42,7 @@ void job_release(struct job *job)
 		free(l->path);
 		free(l->name);
 		free(l->host);
-		place_free(&l->place);
+		place_release(&l->place);
 		free(l->error);
 		free(l->command);
 		free(l->series);
@@ -102,16 +96,6 @@ size_t job_bin(const struct job *job, double t)
 
 /* ---- placing a log ---- */
 
-static char *dup_or_null(const char *s, bool *oom)
-{
-	if (!s)
-		return NULL;
-	char *d = strdup(s);
-	if (!d)
-		*oom = true;
-	return d;
-}
-
 /* The value of the header's job variable name, or NULL. */
 static const char *header_var(const struct header_info *h, const char *name)
 {
@@ -133,13 +117,11 @@ static double header_wall_start(const struct header_info *h)
  */
 static int place_log(struct job_log *l, const struct header_info *h)
 {
-	bool oom = false;
 	l->format = h->format;
-	l->place = h->place;
-	l->place.job = dup_or_null(h->place.job, &oom);
-	l->place.launcher = dup_or_null(h->place.launcher, &oom);
+	bool oom = place_copy(&l->place, &h->place) < 0;
 	const char *node = header_var(h, "SLURMD_NODENAME");
-	l->host = dup_or_null(node && *node ? node : h->host ? h->host : "", &oom);
+	if (!(l->host = strdup(node && *node ? node : h->host ? h->host : "")))
+		oom = true;
 	struct strbuf name = STRBUF_INIT;
 	if (l->place.rank >= 0)
 		strbuf_addf(&name, "rank %ld", l->place.rank);
@@ -763,7 +745,7 @@ static int job_begin(struct job *job, char *const *paths, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct job_log *l = &job->logs[i];
 		l->unreadable = true;
-		l->place.rank = l->place.local_rank = l->place.size = l->place.node_index = -1;
+		place_init(&l->place);
 		l->peak = l->cpu_ms = -1;
 		l->oom_pid = -1;
 		l->clock_error = -1;
